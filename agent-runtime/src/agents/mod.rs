@@ -1,0 +1,35 @@
+//! Analysts: each turns a [`Snapshot`] of one symbol into an [`AnalystReport`].
+//!
+//! Quantitative analysts are pure functions of the bars; LLM analysts call a provider. Either
+//! way an analyst never fails a cycle: when it cannot answer (provider down, budget spent) it
+//! reports its configured fallback and says so in the report's `source` and `rationale`.
+
+use futures::future::BoxFuture;
+
+use crate::domain::{AnalystReport, Bar, Position};
+
+/// What an analyst sees of one symbol at decision time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub symbol: String,
+    /// Oldest first; the last bar is the latest price.
+    pub bars: Vec<Bar>,
+    /// The strategy's current position in the symbol, if any.
+    pub position: Option<Position>,
+}
+
+impl Snapshot {
+    /// Close of the latest bar.
+    pub fn last_price(&self) -> Option<f64> {
+        self.bars.last().map(|bar| bar.close)
+    }
+}
+
+/// One analyst seat.
+pub trait Analyst: Send + Sync {
+    /// The seat's role, e.g. `technical`.
+    fn role(&self) -> &str;
+
+    /// Reads the snapshot and reports; never fails (see the module docs).
+    fn analyze<'a>(&'a self, snapshot: &'a Snapshot) -> BoxFuture<'a, AnalystReport>;
+}

@@ -1,0 +1,14 @@
+//! Support for the tests that run against a real control plane.
+//!
+//! `make test` starts one local cluster (tests/cluster/up.sh) and exports its `KUBECONFIG`;
+//! each test takes a namespace of its own in it ([`TestNamespace`]) so tests run in parallel
+//! without seeing each other's objects. A test that has to break its cluster — kill the API
+//! server, say — starts a private one beside it ([`PrivateCluster`]).
+
+pub mod cluster;
+pub mod namespace;
+pub mod wait;
+
+pub use cluster::{PrivateCluster, repo_root, shared_client};
+pub use namespace::TestNamespace;
+pub use wait::{WaitError, wait_deleted, wait_for};

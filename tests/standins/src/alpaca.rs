@@ -1,0 +1,1 @@
+//! An Alpaca-compatible trading REST API.
