@@ -10,6 +10,12 @@
 
 use std::path::PathBuf;
 
+mod load;
+mod validate;
+
+pub use load::LoadError;
+pub use validate::{ConfigError, ConfigPurpose, MAX_DEBATE_ROUNDS, TIMEFRAMES};
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +78,18 @@ pub struct Identity {
 
 /// The kill-switch ladder. Ordered: a later state is always at least as restrictive.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 pub enum TradingState {
     /// Normal trading.
@@ -174,8 +191,11 @@ impl Default for MarketDataConfig {
 }
 
 /// One analyst seat.
+///
+/// No `deny_unknown_fields` here: serde cannot combine it with `flatten` (it would reject
+/// `kind` itself). Unknown keys are still refused, by [`AnalystKind`], which receives them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct AnalystConfig {
     /// The seat's name, e.g. `technical`, `sentiment`; appears in reports and metrics.
     pub role: String,

@@ -6,4 +6,10 @@
 
 pub mod agents;
 pub mod config;
+pub mod decision;
 pub mod domain;
+pub mod indicators;
+pub mod market;
+pub mod metrics;
+pub mod risk;
+pub mod schedule;

@@ -4,6 +4,8 @@
 //! way an analyst never fails a cycle: when it cannot answer (provider down, budget spent) it
 //! reports its configured fallback and says so in the report's `source` and `rationale`.
 
+pub mod quant;
+
 use futures::future::BoxFuture;
 
 use crate::domain::{AnalystReport, Bar, Position};

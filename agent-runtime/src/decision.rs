@@ -1,0 +1,217 @@
+//! The portfolio manager: weighs the analysts' reports into one [`Decision`] per symbol.
+//!
+//! Pure and deterministic, so a replay gives the same decisions and the rules can be tested
+//! case by case. The weighing, in order:
+//!
+//! 1. Each directional report counts `weight × confidence` toward its side (the weight is its
+//!    seat's `AnalystConfig.weight`; unknown seats weigh 1). Reports with zero confidence
+//!    abstain. `agreement` = net weighted direction / total weighted confidence (−1..1).
+//! 2. `strength` = the mean confidence of the reports on the winning side (weighted).
+//! 3. Volatility reports (source `quant:volatility`) do not vote: their confidence (calmness)
+//!    scales conviction by `0.5 + 0.5 × calm`, so turbulence halves position size at most.
+//! 4. A debate verdict, when given, is half of the final agreement and strength.
+//! 5. `confidence = |agreement| × strength × volatility scale`; below `minConfidence` → hold.
+//!
+//! Sizing is long-only: bullish targets `targetPositionFraction × equity × confidence / price`
+//! units (rounded down to the symbol's lot), bought only when the position is more than
+//! [`REBALANCE_BAND`] short of it, so small wobbles in confidence do not churn orders;
+//! bearish closes the position. Trimming on weaker bullish conviction is left to the risk
+//! limits and the stop loss.
+
+use std::collections::HashMap;
+
+use crate::agents::quant::VOLATILITY_SOURCE;
+use crate::config::{AnalystConfig, DecisionConfig};
+use crate::domain::{Action, AnalystReport, Decision, Signal};
+
+/// A bullish target is bought only when the position is below `target × (1 − band)`.
+pub const REBALANCE_BAND: f64 = 0.2;
+
+/// Share of the final score given to the debate verdict when there is one.
+pub const DEBATE_SHARE: f64 = 0.5;
+
+/// What the decision needs to know about the account and the symbol.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecisionInput<'a> {
+    pub symbol: &'a str,
+    pub price: f64,
+    pub equity: f64,
+    /// Units held now.
+    pub position_quantity: f64,
+    pub reports: &'a [AnalystReport],
+    /// The bull/bear debate's conclusion, as a report (role `debate`), when debate ran.
+    pub debate: Option<&'a AnalystReport>,
+}
+
+/// The portfolio manager, configured once per process.
+#[derive(Clone, Debug)]
+pub struct PortfolioManager {
+    config: DecisionConfig,
+    weights: HashMap<String, f64>,
+}
+
+impl PortfolioManager {
+    pub fn new(config: &DecisionConfig, analysts: &[AnalystConfig]) -> Self {
+        let weights = analysts
+            .iter()
+            .map(|a| (a.role.clone(), a.weight))
+            .collect();
+        Self {
+            config: config.clone(),
+            weights,
+        }
+    }
+
+    pub fn decide(&self, input: &DecisionInput<'_>) -> Decision {
+        let mut reports = input.reports.to_vec();
+        if let Some(debate) = input.debate {
+            reports.push(debate.clone());
+        }
+        let view = self.weigh(input.reports, input.debate);
+        let (action, target_quantity, why) = self.size(input, &view);
+        Decision {
+            symbol: input.symbol.to_string(),
+            action,
+            target_quantity,
+            confidence: view.confidence,
+            rationale: format!("{}: {why}", view.summary),
+            reports,
+        }
+    }
+
+    fn weigh(&self, reports: &[AnalystReport], debate: Option<&AnalystReport>) -> View {
+        let mut net = 0.0;
+        let mut spoken = 0.0;
+        let mut sides = [(0.0_f64, 0.0_f64); 2]; // (Σ w·c, Σ w) for bullish, bearish
+        let mut calm = Vec::new();
+        let mut parts = Vec::new();
+        for report in reports {
+            let confidence = sanitize(report.confidence);
+            if report.source == VOLATILITY_SOURCE {
+                calm.push(confidence);
+                continue;
+            }
+            let weight = self
+                .weights
+                .get(&report.role)
+                .copied()
+                .unwrap_or(1.0)
+                .max(0.0);
+            parts.push(
+                format!("{} {:?} {confidence:.2}", report.role, report.signal).to_lowercase(),
+            );
+            net += weight * confidence * report.signal.direction();
+            spoken += weight * confidence;
+            match report.signal {
+                Signal::Bullish => add(&mut sides[0], weight, confidence),
+                Signal::Bearish => add(&mut sides[1], weight, confidence),
+                Signal::Neutral => {}
+            }
+        }
+        let mut agreement = if spoken > 0.0 { net / spoken } else { 0.0 };
+        let side = if agreement > 0.0 { 0 } else { 1 };
+        let (sum_wc, sum_w) = sides[side];
+        let mut strength = if sum_w > 0.0 { sum_wc / sum_w } else { 0.0 };
+        if let Some(debate) = debate {
+            let confidence = sanitize(debate.confidence);
+            agreement = (1.0 - DEBATE_SHARE) * agreement + DEBATE_SHARE * debate.signal.direction();
+            strength = (1.0 - DEBATE_SHARE) * strength + DEBATE_SHARE * confidence;
+            parts.push(format!("debate {:?} {confidence:.2}", debate.signal).to_lowercase());
+        }
+        let scale = if calm.is_empty() {
+            1.0
+        } else {
+            0.5 + 0.5 * calm.iter().sum::<f64>() / calm.len() as f64
+        };
+        let confidence = (agreement.abs() * strength * scale).clamp(0.0, 1.0);
+        let signal = if agreement > 0.0 && confidence > 0.0 {
+            Signal::Bullish
+        } else if agreement < 0.0 && confidence > 0.0 {
+            Signal::Bearish
+        } else {
+            Signal::Neutral
+        };
+        let summary = format!(
+            "{} {confidence:.2} ({}; volatility ×{scale:.2})",
+            format!("{signal:?}").to_lowercase(),
+            parts.join(", ")
+        );
+        View {
+            signal,
+            confidence,
+            summary,
+        }
+    }
+
+    fn size(&self, input: &DecisionInput<'_>, view: &View) -> (Action, f64, String) {
+        let held = input.position_quantity;
+        let hold = |why: String| (Action::Hold, held, why);
+        if !(input.price.is_finite() && input.price > 0.0) {
+            return hold(format!("hold: no usable price ({})", input.price));
+        }
+        if view.signal == Signal::Neutral || view.confidence < self.config.min_confidence {
+            return hold(format!(
+                "hold: below minimum confidence {:.2}",
+                self.config.min_confidence
+            ));
+        }
+        match view.signal {
+            Signal::Bearish if held > 0.0 => {
+                (Action::Sell, 0.0, format!("sell: close {held} units"))
+            }
+            Signal::Bearish => hold("hold: bearish but nothing to sell (long only)".to_string()),
+            _ => {
+                let notional =
+                    self.config.target_position_fraction * input.equity.max(0.0) * view.confidence;
+                let target = round_down_to_lot(notional / input.price, lot_size(input.symbol));
+                if target <= 0.0 {
+                    hold("hold: target below one lot".to_string())
+                } else if held >= target * (1.0 - REBALANCE_BAND) {
+                    hold(format!("hold: {held} units already near target {target}"))
+                } else {
+                    (
+                        Action::Buy,
+                        target,
+                        format!("buy: to {target} units from {held}"),
+                    )
+                }
+            }
+        }
+    }
+}
+
+struct View {
+    signal: Signal,
+    confidence: f64,
+    summary: String,
+}
+
+fn add(side: &mut (f64, f64), weight: f64, confidence: f64) {
+    side.0 += weight * confidence;
+    side.1 += weight;
+}
+
+fn sanitize(confidence: f64) -> f64 {
+    if confidence.is_finite() {
+        confidence.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// Smallest tradable quantity: crypto pairs (`BTC/USD`) trade in fractions, stocks in shares.
+pub fn lot_size(symbol: &str) -> f64 {
+    if symbol.contains('/') { 0.0001 } else { 1.0 }
+}
+
+/// Rounds down to a multiple of `lot`, tolerating floating-point dust just below a multiple.
+pub fn round_down_to_lot(quantity: f64, lot: f64) -> f64 {
+    if !(quantity.is_finite() && quantity > 0.0 && lot > 0.0) {
+        return 0.0;
+    }
+    let lots = (quantity / lot + 1e-9).floor();
+    // Multiplying back can reintroduce dust (3 × 0.0001); round to the lot's decimals.
+    let decimals = (-lot.log10()).ceil().max(0.0) as i32;
+    let scale = 10f64.powi(decimals);
+    (lots * lot * scale).round() / scale
+}

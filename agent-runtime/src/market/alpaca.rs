@@ -1,0 +1,143 @@
+//! Latest bars from an Alpaca-compatible market data API (`GET /v2/stocks/{symbol}/bars`).
+//!
+//! Used when `marketData.source` is `broker`: the same key pair as the trading API, read
+//! from the mounted Secret files. Only the newest `limit` bars are needed, so the request
+//! asks for them newest-first (`sort=desc`) in one page and reverses them; a `start` a few
+//! times the window back keeps the API from defaulting to "today only".
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde::Deserialize;
+
+use super::{MarketData, MarketDataError};
+use crate::domain::Bar;
+
+pub struct AlpacaMarketData {
+    client: reqwest::Client,
+    base_url: String,
+    timeframe: String,
+    key_id: String,
+    secret_key: String,
+}
+
+#[derive(Deserialize)]
+struct BarsPage {
+    #[serde(default)]
+    bars: Option<Vec<WireBar>>,
+}
+
+#[derive(Deserialize)]
+struct WireBar {
+    t: DateTime<Utc>,
+    o: f64,
+    h: f64,
+    l: f64,
+    c: f64,
+    #[serde(default)]
+    v: f64,
+}
+
+impl AlpacaMarketData {
+    pub fn new(
+        base_url: &str,
+        timeframe: &str,
+        key_id: &str,
+        secret_key: &str,
+        timeout: Duration,
+    ) -> Result<Self, MarketDataError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| MarketDataError::Http(e.to_string()))?;
+        Ok(Self {
+            client,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            timeframe: timeframe.to_string(),
+            key_id: key_id.trim().to_string(),
+            secret_key: secret_key.trim().to_string(),
+        })
+    }
+
+    /// How far back to ask so that `limit` bars of this timeframe exist (weekends, nights).
+    fn lookback(&self, limit: usize) -> chrono::Duration {
+        let per_bar_minutes: i64 = match self.timeframe.as_str() {
+            "1Min" => 1,
+            "5Min" => 5,
+            "15Min" => 15,
+            "30Min" => 30,
+            "1Hour" => 60,
+            "4Hour" => 240,
+            "1Week" => 7 * 24 * 60,
+            _ => 24 * 60,
+        };
+        let bars = i64::try_from(limit)
+            .unwrap_or(i64::MAX / 4)
+            .saturating_add(5);
+        // Markets are open about a quarter of the week's minutes and 5/7 of its days.
+        let factor = if per_bar_minutes >= 24 * 60 { 2 } else { 5 };
+        chrono::Duration::minutes(per_bar_minutes.saturating_mul(bars).saturating_mul(factor))
+    }
+
+    async fn fetch(&self, symbol: &str, limit: usize) -> Result<Vec<Bar>, MarketDataError> {
+        let url = format!("{}/v2/stocks/{}/bars", self.base_url, symbol);
+        let start =
+            (Utc::now() - self.lookback(limit)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let response = self
+            .client
+            .get(&url)
+            .header("APCA-API-KEY-ID", &self.key_id)
+            .header("APCA-API-SECRET-KEY", &self.secret_key)
+            .query(&[
+                ("timeframe", self.timeframe.as_str()),
+                ("limit", &limit.to_string()),
+                ("sort", "desc"),
+                ("start", &start),
+            ])
+            .send()
+            .await
+            .map_err(|e| MarketDataError::Http(e.to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(MarketDataError::Status {
+                status: status.as_u16(),
+                body: body.chars().take(300).collect(),
+            });
+        }
+        let page: BarsPage = response
+            .json()
+            .await
+            .map_err(|e| MarketDataError::Http(e.to_string()))?;
+        let mut bars: Vec<Bar> = page
+            .bars
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| Bar {
+                symbol: symbol.to_string(),
+                time: b.t,
+                open: b.o,
+                high: b.h,
+                low: b.l,
+                close: b.c,
+                volume: b.v,
+            })
+            .collect();
+        bars.sort_by_key(|bar| bar.time);
+        bars.dedup_by_key(|bar| bar.time);
+        let excess = bars.len().saturating_sub(limit);
+        Ok(bars.split_off(excess))
+    }
+}
+
+impl MarketData for AlpacaMarketData {
+    fn latest_bars<'a>(
+        &'a self,
+        symbol: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Bar>, MarketDataError>> {
+        self.fetch(symbol, limit).boxed()
+    }
+}

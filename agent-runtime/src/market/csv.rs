@@ -1,0 +1,185 @@
+//! OHLCV bars from CSV: one file per symbol (named `SYMBOL.csv`), or one long file with a
+//! `symbol` column, or a directory of either.
+//!
+//! Headers are matched case-insensitively and accept the usual spellings (`time`,
+//! `timestamp`, `date` or `t`; `open` or `o`; ...), so exports from most tools load as they are.
+//! Times are RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC) or a bare date (midnight UTC). A bad row
+//! fails the load with its file and line rather than being skipped: silently missing bars
+//! would change every indicator after them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+use super::MarketDataError;
+use crate::domain::Bar;
+
+/// Bars by symbol, each series sorted by time without duplicates.
+pub type BarSet = BTreeMap<String, Vec<Bar>>;
+
+/// Loads a CSV file or every `.csv` file in a directory.
+pub fn load(path: &Path) -> Result<BarSet, MarketDataError> {
+    let mut set = BarSet::new();
+    if path.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|e| read_error(path, e))?;
+        let mut files: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|ext| ext.eq_ignore_ascii_case("csv"))
+            })
+            .collect();
+        files.sort();
+        for file in files {
+            load_file(&file, &mut set)?;
+        }
+    } else {
+        load_file(path, &mut set)?;
+    }
+    for bars in set.values_mut() {
+        bars.sort_by_key(|bar| bar.time);
+        bars.dedup_by_key(|bar| bar.time);
+    }
+    Ok(set)
+}
+
+fn read_error(path: &Path, err: impl std::fmt::Display) -> MarketDataError {
+    MarketDataError::Read {
+        path: path.display().to_string(),
+        message: err.to_string(),
+    }
+}
+
+fn load_file(path: &Path, set: &mut BarSet) -> Result<(), MarketDataError> {
+    let text = std::fs::read_to_string(path).map_err(|e| read_error(path, e))?;
+    let default_symbol = path.file_stem().map(|s| s.to_string_lossy().to_string());
+    parse_into(
+        &text,
+        &path.display().to_string(),
+        default_symbol.as_deref(),
+        set,
+    )
+}
+
+/// Parses CSV text; `default_symbol` is used when there is no `symbol` column.
+pub fn parse_into(
+    text: &str,
+    origin: &str,
+    default_symbol: Option<&str>,
+    set: &mut BarSet,
+) -> Result<(), MarketDataError> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .trim(::csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let parse_error = |line: u64, message: String| MarketDataError::Parse {
+        path: origin.to_string(),
+        line,
+        message,
+    };
+    let headers = reader
+        .headers()
+        .map_err(|e| parse_error(1, e.to_string()))?
+        .clone();
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
+    };
+    let column = |names: &[&str]| {
+        find(names).ok_or_else(|| parse_error(1, format!("no {} column", names[0])))
+    };
+    let time = column(&["time", "timestamp", "date", "datetime", "t"])?;
+    let open = column(&["open", "o"])?;
+    let high = column(&["high", "h"])?;
+    let low = column(&["low", "l"])?;
+    let close = column(&["close", "c"])?;
+    let volume = find(&["volume", "v"]);
+    let symbol_column = find(&["symbol", "ticker", "s"]);
+    if symbol_column.is_none() && default_symbol.is_none() {
+        return Err(parse_error(
+            1,
+            "no symbol column and no file name to take it from".into(),
+        ));
+    }
+    for record in reader.records() {
+        let record =
+            record.map_err(|e| parse_error(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |i: usize| record.get(i).unwrap_or("");
+        let number = |i: usize, name: &str| -> Result<f64, MarketDataError> {
+            field(i)
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| parse_error(line, format!("{name} {:?} is not a number", field(i))))
+        };
+        let symbol = match symbol_column {
+            Some(i) => field(i).to_string(),
+            None => default_symbol.unwrap_or_default().to_string(),
+        };
+        let bar = Bar {
+            symbol: symbol.clone(),
+            time: parse_time(field(time)).ok_or_else(|| {
+                parse_error(line, format!("time {:?} is not a date", field(time)))
+            })?,
+            open: number(open, "open")?,
+            high: number(high, "high")?,
+            low: number(low, "low")?,
+            close: number(close, "close")?,
+            volume: match volume {
+                Some(i) if !field(i).is_empty() => number(i, "volume")?,
+                _ => 0.0,
+            },
+        };
+        if bar.low > bar.high || bar.close <= 0.0 {
+            return Err(parse_error(
+                line,
+                format!(
+                    "inconsistent bar (low {} high {} close {})",
+                    bar.low, bar.high, bar.close
+                ),
+            ));
+        }
+        set.entry(symbol).or_default().push(bar);
+    }
+    Ok(())
+}
+
+/// RFC 3339, `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD`, all read as UTC.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(time) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(time.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()?
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+}
+
+/// Writes bars as a long CSV (with a `symbol` column) that [`load`] reads back.
+pub fn write_long(set: &BarSet, out: impl std::io::Write) -> Result<(), ::csv::Error> {
+    let mut writer = ::csv::Writer::from_writer(out);
+    writer.write_record(["symbol", "time", "open", "high", "low", "close", "volume"])?;
+    for bars in set.values() {
+        for bar in bars {
+            writer.write_record([
+                bar.symbol.clone(),
+                bar.time.to_rfc3339(),
+                bar.open.to_string(),
+                bar.high.to_string(),
+                bar.low.to_string(),
+                bar.close.to_string(),
+                bar.volume.to_string(),
+            ])?;
+        }
+    }
+    writer.flush()?;
+    Ok(())
+}

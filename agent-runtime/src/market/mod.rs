@@ -1,0 +1,66 @@
+//! Market data: where the bars a cycle analyses come from.
+//!
+//! One trait, [`MarketData`], with three sources behind it: CSV files, the [`ReplayFeed`]
+//! that plays history a bar at a time (the demo default: a synthetic data set built into the
+//! runtime, so no key is needed), and an Alpaca-compatible market data API for live bars.
+//! The cycle does not know which it has.
+
+pub mod alpaca;
+pub mod csv;
+pub mod replay;
+pub mod synthetic;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+
+use crate::domain::Bar;
+
+pub use alpaca::AlpacaMarketData;
+pub use replay::ReplayFeed;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MarketDataError {
+    #[error("no bars for {0}")]
+    UnknownSymbol(String),
+    #[error("cannot read {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{path} line {line}: {message}")]
+    Parse {
+        path: String,
+        line: u64,
+        message: String,
+    },
+    #[error("market data request failed: {0}")]
+    Http(String),
+    #[error("market data API answered {status}: {body}")]
+    Status { status: u16, body: String },
+}
+
+impl MarketDataError {
+    /// A stable label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::UnknownSymbol(_) => "unknown_symbol",
+            Self::Read { .. } => "read",
+            Self::Parse { .. } => "parse",
+            Self::Http(_) => "http",
+            Self::Status { .. } => "status",
+        }
+    }
+}
+
+/// A source of bars.
+pub trait MarketData: Send + Sync {
+    /// Up to `limit` of the latest bars of `symbol` as of the source's clock, oldest first.
+    fn latest_bars<'a>(
+        &'a self,
+        symbol: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Bar>, MarketDataError>>;
+
+    /// The source's notion of now: the latest bar time for a replay, `None` for live sources
+    /// (which use the wall clock).
+    fn clock(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+}

@@ -1,0 +1,113 @@
+//! Prometheus metrics of the runtime, served at `/metrics`.
+//!
+//! One registry per process (not the global default), so tests and benches can build as many
+//! runtimes as they like without "duplicate metric" errors. Names are the contract with the
+//! operator's PrometheusRule and the dashboards: change them only together.
+
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Cycles finished, by outcome (`ok`, `error`, `skipped`).
+    pub cycles: IntCounterVec,
+    /// Seconds one cycle took, all symbols.
+    pub cycle_duration: Histogram,
+    /// Decisions by action (`buy`, `sell`, `hold`).
+    pub decisions: IntCounterVec,
+    /// Orders by outcome (`filled`, `accepted`, `rejected`, `pending`, `error`, ...).
+    pub orders: IntCounterVec,
+    /// Risk refusals and clips by reason (`halted`, `order_notional`, ...).
+    pub risk_rejections: IntCounterVec,
+    pub equity: Gauge,
+    pub cash: Gauge,
+    /// Drawdown from the equity peak, 0–1.
+    pub drawdown: Gauge,
+    /// 1 while this process holds the leader lease.
+    pub leader: IntGauge,
+    /// 0 Active, 1 Reducing, 2 Halted.
+    pub trading_state: IntGauge,
+    /// Unix time of the last completed cycle.
+    pub last_cycle_timestamp: Gauge,
+    /// Market data fetches that failed, by kind.
+    pub market_data_errors: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("tradeplane".into()), None)?;
+        let counter_vec =
+            |name: &str, help: &str, label: &str| -> Result<IntCounterVec, prometheus::Error> {
+                let metric = IntCounterVec::new(Opts::new(name, help), &[label])?;
+                registry.register(Box::new(metric.clone()))?;
+                Ok(metric)
+            };
+        let gauge = |name: &str, help: &str| -> Result<Gauge, prometheus::Error> {
+            let metric = Gauge::new(name, help)?;
+            registry.register(Box::new(metric.clone()))?;
+            Ok(metric)
+        };
+        let int_gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
+            let metric = IntGauge::new(name, help)?;
+            registry.register(Box::new(metric.clone()))?;
+            Ok(metric)
+        };
+        let cycle_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "cycle_duration_seconds",
+                "Duration of one cycle over all symbols",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0,
+            ]),
+        )?;
+        registry.register(Box::new(cycle_duration.clone()))?;
+        Ok(Self {
+            cycles: counter_vec("cycles_total", "Cycles finished, by outcome", "outcome")?,
+            cycle_duration,
+            decisions: counter_vec("decisions_total", "Decisions, by action", "action")?,
+            orders: counter_vec("orders_total", "Orders, by outcome", "outcome")?,
+            risk_rejections: counter_vec(
+                "risk_rejections_total",
+                "Orders refused or clipped by risk, by reason",
+                "reason",
+            )?,
+            equity: gauge("equity", "Account equity")?,
+            cash: gauge("cash", "Account cash")?,
+            drawdown: gauge("drawdown_ratio", "Drawdown from the equity peak (0-1)")?,
+            leader: int_gauge("leader", "1 while this process is the leader")?,
+            trading_state: int_gauge("trading_state", "0 Active, 1 Reducing, 2 Halted")?,
+            last_cycle_timestamp: gauge(
+                "last_cycle_timestamp_seconds",
+                "Unix time of the last completed cycle",
+            )?,
+            market_data_errors: counter_vec(
+                "market_data_errors_total",
+                "Failed market data fetches, by kind",
+                "kind",
+            )?,
+            registry,
+        })
+    }
+
+    /// Text exposition format for `/metrics`.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::warn!(%err, "cannot encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// A counter that starts at zero but is visible, so alerts on `rate()` work from the start.
+    pub fn touch(counter: &IntCounterVec, labels: &[&str]) -> IntCounter {
+        counter.with_label_values(labels)
+    }
+}

@@ -1,0 +1,216 @@
+//! When the trader runs its next cycle: every `intervalSeconds`, or on a 5-field cron
+//! expression in the configured time zone, optionally only while the market is open.
+//!
+//! Users write cron the way Kubernetes CronJobs read it (5 fields, Sunday = 0); the `cron`
+//! crate wants a seconds field and numbers Sunday as 1, so [`parse_cron`] translates rather
+//! than making users learn a second dialect.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+
+use crate::config;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScheduleError {
+    #[error("must have 5 fields (minute hour day-of-month month day-of-week), got {0}")]
+    FieldCount(usize),
+    #[error("does not parse: {0}")]
+    Parse(String),
+    #[error("unknown time zone {0:?}")]
+    TimeZone(String),
+}
+
+/// Parses a 5-field cron expression (Kubernetes CronJob syntax) into a `cron::Schedule`.
+pub fn parse_cron(expression: &str) -> Result<cron::Schedule, ScheduleError> {
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(ScheduleError::FieldCount(fields.len()));
+    }
+    let day_of_week = translate_day_of_week(fields[4]);
+    let six = format!(
+        "0 {} {} {} {} {}",
+        fields[0], fields[1], fields[2], fields[3], day_of_week
+    );
+    cron::Schedule::from_str(&six).map_err(|err| ScheduleError::Parse(err.to_string()))
+}
+
+/// Rewrites numeric days (0 or 7 = Sunday) as names, leaving steps (`*/2`) alone.
+fn translate_day_of_week(field: &str) -> String {
+    const NAMES: [&str; 8] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
+    let item = |item: &str| -> String {
+        let (days, step) = match item.split_once('/') {
+            Some((days, step)) => (days, Some(step)),
+            None => (item, None),
+        };
+        let days = days
+            .split('-')
+            .map(|day| match day.parse::<usize>() {
+                Ok(n) if n < NAMES.len() => NAMES[n].to_string(),
+                _ => day.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("-");
+        match step {
+            Some(step) => format!("{days}/{step}"),
+            None => days,
+        }
+    };
+    field.split(',').map(item).collect::<Vec<_>>().join(",")
+}
+
+/// The trader's clock: computes the next cycle time.
+#[derive(Clone, Debug)]
+pub struct CycleSchedule {
+    cadence: Cadence,
+    time_zone: Tz,
+    market_hours_only: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Cadence {
+    Every(chrono::Duration),
+    Cron(Box<cron::Schedule>),
+}
+
+impl CycleSchedule {
+    pub fn from_config(schedule: &config::Schedule) -> Result<Self, ScheduleError> {
+        let time_zone = Tz::from_str(&schedule.time_zone)
+            .map_err(|_| ScheduleError::TimeZone(schedule.time_zone.clone()))?;
+        let cadence = match &schedule.cron {
+            Some(expression) => Cadence::Cron(Box::new(parse_cron(expression)?)),
+            None => {
+                let seconds = i64::try_from(schedule.interval_seconds.max(1)).unwrap_or(i64::MAX);
+                Cadence::Every(chrono::Duration::seconds(seconds))
+            }
+        };
+        Ok(Self {
+            cadence,
+            time_zone,
+            market_hours_only: schedule.market_hours_only,
+        })
+    }
+
+    /// The first cycle time strictly after `after` that passes the market-hours filter.
+    /// `None` only for a cron expression that never fires again.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut candidate = after;
+        // A bounded search: a week of minutes is more than any closed stretch of the market.
+        for _ in 0..20_000 {
+            candidate = match &self.cadence {
+                Cadence::Every(step) => candidate + *step,
+                Cadence::Cron(schedule) => schedule
+                    .after(&candidate.with_timezone(&self.time_zone))
+                    .next()?
+                    .with_timezone(&Utc),
+            };
+            if !self.market_hours_only || us_equity_market_open(candidate) {
+                return Some(candidate);
+            }
+        }
+        None
+    }
+
+    /// Whether a cycle at `time` may trade (always true unless `marketHoursOnly`).
+    pub fn in_session(&self, time: DateTime<Utc>) -> bool {
+        !self.market_hours_only || us_equity_market_open(time)
+    }
+
+    /// The configured interval, used to judge whether the last cycle is stale.
+    pub fn nominal_interval(&self) -> std::time::Duration {
+        match &self.cadence {
+            Cadence::Every(step) => step.to_std().unwrap_or_default(),
+            Cadence::Cron(schedule) => {
+                let now = Utc::now().with_timezone(&self.time_zone);
+                let mut upcoming = schedule.after(&now);
+                match (upcoming.next(), upcoming.next()) {
+                    (Some(a), Some(b)) => (b - a).to_std().unwrap_or_default(),
+                    _ => std::time::Duration::from_secs(86_400),
+                }
+            }
+        }
+    }
+}
+
+/// Regular US equity session, 09:30–16:00 New York time, Monday to Friday. Holidays are not
+/// known here; a broker with a market clock is the better source when there is one.
+pub fn us_equity_market_open(time: DateTime<Utc>) -> bool {
+    let local = time.with_timezone(&chrono_tz::America::New_York);
+    if matches!(local.weekday(), Weekday::Sat | Weekday::Sun) {
+        return false;
+    }
+    let open = NaiveTime::from_hms_opt(9, 30, 0);
+    let close = NaiveTime::from_hms_opt(16, 0, 0);
+    match (open, close) {
+        (Some(open), Some(close)) => (open..close).contains(&local.time()),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    #[test]
+    fn five_field_cron_with_numeric_weekdays_means_monday_to_friday() {
+        let schedule = parse_cron("30 9 * * 1-5").unwrap();
+        // 2026-11-21 is a Saturday; the next run is Monday the 23rd at 09:30 UTC.
+        let next = schedule.after(&utc(2026, 11, 21, 0, 0)).next().unwrap();
+        assert_eq!(next, utc(2026, 11, 23, 9, 30));
+    }
+
+    #[test]
+    fn sunday_is_zero_and_seven() {
+        let zero = parse_cron("0 12 * * 0").unwrap();
+        let seven = parse_cron("0 12 * * 7").unwrap();
+        let from = utc(2026, 11, 23, 0, 0); // a Monday
+        assert_eq!(zero.after(&from).next().unwrap(), utc(2026, 11, 29, 12, 0));
+        assert_eq!(seven.after(&from).next().unwrap(), utc(2026, 11, 29, 12, 0));
+    }
+
+    #[test]
+    fn wrong_field_count_is_an_error() {
+        assert_eq!(
+            parse_cron("0 0 * * * *").unwrap_err(),
+            ScheduleError::FieldCount(6)
+        );
+        assert!(parse_cron("61 * * * *").is_err());
+    }
+
+    #[test]
+    fn cron_runs_in_the_configured_time_zone() {
+        let config = config::Schedule {
+            cron: Some("0 10 * * *".into()),
+            time_zone: "America/New_York".into(),
+            ..config::Schedule::default()
+        };
+        let schedule = CycleSchedule::from_config(&config).unwrap();
+        // 10:00 in New York in November (EST, UTC-5) is 15:00 UTC.
+        assert_eq!(
+            schedule.next_after(utc(2026, 11, 23, 0, 0)).unwrap(),
+            utc(2026, 11, 23, 15, 0)
+        );
+    }
+
+    #[test]
+    fn market_hours_skip_nights_and_weekends() {
+        let config = config::Schedule {
+            interval_seconds: 3600,
+            market_hours_only: true,
+            ..config::Schedule::default()
+        };
+        let schedule = CycleSchedule::from_config(&config).unwrap();
+        // Friday 2026-11-20 20:30 UTC = 15:30 EST: the next hourly slot (16:30) is closed, so
+        // the first open slot is Monday 09:30 EST = 14:30 UTC.
+        let next = schedule.next_after(utc(2026, 11, 20, 20, 30)).unwrap();
+        assert_eq!(next, utc(2026, 11, 23, 14, 30));
+        assert!(!us_equity_market_open(utc(2026, 11, 21, 15, 0)));
+        assert!(us_equity_market_open(utc(2026, 11, 23, 14, 30)));
+    }
+}

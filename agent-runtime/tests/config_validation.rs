@@ -1,0 +1,160 @@
+//! The config contract: loading (YAML and JSON, apiVersion, field paths in parse errors) and
+//! validation (every rule names its field; all errors come back at once).
+
+use std::path::{Path, PathBuf};
+
+use agent_runtime::config::{ConfigPurpose, LoadError, RuntimeConfig};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn errors_of(config: &RuntimeConfig) -> Vec<String> {
+    match config.validate() {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn demo_config_loads_and_validates() {
+    let config = RuntimeConfig::load(&fixture("demo.yaml")).unwrap();
+    assert_eq!(config.symbols, ["AAPL", "MSFT"]);
+    assert_eq!(config.analysts.len(), 4);
+}
+
+#[test]
+fn json_round_trip_loads_the_same_config() {
+    let config = RuntimeConfig::load(&fixture("demo.yaml")).unwrap();
+    let json = serde_json::to_string_pretty(&config).unwrap();
+    let again = RuntimeConfig::parse(&json, Path::new("demo.json")).unwrap();
+    assert_eq!(config, again);
+}
+
+#[test]
+fn every_broken_field_is_named() {
+    let config = RuntimeConfig::read_file(&fixture("invalid.yaml")).unwrap();
+    let errors = errors_of(&config);
+    let expected = [
+        "symbols[1]: \"AAPL\" is listed twice",
+        "schedule.timeZone: must be an IANA time zone",
+        "schedule.cron: does not parse",
+        "analysts[0].providers[1]: no provider named \"missing\" in providers",
+        "providers[0].baseUrl: must be an http(s) URL, got \"api.openai.com\"",
+        "decision.minConfidence: must be between 0 and 1, got 1.2",
+        "risk.maxDrawdown: must be between 0 and 1, got 1.5",
+        "risk.allowedSymbols[0]: \"TSLA\" is not one of the strategy's symbols",
+        "risk.maxOrdersPerMinute: must be at least 1, got 0",
+        "broker.startingCash: must be above 0, got -5",
+        "journal.backend: more than one replica (leaderElection is set) requires the postgres journal",
+    ];
+    for want in expected {
+        assert!(
+            errors.iter().any(|e| e.starts_with(want)),
+            "missing {want:?} in {errors:#?}"
+        );
+    }
+    // The existing provider passes; nothing else is reported.
+    assert!(
+        !errors
+            .iter()
+            .any(|e| e.starts_with("analysts[0].providers[0]")),
+        "{errors:#?}"
+    );
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+}
+
+#[test]
+fn load_refuses_an_invalid_config_with_all_errors() {
+    let err = RuntimeConfig::load(&fixture("invalid.yaml")).unwrap_err();
+    match err {
+        LoadError::Invalid { errors, .. } => assert!(errors.len() > 5),
+        other => panic!("expected Invalid, got {other}"),
+    }
+}
+
+#[test]
+fn strategy_needs_symbols_and_analysts_but_a_pool_does_not_need_symbols() {
+    let yaml = "apiVersion: runtime.tradeplane.io/v1alpha1\nidentity: {namespace: a, name: b}\n";
+    let config = RuntimeConfig::parse(yaml, Path::new("x.yaml")).unwrap();
+    let errors = errors_of(&config);
+    assert!(
+        errors.contains(&"symbols: a strategy needs at least one symbol".to_string()),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("analysts: a strategy needs")),
+        "{errors:?}"
+    );
+    let pool_errors = config.validate_for(ConfigPurpose::AgentPool).unwrap_err();
+    assert!(
+        pool_errors.iter().all(|e| e.path != "symbols"),
+        "{pool_errors:?}"
+    );
+}
+
+#[test]
+fn wrong_api_version_is_reported_before_unknown_fields() {
+    let yaml =
+        "apiVersion: runtime.tradeplane.io/v2\nidentity: {namespace: a, name: b}\nnewField: 1\n";
+    let err = RuntimeConfig::parse(yaml, Path::new("x.yaml")).unwrap_err();
+    assert!(matches!(err, LoadError::ApiVersion { .. }), "{err}");
+    assert!(
+        err.to_string().contains("runtime.tradeplane.io/v2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn parse_errors_name_the_field_path() {
+    let yaml = "apiVersion: runtime.tradeplane.io/v1alpha1\nidentity: {namespace: a, name: b}\nrisk:\n  maxDrawdown: lots\n";
+    let err = RuntimeConfig::parse(yaml, Path::new("x.yaml")).unwrap_err();
+    match &err {
+        LoadError::Field { field, .. } => assert_eq!(field, "risk.maxDrawdown"),
+        other => panic!("expected a field error, got {other}"),
+    }
+    let json = r#"{"apiVersion":"runtime.tradeplane.io/v1alpha1","identity":{"namespace":"a","name":"b"},"risk":{"stopLos":0.1}}"#;
+    let err = RuntimeConfig::parse(json, Path::new("x.json")).unwrap_err();
+    assert!(err.to_string().contains("risk"), "{err}");
+    assert!(err.to_string().contains("stopLos"), "{err}");
+}
+
+#[test]
+fn broker_market_data_needs_an_alpaca_broker() {
+    let yaml = r#"
+apiVersion: runtime.tradeplane.io/v1alpha1
+identity: {namespace: a, name: b}
+symbols: [AAPL]
+analysts: [{role: t, kind: quant, method: trend}]
+marketData: {source: broker, baseUrl: "https://data.alpaca.markets", timeframe: 2Day}
+"#;
+    let config = RuntimeConfig::parse(yaml, Path::new("x.yaml")).unwrap();
+    let errors = errors_of(&config);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("marketData.timeframe: must be one of")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.starts_with("marketData.source:")),
+        "{errors:?}"
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+}
+
+#[test]
+fn unknown_keys_in_an_analyst_are_still_refused() {
+    let yaml = r#"
+apiVersion: runtime.tradeplane.io/v1alpha1
+identity: {namespace: a, name: b}
+symbols: [AAPL]
+analysts: [{role: t, kind: quant, method: trend, wieght: 2}]
+"#;
+    let err = RuntimeConfig::parse(yaml, Path::new("x.yaml")).unwrap_err();
+    assert!(err.to_string().contains("wieght"), "{err}");
+}
