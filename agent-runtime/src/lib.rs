@@ -6,10 +6,14 @@
 
 pub mod agents;
 pub mod config;
+pub mod cycle;
 pub mod decision;
 pub mod domain;
 pub mod indicators;
+pub mod leadership;
 pub mod market;
 pub mod metrics;
+pub mod replay;
 pub mod risk;
 pub mod schedule;
+pub mod server;

@@ -256,7 +256,7 @@ impl RiskManager {
             );
         }
         let held = exposure.quantity.max(0.0);
-        let (side, quantity, intent) = match self.stop_triggered(exposure) {
+        let (side, quantity, intent) = match self.stop_loss_hit(exposure) {
             Some(loss) => {
                 tracing::warn!(symbol, loss, "stop loss: closing the position");
                 (Side::Sell, held, Intent::StopLoss)
@@ -363,7 +363,7 @@ impl RiskManager {
     }
 
     /// The loss fraction when the stop loss should close the position.
-    fn stop_triggered(&self, exposure: &Exposure) -> Option<f64> {
+    pub fn stop_loss_hit(&self, exposure: &Exposure) -> Option<f64> {
         let stop = self.config.stop_loss?;
         if exposure.quantity <= 0.0 || exposure.average_price <= 0.0 {
             return None;

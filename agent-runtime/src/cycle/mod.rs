@@ -1,0 +1,374 @@
+//! One trading cycle over all symbols: market data → analysts → (debate) → decision → risk →
+//! orders → broker → fills → journal → metrics.
+//!
+//! Determinism is the design constraint: given the same bars, account and config, a cycle
+//! makes the same decisions, orders and journal entries. So "now" is passed in (the replay
+//! feed's bar time, or the trader's scheduled slot), the cycle id and every client order id
+//! derive from it, symbols are processed in config order, and nothing here reads the wall
+//! clock or a random source. Analysis runs concurrently across symbols (it is where LLM
+//! latency lives); orders go out one at a time, sells before buys so cash freed by a sale is
+//! there for a purchase, with the leader check before each.
+
+pub mod build;
+pub mod ports;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::agents::quant::MIN_HISTORY;
+use crate::agents::{Analyst, Snapshot};
+use crate::decision::{DecisionInput, PortfolioManager};
+use crate::domain::{Action, Decision, OrderRequest, OrderStatus, Side};
+use crate::leadership::Leadership;
+use crate::market::MarketData;
+use crate::metrics::Metrics;
+use crate::risk::{Exposure, Intent, RiskManager, RiskOutcome};
+use ports::{AccountState, Debate, Execution, JournalEntry, PortError, Recorder};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    #[error("broker: {0}")]
+    Broker(PortError),
+    #[error("journal: {0}")]
+    Journal(PortError),
+}
+
+impl CycleError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Broker(_) => "broker",
+            Self::Journal(_) => "journal",
+        }
+    }
+}
+
+/// What a cycle did, for logs, the `replay` summary and status.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CycleReport {
+    pub cycle_id: String,
+    pub decisions: Vec<Decision>,
+    pub orders_sent: usize,
+    pub orders_filled: usize,
+    pub rejections: usize,
+    pub account: AccountState,
+    pub drawdown: f64,
+}
+
+/// Everything a cycle needs, built once per process.
+pub struct CycleRunner {
+    pub strategy: String,
+    pub symbols: Vec<String>,
+    pub analysts: Vec<Box<dyn Analyst>>,
+    pub debate: Option<(Box<dyn Debate>, u32)>,
+    pub manager: PortfolioManager,
+    pub risk: RiskManager,
+    pub market: Arc<dyn MarketData>,
+    pub broker: Arc<dyn Execution>,
+    pub journal: Arc<dyn Recorder>,
+    pub leadership: Arc<dyn Leadership>,
+    pub metrics: Metrics,
+    /// Bars of history each analyst sees.
+    pub history: usize,
+}
+
+/// The cycle id for a cycle at `time`: the same slot always gets the same id.
+pub fn cycle_id(time: DateTime<Utc>) -> String {
+    time.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// The client order id for (strategy, cycle, symbol, intent): stable across retries and
+/// leaders, so a broker that dedupes by it accepts the order once. Short enough for any
+/// broker's limit (Alpaca allows 128 characters).
+pub fn client_order_id(
+    strategy: &str,
+    cycle_id: &str,
+    symbol: &str,
+    intent: Intent,
+    side: Side,
+) -> String {
+    let mut hasher = Sha256::new();
+    for part in [strategy, cycle_id, symbol, intent.as_str(), side_str(side)] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("tp-{cycle_id}-{hex}")
+}
+
+fn exposure_of(snapshot: &Snapshot, account: &AccountState) -> Exposure {
+    let position = account
+        .position(&snapshot.symbol)
+        .cloned()
+        .unwrap_or_default();
+    Exposure {
+        price: snapshot.last_price().unwrap_or(0.0),
+        cash: account.cash,
+        quantity: position.quantity,
+        average_price: position.average_price,
+    }
+}
+
+fn side_str(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+impl CycleRunner {
+    pub fn window(&self) -> usize {
+        self.history.max(MIN_HISTORY)
+    }
+
+    /// Runs one cycle at `now`. A broker or journal failure ends the cycle early (what was
+    /// journalled stays); a symbol without data is skipped.
+    pub async fn run(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
+        let timer = self.metrics.cycle_duration.start_timer();
+        let result = self.run_inner(now).await;
+        timer.observe_duration();
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        self.metrics.cycles.with_label_values(&[outcome]).inc();
+        result
+    }
+
+    async fn run_inner(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
+        let cycle_id = cycle_id(now);
+        let snapshots = self.snapshots().await;
+        let marks: BTreeMap<String, f64> = snapshots
+            .iter()
+            .filter_map(|s| Some((s.symbol.clone(), s.last_price()?)))
+            .collect();
+        let mut account = self
+            .broker
+            .account(&marks)
+            .await
+            .map_err(CycleError::Broker)?;
+        if let Some(trip) = self.risk.observe_equity(now, account.equity) {
+            tracing::error!(cycle_id, ?trip, "kill switch tripped: trading halted");
+            self.record(JournalEntry::KillSwitch {
+                cycle_id: cycle_id.clone(),
+                time: now,
+                trip,
+            })
+            .await?;
+        }
+
+        let analyses =
+            futures::future::join_all(snapshots.iter().map(|s| self.analyze(s, &account))).await;
+        let mut report = CycleReport {
+            cycle_id: cycle_id.clone(),
+            ..CycleReport::default()
+        };
+        let mut proposals = Vec::new();
+        for (snapshot, decision) in snapshots.iter().zip(analyses) {
+            let action = format!("{:?}", decision.action).to_lowercase();
+            self.metrics.decisions.with_label_values(&[&action]).inc();
+            self.record(JournalEntry::Decision {
+                cycle_id: cycle_id.clone(),
+                time: now,
+                decision: decision.clone(),
+            })
+            .await?;
+            proposals.push((snapshot, decision.clone()));
+            report.decisions.push(decision);
+        }
+        // Sells first: they free cash the buys may need. Stable sort keeps symbol order.
+        proposals.sort_by_key(|(snapshot, decision)| {
+            let exposure = exposure_of(snapshot, &account);
+            !(decision.action == Action::Sell || self.risk.stop_loss_hit(&exposure).is_some())
+        });
+        for (snapshot, decision) in proposals {
+            self.execute(
+                now,
+                &cycle_id,
+                snapshot,
+                &decision,
+                &mut account,
+                &mut report,
+            )
+            .await?;
+        }
+
+        account = self
+            .broker
+            .account(&marks)
+            .await
+            .map_err(CycleError::Broker)?;
+        let drawdown = self.risk.drawdown(account.equity);
+        self.metrics.equity.set(account.equity);
+        self.metrics.cash.set(account.cash);
+        self.metrics.drawdown.set(drawdown);
+        self.metrics.trading_state.set(self.risk.state() as i64);
+        self.metrics
+            .last_cycle_timestamp
+            .set(now.timestamp() as f64);
+        self.record(JournalEntry::Equity {
+            cycle_id,
+            time: now,
+            account: account.clone(),
+            marks,
+        })
+        .await?;
+        report.account = account;
+        report.drawdown = drawdown;
+        Ok(report)
+    }
+
+    async fn snapshots(&self) -> Vec<Snapshot> {
+        let history = self.window();
+        let fetches = self.symbols.iter().map(|symbol| async move {
+            match self.market.latest_bars(symbol, history).await {
+                Ok(bars) if !bars.is_empty() => Some(Snapshot { symbol: symbol.clone(), bars, position: None }),
+                Ok(_) => {
+                    tracing::warn!(symbol, "no bars yet; skipping the symbol this cycle");
+                    None
+                }
+                Err(err) => {
+                    self.metrics.market_data_errors.with_label_values(&[err.kind()]).inc();
+                    tracing::warn!(symbol, %err, "market data unavailable; skipping the symbol this cycle");
+                    None
+                }
+            }
+        });
+        futures::future::join_all(fetches)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    async fn analyze(&self, snapshot: &Snapshot, account: &AccountState) -> Decision {
+        let mut snapshot = snapshot.clone();
+        snapshot.position = account.position(&snapshot.symbol).cloned();
+        let reports =
+            futures::future::join_all(self.analysts.iter().map(|a| a.analyze(&snapshot))).await;
+        let debate = match &self.debate {
+            Some((debate, rounds)) if *rounds > 0 => {
+                debate.debate(&snapshot, &reports, *rounds).await
+            }
+            _ => None,
+        };
+        let position_quantity = snapshot.position.as_ref().map_or(0.0, |p| p.quantity);
+        self.manager.decide(&DecisionInput {
+            symbol: &snapshot.symbol,
+            price: snapshot.last_price().unwrap_or(0.0),
+            equity: account.equity,
+            position_quantity,
+            reports: &reports,
+            debate: debate.as_ref(),
+        })
+    }
+
+    async fn execute(
+        &mut self,
+        now: DateTime<Utc>,
+        cycle_id: &str,
+        snapshot: &Snapshot,
+        decision: &Decision,
+        account: &mut AccountState,
+        report: &mut CycleReport,
+    ) -> Result<(), CycleError> {
+        let symbol = snapshot.symbol.as_str();
+        let exposure = exposure_of(snapshot, account);
+        let approved = match self.risk.review(now, decision, &exposure) {
+            RiskOutcome::NoOrder => return Ok(()),
+            RiskOutcome::Rejected(rejection) => {
+                self.metrics
+                    .risk_rejections
+                    .with_label_values(&[rejection.reason.as_str()])
+                    .inc();
+                tracing::info!(cycle_id, symbol, reason = rejection.reason.as_str(), detail = %rejection.detail, "risk rejected the order");
+                report.rejections += 1;
+                let entry = JournalEntry::RiskRejected {
+                    cycle_id: cycle_id.into(),
+                    time: now,
+                    symbol: symbol.into(),
+                    rejection,
+                };
+                return self.record(entry).await;
+            }
+            RiskOutcome::Approved(order) => order,
+        };
+        for clip in &approved.clips {
+            self.metrics
+                .risk_rejections
+                .with_label_values(&[clip.reason.as_str()])
+                .inc();
+        }
+        if !self.leadership.is_leader().await {
+            tracing::warn!(cycle_id, symbol, "lost leadership: not placing the order");
+            self.metrics.orders.with_label_values(&["not_leader"]).inc();
+            return Ok(());
+        }
+        let order = OrderRequest {
+            client_order_id: client_order_id(
+                &self.strategy,
+                cycle_id,
+                symbol,
+                approved.intent,
+                approved.side,
+            ),
+            symbol: symbol.to_string(),
+            side: approved.side,
+            quantity: approved.quantity,
+            reference_price: approved.reference_price,
+        };
+        self.record(JournalEntry::Order {
+            cycle_id: cycle_id.into(),
+            time: now,
+            order: order.clone(),
+            intent: approved.intent,
+            clips: approved.clips.clone(),
+        })
+        .await?;
+        report.orders_sent += 1;
+        let outcome = match self.broker.submit(&order, now).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                // Unknown outcome: journalled as pending, so restart reconciliation looks it up.
+                self.metrics.orders.with_label_values(&["error"]).inc();
+                tracing::error!(cycle_id, symbol, %err, client_order_id = order.client_order_id, "order outcome unknown");
+                ports::OrderOutcome {
+                    status: OrderStatus::Pending,
+                    fills: Vec::new(),
+                    message: Some(err.to_string()),
+                }
+            }
+        };
+        let label = serde_json::to_value(outcome.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
+        self.metrics
+            .orders
+            .with_label_values(&[label.as_deref().unwrap_or("unknown")])
+            .inc();
+        for fill in &outcome.fills {
+            let notional = fill.quantity * fill.price;
+            account.cash += match fill.side {
+                Side::Buy => -(notional + fill.commission),
+                Side::Sell => notional - fill.commission,
+            };
+        }
+        if !outcome.fills.is_empty() {
+            report.orders_filled += 1;
+        }
+        self.record(JournalEntry::OrderResult {
+            cycle_id: cycle_id.into(),
+            time: now,
+            client_order_id: order.client_order_id,
+            outcome,
+        })
+        .await
+    }
+
+    async fn record(&self, entry: JournalEntry) -> Result<(), CycleError> {
+        self.journal
+            .record(&entry)
+            .await
+            .map_err(CycleError::Journal)
+    }
+}

@@ -1,0 +1,150 @@
+//! What the cycle needs from the broker, the journal and the debate, as small traits.
+//!
+//! The pipeline is written against these seams rather than the concrete broker and journal
+//! modules, so it can be tested with in-memory doubles and each side can change without the
+//! other. Adapters from the real `broker` and `journal` modules implement them.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::agents::Snapshot;
+use crate::domain::{AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position};
+use crate::risk::{Clip, Intent, Rejection, Trip};
+
+/// Cash, equity and positions, with positions marked at the cycle's prices.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub cash: f64,
+    pub equity: f64,
+    pub positions: Vec<Position>,
+}
+
+impl AccountState {
+    pub fn position(&self, symbol: &str) -> Option<&Position> {
+        self.positions.iter().find(|p| p.symbol == symbol)
+    }
+}
+
+/// What the broker said about one order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderOutcome {
+    pub status: OrderStatus,
+    pub fills: Vec<Fill>,
+    /// The broker's reason for a rejection, if any.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct PortError {
+    /// A stable label (`unreachable`, `rejected`, `storage`, ...).
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// The broker, as the cycle uses it.
+pub trait Execution: Send + Sync {
+    /// The account, positions marked at `marks` (last prices by symbol) where the broker
+    /// does not mark them itself.
+    fn account<'a>(
+        &'a self,
+        marks: &'a BTreeMap<String, f64>,
+    ) -> BoxFuture<'a, Result<AccountState, PortError>>;
+
+    /// Places an order (idempotent by `client_order_id`) at cycle time `at`.
+    fn submit<'a>(
+        &'a self,
+        order: &'a OrderRequest,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<OrderOutcome, PortError>>;
+}
+
+/// Everything the cycle journals, in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+pub enum JournalEntry {
+    Decision {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        decision: Decision,
+    },
+    RiskRejected {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        symbol: String,
+        rejection: Rejection,
+    },
+    Order {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        order: OrderRequest,
+        intent: Intent,
+        clips: Vec<Clip>,
+    },
+    OrderResult {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        client_order_id: String,
+        outcome: OrderOutcome,
+    },
+    KillSwitch {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        trip: Trip,
+    },
+    Equity {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        account: AccountState,
+        marks: BTreeMap<String, f64>,
+    },
+}
+
+/// The journal, as the cycle uses it.
+pub trait Recorder: Send + Sync {
+    fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>>;
+}
+
+/// Keeps entries in memory: for tests, benches and the `replay` summary.
+#[derive(Debug, Default)]
+pub struct MemoryJournal {
+    entries: Mutex<Vec<JournalEntry>>,
+}
+
+impl MemoryJournal {
+    pub fn entries(&self) -> Vec<JournalEntry> {
+        self.entries.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl Recorder for MemoryJournal {
+    fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
+        let result = match self.entries.lock() {
+            Ok(mut entries) => {
+                entries.push(entry.clone());
+                Ok(())
+            }
+            Err(_) => Err(PortError {
+                kind: "storage",
+                message: "journal lock poisoned".into(),
+            }),
+        };
+        futures::future::ready(result).boxed()
+    }
+}
+
+/// The bull/bear debate: given the reports, argues both sides and concludes, as a report
+/// with role `debate`. `None` when it cannot (the decision then goes without it).
+pub trait Debate: Send + Sync {
+    fn debate<'a>(
+        &'a self,
+        snapshot: &'a Snapshot,
+        reports: &'a [AnalystReport],
+        rounds: u32,
+    ) -> BoxFuture<'a, Option<AnalystReport>>;
+}

@@ -1,0 +1,125 @@
+//! `/healthz`, `/readyz` and `/metrics` over HTTP (axum).
+//!
+//! Liveness and readiness mean different things here. `/healthz` only says the process
+//! answers: restarting a trader mid-cycle is worse than a slow one. `/readyz` says the trader
+//! can be trusted with orders: it has reconciled with the broker since start, the broker
+//! answered on the last attempt, and a cycle completed recently (the start time counts as the
+//! first "cycle", so a fresh pod is ready once reconciled). The body lists what is missing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+
+/// Shared health state: written by the trader loop, read by the probes.
+#[derive(Debug)]
+pub struct Health {
+    reconciled: AtomicBool,
+    broker_reachable: AtomicBool,
+    last_cycle: std::sync::Mutex<Instant>,
+    stale_after: Duration,
+}
+
+impl Health {
+    pub fn new(stale_after: Duration) -> Self {
+        Self {
+            reconciled: AtomicBool::new(false),
+            broker_reachable: AtomicBool::new(false),
+            last_cycle: std::sync::Mutex::new(Instant::now()),
+            stale_after,
+        }
+    }
+
+    pub fn set_reconciled(&self, value: bool) {
+        self.reconciled.store(value, Ordering::SeqCst);
+    }
+
+    pub fn set_broker_reachable(&self, value: bool) {
+        self.broker_reachable.store(value, Ordering::SeqCst);
+    }
+
+    pub fn cycle_completed(&self) {
+        if let Ok(mut last) = self.last_cycle.lock() {
+            *last = Instant::now();
+        }
+    }
+
+    /// What stands between the process and readiness; empty when ready.
+    pub fn unready_reasons(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if !self.reconciled.load(Ordering::SeqCst) {
+            reasons.push("not reconciled with the broker yet".to_string());
+        }
+        if !self.broker_reachable.load(Ordering::SeqCst) {
+            reasons.push("broker unreachable".to_string());
+        }
+        let age = self
+            .last_cycle
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or(Duration::MAX);
+        if age > self.stale_after {
+            reasons.push(format!(
+                "last cycle {}s ago (stale after {}s)",
+                age.as_secs(),
+                self.stale_after.as_secs()
+            ));
+        }
+        reasons
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    health: Arc<Health>,
+    metrics: Metrics,
+}
+
+pub fn router(health: Arc<Health>, metrics: Metrics) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .with_state(AppState { health, metrics })
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let reasons = state.health.unready_reasons();
+    if reasons.is_empty() {
+        (StatusCode::OK, "ready".to_string())
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, reasons.join("\n"))
+    }
+}
+
+async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// Serves until `shutdown` turns true.
+pub async fn serve(
+    listen: SocketAddr,
+    health: Arc<Health>,
+    metrics: Metrics,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(%listen, "serving /healthz, /readyz, /metrics");
+    axum::serve(listener, router(health, metrics))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
