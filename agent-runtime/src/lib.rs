@@ -5,6 +5,7 @@
 //! (`trader`, `worker`, `cycle`, `backup`, `restore`, `check-config`) with a [`config::RuntimeConfig`].
 
 pub mod agents;
+pub mod cli;
 pub mod config;
 pub mod cycle;
 pub mod decision;
@@ -17,3 +18,4 @@ pub mod replay;
 pub mod risk;
 pub mod schedule;
 pub mod server;
+pub mod trader;

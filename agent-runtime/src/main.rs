@@ -1,6 +1,5 @@
-//! The `agent-runtime` binary.
+//! The `agent-runtime` binary; see [`agent_runtime::cli`] for the modes.
 
-fn main() {
-    eprintln!("agent-runtime: no mode is implemented yet");
-    std::process::exit(2);
+fn main() -> std::process::ExitCode {
+    agent_runtime::cli::main()
 }

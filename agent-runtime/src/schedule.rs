@@ -33,7 +33,17 @@ pub fn parse_cron(expression: &str) -> Result<cron::Schedule, ScheduleError> {
         "0 {} {} {} {} {}",
         fields[0], fields[1], fields[2], fields[3], day_of_week
     );
-    cron::Schedule::from_str(&six).map_err(|err| ScheduleError::Parse(err.to_string()))
+    cron::Schedule::from_str(&six).map_err(|err| {
+        // The crate's message echoes the 6-field form with a caret line; keep the reason only.
+        let message = err.to_string();
+        let reason = message
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        ScheduleError::Parse(reason)
+    })
 }
 
 /// Rewrites numeric days (0 or 7 = Sunday) as names, leaving steps (`*/2`) alone.

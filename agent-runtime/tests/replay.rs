@@ -5,13 +5,12 @@
 // Test code: a panic is how a failure is reported.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use agent_runtime::config::RuntimeConfig;
+use agent_runtime::cycle::backtest::BacktestBroker;
 use agent_runtime::cycle::build::runner;
 use agent_runtime::cycle::ports::{JournalEntry, MemoryJournal};
 use agent_runtime::domain::{OrderStatus, Side};
@@ -20,7 +19,6 @@ use agent_runtime::market::ReplayFeed;
 use agent_runtime::market::synthetic;
 use agent_runtime::metrics::Metrics;
 use agent_runtime::replay::{self, ReplaySummary};
-use support::SimPaper;
 
 const STARTING_CASH: f64 = 100_000.0;
 const BARS: usize = 252;
@@ -40,7 +38,7 @@ async fn run_once() -> (ReplaySummary, Vec<JournalEntry>, String) {
     let mut runner = runner(
         &config,
         feed.clone(),
-        Arc::new(SimPaper::new(STARTING_CASH, 1.0, 2.0)),
+        Arc::new(BacktestBroker::new(STARTING_CASH, 1.0, 2.0)),
         journal.clone(),
         Arc::new(AlwaysLeader),
         metrics.clone(),

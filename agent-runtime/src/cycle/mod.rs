@@ -9,6 +9,7 @@
 //! latency lives); orders go out one at a time, sells before buys so cash freed by a sale is
 //! there for a purchase, with the leader check before each.
 
+pub mod backtest;
 pub mod build;
 pub mod ports;
 
@@ -34,6 +35,8 @@ pub enum CycleError {
     Broker(PortError),
     #[error("journal: {0}")]
     Journal(PortError),
+    #[error("abandoned at shutdown")]
+    Abandoned,
 }
 
 impl CycleError {
@@ -41,6 +44,7 @@ impl CycleError {
         match self {
             Self::Broker(_) => "broker",
             Self::Journal(_) => "journal",
+            Self::Abandoned => "abandoned",
         }
     }
 }

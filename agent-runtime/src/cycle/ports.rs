@@ -56,6 +56,12 @@ pub trait Execution: Send + Sync {
         marks: &'a BTreeMap<String, f64>,
     ) -> BoxFuture<'a, Result<AccountState, PortError>>;
 
+    /// Brings local state in line with the broker after a start (open orders with unknown
+    /// outcomes looked up by client order id). The trader is not ready until this succeeded.
+    fn reconcile(&self) -> BoxFuture<'_, Result<(), PortError>> {
+        futures::future::ready(Ok(())).boxed()
+    }
+
     /// Places an order (idempotent by `client_order_id`) at cycle time `at`.
     fn submit<'a>(
         &'a self,
@@ -135,6 +141,20 @@ impl Recorder for MemoryJournal {
             }),
         };
         futures::future::ready(result).boxed()
+    }
+}
+
+/// Writes entries to the log (one JSON line each), for modes without a journal database.
+#[derive(Debug, Default)]
+pub struct LogJournal;
+
+impl Recorder for LogJournal {
+    fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
+        match serde_json::to_string(entry) {
+            Ok(json) => tracing::info!(target: "journal", entry = %json),
+            Err(err) => tracing::warn!(target: "journal", %err, "cannot serialise a journal entry"),
+        }
+        futures::future::ready(Ok(())).boxed()
     }
 }
 

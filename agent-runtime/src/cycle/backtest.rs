@@ -1,20 +1,21 @@
-//! Test doubles for the cycle's ports, until the broker module's paper broker is wired in.
-
-// Test code: a panic is how a failure is reported.
-#![allow(clippy::unwrap_used)]
+//! Instant in-memory fills for the `replay` command, benches and tests.
+//!
+//! A backtest needs a broker that answers in microseconds and forgets everything when the
+//! process ends; trading — even paper trading — needs one whose state survives restarts (the
+//! broker module's paper broker keeps it in the journal). This is the former. Fills at the
+//! reference price moved against the trader by `slippageBps`, commission in bps of notional,
+//! long only (a sell beyond the position is rejected), idempotent by client order id.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use agent_runtime::cycle::ports::{AccountState, Execution, OrderOutcome, PortError};
-use agent_runtime::domain::{Fill, OrderRequest, OrderStatus, Position, Side};
+use super::ports::{AccountState, Execution, OrderOutcome, PortError};
+use crate::domain::{Fill, OrderRequest, OrderStatus, Position, Side};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-/// Fills every order at once at the reference price ± slippage, with commission; long only;
-/// a repeated client order id returns the first outcome.
-pub struct SimPaper {
+pub struct BacktestBroker {
     state: Mutex<State>,
     commission_bps: f64,
     slippage_bps: f64,
@@ -26,7 +27,7 @@ struct State {
     seen: HashMap<String, OrderOutcome>,
 }
 
-impl SimPaper {
+impl BacktestBroker {
     pub fn new(cash: f64, commission_bps: f64, slippage_bps: f64) -> Self {
         Self {
             state: Mutex::new(State {
@@ -40,12 +41,14 @@ impl SimPaper {
     }
 }
 
-impl Execution for SimPaper {
+impl Execution for BacktestBroker {
     fn account<'a>(
         &'a self,
         marks: &'a BTreeMap<String, f64>,
     ) -> BoxFuture<'a, Result<AccountState, PortError>> {
-        let state = self.state.lock().unwrap();
+        let Ok(state) = self.state.lock() else {
+            return futures::future::ready(Err(poisoned())).boxed();
+        };
         let positions: Vec<Position> = state
             .positions
             .values()
@@ -69,7 +72,9 @@ impl Execution for SimPaper {
         order: &'a OrderRequest,
         at: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<OrderOutcome, PortError>> {
-        let mut state = self.state.lock().unwrap();
+        let Ok(mut state) = self.state.lock() else {
+            return futures::future::ready(Err(poisoned())).boxed();
+        };
         if let Some(outcome) = state.seen.get(&order.client_order_id) {
             return futures::future::ready(Ok(outcome.clone())).boxed();
         }
@@ -130,5 +135,12 @@ impl Execution for SimPaper {
             .seen
             .insert(order.client_order_id.clone(), outcome.clone());
         futures::future::ready(Ok(outcome)).boxed()
+    }
+}
+
+fn poisoned() -> PortError {
+    PortError {
+        kind: "internal",
+        message: "backtest broker state poisoned".into(),
     }
 }

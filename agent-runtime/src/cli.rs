@@ -1,0 +1,418 @@
+//! The command line: `agent-runtime trader|cycle|worker|replay|check-config`.
+//!
+//! Start-up lives here so `main.rs` stays a line long: parse arguments, set up JSON logs,
+//! load and validate the config (a bad config never starts anything), build the ports, wire
+//! SIGTERM/SIGINT to a shutdown signal, and hand over to the mode.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::sync::watch;
+
+use crate::config::{BrokerConfig, ConfigPurpose, RuntimeConfig};
+use crate::cycle::backtest::BacktestBroker;
+use crate::cycle::build::{self, MarketSource};
+use crate::cycle::ports::{Execution, LogJournal, MemoryJournal, Recorder};
+use crate::leadership::{AlwaysLeader, Leadership};
+use crate::metrics::Metrics;
+use crate::schedule::CycleSchedule;
+use crate::server::{self, Health};
+use crate::trader::Trader;
+
+#[derive(Parser, Debug)]
+#[command(name = "agent-runtime", version, about = "Tradeplane agent runtime")]
+pub struct Cli {
+    /// Log format: `json` for clusters, `text` for a terminal.
+    #[arg(
+        long,
+        global = true,
+        env = "TRADEPLANE_LOG_FORMAT",
+        default_value = "json"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// Trade continuously on the schedule (a strategy's Deployment).
+    Trader(ConfigFile),
+    /// Run one cycle and exit (a CronJob).
+    Cycle(ConfigFile),
+    /// Serve analyses for an AgentPool.
+    Worker(ConfigFile),
+    /// Replay the configured history as fast as possible with instant in-memory fills and
+    /// print a summary: a backtest, and the demo.
+    Replay {
+        #[command(flatten)]
+        config: ConfigFile,
+        /// Stop after this many cycles.
+        #[arg(long)]
+        max_cycles: Option<usize>,
+        /// Also write the journal as JSON lines to this file.
+        #[arg(long)]
+        journal: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a config and print every problem, naming the field; starts nothing.
+    CheckConfig {
+        /// The file to check (the same as `--config`).
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigFile,
+        /// Check it as an AgentPool (worker) config rather than a strategy's.
+        #[arg(long)]
+        worker: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ConfigFile {
+    /// The runtime config (YAML or JSON) the operator rendered.
+    #[arg(
+        long,
+        short,
+        env = "TRADEPLANE_CONFIG",
+        default_value = "/etc/tradeplane/config.yaml"
+    )]
+    config: PathBuf,
+}
+
+/// Parses the command line and runs the mode.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    if let Mode::CheckConfig {
+        file,
+        config,
+        worker,
+    } = &cli.mode
+    {
+        return check_config(file.as_deref().unwrap_or(&config.config), *worker);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(%err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.mode))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    if let Err(err) = result {
+        eprintln!("agent-runtime: cannot set up logging: {err}");
+    }
+}
+
+fn check_config(path: &Path, worker: bool) -> ExitCode {
+    let purpose = if worker {
+        ConfigPurpose::AgentPool
+    } else {
+        ConfigPurpose::Strategy
+    };
+    let config = match RuntimeConfig::read_file(path) {
+        Ok(config) => config,
+        Err(err) => {
+            println!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match config.validate_for(purpose) {
+        Ok(()) => {
+            println!(
+                "{}: valid ({} symbols, {} analysts)",
+                path.display(),
+                config.symbols.len(),
+                config.analysts.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for error in &errors {
+                println!("{}: {error}", path.display());
+            }
+            println!("{}: {} problem(s)", path.display(), errors.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(mode: Mode) -> ExitCode {
+    let (config_path, purpose) = match &mode {
+        Mode::Worker(c) => (&c.config, ConfigPurpose::AgentPool),
+        Mode::Trader(c)
+        | Mode::Cycle(c)
+        | Mode::Replay { config: c, .. }
+        | Mode::CheckConfig { config: c, .. } => (&c.config, ConfigPurpose::Strategy),
+    };
+    let config = match load(config_path, purpose) {
+        Some(config) => config,
+        None => return ExitCode::FAILURE,
+    };
+    let shutdown = shutdown_signal();
+    match mode {
+        Mode::Trader(_) => trader(config, shutdown, false).await,
+        Mode::Cycle(_) => trader(config, shutdown, true).await,
+        Mode::Replay {
+            max_cycles,
+            journal,
+            json,
+            ..
+        } => replay(config, shutdown, max_cycles, journal, json).await,
+        Mode::Worker(_) => {
+            tracing::error!("worker mode is not part of this build yet");
+            ExitCode::from(2)
+        }
+        Mode::CheckConfig { .. } => ExitCode::SUCCESS,
+    }
+}
+
+fn load(path: &Path, purpose: ConfigPurpose) -> Option<RuntimeConfig> {
+    let config = match RuntimeConfig::read_file(path) {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::error!(%err, "cannot load the config");
+            return None;
+        }
+    };
+    if let Err(errors) = config.validate_for(purpose) {
+        for error in &errors {
+            tracing::error!(
+                field = error.path,
+                problem = error.message,
+                "invalid config"
+            );
+        }
+        return None;
+    }
+    Some(config)
+}
+
+/// A watch channel that turns true on SIGTERM or SIGINT.
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = terminate => tracing::info!("SIGTERM: shutting down"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        }
+        let _ = tx.send(true);
+        // Keep the sender alive so receivers see `true`, not a closed channel.
+        std::future::pending::<()>().await;
+    });
+    rx
+}
+
+/// The broker for trading modes. Paper fills are in memory until the journal-backed paper
+/// broker is wired in; the Alpaca client arrives with the broker module.
+fn execution(config: &RuntimeConfig) -> Result<Arc<dyn Execution>, String> {
+    match &config.broker {
+        BrokerConfig::Paper {
+            starting_cash,
+            commission_bps,
+            slippage_bps,
+        } => Ok(Arc::new(BacktestBroker::new(
+            *starting_cash,
+            *commission_bps,
+            *slippage_bps,
+        ))),
+        BrokerConfig::Alpaca { .. } => {
+            Err("the alpaca broker is not part of this build yet".into())
+        }
+    }
+}
+
+async fn trader(config: RuntimeConfig, shutdown: watch::Receiver<bool>, once: bool) -> ExitCode {
+    let parts = (|| -> Result<_, String> {
+        let source = build::market_source(&config).map_err(|e| e.to_string())?;
+        let schedule = CycleSchedule::from_config(&config.schedule).map_err(|e| e.to_string())?;
+        let metrics = Metrics::new().map_err(|e| e.to_string())?;
+        let listen: SocketAddr = config
+            .server
+            .listen
+            .parse()
+            .map_err(|e| format!("server.listen: {e}"))?;
+        Ok((source, schedule, metrics, listen, execution(&config)?))
+    })();
+    let (source, schedule, metrics, listen, broker) = match parts {
+        Ok(parts) => parts,
+        Err(err) => {
+            tracing::error!(%err, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stale = schedule.nominal_interval() * config.server.stale_after_intervals.max(1);
+    let health = Arc::new(Health::new(stale.max(Duration::from_secs(10))));
+    let journal: Arc<dyn Recorder> = Arc::new(LogJournal);
+    let leadership: Arc<dyn Leadership> = Arc::new(AlwaysLeader);
+    let runner = build::runner(
+        &config,
+        source.as_dyn(),
+        broker,
+        journal,
+        leadership,
+        metrics.clone(),
+    );
+    let trader = Trader {
+        runner,
+        source,
+        schedule,
+        health: health.clone(),
+    };
+    if once {
+        return match trader.run_once(shutdown).await {
+            Ok(report) => {
+                tracing::info!(
+                    cycle_id = report.cycle_id,
+                    orders = report.orders_sent,
+                    "cycle complete"
+                );
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                tracing::error!(%err, "cycle failed");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let server = tokio::spawn(server::serve(listen, health, metrics, shutdown.clone()));
+    trader.run(shutdown).await;
+    match server.await {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(err)) => {
+            tracing::error!(%err, "the HTTP server failed");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            tracing::error!(%err, "the HTTP server task failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn replay(
+    config: RuntimeConfig,
+    shutdown: watch::Receiver<bool>,
+    max_cycles: Option<usize>,
+    journal_file: Option<PathBuf>,
+    json: bool,
+) -> ExitCode {
+    let (feed, bars_per_cycle) = match build::market_source(&config) {
+        Ok(MarketSource::Replay {
+            feed,
+            bars_per_cycle,
+        }) => (feed, bars_per_cycle),
+        Ok(MarketSource::Live(_)) => {
+            tracing::error!("replay needs marketData.source: replay");
+            return ExitCode::FAILURE;
+        }
+        Err(err) => {
+            tracing::error!(%err, "cannot open market data");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (starting_cash, commission, slippage) = match &config.broker {
+        BrokerConfig::Paper {
+            starting_cash,
+            commission_bps,
+            slippage_bps,
+        } => (*starting_cash, *commission_bps, *slippage_bps),
+        BrokerConfig::Alpaca { .. } => (100_000.0, 0.0, 0.0),
+    };
+    let metrics = match Metrics::new() {
+        Ok(metrics) => metrics,
+        Err(err) => {
+            tracing::error!(%err, "cannot register metrics");
+            return ExitCode::FAILURE;
+        }
+    };
+    let journal = Arc::new(MemoryJournal::default());
+    let broker = Arc::new(BacktestBroker::new(starting_cash, commission, slippage));
+    let mut runner = build::runner(
+        &config,
+        feed.clone(),
+        broker,
+        journal.clone(),
+        Arc::new(AlwaysLeader),
+        metrics,
+    );
+    let summary = match crate::replay::run(
+        &mut runner,
+        &feed,
+        bars_per_cycle,
+        max_cycles,
+        Duration::ZERO,
+        shutdown,
+    )
+    .await
+    {
+        Ok(summary) => summary,
+        Err(err) => {
+            tracing::error!(%err, "replay failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(path) = journal_file
+        && let Err(err) = write_journal(&path, journal.as_ref())
+    {
+        tracing::error!(%err, path = %path.display(), "cannot write the journal");
+        return ExitCode::FAILURE;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+    } else {
+        println!("{summary}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn write_journal(path: &Path, journal: &MemoryJournal) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for entry in journal.entries() {
+        serde_json::to_writer(&mut out, &entry)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}

@@ -1,0 +1,221 @@
+//! The `trader` and `cycle` modes: reconcile with the broker, then run cycles on the schedule.
+//!
+//! Shutdown is cooperative. A SIGTERM between cycles stops at once; during a cycle the cycle
+//! is given [`SHUTDOWN_GRACE`] to finish (orders already journalled and sent complete
+//! normally), after which it is dropped — abandoned between awaits, never half-journalled: an
+//! order journalled but without a result is exactly what restart reconciliation looks up.
+//! Then the lease is released so a standby takes over at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, DurationRound, Utc};
+use tokio::sync::watch;
+
+use crate::cycle::build::MarketSource;
+use crate::cycle::{CycleError, CycleReport, CycleRunner};
+use crate::schedule::CycleSchedule;
+use crate::server::Health;
+
+/// How long a cycle in flight may run on after SIGTERM before it is abandoned. Below the
+/// default 30 s termination grace period of a pod, with room for the lease release.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+pub struct Trader {
+    pub runner: CycleRunner,
+    pub source: MarketSource,
+    pub schedule: CycleSchedule,
+    pub health: Arc<Health>,
+}
+
+impl Trader {
+    /// Reconciles with the broker, retrying with backoff; false if shutdown came first.
+    pub async fn reconcile(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match self.runner.broker.reconcile().await {
+                Ok(()) => {
+                    self.health.set_reconciled(true);
+                    self.health.set_broker_reachable(true);
+                    tracing::info!("reconciled with the broker");
+                    return true;
+                }
+                Err(err) => {
+                    self.health.set_broker_reachable(false);
+                    tracing::warn!(%err, retry_in = backoff.as_secs(), "cannot reconcile with the broker");
+                }
+            }
+            if wait_or_stop(backoff, shutdown).await {
+                return false;
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    /// Runs cycles until shutdown.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        if !self.reconcile(&mut shutdown).await {
+            return self.stop().await;
+        }
+        self.runner.metrics.leader.set(1);
+        let mut last_slot = Utc::now();
+        loop {
+            let now = match &self.source {
+                MarketSource::Replay { feed, .. } => feed.now(),
+                MarketSource::Live(_) => {
+                    let Some(slot) = self.schedule.next_after(last_slot) else {
+                        tracing::warn!("the schedule never fires again; idling");
+                        let _ = shutdown.wait_for(|stop| *stop).await;
+                        break;
+                    };
+                    let wait = (slot - Utc::now()).to_std().unwrap_or_default();
+                    if wait_or_stop(wait, &mut shutdown).await {
+                        break;
+                    }
+                    last_slot = slot;
+                    Some(slot)
+                }
+            };
+            let Some(now) = now else {
+                tracing::info!("replay finished; idling until shutdown");
+                idle(
+                    &self.health,
+                    self.schedule.nominal_interval(),
+                    &mut shutdown,
+                )
+                .await;
+                break;
+            };
+            match run_with_grace(&mut self.runner, now, &mut shutdown).await {
+                Some(Ok(report)) => self.cycle_done(&report),
+                Some(Err(err)) => self.cycle_failed(&err),
+                None => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            if let MarketSource::Replay {
+                feed,
+                bars_per_cycle,
+            } = &self.source
+            {
+                if feed.advance(*bars_per_cycle).is_none() {
+                    tracing::info!("replay finished; idling until shutdown");
+                    idle(
+                        &self.health,
+                        self.schedule.nominal_interval(),
+                        &mut shutdown,
+                    )
+                    .await;
+                    break;
+                }
+                if wait_or_stop(self.schedule.nominal_interval(), &mut shutdown).await {
+                    break;
+                }
+            }
+        }
+        self.stop().await;
+    }
+
+    /// One cycle (the `cycle` mode): reconcile, run at the current slot, return.
+    pub async fn run_once(
+        mut self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<CycleReport, CycleError> {
+        if !self.reconcile(&mut shutdown).await {
+            return Err(CycleError::Broker(crate::cycle::ports::PortError {
+                kind: "shutdown",
+                message: "stopped before reconciling".into(),
+            }));
+        }
+        let now = match &self.source {
+            MarketSource::Replay { feed, .. } => feed.now().unwrap_or_else(Utc::now),
+            // A CronJob starts within moments of its slot: the minute names the cycle.
+            MarketSource::Live(_) => current_slot(Utc::now()),
+        };
+        let result = match run_with_grace(&mut self.runner, now, &mut shutdown).await {
+            Some(result) => result,
+            None => Err(CycleError::Abandoned),
+        };
+        self.stop().await;
+        result
+    }
+
+    fn cycle_done(&self, report: &CycleReport) {
+        self.health.cycle_completed();
+        self.health.set_broker_reachable(true);
+        tracing::info!(
+            cycle_id = report.cycle_id,
+            orders = report.orders_sent,
+            rejections = report.rejections,
+            equity = report.account.equity,
+            drawdown = report.drawdown,
+            "cycle complete"
+        );
+    }
+
+    fn cycle_failed(&self, err: &CycleError) {
+        if matches!(err, CycleError::Broker(_)) {
+            self.health.set_broker_reachable(false);
+        }
+        tracing::error!(%err, kind = err.kind(), "cycle failed");
+    }
+
+    async fn stop(&self) {
+        self.runner.leadership.release().await;
+        self.runner.metrics.leader.set(0);
+        tracing::info!("trader stopped");
+    }
+}
+
+/// The minute a cycle started in: its slot.
+pub fn current_slot(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.duration_trunc(chrono::Duration::minutes(1))
+        .unwrap_or(now)
+}
+
+/// Runs a cycle; on shutdown lets it finish within [`SHUTDOWN_GRACE`], else abandons it
+/// (`None`).
+async fn run_with_grace(
+    runner: &mut CycleRunner,
+    now: DateTime<Utc>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Result<CycleReport, CycleError>> {
+    let cycle = runner.run(now);
+    tokio::pin!(cycle);
+    tokio::select! {
+        result = &mut cycle => Some(result),
+        _ = shutdown.wait_for(|stop| *stop) => {
+            tracing::info!(grace_seconds = SHUTDOWN_GRACE.as_secs(), "shutdown during a cycle: letting it finish");
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut cycle).await {
+                Ok(result) => Some(result),
+                Err(_) => {
+                    tracing::warn!("cycle did not finish within the grace period: abandoned");
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps for `duration`; true if shutdown was requested meanwhile.
+async fn wait_or_stop(duration: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return true;
+    }
+    let stopped = tokio::select! {
+        _ = tokio::time::sleep(duration) => false,
+        _ = shutdown.wait_for(|stop| *stop) => true,
+    };
+    stopped || *shutdown.borrow()
+}
+
+/// Nothing left to do but stay ready (a finished replay is not a failure).
+async fn idle(health: &Health, every: Duration, shutdown: &mut watch::Receiver<bool>) {
+    loop {
+        health.cycle_completed();
+        if wait_or_stop(every.max(Duration::from_secs(1)), shutdown).await {
+            return;
+        }
+    }
+}
