@@ -4,6 +4,7 @@
 //! way an analyst never fails a cycle: when it cannot answer (provider down, budget spent) it
 //! reports its configured fallback and says so in the report's `source` and `rationale`.
 
+pub mod llm;
 pub mod quant;
 
 use futures::future::BoxFuture;

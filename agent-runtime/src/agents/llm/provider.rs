@@ -1,0 +1,388 @@
+//! Providers: an LLM endpoint with its key, rate limit, budget and retry policy, and the
+//! failover across a seat's ordered list of them.
+//!
+//! A provider is shared by every seat (and debate) in the process that names it, because its
+//! rate limit and budget are per provider, not per seat. One call to [`ask_in_order`] walks
+//! the list: a provider whose budget is spent is skipped; otherwise it is called with retries
+//! (exponential backoff, or the server's `Retry-After` when it sends one) on 429, 5xx,
+//! timeouts and broken connections, and one repeat for an answer outside the schema. When a
+//! provider gives up, the next one is tried. Every step is counted and returned as an
+//! [`LlmEvent`]; nothing here panics or returns a guess.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use super::budget::{DailyBudget, Pricing};
+use super::client::{ApiKey, CallError, ChatClient, ChatRequest, Completion};
+use super::events::LlmEvent;
+use super::metrics::LlmMetrics;
+use super::ratelimit::TokenBucket;
+use super::verdict::{Verdict, VerdictError, parse_verdict};
+use crate::config::ProviderConfig;
+
+/// How long to wait between attempts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Wait before the first retry; doubled for each further one.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A `Retry-After` longer than this is not waited for: the provider is given up instead,
+    /// since a seat that sleeps for minutes has missed its cycle anyway.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Backoff before retry number `retry` (0-based): initial × 2^retry, capped.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let factor = 2_u32.saturating_pow(retry.min(16));
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmBuildError {
+    #[error("provider {name}: cannot read the API key file {path}: {source}")]
+    KeyFile {
+        name: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("provider {name}: cannot build an HTTP client: {source}")]
+    Client {
+        name: String,
+        source: reqwest::Error,
+    },
+    #[error("role {role}: unknown provider {name}")]
+    UnknownProvider { role: String, name: String },
+    #[error("role {role}: an LLM seat needs at least one provider")]
+    NoProviders { role: String },
+    #[error("role {role}: not an LLM seat")]
+    NotLlm { role: String },
+}
+
+/// Why one provider did not produce a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderFailure {
+    #[error("daily budget spent")]
+    BudgetExhausted,
+    #[error("{0}")]
+    Call(CallError),
+    #[error("answered outside the schema twice: {0}")]
+    Malformed(VerdictError),
+}
+
+#[derive(Debug)]
+pub struct Provider {
+    name: String,
+    client: ChatClient,
+    bucket: Option<TokenBucket>,
+    budget: DailyBudget,
+    pricing: Pricing,
+    max_retries: u32,
+    policy: RetryPolicy,
+}
+
+impl Provider {
+    pub fn from_config(
+        config: &ProviderConfig,
+        policy: RetryPolicy,
+    ) -> Result<Self, LlmBuildError> {
+        let key = match &config.api_key_file {
+            Some(path) => {
+                Some(
+                    ApiKey::from_file(path).map_err(|source| LlmBuildError::KeyFile {
+                        name: config.name.clone(),
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let timeout = Duration::from_secs(config.timeout_seconds.max(1));
+        let client = ChatClient::new(&config.base_url, key, timeout).map_err(|source| {
+            LlmBuildError::Client {
+                name: config.name.clone(),
+                source,
+            }
+        })?;
+        Ok(Self {
+            name: config.name.clone(),
+            client,
+            bucket: config.requests_per_minute.map(TokenBucket::per_minute),
+            budget: DailyBudget::new(config.daily_budget_usd),
+            pricing: Pricing {
+                input_per_million: config.input_price_per_million,
+                output_per_million: config.output_price_per_million,
+            },
+            max_retries: config.max_retries,
+            policy,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn budget(&self) -> &DailyBudget {
+        &self.budget
+    }
+
+    /// One verdict from this provider, with retries; see the module docs.
+    pub async fn ask(
+        &self,
+        role: &str,
+        request: &ChatRequest,
+        metrics: &LlmMetrics,
+        events: &mut Vec<LlmEvent>,
+    ) -> Result<Verdict, ProviderFailure> {
+        let mut retries = 0;
+        let mut malformed = 0;
+        loop {
+            if self.budget.is_exhausted(Utc::now()) {
+                self.count(metrics, role, "budget_exhausted");
+                events.push(LlmEvent::BudgetExhausted {
+                    provider: self.name.clone(),
+                    role: role.to_string(),
+                    spent_usd: self.budget.spent(Utc::now()),
+                    limit_usd: self.budget.limit_usd().unwrap_or(0.0),
+                });
+                return Err(ProviderFailure::BudgetExhausted);
+            }
+            if let Some(bucket) = &self.bucket {
+                bucket.acquire().await;
+            }
+            let started = Instant::now();
+            let result = self.client.complete(request).await;
+            metrics
+                .latency
+                .with_label_values(&[&self.name])
+                .observe(started.elapsed().as_secs_f64());
+            let error = match result {
+                Ok(completion) => {
+                    self.charge(metrics, role, &completion);
+                    match parse_verdict(&completion.content) {
+                        Ok(verdict) => {
+                            self.count(metrics, role, "ok");
+                            return Ok(verdict);
+                        }
+                        Err(error) => {
+                            self.count(metrics, role, "malformed");
+                            events.push(LlmEvent::Malformed {
+                                provider: self.name.clone(),
+                                role: role.to_string(),
+                                error: error.to_string(),
+                            });
+                            malformed += 1;
+                            if malformed > 1 {
+                                return Err(ProviderFailure::Malformed(error));
+                            }
+                            continue;
+                        }
+                    }
+                }
+                Err(error) => error,
+            };
+            self.count(metrics, role, error.outcome());
+            if !error.is_retryable() || retries >= self.max_retries {
+                return Err(ProviderFailure::Call(error));
+            }
+            let wait = match error.retry_after() {
+                Some(asked) if asked > self.policy.max_retry_after => {
+                    return Err(ProviderFailure::Call(error));
+                }
+                Some(asked) => asked,
+                None => self.policy.backoff(retries),
+            };
+            retries += 1;
+            events.push(LlmEvent::Retry {
+                provider: self.name.clone(),
+                role: role.to_string(),
+                attempt: retries,
+                reason: error.to_string(),
+                wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            });
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn count(&self, metrics: &LlmMetrics, role: &str, outcome: &str) {
+        metrics
+            .calls
+            .with_label_values(&[&self.name, role, outcome])
+            .inc();
+    }
+
+    fn charge(&self, metrics: &LlmMetrics, role: &str, completion: &Completion) {
+        let usage = completion.usage;
+        let cost = self.pricing.cost(usage);
+        let now = Utc::now();
+        self.budget.charge(cost, now);
+        let labels = |direction| [self.name.as_str(), role, direction];
+        metrics
+            .tokens
+            .with_label_values(&labels("in"))
+            .inc_by(usage.prompt_tokens);
+        metrics
+            .tokens
+            .with_label_values(&labels("out"))
+            .inc_by(usage.completion_tokens);
+        metrics
+            .cost_usd
+            .with_label_values(&[&self.name, role])
+            .inc_by(cost.max(0.0));
+        if let Some(left) = self.budget.remaining(now) {
+            metrics
+                .budget_remaining_usd
+                .with_label_values(&[&self.name])
+                .set(left);
+        }
+    }
+}
+
+/// The process's providers, by name; shared by all seats.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderPool {
+    providers: BTreeMap<String, Arc<Provider>>,
+}
+
+impl ProviderPool {
+    /// Builds every configured provider, reading their key files now so a missing Secret
+    /// fails the start, not the first cycle.
+    pub fn from_config(
+        providers: &[ProviderConfig],
+        policy: RetryPolicy,
+    ) -> Result<Self, LlmBuildError> {
+        let providers = providers
+            .iter()
+            .map(|config| {
+                Ok((
+                    config.name.clone(),
+                    Arc::new(Provider::from_config(config, policy)?),
+                ))
+            })
+            .collect::<Result<_, LlmBuildError>>()?;
+        Ok(Self { providers })
+    }
+
+    /// Sets each budgeted provider's remaining-budget gauge, so it shows before any call.
+    pub fn publish_budgets(&self, metrics: &LlmMetrics) {
+        for provider in self.providers.values() {
+            if let Some(left) = provider.budget.remaining(Utc::now()) {
+                metrics
+                    .budget_remaining_usd
+                    .with_label_values(&[&provider.name])
+                    .set(left);
+            }
+        }
+    }
+
+    /// The named providers, in order.
+    pub fn resolve(
+        &self,
+        role: &str,
+        names: &[String],
+    ) -> Result<Vec<Arc<Provider>>, LlmBuildError> {
+        if names.is_empty() {
+            return Err(LlmBuildError::NoProviders { role: role.into() });
+        }
+        names
+            .iter()
+            .map(|name| {
+                self.providers
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| LlmBuildError::UnknownProvider {
+                        role: role.into(),
+                        name: name.clone(),
+                    })
+            })
+            .collect()
+    }
+}
+
+/// A verdict and the provider that gave it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    pub provider: String,
+    pub verdict: Verdict,
+}
+
+/// Asks each provider in turn until one answers; `Err` lists why each one did not.
+pub async fn ask_in_order(
+    providers: &[Arc<Provider>],
+    role: &str,
+    request: &ChatRequest,
+    metrics: &LlmMetrics,
+    events: &mut Vec<LlmEvent>,
+) -> Result<Answer, Vec<(String, ProviderFailure)>> {
+    let mut failures = Vec::new();
+    for provider in providers {
+        match provider.ask(role, request, metrics, events).await {
+            Ok(verdict) => {
+                return Ok(Answer {
+                    provider: provider.name.clone(),
+                    verdict,
+                });
+            }
+            Err(failure) => {
+                if !matches!(failure, ProviderFailure::BudgetExhausted) {
+                    events.push(LlmEvent::ProviderFailed {
+                        provider: provider.name.clone(),
+                        role: role.to_string(),
+                        reason: failure.to_string(),
+                    });
+                }
+                failures.push((provider.name.clone(), failure));
+            }
+        }
+    }
+    Err(failures)
+}
+
+/// A structured-output request for a verdict.
+pub fn verdict_request(model: &str, temperature: f64, system: &str, user: String) -> ChatRequest {
+    ChatRequest::structured(
+        model,
+        temperature,
+        vec![
+            super::client::Message::system(system),
+            super::client::Message::user(user),
+        ],
+        super::verdict::SCHEMA_NAME,
+        super::verdict::verdict_schema(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+            max_retry_after: Duration::from_secs(1),
+        };
+        let waits: Vec<u128> = (0..5).map(|n| policy.backoff(n).as_millis()).collect();
+        assert_eq!(waits, vec![100, 200, 400, 500, 500]);
+        assert_eq!(policy.backoff(u32::MAX), Duration::from_millis(500));
+    }
+}
