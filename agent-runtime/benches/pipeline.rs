@@ -47,7 +47,7 @@ fn replay_run(
         Arc::new(MemoryJournal::default()),
         Arc::new(AlwaysLeader),
         Metrics::new()?,
-    );
+    )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

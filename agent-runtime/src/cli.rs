@@ -291,6 +291,13 @@ async fn trader(config: RuntimeConfig, shutdown: watch::Receiver<bool>, once: bo
         leadership,
         metrics.clone(),
     );
+    let runner = match runner {
+        Ok(runner) => runner,
+        Err(err) => {
+            tracing::error!(%err, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
     let trader = Trader {
         runner,
         source,
@@ -366,7 +373,7 @@ async fn replay(
     };
     let journal = Arc::new(MemoryJournal::default());
     let broker = Arc::new(BacktestBroker::new(starting_cash, commission, slippage));
-    let mut runner = build::runner(
+    let runner = build::runner(
         &config,
         feed.clone(),
         broker,
@@ -374,6 +381,13 @@ async fn replay(
         Arc::new(AlwaysLeader),
         metrics,
     );
+    let mut runner = match runner {
+        Ok(runner) => runner,
+        Err(err) => {
+            tracing::error!(%err, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
     let summary = match crate::replay::run(
         &mut runner,
         &feed,

@@ -42,7 +42,8 @@ async fn run_once() -> (ReplaySummary, Vec<JournalEntry>, String) {
         journal.clone(),
         Arc::new(AlwaysLeader),
         metrics.clone(),
-    );
+    )
+    .unwrap();
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let summary = replay::run(&mut runner, &feed, 1, None, Duration::ZERO, stop)
         .await
@@ -150,5 +151,53 @@ async fn full_replay_is_complete_consistent_and_deterministic() {
     assert_eq!(
         serde_json::to_string(&entries).unwrap(),
         serde_json::to_string(&entries_again).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn llm_seats_are_wired_in_and_fall_back_when_the_provider_is_down() {
+    let yaml = r#"
+apiVersion: runtime.tradeplane.io/v1alpha1
+identity: {namespace: demo, name: llm}
+symbols: [AAPL]
+analysts:
+  - {role: trend, kind: quant, method: trend}
+  - role: news
+    kind: llm
+    providers: [local]
+    model: test-model
+    fallback: {action: quant, method: momentum}
+providers:
+  - {name: local, baseUrl: "http://127.0.0.1:9/v1", maxRetries: 0, timeoutSeconds: 2}
+"#;
+    let config = RuntimeConfig::parse(yaml, Path::new("llm.yaml")).unwrap();
+    config.validate().unwrap();
+    let bars = synthetic::generate(&config.symbols, synthetic::default_start(), 70);
+    let feed = Arc::new(ReplayFeed::new(bars, 60));
+    let journal = Arc::new(MemoryJournal::default());
+    let metrics = Metrics::new().unwrap();
+    let mut runner = runner(
+        &config,
+        feed.clone(),
+        Arc::new(BacktestBroker::new(STARTING_CASH, 0.0, 0.0)),
+        journal.clone(),
+        Arc::new(AlwaysLeader),
+        metrics.clone(),
+    )
+    .unwrap();
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let summary = replay::run(&mut runner, &feed, 1, Some(3), Duration::ZERO, stop)
+        .await
+        .unwrap();
+    assert_eq!(summary.decisions, 3);
+    for entry in journal.entries() {
+        if let JournalEntry::Decision { decision, .. } = entry {
+            let news = decision.reports.iter().find(|r| r.role == "news").unwrap();
+            assert_eq!(news.source, "fallback:quant:momentum", "{news:?}");
+        }
+    }
+    assert!(
+        metrics.render().contains("tradeplane_llm_fallbacks_total"),
+        "LLM metrics share the registry"
     );
 }

@@ -1,17 +1,17 @@
 //! Builds a [`CycleRunner`]'s parts from a [`RuntimeConfig`]: the analyst seats and the market
-//! data source. Kept apart from the pipeline so the pipeline can be driven by hand in tests.
+//! data source (LLM seats and the debate come from `agents::llm`). Kept apart from the pipeline so the pipeline can be driven by hand in tests.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::CycleRunner;
-use super::ports::{Execution, Recorder};
+use super::ports::{Debate, Execution, Recorder};
 use crate::agents::Analyst;
+use crate::agents::llm::{self, LlmBuildError, LlmDebate, LlmMetrics, ProviderPool, RetryPolicy};
 use crate::agents::quant::{MIN_HISTORY, quant_analyst};
-use crate::config::{AnalystKind, BrokerConfig, LlmFallback, MarketDataConfig, RuntimeConfig};
+use crate::config::{AnalystKind, BrokerConfig, MarketDataConfig, RuntimeConfig};
 use crate::decision::PortfolioManager;
-use crate::domain::{AnalystReport, Signal};
 use crate::leadership::Leadership;
 use crate::market::{AlpacaMarketData, MarketData, MarketDataError, ReplayFeed};
 use crate::metrics::Metrics;
@@ -101,63 +101,50 @@ pub fn history_window(config: &RuntimeConfig) -> usize {
     (configured as usize).max(MIN_HISTORY)
 }
 
-/// The in-process analyst seats. LLM seats are served by their configured fallback until the
-/// LLM analysts are wired in here.
-pub fn analysts(config: &RuntimeConfig) -> Vec<Box<dyn Analyst>> {
-    config
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("LLM analysts: {0}")]
+    Llm(#[from] LlmBuildError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// The in-process analyst seats, in config order, and the debate when `debateRounds` > 0 and
+/// a seat is an LLM. Providers' key files are read now, so a missing Secret fails the start.
+pub fn analysts(config: &RuntimeConfig, metrics: &Metrics) -> Result<Seats, BuildError> {
+    let needs_llm = config
         .analysts
         .iter()
-        .map(|seat| match &seat.kind {
-            AnalystKind::Quant { method } => quant_analyst(seat.role.clone(), *method),
-            AnalystKind::Llm {
-                fallback: LlmFallback::Quant { method },
-                ..
-            } => {
-                tracing::warn!(
-                    role = seat.role,
-                    "LLM analysts are not wired in yet: using the quant fallback"
-                );
-                quant_analyst(seat.role.clone(), *method)
-            }
-            AnalystKind::Llm {
-                fallback: LlmFallback::Hold,
-                ..
-            } => {
-                tracing::warn!(
-                    role = seat.role,
-                    "LLM analysts are not wired in yet: the seat holds"
-                );
-                Box::new(HoldAnalyst {
-                    role: seat.role.clone(),
-                }) as Box<dyn Analyst>
-            }
-        })
-        .collect()
-}
-
-struct HoldAnalyst {
-    role: String,
-}
-
-impl Analyst for HoldAnalyst {
-    fn role(&self) -> &str {
-        &self.role
+        .any(|a| matches!(a.kind, AnalystKind::Llm { .. }));
+    if !needs_llm {
+        let seats = config
+            .analysts
+            .iter()
+            .filter_map(|seat| match &seat.kind {
+                AnalystKind::Quant { method } => Some(quant_analyst(seat.role.clone(), *method)),
+                AnalystKind::Llm { .. } => None,
+            })
+            .collect();
+        return Ok((seats, None));
     }
-
-    fn analyze<'a>(
-        &'a self,
-        _snapshot: &'a crate::agents::Snapshot,
-    ) -> futures::future::BoxFuture<'a, AnalystReport> {
-        let report = AnalystReport {
-            role: self.role.clone(),
-            source: "fallback:hold".into(),
-            signal: Signal::Neutral,
-            confidence: 0.0,
-            rationale: "no analysis available: holding".into(),
-        };
-        Box::pin(futures::future::ready(report))
-    }
+    let pool = ProviderPool::from_config(&config.providers, RetryPolicy::default())?;
+    let llm_metrics = LlmMetrics::register(metrics.registry())?;
+    pool.publish_budgets(&llm_metrics);
+    let seats = llm::seats(config, &pool, &llm_metrics, None)?
+        .into_iter()
+        .map(llm::Seat::into_analyst)
+        .collect();
+    let debate = LlmDebate::from_config(config, &pool, &llm_metrics)?.map(|debate| {
+        (
+            Box::new(debate) as Box<dyn Debate>,
+            config.decision.debate_rounds,
+        )
+    });
+    Ok((seats, debate))
 }
+
+/// Analyst seats and the optional debate with its rounds.
+pub type Seats = (Vec<Box<dyn Analyst>>, Option<(Box<dyn Debate>, u32)>);
 
 /// A runner for `config` over the given ports.
 pub fn runner(
@@ -167,12 +154,13 @@ pub fn runner(
     journal: Arc<dyn Recorder>,
     leadership: Arc<dyn Leadership>,
     metrics: Metrics,
-) -> CycleRunner {
-    CycleRunner {
+) -> Result<CycleRunner, BuildError> {
+    let (analysts, debate) = analysts(config, &metrics)?;
+    Ok(CycleRunner {
         strategy: format!("{}/{}", config.identity.namespace, config.identity.name),
         symbols: config.symbols.clone(),
-        analysts: analysts(config),
-        debate: None,
+        analysts,
+        debate,
         manager: PortfolioManager::new(&config.decision, &config.analysts),
         risk: RiskManager::new(&config.risk, config.trading_state),
         market,
@@ -181,5 +169,5 @@ pub fn runner(
         leadership,
         metrics,
         history: history_window(config),
-    }
+    })
 }
