@@ -61,7 +61,14 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<ReplaySummary, CycleError> {
     let mut summary = ReplaySummary::default();
-    let mut peak = f64::MIN;
+    // Equity before the first trade: the account with nothing marked yet.
+    let opening = runner
+        .broker
+        .account(&Default::default())
+        .await
+        .map_err(CycleError::Broker)?;
+    summary.starting_equity = opening.equity;
+    let mut peak = opening.equity;
     while let Some(now) = feed.now() {
         if *stop.borrow() || max_cycles.is_some_and(|max| summary.cycles >= max) {
             break;
@@ -69,7 +76,6 @@ pub async fn run(
         let report = runner.run(now).await?;
         let equity = report.account.equity;
         if summary.cycles == 0 {
-            summary.starting_equity = equity;
             summary.first_cycle = Some(report.cycle_id.clone());
         }
         peak = peak.max(equity);

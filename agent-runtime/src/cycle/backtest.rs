@@ -69,6 +69,7 @@ impl Execution for BacktestBroker {
 
     fn submit<'a>(
         &'a self,
+        _cycle_id: &'a str,
         order: &'a OrderRequest,
         at: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<OrderOutcome, PortError>> {

@@ -330,11 +330,10 @@ impl CycleRunner {
         })
         .await?;
         report.orders_sent += 1;
-        let outcome = match self.broker.submit(&order, now).await {
+        let outcome = match self.broker.submit(cycle_id, &order, now).await {
             Ok(outcome) => outcome,
             Err(err) => {
                 // Unknown outcome: journalled as pending, so restart reconciliation looks it up.
-                self.metrics.orders.with_label_values(&["error"]).inc();
                 tracing::error!(cycle_id, symbol, %err, client_order_id = order.client_order_id, "order outcome unknown");
                 ports::OrderOutcome {
                     status: OrderStatus::Pending,

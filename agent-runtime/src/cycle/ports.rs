@@ -62,9 +62,12 @@ pub trait Execution: Send + Sync {
         futures::future::ready(Ok(())).boxed()
     }
 
-    /// Places an order (idempotent by `client_order_id`) at cycle time `at`.
+    /// Places an order (idempotent by `client_order_id`) for cycle `cycle_id` at cycle time
+    /// `at`. The cycle records `Order` before and `OrderResult` after; a journal whose broker
+    /// writes order rows itself (pending first) may treat those entries as notes.
     fn submit<'a>(
         &'a self,
+        cycle_id: &'a str,
         order: &'a OrderRequest,
         at: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<OrderOutcome, PortError>>;
