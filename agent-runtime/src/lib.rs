@@ -5,12 +5,14 @@
 //! (`trader`, `worker`, `cycle`, `backup`, `restore`, `check-config`) with a [`config::RuntimeConfig`].
 
 pub mod agents;
+pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod cycle;
 pub mod decision;
 pub mod domain;
 pub mod indicators;
+pub mod journal;
 pub mod leadership;
 pub mod market;
 pub mod metrics;
