@@ -180,21 +180,22 @@ impl Analyst for LlmAnalyst {
 /// A configured seat that can say what happened on the way to its report.
 pub enum Seat {
     Llm(LlmAnalyst),
-    Quant(Box<dyn Analyst>),
+    /// Any other analyst (a quant seat, or one a test injects): no events.
+    Plain(Box<dyn Analyst>),
 }
 
 impl Seat {
     pub fn role(&self) -> &str {
         match self {
             Self::Llm(llm) => llm.role(),
-            Self::Quant(quant) => quant.role(),
+            Self::Plain(quant) => quant.role(),
         }
     }
 
     pub async fn analyze_detailed(&self, snapshot: &Snapshot) -> Analysis {
         match self {
             Self::Llm(llm) => llm.analyze_detailed(snapshot).await,
-            Self::Quant(quant) => Analysis {
+            Self::Plain(quant) => Analysis {
                 report: quant.analyze(snapshot).await,
                 events: Vec::new(),
             },
@@ -205,7 +206,7 @@ impl Seat {
     pub fn into_analyst(self) -> Box<dyn Analyst> {
         match self {
             Self::Llm(llm) => Box::new(llm),
-            Self::Quant(quant) => quant,
+            Self::Plain(quant) => quant,
         }
     }
 }
@@ -222,7 +223,7 @@ pub fn seats(
         .analysts
         .iter()
         .map(|seat| match &seat.kind {
-            AnalystKind::Quant { method } => Ok(Seat::Quant(quant_seat(&seat.role, *method))),
+            AnalystKind::Quant { method } => Ok(Seat::Plain(quant_seat(&seat.role, *method))),
             AnalystKind::Llm { .. } => {
                 let llm = LlmAnalyst::from_seat(seat, pool, metrics)?;
                 Ok(Seat::Llm(match events {
