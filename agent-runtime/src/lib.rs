@@ -21,3 +21,4 @@ pub mod risk;
 pub mod schedule;
 pub mod server;
 pub mod trader;
+pub mod worker;
