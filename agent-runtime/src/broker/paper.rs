@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::Mutex;
@@ -249,7 +249,8 @@ impl Broker for PaperBroker {
         &'a self,
         order: &'a OrderRequest,
     ) -> BoxFuture<'a, Result<BrokerOrder, BrokerError>> {
-        self.submit(order, Utc::now()).boxed()
+        // Microseconds: what PostgreSQL keeps, so a looked-up order equals the one returned.
+        self.submit(order, Utc::now().trunc_subsecs(6)).boxed()
     }
 
     fn order_by_client_id<'a>(
