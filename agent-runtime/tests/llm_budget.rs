@@ -1,6 +1,8 @@
 //! Spending and pacing: daily budgets fail closed (failover, then the seat's fallback),
 //! rate limits space the calls, and the bull/bear debate over the stand-in.
 
+#![allow(clippy::unwrap_used)] // a failed set-up step should fail the test loudly
+
 mod llm_support;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! The LLM analyst against the OpenAI stand-in: what it sends, how it reads answers, and
 //! how it survives bad ones (malformed JSON, 429 with Retry-After, 5xx, timeouts, refusals).
 
+#![allow(clippy::unwrap_used)] // a failed set-up step should fail the test loudly
+
 mod llm_support;
 
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! client (including its retry of a busy replica), a worker built from config against the
 //! OpenAI stand-in, and graceful shutdown.
 
+#![allow(clippy::unwrap_used)] // a failed set-up step should fail the test loudly
+
 mod llm_support;
 
 use std::sync::Arc;
