@@ -155,12 +155,15 @@ impl Provider {
         let mut retries = 0;
         let mut malformed = 0;
         loop {
-            if self.budget.is_exhausted(Utc::now()) {
+            let now = Utc::now();
+            // Refreshed here too, so the gauge shows a new UTC day's budget before any spend.
+            self.publish_budget(metrics, now);
+            if self.budget.is_exhausted(now) {
                 self.count(metrics, role, "budget_exhausted");
                 events.push(LlmEvent::BudgetExhausted {
                     provider: self.name.clone(),
                     role: role.to_string(),
-                    spent_usd: self.budget.spent(Utc::now()),
+                    spent_usd: self.budget.spent(now),
                     limit_usd: self.budget.limit_usd().unwrap_or(0.0),
                 });
                 return Err(ProviderFailure::BudgetExhausted);
@@ -247,6 +250,10 @@ impl Provider {
             .cost_usd
             .with_label_values(&[&self.name, role])
             .inc_by(cost.max(0.0));
+        self.publish_budget(metrics, now);
+    }
+
+    fn publish_budget(&self, metrics: &LlmMetrics, now: chrono::DateTime<Utc>) {
         if let Some(left) = self.budget.remaining(now) {
             metrics
                 .budget_remaining_usd
@@ -284,12 +291,7 @@ impl ProviderPool {
     /// Sets each budgeted provider's remaining-budget gauge, so it shows before any call.
     pub fn publish_budgets(&self, metrics: &LlmMetrics) {
         for provider in self.providers.values() {
-            if let Some(left) = provider.budget.remaining(Utc::now()) {
-                metrics
-                    .budget_remaining_usd
-                    .with_label_values(&[&provider.name])
-                    .set(left);
-            }
+            provider.publish_budget(metrics, Utc::now());
         }
     }
 
