@@ -4,6 +4,8 @@
 //! load and validate the config (a bad config never starts anything), build the ports, wire
 //! SIGTERM/SIGINT to a shutdown signal, and hand over to the mode.
 
+mod replay;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,10 +15,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::sync::watch;
 
-use crate::config::{BrokerConfig, ConfigPurpose, RuntimeConfig};
-use crate::cycle::backtest::BacktestBroker;
-use crate::cycle::build::{self, MarketSource};
-use crate::cycle::ports::{Execution, LogJournal, MemoryJournal, Recorder};
+use crate::broker;
+use crate::config::{ConfigPurpose, RuntimeConfig};
+use crate::cycle::adapters::{BrokerExecution, JournalRecorder};
+use crate::cycle::build;
+use crate::cycle::ports::{Execution, Recorder};
+use crate::journal::Journal;
 use crate::leadership::{AlwaysLeader, Leadership};
 use crate::metrics::Metrics;
 use crate::schedule::CycleSchedule;
@@ -63,6 +67,10 @@ enum Mode {
         /// Also write the journal as JSON lines to this file.
         #[arg(long)]
         journal: Option<PathBuf>,
+        /// Replay through the journal-backed paper broker into this SQLite journal (slower;
+        /// shows exactly what a paper-trading strategy would have journalled).
+        #[arg(long)]
+        journal_db: Option<PathBuf>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -183,12 +191,30 @@ async fn run(mode: Mode) -> ExitCode {
         Mode::Replay {
             max_cycles,
             journal,
+            journal_db,
             json,
             ..
-        } => replay(config, shutdown, max_cycles, journal, json).await,
+        } => {
+            let options = replay::Options {
+                max_cycles,
+                journal_file: journal,
+                journal_db,
+                json,
+            };
+            replay::command(config, shutdown, options).await
+        }
         Mode::Worker(_) => {
-            tracing::error!("worker mode is not part of this build yet");
-            ExitCode::from(2)
+            let mut stop = shutdown;
+            let drained = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            match crate::worker::run(config, drained).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!(%err, "worker failed");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Mode::CheckConfig { .. } => ExitCode::SUCCESS,
     }
@@ -241,23 +267,24 @@ fn shutdown_signal() -> watch::Receiver<bool> {
     rx
 }
 
-/// The broker for trading modes. Paper fills are in memory until the journal-backed paper
-/// broker is wired in; the Alpaca client arrives with the broker module.
-fn execution(config: &RuntimeConfig) -> Result<Arc<dyn Execution>, String> {
-    match &config.broker {
-        BrokerConfig::Paper {
-            starting_cash,
-            commission_bps,
-            slippage_bps,
-        } => Ok(Arc::new(BacktestBroker::new(
-            *starting_cash,
-            *commission_bps,
-            *slippage_bps,
-        ))),
-        BrokerConfig::Alpaca { .. } => {
-            Err("the alpaca broker is not part of this build yet".into())
-        }
-    }
+/// The journal and the broker behind it: orders are journalled pending-first and the paper
+/// broker keeps its book in the same journal, so a restart continues where it stopped.
+async fn journalled_ports(
+    config: &RuntimeConfig,
+) -> Result<(Arc<dyn Execution>, Arc<dyn Recorder>), String> {
+    let journal = Journal::open(&config.journal)
+        .await
+        .map_err(|e| format!("journal: {e}"))?;
+    let broker = broker::connect(&config.broker, &journal)
+        .await
+        .map_err(|e| format!("broker: {e}"))?;
+    tracing::info!(
+        journal = journal.backend_name(),
+        broker = broker.kind(),
+        "journal and broker open"
+    );
+    let execution = Arc::new(BrokerExecution::new(broker, journal.clone()));
+    Ok((execution, Arc::new(JournalRecorder::new(journal))))
 }
 
 async fn trader(config: RuntimeConfig, shutdown: watch::Receiver<bool>, once: bool) -> ExitCode {
@@ -270,9 +297,9 @@ async fn trader(config: RuntimeConfig, shutdown: watch::Receiver<bool>, once: bo
             .listen
             .parse()
             .map_err(|e| format!("server.listen: {e}"))?;
-        Ok((source, schedule, metrics, listen, execution(&config)?))
+        Ok((source, schedule, metrics, listen))
     })();
-    let (source, schedule, metrics, listen, broker) = match parts {
+    let (source, schedule, metrics, listen) = match parts {
         Ok(parts) => parts,
         Err(err) => {
             tracing::error!(%err, "cannot start");
@@ -281,7 +308,13 @@ async fn trader(config: RuntimeConfig, shutdown: watch::Receiver<bool>, once: bo
     };
     let stale = schedule.nominal_interval() * config.server.stale_after_intervals.max(1);
     let health = Arc::new(Health::new(stale.max(Duration::from_secs(10))));
-    let journal: Arc<dyn Recorder> = Arc::new(LogJournal);
+    let (broker, journal) = match journalled_ports(&config).await {
+        Ok(ports) => ports,
+        Err(err) => {
+            tracing::error!(%err, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
     let leadership: Arc<dyn Leadership> = Arc::new(AlwaysLeader);
     let runner = build::runner(
         &config,
@@ -333,100 +366,4 @@ async fn trader(config: RuntimeConfig, shutdown: watch::Receiver<bool>, once: bo
             ExitCode::FAILURE
         }
     }
-}
-
-async fn replay(
-    config: RuntimeConfig,
-    shutdown: watch::Receiver<bool>,
-    max_cycles: Option<usize>,
-    journal_file: Option<PathBuf>,
-    json: bool,
-) -> ExitCode {
-    let (feed, bars_per_cycle) = match build::market_source(&config) {
-        Ok(MarketSource::Replay {
-            feed,
-            bars_per_cycle,
-        }) => (feed, bars_per_cycle),
-        Ok(MarketSource::Live(_)) => {
-            tracing::error!("replay needs marketData.source: replay");
-            return ExitCode::FAILURE;
-        }
-        Err(err) => {
-            tracing::error!(%err, "cannot open market data");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (starting_cash, commission, slippage) = match &config.broker {
-        BrokerConfig::Paper {
-            starting_cash,
-            commission_bps,
-            slippage_bps,
-        } => (*starting_cash, *commission_bps, *slippage_bps),
-        BrokerConfig::Alpaca { .. } => (100_000.0, 0.0, 0.0),
-    };
-    let metrics = match Metrics::new() {
-        Ok(metrics) => metrics,
-        Err(err) => {
-            tracing::error!(%err, "cannot register metrics");
-            return ExitCode::FAILURE;
-        }
-    };
-    let journal = Arc::new(MemoryJournal::default());
-    let broker = Arc::new(BacktestBroker::new(starting_cash, commission, slippage));
-    let runner = build::runner(
-        &config,
-        feed.clone(),
-        broker,
-        journal.clone(),
-        Arc::new(AlwaysLeader),
-        metrics,
-    );
-    let mut runner = match runner {
-        Ok(runner) => runner,
-        Err(err) => {
-            tracing::error!(%err, "cannot start");
-            return ExitCode::FAILURE;
-        }
-    };
-    let summary = match crate::replay::run(
-        &mut runner,
-        &feed,
-        bars_per_cycle,
-        max_cycles,
-        Duration::ZERO,
-        shutdown,
-    )
-    .await
-    {
-        Ok(summary) => summary,
-        Err(err) => {
-            tracing::error!(%err, "replay failed");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(path) = journal_file
-        && let Err(err) = write_journal(&path, journal.as_ref())
-    {
-        tracing::error!(%err, path = %path.display(), "cannot write the journal");
-        return ExitCode::FAILURE;
-    }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).unwrap_or_default()
-        );
-    } else {
-        println!("{summary}");
-    }
-    ExitCode::SUCCESS
-}
-
-fn write_journal(path: &Path, journal: &MemoryJournal) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    for entry in journal.entries() {
-        serde_json::to_writer(&mut out, &entry)?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()
 }

@@ -201,3 +201,58 @@ providers:
         "LLM metrics share the registry"
     );
 }
+
+#[tokio::test]
+async fn a_strategy_with_an_agent_pool_decides_on_the_pool_reports() {
+    use agent_runtime::agents::llm::Seat;
+    use agent_runtime::agents::quant::quant_analyst;
+    use agent_runtime::config::QuantMethod;
+    use agent_runtime::worker::{Worker, serve};
+
+    let seats = vec![
+        Seat::Plain(quant_analyst("pool-trend", QuantMethod::Trend)),
+        Seat::Plain(quant_analyst("pool-momentum", QuantMethod::Momentum)),
+    ];
+    let worker = Worker::new(seats, 4, prometheus::Registry::new()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(serve(listener, worker, std::future::pending()));
+
+    let yaml = format!(
+        "apiVersion: runtime.tradeplane.io/v1alpha1\nidentity: {{namespace: demo, name: pooled}}\n\
+         symbols: [AAPL]\nagentPool: {{url: \"{url}\"}}\n"
+    );
+    let config = RuntimeConfig::parse(&yaml, Path::new("pooled.yaml")).unwrap();
+    config.validate().unwrap();
+    let feed = Arc::new(ReplayFeed::new(
+        synthetic::generate(&config.symbols, synthetic::default_start(), 70),
+        60,
+    ));
+    let journal = Arc::new(MemoryJournal::default());
+    let mut runner = runner(
+        &config,
+        feed.clone(),
+        Arc::new(BacktestBroker::new(STARTING_CASH, 0.0, 0.0)),
+        journal.clone(),
+        Arc::new(AlwaysLeader),
+        Metrics::new().unwrap(),
+    )
+    .unwrap();
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    replay::run(&mut runner, &feed, 1, Some(2), Duration::ZERO, stop)
+        .await
+        .unwrap();
+    let decisions: Vec<_> = journal
+        .entries()
+        .into_iter()
+        .filter_map(|e| match e {
+            JournalEntry::Decision { decision, .. } => Some(decision),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(decisions.len(), 2);
+    for decision in decisions {
+        let roles: Vec<_> = decision.reports.iter().map(|r| r.role.as_str()).collect();
+        assert_eq!(roles, ["pool-trend", "pool-momentum"]);
+    }
+}

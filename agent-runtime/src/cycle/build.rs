@@ -16,6 +16,7 @@ use crate::leadership::Leadership;
 use crate::market::{AlpacaMarketData, MarketData, MarketDataError, ReplayFeed};
 use crate::metrics::Metrics;
 use crate::risk::RiskManager;
+use crate::worker::{PoolClient, PoolError};
 
 /// The market data source, with the replay feed kept typed so its driver can advance it.
 pub enum MarketSource {
@@ -107,6 +108,8 @@ pub enum BuildError {
     Llm(#[from] LlmBuildError),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("agent pool client: {0}")]
+    Pool(#[from] PoolError),
 }
 
 /// The in-process analyst seats, in config order, and the debate when `debateRounds` > 0 and
@@ -156,8 +159,13 @@ pub fn runner(
     metrics: Metrics,
 ) -> Result<CycleRunner, BuildError> {
     let (analysts, debate) = analysts(config, &metrics)?;
+    let strategy = format!("{}/{}", config.identity.namespace, config.identity.name);
+    let pool = match &config.agent_pool {
+        Some(endpoint) => Some(PoolClient::new(endpoint, strategy.clone())?),
+        None => None,
+    };
     Ok(CycleRunner {
-        strategy: format!("{}/{}", config.identity.namespace, config.identity.name),
+        strategy,
         symbols: config.symbols.clone(),
         analysts,
         debate,
@@ -169,5 +177,6 @@ pub fn runner(
         leadership,
         metrics,
         history: history_window(config),
+        pool,
     })
 }

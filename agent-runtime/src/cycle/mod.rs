@@ -9,6 +9,7 @@
 //! latency lives); orders go out one at a time, sells before buys so cash freed by a sale is
 //! there for a purchase, with the leader check before each.
 
+pub mod adapters;
 pub mod backtest;
 pub mod build;
 pub mod ports;
@@ -27,7 +28,8 @@ use crate::leadership::Leadership;
 use crate::market::MarketData;
 use crate::metrics::Metrics;
 use crate::risk::{Exposure, Intent, RiskManager, RiskOutcome};
-use ports::{AccountState, Debate, Execution, JournalEntry, PortError, Recorder};
+use crate::worker::PoolClient;
+use ports::{AccountState, CyclePhase, Debate, Execution, JournalEntry, PortError, Recorder};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
@@ -76,6 +78,9 @@ pub struct CycleRunner {
     pub metrics: Metrics,
     /// Bars of history each analyst sees.
     pub history: usize,
+    /// The AgentPool that serves this strategy's analyses, when it has one; its reports join
+    /// the in-process seats' (if any).
+    pub pool: Option<PoolClient>,
 }
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id.
@@ -132,7 +137,38 @@ impl CycleRunner {
     /// journalled stays); a symbol without data is skipped.
     pub async fn run(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
         let timer = self.metrics.cycle_duration.start_timer();
-        let result = self.run_inner(now).await;
+        let cycle_id = cycle_id(now);
+        let started = JournalEntry::Cycle {
+            cycle_id: cycle_id.clone(),
+            time: now,
+            phase: CyclePhase::Running,
+            summary: None,
+        };
+        let result = match self.record(started).await {
+            Ok(()) => self.run_inner(now).await,
+            Err(err) => Err(err),
+        };
+        let (phase, summary) = match &result {
+            Ok(report) => (
+                CyclePhase::Completed,
+                format!(
+                    "{} decisions, {} orders, {} rejections",
+                    report.decisions.len(),
+                    report.orders_sent,
+                    report.rejections
+                ),
+            ),
+            Err(err) => (CyclePhase::Failed, err.to_string()),
+        };
+        let finished = JournalEntry::Cycle {
+            cycle_id,
+            time: now,
+            phase,
+            summary: Some(summary),
+        };
+        if let Err(err) = self.record(finished).await {
+            tracing::warn!(%err, "cannot journal the end of the cycle");
+        }
         timer.observe_duration();
         let outcome = if result.is_ok() { "ok" } else { "error" };
         self.metrics.cycles.with_label_values(&[outcome]).inc();
@@ -248,8 +284,16 @@ impl CycleRunner {
     async fn analyze(&self, snapshot: &Snapshot, account: &AccountState) -> Decision {
         let mut snapshot = snapshot.clone();
         snapshot.position = account.position(&snapshot.symbol).cloned();
-        let reports =
-            futures::future::join_all(self.analysts.iter().map(|a| a.analyze(&snapshot))).await;
+        let local = futures::future::join_all(self.analysts.iter().map(|a| a.analyze(&snapshot)));
+        let (mut reports, pooled) = match &self.pool {
+            Some(pool) => {
+                let (local, pooled) =
+                    futures::future::join(local, pool.reports_or_hold(&snapshot)).await;
+                (local, pooled.reports)
+            }
+            None => (local.await, Vec::new()),
+        };
+        reports.extend(pooled);
         let debate = match &self.debate {
             Some((debate, rounds)) if *rounds > 0 => {
                 debate.debate(&snapshot, &reports, *rounds).await

@@ -77,6 +77,13 @@ pub trait Execution: Send + Sync {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum JournalEntry {
+    /// A cycle started (`Running`) or ended.
+    Cycle {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        phase: CyclePhase,
+        summary: Option<String>,
+    },
     Decision {
         cycle_id: String,
         time: DateTime<Utc>,
@@ -112,6 +119,14 @@ pub enum JournalEntry {
         account: AccountState,
         marks: BTreeMap<String, f64>,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CyclePhase {
+    Running,
+    Completed,
+    Failed,
 }
 
 /// The journal, as the cycle uses it.

@@ -1,0 +1,234 @@
+//! The real broker and journal behind the cycle's ports.
+//!
+//! [`BrokerExecution`] places orders through `broker::execute` (journal the order pending
+//! first, send, resolve an unknown outcome by client order id) and reconciles through
+//! `broker::reconcile`; [`JournalRecorder`] writes the cycle's entries as journal rows. Order
+//! rows are written by `broker::execute`, so the recorder keeps only what it adds to them
+//! (risk clips) from the cycle's `Order` and `OrderResult` entries.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::ports::{
+    AccountState, CyclePhase, Execution, JournalEntry, OrderOutcome, PortError, Recorder,
+};
+use crate::broker::execute::{ExecuteError, Executed, execute_order};
+use crate::broker::reconcile::reconcile;
+use crate::broker::{Broker, BrokerError};
+use crate::domain::{OrderRequest, OrderStatus};
+use crate::journal::{
+    CycleRecord, CycleStatus, EventRecord, Journal, JournalError, RejectionRecord,
+};
+
+/// A broker whose orders are journalled as they go.
+pub struct BrokerExecution {
+    broker: Box<dyn Broker>,
+    journal: Journal,
+}
+
+impl BrokerExecution {
+    pub fn new(broker: Box<dyn Broker>, journal: Journal) -> Self {
+        Self { broker, journal }
+    }
+}
+
+fn broker_error(err: BrokerError) -> PortError {
+    PortError {
+        kind: err.kind(),
+        message: err.to_string(),
+    }
+}
+
+fn journal_error(err: JournalError) -> PortError {
+    PortError {
+        kind: "storage",
+        message: err.to_string(),
+    }
+}
+
+impl Execution for BrokerExecution {
+    fn account<'a>(
+        &'a self,
+        marks: &'a BTreeMap<String, f64>,
+    ) -> BoxFuture<'a, Result<AccountState, PortError>> {
+        async move {
+            if self.broker.kind() == "paper" {
+                // The paper broker values positions at the marks it was last given.
+                for (symbol, price) in marks {
+                    self.journal
+                        .paper_set_mark(symbol, *price)
+                        .await
+                        .map_err(journal_error)?;
+                }
+            }
+            let account = self.broker.account().await.map_err(broker_error)?;
+            let mut positions = self.broker.positions().await.map_err(broker_error)?;
+            positions.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+            Ok(AccountState {
+                cash: account.cash,
+                equity: account.equity,
+                positions,
+            })
+        }
+        .boxed()
+    }
+
+    fn reconcile(&self) -> BoxFuture<'_, Result<(), PortError>> {
+        async move {
+            let report = reconcile(self.broker.as_ref(), &self.journal)
+                .await
+                .map_err(|err| PortError {
+                    kind: "reconcile",
+                    message: err.to_string(),
+                })?;
+            tracing::info!(
+                orders_resolved = report.orders.len(),
+                positions_corrected = report.corrections.len(),
+                "reconciliation finished"
+            );
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn submit<'a>(
+        &'a self,
+        cycle_id: &'a str,
+        order: &'a OrderRequest,
+        _at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<OrderOutcome, PortError>> {
+        async move {
+            match execute_order(self.broker.as_ref(), &self.journal, Some(cycle_id), order).await {
+                Ok(Executed::Placed(placed)) => Ok(OrderOutcome {
+                    status: placed.status,
+                    fills: placed.fill().into_iter().collect(),
+                    message: None,
+                }),
+                Ok(Executed::Rejected { message }) => Ok(OrderOutcome {
+                    status: OrderStatus::Rejected,
+                    fills: Vec::new(),
+                    message: Some(message),
+                }),
+                // Already handled in an earlier attempt: its fill was counted then.
+                Ok(Executed::AlreadyFinal(record)) => Ok(OrderOutcome {
+                    status: record.status,
+                    fills: Vec::new(),
+                    message: Some("already final in the journal".into()),
+                }),
+                Err(ExecuteError::OutcomeUnknown { source, .. }) => Err(broker_error(source)),
+                Err(ExecuteError::Journal(err)) => Err(journal_error(err)),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Writes the cycle's entries to the journal database.
+pub struct JournalRecorder {
+    journal: Journal,
+}
+
+impl JournalRecorder {
+    pub fn new(journal: Journal) -> Self {
+        Self { journal }
+    }
+}
+
+impl Recorder for JournalRecorder {
+    fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
+        async move { self.write(entry).await.map_err(journal_error) }.boxed()
+    }
+}
+
+impl JournalRecorder {
+    async fn write(&self, entry: &JournalEntry) -> Result<(), JournalError> {
+        match entry {
+            JournalEntry::Cycle {
+                cycle_id,
+                time,
+                phase,
+                summary,
+            } => {
+                let status = match phase {
+                    CyclePhase::Running => CycleStatus::Running,
+                    CyclePhase::Completed => CycleStatus::Completed,
+                    CyclePhase::Failed => CycleStatus::Failed,
+                };
+                let record = CycleRecord {
+                    cycle_id: cycle_id.clone(),
+                    started_at: *time,
+                    finished_at: (status != CycleStatus::Running).then(Utc::now),
+                    status,
+                    summary: summary.clone(),
+                };
+                self.journal.record_cycle(&record).await
+            }
+            JournalEntry::Decision {
+                cycle_id,
+                time,
+                decision,
+            } => self
+                .journal
+                .record_decision(cycle_id, *time, decision)
+                .await
+                .map(|_| ()),
+            JournalEntry::RiskRejected {
+                cycle_id,
+                time,
+                symbol,
+                rejection,
+            } => {
+                let record = RejectionRecord {
+                    cycle_id: cycle_id.clone(),
+                    symbol: symbol.clone(),
+                    reason: rejection.reason.as_str().to_string(),
+                    detail: rejection.detail.clone(),
+                    rejected_at: *time,
+                };
+                self.journal.record_rejection(&record).await
+            }
+            JournalEntry::Order {
+                cycle_id,
+                time,
+                order,
+                clips,
+                ..
+            } if !clips.is_empty() => {
+                let event = EventRecord {
+                    cycle_id: Some(cycle_id.clone()),
+                    kind: "risk_clipped".into(),
+                    message: format!(
+                        "{} {:?} clipped to {}",
+                        order.symbol, order.side, order.quantity
+                    ),
+                    details: serde_json::to_value(clips).ok(),
+                    created_at: *time,
+                };
+                self.journal.record_event(&event).await
+            }
+            JournalEntry::Order { .. } | JournalEntry::OrderResult { .. } => Ok(()),
+            JournalEntry::KillSwitch {
+                cycle_id,
+                time,
+                trip,
+            } => {
+                let event = EventRecord {
+                    cycle_id: Some(cycle_id.clone()),
+                    kind: "kill_switch".into(),
+                    message: format!("{trip:?}"),
+                    details: serde_json::to_value(trip).ok(),
+                    created_at: *time,
+                };
+                self.journal.record_event(&event).await
+            }
+            JournalEntry::Equity { time, account, .. } => {
+                self.journal
+                    .record_equity(*time, account.cash, account.equity)
+                    .await
+            }
+        }
+    }
+}
