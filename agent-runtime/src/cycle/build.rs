@@ -161,11 +161,11 @@ pub fn runner(
     let (analysts, debate) = analysts(config, &metrics)?;
     let strategy = format!("{}/{}", config.identity.namespace, config.identity.name);
     let pool = match &config.agent_pool {
-        Some(endpoint) => Some(PoolClient::new(endpoint, strategy.clone())?),
+        Some(endpoint) => Some(PoolClient::new(endpoint, strategy)?),
         None => None,
     };
     Ok(CycleRunner {
-        strategy,
+        identity: config.identity.clone(),
         symbols: config.symbols.clone(),
         analysts,
         debate,

@@ -18,16 +18,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::agents::quant::MIN_HISTORY;
 use crate::agents::{Analyst, Snapshot};
+use crate::broker::order_id::client_order_id;
+use crate::config::Identity;
 use crate::decision::{DecisionInput, PortfolioManager};
 use crate::domain::{Action, Decision, OrderRequest, OrderStatus, Side};
 use crate::leadership::Leadership;
 use crate::market::MarketData;
 use crate::metrics::Metrics;
-use crate::risk::{Exposure, Intent, RiskManager, RiskOutcome};
+use crate::risk::{Exposure, RiskManager, RiskOutcome};
 use crate::worker::PoolClient;
 use ports::{AccountState, CyclePhase, Debate, Execution, JournalEntry, PortError, Recorder};
 
@@ -65,7 +66,8 @@ pub struct CycleReport {
 
 /// Everything a cycle needs, built once per process.
 pub struct CycleRunner {
-    pub strategy: String,
+    /// The strategy: names its client order ids.
+    pub identity: Identity,
     pub symbols: Vec<String>,
     pub analysts: Vec<Box<dyn Analyst>>,
     pub debate: Option<(Box<dyn Debate>, u32)>,
@@ -88,26 +90,6 @@ pub fn cycle_id(time: DateTime<Utc>) -> String {
     time.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-/// The client order id for (strategy, cycle, symbol, intent): stable across retries and
-/// leaders, so a broker that dedupes by it accepts the order once. Short enough for any
-/// broker's limit (Alpaca allows 128 characters).
-pub fn client_order_id(
-    strategy: &str,
-    cycle_id: &str,
-    symbol: &str,
-    intent: Intent,
-    side: Side,
-) -> String {
-    let mut hasher = Sha256::new();
-    for part in [strategy, cycle_id, symbol, intent.as_str(), side_str(side)] {
-        hasher.update(part.as_bytes());
-        hasher.update([0u8]);
-    }
-    let digest = hasher.finalize();
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("tp-{cycle_id}-{hex}")
-}
-
 fn exposure_of(snapshot: &Snapshot, account: &AccountState) -> Exposure {
     let position = account
         .position(&snapshot.symbol)
@@ -118,13 +100,6 @@ fn exposure_of(snapshot: &Snapshot, account: &AccountState) -> Exposure {
         cash: account.cash,
         quantity: position.quantity,
         average_price: position.average_price,
-    }
-}
-
-fn side_str(side: Side) -> &'static str {
-    match side {
-        Side::Buy => "buy",
-        Side::Sell => "sell",
     }
 }
 
@@ -353,13 +328,9 @@ impl CycleRunner {
             return Ok(());
         }
         let order = OrderRequest {
-            client_order_id: client_order_id(
-                &self.strategy,
-                cycle_id,
-                symbol,
-                approved.intent,
-                approved.side,
-            ),
+            // One order per (strategy, cycle, symbol, side): a stop loss and a decision never
+            // both trade a symbol in one cycle, so the intent need not be part of the id.
+            client_order_id: client_order_id(&self.identity, cycle_id, symbol, approved.side),
             symbol: symbol.to_string(),
             side: approved.side,
             quantity: approved.quantity,
