@@ -1,6 +1,7 @@
 //! Scenarios every journal backend must pass, and a throwaway PostgreSQL for the ones that
 //! need it. Shared by `journal_sqlite.rs`, `journal_postgres.rs` and the broker tests.
 #![allow(dead_code)] // each test binary uses a different subset
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -322,7 +323,7 @@ pub async fn exercise(journal: &Journal) {
     journal.record_rejection(&rejection).await.unwrap();
     assert_eq!(
         journal.rejections(Some("c1")).await.unwrap(),
-        [rejection.clone()]
+        std::slice::from_ref(&rejection)
     );
     assert!(journal.rejections(Some("c2")).await.unwrap().is_empty());
     assert_eq!(journal.rejections(None).await.unwrap().len(), 1);
