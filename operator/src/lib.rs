@@ -1,1 +1,3 @@
-//! The Tradeplane operator.
+//! The Tradeplane operator: the API types and one controller per kind.
+
+pub mod api;

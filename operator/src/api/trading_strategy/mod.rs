@@ -1,0 +1,309 @@
+//! `TradingStrategy`: one trading system — what it trades, with which analysts, under which
+//! risk limits, and how it is run, upgraded, backed up and watched.
+
+mod operations;
+mod status;
+
+pub use operations::*;
+pub use status::*;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    AnalystSpec, CRON_PATTERN, LocalObjectReference, PodPlacement, ProviderSpec, SYMBOL_PATTERN,
+    TIME_ZONE_PATTERN,
+};
+
+/// One trading system. The operator runs it as a leader-elected `agent-runtime` Deployment
+/// (or CronJob-started cycles), with its journal, backups and alerts.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "tradeplane.io",
+    version = "v1alpha1",
+    kind = "TradingStrategy",
+    plural = "tradingstrategies",
+    namespaced,
+    status = "TradingStrategyStatus",
+    shortname = "ts",
+    category = "trading",
+    category = "tradeplane",
+    doc = "One trading system: symbols, analysts, decision and risk settings, and how it is run, upgraded, backed up and alerted on.",
+    printcolumn(
+        name = "Mode",
+        type_ = "string",
+        json_path = ".status.mode",
+        description = "Paper or Live, from the BrokerAccount"
+    ),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Leader", type_ = "string", json_path = ".status.leader"),
+    printcolumn(name = "P&L", type_ = "string", json_path = ".status.profitAndLoss"),
+    printcolumn(
+        name = "Last Cycle",
+        type_ = "date",
+        json_path = ".status.lastCycleTime"
+    ),
+    printcolumn(
+        name = "Broker",
+        type_ = "string",
+        json_path = ".spec.brokerAccountRef.name",
+        priority = 1
+    ),
+    printcolumn(
+        name = "State",
+        type_ = "string",
+        json_path = ".status.tradingState",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Equity",
+        type_ = "string",
+        json_path = ".status.equity",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Positions",
+        type_ = "integer",
+        json_path = ".status.openPositions",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Last Decision",
+        type_ = "string",
+        json_path = ".status.lastDecision.summary",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Revision",
+        type_ = "string",
+        json_path = ".status.currentRevision",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.replicas) || self.replicas <= 1 || (has(self.journal) && self.journal.backend == 'Postgres')").message("replicas greater than 1 (hot standby) requires journal.backend Postgres: a SQLite journal lives on one pod's volume").reason(Reason::FieldValueInvalid).field_path(".journal.backend"),
+    validation = Rule::new("!has(self.agentPoolRef) || !has(self.analysts) || size(self.analysts) == 0").message("analysts must be empty when agentPoolRef is set: the pool's agents do the analysis").reason(Reason::FieldValueForbidden).field_path(".analysts"),
+    validation = Rule::new("!has(self.analysts) || self.analysts.all(a, a.providers.all(p, has(self.providers) && self.providers.exists(q, q.name == p)))").message("every name in analysts[].providers must be defined in providers").reason(Reason::FieldValueInvalid).field_path(".analysts"),
+    validation = Rule::new("!has(self.risk) || !has(self.risk.allowedSymbols) || self.risk.allowedSymbols.all(s, s in self.symbols)").message("every risk.allowedSymbols entry must be one of symbols").reason(Reason::FieldValueInvalid).field_path(".risk.allowedSymbols"),
+)]
+pub struct TradingStrategySpec {
+    /// Instruments traded, e.g. `AAPL`, `BRK.B`, `BTC/USD` (upper case).
+    #[schemars(length(min = 1, max = 50), inner(pattern(SYMBOL_PATTERN)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub symbols: Vec<String>,
+    /// The BrokerAccount, in this namespace, that orders go to.
+    pub broker_account_ref: LocalObjectReference,
+    /// An AgentPool, in this namespace, that runs the analysts. When absent the runtime runs
+    /// `analysts` in-process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_pool_ref: Option<LocalObjectReference>,
+    /// In-process analyst seats. Default (when empty and no agentPoolRef): the four
+    /// quantitative analysts — trend, momentum, mean reversion, volatility.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["role".into()]))]
+    pub analysts: Vec<AnalystSpec>,
+    /// Providers the in-process analysts may call, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub providers: Vec<ProviderSpec>,
+    /// When cycles run. Default: every 60 seconds, around the clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<CycleSchedule>,
+    /// Where bars come from. Default: the runtime's built-in replay data set (no key needed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_data: Option<MarketDataSpec>,
+    /// How analyst reports become a decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionSpec>,
+    /// The strategy's own risk limits, applied together with its BrokerAccount's limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskSpec>,
+    /// `Active` (default) trades normally, `Reducing` only places orders that reduce
+    /// exposure, `Halted` places none. The runtime may move to a stricter state on its own
+    /// (drawdown, daily loss); status.tradingState shows the state in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trading_state: Option<TradingState>,
+    /// The kill switch: true halts trading at once, whatever `tradingState` says. Pods stay
+    /// up for inspection. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
+    /// Runtime replicas: 1, or 2–5 for hot standby (leader-elected; needs a Postgres
+    /// journal). Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 5))]
+    pub replicas: Option<i32>,
+    /// The journal: every decision, order, fill and position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<JournalSpec>,
+    /// How new revisions of the runtime are rolled out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeSpec>,
+    /// Scheduled and on-demand backups of the journal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupSpec>,
+    /// Creates this strategy from a backup of another. Immutable: set only at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("restore is immutable: it only applies when the strategy is created").reason(Reason::FieldValueForbidden))]
+    pub restore: Option<RestoreSpec>,
+    /// Prometheus alerting rules for this strategy. Off by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerting: Option<AlertingSpec>,
+    /// A new value restarts the runtime pods (e.g. an RFC 3339 time); within the upgrade
+    /// policy's windows when Supervised. status.lastRestartAt records the last one handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub restart_at: Option<String>,
+    /// A new value makes the current leader hand over to a standby (replicas ≥ 2).
+    /// status.lastSwitchoverAt records the last one handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub switchover_at: Option<String>,
+    /// Overrides the agent-runtime image. Default: the image the operator was released with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+    /// Compute resources of the runtime container. Default: requests 100m CPU / 128Mi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Where the runtime pods may run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<PodPlacement>,
+}
+
+/// The kill-switch ladder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TradingState {
+    /// Normal trading.
+    #[default]
+    Active,
+    /// Only orders that reduce an existing position.
+    Reducing,
+    /// No orders.
+    Halted,
+}
+
+/// When cycles run: every `intervalSeconds` in a long-running trader, or on a `cron`
+/// schedule as CronJob-started one-shot cycles.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!(has(self.intervalSeconds) && has(self.cron))").message("set either intervalSeconds or cron, not both").reason(Reason::FieldValueForbidden).field_path(".cron"),
+)]
+pub struct CycleSchedule {
+    /// Seconds between cycles. Default 60 when `cron` is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub interval_seconds: Option<i32>,
+    /// A five-field cron expression, e.g. `30 9-16 * * 1-5`, in `timeZone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 9, max = 128), pattern(CRON_PATTERN))]
+    pub cron: Option<String>,
+    /// IANA time zone of `cron` and of market hours. Default `UTC`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), pattern(TIME_ZONE_PATTERN))]
+    pub time_zone: Option<String>,
+    /// Skip cycles while the market is closed, as the broker's clock says. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_hours_only: Option<bool>,
+}
+
+/// Where bars come from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.source != 'Broker' || !has(self.replay)").message("replay settings apply only to source Replay").reason(Reason::FieldValueForbidden).field_path(".replay"),
+)]
+pub struct MarketDataSpec {
+    /// `Replay` (default): recorded history played one step per cycle, built into the runtime.
+    /// `Broker`: latest bars from the broker's market data API.
+    pub source: MarketDataSource,
+    /// Bar size for `Broker`: `1Min`, `5Min`, `15Min`, `1Hour` or `1Day`. Default `1Day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^(1Min|5Min|15Min|1Hour|1Day)$"))]
+    pub timeframe: Option<String>,
+    /// Replay settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplaySpec>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum MarketDataSource {
+    /// Recorded history.
+    #[default]
+    Replay,
+    /// The broker's market data API.
+    Broker,
+}
+
+/// How recorded history is played.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplaySpec {
+    /// Bars to advance per cycle. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub bars_per_cycle: Option<i32>,
+    /// Bars of history the analysts see before the first decision. Default 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 5000))]
+    pub warmup_bars: Option<i32>,
+}
+
+/// How analyst reports become a decision.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionSpec {
+    /// Rounds of bull/bear debate between LLM personas before deciding; 0 skips it. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 5))]
+    pub debate_rounds: Option<i32>,
+    /// Decisions below this confidence, 0–1, become holds. Default 0.55.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub min_confidence: Option<f64>,
+}
+
+/// The strategy's risk limits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RiskSpec {
+    /// A full-conviction position's size, percent of equity. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.1, max = 100.0))]
+    pub position_size_percent: Option<f64>,
+    /// A position losing this percent of its entry value is closed. Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.1, max = 100.0))]
+    pub stop_loss_percent: Option<f64>,
+    /// Drawdown from the equity peak, percent, that trips the kill switch (Halted). Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.1, max = 100.0))]
+    pub max_drawdown_percent: Option<f64>,
+    /// Loss since the start of the UTC day, in account currency, that halts trading. Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0, max = 1e12))]
+    pub max_daily_loss: Option<f64>,
+    /// Largest notional value of a single order, in account currency. Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0, max = 1e12))]
+    pub max_order_notional: Option<f64>,
+    /// Orders per rolling minute. Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_orders_per_minute: Option<i32>,
+    /// Only these of `symbols` may be traded (e.g. to wind others down). Empty allows all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), inner(pattern(SYMBOL_PATTERN)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub allowed_symbols: Vec<String>,
+}

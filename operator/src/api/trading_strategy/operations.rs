@@ -1,0 +1,259 @@
+//! The operational parts of a TradingStrategy's spec: journal, upgrades, backups, restore and
+//! alerting.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::api::common::{CRON_PATTERN, NAME_PATTERN, SecretKeyReference, TIME_ZONE_PATTERN};
+
+/// Where the journal lives.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.backend != 'Postgres' || has(self.postgres)").message("postgres is required when backend is Postgres").reason(Reason::FieldValueRequired).field_path(".postgres"),
+    validation = Rule::new("self.backend != 'Sqlite' || !has(self.postgres)").message("postgres settings apply only to backend Postgres").reason(Reason::FieldValueForbidden).field_path(".postgres"),
+)]
+pub struct JournalSpec {
+    /// `Sqlite` (default): a file on a PersistentVolumeClaim the operator creates.
+    /// `Postgres`: a PostgreSQL database, required for more than one replica. Immutable:
+    /// switching would leave the history behind (restore into a new strategy instead).
+    #[x_kube(validation = Rule::new("self == oldSelf").message("journal.backend is immutable: restore a backup into a new strategy to move the journal").reason(Reason::FieldValueForbidden))]
+    pub backend: JournalBackend,
+    /// Settings of the SQLite volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite: Option<SqliteJournal>,
+    /// Settings of the PostgreSQL connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresJournal>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum JournalBackend {
+    /// A SQLite file on a volume of the strategy's own.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database.
+    Postgres,
+}
+
+/// The SQLite journal's volume.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SqliteJournal {
+    /// Size of the PersistentVolumeClaim. Default `1Gi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_size: Option<Quantity>,
+    /// StorageClass of the claim. Default: the cluster's default class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub storage_class_name: Option<String>,
+}
+
+/// The PostgreSQL journal's connection.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostgresJournal {
+    /// The Secret key holding the connection URL,
+    /// `postgres://user:password@host:5432/database`. Mounted as a file, never logged.
+    pub url_secret_ref: SecretKeyReference,
+}
+
+/// How new revisions of the runtime reach running pods.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.policy) || self.policy != 'Supervised' || (has(self.maintenanceWindows) && size(self.maintenanceWindows) > 0)").message("maintenanceWindows must not be empty when policy is Supervised").reason(Reason::FieldValueRequired).field_path(".maintenanceWindows"),
+    validation = Rule::new("!has(self.maintenanceWindows) || size(self.maintenanceWindows) == 0 || has(self.timeZone)").message("timeZone is required when maintenanceWindows are set").reason(Reason::FieldValueRequired).field_path(".timeZone"),
+)]
+pub struct UpgradeSpec {
+    /// `Unsupervised` (default): a new revision rolls out at once. `Supervised`: it waits
+    /// for a maintenance window (status shows `UpgradePending`), or for `forceAt`.
+    /// Restarts the operator starts on its own obey the same windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<UpgradePolicy>,
+    /// When Supervised rollouts may happen, in `timeZone`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 14))]
+    #[x_kube(merge_strategy = ListMerge::Atomic)]
+    pub maintenance_windows: Vec<MaintenanceWindow>,
+    /// IANA time zone of the maintenance windows, e.g. `America/New_York`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), pattern(TIME_ZONE_PATTERN))]
+    pub time_zone: Option<String>,
+    /// A new value rolls out the pending revision now, outside any window.
+    /// status.lastForcedUpgradeAt records the last one handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub force_at: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum UpgradePolicy {
+    /// Roll out at once.
+    #[default]
+    Unsupervised,
+    /// Roll out only within maintenance windows.
+    Supervised,
+}
+
+/// A weekly window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MaintenanceWindow {
+    /// Days the window opens, e.g. `[Sat, Sun]`.
+    #[schemars(length(min = 1, max = 7))]
+    pub days: Vec<Weekday>,
+    /// Opening time, `HH:MM` (24-hour).
+    #[schemars(pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub start: String,
+    /// Length of the window in minutes, 1–1440.
+    #[schemars(range(min = 1, max = 1440))]
+    pub duration_minutes: i32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+/// Scheduled and on-demand journal backups.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupSpec {
+    /// Five-field cron schedule, e.g. `0 22 * * 1-5`. No scheduled backups when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 9, max = 128), pattern(CRON_PATTERN))]
+    pub schedule: Option<String>,
+    /// IANA time zone of `schedule`. Default `UTC`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), pattern(TIME_ZONE_PATTERN))]
+    pub time_zone: Option<String>,
+    /// Pauses scheduled backups; on-demand ones still run. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
+    /// Which backups to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<BackupRetention>,
+    /// Where backups go.
+    pub destination: BackupDestination,
+    /// A new value takes a backup now. status.lastBackupNowAt records the last one handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub backup_now_at: Option<String>,
+}
+
+/// Backups older than both limits are deleted; with neither set, all are kept.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupRetention {
+    /// Keep at least the newest N backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub keep_last: Option<i32>,
+    /// Keep every backup younger than this, e.g. `7d`, `36h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9]+(h|d|w)$"))]
+    pub keep_within: Option<String>,
+}
+
+/// Exactly one of `volume` or `s3`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.volume) != has(self.s3)").message("exactly one of volume or s3 must be set").reason(Reason::FieldValueInvalid),
+)]
+pub struct BackupDestination {
+    /// A PersistentVolumeClaim the operator creates for backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeDestination>,
+    /// An S3-compatible bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Destination>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeDestination {
+    /// Size of the backup claim. Default `5Gi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_size: Option<Quantity>,
+    /// StorageClass of the claim. Default: the cluster's default class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub storage_class_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Destination {
+    /// Bucket name.
+    #[schemars(length(min = 3, max = 63), pattern(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"))]
+    pub bucket: String,
+    /// Key prefix inside the bucket. Default `<namespace>/<strategy>/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512))]
+    pub prefix: Option<String>,
+    /// Endpoint of an S3-compatible service (MinIO, Ceph, R2...). Default: AWS S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), pattern(crate::api::common::URL_PATTERN))]
+    pub endpoint: Option<String>,
+    /// Region. Default `us-east-1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub region: Option<String>,
+    /// Secret with `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    #[schemars(length(min = 1, max = 253), pattern(NAME_PATTERN))]
+    pub credentials_secret_name: String,
+}
+
+/// Which backup to restore from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreSpec {
+    /// The strategy whose backups to read (it may since have been deleted; its backups stay).
+    #[schemars(length(min = 1, max = 253), pattern(NAME_PATTERN))]
+    pub from_strategy: String,
+    /// The backup's name as listed in that strategy's status.lastBackup or destination.
+    /// Default: the newest backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub backup: Option<String>,
+    /// Where the backups are, as in `spec.backup.destination` of the source strategy.
+    pub source: BackupDestination,
+}
+
+/// PrometheusRule and PodMonitor for the strategy, where the cluster has the
+/// monitoring.coreos.com CRDs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertingSpec {
+    /// Creates the rules. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Alert when drawdown from the equity peak exceeds this percent. Default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.1, max = 100.0))]
+    pub drawdown_percent: Option<f64>,
+    /// Alert when no cycle completed for this many minutes. Default 15.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10080))]
+    pub stale_cycle_minutes: Option<i32>,
+    /// Alert when this percent of orders in 15 minutes were rejected. Default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0, max = 100.0))]
+    pub order_rejection_percent: Option<f64>,
+    /// Labels added to the PrometheusRule and PodMonitor, so that a Prometheus
+    /// `ruleSelector` / `podMonitorSelector` picks them up (e.g. `release: prometheus`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
