@@ -66,11 +66,13 @@ for name in "${targets[@]}"; do
         go build -trimpath -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=release" \
           -o "$tmp" go.etcd.io/etcd/server/v3) ;;
     kwok)
-      GOBIN=$(mktemp -d) && GOFLAGS= go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" &&
-        mv "$GOBIN/kwok" "$tmp" && rmdir "$GOBIN" ;;
+      (export GOBIN GOFLAGS= && GOBIN=$(mktemp -d) &&
+        go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" &&
+        mv "$GOBIN/kwok" "$tmp" && rmdir "$GOBIN") ;;
     helm)
-      GOBIN=$(mktemp -d) && GOFLAGS= go install -trimpath -ldflags "-s -w $helm_ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" &&
-        mv "$GOBIN/helm" "$tmp" && rmdir "$GOBIN" ;;
+      (export GOBIN GOFLAGS= && GOBIN=$(mktemp -d) &&
+        go install -trimpath -ldflags "-s -w $helm_ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" &&
+        mv "$GOBIN/helm" "$tmp" && rmdir "$GOBIN") ;;
   esac
   mv "$tmp" "$out"
   log "[$n/$total] $name: built in $((SECONDS - started))s"
@@ -81,7 +83,7 @@ done
 stages=$bin/../kwok-stages.yaml
 if [ ! -s "$stages" ]; then
   src=$(GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  for s in node/fast/node-initialize node/heartbeat-with-lease pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+  for s in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
     cat "$src/kustomize/stage/$s.yaml"
     echo "---"
   done > "$stages.tmp"

@@ -13,23 +13,36 @@ state=${1:-${TRADEPLANE_STATE:-$HOME/.cache/tradeplane/clusters/default}}
 
 log() { printf '[cluster-down] %s\n' "$*" >&2; }
 
+# True while any process of group $1 is alive. A zombie does not count: an exited component
+# whose parent has not reaped it yet holds no port and no file, and waiting on it would cost
+# the whole grace period.
+group_alive() {
+  local p st
+  for p in $(pgrep -g "$1" 2>/dev/null); do
+    st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$st" ] && [ "$st" != Z ] && return 0
+  done
+  return 1
+}
+
 # Reverse start order: clients of the API server go before it, and it goes before etcd.
-pids=()
+pids=() names=()
 for name in kwok scheduler controller-manager apiserver etcd; do
   f=$state/pids/$name.pid
   [ -f "$f" ] || continue
   pid=$(cat "$f")
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-    pids+=("$pid")
+    pids+=("$pid") names+=("$name")
   fi
 done
 
 deadline=$((SECONDS + 10))
-for pid in "${pids[@]}"; do
-  while kill -0 -- "-$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-  if kill -0 -- "-$pid" 2>/dev/null; then
-    log "process group $pid ignored TERM; killing it"
+for i in "${!pids[@]}"; do
+  pid=${pids[$i]}
+  while group_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+  if group_alive "$pid"; then
+    log "${names[$i]} (process group $pid) ignored TERM for 10s; killing it"
     kill -KILL -- "-$pid" 2>/dev/null
   fi
 done

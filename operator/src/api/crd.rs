@@ -2,7 +2,9 @@
 //!
 //! The derive produces most of it; this module applies what the derive cannot express:
 //! schema defaults are removed (defaults live in code, and a schema default reads as
-//! permanent drift in Argo CD's diff).
+//! permanent drift in Argo CD's diff), and schemars' `uint32`/`uint64` formats, which the API
+//! server does not know and warns about on every apply, are dropped (the `minimum: 0` that
+//! schemars writes next to them keeps the meaning).
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -35,7 +37,7 @@ fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
             .and_then(|s| s.open_api_v3_schema.as_mut())
         {
             let mut value = serde_json::to_value(&*schema).unwrap_or(Value::Null);
-            strip_defaults(&mut value);
+            strip_unsupported_keywords(&mut value);
             if let Ok(stripped) = serde_json::from_value(value) {
                 *schema = stripped;
             }
@@ -44,24 +46,31 @@ fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     crd
 }
 
-/// Removes every `default` keyword from a schema tree. Property names live under
-/// `properties`, whose keys are names rather than keywords, so a property called `default`
-/// would survive — none exists.
-fn strip_defaults(schema: &mut Value) {
+/// Removes every `default` keyword and every unsigned `format` from a schema tree. Property
+/// names live under `properties`, whose keys are names rather than keywords, so a property
+/// called `default` or `format` survives.
+fn strip_unsupported_keywords(schema: &mut Value) {
     match schema {
         Value::Object(map) => {
             map.remove("default");
+            if map
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|format| format.starts_with("uint"))
+            {
+                map.remove("format");
+            }
             for (key, child) in map.iter_mut() {
                 if key == "properties" {
                     if let Value::Object(properties) = child {
-                        properties.values_mut().for_each(strip_defaults);
+                        properties.values_mut().for_each(strip_unsupported_keywords);
                     }
                 } else {
-                    strip_defaults(child);
+                    strip_unsupported_keywords(child);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(strip_defaults),
+        Value::Array(items) => items.iter_mut().for_each(strip_unsupported_keywords),
         _ => {}
     }
 }

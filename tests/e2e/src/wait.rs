@@ -48,7 +48,8 @@ pub async fn wait_for<K>(
 where
     K: Resource + Clone + DeserializeOwned + Serialize + Debug + Send + 'static,
 {
-    let exists_and_holds = move |object: Option<&K>| object.is_some() && condition.matches_object(object);
+    let exists_and_holds =
+        move |object: Option<&K>| object.is_some() && condition.matches_object(object);
     let found = wait_until(api, name, what, timeout, exists_and_holds).await?;
     // The condition above only holds for an object, so `found` is always Some here.
     found.ok_or_else(|| WaitError::Timeout {
@@ -59,11 +60,19 @@ where
 }
 
 /// Waits until the object `name` no longer exists.
-pub async fn wait_deleted<K>(api: &Api<K>, name: &str, what: &str, timeout: Duration) -> Result<(), WaitError>
+pub async fn wait_deleted<K>(
+    api: &Api<K>,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+) -> Result<(), WaitError>
 where
     K: Resource + Clone + DeserializeOwned + Serialize + Debug + Send + 'static,
 {
-    wait_until(api, name, what, timeout, |object: Option<&K>| object.is_none()).await?;
+    wait_until(api, name, what, timeout, |object: Option<&K>| {
+        object.is_none()
+    })
+    .await?;
     Ok(())
 }
 
@@ -84,7 +93,7 @@ where
     loop {
         let next = tokio::time::timeout_at(deadline, events.next()).await;
         match next {
-            Err(_elapsed) | Ok(None) => {
+            Err(_) | Ok(None) => {
                 return Err(WaitError::Timeout {
                     what: what.to_string(),
                     after: timeout,
@@ -121,7 +130,10 @@ fn describe<K: Serialize>(object: Option<&K>) -> String {
     let shown = value.get("status").unwrap_or(&value).to_string();
     const MAX: usize = 600;
     if shown.len() > MAX {
-        let cut = shown.char_indices().nth(MAX).map_or(shown.len(), |(i, _)| i);
+        let cut = shown
+            .char_indices()
+            .nth(MAX)
+            .map_or(shown.len(), |(i, _)| i);
         format!("{}…", &shown[..cut])
     } else {
         shown

@@ -1,5 +1,6 @@
 //! Proof that the local control plane is a real Kubernetes: real controllers, real garbage
 //! collection, real CEL validation — and that a dead API server fails a test instead of hanging it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
 use std::time::{Duration, Instant};
 
@@ -195,7 +196,10 @@ async fn a_crd_cel_rule_rejects_an_invalid_object_with_its_message() {
         |c: Option<&CustomResourceDefinition>| {
             c.and_then(|c| c.status.as_ref())
                 .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                })
         },
     )
     .await
@@ -274,7 +278,8 @@ async fn a_killed_api_server_fails_a_waiting_test_with_a_clear_error() {
     assert!(started.elapsed() < Duration::from_secs(60));
     let message = err.to_string();
     assert!(
-        message.contains("API server stopped answering") && message.contains("an available replica"),
+        message.contains("API server stopped answering")
+            && message.contains("an available replica"),
         "{message}"
     );
 }

@@ -1,0 +1,47 @@
+# The verbs of the project. Everything a fresh machine needs is installed by these targets;
+# caches (control-plane binaries, cluster state) live under $(TRADEPLANE_CACHE), outside the
+# repository.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+export TRADEPLANE_CACHE ?= $(HOME)/.cache/tradeplane
+STATE ?= $(TRADEPLANE_CACHE)/clusters/default
+
+.PHONY: demo test cluster-build cluster-up cluster-down lint crds bench image
+
+## demo: start a local control plane, show the product working, stop everything again
+demo:
+	tests/demo.sh
+
+## test: build what is missing, start a private control plane, run every test, stop it
+test:
+	tests/run.sh
+
+## cluster-build: build (once) the pinned control-plane binaries into the cache
+cluster-build:
+	tests/cluster/build.sh
+
+## cluster-up / cluster-down: a long-lived local cluster in $(STATE) for exploring by hand
+cluster-up:
+	tests/cluster/up.sh "$(STATE)"
+	@echo "export KUBECONFIG=$(STATE)/kubeconfig PATH=$$(tests/cluster/build.sh 2>/dev/null):\$$PATH"
+
+cluster-down:
+	tests/cluster/down.sh "$(STATE)"
+
+## lint: formatting and clippy, as the tests check them
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## crds: regenerate crds/ from the API types in operator/src/api
+crds:
+	cargo run -q -p tradeplane-operator --bin crdgen -- crds
+
+## bench: benchmarks that print figures (not asserted)
+bench:
+	cargo bench -p tradeplane-agent-runtime --bench pipeline
+
+## image: placeholder until the packaging issue lands
+image:
+	@echo "make image: not built yet — the Dockerfile arrives with the packaging issue" >&2
+	@exit 1

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make demo`: the whole flow on a local control plane, then everything it started is stopped.
+#
+#   TRADEPLANE_DEMO_KEEP=1 make demo     leave the cluster running to explore (make cluster-down
+#                                        STATE=... stops it; the command is printed)
+#   TRADEPLANE_USE_EXISTING_CLUSTER=1 KUBECONFIG=... make demo
+#                                        run against a cluster you already have
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+cache=${TRADEPLANE_CACHE:-$HOME/.cache/tradeplane}
+state=$cache/clusters/demo
+namespace=tradeplane-demo
+step() { printf '\n== %s\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+
+if [ "${TRADEPLANE_USE_EXISTING_CLUSTER:-}" != 1 ]; then
+  step "control-plane binaries (built once, cached under $cache)"
+  bin=$(tests/cluster/build.sh)
+  export PATH="$bin:$PATH"
+  tests/cluster/down.sh "$state" # a demo interrupted earlier may have left one behind
+fi
+
+if [ "${TRADEPLANE_DEMO_KEEP:-}" = 1 ]; then
+  trap 'printf "\nThe cluster keeps running: export KUBECONFIG=%s PATH=%s:\$PATH\nStop it with: make cluster-down STATE=%s\n" "$state/kubeconfig" "${bin:-}" "$state"' EXIT
+else
+  trap 'tests/cluster/down.sh "$state"' EXIT
+fi
+
+step "start the control plane"
+tests/cluster/up.sh "$state"
+export KUBECONFIG=$state/kubeconfig
+
+step "the cluster: two kwok nodes, the system pods"
+show kubectl get nodes,pods -A -o wide
