@@ -1,3 +1,5 @@
 //! The Tradeplane operator: the API types and one controller per kind.
 
 pub mod api;
+pub mod controllers;
+pub mod telemetry;

@@ -1,0 +1,179 @@
+//! Writing children: server-side apply under one field manager, and only when the child
+//! differs from what is rendered, so that a reconcile that changes nothing writes nothing.
+//!
+//! "Differs" is decided from two facts about the live object: the hash of the last rendered
+//! object, kept in an annotation (catches fields the rendering dropped, which a comparison of
+//! present fields cannot see), and whether every rendered field still holds the rendered value
+//! (catches hand edits). Fields the API server or other controllers add are not ours to judge.
+
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::{Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::meta::{RENDERED_HASH_ANNOTATION, content_hash};
+use super::{Error, FIELD_MANAGER};
+
+/// What [`ensure`] did.
+#[derive(Debug)]
+pub enum Outcome<K> {
+    /// The live child already matched; nothing was written.
+    Unchanged(K),
+    /// The child was created or updated.
+    Applied(K),
+}
+
+impl<K> Outcome<K> {
+    pub fn object(&self) -> &K {
+        match self {
+            Self::Unchanged(object) | Self::Applied(object) => object,
+        }
+    }
+    pub fn changed(&self) -> bool {
+        matches!(self, Self::Applied(_))
+    }
+}
+
+/// Makes the child `desired` exist as rendered, in `namespace`.
+pub async fn ensure<K>(
+    client: &Client,
+    namespace: &str,
+    mut desired: K,
+) -> Result<Outcome<K>, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned,
+{
+    let name = desired.meta().name.clone().unwrap_or_default();
+    let rendered = serde_json::to_value(&desired).map_err(|source| Error::Serialize {
+        what: "a child",
+        source,
+    })?;
+    let hash = content_hash(&[rendered.to_string().as_bytes()]);
+    desired
+        .meta_mut()
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(RENDERED_HASH_ANNOTATION.to_string(), hash.clone());
+
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    if let Some(live) = api.get_opt(&name).await? {
+        let same_rendering = live
+            .meta()
+            .annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get(RENDERED_HASH_ANNOTATION))
+            == Some(&hash);
+        let live_value = serde_json::to_value(&live).map_err(|source| Error::Serialize {
+            what: "a live child",
+            source,
+        })?;
+        if same_rendering && is_subset(&rendered, &live_value) {
+            return Ok(Outcome::Unchanged(live));
+        }
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let applied = api.patch(&name, &params, &Patch::Apply(&desired)).await?;
+    Ok(Outcome::Applied(applied))
+}
+
+/// Deletes the child `name` of kind `K` if it exists, e.g. a CronJob whose schedule was
+/// removed from the spec. Returns whether a delete request was made.
+pub async fn remove<K>(client: &Client, namespace: &str, name: &str) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    if api.get_metadata_opt(name).await?.is_none() {
+        return Ok(false);
+    }
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// True when every field present in `rendered` holds the same value in `live`. Objects are
+/// compared key by key (extra keys in `live` are fine: defaults, status, other managers),
+/// arrays element by element with equal length (a removed element is a difference), and
+/// scalars by equality.
+pub fn is_subset(rendered: &Value, live: &Value) -> bool {
+    match (rendered, live) {
+        (Value::Object(want), Value::Object(have)) => {
+            want.iter().all(|(key, value)| match have.get(key) {
+                Some(found) => is_subset(value, found),
+                // An empty map or list, or null, rendered but absent live: the API server drops
+                // empty values, so they are the same thing.
+                None => is_empty(value),
+            })
+        }
+        (Value::Array(want), Value::Array(have)) => {
+            want.len() == have.len() && want.iter().zip(have).all(|(w, h)| is_subset(w, h))
+        }
+        (Value::Number(want), Value::Number(have)) => want.as_f64() == have.as_f64(),
+        _ => rendered == live,
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::is_subset;
+
+    #[test]
+    fn defaults_added_by_the_server_do_not_count_as_a_difference() {
+        let rendered =
+            json!({"spec": {"replicas": 1, "template": {"containers": [{"name": "a"}]}}});
+        let live = json!({"spec": {"replicas": 1, "revisionHistoryLimit": 10,
+            "template": {"containers": [{"name": "a", "terminationMessagePath": "/dev/x"}]}},
+            "status": {"readyReplicas": 1}});
+        assert!(is_subset(&rendered, &live));
+    }
+
+    #[test]
+    fn a_hand_edit_of_a_rendered_field_is_a_difference() {
+        let rendered = json!({"spec": {"replicas": 1}});
+        assert!(!is_subset(&rendered, &json!({"spec": {"replicas": 3}})));
+        assert!(!is_subset(&rendered, &json!({"spec": {}})));
+    }
+
+    #[test]
+    fn list_elements_added_or_removed_are_differences() {
+        let rendered = json!({"env": [{"name": "A"}]});
+        assert!(!is_subset(
+            &rendered,
+            &json!({"env": [{"name": "A"}, {"name": "B"}]})
+        ));
+        assert!(!is_subset(&rendered, &json!({"env": []})));
+    }
+
+    #[test]
+    fn empty_rendered_values_match_absent_live_ones_and_numbers_compare_by_value() {
+        assert!(is_subset(
+            &json!({"labels": {}, "items": [], "x": null}),
+            &json!({})
+        ));
+        assert!(is_subset(&json!({"n": 1}), &json!({"n": 1.0})));
+    }
+}

@@ -1,0 +1,196 @@
+//! The controllers: one per kind, each split into a pure `render` part (children from the
+//! resource and what it references, no I/O) and a thin reconcile part that reads, applies and
+//! reports.
+//!
+//! Shared here: the context every reconcile gets, the error type, and the pieces all three
+//! controllers use — applying children only when they differ ([`children`]), conditions that
+//! keep their transition times ([`conditions`]), labels and content hashes ([`meta`]).
+
+pub mod children;
+pub mod conditions;
+pub mod meta;
+pub mod trading_strategy;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::Client;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+
+use crate::telemetry::Metrics;
+
+/// The field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "tradeplane-operator";
+
+/// The image the runtime pods run unless a resource overrides it.
+pub const DEFAULT_RUNTIME_IMAGE: &str = concat!(
+    "ghcr.io/tradeplane/agent-runtime:",
+    env!("CARGO_PKG_VERSION")
+);
+
+/// Settings that come from the operator's flags, not from any resource.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Image of the runtime pods when a resource does not name one.
+    pub runtime_image: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            runtime_image: DEFAULT_RUNTIME_IMAGE.to_string(),
+        }
+    }
+}
+
+/// What every reconcile of every kind gets.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+    /// Consecutive failures per object, for the exponential requeue of transient errors.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+        instance: Option<String>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.to_string(),
+            instance,
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            settings,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Publishes an Event about `regarding`. A failure to publish is logged, never fatal:
+    /// Events are a courtesy to users, the conditions carry the truth.
+    pub async fn publish(
+        &self,
+        regarding: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_string(),
+            note: Some(truncate(note, 1000)),
+            action: action.to_string(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, regarding).await {
+            tracing::warn!(%error, reason, "could not publish an Event");
+        }
+    }
+
+    /// The requeue delay after the `n`th consecutive failure of one object: 1 s doubling to
+    /// at most 5 minutes, so a flapping dependency is retried soon but never hammered.
+    fn backoff(&self, key: String) -> Duration {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let n = failures.entry(key).or_insert(0);
+        *n = n.saturating_add(1);
+        backoff_delay(*n)
+    }
+
+    fn reset_backoff(&self, key: &str) {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        failures.remove(key);
+    }
+}
+
+/// 1 s, 2 s, 4 s … capped at 300 s.
+pub fn backoff_delay(consecutive_failures: u32) -> Duration {
+    let exponent = consecutive_failures.saturating_sub(1).min(9);
+    Duration::from_secs((1u64 << exponent).min(300))
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}
+
+/// Errors a reconcile can end with. Only transient ones end up here: a problem in the user's
+/// input (a missing reference, a missing key) is reported through conditions and Events and
+/// the reconcile succeeds, waiting for a change.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API request failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("could not serialize {what}: {source}")]
+    Serialize {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{kind} {name} has no namespace; Tradeplane kinds are namespaced")]
+    NoNamespace { kind: &'static str, name: String },
+}
+
+/// The error policy shared by the controllers: count, log, requeue with backoff.
+pub fn requeue_after_error<K>(object: Arc<K>, error: &Error, context: Arc<Context>) -> Action
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    let key = ObjectRef::from_obj(&*object).to_string();
+    let delay = context.backoff(key.clone());
+    context.metrics.reconcile_error(K::kind(&()).as_ref());
+    tracing::warn!(object = %key, %error, retry_in_seconds = delay.as_secs(), "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// Marks a successful reconcile of `object`, resetting its backoff.
+pub fn reconciled<K>(object: &K, context: &Context)
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    context.reset_backoff(&ObjectRef::from_obj(object).to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_one_second_and_caps_at_five_minutes() {
+        let delays: Vec<u64> = (1..=12).map(|n| backoff_delay(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+    }
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncate("ééé".to_string(), 3), "é");
+        assert_eq!(truncate("abc".to_string(), 10), "abc");
+    }
+}

@@ -1,0 +1,458 @@
+//! The runtime configuration a strategy's pods read, rendered from the TradingStrategy, its
+//! BrokerAccount and (when it uses one) its AgentPool. Pure: no I/O.
+//!
+//! The config never holds a credential; it names files under [`CREDENTIALS_DIR`], where the
+//! strategy's credentials Secret is mounted.
+
+use std::path::PathBuf;
+
+use agent_runtime::config as runtime;
+
+use crate::api::broker_account::{Broker, BrokerAccount, Environment};
+use crate::api::common::{AnalystSpec, FallbackPolicy, ProviderKind, ProviderSpec, QuantMethod};
+use crate::api::trading_strategy::JournalBackend;
+use crate::api::trading_strategy::{MarketDataSource, TradingState, TradingStrategy};
+use crate::controllers::meta::child_name;
+
+/// Where the config Secret is mounted, and the file in it.
+pub const CONFIG_DIR: &str = "/etc/tradeplane/config";
+pub const CONFIG_FILE: &str = "config.yaml";
+/// Where the credentials Secret is mounted.
+pub const CREDENTIALS_DIR: &str = "/etc/tradeplane/credentials";
+/// Where the journal volume is mounted (SQLite).
+pub const JOURNAL_DIR: &str = "/var/lib/tradeplane";
+/// The port of `/healthz`, `/readyz`, `/metrics` (and a worker's API).
+pub const HTTP_PORT: i32 = 8080;
+
+/// Keys of the credentials Secret.
+pub const BROKER_KEY_ID: &str = "broker-key-id";
+pub const BROKER_SECRET_KEY: &str = "broker-secret-key";
+pub const JOURNAL_URL: &str = "journal-url";
+pub fn provider_key(provider: &str) -> String {
+    format!("provider-{provider}")
+}
+
+const ALPACA_PAPER_URL: &str = "https://paper-api.alpaca.markets";
+const ALPACA_LIVE_URL: &str = "https://api.alpaca.markets";
+const ALPACA_DATA_URL: &str = "https://data.alpaca.markets";
+
+/// A reason the config cannot be rendered: something in the user's input the schema could
+/// not rule out. Reported as a condition; fixed by editing the resource.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigProblem {
+    #[error("analysts[{role}]: every provider it lists is of kind Rules, so it needs `method`")]
+    RulesAnalystWithoutMethod { role: String },
+    #[error("analysts[{role}]: `model` is required for OpenAICompatible providers")]
+    LlmAnalystWithoutModel { role: String },
+    #[error("analysts[{role}]: provider {provider} is not defined in providers")]
+    UnknownProvider { role: String, provider: String },
+    #[error(
+        "none of symbols {symbols:?} is allowed by BrokerAccount {account} (limits.allowedSymbols)"
+    )]
+    NoSymbolAllowed {
+        account: String,
+        symbols: Vec<String>,
+    },
+    #[error(
+        "marketData.source Broker needs a BrokerAccount with broker Alpaca; {account} is Paper"
+    )]
+    BrokerMarketDataOnPaper { account: String },
+}
+
+/// The name of the Service in front of an AgentPool's workers.
+pub fn agent_pool_service(pool: &str) -> String {
+    child_name(pool, "agents")
+}
+
+/// Renders the strategy's runtime config.
+pub fn render(
+    strategy: &TradingStrategy,
+    account: &BrokerAccount,
+    namespace: &str,
+) -> Result<runtime::RuntimeConfig, ConfigProblem> {
+    let spec = &strategy.spec;
+    let name = strategy.metadata.name.clone().unwrap_or_default();
+    let account_name = account.metadata.name.clone().unwrap_or_default();
+    let limits = account.spec.limits.clone().unwrap_or_default();
+    let risk = spec.risk.clone().unwrap_or_default();
+
+    let allowed_symbols = allowed_symbols(
+        &spec.symbols,
+        &risk.allowed_symbols,
+        &limits.allowed_symbols,
+    )
+    .ok_or_else(|| ConfigProblem::NoSymbolAllowed {
+        account: account_name.clone(),
+        symbols: spec.symbols.clone(),
+    })?;
+
+    let trading_state = if spec.suspend == Some(true) {
+        runtime::TradingState::Halted
+    } else {
+        match spec.trading_state.unwrap_or_default() {
+            TradingState::Active => runtime::TradingState::Active,
+            TradingState::Reducing => runtime::TradingState::Reducing,
+            TradingState::Halted => runtime::TradingState::Halted,
+        }
+    };
+
+    let schedule_spec = spec.schedule.clone().unwrap_or_default();
+    let mut schedule = runtime::Schedule {
+        cron: schedule_spec.cron.clone(),
+        market_hours_only: schedule_spec.market_hours_only.unwrap_or(false),
+        ..runtime::Schedule::default()
+    };
+    if let Some(seconds) = schedule_spec.interval_seconds {
+        schedule.interval_seconds = u64::try_from(seconds).unwrap_or(1).max(1);
+    }
+    if let Some(zone) = schedule_spec.time_zone {
+        schedule.time_zone = zone;
+    }
+
+    let market_data = render_market_data(strategy, account, &account_name)?;
+    let (analysts, providers) = if spec.agent_pool_ref.is_some() {
+        (Vec::new(), Vec::new())
+    } else {
+        render_analysts(&spec.analysts, &spec.providers)?
+    };
+    let agent_pool = spec
+        .agent_pool_ref
+        .as_ref()
+        .map(|pool| runtime::AgentPoolEndpoint {
+            url: format!(
+                "http://{}.{namespace}.svc:{HTTP_PORT}",
+                agent_pool_service(&pool.name)
+            ),
+            timeout_seconds: 30,
+        });
+
+    let decision_spec = spec.decision.clone().unwrap_or_default();
+    let mut decision = runtime::DecisionConfig::default();
+    if let Some(rounds) = decision_spec.debate_rounds {
+        decision.debate_rounds = u32::try_from(rounds).unwrap_or(0);
+    }
+    if let Some(confidence) = decision_spec.min_confidence {
+        decision.min_confidence = confidence;
+    }
+    if let Some(percent) = risk.position_size_percent {
+        decision.target_position_fraction = percent / 100.0;
+    }
+
+    let risk = runtime::RiskConfig {
+        max_order_notional: stricter(risk.max_order_notional, limits.max_order_notional),
+        max_position_notional: limits.max_position_notional,
+        max_daily_loss: stricter(risk.max_daily_loss, limits.max_daily_loss),
+        max_drawdown: risk.max_drawdown_percent.map(|p| p / 100.0),
+        stop_loss: risk.stop_loss_percent.map(|p| p / 100.0),
+        allowed_symbols,
+        max_orders_per_minute: stricter(
+            risk.max_orders_per_minute
+                .and_then(|n| u32::try_from(n).ok()),
+            limits.max_orders_per_minute,
+        ),
+    };
+
+    let journal = match spec.journal.as_ref().map(|j| j.backend) {
+        Some(JournalBackend::Postgres) => runtime::JournalConfig::Postgres {
+            url_file: PathBuf::from(CREDENTIALS_DIR).join(JOURNAL_URL),
+        },
+        Some(JournalBackend::Sqlite) | None => runtime::JournalConfig::Sqlite {
+            path: PathBuf::from(JOURNAL_DIR).join("journal.db"),
+        },
+    };
+
+    Ok(runtime::RuntimeConfig {
+        api_version: runtime::CONFIG_API_VERSION.to_string(),
+        identity: runtime::Identity {
+            namespace: namespace.to_string(),
+            name: name.clone(),
+        },
+        symbols: spec.symbols.clone(),
+        trading_state,
+        schedule,
+        market_data,
+        analysts,
+        providers,
+        agent_pool,
+        decision,
+        risk,
+        broker: render_broker(account),
+        journal,
+        leader_election: Some(runtime::LeaderElectionConfig {
+            lease_name: leader_lease(&name),
+            lease_duration_seconds: 15,
+        }),
+        server: runtime::ServerConfig::default(),
+    })
+}
+
+/// The Lease the strategy's replicas elect their leader with.
+pub fn leader_lease(strategy: &str) -> String {
+    child_name(strategy, "leader")
+}
+
+/// Live orders only when the account is Alpaca, says Live, and acknowledged it. The API
+/// server already refuses Live without the acknowledgement; this is the second lock.
+pub fn is_live(account: &BrokerAccount) -> bool {
+    account.spec.broker == Broker::Alpaca
+        && account.spec.environment == Some(Environment::Live)
+        && account.spec.live_trading_acknowledged == Some(true)
+}
+
+fn render_broker(account: &BrokerAccount) -> runtime::BrokerConfig {
+    match account.spec.broker {
+        Broker::Paper => {
+            let paper = account.spec.paper.clone().unwrap_or_default();
+            let mut config = runtime::BrokerConfig::default();
+            if let runtime::BrokerConfig::Paper {
+                starting_cash,
+                commission_bps,
+                slippage_bps,
+            } = &mut config
+            {
+                if let Some(cash) = paper.starting_cash {
+                    *starting_cash = cash;
+                }
+                *commission_bps = paper.commission_bps.unwrap_or(0.0);
+                *slippage_bps = paper.slippage_bps.unwrap_or(0.0);
+            }
+            config
+        }
+        Broker::Alpaca => {
+            let live = is_live(account);
+            let default_url = if live {
+                ALPACA_LIVE_URL
+            } else {
+                ALPACA_PAPER_URL
+            };
+            runtime::BrokerConfig::Alpaca {
+                base_url: account
+                    .spec
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| default_url.to_string()),
+                live,
+                key_id_file: PathBuf::from(CREDENTIALS_DIR).join(BROKER_KEY_ID),
+                secret_key_file: PathBuf::from(CREDENTIALS_DIR).join(BROKER_SECRET_KEY),
+                timeout_seconds: 10,
+            }
+        }
+    }
+}
+
+fn render_market_data(
+    strategy: &TradingStrategy,
+    account: &BrokerAccount,
+    account_name: &str,
+) -> Result<runtime::MarketDataConfig, ConfigProblem> {
+    let spec = strategy.spec.market_data.clone().unwrap_or_default();
+    let replay = spec.replay.clone().unwrap_or_default();
+    let warmup = replay.warmup_bars.and_then(|n| u32::try_from(n).ok());
+    match spec.source {
+        MarketDataSource::Replay => {
+            let mut config = runtime::MarketDataConfig::default();
+            if let runtime::MarketDataConfig::Replay {
+                bars_per_cycle,
+                warmup_bars,
+                ..
+            } = &mut config
+            {
+                if let Some(n) = replay.bars_per_cycle.and_then(|n| u32::try_from(n).ok()) {
+                    *bars_per_cycle = n;
+                }
+                if let Some(n) = warmup {
+                    *warmup_bars = n;
+                }
+            }
+            Ok(config)
+        }
+        MarketDataSource::Broker => {
+            if account.spec.broker != Broker::Alpaca {
+                return Err(ConfigProblem::BrokerMarketDataOnPaper {
+                    account: account_name.to_string(),
+                });
+            }
+            Ok(runtime::MarketDataConfig::Broker {
+                // A custom endpoint (a proxy, a stand-in) serves market data too; Alpaca's
+                // own data API lives on a host of its own.
+                base_url: account
+                    .spec
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| ALPACA_DATA_URL.to_string()),
+                timeframe: spec.timeframe.clone().unwrap_or_else(|| "1Day".to_string()),
+                history_bars: warmup.unwrap_or(60),
+            })
+        }
+    }
+}
+
+/// The analyst seats and the LLM providers they call. No seats: the four quantitative ones.
+pub fn render_analysts(
+    seats: &[AnalystSpec],
+    providers: &[ProviderSpec],
+) -> Result<(Vec<runtime::AnalystConfig>, Vec<runtime::ProviderConfig>), ConfigProblem> {
+    if seats.is_empty() {
+        let defaults = [
+            ("trend", runtime::QuantMethod::Trend),
+            ("momentum", runtime::QuantMethod::Momentum),
+            ("mean-reversion", runtime::QuantMethod::MeanReversion),
+            ("volatility", runtime::QuantMethod::Volatility),
+        ];
+        let analysts = defaults
+            .into_iter()
+            .map(|(role, method)| runtime::AnalystConfig {
+                role: role.to_string(),
+                kind: runtime::AnalystKind::Quant { method },
+                weight: 1.0,
+            })
+            .collect();
+        return Ok((analysts, Vec::new()));
+    }
+
+    let mut analysts = Vec::with_capacity(seats.len());
+    for seat in seats {
+        let mut llm_providers = Vec::new();
+        for provider_name in &seat.providers {
+            let provider = providers
+                .iter()
+                .find(|p| &p.name == provider_name)
+                .ok_or_else(|| ConfigProblem::UnknownProvider {
+                    role: seat.role.clone(),
+                    provider: provider_name.clone(),
+                })?;
+            if provider.kind == ProviderKind::OpenAICompatible {
+                llm_providers.push(provider.name.clone());
+            }
+        }
+        let kind = if llm_providers.is_empty() {
+            let method = seat
+                .method
+                .ok_or_else(|| ConfigProblem::RulesAnalystWithoutMethod {
+                    role: seat.role.clone(),
+                })?;
+            runtime::AnalystKind::Quant {
+                method: quant_method(method),
+            }
+        } else {
+            let model =
+                seat.model
+                    .clone()
+                    .ok_or_else(|| ConfigProblem::LlmAnalystWithoutModel {
+                        role: seat.role.clone(),
+                    })?;
+            let fallback = match (seat.fallback, seat.method) {
+                (Some(FallbackPolicy::Rules), Some(method)) => runtime::LlmFallback::Quant {
+                    method: quant_method(method),
+                },
+                _ => runtime::LlmFallback::Hold,
+            };
+            runtime::AnalystKind::Llm {
+                providers: llm_providers,
+                model,
+                temperature: seat.temperature.unwrap_or(0.2),
+                system_prompt: seat.system_prompt.clone(),
+                fallback,
+            }
+        };
+        analysts.push(runtime::AnalystConfig {
+            role: seat.role.clone(),
+            kind,
+            weight: seat.weight.unwrap_or(1.0),
+        });
+    }
+
+    let providers = providers
+        .iter()
+        .filter(|p| p.kind == ProviderKind::OpenAICompatible)
+        .map(|p| runtime::ProviderConfig {
+            name: p.name.clone(),
+            base_url: p.base_url.clone().unwrap_or_default(),
+            api_key_file: p
+                .api_key_secret_ref
+                .as_ref()
+                .map(|_| PathBuf::from(CREDENTIALS_DIR).join(provider_key(&p.name))),
+            requests_per_minute: p.requests_per_minute,
+            daily_budget_usd: p.daily_budget_usd,
+            input_price_per_million: p.input_price_per_million_usd.unwrap_or(0.0),
+            output_price_per_million: p.output_price_per_million_usd.unwrap_or(0.0),
+            timeout_seconds: u64::from(p.timeout_seconds.unwrap_or(30)),
+            max_retries: 3,
+        })
+        .collect();
+    Ok((analysts, providers))
+}
+
+fn quant_method(method: QuantMethod) -> runtime::QuantMethod {
+    match method {
+        QuantMethod::Trend => runtime::QuantMethod::Trend,
+        QuantMethod::Momentum => runtime::QuantMethod::Momentum,
+        QuantMethod::MeanReversion => runtime::QuantMethod::MeanReversion,
+        QuantMethod::Volatility => runtime::QuantMethod::Volatility,
+    }
+}
+
+/// The stricter of two optional limits (the smaller); absent means no limit.
+fn stricter<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y < x { y } else { x }),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// The symbols the runtime may trade: the strategy's allow-list (or all its symbols), cut
+/// down to the account's allow-list when it has one. `None` when the cut leaves nothing —
+/// the runtime reads an empty list as "all", so that must never be rendered. An empty
+/// result without any account list is fine: it means all of the strategy's symbols.
+fn allowed_symbols(
+    symbols: &[String],
+    strategy_allowed: &[String],
+    account_allowed: &[String],
+) -> Option<Vec<String>> {
+    if account_allowed.is_empty() {
+        return Some(strategy_allowed.to_vec());
+    }
+    let base = if strategy_allowed.is_empty() {
+        symbols
+    } else {
+        strategy_allowed
+    };
+    let cut: Vec<String> = base
+        .iter()
+        .filter(|s| account_allowed.contains(s))
+        .cloned()
+        .collect();
+    if cut.is_empty() { None } else { Some(cut) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_stricter_limit_wins_and_absent_means_unlimited() {
+        assert_eq!(stricter(Some(5.0), Some(3.0)), Some(3.0));
+        assert_eq!(stricter(Some(5.0), None), Some(5.0));
+        assert_eq!(stricter(None, Some(3)), Some(3));
+        assert_eq!(stricter::<u32>(None, None), None);
+    }
+
+    #[test]
+    fn an_account_allow_list_cuts_the_symbols_and_never_renders_an_empty_list_for_it() {
+        let symbols = strings(&["AAPL", "MSFT"]);
+        assert_eq!(allowed_symbols(&symbols, &[], &[]), Some(vec![]));
+        assert_eq!(
+            allowed_symbols(&symbols, &[], &strings(&["MSFT", "TSLA"])),
+            Some(strings(&["MSFT"]))
+        );
+        assert_eq!(
+            allowed_symbols(&symbols, &strings(&["AAPL"]), &strings(&["MSFT"])),
+            None
+        );
+    }
+}

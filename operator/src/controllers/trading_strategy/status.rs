@@ -1,0 +1,234 @@
+//! The operator's part of a TradingStrategy's status, computed from what the reconcile saw.
+//! Pure, so that "a reconcile that learns nothing new writes nothing" can be tested.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
+use crate::api::trading_strategy::TradingStrategyStatus;
+use crate::controllers::conditions::{Observed, settle};
+
+pub const BROKER_READY: &str = "BrokerReady";
+
+/// A problem in the user's input that stops the operator from rendering the children.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocker {
+    /// CamelCase reason, e.g. `BrokerAccountNotFound`.
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// How the rollout of the trader stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Not rendered yet (blocked before it).
+    Unknown,
+    /// Cron mode: no long-running pod; cycles run as Jobs.
+    Scheduled,
+    /// The trader Deployment.
+    Trader {
+        desired: i32,
+        ready: i32,
+        updated: i32,
+        current: bool,
+    },
+}
+
+impl Workload {
+    pub fn from_deployment(deployment: &Deployment) -> Self {
+        let desired = deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .unwrap_or(1);
+        let status = deployment.status.clone().unwrap_or_default();
+        let current = status.observed_generation >= deployment.metadata.generation;
+        Self::Trader {
+            desired,
+            ready: status.ready_replicas.unwrap_or(0),
+            updated: status.updated_replicas.unwrap_or(0),
+            current,
+        }
+    }
+}
+
+/// What the reconcile observed.
+pub struct Observation<'a> {
+    pub generation: Option<i64>,
+    pub previous: Option<&'a TradingStrategyStatus>,
+    pub blocker: Option<Blocker>,
+    /// The BrokerAccount's own Ready condition (status, message), when it has one.
+    pub broker_ready: Option<(bool, String)>,
+    pub workload: Workload,
+    pub suspended: bool,
+    pub live: bool,
+    /// Hash of the pod inputs now rendered.
+    pub desired_revision: Option<String>,
+    pub restart_at: Option<String>,
+}
+
+/// The operator-owned fields of the status. Fields the runtime reports are left out (and
+/// kept by the server-side apply, which only touches what this manager sets).
+pub fn compute(
+    observation: &Observation<'_>,
+    now: Timestamp,
+) -> (TradingStrategyStatus, Vec<Observed>) {
+    let previous = observation.previous.cloned().unwrap_or_default();
+    let mut observed = Vec::new();
+
+    let broker = match &observation.broker_ready {
+        Some((true, _)) => Observed::new(
+            BROKER_READY,
+            true,
+            "BrokerAccountReady",
+            "the BrokerAccount is ready",
+        ),
+        Some((false, message)) => Observed::new(
+            BROKER_READY,
+            false,
+            "BrokerAccountNotReady",
+            format!("the BrokerAccount is not ready: {message}"),
+        ),
+        None => Observed::new(
+            BROKER_READY,
+            false,
+            "BrokerAccountNotReady",
+            "the BrokerAccount has not reported yet",
+        ),
+    };
+    let broker_ok = broker.status;
+    observed.push(broker);
+
+    let (ready, reconciling, stalled, phase) = match (&observation.blocker, &observation.workload) {
+        (Some(blocker), _) => (
+            Observed::new(READY, false, blocker.reason, blocker.message.clone()),
+            Observed::new(
+                RECONCILING,
+                false,
+                blocker.reason,
+                "waiting for the input to be fixed",
+            ),
+            Observed::new(STALLED, true, blocker.reason, blocker.message.clone()),
+            "Failed",
+        ),
+        (None, Workload::Unknown) => (
+            Observed::new(READY, false, "Pending", "children not rendered yet"),
+            Observed::new(RECONCILING, true, "Rendering", "rendering the children"),
+            Observed::new(STALLED, false, "Progressing", ""),
+            "Pending",
+        ),
+        (None, Workload::Scheduled) => (
+            Observed::new(READY, true, "Scheduled", "cycles run on the cron schedule"),
+            Observed::new(RECONCILING, false, "Reconciled", ""),
+            Observed::new(STALLED, false, "Reconciled", ""),
+            "Scheduled",
+        ),
+        (
+            None,
+            Workload::Trader {
+                desired,
+                ready,
+                updated,
+                current,
+            },
+        ) => {
+            let rolled_out = *current && updated >= desired && ready >= desired;
+            if rolled_out {
+                (
+                    Observed::new(
+                        READY,
+                        true,
+                        "TraderReady",
+                        format!("{ready}/{desired} runtime pods ready"),
+                    ),
+                    Observed::new(RECONCILING, false, "Reconciled", ""),
+                    Observed::new(STALLED, false, "Reconciled", ""),
+                    "Trading",
+                )
+            } else {
+                (
+                    Observed::new(
+                        READY,
+                        false,
+                        "RolloutInProgress",
+                        format!("{ready}/{desired} runtime pods ready, {updated} updated"),
+                    ),
+                    Observed::new(
+                        RECONCILING,
+                        true,
+                        "RolloutInProgress",
+                        "waiting for the trader pods",
+                    ),
+                    Observed::new(STALLED, false, "Progressing", ""),
+                    if *ready > 0 { "Degraded" } else { "Pending" },
+                )
+            }
+        }
+    };
+    let ready_status = ready.status;
+    observed.extend([ready, reconciling, stalled]);
+
+    let phase = if observation.blocker.is_none() && observation.suspended {
+        "Halted"
+    } else if ready_status && !broker_ok {
+        "Degraded"
+    } else {
+        phase
+    };
+
+    let operator_types = [READY, RECONCILING, STALLED, BROKER_READY];
+    let owned_previous: Vec<Condition> = previous
+        .conditions
+        .iter()
+        .filter(|c| operator_types.contains(&c.type_.as_str()))
+        .cloned()
+        .collect();
+    let conditions = settle(&owned_previous, &observed, observation.generation, now);
+
+    let current_revision = match &observation.workload {
+        Workload::Trader {
+            desired,
+            updated,
+            current: true,
+            ..
+        } if updated >= desired => observation.desired_revision.clone(),
+        _ => previous.current_revision.clone(),
+    };
+
+    let status = TradingStrategyStatus {
+        observed_generation: observation.generation,
+        conditions,
+        phase: Some(phase.to_string()),
+        mode: Some(if observation.live { "Live" } else { "Paper" }.to_string()),
+        current_revision,
+        desired_revision: observation.desired_revision.clone(),
+        last_restart_at: if observation.blocker.is_none() {
+            observation.restart_at.clone()
+        } else {
+            previous.last_restart_at.clone()
+        },
+        ..TradingStrategyStatus::default()
+    };
+    (status, observed)
+}
+
+/// The operator-owned fields of a status as it stands, for comparison with [`compute`]'s.
+pub fn operator_view(status: &TradingStrategyStatus) -> TradingStrategyStatus {
+    let operator_types = [READY, RECONCILING, STALLED, BROKER_READY];
+    TradingStrategyStatus {
+        observed_generation: status.observed_generation,
+        conditions: status
+            .conditions
+            .iter()
+            .filter(|c| operator_types.contains(&c.type_.as_str()))
+            .cloned()
+            .collect(),
+        phase: status.phase.clone(),
+        mode: status.mode.clone(),
+        current_revision: status.current_revision.clone(),
+        desired_revision: status.desired_revision.clone(),
+        last_restart_at: status.last_restart_at.clone(),
+        ..TradingStrategyStatus::default()
+    }
+}

@@ -1,0 +1,169 @@
+//! The operator's Prometheus metrics. One registry, served at `/metrics`.
+
+use std::time::Instant;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    reconciles: IntCounterVec,
+    errors: IntCounterVec,
+    duration: HistogramVec,
+    in_flight: IntGaugeVec,
+    writes: IntCounterVec,
+    leader: IntGauge,
+}
+
+impl Metrics {
+    /// Registers every metric. Fails only on a programming error (a duplicate name), which
+    /// start-up reports.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let reconciles = IntCounterVec::new(
+            Opts::new(
+                "tradeplane_operator_reconciles_total",
+                "Reconciles started, per kind.",
+            ),
+            &["kind"],
+        )?;
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "tradeplane_operator_reconcile_errors_total",
+                "Reconciles that ended in a transient error and were requeued, per kind.",
+            ),
+            &["kind"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "tradeplane_operator_reconcile_duration_seconds",
+                "Time a reconcile took, per kind.",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["kind"],
+        )?;
+        let in_flight = IntGaugeVec::new(
+            Opts::new(
+                "tradeplane_operator_reconciles_in_flight",
+                "Reconciles running now, per kind: the part of the work queue being worked on.",
+            ),
+            &["kind"],
+        )?;
+        let writes = IntCounterVec::new(
+            Opts::new(
+                "tradeplane_operator_child_writes_total",
+                "Children created or updated (server-side apply) and statuses written, per kind of owner.",
+            ),
+            &["kind", "what"],
+        )?;
+        let leader = IntGauge::new(
+            "tradeplane_operator_leader",
+            "1 while this replica holds the leader Lease and reconciles, else 0.",
+        )?;
+        registry.register(Box::new(reconciles.clone()))?;
+        registry.register(Box::new(errors.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
+        registry.register(Box::new(writes.clone()))?;
+        registry.register(Box::new(leader.clone()))?;
+        Ok(Self {
+            registry,
+            reconciles,
+            errors,
+            duration,
+            in_flight,
+            writes,
+            leader,
+        })
+    }
+
+    /// Counts a reconcile of `kind` and times it until the guard is dropped.
+    pub fn reconcile_started(&self, kind: &str) -> ReconcileTimer<'_> {
+        self.reconciles.with_label_values(&[kind]).inc();
+        self.in_flight.with_label_values(&[kind]).inc();
+        ReconcileTimer {
+            metrics: self,
+            kind: kind.to_string(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn reconcile_error(&self, kind: &str) {
+        self.errors.with_label_values(&[kind]).inc();
+    }
+
+    /// Counts one write: `what` is `child` or `status`.
+    pub fn write(&self, kind: &str, what: &str) {
+        self.writes.with_label_values(&[kind, what]).inc();
+    }
+
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::warn!(%error, "could not encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// Ends a reconcile's timing when dropped, whichever way the reconcile returns.
+pub struct ReconcileTimer<'a> {
+    metrics: &'a Metrics,
+    kind: String,
+    started: Instant,
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .duration
+            .with_label_values(&[&self.kind])
+            .observe(self.started.elapsed().as_secs_f64());
+        self.metrics
+            .in_flight
+            .with_label_values(&[&self.kind])
+            .dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reconcile_is_counted_timed_and_leaves_the_in_flight_gauge_at_zero() {
+        let metrics = Metrics::new().unwrap();
+        {
+            let _timer = metrics.reconcile_started("TradingStrategy");
+            assert!(
+                metrics.render().contains(
+                    "tradeplane_operator_reconciles_in_flight{kind=\"TradingStrategy\"} 1"
+                )
+            );
+        }
+        metrics.write("TradingStrategy", "status");
+        let text = metrics.render();
+        assert!(
+            text.contains("tradeplane_operator_reconciles_total{kind=\"TradingStrategy\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tradeplane_operator_reconciles_in_flight{kind=\"TradingStrategy\"} 0")
+        );
+        assert!(text.contains(
+            "tradeplane_operator_reconcile_duration_seconds_count{kind=\"TradingStrategy\"} 1"
+        ));
+        assert!(text.contains(
+            "tradeplane_operator_child_writes_total{kind=\"TradingStrategy\",what=\"status\"} 1"
+        ));
+    }
+}
