@@ -2,4 +2,5 @@
 
 pub mod api;
 pub mod controllers;
+pub mod leader;
 pub mod telemetry;

@@ -1,0 +1,258 @@
+//! The operator binary: flags, logs, the health and metrics server, leader election, and the
+//! three controllers.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use clap::{Parser, ValueEnum};
+use tokio::sync::watch;
+use tradeplane_operator::controllers::{
+    Context, DEFAULT_RUNTIME_IMAGE, Settings, trading_strategy,
+};
+use tradeplane_operator::leader::LeaderElector;
+use tradeplane_operator::telemetry::Metrics;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tradeplane-operator",
+    version,
+    about = "Reconciles TradingStrategies, BrokerAccounts and AgentPools"
+)]
+struct Flags {
+    /// Namespaces to watch, comma-separated; empty watches all.
+    #[arg(
+        long,
+        env = "TRADEPLANE_NAMESPACES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    namespaces: Vec<String>,
+    /// Log format: `json` for clusters, `text` for a terminal.
+    #[arg(long, env = "TRADEPLANE_LOG_FORMAT", default_value = "json")]
+    log_format: LogFormat,
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    #[arg(long, env = "TRADEPLANE_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// Image of the runtime pods when a resource names none.
+    #[arg(long, env = "TRADEPLANE_RUNTIME_IMAGE", default_value = DEFAULT_RUNTIME_IMAGE)]
+    runtime_image: String,
+    /// Elect a leader through a Lease so several replicas can run; only the leader reconciles.
+    #[arg(long, env = "TRADEPLANE_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Namespace of the leader Lease (the operator's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(
+        long,
+        env = "TRADEPLANE_LEASE_NAME",
+        default_value = "tradeplane-operator"
+    )]
+    lease_name: String,
+    /// Seconds a leader holds the Lease without renewing it.
+    #[arg(long, default_value_t = 15)]
+    lease_seconds: u64,
+    /// This replica's name in the Lease and in Events (the pod name in a cluster).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,kube=warn".into());
+    match flags.log_format {
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
+    let identity = flags
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("tradeplane-operator-{}", std::process::id()));
+    let client = kube::Client::try_default().await?;
+    let metrics = Arc::new(Metrics::new()?);
+    let settings = Settings {
+        runtime_image: flags.runtime_image.clone(),
+    };
+    let context = Arc::new(Context::new(
+        client.clone(),
+        metrics.clone(),
+        settings,
+        Some(identity.clone()),
+    ));
+
+    let listener = tokio::net::TcpListener::bind(flags.listen).await?;
+    tracing::info!(listen = %flags.listen, %identity, "serving /healthz, /readyz, /metrics");
+    let server = axum::serve(listener, router(metrics.clone()));
+    tokio::spawn(async move {
+        if let Err(error) = server.await {
+            tracing::error!(%error, "the health and metrics server stopped");
+        }
+    });
+
+    // Fires once on SIGTERM or SIGINT.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+
+    let elector = flags.leader_election.then(|| {
+        LeaderElector::new(
+            client.clone(),
+            &flags.lease_namespace,
+            &flags.lease_name,
+            &identity,
+            Duration::from_secs(flags.lease_seconds),
+        )
+    });
+    if let Some(elector) = &elector {
+        tracing::info!(lease = %flags.lease_name, "waiting to become leader");
+        loop {
+            if *stop_rx.borrow() {
+                return Ok(());
+            }
+            match elector.try_acquire_or_renew().await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "could not reach the leader Lease"),
+            }
+            let mut stop = stop_rx.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(elector.renew_interval()) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+    metrics.set_leader(true);
+    tracing::info!("leading: reconciling");
+
+    // Controllers stop on the signal, or when leadership is lost.
+    let (lost_tx, lost_rx) = watch::channel(false);
+    let shutdown = {
+        let stop = stop_rx.clone();
+        let lost = lost_rx.clone();
+        move || stopped(stop.clone(), lost.clone())
+    };
+    let namespaces: Vec<Option<String>> = if flags.namespaces.iter().all(|n| n.is_empty()) {
+        vec![None]
+    } else {
+        flags
+            .namespaces
+            .iter()
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .map(Some)
+            .collect()
+    };
+    let mut controllers = Vec::new();
+    for namespace in namespaces {
+        controllers.push(tokio::spawn({
+            let (context, shutdown) = (context.clone(), shutdown());
+            let namespace = namespace.clone();
+            async move { trading_strategy::run(context, namespace.as_deref(), shutdown).await }
+        }));
+    }
+
+    if let Some(elector) = &elector {
+        let mut last_renewal = Instant::now();
+        let mut stop = stop_rx.clone();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(elector.renew_interval()) => {}
+                _ = stop.changed() => break,
+            }
+            match elector.try_acquire_or_renew().await {
+                Ok(true) => last_renewal = Instant::now(),
+                Ok(false) => {
+                    tracing::error!("another replica took the leader Lease; stopping");
+                    break;
+                }
+                Err(error) if last_renewal.elapsed() < Duration::from_secs(flags.lease_seconds) => {
+                    tracing::warn!(%error, "could not renew the leader Lease; retrying");
+                }
+                Err(error) => {
+                    tracing::error!(%error, "could not renew the leader Lease before it expired; stopping");
+                    break;
+                }
+            }
+        }
+        let _ = lost_tx.send(true);
+    }
+    for controller in controllers {
+        let _ = controller.await;
+    }
+    metrics.set_leader(false);
+    if let Some(elector) = &elector
+        && let Err(error) = elector.release().await
+    {
+        tracing::warn!(%error, "could not release the leader Lease; a standby takes over when it expires");
+    }
+    if *stop_rx.borrow() {
+        Ok(())
+    } else {
+        // Lost leadership: exit non-zero so the pod restarts as a standby with clean state.
+        anyhow::bail!("lost the leader Lease")
+    }
+}
+
+/// Resolves when either the stop signal or the loss of leadership fires.
+fn stopped(
+    mut stop: watch::Receiver<bool>,
+    mut lost: watch::Receiver<bool>,
+) -> impl Future<Output = ()> + Send + Sync + 'static {
+    async move {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => {}
+            _ = lost.wait_for(|l| *l) => {}
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn router(metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        // A standby is ready too: it is healthy and waiting for the Lease.
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/metrics", get(|State(metrics): State<Arc<Metrics>>| async move { (StatusCode::OK, metrics.render()) }))
+        .with_state(metrics)
+}
