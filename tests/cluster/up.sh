@@ -185,6 +185,8 @@ status:
 EOF
     echo "---"
   done | kubectl apply -f - >/dev/null
+  # Volumes: a default StorageClass whose claims kwok binds to fake PersistentVolumes.
+  kubectl apply -f "$(dirname "$bin")/kwok-storage-class.yaml" >/dev/null
   kubectl wait --for=condition=Ready node --all --timeout=60s >/dev/null ||
     fail "kwok nodes did not become Ready (log: $state/logs/kwok.log)"
   log "$nodes kwok nodes ready"
