@@ -65,6 +65,8 @@ use super::common::{AnalystSpec, PodPlacement, ProviderSpec};
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("self.agents.all(a, a.providers.all(p, self.providers.exists(q, q.name == p)))").message("every name in agents[].providers must be defined in providers").reason(Reason::FieldValueInvalid).field_path(".agents"),
+    validation = Rule::new("self.agents.all(a, has(a.model) || !a.providers.exists(p, self.providers.exists(q, q.name == p && q.kind == 'OpenAICompatible')))").message("agents[].model is required when the seat lists an OpenAICompatible provider").reason(Reason::FieldValueRequired).field_path(".agents"),
+    validation = Rule::new("self.agents.all(a, has(a.method) || a.providers.exists(p, self.providers.exists(q, q.name == p && q.kind == 'OpenAICompatible')))").message("agents[].method is required when every provider of the seat is of kind Rules").reason(Reason::FieldValueRequired).field_path(".agents"),
 )]
 pub struct AgentPoolSpec {
     /// The analyst seats the pool serves. Each request from a strategy is answered by all of them.
@@ -80,7 +82,7 @@ pub struct AgentPoolSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
     pub replicas: Option<i32>,
-    /// Scale on CPU and on in-flight analyses per replica. Off when absent.
+    /// Scale on CPU and on in-flight analyses per replica. Default: off, `replicas` pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<Autoscaling>,
     /// Analyses one replica runs at once; more are refused with 429 so callers retry
@@ -91,7 +93,7 @@ pub struct AgentPoolSpec {
     /// Compute resources of each worker container. Default: requests 100m CPU / 128Mi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
-    /// Where the worker pods may run.
+    /// Where the worker pods may run. Default: anywhere the scheduler likes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<PodPlacement>,
     /// Overrides the agent-runtime image, e.g. `registry.example.com/tradeplane/agent-runtime:v0.2.0`.
@@ -116,12 +118,16 @@ pub struct Autoscaling {
     #[schemars(range(min = 1, max = 100))]
     pub max_replicas: i32,
     /// Average CPU utilisation to aim for, percent of the CPU request. Default 70.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetCPUUtilizationPercent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(range(min = 1, max = 100))]
     pub target_cpu_utilization_percent: Option<i32>,
     /// Average in-flight analyses per replica to aim for (the worker's
     /// `tradeplane_worker_inflight_analyses` gauge, read through the custom metrics API).
-    /// Not used when absent.
+    /// Default: not used, CPU alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
     pub target_in_flight_per_replica: Option<i32>,
@@ -136,7 +142,7 @@ pub struct AgentPoolStatus {
     pub observed_generation: Option<i64>,
     /// `Ready` sums up; `Reconciling` and `Stalled` follow kstatus.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    #[schemars(schema_with = "crate::api::common::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// For display only: `Pending`, `Scaling`, `Ready` or `Degraded`. Use conditions in automation.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -21,6 +21,7 @@ use super::common::{NAME_PATTERN, SECRET_KEY_PATTERN, SYMBOL_PATTERN, URL_PATTER
     category = "trading",
     category = "tradeplane",
     doc = "A brokerage account that TradingStrategies place orders with: the broker, paper or live environment, credentials and account-wide limits.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Broker", type_ = "string", json_path = ".spec.broker"),
     printcolumn(
         name = "Environment",
@@ -69,8 +70,8 @@ pub struct BrokerAccountSpec {
     /// Alpaca-compatible REST API). Immutable: a journal's orders belong to one broker.
     #[x_kube(validation = Rule::new("self == oldSelf").message("broker is immutable; create a new BrokerAccount instead").reason(Reason::FieldValueForbidden))]
     pub broker: Broker,
-    /// `Paper` (default) or `Live`. `Live` places real orders and requires
-    /// `liveTradingAcknowledged: true`.
+    /// `Paper` (default): no real money moves. `Live`: real orders with real money; requires
+    /// `liveTradingAcknowledged: true`. Must be `Paper` for the `Paper` broker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<Environment>,
     /// The explicit opt-in to live trading. Must be true when `environment` is `Live`; has no
@@ -82,14 +83,16 @@ pub struct BrokerAccountSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), pattern(URL_PATTERN))]
     pub endpoint: Option<String>,
-    /// The Secret with the API credentials. Required for `Alpaca`. Its keys are mounted into
-    /// strategy pods as files and never copied into status, events or logs.
+    /// The Secret with the API credentials. Required for `Alpaca`; no default. Its keys are
+    /// mounted into strategy pods as files and never copied into status, events or logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<CredentialsSecretReference>,
     /// Account-wide limits that every strategy using this account obeys, on top of its own.
+    /// Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<AccountLimits>,
-    /// Settings of the simulated `Paper` broker.
+    /// Settings of the simulated `Paper` broker; forbidden for other brokers. Default: 100000
+    /// starting cash, no commission, no slippage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper: Option<PaperSettings>,
 }
@@ -103,7 +106,8 @@ pub enum Broker {
     Alpaca,
 }
 
-/// Paper money or real money.
+// Paper money or real money. (A plain comment: kube copies an enum's doc over the doc of the
+// optional field it fills, which states the default.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum Environment {
     /// No real money moves.
@@ -148,28 +152,29 @@ impl CredentialsSecretReference {
 }
 
 /// Limits enforced by every strategy's risk manager before an order leaves the runtime.
-/// Absent limits do not apply. Amounts are in the account's currency.
+/// Absent limits do not apply (every limit's default is off). Amounts are in the account's
+/// currency.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountLimits {
-    /// Largest notional value (quantity × price) of a single order.
+    /// Largest notional value (quantity × price) of a single order. Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1.0, max = 1e12))]
     pub max_order_notional: Option<f64>,
-    /// Largest notional value of the position in any one symbol.
+    /// Largest notional value of the position in any one symbol. Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1.0, max = 1e12))]
     pub max_position_notional: Option<f64>,
-    /// Loss since the start of the UTC day at which a strategy halts trading.
+    /// Loss since the start of the UTC day at which a strategy halts trading. Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1.0, max = 1e12))]
     pub max_daily_loss: Option<f64>,
-    /// Only these symbols may be traded through this account. Empty allows any.
+    /// Only these symbols may be traded through this account. Default: empty, any symbol.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 500), inner(pattern(SYMBOL_PATTERN)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub allowed_symbols: Vec<String>,
-    /// Orders per rolling minute, per strategy.
+    /// Orders per rolling minute, per strategy. Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub max_orders_per_minute: Option<u32>,
@@ -200,10 +205,14 @@ pub struct BrokerAccountStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// For display only: `Pending`, `Verifying`, `Ready` or `Failed`. Use conditions in
+    /// automation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
     /// `Ready` sums up; `CredentialsValid` says whether the broker accepted the credentials;
     /// `Reconciling` and `Stalled` follow kstatus.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    #[schemars(schema_with = "crate::api::common::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// When the broker last accepted the credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,9 +15,44 @@ pub const SECRET_KEY_PATTERN: &str = r"^[-._a-zA-Z0-9]+$";
 pub const SYMBOL_PATTERN: &str = r"^[A-Z0-9]{1,12}([./-][A-Z0-9]{1,12})?$";
 /// An IANA time zone name such as `UTC`, `Europe/London` or `America/New_York`.
 pub const TIME_ZONE_PATTERN: &str = r"^([A-Za-z]+(/[A-Za-z0-9_+-]+){0,2}|UTC|Etc/[A-Za-z0-9+-]+)$";
-/// A five-field cron expression (minute hour day-of-month month day-of-week); the runtime and
-/// the CronJob controller parse it fully, the schema checks its shape.
-pub const CRON_PATTERN: &str = r"^(\S+\s+){4}\S+$";
+/// One cron field whose single values match `$value`: `*` or a value or range, with an optional
+/// `/step`, in a comma-separated list.
+macro_rules! cron_field {
+    ($value:literal) => {
+        concat!(
+            r"(\*|",
+            $value,
+            "(-",
+            $value,
+            r")?)(/[0-9]{1,2})?",
+            r"(,(\*|",
+            $value,
+            "(-",
+            $value,
+            r")?)(/[0-9]{1,2})?)*"
+        )
+    };
+}
+
+/// A five-field cron expression: minute (0–59), hour (0–23), day of month (1–31 or `?`), month
+/// (1–12 or `JAN`–`DEC`) and day of week (0–7 or `SUN`–`SAT`, or `?`), each a list of values,
+/// ranges and `*`, optionally with a `/step`. The CronJob controller and the runtime parse it
+/// fully; the schema rejects anything that is not of this shape.
+pub const CRON_PATTERN: &str = concat!(
+    r"^",
+    cron_field!("[0-5]?[0-9]"),
+    r"\s+",
+    cron_field!("([01]?[0-9]|2[0-3])"),
+    r"\s+(\?|",
+    cron_field!("([1-9]|[12][0-9]|3[01])"),
+    r")\s+",
+    cron_field!("([1-9]|1[0-2]|[A-Za-z]{3})"),
+    r"\s+(\?|",
+    cron_field!("([0-7]|[A-Za-z]{3})"),
+    r")$"
+);
+/// A Kubernetes quantity without a sign, such as `500m`, `2`, `128Mi`, `1Gi` or `1e3`.
+pub const QUANTITY_PATTERN: &str = r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
 /// An http or https URL.
 pub const URL_PATTERN: &str = r"^https?://[^\s/$.?#][^\s]*$";
 
@@ -55,7 +90,8 @@ pub enum ProviderKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("self.kind != 'OpenAICompatible' || has(self.baseURL)").message("baseURL is required when kind is OpenAICompatible").reason(Reason::FieldValueRequired).field_path(".baseURL")
+    validation = Rule::new("self.kind != 'OpenAICompatible' || has(self.baseURL)").message("baseURL is required when kind is OpenAICompatible").reason(Reason::FieldValueRequired).field_path(".baseURL"),
+    validation = Rule::new("self.kind != 'Rules' || (!has(self.baseURL) && !has(self.apiKeySecretRef))").message("baseURL and apiKeySecretRef apply only to kind OpenAICompatible").reason(Reason::FieldValueForbidden).field_path(".baseURL"),
 )]
 pub struct ProviderSpec {
     /// Name analysts use to refer to this provider, e.g. `openai` or `local-llama`.
@@ -64,22 +100,22 @@ pub struct ProviderSpec {
     /// `OpenAICompatible` for an LLM API, `Rules` for the built-in quantitative agents.
     pub kind: ProviderKind,
     /// Base URL of the API, including the version path, e.g. `https://api.openai.com/v1`.
-    /// Required for `OpenAICompatible`.
+    /// Required for `OpenAICompatible`, forbidden for `Rules`; no default.
     #[serde(rename = "baseURL", default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), pattern(URL_PATTERN))]
     pub base_url: Option<String>,
     /// The Secret key holding the API key, sent as a Bearer token. Optional for local servers
-    /// that need none. The key is mounted into the pods as a file; it never appears in the
+    /// that need none (default: no key). The key is mounted into the pods as a file; it never appears in the
     /// rendered configuration, logs, status or events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_secret_ref: Option<SecretKeyReference>,
-    /// Requests per minute one replica may send to this provider. Unlimited when absent.
+    /// Requests per minute one replica may send to this provider. Default: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100000))]
     pub requests_per_minute: Option<u32>,
     /// Spend limit per UTC day and replica, in US dollars, computed from token usage and the
     /// prices below. Once spent the provider is not called again that day (fails closed) and
-    /// analysts fall back as configured. Unlimited when absent.
+    /// analysts fall back as configured. Default: unlimited.
     #[serde(
         rename = "dailyBudgetUSD",
         default,
@@ -109,7 +145,8 @@ pub struct ProviderSpec {
     pub timeout_seconds: Option<u32>,
 }
 
-/// The quantitative method a `Rules` analyst applies.
+// The quantitative method a `Rules` analyst applies. (Plain comments on enums that fill
+// optional fields: kube copies an enum's doc over the field's, which states the default.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum QuantMethod {
     /// Moving-average crossover.
@@ -122,7 +159,7 @@ pub enum QuantMethod {
     Volatility,
 }
 
-/// What an LLM analyst reports when no provider can answer within budget.
+// What an LLM analyst reports when no provider can answer within budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum FallbackPolicy {
     /// Report a neutral signal with zero confidence, so the seat does not sway the decision.
@@ -139,7 +176,7 @@ pub enum FallbackPolicy {
 )]
 pub struct AnalystSpec {
     /// The seat's name, e.g. `technical`, `sentiment`, `fundamentals`; it selects the built-in
-    /// prompt for LLM analysts and labels reports and metrics.
+    /// prompt for LLM analysts and labels reports and metrics. Unique within the list.
     #[schemars(length(min = 1, max = 63), pattern(NAME_PATTERN))]
     pub role: String,
     /// Names of providers from `providers`, tried in this order: the next is used when one
@@ -149,19 +186,22 @@ pub struct AnalystSpec {
         inner(length(min = 1, max = 63), pattern(NAME_PATTERN))
     )]
     pub providers: Vec<String>,
-    /// Model name sent to an `OpenAICompatible` provider, e.g. `gpt-4o-mini`. Required unless
-    /// every provider listed is of kind `Rules`.
+    /// Model name sent to an `OpenAICompatible` provider, e.g. `gpt-4o-mini`. Required when the
+    /// seat lists an `OpenAICompatible` provider; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
     pub model: Option<String>,
-    /// Quantitative method for `Rules` providers and for the `Rules` fallback.
+    /// Quantitative method for `Rules` providers and for the `Rules` fallback: `Trend`
+    /// (moving-average crossover), `Momentum` (RSI and MACD), `MeanReversion` (Bollinger bands
+    /// and z-score) or `Volatility` (ATR regime). Required when every provider of the seat is
+    /// of kind `Rules`, or when `fallback` is `Rules`; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<QuantMethod>,
     /// Sampling temperature for LLM analysts, 0–2. Default 0.2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 2.0))]
     pub temperature: Option<f64>,
-    /// Replaces the built-in system prompt of this role.
+    /// Replaces the built-in system prompt of this role. Default: the role's built-in prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 16384))]
     pub system_prompt: Option<String>,
@@ -169,7 +209,8 @@ pub struct AnalystSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 10.0))]
     pub weight: Option<f64>,
-    /// What the seat reports when no provider can answer: `Hold` (default) or `Rules`.
+    /// What the seat reports when no provider can answer within budget: `Hold` (default), a
+    /// neutral signal with zero confidence, or `Rules`, what `method` computes instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<FallbackPolicy>,
 }
@@ -178,16 +219,16 @@ pub struct AnalystSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PodPlacement {
-    /// Node labels a pod requires, as `spec.nodeSelector` of a Pod.
+    /// Node labels a pod requires, as `spec.nodeSelector` of a Pod. Default: none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_selector: BTreeMap<String, String>,
-    /// Taints the pods tolerate, as `spec.tolerations` of a Pod.
+    /// Taints the pods tolerate, as `spec.tolerations` of a Pod. Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tolerations: Vec<k8s_openapi::api::core::v1::Toleration>,
-    /// Affinity rules, as `spec.affinity` of a Pod.
+    /// Affinity rules, as `spec.affinity` of a Pod. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affinity: Option<k8s_openapi::api::core::v1::Affinity>,
-    /// PriorityClass of the pods.
+    /// PriorityClass of the pods. Default: none (the cluster's default priority).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub priority_class_name: Option<String>,
@@ -201,4 +242,67 @@ pub mod condition_types {
     pub const RECONCILING: &str = "Reconciling";
     /// Progress is blocked until something changes (kstatus).
     pub const STALLED: &str = "Stalled";
+}
+
+/// The schema of a `conditions` list: `metav1.Condition` with the checks its Go definition
+/// carries (a `True`/`False`/`Unknown` status, a CamelCase reason, bounded lengths), merged as a
+/// map keyed by `type` so that the operator and the runtime can each own their conditions
+/// under server-side apply.
+pub fn conditions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "maxItems": 32,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+        "items": {
+            "type": "object",
+            "description": "One aspect of the object's state, as Kubernetes API conventions describe conditions.",
+            "required": ["type", "status", "reason", "message", "lastTransitionTime"],
+            "properties": {
+                "type": {
+                    "type": "string",
+                    "description": "The aspect, in CamelCase, e.g. `Ready`.",
+                    "maxLength": 316,
+                    "pattern": r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+                },
+                "status": {
+                    "type": "string",
+                    "description": "`True`, `False` or `Unknown`.",
+                    "enum": ["True", "False", "Unknown"]
+                },
+                "reason": {
+                    "type": "string",
+                    "description": "Why the condition last changed, in CamelCase, e.g. `CredentialsRejected`; stable enough to alert on.",
+                    "minLength": 1,
+                    "maxLength": 1024,
+                    "pattern": r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+                },
+                "message": {
+                    "type": "string",
+                    "description": "Details for people; may be empty.",
+                    "maxLength": 32768
+                },
+                "lastTransitionTime": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "When `status` last changed (not when the condition was last written)."
+                },
+                "observedGeneration": {
+                    "type": "integer",
+                    "format": "int64",
+                    "minimum": 0,
+                    "description": "The `metadata.generation` the condition was computed from."
+                }
+            }
+        }
+    })
+}
+
+/// The schema of a storage size: a Kubernetes quantity such as `1Gi`, as an integer or a string
+/// of the quantity's shape.
+pub fn quantity_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "x-kubernetes-int-or-string": true,
+        "pattern": QUANTITY_PATTERN
+    })
 }

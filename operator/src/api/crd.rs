@@ -1,16 +1,30 @@
 //! The finished CustomResourceDefinitions, as installed and as committed under `crds/`.
 //!
 //! The derive produces most of it; this module applies what the derive cannot express:
-//! schema defaults are removed (defaults live in code, and a schema default reads as
-//! permanent drift in Argo CD's diff), and schemars' `uint32`/`uint64` formats, which the API
-//! server does not know and warns about on every apply, are dropped (the `minimum: 0` that
-//! schemars writes next to them keeps the meaning).
+//! - schema defaults are removed (defaults live in code, and a schema default reads as
+//!   permanent drift in Argo CD's diff);
+//! - `nullable` is removed, so that `field: null` is pruned like an absent field instead of
+//!   reaching CEL rules that test `has(field)` (the Rust types never write null);
+//! - schemars' `uint32`/`uint64` formats, which the API server does not know and warns about on
+//!   every apply, are dropped (the `minimum: 0` that schemars writes next to them keeps the
+//!   meaning);
+//! - descriptions are reflowed: doc comments wrap at 100 columns, `kubectl explain` wraps on its
+//!   own, so single line breaks become spaces and only paragraph breaks stay;
+//! - quantities inside embedded Kubernetes types (resource requests and limits) get the
+//!   quantity pattern, so `cpu: lots` is refused on apply, and a one-line description instead
+//!   of upstream's grammar.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
+use super::common::QUANTITY_PATTERN;
 use super::{AgentPool, BrokerAccount, TradingStrategy};
+
+/// How upstream's `Quantity` schema describes itself; it is recognised by this.
+const UPSTREAM_QUANTITY_DESCRIPTION: &str = "Quantity is a fixed-point representation";
+/// What `kubectl explain` shows for a quantity instead.
+const QUANTITY_DESCRIPTION: &str = "A quantity such as `500m` (half a CPU), `2`, `128Mi` or `1Gi`.";
 
 /// Every Tradeplane CRD, with the file name it is committed under in `crds/`.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
@@ -38,6 +52,7 @@ fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
         {
             let mut value = serde_json::to_value(&*schema).unwrap_or(Value::Null);
             strip_unsupported_keywords(&mut value);
+            tidy_descriptions(&mut value);
             if let Ok(stripped) = serde_json::from_value(value) {
                 *schema = stripped;
             }
@@ -46,13 +61,14 @@ fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     crd
 }
 
-/// Removes every `default` keyword and every unsigned `format` from a schema tree. Property
-/// names live under `properties`, whose keys are names rather than keywords, so a property
-/// called `default` or `format` survives.
+/// Removes every `default` and `nullable` keyword and every unsigned `format` from a schema
+/// tree. Property names live under `properties`, whose keys are names rather than keywords, so
+/// a property called `default` or `format` survives.
 fn strip_unsupported_keywords(schema: &mut Value) {
     match schema {
         Value::Object(map) => {
             map.remove("default");
+            map.remove("nullable");
             if map
                 .get("format")
                 .and_then(Value::as_str)
@@ -73,4 +89,51 @@ fn strip_unsupported_keywords(schema: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(strip_unsupported_keywords),
         _ => {}
     }
+}
+
+/// Reflows every description and replaces upstream's quantity description (see the module
+/// documentation).
+fn tidy_descriptions(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let tidied = match map.get("description") {
+                Some(Value::String(text)) if text.starts_with(UPSTREAM_QUANTITY_DESCRIPTION) => {
+                    map.insert("pattern".to_string(), Value::from(QUANTITY_PATTERN));
+                    Some(QUANTITY_DESCRIPTION.to_string())
+                }
+                Some(Value::String(text)) => Some(reflow(text)),
+                _ => None,
+            };
+            if let Some(text) = tidied {
+                map.insert("description".to_string(), Value::from(text));
+            }
+            for (key, child) in map.iter_mut() {
+                if key == "properties" {
+                    if let Value::Object(properties) = child {
+                        properties.values_mut().for_each(tidy_descriptions);
+                    }
+                } else {
+                    tidy_descriptions(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(tidy_descriptions),
+        _ => {}
+    }
+}
+
+/// Joins the lines of each paragraph with spaces; paragraphs stay apart.
+fn reflow(text: &str) -> String {
+    text.split("\n\n")
+        .map(|paragraph| {
+            paragraph
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|paragraph| !paragraph.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }

@@ -46,6 +46,18 @@ use super::common::{
         json_path = ".status.lastCycleTime"
     ),
     printcolumn(
+        name = "Ready",
+        type_ = "integer",
+        json_path = ".status.readyReplicas",
+        description = "Runtime pods ready"
+    ),
+    printcolumn(
+        name = "Desired",
+        type_ = "integer",
+        json_path = ".status.desiredReplicas",
+        description = "Runtime pods asked for"
+    ),
+    printcolumn(
         name = "Broker",
         type_ = "string",
         json_path = ".spec.brokerAccountRef.name",
@@ -89,6 +101,10 @@ use super::common::{
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
+    validation = Rule::new("(has(self.journal) ? self.journal.backend : 'Sqlite') == (has(oldSelf.journal) ? oldSelf.journal.backend : 'Sqlite')").message("journal.backend is immutable (an absent journal counts as Sqlite): restore a backup into a new strategy to move the journal").reason(Reason::FieldValueForbidden).field_path(".journal.backend"),
+    validation = Rule::new("has(self.restore) == has(oldSelf.restore) && (!has(self.restore) || self.restore == oldSelf.restore)").message("restore is immutable: it can only be set when the strategy is created").reason(Reason::FieldValueForbidden).field_path(".restore"),
+    validation = Rule::new("!has(self.analysts) || !has(self.providers) || self.analysts.all(a, has(a.model) || !a.providers.exists(p, self.providers.exists(q, q.name == p && q.kind == 'OpenAICompatible')))").message("analysts[].model is required when the seat lists an OpenAICompatible provider").reason(Reason::FieldValueRequired).field_path(".analysts"),
+    validation = Rule::new("!has(self.analysts) || self.analysts.all(a, has(a.method) || (has(self.providers) && a.providers.exists(p, self.providers.exists(q, q.name == p && q.kind == 'OpenAICompatible'))))").message("analysts[].method is required when every provider of the seat is of kind Rules").reason(Reason::FieldValueRequired).field_path(".analysts"),
     validation = Rule::new("!has(self.replicas) || self.replicas <= 1 || (has(self.journal) && self.journal.backend == 'Postgres')").message("replicas greater than 1 (hot standby) requires journal.backend Postgres: a SQLite journal lives on one pod's volume").reason(Reason::FieldValueInvalid).field_path(".journal.backend"),
     validation = Rule::new("!has(self.agentPoolRef) || !has(self.analysts) || size(self.analysts) == 0").message("analysts must be empty when agentPoolRef is set: the pool's agents do the analysis").reason(Reason::FieldValueForbidden).field_path(".analysts"),
     validation = Rule::new("!has(self.analysts) || self.analysts.all(a, a.providers.all(p, has(self.providers) && self.providers.exists(q, q.name == p)))").message("every name in analysts[].providers must be defined in providers").reason(Reason::FieldValueInvalid).field_path(".analysts"),
@@ -101,8 +117,8 @@ pub struct TradingStrategySpec {
     pub symbols: Vec<String>,
     /// The BrokerAccount, in this namespace, that orders go to.
     pub broker_account_ref: LocalObjectReference,
-    /// An AgentPool, in this namespace, that runs the analysts. When absent the runtime runs
-    /// `analysts` in-process.
+    /// An AgentPool, in this namespace, that runs the analysts. Default: none, and the runtime
+    /// runs `analysts` in-process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_pool_ref: Option<LocalObjectReference>,
     /// In-process analyst seats. Default (when empty and no agentPoolRef): the four
@@ -111,7 +127,8 @@ pub struct TradingStrategySpec {
     #[schemars(length(max = 16))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["role".into()]))]
     pub analysts: Vec<AnalystSpec>,
-    /// Providers the in-process analysts may call, by name.
+    /// Providers the in-process analysts may call, by name. Default: none (the default
+    /// quantitative analysts need no provider).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
@@ -122,10 +139,11 @@ pub struct TradingStrategySpec {
     /// Where bars come from. Default: the runtime's built-in replay data set (no key needed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market_data: Option<MarketDataSpec>,
-    /// How analyst reports become a decision.
+    /// How analyst reports become a decision. Default: each setting's own default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionSpec>,
     /// The strategy's own risk limits, applied together with its BrokerAccount's limits.
+    /// Default: position size 10% of equity and no other limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk: Option<RiskSpec>,
     /// `Active` (default) trades normally, `Reducing` only places orders that reduce
@@ -142,29 +160,31 @@ pub struct TradingStrategySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 5))]
     pub replicas: Option<i32>,
-    /// The journal: every decision, order, fill and position.
+    /// The journal: every decision, order, fill and position. Default: `Sqlite` on a 1Gi
+    /// volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<JournalSpec>,
-    /// How new revisions of the runtime are rolled out.
+    /// How new revisions of the runtime are rolled out. Default: `Unsupervised`, at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeSpec>,
-    /// Scheduled and on-demand backups of the journal.
+    /// Scheduled and on-demand backups of the journal. Default: no backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
     /// Creates this strategy from a backup of another. Immutable: set only at creation.
+    /// Default: none, a new strategy starts with an empty journal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("restore is immutable: it only applies when the strategy is created").reason(Reason::FieldValueForbidden))]
     pub restore: Option<RestoreSpec>,
     /// Prometheus alerting rules for this strategy. Off by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerting: Option<AlertingSpec>,
     /// A new value restarts the runtime pods (e.g. an RFC 3339 time); within the upgrade
     /// policy's windows when Supervised. status.lastRestartAt records the last one handled.
+    /// Default: none (no restart asked for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub restart_at: Option<String>,
-    /// A new value makes the current leader hand over to a standby (replicas ≥ 2).
-    /// status.lastSwitchoverAt records the last one handled.
+    /// A new value makes the current leader hand over to a standby (replicas ≥ 2), e.g. an
+    /// RFC 3339 time. status.lastSwitchoverAt records the last one handled. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub switchover_at: Option<String>,
@@ -175,12 +195,13 @@ pub struct TradingStrategySpec {
     /// Compute resources of the runtime container. Default: requests 100m CPU / 128Mi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
-    /// Where the runtime pods may run.
+    /// Where the runtime pods may run. Default: anywhere the scheduler likes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<PodPlacement>,
 }
 
-/// The kill-switch ladder.
+// The kill-switch ladder. (A plain comment: kube copies an enum's doc over the doc of the
+// optional field it fills, which states the default.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum TradingState {
     /// Normal trading.
@@ -204,7 +225,9 @@ pub struct CycleSchedule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 86400))]
     pub interval_seconds: Option<i32>,
-    /// A five-field cron expression, e.g. `30 9-16 * * 1-5`, in `timeZone`.
+    /// A five-field cron expression, e.g. `30 9-16 * * 1-5`, in `timeZone`: minute, hour, day
+    /// of month, month, day of week. Each cycle then runs as a CronJob-started process.
+    /// Default: none (cycles every `intervalSeconds` in a long-running trader).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 9, max = 128), pattern(CRON_PATTERN))]
     pub cron: Option<String>,
@@ -231,7 +254,7 @@ pub struct MarketDataSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^(1Min|5Min|15Min|1Hour|1Day)$"))]
     pub timeframe: Option<String>,
-    /// Replay settings.
+    /// Replay settings. Default: one bar per cycle after 60 bars of warm-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<ReplaySpec>,
 }
@@ -281,27 +304,31 @@ pub struct RiskSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.1, max = 100.0))]
     pub position_size_percent: Option<f64>,
-    /// A position losing this percent of its entry value is closed. Off when absent.
+    /// A position losing this percent of its entry value is closed. Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.1, max = 100.0))]
     pub stop_loss_percent: Option<f64>,
-    /// Drawdown from the equity peak, percent, that trips the kill switch (Halted). Off when absent.
+    /// Drawdown from the equity peak, percent, that trips the kill switch (Halted).
+    /// Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.1, max = 100.0))]
     pub max_drawdown_percent: Option<f64>,
-    /// Loss since the start of the UTC day, in account currency, that halts trading. Off when absent.
+    /// Loss since the start of the UTC day, in account currency, that halts trading.
+    /// Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1.0, max = 1e12))]
     pub max_daily_loss: Option<f64>,
-    /// Largest notional value of a single order, in account currency. Off when absent.
+    /// Largest notional value (quantity × price) of a single order, in account currency.
+    /// Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1.0, max = 1e12))]
     pub max_order_notional: Option<f64>,
-    /// Orders per rolling minute. Off when absent.
+    /// Orders per rolling minute. Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub max_orders_per_minute: Option<i32>,
-    /// Only these of `symbols` may be traded (e.g. to wind others down). Empty allows all.
+    /// Only these of `symbols` may be traded (e.g. to wind others down). Default: empty,
+    /// all of `symbols` may be traded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 50), inner(pattern(SYMBOL_PATTERN)))]
     #[x_kube(merge_strategy = ListMerge::Set)]

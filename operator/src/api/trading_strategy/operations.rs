@@ -19,14 +19,15 @@ use crate::api::common::{CRON_PATTERN, NAME_PATTERN, SecretKeyReference, TIME_ZO
 )]
 pub struct JournalSpec {
     /// `Sqlite` (default): a file on a PersistentVolumeClaim the operator creates.
-    /// `Postgres`: a PostgreSQL database, required for more than one replica. Immutable:
-    /// switching would leave the history behind (restore into a new strategy instead).
-    #[x_kube(validation = Rule::new("self == oldSelf").message("journal.backend is immutable: restore a backup into a new strategy to move the journal").reason(Reason::FieldValueForbidden))]
+    /// `Postgres`: a PostgreSQL database, required for more than one replica. Immutable
+    /// (omitting `journal` counts as `Sqlite`): switching would leave the history behind;
+    /// restore a backup into a new strategy instead.
     pub backend: JournalBackend,
-    /// Settings of the SQLite volume.
+    /// Settings of the SQLite volume. Default: 1Gi in the default StorageClass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqlite: Option<SqliteJournal>,
-    /// Settings of the PostgreSQL connection.
+    /// Settings of the PostgreSQL connection. Required when `backend` is `Postgres`, forbidden
+    /// otherwise; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postgres: Option<PostgresJournal>,
 }
@@ -46,6 +47,7 @@ pub enum JournalBackend {
 pub struct SqliteJournal {
     /// Size of the PersistentVolumeClaim. Default `1Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::common::quantity_schema")]
     pub storage_size: Option<Quantity>,
     /// StorageClass of the claim. Default: the cluster's default class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,17 +77,19 @@ pub struct UpgradeSpec {
     /// Restarts the operator starts on its own obey the same windows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<UpgradePolicy>,
-    /// When Supervised rollouts may happen, in `timeZone`.
+    /// When Supervised rollouts may happen, in `timeZone`. Required (non-empty) when `policy`
+    /// is `Supervised`. Default: empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 14))]
     #[x_kube(merge_strategy = ListMerge::Atomic)]
     pub maintenance_windows: Vec<MaintenanceWindow>,
-    /// IANA time zone of the maintenance windows, e.g. `America/New_York`.
+    /// IANA time zone of the maintenance windows, e.g. `America/New_York`. Required when
+    /// `maintenanceWindows` is set; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64), pattern(TIME_ZONE_PATTERN))]
     pub time_zone: Option<String>,
-    /// A new value rolls out the pending revision now, outside any window.
-    /// status.lastForcedUpgradeAt records the last one handled.
+    /// A new value (e.g. an RFC 3339 time) rolls out the pending revision now, outside any
+    /// window. status.lastForcedUpgradeAt records the last one handled. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub force_at: Option<String>,
@@ -130,7 +134,8 @@ pub enum Weekday {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSpec {
-    /// Five-field cron schedule, e.g. `0 22 * * 1-5`. No scheduled backups when absent.
+    /// Five-field cron schedule, e.g. `0 22 * * 1-5`, in `timeZone`. Default: none, no
+    /// scheduled backups (on-demand ones through `backupNowAt` still run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 9, max = 128), pattern(CRON_PATTERN))]
     pub schedule: Option<String>,
@@ -141,12 +146,13 @@ pub struct BackupSpec {
     /// Pauses scheduled backups; on-demand ones still run. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
-    /// Which backups to keep.
+    /// Which backups to keep. Default: all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<BackupRetention>,
     /// Where backups go.
     pub destination: BackupDestination,
-    /// A new value takes a backup now. status.lastBackupNowAt records the last one handled.
+    /// A new value (e.g. an RFC 3339 time) takes a backup now. status.lastBackupNowAt records
+    /// the last one handled. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub backup_now_at: Option<String>,
@@ -156,11 +162,12 @@ pub struct BackupSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupRetention {
-    /// Keep at least the newest N backups.
+    /// Keep at least the newest N backups. Default: no count limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub keep_last: Option<i32>,
-    /// Keep every backup younger than this, e.g. `7d`, `36h`.
+    /// Keep every backup younger than this: a number and `h` (hours), `d` (days) or `w`
+    /// (weeks), e.g. `7d`, `36h`. Default: no age limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[0-9]+(h|d|w)$"))]
     pub keep_within: Option<String>,
@@ -173,10 +180,11 @@ pub struct BackupRetention {
     validation = Rule::new("has(self.volume) != has(self.s3)").message("exactly one of volume or s3 must be set").reason(Reason::FieldValueInvalid),
 )]
 pub struct BackupDestination {
-    /// A PersistentVolumeClaim the operator creates for backups.
+    /// A PersistentVolumeClaim the operator creates for backups. Exactly one of `volume` and
+    /// `s3` is set; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<VolumeDestination>,
-    /// An S3-compatible bucket.
+    /// An S3-compatible bucket. Exactly one of `volume` and `s3` is set; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Destination>,
 }
@@ -186,6 +194,7 @@ pub struct BackupDestination {
 pub struct VolumeDestination {
     /// Size of the backup claim. Default `5Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::common::quantity_schema")]
     pub storage_size: Option<Quantity>,
     /// StorageClass of the claim. Default: the cluster's default class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -254,6 +263,7 @@ pub struct AlertingSpec {
     pub order_rejection_percent: Option<f64>,
     /// Labels added to the PrometheusRule and PodMonitor, so that a Prometheus
     /// `ruleSelector` / `podMonitorSelector` picks them up (e.g. `release: prometheus`).
+    /// Default: none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }

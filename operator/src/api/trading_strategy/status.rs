@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::TradingState;
 
+/// What the operator and the runtime last saw of the strategy.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TradingStrategyStatus {
@@ -17,7 +18,7 @@ pub struct TradingStrategyStatus {
     /// `Ready`, `Trading`, `BrokerReady`, `UpgradePending`, `BackupSucceeded`,
     /// `AlertsConfigured`, and the kstatus pair `Reconciling` / `Stalled`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    #[schemars(schema_with = "crate::api::common::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// For display only: `Pending`, `Trading`, `Halted`, `Upgrading`, `Degraded` or `Failed`.
     /// Use conditions in automation.
@@ -29,6 +30,12 @@ pub struct TradingStrategyStatus {
     /// The trading state in force (the spec's, or stricter if a limit tripped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trading_state: Option<TradingState>,
+    /// Runtime pods ready (the leader and its standbys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+    /// Runtime pods the spec asks for: `spec.replicas`, or 0 for a strategy run by CronJobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_replicas: Option<i32>,
     /// The pod that holds the leader Lease and places orders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<String>,
