@@ -24,3 +24,6 @@ pub use trading_strategy::{TradingStrategy, TradingStrategySpec, TradingStrategy
 pub const GROUP: &str = "tradeplane.io";
 /// The served and stored version.
 pub const VERSION: &str = "v1alpha1";
+
+#[cfg(test)]
+mod schema_tests;
