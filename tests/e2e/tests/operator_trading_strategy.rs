@@ -1,0 +1,619 @@
+//! The TradingStrategy controller against the real control plane: children with owners,
+//! self-healing, rolling on change, bad references reported and recovered, suspend, garbage
+//! collection, and a reconcile that changes nothing writing nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use e2e::{TestNamespace, shared_client, wait_deleted, wait_for};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::Role;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+use tradeplane_operator::api::{BrokerAccount, TradingStrategy, crd};
+use tradeplane_operator::controllers::{Context, Settings, trading_strategy};
+use tradeplane_operator::telemetry::Metrics;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, definition) in crd::all() {
+        let name = definition.metadata.name.clone().unwrap();
+        api.patch(
+            &name,
+            &PatchParams::apply("tradeplane-tests").force(),
+            &Patch::Apply(&definition),
+        )
+        .await
+        .unwrap();
+        wait_for(
+            &api,
+            &name,
+            "the CRD to be established",
+            WAIT,
+            |crd: Option<&CustomResourceDefinition>| {
+                crd.and_then(|c| c.status.as_ref())
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    })
+            },
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// A namespace with the controller running for it, in this process.
+struct Setup {
+    namespace: TestNamespace,
+    metrics: Arc<Metrics>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn setup(prefix: &str) -> Setup {
+    let client = shared_client().await.unwrap();
+    install_crds(&client).await;
+    let namespace = TestNamespace::create(&client, prefix).await.unwrap();
+    let metrics = Arc::new(Metrics::new().unwrap());
+    let context = Arc::new(Context::new(
+        client.clone(),
+        metrics.clone(),
+        Settings::default(),
+        Some("test".into()),
+    ));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let ns = namespace.name.clone();
+    tokio::spawn(async move {
+        trading_strategy::run(context, Some(&ns), async move {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    Setup {
+        namespace,
+        metrics,
+        stop,
+    }
+}
+
+fn paper_account() -> BrokerAccount {
+    serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
+        "metadata": {"name": "paper"},
+        "spec": {"broker": "Paper"},
+    }))
+    .unwrap()
+}
+
+fn strategy(name: &str, account: &str) -> TradingStrategy {
+    serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
+        "metadata": {"name": name},
+        "spec": {"symbols": ["AAPL", "MSFT"], "brokerAccountRef": {"name": account}},
+    }))
+    .unwrap()
+}
+
+fn condition(strategy: Option<&TradingStrategy>, type_: &str) -> Option<(String, String)> {
+    strategy?
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+fn ready(strategy: Option<&TradingStrategy>) -> bool {
+    condition(strategy, "Ready").is_some_and(|(status, _)| status == "True")
+}
+
+fn pod_inputs_hash(deployment: &Deployment) -> String {
+    deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .as_ref()
+        .unwrap()["tradeplane.io/inputs-hash"]
+        .clone()
+}
+
+/// Waits for an Event with this reason and type in the namespace (Events are published
+/// right after the status write, so they may trail it by a moment).
+async fn wait_for_event(namespace: &TestNamespace, reason: &str, type_: &str) {
+    let events: Api<Event> = namespace.api();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let all = events.list(&ListParams::default()).await.unwrap().items;
+        if all
+            .iter()
+            .any(|e| e.reason.as_deref() == Some(reason) && e.type_.as_deref() == Some(type_))
+        {
+            return;
+        }
+        let seen: Vec<_> = all
+            .iter()
+            .map(|e| (e.reason.clone(), e.type_.clone()))
+            .collect();
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {type_} Event {reason}; saw {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn create<K>(api: &Api<K>, object: &K)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    api.create(&PostParams::default(), object).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_paper_strategy_gets_owned_children_runs_and_becomes_ready() {
+    let s = setup("ts-ready").await;
+    create(&s.namespace.api::<BrokerAccount>(), &paper_account()).await;
+    let strategies = s.namespace.api::<TradingStrategy>();
+    create(&strategies, &strategy("momo", "paper")).await;
+
+    let done = wait_for(
+        &strategies,
+        "momo",
+        "the strategy to be Ready",
+        WAIT,
+        |t: Option<&TradingStrategy>| ready(t),
+    )
+    .await
+    .unwrap();
+    let status = done.status.clone().unwrap();
+    assert_eq!(status.observed_generation, done.metadata.generation);
+    // Nothing has vouched for the account yet (no BrokerAccount controller runs here).
+    assert_eq!(status.phase.as_deref(), Some("Degraded"));
+    assert_eq!(
+        condition(Some(&done.clone()), "BrokerReady").unwrap(),
+        ("False".into(), "BrokerAccountNotReady".into())
+    );
+    assert_eq!(status.mode.as_deref(), Some("Paper"));
+    assert!(status.desired_revision.is_some());
+    for type_ in ["Reconciling", "Stalled"] {
+        assert_eq!(
+            status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == type_)
+                .unwrap()
+                .status,
+            "False",
+            "{type_}"
+        );
+    }
+
+    let uid = done.metadata.uid.unwrap();
+    let deployment = s
+        .namespace
+        .api::<Deployment>()
+        .get("momo-trader")
+        .await
+        .unwrap();
+    let config = s
+        .namespace
+        .api::<Secret>()
+        .get("momo-config")
+        .await
+        .unwrap();
+    let service = s
+        .namespace
+        .api::<Service>()
+        .get("momo-metrics")
+        .await
+        .unwrap();
+    let journal = s
+        .namespace
+        .api::<PersistentVolumeClaim>()
+        .get("momo-journal")
+        .await
+        .unwrap();
+    let lease = s.namespace.api::<Lease>().get("momo-leader").await.unwrap();
+    let role = s.namespace.api::<Role>().get("momo-runtime").await.unwrap();
+    for meta in [
+        &deployment.metadata,
+        &config.metadata,
+        &service.metadata,
+        &journal.metadata,
+        &lease.metadata,
+        &role.metadata,
+    ] {
+        let owner = &meta.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("TradingStrategy", uid.as_str())
+        );
+    }
+    let yaml = String::from_utf8(config.data.unwrap()["config.yaml"].0.clone()).unwrap();
+    assert!(
+        yaml.contains("apiVersion: runtime.tradeplane.io/v1alpha1"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("- AAPL"), "{yaml}");
+    assert!(deployment.status.unwrap().available_replicas == Some(1));
+
+    wait_for_event(&s.namespace, "TraderReady", "Normal").await;
+
+    // The account's Ready condition, as its controller would write it, reaches the strategy
+    // through the BrokerAccount watch.
+    let accounts = s.namespace.api::<BrokerAccount>();
+    let ready_status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Verified",
+        "message": "paper account", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    accounts
+        .patch_status(
+            "paper",
+            &PatchParams::default(),
+            &Patch::Merge(ready_status),
+        )
+        .await
+        .unwrap();
+    let trading = wait_for(
+        &strategies,
+        "momo",
+        "phase Trading",
+        WAIT,
+        |t: Option<&TradingStrategy>| {
+            t.and_then(|t| t.status.as_ref())
+                .and_then(|s| s.phase.as_deref())
+                == Some("Trading")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        condition(Some(&trading), "BrokerReady").unwrap(),
+        ("True".into(), "BrokerAccountReady".into())
+    );
+
+    let _ = s.stop.send(());
+    s.namespace.delete().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_child_deleted_or_edited_by_hand_is_put_back_and_a_spec_change_rolls_the_pods() {
+    let s = setup("ts-heal").await;
+    create(&s.namespace.api::<BrokerAccount>(), &paper_account()).await;
+    let strategies = s.namespace.api::<TradingStrategy>();
+    create(&strategies, &strategy("heal", "paper")).await;
+    wait_for(
+        &strategies,
+        "heal",
+        "Ready",
+        WAIT,
+        |t: Option<&TradingStrategy>| ready(t),
+    )
+    .await
+    .unwrap();
+
+    let secrets = s.namespace.api::<Secret>();
+    secrets
+        .delete("heal-config", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_deleted(
+        &secrets,
+        "heal-config",
+        "the deletion",
+        Duration::from_secs(10),
+    )
+    .await
+    .ok();
+    wait_for(
+        &secrets,
+        "heal-config",
+        "the config Secret to be restored",
+        Duration::from_secs(20),
+        |x: Option<&Secret>| x.is_some(),
+    )
+    .await
+    .unwrap();
+
+    let deployments = s.namespace.api::<Deployment>();
+    deployments
+        .patch(
+            "heal-trader",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &deployments,
+        "heal-trader",
+        "replicas put back to 1",
+        Duration::from_secs(20),
+        |d: Option<&Deployment>| {
+            d.and_then(|d| d.spec.as_ref()).and_then(|s| s.replicas) == Some(1)
+        },
+    )
+    .await
+    .unwrap();
+
+    let before = pod_inputs_hash(&deployments.get("heal-trader").await.unwrap());
+    strategies
+        .patch(
+            "heal",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"risk": {"stopLossPercent": 4.0}}})),
+        )
+        .await
+        .unwrap();
+    let rolled = wait_for(
+        &deployments,
+        "heal-trader",
+        "a new pod template",
+        WAIT,
+        |d: Option<&Deployment>| d.is_some_and(|d| pod_inputs_hash(d) != before),
+    )
+    .await
+    .unwrap();
+    assert_ne!(pod_inputs_hash(&rolled), before);
+    let config = secrets.get("heal-config").await.unwrap();
+    let yaml = String::from_utf8(config.data.unwrap()["config.yaml"].0.clone()).unwrap();
+    assert!(yaml.contains("stopLoss: 0.04"), "{yaml}");
+
+    let _ = s.stop.send(());
+    s.namespace.delete().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_broker_account_is_a_condition_and_an_event_until_it_exists() {
+    let s = setup("ts-ref").await;
+    let strategies = s.namespace.api::<TradingStrategy>();
+    create(&strategies, &strategy("orphan", "nowhere")).await;
+    let blocked = wait_for(
+        &strategies,
+        "orphan",
+        "BrokerAccountNotFound",
+        WAIT,
+        |t: Option<&TradingStrategy>| {
+            condition(t, "Ready") == Some(("False".into(), "BrokerAccountNotFound".into()))
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(condition(Some(&blocked), "Stalled").unwrap().0, "True");
+    let message = &blocked
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap()
+        .message;
+    assert!(message.contains("nowhere"), "{message}");
+    assert!(
+        s.namespace
+            .api::<Deployment>()
+            .get_opt("orphan-trader")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    wait_for_event(&s.namespace, "BrokerAccountNotFound", "Warning").await;
+
+    let mut account = paper_account();
+    account.metadata.name = Some("nowhere".into());
+    create(&s.namespace.api::<BrokerAccount>(), &account).await;
+    wait_for(
+        &strategies,
+        "orphan",
+        "Ready once the account exists",
+        WAIT,
+        |t: Option<&TradingStrategy>| ready(t),
+    )
+    .await
+    .unwrap();
+
+    let _ = s.stop.send(());
+    s.namespace.delete().await.unwrap();
+}
+
+#[tokio::test]
+async fn suspend_halts_through_the_config_and_a_rotated_credential_rolls_the_pods() {
+    let s = setup("ts-halt").await;
+    let secrets = s.namespace.api::<Secret>();
+    let keys: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "alpaca-keys"},
+        "stringData": {"APCA_API_KEY_ID": "PKFIRST", "APCA_API_SECRET_KEY": "first-secret"},
+    }))
+    .unwrap();
+    create(&secrets, &keys).await;
+    let account: BrokerAccount = serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
+        "metadata": {"name": "alpaca"},
+        "spec": {"broker": "Alpaca", "endpoint": "http://127.0.0.1:9", "credentialsSecretRef": {"name": "alpaca-keys"}},
+    }))
+    .unwrap();
+    create(&s.namespace.api::<BrokerAccount>(), &account).await;
+    let strategies = s.namespace.api::<TradingStrategy>();
+    create(&strategies, &strategy("halt", "alpaca")).await;
+    wait_for(
+        &strategies,
+        "halt",
+        "Ready",
+        WAIT,
+        |t: Option<&TradingStrategy>| ready(t),
+    )
+    .await
+    .unwrap();
+
+    let copied = secrets.get("halt-credentials").await.unwrap().data.unwrap();
+    assert_eq!(copied["broker-key-id"].0, b"PKFIRST");
+    let deployments = s.namespace.api::<Deployment>();
+    let before = pod_inputs_hash(&deployments.get("halt-trader").await.unwrap());
+
+    secrets
+        .patch(
+            "alpaca-keys",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"APCA_API_SECRET_KEY": "rotated-secret"}})),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &deployments,
+        "halt-trader",
+        "pods rolled for the new key",
+        WAIT,
+        |d: Option<&Deployment>| d.is_some_and(|d| pod_inputs_hash(d) != before),
+    )
+    .await
+    .unwrap();
+
+    strategies
+        .patch(
+            "halt",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .unwrap();
+    let halted = wait_for(
+        &strategies,
+        "halt",
+        "phase Halted",
+        WAIT,
+        |t: Option<&TradingStrategy>| {
+            t.and_then(|t| t.status.as_ref())
+                .and_then(|s| s.phase.as_deref())
+                == Some("Halted")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        halted.status.unwrap().observed_generation,
+        halted.metadata.generation
+    );
+    let yaml = String::from_utf8(
+        secrets.get("halt-config").await.unwrap().data.unwrap()["config.yaml"]
+            .0
+            .clone(),
+    )
+    .unwrap();
+    assert!(yaml.contains("tradingState: Halted"), "{yaml}");
+    assert!(
+        !yaml.contains("rotated-secret") && !yaml.contains("PKFIRST"),
+        "no key material in the config: {yaml}"
+    );
+    // Pods stay up for inspection.
+    assert_eq!(
+        deployments
+            .get("halt-trader")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .replicas,
+        Some(1)
+    );
+
+    let _ = s.stop.send(());
+    s.namespace.delete().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strategy_collects_its_children()
+ {
+    let s = setup("ts-noop").await;
+    create(&s.namespace.api::<BrokerAccount>(), &paper_account()).await;
+    let strategies = s.namespace.api::<TradingStrategy>();
+    create(&strategies, &strategy("quiet", "paper")).await;
+    wait_for(
+        &strategies,
+        "quiet",
+        "Ready",
+        WAIT,
+        |t: Option<&TradingStrategy>| ready(t),
+    )
+    .await
+    .unwrap();
+    // Let the last status write and its echo settle.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let writes = |text: &str| -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with("tradeplane_operator_child_writes_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let reconciles = |text: &str| -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with("tradeplane_operator_reconciles_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let before = s.metrics.render();
+    // A label change is a watch event without a new generation: it triggers a reconcile
+    // that has nothing to do.
+    strategies
+        .patch(
+            "quiet",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"poke": "1"}}})),
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while reconciles(&s.metrics.render()) <= reconciles(&before) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the label change did not trigger a reconcile"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = s.metrics.render();
+    assert_eq!(
+        writes(&after),
+        writes(&before),
+        "a no-op reconcile wrote:\n{after}"
+    );
+
+    strategies
+        .delete("quiet", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    let deployments = s.namespace.api::<Deployment>();
+    wait_deleted(
+        &deployments,
+        "quiet-trader",
+        "the Deployment to be collected",
+        WAIT,
+    )
+    .await
+    .unwrap();
+    wait_deleted(
+        &s.namespace.api::<Secret>(),
+        "quiet-config",
+        "the config Secret to be collected",
+        WAIT,
+    )
+    .await
+    .unwrap();
+
+    let _ = s.stop.send(());
+    s.namespace.delete().await.unwrap();
+}
