@@ -5,10 +5,14 @@
 //! without seeing each other's objects. A test that has to break its cluster — kill the API
 //! server, say — starts a private one beside it ([`PrivateCluster`]).
 
+pub mod apply;
 pub mod cluster;
+pub mod crds;
 pub mod namespace;
 pub mod wait;
 
+pub use apply::{FIELD_MANAGER, apply_strict, yaml_documents};
 pub use cluster::{PrivateCluster, repo_root, shared_client};
+pub use crds::install_crds;
 pub use namespace::TestNamespace;
 pub use wait::{WaitError, wait_deleted, wait_for};

@@ -302,16 +302,16 @@ pub struct DecisionSpec {
 pub struct RiskSpec {
     /// A full-conviction position's size, percent of equity. Default 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.1, max = 100.0))]
+    #[schemars(range(max = 100.0), extend("minimum" = 0, "exclusiveMinimum" = true))]
     pub position_size_percent: Option<f64>,
     /// A position losing this percent of its entry value is closed. Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.1, max = 100.0))]
+    #[schemars(range(max = 100.0), extend("minimum" = 0, "exclusiveMinimum" = true))]
     pub stop_loss_percent: Option<f64>,
     /// Drawdown from the equity peak, percent, that trips the kill switch (Halted).
     /// Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.1, max = 100.0))]
+    #[schemars(range(max = 100.0), extend("minimum" = 0, "exclusiveMinimum" = true))]
     pub max_drawdown_percent: Option<f64>,
     /// Loss since the start of the UTC day, in account currency, that halts trading.
     /// Default: off.

@@ -251,7 +251,7 @@ pub struct AlertingSpec {
     pub enabled: Option<bool>,
     /// Alert when drawdown from the equity peak exceeds this percent. Default 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.1, max = 100.0))]
+    #[schemars(range(max = 100.0), extend("minimum" = 0, "exclusiveMinimum" = true))]
     pub drawdown_percent: Option<f64>,
     /// Alert when no cycle completed for this many minutes. Default 15.
     #[serde(default, skip_serializing_if = "Option::is_none")]

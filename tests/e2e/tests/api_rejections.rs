@@ -1,0 +1,306 @@
+//! Bad input is refused by the API server, not discovered by the operator: each case below is a
+//! small JSON merge patch (RFC 7386: `null` removes a field) over a valid object, applied to the
+//! real API server as `kubectl apply --server-side --validate=strict` would, and must be
+//! rejected with the named field and a message saying what is wrong.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
+
+use e2e::{TestNamespace, apply_strict, install_crds, shared_client};
+use kube::core::Status;
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Strategy,
+    Account,
+    Pool,
+}
+
+/// A valid object of each kind; every case starts from one of these.
+fn base(kind: Kind) -> Value {
+    match kind {
+        Kind::Strategy => json!({
+            "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
+            "spec": { "symbols": ["AAPL", "MSFT"], "brokerAccountRef": { "name": "paper" } }
+        }),
+        Kind::Account => json!({
+            "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
+            "spec": { "broker": "Paper" }
+        }),
+        Kind::Pool => json!({
+            "apiVersion": "tradeplane.io/v1alpha1", "kind": "AgentPool",
+            "spec": {
+                "providers": [{ "name": "rules", "kind": "Rules" }],
+                "agents": [{ "role": "trend", "providers": ["rules"], "method": "Trend" }]
+            }
+        }),
+    }
+}
+
+struct Case {
+    what: &'static str,
+    kind: Kind,
+    /// For an update: the patch of the object as first created (which must be accepted).
+    before: Option<Value>,
+    patch: Value,
+    /// The path the API server names, e.g. `spec.replicas`.
+    field: &'static str,
+    /// A part of the message it gives for that path.
+    message: &'static str,
+}
+
+fn bad(
+    what: &'static str,
+    kind: Kind,
+    patch: Value,
+    field: &'static str,
+    message: &'static str,
+) -> Case {
+    Case {
+        what,
+        kind,
+        before: None,
+        patch,
+        field,
+        message,
+    }
+}
+
+fn bad_update(
+    what: &'static str,
+    kind: Kind,
+    before: Value,
+    patch: Value,
+    field: &'static str,
+    message: &'static str,
+) -> Case {
+    Case {
+        before: Some(before),
+        ..bad(what, kind, patch, field, message)
+    }
+}
+
+use Kind::{Account, Pool, Strategy};
+
+// Server-side apply checks types and list keys itself, before validation, in its own words.
+const DUPLICATE: &str = "duplicate entries";
+const PATTERN: &str = "should match";
+const REQUIRED: &str = "Required value";
+const ENUM: &str = "Unsupported value";
+const UNKNOWN: &str = "field not declared in schema";
+const AT_LEAST: &str = "greater than or equal to";
+const AT_MOST: &str = "less than or equal to";
+const ABOVE_ZERO: &str = "greater than 0";
+const NOT_EMPTY: &str = "at least 1 chars long";
+
+fn postgres_journal() -> Value {
+    json!({ "backend": "Postgres", "postgres": { "urlSecretRef": { "name": "pg", "key": "url" } } })
+}
+
+fn openai() -> Value {
+    json!({ "name": "openai", "kind": "OpenAICompatible", "baseURL": "https://api.openai.com/v1" })
+}
+
+fn alpaca() -> Value {
+    json!({ "broker": "Alpaca", "credentialsSecretRef": { "name": "alpaca" } })
+}
+
+#[rustfmt::skip] // one case per line reads as a table
+fn cases() -> Vec<Case> {
+    vec![
+        // TradingStrategy: symbols and references.
+        bad("symbols as a string", Strategy, json!({"spec": {"symbols": "AAPL"}}), ".spec.symbols", "expected list"),
+        bad("no symbols", Strategy, json!({"spec": {"symbols": []}}), "spec.symbols", "at least 1 items"),
+        bad("lower-case symbol", Strategy, json!({"spec": {"symbols": ["aapl"]}}), "spec.symbols[0]", PATTERN),
+        bad("symbol with a space", Strategy, json!({"spec": {"symbols": ["BRK B"]}}), "spec.symbols[0]", PATTERN),
+        bad("symbol too long", Strategy, json!({"spec": {"symbols": ["ABCDEFGHIJKLMN"]}}), "spec.symbols[0]", PATTERN),
+        bad("symbol twice", Strategy, json!({"spec": {"symbols": ["AAPL", "AAPL"]}}), ".spec.symbols", DUPLICATE),
+        bad("no broker account", Strategy, json!({"spec": {"brokerAccountRef": null}}), "spec.brokerAccountRef", REQUIRED),
+        bad("empty broker account name", Strategy, json!({"spec": {"brokerAccountRef": {"name": ""}}}), "spec.brokerAccountRef.name", NOT_EMPTY),
+        bad("broker account name not DNS", Strategy, json!({"spec": {"brokerAccountRef": {"name": "Paper_1"}}}), "spec.brokerAccountRef.name", PATTERN),
+        bad("empty agent pool name", Strategy, json!({"spec": {"agentPoolRef": {"name": ""}}}), "spec.agentPoolRef.name", NOT_EMPTY),
+        // Replicas and the journal.
+        bad("zero replicas", Strategy, json!({"spec": {"replicas": 0}}), "spec.replicas", AT_LEAST),
+        bad("six replicas", Strategy, json!({"spec": {"replicas": 6}}), "spec.replicas", AT_MOST),
+        bad("replicas as a word", Strategy, json!({"spec": {"replicas": "two"}}), ".spec.replicas", "expected numeric"),
+        bad("HA with the default journal", Strategy, json!({"spec": {"replicas": 2}}), "spec.journal.backend", "requires journal.backend Postgres"),
+        bad("HA with SQLite", Strategy, json!({"spec": {"replicas": 2, "journal": {"backend": "Sqlite"}}}), "spec.journal.backend", "requires journal.backend Postgres"),
+        bad("Postgres without a URL", Strategy, json!({"spec": {"journal": {"backend": "Postgres"}}}), "spec.journal.postgres", "postgres is required"),
+        bad("unknown journal backend", Strategy, json!({"spec": {"journal": {"backend": "Mysql"}}}), "spec.journal.backend", ENUM),
+        bad("SQLite with Postgres settings", Strategy, json!({"spec": {"journal": {"backend": "Sqlite", "postgres": {"urlSecretRef": {"name": "pg", "key": "url"}}}}}), "spec.journal.postgres", "apply only to backend Postgres"),
+        bad("storage size not a quantity", Strategy, json!({"spec": {"journal": {"backend": "Sqlite", "sqlite": {"storageSize": "lots"}}}}), "spec.journal.sqlite.storageSize", PATTERN),
+        bad("empty Secret key", Strategy, json!({"spec": {"journal": {"backend": "Postgres", "postgres": {"urlSecretRef": {"name": "pg", "key": ""}}}}}), "spec.journal.postgres.urlSecretRef.key", NOT_EMPTY),
+        // Schedule.
+        bad("minute 61", Strategy, json!({"spec": {"schedule": {"cron": "61 * * * *"}}}), "spec.schedule.cron", PATTERN),
+        bad("hour 24", Strategy, json!({"spec": {"schedule": {"cron": "0 24 * * *"}}}), "spec.schedule.cron", PATTERN),
+        bad("six cron fields", Strategy, json!({"spec": {"schedule": {"cron": "0 0 9 * * 1-5"}}}), "spec.schedule.cron", PATTERN),
+        bad("cron in words", Strategy, json!({"spec": {"schedule": {"cron": "every weekday"}}}), "spec.schedule.cron", PATTERN),
+        bad("cron and interval", Strategy, json!({"spec": {"schedule": {"cron": "*/5 * * * *", "intervalSeconds": 60}}}), "spec.schedule.cron", "either intervalSeconds or cron"),
+        bad("zero interval", Strategy, json!({"spec": {"schedule": {"intervalSeconds": 0}}}), "spec.schedule.intervalSeconds", AT_LEAST),
+        bad("time zone with a space", Strategy, json!({"spec": {"schedule": {"timeZone": "New York"}}}), "spec.schedule.timeZone", PATTERN),
+        // Trading state, decision, risk.
+        bad("unknown trading state", Strategy, json!({"spec": {"tradingState": "Paused"}}), "spec.tradingState", ENUM),
+        bad("suspend as a word", Strategy, json!({"spec": {"suspend": "yes"}}), ".spec.suspend", "expected boolean"),
+        bad("confidence above 1", Strategy, json!({"spec": {"decision": {"minConfidence": 1.5}}}), "spec.decision.minConfidence", AT_MOST),
+        bad("negative debate rounds", Strategy, json!({"spec": {"decision": {"debateRounds": -1}}}), "spec.decision.debateRounds", AT_LEAST),
+        bad("position of 0.0%", Strategy, json!({"spec": {"risk": {"positionSizePercent": 0.0}}}), "spec.risk.positionSizePercent", ABOVE_ZERO),
+        bad("position of 150%", Strategy, json!({"spec": {"risk": {"positionSizePercent": 150}}}), "spec.risk.positionSizePercent", AT_MOST),
+        bad("zero stop loss", Strategy, json!({"spec": {"risk": {"stopLossPercent": 0}}}), "spec.risk.stopLossPercent", ABOVE_ZERO),
+        bad("allowed symbol not traded", Strategy, json!({"spec": {"risk": {"allowedSymbols": ["TSLA"]}}}), "spec.risk.allowedSymbols", "must be one of symbols"),
+        // Analysts and providers.
+        bad("analysts beside a pool", Strategy, json!({"spec": {"agentPoolRef": {"name": "pool"}, "providers": [{"name": "rules", "kind": "Rules"}], "analysts": [{"role": "trend", "providers": ["rules"], "method": "Trend"}]}}), "spec.analysts", "must be empty when agentPoolRef is set"),
+        bad("analyst with an undefined provider", Strategy, json!({"spec": {"analysts": [{"role": "trend", "providers": ["rules"], "method": "Trend"}]}}), "spec.analysts", "must be defined in providers"),
+        bad("LLM analyst without a model", Strategy, json!({"spec": {"providers": [openai()], "analysts": [{"role": "news", "providers": ["openai"]}]}}), "spec.analysts", "model is required"),
+        bad("rules analyst without a method", Strategy, json!({"spec": {"providers": [{"name": "rules", "kind": "Rules"}], "analysts": [{"role": "trend", "providers": ["rules"]}]}}), "spec.analysts", "method is required"),
+        bad("rules fallback without a method", Strategy, json!({"spec": {"providers": [openai()], "analysts": [{"role": "news", "providers": ["openai"], "model": "m", "fallback": "Rules"}]}}), "spec.analysts[0].method", "method is required when fallback is Rules"),
+        bad("temperature 3", Strategy, json!({"spec": {"providers": [openai()], "analysts": [{"role": "news", "providers": ["openai"], "model": "m", "temperature": 3}]}}), "spec.analysts[0].temperature", AT_MOST),
+        bad("the same role twice", Strategy, json!({"spec": {"providers": [{"name": "rules", "kind": "Rules"}], "analysts": [{"role": "trend", "providers": ["rules"], "method": "Trend"}, {"role": "trend", "providers": ["rules"], "method": "Momentum"}]}}), ".spec.analysts", DUPLICATE),
+        bad("LLM provider without a URL", Strategy, json!({"spec": {"providers": [{"name": "openai", "kind": "OpenAICompatible"}]}}), "spec.providers[0].baseURL", "baseURL is required"),
+        bad("rules provider with a URL", Strategy, json!({"spec": {"providers": [{"name": "rules", "kind": "Rules", "baseURL": "https://x.example"}]}}), "spec.providers[0].baseURL", "apply only to kind OpenAICompatible"),
+        bad("provider URL not http", Strategy, json!({"spec": {"providers": [{"name": "openai", "kind": "OpenAICompatible", "baseURL": "ftp://x.example"}]}}), "spec.providers[0].baseURL", PATTERN),
+        // Upgrades, backups, restore, nonces, alerting.
+        bad("supervised without windows", Strategy, json!({"spec": {"upgrade": {"policy": "Supervised"}}}), "spec.upgrade.maintenanceWindows", "must not be empty when policy is Supervised"),
+        bad("window without a time zone", Strategy, json!({"spec": {"upgrade": {"maintenanceWindows": [{"days": ["Sat"], "start": "02:00", "durationMinutes": 60}]}}}), "spec.upgrade.timeZone", "timeZone is required"),
+        bad("window at 25:00", Strategy, json!({"spec": {"upgrade": {"timeZone": "UTC", "maintenanceWindows": [{"days": ["Sat"], "start": "25:00", "durationMinutes": 60}]}}}), "spec.upgrade.maintenanceWindows[0].start", PATTERN),
+        bad("window on Funday", Strategy, json!({"spec": {"upgrade": {"timeZone": "UTC", "maintenanceWindows": [{"days": ["Funday"], "start": "02:00", "durationMinutes": 60}]}}}), "spec.upgrade.maintenanceWindows[0].days[0]", ENUM),
+        bad("empty window", Strategy, json!({"spec": {"upgrade": {"timeZone": "UTC", "maintenanceWindows": [{"days": ["Sat"], "start": "02:00", "durationMinutes": 0}]}}}), "spec.upgrade.maintenanceWindows[0].durationMinutes", AT_LEAST),
+        bad("backup without a destination", Strategy, json!({"spec": {"backup": {"schedule": "0 22 * * *"}}}), "spec.backup.destination", REQUIRED),
+        bad("backup to two places", Strategy, json!({"spec": {"backup": {"destination": {"volume": {}, "s3": {"bucket": "backups", "credentialsSecretName": "s3"}}}}}), "spec.backup.destination", "exactly one of volume or s3"),
+        bad("backup at hour 25", Strategy, json!({"spec": {"backup": {"schedule": "0 25 * * *", "destination": {"volume": {}}}}}), "spec.backup.schedule", PATTERN),
+        bad("retention in words", Strategy, json!({"spec": {"backup": {"retention": {"keepWithin": "7 days"}, "destination": {"volume": {}}}}}), "spec.backup.retention.keepWithin", PATTERN),
+        bad("bucket with capitals", Strategy, json!({"spec": {"backup": {"destination": {"s3": {"bucket": "My_Bucket", "credentialsSecretName": "s3"}}}}}), "spec.backup.destination.s3.bucket", PATTERN),
+        bad("empty restart nonce", Strategy, json!({"spec": {"restartAt": ""}}), "spec.restartAt", NOT_EMPTY),
+        bad("zero alert drawdown", Strategy, json!({"spec": {"alerting": {"drawdownPercent": 0}}}), "spec.alerting.drawdownPercent", ABOVE_ZERO),
+        bad("unknown spec field", Strategy, json!({"spec": {"leverage": 3}}), ".spec.leverage", UNKNOWN),
+        bad("unknown risk field", Strategy, json!({"spec": {"risk": {"maxLeverage": 3}}}), ".spec.risk.maxLeverage", UNKNOWN),
+        bad_update("journal moved to SQLite", Strategy, json!({"spec": {"journal": postgres_journal()}}), json!({"spec": {"journal": {"backend": "Sqlite"}}}), "spec.journal.backend", "journal.backend is immutable"),
+        bad_update("journal dropped (SQLite)", Strategy, json!({"spec": {"journal": postgres_journal()}}), json!({}), "spec.journal.backend", "journal.backend is immutable"),
+        bad_update("restore added later", Strategy, json!({}), json!({"spec": {"restore": {"fromStrategy": "old", "source": {"volume": {}}}}}), "spec.restore", "restore is immutable"),
+        // BrokerAccount.
+        bad("unknown broker", Account, json!({"spec": {"broker": "Robinhood"}}), "spec.broker", ENUM),
+        bad("live without opt-in", Account, json!({"spec": alpaca_with(json!({"environment": "Live"}))}), "spec.liveTradingAcknowledged", "liveTradingAcknowledged must be true"),
+        bad("live with opt-in false", Account, json!({"spec": alpaca_with(json!({"environment": "Live", "liveTradingAcknowledged": false}))}), "spec.liveTradingAcknowledged", "liveTradingAcknowledged must be true"),
+        bad("Alpaca without credentials", Account, json!({"spec": {"broker": "Alpaca"}}), "spec.credentialsSecretRef", "required for broker Alpaca"),
+        bad("paper broker, live environment", Account, json!({"spec": {"environment": "Live", "liveTradingAcknowledged": true}}), "spec.environment", "environment must be Paper"),
+        bad("Alpaca with paper settings", Account, json!({"spec": alpaca_with(json!({"paper": {"startingCash": 1000}}))}), "spec.paper", "apply only to broker Paper"),
+        bad("endpoint not a URL", Account, json!({"spec": alpaca_with(json!({"endpoint": "alpaca markets"}))}), "spec.endpoint", PATTERN),
+        bad("negative order limit", Account, json!({"spec": {"limits": {"maxOrderNotional": -5}}}), "spec.limits.maxOrderNotional", AT_LEAST),
+        bad("lower-case allowed symbol", Account, json!({"spec": {"limits": {"allowedSymbols": ["btc/usd"]}}}), "spec.limits.allowedSymbols[0]", PATTERN),
+        bad("no starting cash", Account, json!({"spec": {"paper": {"startingCash": 0}}}), "spec.paper.startingCash", AT_LEAST),
+        bad("empty credentials name", Account, json!({"spec": {"broker": "Alpaca", "credentialsSecretRef": {"name": ""}}}), "spec.credentialsSecretRef.name", NOT_EMPTY),
+        bad("unknown account field", Account, json!({"spec": {"accountNumber": "123"}}), ".spec.accountNumber", UNKNOWN),
+        bad_update("broker changed", Account, json!({}), json!({"spec": alpaca()}), "spec.broker", "broker is immutable"),
+        // AgentPool.
+        bad("no agents", Pool, json!({"spec": {"agents": []}}), "spec.agents", "at least 1 items"),
+        bad("no providers", Pool, json!({"spec": {"providers": null}}), "spec.providers", REQUIRED),
+        bad("agent with an undefined provider", Pool, json!({"spec": {"agents": [{"role": "trend", "providers": ["quant"], "method": "Trend"}]}}), "spec.agents", "must be defined in providers"),
+        bad("LLM agent without a model", Pool, json!({"spec": {"providers": [openai()], "agents": [{"role": "news", "providers": ["openai"]}]}}), "spec.agents", "model is required"),
+        bad("max below min replicas", Pool, json!({"spec": {"autoscaling": {"minReplicas": 4, "maxReplicas": 2}}}), "spec.autoscaling.maxReplicas", "maxReplicas must be greater than or equal to minReplicas"),
+        bad("autoscaling without a maximum", Pool, json!({"spec": {"autoscaling": {"minReplicas": 2}}}), "spec.autoscaling.maxReplicas", REQUIRED),
+        bad("negative replicas", Pool, json!({"spec": {"replicas": -1}}), "spec.replicas", AT_LEAST),
+        bad("101 replicas", Pool, json!({"spec": {"replicas": 101}}), "spec.replicas", AT_MOST),
+        bad("CPU target of 150%", Pool, json!({"spec": {"autoscaling": {"maxReplicas": 3, "targetCPUUtilizationPercent": 150}}}), "spec.autoscaling.targetCPUUtilizationPercent", AT_MOST),
+        bad("unknown provider kind", Pool, json!({"spec": {"providers": [{"name": "rules", "kind": "Anthropic"}]}}), "spec.providers[0].kind", ENUM),
+        bad("Secret key with a space", Pool, json!({"spec": {"providers": [{"name": "rules", "kind": "Rules"}, {"name": "openai", "kind": "OpenAICompatible", "baseURL": "https://api.openai.com/v1", "apiKeySecretRef": {"name": "k", "key": "api key"}}]}}), "spec.providers[1].apiKeySecretRef.key", PATTERN),
+        bad("negative budget", Pool, json!({"spec": {"providers": [{"name": "rules", "kind": "Rules"}, {"name": "openai", "kind": "OpenAICompatible", "baseURL": "https://api.openai.com/v1", "dailyBudgetUSD": -1}]}}), "spec.providers[1].dailyBudgetUSD", AT_LEAST),
+        bad("CPU request not a quantity", Pool, json!({"spec": {"resources": {"requests": {"cpu": "lots"}}}}), "spec.resources.requests.cpu", PATTERN),
+        bad("unknown method", Pool, json!({"spec": {"agents": [{"role": "trend", "providers": ["rules"], "method": "Astrology"}]}}), "spec.agents[0].method", ENUM),
+        bad("unknown pool field", Pool, json!({"spec": {"gpu": true}}), ".spec.gpu", UNKNOWN),
+    ]
+}
+
+/// An Alpaca account with credentials, plus `extra`.
+fn alpaca_with(extra: Value) -> Value {
+    let mut spec = alpaca();
+    merge(&mut spec, &extra);
+    spec
+}
+
+/// RFC 7386 JSON merge patch: objects merge, `null` removes, anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let target = target.as_object_mut().unwrap();
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            merge(target.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+fn manifest(kind: Kind, name: &str, patch: &Value) -> Value {
+    let mut object = base(kind);
+    object["metadata"] = json!({ "name": name });
+    merge(&mut object, patch);
+    object
+}
+
+/// Whether the refusal names `field` with `message`: in a cause (validation errors), or in the
+/// message itself (server-side apply's schema errors, such as unknown fields).
+fn names(status: &Status, field: &str, message: &str) -> bool {
+    let in_cause = status.details.as_ref().is_some_and(|details| {
+        details
+            .causes
+            .iter()
+            .any(|c| c.field == field && c.message.contains(message))
+    });
+    in_cause || (status.message.contains(field) && status.message.contains(message))
+}
+
+#[tokio::test]
+async fn malformed_objects_are_rejected_with_the_field_and_a_reason() {
+    let client = shared_client().await.unwrap();
+    install_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, "rejections").await.unwrap();
+
+    // The bases themselves are accepted, so every rejection below is the patch's doing.
+    for kind in [Strategy, Account, Pool] {
+        let object = manifest(kind, &format!("base-{kind:?}").to_lowercase(), &json!({}));
+        let applied = apply_strict(&client, &ns.name, &object).await.unwrap();
+        assert!(applied.is_ok(), "base {kind:?} rejected: {applied:?}");
+    }
+
+    let cases = cases();
+    assert!(cases.len() >= 50, "only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let name = format!("case-{i:02}");
+        if let Some(before) = &case.before {
+            let first = manifest(case.kind, &name, before);
+            if let Err(status) = apply_strict(&client, &ns.name, &first).await.unwrap() {
+                failures.push(format!(
+                    "{}: the object before the update was rejected: {}",
+                    case.what, status.message
+                ));
+                continue;
+            }
+        }
+        let object = manifest(case.kind, &name, &case.patch);
+        match apply_strict(&client, &ns.name, &object).await.unwrap() {
+            Ok(_) => failures.push(format!("{}: accepted {}", case.what, object["spec"])),
+            Err(status) if names(&status, case.field, case.message) => {}
+            Err(status) => failures.push(format!(
+                "{}: expected {} / {:?}, got {:?} {:?}",
+                case.what,
+                case.field,
+                case.message,
+                status.message,
+                status.details.map(|d| d.causes)
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases wrong:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    ns.delete().await.unwrap();
+}
