@@ -33,3 +33,27 @@ export KUBECONFIG=$state/kubeconfig
 
 step "the cluster: two kwok nodes, the system pods"
 show kubectl get nodes,pods -A -o wide
+
+step "install the Tradeplane CRDs (generated from operator/src/api by make crds)"
+show kubectl apply --server-side -f crds/
+show kubectl wait --for=condition=Established --timeout=60s \
+  crd/tradingstrategies.tradeplane.io crd/brokeraccounts.tradeplane.io crd/agentpools.tradeplane.io
+
+step "the paper-trading quick start: a paper BrokerAccount, a rules-only AgentPool, two strategies"
+show kubectl create namespace "$namespace"
+show kubectl apply --server-side --validate=strict -n "$namespace" -f examples/quickstart/
+
+step "the API refuses what cannot work, e.g. two replicas on a SQLite journal"
+if kubectl patch ts index-trend -n "$namespace" --type=merge -p '{"spec":{"replicas":2}}' 2>&1; then
+  echo "expected the API server to refuse two replicas without a PostgreSQL journal" >&2
+  exit 1
+fi
+
+step "kubectl scale works on an AgentPool (the scale subresource)"
+show kubectl scale ap quant-analysts -n "$namespace" --replicas=2
+show kubectl get ap quant-analysts -n "$namespace" -o jsonpath='{.spec.replicas}{"\n"}'
+
+step "what kubectl shows (status columns fill in once the operator runs)"
+show kubectl get ts,ba,ap -n "$namespace"
+show kubectl get ts -n "$namespace" -o wide
+show kubectl explain tradingstrategy.spec.journal.backend

@@ -26,18 +26,18 @@ use super::common::{AnalystSpec, PodPlacement, ProviderSpec};
         status_replicas_path = ".status.replicas",
         label_selector_path = ".status.selector"
     ),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
     printcolumn(
         name = "Desired",
         type_ = "integer",
         json_path = ".status.desiredReplicas"
     ),
-    printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
     printcolumn(
         name = "Strategies",
         type_ = "integer",
         json_path = ".status.boundStrategyCount"
     ),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(
         name = "Min",
         type_ = "integer",
