@@ -36,8 +36,15 @@ show kubectl get nodes,pods -A -o wide
 
 step "install the Tradeplane CRDs (generated from operator/src/api by make crds)"
 show kubectl apply --server-side -f crds/
-show kubectl wait --for=condition=Established --timeout=60s \
-  crd/tradingstrategies.tradeplane.io crd/brokeraccounts.tradeplane.io crd/agentpools.tradeplane.io
+# kubectl wait errors out (instead of waiting) on a CRD whose status has no conditions yet,
+# which is how a CRD looks for a moment after it is created: so retry, for a minute at most.
+crds=(crd/tradingstrategies.tradeplane.io crd/brokeraccounts.tradeplane.io crd/agentpools.tradeplane.io)
+for attempt in $(seq 60); do
+  kubectl wait --for=condition=Established --timeout=10s "${crds[@]}" >/dev/null 2>&1 && break
+  [ "$attempt" = 60 ] && { echo "the CRDs did not become Established" >&2; exit 1; }
+  sleep 1
+done
+show kubectl wait --for=condition=Established --timeout=10s "${crds[@]}"
 
 step "the paper-trading quick start: a paper BrokerAccount, a rules-only AgentPool, two strategies"
 show kubectl create namespace "$namespace"
