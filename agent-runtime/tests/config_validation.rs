@@ -48,7 +48,6 @@ fn every_broken_field_is_named() {
         "risk.allowedSymbols[0]: \"TSLA\" is not one of the strategy's symbols",
         "risk.maxOrdersPerMinute: must be at least 1, got 0",
         "broker.startingCash: must be above 0, got -5",
-        "journal.backend: more than one replica (leaderElection is set) requires the postgres journal",
     ];
     for want in expected {
         assert!(
@@ -157,4 +156,32 @@ analysts: [{role: t, kind: quant, method: trend, wieght: 2}]
 "#;
     let err = RuntimeConfig::parse(yaml, Path::new("x.yaml")).unwrap_err();
     assert!(err.to_string().contains("wieght"), "{err}");
+}
+
+#[test]
+fn live_and_paper_alpaca_urls_must_match_the_live_opt_in() {
+    let config = |url: &str, live: bool| {
+        let yaml = format!(
+            "apiVersion: runtime.tradeplane.io/v1alpha1\nidentity: {{namespace: a, name: b}}\n\
+             symbols: [AAPL]\nanalysts: [{{role: t, kind: quant, method: trend}}]\n\
+             broker: {{kind: alpaca, baseUrl: \"{url}\", live: {live}, \
+             keyIdFile: /k, secretKeyFile: /s}}\n"
+        );
+        RuntimeConfig::parse(&yaml, Path::new("alpaca.yaml")).unwrap()
+    };
+    let errors = errors_of(&config("https://api.alpaca.markets", false));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("broker.baseUrl: api.alpaca.markets is the live trading API"));
+    let errors = errors_of(&config("https://paper-api.alpaca.markets/", true));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("broker.live: true, but baseUrl is the paper trading API"));
+    assert!(errors_of(&config("https://api.alpaca.markets", true)).is_empty());
+    assert!(errors_of(&config("https://paper-api.alpaca.markets", false)).is_empty());
+    // A sqlite journal next to a lease is the operator's normal rendering: valid.
+    let mut with_lease = config("https://paper-api.alpaca.markets", false);
+    with_lease.leader_election = Some(agent_runtime::config::LeaderElectionConfig {
+        lease_name: "b-leader".into(),
+        lease_duration_seconds: 15,
+    });
+    assert!(errors_of(&with_lease).is_empty());
 }

@@ -320,12 +320,13 @@ impl RuntimeConfig {
             }
             BrokerConfig::Alpaca {
                 base_url,
+                live,
                 key_id_file,
                 secret_key_file,
                 timeout_seconds,
-                ..
             } => {
                 v.url("broker.baseUrl", base_url);
+                check_alpaca_environment(v, base_url, *live);
                 v.non_empty("broker.keyIdFile", &key_id_file.to_string_lossy());
                 v.non_empty("broker.secretKeyFile", &secret_key_file.to_string_lossy());
                 if *timeout_seconds == 0 {
@@ -338,13 +339,10 @@ impl RuntimeConfig {
     fn check_journal(&self, v: &mut Validator) {
         match &self.journal {
             JournalConfig::Sqlite { path } => {
+                // A lease next to a SQLite journal is fine: the operator sets one for every
+                // strategy, and the CRD (not this file, which cannot see the replica count)
+                // is what refuses more than one replica on SQLite.
                 v.non_empty("journal.path", &path.to_string_lossy());
-                if self.leader_election.is_some() {
-                    v.error(
-                        "journal.backend",
-                        "more than one replica (leaderElection is set) requires the postgres journal",
-                    );
-                }
             }
             JournalConfig::Postgres { url_file } => {
                 v.non_empty("journal.urlFile", &url_file.to_string_lossy())
@@ -380,6 +378,36 @@ impl RuntimeConfig {
         if self.server.stale_after_intervals == 0 {
             v.error("server.staleAfterIntervals", "must be at least 1, got 0");
         }
+    }
+}
+
+/// Alpaca's live trading host. Orders sent there are real.
+pub const ALPACA_LIVE_HOST: &str = "api.alpaca.markets";
+/// Alpaca's paper trading host.
+pub const ALPACA_PAPER_HOST: &str = "paper-api.alpaca.markets";
+
+/// The second lock on live trading: a live base URL without `live: true` (the BrokerAccount's
+/// explicit opt-in) is refused, and so is `live: true` pointed at the paper API, which would
+/// make a user believe they trade live when they do not.
+fn check_alpaca_environment(v: &mut Validator, base_url: &str, live: bool) {
+    let host = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if host == ALPACA_LIVE_HOST && !live {
+        v.error(
+            "broker.baseUrl",
+            format!("{host} is the live trading API, but live is false (paper accounts use {ALPACA_PAPER_HOST})"),
+        );
+    }
+    if host == ALPACA_PAPER_HOST && live {
+        v.error(
+            "broker.live",
+            format!("true, but baseUrl is the paper trading API {host}"),
+        );
     }
 }
 
