@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::sync::watch;
 
 use crate::broker;
-use crate::config::{ConfigPurpose, RuntimeConfig};
+use crate::config::{ConfigPurpose, RuntimeConfig, TradingStateWatch};
 use crate::cycle::adapters::{BrokerExecution, JournalRecorder};
 use crate::cycle::build;
 use crate::cycle::ports::{Execution, Recorder};
@@ -184,10 +184,11 @@ async fn run(mode: Mode) -> ExitCode {
         Some(config) => config,
         None => return ExitCode::FAILURE,
     };
+    let config_path = config_path.clone();
     let shutdown = shutdown_signal();
     match mode {
-        Mode::Trader(_) => trader(config, shutdown, false).await,
-        Mode::Cycle(_) => trader(config, shutdown, true).await,
+        Mode::Trader(_) => trader(config, &config_path, shutdown, false).await,
+        Mode::Cycle(_) => trader(config, &config_path, shutdown, true).await,
         Mode::Replay {
             max_cycles,
             journal,
@@ -287,7 +288,15 @@ async fn journalled_ports(
     Ok((execution, Arc::new(JournalRecorder::new(journal))))
 }
 
-async fn trader(config: RuntimeConfig, shutdown: watch::Receiver<bool>, once: bool) -> ExitCode {
+/// The `trader` mode (cycles on the schedule until SIGTERM) or, with `once`, the `cycle`
+/// mode. Both serve the probes and metrics while they run, so a CronJob's pod is observable
+/// like the Deployment's.
+async fn trader(
+    config: RuntimeConfig,
+    config_path: &Path,
+    shutdown: watch::Receiver<bool>,
+    once: bool,
+) -> ExitCode {
     let parts = (|| -> Result<_, String> {
         let source = build::market_source(&config).map_err(|e| e.to_string())?;
         let schedule = CycleSchedule::from_config(&config.schedule).map_err(|e| e.to_string())?;
@@ -324,38 +333,37 @@ async fn trader(config: RuntimeConfig, shutdown: watch::Receiver<bool>, once: bo
         leadership,
         metrics.clone(),
     );
-    let runner = match runner {
+    let mut runner = match runner {
         Ok(runner) => runner,
         Err(err) => {
             tracing::error!(%err, "cannot start");
             return ExitCode::FAILURE;
         }
     };
+    runner.state_watch = Some(TradingStateWatch::new(config_path));
     let trader = Trader {
         runner,
         source,
         schedule,
         health: health.clone(),
     };
-    if once {
-        return match trader.run_once(shutdown).await {
-            Ok(report) => {
-                tracing::info!(
-                    cycle_id = report.cycle_id,
-                    orders = report.orders_sent,
-                    "cycle complete"
-                );
-                ExitCode::SUCCESS
-            }
+    // The server stops when the mode is done, not only on SIGTERM (a `cycle` ends by itself).
+    let (server_stop_tx, server_stop) = watch::channel(false);
+    let server = tokio::spawn(server::serve(listen, health, metrics, server_stop));
+    let exit = if once {
+        match trader.run_once(shutdown).await {
+            Ok(_) => ExitCode::SUCCESS,
             Err(err) => {
                 tracing::error!(%err, "cycle failed");
                 ExitCode::FAILURE
             }
-        };
-    }
-    let server = tokio::spawn(server::serve(listen, health, metrics, shutdown.clone()));
-    trader.run(shutdown).await;
-    match server.await {
+        }
+    } else {
+        trader.run(shutdown).await;
+        ExitCode::SUCCESS
+    };
+    let _ = server_stop_tx.send(true);
+    let served = match server.await {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(err)) => {
             tracing::error!(%err, "the HTTP server failed");
@@ -365,5 +373,10 @@ async fn trader(config: RuntimeConfig, shutdown: watch::Receiver<bool>, once: bo
             tracing::error!(%err, "the HTTP server task failed");
             ExitCode::FAILURE
         }
+    };
+    if exit == ExitCode::SUCCESS {
+        served
+    } else {
+        exit
     }
 }

@@ -12,9 +12,11 @@ use std::path::PathBuf;
 
 mod load;
 mod validate;
+mod watch;
 
 pub use load::LoadError;
 pub use validate::{ConfigError, ConfigPurpose, MAX_DEBATE_ROUNDS, TIMEFRAMES};
+pub use watch::TradingStateWatch;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

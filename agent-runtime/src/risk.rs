@@ -175,6 +175,17 @@ impl RiskManager {
         }
     }
 
+    /// The state the config asks for (before any kill switch).
+    pub fn configured_state(&self) -> TradingState {
+        self.configured
+    }
+
+    /// Applies a new configured state (the config changed while running). A tripped kill
+    /// switch stays tripped: [`state`](Self::state) is never looser than it.
+    pub fn set_configured_state(&mut self, state: TradingState) {
+        self.configured = state;
+    }
+
     pub fn peak_equity(&self) -> Option<f64> {
         self.peak_equity
     }

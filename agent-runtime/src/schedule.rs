@@ -122,6 +122,11 @@ impl CycleSchedule {
         None
     }
 
+    /// Whether cycles run only while the market is open.
+    pub fn market_hours_only(&self) -> bool {
+        self.market_hours_only
+    }
+
     /// Whether a cycle at `time` may trade (always true unless `marketHoursOnly`).
     pub fn in_session(&self, time: DateTime<Utc>) -> bool {
         !self.market_hours_only || us_equity_market_open(time)

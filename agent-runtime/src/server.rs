@@ -4,7 +4,9 @@
 //! answers: restarting a trader mid-cycle is worse than a slow one. `/readyz` says the trader
 //! can be trusted with orders: it has reconciled with the broker since start, the broker
 //! answered on the last attempt, and a cycle completed recently (the start time counts as the
-//! first "cycle", so a fresh pod is ready once reconciled). The body lists what is missing.
+//! first "cycle", so a fresh pod is ready once reconciled). "Recently" is measured from the
+//! later of the last cycle and the slot the trader is waiting for, so a trader sleeping over
+//! a weekend until the market opens stays ready. The body lists what is missing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +28,8 @@ pub struct Health {
     reconciled: AtomicBool,
     broker_reachable: AtomicBool,
     last_cycle: std::sync::Mutex<Instant>,
+    /// The next scheduled cycle, while the trader waits for it.
+    next_slot: std::sync::Mutex<Option<Instant>>,
     stale_after: Duration,
 }
 
@@ -35,6 +39,7 @@ impl Health {
             reconciled: AtomicBool::new(false),
             broker_reachable: AtomicBool::new(false),
             last_cycle: std::sync::Mutex::new(Instant::now()),
+            next_slot: std::sync::Mutex::new(None),
             stale_after,
         }
     }
@@ -53,6 +58,13 @@ impl Health {
         }
     }
 
+    /// The trader sleeps until `slot` for its next cycle: no cycle is expected before then.
+    pub fn waiting_until(&self, slot: Instant) {
+        if let Ok(mut next) = self.next_slot.lock() {
+            *next = Some(slot);
+        }
+    }
+
     /// What stands between the process and readiness; empty when ready.
     pub fn unready_reasons(&self) -> Vec<String> {
         let mut reasons = Vec::new();
@@ -67,7 +79,12 @@ impl Health {
             .lock()
             .map(|t| t.elapsed())
             .unwrap_or(Duration::MAX);
-        if age > self.stale_after {
+        let overdue = self
+            .next_slot
+            .lock()
+            .map(|slot| slot.is_none_or(|slot| slot.elapsed() > self.stale_after))
+            .unwrap_or(true);
+        if age > self.stale_after && overdue {
             reasons.push(format!(
                 "last cycle {}s ago (stale after {}s)",
                 age.as_secs(),

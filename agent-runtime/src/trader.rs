@@ -5,14 +5,19 @@
 //! normally), after which it is dropped — abandoned between awaits, never half-journalled: an
 //! order journalled but without a result is exactly what restart reconciliation looks up.
 //! Then the lease is released so a standby takes over at once.
+//!
+//! With `marketHoursOnly`, slots come from the schedule's calendar (no nights, no weekends)
+//! and each is confirmed with the broker's market clock (`/v2/clock`), which also knows
+//! holidays and early closes; a closed market skips the slot (`cycles_total{outcome="skipped"}`).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, DurationRound, Utc};
 use tokio::sync::watch;
 
 use crate::cycle::build::MarketSource;
+use crate::cycle::ports::PortError;
 use crate::cycle::{CycleError, CycleReport, CycleRunner};
 use crate::schedule::CycleSchedule;
 use crate::server::Health;
@@ -69,11 +74,23 @@ impl Trader {
                         break;
                     };
                     let wait = (slot - Utc::now()).to_std().unwrap_or_default();
+                    self.health.waiting_until(Instant::now() + wait);
                     if wait_or_stop(wait, &mut shutdown).await {
                         break;
                     }
                     last_slot = slot;
-                    Some(slot)
+                    match self.market_gate().await {
+                        Gate::Open => Some(slot),
+                        Gate::Closed { next_open } => {
+                            // Jump to the open rather than asking the clock at every slot
+                            // of a holiday.
+                            if let Some(open) = next_open.filter(|open| *open > slot) {
+                                last_slot = open - chrono::Duration::seconds(1);
+                            }
+                            continue;
+                        }
+                        Gate::Unknown => continue,
+                    }
                 }
             };
             let Some(now) = now else {
@@ -117,13 +134,14 @@ impl Trader {
         self.stop().await;
     }
 
-    /// One cycle (the `cycle` mode): reconcile, run at the current slot, return.
+    /// One cycle (the `cycle` mode): reconcile, run at the current slot, return. `None` when
+    /// the market is closed and `marketHoursOnly` is set: nothing to do, not a failure.
     pub async fn run_once(
         mut self,
         mut shutdown: watch::Receiver<bool>,
-    ) -> Result<CycleReport, CycleError> {
+    ) -> Result<Option<CycleReport>, CycleError> {
         if !self.reconcile(&mut shutdown).await {
-            return Err(CycleError::Broker(crate::cycle::ports::PortError {
+            return Err(CycleError::Broker(PortError {
                 kind: "shutdown",
                 message: "stopped before reconciling".into(),
             }));
@@ -131,14 +149,83 @@ impl Trader {
         let now = match &self.source {
             MarketSource::Replay { feed, .. } => feed.now().unwrap_or_else(Utc::now),
             // A CronJob starts within moments of its slot: the minute names the cycle.
-            MarketSource::Live(_) => current_slot(Utc::now()),
+            MarketSource::Live(_) => {
+                if !self.schedule.in_session(Utc::now()) {
+                    tracing::info!("market closed (calendar): skipping this cycle");
+                    self.runner
+                        .metrics
+                        .cycles
+                        .with_label_values(&["skipped"])
+                        .inc();
+                    self.stop().await;
+                    return Ok(None);
+                }
+                match self.market_gate().await {
+                    Gate::Open => {}
+                    Gate::Closed { .. } => {
+                        self.stop().await;
+                        return Ok(None);
+                    }
+                    Gate::Unknown => {
+                        self.stop().await;
+                        return Err(CycleError::Broker(PortError {
+                            kind: "clock",
+                            message: "cannot tell whether the market is open".into(),
+                        }));
+                    }
+                }
+                current_slot(Utc::now())
+            }
         };
         let result = match run_with_grace(&mut self.runner, now, &mut shutdown).await {
-            Some(result) => result,
+            Some(result) => result.map(Some),
             None => Err(CycleError::Abandoned),
         };
+        if let Ok(Some(report)) = &result {
+            self.cycle_done(report);
+        }
         self.stop().await;
         result
+    }
+
+    /// With `marketHoursOnly`, asks the broker's clock whether this slot may trade. The
+    /// calendar in the schedule already skipped nights and weekends; the broker's clock also
+    /// knows holidays and early closes. Without an answer the slot is skipped: a trader that
+    /// cannot tell whether the market is open does not trade.
+    async fn market_gate(&self) -> Gate {
+        if !self.schedule.market_hours_only() {
+            return Gate::Open;
+        }
+        match self.runner.broker.market_clock().await {
+            Ok(None) => Gate::Open,
+            Ok(Some(clock)) if clock.is_open => {
+                self.health.set_broker_reachable(true);
+                Gate::Open
+            }
+            Ok(Some(clock)) => {
+                self.health.set_broker_reachable(true);
+                self.health.cycle_completed();
+                self.runner
+                    .metrics
+                    .cycles
+                    .with_label_values(&["skipped"])
+                    .inc();
+                tracing::info!(next_open = ?clock.next_open, "market closed (broker clock): skipping this cycle");
+                Gate::Closed {
+                    next_open: clock.next_open,
+                }
+            }
+            Err(err) => {
+                self.health.set_broker_reachable(false);
+                self.runner
+                    .metrics
+                    .cycles
+                    .with_label_values(&["error"])
+                    .inc();
+                tracing::warn!(%err, "cannot read the market clock: skipping this cycle");
+                Gate::Unknown
+            }
+        }
     }
 
     fn cycle_done(&self, report: &CycleReport) {
@@ -166,6 +253,16 @@ impl Trader {
         self.runner.metrics.leader.set(0);
         tracing::info!("trader stopped");
     }
+}
+
+/// What the market clock says about a slot.
+enum Gate {
+    Open,
+    Closed {
+        next_open: Option<DateTime<Utc>>,
+    },
+    /// The clock could not be read.
+    Unknown,
 }
 
 /// The minute a cycle started in: its slot.

@@ -7,9 +7,11 @@
 pub mod llm;
 pub mod quant;
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use crate::domain::{AnalystReport, Bar, Position};
+use llm::{Analysis, LlmEvent};
 
 /// What an analyst sees of one symbol at decision time.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,4 +37,16 @@ pub trait Analyst: Send + Sync {
 
     /// Reads the snapshot and reports; never fails (see the module docs).
     fn analyze<'a>(&'a self, snapshot: &'a Snapshot) -> BoxFuture<'a, AnalystReport>;
+
+    /// The report and what happened on the way to it ([`LlmEvent`]s: retries, budgets,
+    /// fallbacks), for the journal. Analysts that call nothing have no events.
+    fn analyze_detailed<'a>(&'a self, snapshot: &'a Snapshot) -> BoxFuture<'a, Analysis> {
+        async move {
+            Analysis {
+                report: self.analyze(snapshot).await,
+                events: Vec::<LlmEvent>::new(),
+            }
+        }
+        .boxed()
+    }
 }

@@ -17,7 +17,7 @@ use super::ports::{
 };
 use crate::broker::execute::{ExecuteError, Executed, execute_order};
 use crate::broker::reconcile::reconcile;
-use crate::broker::{Broker, BrokerError};
+use crate::broker::{Broker, BrokerError, MarketClock};
 use crate::domain::{OrderRequest, OrderStatus};
 use crate::journal::{
     CycleRecord, CycleStatus, EventRecord, Journal, JournalError, RejectionRecord,
@@ -74,6 +74,10 @@ impl Execution for BrokerExecution {
             })
         }
         .boxed()
+    }
+
+    fn market_clock(&self) -> BoxFuture<'_, Result<Option<MarketClock>, PortError>> {
+        async move { self.broker.clock().await.map_err(broker_error) }.boxed()
     }
 
     fn reconcile(&self) -> BoxFuture<'_, Result<(), PortError>> {
@@ -220,6 +224,40 @@ impl JournalRecorder {
                     kind: "kill_switch".into(),
                     message: format!("{trip:?}"),
                     details: serde_json::to_value(trip).ok(),
+                    created_at: *time,
+                };
+                self.journal.record_event(&event).await
+            }
+            JournalEntry::Llm {
+                cycle_id,
+                time,
+                symbol,
+                event,
+            } => {
+                let mut details = serde_json::to_value(event).unwrap_or_default();
+                if let Some(map) = details.as_object_mut() {
+                    map.insert("symbol".into(), symbol.clone().into());
+                }
+                let event = EventRecord {
+                    cycle_id: Some(cycle_id.clone()),
+                    kind: format!("llm_{}", event.kind()),
+                    message: format!("{symbol}: {event}"),
+                    details: Some(details),
+                    created_at: *time,
+                };
+                self.journal.record_event(&event).await
+            }
+            JournalEntry::TradingState {
+                cycle_id,
+                time,
+                from,
+                to,
+            } => {
+                let event = EventRecord {
+                    cycle_id: Some(cycle_id.clone()),
+                    kind: "trading_state".into(),
+                    message: format!("configured trading state {from:?} -> {to:?}"),
+                    details: Some(serde_json::json!({"from": from, "to": to})),
                     created_at: *time,
                 };
                 self.journal.record_event(&event).await

@@ -164,6 +164,7 @@ pub fn runner(
         Some(endpoint) => Some(PoolClient::new(endpoint, strategy)?),
         None => None,
     };
+    metrics.trading_state.set(config.trading_state as i64);
     Ok(CycleRunner {
         identity: config.identity.clone(),
         symbols: config.symbols.clone(),
@@ -178,5 +179,6 @@ pub fn runner(
         metrics,
         history: history_window(config),
         pool,
+        state_watch: None,
     })
 }

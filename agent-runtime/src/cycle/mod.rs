@@ -19,10 +19,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::agents::llm::LlmEvent;
 use crate::agents::quant::MIN_HISTORY;
 use crate::agents::{Analyst, Snapshot};
 use crate::broker::order_id::client_order_id;
-use crate::config::Identity;
+use crate::config::{Identity, TradingStateWatch};
 use crate::decision::{DecisionInput, PortfolioManager};
 use crate::domain::{Action, Decision, OrderRequest, OrderStatus, Side};
 use crate::leadership::Leadership;
@@ -83,6 +84,9 @@ pub struct CycleRunner {
     /// The AgentPool that serves this strategy's analyses, when it has one; its reports join
     /// the in-process seats' (if any).
     pub pool: Option<PoolClient>,
+    /// The mounted config file, re-read for a new `tradingState` before each cycle and each
+    /// order (see [`TradingStateWatch`]); `None` where there is no file to watch.
+    pub state_watch: Option<TradingStateWatch>,
 }
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id.
@@ -152,6 +156,7 @@ impl CycleRunner {
 
     async fn run_inner(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
         let cycle_id = cycle_id(now);
+        self.refresh_trading_state(&cycle_id, now).await?;
         let snapshots = self.snapshots().await;
         let marks: BTreeMap<String, f64> = snapshots
             .iter()
@@ -179,9 +184,18 @@ impl CycleRunner {
             ..CycleReport::default()
         };
         let mut proposals = Vec::new();
-        for (snapshot, decision) in snapshots.iter().zip(analyses) {
+        for (snapshot, (decision, events)) in snapshots.iter().zip(analyses) {
             let action = format!("{:?}", decision.action).to_lowercase();
             self.metrics.decisions.with_label_values(&[&action]).inc();
+            for event in events {
+                self.record(JournalEntry::Llm {
+                    cycle_id: cycle_id.clone(),
+                    time: now,
+                    symbol: snapshot.symbol.clone(),
+                    event,
+                })
+                .await?;
+            }
             self.record(JournalEntry::Decision {
                 cycle_id: cycle_id.clone(),
                 time: now,
@@ -256,34 +270,54 @@ impl CycleRunner {
             .collect()
     }
 
-    async fn analyze(&self, snapshot: &Snapshot, account: &AccountState) -> Decision {
+    /// The decision for one symbol, and the LLM events on the way to it (in-process seats,
+    /// the pool's, the debate's) so the journal can say why a seat said what it said.
+    async fn analyze(
+        &self,
+        snapshot: &Snapshot,
+        account: &AccountState,
+    ) -> (Decision, Vec<LlmEvent>) {
         let mut snapshot = snapshot.clone();
         snapshot.position = account.position(&snapshot.symbol).cloned();
-        let local = futures::future::join_all(self.analysts.iter().map(|a| a.analyze(&snapshot)));
-        let (mut reports, pooled) = match &self.pool {
+        let local =
+            futures::future::join_all(self.analysts.iter().map(|a| a.analyze_detailed(&snapshot)));
+        let (local, pooled) = match &self.pool {
             Some(pool) => {
                 let (local, pooled) =
                     futures::future::join(local, pool.reports_or_hold(&snapshot)).await;
-                (local, pooled.reports)
+                (local, Some(pooled))
             }
-            None => (local.await, Vec::new()),
+            None => (local.await, None),
         };
-        reports.extend(pooled);
+        let mut reports = Vec::with_capacity(local.len());
+        let mut events = Vec::new();
+        for analysis in local {
+            reports.push(analysis.report);
+            events.extend(analysis.events);
+        }
+        if let Some(pooled) = pooled {
+            reports.extend(pooled.reports);
+            events.extend(pooled.events);
+        }
         let debate = match &self.debate {
             Some((debate, rounds)) if *rounds > 0 => {
-                debate.debate(&snapshot, &reports, *rounds).await
+                let (conclusion, debate_events) =
+                    debate.debate_detailed(&snapshot, &reports, *rounds).await;
+                events.extend(debate_events);
+                conclusion
             }
             _ => None,
         };
         let position_quantity = snapshot.position.as_ref().map_or(0.0, |p| p.quantity);
-        self.manager.decide(&DecisionInput {
+        let decision = self.manager.decide(&DecisionInput {
             symbol: &snapshot.symbol,
             price: snapshot.last_price().unwrap_or(0.0),
             equity: account.equity,
             position_quantity,
             reports: &reports,
             debate: debate.as_ref(),
-        })
+        });
+        (decision, events)
     }
 
     async fn execute(
@@ -297,6 +331,8 @@ impl CycleRunner {
     ) -> Result<(), CycleError> {
         let symbol = snapshot.symbol.as_str();
         let exposure = exposure_of(snapshot, account);
+        // Just before the risk review, so `suspend` stops the very next order.
+        self.refresh_trading_state(cycle_id, now).await?;
         let approved = match self.risk.review(now, decision, &exposure) {
             RiskOutcome::NoOrder => return Ok(()),
             RiskOutcome::Rejected(rejection) => {
@@ -379,6 +415,31 @@ impl CycleRunner {
             time: now,
             client_order_id: order.client_order_id,
             outcome,
+        })
+        .await
+    }
+
+    /// Applies a `tradingState` changed in the config file, journalling the change.
+    async fn refresh_trading_state(
+        &mut self,
+        cycle_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), CycleError> {
+        let Some(state) = self.state_watch.as_ref().and_then(TradingStateWatch::poll) else {
+            return Ok(());
+        };
+        let from = self.risk.configured_state();
+        if state == from {
+            return Ok(());
+        }
+        self.risk.set_configured_state(state);
+        self.metrics.trading_state.set(self.risk.state() as i64);
+        tracing::warn!(cycle_id, ?from, to = ?state, "the config changed the trading state");
+        self.record(JournalEntry::TradingState {
+            cycle_id: cycle_id.into(),
+            time: now,
+            from,
+            to: state,
         })
         .await
     }

@@ -13,6 +13,9 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::Snapshot;
+use crate::agents::llm::LlmEvent;
+use crate::broker::MarketClock;
+use crate::config::TradingState;
 use crate::domain::{AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position};
 use crate::risk::{Clip, Intent, Rejection, Trip};
 
@@ -60,6 +63,12 @@ pub trait Execution: Send + Sync {
     /// outcomes looked up by client order id). The trader is not ready until this succeeded.
     fn reconcile(&self) -> BoxFuture<'_, Result<(), PortError>> {
         futures::future::ready(Ok(())).boxed()
+    }
+
+    /// The broker's market clock, for `marketHoursOnly`; `None` where the broker has none
+    /// (the schedule's own calendar then decides).
+    fn market_clock(&self) -> BoxFuture<'_, Result<Option<MarketClock>, PortError>> {
+        futures::future::ready(Ok(None)).boxed()
     }
 
     /// Places an order (idempotent by `client_order_id`) for cycle `cycle_id` at cycle time
@@ -112,6 +121,22 @@ pub enum JournalEntry {
         cycle_id: String,
         time: DateTime<Utc>,
         trip: Trip,
+    },
+    /// Something on the way to an LLM report for `symbol`: a retry, a malformed answer, a
+    /// provider given up, a budget spent, a fallback.
+    Llm {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        symbol: String,
+        event: LlmEvent,
+    },
+    /// The configured trading state changed while running (the config file was updated,
+    /// e.g. `suspend: true`), from `from` to `to`.
+    TradingState {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        from: TradingState,
+        to: TradingState,
     },
     Equity {
         cycle_id: String,
@@ -185,4 +210,14 @@ pub trait Debate: Send + Sync {
         reports: &'a [AnalystReport],
         rounds: u32,
     ) -> BoxFuture<'a, Option<AnalystReport>>;
+
+    /// The conclusion and the LLM events on the way to it, for the journal.
+    fn debate_detailed<'a>(
+        &'a self,
+        snapshot: &'a Snapshot,
+        reports: &'a [AnalystReport],
+        rounds: u32,
+    ) -> BoxFuture<'a, (Option<AnalystReport>, Vec<LlmEvent>)> {
+        async move { (self.debate(snapshot, reports, rounds).await, Vec::new()) }.boxed()
+    }
 }

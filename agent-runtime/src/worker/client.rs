@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::api::{ANALYSES_PATH, AnalysisRequest, AnalysisResponse, ErrorBody};
 use crate::agents::Snapshot;
+use crate::agents::llm::LlmEvent;
 use crate::config::AgentPoolEndpoint;
 use crate::domain::{AnalystReport, Signal};
 
@@ -137,7 +138,11 @@ impl PoolClient {
                         confidence: 0.0,
                         rationale: format!("the agent pool could not answer ({err}); holding"),
                     }],
-                    events: Vec::new(),
+                    events: vec![LlmEvent::Fallback {
+                        role: "agent-pool".into(),
+                        fallback: "hold".into(),
+                        reason: err.to_string(),
+                    }],
                 }
             }
         }

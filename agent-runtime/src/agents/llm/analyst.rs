@@ -173,7 +173,11 @@ impl Analyst for LlmAnalyst {
     }
 
     fn analyze<'a>(&'a self, snapshot: &'a Snapshot) -> BoxFuture<'a, AnalystReport> {
-        async move { self.analyze_detailed(snapshot).await.report }.boxed()
+        async move { LlmAnalyst::analyze_detailed(self, snapshot).await.report }.boxed()
+    }
+
+    fn analyze_detailed<'a>(&'a self, snapshot: &'a Snapshot) -> BoxFuture<'a, Analysis> {
+        LlmAnalyst::analyze_detailed(self, snapshot).boxed()
     }
 }
 
@@ -195,10 +199,7 @@ impl Seat {
     pub async fn analyze_detailed(&self, snapshot: &Snapshot) -> Analysis {
         match self {
             Self::Llm(llm) => llm.analyze_detailed(snapshot).await,
-            Self::Plain(quant) => Analysis {
-                report: quant.analyze(snapshot).await,
-                events: Vec::new(),
-            },
+            Self::Plain(analyst) => analyst.analyze_detailed(snapshot).await,
         }
     }
 

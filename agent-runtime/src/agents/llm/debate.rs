@@ -202,6 +202,19 @@ impl Debate for LlmDebate {
     ) -> BoxFuture<'a, Option<AnalystReport>> {
         async move { self.run(snapshot, reports, rounds).await.conclusion }.boxed()
     }
+
+    fn debate_detailed<'a>(
+        &'a self,
+        snapshot: &'a Snapshot,
+        reports: &'a [AnalystReport],
+        rounds: u32,
+    ) -> BoxFuture<'a, (Option<AnalystReport>, Vec<LlmEvent>)> {
+        async move {
+            let outcome = self.run(snapshot, reports, rounds).await;
+            (outcome.conclusion, outcome.events)
+        }
+        .boxed()
+    }
 }
 
 fn render(transcript: &[DebateTurn]) -> String {

@@ -54,6 +54,19 @@ pub enum LlmEvent {
     },
 }
 
+impl LlmEvent {
+    /// A stable snake_case name, used as the journal event kind (`llm_<kind>`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Retry { .. } => "retry",
+            Self::Malformed { .. } => "malformed",
+            Self::ProviderFailed { .. } => "provider_failed",
+            Self::BudgetExhausted { .. } => "budget_exhausted",
+            Self::Fallback { .. } => "fallback",
+        }
+    }
+}
+
 impl fmt::Display for LlmEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

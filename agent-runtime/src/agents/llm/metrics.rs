@@ -20,7 +20,7 @@ pub struct LlmMetrics {
     pub tokens: IntCounterVec,
     /// Dollars spent, by provider and role.
     pub cost_usd: CounterVec,
-    /// Seconds per HTTP attempt, by provider.
+    /// Seconds per HTTP attempt, by provider and role.
     pub latency: HistogramVec,
     /// Dollars left in today's budget, by provider (absent for providers without a budget).
     pub budget_remaining_usd: GaugeVec,
@@ -52,7 +52,7 @@ impl LlmMetrics {
             latency: HistogramVec::new(
                 HistogramOpts::new("llm_call_duration_seconds", "Seconds per LLM HTTP call.")
                     .buckets(vec![0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0]),
-                &["provider"],
+                &["provider", "role"],
             )?,
             budget_remaining_usd: GaugeVec::new(
                 Opts::new(

@@ -175,7 +175,7 @@ impl Provider {
             let result = self.client.complete(request).await;
             metrics
                 .latency
-                .with_label_values(&[&self.name])
+                .with_label_values(&[&self.name, role])
                 .observe(started.elapsed().as_secs_f64());
             let error = match result {
                 Ok(completion) => {
