@@ -1,20 +1,15 @@
 //! Market data: CSV layouts, the replay feed over CSV, and the Alpaca-compatible client
-//! against a local server that checks the request the way the real API would.
+//! against the Alpaca stand-in's market data API.
 
 // Test code: a panic is how a failure is reported.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_runtime::market::csv::{BarSet, load, parse_into, write_long};
 use agent_runtime::market::{AlpacaMarketData, MarketData, MarketDataError, ReplayFeed, synthetic};
-use axum::extract::{Path, Query};
-use axum::http::HeaderMap;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use chrono::Utc;
+use standins::alpaca::{AlpacaStandin, StandinBar};
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tp-market-{name}-{}", std::process::id()));
@@ -86,63 +81,88 @@ async fn replay_over_csv_needs_every_symbol() {
     assert!(ReplayFeed::from_csv(&dir, &["AAA".to_string(), "BBB".to_string()], 10).is_err());
 }
 
-type Seen = Arc<Mutex<Vec<(String, HashMap<String, String>, Option<String>)>>>;
-
-async fn fake_alpaca(seen: Seen) -> String {
-    let app = Router::new().route(
-        "/v2/stocks/{symbol}/bars",
-        get(move |Path(symbol): Path<String>, Query(query): Query<HashMap<String, String>>, headers: HeaderMap| {
-            let seen = seen.clone();
-            async move {
-                let key = headers.get("APCA-API-KEY-ID").and_then(|v| v.to_str().ok()).map(str::to_string);
-                let authorized = key.as_deref() == Some("key-id")
-                    && headers.get("APCA-API-SECRET-KEY").and_then(|v| v.to_str().ok()) == Some("secret");
-                seen.lock().unwrap().push((symbol.clone(), query, key));
-                if !authorized {
-                    return (axum::http::StatusCode::FORBIDDEN, Json(json!({"message": "forbidden"})));
-                }
-                // Newest first, as asked with sort=desc.
-                let bars = json!([
-                    {"t": "2025-01-06T05:00:00Z", "o": 3.0, "h": 3.5, "l": 2.5, "c": 3.2, "v": 300, "n": 9, "vw": 3.1},
-                    {"t": "2025-01-03T05:00:00Z", "o": 2.0, "h": 2.5, "l": 1.5, "c": 2.2, "v": 200, "n": 9, "vw": 2.1},
-                    {"t": "2025-01-02T05:00:00Z", "o": 1.0, "h": 1.5, "l": 0.5, "c": 1.2, "v": 100, "n": 9, "vw": 1.1}
-                ]);
-                (axum::http::StatusCode::OK, Json(json!({"bars": bars, "symbol": symbol, "next_page_token": null})))
+fn daily_bars(count: i64) -> Vec<StandinBar> {
+    // Ending yesterday, so the client's `start` (a lookback from now) includes them.
+    let last = Utc::now()
+        .date_naive()
+        .and_hms_opt(5, 0, 0)
+        .unwrap()
+        .and_utc()
+        - chrono::Duration::days(1);
+    (0..count)
+        .map(|i| {
+            let close = 100.0 + i as f64;
+            StandinBar {
+                time: last - chrono::Duration::days(count - 1 - i),
+                open: close - 0.5,
+                high: close + 1.0,
+                low: close - 1.0,
+                close,
+                volume: 1_000.0 + i as f64,
             }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}")
+        })
+        .collect()
 }
 
 #[tokio::test]
-async fn alpaca_client_asks_for_the_latest_bars_with_the_keys() {
-    let seen = Seen::default();
-    let base = fake_alpaca(seen.clone()).await;
-    let client =
-        AlpacaMarketData::new(&base, "1Day", "key-id\n", "secret", Duration::from_secs(5)).unwrap();
-    let bars = client.latest_bars("AAPL", 2).await.unwrap();
-    assert_eq!(bars.len(), 2, "only the latest `limit` bars");
-    assert_eq!((bars[0].close, bars[1].close), (2.2, 3.2), "oldest first");
-    assert_eq!(bars[1].symbol, "AAPL");
-    let (symbol, query, key) = seen.lock().unwrap()[0].clone();
-    assert_eq!(symbol, "AAPL");
-    assert_eq!(query["timeframe"], "1Day");
-    assert_eq!(query["limit"], "2");
-    assert_eq!(query["sort"], "desc");
-    assert!(query.contains_key("start"));
-    assert_eq!(
-        key.as_deref(),
-        Some("key-id"),
-        "key files' trailing newline is trimmed"
-    );
+async fn alpaca_client_reads_the_latest_bars_from_the_standin() {
+    let alpaca = AlpacaStandin::start("key-id", "secret").await.unwrap();
+    alpaca.set_bars("AAPL", daily_bars(100));
+    let client = AlpacaMarketData::new(
+        alpaca.base_url(),
+        "1Day",
+        "key-id\n",
+        "secret",
+        Duration::from_secs(5),
+    )
+    .unwrap();
 
-    let wrong =
-        AlpacaMarketData::new(&base, "1Day", "nope", "secret", Duration::from_secs(5)).unwrap();
+    let bars = client.latest_bars("AAPL", 60).await.unwrap();
+    assert_eq!(bars.len(), 60, "only the latest `limit` bars");
+    assert_eq!(bars[0].close, 140.0, "the 60 newest of 100, oldest first");
+    assert_eq!(bars[59].close, 199.0);
+    assert!(bars.windows(2).all(|w| w[0].time < w[1].time));
+    assert_eq!(
+        (bars[59].symbol.as_str(), bars[59].volume),
+        ("AAPL", 1_099.0)
+    );
+    let request = alpaca.requests().pop().unwrap();
+    assert_eq!(request.path, "/v2/stocks/AAPL/bars");
+    let query = request.query.unwrap();
+    for part in ["timeframe=1Day", "limit=60", "sort=desc", "start="] {
+        assert!(query.contains(part), "{query}");
+    }
+
+    // A symbol without bars answers `"bars": null`: no bars, not an error.
+    assert!(client.latest_bars("MSFT", 60).await.unwrap().is_empty());
+    // More asked than exist: all of them.
+    assert_eq!(client.latest_bars("AAPL", 500).await.unwrap().len(), 100);
+
+    let minutes = AlpacaMarketData::new(
+        alpaca.base_url(),
+        "1Minute",
+        "key-id",
+        "secret",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    match minutes.latest_bars("AAPL", 5).await {
+        Err(MarketDataError::Status { status, body }) => {
+            assert_eq!(status, 422, "{body}");
+            assert!(body.contains("invalid timeframe"), "{body}");
+        }
+        other => panic!("expected a 422, got {other:?}"),
+    }
+    let wrong = AlpacaMarketData::new(
+        alpaca.base_url(),
+        "1Day",
+        "nope",
+        "secret",
+        Duration::from_secs(5),
+    )
+    .unwrap();
     match wrong.latest_bars("AAPL", 2).await {
-        Err(MarketDataError::Status { status, .. }) => assert_eq!(status, 403),
-        other => panic!("expected a 403, got {other:?}"),
+        Err(MarketDataError::Status { status, .. }) => assert_eq!(status, 401),
+        other => panic!("expected a 401, got {other:?}"),
     }
 }

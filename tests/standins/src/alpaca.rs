@@ -8,6 +8,11 @@
 //! orders fill at once at the price set with [`AlpacaStandin::set_price`]; a symbol without a
 //! price leaves its orders open (`new`).
 //!
+//! The market data API (`GET /v2/stocks/{symbol}/bars`, Alpaca's data host) is served on the
+//! same port, with the same keys: bars set with [`AlpacaStandin::set_bars`], filtered by
+//! `start`/`end`, ordered by `sort`, paged by `limit` and `page_token`, `"bars": null` when
+//! there are none — as the real one answers.
+//!
 //! Knobs for the cases a real broker produces only by bad luck: [`AlpacaStandin::fail_next`]
 //! answers the next requests with an error status *without acting on them*;
 //! [`AlpacaStandin::delay_next`] acts on the next requests and answers only after a delay —
@@ -36,6 +41,17 @@ pub struct RecordedRequest {
     pub client_order_id: Option<String>,
 }
 
+/// One OHLCV bar of the market data API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StandinBar {
+    pub time: DateTime<Utc>,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: f64,
+}
+
 /// An order the standin holds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StandinOrder {
@@ -62,6 +78,8 @@ struct Books {
     positions: BTreeMap<String, (f64, f64)>,
     orders: Vec<StandinOrder>,
     clock_open: bool,
+    /// symbol → bars, oldest first.
+    bars: BTreeMap<String, Vec<StandinBar>>,
     fail_next: Vec<u16>,
     delay_next: Vec<Duration>,
     requests: Vec<RecordedRequest>,
@@ -138,6 +156,12 @@ impl AlpacaStandin {
                 .positions
                 .insert(symbol.into(), (qty, avg_entry_price));
         }
+    }
+
+    /// The market data API serves these bars for `symbol` (any order; kept sorted by time).
+    pub fn set_bars(&self, symbol: &str, mut bars: Vec<StandinBar>) {
+        bars.sort_by_key(|bar| bar.time);
+        lock(&self.shared).bars.insert(symbol.into(), bars);
     }
 
     pub fn set_clock_open(&self, open: bool) {
@@ -281,6 +305,10 @@ fn route(books: &mut Books, method: &Method, uri: &Uri, body: Option<&Value>) ->
             }))
             .into_response()
         }
+        ("GET", path) if path.starts_with("/v2/stocks/") && path.ends_with("/bars") => {
+            let symbol = percent_decode(&path["/v2/stocks/".len()..path.len() - "/bars".len()]);
+            bars(books, &symbol, &query)
+        }
         ("GET", "/v2/orders:by_client_order_id") => {
             let id = query("client_order_id").unwrap_or_default();
             match books.orders.iter().find(|o| o.client_order_id == id) {
@@ -314,6 +342,87 @@ fn route(books: &mut Books, method: &Method, uri: &Uri, body: Option<&Value>) ->
         },
         _ => error(StatusCode::NOT_FOUND, 40410000, "endpoint not found"),
     }
+}
+
+/// `GET /v2/stocks/{symbol}/bars`, as the real API pages it.
+fn bars(books: &Books, symbol: &str, query: &dyn Fn(&str) -> Option<String>) -> Response {
+    let invalid = |message: &str| error(StatusCode::UNPROCESSABLE_ENTITY, 42210000, message);
+    let Some(timeframe) = query("timeframe") else {
+        return invalid("timeframe is required");
+    };
+    let units = timeframe.trim_start_matches(|c: char| c.is_ascii_digit());
+    let amount = &timeframe[..timeframe.len() - units.len()];
+    if amount.is_empty()
+        || !matches!(
+            units,
+            "Min" | "T" | "Hour" | "H" | "Day" | "D" | "Week" | "W" | "Month" | "M"
+        )
+    {
+        return invalid("invalid timeframe");
+    }
+    // `Err` names the bad parameter; the response is built once, below.
+    let time = |key: &'static str| -> Result<Option<DateTime<Utc>>, &'static str> {
+        match query(key) {
+            None => Ok(None),
+            Some(text) => DateTime::parse_from_rfc3339(&text)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .or_else(|_| {
+                    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                        .map(|d| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()))
+                })
+                .map_err(|_| key),
+        }
+    };
+    let (start, end) = match (time("start"), time("end")) {
+        (Ok(start), Ok(end)) => (start, end),
+        (Err(key), _) | (_, Err(key)) => return invalid(&format!("invalid {key}")),
+    };
+    let limit = match query("limit").map(|l| l.parse::<usize>()) {
+        None => 1000,
+        Some(Ok(limit)) if (1..=10_000).contains(&limit) => limit,
+        Some(_) => return invalid("invalid limit"),
+    };
+    let descending = match query("sort").as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return invalid("invalid sort"),
+    };
+    let offset = match query("page_token").map(|t| t.parse::<usize>()) {
+        None => 0,
+        Some(Ok(offset)) => offset,
+        Some(Err(_)) => return invalid("invalid page_token"),
+    };
+    let mut selected: Vec<&StandinBar> = books
+        .bars
+        .get(symbol)
+        .map(|bars| {
+            bars.iter()
+                .filter(|b| start.is_none_or(|s| b.time >= s) && end.is_none_or(|e| b.time <= e))
+                .collect()
+        })
+        .unwrap_or_default();
+    if descending {
+        selected.reverse();
+    }
+    let page: Vec<Value> = selected
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|b| {
+            json!({
+                "t": b.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "o": b.open, "h": b.high, "l": b.low, "c": b.close,
+                "v": b.volume, "n": 1, "vw": b.close,
+            })
+        })
+        .collect();
+    let next = (offset + limit < selected.len()).then(|| (offset + limit).to_string());
+    axum::Json(json!({
+        "bars": if page.is_empty() { Value::Null } else { Value::Array(page) },
+        "symbol": symbol,
+        "next_page_token": next,
+    }))
+    .into_response()
 }
 
 fn place(books: &mut Books, body: &Value) -> Response {
