@@ -76,6 +76,8 @@ pub struct CycleSchedule {
     cadence: Cadence,
     time_zone: Tz,
     market_hours_only: bool,
+    /// Whether the built-in US equity calendar filters slots (see [`Self::use_calendar`]).
+    calendar: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -99,6 +101,7 @@ impl CycleSchedule {
             cadence,
             time_zone,
             market_hours_only: schedule.market_hours_only,
+            calendar: true,
         })
     }
 
@@ -115,7 +118,7 @@ impl CycleSchedule {
                     .next()?
                     .with_timezone(&Utc),
             };
-            if !self.market_hours_only || us_equity_market_open(candidate) {
+            if self.in_session(candidate) {
                 return Some(candidate);
             }
         }
@@ -127,9 +130,17 @@ impl CycleSchedule {
         self.market_hours_only
     }
 
-    /// Whether a cycle at `time` may trade (always true unless `marketHoursOnly`).
+    /// Whether the built-in calendar lets a cycle at `time` trade (always true unless
+    /// `marketHoursOnly`, and true when the calendar is off).
     pub fn in_session(&self, time: DateTime<Utc>) -> bool {
-        !self.market_hours_only || us_equity_market_open(time)
+        !(self.market_hours_only && self.calendar) || us_equity_market_open(time)
+    }
+
+    /// Turns the built-in calendar off (or on). A trader whose broker has a market clock
+    /// asks the clock at each slot instead: it knows holidays, early closes and other venues'
+    /// hours, which a fixed calendar does not.
+    pub fn use_calendar(&mut self, on: bool) {
+        self.calendar = on;
     }
 
     /// The configured interval, used to judge whether the last cycle is stale.
@@ -227,5 +238,24 @@ mod tests {
         assert_eq!(next, utc(2026, 11, 23, 14, 30));
         assert!(!us_equity_market_open(utc(2026, 11, 21, 15, 0)));
         assert!(us_equity_market_open(utc(2026, 11, 23, 14, 30)));
+    }
+
+    #[test]
+    fn without_the_calendar_every_slot_is_a_candidate_for_the_broker_clock() {
+        let config = config::Schedule {
+            interval_seconds: 3600,
+            market_hours_only: true,
+            ..config::Schedule::default()
+        };
+        let mut schedule = CycleSchedule::from_config(&config).unwrap();
+        schedule.use_calendar(false);
+        // Saturday: the calendar would skip it, the broker's clock is asked instead.
+        let saturday = utc(2026, 11, 21, 15, 0);
+        assert!(schedule.in_session(saturday));
+        assert_eq!(
+            schedule.next_after(saturday).unwrap(),
+            utc(2026, 11, 21, 16, 0)
+        );
+        assert!(schedule.market_hours_only());
     }
 }

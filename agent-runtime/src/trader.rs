@@ -6,9 +6,10 @@
 //! order journalled but without a result is exactly what restart reconciliation looks up.
 //! Then the lease is released so a standby takes over at once.
 //!
-//! With `marketHoursOnly`, slots come from the schedule's calendar (no nights, no weekends)
-//! and each is confirmed with the broker's market clock (`/v2/clock`), which also knows
-//! holidays and early closes; a closed market skips the slot (`cycles_total{outcome="skipped"}`).
+//! With `marketHoursOnly`, a broker with a market clock (`/v2/clock`) decides each slot —
+//! it knows holidays and early closes, and a closed answer's `next_open` lets the trader
+//! sleep until the open instead of asking at every slot; without one, the schedule's built-in
+//! calendar does. A closed market skips the slot (`cycles_total{outcome="skipped"}`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +64,12 @@ impl Trader {
             return self.stop().await;
         }
         self.runner.metrics.leader.set(1);
+        if self.schedule.market_hours_only()
+            && matches!(self.runner.broker.market_clock().await, Ok(Some(_)))
+        {
+            tracing::info!("market hours from the broker's clock");
+            self.schedule.use_calendar(false);
+        }
         let mut last_slot = Utc::now();
         loop {
             let now = match &self.source {
@@ -79,7 +86,7 @@ impl Trader {
                         break;
                     }
                     last_slot = slot;
-                    match self.market_gate().await {
+                    match self.market_gate(slot).await {
                         Gate::Open => Some(slot),
                         Gate::Closed { next_open } => {
                             // Jump to the open rather than asking the clock at every slot
@@ -150,17 +157,7 @@ impl Trader {
             MarketSource::Replay { feed, .. } => feed.now().unwrap_or_else(Utc::now),
             // A CronJob starts within moments of its slot: the minute names the cycle.
             MarketSource::Live(_) => {
-                if !self.schedule.in_session(Utc::now()) {
-                    tracing::info!("market closed (calendar): skipping this cycle");
-                    self.runner
-                        .metrics
-                        .cycles
-                        .with_label_values(&["skipped"])
-                        .inc();
-                    self.stop().await;
-                    return Ok(None);
-                }
-                match self.market_gate().await {
+                match self.market_gate(current_slot(Utc::now())).await {
                     Gate::Open => {}
                     Gate::Closed { .. } => {
                         self.stop().await;
@@ -188,32 +185,38 @@ impl Trader {
         result
     }
 
-    /// With `marketHoursOnly`, asks the broker's clock whether this slot may trade. The
-    /// calendar in the schedule already skipped nights and weekends; the broker's clock also
-    /// knows holidays and early closes. Without an answer the slot is skipped: a trader that
-    /// cannot tell whether the market is open does not trade.
-    async fn market_gate(&self) -> Gate {
+    /// With `marketHoursOnly`, whether this slot may trade: the broker's clock says where
+    /// the broker has one (it knows holidays and early closes), the built-in calendar where
+    /// it has none. When the clock cannot be read the slot is skipped: a trader that cannot
+    /// tell whether the market is open does not trade.
+    async fn market_gate(&self, slot: DateTime<Utc>) -> Gate {
         if !self.schedule.market_hours_only() {
             return Gate::Open;
         }
+        let closed = |source: &str, next_open: Option<DateTime<Utc>>| {
+            self.health.cycle_completed();
+            self.runner
+                .metrics
+                .cycles
+                .with_label_values(&["skipped"])
+                .inc();
+            tracing::info!(
+                source,
+                next_open = next_open.map(|t| t.to_rfc3339()),
+                "market closed: skipping this cycle"
+            );
+            Gate::Closed { next_open }
+        };
         match self.runner.broker.market_clock().await {
-            Ok(None) => Gate::Open,
+            Ok(None) if self.schedule.in_session(slot) => Gate::Open,
+            Ok(None) => closed("calendar", None),
             Ok(Some(clock)) if clock.is_open => {
                 self.health.set_broker_reachable(true);
                 Gate::Open
             }
             Ok(Some(clock)) => {
                 self.health.set_broker_reachable(true);
-                self.health.cycle_completed();
-                self.runner
-                    .metrics
-                    .cycles
-                    .with_label_values(&["skipped"])
-                    .inc();
-                tracing::info!(next_open = ?clock.next_open, "market closed (broker clock): skipping this cycle");
-                Gate::Closed {
-                    next_open: clock.next_open,
-                }
+                closed("broker clock", clock.next_open)
             }
             Err(err) => {
                 self.health.set_broker_reachable(false);
