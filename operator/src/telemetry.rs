@@ -14,6 +14,7 @@ pub struct Metrics {
     duration: HistogramVec,
     in_flight: IntGaugeVec,
     writes: IntCounterVec,
+    api_requests: IntCounterVec,
     leader: IntGauge,
 }
 
@@ -60,6 +61,13 @@ impl Metrics {
             ),
             &["kind", "what"],
         )?;
+        let api_requests = IntCounterVec::new(
+            Opts::new(
+                "tradeplane_operator_api_requests_total",
+                "Requests this process sent to the Kubernetes API, per HTTP method (GET is a read or a watch; POST, PUT, PATCH, DELETE are writes).",
+            ),
+            &["method"],
+        )?;
         let leader = IntGauge::new(
             "tradeplane_operator_leader",
             "1 while this replica holds the leader Lease and reconciles, else 0.",
@@ -69,6 +77,7 @@ impl Metrics {
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(writes.clone()))?;
+        registry.register(Box::new(api_requests.clone()))?;
         registry.register(Box::new(leader.clone()))?;
         Ok(Self {
             registry,
@@ -77,6 +86,7 @@ impl Metrics {
             duration,
             in_flight,
             writes,
+            api_requests,
             leader,
         })
     }
@@ -99,6 +109,11 @@ impl Metrics {
     /// Counts one write: `what` is `child` or `status`.
     pub fn write(&self, kind: &str, what: &str) {
         self.writes.with_label_values(&[kind, what]).inc();
+    }
+
+    /// Counts one request to the Kubernetes API (called from the client's middleware).
+    pub fn api_request(&self, method: &str) {
+        self.api_requests.with_label_values(&[method]).inc();
     }
 
     pub fn set_leader(&self, leading: bool) {

@@ -6,51 +6,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::{TestNamespace, shared_client, wait_deleted, wait_for};
+use e2e::{TestNamespace, install_crds, shared_client, wait_deleted, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::Role;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
 use serde_json::json;
-use tradeplane_operator::api::{BrokerAccount, TradingStrategy, crd};
+use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
 use tradeplane_operator::controllers::{Context, Settings, trading_strategy};
 use tradeplane_operator::telemetry::Metrics;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for (_, definition) in crd::all() {
-        let name = definition.metadata.name.clone().unwrap();
-        api.patch(
-            &name,
-            &PatchParams::apply("tradeplane-tests").force(),
-            &Patch::Apply(&definition),
-        )
-        .await
-        .unwrap();
-        wait_for(
-            &api,
-            &name,
-            "the CRD to be established",
-            WAIT,
-            |crd: Option<&CustomResourceDefinition>| {
-                crd.and_then(|c| c.status.as_ref())
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|cs| {
-                        cs.iter()
-                            .any(|c| c.type_ == "Established" && c.status == "True")
-                    })
-            },
-        )
-        .await
-        .unwrap();
-    }
-}
 
 /// A namespace with the controller running for it, in this process.
 struct Setup {
@@ -61,7 +30,7 @@ struct Setup {
 
 async fn setup(prefix: &str) -> Setup {
     let client = shared_client().await.unwrap();
-    install_crds(&client).await;
+    install_crds(&client).await.unwrap();
     let namespace = TestNamespace::create(&client, prefix).await.unwrap();
     let metrics = Arc::new(Metrics::new().unwrap());
     let context = Arc::new(Context::new(
@@ -189,6 +158,10 @@ async fn a_paper_strategy_gets_owned_children_runs_and_becomes_ready() {
         ("False".into(), "BrokerAccountNotReady".into())
     );
     assert_eq!(status.mode.as_deref(), Some("Paper"));
+    assert_eq!(
+        (status.ready_replicas, status.desired_replicas),
+        (Some(1), Some(1))
+    );
     assert!(status.desired_revision.is_some());
     for type_ in ["Reconciling", "Stalled"] {
         assert_eq!(

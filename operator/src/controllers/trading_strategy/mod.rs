@@ -149,7 +149,7 @@ pub async fn run(
                 let namespace = secret.namespace();
                 let accounts = accounts_for_secrets.state();
                 referencing(&by_secret, namespace.clone(), |s| {
-                    secret_names(s, &accounts).iter().any(|n| *n == name)
+                    secret_names(s, &accounts).contains(&name)
                 })
             },
         )

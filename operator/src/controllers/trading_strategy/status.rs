@@ -196,8 +196,15 @@ pub fn compute(
         _ => previous.current_revision.clone(),
     };
 
+    let (ready_replicas, desired_replicas) = match &observation.workload {
+        Workload::Trader { desired, ready, .. } => (Some(*ready), Some(*desired)),
+        Workload::Scheduled => (Some(0), Some(0)),
+        Workload::Unknown => (previous.ready_replicas, previous.desired_replicas),
+    };
     let status = TradingStrategyStatus {
         observed_generation: observation.generation,
+        ready_replicas,
+        desired_replicas,
         conditions,
         phase: Some(phase.to_string()),
         mode: Some(if observation.live { "Live" } else { "Paper" }.to_string()),
@@ -226,6 +233,8 @@ pub fn operator_view(status: &TradingStrategyStatus) -> TradingStrategyStatus {
             .collect(),
         phase: status.phase.clone(),
         mode: status.mode.clone(),
+        ready_replicas: status.ready_replicas,
+        desired_replicas: status.desired_replicas,
         current_revision: status.current_revision.clone(),
         desired_revision: status.desired_revision.clone(),
         last_restart_at: status.last_restart_at.clone(),
