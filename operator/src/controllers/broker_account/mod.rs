@@ -1,0 +1,329 @@
+//! BrokerAccount → a verdict on its credentials, and the strategies bound to it.
+//!
+//! A BrokerAccount has no children: each strategy copies the credentials it needs into its
+//! own Secret. What this controller adds is trust: for `Alpaca` it reads the credentials
+//! Secret, asks the broker's account endpoint whether it accepts them, and reports the answer
+//! (`CredentialsValid`, `Ready`, `lastVerifiedTime`, `equity`), which strategies show as
+//! their `BrokerReady`. It asks again every [`verify::REVERIFY_EVERY`], when the Secret or the
+//! spec changes, and after a transient failure with backoff — but not on every reconcile:
+//! the last answer is remembered in memory (see [`verify::Verification`]).
+
+pub mod status;
+pub mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use self::status::{Check, Observation};
+use self::verify::Verification;
+use super::conditions::transitions;
+use super::{Context, Error, FIELD_MANAGER, reconciled, requeue_after_error};
+use crate::api::broker_account::BrokerAccount;
+use crate::api::common::condition_types::{RECONCILING, STALLED};
+use crate::api::trading_strategy::TradingStrategy;
+
+const KIND: &str = "BrokerAccount";
+/// Even with nothing changing, look again this often: a guard against a missed watch event.
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// The shared context plus what only this controller needs: an HTTP client for the broker
+/// (one connection pool for every account) and the last verification of each account.
+pub struct AccountContext {
+    pub shared: Arc<Context>,
+    http: reqwest::Client,
+    verifications: Mutex<HashMap<ObjectRef<BrokerAccount>, Verification>>,
+    /// The controller's cache of accounts, to forget verifications of deleted ones.
+    accounts: Option<Store<BrokerAccount>>,
+}
+
+impl AccountContext {
+    pub fn new(shared: Arc<Context>, accounts: Option<Store<BrokerAccount>>) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(verify::REQUEST_TIMEOUT)
+            .timeout(verify::REQUEST_TIMEOUT)
+            .user_agent(concat!("tradeplane-operator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            // Building fails only when the TLS backend cannot initialise; the default client
+            // then fails each request with a clear message instead of the operator panicking.
+            .unwrap_or_default();
+        Self {
+            shared,
+            http,
+            verifications: Mutex::new(HashMap::new()),
+            accounts,
+        }
+    }
+
+    fn remembered(&self, account: &ObjectRef<BrokerAccount>) -> Option<Verification> {
+        let mut verifications = self
+            .verifications
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(store) = &self.accounts {
+            verifications.retain(|key, _| store.get(key).is_some());
+        }
+        verifications.get(account).cloned()
+    }
+
+    fn remember(&self, account: ObjectRef<BrokerAccount>, verification: Option<Verification>) {
+        let mut verifications = self
+            .verifications
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match verification {
+            Some(verification) => verifications.insert(account, verification),
+            None => verifications.remove(&account),
+        };
+    }
+}
+
+/// Runs the controller (one namespace or all) until shutdown.
+pub async fn run(
+    context: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = context.client.clone();
+    let (accounts_api, secrets_api, strategies_api): (
+        Api<BrokerAccount>,
+        Api<PartialObjectMeta<Secret>>,
+        Api<TradingStrategy>,
+    ) = match namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client, ns),
+        ),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client),
+        ),
+    };
+
+    let controller = Controller::new(accounts_api, watcher::Config::default());
+    let accounts = controller.store();
+    let by_secret = accounts.clone();
+    let by_strategy = accounts.clone();
+    let account_context = Arc::new(AccountContext::new(context, Some(accounts)));
+
+    controller
+        // Only the metadata of Secrets: the controller reads the one it needs when it
+        // reconciles, and keeps no copy of every Secret's contents in memory.
+        .watches_stream(
+            watcher(secrets_api, watcher::Config::default())
+                .default_backoff()
+                .touched_objects(),
+            move |secret: PartialObjectMeta<Secret>| {
+                let name = secret.name_any();
+                matching(&by_secret, secret.namespace(), |account| {
+                    account
+                        .spec
+                        .credentials_secret_ref
+                        .as_ref()
+                        .is_some_and(|r| r.name == name)
+                })
+            },
+        )
+        // A strategy binding, unbinding or moving to another account changes `boundStrategies`
+        // of the account it names now and of the one that lists it from before.
+        .watches_stream(
+            watcher(strategies_api, watcher::Config::default())
+                .default_backoff()
+                .touched_objects(),
+            move |strategy: TradingStrategy| {
+                let name = strategy.name_any();
+                let account = strategy.spec.broker_account_ref.name.clone();
+                matching(&by_strategy, strategy.namespace(), |candidate| {
+                    candidate.name_any() == account
+                        || candidate
+                            .status
+                            .as_ref()
+                            .is_some_and(|s| s.bound_strategies.contains(&name))
+                })
+            },
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, account_context)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+/// Accounts in `namespace` for which `matches` holds, as reconcile requests.
+fn matching(
+    accounts: &Store<BrokerAccount>,
+    namespace: Option<String>,
+    matches: impl Fn(&BrokerAccount) -> bool,
+) -> Vec<ObjectRef<BrokerAccount>> {
+    accounts
+        .state()
+        .iter()
+        .filter(|a| a.namespace() == namespace && matches(a))
+        .map(|a| ObjectRef::from_obj(&**a))
+        .collect()
+}
+
+fn error_policy(
+    account: Arc<BrokerAccount>,
+    error: &Error,
+    context: Arc<AccountContext>,
+) -> Action {
+    requeue_after_error(account, error, context.shared.clone())
+}
+
+/// One reconcile: read the Secret, ask the broker if due, count bound strategies, report.
+pub async fn reconcile(
+    account: Arc<BrokerAccount>,
+    context: Arc<AccountContext>,
+) -> Result<Action, Error> {
+    let shared = &context.shared;
+    let _timer = shared.metrics.reconcile_started(KIND);
+    let name = account.name_any();
+    let namespace = account.namespace().ok_or_else(|| Error::NoNamespace {
+        kind: KIND,
+        name: name.clone(),
+    })?;
+    if account.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let key = ObjectRef::from_obj(&*account);
+    let now = verify::now_to_the_second();
+
+    let verification = if verify::needs_broker(&account) {
+        let secret = match &account.spec.credentials_secret_ref {
+            Some(reference) => {
+                Api::<Secret>::namespaced(shared.client.clone(), &namespace)
+                    .get_opt(&reference.name)
+                    .await?
+            }
+            None => None,
+        };
+        match verify::credentials(&account, secret.as_ref()) {
+            Err(problem) => Err(problem),
+            Ok(credentials) => {
+                let url = verify::account_url(&account);
+                let fingerprint = verify::fingerprint(&url, &credentials);
+                match context.remembered(&key) {
+                    Some(last) if !verify::is_due(Some(&last), &fingerprint, now) => Ok(Some(last)),
+                    _ => {
+                        let outcome = verify::verify(&context.http, &url, &credentials).await;
+                        let retry_in = if outcome.is_transient() {
+                            // The shared backoff: 1 s doubling to 5 min, reset on success.
+                            shared.backoff(key.to_string())
+                        } else {
+                            verify::REVERIFY_EVERY
+                        };
+                        tracing::info!(
+                            account = %key,
+                            %url,
+                            outcome = outcome_name(&outcome),
+                            retry_in_seconds = retry_in.as_secs(),
+                            "verified broker credentials"
+                        );
+                        Ok(Some(Verification::new(fingerprint, now, outcome, retry_in)))
+                    }
+                }
+            }
+        }
+    } else {
+        Ok(None)
+    };
+    // Remember only verdicts on credentials that could be read: once the Secret is fixed the
+    // broker must be asked again even if it holds the same keys as before.
+    context.remember(
+        key.clone(),
+        verification.as_ref().ok().and_then(Clone::clone),
+    );
+    let check = match &verification {
+        Ok(None) => Check::NotRequired,
+        Err(problem) => Check::Unreadable(problem.clone()),
+        Ok(Some(v)) => Check::Answered {
+            outcome: &v.outcome,
+            at: v.at,
+        },
+    };
+
+    let strategies: Api<TradingStrategy> = Api::namespaced(shared.client.clone(), &namespace);
+    let listed = strategies.list(&ListParams::default()).await?;
+    let bound = status::bound_strategies(&name, &listed.items);
+
+    let previous = account.status.clone();
+    let (new_status, observed) = status::compute(
+        &Observation {
+            generation: account.metadata.generation,
+            previous: previous.as_ref(),
+            check: check.clone(),
+            bound_strategies: bound,
+        },
+        now,
+    );
+    if Some(&new_status) != previous.as_ref() {
+        let api: Api<BrokerAccount> = Api::namespaced(shared.client.clone(), &namespace);
+        let patch = json!({
+            "apiVersion": BrokerAccount::api_version(&()),
+            "kind": KIND,
+            "status": new_status,
+        });
+        api.patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        shared.metrics.write(KIND, "status");
+    }
+    let previous_conditions = previous.map(|s| s.conditions).unwrap_or_default();
+    let reference = account.object_ref(&());
+    for transition in transitions(&previous_conditions, &observed) {
+        // Reconciling/Stalled mirror Ready; one Event per real change is enough.
+        if transition.type_ == RECONCILING || transition.type_ == STALLED {
+            continue;
+        }
+        shared
+            .publish(
+                &reference,
+                !transition.status,
+                transition.reason,
+                "Verify",
+                format!("{}: {}", transition.type_, transition.message),
+            )
+            .await;
+    }
+
+    if check.is_transient() {
+        // A transient failure counts as one for the metrics, and keeps its backoff running:
+        // the reconciles its own status write triggers must not reset it.
+        shared.metrics.reconcile_error(KIND);
+    } else {
+        reconciled(&*account, shared);
+    }
+    Ok(match &verification {
+        Ok(Some(v)) => Action::requeue(v.due_in(now).clamp(Duration::from_secs(1), RESYNC)),
+        _ => Action::requeue(RESYNC),
+    })
+}
+
+/// A stable, secret-free name for an outcome, for logs.
+fn outcome_name(outcome: &verify::Outcome) -> &'static str {
+    match outcome {
+        verify::Outcome::Accepted { blocked: None, .. } => "accepted",
+        verify::Outcome::Accepted { .. } => "accepted-blocked",
+        verify::Outcome::Rejected { .. } => "rejected",
+        verify::Outcome::Unexpected { .. } => "unexpected",
+        verify::Outcome::Unreachable { .. } => "unreachable",
+    }
+}

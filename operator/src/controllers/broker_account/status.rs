@@ -1,0 +1,214 @@
+//! A BrokerAccount's status, computed from what the reconcile saw. Pure, so that "a
+//! reconcile that learns nothing new writes nothing" and "no credential reaches the status"
+//! are tested without a cluster.
+//!
+//! The whole status belongs to the operator (no runtime writes it), so the computed status is
+//! compared with the live one as a whole.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use super::verify::{Outcome, Problem};
+use crate::api::broker_account::BrokerAccountStatus;
+use crate::api::broker_account::condition_types::CREDENTIALS_VALID;
+use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
+use crate::api::trading_strategy::TradingStrategy;
+use crate::controllers::conditions::{Observed, settle};
+
+/// Where the credentials stand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Check<'a> {
+    /// The Paper broker: simulated inside each runtime, nothing to verify.
+    NotRequired,
+    /// The credentials could not be read; the broker was not asked.
+    Unreadable(Problem),
+    /// The broker's last answer, received at `at`.
+    Answered { outcome: &'a Outcome, at: Timestamp },
+}
+
+impl Check<'_> {
+    /// The broker could not be asked or did not answer usefully, and will be asked again soon.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Answered { outcome, .. } if outcome.is_transient())
+    }
+}
+
+/// What the reconcile observed.
+pub struct Observation<'a> {
+    pub generation: Option<i64>,
+    pub previous: Option<&'a BrokerAccountStatus>,
+    pub check: Check<'a>,
+    /// Names of the strategies that reference the account (see [`bound_strategies`]).
+    pub bound_strategies: Vec<String>,
+}
+
+/// The strategies among `strategies` that reference the account `account`, sorted by name.
+pub fn bound_strategies(account: &str, strategies: &[TradingStrategy]) -> Vec<String> {
+    let mut names: Vec<String> = strategies
+        .iter()
+        .filter(|s| s.spec.broker_account_ref.name == account)
+        .filter_map(|s| s.metadata.name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The status, and the conditions as observed (for Events on transitions).
+pub fn compute(
+    observation: &Observation<'_>,
+    now: Timestamp,
+) -> (BrokerAccountStatus, Vec<Observed>) {
+    let previous = observation.previous.cloned().unwrap_or_default();
+    let had_credentials_condition = previous
+        .conditions
+        .iter()
+        .any(|c| c.type_ == CREDENTIALS_VALID);
+    let mut observed = Vec::new();
+    // Kept from the previous status unless this reconcile learned better: they describe the
+    // last time the broker accepted the credentials.
+    let mut last_verified_time = previous.last_verified_time.clone();
+    let mut equity = previous.equity.clone();
+
+    let phase = match &observation.check {
+        Check::NotRequired => {
+            last_verified_time = None;
+            equity = None;
+            observed.extend([
+                Observed::new(
+                    CREDENTIALS_VALID,
+                    true,
+                    "NotRequired",
+                    "the Paper broker needs no credentials",
+                ),
+                Observed::new(
+                    READY,
+                    true,
+                    "PaperAccount",
+                    "simulated fills inside each strategy's runtime",
+                ),
+            ]);
+            settled(&mut observed);
+            "Ready"
+        }
+        Check::Unreadable(problem) => {
+            observed.push(Observed::new(
+                CREDENTIALS_VALID,
+                false,
+                problem.reason,
+                problem.message.clone(),
+            ));
+            stalled(&mut observed, problem.reason, &problem.message);
+            "Failed"
+        }
+        Check::Answered { outcome, at } => match outcome {
+            Outcome::Accepted {
+                equity: reported,
+                blocked,
+            } => {
+                last_verified_time = Some(Time(*at));
+                equity = reported.clone();
+                observed.push(Observed::new(
+                    CREDENTIALS_VALID,
+                    true,
+                    "Verified",
+                    "the broker accepted the credentials",
+                ));
+                match blocked {
+                    None => {
+                        observed.push(Observed::new(
+                            READY,
+                            true,
+                            "Verified",
+                            "the broker accepted the credentials and the account can trade",
+                        ));
+                        settled(&mut observed);
+                        "Ready"
+                    }
+                    Some(why) => {
+                        stalled(&mut observed, "AccountBlocked", why);
+                        "Failed"
+                    }
+                }
+            }
+            Outcome::Rejected { message } => {
+                observed.push(Observed::new(
+                    CREDENTIALS_VALID,
+                    false,
+                    "CredentialsRejected",
+                    message.clone(),
+                ));
+                stalled(&mut observed, "CredentialsRejected", message);
+                "Failed"
+            }
+            Outcome::Unexpected { message } => {
+                observed.push(Observed::new(
+                    CREDENTIALS_VALID,
+                    false,
+                    "UnexpectedResponse",
+                    message.clone(),
+                ));
+                stalled(&mut observed, "UnexpectedResponse", message);
+                "Failed"
+            }
+            Outcome::Unreachable { message } => {
+                // Not hearing from the broker says nothing about the credentials: a verdict
+                // already given stands (settle keeps conditions not observed here).
+                if !had_credentials_condition {
+                    observed.push(Observed::new(
+                        CREDENTIALS_VALID,
+                        false,
+                        "BrokerUnreachable",
+                        message.clone(),
+                    ));
+                }
+                observed.extend([
+                    Observed::new(READY, false, "BrokerUnreachable", message.clone()),
+                    Observed::new(
+                        RECONCILING,
+                        true,
+                        "BrokerUnreachable",
+                        "retrying the broker with backoff",
+                    ),
+                    Observed::new(STALLED, false, "Retrying", ""),
+                ]);
+                "Verifying"
+            }
+        },
+    };
+
+    let conditions = settle(&previous.conditions, &observed, observation.generation, now);
+    let count = i32::try_from(observation.bound_strategies.len()).unwrap_or(i32::MAX);
+    let status = BrokerAccountStatus {
+        observed_generation: observation.generation,
+        phase: Some(phase.to_string()),
+        conditions,
+        last_verified_time,
+        equity,
+        bound_strategies: observation.bound_strategies.clone(),
+        bound_strategy_count: Some(count),
+    };
+    (status, observed)
+}
+
+/// Ready is observed; the kstatus pair says there is nothing left to do.
+fn settled(observed: &mut Vec<Observed>) {
+    observed.extend([
+        Observed::new(RECONCILING, false, "Reconciled", ""),
+        Observed::new(STALLED, false, "Reconciled", ""),
+    ]);
+}
+
+/// Not ready until the user changes something: Ready false, Stalled true.
+fn stalled(observed: &mut Vec<Observed>, reason: &'static str, message: &str) {
+    observed.extend([
+        Observed::new(READY, false, reason, message.to_string()),
+        Observed::new(
+            RECONCILING,
+            false,
+            reason,
+            "waiting for the spec or the Secret to change",
+        ),
+        Observed::new(STALLED, true, reason, message.to_string()),
+    ]);
+}
