@@ -6,6 +6,7 @@
 //! controllers use — applying children only when they differ ([`children`]), conditions that
 //! keep their transition times ([`conditions`]), labels and content hashes ([`meta`]).
 
+pub mod agent_pool;
 pub mod broker_account;
 pub mod children;
 pub mod conditions;

@@ -1,0 +1,212 @@
+//! An AgentPool's status, computed from what the reconcile saw. Pure, so that "a reconcile
+//! that learns nothing new writes nothing" is tested without a cluster.
+//!
+//! The whole status belongs to the operator. `replicas` and `selector` are what the scale
+//! subresource reads (`kubectl scale`, and any autoscaler pointed at the pool itself).
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::agent_pool::AgentPoolStatus;
+use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
+use crate::api::trading_strategy::TradingStrategy;
+use crate::controllers::conditions::{Observed, settle};
+
+/// A problem in the user's input that stops the operator from rendering the children.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocker {
+    /// CamelCase reason, e.g. `SecretNotFound`.
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// How the worker Deployment stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Workload {
+    /// No Deployment (not rendered yet: blocked before it).
+    #[default]
+    Unknown,
+    Workers {
+        /// The Deployment's replica count (set by the operator, or by the autoscaler).
+        desired: i32,
+        /// Pods that exist, old and new.
+        replicas: i32,
+        ready: i32,
+        updated: i32,
+        /// The Deployment controller has seen the latest spec.
+        current: bool,
+    },
+}
+
+impl Workload {
+    pub fn from_deployment(deployment: &Deployment) -> Self {
+        let desired = deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .unwrap_or(1);
+        let status = deployment.status.clone().unwrap_or_default();
+        Self::Workers {
+            desired,
+            replicas: status.replicas.unwrap_or(0),
+            ready: status.ready_replicas.unwrap_or(0),
+            updated: status.updated_replicas.unwrap_or(0),
+            current: status.observed_generation >= deployment.metadata.generation,
+        }
+    }
+}
+
+/// What the reconcile observed.
+pub struct Observation<'a> {
+    pub generation: Option<i64>,
+    pub previous: Option<&'a AgentPoolStatus>,
+    pub blocker: Option<Blocker>,
+    pub workload: Workload,
+    /// The autoscaler's wish, when autoscaling is on and it has computed one.
+    pub autoscaler_desired: Option<i32>,
+    /// `spec.replicas` (default 1), when autoscaling is off.
+    pub spec_replicas: Option<i32>,
+    /// The worker pods' label selector (see `render::selector`).
+    pub selector: String,
+    pub bound_strategies: Vec<String>,
+}
+
+/// The autoscaler's desired count, if it has computed one.
+pub fn autoscaler_desired(autoscaler: &HorizontalPodAutoscaler) -> Option<i32> {
+    autoscaler.status.as_ref().map(|s| s.desired_replicas)
+}
+
+/// The strategies among `strategies` that use the pool `pool`, sorted by name.
+pub fn bound_strategies(pool: &str, strategies: &[TradingStrategy]) -> Vec<String> {
+    let mut names: Vec<String> = strategies
+        .iter()
+        .filter(|s| {
+            s.spec
+                .agent_pool_ref
+                .as_ref()
+                .is_some_and(|r| r.name == pool)
+        })
+        .filter_map(|s| s.metadata.name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The status, and the conditions as observed (for Events on transitions).
+pub fn compute(observation: &Observation<'_>, now: Timestamp) -> (AgentPoolStatus, Vec<Observed>) {
+    let previous = observation.previous.cloned().unwrap_or_default();
+    let (ready, reconciling, stalled, phase) = match (&observation.blocker, &observation.workload) {
+        (Some(blocker), _) => (
+            Observed::new(READY, false, blocker.reason, blocker.message.clone()),
+            Observed::new(
+                RECONCILING,
+                false,
+                blocker.reason,
+                "waiting for the input to be fixed",
+            ),
+            Observed::new(STALLED, true, blocker.reason, blocker.message.clone()),
+            "Failed",
+        ),
+        (None, Workload::Unknown) => (
+            Observed::new(READY, false, "Pending", "children not rendered yet"),
+            Observed::new(RECONCILING, true, "Rendering", "rendering the children"),
+            Observed::new(STALLED, false, "Progressing", ""),
+            "Pending",
+        ),
+        (None, Workload::Workers { desired: 0, .. }) => (
+            Observed::new(
+                READY,
+                false,
+                "ScaledToZero",
+                "the pool has no worker replicas and cannot serve analyses",
+            ),
+            Observed::new(RECONCILING, false, "Reconciled", ""),
+            Observed::new(STALLED, false, "Reconciled", ""),
+            "Pending",
+        ),
+        (
+            None,
+            Workload::Workers {
+                desired,
+                replicas,
+                ready,
+                updated,
+                current,
+            },
+        ) => {
+            let rolled_out = *current && updated >= desired && ready >= desired;
+            if rolled_out {
+                (
+                    Observed::new(
+                        READY,
+                        true,
+                        "WorkersReady",
+                        format!("{ready}/{desired} workers ready"),
+                    ),
+                    Observed::new(RECONCILING, false, "Reconciled", ""),
+                    Observed::new(STALLED, false, "Reconciled", ""),
+                    "Ready",
+                )
+            } else {
+                let moving = !*current || updated < desired || replicas != desired;
+                (
+                    Observed::new(
+                        READY,
+                        false,
+                        if moving {
+                            "RolloutInProgress"
+                        } else {
+                            "WorkersNotReady"
+                        },
+                        format!("{ready}/{desired} workers ready, {updated} updated"),
+                    ),
+                    Observed::new(
+                        RECONCILING,
+                        true,
+                        "RolloutInProgress",
+                        "waiting for the worker pods",
+                    ),
+                    Observed::new(STALLED, false, "Progressing", ""),
+                    match (*ready, moving) {
+                        (0, _) => "Pending",
+                        (_, true) => "Scaling",
+                        (_, false) => "Degraded",
+                    },
+                )
+            }
+        }
+    };
+    let observed = vec![ready, reconciling, stalled];
+    let conditions = settle(&previous.conditions, &observed, observation.generation, now);
+
+    let (replicas, ready_replicas, deployed) = match &observation.workload {
+        Workload::Workers {
+            desired,
+            replicas,
+            ready,
+            ..
+        } => (Some(*replicas), Some(*ready), Some(*desired)),
+        // Nothing known: keep what was last seen rather than report an empty pool.
+        Workload::Unknown => (previous.replicas, previous.ready_replicas, None),
+    };
+    let desired_replicas = observation
+        .autoscaler_desired
+        .or(observation.spec_replicas)
+        .or(deployed)
+        .or(previous.desired_replicas);
+    let count = i32::try_from(observation.bound_strategies.len()).unwrap_or(i32::MAX);
+    let status = AgentPoolStatus {
+        observed_generation: observation.generation,
+        conditions,
+        phase: Some(phase.to_string()),
+        replicas,
+        ready_replicas,
+        desired_replicas,
+        selector: Some(observation.selector.clone()),
+        bound_strategies: observation.bound_strategies.clone(),
+        bound_strategy_count: Some(count),
+    };
+    (status, observed)
+}
