@@ -2,102 +2,27 @@
 //! two replicas, and a SIGKILL in the middle of reconciling followed by a restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
-use e2e::{TestNamespace, install_crds, shared_client, wait_for};
+use e2e::{OperatorProcess, TestNamespace, install_crds, shared_client, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{ListParams, PostParams};
 use serde_json::json;
-use tokio::process::{Child, Command};
 use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
 
 const WAIT: Duration = Duration::from_secs(90);
 
-struct Operator {
-    child: Child,
-    metrics: String,
-}
-
-impl Operator {
-    fn start(namespace: &str, identity: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_tradeplane-operator"))
-            .args([
-                "--namespaces",
-                namespace,
-                "--lease-namespace",
-                namespace,
-                "--lease-name",
-                "tradeplane-operator",
-            ])
-            .args([
-                "--lease-seconds",
-                "4",
-                "--log-format",
-                "text",
-                "--identity",
-                identity,
-            ])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--runtime-image", "agent-runtime:test"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        Self {
-            child,
-            metrics: format!("http://127.0.0.1:{port}/metrics"),
-        }
-    }
-
-    /// The sum of one metric's samples; 0 when it has none or the process does not answer.
-    async fn metric(&self, name: &str) -> f64 {
-        let Ok(response) = reqwest::get(&self.metrics).await else {
-            return 0.0;
-        };
-        let text = response.text().await.unwrap_or_default();
-        text.lines()
-            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    async fn wait_metric(&self, name: &str, what: &str, holds: impl Fn(f64) -> bool) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let value = self.metric(name).await;
-            if holds(value) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{what}: {name} is {value}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn terminate(&self) {
-        let pid = self.child.id().unwrap();
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await
-            .unwrap();
-    }
-
-    async fn kill_hard(mut self) {
-        self.child.start_kill().unwrap();
-        self.child.wait().await.unwrap();
-    }
+fn start(namespace: &str, identity: &str) -> OperatorProcess {
+    OperatorProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_tradeplane-operator")),
+        None,
+        namespace,
+        identity,
+    )
+    .unwrap()
 }
 
 fn paper_account() -> BrokerAccount {
@@ -130,15 +55,12 @@ async fn of_two_replicas_only_the_leader_reconciles_and_a_standby_takes_over_on_
     let client = shared_client().await.unwrap();
     install_crds(&client).await.unwrap();
     let namespace = TestNamespace::create(&client, "op-ha").await.unwrap();
-    let first = Operator::start(&namespace.name, "first");
+    let first = start(&namespace.name, "first");
     first
-        .wait_metric(
-            "tradeplane_operator_leader",
-            "the first replica leads",
-            |v| v == 1.0,
-        )
-        .await;
-    let second = Operator::start(&namespace.name, "second");
+        .wait_metric("tradeplane_operator_leader", WAIT, |v| v == 1.0)
+        .await
+        .unwrap();
+    let second = start(&namespace.name, "second");
     // Give the standby time to try the Lease and fail.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(second.metric("tradeplane_operator_leader").await, 0.0);
@@ -177,15 +99,12 @@ async fn of_two_replicas_only_the_leader_reconciles_and_a_standby_takes_over_on_
     );
 
     // SIGTERM releases the Lease: the standby leads within a renew interval, not a lease period.
-    first.terminate().await;
+    first.terminate().await.unwrap();
     let started = tokio::time::Instant::now();
     second
-        .wait_metric(
-            "tradeplane_operator_leader",
-            "the standby takes over",
-            |v| v == 1.0,
-        )
-        .await;
+        .wait_metric("tradeplane_operator_leader", WAIT, |v| v == 1.0)
+        .await
+        .unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "takeover took {:?}",
@@ -204,10 +123,11 @@ async fn a_sigkill_mid_reconcile_then_a_restart_converges_without_duplicates_or_
         .create(&PostParams::default(), &paper_account())
         .await
         .unwrap();
-    let operator = Operator::start(&namespace.name, "doomed");
+    let operator = start(&namespace.name, "doomed");
     operator
-        .wait_metric("tradeplane_operator_leader", "leading", |v| v == 1.0)
-        .await;
+        .wait_metric("tradeplane_operator_leader", WAIT, |v| v == 1.0)
+        .await
+        .unwrap();
 
     let strategies = namespace.api::<TradingStrategy>();
     let names: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
@@ -219,15 +139,12 @@ async fn a_sigkill_mid_reconcile_then_a_restart_converges_without_duplicates_or_
     }
     // Kill it as soon as it has started writing children, before it can have finished.
     operator
-        .wait_metric(
-            "tradeplane_operator_child_writes_total",
-            "writing children",
-            |v| v > 0.0,
-        )
-        .await;
-    operator.kill_hard().await;
+        .wait_metric("tradeplane_operator_child_writes_total", WAIT, |v| v > 0.0)
+        .await
+        .unwrap();
+    operator.kill_hard().await.unwrap();
 
-    let restarted = Operator::start(&namespace.name, "restarted");
+    let restarted = start(&namespace.name, "restarted");
     for name in &names {
         wait_for(
             &strategies,

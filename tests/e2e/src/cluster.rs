@@ -37,11 +37,17 @@ pub struct PrivateCluster {
 impl PrivateCluster {
     /// Starts the given components (see `TP_COMPONENTS` in tests/cluster/up.sh).
     pub fn start(components: &str) -> anyhow::Result<Self> {
+        Self::start_with_nodes(components, 2)
+    }
+
+    /// Starts the given components with `nodes` kwok nodes (110 pods each).
+    pub fn start_with_nodes(components: &str, nodes: usize) -> anyhow::Result<Self> {
         let dir = TempDir::new("tradeplane-private-cluster")?;
         let state = dir.path.join("state");
         let status = Command::new(repo_root().join("tests/cluster/up.sh"))
             .arg(&state)
             .env("TP_COMPONENTS", components)
+            .env("TP_NODES", nodes.to_string())
             .env_remove("TRADEPLANE_USE_EXISTING_CLUSTER")
             .status()
             .context("running tests/cluster/up.sh")?;
@@ -56,6 +62,11 @@ impl PrivateCluster {
         let config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
         Ok(Client::try_from(config)?)
+    }
+
+    /// The admin kubeconfig file, for processes the test starts.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.state.join("kubeconfig")
     }
 
     /// The pid of a component's process (`apiserver`, `etcd`, ...).

@@ -9,10 +9,12 @@ pub mod apply;
 pub mod cluster;
 pub mod crds;
 pub mod namespace;
+pub mod operator_process;
 pub mod wait;
 
 pub use apply::{FIELD_MANAGER, apply_strict, yaml_documents};
 pub use cluster::{PrivateCluster, repo_root, shared_client};
 pub use crds::install_crds;
 pub use namespace::TestNamespace;
+pub use operator_process::OperatorProcess;
 pub use wait::{WaitError, wait_deleted, wait_for};
