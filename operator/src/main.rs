@@ -12,7 +12,7 @@ use axum::routing::get;
 use clap::{Parser, ValueEnum};
 use tokio::sync::watch;
 use tradeplane_operator::controllers::{
-    Context, DEFAULT_RUNTIME_IMAGE, Settings, trading_strategy,
+    Context, DEFAULT_RUNTIME_IMAGE, Settings, agent_pool, broker_account, trading_strategy,
 };
 use tradeplane_operator::leader::LeaderElector;
 use tradeplane_operator::telemetry::Metrics;
@@ -175,9 +175,16 @@ async fn main() -> anyhow::Result<()> {
     let mut controllers = Vec::new();
     for namespace in namespaces {
         controllers.push(tokio::spawn({
-            let (context, shutdown) = (context.clone(), shutdown());
-            let namespace = namespace.clone();
+            let (context, shutdown, namespace) = (context.clone(), shutdown(), namespace.clone());
             async move { trading_strategy::run(context, namespace.as_deref(), shutdown).await }
+        }));
+        controllers.push(tokio::spawn({
+            let (context, shutdown, namespace) = (context.clone(), shutdown(), namespace.clone());
+            async move { broker_account::run(context, namespace.as_deref(), shutdown).await }
+        }));
+        controllers.push(tokio::spawn({
+            let (context, shutdown, namespace) = (context.clone(), shutdown(), namespace.clone());
+            async move { agent_pool::run(context, namespace.as_deref(), shutdown).await }
         }));
     }
 

@@ -1,0 +1,334 @@
+//! Operator benchmarks on a private local control plane; figures printed, nothing asserted.
+//!
+//! For each N (default 100 and 1000; `TRADEPLANE_BENCH_SIZES=100,1000` overrides):
+//! - the time for N TradingStrategies to reach Ready through the operator, next to the time a
+//!   plain client takes to create the same children (rendered by the same pure functions) and
+//!   see their Deployments available, in the same cluster;
+//! - the writes and API requests of a full no-op resync (a restarted operator reconciling N
+//!   strategies that need nothing), per reconcile;
+//! - the operator's resident memory (peak and now) with N strategies.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops loudly on a broken set-up
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use e2e::{OperatorProcess, PrivateCluster, install_crds};
+use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client, Resource};
+use serde_json::json;
+use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
+use tradeplane_operator::controllers::trading_strategy::{config, render};
+
+const CONCURRENCY: usize = 16;
+const BINARY: &str = env!("CARGO_BIN_EXE_tradeplane-operator");
+
+fn account() -> BrokerAccount {
+    serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
+        "metadata": {"name": "paper"}, "spec": {"broker": "Paper"},
+    }))
+    .unwrap()
+}
+
+fn strategy(i: usize) -> TradingStrategy {
+    serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
+        "metadata": {"name": format!("s{i:04}")},
+        "spec": {"symbols": ["AAPL", "MSFT"], "brokerAccountRef": {"name": "paper"}},
+    }))
+    .unwrap()
+}
+
+async fn namespace(client: &Client, name: &str) {
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let accounts: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        name,
+        &kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::ServiceAccount>(&()),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while accounts.get_opt("default").await.unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no default ServiceAccount in {name}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn ready_count(api: &Api<TradingStrategy>) -> usize {
+    api.list(&ListParams::default())
+        .await
+        .map(|list| {
+            list.items
+                .iter()
+                .filter(|s| {
+                    s.status.as_ref().is_some_and(|st| {
+                        st.conditions
+                            .iter()
+                            .any(|c| c.type_ == "Ready" && c.status == "True")
+                    })
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+async fn available_count(api: &Api<Deployment>) -> usize {
+    api.list(&ListParams::default())
+        .await
+        .map(|list| {
+            list.items
+                .iter()
+                .filter(|d| {
+                    d.status
+                        .as_ref()
+                        .and_then(|s| s.available_replicas)
+                        .unwrap_or(0)
+                        >= 1
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// What a plain client does to get the same result: create every child of N strategies
+/// (owned by real TradingStrategy objects, so the comparison includes the same objects) and
+/// wait until their Deployments are available.
+async fn raw_client(client: &Client, n: usize) -> Duration {
+    let ns = "bench-raw";
+    namespace(client, ns).await;
+    let accounts: Api<BrokerAccount> = Api::namespaced(client.clone(), ns);
+    accounts
+        .create(&PostParams::default(), &account())
+        .await
+        .unwrap();
+    let strategies: Api<TradingStrategy> = Api::namespaced(client.clone(), ns);
+    // The owners exist before the clock starts: only the children are timed.
+    let owners: Vec<TradingStrategy> = stream::iter(0..n)
+        .map(|i| {
+            let strategies = strategies.clone();
+            async move {
+                strategies
+                    .create(&PostParams::default(), &strategy(i))
+                    .await
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect()
+        .await
+        .unwrap();
+    let account = {
+        let mut a = account();
+        a.metadata.namespace = Some(ns.into());
+        a
+    };
+    let started = Instant::now();
+    stream::iter(owners)
+        .map(|owner| {
+            let client = client.clone();
+            let account = account.clone();
+            async move {
+                let runtime_config = config::render(&owner, &account, ns).unwrap();
+                let inputs = render::Inputs {
+                    runtime_config: &runtime_config,
+                    credentials: BTreeMap::new(),
+                    default_image: "agent-runtime:bench",
+                };
+                let c = render::render(&owner, &inputs).unwrap();
+                let pp = PostParams::default();
+                macro_rules! create {
+                    ($object:expr) => {{
+                        let object = $object;
+                        api_for(&client, &object)
+                            .create(&pp, &object)
+                            .await
+                            .unwrap();
+                    }};
+                }
+                create!(c.service_account);
+                create!(c.role);
+                create!(c.role_binding);
+                create!(c.lease);
+                create!(c.config);
+                create!(c.credentials);
+                create!(c.service);
+                create!(c.journal.unwrap());
+                create!(c.deployment.unwrap());
+                create!(c.disruption_budget.unwrap());
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<()>>()
+        .await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    while available_count(&deployments).await < n {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    started.elapsed()
+}
+
+fn api_for<K>(client: &Client, _object: &K) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    Api::namespaced(client.clone(), "bench-raw")
+}
+
+struct OperatorRun {
+    to_ready: Duration,
+    resync_writes: f64,
+    resync_requests: f64,
+    resync_reconciles: f64,
+    memory: (u64, u64),
+}
+
+async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> OperatorRun {
+    let ns = "bench-operator";
+    namespace(client, ns).await;
+    let accounts: Api<BrokerAccount> = Api::namespaced(client.clone(), ns);
+    accounts
+        .create(&PostParams::default(), &account())
+        .await
+        .unwrap();
+    let operator =
+        OperatorProcess::start(Path::new(BINARY), Some(kubeconfig), ns, "bench").unwrap();
+    operator
+        .wait_metric("tradeplane_operator_leader", Duration::from_secs(60), |v| {
+            v == 1.0
+        })
+        .await
+        .unwrap();
+
+    let strategies: Api<TradingStrategy> = Api::namespaced(client.clone(), ns);
+    let started = Instant::now();
+    stream::iter(0..n)
+        .map(|i| {
+            let strategies = strategies.clone();
+            async move {
+                strategies
+                    .create(&PostParams::default(), &strategy(i))
+                    .await
+                    .unwrap()
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let mut last_report = Instant::now();
+    loop {
+        let ready = ready_count(&strategies).await;
+        if ready >= n {
+            break;
+        }
+        if last_report.elapsed() > Duration::from_secs(15) {
+            eprintln!("  … {ready}/{n} Ready after {:.0?}", started.elapsed());
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let to_ready = started.elapsed();
+    // Let the status echoes settle, then measure memory and restart for a clean resync.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let memory = operator.memory_kib().unwrap_or((0, 0));
+    operator.terminate().await.unwrap();
+    drop(operator);
+
+    let resync =
+        OperatorProcess::start(Path::new(BINARY), Some(kubeconfig), ns, "bench-resync").unwrap();
+    resync
+        .wait_metric("tradeplane_operator_leader", Duration::from_secs(60), |v| {
+            v == 1.0
+        })
+        .await
+        .unwrap();
+    resync
+        .wait_metric(
+            "tradeplane_operator_reconciles_total",
+            Duration::from_secs(600),
+            |v| v >= n as f64,
+        )
+        .await
+        .unwrap();
+    resync
+        .wait_metric(
+            "tradeplane_operator_reconciles_in_flight",
+            Duration::from_secs(120),
+            |v| v == 0.0,
+        )
+        .await
+        .unwrap();
+    let resync_writes = resync
+        .metric("tradeplane_operator_child_writes_total")
+        .await;
+    let resync_reconciles = resync.metric("tradeplane_operator_reconciles_total").await;
+    // Reads (GET: lists, watches, gets) of the controllers; the leader Lease's own GET/PUT
+    // every few seconds are a handful on top.
+    let resync_requests = resync
+        .metric_where("tradeplane_operator_api_requests_total", "method=\"GET\"")
+        .await;
+    resync.terminate().await.unwrap();
+    OperatorRun {
+        to_ready,
+        resync_writes,
+        resync_requests,
+        resync_reconciles,
+        memory,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let sizes: Vec<usize> = std::env::var("TRADEPLANE_BENCH_SIZES")
+        .unwrap_or_else(|_| "100,1000".to_string())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    for n in sizes {
+        eprintln!("== operator benchmark, N = {n}: starting a private control plane");
+        let cluster = PrivateCluster::start_with_nodes(
+            "etcd,apiserver,controller-manager,scheduler,kwok",
+            n / 100 + 2,
+        )
+        .unwrap();
+        let client = cluster.client().await.unwrap();
+        install_crds(&client).await.unwrap();
+
+        let raw = raw_client(&client, n).await;
+        eprintln!("  plain client: children of {n} strategies created and available in {raw:.1?}");
+        let run = through_operator(&client, &cluster.kubeconfig(), n).await;
+        println!("N = {n}");
+        println!(
+            "  time to Ready (operator)          {:>8.1?}  ({:.1} strategies/s)",
+            run.to_ready,
+            n as f64 / run.to_ready.as_secs_f64()
+        );
+        println!("  same children, plain client       {:>8.1?}", raw);
+        println!(
+            "  operator rate / plain-client rate {:>8.2}   (goal ≥ 0.8)",
+            raw.as_secs_f64() / run.to_ready.as_secs_f64()
+        );
+        println!(
+            "  writes in a no-op resync          {:>8}    over {} reconciles (goal 0)",
+            run.resync_writes, run.resync_reconciles
+        );
+        println!(
+            "  GET requests per no-op reconcile  {:>8.1}",
+            run.resync_requests / run.resync_reconciles.max(1.0)
+        );
+        println!(
+            "  operator memory peak / now        {:>5} / {} MiB (goal ≤ 64)",
+            run.memory.0 / 1024,
+            run.memory.1 / 1024
+        );
+        drop(cluster);
+    }
+}
