@@ -21,10 +21,22 @@ if [ "${TRADEPLANE_USE_EXISTING_CLUSTER:-}" != 1 ]; then
   tests/cluster/down.sh "$state" # a demo interrupted earlier may have left one behind
 fi
 
+operator_pid=
+stop_operator() {
+  [ -n "$operator_pid" ] || return 0
+  kill -TERM "$operator_pid" 2>/dev/null || true
+  wait "$operator_pid" 2>/dev/null || true
+  operator_pid=
+}
+
+step "build the operator"
+cargo build --locked -q -p tradeplane-operator --bin tradeplane-operator
+operator_bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/tradeplane-operator
+
 if [ "${TRADEPLANE_DEMO_KEEP:-}" = 1 ]; then
-  trap 'printf "\nThe cluster keeps running: export KUBECONFIG=%s PATH=%s:\$PATH\nStop it with: make cluster-down STATE=%s\n" "$state/kubeconfig" "${bin:-}" "$state"' EXIT
+  trap 'stop_operator; printf "\nThe cluster keeps running: export KUBECONFIG=%s PATH=%s:\$PATH\nStop it with: make cluster-down STATE=%s\n" "$state/kubeconfig" "${bin:-}" "$state"' EXIT
 else
-  trap 'tests/cluster/down.sh "$state"' EXIT
+  trap 'stop_operator; tests/cluster/down.sh "$state"' EXIT
 fi
 
 step "start the control plane"
@@ -46,6 +58,18 @@ for attempt in $(seq 60); do
 done
 show kubectl wait --for=condition=Established --timeout=10s "${crds[@]}"
 
+step "start the operator as a local process (logs: $state/logs/operator.log)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$operator_bin" --log-format text --listen "127.0.0.1:$port" --lease-namespace default \
+  --runtime-image ghcr.io/tradeplane/agent-runtime:demo >"$state/logs/operator.log" 2>&1 &
+operator_pid=$!
+for attempt in $(seq 60); do
+  curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^tradeplane_operator_leader 1' && break
+  [ "$attempt" = 60 ] && { tail -n 20 "$state/logs/operator.log" >&2; echo "the operator did not start leading" >&2; exit 1; }
+  sleep 0.5
+done
+echo "operator leading (pid $operator_pid, metrics on http://127.0.0.1:$port/metrics)"
+
 step "the paper-trading quick start: a paper BrokerAccount, a rules-only AgentPool, two strategies"
 show kubectl create namespace "$namespace"
 show kubectl apply --server-side --validate=strict -n "$namespace" -f examples/quickstart/
@@ -60,7 +84,15 @@ step "kubectl scale works on an AgentPool (the scale subresource)"
 show kubectl scale ap quant-analysts -n "$namespace" --replicas=2
 show kubectl get ap quant-analysts -n "$namespace" -o jsonpath='{.spec.replicas}{"\n"}'
 
-step "what kubectl shows (status columns fill in once the operator runs)"
+step "wait until the operator has made everything Ready (kwok runs the pods)"
+show kubectl wait --for=condition=Ready --timeout=180s -n "$namespace" ba --all
+show kubectl wait --for=condition=Ready --timeout=180s -n "$namespace" ap --all
+show kubectl wait --for=condition=Ready --timeout=180s -n "$namespace" ts --all
+
+step "the children the operator made"
+show kubectl get deploy,svc,pvc,secret,pdb,hpa,cronjob,lease,sa,role,rolebinding -n "$namespace" -l app.kubernetes.io/managed-by=tradeplane-operator
+
+step "what kubectl shows"
 show kubectl get ts,ba,ap -n "$namespace"
 show kubectl get ts -n "$namespace" -o wide
 show kubectl explain tradingstrategy.spec.journal.backend
