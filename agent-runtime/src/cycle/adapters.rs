@@ -57,12 +57,10 @@ impl Execution for BrokerExecution {
         async move {
             if self.broker.kind() == "paper" {
                 // The paper broker values positions at the marks it was last given.
-                for (symbol, price) in marks {
-                    self.journal
-                        .paper_set_mark(symbol, *price)
-                        .await
-                        .map_err(journal_error)?;
-                }
+                self.journal
+                    .paper_set_marks(marks)
+                    .await
+                    .map_err(journal_error)?;
             }
             let account = self.broker.account().await.map_err(broker_error)?;
             let mut positions = self.broker.positions().await.map_err(broker_error)?;

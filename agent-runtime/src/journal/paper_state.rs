@@ -170,6 +170,24 @@ impl Journal {
         Ok(())
     }
 
+    /// Marks every held paper position at its latest price, in one transaction. A mark that
+    /// did not change writes nothing: each cycle marks twice (before and after its orders),
+    /// and with SQLite on a volume every written commit is an fsync.
+    pub async fn paper_set_marks(&self, marks: &BTreeMap<String, f64>) -> Result<(), JournalError> {
+        let sql =
+            "UPDATE paper_positions SET mark_price = $1 WHERE symbol = $2 AND mark_price <> $1";
+        in_transaction!(self, tx => {
+            for (symbol, price) in marks {
+                sqlx::query(sql)
+                    .bind(price)
+                    .bind(symbol)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        });
+        Ok(())
+    }
+
     pub async fn paper_order(
         &self,
         client_order_id: &str,
