@@ -39,7 +39,7 @@ crds:
 
 ## bench: benchmarks that print figures (not asserted)
 bench:
-	cargo bench -p tradeplane-agent-runtime --bench pipeline
+	cargo bench -p tradeplane-agent-runtime
 
 ## image: placeholder until the packaging issue lands
 image:
