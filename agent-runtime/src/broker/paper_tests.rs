@@ -1,5 +1,5 @@
 //! Unit tests of the paper book's accounting (the broker's journal round trip is tested in
-//! `tests/broker_paper.rs`).
+//! `tests/journal_support` — `paper_survives_restart`, on SQLite and PostgreSQL).
 
 use std::collections::BTreeMap;
 
