@@ -37,9 +37,12 @@ lint:
 crds:
 	cargo run -q -p tradeplane-operator --bin crdgen -- crds
 
-## bench: benchmarks that print figures (not asserted)
+## bench: benchmarks that print figures (not asserted): the runtime's pipeline, journal and
+## worker, then the operator's reconcile throughput, no-op writes and memory on a private
+## control plane (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes)
 bench:
 	cargo bench -p tradeplane-agent-runtime
+	cargo bench -p tradeplane-operator --bench reconcile
 
 ## image: placeholder until the packaging issue lands
 image:

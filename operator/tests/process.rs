@@ -206,3 +206,54 @@ async fn a_sigkill_mid_reconcile_then_a_restart_converges_without_duplicates_or_
     }
     namespace.delete().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_hundred_strategies_applied_at_once_all_become_ready() {
+    let client = shared_client().await.unwrap();
+    install_crds(&client).await.unwrap();
+    let namespace = TestNamespace::create(&client, "op-many").await.unwrap();
+    namespace
+        .api::<BrokerAccount>()
+        .create(&PostParams::default(), &paper_account())
+        .await
+        .unwrap();
+    let operator = start(&namespace.name, "many");
+    operator
+        .wait_metric("tradeplane_operator_leader", WAIT, |v| v == 1.0)
+        .await
+        .unwrap();
+
+    let strategies = namespace.api::<TradingStrategy>();
+    let creates = (0..100).map(|i| {
+        let strategies = strategies.clone();
+        async move {
+            strategies
+                .create(&PostParams::default(), &strategy(&format!("m{i:03}")))
+                .await
+                .unwrap()
+        }
+    });
+    futures::future::join_all(creates).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let items = strategies.list(&ListParams::default()).await.unwrap().items;
+        let ready = items.iter().filter(|s| ready(Some(s))).count();
+        if ready == 100 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{ready}/100 Ready after 300 s"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(
+        operator
+            .metric("tradeplane_operator_reconcile_errors_total")
+            .await,
+        0.0,
+        "reconciles failed on the way"
+    );
+    namespace.delete().await.unwrap();
+}

@@ -140,12 +140,17 @@ mv "$kubeconfig.tmp" "$kubeconfig"
 export KUBECONFIG=$kubeconfig
 
 if wants controller-manager; then
+  # kwok renews the fake nodes' Leases from one process; on a busy two-core machine a renewal
+  # can come late, the node lifecycle controller then marks every pod NotReady, and kwok
+  # (whose stages have already run) never marks them Ready again. A long grace period keeps
+  # load from looking like node failure; no test here simulates a dead node.
   start controller-manager kube-controller-manager \
     --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
     --leader-elect=false --controllers '*' --use-service-account-credentials \
     --service-account-private-key-file "$state/pki/sa.key" --root-ca-file "$state/pki/apiserver.crt" \
     --bind-address 127.0.0.1 --secure-port "$kcm_port" \
-    --horizontal-pod-autoscaler-sync-period 5s
+    --horizontal-pod-autoscaler-sync-period 5s \
+    --node-monitor-grace-period 10m
   wait_ready controller-manager 60 curl -sfk "https://127.0.0.1:$kcm_port/healthz"
 fi
 
