@@ -11,6 +11,7 @@ pub mod broker_account;
 pub mod children;
 pub mod conditions;
 pub mod meta;
+pub mod pod;
 pub mod trading_strategy;
 
 use std::collections::HashMap;
@@ -123,6 +124,60 @@ impl Context {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         failures.remove(key);
+    }
+}
+
+/// Writes the operator's part of an object's status by server-side apply on the status
+/// subresource. Fields another manager owns (the runtime's) are left alone.
+pub async fn write_status<K>(
+    context: &Context,
+    namespace: &str,
+    name: &str,
+    status: &impl serde::Serialize,
+) -> Result<(), Error>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: kube::Api<K> = kube::Api::namespaced(context.client.clone(), namespace);
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    let params = kube::api::PatchParams::apply(FIELD_MANAGER).force();
+    api.patch_status(name, &params, &kube::api::Patch::Apply(&patch))
+        .await?;
+    context.metrics.write(&K::kind(&()), "status");
+    Ok(())
+}
+
+/// Publishes one Event per condition that changed. Reconciling and Stalled mirror Ready, so
+/// they get none of their own.
+pub async fn publish_transitions(
+    context: &Context,
+    regarding: &ObjectReference,
+    action: &str,
+    previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    observed: &[conditions::Observed],
+) {
+    use crate::api::common::condition_types::{RECONCILING, STALLED};
+    for transition in conditions::transitions(previous, observed) {
+        if transition.type_ == RECONCILING || transition.type_ == STALLED {
+            continue;
+        }
+        let note = format!("{}: {}", transition.type_, transition.message);
+        context
+            .publish(
+                regarding,
+                !transition.status,
+                transition.reason,
+                action,
+                note,
+            )
+            .await;
     }
 }
 

@@ -18,23 +18,21 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use self::render::{Inputs, POOL_LABEL};
 use self::status::{Blocker, Observation, Workload};
 use super::children;
-use super::conditions::transitions;
 use super::meta::MANAGED_BY;
 use super::trading_strategy::config::provider_key;
-use super::{Context, Error, FIELD_MANAGER, reconciled, requeue_after_error};
+use super::{Context, Error, reconciled, requeue_after_error};
+use super::{publish_transitions, write_status};
 use crate::api::agent_pool::AgentPool;
-use crate::api::common::condition_types::{RECONCILING, STALLED};
 use crate::api::trading_strategy::TradingStrategy;
 
 const KIND: &str = "AgentPool";
@@ -266,37 +264,18 @@ pub async fn reconcile(pool: Arc<AgentPool>, context: Arc<Context>) -> Result<Ac
         Timestamp::now(),
     );
     if Some(&new_status) != previous.as_ref() {
-        let api: Api<AgentPool> = Api::namespaced(context.client.clone(), &namespace);
-        let patch = json!({
-            "apiVersion": AgentPool::api_version(&()),
-            "kind": KIND,
-            "status": new_status,
-        });
-        api.patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-        context.metrics.write(KIND, "status");
+        write_status::<AgentPool>(&context, &namespace, &name, &new_status).await?;
     }
     let previous_conditions = previous.map(|s| s.conditions).unwrap_or_default();
     let reference = pool.object_ref(&());
-    for transition in transitions(&previous_conditions, &observed) {
-        // Reconciling/Stalled mirror Ready; one Event per real change is enough.
-        if transition.type_ == RECONCILING || transition.type_ == STALLED {
-            continue;
-        }
-        context
-            .publish(
-                &reference,
-                !transition.status,
-                transition.reason,
-                "Reconcile",
-                format!("{}: {}", transition.type_, transition.message),
-            )
-            .await;
-    }
+    publish_transitions(
+        &context,
+        &reference,
+        "Reconcile",
+        &previous_conditions,
+        &observed,
+    )
+    .await;
 
     reconciled(&*pool, &context);
     Ok(Action::requeue(RESYNC))

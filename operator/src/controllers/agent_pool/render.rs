@@ -18,25 +18,21 @@ use k8s_openapi::api::autoscaling::v2::{
     MetricIdentifier, MetricSpec, MetricTarget, PodsMetricSource, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    SeccompProfile, Secret, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec,
-    Volume, VolumeMount,
+    Container, ContainerPort, PodSpec, PodTemplateSpec, Secret, Service, ServicePort, ServiceSpec,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::Resource;
 
 use crate::api::agent_pool::AgentPool;
 use crate::controllers::meta::{
     Component, INPUTS_HASH_ANNOTATION, child_labels, child_name, content_hash, selector_labels,
 };
+use crate::controllers::pod;
 use crate::controllers::trading_strategy::config::{
     CONFIG_DIR, CONFIG_FILE, CREDENTIALS_DIR, HTTP_PORT, agent_pool_service,
 };
-use crate::controllers::trading_strategy::render::default_resources;
 
 /// The label naming the owning pool on every child.
 pub const POOL_LABEL: &str = "tradeplane.io/agent-pool";
@@ -46,7 +42,6 @@ pub const POOL_LABEL: &str = "tradeplane.io/agent-pool";
 pub const IN_FLIGHT_METRIC: &str = "tradeplane_worker_inflight_analyses";
 /// Average CPU utilisation the autoscaler aims for when the pool does not say.
 pub const DEFAULT_TARGET_CPU_PERCENT: i32 = 70;
-const UID: i64 = 65532;
 
 /// Everything the pure rendering needs beyond the pool itself.
 pub struct Inputs<'a> {
@@ -102,7 +97,7 @@ pub fn render(pool: &AgentPool, inputs: &Inputs<'_>) -> Result<Children, serde_y
     let namespace = pool.metadata.namespace.clone();
     let spec = &pool.spec;
     let names = names(&name);
-    let owner = owner_reference(pool);
+    let owner = pod::owner_reference(pool);
     let meta = |child: &str| ObjectMeta {
         name: Some(child.to_string()),
         namespace: namespace.clone(),
@@ -290,32 +285,13 @@ fn pod_spec(pool: &AgentPool, inputs: &Inputs<'_>, names: &Names) -> PodSpec {
         .clone()
         .unwrap_or_else(|| inputs.default_image.to_string());
     let placement = spec.placement.clone().unwrap_or_default();
-    let probe = |path: &str, period: i32| Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.to_string()),
-            port: IntOrString::String("http".to_string()),
-            ..HTTPGetAction::default()
-        }),
-        period_seconds: Some(period),
-        ..Probe::default()
-    };
     PodSpec {
         // Workers call LLM providers, never the Kubernetes API.
         automount_service_account_token: Some(false),
         // On SIGTERM a worker turns unready and finishes the analyses it has; LLM calls with
         // retries can take a while.
         termination_grace_period_seconds: Some(60),
-        security_context: Some(PodSecurityContext {
-            run_as_non_root: Some(true),
-            run_as_user: Some(UID),
-            run_as_group: Some(UID),
-            fs_group: Some(UID),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".to_string(),
-                ..SeccompProfile::default()
-            }),
-            ..PodSecurityContext::default()
-        }),
+        security_context: Some(pod::pod_security_context()),
         containers: vec![Container {
             name: "agent-runtime".to_string(),
             image: Some(image),
@@ -324,48 +300,32 @@ fn pod_spec(pool: &AgentPool, inputs: &Inputs<'_>, names: &Names) -> PodSpec {
                 "--config".to_string(),
                 format!("{CONFIG_DIR}/{CONFIG_FILE}"),
             ]),
-            env: Some(vec![
-                field_env("POD_NAME", "metadata.name"),
-                field_env("POD_NAMESPACE", "metadata.namespace"),
-            ]),
+            env: Some(pod::identity_env()),
             ports: Some(vec![ContainerPort {
                 name: Some("http".to_string()),
                 container_port: HTTP_PORT,
                 protocol: Some("TCP".to_string()),
                 ..ContainerPort::default()
             }]),
-            readiness_probe: Some(probe("/readyz", 5)),
-            liveness_probe: Some(probe("/healthz", 10)),
-            resources: Some(spec.resources.clone().unwrap_or_else(default_resources)),
-            security_context: Some(SecurityContext {
-                allow_privilege_escalation: Some(false),
-                read_only_root_filesystem: Some(true),
-                run_as_non_root: Some(true),
-                capabilities: Some(Capabilities {
-                    drop: Some(vec!["ALL".to_string()]),
-                    ..Capabilities::default()
-                }),
-                ..SecurityContext::default()
-            }),
+            readiness_probe: Some(pod::http_probe("/readyz", 5)),
+            liveness_probe: Some(pod::http_probe("/healthz", 10)),
+            resources: Some(
+                spec.resources
+                    .clone()
+                    .unwrap_or_else(pod::default_resources),
+            ),
+            security_context: Some(pod::container_security_context()),
             volume_mounts: Some(vec![
-                mount("config", CONFIG_DIR),
-                mount("credentials", CREDENTIALS_DIR),
-                VolumeMount {
-                    name: "tmp".to_string(),
-                    mount_path: "/tmp".to_string(),
-                    ..VolumeMount::default()
-                },
+                pod::read_only_mount("config", CONFIG_DIR),
+                pod::read_only_mount("credentials", CREDENTIALS_DIR),
+                pod::scratch_mount(),
             ]),
             ..Container::default()
         }],
         volumes: Some(vec![
-            secret_volume("config", &names.config),
-            secret_volume("credentials", &names.keys),
-            Volume {
-                name: "tmp".to_string(),
-                empty_dir: Some(EmptyDirVolumeSource::default()),
-                ..Volume::default()
-            },
+            pod::secret_volume("config", &names.config),
+            pod::secret_volume("credentials", &names.keys),
+            pod::scratch_volume(),
         ]),
         node_selector: (!placement.node_selector.is_empty()).then_some(placement.node_selector),
         tolerations: (!placement.tolerations.is_empty()).then_some(placement.tolerations),
@@ -373,51 +333,4 @@ fn pod_spec(pool: &AgentPool, inputs: &Inputs<'_>, names: &Names) -> PodSpec {
         priority_class_name: placement.priority_class_name,
         ..PodSpec::default()
     }
-}
-
-fn secret_volume(name: &str, secret: &str) -> Volume {
-    Volume {
-        name: name.to_string(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(secret.to_string()),
-            default_mode: Some(0o440),
-            ..SecretVolumeSource::default()
-        }),
-        ..Volume::default()
-    }
-}
-
-fn mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        name: name.to_string(),
-        mount_path: path.to_string(),
-        read_only: Some(true),
-        ..VolumeMount::default()
-    }
-}
-
-fn field_env(name: &str, path: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector {
-                field_path: path.to_string(),
-                ..ObjectFieldSelector::default()
-            }),
-            ..EnvVarSource::default()
-        }),
-        ..EnvVar::default()
-    }
-}
-
-fn owner_reference(pool: &AgentPool) -> OwnerReference {
-    pool.controller_owner_ref(&())
-        .unwrap_or_else(|| OwnerReference {
-            api_version: AgentPool::api_version(&()).to_string(),
-            kind: AgentPool::kind(&()).to_string(),
-            name: pool.metadata.name.clone().unwrap_or_default(),
-            uid: pool.metadata.uid.clone().unwrap_or_default(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        })
 }

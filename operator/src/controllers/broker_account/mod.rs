@@ -20,20 +20,18 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use self::status::{Check, Observation};
 use self::verify::Verification;
-use super::conditions::transitions;
-use super::{Context, Error, FIELD_MANAGER, reconciled, requeue_after_error};
+use super::{Context, Error, reconciled, requeue_after_error};
+use super::{publish_transitions, write_status};
 use crate::api::broker_account::BrokerAccount;
-use crate::api::common::condition_types::{RECONCILING, STALLED};
 use crate::api::trading_strategy::TradingStrategy;
 
 const KIND: &str = "BrokerAccount";
@@ -272,37 +270,18 @@ pub async fn reconcile(
         now,
     );
     if Some(&new_status) != previous.as_ref() {
-        let api: Api<BrokerAccount> = Api::namespaced(shared.client.clone(), &namespace);
-        let patch = json!({
-            "apiVersion": BrokerAccount::api_version(&()),
-            "kind": KIND,
-            "status": new_status,
-        });
-        api.patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-        shared.metrics.write(KIND, "status");
+        write_status::<BrokerAccount>(shared, &namespace, &name, &new_status).await?;
     }
     let previous_conditions = previous.map(|s| s.conditions).unwrap_or_default();
     let reference = account.object_ref(&());
-    for transition in transitions(&previous_conditions, &observed) {
-        // Reconciling/Stalled mirror Ready; one Event per real change is enough.
-        if transition.type_ == RECONCILING || transition.type_ == STALLED {
-            continue;
-        }
-        shared
-            .publish(
-                &reference,
-                !transition.status,
-                transition.reason,
-                "Verify",
-                format!("{}: {}", transition.type_, transition.message),
-            )
-            .await;
-    }
+    publish_transitions(
+        shared,
+        &reference,
+        "Verify",
+        &previous_conditions,
+        &observed,
+    )
+    .await;
 
     if check.is_transient() {
         // A transient failure counts as one for the metrics, and keeps its backoff running:

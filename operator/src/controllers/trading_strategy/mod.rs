@@ -21,20 +21,19 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service, Service
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use self::render::{Inputs, STRATEGY_LABEL};
 use self::status::{Blocker, Observation, Workload};
 use super::children::{self, Outcome};
-use super::conditions::transitions;
 use super::meta::MANAGED_BY;
-use super::{Context, Error, FIELD_MANAGER, reconciled, requeue_after_error};
+use super::{Context, Error, reconciled, requeue_after_error};
+use super::{publish_transitions, write_status};
 use crate::api::agent_pool::AgentPool;
 use crate::api::broker_account::{Broker, BrokerAccount, CredentialsSecretReference};
 use crate::api::common::condition_types::READY;
@@ -407,40 +406,18 @@ pub async fn reconcile(
         .map(status::operator_view)
         .unwrap_or_default();
     if status != previous_view {
-        let api: Api<TradingStrategy> = Api::namespaced(context.client.clone(), &namespace);
-        let patch = json!({
-            "apiVersion": TradingStrategy::api_version(&()),
-            "kind": KIND,
-            "status": status,
-        });
-        api.patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-        context.metrics.write(KIND, "status");
+        write_status::<TradingStrategy>(&context, &namespace, &name, &status).await?;
     }
     let previous_conditions = previous.map(|s| s.conditions).unwrap_or_default();
     let reference = strategy.object_ref(&());
-    for transition in transitions(&previous_conditions, &observed) {
-        // Reconciling/Stalled mirror Ready; one Event per real change is enough.
-        if transition.type_ == crate::api::common::condition_types::RECONCILING
-            || transition.type_ == crate::api::common::condition_types::STALLED
-        {
-            continue;
-        }
-        let warning = !transition.status;
-        context
-            .publish(
-                &reference,
-                warning,
-                transition.reason,
-                "Reconcile",
-                format!("{}: {}", transition.type_, transition.message),
-            )
-            .await;
-    }
+    publish_transitions(
+        &context,
+        &reference,
+        "Reconcile",
+        &previous_conditions,
+        &observed,
+    )
+    .await;
 
     reconciled(&*strategy, &context);
     Ok(match (&blocker, &workload) {

@@ -9,18 +9,15 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    HTTPGetAction, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    Container, ContainerPort, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Secret, Service, ServiceAccount,
+    ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::Resource;
 
 use super::config::{self, CONFIG_DIR, CONFIG_FILE, CREDENTIALS_DIR, HTTP_PORT, JOURNAL_DIR};
 use crate::api::trading_strategy::JournalBackend;
@@ -29,10 +26,10 @@ use crate::controllers::meta::{
     Component, INPUTS_HASH_ANNOTATION, RESTART_AT_ANNOTATION, child_labels, child_name,
     content_hash, selector_labels,
 };
+use crate::controllers::pod;
 
 /// The label naming the owning strategy on every child.
 pub const STRATEGY_LABEL: &str = "tradeplane.io/strategy";
-const UID: i64 = 65532;
 
 /// Everything the pure rendering needs beyond the strategy itself.
 pub struct Inputs<'a> {
@@ -96,7 +93,7 @@ pub fn render(
     let namespace = strategy.metadata.namespace.clone();
     let spec = &strategy.spec;
     let names = names(&name);
-    let owner = owner_reference(strategy);
+    let owner = pod::owner_reference(strategy);
     let meta = |child: String, component: Component| ObjectMeta {
         name: Some(child),
         namespace: namespace.clone(),
@@ -383,22 +380,14 @@ fn pod_spec(
         .unwrap_or_else(|| inputs.default_image.to_string());
     let placement = spec.placement.clone().unwrap_or_default();
     let mut volumes = vec![
-        secret_volume("config", &names.config),
-        secret_volume("credentials", &names.credentials),
-        Volume {
-            name: "tmp".to_string(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Volume::default()
-        },
+        pod::secret_volume("config", &names.config),
+        pod::secret_volume("credentials", &names.credentials),
+        pod::scratch_volume(),
     ];
     let mut mounts = vec![
-        mount("config", CONFIG_DIR),
-        mount("credentials", CREDENTIALS_DIR),
-        VolumeMount {
-            name: "tmp".to_string(),
-            mount_path: "/tmp".to_string(),
-            ..VolumeMount::default()
-        },
+        pod::read_only_mount("config", CONFIG_DIR),
+        pod::read_only_mount("credentials", CREDENTIALS_DIR),
+        pod::scratch_mount(),
     ];
     if sqlite {
         volumes.push(Volume {
@@ -415,32 +404,13 @@ fn pod_spec(
             ..VolumeMount::default()
         });
     }
-    let probe = |path: &str, period: i32| Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.to_string()),
-            port: IntOrString::String("http".to_string()),
-            ..HTTPGetAction::default()
-        }),
-        period_seconds: Some(period),
-        ..Probe::default()
-    };
     let long_running = mode == "trader";
     PodSpec {
         service_account_name: Some(names.account.clone()),
         automount_service_account_token: Some(true),
         // The leader releases its Lease and finishes or abandons its cycle on SIGTERM.
         termination_grace_period_seconds: Some(30),
-        security_context: Some(PodSecurityContext {
-            run_as_non_root: Some(true),
-            run_as_user: Some(UID),
-            run_as_group: Some(UID),
-            fs_group: Some(UID),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".to_string(),
-                ..SeccompProfile::default()
-            }),
-            ..PodSecurityContext::default()
-        }),
+        security_context: Some(pod::pod_security_context()),
         containers: vec![Container {
             name: "agent-runtime".to_string(),
             image: Some(image),
@@ -449,29 +419,21 @@ fn pod_spec(
                 "--config".to_string(),
                 format!("{CONFIG_DIR}/{CONFIG_FILE}"),
             ]),
-            env: Some(vec![
-                field_env("POD_NAME", "metadata.name"),
-                field_env("POD_NAMESPACE", "metadata.namespace"),
-            ]),
+            env: Some(pod::identity_env()),
             ports: Some(vec![ContainerPort {
                 name: Some("http".to_string()),
                 container_port: HTTP_PORT,
                 protocol: Some("TCP".to_string()),
                 ..ContainerPort::default()
             }]),
-            readiness_probe: long_running.then(|| probe("/readyz", 5)),
-            liveness_probe: long_running.then(|| probe("/healthz", 10)),
-            resources: Some(spec.resources.clone().unwrap_or_else(default_resources)),
-            security_context: Some(SecurityContext {
-                allow_privilege_escalation: Some(false),
-                read_only_root_filesystem: Some(true),
-                run_as_non_root: Some(true),
-                capabilities: Some(Capabilities {
-                    drop: Some(vec!["ALL".to_string()]),
-                    ..Capabilities::default()
-                }),
-                ..SecurityContext::default()
-            }),
+            readiness_probe: long_running.then(|| pod::http_probe("/readyz", 5)),
+            liveness_probe: long_running.then(|| pod::http_probe("/healthz", 10)),
+            resources: Some(
+                spec.resources
+                    .clone()
+                    .unwrap_or_else(pod::default_resources),
+            ),
+            security_context: Some(pod::container_security_context()),
             volume_mounts: Some(mounts),
             ..Container::default()
         }],
@@ -482,62 +444,4 @@ fn pod_spec(
         priority_class_name: placement.priority_class_name,
         ..PodSpec::default()
     }
-}
-
-pub fn default_resources() -> ResourceRequirements {
-    ResourceRequirements {
-        requests: Some(BTreeMap::from([
-            ("cpu".to_string(), Quantity("100m".to_string())),
-            ("memory".to_string(), Quantity("128Mi".to_string())),
-        ])),
-        ..ResourceRequirements::default()
-    }
-}
-
-fn secret_volume(name: &str, secret: &str) -> Volume {
-    Volume {
-        name: name.to_string(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(secret.to_string()),
-            default_mode: Some(0o440),
-            ..SecretVolumeSource::default()
-        }),
-        ..Volume::default()
-    }
-}
-
-fn mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        name: name.to_string(),
-        mount_path: path.to_string(),
-        read_only: Some(true),
-        ..VolumeMount::default()
-    }
-}
-
-fn field_env(name: &str, path: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector {
-                field_path: path.to_string(),
-                ..ObjectFieldSelector::default()
-            }),
-            ..EnvVarSource::default()
-        }),
-        ..EnvVar::default()
-    }
-}
-
-fn owner_reference(strategy: &TradingStrategy) -> OwnerReference {
-    strategy
-        .controller_owner_ref(&())
-        .unwrap_or_else(|| OwnerReference {
-            api_version: TradingStrategy::api_version(&()).to_string(),
-            kind: TradingStrategy::kind(&()).to_string(),
-            name: strategy.metadata.name.clone().unwrap_or_default(),
-            uid: strategy.metadata.uid.clone().unwrap_or_default(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        })
 }
