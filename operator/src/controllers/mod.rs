@@ -224,6 +224,14 @@ where
     let delay = context.backoff(key.clone());
     context.metrics.reconcile_error(K::kind(&()).as_ref());
     tracing::warn!(object = %key, %error, retry_in_seconds = delay.as_secs(), "reconcile failed");
+    // The error policy cannot wait; the Event goes out on its own task.
+    let regarding = object.object_ref(&());
+    let note = format!("{error}; retrying in {} s", delay.as_secs());
+    tokio::spawn(async move {
+        context
+            .publish(&regarding, true, "ReconcileFailed", "Reconcile", note)
+            .await;
+    });
     Action::requeue(delay)
 }
 
