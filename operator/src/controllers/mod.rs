@@ -12,6 +12,7 @@ pub mod children;
 pub mod conditions;
 pub mod meta;
 pub mod pod;
+pub mod relevant;
 pub mod trading_strategy;
 
 use std::collections::HashMap;

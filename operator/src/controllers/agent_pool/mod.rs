@@ -29,6 +29,7 @@ use self::render::{Inputs, POOL_LABEL};
 use self::status::{Blocker, Observation, Workload};
 use super::children;
 use super::meta::MANAGED_BY;
+use super::relevant::relevant_changes;
 use super::trading_strategy::config::provider_key;
 use super::{Context, Error, reconciled, requeue_after_error};
 use super::{publish_transitions, write_status};
@@ -111,9 +112,11 @@ pub async fn run(
         // A strategy starting or stopping to use a pool changes `boundStrategies` of the
         // pool it names now and of the one that lists it from before.
         .watches_stream(
-            watcher(strategies_api, watcher::Config::default())
-                .default_backoff()
-                .touched_objects(),
+            // Only which pool a strategy names matters here, not its status.
+            relevant_changes(
+                watcher(strategies_api, watcher::Config::default()).default_backoff(),
+                |s: &TradingStrategy| s.spec.agent_pool_ref.as_ref().map(|r| r.name.clone()),
+            ),
             move |strategy: TradingStrategy| {
                 let name = strategy.name_any();
                 let pool = strategy

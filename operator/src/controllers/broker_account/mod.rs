@@ -29,6 +29,7 @@ use kube::{Resource, ResourceExt};
 
 use self::status::{Check, Observation};
 use self::verify::Verification;
+use super::relevant::relevant_changes;
 use super::{Context, Error, reconciled, requeue_after_error};
 use super::{publish_transitions, write_status};
 use crate::api::broker_account::BrokerAccount;
@@ -140,9 +141,11 @@ pub async fn run(
         // A strategy binding, unbinding or moving to another account changes `boundStrategies`
         // of the account it names now and of the one that lists it from before.
         .watches_stream(
-            watcher(strategies_api, watcher::Config::default())
-                .default_backoff()
-                .touched_objects(),
+            // Only which account a strategy names matters here, not its status.
+            relevant_changes(
+                watcher(strategies_api, watcher::Config::default()).default_backoff(),
+                |s: &TradingStrategy| s.spec.broker_account_ref.name.clone(),
+            ),
             move |strategy: TradingStrategy| {
                 let name = strategy.name_any();
                 let account = strategy.spec.broker_account_ref.name.clone();

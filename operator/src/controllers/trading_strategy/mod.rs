@@ -32,6 +32,7 @@ use self::render::{Inputs, STRATEGY_LABEL};
 use self::status::{Blocker, Observation, Workload};
 use super::children::{self, Outcome};
 use super::meta::MANAGED_BY;
+use super::relevant::relevant_changes;
 use super::{Context, Error, reconciled, requeue_after_error};
 use super::{publish_transitions, write_status};
 use crate::api::agent_pool::AgentPool;
@@ -82,12 +83,24 @@ pub async fn run(
     let (accounts_api, pools_api, secrets_api) = scoped(client.clone());
 
     let (accounts, accounts_writer) = reflector::store::<BrokerAccount>();
-    let account_events = reflect(
-        accounts_writer,
-        watcher(accounts_api, watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects();
+    // A strategy reads an account's spec and its Ready condition, nothing else of its status.
+    let account_events = relevant_changes(
+        reflect(
+            accounts_writer,
+            watcher(accounts_api, watcher::Config::default()),
+        )
+        .default_backoff(),
+        |account: &BrokerAccount| {
+            let ready = account
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
+            (
+                account.metadata.generation,
+                ready.map(|c| (c.status.clone(), c.message.clone())),
+            )
+        },
+    );
 
     let controller = Controller::new(api(client.clone()), watcher::Config::default());
     let strategies = controller.store();

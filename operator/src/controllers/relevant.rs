@@ -1,0 +1,87 @@
+//! Filters a watch down to the changes another controller cares about.
+//!
+//! A strategy's status changes every time its pods move, and an account's status every time a
+//! strategy binds to it. Without a filter, every such write re-queues every object that refers
+//! across: N strategies binding to one account became N² reconciles. Deletions always pass
+//! (the fingerprint of a deleted object often equals its last one, yet its absence matters).
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use futures::{Stream, StreamExt};
+use kube::Resource;
+use kube::runtime::watcher;
+
+/// The objects of `events` whose `fingerprint` changed since they were last seen, and every
+/// deleted one.
+pub fn relevant_changes<K, S, F, H>(
+    events: S,
+    fingerprint: F,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource + Send + 'static,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    F: Fn(&K) -> H + Send + 'static,
+    H: Hash,
+{
+    let mut seen: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
+    events.flat_map(move |event| {
+        let passed: Vec<Result<K, watcher::Error>> = match event {
+            Err(error) => vec![Err(error)],
+            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                let key = (object.meta().namespace.clone(), object.meta().name.clone());
+                let mut hasher = DefaultHasher::new();
+                fingerprint(&object).hash(&mut hasher);
+                let hash = hasher.finish();
+                if seen.insert(key, hash) == Some(hash) {
+                    vec![]
+                } else {
+                    vec![Ok(object)]
+                }
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                seen.remove(&(object.meta().namespace.clone(), object.meta().name.clone()));
+                vec![Ok(object)]
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => vec![],
+        };
+        futures::stream::iter(passed)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::watcher::Event;
+
+    use super::relevant_changes;
+
+    fn map(name: &str, value: &str) -> ConfigMap {
+        serde_json::from_value(
+            serde_json::json!({"metadata": {"name": name}, "data": {"v": value}}),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_changed_fingerprints_and_every_deletion_pass() {
+        let events = futures::stream::iter(vec![
+            Ok(Event::InitApply(map("a", "1"))),
+            Ok(Event::InitDone),
+            Ok(Event::Apply(map("a", "1"))),
+            Ok(Event::Apply(map("a", "2"))),
+            Ok(Event::Apply(map("b", "2"))),
+            Ok(Event::Delete(map("a", "2"))),
+            Ok(Event::Apply(map("a", "2"))),
+        ]);
+        let passed: Vec<String> = relevant_changes(events, |m: &ConfigMap| m.data.clone())
+            .map(|r| {
+                let m = r.unwrap();
+                format!("{}={}", m.metadata.name.unwrap(), m.data.unwrap()["v"])
+            })
+            .collect()
+            .await;
+        assert_eq!(passed, ["a=1", "a=2", "b=2", "a=2", "a=2"]);
+    }
+}
