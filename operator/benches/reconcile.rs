@@ -355,7 +355,8 @@ async fn main() {
         );
         println!(
             "  writes in a no-op resync          {:>8}    over {} reconciles (goal 0)",
-            run.resync_writes + 0.0, run.resync_reconciles
+            run.resync_writes + 0.0,
+            run.resync_reconciles
         );
         println!(
             "  API server's count of those writes {:>7}    (apiserver_request_total, write verbs on the children's kinds)",
