@@ -182,6 +182,24 @@ pub async fn publish_transitions(
     }
 }
 
+/// The objects in `store`, in `namespace`, for which `matches` holds, as reconcile requests:
+/// how a watch on one kind finds the objects of another that refer to it.
+pub fn matching<K>(
+    store: &kube::runtime::reflector::Store<K>,
+    namespace: Option<String>,
+    matches: impl Fn(&K) -> bool,
+) -> Vec<ObjectRef<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    store
+        .state()
+        .iter()
+        .filter(|object| object.meta().namespace == namespace && matches(object))
+        .map(|object| ObjectRef::from_obj(&**object))
+        .collect()
+}
+
 /// 1 s, 2 s, 4 s … capped at 300 s.
 pub fn backoff_delay(consecutive_failures: u32) -> Duration {
     let exponent = consecutive_failures.saturating_sub(1).min(9);

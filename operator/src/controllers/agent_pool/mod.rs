@@ -21,7 +21,6 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
@@ -32,7 +31,7 @@ use super::meta::MANAGED_BY;
 use super::relevant::relevant_changes;
 use super::trading_strategy::config::provider_key;
 use super::{Context, Error, reconciled, requeue_after_error};
-use super::{publish_transitions, write_status};
+use super::{matching, publish_transitions, write_status};
 use crate::api::agent_pool::AgentPool;
 use crate::api::trading_strategy::TradingStrategy;
 
@@ -137,20 +136,6 @@ pub async fn run(
         .run(reconcile, requeue_after_error, context)
         .for_each(|_| futures::future::ready(()))
         .await;
-}
-
-/// Pools in `namespace` for which `matches` holds, as reconcile requests.
-fn matching(
-    pools: &Store<AgentPool>,
-    namespace: Option<String>,
-    matches: impl Fn(&AgentPool) -> bool,
-) -> Vec<ObjectRef<AgentPool>> {
-    pools
-        .state()
-        .iter()
-        .filter(|p| p.namespace() == namespace && matches(p))
-        .map(|p| ObjectRef::from_obj(&**p))
-        .collect()
 }
 
 /// Reads the providers' API keys from the user's Secrets, by file name. `Err` is a blocker

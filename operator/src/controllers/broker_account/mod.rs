@@ -31,7 +31,7 @@ use self::status::{Check, Observation};
 use self::verify::Verification;
 use super::relevant::relevant_changes;
 use super::{Context, Error, reconciled, requeue_after_error};
-use super::{publish_transitions, write_status};
+use super::{matching, publish_transitions, write_status};
 use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
 
@@ -162,20 +162,6 @@ pub async fn run(
         .run(reconcile, error_policy, account_context)
         .for_each(|_| futures::future::ready(()))
         .await;
-}
-
-/// Accounts in `namespace` for which `matches` holds, as reconcile requests.
-fn matching(
-    accounts: &Store<BrokerAccount>,
-    namespace: Option<String>,
-    matches: impl Fn(&BrokerAccount) -> bool,
-) -> Vec<ObjectRef<BrokerAccount>> {
-    accounts
-        .state()
-        .iter()
-        .filter(|a| a.namespace() == namespace && matches(a))
-        .map(|a| ObjectRef::from_obj(&**a))
-        .collect()
 }
 
 fn error_policy(

@@ -24,7 +24,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self};
 use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 use kube::{Resource, ResourceExt};
 
@@ -34,7 +34,7 @@ use super::children::{self, Outcome};
 use super::meta::MANAGED_BY;
 use super::relevant::relevant_changes;
 use super::{Context, Error, reconciled, requeue_after_error};
-use super::{publish_transitions, write_status};
+use super::{matching, publish_transitions, write_status};
 use crate::api::agent_pool::AgentPool;
 use crate::api::broker_account::{Broker, BrokerAccount, CredentialsSecretReference};
 use crate::api::common::condition_types::READY;
@@ -135,7 +135,7 @@ pub async fn run(
 
     controller
         .watches_stream(account_events, move |account: BrokerAccount| {
-            referencing(&by_account, account.namespace(), |s| {
+            matching(&by_account, account.namespace(), |s| {
                 s.spec.broker_account_ref.name == account.name_any()
             })
         })
@@ -144,7 +144,7 @@ pub async fn run(
                 .default_backoff()
                 .touched_objects(),
             move |pool: AgentPool| {
-                referencing(&by_pool, pool.namespace(), |s| {
+                matching(&by_pool, pool.namespace(), |s| {
                     s.spec
                         .agent_pool_ref
                         .as_ref()
@@ -160,7 +160,7 @@ pub async fn run(
                 let name = secret.name_any();
                 let namespace = secret.namespace();
                 let accounts = accounts_for_secrets.state();
-                referencing(&by_secret, namespace.clone(), |s| {
+                matching(&by_secret, namespace.clone(), |s| {
                     secret_names(s, &accounts).contains(&name)
                 })
             },
@@ -169,20 +169,6 @@ pub async fn run(
         .run(reconcile, requeue_after_error, context)
         .for_each(|_| futures::future::ready(()))
         .await;
-}
-
-/// Strategies in `namespace` for which `matches` holds, as reconcile requests.
-fn referencing(
-    strategies: &Store<TradingStrategy>,
-    namespace: Option<String>,
-    matches: impl Fn(&TradingStrategy) -> bool,
-) -> Vec<ObjectRef<TradingStrategy>> {
-    strategies
-        .state()
-        .iter()
-        .filter(|s| s.namespace() == namespace && matches(s))
-        .map(|s| ObjectRef::from_obj(&**s))
-        .collect()
 }
 
 /// Names of the user's Secrets a strategy reads (through its BrokerAccount too).
