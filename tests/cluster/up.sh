@@ -142,8 +142,9 @@ export KUBECONFIG=$kubeconfig
 if wants controller-manager; then
   # kwok renews the fake nodes' Leases from one process; on a busy two-core machine a renewal
   # can come late, the node lifecycle controller then marks every pod NotReady, and kwok
-  # (whose stages have already run) never marks them Ready again. A long grace period keeps
-  # load from looking like node failure; no test here simulates a dead node.
+  # (whose stages have already run) does not mark them Ready again until the node's next
+  # status heartbeat, 10 to 20 minutes later. A long grace period keeps load from looking
+  # like node failure; no test here simulates a dead node.
   start controller-manager kube-controller-manager \
     --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
     --leader-elect=false --controllers '*' --use-service-account-credentials \
@@ -170,8 +171,12 @@ EOF
 fi
 
 if wants kwok; then
+  # The Lease duration is given explicitly: kwok's default of 40 s is not applied when --config
+  # names a file of Stages only, and without Leases a node's only sign of life is the status
+  # heartbeat stage, every 10 to 20 minutes, so the nodes went NotReady in long runs.
   start kwok kwok --kubeconfig "$kubeconfig" --config "$(dirname "$bin")/kwok-stages.yaml" \
     --manage-all-nodes=true --cidr 10.244.0.0/16 --node-ip 10.0.1.1 \
+    --node-lease-duration-seconds 40 \
     --server-address "127.0.0.1:$kwok_port"
   wait_ready kwok 30 curl -sf "http://127.0.0.1:$kwok_port/healthz"
   for i in $(seq 1 "$nodes"); do
