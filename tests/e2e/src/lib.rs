@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod cluster;
+pub mod controller;
 pub mod crds;
 pub mod namespace;
 pub mod operator_process;
@@ -14,6 +15,7 @@ pub mod wait;
 
 pub use apply::{FIELD_MANAGER, apply_strict, yaml_documents};
 pub use cluster::{PrivateCluster, repo_root, shared_client};
+pub use controller::InProcessController;
 pub use crds::install_crds;
 pub use namespace::TestNamespace;
 pub use operator_process::OperatorProcess;

@@ -4,10 +4,11 @@
 //! subresource, and hand the replica count to a HorizontalPodAutoscaler when autoscaling.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::{TestNamespace, install_crds, shared_client, wait_deleted, wait_for};
+use e2e::{
+    InProcessController, TestNamespace, install_crds, shared_client, wait_deleted, wait_for,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Secret, Service};
@@ -15,56 +16,23 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tradeplane_operator::api::agent_pool::AgentPool;
 use tradeplane_operator::api::trading_strategy::TradingStrategy;
-use tradeplane_operator::controllers::{Context, FIELD_MANAGER, Settings, agent_pool};
-use tradeplane_operator::telemetry::Metrics;
+use tradeplane_operator::controllers::{FIELD_MANAGER, agent_pool};
 
 const WAIT: Duration = Duration::from_secs(30);
 const POOL: &str = "research";
 const WORKERS: &str = "research-agents";
 
-/// The controller, running in this process for one namespace until stopped.
-struct Running {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl Running {
-    async fn start(client: &Client, namespace: &str) -> Self {
-        let context = Arc::new(Context::new(
-            client.clone(),
-            Arc::new(Metrics::new().unwrap()),
-            Settings::default(),
-            None,
-        ));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let namespace = namespace.to_string();
-        let task = tokio::spawn(async move {
-            agent_pool::run(context, Some(&namespace), async move {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        Self { stop, task }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(30), self.task)
-            .await
-            .expect("the controller stops on shutdown")
-            .unwrap();
-    }
-}
-
-async fn setup(prefix: &str) -> (Client, TestNamespace, Running) {
+async fn setup(prefix: &str) -> (Client, TestNamespace, InProcessController) {
     let client = shared_client().await.unwrap();
     install_crds(&client).await.unwrap();
     let ns = TestNamespace::create(&client, prefix).await.unwrap();
-    let running = Running::start(&client, &ns.name).await;
+    let running =
+        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
+            agent_pool::run(context, Some(&ns), shutdown).await
+        })
+        .unwrap();
     (client, ns, running)
 }
 
@@ -375,7 +343,7 @@ async fn the_children_appear_owned_follow_the_spec_and_the_key_and_come_back_whe
     .await
     .unwrap();
 
-    running.stop().await;
+    running.stop().await.unwrap();
     ns.delete().await.unwrap();
 }
 
@@ -451,7 +419,7 @@ async fn a_missing_key_secret_is_a_condition_and_an_event_until_it_is_created() 
     .await
     .unwrap();
 
-    running.stop().await;
+    running.stop().await.unwrap();
     ns.delete().await.unwrap();
 }
 
@@ -601,6 +569,6 @@ async fn scaling_goes_through_the_scale_subresource_and_autoscaling_hands_replic
     .await
     .unwrap();
 
-    running.stop().await;
+    running.stop().await.unwrap();
     ns.delete().await.unwrap();
 }

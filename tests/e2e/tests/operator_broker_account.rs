@@ -8,18 +8,15 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use e2e::{TestNamespace, install_crds, shared_client, wait_for};
+use e2e::{InProcessController, TestNamespace, install_crds, shared_client, wait_for};
 use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 use standins::alpaca::AlpacaStandin;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tradeplane_operator::api::broker_account::BrokerAccount;
 use tradeplane_operator::api::trading_strategy::TradingStrategy;
-use tradeplane_operator::controllers::{Context, Settings, broker_account};
-use tradeplane_operator::telemetry::Metrics;
+use tradeplane_operator::controllers::broker_account;
 
 const WAIT: Duration = Duration::from_secs(30);
 const KEY_ID: &str = "PKE2EKEYID42";
@@ -58,46 +55,16 @@ impl Write for Capture {
     }
 }
 
-/// The controller, running in this process for one namespace until stopped.
-struct Running {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl Running {
-    async fn start(client: &Client, namespace: &str) -> Self {
-        let context = Arc::new(Context::new(
-            client.clone(),
-            Arc::new(Metrics::new().unwrap()),
-            Settings::default(),
-            None,
-        ));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let namespace = namespace.to_string();
-        let task = tokio::spawn(async move {
-            broker_account::run(context, Some(&namespace), async move {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        Self { stop, task }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(30), self.task)
-            .await
-            .expect("the controller stops on shutdown")
-            .unwrap();
-    }
-}
-
-async fn setup(prefix: &str) -> (Client, TestNamespace, Running) {
+async fn setup(prefix: &str) -> (Client, TestNamespace, InProcessController) {
     captured_logs();
     let client = shared_client().await.unwrap();
     install_crds(&client).await.unwrap();
     let ns = TestNamespace::create(&client, prefix).await.unwrap();
-    let running = Running::start(&client, &ns.name).await;
+    let running =
+        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
+            broker_account::run(context, Some(&ns), shutdown).await
+        })
+        .unwrap();
     (client, ns, running)
 }
 
@@ -239,7 +206,7 @@ async fn a_paper_account_is_ready_at_once_and_counts_the_strategies_bound_to_it(
                 && e.type_.as_deref() == Some("Normal")),
         "{ready_events:?}"
     );
-    running.stop().await;
+    running.stop().await.unwrap();
     ns.delete().await.unwrap();
 }
 
@@ -377,7 +344,7 @@ async fn alpaca_credentials_are_verified_against_the_broker_and_never_shown() {
     .await
     .unwrap();
 
-    running.stop().await;
+    running.stop().await.unwrap();
     standin.stop().await;
     ns.delete().await.unwrap();
 }
@@ -456,6 +423,6 @@ async fn custom_keys_and_an_unreachable_broker_are_reported_without_stalling() {
     .await
     .unwrap();
 
-    running.stop().await;
+    running.stop().await.unwrap();
     ns.delete().await.unwrap();
 }

@@ -3,10 +3,11 @@
 //! collection, and a reconcile that changes nothing writing nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::{TestNamespace, install_crds, shared_client, wait_deleted, wait_for};
+use e2e::{
+    InProcessController, TestNamespace, install_crds, shared_client, wait_deleted, wait_for,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service};
@@ -16,41 +17,32 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
-use tradeplane_operator::controllers::{Context, Settings, trading_strategy};
-use tradeplane_operator::telemetry::Metrics;
+use tradeplane_operator::controllers::trading_strategy;
 
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A namespace with the controller running for it, in this process.
 struct Setup {
     namespace: TestNamespace,
-    metrics: Arc<Metrics>,
-    stop: tokio::sync::oneshot::Sender<()>,
+    controller: InProcessController,
 }
 
 async fn setup(prefix: &str) -> Setup {
     let client = shared_client().await.unwrap();
     install_crds(&client).await.unwrap();
     let namespace = TestNamespace::create(&client, prefix).await.unwrap();
-    let metrics = Arc::new(Metrics::new().unwrap());
-    let context = Arc::new(Context::new(
-        client.clone(),
-        metrics.clone(),
-        Settings::default(),
-        Some("test".into()),
-    ));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let ns = namespace.name.clone();
-    tokio::spawn(async move {
-        trading_strategy::run(context, Some(&ns), async move {
-            let _ = stopped.await;
-        })
-        .await;
-    });
+    let controller =
+        InProcessController::start(
+            &client,
+            &namespace.name,
+            |context, ns, shutdown| async move {
+                trading_strategy::run(context, Some(&ns), shutdown).await
+            },
+        )
+        .unwrap();
     Setup {
         namespace,
-        metrics,
-        stop,
+        controller,
     }
 }
 
@@ -258,7 +250,7 @@ async fn a_paper_strategy_gets_owned_children_runs_and_becomes_ready() {
         ("True".into(), "BrokerAccountReady".into())
     );
 
-    let _ = s.stop.send(());
+    s.controller.stop().await.unwrap();
     s.namespace.delete().await.unwrap();
 }
 
@@ -322,6 +314,28 @@ async fn a_child_deleted_or_edited_by_hand_is_put_back_and_a_spec_change_rolls_t
     .await
     .unwrap();
 
+    // A child the operator does not re-read while its watch reports no change: an edit is a
+    // change, so it is read again and put back.
+    let roles = s.namespace.api::<Role>();
+    let rules_before = roles.get("heal-runtime").await.unwrap().rules;
+    roles
+        .patch(
+            "heal-runtime",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]})),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &roles,
+        "heal-runtime",
+        "the Role's rules put back",
+        Duration::from_secs(20),
+        |r: Option<&Role>| r.is_some_and(|r| r.rules == rules_before),
+    )
+    .await
+    .unwrap();
+
     let before = pod_inputs_hash(&deployments.get("heal-trader").await.unwrap());
     strategies
         .patch(
@@ -345,7 +359,7 @@ async fn a_child_deleted_or_edited_by_hand_is_put_back_and_a_spec_change_rolls_t
     let yaml = String::from_utf8(config.data.unwrap()["config.yaml"].0.clone()).unwrap();
     assert!(yaml.contains("stopLoss: 0.04"), "{yaml}");
 
-    let _ = s.stop.send(());
+    s.controller.stop().await.unwrap();
     s.namespace.delete().await.unwrap();
 }
 
@@ -399,7 +413,7 @@ async fn a_missing_broker_account_is_a_condition_and_an_event_until_it_exists() 
     .await
     .unwrap();
 
-    let _ = s.stop.send(());
+    s.controller.stop().await.unwrap();
     s.namespace.delete().await.unwrap();
 }
 
@@ -503,7 +517,7 @@ async fn suspend_halts_through_the_config_and_a_rotated_credential_rolls_the_pod
         Some(1)
     );
 
-    let _ = s.stop.send(());
+    s.controller.stop().await.unwrap();
     s.namespace.delete().await.unwrap();
 }
 
@@ -538,7 +552,7 @@ async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strateg
             .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
     };
-    let before = s.metrics.render();
+    let before = s.controller.metrics.render();
     // A label change is a watch event without a new generation: it triggers a reconcile
     // that has nothing to do.
     strategies
@@ -550,7 +564,7 @@ async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strateg
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while reconciles(&s.metrics.render()) <= reconciles(&before) {
+    while reconciles(&s.controller.metrics.render()) <= reconciles(&before) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the label change did not trigger a reconcile"
@@ -558,7 +572,7 @@ async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strateg
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = s.metrics.render();
+    let after = s.controller.metrics.render();
     assert_eq!(
         writes(&after),
         writes(&before),
@@ -587,6 +601,6 @@ async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strateg
     .await
     .unwrap();
 
-    let _ = s.stop.send(());
+    s.controller.stop().await.unwrap();
     s.namespace.delete().await.unwrap();
 }
