@@ -12,7 +12,8 @@ use axum::routing::get;
 use clap::{Parser, ValueEnum};
 use tokio::sync::watch;
 use tradeplane_operator::controllers::{
-    Context, DEFAULT_RUNTIME_IMAGE, Settings, agent_pool, broker_account, trading_strategy,
+    Context, DEFAULT_CONCURRENCY, DEFAULT_RUNTIME_IMAGE, Settings, agent_pool, broker_account,
+    trading_strategy,
 };
 use tradeplane_operator::leader::LeaderElector;
 use tradeplane_operator::telemetry::Metrics;
@@ -41,6 +42,10 @@ struct Flags {
     /// Image of the runtime pods when a resource names none.
     #[arg(long, env = "TRADEPLANE_RUNTIME_IMAGE", default_value = DEFAULT_RUNTIME_IMAGE)]
     runtime_image: String,
+    /// Reconciles of one kind that run at the same time.
+    #[arg(long, env = "TRADEPLANE_CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
     /// Elect a leader through a Lease so several replicas can run; only the leader reconciles.
     #[arg(long, env = "TRADEPLANE_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     leader_election: bool,
@@ -99,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
         .build();
     let settings = Settings {
         runtime_image: flags.runtime_image.clone(),
+        concurrency: flags.concurrency,
     };
     let context = Arc::new(Context::new(
         client.clone(),

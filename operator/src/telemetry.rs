@@ -13,6 +13,7 @@ pub struct Metrics {
     errors: IntCounterVec,
     duration: HistogramVec,
     in_flight: IntGaugeVec,
+    queue_depth: IntGaugeVec,
     writes: IntCounterVec,
     api_requests: IntCounterVec,
     leader: IntGauge,
@@ -50,7 +51,14 @@ impl Metrics {
         let in_flight = IntGaugeVec::new(
             Opts::new(
                 "tradeplane_operator_reconciles_in_flight",
-                "Reconciles running now, per kind: the part of the work queue being worked on.",
+                "Reconciles running now, per kind (at most the --concurrency flag).",
+            ),
+            &["kind"],
+        )?;
+        let queue_depth = IntGaugeVec::new(
+            Opts::new(
+                "tradeplane_operator_queue_depth",
+                "Objects with a change no reconcile has picked up yet, per kind.",
             ),
             &["kind"],
         )?;
@@ -76,6 +84,7 @@ impl Metrics {
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
+        registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(writes.clone()))?;
         registry.register(Box::new(api_requests.clone()))?;
         registry.register(Box::new(leader.clone()))?;
@@ -85,6 +94,7 @@ impl Metrics {
             errors,
             duration,
             in_flight,
+            queue_depth,
             writes,
             api_requests,
             leader,
@@ -100,6 +110,12 @@ impl Metrics {
             kind: kind.to_string(),
             started: Instant::now(),
         }
+    }
+
+    pub fn set_queue_depth(&self, kind: &str, depth: usize) {
+        self.queue_depth
+            .with_label_values(&[kind])
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
     pub fn reconcile_error(&self, kind: &str) {

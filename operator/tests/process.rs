@@ -236,7 +236,19 @@ async fn a_hundred_strategies_applied_at_once_all_become_ready() {
     futures::future::join_all(creates).await;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let (mut most_in_flight, mut deepest_queue) = (0.0_f64, 0.0_f64);
     loop {
+        let kind = "kind=\"TradingStrategy\"";
+        most_in_flight = most_in_flight.max(
+            operator
+                .metric_where("tradeplane_operator_reconciles_in_flight", kind)
+                .await,
+        );
+        deepest_queue = deepest_queue.max(
+            operator
+                .metric_where("tradeplane_operator_queue_depth", kind)
+                .await,
+        );
         let items = strategies.list(&ListParams::default()).await.unwrap().items;
         let ready = items.iter().filter(|s| ready(Some(s))).count();
         if ready == 100 {
@@ -246,8 +258,26 @@ async fn a_hundred_strategies_applied_at_once_all_become_ready() {
             tokio::time::Instant::now() < deadline,
             "{ready}/100 Ready after 300 s"
         );
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // A burst of 100 waits in the queue instead of running 100 reconciles at once.
+    assert!(
+        most_in_flight <= 16.0,
+        "{most_in_flight} reconciles ran at once; the default concurrency is 16"
+    );
+    assert!(
+        deepest_queue > 0.0,
+        "the queue-depth gauge never rose during a burst of 100"
+    );
+    operator
+        .wait_metric_where(
+            "tradeplane_operator_queue_depth",
+            "kind=\"TradingStrategy\"",
+            WAIT,
+            |v| v == 0.0,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         operator
             .metric("tradeplane_operator_reconcile_errors_total")

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::child_cache::{Child, ChildCache};
 use super::meta::{RENDERED_HASH_ANNOTATION, content_hash};
 use super::{Error, FIELD_MANAGER};
 
@@ -38,12 +39,8 @@ impl<K> Outcome<K> {
     }
 }
 
-/// Makes the child `desired` exist as rendered, in `namespace`.
-pub async fn ensure<K>(
-    client: &Client,
-    namespace: &str,
-    mut desired: K,
-) -> Result<Outcome<K>, Error>
+/// Makes the child `desired` exist as rendered, in `namespace`, and returns the live object.
+pub async fn ensure<K>(client: &Client, namespace: &str, desired: K) -> Result<Outcome<K>, Error>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -51,37 +48,138 @@ where
         + Serialize
         + DeserializeOwned,
 {
-    let name = desired.meta().name.clone().unwrap_or_default();
-    let rendered = serde_json::to_value(&desired).map_err(|source| Error::Serialize {
-        what: "a child",
-        source,
-    })?;
-    let hash = content_hash(&[rendered.to_string().as_bytes()]);
-    desired
-        .meta_mut()
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(RENDERED_HASH_ANNOTATION.to_string(), hash.clone());
+    let stamped = Stamped::new(desired)?;
+    stamped.ensure(client, namespace).await
+}
 
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    if let Some(live) = api.get_opt(&name).await? {
-        let same_rendering = live
-            .meta()
-            .annotations
-            .as_ref()
-            .and_then(|annotations| annotations.get(RENDERED_HASH_ANNOTATION))
-            == Some(&hash);
-        let live_value = serde_json::to_value(&live).map_err(|source| Error::Serialize {
-            what: "a live child",
+/// Makes the child `desired` of an `owner_kind` object exist as rendered, in `namespace`;
+/// `true` when it wrote. A child the cache knows to match is not read at all.
+pub async fn ensure_known<K>(
+    client: &Client,
+    cache: &ChildCache,
+    owner_kind: &'static str,
+    namespace: &str,
+    desired: K,
+) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned,
+{
+    let stamped = Stamped::new(desired)?;
+    let kind = K::kind(&());
+    let name = stamped.name();
+    let child = Child {
+        owner_kind,
+        kind: &kind,
+        namespace,
+        name: &name,
+    };
+    if cache.unchanged_since_verified(&child, &stamped.hash) {
+        return Ok(false);
+    }
+    let hash = stamped.hash.clone();
+    let outcome = stamped.ensure(client, namespace).await?;
+    cache.verified(
+        &child,
+        outcome.object().meta().resource_version.clone(),
+        hash,
+    );
+    Ok(outcome.changed())
+}
+
+/// A rendered child with the hash of its rendering in its annotations.
+struct Stamped<K> {
+    object: K,
+    rendered: Value,
+    hash: String,
+}
+
+impl<K> Stamped<K>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned,
+{
+    fn new(mut object: K) -> Result<Self, Error> {
+        let rendered = serde_json::to_value(&object).map_err(|source| Error::Serialize {
+            what: "a child",
             source,
         })?;
-        if same_rendering && is_subset(&rendered, &live_value) {
-            return Ok(Outcome::Unchanged(live));
-        }
+        let hash = content_hash(&[rendered.to_string().as_bytes()]);
+        object
+            .meta_mut()
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(RENDERED_HASH_ANNOTATION.to_string(), hash.clone());
+        Ok(Self {
+            object,
+            rendered,
+            hash,
+        })
     }
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let applied = api.patch(&name, &params, &Patch::Apply(&desired)).await?;
-    Ok(Outcome::Applied(applied))
+
+    fn name(&self) -> String {
+        self.object.meta().name.clone().unwrap_or_default()
+    }
+
+    /// Reads the live child and applies the rendering when the live one differs.
+    async fn ensure(self, client: &Client, namespace: &str) -> Result<Outcome<K>, Error> {
+        let name = self.name();
+        let api: Api<K> = Api::namespaced(client.clone(), namespace);
+        if let Some(live) = api.get_opt(&name).await? {
+            let same_rendering = live
+                .meta()
+                .annotations
+                .as_ref()
+                .and_then(|annotations| annotations.get(RENDERED_HASH_ANNOTATION))
+                == Some(&self.hash);
+            let live_value = serde_json::to_value(&live).map_err(|source| Error::Serialize {
+                what: "a live child",
+                source,
+            })?;
+            if same_rendering && is_subset(&self.rendered, &live_value) {
+                return Ok(Outcome::Unchanged(live));
+            }
+        }
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let applied = api
+            .patch(&name, &params, &Patch::Apply(&self.object))
+            .await?;
+        Ok(Outcome::Applied(applied))
+    }
+}
+
+/// Deletes the child `name` of an `owner_kind` object if it exists; `true` when it deleted.
+/// A child its watch has never seen is not looked for.
+pub async fn remove_known<K>(
+    client: &Client,
+    cache: &ChildCache,
+    owner_kind: &'static str,
+    namespace: &str,
+    name: &str,
+) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned,
+{
+    let kind = K::kind(&());
+    let child = Child {
+        owner_kind,
+        kind: &kind,
+        namespace,
+        name,
+    };
+    if cache.known_absent(&child) {
+        return Ok(false);
+    }
+    remove::<K>(client, namespace, name).await
 }
 
 /// Deletes the child `name` of kind `K` if it exists, e.g. a CronJob whose schedule was

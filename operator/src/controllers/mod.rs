@@ -8,9 +8,11 @@
 
 pub mod agent_pool;
 pub mod broker_account;
+pub mod child_cache;
 pub mod children;
 pub mod conditions;
 pub mod meta;
+pub mod pending;
 pub mod pod;
 pub mod relevant;
 pub mod trading_strategy;
@@ -41,12 +43,27 @@ pub const DEFAULT_RUNTIME_IMAGE: &str = concat!(
 pub struct Settings {
     /// Image of the runtime pods when a resource does not name one.
     pub runtime_image: String,
+    /// Reconciles of one kind that run at the same time. Unbounded, a burst of a thousand new
+    /// objects starts a thousand reconciles whose requests queue up in the API server together:
+    /// slower for all of them, and every one holds its responses in memory meanwhile.
+    pub concurrency: u16,
+}
+
+/// The default of [`Settings::concurrency`].
+pub const DEFAULT_CONCURRENCY: u16 = 16;
+
+impl Settings {
+    /// The controller configuration every kind runs with.
+    pub fn controller_config(&self) -> kube::runtime::controller::Config {
+        kube::runtime::controller::Config::default().concurrency(self.concurrency)
+    }
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             runtime_image: DEFAULT_RUNTIME_IMAGE.to_string(),
+            concurrency: DEFAULT_CONCURRENCY,
         }
     }
 }
@@ -57,6 +74,8 @@ pub struct Context {
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
+    /// What the children's watches say, so unchanged children are not read again.
+    pub children: child_cache::ChildCache,
     /// Consecutive failures per object, for the exponential requeue of transient errors.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -77,6 +96,7 @@ impl Context {
             client,
             metrics,
             settings,
+            children: child_cache::ChildCache::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -180,24 +200,6 @@ pub async fn publish_transitions(
             )
             .await;
     }
-}
-
-/// The objects in `store`, in `namespace`, for which `matches` holds, as reconcile requests:
-/// how a watch on one kind finds the objects of another that refer to it.
-pub fn matching<K>(
-    store: &kube::runtime::reflector::Store<K>,
-    namespace: Option<String>,
-    matches: impl Fn(&K) -> bool,
-) -> Vec<ObjectRef<K>>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + 'static,
-{
-    store
-        .state()
-        .iter()
-        .filter(|object| object.meta().namespace == namespace && matches(object))
-        .map(|object| ObjectRef::from_obj(&**object))
-        .collect()
 }
 
 /// 1 s, 2 s, 4 s … capped at 300 s.

@@ -49,6 +49,32 @@ where
     })
 }
 
+/// The changes of a child to what the operator renders into it (its spec, as the generation
+/// counts it, its labels, annotations and owners) and its deletion. Writes of the child's
+/// status by the cluster's own controllers are dropped.
+pub fn rendered_changes<K, S>(events: S) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource + Send + 'static,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+{
+    relevant_changes(events, |child: &K| {
+        let meta = child.meta();
+        let owners: Vec<String> = meta
+            .owner_references
+            .iter()
+            .flatten()
+            .map(|owner| owner.uid.clone())
+            .collect();
+        (
+            meta.generation,
+            meta.labels.clone(),
+            meta.annotations.clone(),
+            owners,
+            meta.deletion_timestamp.is_some(),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use futures::StreamExt;

@@ -82,14 +82,25 @@ impl OperatorProcess {
         timeout: Duration,
         holds: impl Fn(f64) -> bool,
     ) -> anyhow::Result<()> {
+        self.wait_metric_where(name, "", timeout, holds).await
+    }
+
+    /// Waits up to `timeout` for the samples of a metric with `labels` to satisfy `holds`.
+    pub async fn wait_metric_where(
+        &self,
+        name: &str,
+        labels: &str,
+        timeout: Duration,
+        holds: impl Fn(f64) -> bool,
+    ) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let value = self.metric(name).await;
+            let value = self.metric_where(name, labels).await;
             if holds(value) {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                anyhow::bail!("{name} is still {value} after {timeout:?}");
+                anyhow::bail!("{name}{{{labels}}} is still {value} after {timeout:?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

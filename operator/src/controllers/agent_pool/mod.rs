@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Secret, Service};
@@ -20,7 +20,8 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
@@ -28,10 +29,11 @@ use self::render::{Inputs, POOL_LABEL};
 use self::status::{Blocker, Observation, Workload};
 use super::children;
 use super::meta::MANAGED_BY;
+use super::pending::counted_controller;
 use super::relevant::relevant_changes;
 use super::trading_strategy::config::provider_key;
 use super::{Context, Error, reconciled, requeue_after_error};
-use super::{matching, publish_transitions, write_status};
+use super::{publish_transitions, write_status};
 use crate::api::agent_pool::AgentPool;
 use crate::api::trading_strategy::TradingStrategy;
 
@@ -67,10 +69,7 @@ pub async fn run(
         "app.kubernetes.io/managed-by={MANAGED_BY},{POOL_LABEL}"
     ));
 
-    let controller = Controller::new(pools_api, watcher::Config::default());
-    let pools = controller.store();
-    let by_secret = pools.clone();
-    let by_strategy = pools.clone();
+    let (controller, pending) = counted_controller(KIND, pools_api, &context);
 
     macro_rules! owns_meta {
         ($controller:expr, $kind:ty) => {{
@@ -78,10 +77,14 @@ pub async fn run(
                 Some(ns) => Api::namespaced(client.clone(), ns),
                 None => Api::all(client.clone()),
             };
+            let (pending, context) = (pending.clone(), context.clone());
+            let scope = namespace.map(str::to_string);
             $controller.owns_stream(
                 watcher(api, owned.clone())
                     .default_backoff()
-                    .touched_objects(),
+                    .inspect(move |event| context.children.observe(KIND, scope.as_deref(), event))
+                    .touched_objects()
+                    .inspect_ok(move |child| pending.touched_owners_of(child)),
             )
         }};
     }
@@ -97,15 +100,18 @@ pub async fn run(
             watcher(secrets_api, watcher::Config::default())
                 .default_backoff()
                 .touched_objects(),
-            move |secret: PartialObjectMeta<Secret>| {
-                let name = secret.name_any();
-                matching(&by_secret, secret.namespace(), |pool| {
-                    pool.spec.providers.iter().any(|p| {
-                        p.api_key_secret_ref
-                            .as_ref()
-                            .is_some_and(|r| r.name == name)
+            {
+                let pending = pending.clone();
+                move |secret: PartialObjectMeta<Secret>| {
+                    let name = secret.name_any();
+                    pending.matching(secret.namespace(), |pool| {
+                        pool.spec.providers.iter().any(|p| {
+                            p.api_key_secret_ref
+                                .as_ref()
+                                .is_some_and(|r| r.name == name)
+                        })
                     })
-                })
+                }
             },
         )
         // A strategy starting or stopping to use a pool changes `boundStrategies` of the
@@ -116,24 +122,34 @@ pub async fn run(
                 watcher(strategies_api, watcher::Config::default()).default_backoff(),
                 |s: &TradingStrategy| s.spec.agent_pool_ref.as_ref().map(|r| r.name.clone()),
             ),
-            move |strategy: TradingStrategy| {
-                let name = strategy.name_any();
-                let pool = strategy
-                    .spec
-                    .agent_pool_ref
-                    .as_ref()
-                    .map(|r| r.name.clone());
-                matching(&by_strategy, strategy.namespace(), |candidate| {
-                    pool.as_deref() == Some(candidate.name_any().as_str())
-                        || candidate
-                            .status
-                            .as_ref()
-                            .is_some_and(|s| s.bound_strategies.contains(&name))
-                })
+            {
+                let pending = pending.clone();
+                move |strategy: TradingStrategy| {
+                    let name = strategy.name_any();
+                    let pool = strategy
+                        .spec
+                        .agent_pool_ref
+                        .as_ref()
+                        .map(|r| r.name.clone());
+                    pending.matching(strategy.namespace(), |candidate| {
+                        pool.as_deref() == Some(candidate.name_any().as_str())
+                            || candidate
+                                .status
+                                .as_ref()
+                                .is_some_and(|s| s.bound_strategies.contains(&name))
+                    })
+                }
             },
         )
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, requeue_after_error, context)
+        .run(
+            move |pool, context| {
+                pending.started(&ObjectRef::from_obj(&*pool));
+                reconcile(pool, context)
+            },
+            requeue_after_error,
+            context,
+        )
         .for_each(|_| futures::future::ready(()))
         .await;
 }
@@ -278,23 +294,16 @@ async fn apply_children(
     rendered: render::Children,
 ) -> Result<Applied, Error> {
     let client = &context.client;
+    let cache = &context.children;
     let mut changed = vec![
-        children::ensure(client, namespace, rendered.keys)
-            .await?
-            .changed(),
-        children::ensure(client, namespace, rendered.config)
-            .await?
-            .changed(),
-        children::ensure(client, namespace, rendered.service)
-            .await?
-            .changed(),
+        children::ensure_known(client, cache, KIND, namespace, rendered.keys).await?,
+        children::ensure_known(client, cache, KIND, namespace, rendered.config).await?,
+        children::ensure_known(client, cache, KIND, namespace, rendered.service).await?,
     ];
     let deployment = children::ensure(client, namespace, rendered.deployment).await?;
     changed.push(deployment.changed());
     changed.push(
-        children::ensure(client, namespace, rendered.disruption_budget)
-            .await?
-            .changed(),
+        children::ensure_known(client, cache, KIND, namespace, rendered.disruption_budget).await?,
     );
     let autoscaler_desired = match rendered.autoscaler {
         Some(autoscaler) => {
@@ -305,7 +314,10 @@ async fn apply_children(
         None => {
             let workload = render::names(name).workload;
             changed.push(
-                children::remove::<HorizontalPodAutoscaler>(client, namespace, &workload).await?,
+                children::remove_known::<HorizontalPodAutoscaler>(
+                    client, cache, KIND, namespace, &workload,
+                )
+                .await?,
             );
             None
         }

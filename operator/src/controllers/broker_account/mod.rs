@@ -22,16 +22,17 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 use self::status::{Check, Observation};
 use self::verify::Verification;
+use super::pending::counted_controller;
 use super::relevant::relevant_changes;
 use super::{Context, Error, reconciled, requeue_after_error};
-use super::{matching, publish_transitions, write_status};
+use super::{publish_transitions, write_status};
 use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
 
@@ -114,10 +115,10 @@ pub async fn run(
         ),
     };
 
-    let controller = Controller::new(accounts_api, watcher::Config::default());
+    let (controller, pending) = counted_controller(KIND, accounts_api, &context);
+    let pending_for_secrets = pending.clone();
+    let pending_for_strategies = pending.clone();
     let accounts = controller.store();
-    let by_secret = accounts.clone();
-    let by_strategy = accounts.clone();
     let account_context = Arc::new(AccountContext::new(context, Some(accounts)));
 
     controller
@@ -129,7 +130,7 @@ pub async fn run(
                 .touched_objects(),
             move |secret: PartialObjectMeta<Secret>| {
                 let name = secret.name_any();
-                matching(&by_secret, secret.namespace(), |account| {
+                pending_for_secrets.matching(secret.namespace(), |account| {
                     account
                         .spec
                         .credentials_secret_ref
@@ -149,7 +150,7 @@ pub async fn run(
             move |strategy: TradingStrategy| {
                 let name = strategy.name_any();
                 let account = strategy.spec.broker_account_ref.name.clone();
-                matching(&by_strategy, strategy.namespace(), |candidate| {
+                pending_for_strategies.matching(strategy.namespace(), |candidate| {
                     candidate.name_any() == account
                         || candidate
                             .status
@@ -159,7 +160,14 @@ pub async fn run(
             },
         )
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, account_context)
+        .run(
+            move |account, context| {
+                pending.started(&ObjectRef::from_obj(&*account));
+                reconcile(account, context)
+            },
+            error_policy,
+            account_context,
+        )
         .for_each(|_| futures::future::ready(()))
         .await;
 }

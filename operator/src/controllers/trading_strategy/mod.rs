@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -23,8 +23,8 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 use kube::{Resource, ResourceExt};
 
@@ -32,9 +32,10 @@ use self::render::{Inputs, STRATEGY_LABEL};
 use self::status::{Blocker, Observation, Workload};
 use super::children::{self, Outcome};
 use super::meta::MANAGED_BY;
-use super::relevant::relevant_changes;
+use super::pending::counted_controller;
+use super::relevant::{relevant_changes, rendered_changes};
 use super::{Context, Error, reconciled, requeue_after_error};
-use super::{matching, publish_transitions, write_status};
+use super::{publish_transitions, write_status};
 use crate::api::agent_pool::AgentPool;
 use crate::api::broker_account::{Broker, BrokerAccount, CredentialsSecretReference};
 use crate::api::common::condition_types::READY;
@@ -102,71 +103,95 @@ pub async fn run(
         },
     );
 
-    let controller = Controller::new(api(client.clone()), watcher::Config::default());
-    let strategies = controller.store();
-    let by_account = strategies.clone();
-    let by_pool = strategies.clone();
-    let by_secret = strategies.clone();
+    let (controller, pending) = counted_controller(KIND, api(client.clone()), &context);
     let accounts_for_secrets = accounts.clone();
 
     macro_rules! owns_meta {
-        ($controller:expr, $kind:ty) => {{
+        ($controller:expr, $kind:ty, $filter:expr) => {{
             let api: Api<PartialObjectMeta<$kind>> = match namespace {
                 Some(ns) => Api::namespaced(client.clone(), ns),
                 None => Api::all(client.clone()),
             };
+            let (pending, context) = (pending.clone(), context.clone());
+            let scope = namespace.map(str::to_string);
+            let events = watcher(api, owned.clone())
+                .default_backoff()
+                .inspect(move |event| context.children.observe(KIND, scope.as_deref(), event));
             $controller.owns_stream(
-                watcher(api, owned.clone())
-                    .default_backoff()
-                    .touched_objects(),
+                ($filter)(events).inspect_ok(move |child| pending.touched_owners_of(child)),
             )
         }};
+        ($controller:expr, $kind:ty) => {
+            owns_meta!(
+                $controller,
+                $kind,
+                |events| WatchStreamExt::touched_objects(events)
+            )
+        };
     }
     let controller = owns_meta!(controller, Secret);
     let controller = owns_meta!(controller, Deployment);
     let controller = owns_meta!(controller, Service);
-    let controller = owns_meta!(controller, PersistentVolumeClaim);
-    let controller = owns_meta!(controller, CronJob);
-    let controller = owns_meta!(controller, PodDisruptionBudget);
+    // The volume, CronJob and disruption controllers write these children's status, which
+    // nothing here reads: only changes to what the operator renders wake the owner.
+    let controller = owns_meta!(controller, PersistentVolumeClaim, rendered_changes);
+    let controller = owns_meta!(controller, CronJob, rendered_changes);
+    let controller = owns_meta!(controller, PodDisruptionBudget, rendered_changes);
     let controller = owns_meta!(controller, ServiceAccount);
     let controller = owns_meta!(controller, Role);
     let controller = owns_meta!(controller, RoleBinding);
     let controller = owns_meta!(controller, Lease);
 
     controller
-        .watches_stream(account_events, move |account: BrokerAccount| {
-            matching(&by_account, account.namespace(), |s| {
-                s.spec.broker_account_ref.name == account.name_any()
-            })
+        .watches_stream(account_events, {
+            let pending = pending.clone();
+            move |account: BrokerAccount| {
+                pending.matching(account.namespace(), |s| {
+                    s.spec.broker_account_ref.name == account.name_any()
+                })
+            }
         })
         .watches_stream(
             watcher(pools_api, watcher::Config::default())
                 .default_backoff()
                 .touched_objects(),
-            move |pool: AgentPool| {
-                matching(&by_pool, pool.namespace(), |s| {
-                    s.spec
-                        .agent_pool_ref
-                        .as_ref()
-                        .is_some_and(|r| r.name == pool.name_any())
-                })
+            {
+                let pending = pending.clone();
+                move |pool: AgentPool| {
+                    pending.matching(pool.namespace(), |s| {
+                        s.spec
+                            .agent_pool_ref
+                            .as_ref()
+                            .is_some_and(|r| r.name == pool.name_any())
+                    })
+                }
             },
         )
         .watches_stream(
             watcher(secrets_api, watcher::Config::default())
                 .default_backoff()
                 .touched_objects(),
-            move |secret: PartialObjectMeta<Secret>| {
-                let name = secret.name_any();
-                let namespace = secret.namespace();
-                let accounts = accounts_for_secrets.state();
-                matching(&by_secret, namespace.clone(), |s| {
-                    secret_names(s, &accounts).contains(&name)
-                })
+            {
+                let pending = pending.clone();
+                move |secret: PartialObjectMeta<Secret>| {
+                    let name = secret.name_any();
+                    let namespace = secret.namespace();
+                    let accounts = accounts_for_secrets.state();
+                    pending.matching(namespace.clone(), |s| {
+                        secret_names(s, &accounts).contains(&name)
+                    })
+                }
             },
         )
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, requeue_after_error, context)
+        .run(
+            move |strategy, context| {
+                pending.started(&ObjectRef::from_obj(&*strategy));
+                reconcile(strategy, context)
+            },
+            requeue_after_error,
+            context,
+        )
         .for_each(|_| futures::future::ready(()))
         .await;
 }
@@ -435,64 +460,41 @@ async fn apply_children(
     rendered: render::Children,
 ) -> Result<(Workload, Option<String>), Error> {
     let client = &context.client;
+    let cache = &context.children;
     let names = render::names(name);
     // The children below are independent of each other: apply them side by side, so a
     // reconcile costs about one round trip of latency rather than one per child. The
     // Deployment goes last, after what its pods mount.
+    macro_rules! ensure {
+        ($child:expr) => {
+            children::ensure_known(client, cache, KIND, namespace, $child)
+        };
+    }
+    macro_rules! remove {
+        ($kind:ty, $name:expr) => {
+            children::remove_known::<$kind>(client, cache, KIND, namespace, $name)
+        };
+    }
     let journal = async {
         match rendered.journal {
-            Some(pvc) => Ok(children::ensure(client, namespace, pvc).await?.changed()),
-            None => {
-                children::remove::<PersistentVolumeClaim>(client, namespace, &names.journal).await
-            }
+            Some(pvc) => ensure!(pvc).await,
+            None => remove!(PersistentVolumeClaim, &names.journal).await,
         }
     };
     let backup = async {
         match rendered.backup {
-            Some(cronjob) => Ok(children::ensure(client, namespace, cronjob)
-                .await?
-                .changed()),
-            None => children::remove::<CronJob>(client, namespace, &names.backup).await,
+            Some(cronjob) => ensure!(cronjob).await,
+            None => remove!(CronJob, &names.backup).await,
         }
     };
     let first = futures::try_join!(
-        async {
-            Ok::<_, Error>(
-                children::ensure(client, namespace, rendered.service_account)
-                    .await?
-                    .changed(),
-            )
-        },
-        async {
-            Ok(children::ensure(client, namespace, rendered.role)
-                .await?
-                .changed())
-        },
-        async {
-            Ok(children::ensure(client, namespace, rendered.role_binding)
-                .await?
-                .changed())
-        },
-        async {
-            Ok(children::ensure(client, namespace, rendered.lease)
-                .await?
-                .changed())
-        },
-        async {
-            Ok(children::ensure(client, namespace, rendered.config)
-                .await?
-                .changed())
-        },
-        async {
-            Ok(children::ensure(client, namespace, rendered.credentials)
-                .await?
-                .changed())
-        },
-        async {
-            Ok(children::ensure(client, namespace, rendered.service)
-                .await?
-                .changed())
-        },
+        ensure!(rendered.service_account),
+        ensure!(rendered.role),
+        ensure!(rendered.role_binding),
+        ensure!(rendered.lease),
+        ensure!(rendered.config),
+        ensure!(rendered.credentials),
+        ensure!(rendered.service),
         journal,
         backup,
     )?;
@@ -516,25 +518,23 @@ async fn apply_children(
         .and_then(|a| a.get(super::meta::INPUTS_HASH_ANNOTATION).cloned());
     let workload = match rendered.deployment {
         Some(deployment) => {
-            count(children::remove::<CronJob>(client, namespace, &names.cycle).await?);
+            count(remove!(CronJob, &names.cycle).await?);
             let outcome: Outcome<Deployment> =
                 children::ensure(client, namespace, deployment).await?;
             count(outcome.changed());
             Workload::from_deployment(outcome.object())
         }
         None => {
-            count(children::remove::<Deployment>(client, namespace, &names.deployment).await?);
+            count(remove!(Deployment, &names.deployment).await?);
             if let Some(cycle) = rendered.cycle {
-                count(children::ensure(client, namespace, cycle).await?.changed());
+                count(ensure!(cycle).await?);
             }
             Workload::Scheduled
         }
     };
     match rendered.disruption_budget {
-        Some(pdb) => count(children::ensure(client, namespace, pdb).await?.changed()),
-        None => count(
-            children::remove::<PodDisruptionBudget>(client, namespace, &names.deployment).await?,
-        ),
+        Some(pdb) => count(ensure!(pdb).await?),
+        None => count(remove!(PodDisruptionBudget, &names.deployment).await?),
     }
     for _ in 0..writes {
         context.metrics.write(KIND, "child");

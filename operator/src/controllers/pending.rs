@@ -1,0 +1,282 @@
+//! The work-queue depth of one controller: how many objects have a change that no reconcile has
+//! picked up yet.
+//!
+//! kube-runtime keeps its queue private, so the controller's trigger streams are tapped instead.
+//! Every object a trigger names is marked pending; the start of its reconcile clears the mark.
+//! Timed requeues (the periodic resync, the retry after an error) are not changes and are not
+//! counted.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
+
+use super::Context;
+use crate::telemetry::Metrics;
+
+/// A controller of every `K` in `api`, with the triggers of its own kind counted. Children and
+/// referenced objects are counted by the caller through the returned [`Pending`].
+pub fn counted_controller<K>(
+    kind: &'static str,
+    api: Api<K>,
+    context: &Context,
+) -> (Controller<K>, Arc<Pending<K>>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
+{
+    let (store, writer) = reflector::store::<K>();
+    let pending = Pending::new(kind, store.clone(), context.metrics.clone());
+    let tap = pending.clone();
+    // The cache keeps every object for the life of the process; the field-ownership records
+    // are often the larger part of an object and nothing here reads them.
+    let watch = watcher(api, watcher::Config::default())
+        .modify(|object: &mut K| object.meta_mut().managed_fields = None);
+    let trigger = reflector::reflector(writer, watch)
+        .default_backoff()
+        .inspect(move |event| tap.tap(event))
+        .applied_objects();
+    let controller =
+        Controller::for_stream(trigger, store).with_config(context.settings.controller_config());
+    (controller, pending)
+}
+
+pub struct Pending<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    kind: &'static str,
+    store: Store<K>,
+    metrics: Arc<Metrics>,
+    objects: Mutex<HashSet<ObjectRef<K>>>,
+}
+
+impl<K> Pending<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    /// `store` is the controller's cache: the controller drops a trigger for an object it does
+    /// not hold, so such a trigger is not counted either.
+    pub fn new(kind: &'static str, store: Store<K>, metrics: Arc<Metrics>) -> Arc<Self> {
+        metrics.set_queue_depth(kind, 0);
+        Arc::new(Self {
+            kind,
+            store,
+            metrics,
+            objects: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// A trigger named `object`.
+    pub fn touched(&self, object: ObjectRef<K>) {
+        if self.store.get(&object).is_none() {
+            return;
+        }
+        self.update(|objects| {
+            objects.insert(object);
+        });
+    }
+
+    /// A trigger named every object in `objects`; they are handed on unchanged.
+    pub fn touched_all(&self, objects: Vec<ObjectRef<K>>) -> Vec<ObjectRef<K>> {
+        for object in &objects {
+            self.touched(object.clone());
+        }
+        objects
+    }
+
+    /// The cached objects in `namespace` for which `matches` holds, marked: how a watch of
+    /// another kind finds the objects that refer to what changed.
+    pub fn matching(
+        &self,
+        namespace: Option<String>,
+        matches: impl Fn(&K) -> bool,
+    ) -> Vec<ObjectRef<K>> {
+        let objects = self
+            .store
+            .state()
+            .iter()
+            .filter(|object| object.meta().namespace == namespace && matches(object))
+            .map(|object| ObjectRef::from_obj(&**object))
+            .collect();
+        self.touched_all(objects)
+    }
+
+    /// A child changed: its owners of kind `K` are due for a reconcile.
+    pub fn touched_owners_of(&self, child: &impl Resource) {
+        let namespace = child.meta().namespace.clone();
+        for owner in child.meta().owner_references.iter().flatten() {
+            if owner.kind == K::kind(&()) && owner.api_version == K::api_version(&()) {
+                let mut object = ObjectRef::new(&owner.name);
+                object.namespace = namespace.clone();
+                self.touched(object);
+            }
+        }
+    }
+
+    /// Taps a watch of the controller's own kind: a change marks the object, a deletion
+    /// clears it (nothing will reconcile it).
+    pub fn tap(&self, event: &Result<watcher::Event<K>, watcher::Error>) {
+        match event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                self.touched(ObjectRef::from_obj(object));
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                let object = ObjectRef::from_obj(object);
+                self.update(|objects| {
+                    objects.remove(&object);
+                });
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitDone) | Err(_) => {}
+        }
+    }
+
+    /// A reconcile of `object` starts. Marks of objects gone from the cache since they were
+    /// set are dropped here too.
+    pub fn started(&self, object: &ObjectRef<K>) {
+        self.update(|objects| {
+            objects.remove(object);
+            objects.retain(|o| self.store.get(o).is_some());
+        });
+    }
+
+    /// How many objects are waiting.
+    pub fn depth(&self) -> usize {
+        self.objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut HashSet<ObjectRef<K>>)) {
+        // A panic elsewhere while holding the lock cannot leave the set half-changed in a way
+        // that matters for a gauge, so a poisoned lock is used as it is.
+        let mut objects = self
+            .objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(&mut objects);
+        self.metrics.set_queue_depth(self.kind, objects.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    fn config_map(name: &str) -> ConfigMap {
+        let mut object = ConfigMap::default();
+        object.metadata.name = Some(name.into());
+        object.metadata.namespace = Some("ns".into());
+        object
+    }
+
+    fn cached(names: &[&str]) -> (Store<ConfigMap>, reflector::store::Writer<ConfigMap>) {
+        let (store, mut writer) = reflector::store::<ConfigMap>();
+        for name in names {
+            writer.apply_watcher_event(&Event::Apply(config_map(name)));
+        }
+        (store, writer)
+    }
+
+    fn depth_metric(metrics: &Metrics) -> String {
+        metrics
+            .render()
+            .lines()
+            .find(|l| l.starts_with("tradeplane_operator_queue_depth{kind=\"ConfigMap\"}"))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[test]
+    fn a_trigger_is_pending_until_its_reconcile_starts_and_counts_once() {
+        let (store, _writer) = cached(&["a", "b"]);
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let pending = Pending::new("ConfigMap", store, metrics.clone());
+        pending.touched(ObjectRef::new("a").within("ns"));
+        pending.touched(ObjectRef::new("a").within("ns"));
+        pending.touched_all(vec![ObjectRef::new("b").within("ns")]);
+        assert_eq!(pending.depth(), 2);
+        assert_eq!(
+            depth_metric(&metrics),
+            "tradeplane_operator_queue_depth{kind=\"ConfigMap\"} 2"
+        );
+        pending.started(&ObjectRef::new("a").within("ns"));
+        assert_eq!(pending.depth(), 1);
+        assert_eq!(
+            depth_metric(&metrics),
+            "tradeplane_operator_queue_depth{kind=\"ConfigMap\"} 1"
+        );
+    }
+
+    #[test]
+    fn objects_the_controller_does_not_hold_are_not_counted() {
+        let (store, mut writer) = cached(&["a"]);
+        let pending = Pending::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
+        pending.touched(ObjectRef::new("missing").within("ns"));
+        assert_eq!(pending.depth(), 0);
+
+        // Marked, then deleted before its reconcile: dropped at the next reconcile's start.
+        pending.touched(ObjectRef::new("a").within("ns"));
+        writer.apply_watcher_event(&Event::Delete(config_map("a")));
+        pending.started(&ObjectRef::new("other").within("ns"));
+        assert_eq!(pending.depth(), 0);
+    }
+
+    #[test]
+    fn a_child_marks_its_owners_of_the_controllers_kind_only() {
+        let (store, _writer) = cached(&["owner"]);
+        let pending = Pending::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
+        let mut child = k8s_openapi::api::core::v1::Secret::default();
+        child.metadata.namespace = Some("ns".into());
+        child.metadata.owner_references = Some(vec![
+            OwnerReference {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                name: "owner".into(),
+                uid: "1".into(),
+                ..OwnerReference::default()
+            },
+            OwnerReference {
+                api_version: "apps/v1".into(),
+                kind: "Deployment".into(),
+                name: "owner".into(),
+                uid: "2".into(),
+                ..OwnerReference::default()
+            },
+        ]);
+        pending.touched_owners_of(&child);
+        assert_eq!(pending.depth(), 1);
+    }
+
+    #[test]
+    fn matching_finds_and_marks_the_objects_in_the_namespace_that_match() {
+        let (store, mut writer) = cached(&["keep", "skip"]);
+        let mut elsewhere = config_map("keep");
+        elsewhere.metadata.namespace = Some("other".into());
+        writer.apply_watcher_event(&Event::Apply(elsewhere));
+        let pending = Pending::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
+        let found = pending.matching(Some("ns".into()), |c| {
+            c.metadata.name.as_deref() == Some("keep")
+        });
+        assert_eq!(found, vec![ObjectRef::new("keep").within("ns")]);
+        assert_eq!(pending.depth(), 1);
+    }
+
+    #[test]
+    fn a_watched_deletion_clears_the_mark() {
+        let (store, _writer) = cached(&["a"]);
+        let pending = Pending::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
+        pending.tap(&Ok(Event::Apply(config_map("a"))));
+        assert_eq!(pending.depth(), 1);
+        pending.tap(&Ok(Event::Delete(config_map("a"))));
+        assert_eq!(pending.depth(), 0);
+    }
+}
