@@ -9,13 +9,14 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use futures::StreamExt;
+use futures::TryStreamExt;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
 use super::Context;
+use super::relevant::relevant_changes;
 use crate::telemetry::Metrics;
 
 /// A controller of every `K` in `api`, with the triggers of its own kind counted. Children and
@@ -35,10 +36,22 @@ where
     // are often the larger part of an object and nothing here reads them.
     let watch = watcher(api, watcher::Config::default())
         .modify(|object: &mut K| object.meta_mut().managed_fields = None);
-    let trigger = reflector::reflector(writer, watch)
-        .default_backoff()
-        .inspect(move |event| tap.tap(event))
-        .applied_objects();
+    // Only changes the reconcile acts on wake it: the spec (the generation), labels,
+    // annotations and deletion. The controller's own status writes come back through this
+    // watch and would otherwise cost another full reconcile each.
+    let changes = relevant_changes(
+        reflector::reflector(writer, watch).default_backoff(),
+        |object: &K| {
+            let meta = object.meta();
+            (
+                meta.generation,
+                meta.labels.clone(),
+                meta.annotations.clone(),
+                meta.deletion_timestamp.is_some(),
+            )
+        },
+    );
+    let trigger = changes.inspect_ok(move |object| tap.touched(ObjectRef::from_obj(object)));
     let controller =
         Controller::for_stream(trigger, store).with_config(context.settings.controller_config());
     (controller, pending)
@@ -114,23 +127,6 @@ where
                 object.namespace = namespace.clone();
                 self.touched(object);
             }
-        }
-    }
-
-    /// Taps a watch of the controller's own kind: a change marks the object, a deletion
-    /// clears it (nothing will reconcile it).
-    pub fn tap(&self, event: &Result<watcher::Event<K>, watcher::Error>) {
-        match event {
-            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
-                self.touched(ObjectRef::from_obj(object));
-            }
-            Ok(watcher::Event::Delete(object)) => {
-                let object = ObjectRef::from_obj(object);
-                self.update(|objects| {
-                    objects.remove(&object);
-                });
-            }
-            Ok(watcher::Event::Init | watcher::Event::InitDone) | Err(_) => {}
         }
     }
 
@@ -268,15 +264,5 @@ mod tests {
         });
         assert_eq!(found, vec![ObjectRef::new("keep").within("ns")]);
         assert_eq!(pending.depth(), 1);
-    }
-
-    #[test]
-    fn a_watched_deletion_clears_the_mark() {
-        let (store, _writer) = cached(&["a"]);
-        let pending = Pending::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
-        pending.tap(&Ok(Event::Apply(config_map("a"))));
-        assert_eq!(pending.depth(), 1);
-        pending.tap(&Ok(Event::Delete(config_map("a"))));
-        assert_eq!(pending.depth(), 0);
     }
 }
