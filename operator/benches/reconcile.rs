@@ -1,9 +1,9 @@
-//! Operator benchmarks on a private local control plane; figures printed, nothing asserted.
+//! Operator benchmarks on private local control planes; figures printed, nothing asserted.
 //!
 //! For each N (default 100 and 1000; `TRADEPLANE_BENCH_SIZES=100,1000` overrides):
 //! - the time for N TradingStrategies to reach Ready through the operator, next to the time a
 //!   plain client takes to create the same children (rendered by the same pure functions) and
-//!   see their Deployments available, in the same cluster;
+//!   see their Deployments available, each on a fresh control plane of the same size;
 //! - the writes and API requests of a full no-op resync (a restarted operator reconciling N
 //!   strategies that need nothing), per reconcile;
 //! - the operator's resident memory (peak and now) with N strategies.
@@ -242,66 +242,35 @@ async fn raw_client(client: &Client, n: usize) -> Duration {
     started.elapsed()
 }
 
-/// Deletes a namespace and waits until it is gone, so that the next run gets the nodes' pod
-/// capacity and a control plane not busy with another N strategies' objects.
-async fn delete_namespace(client: &Client, name: &str) {
-    let namespaces = Api::<Namespace>::all(client.clone());
-    namespaces
-        .delete(name, &kube::api::DeleteParams::default())
-        .await
-        .unwrap();
-    let started = Instant::now();
-    let mut last_report = Instant::now();
-    while namespaces.get_opt(name).await.unwrap().is_some() {
-        if last_report.elapsed() > Duration::from_secs(30) {
-            eprintln!(
-                "  … namespace {name} still terminating after {:.0?}",
-                started.elapsed()
-            );
-            last_report = Instant::now();
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    // The claims' volumes are cluster-wide and outlive the namespace; kwok deletes them after.
-    let volumes = Api::<k8s_openapi::api::core::v1::PersistentVolume>::all(client.clone());
-    loop {
-        let left = volumes
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .filter(|v| {
-                v.spec
-                    .as_ref()
-                    .and_then(|s| s.claim_ref.as_ref())
-                    .and_then(|c| c.namespace.as_deref())
-                    == Some(name)
-            })
-            .count();
-        if left == 0 {
-            break;
-        }
-        if last_report.elapsed() > Duration::from_secs(30) {
-            eprintln!(
-                "  … {left} volumes of {name} still to delete after {:.0?}",
-                started.elapsed()
-            );
-            last_report = Instant::now();
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    eprintln!(
-        "  namespace {name} and its volumes gone after {:.0?}",
-        started.elapsed()
-    );
-}
-
 fn api_for<K>(client: &Client, _object: &K) -> Api<K>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
 {
     Api::namespaced(client.clone(), "bench-raw")
+}
+
+/// Waits until the operator has run `reconciles` reconciles in all and has nothing queued or
+/// running.
+async fn wait_idle(operator: &OperatorProcess, reconciles: f64) {
+    let strategies = "kind=\"TradingStrategy\"";
+    operator
+        .wait_metric_where(
+            "tradeplane_operator_reconciles_total",
+            strategies,
+            Duration::from_secs(600),
+            |v| v >= reconciles,
+        )
+        .await
+        .unwrap();
+    for gauge in [
+        "tradeplane_operator_queue_depth",
+        "tradeplane_operator_reconciles_in_flight",
+    ] {
+        operator
+            .wait_metric_where(gauge, strategies, Duration::from_secs(120), |v| v == 0.0)
+            .await
+            .unwrap();
+    }
 }
 
 struct OperatorRun {
@@ -388,22 +357,7 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
         })
         .await
         .unwrap();
-    resync
-        .wait_metric(
-            "tradeplane_operator_reconciles_total",
-            Duration::from_secs(600),
-            |v| v >= n as f64,
-        )
-        .await
-        .unwrap();
-    resync
-        .wait_metric(
-            "tradeplane_operator_reconciles_in_flight",
-            Duration::from_secs(120),
-            |v| v == 0.0,
-        )
-        .await
-        .unwrap();
+    wait_idle(&resync, n as f64).await;
     let resync_writes = resync
         .metric("tradeplane_operator_child_writes_total")
         .await;
@@ -438,31 +392,7 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
         .buffer_unordered(CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
-    resync
-        .wait_metric(
-            "tradeplane_operator_reconciles_total",
-            Duration::from_secs(600),
-            |v| v >= reconciles_before + n as f64,
-        )
-        .await
-        .unwrap();
-    resync
-        .wait_metric_where(
-            "tradeplane_operator_queue_depth",
-            "kind=\"TradingStrategy\"",
-            Duration::from_secs(120),
-            |v| v == 0.0,
-        )
-        .await
-        .unwrap();
-    resync
-        .wait_metric(
-            "tradeplane_operator_reconciles_in_flight",
-            Duration::from_secs(120),
-            |v| v == 0.0,
-        )
-        .await
-        .unwrap();
+    wait_idle(&resync, reconciles_before + n as f64).await;
     let warm_reconciles =
         resync.metric("tradeplane_operator_reconciles_total").await - reconciles_before;
     let warm_gets = resync
@@ -497,18 +427,25 @@ async fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     for n in sizes {
-        eprintln!("== operator benchmark, N = {n}: starting a private control plane");
-        let cluster = PrivateCluster::start_with_nodes(
-            "etcd,apiserver,controller-manager,scheduler,kwok",
-            n / 100 + 2,
-        )
-        .unwrap();
-        let client = cluster.client().await.unwrap();
-        install_crds(&client).await.unwrap();
-
+        // Each side gets a control plane of its own, fresh, so that neither inherits the
+        // other's leftovers (volumes still being deleted, a larger etcd, busy controllers).
+        let fresh_cluster = || async {
+            let cluster = PrivateCluster::start_with_nodes(
+                "etcd,apiserver,controller-manager,scheduler,kwok",
+                n / 100 + 2,
+            )
+            .unwrap();
+            let client = cluster.client().await.unwrap();
+            install_crds(&client).await.unwrap();
+            (cluster, client)
+        };
+        eprintln!("== operator benchmark, N = {n}: the plain client, on a fresh control plane");
+        let (cluster, client) = fresh_cluster().await;
         let raw = raw_client(&client, n).await;
         eprintln!("  plain client: children of {n} strategies created and available in {raw:.1?}");
-        delete_namespace(&client, "bench-raw").await;
+        drop(cluster);
+        eprintln!("== N = {n}: the operator, on a fresh control plane");
+        let (cluster, client) = fresh_cluster().await;
         let run = through_operator(&client, &cluster.kubeconfig(), n).await;
         println!("N = {n}");
         println!(

@@ -19,6 +19,25 @@ use super::child_cache::{Child, ChildCache};
 use super::meta::{RENDERED_HASH_ANNOTATION, content_hash};
 use super::{Error, FIELD_MANAGER};
 
+/// A namespaced kind the operator renders children of.
+pub trait ChildKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+{
+}
+
+impl<K> ChildKind for K where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+{
+}
+
 /// What [`ensure`] did.
 #[derive(Debug)]
 pub enum Outcome<K> {
@@ -42,11 +61,7 @@ impl<K> Outcome<K> {
 /// Makes the child `desired` exist as rendered, in `namespace`, and returns the live object.
 pub async fn ensure<K>(client: &Client, namespace: &str, desired: K) -> Result<Outcome<K>, Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned,
+    K: ChildKind,
 {
     let stamped = Stamped::new(desired)?;
     stamped.ensure(client, namespace).await
@@ -62,11 +77,7 @@ pub async fn ensure_known<K>(
     desired: K,
 ) -> Result<bool, Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned,
+    K: ChildKind,
 {
     let stamped = Stamped::new(desired)?;
     let kind = K::kind(&());
@@ -99,11 +110,7 @@ struct Stamped<K> {
 
 impl<K> Stamped<K>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned,
+    K: ChildKind,
 {
     fn new(mut object: K) -> Result<Self, Error> {
         let rendered = serde_json::to_value(&object).map_err(|source| Error::Serialize {
@@ -164,10 +171,7 @@ pub async fn remove_known<K>(
     name: &str,
 ) -> Result<bool, Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + DeserializeOwned,
+    K: ChildKind,
 {
     let kind = K::kind(&());
     let child = Child {
@@ -186,10 +190,7 @@ where
 /// removed from the spec. Returns whether a delete request was made.
 pub async fn remove<K>(client: &Client, namespace: &str, name: &str) -> Result<bool, Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + DeserializeOwned,
+    K: ChildKind,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     if api.get_metadata_opt(name).await?.is_none() {
