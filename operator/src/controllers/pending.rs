@@ -83,13 +83,16 @@ where
         })
     }
 
-    /// A trigger named `object`.
+    /// A trigger named `object`. One for an object gone from the cache (its deletion, say)
+    /// clears its mark instead: nothing will reconcile it.
     pub fn touched(&self, object: ObjectRef<K>) {
-        if self.store.get(&object).is_none() {
-            return;
-        }
+        let cached = self.store.get(&object).is_some();
         self.update(|objects| {
-            objects.insert(object);
+            if cached {
+                objects.insert(object);
+            } else {
+                objects.remove(&object);
+            }
         });
     }
 
@@ -219,9 +222,17 @@ mod tests {
         pending.touched(ObjectRef::new("missing").within("ns"));
         assert_eq!(pending.depth(), 0);
 
-        // Marked, then deleted before its reconcile: dropped at the next reconcile's start.
+        // Marked, then deleted before its reconcile: the deletion's trigger clears the mark.
         pending.touched(ObjectRef::new("a").within("ns"));
+        assert_eq!(pending.depth(), 1);
         writer.apply_watcher_event(&Event::Delete(config_map("a")));
+        pending.touched(ObjectRef::new("a").within("ns"));
+        assert_eq!(pending.depth(), 0);
+
+        // Marked, then gone from the cache unseen: dropped at the next reconcile's start.
+        writer.apply_watcher_event(&Event::Apply(config_map("b")));
+        pending.touched(ObjectRef::new("b").within("ns"));
+        writer.apply_watcher_event(&Event::Delete(config_map("b")));
         pending.started(&ObjectRef::new("other").within("ns"));
         assert_eq!(pending.depth(), 0);
     }
