@@ -19,7 +19,8 @@ use super::child_cache::{Child, ChildCache};
 use super::meta::{RENDERED_HASH_ANNOTATION, content_hash};
 use super::{Error, FIELD_MANAGER};
 
-/// A namespaced kind the operator renders children of.
+/// A namespaced kind the operator reads and writes whole: the children it renders, and its
+/// own kinds when it writes their status.
 pub trait ChildKind:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
     + Clone

@@ -157,10 +157,7 @@ pub async fn write_status<K>(
     status: &impl serde::Serialize,
 ) -> Result<(), Error>
 where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
+    K: children::ChildKind,
 {
     let api: kube::Api<K> = kube::Api::namespaced(context.client.clone(), namespace);
     let patch = serde_json::json!({

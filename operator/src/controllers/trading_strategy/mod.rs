@@ -444,11 +444,9 @@ pub async fn reconcile(
     .await;
 
     reconciled(&*strategy, &context);
-    Ok(match (&blocker, &workload) {
-        (Some(_), _) => Action::requeue(RESYNC),
-        // Pods are still starting: their changes arrive through the Deployment watch.
-        _ => Action::requeue(RESYNC),
-    })
+    // Whatever is still settling (pods starting, a blocker being fixed) arrives through the
+    // watches; the timed requeue is only the safety net.
+    Ok(Action::requeue(RESYNC))
 }
 
 /// Applies every rendered child that differs from the live one and deletes the ones that
