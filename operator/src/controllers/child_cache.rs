@@ -140,6 +140,14 @@ impl ChildCache {
         })
     }
 
+    /// The resourceVersion the child's watch reported last, if it has seen the child.
+    pub fn watched(&self, child: &Child<'_>) -> Option<String> {
+        self.lock()
+            .entries
+            .get(&child.key())
+            .and_then(|entry| entry.watched.clone())
+    }
+
     /// Records that the child, at `resource_version`, matched the rendering hashed `hash`.
     pub fn verified(&self, child: &Child<'_>, resource_version: Option<String>, hash: String) {
         let Some(resource_version) = resource_version else {

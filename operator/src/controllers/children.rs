@@ -9,7 +9,7 @@
 use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, GetParams, Patch, PatchParams};
 use kube::{Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -59,13 +59,36 @@ impl<K> Outcome<K> {
     }
 }
 
-/// Makes the child `desired` exist as rendered, in `namespace`, and returns the live object.
-pub async fn ensure<K>(client: &Client, namespace: &str, desired: K) -> Result<Outcome<K>, Error>
+/// Makes the child `desired` of an `owner_kind` object exist as rendered, in `namespace`, and
+/// returns the live object (for a child whose status the reconcile reports).
+pub async fn ensure<K>(
+    client: &Client,
+    cache: &ChildCache,
+    owner_kind: &'static str,
+    namespace: &str,
+    desired: K,
+) -> Result<Outcome<K>, Error>
 where
     K: ChildKind,
 {
     let stamped = Stamped::new(desired)?;
-    stamped.ensure(client, namespace).await
+    let (kind, name) = (K::kind(&()), stamped.name());
+    let child = Child {
+        owner_kind,
+        kind: &kind,
+        namespace,
+        name: &name,
+    };
+    let hash = stamped.hash.clone();
+    let outcome = stamped
+        .ensure(client, namespace, cache.watched(&child).as_deref())
+        .await?;
+    cache.verified(
+        &child,
+        outcome.object().meta().resource_version.clone(),
+        hash,
+    );
+    Ok(outcome)
 }
 
 /// Makes the child `desired` of an `owner_kind` object exist as rendered, in `namespace`;
@@ -81,8 +104,7 @@ where
     K: ChildKind,
 {
     let stamped = Stamped::new(desired)?;
-    let kind = K::kind(&());
-    let name = stamped.name();
+    let (kind, name) = (K::kind(&()), stamped.name());
     let child = Child {
         owner_kind,
         kind: &kind,
@@ -93,13 +115,59 @@ where
         return Ok(false);
     }
     let hash = stamped.hash.clone();
-    let outcome = stamped.ensure(client, namespace).await?;
+    // A child the synced watch has never seen is created without looking for it first; should
+    // it exist after all (made a moment ago), the apply is still right, only not needed.
+    let outcome = if cache.known_absent(&child) {
+        stamped.apply(client, namespace).await?
+    } else {
+        stamped
+            .ensure(client, namespace, cache.watched(&child).as_deref())
+            .await?
+    };
     cache.verified(
         &child,
         outcome.object().meta().resource_version.clone(),
         hash,
     );
     Ok(outcome.changed())
+}
+
+/// Reads the child `name`, preferring the API server's watch cache (`resourceVersion=0`),
+/// which spares etcd a quorum read. That copy can trail the operator's own watch (another API
+/// server behind the same address, or a cache a moment behind): when it is older than the
+/// resourceVersion the watch reported as `watched`, the read goes to etcd instead.
+async fn read<K>(api: &Api<K>, name: &str, watched: Option<&str>) -> Result<Option<K>, Error>
+where
+    K: ChildKind,
+{
+    let cached = match api.get_with(name, &GetParams::any()).await {
+        Ok(live) => Some(live),
+        Err(kube::Error::Api(status)) if status.code == 404 => None,
+        Err(error) => return Err(error.into()),
+    };
+    let behind_watch = match (watched, &cached) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(watched), Some(live)) => older(
+            live.meta().resource_version.as_deref().unwrap_or(""),
+            watched,
+        ),
+    };
+    if behind_watch {
+        Ok(api.get_opt(name).await?)
+    } else {
+        Ok(cached)
+    }
+}
+
+/// Whether resourceVersion `a` comes before `b`. Since Kubernetes 1.35 the versions of one
+/// resource type compare as integers; anything else that differs counts as older, which costs
+/// at most one extra read.
+fn older(a: &str, b: &str) -> bool {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(a), Ok(b)) => a < b,
+        _ => a != b,
+    }
 }
 
 /// A rendered child with the hash of its rendering in its annotations.
@@ -136,10 +204,16 @@ where
     }
 
     /// Reads the live child and applies the rendering when the live one differs.
-    async fn ensure(self, client: &Client, namespace: &str) -> Result<Outcome<K>, Error> {
+    async fn ensure(
+        self,
+        client: &Client,
+        namespace: &str,
+        watched: Option<&str>,
+    ) -> Result<Outcome<K>, Error> {
         let name = self.name();
         let api: Api<K> = Api::namespaced(client.clone(), namespace);
-        if let Some(live) = api.get_opt(&name).await? {
+        let live = read(&api, &name, watched).await?;
+        if let Some(live) = live {
             let same_rendering = live
                 .meta()
                 .annotations
@@ -154,6 +228,13 @@ where
                 return Ok(Outcome::Unchanged(live));
             }
         }
+        self.apply(client, namespace).await
+    }
+
+    /// Applies the rendering without looking at the live child.
+    async fn apply(self, client: &Client, namespace: &str) -> Result<Outcome<K>, Error> {
+        let name = self.name();
+        let api: Api<K> = Api::namespaced(client.clone(), namespace);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let applied = api
             .patch(&name, &params, &Patch::Apply(&self.object))
@@ -239,7 +320,16 @@ fn is_empty(value: &Value) -> bool {
 mod tests {
     use serde_json::json;
 
-    use super::is_subset;
+    use super::{is_subset, older};
+
+    #[test]
+    fn resource_versions_compare_as_integers_and_anything_else_differing_counts_as_older() {
+        assert!(older("99", "100"));
+        assert!(!older("100", "99"));
+        assert!(!older("100", "100"));
+        assert!(older("a", "b"));
+        assert!(!older("a", "a"));
+    }
 
     #[test]
     fn defaults_added_by_the_server_do_not_count_as_a_difference() {

@@ -52,10 +52,18 @@ pub struct Settings {
 /// The default of [`Settings::concurrency`].
 pub const DEFAULT_CONCURRENCY: u16 = 16;
 
+/// How long an object's triggers must pause before it is reconciled. A new strategy's
+/// children, and then its Deployment's first status updates, arrive as a burst of watch
+/// events within a moment; one reconcile after the burst reads and reports what all of them
+/// would have, for a second's delay in reacting.
+pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Settings {
     /// The controller configuration every kind runs with.
     pub fn controller_config(&self) -> kube::runtime::controller::Config {
-        kube::runtime::controller::Config::default().concurrency(self.concurrency)
+        kube::runtime::controller::Config::default()
+            .concurrency(self.concurrency)
+            .debounce(DEBOUNCE)
     }
 }
 

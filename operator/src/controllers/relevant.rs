@@ -12,6 +12,9 @@ use futures::{Stream, StreamExt};
 use kube::Resource;
 use kube::runtime::watcher;
 
+/// The prefix of every annotation the operator puts on a child's metadata.
+const OWN_ANNOTATION_PREFIX: &str = "tradeplane.io/";
+
 /// The objects of `events` whose `fingerprint` changed since they were last seen, and every
 /// deleted one.
 pub fn relevant_changes<K, S, F, H>(
@@ -50,8 +53,9 @@ where
 }
 
 /// The changes of a child to what the operator renders into it (its spec, as the generation
-/// counts it, its labels, annotations and owners) and its deletion. Writes of the child's
-/// status by the cluster's own controllers are dropped.
+/// counts it, its labels, its own `tradeplane.io/` annotations and its owners) and its
+/// deletion. Writes of the child's status by the cluster's own controllers are dropped, and so
+/// are their annotations: binding a claim, for one, annotates it twice.
 pub fn rendered_changes<K, S>(events: S) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource + Send + 'static,
@@ -65,10 +69,17 @@ where
             .flatten()
             .map(|owner| owner.uid.clone())
             .collect();
+        let own_annotations: Vec<(String, String)> = meta
+            .annotations
+            .iter()
+            .flatten()
+            .filter(|(key, _)| key.starts_with(OWN_ANNOTATION_PREFIX))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
         (
             meta.generation,
             meta.labels.clone(),
-            meta.annotations.clone(),
+            own_annotations,
             owners,
             meta.deletion_timestamp.is_some(),
         )
@@ -78,10 +89,10 @@ where
 #[cfg(test)]
 mod tests {
     use futures::StreamExt;
-    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
     use kube::runtime::watcher::Event;
 
-    use super::relevant_changes;
+    use super::{relevant_changes, rendered_changes};
 
     fn map(name: &str, value: &str) -> ConfigMap {
         serde_json::from_value(
@@ -109,5 +120,36 @@ mod tests {
             .collect()
             .await;
         assert_eq!(passed, ["a=1", "a=2", "b=2", "a=2", "a=2"]);
+    }
+
+    #[tokio::test]
+    async fn a_claim_annotated_by_the_volume_controllers_does_not_wake_its_owner() {
+        let claim = |annotations: serde_json::Value| -> PersistentVolumeClaim {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "journal", "annotations": annotations},
+            }))
+            .unwrap()
+        };
+        let ours = serde_json::json!({"tradeplane.io/rendered-hash": "h1"});
+        let bound = serde_json::json!({
+            "tradeplane.io/rendered-hash": "h1",
+            "pv.kubernetes.io/bind-completed": "yes",
+        });
+        let edited = serde_json::json!({
+            "tradeplane.io/rendered-hash": "h2",
+            "pv.kubernetes.io/bind-completed": "yes",
+        });
+        let events = futures::stream::iter(vec![
+            Ok(Event::Apply(claim(ours))),
+            Ok(Event::Apply(claim(bound))),
+            Ok(Event::Apply(claim(edited))),
+        ]);
+        let passed: Vec<String> = rendered_changes(events)
+            .map(|r| {
+                r.unwrap().metadata.annotations.unwrap()["tradeplane.io/rendered-hash"].clone()
+            })
+            .collect()
+            .await;
+        assert_eq!(passed, ["h1", "h2"]);
     }
 }

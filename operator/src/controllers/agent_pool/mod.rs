@@ -300,14 +300,14 @@ async fn apply_children(
         children::ensure_known(client, cache, KIND, namespace, rendered.config).await?,
         children::ensure_known(client, cache, KIND, namespace, rendered.service).await?,
     ];
-    let deployment = children::ensure(client, namespace, rendered.deployment).await?;
+    let deployment = children::ensure(client, cache, KIND, namespace, rendered.deployment).await?;
     changed.push(deployment.changed());
     changed.push(
         children::ensure_known(client, cache, KIND, namespace, rendered.disruption_budget).await?,
     );
     let autoscaler_desired = match rendered.autoscaler {
         Some(autoscaler) => {
-            let outcome = children::ensure(client, namespace, autoscaler).await?;
+            let outcome = children::ensure(client, cache, KIND, namespace, autoscaler).await?;
             changed.push(outcome.changed());
             status::autoscaler_desired(outcome.object())
         }

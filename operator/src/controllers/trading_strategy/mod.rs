@@ -24,7 +24,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 use kube::{Resource, ResourceExt};
 
@@ -187,7 +187,7 @@ pub async fn run(
         .run(
             move |strategy, context| {
                 pending.started(&ObjectRef::from_obj(&*strategy));
-                reconcile(strategy, context)
+                reconcile(strategy, context, accounts.clone())
             },
             requeue_after_error,
             context,
@@ -264,11 +264,24 @@ async fn resolve(
     strategy: &TradingStrategy,
     namespace: &str,
     context: &Context,
+    accounts: &Store<BrokerAccount>,
 ) -> Result<Result<Resolved, Blocker>, Error> {
     let client = context.client.clone();
-    let accounts: Api<BrokerAccount> = Api::namespaced(client.clone(), namespace);
     let account_name = &strategy.spec.broker_account_ref.name;
-    let Some(account) = accounts.get_opt(account_name).await? else {
+    // The watched copy is as new as the event that queued this reconcile; an account the
+    // store has not seen yet (the watch still listing, or just created) is read to be sure.
+    let cached = accounts
+        .get(&ObjectRef::new(account_name).within(namespace))
+        .map(|account| (*account).clone());
+    let account = match cached {
+        Some(account) => Some(account),
+        None => {
+            Api::<BrokerAccount>::namespaced(client.clone(), namespace)
+                .get_opt(account_name)
+                .await?
+        }
+    };
+    let Some(account) = account else {
         return Ok(Err(Blocker {
             reason: "BrokerAccountNotFound",
             message: format!(
@@ -356,6 +369,7 @@ async fn resolve(
 pub async fn reconcile(
     strategy: Arc<TradingStrategy>,
     context: Arc<Context>,
+    accounts: Store<BrokerAccount>,
 ) -> Result<Action, Error> {
     let _timer = context.metrics.reconcile_started(KIND);
     let name = strategy.name_any();
@@ -373,7 +387,7 @@ pub async fn reconcile(
     let mut desired_revision = None;
     let mut broker_ready = None;
     let mut live = false;
-    match resolve(&strategy, &namespace, &context).await? {
+    match resolve(&strategy, &namespace, &context, &accounts).await? {
         Err(found) => blocker = Some(found),
         Ok(resolved) => {
             live = config::is_live(&resolved.account);
@@ -518,7 +532,7 @@ async fn apply_children(
         Some(deployment) => {
             count(remove!(CronJob, &names.cycle).await?);
             let outcome: Outcome<Deployment> =
-                children::ensure(client, namespace, deployment).await?;
+                children::ensure(client, cache, KIND, namespace, deployment).await?;
             count(outcome.changed());
             Workload::from_deployment(outcome.object())
         }
