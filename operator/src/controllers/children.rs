@@ -79,16 +79,7 @@ where
         namespace,
         name: &name,
     };
-    let hash = stamped.hash.clone();
-    let outcome = stamped
-        .ensure(client, namespace, cache.watched(&child).as_deref())
-        .await?;
-    cache.verified(
-        &child,
-        outcome.object().meta().resource_version.clone(),
-        hash,
-    );
-    Ok(outcome)
+    stamped.ensure_child(client, cache, &child).await
 }
 
 /// Makes the child `desired` of an `owner_kind` object exist as rendered, in `namespace`;
@@ -114,22 +105,7 @@ where
     if cache.unchanged_since_verified(&child, &stamped.hash) {
         return Ok(false);
     }
-    let hash = stamped.hash.clone();
-    // A child the synced watch has never seen is created without looking for it first; should
-    // it exist after all (made a moment ago), the apply is still right, only not needed.
-    let outcome = if cache.known_absent(&child) {
-        stamped.apply(client, namespace).await?
-    } else {
-        stamped
-            .ensure(client, namespace, cache.watched(&child).as_deref())
-            .await?
-    };
-    cache.verified(
-        &child,
-        outcome.object().meta().resource_version.clone(),
-        hash,
-    );
-    Ok(outcome.changed())
+    Ok(stamped.ensure_child(client, cache, &child).await?.changed())
 }
 
 /// Reads the child `name`, preferring the API server's watch cache (`resourceVersion=0`),
@@ -201,6 +177,32 @@ where
 
     fn name(&self) -> String {
         self.object.meta().name.clone().unwrap_or_default()
+    }
+
+    /// Makes `child` match this rendering and records in `cache` what was verified.
+    async fn ensure_child(
+        self,
+        client: &Client,
+        cache: &ChildCache,
+        child: &Child<'_>,
+    ) -> Result<Outcome<K>, Error> {
+        let hash = self.hash.clone();
+        // A child the synced watch has never seen is created without looking for it first;
+        // should it exist after all (made a moment ago), the apply is still right, only not
+        // needed.
+        let outcome = if cache.known_absent(child) {
+            self.apply(client, child.namespace).await?
+        } else {
+            let watched = cache.watched(child);
+            self.ensure(client, child.namespace, watched.as_deref())
+                .await?
+        };
+        cache.verified(
+            child,
+            outcome.object().meta().resource_version.clone(),
+            hash,
+        );
+        Ok(outcome)
     }
 
     /// Reads the live child and applies the rendering when the live one differs.
