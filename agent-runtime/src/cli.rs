@@ -1,4 +1,6 @@
-//! The command line: `agent-runtime trader|cycle|worker|replay|check-config`.
+//! Start-up for every mode of the command line (`agent-runtime trader|cycle|worker|replay|
+//! check-config`, defined in the contract crate's `command` module so the operator renders
+//! the same modes this parses).
 //!
 //! Start-up lives here so `main.rs` stays a line long: parse arguments, set up JSON logs,
 //! load and validate the config (a bad config never starts anything), build the ports, wire
@@ -7,13 +9,14 @@
 mod replay;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::Parser;
 use tokio::sync::watch;
+use tradeplane_contract::command::{Command, LogFormat, Mode};
 
 use crate::broker;
 use crate::config::{ConfigPurpose, RuntimeConfig, TradingStateWatch};
@@ -27,89 +30,12 @@ use crate::schedule::CycleSchedule;
 use crate::server::{self, Health};
 use crate::trader::Trader;
 
-#[derive(Parser, Debug)]
-#[command(name = "agent-runtime", version, about = "Tradeplane agent runtime")]
-pub struct Cli {
-    /// Log format: `json` for clusters, `text` for a terminal.
-    #[arg(
-        long,
-        global = true,
-        env = "TRADEPLANE_LOG_FORMAT",
-        default_value = "json"
-    )]
-    log_format: LogFormat,
-    #[command(subcommand)]
-    mode: Mode,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Json,
-    Text,
-}
-
-#[derive(Subcommand, Debug)]
-enum Mode {
-    /// Trade continuously on the schedule (a strategy's Deployment).
-    Trader(ConfigFile),
-    /// Run one cycle and exit (a CronJob).
-    Cycle(ConfigFile),
-    /// Serve analyses for an AgentPool.
-    Worker(ConfigFile),
-    /// Replay the configured history as fast as possible with instant in-memory fills and
-    /// print a summary: a backtest, and the demo.
-    Replay {
-        #[command(flatten)]
-        config: ConfigFile,
-        /// Stop after this many cycles.
-        #[arg(long)]
-        max_cycles: Option<usize>,
-        /// Also write the journal as JSON lines to this file.
-        #[arg(long)]
-        journal: Option<PathBuf>,
-        /// Replay through the journal-backed paper broker into this SQLite journal (slower;
-        /// shows exactly what a paper-trading strategy would have journalled).
-        #[arg(long)]
-        journal_db: Option<PathBuf>,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Validate a config and print every problem, naming the field; starts nothing.
-    CheckConfig {
-        /// The file to check (the same as `--config`).
-        file: Option<PathBuf>,
-        #[command(flatten)]
-        config: ConfigFile,
-        /// Check it as an AgentPool (worker) config rather than a strategy's.
-        #[arg(long)]
-        worker: bool,
-    },
-}
-
-#[derive(Args, Debug)]
-struct ConfigFile {
-    /// The runtime config (YAML or JSON) the operator rendered.
-    #[arg(
-        long,
-        short,
-        env = "TRADEPLANE_CONFIG",
-        default_value = "/etc/tradeplane/config.yaml"
-    )]
-    config: PathBuf,
-}
-
 /// Parses the command line and runs the mode.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.log_format);
-    if let Mode::CheckConfig {
-        file,
-        config,
-        worker,
-    } = &cli.mode
-    {
-        return check_config(file.as_deref().unwrap_or(&config.config), *worker);
+    let command = Command::parse();
+    init_logging(command.log_format);
+    if let Mode::CheckConfig { .. } = &command.mode {
+        return check_config(command.mode.config_path(), command.mode.purpose());
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -121,7 +47,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli.mode))
+    runtime.block_on(run(command.mode))
 }
 
 fn init_logging(format: LogFormat) {
@@ -139,12 +65,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn check_config(path: &Path, worker: bool) -> ExitCode {
-    let purpose = if worker {
-        ConfigPurpose::AgentPool
-    } else {
-        ConfigPurpose::Strategy
-    };
+fn check_config(path: &Path, purpose: ConfigPurpose) -> ExitCode {
     let config = match RuntimeConfig::read_file(path) {
         Ok(config) => config,
         Err(err) => {
@@ -173,18 +94,11 @@ fn check_config(path: &Path, worker: bool) -> ExitCode {
 }
 
 async fn run(mode: Mode) -> ExitCode {
-    let (config_path, purpose) = match &mode {
-        Mode::Worker(c) => (&c.config, ConfigPurpose::AgentPool),
-        Mode::Trader(c)
-        | Mode::Cycle(c)
-        | Mode::Replay { config: c, .. }
-        | Mode::CheckConfig { config: c, .. } => (&c.config, ConfigPurpose::Strategy),
-    };
-    let config = match load(config_path, purpose) {
+    let config_path = mode.config_path().to_path_buf();
+    let config = match load(&config_path, mode.purpose()) {
         Some(config) => config,
         None => return ExitCode::FAILURE,
     };
-    let config_path = config_path.clone();
     let shutdown = shutdown_signal();
     match mode {
         Mode::Trader(_) => trader(config, &config_path, shutdown, false).await,

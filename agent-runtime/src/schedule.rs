@@ -1,9 +1,8 @@
 //! When the trader runs its next cycle: every `intervalSeconds`, or on a 5-field cron
 //! expression in the configured time zone, optionally only while the market is open.
 //!
-//! Users write cron the way Kubernetes CronJobs read it (5 fields, Sunday = 0); the `cron`
-//! crate wants a seconds field and numbers Sunday as 1, so [`parse_cron`] translates rather
-//! than making users learn a second dialect.
+//! Cron expressions are parsed by the contract's [`parse_cron`], the same function the
+//! operator's validation runs, so what the operator accepts is what the trader schedules.
 
 use std::str::FromStr;
 
@@ -11,63 +10,14 @@ use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 
 use crate::config;
+pub use tradeplane_contract::cron::{CronError, parse_cron};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScheduleError {
-    #[error("must have 5 fields (minute hour day-of-month month day-of-week), got {0}")]
-    FieldCount(usize),
-    #[error("does not parse: {0}")]
-    Parse(String),
+    #[error(transparent)]
+    Cron(#[from] CronError),
     #[error("unknown time zone {0:?}")]
     TimeZone(String),
-}
-
-/// Parses a 5-field cron expression (Kubernetes CronJob syntax) into a `cron::Schedule`.
-pub fn parse_cron(expression: &str) -> Result<cron::Schedule, ScheduleError> {
-    let fields: Vec<&str> = expression.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Err(ScheduleError::FieldCount(fields.len()));
-    }
-    let day_of_week = translate_day_of_week(fields[4]);
-    let six = format!(
-        "0 {} {} {} {} {}",
-        fields[0], fields[1], fields[2], fields[3], day_of_week
-    );
-    cron::Schedule::from_str(&six).map_err(|err| {
-        // The crate's message echoes the 6-field form with a caret line; keep the reason only.
-        let message = err.to_string();
-        let reason = message
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        ScheduleError::Parse(reason)
-    })
-}
-
-/// Rewrites numeric days (0 or 7 = Sunday) as names, leaving steps (`*/2`) alone.
-fn translate_day_of_week(field: &str) -> String {
-    const NAMES: [&str; 8] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
-    let item = |item: &str| -> String {
-        let (days, step) = match item.split_once('/') {
-            Some((days, step)) => (days, Some(step)),
-            None => (item, None),
-        };
-        let days = days
-            .split('-')
-            .map(|day| match day.parse::<usize>() {
-                Ok(n) if n < NAMES.len() => NAMES[n].to_string(),
-                _ => day.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("-");
-        match step {
-            Some(step) => format!("{days}/{step}"),
-            None => days,
-        }
-    };
-    field.split(',').map(item).collect::<Vec<_>>().join(",")
 }
 
 /// The trader's clock: computes the next cycle time.
@@ -204,7 +154,7 @@ mod tests {
     fn wrong_field_count_is_an_error() {
         assert_eq!(
             parse_cron("0 0 * * * *").unwrap_err(),
-            ScheduleError::FieldCount(6)
+            CronError::FieldCount(6)
         );
         assert!(parse_cron("61 * * * *").is_err());
     }

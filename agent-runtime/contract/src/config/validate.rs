@@ -113,7 +113,7 @@ impl RuntimeConfig {
             );
         }
         if let Some(cron) = &schedule.cron
-            && let Err(err) = crate::schedule::parse_cron(cron)
+            && let Err(err) = crate::cron::parse_cron(cron)
         {
             v.error("schedule.cron", err.to_string());
         }

@@ -1,0 +1,17 @@
+//! The contract between the Tradeplane operator and the agent runtime.
+//!
+//! Everything one side writes and the other reads is defined here, once:
+//! - [`config`]: the runtime configuration the operator renders into a strategy's (or pool's)
+//!   config Secret, and the validation the runtime applies before it starts anything;
+//! - [`layout`]: where a pod finds its config, credentials and journal, and its port;
+//! - [`command`]: the runtime's command line, including the pod modes the operator starts
+//!   its containers in;
+//! - [`cron`]: how a five-field cron expression is read, by both sides.
+//!
+//! Architecture invariant: this crate does no I/O beyond reading a config file, and depends on
+//! no database, HTTP or Kubernetes crate, so the operator links it without the runtime.
+
+pub mod command;
+pub mod config;
+pub mod cron;
+pub mod layout;
