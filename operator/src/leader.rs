@@ -1,8 +1,13 @@
 //! Leader election through a `coordination.k8s.io` Lease, so that two operator replicas can
 //! run and only one reconciles. Optimistic concurrency does the arbitration: every write
 //! carries the resourceVersion read just before, and a 409 means someone else won.
+//!
+//! The binary waits in [`LeaderElector::acquire`], runs the controllers while
+//! [`LeaderElector::hold`] renews the Lease, and stops them when `hold` returns.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
@@ -35,6 +40,52 @@ impl LeaderElector {
 
     pub fn renew_interval(&self) -> Duration {
         self.lease_duration / 3
+    }
+
+    /// Waits until this replica holds the Lease. `false` when `stop` fired first.
+    pub async fn acquire(&self, stop: &watch::Receiver<bool>) -> bool {
+        loop {
+            if *stop.borrow() {
+                return false;
+            }
+            match self.try_acquire_or_renew().await {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "could not reach the leader Lease"),
+            }
+            let mut stop = stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(self.renew_interval()) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Renews the Lease until `stop` fires or the Lease is lost — taken by another replica,
+    /// or not renewed before it expired. Returns which of the two ended it.
+    pub async fn hold(&self, stop: &watch::Receiver<bool>) -> Held {
+        let mut last_renewal = Instant::now();
+        let mut stop = stop.clone();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.renew_interval()) => {}
+                _ = stop.changed() => return Held::UntilStopped,
+            }
+            match self.try_acquire_or_renew().await {
+                Ok(true) => last_renewal = Instant::now(),
+                Ok(false) => {
+                    tracing::error!("another replica took the leader Lease; stopping");
+                    return Held::UntilLost;
+                }
+                Err(error) if last_renewal.elapsed() < self.lease_duration => {
+                    tracing::warn!(%error, "could not renew the leader Lease; retrying");
+                }
+                Err(error) => {
+                    tracing::error!(%error, "could not renew the leader Lease before it expired; stopping");
+                    return Held::UntilLost;
+                }
+            }
+        }
     }
 
     /// Takes the Lease if it is free or expired, or renews it if held by us. Returns whether
@@ -105,6 +156,15 @@ impl LeaderElector {
         )
         .map(|_| ())
     }
+}
+
+/// How holding the Lease ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// The process was told to stop.
+    UntilStopped,
+    /// Another replica has it, or it expired unrenewed.
+    UntilLost,
 }
 
 fn conflict_means_lost(result: Result<Lease, kube::Error>) -> Result<bool, kube::Error> {

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -141,20 +141,8 @@ async fn main() -> anyhow::Result<()> {
     });
     if let Some(elector) = &elector {
         tracing::info!(lease = %flags.lease_name, "waiting to become leader");
-        loop {
-            if *stop_rx.borrow() {
-                return Ok(());
-            }
-            match elector.try_acquire_or_renew().await {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(error) => tracing::warn!(%error, "could not reach the leader Lease"),
-            }
-            let mut stop = stop_rx.clone();
-            tokio::select! {
-                _ = tokio::time::sleep(elector.renew_interval()) => {}
-                _ = stop.changed() => {}
-            }
+        if !elector.acquire(&stop_rx).await {
+            return Ok(());
         }
     }
     metrics.set_leader(true);
@@ -195,28 +183,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if let Some(elector) = &elector {
-        let mut last_renewal = Instant::now();
-        let mut stop = stop_rx.clone();
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(elector.renew_interval()) => {}
-                _ = stop.changed() => break,
-            }
-            match elector.try_acquire_or_renew().await {
-                Ok(true) => last_renewal = Instant::now(),
-                Ok(false) => {
-                    tracing::error!("another replica took the leader Lease; stopping");
-                    break;
-                }
-                Err(error) if last_renewal.elapsed() < Duration::from_secs(flags.lease_seconds) => {
-                    tracing::warn!(%error, "could not renew the leader Lease; retrying");
-                }
-                Err(error) => {
-                    tracing::error!(%error, "could not renew the leader Lease before it expired; stopping");
-                    break;
-                }
-            }
-        }
+        elector.hold(&stop_rx).await;
         let _ = lost_tx.send(true);
     }
     for controller in controllers {

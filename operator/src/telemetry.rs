@@ -34,9 +34,9 @@ impl Metrics {
         let errors = IntCounterVec::new(
             Opts::new(
                 "tradeplane_operator_reconcile_errors_total",
-                "Reconciles that ended in a transient error and were requeued, per kind.",
+                "Reconciles that ended in a transient error and were requeued, per kind and failed step (ResolveFailed, RenderFailed, ApplyFailed, StatusWriteFailed, NoNamespace, BrokerUnreachable).",
             ),
-            &["kind"],
+            &["kind", "error"],
         )?;
         let duration = HistogramVec::new(
             HistogramOpts::new(
@@ -118,8 +118,10 @@ impl Metrics {
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
-    pub fn reconcile_error(&self, kind: &str) {
-        self.errors.with_label_values(&[kind]).inc();
+    /// Counts a reconcile of `kind` that failed transiently; `error` is the failed step's
+    /// stable reason (`Error::reason`).
+    pub fn reconcile_error(&self, kind: &str, error: &str) {
+        self.errors.with_label_values(&[kind, error]).inc();
     }
 
     /// Counts one write: `what` is `child` or `status`.

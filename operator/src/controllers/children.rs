@@ -79,7 +79,10 @@ where
         namespace,
         name: &name,
     };
-    stamped.ensure_child(client, cache, &child).await
+    stamped
+        .ensure_child(client, cache, &child)
+        .await
+        .map_err(|source| Error::apply::<K>(&name, source))
 }
 
 /// Makes the child `desired` of an `owner_kind` object exist as rendered, in `namespace`;
@@ -105,21 +108,25 @@ where
     if cache.unchanged_since_verified(&child, &stamped.hash) {
         return Ok(false);
     }
-    Ok(stamped.ensure_child(client, cache, &child).await?.changed())
+    let outcome = stamped
+        .ensure_child(client, cache, &child)
+        .await
+        .map_err(|source| Error::apply::<K>(&name, source))?;
+    Ok(outcome.changed())
 }
 
 /// Reads the child `name`, preferring the API server's watch cache (`resourceVersion=0`),
 /// which spares etcd a quorum read. That copy can trail the operator's own watch (another API
 /// server behind the same address, or a cache a moment behind): when it is older than the
 /// resourceVersion the watch reported as `watched`, the read goes to etcd instead.
-async fn read<K>(api: &Api<K>, name: &str, watched: Option<&str>) -> Result<Option<K>, Error>
+async fn read<K>(api: &Api<K>, name: &str, watched: Option<&str>) -> Result<Option<K>, kube::Error>
 where
     K: ChildKind,
 {
     let cached = match api.get_with(name, &GetParams::any()).await {
         Ok(live) => Some(live),
         Err(kube::Error::Api(status)) if status.code == 404 => None,
-        Err(error) => return Err(error.into()),
+        Err(error) => return Err(error),
     };
     let behind_watch = match (watched, &cached) {
         (None, _) => false,
@@ -158,10 +165,9 @@ where
     K: ChildKind,
 {
     fn new(mut object: K) -> Result<Self, Error> {
-        let rendered = serde_json::to_value(&object).map_err(|source| Error::Serialize {
-            what: "a child",
-            source,
-        })?;
+        let name = object.meta().name.clone().unwrap_or_default();
+        let rendered = serde_json::to_value(&object)
+            .map_err(|source| Error::apply::<K>(&name, kube::Error::SerdeError(source)))?;
         let hash = content_hash(&[rendered.to_string().as_bytes()]);
         object
             .meta_mut()
@@ -185,7 +191,7 @@ where
         client: &Client,
         cache: &ChildCache,
         child: &Child<'_>,
-    ) -> Result<Outcome<K>, Error> {
+    ) -> Result<Outcome<K>, kube::Error> {
         let hash = self.hash.clone();
         // A child the synced watch has never seen is created without looking for it first;
         // should it exist after all (made a moment ago), the apply is still right, only not
@@ -211,7 +217,7 @@ where
         client: &Client,
         namespace: &str,
         watched: Option<&str>,
-    ) -> Result<Outcome<K>, Error> {
+    ) -> Result<Outcome<K>, kube::Error> {
         let name = self.name();
         let api: Api<K> = Api::namespaced(client.clone(), namespace);
         let live = read(&api, &name, watched).await?;
@@ -222,10 +228,7 @@ where
                 .as_ref()
                 .and_then(|annotations| annotations.get(RENDERED_HASH_ANNOTATION))
                 == Some(&self.hash);
-            let live_value = serde_json::to_value(&live).map_err(|source| Error::Serialize {
-                what: "a live child",
-                source,
-            })?;
+            let live_value = serde_json::to_value(&live).map_err(kube::Error::SerdeError)?;
             if same_rendering && is_subset(&self.rendered, &live_value) {
                 return Ok(Outcome::Unchanged(live));
             }
@@ -234,7 +237,7 @@ where
     }
 
     /// Applies the rendering without looking at the live child.
-    async fn apply(self, client: &Client, namespace: &str) -> Result<Outcome<K>, Error> {
+    async fn apply(self, client: &Client, namespace: &str) -> Result<Outcome<K>, kube::Error> {
         let name = self.name();
         let api: Api<K> = Api::namespaced(client.clone(), namespace);
         let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -277,13 +280,14 @@ where
     K: ChildKind,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    if api.get_metadata_opt(name).await?.is_none() {
+    let failed = |source| Error::apply::<K>(name, source);
+    if api.get_metadata_opt(name).await.map_err(failed)?.is_none() {
         return Ok(false);
     }
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-        Err(error) => Err(error.into()),
+        Err(error) => Err(failed(error)),
     }
 }
 

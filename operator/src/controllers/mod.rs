@@ -1,21 +1,34 @@
-//! The controllers: one per kind, each split into a pure `render` part (children from the
-//! resource and what it references, no I/O) and a thin reconcile part that reads, applies and
-//! reports.
+//! The controllers: one per kind, each a pipeline of steps — resolve what the resource refers
+//! to, validate, render the children (pure, in `render`), apply them, finish with the status —
+//! where only resolve, apply and finish touch the API.
 //!
-//! Shared here: the context every reconcile gets, the error type, and the pieces all three
-//! controllers use — applying children only when they differ ([`children`]), conditions that
-//! keep their transition times ([`conditions`]), labels and content hashes ([`meta`]).
+//! Shared here: the context every reconcile gets and the error policy, and the pieces all three
+//! controllers use — the scope of their `Api`s ([`scope`]), what wakes them ([`wakeups`],
+//! [`watches`], [`relevant`]), typed errors and blockers ([`error`]), reading a Secret key
+//! ([`secrets`]), shared builders ([`build`]), applying children only when they differ
+//! ([`children`], [`child_cache`]), the last step ([`finish`]), conditions that keep their
+//! transition times ([`conditions`]), and labels and content hashes ([`meta`]).
 
 pub mod agent_pool;
 pub mod broker_account;
+pub mod build;
 pub mod child_cache;
 pub mod children;
 pub mod conditions;
+pub mod error;
+pub mod finish;
 pub mod meta;
-pub mod pending;
-pub mod pod;
 pub mod relevant;
+pub mod scope;
+pub mod secrets;
 pub mod trading_strategy;
+pub mod wakeups;
+pub mod watches;
+
+#[cfg(test)]
+mod contract_tests;
+
+pub use error::{Blocker, Error, Step};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -57,6 +70,10 @@ pub const DEFAULT_CONCURRENCY: u16 = 16;
 /// events within a moment; one reconcile after the burst reads and reports what all of them
 /// would have, for a second's delay in reacting.
 pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Even with nothing changing, every object is looked at again this often: cheap (reads only)
+/// and a guard against a missed watch event.
+pub const RESYNC: Duration = Duration::from_secs(300);
 
 impl Settings {
     /// The controller configuration every kind runs with.
@@ -147,63 +164,14 @@ impl Context {
         backoff_delay(*n)
     }
 
-    fn reset_backoff(&self, key: &str) {
+    /// Forgets the failures of `object`: its next failure is retried after 1 s again.
+    pub fn reset_backoff<K: kube::Resource<DynamicType = ()>>(&self, object: &K) {
+        let key = ObjectRef::from_obj(object).to_string();
         let mut failures = self
             .failures
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        failures.remove(key);
-    }
-}
-
-/// Writes the operator's part of an object's status by server-side apply on the status
-/// subresource. Fields another manager owns (the runtime's) are left alone.
-pub async fn write_status<K>(
-    context: &Context,
-    namespace: &str,
-    name: &str,
-    status: &impl serde::Serialize,
-) -> Result<(), Error>
-where
-    K: children::ChildKind,
-{
-    let api: kube::Api<K> = kube::Api::namespaced(context.client.clone(), namespace);
-    let patch = serde_json::json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
-        "status": status,
-    });
-    let params = kube::api::PatchParams::apply(FIELD_MANAGER).force();
-    api.patch_status(name, &params, &kube::api::Patch::Apply(&patch))
-        .await?;
-    context.metrics.write(&K::kind(&()), "status");
-    Ok(())
-}
-
-/// Publishes one Event per condition that changed. Reconciling and Stalled mirror Ready, so
-/// they get none of their own.
-pub async fn publish_transitions(
-    context: &Context,
-    regarding: &ObjectReference,
-    action: &str,
-    previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
-    observed: &[conditions::Observed],
-) {
-    use crate::api::common::condition_types::{RECONCILING, STALLED};
-    for transition in conditions::transitions(previous, observed) {
-        if transition.type_ == RECONCILING || transition.type_ == STALLED {
-            continue;
-        }
-        let note = format!("{}: {}", transition.type_, transition.message);
-        context
-            .publish(
-                regarding,
-                !transition.status,
-                transition.reason,
-                action,
-                note,
-            )
-            .await;
+        failures.remove(&key);
     }
 }
 
@@ -224,23 +192,6 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-/// Errors a reconcile can end with. Only transient ones end up here: a problem in the user's
-/// input (a missing reference, a missing key) is reported through conditions and Events and
-/// the reconcile succeeds, waiting for a change.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("Kubernetes API request failed: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("could not serialize {what}: {source}")]
-    Serialize {
-        what: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("{kind} {name} has no namespace; Tradeplane kinds are namespaced")]
-    NoNamespace { kind: &'static str, name: String },
-}
-
 /// The error policy shared by the controllers: count, log, requeue with backoff.
 pub fn requeue_after_error<K>(object: Arc<K>, error: &Error, context: Arc<Context>) -> Action
 where
@@ -248,25 +199,20 @@ where
 {
     let key = ObjectRef::from_obj(&*object).to_string();
     let delay = context.backoff(key.clone());
-    context.metrics.reconcile_error(K::kind(&()).as_ref());
-    tracing::warn!(object = %key, %error, retry_in_seconds = delay.as_secs(), "reconcile failed");
+    let reason = error.reason();
+    context
+        .metrics
+        .reconcile_error(K::kind(&()).as_ref(), reason);
+    tracing::warn!(object = %key, %error, reason, retry_in_seconds = delay.as_secs(), "reconcile failed");
     // The error policy cannot wait; the Event goes out on its own task.
     let regarding = object.object_ref(&());
-    let note = format!("{error}; retrying in {} s", delay.as_secs());
+    let note = format!("{error}; retrying in {} s.", delay.as_secs());
     tokio::spawn(async move {
         context
-            .publish(&regarding, true, "ReconcileFailed", "Reconcile", note)
+            .publish(&regarding, true, reason, "Reconcile", note)
             .await;
     });
     Action::requeue(delay)
-}
-
-/// Marks a successful reconcile of `object`, resetting its backoff.
-pub fn reconciled<K>(object: &K, context: &Context)
-where
-    K: kube::Resource<DynamicType = ()>,
-{
-    context.reset_backoff(&ObjectRef::from_obj(object).to_string());
 }
 
 #[cfg(test)]

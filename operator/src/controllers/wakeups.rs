@@ -1,10 +1,14 @@
-//! The work-queue depth of one controller: how many objects have a change that no reconcile has
-//! picked up yet.
+//! What wakes a controller's reconciles, and how many objects are waiting for one.
 //!
-//! kube-runtime keeps its queue private, so the controller's trigger streams are tapped instead.
-//! Every object a trigger names is marked pending; the start of its reconcile clears the mark.
-//! Timed requeues (the periodic resync, the retry after an error) are not changes and are not
-//! counted.
+//! [`controller`] builds the controller of a kind with the one rule every kind shares: only
+//! changes the reconcile acts on wake it (the spec, labels, annotations, deletion — not the
+//! controller's own status writes, which would cost a second reconcile each).
+//!
+//! [`Wakeups`] counts the objects woken but not yet reconciled: the work-queue depth, which
+//! kube-runtime keeps private. Every trigger stream is tapped — the kind's own, its children's
+//! ([`super::watches`]) and those of what it refers to ([`Wakeups::matching`]); the start of a
+//! reconcile clears the mark. Timed requeues (the periodic resync, the retry after an error)
+//! are not changes and are not counted.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -20,18 +24,18 @@ use super::relevant::relevant_changes;
 use crate::telemetry::Metrics;
 
 /// A controller of every `K` in `api`, with the triggers of its own kind counted. Children and
-/// referenced objects are counted by the caller through the returned [`Pending`].
-pub fn counted_controller<K>(
+/// referenced objects are counted by the caller through the returned [`Wakeups`].
+pub fn controller<K>(
     kind: &'static str,
     api: Api<K>,
     context: &Context,
-) -> (Controller<K>, Arc<Pending<K>>)
+) -> (Controller<K>, Arc<Wakeups<K>>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
 {
     let (store, writer) = reflector::store::<K>();
-    let pending = Pending::new(kind, store.clone(), context.metrics.clone());
-    let tap = pending.clone();
+    let wakeups = Wakeups::new(kind, store.clone(), context.metrics.clone());
+    let tap = wakeups.clone();
     // The cache keeps every object for the life of the process; the field-ownership records
     // are often the larger part of an object and nothing here reads them.
     let watch = watcher(api, watcher::Config::default())
@@ -54,10 +58,10 @@ where
     let trigger = changes.inspect_ok(move |object| tap.touched(ObjectRef::from_obj(object)));
     let controller =
         Controller::for_stream(trigger, store).with_config(context.settings.controller_config());
-    (controller, pending)
+    (controller, wakeups)
 }
 
-pub struct Pending<K>
+pub struct Wakeups<K>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
@@ -67,7 +71,7 @@ where
     objects: Mutex<HashSet<ObjectRef<K>>>,
 }
 
-impl<K> Pending<K>
+impl<K> Wakeups<K>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
@@ -198,7 +202,7 @@ mod tests {
     fn a_trigger_is_pending_until_its_reconcile_starts_and_counts_once() {
         let (store, _writer) = cached(&["a", "b"]);
         let metrics = Arc::new(Metrics::new().unwrap());
-        let pending = Pending::new("ConfigMap", store, metrics.clone());
+        let pending = Wakeups::new("ConfigMap", store, metrics.clone());
         pending.touched(ObjectRef::new("a").within("ns"));
         pending.touched(ObjectRef::new("a").within("ns"));
         pending.touched_all(vec![ObjectRef::new("b").within("ns")]);
@@ -218,7 +222,7 @@ mod tests {
     #[test]
     fn objects_the_controller_does_not_hold_are_not_counted() {
         let (store, mut writer) = cached(&["a"]);
-        let pending = Pending::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
+        let pending = Wakeups::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
         pending.touched(ObjectRef::new("missing").within("ns"));
         assert_eq!(pending.depth(), 0);
 
@@ -240,7 +244,7 @@ mod tests {
     #[test]
     fn a_child_marks_its_owners_of_the_controllers_kind_only() {
         let (store, _writer) = cached(&["owner"]);
-        let pending = Pending::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
+        let pending = Wakeups::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
         let mut child = k8s_openapi::api::core::v1::Secret::default();
         child.metadata.namespace = Some("ns".into());
         child.metadata.owner_references = Some(vec![
@@ -269,7 +273,7 @@ mod tests {
         let mut elsewhere = config_map("keep");
         elsewhere.metadata.namespace = Some("other".into());
         writer.apply_watcher_event(&Event::Apply(elsewhere));
-        let pending = Pending::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
+        let pending = Wakeups::new("ConfigMap", store, Arc::new(Metrics::new().unwrap()));
         let found = pending.matching(Some("ns".into()), |c| {
             c.metadata.name.as_deref() == Some("keep")
         });

@@ -1,12 +1,12 @@
 //! The runtime configuration an AgentPool's workers read, rendered from the AgentPool. Pure.
 //!
-//! The same contract a trader reads (`agent_runtime::config::RuntimeConfig`), filled for the
+//! The same contract a trader reads (`tradeplane_contract::config::RuntimeConfig`), filled for the
 //! `worker` mode: analysts and providers, the per-replica in-flight limit, no symbols, no
 //! broker of its own. It is checked with the runtime's own validation for
 //! [`ConfigPurpose::AgentPool`] before it is rendered, so a config the workers would refuse at
 //! start is reported as a condition instead of as crash-looping pods.
 
-use agent_runtime::config::{self as runtime, ConfigError, ConfigPurpose};
+use tradeplane_contract::config::{self as runtime, ConfigError, ConfigPurpose};
 
 use crate::api::agent_pool::AgentPool;
 use crate::controllers::trading_strategy::config::{ConfigProblem, HTTP_PORT, render_analysts};

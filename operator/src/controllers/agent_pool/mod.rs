@@ -10,37 +10,34 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
 
-use self::render::{Inputs, POOL_LABEL};
-use self::status::{Blocker, Observation, Workload};
-use super::children;
-use super::meta::MANAGED_BY;
-use super::pending::counted_controller;
+use self::render::{Children, Inputs, POOL_LABEL};
+use self::status::{Observation, Workload};
+use super::finish::{Report, finish};
 use super::relevant::relevant_changes;
+use super::scope::Scope;
 use super::trading_strategy::config::provider_key;
-use super::{Context, Error, reconciled, requeue_after_error};
-use super::{publish_transitions, write_status};
+use super::watches::{OwnedChildren, Wake, metadata_changes};
+use super::{
+    Blocker, Context, Error, RESYNC, Step, children, requeue_after_error, secrets, wakeups,
+};
 use crate::api::agent_pool::AgentPool;
 use crate::api::trading_strategy::TradingStrategy;
 
 const KIND: &str = "AgentPool";
-/// Even with nothing changing, look again this often: cheap (reads only) and a guard
-/// against a missed watch event.
-const RESYNC: Duration = Duration::from_secs(300);
 
 /// Runs the controller (one namespace or all) until shutdown.
 pub async fn run(
@@ -48,82 +45,45 @@ pub async fn run(
     namespace: Option<&str>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = context.client.clone();
-    let (pools_api, secrets_api, strategies_api): (
-        Api<AgentPool>,
-        Api<PartialObjectMeta<Secret>>,
-        Api<TradingStrategy>,
-    ) = match namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-        ),
-    };
-    let owned = watcher::Config::default().labels(&format!(
-        "app.kubernetes.io/managed-by={MANAGED_BY},{POOL_LABEL}"
-    ));
-
-    let (controller, pending) = counted_controller(KIND, pools_api, &context);
-
-    macro_rules! owns_meta {
-        ($controller:expr, $kind:ty) => {{
-            let api: Api<PartialObjectMeta<$kind>> = match namespace {
-                Some(ns) => Api::namespaced(client.clone(), ns),
-                None => Api::all(client.clone()),
-            };
-            let (pending, context) = (pending.clone(), context.clone());
-            let scope = namespace.map(str::to_string);
-            $controller.owns_stream(
-                watcher(api, owned.clone())
-                    .default_backoff()
-                    .inspect(move |event| context.children.observe(KIND, scope.as_deref(), event))
-                    .touched_objects()
-                    .inspect_ok(move |child| pending.touched_owners_of(child)),
-            )
-        }};
-    }
-    let controller = owns_meta!(controller, Secret);
-    let controller = owns_meta!(controller, Deployment);
-    let controller = owns_meta!(controller, Service);
-    let controller = owns_meta!(controller, PodDisruptionBudget);
-    let controller = owns_meta!(controller, HorizontalPodAutoscaler);
+    let scope = Scope::new(namespace);
+    let client = &context.client;
+    let (controller, wakeups) = wakeups::controller(KIND, scope.api::<AgentPool>(client), &context);
+    let children = OwnedChildren::new(&context, &scope, POOL_LABEL, KIND, &wakeups);
+    let controller = children.own::<Secret>(controller, Wake::OnAnyChange);
+    let controller = children.own::<Deployment>(controller, Wake::OnAnyChange);
+    let controller = children.own::<Service>(controller, Wake::OnAnyChange);
+    let controller = children.own::<PodDisruptionBudget>(controller, Wake::OnAnyChange);
+    let controller = children.own::<HorizontalPodAutoscaler>(controller, Wake::OnAnyChange);
 
     controller
         // The user's key Secrets, by metadata only: a rotated key rolls the workers.
-        .watches_stream(
-            watcher(secrets_api, watcher::Config::default())
-                .default_backoff()
-                .touched_objects(),
-            {
-                let pending = pending.clone();
-                move |secret: PartialObjectMeta<Secret>| {
-                    let name = secret.name_any();
-                    pending.matching(secret.namespace(), |pool| {
-                        pool.spec.providers.iter().any(|p| {
-                            p.api_key_secret_ref
-                                .as_ref()
-                                .is_some_and(|r| r.name == name)
-                        })
+        .watches_stream(metadata_changes::<Secret>(&context, &scope), {
+            let wakeups = wakeups.clone();
+            move |secret: PartialObjectMeta<Secret>| {
+                let name = secret.name_any();
+                wakeups.matching(secret.namespace(), |pool| {
+                    pool.spec.providers.iter().any(|p| {
+                        p.api_key_secret_ref
+                            .as_ref()
+                            .is_some_and(|r| r.name == name)
                     })
-                }
-            },
-        )
+                })
+            }
+        })
         // A strategy starting or stopping to use a pool changes `boundStrategies` of the
         // pool it names now and of the one that lists it from before.
         .watches_stream(
             // Only which pool a strategy names matters here, not its status.
             relevant_changes(
-                watcher(strategies_api, watcher::Config::default()).default_backoff(),
+                watcher(
+                    scope.api::<TradingStrategy>(client),
+                    watcher::Config::default(),
+                )
+                .default_backoff(),
                 |s: &TradingStrategy| s.spec.agent_pool_ref.as_ref().map(|r| r.name.clone()),
             ),
             {
-                let pending = pending.clone();
+                let wakeups = wakeups.clone();
                 move |strategy: TradingStrategy| {
                     let name = strategy.name_any();
                     let pool = strategy
@@ -131,7 +91,7 @@ pub async fn run(
                         .agent_pool_ref
                         .as_ref()
                         .map(|r| r.name.clone());
-                    pending.matching(strategy.namespace(), |candidate| {
+                    wakeups.matching(strategy.namespace(), |candidate| {
                         pool.as_deref() == Some(candidate.name_any().as_str())
                             || candidate
                                 .status
@@ -144,7 +104,7 @@ pub async fn run(
         .graceful_shutdown_on(shutdown)
         .run(
             move |pool, context| {
-                pending.started(&ObjectRef::from_obj(&*pool));
+                wakeups.started(&ObjectRef::from_obj(&*pool));
                 reconcile(pool, context)
             },
             requeue_after_error,
@@ -154,13 +114,13 @@ pub async fn run(
         .await;
 }
 
-/// Reads the providers' API keys from the user's Secrets, by file name. `Err` is a blocker
-/// naming the first thing missing; values never appear in it.
+/// Reads the providers' API keys from the user's Secrets, by file name; blocked on the first
+/// thing missing (values never appear in the message).
 async fn resolve_keys(
     pool: &AgentPool,
     namespace: &str,
     context: &Context,
-) -> Result<Result<BTreeMap<String, Vec<u8>>, Blocker>, Error> {
+) -> Result<Step<BTreeMap<String, Vec<u8>>>, Error> {
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), namespace);
     let mut keys = BTreeMap::new();
     for provider in &pool.spec.providers {
@@ -168,29 +128,12 @@ async fn resolve_keys(
             continue;
         };
         let what = format!("providers[{}].apiKeySecretRef", provider.name);
-        let Some(secret) = secrets.get_opt(&reference.name).await? else {
-            return Ok(Err(Blocker {
-                reason: "SecretNotFound",
-                message: format!("{what}: Secret {} not found", reference.name),
-            }));
+        match secrets::read_key(&secrets, &reference.name, &reference.key, &what).await? {
+            Step::Ready(value) => keys.insert(provider_key(&provider.name), value),
+            Step::Blocked(blocker) => return Ok(Step::Blocked(blocker)),
         };
-        let value = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(&reference.key))
-            .map(|v| v.0.clone());
-        let Some(value) = value else {
-            return Ok(Err(Blocker {
-                reason: "SecretKeyMissing",
-                message: format!(
-                    "{what}: Secret {} has no key {}",
-                    reference.name, reference.key
-                ),
-            }));
-        };
-        keys.insert(provider_key(&provider.name), value);
     }
-    Ok(Ok(keys))
+    Ok(Step::Ready(keys))
 }
 
 /// What applying the children left behind, for the status.
@@ -213,48 +156,33 @@ pub async fn reconcile(pool: Arc<AgentPool>, context: Arc<Context>) -> Result<Ac
         return Ok(Action::await_change());
     }
 
-    let mut blocker = None;
-    let mut applied = Applied::default();
-    match resolve_keys(&pool, &namespace, &context).await? {
-        Err(found) => blocker = Some(found),
-        Ok(keys) => match config::render(&pool, &namespace) {
-            Err(problem) => {
-                blocker = Some(Blocker {
-                    reason: "InvalidConfiguration",
-                    message: problem.to_string(),
-                })
-            }
-            Ok(runtime_config) => {
-                let inputs = Inputs {
-                    runtime_config: &runtime_config,
-                    keys,
-                    default_image: &context.settings.runtime_image,
-                };
-                let rendered = render::render(&pool, &inputs).map_err(|e| Error::Serialize {
-                    what: "the worker config",
-                    source: serde_json::Error::io(std::io::Error::other(e.to_string())),
-                })?;
-                applied = apply_children(&context, &namespace, &name, rendered).await?;
-            }
+    let (blocker, applied) = match resolve_keys(&pool, &namespace, &context).await? {
+        Step::Blocked(blocker) => (Some(blocker), None),
+        Step::Ready(keys) => match render_and_apply(&pool, &context, &namespace, keys).await? {
+            Step::Blocked(blocker) => (Some(blocker), None),
+            Step::Ready(applied) => (None, Some(applied)),
         },
-    }
-    if blocker.is_some() {
+    };
+    let applied = match applied {
+        Some(applied) => applied,
         // The workers of the last good rendering keep running; report them as they are.
-        let deployments: Api<Deployment> = Api::namespaced(context.client.clone(), &namespace);
-        if let Some(deployment) = deployments.get_opt(&render::names(&name).workload).await? {
-            applied.workload = Workload::from_deployment(&deployment);
-        }
-    }
-
+        None => Applied {
+            workload: live_workload(&context, &namespace, &name).await?,
+            autoscaler_desired: None,
+        },
+    };
     let strategies: Api<TradingStrategy> = Api::namespaced(context.client.clone(), &namespace);
-    let listed = strategies.list(&ListParams::default()).await?;
+    let listed = strategies
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| Error::resolve("the namespace's TradingStrategies", source))?;
 
-    let previous = pool.status.clone();
-    let (new_status, observed) = status::compute(
+    let previous = pool.status.as_ref();
+    let (status, observed) = status::compute(
         &Observation {
             generation: pool.metadata.generation,
-            previous: previous.as_ref(),
-            blocker: blocker.clone(),
+            previous,
+            blocker,
             workload: applied.workload,
             autoscaler_desired: applied.autoscaler_desired,
             spec_replicas: pool
@@ -267,22 +195,70 @@ pub async fn reconcile(pool: Arc<AgentPool>, context: Arc<Context>) -> Result<Ac
         },
         Timestamp::now(),
     );
-    if Some(&new_status) != previous.as_ref() {
-        write_status::<AgentPool>(&context, &namespace, &name, &new_status).await?;
-    }
-    let previous_conditions = previous.map(|s| s.conditions).unwrap_or_default();
-    let reference = pool.object_ref(&());
-    publish_transitions(
+    finish(
         &context,
-        &reference,
-        "Reconcile",
-        &previous_conditions,
-        &observed,
+        Report {
+            object: &*pool,
+            status,
+            previous: previous.cloned(),
+            previous_conditions: previous
+                .map(|s| s.conditions.as_slice())
+                .unwrap_or_default(),
+            observed: &observed,
+            action: "Reconcile",
+            succeeded: true,
+        },
     )
-    .await;
-
-    reconciled(&*pool, &context);
+    .await?;
     Ok(Action::requeue(RESYNC))
+}
+
+/// Validates and renders the workers' config and children, then applies them; a config the
+/// workers would refuse, or a child the API server refuses, blocks instead.
+async fn render_and_apply(
+    pool: &AgentPool,
+    context: &Context,
+    namespace: &str,
+    keys: BTreeMap<String, Vec<u8>>,
+) -> Result<Step<Applied>, Error> {
+    let runtime_config = match config::render(pool, namespace) {
+        Ok(runtime_config) => runtime_config,
+        Err(problem) => {
+            return Ok(Step::Blocked(Blocker::new(
+                "InvalidConfiguration",
+                problem.to_string(),
+            )));
+        }
+    };
+    let inputs = Inputs {
+        runtime_config: &runtime_config,
+        keys,
+        default_image: &context.settings.runtime_image,
+    };
+    let rendered = render::render(pool, &inputs).map_err(|source| Error::Render {
+        what: "the pool's children",
+        source,
+    })?;
+    match apply_children(context, namespace, &pool.name_any(), rendered).await {
+        Ok(applied) => Ok(Step::Ready(applied)),
+        Err(error) => match error.as_blocker() {
+            Some(blocker) => Ok(Step::Blocked(blocker)),
+            None => Err(error),
+        },
+    }
+}
+
+/// The worker Deployment as it runs, when the children could not be rendered.
+async fn live_workload(context: &Context, namespace: &str, name: &str) -> Result<Workload, Error> {
+    let deployments: Api<Deployment> = Api::namespaced(context.client.clone(), namespace);
+    let workload = render::names(name).workload;
+    let live = deployments
+        .get_opt(&workload)
+        .await
+        .map_err(|source| Error::apply::<Deployment>(&workload, source))?;
+    Ok(live
+        .map(|deployment| Workload::from_deployment(&deployment))
+        .unwrap_or_default())
 }
 
 /// Applies every rendered child that differs from the live one, and deletes the autoscaler
@@ -291,21 +267,27 @@ async fn apply_children(
     context: &Context,
     namespace: &str,
     name: &str,
-    rendered: render::Children,
+    rendered: Children,
 ) -> Result<Applied, Error> {
     let client = &context.client;
     let cache = &context.children;
+    let Children {
+        config,
+        keys,
+        deployment,
+        service,
+        disruption_budget,
+        autoscaler,
+    } = rendered;
     let mut changed = vec![
-        children::ensure_known(client, cache, KIND, namespace, rendered.keys).await?,
-        children::ensure_known(client, cache, KIND, namespace, rendered.config).await?,
-        children::ensure_known(client, cache, KIND, namespace, rendered.service).await?,
+        children::ensure_known(client, cache, KIND, namespace, keys).await?,
+        children::ensure_known(client, cache, KIND, namespace, config).await?,
+        children::ensure_known(client, cache, KIND, namespace, service).await?,
     ];
-    let deployment = children::ensure(client, cache, KIND, namespace, rendered.deployment).await?;
+    let deployment = children::ensure(client, cache, KIND, namespace, deployment).await?;
     changed.push(deployment.changed());
-    changed.push(
-        children::ensure_known(client, cache, KIND, namespace, rendered.disruption_budget).await?,
-    );
-    let autoscaler_desired = match rendered.autoscaler {
+    changed.push(children::ensure_known(client, cache, KIND, namespace, disruption_budget).await?);
+    let autoscaler_desired = match autoscaler {
         Some(autoscaler) => {
             let outcome = children::ensure(client, cache, KIND, namespace, autoscaler).await?;
             changed.push(outcome.changed());

@@ -13,13 +13,7 @@ use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::conditions::{Observed, settle};
 
-/// A problem in the user's input that stops the operator from rendering the children.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Blocker {
-    /// CamelCase reason, e.g. `SecretNotFound`.
-    pub reason: &'static str,
-    pub message: String,
-}
+pub use crate::controllers::error::Blocker;
 
 /// How the worker Deployment stands.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use agent_runtime::config as runtime;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
+use tradeplane_contract::config as runtime;
 
 use super::config::{self, WorkerConfigProblem};
 use super::render::{self, Inputs};

@@ -20,25 +20,24 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
 
 use self::status::{Check, Observation};
 use self::verify::Verification;
-use super::pending::counted_controller;
+use super::finish::{Report, finish};
 use super::relevant::relevant_changes;
-use super::{Context, Error, reconciled, requeue_after_error};
-use super::{publish_transitions, write_status};
+use super::scope::Scope;
+use super::watches::metadata_changes;
+use super::{Context, Error, RESYNC, requeue_after_error, wakeups};
 use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
 
 const KIND: &str = "BrokerAccount";
-/// Even with nothing changing, look again this often: a guard against a missed watch event.
-const RESYNC: Duration = Duration::from_secs(300);
 
 /// The shared context plus what only this controller needs: an HTTP client for the broker
 /// (one connection pool for every account) and the last verification of each account.
@@ -97,48 +96,29 @@ pub async fn run(
     namespace: Option<&str>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = context.client.clone();
-    let (accounts_api, secrets_api, strategies_api): (
-        Api<BrokerAccount>,
-        Api<PartialObjectMeta<Secret>>,
-        Api<TradingStrategy>,
-    ) = match namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client, ns),
-        ),
-        None => (
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client),
-        ),
-    };
-
-    let (controller, pending) = counted_controller(KIND, accounts_api, &context);
-    let pending_for_secrets = pending.clone();
-    let pending_for_strategies = pending.clone();
+    let scope = Scope::new(namespace);
+    let (controller, wakeups) =
+        wakeups::controller(KIND, scope.api::<BrokerAccount>(&context.client), &context);
+    let wakeups_for_secrets = wakeups.clone();
+    let wakeups_for_strategies = wakeups.clone();
+    let secret_changes = metadata_changes::<Secret>(&context, &scope);
+    let strategies_api = scope.api::<TradingStrategy>(&context.client);
     let accounts = controller.store();
     let account_context = Arc::new(AccountContext::new(context, Some(accounts)));
 
     controller
         // Only the metadata of Secrets: the controller reads the one it needs when it
         // reconciles, and keeps no copy of every Secret's contents in memory.
-        .watches_stream(
-            watcher(secrets_api, watcher::Config::default())
-                .default_backoff()
-                .touched_objects(),
-            move |secret: PartialObjectMeta<Secret>| {
-                let name = secret.name_any();
-                pending_for_secrets.matching(secret.namespace(), |account| {
-                    account
-                        .spec
-                        .credentials_secret_ref
-                        .as_ref()
-                        .is_some_and(|r| r.name == name)
-                })
-            },
-        )
+        .watches_stream(secret_changes, move |secret: PartialObjectMeta<Secret>| {
+            let name = secret.name_any();
+            wakeups_for_secrets.matching(secret.namespace(), |account| {
+                account
+                    .spec
+                    .credentials_secret_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == name)
+            })
+        })
         // A strategy binding, unbinding or moving to another account changes `boundStrategies`
         // of the account it names now and of the one that lists it from before.
         .watches_stream(
@@ -150,7 +130,7 @@ pub async fn run(
             move |strategy: TradingStrategy| {
                 let name = strategy.name_any();
                 let account = strategy.spec.broker_account_ref.name.clone();
-                pending_for_strategies.matching(strategy.namespace(), |candidate| {
+                wakeups_for_strategies.matching(strategy.namespace(), |candidate| {
                     candidate.name_any() == account
                         || candidate
                             .status
@@ -162,7 +142,7 @@ pub async fn run(
         .graceful_shutdown_on(shutdown)
         .run(
             move |account, context| {
-                pending.started(&ObjectRef::from_obj(&*account));
+                wakeups.started(&ObjectRef::from_obj(&*account));
                 reconcile(account, context)
             },
             error_policy,
@@ -200,11 +180,12 @@ pub async fn reconcile(
 
     let verification = if verify::needs_broker(&account) {
         let secret = match &account.spec.credentials_secret_ref {
-            Some(reference) => {
-                Api::<Secret>::namespaced(shared.client.clone(), &namespace)
-                    .get_opt(&reference.name)
-                    .await?
-            }
+            Some(reference) => Api::<Secret>::namespaced(shared.client.clone(), &namespace)
+                .get_opt(&reference.name)
+                .await
+                .map_err(|source| {
+                    Error::resolve(format!("credentials Secret {}", reference.name), source)
+                })?,
             None => None,
         };
         match verify::credentials(&account, secret.as_ref()) {
@@ -253,40 +234,43 @@ pub async fn reconcile(
     };
 
     let strategies: Api<TradingStrategy> = Api::namespaced(shared.client.clone(), &namespace);
-    let listed = strategies.list(&ListParams::default()).await?;
+    let listed = strategies
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| Error::resolve("the namespace's TradingStrategies", source))?;
     let bound = status::bound_strategies(&name, &listed.items);
 
-    let previous = account.status.clone();
-    let (new_status, observed) = status::compute(
+    let previous = account.status.as_ref();
+    let (status, observed) = status::compute(
         &Observation {
             generation: account.metadata.generation,
-            previous: previous.as_ref(),
+            previous,
             check: check.clone(),
             bound_strategies: bound,
         },
         now,
     );
-    if Some(&new_status) != previous.as_ref() {
-        write_status::<BrokerAccount>(shared, &namespace, &name, &new_status).await?;
+    // A transient failure counts as one for the metrics, and keeps its backoff running: the
+    // reconciles its own status write triggers must not reset it.
+    let transient = check.is_transient();
+    if transient {
+        shared.metrics.reconcile_error(KIND, "BrokerUnreachable");
     }
-    let previous_conditions = previous.map(|s| s.conditions).unwrap_or_default();
-    let reference = account.object_ref(&());
-    publish_transitions(
+    finish(
         shared,
-        &reference,
-        "Verify",
-        &previous_conditions,
-        &observed,
+        Report {
+            object: &*account,
+            status,
+            previous: previous.cloned(),
+            previous_conditions: previous
+                .map(|s| s.conditions.as_slice())
+                .unwrap_or_default(),
+            observed: &observed,
+            action: "Verify",
+            succeeded: !transient,
+        },
     )
-    .await;
-
-    if check.is_transient() {
-        // A transient failure counts as one for the metrics, and keeps its backoff running:
-        // the reconciles its own status write triggers must not reset it.
-        shared.metrics.reconcile_error(KIND);
-    } else {
-        reconciled(&*account, shared);
-    }
+    .await?;
     Ok(match &verification {
         Ok(Some(v)) => Action::requeue(v.due_in(now).clamp(Duration::from_secs(1), RESYNC)),
         _ => Action::requeue(RESYNC),

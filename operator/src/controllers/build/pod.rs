@@ -1,17 +1,77 @@
-//! Pieces of the runtime pods that the trader, cycle, backup and worker pods share: the same
-//! locked-down security settings, the same probes, the same way of mounting Secrets.
+//! The runtime pods of every kind: the trader, cycle and worker pods share one container
+//! shape (the contract's pod mode as arguments, the identity env, the HTTP port, probes for
+//! long-running modes), the same locked-down security settings and the same way of mounting
+//! Secrets.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector,
-    PodSecurityContext, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
+use tradeplane_contract::command::PodMode;
+use tradeplane_contract::layout::HTTP_PORT;
+
+use crate::api::common::PodPlacement;
+
+/// The one container of a runtime pod.
+pub struct RuntimeContainer<'a> {
+    pub image: String,
+    pub mode: PodMode,
+    /// The resource's own requests and limits; [`default_resources`] when it sets none.
+    pub resources: Option<&'a ResourceRequirements>,
+    pub mounts: Vec<VolumeMount>,
+}
+
+impl RuntimeContainer<'_> {
+    /// The container: the mode's arguments from the contract, probes only for modes that keep
+    /// running (a cycle pod exits when done), locked down.
+    pub fn build(self) -> Container {
+        let long_running = self.mode.is_long_running();
+        Container {
+            name: "agent-runtime".to_string(),
+            image: Some(self.image),
+            args: Some(self.mode.args()),
+            env: Some(identity_env()),
+            ports: Some(vec![ContainerPort {
+                name: Some("http".to_string()),
+                container_port: HTTP_PORT,
+                protocol: Some("TCP".to_string()),
+                ..ContainerPort::default()
+            }]),
+            readiness_probe: long_running.then(|| http_probe("/readyz", 5)),
+            liveness_probe: long_running.then(|| http_probe("/healthz", 10)),
+            resources: Some(self.resources.cloned().unwrap_or_else(default_resources)),
+            security_context: Some(container_security_context()),
+            volume_mounts: Some(self.mounts),
+            ..Container::default()
+        }
+    }
+}
+
+/// A runtime pod: `container` with its `volumes`, hardened, placed as the resource asks.
+pub fn runtime_pod(
+    container: Container,
+    volumes: Vec<Volume>,
+    placement: Option<&PodPlacement>,
+) -> PodSpec {
+    let placement = placement.cloned().unwrap_or_default();
+    PodSpec {
+        security_context: Some(pod_security_context()),
+        containers: vec![container],
+        volumes: Some(volumes),
+        node_selector: (!placement.node_selector.is_empty()).then_some(placement.node_selector),
+        tolerations: (!placement.tolerations.is_empty()).then_some(placement.tolerations),
+        affinity: placement.affinity,
+        priority_class_name: placement.priority_class_name,
+        ..PodSpec::default()
+    }
+}
 
 /// The unprivileged user the runtime image runs as.
 pub const UID: i64 = 65532;

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use agent_runtime::config as runtime;
+use tradeplane_contract::config as runtime;
 
 use crate::api::broker_account::{Broker, BrokerAccount, Environment};
 use crate::api::common::{AnalystSpec, FallbackPolicy, ProviderKind, ProviderSpec, QuantMethod};
@@ -14,23 +14,10 @@ use crate::api::trading_strategy::JournalBackend;
 use crate::api::trading_strategy::{MarketDataSource, TradingState, TradingStrategy};
 use crate::controllers::meta::child_name;
 
-/// Where the config Secret is mounted, and the file in it.
-pub const CONFIG_DIR: &str = "/etc/tradeplane/config";
-pub const CONFIG_FILE: &str = "config.yaml";
-/// Where the credentials Secret is mounted.
-pub const CREDENTIALS_DIR: &str = "/etc/tradeplane/credentials";
-/// Where the journal volume is mounted (SQLite).
-pub const JOURNAL_DIR: &str = "/var/lib/tradeplane";
-/// The port of `/healthz`, `/readyz`, `/metrics` (and a worker's API).
-pub const HTTP_PORT: i32 = 8080;
-
-/// Keys of the credentials Secret.
-pub const BROKER_KEY_ID: &str = "broker-key-id";
-pub const BROKER_SECRET_KEY: &str = "broker-secret-key";
-pub const JOURNAL_URL: &str = "journal-url";
-pub fn provider_key(provider: &str) -> String {
-    format!("provider-{provider}")
-}
+pub use tradeplane_contract::layout::{
+    BROKER_KEY_ID, BROKER_SECRET_KEY, CONFIG_DIR, CONFIG_FILE, CREDENTIALS_DIR, HTTP_PORT,
+    JOURNAL_DIR, JOURNAL_URL, provider_key,
+};
 
 const ALPACA_PAPER_URL: &str = "https://paper-api.alpaca.markets";
 const ALPACA_LIVE_URL: &str = "https://api.alpaca.markets";
@@ -57,6 +44,18 @@ pub enum ConfigProblem {
         "marketData.source Broker needs a BrokerAccount with broker Alpaca; {account} is Paper"
     )]
     BrokerMarketDataOnPaper { account: String },
+    /// The rendered config fails the runtime's own validation: the runtime would refuse to
+    /// start, so nothing is rolled out. Paths name fields of the runtime config.
+    #[error("the runtime would refuse this config: {}", describe(errors))]
+    Invalid { errors: Vec<runtime::ConfigError> },
+}
+
+fn describe(errors: &[runtime::ConfigError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The name of the Service in front of an AgentPool's workers.
@@ -64,8 +63,21 @@ pub fn agent_pool_service(pool: &str) -> String {
     child_name(pool, "agents")
 }
 
-/// Renders the strategy's runtime config.
+/// Renders the strategy's runtime config and checks it with the runtime's own validation, so
+/// a config the trader would refuse at start is a condition rather than a crash-looping pod.
 pub fn render(
+    strategy: &TradingStrategy,
+    account: &BrokerAccount,
+    namespace: &str,
+) -> Result<runtime::RuntimeConfig, ConfigProblem> {
+    let config = render_unchecked(strategy, account, namespace)?;
+    config
+        .validate_for(runtime::ConfigPurpose::Strategy)
+        .map_err(|errors| ConfigProblem::Invalid { errors })?;
+    Ok(config)
+}
+
+fn render_unchecked(
     strategy: &TradingStrategy,
     account: &BrokerAccount,
     namespace: &str,

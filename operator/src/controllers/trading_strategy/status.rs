@@ -11,18 +11,22 @@ use crate::controllers::conditions::{Observed, settle};
 
 pub const BROKER_READY: &str = "BrokerReady";
 
-/// A problem in the user's input that stops the operator from rendering the children.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Blocker {
-    /// CamelCase reason, e.g. `BrokerAccountNotFound`.
-    pub reason: &'static str,
-    pub message: String,
-}
+/// The conditions the operator writes; the runtime writes others under its own manager.
+const OPERATOR_CONDITIONS: [&str; 5] =
+    [READY, RECONCILING, STALLED, BROKER_READY, BACKUP_SUCCEEDED];
+
+pub use crate::controllers::error::Blocker;
+
+/// Reported while `spec.backup` asks for scheduled backups: the runtime has no backup mode
+/// yet, so none are taken, and the operator says so rather than rendering a CronJob whose pods
+/// would exit with "unrecognized subcommand".
+pub const BACKUP_SUCCEEDED: &str = "BackupSucceeded";
 
 /// How the rollout of the trader stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Workload {
     /// Not rendered yet (blocked before it).
+    #[default]
     Unknown,
     /// Cron mode: no long-running pod; cycles run as Jobs.
     Scheduled,
@@ -66,6 +70,17 @@ pub struct Observation<'a> {
     /// Hash of the pod inputs now rendered.
     pub desired_revision: Option<String>,
     pub restart_at: Option<String>,
+    /// Whether `spec.backup` has a schedule (see [`BACKUP_SUCCEEDED`]).
+    pub backup_scheduled: bool,
+}
+
+/// Whether the strategy asks for scheduled backups.
+pub fn backup_scheduled(strategy: &crate::api::trading_strategy::TradingStrategy) -> bool {
+    strategy
+        .spec
+        .backup
+        .as_ref()
+        .is_some_and(|b| b.schedule.is_some())
 }
 
 /// The operator-owned fields of the status. Fields the runtime reports are left out (and
@@ -168,6 +183,14 @@ pub fn compute(
     };
     let ready_status = ready.status;
     observed.extend([ready, reconciling, stalled]);
+    if observation.backup_scheduled {
+        observed.push(Observed::new(
+            BACKUP_SUCCEEDED,
+            false,
+            "BackupNotAvailable",
+            "spec.backup is set, but this version of the runtime has no backup mode: no backups are taken",
+        ));
+    }
 
     let phase = if observation.blocker.is_none() && observation.suspended {
         "Halted"
@@ -177,11 +200,10 @@ pub fn compute(
         phase
     };
 
-    let operator_types = [READY, RECONCILING, STALLED, BROKER_READY];
     let owned_previous: Vec<Condition> = previous
         .conditions
         .iter()
-        .filter(|c| operator_types.contains(&c.type_.as_str()))
+        .filter(|c| OPERATOR_CONDITIONS.contains(&c.type_.as_str()))
         .cloned()
         .collect();
     let conditions = settle(&owned_previous, &observed, observation.generation, now);
@@ -222,13 +244,12 @@ pub fn compute(
 
 /// The operator-owned fields of a status as it stands, for comparison with [`compute`]'s.
 pub fn operator_view(status: &TradingStrategyStatus) -> TradingStrategyStatus {
-    let operator_types = [READY, RECONCILING, STALLED, BROKER_READY];
     TradingStrategyStatus {
         observed_generation: status.observed_generation,
         conditions: status
             .conditions
             .iter()
-            .filter(|c| operator_types.contains(&c.type_.as_str()))
+            .filter(|c| OPERATOR_CONDITIONS.contains(&c.type_.as_str()))
             .cloned()
             .collect(),
         phase: status.phase.clone(),

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use agent_runtime::config as runtime;
 use serde_json::json;
+use tradeplane_contract::config as runtime;
 
 use super::config::{self, ConfigProblem};
 use super::render::{self, Inputs};
+use super::status;
 use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
 
@@ -267,7 +268,7 @@ fn every_child_is_owned_labelled_and_the_trader_pod_is_locked_down() {
             .is_some_and(|p| p.claim_name == "momo-journal")
     }));
     assert!(c.journal.is_some());
-    assert!(c.cycle.is_none() && c.backup.is_none());
+    assert!(c.cycle.is_none());
     // One pod: the budget must not block drains.
     let pdb = c.disruption_budget.as_ref().unwrap().spec.as_ref().unwrap();
     assert!(pdb.min_available.is_none() && pdb.max_unavailable.is_some());
@@ -368,6 +369,7 @@ fn hot_standby_with_postgres_rolls_with_a_surge_keeps_one_pod_in_drains_and_has_
         json!({"backend": "Postgres", "postgres": {"urlSecretRef": {"name": "pg", "key": "url"}}});
     spec["backup"] = json!({"schedule": "0 2 * * *", "destination": {"volume": {}}});
     let c = children(&strategy(spec), &paper_account());
+    let modes = c.pod_modes();
     assert!(c.journal.is_none());
     let deployment = c.deployment.unwrap().spec.unwrap();
     assert_eq!(deployment.replicas, Some(2));
@@ -377,20 +379,55 @@ fn hot_standby_with_postgres_rolls_with_a_surge_keeps_one_pod_in_drains_and_has_
     );
     let pdb = c.disruption_budget.unwrap().spec.unwrap();
     assert!(pdb.min_available.is_some());
-    let backup = c.backup.unwrap().spec;
-    assert_eq!(backup.schedule, "0 2 * * *");
+    // No CronJob for the backup: the runtime has no backup mode, so its pods could not run.
+    assert!(
+        modes
+            .iter()
+            .all(|(mode, _)| *mode == tradeplane_contract::command::PodMode::Trader)
+    );
+}
+
+#[test]
+fn a_scheduled_backup_is_reported_as_not_available_rather_than_rendered() {
+    let mut spec = base_spec();
+    spec["backup"] = json!({"schedule": "0 2 * * *", "destination": {"volume": {}}});
+    let with_backup = strategy(spec);
+    assert!(status::backup_scheduled(&with_backup));
+    assert!(!status::backup_scheduled(&strategy(base_spec())));
+    let observe = |backup_scheduled| {
+        status::compute(
+            &status::Observation {
+                generation: Some(1),
+                previous: None,
+                blocker: None,
+                broker_ready: Some((true, String::new())),
+                workload: status::Workload::Scheduled,
+                suspended: false,
+                live: false,
+                desired_revision: None,
+                restart_at: None,
+                backup_scheduled,
+            },
+            k8s_openapi::jiff::Timestamp::now(),
+        )
+        .0
+    };
+    let reported = observe(true);
+    let backup = reported
+        .conditions
+        .iter()
+        .find(|c| c.type_ == status::BACKUP_SUCCEEDED)
+        .unwrap();
     assert_eq!(
-        backup
-            .job_template
-            .spec
-            .unwrap()
-            .template
-            .spec
-            .unwrap()
-            .containers[0]
-            .args
-            .as_ref()
-            .unwrap()[0],
-        "backup"
+        (backup.status.as_str(), backup.reason.as_str()),
+        ("False", "BackupNotAvailable")
+    );
+    // The strategy itself is not held back by it.
+    assert_eq!(reported.phase.as_deref(), Some("Scheduled"));
+    assert!(
+        !observe(false)
+            .conditions
+            .iter()
+            .any(|c| c.type_ == status::BACKUP_SUCCEEDED)
     );
 }

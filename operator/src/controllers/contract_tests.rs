@@ -1,0 +1,182 @@
+//! The operator ↔ runtime contract, checked from the operator's side: every container the
+//! render functions produce — for every example in `examples/`, and for variants that reach the
+//! other pod modes — has arguments the runtime's own command line parses into the mode it was
+//! rendered as, and a config Secret the runtime's own loader reads and its own validation
+//! accepts for that mode. A mode or a field one side does not know fails here, not in a pod.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use k8s_openapi::api::core::v1::Secret;
+use serde_json::json;
+use tradeplane_contract::command::{Command, PodMode};
+use tradeplane_contract::config::RuntimeConfig;
+use tradeplane_contract::layout::CONFIG_FILE;
+
+use super::{agent_pool, trading_strategy};
+use crate::api::agent_pool::AgentPool;
+use crate::api::broker_account::BrokerAccount;
+use crate::api::trading_strategy::TradingStrategy;
+
+/// Every YAML document under `examples/` (the Argo CD and other non-Tradeplane kinds are
+/// simply not picked up below).
+fn example_documents() -> Vec<serde_json::Value> {
+    let mut files = Vec::new();
+    collect_yaml(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+        &mut files,
+    );
+    files.sort();
+    let mut documents = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let value = serde_json::to_value(
+                <serde_yaml::Value as serde::Deserialize>::deserialize(document).unwrap(),
+            )
+            .unwrap();
+            if !value.is_null() {
+                documents.push(value);
+            }
+        }
+    }
+    documents
+}
+
+fn collect_yaml(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_yaml(&path, files);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            files.push(path);
+        }
+    }
+}
+
+fn of_kind<K: serde::de::DeserializeOwned>(documents: &[serde_json::Value], kind: &str) -> Vec<K> {
+    documents
+        .iter()
+        .filter(|d| d["apiVersion"] == "tradeplane.io/v1alpha1" && d["kind"] == kind)
+        .map(|d| {
+            let mut d = d.clone();
+            d["metadata"]["namespace"] = json!("desk");
+            d["metadata"]["uid"] = json!("uid-1");
+            serde_json::from_value(d).unwrap()
+        })
+        .collect()
+}
+
+/// The example strategies, and each again on a cron schedule (the `cycle` mode).
+fn strategies(documents: &[serde_json::Value]) -> Vec<TradingStrategy> {
+    let examples: Vec<TradingStrategy> = of_kind(documents, "TradingStrategy");
+    assert!(!examples.is_empty(), "no TradingStrategy in examples/");
+    let cron = examples.iter().cloned().map(|mut strategy| {
+        let schedule = strategy.spec.schedule.get_or_insert_with(Default::default);
+        schedule.cron = Some("*/5 9-16 * * 1-5".to_string());
+        schedule.time_zone = Some("America/New_York".to_string());
+        strategy
+    });
+    examples.iter().cloned().chain(cron).collect()
+}
+
+/// Checks one rendered container against the runtime; returns its mode.
+fn check_container(mode: PodMode, args: &[String], config: &Secret, what: &str) -> PodMode {
+    let command = Command::try_parse_from(
+        std::iter::once("agent-runtime".to_string()).chain(args.iter().cloned()),
+    )
+    .unwrap_or_else(|e| panic!("{what}: the runtime refuses the arguments {args:?}: {e}"));
+    assert_eq!(command.mode.pod_mode(), Some(mode), "{what}: {args:?}");
+    let file = &config.data.as_ref().unwrap()[CONFIG_FILE].0;
+    let text = std::str::from_utf8(file).unwrap();
+    let parsed = RuntimeConfig::parse(text, command.mode.config_path())
+        .unwrap_or_else(|e| panic!("{what}: the runtime cannot read its config: {e}"));
+    if let Err(errors) = parsed.validate_for(command.mode.purpose()) {
+        panic!("{what}: the runtime refuses its config: {errors:?}");
+    }
+    mode
+}
+
+#[test]
+fn every_rendered_container_runs_a_mode_the_runtime_knows_with_a_config_it_accepts() {
+    let documents = example_documents();
+    let accounts: Vec<BrokerAccount> = of_kind(&documents, "BrokerAccount");
+    let mut modes = HashSet::new();
+    for strategy in strategies(&documents) {
+        let name = strategy.metadata.name.clone().unwrap_or_default();
+        let account = accounts
+            .iter()
+            .find(|a| a.metadata.name.as_ref() == Some(&strategy.spec.broker_account_ref.name))
+            .unwrap_or_else(|| panic!("{name}: its BrokerAccount is not in examples/"));
+        let config = trading_strategy::config::render(&strategy, account, "desk")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let children = trading_strategy::render::render(
+            &strategy,
+            &trading_strategy::render::Inputs {
+                runtime_config: &config,
+                credentials: BTreeMap::new(),
+                default_image: "runtime:test",
+            },
+        )
+        .unwrap();
+        let pods = children.pod_modes();
+        assert!(!pods.is_empty(), "{name}: no container rendered");
+        for (mode, args) in pods {
+            modes.insert(check_container(mode, &args, &children.config, &name));
+        }
+    }
+    let pools: Vec<AgentPool> = of_kind(&documents, "AgentPool");
+    assert!(!pools.is_empty(), "no AgentPool in examples/");
+    for pool in pools {
+        let name = pool.metadata.name.clone().unwrap_or_default();
+        let config =
+            agent_pool::config::render(&pool, "desk").unwrap_or_else(|e| panic!("{name}: {e}"));
+        let children = agent_pool::render::render(
+            &pool,
+            &agent_pool::render::Inputs {
+                runtime_config: &config,
+                keys: BTreeMap::new(),
+                default_image: "runtime:test",
+            },
+        )
+        .unwrap();
+        for (mode, args) in children.pod_modes() {
+            modes.insert(check_container(mode, &args, &children.config, &name));
+        }
+    }
+    // Every pod mode the operator can render was reached, so none goes unchecked.
+    assert_eq!(
+        modes,
+        HashSet::from([PodMode::Trader, PodMode::Cycle, PodMode::Worker])
+    );
+}
+
+#[test]
+fn a_mode_the_runtime_does_not_know_is_caught() {
+    let strategy: TradingStrategy = serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
+        "metadata": {"name": "s", "namespace": "desk", "uid": "u"},
+        "spec": {"symbols": ["AAPL"], "brokerAccountRef": {"name": "paper"}},
+    }))
+    .unwrap();
+    let account: BrokerAccount = serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
+        "metadata": {"name": "paper", "namespace": "desk"}, "spec": {"broker": "Paper"},
+    }))
+    .unwrap();
+    let config = trading_strategy::config::render(&strategy, &account, "desk").unwrap();
+    let children = trading_strategy::render::render(
+        &strategy,
+        &trading_strategy::render::Inputs {
+            runtime_config: &config,
+            credentials: BTreeMap::new(),
+            default_image: "runtime:test",
+        },
+    )
+    .unwrap();
+    let (_, mut args) = children.pod_modes().remove(0);
+    args[0] = "rebalance".to_string();
+    let parsed = Command::try_parse_from(std::iter::once("agent-runtime".to_string()).chain(args));
+    assert!(parsed.is_err(), "a mode the runtime lacks must not parse");
+}

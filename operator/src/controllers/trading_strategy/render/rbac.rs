@@ -1,0 +1,94 @@
+//! The runtime's identity: a ServiceAccount whose Role reaches the strategy's own Lease and
+//! its own status, nothing else, and that Lease, created by the operator so the Role needs no
+//! `create` (which RBAC cannot limit to one name).
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+
+use super::Names;
+use crate::controllers::build::ChildMeta;
+use crate::controllers::meta::Component;
+use crate::controllers::trading_strategy::config::leader_lease;
+
+pub struct Rbac<'a> {
+    meta: &'a ChildMeta<'a>,
+    /// The ServiceAccount, Role and RoleBinding share this name.
+    account: &'a str,
+}
+
+impl<'a> Rbac<'a> {
+    pub fn new(meta: &'a ChildMeta<'a>, names: &'a Names) -> Self {
+        Self {
+            meta,
+            account: &names.account,
+        }
+    }
+
+    pub fn service_account(&self) -> ServiceAccount {
+        ServiceAccount {
+            metadata: self.meta.child(self.account, Component::Trader),
+            automount_service_account_token: Some(true),
+            ..ServiceAccount::default()
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        Role {
+            metadata: self.meta.child(self.account, Component::Trader),
+            rules: Some(runtime_rules(
+                self.meta.owner(),
+                &leader_lease(self.meta.owner()),
+            )),
+        }
+    }
+
+    pub fn role_binding(&self) -> RoleBinding {
+        let metadata = self.meta.child(self.account, Component::Trader);
+        let namespace = metadata.namespace.clone();
+        RoleBinding {
+            metadata,
+            role_ref: RoleRef {
+                api_group: Some("rbac.authorization.k8s.io".to_string()),
+                kind: "Role".to_string(),
+                name: self.account.to_string(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".to_string(),
+                name: self.account.to_string(),
+                namespace,
+                ..Subject::default()
+            }]),
+        }
+    }
+
+    /// The runtime writes its spec; the operator never does.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            metadata: self
+                .meta
+                .child(&leader_lease(self.meta.owner()), Component::Trader),
+            spec: None,
+        }
+    }
+}
+
+/// The runtime may touch its own Lease and its own strategy's status, nothing else.
+pub fn runtime_rules(strategy: &str, lease: &str) -> Vec<PolicyRule> {
+    vec![
+        PolicyRule {
+            api_groups: Some(vec!["coordination.k8s.io".to_string()]),
+            resources: Some(vec!["leases".to_string()]),
+            resource_names: Some(vec![lease.to_string()]),
+            verbs: vec!["get".to_string(), "update".to_string(), "patch".to_string()],
+            ..PolicyRule::default()
+        },
+        PolicyRule {
+            api_groups: Some(vec!["tradeplane.io".to_string()]),
+            resources: Some(vec!["tradingstrategies/status".to_string()]),
+            resource_names: Some(vec![strategy.to_string()]),
+            verbs: vec!["get".to_string(), "patch".to_string()],
+            ..PolicyRule::default()
+        },
+    ]
+}
