@@ -15,6 +15,12 @@ pub const SECRET_KEY_PATTERN: &str = r"^[-._a-zA-Z0-9]+$";
 pub const SYMBOL_PATTERN: &str = r"^[A-Z0-9]{1,12}([./-][A-Z0-9]{1,12})?$";
 /// An IANA time zone name such as `UTC`, `Europe/London` or `America/New_York`.
 pub const TIME_ZONE_PATTERN: &str = r"^([A-Za-z]+(/[A-Za-z0-9_+-]+){0,2}|UTC|Etc/[A-Za-z0-9+-]+)$";
+/// The CEL rule that a time zone exists: CEL's timestamp functions take a zone name and fail on
+/// one the API server's time zone database does not know (`Mars/Olympus`), which refuses the
+/// object at admission. The pattern only checks the shape.
+pub const TIME_ZONE_RULE: &str = "timestamp('2000-01-01T00:00:00Z').getHours(self) >= 0";
+/// The message of [`TIME_ZONE_RULE`]; the API server adds the zone it did not know.
+pub const TIME_ZONE_MESSAGE: &str = "must be an IANA time zone such as America/New_York";
 /// One cron field whose single values match `$value`: `*` or a value or range, with an optional
 /// `/step`, in a comma-separated list.
 macro_rules! cron_field {

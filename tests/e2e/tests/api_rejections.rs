@@ -137,6 +137,10 @@ fn cases() -> Vec<Case> {
         bad("cron and interval", Strategy, json!({"spec": {"schedule": {"cron": "*/5 * * * *", "intervalSeconds": 60}}}), "spec.schedule.cron", "either intervalSeconds or cron"),
         bad("zero interval", Strategy, json!({"spec": {"schedule": {"intervalSeconds": 0}}}), "spec.schedule.intervalSeconds", AT_LEAST),
         bad("time zone with a space", Strategy, json!({"spec": {"schedule": {"timeZone": "New York"}}}), "spec.schedule.timeZone", PATTERN),
+        // The right shape, but no such zone: CEL's timestamp functions refuse it.
+        bad("time zone on Mars", Strategy, json!({"spec": {"schedule": {"timeZone": "Mars/Olympus"}}}), "spec.schedule.timeZone", "unknown time zone Mars/Olympus"),
+        bad("backup time zone on Mars", Strategy, json!({"spec": {"backup": {"schedule": "0 22 * * *", "timeZone": "Mars/Olympus", "destination": {"volume": {}}}}}), "spec.backup.timeZone", "must be an IANA time zone"),
+        bad("window time zone on Mars", Strategy, json!({"spec": {"upgrade": {"timeZone": "Mars/Olympus", "maintenanceWindows": [{"days": ["Sat"], "start": "02:00", "durationMinutes": 60}]}}}), "spec.upgrade.timeZone", "must be an IANA time zone"),
         // Trading state, decision, risk.
         bad("unknown trading state", Strategy, json!({"spec": {"tradingState": "Paused"}}), "spec.tradingState", ENUM),
         bad("suspend as a word", Strategy, json!({"spec": {"suspend": "yes"}}), ".spec.suspend", "expected boolean"),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     AnalystSpec, CRON_PATTERN, LocalObjectReference, PodPlacement, ProviderSpec, SYMBOL_PATTERN,
-    TIME_ZONE_PATTERN,
+    TIME_ZONE_MESSAGE, TIME_ZONE_PATTERN, TIME_ZONE_RULE,
 };
 
 /// One trading system. The operator runs it as a leader-elected `agent-runtime` Deployment
@@ -234,6 +234,7 @@ pub struct CycleSchedule {
     /// IANA time zone of `cron` and of market hours. Default `UTC`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64), pattern(TIME_ZONE_PATTERN))]
+    #[x_kube(validation = Rule::new(TIME_ZONE_RULE).message(TIME_ZONE_MESSAGE).reason(Reason::FieldValueInvalid))]
     pub time_zone: Option<String>,
     /// Skip cycles while the market is closed, as the broker's clock says. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]

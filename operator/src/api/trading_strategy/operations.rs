@@ -8,7 +8,10 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::api::common::{CRON_PATTERN, NAME_PATTERN, SecretKeyReference, TIME_ZONE_PATTERN};
+use crate::api::common::{
+    CRON_PATTERN, NAME_PATTERN, SecretKeyReference, TIME_ZONE_MESSAGE, TIME_ZONE_PATTERN,
+    TIME_ZONE_RULE,
+};
 
 /// Where the journal lives.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -87,6 +90,7 @@ pub struct UpgradeSpec {
     /// `maintenanceWindows` is set; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64), pattern(TIME_ZONE_PATTERN))]
+    #[x_kube(validation = Rule::new(TIME_ZONE_RULE).message(TIME_ZONE_MESSAGE).reason(Reason::FieldValueInvalid))]
     pub time_zone: Option<String>,
     /// A new value (e.g. an RFC 3339 time) rolls out the pending revision now, outside any
     /// window. status.lastForcedUpgradeAt records the last one handled. Default: none.
@@ -131,7 +135,7 @@ pub enum Weekday {
 }
 
 /// Scheduled and on-demand journal backups.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSpec {
     /// Five-field cron schedule, e.g. `0 22 * * 1-5`, in `timeZone`. Default: none, no
@@ -142,6 +146,7 @@ pub struct BackupSpec {
     /// IANA time zone of `schedule`. Default `UTC`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64), pattern(TIME_ZONE_PATTERN))]
+    #[x_kube(validation = Rule::new(TIME_ZONE_RULE).message(TIME_ZONE_MESSAGE).reason(Reason::FieldValueInvalid))]
     pub time_zone: Option<String>,
     /// Pauses scheduled backups; on-demand ones still run. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
