@@ -29,7 +29,7 @@ use crate::domain::{Action, Decision, OrderRequest, OrderStatus, Side};
 use crate::leadership::Leadership;
 use crate::market::MarketData;
 use crate::metrics::Metrics;
-use crate::risk::{Exposure, RiskManager, RiskOutcome};
+use crate::risk::{Exposure, RiskManager, RiskOutcome, state_name};
 use crate::worker::PoolClient;
 use ports::{AccountState, CyclePhase, Debate, Execution, JournalEntry, PortError, Recorder};
 
@@ -185,8 +185,10 @@ impl CycleRunner {
         };
         let mut proposals = Vec::new();
         for (snapshot, (decision, events)) in snapshots.iter().zip(analyses) {
-            let action = format!("{:?}", decision.action).to_lowercase();
-            self.metrics.decisions.with_label_values(&[&action]).inc();
+            self.metrics
+                .decisions
+                .with_label_values(&[decision.action.as_str()])
+                .inc();
             for event in events {
                 self.record(JournalEntry::Llm {
                     cycle_id: cycle_id.clone(),
@@ -393,12 +395,9 @@ impl CycleRunner {
                 }
             }
         };
-        let label = serde_json::to_value(outcome.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string));
         self.metrics
             .orders
-            .with_label_values(&[label.as_deref().unwrap_or("unknown")])
+            .with_label_values(&[outcome.status.as_str()])
             .inc();
         for fill in &outcome.fills {
             let notional = fill.quantity * fill.price;
@@ -434,7 +433,12 @@ impl CycleRunner {
         }
         self.risk.set_configured_state(state);
         self.metrics.trading_state.set(self.risk.state() as i64);
-        tracing::warn!(cycle_id, ?from, to = ?state, "the config changed the trading state");
+        tracing::warn!(
+            cycle_id,
+            from = state_name(from),
+            to = state_name(state),
+            "the config changed the trading state"
+        );
         self.record(JournalEntry::TradingState {
             cycle_id: cycle_id.into(),
             time: now,
