@@ -39,7 +39,7 @@ impl Trader {
     pub async fn reconcile(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
         let mut backoff = Duration::from_secs(1);
         loop {
-            match self.runner.broker.reconcile().await {
+            match self.runner.broker().reconcile().await {
                 Ok(()) => {
                     self.health.set_reconciled(true);
                     self.health.set_broker_reachable(true);
@@ -63,9 +63,9 @@ impl Trader {
         if !self.reconcile(&mut shutdown).await {
             return self.stop().await;
         }
-        self.runner.metrics.leader.set(1);
+        self.runner.metrics().leader.set(1);
         if self.schedule.market_hours_only()
-            && matches!(self.runner.broker.market_clock().await, Ok(Some(_)))
+            && matches!(self.runner.broker().market_clock().await, Ok(Some(_)))
         {
             tracing::info!("market hours from the broker's clock");
             self.schedule.use_calendar(false);
@@ -196,7 +196,7 @@ impl Trader {
         let closed = |source: &str, next_open: Option<DateTime<Utc>>| {
             self.health.cycle_completed();
             self.runner
-                .metrics
+                .metrics()
                 .cycles
                 .with_label_values(&["skipped"])
                 .inc();
@@ -207,7 +207,7 @@ impl Trader {
             );
             Gate::Closed { next_open }
         };
-        match self.runner.broker.market_clock().await {
+        match self.runner.broker().market_clock().await {
             Ok(None) if self.schedule.in_session(slot) => Gate::Open,
             Ok(None) => closed("calendar", None),
             Ok(Some(clock)) if clock.is_open => {
@@ -221,7 +221,7 @@ impl Trader {
             Err(err) => {
                 self.health.set_broker_reachable(false);
                 self.runner
-                    .metrics
+                    .metrics()
                     .cycles
                     .with_label_values(&["error"])
                     .inc();
@@ -252,8 +252,8 @@ impl Trader {
     }
 
     async fn stop(&self) {
-        self.runner.leadership.release().await;
-        self.runner.metrics.leader.set(0);
+        self.runner.leadership().release().await;
+        self.runner.metrics().leader.set(0);
         tracing::info!("trader stopped");
     }
 }

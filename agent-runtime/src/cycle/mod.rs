@@ -13,6 +13,7 @@ pub mod adapters;
 pub mod backtest;
 pub mod build;
 pub mod ports;
+pub mod runner;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +21,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::agents::llm::LlmEvent;
-use crate::agents::quant::MIN_HISTORY;
 use crate::agents::{Analyst, Snapshot};
 use crate::broker::order_id::client_order_id;
 use crate::config::{Identity, TradingStateWatch};
@@ -65,28 +65,32 @@ pub struct CycleReport {
     pub drawdown: f64,
 }
 
-/// Everything a cycle needs, built once per process.
+/// Everything a cycle needs, built once per process through [`CycleRunner::builder`], which
+/// checks the rules the pipeline relies on (see [`runner`]).
 pub struct CycleRunner {
     /// The strategy: names its client order ids.
-    pub identity: Identity,
-    pub symbols: Vec<String>,
-    pub analysts: Vec<Box<dyn Analyst>>,
-    pub debate: Option<(Box<dyn Debate>, u32)>,
-    pub manager: PortfolioManager,
-    pub risk: RiskManager,
-    pub market: Arc<dyn MarketData>,
-    pub broker: Arc<dyn Execution>,
-    pub journal: Arc<dyn Recorder>,
-    pub leadership: Arc<dyn Leadership>,
-    pub metrics: Metrics,
-    /// Bars of history each analyst sees.
-    pub history: usize,
+    identity: Identity,
+    /// Non-empty, each once.
+    symbols: Vec<String>,
+    /// Empty only when `pool` is set.
+    analysts: Vec<Box<dyn Analyst>>,
+    /// The debate and its rounds (at least one).
+    debate: Option<(Box<dyn Debate>, u32)>,
+    manager: PortfolioManager,
+    risk: RiskManager,
+    market: Arc<dyn MarketData>,
+    broker: Arc<dyn Execution>,
+    journal: Arc<dyn Recorder>,
+    leadership: Arc<dyn Leadership>,
+    metrics: Metrics,
+    /// Bars of history each analyst sees; at least `MIN_HISTORY`.
+    history: usize,
     /// The AgentPool that serves this strategy's analyses, when it has one; its reports join
     /// the in-process seats' (if any).
-    pub pool: Option<PoolClient>,
+    pool: Option<PoolClient>,
     /// The mounted config file, re-read for a new `tradingState` before each cycle and each
     /// order (see [`TradingStateWatch`]); `None` where there is no file to watch.
-    pub state_watch: Option<TradingStateWatch>,
+    state_watch: Option<TradingStateWatch>,
 }
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id.
@@ -108,10 +112,6 @@ fn exposure_of(snapshot: &Snapshot, account: &AccountState) -> Exposure {
 }
 
 impl CycleRunner {
-    pub fn window(&self) -> usize {
-        self.history.max(MIN_HISTORY)
-    }
-
     /// Runs one cycle at `now`. A broker or journal failure ends the cycle early (what was
     /// journalled stays); a symbol without data is skipped.
     pub async fn run(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
@@ -302,13 +302,13 @@ impl CycleRunner {
             events.extend(pooled.events);
         }
         let debate = match &self.debate {
-            Some((debate, rounds)) if *rounds > 0 => {
+            Some((debate, rounds)) => {
                 let (conclusion, debate_events) =
                     debate.debate_detailed(&snapshot, &reports, *rounds).await;
                 events.extend(debate_events);
                 conclusion
             }
-            _ => None,
+            None => None,
         };
         let position_quantity = snapshot.position.as_ref().map_or(0.0, |p| p.quantity);
         let decision = self.manager.decide(&DecisionInput {
