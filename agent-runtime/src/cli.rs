@@ -23,6 +23,7 @@ use crate::config::{ConfigPurpose, RuntimeConfig, TradingStateWatch};
 use crate::cycle::adapters::{BrokerExecution, JournalRecorder};
 use crate::cycle::build;
 use crate::cycle::ports::{Execution, Recorder};
+use crate::cycle::runner::Ports;
 use crate::journal::Journal;
 use crate::leadership::{AlwaysLeader, Leadership};
 use crate::metrics::Metrics;
@@ -239,22 +240,23 @@ async fn trader(
         }
     };
     let leadership: Arc<dyn Leadership> = Arc::new(AlwaysLeader);
-    let runner = build::runner(
-        &config,
-        source.as_dyn(),
+    let ports = Ports {
+        market: source.as_dyn(),
         broker,
         journal,
         leadership,
-        metrics.clone(),
-    );
-    let mut runner = match runner {
+    };
+    let runner = build::builder(&config, ports, metrics.clone()).and_then(|builder| {
+        let watch = TradingStateWatch::new(config_path);
+        Ok(builder.state_watch(watch).build()?)
+    });
+    let runner = match runner {
         Ok(runner) => runner,
         Err(err) => {
             tracing::error!(%err, "cannot start");
             return ExitCode::FAILURE;
         }
     };
-    runner.state_watch = Some(TradingStateWatch::new(config_path));
     let trader = Trader {
         runner,
         source,

@@ -98,7 +98,8 @@ impl PortfolioManager {
                 .unwrap_or(1.0)
                 .max(0.0);
             parts.push(
-                format!("{} {:?} {confidence:.2}", report.role, report.signal).to_lowercase(),
+                format!("{} {} {confidence:.2}", report.role, report.signal.as_str())
+                    .to_lowercase(),
             );
             net += weight * confidence * report.signal.direction();
             spoken += weight * confidence;
@@ -116,7 +117,7 @@ impl PortfolioManager {
             let confidence = sanitize(debate.confidence);
             agreement = (1.0 - DEBATE_SHARE) * agreement + DEBATE_SHARE * debate.signal.direction();
             strength = (1.0 - DEBATE_SHARE) * strength + DEBATE_SHARE * confidence;
-            parts.push(format!("debate {:?} {confidence:.2}", debate.signal).to_lowercase());
+            parts.push(format!("debate {} {confidence:.2}", debate.signal.as_str()));
         }
         let scale = if calm.is_empty() {
             1.0
@@ -133,7 +134,7 @@ impl PortfolioManager {
         };
         let summary = format!(
             "{} {confidence:.2} ({}; volatility ×{scale:.2})",
-            format!("{signal:?}").to_lowercase(),
+            signal.as_str(),
             parts.join(", ")
         );
         View {

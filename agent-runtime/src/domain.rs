@@ -27,6 +27,15 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// The stable name, as in rationales and serialised reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Bullish => "bullish",
+            Signal::Neutral => "neutral",
+            Signal::Bearish => "bearish",
+        }
+    }
+
     /// +1, 0 or -1, for weighing.
     pub fn direction(self) -> f64 {
         match self {
@@ -58,6 +67,17 @@ pub enum Action {
     Hold,
 }
 
+impl Action {
+    /// The stable name: the `action` label of `decisions_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Buy => "buy",
+            Action::Sell => "sell",
+            Action::Hold => "hold",
+        }
+    }
+}
+
 /// The portfolio manager's call for one symbol in one cycle, before risk.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
@@ -77,6 +97,16 @@ pub struct Decision {
 pub enum Side {
     Buy,
     Sell,
+}
+
+impl Side {
+    /// The stable name, as in journal messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        }
+    }
 }
 
 /// An order the risk manager let through, ready for the broker.
@@ -105,6 +135,20 @@ pub enum OrderStatus {
     Canceled,
 }
 
+impl OrderStatus {
+    /// The stable name: the `outcome` label of `orders_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Accepted => "accepted",
+            OrderStatus::Filled => "filled",
+            OrderStatus::PartiallyFilled => "partially_filled",
+            OrderStatus::Rejected => "rejected",
+            OrderStatus::Canceled => "canceled",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fill {
     pub client_order_id: String,
@@ -123,4 +167,65 @@ pub struct Position {
     pub quantity: f64,
     /// Average entry price.
     pub average_price: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The serialised name, which the journal stores: labels and journal text agree.
+    fn serde_name(value: impl Serialize) -> String {
+        serde_json::to_value(value)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    // Metric labels and journal strings: a renamed variant must not change them.
+    #[test]
+    fn action_labels_are_pinned() {
+        for (action, label) in [
+            (Action::Buy, "buy"),
+            (Action::Sell, "sell"),
+            (Action::Hold, "hold"),
+        ] {
+            assert_eq!(action.as_str(), label);
+            assert_eq!(serde_name(action), label);
+        }
+    }
+
+    #[test]
+    fn signal_names_are_pinned() {
+        for (signal, name) in [
+            (Signal::Bullish, "bullish"),
+            (Signal::Neutral, "neutral"),
+            (Signal::Bearish, "bearish"),
+        ] {
+            assert_eq!(signal.as_str(), name);
+            assert_eq!(serde_name(signal), name);
+        }
+    }
+
+    #[test]
+    fn side_names_are_pinned() {
+        for (side, name) in [(Side::Buy, "buy"), (Side::Sell, "sell")] {
+            assert_eq!(side.as_str(), name);
+            assert_eq!(serde_name(side), name);
+        }
+    }
+
+    #[test]
+    fn order_status_labels_are_pinned() {
+        for (status, label) in [
+            (OrderStatus::Pending, "pending"),
+            (OrderStatus::Accepted, "accepted"),
+            (OrderStatus::Filled, "filled"),
+            (OrderStatus::PartiallyFilled, "partially_filled"),
+            (OrderStatus::Rejected, "rejected"),
+            (OrderStatus::Canceled, "canceled"),
+        ] {
+            assert_eq!(status.as_str(), label);
+            assert_eq!(serde_name(status), label);
+        }
+    }
 }

@@ -63,7 +63,7 @@ pub async fn run(
     let mut summary = ReplaySummary::default();
     // Equity before the first trade: the account with nothing marked yet.
     let opening = runner
-        .broker
+        .broker()
         .account(&Default::default())
         .await
         .map_err(CycleError::Broker)?;

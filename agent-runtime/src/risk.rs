@@ -136,6 +136,54 @@ pub enum Trip {
     },
 }
 
+impl Trip {
+    /// The stable name of the kill switch that fired.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::MaxDrawdown { .. } => "max_drawdown",
+            Self::MaxDailyLoss { .. } => "max_daily_loss",
+        }
+    }
+}
+
+/// What the journal says about a trip: which kill switch, and the figures that fired it.
+impl std::fmt::Display for Trip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MaxDrawdown {
+                peak,
+                equity,
+                drawdown,
+            } => write!(
+                f,
+                "{}: equity {equity:.2} is {:.2}% below the peak {peak:.2}",
+                self.as_str(),
+                drawdown * 100.0
+            ),
+            Self::MaxDailyLoss {
+                day,
+                day_start,
+                equity,
+            } => write!(
+                f,
+                "{}: equity {equity:.2} is {:.2} below the {day} start of {day_start:.2}",
+                self.as_str(),
+                day_start - equity
+            ),
+        }
+    }
+}
+
+/// The name of a trading state as a config spells it (`tradingState: Halted`), for journal
+/// messages and logs. A free function because the type belongs to the config contract.
+pub fn state_name(state: TradingState) -> &'static str {
+    match state {
+        TradingState::Active => "Active",
+        TradingState::Reducing => "Reducing",
+        TradingState::Halted => "Halted",
+    }
+}
+
 pub struct RiskManager {
     config: RiskConfig,
     configured: TradingState,
@@ -290,7 +338,7 @@ impl RiskManager {
         match self.state() {
             TradingState::Halted => {
                 let why = match (&self.drawdown_trip, &self.daily_trip) {
-                    (Some(trip), _) | (None, Some((_, trip))) => format!("kill switch: {trip:?}"),
+                    (Some(trip), _) | (None, Some((_, trip))) => format!("kill switch: {trip}"),
                     (None, None) => "trading state is Halted".to_string(),
                 };
                 return reject(RejectReason::Halted, why);
@@ -359,7 +407,7 @@ impl RiskManager {
                 .map_or(RejectReason::InvalidPrice, |c| c.reason);
             return reject(
                 last,
-                format!("{side:?} clipped to nothing by {}", last.as_str()),
+                format!("{} clipped to nothing by {}", side.as_str(), last.as_str()),
             );
         }
         self.recent_orders.push_back(now);
@@ -386,4 +434,66 @@ impl RiskManager {
 
 fn reject(reason: RejectReason, detail: String) -> RiskOutcome {
     RiskOutcome::Rejected(Rejection { reason, detail })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Metric labels, gauge values and journal strings: a renamed or reordered variant must
+    // not change them.
+    #[test]
+    fn reject_reason_labels_are_pinned() {
+        for (reason, label) in [
+            (RejectReason::Halted, "halted"),
+            (RejectReason::ReducingOnly, "reducing_only"),
+            (RejectReason::SymbolNotAllowed, "symbol_not_allowed"),
+            (RejectReason::RateLimited, "rate_limited"),
+            (RejectReason::OrderNotional, "order_notional"),
+            (RejectReason::PositionNotional, "position_notional"),
+            (RejectReason::InsufficientCash, "insufficient_cash"),
+            (RejectReason::InvalidPrice, "invalid_price"),
+        ] {
+            assert_eq!(reason.as_str(), label);
+            assert_eq!(serde_json::to_value(reason).ok(), Some(label.into()));
+        }
+    }
+
+    #[test]
+    fn trading_state_names_and_gauge_values_are_pinned() {
+        for (state, name, gauge) in [
+            (TradingState::Active, "Active", 0),
+            (TradingState::Reducing, "Reducing", 1),
+            (TradingState::Halted, "Halted", 2),
+        ] {
+            assert_eq!(state_name(state), name);
+            assert_eq!(serde_json::to_value(state).ok(), Some(name.into()));
+            // `trading_state` gauge: "0 Active, 1 Reducing, 2 Halted".
+            assert_eq!(state as i64, gauge);
+        }
+    }
+
+    #[test]
+    fn trips_read_as_the_kill_switch_and_its_figures() {
+        let drawdown = Trip::MaxDrawdown {
+            peak: 100_000.0,
+            equity: 80_000.0,
+            drawdown: 0.2,
+        };
+        assert_eq!(drawdown.as_str(), "max_drawdown");
+        assert_eq!(
+            drawdown.to_string(),
+            "max_drawdown: equity 80000.00 is 20.00% below the peak 100000.00"
+        );
+        let daily = Trip::MaxDailyLoss {
+            day: NaiveDate::from_ymd_opt(2024, 3, 1).expect("a date"),
+            day_start: 50_000.0,
+            equity: 48_500.0,
+        };
+        assert_eq!(daily.as_str(), "max_daily_loss");
+        assert_eq!(
+            daily.to_string(),
+            "max_daily_loss: equity 48500.00 is 1500.00 below the 2024-03-01 start of 50000.00"
+        );
+    }
 }

@@ -1,5 +1,9 @@
 //! The `trader` and `cycle` modes: reconcile with the broker, then run cycles on the schedule.
 //!
+//! Two drivers, one per market data source, chosen once in [`Trader::run`]: the live driver
+//! runs a cycle at each slot of the schedule (behind the market gate below); the replay
+//! driver steps the replay feed, one nominal interval apart, and idles, ready, at its end.
+//!
 //! Shutdown is cooperative. A SIGTERM between cycles stops at once; during a cycle the cycle
 //! is given [`SHUTDOWN_GRACE`] to finish (orders already journalled and sent complete
 //! normally), after which it is dropped — abandoned between awaits, never half-journalled: an
@@ -20,6 +24,7 @@ use tokio::sync::watch;
 use crate::cycle::build::MarketSource;
 use crate::cycle::ports::PortError;
 use crate::cycle::{CycleError, CycleReport, CycleRunner};
+use crate::market::ReplayFeed;
 use crate::schedule::CycleSchedule;
 use crate::server::Health;
 
@@ -39,7 +44,7 @@ impl Trader {
     pub async fn reconcile(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
         let mut backoff = Duration::from_secs(1);
         loop {
-            match self.runner.broker.reconcile().await {
+            match self.runner.broker().reconcile().await {
                 Ok(()) => {
                     self.health.set_reconciled(true);
                     self.health.set_broker_reachable(true);
@@ -58,87 +63,108 @@ impl Trader {
         }
     }
 
-    /// Runs cycles until shutdown.
+    /// Runs cycles until shutdown: reconciles, then hands over to the driver for the market
+    /// data source — the live schedule or the replay feed — and releases the lease after.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        if !self.reconcile(&mut shutdown).await {
-            return self.stop().await;
-        }
-        self.runner.metrics.leader.set(1);
-        if self.schedule.market_hours_only()
-            && matches!(self.runner.broker.market_clock().await, Ok(Some(_)))
-        {
-            tracing::info!("market hours from the broker's clock");
-            self.schedule.use_calendar(false);
-        }
-        let mut last_slot = Utc::now();
-        loop {
-            let now = match &self.source {
-                MarketSource::Replay { feed, .. } => feed.now(),
-                MarketSource::Live(_) => {
-                    let Some(slot) = self.schedule.next_after(last_slot) else {
-                        tracing::warn!("the schedule never fires again; idling");
-                        let _ = shutdown.wait_for(|stop| *stop).await;
-                        break;
-                    };
-                    let wait = (slot - Utc::now()).to_std().unwrap_or_default();
-                    self.health.waiting_until(Instant::now() + wait);
-                    if wait_or_stop(wait, &mut shutdown).await {
-                        break;
-                    }
-                    last_slot = slot;
-                    match self.market_gate(slot).await {
-                        Gate::Open => Some(slot),
-                        Gate::Closed { next_open } => {
-                            // Jump to the open rather than asking the clock at every slot
-                            // of a holiday.
-                            if let Some(open) = next_open.filter(|open| *open > slot) {
-                                last_slot = open - chrono::Duration::seconds(1);
-                            }
-                            continue;
-                        }
-                        Gate::Unknown => continue,
-                    }
-                }
-            };
-            let Some(now) = now else {
-                tracing::info!("replay finished; idling until shutdown");
-                idle(
-                    &self.health,
-                    self.schedule.nominal_interval(),
-                    &mut shutdown,
-                )
-                .await;
-                break;
-            };
-            match run_with_grace(&mut self.runner, now, &mut shutdown).await {
-                Some(Ok(report)) => self.cycle_done(&report),
-                Some(Err(err)) => self.cycle_failed(&err),
-                None => break,
-            }
-            if *shutdown.borrow() {
-                break;
-            }
-            if let MarketSource::Replay {
-                feed,
-                bars_per_cycle,
-            } = &self.source
-            {
-                if feed.advance(*bars_per_cycle).is_none() {
-                    tracing::info!("replay finished; idling until shutdown");
-                    idle(
-                        &self.health,
-                        self.schedule.nominal_interval(),
-                        &mut shutdown,
-                    )
-                    .await;
-                    break;
-                }
-                if wait_or_stop(self.schedule.nominal_interval(), &mut shutdown).await {
-                    break;
+        if self.reconcile(&mut shutdown).await {
+            self.runner.metrics().leader.set(1);
+            match &self.source {
+                MarketSource::Live(_) => self.drive_live(&mut shutdown).await,
+                MarketSource::Replay {
+                    feed,
+                    bars_per_cycle,
+                } => {
+                    let (feed, bars_per_cycle) = (feed.clone(), *bars_per_cycle);
+                    self.drive_replay(&feed, bars_per_cycle, &mut shutdown)
+                        .await
                 }
             }
         }
         self.stop().await;
+    }
+
+    /// The live driver: a cycle at each slot of the schedule that the market gate lets
+    /// through, until shutdown or a schedule that never fires again.
+    async fn drive_live(&mut self, shutdown: &mut watch::Receiver<bool>) {
+        if self.schedule.market_hours_only()
+            && matches!(self.runner.broker().market_clock().await, Ok(Some(_)))
+        {
+            tracing::info!("market hours from the broker's clock");
+            self.schedule.use_calendar(false);
+        }
+        let mut after = Utc::now();
+        while let Some(slot) = self.next_open_slot(&mut after, shutdown).await {
+            if !self.cycle(slot, shutdown).await {
+                return;
+            }
+        }
+    }
+
+    /// Sleeps until the next slot after `after` that the market gate lets through, moving
+    /// `after` past the slots it skips. `None` at shutdown, or — once shutdown comes — when
+    /// the schedule never fires again.
+    async fn next_open_slot(
+        &mut self,
+        after: &mut DateTime<Utc>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<DateTime<Utc>> {
+        loop {
+            let Some(slot) = self.schedule.next_after(*after) else {
+                tracing::warn!("the schedule never fires again; idling");
+                let _ = shutdown.wait_for(|stop| *stop).await;
+                return None;
+            };
+            let wait = (slot - Utc::now()).to_std().unwrap_or_default();
+            self.health.waiting_until(Instant::now() + wait);
+            if wait_or_stop(wait, shutdown).await {
+                return None;
+            }
+            *after = slot;
+            match self.market_gate(slot).await {
+                Gate::Open => return Some(slot),
+                // Jump to the open rather than asking the clock at every slot of a holiday.
+                Gate::Closed { next_open } => {
+                    if let Some(open) = next_open.filter(|open| *open > slot) {
+                        *after = open - chrono::Duration::seconds(1);
+                    }
+                }
+                Gate::Unknown => {}
+            }
+        }
+    }
+
+    /// The replay driver: a cycle at each step of the feed, `bars_per_cycle` bars apart and
+    /// one nominal interval apart in time; at the end of the feed it stays ready, idle.
+    async fn drive_replay(
+        &mut self,
+        feed: &ReplayFeed,
+        bars_per_cycle: usize,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
+        while let Some(now) = feed.now() {
+            if !self.cycle(now, shutdown).await {
+                return;
+            }
+            if feed.advance(bars_per_cycle).is_none() {
+                break;
+            }
+            if wait_or_stop(self.schedule.nominal_interval(), shutdown).await {
+                return;
+            }
+        }
+        tracing::info!("replay finished; idling until shutdown");
+        idle(&self.health, self.schedule.nominal_interval(), shutdown).await;
+    }
+
+    /// Runs and reports the cycle at `now`; false when the trader is to stop (shutdown
+    /// came, or the cycle was abandoned to it).
+    async fn cycle(&mut self, now: DateTime<Utc>, shutdown: &mut watch::Receiver<bool>) -> bool {
+        match run_with_grace(&mut self.runner, now, shutdown).await {
+            Some(Ok(report)) => self.cycle_done(&report),
+            Some(Err(err)) => self.cycle_failed(&err),
+            None => return false,
+        }
+        !*shutdown.borrow()
     }
 
     /// One cycle (the `cycle` mode): reconcile, run at the current slot, return. `None` when
@@ -196,7 +222,7 @@ impl Trader {
         let closed = |source: &str, next_open: Option<DateTime<Utc>>| {
             self.health.cycle_completed();
             self.runner
-                .metrics
+                .metrics()
                 .cycles
                 .with_label_values(&["skipped"])
                 .inc();
@@ -207,7 +233,7 @@ impl Trader {
             );
             Gate::Closed { next_open }
         };
-        match self.runner.broker.market_clock().await {
+        match self.runner.broker().market_clock().await {
             Ok(None) if self.schedule.in_session(slot) => Gate::Open,
             Ok(None) => closed("calendar", None),
             Ok(Some(clock)) if clock.is_open => {
@@ -221,7 +247,7 @@ impl Trader {
             Err(err) => {
                 self.health.set_broker_reachable(false);
                 self.runner
-                    .metrics
+                    .metrics()
                     .cycles
                     .with_label_values(&["error"])
                     .inc();
@@ -252,8 +278,8 @@ impl Trader {
     }
 
     async fn stop(&self) {
-        self.runner.leadership.release().await;
-        self.runner.metrics.leader.set(0);
+        self.runner.leadership().release().await;
+        self.runner.metrics().leader.set(0);
         tracing::info!("trader stopped");
     }
 }

@@ -65,6 +65,139 @@ fn a_bad_row_fails_with_its_line() {
     assert!(err.to_string().contains("no close column"), "{err}");
 }
 
+/// CSV files written by pandas' `DataFrame.to_csv` (see `fixtures/pandas/make_fixtures.py`).
+fn pandas_fixture(layout: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pandas")
+        .join(layout)
+        .join("AAPL.csv")
+}
+
+fn times_and_closes(set: &BarSet) -> Vec<(String, f64)> {
+    set["AAPL"]
+        .iter()
+        .map(|bar| (bar.time.to_rfc3339(), bar.close))
+        .collect()
+}
+
+#[test]
+fn pandas_exports_load_with_their_time_index() {
+    let daily = [
+        ("2024-01-02T00:00:00+00:00".to_string(), 100.0),
+        ("2024-01-03T00:00:00+00:00".to_string(), 101.0),
+        ("2024-01-04T00:00:00+00:00".to_string(), 102.0),
+    ];
+    let hourly = [
+        ("2024-01-02T00:00:00+00:00".to_string(), 100.0),
+        ("2024-01-02T01:00:00+00:00".to_string(), 101.0),
+        ("2024-01-02T02:00:00+00:00".to_string(), 102.0),
+    ];
+    // Header `,open,...`, index `2024-01-02`; `2024-01-02 00:00:00`; `... 00:00:00+00:00`;
+    // and yfinance's `Date,Open,...,Adj Close,Volume`.
+    for (layout, expected) in [
+        ("daily", &daily),
+        ("hourly", &hourly),
+        ("utc", &daily),
+        ("named", &daily),
+    ] {
+        let set = load(&pandas_fixture(layout)).unwrap_or_else(|err| panic!("{layout}: {err}"));
+        assert_eq!(set.keys().collect::<Vec<_>>(), ["AAPL"], "{layout}");
+        assert_eq!(times_and_closes(&set), expected.to_vec(), "{layout}");
+        assert_eq!(set["AAPL"][2].volume, 3000.0, "{layout}");
+    }
+}
+
+#[test]
+fn an_unnamed_first_column_that_is_not_a_time_is_refused_with_its_line() {
+    // A frame that lost its time index: pandas writes its RangeIndex, 0, 1, 2.
+    let path = pandas_fixture("range_index");
+    match load(&path).unwrap_err() {
+        MarketDataError::Parse {
+            path: origin,
+            line,
+            message,
+        } => {
+            assert!(origin.ends_with("range_index/AAPL.csv"), "{origin}");
+            assert_eq!(line, 2);
+            assert!(message.contains("unnamed first column"), "{message}");
+            assert!(message.contains("\"0\" is not a date"), "{message}");
+        }
+        other => panic!("expected a parse error, got {other}"),
+    }
+}
+
+#[test]
+fn a_named_time_column_wins_over_an_unnamed_index() {
+    let mut set = BarSet::new();
+    parse_into(
+        ",date,open,high,low,close\n0,2024-01-03,1,2,0.5,1.5\n1,2024-01-02,1,2,0.5,1.25\n",
+        "mem.csv",
+        Some("AAPL"),
+        &mut set,
+    )
+    .unwrap();
+    let dates: Vec<String> = set["AAPL"]
+        .iter()
+        .map(|bar| bar.time.date_naive().to_string())
+        .collect();
+    assert_eq!(
+        dates,
+        ["2024-01-03", "2024-01-02"],
+        "read from the date column"
+    );
+}
+
+#[test]
+fn without_a_time_column_the_error_says_so() {
+    let mut set = BarSet::new();
+    let err = parse_into(
+        "when,open,high,low,close\n2024-01-02,1,2,0.5,1\n",
+        "mem.csv",
+        Some("X"),
+        &mut set,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("line 1: no time column"), "{err}");
+    // A byte order mark before the header does not hide pandas' unnamed index column.
+    parse_into(
+        "\u{feff},open,high,low,close\n2024-01-02,1,2,0.5,1\n",
+        "mem.csv",
+        Some("X"),
+        &mut set,
+    )
+    .unwrap();
+    assert_eq!(set["X"].len(), 1);
+}
+
+#[test]
+fn malformed_csv_is_an_error_never_a_panic() {
+    for text in [
+        "",
+        ",",
+        "\u{feff}",
+        ",\n,\n",
+        ",open,high,low,close\n",
+        ",open,high,low,close\n2024-01-02\n",
+        ",open,high,low,close\n2024-01-02,1,2,0.5\n",
+        ",open,high,low,close\n,1,2,0.5,1\n",
+        ",open,high,low,close\n2024-13-45,1,2,0.5,1\n",
+        ",open,high,low,close\n2024-01-02 25:00:00,1,2,0.5,1\n",
+        ",open,high,low,close\n2024-01-02,NaN,2,0.5,1\n",
+        ",,,,,\n2024-01-02,1,2,0.5,1,1\n",
+        ",open,high,low,close\n\u{1F4A5},1,2,0.5,1\n",
+    ] {
+        let mut set = BarSet::new();
+        let outcome =
+            std::panic::catch_unwind(move || parse_into(text, "mem.csv", Some("X"), &mut set));
+        match outcome {
+            Ok(Ok(())) if text.lines().count() <= 1 => {}
+            Ok(Ok(())) => panic!("{text:?} loaded"),
+            Ok(Err(_)) => {}
+            Err(_) => panic!("{text:?} panicked"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn replay_over_csv_needs_every_symbol() {
     let dir = temp_dir("replay");

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use agent_runtime::config::{RuntimeConfig, TradingState, TradingStateWatch};
 use agent_runtime::cycle::backtest::BacktestBroker;
-use agent_runtime::cycle::build::runner;
+use agent_runtime::cycle::build;
 use agent_runtime::cycle::ports::{JournalEntry, MemoryJournal, PortError, Recorder};
+use agent_runtime::cycle::runner::Ports;
 use agent_runtime::leadership::AlwaysLeader;
 use agent_runtime::market::{ReplayFeed, synthetic};
 use agent_runtime::metrics::Metrics;
@@ -60,18 +61,17 @@ async fn run(file: &Path, suspend_in: Option<String>, watch: bool) -> (Vec<Journ
         done: AtomicBool::new(false),
     };
     let metrics = Metrics::new().unwrap();
-    let mut runner = runner(
-        &config,
-        feed.clone(),
-        Arc::new(BacktestBroker::new(100_000.0, 0.0, 0.0)),
-        Arc::new(recorder),
-        Arc::new(AlwaysLeader),
-        metrics.clone(),
-    )
-    .unwrap();
+    let ports = Ports {
+        market: feed.clone(),
+        broker: Arc::new(BacktestBroker::new(100_000.0, 0.0, 0.0)),
+        journal: Arc::new(recorder),
+        leadership: Arc::new(AlwaysLeader),
+    };
+    let mut builder = build::builder(&config, ports, metrics.clone()).unwrap();
     if watch {
-        runner.state_watch = Some(TradingStateWatch::new(file));
+        builder = builder.state_watch(TradingStateWatch::new(file));
     }
+    let mut runner = builder.build().unwrap();
     let (_tx, stop) = tokio::sync::watch::channel(false);
     replay::run(&mut runner, &feed, 1, None, Duration::ZERO, stop)
         .await

@@ -22,6 +22,7 @@ use crate::domain::{OrderRequest, OrderStatus};
 use crate::journal::{
     CycleRecord, CycleStatus, EventRecord, Journal, JournalError, RejectionRecord,
 };
+use crate::risk::state_name;
 
 /// A broker whose orders are journalled as they go.
 pub struct BrokerExecution {
@@ -203,8 +204,10 @@ impl JournalRecorder {
                     cycle_id: Some(cycle_id.clone()),
                     kind: "risk_clipped".into(),
                     message: format!(
-                        "{} {:?} clipped to {}",
-                        order.symbol, order.side, order.quantity
+                        "{} {} clipped to {}",
+                        order.symbol,
+                        order.side.as_str(),
+                        order.quantity
                     ),
                     details: serde_json::to_value(clips).ok(),
                     created_at: *time,
@@ -220,7 +223,7 @@ impl JournalRecorder {
                 let event = EventRecord {
                     cycle_id: Some(cycle_id.clone()),
                     kind: "kill_switch".into(),
-                    message: format!("{trip:?}"),
+                    message: trip.to_string(),
                     details: serde_json::to_value(trip).ok(),
                     created_at: *time,
                 };
@@ -254,7 +257,11 @@ impl JournalRecorder {
                 let event = EventRecord {
                     cycle_id: Some(cycle_id.clone()),
                     kind: "trading_state".into(),
-                    message: format!("configured trading state {from:?} -> {to:?}"),
+                    message: format!(
+                        "configured trading state {} -> {}",
+                        state_name(*from),
+                        state_name(*to)
+                    ),
                     details: Some(serde_json::json!({"from": from, "to": to})),
                     created_at: *time,
                 };

@@ -1,5 +1,7 @@
 //! Builds a [`CycleRunner`]'s parts from a [`RuntimeConfig`]: the analyst seats and the market
-//! data source (LLM seats and the debate come from `agents::llm`). Kept apart from the pipeline so the pipeline can be driven by hand in tests.
+//! data source (LLM seats and the debate come from `agents::llm`). Kept apart from the
+//! pipeline so the pipeline can be driven by hand in tests; the runner's own rules are
+//! checked by its builder (`cycle::runner`), whoever assembles it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,6 +9,7 @@ use std::time::Duration;
 
 use super::CycleRunner;
 use super::ports::{Debate, Execution, Recorder};
+use super::runner::{CycleRunnerBuilder, Ports, RunnerError};
 use crate::agents::Analyst;
 use crate::agents::llm::{self, LlmBuildError, LlmDebate, LlmMetrics, ProviderPool, RetryPolicy};
 use crate::agents::quant::{MIN_HISTORY, quant_analyst};
@@ -110,6 +113,8 @@ pub enum BuildError {
     Metrics(#[from] prometheus::Error),
     #[error("agent pool client: {0}")]
     Pool(#[from] PoolError),
+    #[error("cycle runner: {0}")]
+    Runner(#[from] RunnerError),
 }
 
 /// The in-process analyst seats, in config order, and the debate when `debateRounds` > 0 and
@@ -158,27 +163,39 @@ pub fn runner(
     leadership: Arc<dyn Leadership>,
     metrics: Metrics,
 ) -> Result<CycleRunner, BuildError> {
-    let (analysts, debate) = analysts(config, &metrics)?;
-    let strategy = format!("{}/{}", config.identity.namespace, config.identity.name);
-    let pool = match &config.agent_pool {
-        Some(endpoint) => Some(PoolClient::new(endpoint, strategy)?),
-        None => None,
-    };
-    metrics.trading_state.set(config.trading_state as i64);
-    Ok(CycleRunner {
-        identity: config.identity.clone(),
-        symbols: config.symbols.clone(),
-        analysts,
-        debate,
-        manager: PortfolioManager::new(&config.decision, &config.analysts),
-        risk: RiskManager::new(&config.risk, config.trading_state),
+    let ports = Ports {
         market,
         broker,
         journal,
         leadership,
+    };
+    Ok(builder(config, ports, metrics)?.build()?)
+}
+
+/// A runner's parts for `config`, for a caller that adds more (the trader's config watch)
+/// before [`CycleRunnerBuilder::build`].
+pub fn builder(
+    config: &RuntimeConfig,
+    ports: Ports,
+    metrics: Metrics,
+) -> Result<CycleRunnerBuilder, BuildError> {
+    let (analysts, debate) = analysts(config, &metrics)?;
+    let strategy = format!("{}/{}", config.identity.namespace, config.identity.name);
+    let mut builder = CycleRunner::builder(
+        config.identity.clone(),
+        config.symbols.clone(),
+        PortfolioManager::new(&config.decision, &config.analysts),
+        RiskManager::new(&config.risk, config.trading_state),
+        ports,
         metrics,
-        history: history_window(config),
-        pool,
-        state_watch: None,
-    })
+    )
+    .analysts(analysts)
+    .history(history_window(config));
+    if let Some((debate, rounds)) = debate {
+        builder = builder.debate(debate, rounds);
+    }
+    if let Some(endpoint) = &config.agent_pool {
+        builder = builder.pool(PoolClient::new(endpoint, strategy)?);
+    }
+    Ok(builder)
 }

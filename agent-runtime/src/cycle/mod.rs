@@ -13,6 +13,7 @@ pub mod adapters;
 pub mod backtest;
 pub mod build;
 pub mod ports;
+pub mod runner;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +21,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::agents::llm::LlmEvent;
-use crate::agents::quant::MIN_HISTORY;
 use crate::agents::{Analyst, Snapshot};
 use crate::broker::order_id::client_order_id;
 use crate::config::{Identity, TradingStateWatch};
@@ -29,7 +29,7 @@ use crate::domain::{Action, Decision, OrderRequest, OrderStatus, Side};
 use crate::leadership::Leadership;
 use crate::market::MarketData;
 use crate::metrics::Metrics;
-use crate::risk::{Exposure, RiskManager, RiskOutcome};
+use crate::risk::{Exposure, RiskManager, RiskOutcome, state_name};
 use crate::worker::PoolClient;
 use ports::{AccountState, CyclePhase, Debate, Execution, JournalEntry, PortError, Recorder};
 
@@ -65,28 +65,32 @@ pub struct CycleReport {
     pub drawdown: f64,
 }
 
-/// Everything a cycle needs, built once per process.
+/// Everything a cycle needs, built once per process through [`CycleRunner::builder`], which
+/// checks the rules the pipeline relies on (see [`runner`]).
 pub struct CycleRunner {
     /// The strategy: names its client order ids.
-    pub identity: Identity,
-    pub symbols: Vec<String>,
-    pub analysts: Vec<Box<dyn Analyst>>,
-    pub debate: Option<(Box<dyn Debate>, u32)>,
-    pub manager: PortfolioManager,
-    pub risk: RiskManager,
-    pub market: Arc<dyn MarketData>,
-    pub broker: Arc<dyn Execution>,
-    pub journal: Arc<dyn Recorder>,
-    pub leadership: Arc<dyn Leadership>,
-    pub metrics: Metrics,
-    /// Bars of history each analyst sees.
-    pub history: usize,
+    identity: Identity,
+    /// Non-empty, each once.
+    symbols: Vec<String>,
+    /// Empty only when `pool` is set.
+    analysts: Vec<Box<dyn Analyst>>,
+    /// The debate and its rounds (at least one).
+    debate: Option<(Box<dyn Debate>, u32)>,
+    manager: PortfolioManager,
+    risk: RiskManager,
+    market: Arc<dyn MarketData>,
+    broker: Arc<dyn Execution>,
+    journal: Arc<dyn Recorder>,
+    leadership: Arc<dyn Leadership>,
+    metrics: Metrics,
+    /// Bars of history each analyst sees; at least `MIN_HISTORY`.
+    history: usize,
     /// The AgentPool that serves this strategy's analyses, when it has one; its reports join
     /// the in-process seats' (if any).
-    pub pool: Option<PoolClient>,
+    pool: Option<PoolClient>,
     /// The mounted config file, re-read for a new `tradingState` before each cycle and each
     /// order (see [`TradingStateWatch`]); `None` where there is no file to watch.
-    pub state_watch: Option<TradingStateWatch>,
+    state_watch: Option<TradingStateWatch>,
 }
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id.
@@ -108,10 +112,6 @@ fn exposure_of(snapshot: &Snapshot, account: &AccountState) -> Exposure {
 }
 
 impl CycleRunner {
-    pub fn window(&self) -> usize {
-        self.history.max(MIN_HISTORY)
-    }
-
     /// Runs one cycle at `now`. A broker or journal failure ends the cycle early (what was
     /// journalled stays); a symbol without data is skipped.
     pub async fn run(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
@@ -185,8 +185,10 @@ impl CycleRunner {
         };
         let mut proposals = Vec::new();
         for (snapshot, (decision, events)) in snapshots.iter().zip(analyses) {
-            let action = format!("{:?}", decision.action).to_lowercase();
-            self.metrics.decisions.with_label_values(&[&action]).inc();
+            self.metrics
+                .decisions
+                .with_label_values(&[decision.action.as_str()])
+                .inc();
             for event in events {
                 self.record(JournalEntry::Llm {
                     cycle_id: cycle_id.clone(),
@@ -300,13 +302,13 @@ impl CycleRunner {
             events.extend(pooled.events);
         }
         let debate = match &self.debate {
-            Some((debate, rounds)) if *rounds > 0 => {
+            Some((debate, rounds)) => {
                 let (conclusion, debate_events) =
                     debate.debate_detailed(&snapshot, &reports, *rounds).await;
                 events.extend(debate_events);
                 conclusion
             }
-            _ => None,
+            None => None,
         };
         let position_quantity = snapshot.position.as_ref().map_or(0.0, |p| p.quantity);
         let decision = self.manager.decide(&DecisionInput {
@@ -393,12 +395,9 @@ impl CycleRunner {
                 }
             }
         };
-        let label = serde_json::to_value(outcome.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string));
         self.metrics
             .orders
-            .with_label_values(&[label.as_deref().unwrap_or("unknown")])
+            .with_label_values(&[outcome.status.as_str()])
             .inc();
         for fill in &outcome.fills {
             let notional = fill.quantity * fill.price;
@@ -434,7 +433,12 @@ impl CycleRunner {
         }
         self.risk.set_configured_state(state);
         self.metrics.trading_state.set(self.risk.state() as i64);
-        tracing::warn!(cycle_id, ?from, to = ?state, "the config changed the trading state");
+        tracing::warn!(
+            cycle_id,
+            from = state_name(from),
+            to = state_name(state),
+            "the config changed the trading state"
+        );
         self.record(JournalEntry::TradingState {
             cycle_id: cycle_id.into(),
             time: now,

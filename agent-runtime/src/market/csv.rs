@@ -3,9 +3,12 @@
 //!
 //! Headers are matched case-insensitively and accept the usual spellings (`time`,
 //! `timestamp`, `date` or `t`; `open` or `o`; ...), so exports from most tools load as they are.
-//! Times are RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC) or a bare date (midnight UTC). A bad row
-//! fails the load with its file and line rather than being skipped: silently missing bars
-//! would change every indicator after them.
+//! Without a named time column, an unnamed first column is the time: that is where pandas'
+//! `DataFrame.to_csv` puts a frame's time index (header `,open,high,...`), the layout of most
+//! data sets users bring. Times are RFC 3339 (a space may stand for the `T`), `YYYY-MM-DD
+//! HH:MM:SS[.fff]` (UTC) or a bare date (midnight UTC). A bad row fails the load with its file
+//! and line rather than being skipped: silently missing bars would change every indicator
+//! after them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -70,6 +73,8 @@ pub fn parse_into(
     default_symbol: Option<&str>,
     set: &mut BarSet,
 ) -> Result<(), MarketDataError> {
+    // A byte order mark (`to_csv(encoding="utf-8-sig")`, Excel) is not part of the header.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = ::csv::ReaderBuilder::new()
         .trim(::csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -90,7 +95,7 @@ pub fn parse_into(
     let column = |names: &[&str]| {
         find(names).ok_or_else(|| parse_error(1, format!("no {} column", names[0])))
     };
-    let time = column(&["time", "timestamp", "date", "datetime", "t"])?;
+    let time = time_column(&headers).map_err(|message| parse_error(1, message.into()))?;
     let open = column(&["open", "o"])?;
     let high = column(&["high", "h"])?;
     let low = column(&["low", "l"])?;
@@ -121,9 +126,8 @@ pub fn parse_into(
         };
         let bar = Bar {
             symbol: symbol.clone(),
-            time: parse_time(field(time)).ok_or_else(|| {
-                parse_error(line, format!("time {:?} is not a date", field(time)))
-            })?,
+            time: parse_time(field(time.index))
+                .ok_or_else(|| parse_error(line, time.not_a_time(field(time.index))))?,
             open: number(open, "open")?,
             high: number(high, "high")?,
             low: number(low, "low")?,
@@ -147,12 +151,53 @@ pub fn parse_into(
     Ok(())
 }
 
-/// RFC 3339, `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD`, all read as UTC.
+/// Header names taken as the time column.
+const TIME_NAMES: [&str; 5] = ["time", "timestamp", "date", "datetime", "t"];
+
+/// Where the times are: a named column, or pandas' unnamed index column.
+struct TimeColumn {
+    index: usize,
+    named: bool,
+}
+
+impl TimeColumn {
+    /// The error for a row whose time does not parse, naming the column it was read from.
+    fn not_a_time(&self, value: &str) -> String {
+        if self.named {
+            format!("time {value:?} is not a date")
+        } else {
+            format!(
+                "the unnamed first column is read as the time (no column is named {}), \
+                 but {value:?} is not a date",
+                TIME_NAMES.join(", ")
+            )
+        }
+    }
+}
+
+/// The named time column, else an unnamed first column (a pandas index).
+fn time_column(headers: &::csv::StringRecord) -> Result<TimeColumn, &'static str> {
+    let named = headers
+        .iter()
+        .position(|h| TIME_NAMES.iter().any(|n| h.eq_ignore_ascii_case(n)));
+    match named {
+        Some(index) => Ok(TimeColumn { index, named: true }),
+        None if headers.get(0).is_some_and(str::is_empty) => Ok(TimeColumn {
+            index: 0,
+            named: false,
+        }),
+        None => {
+            Err("no time column (time, timestamp, date, datetime or t, or an unnamed first column)")
+        }
+    }
+}
+
+/// RFC 3339, `YYYY-MM-DD HH:MM:SS[.fff]` or `YYYY-MM-DD`, all read as UTC.
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Some(time.with_timezone(&Utc));
     }
-    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
         if let Ok(time) = NaiveDateTime::parse_from_str(text, format) {
             return Some(time.and_utc());
         }
