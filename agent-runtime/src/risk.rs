@@ -174,16 +174,6 @@ impl std::fmt::Display for Trip {
     }
 }
 
-/// The name of a trading state as a config spells it (`tradingState: Halted`), for journal
-/// messages and logs. A free function because the type belongs to the config contract.
-pub fn state_name(state: TradingState) -> &'static str {
-    match state {
-        TradingState::Active => "Active",
-        TradingState::Reducing => "Reducing",
-        TradingState::Halted => "Halted",
-    }
-}
-
 pub struct RiskManager {
     config: RiskConfig,
     configured: TradingState,
@@ -466,7 +456,7 @@ mod tests {
             (TradingState::Reducing, "Reducing", 1),
             (TradingState::Halted, "Halted", 2),
         ] {
-            assert_eq!(state_name(state), name);
+            assert_eq!(state.as_str(), name);
             assert_eq!(serde_json::to_value(state).ok(), Some(name.into()));
             // `trading_state` gauge: "0 Active, 1 Reducing, 2 Halted".
             assert_eq!(state as i64, gauge);

@@ -101,6 +101,17 @@ pub enum TradingState {
     Halted,
 }
 
+impl TradingState {
+    /// The state's name as the config, the journal and logs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TradingState::Active => "Active",
+            TradingState::Reducing => "Reducing",
+            TradingState::Halted => "Halted",
+        }
+    }
+}
+
 /// When cycles run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -22,7 +22,6 @@ use crate::domain::{OrderRequest, OrderStatus};
 use crate::journal::{
     CycleRecord, CycleStatus, EventRecord, Journal, JournalError, RejectionRecord,
 };
-use crate::risk::state_name;
 
 /// A broker whose orders are journalled as they go.
 pub struct BrokerExecution {
@@ -259,8 +258,8 @@ impl JournalRecorder {
                     kind: "trading_state".into(),
                     message: format!(
                         "configured trading state {} -> {}",
-                        state_name(*from),
-                        state_name(*to)
+                        from.as_str(),
+                        to.as_str()
                     ),
                     details: Some(serde_json::json!({"from": from, "to": to})),
                     created_at: *time,

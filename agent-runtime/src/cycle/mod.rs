@@ -29,7 +29,7 @@ use crate::domain::{Action, Decision, OrderRequest, OrderStatus, Side};
 use crate::leadership::Leadership;
 use crate::market::MarketData;
 use crate::metrics::Metrics;
-use crate::risk::{Exposure, RiskManager, RiskOutcome, state_name};
+use crate::risk::{Exposure, RiskManager, RiskOutcome};
 use crate::worker::PoolClient;
 use ports::{AccountState, CyclePhase, Debate, Execution, JournalEntry, PortError, Recorder};
 
@@ -435,8 +435,8 @@ impl CycleRunner {
         self.metrics.trading_state.set(self.risk.state() as i64);
         tracing::warn!(
             cycle_id,
-            from = state_name(from),
-            to = state_name(state),
+            from = from.as_str(),
+            to = state.as_str(),
             "the config changed the trading state"
         );
         self.record(JournalEntry::TradingState {
