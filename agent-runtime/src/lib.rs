@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod broker;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod cycle;
 pub mod decision;

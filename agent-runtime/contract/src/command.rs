@@ -23,6 +23,10 @@ pub struct Command {
         default_value = "json"
     )]
     pub log_format: LogFormat,
+    /// A kubeconfig for the Lease and status writes when the process does not run in a pod
+    /// (in a pod the service account's token is used).
+    #[arg(long, global = true, env = "TRADEPLANE_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
     #[command(subcommand)]
     pub mode: Mode,
 }
