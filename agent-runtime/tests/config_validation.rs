@@ -182,6 +182,47 @@ fn live_and_paper_alpaca_urls_must_match_the_live_opt_in() {
     with_lease.leader_election = Some(agent_runtime::config::LeaderElectionConfig {
         lease_name: "b-leader".into(),
         lease_duration_seconds: 15,
+        renew_deadline_seconds: 10,
+        retry_period_seconds: 2,
     });
     assert!(errors_of(&with_lease).is_empty());
+}
+
+#[test]
+fn lease_timings_must_let_a_leader_stop_before_a_standby_starts() {
+    let yaml = "apiVersion: runtime.tradeplane.io/v1alpha1\nidentity: {namespace: a, name: b}\n\
+                symbols: [AAPL]\nanalysts: [{role: t, kind: quant, method: trend}]\n";
+    let mut config = RuntimeConfig::parse(yaml, Path::new("lease.yaml")).unwrap();
+    let timings = |duration, renew, retry| agent_runtime::config::LeaderElectionConfig {
+        lease_name: "b-leader".into(),
+        lease_duration_seconds: duration,
+        renew_deadline_seconds: renew,
+        retry_period_seconds: retry,
+    };
+    config.leader_election = Some(timings(4, 4, 1));
+    let errors = errors_of(&config);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "leaderElection.renewDeadlineSeconds: must be less than leaseDurationSeconds (4)"
+        ),
+        "{errors:?}"
+    );
+    config.leader_election = Some(timings(4, 3, 3));
+    let errors = errors_of(&config);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "leaderElection.retryPeriodSeconds: must be less than renewDeadlineSeconds (3)"
+        ),
+        "{errors:?}"
+    );
+    config.leader_election = Some(timings(4, 3, 0));
+    assert!(
+        errors_of(&config)
+            .iter()
+            .any(|e| e.starts_with("leaderElection.retryPeriodSeconds: must be at least 1"))
+    );
+    config.leader_election = Some(timings(4, 3, 1));
+    assert!(errors_of(&config).is_empty());
 }

@@ -451,14 +451,36 @@ impl Default for JournalConfig {
 pub struct LeaderElectionConfig {
     /// Name of the `coordination.k8s.io` Lease, in the strategy's namespace.
     pub lease_name: String,
-    /// Seconds a leader holds the lease without renewing it.
+    /// Seconds a standby waits, after it last saw the holder renew, before it takes the
+    /// Lease over.
     #[serde(default = "LeaderElectionConfig::default_lease_seconds")]
     pub lease_duration_seconds: u32,
+    /// Seconds after its last successful renewal at which a leader stops placing orders and
+    /// steps down. Shorter than the lease duration, so a leader has stopped before any
+    /// standby may start.
+    #[serde(default = "LeaderElectionConfig::default_renew_deadline_seconds")]
+    pub renew_deadline_seconds: u32,
+    /// Seconds between a leader's renewals and between a standby's looks at the Lease.
+    #[serde(default = "LeaderElectionConfig::default_retry_period_seconds")]
+    pub retry_period_seconds: u32,
 }
 
 impl LeaderElectionConfig {
+    /// With these defaults a dead leader is taken over 3 to 5 s after it died (the lease
+    /// runs out 4 s after its last renewal, renewed every second), for one request per second
+    /// per replica.
+    pub const DEFAULT_LEASE_SECONDS: u32 = 4;
+    pub const DEFAULT_RENEW_DEADLINE_SECONDS: u32 = 3;
+    pub const DEFAULT_RETRY_PERIOD_SECONDS: u32 = 1;
+
     fn default_lease_seconds() -> u32 {
-        15
+        Self::DEFAULT_LEASE_SECONDS
+    }
+    fn default_renew_deadline_seconds() -> u32 {
+        Self::DEFAULT_RENEW_DEADLINE_SECONDS
+    }
+    fn default_retry_period_seconds() -> u32 {
+        Self::DEFAULT_RETRY_PERIOD_SECONDS
     }
 }
 

@@ -6,7 +6,9 @@
 //! - [`layout`]: where a pod finds its config, credentials and journal, and its port;
 //! - [`command`]: the runtime's command line, including the pod modes the operator starts
 //!   its containers in;
-//! - [`cron`]: how a five-field cron expression is read, by both sides.
+//! - [`cron`]: how a five-field cron expression is read, by both sides;
+//! - [`status`]: the runtime's part of a strategy's status, and the Lease annotation the
+//!   operator hands a switchover over with.
 //!
 //! Architecture invariant: this crate does no I/O beyond reading a config file, and depends on
 //! no database, HTTP or Kubernetes crate, so the operator links it without the runtime.
@@ -15,3 +17,4 @@ pub mod command;
 pub mod config;
 pub mod cron;
 pub mod layout;
+pub mod status;

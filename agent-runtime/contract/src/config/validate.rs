@@ -359,6 +359,32 @@ impl RuntimeConfig {
                     ),
                 );
             }
+            if election.retry_period_seconds == 0 {
+                v.error(
+                    "leaderElection.retryPeriodSeconds",
+                    "must be at least 1, got 0",
+                );
+            }
+            // A leader must have stopped before a standby may start, and must get at least
+            // one retry in before it gives up.
+            if election.renew_deadline_seconds >= election.lease_duration_seconds {
+                v.error(
+                    "leaderElection.renewDeadlineSeconds",
+                    format!(
+                        "must be less than leaseDurationSeconds ({}), got {}",
+                        election.lease_duration_seconds, election.renew_deadline_seconds
+                    ),
+                );
+            }
+            if election.retry_period_seconds >= election.renew_deadline_seconds {
+                v.error(
+                    "leaderElection.retryPeriodSeconds",
+                    format!(
+                        "must be less than renewDeadlineSeconds ({}), got {}",
+                        election.renew_deadline_seconds, election.retry_period_seconds
+                    ),
+                );
+            }
         }
     }
 

@@ -192,7 +192,9 @@ fn render_unchecked(
         journal,
         leader_election: Some(runtime::LeaderElectionConfig {
             lease_name: leader_lease(&name),
-            lease_duration_seconds: 15,
+            lease_duration_seconds: runtime::LeaderElectionConfig::DEFAULT_LEASE_SECONDS,
+            renew_deadline_seconds: runtime::LeaderElectionConfig::DEFAULT_RENEW_DEADLINE_SECONDS,
+            retry_period_seconds: runtime::LeaderElectionConfig::DEFAULT_RETRY_PERIOD_SECONDS,
         }),
         server: runtime::ServerConfig::default(),
     })
