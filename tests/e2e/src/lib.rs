@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod controller;
 pub mod crds;
+pub mod helm;
 pub mod namespace;
 pub mod operator_process;
 pub mod rbac;

@@ -10,46 +10,57 @@ use crate::cli;
 /// One question: may the subject `verb` `resource` (with `subresource`) in `namespace`
 /// (`None`: cluster-wide, or across all namespaces for a namespaced kind)?
 pub struct Check {
-    pub verb: &'static str,
+    pub verb: String,
     /// As kubectl names it: `deployments.apps`, `leases.coordination.k8s.io/NAME`, `*`.
     pub resource: String,
-    pub subresource: Option<&'static str>,
+    pub subresource: Option<String>,
     pub namespace: Option<String>,
     pub allowed: bool,
     /// Why the answer must be what it is, printed beside it.
-    pub why: &'static str,
+    pub why: String,
 }
 
-impl Check {
-    pub fn allow(verb: &'static str, resource: &str, namespace: &str, why: &'static str) -> Self {
-        Self::new(verb, resource, Some(namespace), true, why)
-    }
-
-    pub fn deny(verb: &'static str, resource: &str, namespace: &str, why: &'static str) -> Self {
-        Self::new(verb, resource, Some(namespace), false, why)
-    }
-
-    pub fn new(
-        verb: &'static str,
-        resource: &str,
-        namespace: Option<&str>,
-        allowed: bool,
-        why: &'static str,
-    ) -> Self {
-        Self {
-            verb,
-            resource: resource.to_string(),
-            subresource: None,
-            namespace: namespace.map(str::to_string),
-            allowed,
-            why,
-        }
-    }
-
-    pub fn on(mut self, subresource: &'static str) -> Self {
-        self.subresource = Some(subresource);
-        self
-    }
+/// Checks from a table, one per line: `yes|no VERB RESOURCE[:SUBRESOURCE] SCOPE WHY…`, where
+/// SCOPE is a namespace, a key of `scopes` standing for one, or `-` for cluster-wide (across
+/// all namespaces). Blank lines are skipped.
+pub fn table(text: &str, scopes: &[(&str, &str)]) -> Vec<Check> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let mut rest = line;
+            let mut next = || {
+                let field = rest.trim_start();
+                let end = field.find(char::is_whitespace).unwrap_or(field.len());
+                let (word, after) = field.split_at(end);
+                rest = after;
+                word.to_string()
+            };
+            let (answer, verb, resource, scope) = (next(), next(), next(), next());
+            let why = rest.trim().to_string();
+            let (resource, subresource) = match resource.split_once(':') {
+                Some((resource, sub)) => (resource.to_string(), Some(sub.to_string())),
+                None => (resource, None),
+            };
+            let namespace = match scope.as_str() {
+                "-" => None,
+                key => Some(
+                    scopes
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map_or(key.to_string(), |(_, ns)| ns.to_string()),
+                ),
+            };
+            Check {
+                verb,
+                resource,
+                subresource,
+                namespace,
+                allowed: answer == "yes",
+                why,
+            }
+        })
+        .collect()
 }
 
 /// Asks every check about `subject` (e.g. `system:serviceaccount:ns:name`), prints the table
@@ -66,12 +77,12 @@ pub async fn assert_table(
         let mut args: Vec<String> = vec![
             "auth".into(),
             "can-i".into(),
-            check.verb.into(),
+            check.verb.clone(),
             check.resource.clone(),
             "--as".into(),
             subject.into(),
         ];
-        if let Some(subresource) = check.subresource {
+        if let Some(subresource) = &check.subresource {
             args.push(format!("--subresource={subresource}"));
         }
         match &check.namespace {
@@ -88,7 +99,7 @@ pub async fn assert_table(
             bail!("kubectl auth can-i {}: {}", args.join(" "), output.stderr);
         }
         let got = answer == "yes";
-        let resource = match check.subresource {
+        let resource = match &check.subresource {
             Some(sub) => format!("{}/{sub}", check.resource),
             None => check.resource.clone(),
         };
@@ -96,13 +107,13 @@ pub async fn assert_table(
         let expected = if check.allowed { "yes" } else { "no" };
         let mark = if got == check.allowed { "ok" } else { "WRONG" };
         rows.push([
-            check.verb.to_string(),
+            check.verb.clone(),
             resource.clone(),
             scope.clone(),
             expected.to_string(),
             answer.clone(),
             mark.to_string(),
-            check.why.to_string(),
+            check.why.clone(),
         ]);
         if got != check.allowed {
             wrong.push(format!(
