@@ -77,22 +77,46 @@ pub async fn operator_binary() -> anyhow::Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let manifest = crate::repo_root().join("Cargo.toml");
     let manifest = manifest.to_string_lossy();
-    let stdout = run_ok(
-        &cargo,
-        &[
-            "test",
-            "--workspace",
-            "--locked",
-            "--no-run",
-            "--quiet",
-            "--manifest-path",
-            &manifest,
-            "--message-format",
-            "json",
-        ],
-        None,
-    )
-    .await?;
+    let mut command = Command::new(&cargo);
+    command.args([
+        "test",
+        "--workspace",
+        "--locked",
+        "--no-run",
+        "--quiet",
+        "--manifest-path",
+        &manifest,
+        "--message-format",
+        "json",
+    ]);
+    // What cargo set for this test process must not reach the inner cargo: a build script
+    // that reads CARGO_MANIFEST_DIR (ring's) would count it as changed and rebuild.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_for_tests = [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_MANIFEST_PATH",
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "OUT_DIR",
+        ]
+        .contains(&name.as_ref())
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_");
+        if set_for_tests {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let output = command.stdin(Stdio::null()).output().await?;
+    if !output.status.success() {
+        bail!(
+            "`cargo test --workspace --no-run` failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
     stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
