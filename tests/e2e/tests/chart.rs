@@ -20,6 +20,7 @@ use e2e::rbac::{assert_table, listed_rules, table};
 use e2e::{PrivateCluster, TestNamespace, apply_strict, install_crds, repo_root, shared_client};
 use e2e::{wait_for, yaml_documents};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -277,6 +278,11 @@ async fn installed_and_upgraded_the_charts_service_account_reconciles_every_exam
         .await
         .unwrap();
     println!("started: tradeplane-operator {}", operator.args.join(" "));
+    let lease = operator
+        .args
+        .iter()
+        .find_map(|f| f.strip_prefix("--lease-name=").map(str::to_string))
+        .unwrap();
     assert!(
         operator.args.contains(&"--concurrency=4".to_string()),
         "the upgrade did not apply"
@@ -307,6 +313,15 @@ async fn installed_and_upgraded_the_charts_service_account_reconciles_every_exam
         }
         println!("Ready: {kind} {namespace}/{object}");
     }
+    // It led through its own Lease, as a replica of the Deployment would.
+    let leases = Api::<Lease>::namespaced(client.clone(), &rns);
+    let held = leases
+        .get(&lease)
+        .await
+        .unwrap()
+        .spec
+        .and_then(|s| s.holder_identity);
+    assert_eq!(held.as_deref(), Some("chart-test-operator"));
     let log = operator.log();
     assert!(
         !log.to_lowercase().contains("forbidden"),
@@ -324,20 +339,6 @@ async fn installed_and_upgraded_the_charts_service_account_reconciles_every_exam
     operator.stop().await;
     alpaca.stop().await;
 
-    let lease = deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap()
-        .containers[0]
-        .args
-        .iter()
-        .flatten()
-        .find_map(|f| f.strip_prefix("--lease-name=").map(str::to_string))
-        .unwrap();
     let checks = table(
         &RESTRICTED.replace("LEASE", &lease),
         &[("W", watched[0]), ("R", &rns)],
