@@ -33,9 +33,10 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-## crds: regenerate crds/ from the API types in operator/src/api
+## crds: regenerate crds/ from the API types in operator/src/api, and the chart's copy of them
 crds:
 	cargo run -q -p tradeplane-operator --bin crdgen -- crds
+	cp crds/*.yaml charts/tradeplane/files/crds/
 
 ## bench: benchmarks that print figures (not asserted): the runtime's pipeline, journal and
 ## worker, then the operator's reconcile throughput, no-op writes and memory on a private

@@ -6,11 +6,14 @@
 //! server, say — starts a private one beside it ([`PrivateCluster`]).
 
 pub mod apply;
+pub mod cli;
 pub mod cluster;
 pub mod controller;
 pub mod crds;
+pub mod helm;
 pub mod namespace;
 pub mod operator_process;
+pub mod rbac;
 pub mod wait;
 
 pub use apply::{FIELD_MANAGER, apply_strict, yaml_documents};

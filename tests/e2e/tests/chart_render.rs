@@ -1,0 +1,269 @@
+//! The Helm chart (charts/tradeplane) without a cluster: `helm lint --strict`, what `helm
+//! template` renders — the CRDs exactly as generated, a hardened Deployment, RBAC without
+//! wildcards, namespaced when asked — and the values its schema refuses, with messages naming
+//! them. chart.rs installs it into the local control plane.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
+
+use e2e::cli::run;
+use e2e::helm::{app_version, chart, chart_dir, of_kind, render, yaml_files};
+use e2e::repo_root;
+use serde_json::{Value, json};
+
+async fn rendered(values: &str) -> Vec<Value> {
+    render(values).await.unwrap().unwrap()
+}
+
+fn only<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+    let found = of_kind(objects, kind);
+    assert_eq!(found.len(), 1, "expected one {kind}, found {}", found.len());
+    found[0]
+}
+
+fn operator_container(objects: &[Value]) -> &Value {
+    &only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+}
+
+fn args(container: &Value) -> Vec<String> {
+    let args = container["args"].as_array().unwrap();
+    args.iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Numbers as f64, so YAML's `1.0` and `1` compare equal (Helm's `toYaml` writes the latter).
+fn normalized(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => json!(n.as_f64()),
+        Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), normalized(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test]
+async fn the_chart_passes_helm_lint_strict() {
+    for values in [
+        "{}",
+        "namespaces: [team-a, team-b]\n\
+         metrics: {serviceMonitor: {enabled: true}, prometheusRule: {enabled: true}}\n",
+        "crds: {install: false}\nreplicas: 1\nleaderElection: {enabled: false}\n",
+    ] {
+        let lint = ["lint", "--strict", &chart(), "-f", "-"];
+        let output = run("helm", &lint, Some(values)).await.unwrap();
+        let printed = format!("{}{}", output.stdout, output.stderr);
+        assert!(
+            output.success,
+            "helm lint --strict with {values}:\n{printed}"
+        );
+    }
+}
+
+/// One source of truth: the chart's copy is byte-for-byte the generated crds/, and what it
+/// renders is those CRDs with nothing changed but the keep annotation.
+#[tokio::test]
+async fn the_charts_crds_are_the_generated_ones_annotated_to_be_kept() {
+    let (source, copy) = (repo_root().join("crds"), chart_dir().join("files/crds"));
+    let names = yaml_files(&source).unwrap();
+    assert_eq!(names, yaml_files(&copy).unwrap(), "run `make crds`");
+    assert_eq!(names.len(), 3);
+    for name in &names {
+        let same =
+            std::fs::read(source.join(name)).unwrap() == std::fs::read(copy.join(name)).unwrap();
+        assert!(
+            same,
+            "charts/tradeplane/files/crds/{name} differs from crds/{name}: run `make crds`"
+        );
+    }
+    let objects = rendered("{}").await;
+    let crds = of_kind(&objects, "CustomResourceDefinition");
+    assert_eq!(crds.len(), 3);
+    for name in &names {
+        let generated: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(source.join(name)).unwrap()).unwrap();
+        let crd_name = &generated["metadata"]["name"];
+        let mut found = (*crds
+            .iter()
+            .find(|c| &c["metadata"]["name"] == crd_name)
+            .unwrap())
+        .clone();
+        let annotations = found["metadata"]["annotations"].as_object_mut().unwrap();
+        let policy = annotations.remove("helm.sh/resource-policy");
+        assert_eq!(policy, Some(json!("keep")), "{crd_name}");
+        if annotations.is_empty() {
+            found["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("annotations");
+        }
+        assert!(
+            normalized(&found) == normalized(&generated),
+            "the chart renders {crd_name} differently from crds/{name}"
+        );
+    }
+    let without = rendered("crds: {install: false}").await;
+    assert!(of_kind(&without, "CustomResourceDefinition").is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_value_is_refused_with_a_message_naming_it() {
+    let cases = [
+        ("replicas: 0", "replicas"),
+        ("replicas: two", "replicas"),
+        ("replicaCount: 2", "replicaCount"),
+        ("image: {digest: latest}", "digest"),
+        ("runtimeImage: {repository: ghcr.io/x, tag: 'a b'}", "tag"),
+        (
+            "runtimeImage: {repository: ghcr.io/x, pullPolicy: Always}",
+            "pullPolicy",
+        ),
+        ("namespaces: [Team_A]", "namespaces"),
+        ("namespaces: team-a", "namespaces"),
+        ("crds: {install: 'yes'}", "install"),
+        ("logging: {format: xml}", "format"),
+        ("metrics: {port: 80}", "port"),
+        ("metrics: {serviceMonitor: {interval: soon}}", "interval"),
+        (
+            "replicas: 2\nleaderElection: {enabled: false}",
+            "leaderElection",
+        ),
+    ];
+    for (values, named) in cases {
+        let error = render(values).await.unwrap().err();
+        let error = error.unwrap_or_else(|| panic!("`{values}` was accepted"));
+        println!("{values:55} → {}", error.trim().replace('\n', " "));
+        assert!(
+            error.contains(named),
+            "the error for `{values}` does not name {named}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_deployment_is_hardened_and_the_runtime_image_reaches_the_operator() {
+    let objects = rendered("{}").await;
+    let deployment = only(&objects, "Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let pod = &deployment["spec"]["template"]["spec"]["securityContext"];
+    assert_eq!(pod["runAsNonRoot"], true);
+    assert_eq!(pod["seccompProfile"]["type"], "RuntimeDefault");
+    let container = operator_container(&objects);
+    let security = &container["securityContext"];
+    assert_eq!(security["readOnlyRootFilesystem"], true);
+    assert_eq!(security["allowPrivilegeEscalation"], false);
+    assert_eq!(security["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert!(container["resources"]["requests"]["memory"].is_string());
+    let version = app_version().unwrap();
+    assert_eq!(
+        container["image"],
+        format!("ghcr.io/tradeplane/operator:{version}")
+    );
+    let flags = args(container);
+    let runtime = format!("--runtime-image=ghcr.io/tradeplane/agent-runtime:{version}");
+    assert!(flags.contains(&runtime), "{flags:?}");
+    assert!(flags.contains(&"--leader-election=true".to_string()));
+    assert!(!flags.iter().any(|f| f.starts_with("--namespaces")));
+    let env = container["env"].as_array().unwrap();
+    for name in ["POD_NAMESPACE", "POD_NAME"] {
+        assert!(env.iter().any(|e| e["name"] == name), "{name} missing");
+    }
+    assert!(of_kind(&objects, "ServiceMonitor").is_empty());
+    assert!(of_kind(&objects, "PrometheusRule").is_empty());
+    assert_eq!(
+        only(&objects, "Service")["spec"]["ports"][0]["name"],
+        "http-metrics"
+    );
+
+    let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+    let pinned = rendered(&format!(
+        "runtimeImage: {{repository: registry.example/desk/agent-runtime, tag: 1.2.3, digest: '{digest}'}}\n\
+         image: {{repository: registry.example/desk/operator, digest: '{digest}'}}"
+    ))
+    .await;
+    let container = operator_container(&pinned);
+    let runtime = format!("--runtime-image=registry.example/desk/agent-runtime:1.2.3@{digest}");
+    assert!(args(container).contains(&runtime));
+    let image = format!("registry.example/desk/operator:{version}@{digest}");
+    assert_eq!(container["image"], image);
+
+    let monitored = rendered(
+        "metrics: {serviceMonitor: {enabled: true, labels: {release: prometheus}},\n\
+         prometheusRule: {enabled: true, labels: {release: prometheus}}}",
+    )
+    .await;
+    for kind in ["ServiceMonitor", "PrometheusRule"] {
+        assert_eq!(
+            only(&monitored, kind)["metadata"]["labels"]["release"],
+            "prometheus"
+        );
+    }
+}
+
+/// Every rule of every Role and ClusterRole in `objects`.
+fn rules(objects: &[Value]) -> Vec<Value> {
+    let roles = objects
+        .iter()
+        .filter(|o| o["kind"] == "Role" || o["kind"] == "ClusterRole");
+    roles
+        .flat_map(|o| o["rules"].as_array().unwrap().clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_rbac_names_no_wildcard_and_is_namespaced_when_namespaces_are_listed() {
+    let cluster_wide = rendered("{}").await;
+    let restricted = rendered("namespaces: [desk-a, desk-b]").await;
+    let refused_verbs = ["escalate", "bind", "impersonate", "deletecollection"];
+    let refused_resources = ["nodes", "namespaces", "customresourcedefinitions"];
+    for objects in [&cluster_wide, &restricted] {
+        for rule in rules(objects) {
+            let text = rule.to_string();
+            assert!(!text.contains('*'), "a wildcard in {text}");
+            let verbs = rule["verbs"].as_array().unwrap();
+            assert!(
+                !verbs
+                    .iter()
+                    .any(|v| refused_verbs.contains(&v.as_str().unwrap())),
+                "{text}"
+            );
+            for resource in rule["resources"].as_array().unwrap() {
+                let resource = resource.as_str().unwrap();
+                assert!(!resource.starts_with("pods"), "{text}");
+                assert!(!refused_resources.contains(&resource), "{text}");
+                // The operator never writes a user's spec.
+                if ["tradingstrategies", "brokeraccounts", "agentpools"].contains(&resource) {
+                    assert_eq!(rule["verbs"], json!(["get", "list", "watch"]), "{text}");
+                }
+            }
+        }
+    }
+    assert_eq!(of_kind(&cluster_wide, "ClusterRole").len(), 1);
+    assert_eq!(of_kind(&cluster_wide, "ClusterRoleBinding").len(), 1);
+
+    assert!(of_kind(&restricted, "ClusterRole").is_empty());
+    assert!(of_kind(&restricted, "ClusterRoleBinding").is_empty());
+    let roles = of_kind(&restricted, "Role");
+    let namespaces: Vec<&Value> = roles.iter().map(|r| &r["metadata"]["namespace"]).collect();
+    // One per watched namespace, and the leader-election Role in the release's own.
+    assert_eq!(
+        namespaces,
+        [&json!("desk-a"), &json!("desk-b"), &json!("tradeplane")]
+    );
+    for binding in of_kind(&restricted, "RoleBinding") {
+        let subject = &binding["subjects"][0];
+        assert_eq!(
+            (&subject["namespace"], &subject["name"]),
+            (&json!("tradeplane"), &json!("tp-tradeplane"))
+        );
+    }
+    let flags = args(operator_container(&restricted));
+    assert!(
+        flags.contains(&"--namespaces=desk-a,desk-b".into()),
+        "{flags:?}"
+    );
+}
