@@ -1,0 +1,633 @@
+//! Nothing the operator writes makes Argo CD see drift, on a real API server with the
+//! operator's controllers running in this process.
+//!
+//! The quick start is applied the way Argo CD syncs it — server-side apply under Argo CD's
+//! field manager, with its tracking label and annotation on every object — and then:
+//! - no child (nor the pods' template) carries the tracking label or annotation, so Argo CD
+//!   does not adopt the children as its own resources and prune or diff them;
+//! - the operator's field manager owns nothing but status in the objects Argo CD applied;
+//! - Argo CD's server-side diff (a dry-run apply of the same manifests) finds nothing to
+//!   change, also after the Suspend action wrote `spec.suspend` as Argo CD's server does;
+//! - the health checks of examples/argocd/ judge the live objects as the operator left them;
+//! - an autoscaled AgentPool's Deployment replicas are not the operator's to apply.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use e2e::argocd::lua::{self, Clock};
+use e2e::argocd::{Customization, customizations_root, load};
+use e2e::{
+    InProcessController, TestNamespace, install_crds, repo_root, shared_client, wait_for,
+    yaml_documents,
+};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use tradeplane_operator::api::{AgentPool, BrokerAccount, TradingStrategy};
+use tradeplane_operator::controllers::{
+    FIELD_MANAGER, agent_pool, broker_account, trading_strategy,
+};
+
+const WAIT: Duration = Duration::from_secs(90);
+/// The field manager of Argo CD's server-side apply sync.
+const ARGOCD_MANAGER: &str = "argocd-controller";
+/// The field manager of Argo CD's server when it runs a resource action.
+const ARGOCD_SERVER: &str = "argocd-server";
+const APP: &str = "tradeplane-quickstart";
+const TRACKING_LABEL: &str = "app.kubernetes.io/instance";
+const TRACKING_ANNOTATION: &str = "argocd.argoproj.io/tracking-id";
+
+/// `manifest` as Argo CD applies it for the Application [`APP`] in `namespace`.
+fn tracked(mut manifest: Value, namespace: &str) -> Value {
+    let api_version = manifest["apiVersion"].as_str().unwrap().to_string();
+    let group = api_version
+        .rsplit_once('/')
+        .map_or("", |(g, _)| g)
+        .to_string();
+    let kind = manifest["kind"].as_str().unwrap().to_string();
+    let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
+    let metadata = manifest["metadata"].as_object_mut().unwrap();
+    metadata
+        .entry("labels")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .unwrap()
+        .insert(TRACKING_LABEL.into(), json!(APP));
+    metadata
+        .entry("annotations")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .unwrap()
+        .insert(
+            TRACKING_ANNOTATION.into(),
+            json!(format!("{APP}:{group}/{kind}:{namespace}/{name}")),
+        );
+    manifest
+}
+
+/// Server-side apply of `manifest` as `manager` (forcing conflicts, as Argo CD does); with
+/// `dry_run`, what Argo CD's server-side diff asks the API server.
+async fn apply_as(
+    client: &Client,
+    namespace: &str,
+    manifest: &Value,
+    manager: &str,
+    dry_run: bool,
+) -> Value {
+    let api_version = manifest["apiVersion"].as_str().unwrap();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let gvk = GroupVersionKind::gvk(group, version, manifest["kind"].as_str().unwrap());
+    let (resource, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let mut params = PatchParams::apply(manager).force();
+    params.dry_run = dry_run;
+    let name = manifest["metadata"]["name"].as_str().unwrap();
+    let applied = api
+        .patch(name, &params, &Patch::Apply(manifest))
+        .await
+        .unwrap_or_else(|e| panic!("applying {} {name}: {e}", manifest["kind"]));
+    serde_json::to_value(applied).unwrap()
+}
+
+/// The live object `manifest` describes, as the API server serves it.
+async fn live(client: &Client, namespace: &str, manifest: &Value) -> Value {
+    let api_version = manifest["apiVersion"].as_str().unwrap();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let gvk = GroupVersionKind::gvk(group, version, manifest["kind"].as_str().unwrap());
+    let (resource, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let object = api
+        .get(manifest["metadata"]["name"].as_str().unwrap())
+        .await
+        .unwrap();
+    serde_json::to_value(object).unwrap()
+}
+
+/// An object without what changes on every write and is not part of the comparison.
+fn comparable(mut object: Value) -> Value {
+    if let Some(metadata) = object["metadata"].as_object_mut() {
+        metadata.remove("managedFields");
+        metadata.remove("resourceVersion");
+    }
+    object
+}
+
+/// Every object of the kinds the operator creates, in `namespace`, as JSON with its kind.
+async fn everything(client: &Client, namespace: &str) -> Vec<Value> {
+    async fn all<K>(client: &Client, namespace: &str, kind: &str, into: &mut Vec<Value>)
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::namespaced(client.clone(), namespace);
+        for item in api.list(&ListParams::default()).await.unwrap().items {
+            let mut value = serde_json::to_value(item).unwrap();
+            value["kind"] = json!(kind);
+            into.push(value);
+        }
+    }
+    let mut found = Vec::new();
+    all::<Secret>(client, namespace, "Secret", &mut found).await;
+    all::<ConfigMap>(client, namespace, "ConfigMap", &mut found).await;
+    all::<Deployment>(client, namespace, "Deployment", &mut found).await;
+    all::<ReplicaSet>(client, namespace, "ReplicaSet", &mut found).await;
+    all::<Pod>(client, namespace, "Pod", &mut found).await;
+    all::<Service>(client, namespace, "Service", &mut found).await;
+    all::<PersistentVolumeClaim>(client, namespace, "PersistentVolumeClaim", &mut found).await;
+    all::<PodDisruptionBudget>(client, namespace, "PodDisruptionBudget", &mut found).await;
+    all::<ServiceAccount>(client, namespace, "ServiceAccount", &mut found).await;
+    all::<Role>(client, namespace, "Role", &mut found).await;
+    all::<RoleBinding>(client, namespace, "RoleBinding", &mut found).await;
+    all::<Lease>(client, namespace, "Lease", &mut found).await;
+    all::<CronJob>(client, namespace, "CronJob", &mut found).await;
+    all::<HorizontalPodAutoscaler>(client, namespace, "HorizontalPodAutoscaler", &mut found).await;
+    found
+}
+
+/// The objects among `objects` owned, directly or through other owned objects (a
+/// Deployment's ReplicaSets and their Pods), by one of `owners` (uids).
+fn descendants(objects: &[Value], owners: &BTreeSet<String>) -> Vec<Value> {
+    let mut owners = owners.clone();
+    let mut found: Vec<Value> = Vec::new();
+    loop {
+        let before = found.len();
+        for object in objects {
+            let uid = object["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if owners.contains(&uid) {
+                continue;
+            }
+            let owned = object["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| {
+                    refs.iter()
+                        .any(|r| r["uid"].as_str().is_some_and(|u| owners.contains(u)))
+                });
+            if owned {
+                owners.insert(uid);
+                found.push(object.clone());
+            }
+        }
+        if found.len() == before {
+            return found;
+        }
+    }
+}
+
+/// Where an object (or a pod template in it) carries Argo CD's tracking label or annotation.
+fn tracking_marks(object: &Value) -> Vec<String> {
+    let mut marks = Vec::new();
+    for (place, metadata) in [
+        ("metadata", &object["metadata"]),
+        (
+            "spec.template.metadata",
+            &object["spec"]["template"]["metadata"],
+        ),
+        (
+            "spec.jobTemplate.spec.template.metadata",
+            &object["spec"]["jobTemplate"]["spec"]["template"]["metadata"],
+        ),
+    ] {
+        if metadata["labels"].get(TRACKING_LABEL).is_some() {
+            marks.push(format!("{place}.labels[{TRACKING_LABEL}]"));
+        }
+        if metadata["annotations"].get(TRACKING_ANNOTATION).is_some() {
+            marks.push(format!("{place}.annotations[{TRACKING_ANNOTATION}]"));
+        }
+    }
+    marks
+}
+
+/// The top-level fields (`f:spec`, `f:status`, ...) and subresource each of `manager`'s
+/// managedFields entries covers.
+fn owned_by(object: &Value, manager: &str) -> Vec<(String, Vec<String>)> {
+    object["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry["manager"] == manager)
+        .map(|entry| {
+            let subresource = entry["subresource"].as_str().unwrap_or("").to_string();
+            let fields = entry["fieldsV1"]
+                .as_object()
+                .map(|f| f.keys().cloned().collect())
+                .unwrap_or_default();
+            (subresource, fields)
+        })
+        .collect()
+}
+
+fn health_script(customizations: &[Customization], kind: &str) -> String {
+    customizations
+        .iter()
+        .find(|c| c.kind == kind)
+        .and_then(|c| c.health.clone())
+        .unwrap()
+}
+
+fn has_condition(status: Option<&Value>, type_: &str, value: &str) -> bool {
+    status
+        .and_then(|s| s["conditions"].as_array())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == type_ && c["status"] == value)
+        })
+}
+
+#[tokio::test]
+async fn an_argo_cd_synced_quickstart_shows_no_drift_and_no_tracking_marks_on_children() {
+    let client = shared_client().await.unwrap();
+    install_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, "argocd-drift")
+        .await
+        .unwrap();
+    let controllers = [
+        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
+            trading_strategy::run(context, Some(&ns), shutdown).await
+        })
+        .unwrap(),
+        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
+            broker_account::run(context, Some(&ns), shutdown).await
+        })
+        .unwrap(),
+        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
+            agent_pool::run(context, Some(&ns), shutdown).await
+        })
+        .unwrap(),
+    ];
+
+    // Sync: every manifest of the quick start, as Argo CD applies it.
+    let mut manifests = Vec::new();
+    let dir = repo_root().join("examples/quickstart");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        for document in yaml_documents(&std::fs::read_to_string(&file).unwrap()).unwrap() {
+            manifests.push(tracked(document, &ns.name));
+        }
+    }
+    for manifest in &manifests {
+        apply_as(&client, &ns.name, manifest, ARGOCD_MANAGER, false).await;
+    }
+
+    // Wait until the operator has done its work: every strategy and the pool Ready.
+    let strategies: Api<TradingStrategy> = ns.api();
+    let pools: Api<AgentPool> = ns.api();
+    let accounts: Api<BrokerAccount> = ns.api();
+    for manifest in &manifests {
+        let name = manifest["metadata"]["name"].as_str().unwrap();
+        let ready = |status: Option<Value>| has_condition(status.as_ref(), "Ready", "True");
+        match manifest["kind"].as_str().unwrap() {
+            "TradingStrategy" => {
+                wait_for(
+                    &strategies,
+                    name,
+                    "Ready and Trading",
+                    WAIT,
+                    |t: Option<&TradingStrategy>| {
+                        let status = t.and_then(|t| serde_json::to_value(&t.status).ok());
+                        t.and_then(|t| t.status.as_ref())
+                            .and_then(|s| s.phase.as_deref())
+                            == Some("Trading")
+                            && ready(status)
+                    },
+                )
+                .await
+                .unwrap();
+            }
+            "AgentPool" => {
+                wait_for(&pools, name, "Ready", WAIT, |p: Option<&AgentPool>| {
+                    ready(p.and_then(|p| serde_json::to_value(&p.status).ok()))
+                })
+                .await
+                .unwrap();
+            }
+            "BrokerAccount" => {
+                wait_for(
+                    &accounts,
+                    name,
+                    "Ready",
+                    WAIT,
+                    |a: Option<&BrokerAccount>| {
+                        ready(a.and_then(|a| serde_json::to_value(&a.status).ok()))
+                    },
+                )
+                .await
+                .unwrap();
+            }
+            _ => {}
+        }
+    }
+
+    let objects = everything(&client, &ns.name).await;
+    let customizations = load(&customizations_root()).unwrap();
+    let mut parents: BTreeMap<String, Value> = BTreeMap::new();
+    for manifest in &manifests {
+        let kind = manifest["kind"].as_str().unwrap();
+        let name = manifest["metadata"]["name"].as_str().unwrap();
+        let live = live(&client, &ns.name, manifest).await;
+        parents.insert(format!("{kind}/{name}"), live);
+    }
+
+    let mut problems = Vec::new();
+    for (id, live) in &parents {
+        let kind = live["kind"].as_str().unwrap();
+        // The children, and what they carry.
+        let uid = live["metadata"]["uid"].as_str().unwrap().to_string();
+        let children = descendants(&objects, &BTreeSet::from([uid]));
+        let kinds: BTreeSet<&str> = children.iter().filter_map(|c| c["kind"].as_str()).collect();
+        let required: &[&str] = match kind {
+            "TradingStrategy" => &[
+                "Secret",
+                "Deployment",
+                "ReplicaSet",
+                "Pod",
+                "Service",
+                "PersistentVolumeClaim",
+                "ServiceAccount",
+                "Role",
+                "RoleBinding",
+                "Lease",
+            ],
+            "AgentPool" => &["Deployment", "ReplicaSet", "Pod", "Service"],
+            _ => &[],
+        };
+        for want in required {
+            if !kinds.contains(want) {
+                problems.push(format!("{id}: no {want} child (found {kinds:?})"));
+            }
+        }
+        for child in &children {
+            for mark in tracking_marks(child) {
+                problems.push(format!(
+                    "{id}: child {} {} carries {mark}",
+                    child["kind"].as_str().unwrap_or("?"),
+                    child["metadata"]["name"].as_str().unwrap_or("?")
+                ));
+            }
+        }
+        println!("{id}: children {kinds:?}");
+
+        // The operator writes status, and nothing else, of what Argo CD applied.
+        for (subresource, fields) in owned_by(live, FIELD_MANAGER) {
+            if subresource != "status" || fields.iter().any(|f| f != "f:status") {
+                problems.push(format!(
+                    "{id}: {FIELD_MANAGER} owns {fields:?} (subresource {subresource:?})"
+                ));
+            }
+        }
+        if owned_by(live, ARGOCD_MANAGER).is_empty() {
+            problems.push(format!("{id}: {ARGOCD_MANAGER} owns nothing"));
+        }
+
+        // Argo CD's health check on the object as the operator left it.
+        let health = lua::health(kind, &health_script(&customizations, kind), live).unwrap();
+        if health.status != "Healthy" {
+            problems.push(format!("{id}: health {health:?}"));
+        }
+    }
+
+    // Argo CD's server-side diff: a dry-run apply of each manifest changes nothing.
+    for manifest in &manifests {
+        let id = format!(
+            "{}/{}",
+            manifest["kind"].as_str().unwrap(),
+            manifest["metadata"]["name"].as_str().unwrap()
+        );
+        let Some(live) = parents.get(&id) else {
+            continue;
+        };
+        let after = apply_as(&client, &ns.name, manifest, ARGOCD_MANAGER, true).await;
+        if comparable(after.clone()) != comparable(live.clone()) {
+            problems.push(format!(
+                "{id}: the server-side diff is not empty:\nlive {live:#}\nafter {after:#}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The Suspend action, run by Argo CD's server: the Lua computes the new object and the
+    // server patches the difference. The strategy halts, its health says so, and a sync of
+    // the unchanged manifests in Git neither sees drift nor undoes the halt.
+    let strategy = customizations
+        .iter()
+        .find(|c| c.kind == "TradingStrategy")
+        .unwrap();
+    let suspend = &strategy
+        .actions
+        .iter()
+        .find(|(n, _)| n == "suspend")
+        .unwrap()
+        .1;
+    let manifest = manifests
+        .iter()
+        .find(|m| m["metadata"]["name"] == "tech-momentum")
+        .unwrap();
+    let before = live(&client, &ns.name, manifest).await;
+    let acted = lua::act("suspend", suspend, &before, Clock::Real).unwrap();
+    assert_eq!(acted["spec"]["suspend"], true);
+    strategies
+        .patch(
+            "tech-momentum",
+            &PatchParams {
+                field_manager: Some(ARGOCD_SERVER.into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(json!({"spec": {"suspend": acted["spec"]["suspend"]}})),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &strategies,
+        "tech-momentum",
+        "phase Halted",
+        WAIT,
+        |t: Option<&TradingStrategy>| {
+            t.and_then(|t| t.status.as_ref())
+                .and_then(|s| s.phase.as_deref())
+                == Some("Halted")
+                && t.is_some_and(|t| {
+                    t.status.as_ref().and_then(|s| s.observed_generation) == t.metadata.generation
+                })
+        },
+    )
+    .await
+    .unwrap();
+    let halted = live(&client, &ns.name, manifest).await;
+    let health = lua::health(
+        "TradingStrategy",
+        &health_script(&customizations, "TradingStrategy"),
+        &halted,
+    )
+    .unwrap();
+    assert_eq!(health.status, "Suspended", "{health:?}");
+    let after = apply_as(&client, &ns.name, manifest, ARGOCD_MANAGER, true).await;
+    assert_eq!(
+        comparable(after.clone()),
+        comparable(halted),
+        "after the Suspend action a sync of Git's manifest would change the strategy"
+    );
+    assert_eq!(after["spec"]["suspend"], true);
+
+    for controller in controllers {
+        controller.stop().await.unwrap();
+    }
+    ns.delete().await.unwrap();
+}
+
+/// While autoscaling is on, the count of worker replicas is the HorizontalPodAutoscaler's:
+/// the operator's apply does not hold `spec.replicas` of the Deployment, and a scale the
+/// autoscaler made survives the next reconcile.
+#[tokio::test]
+async fn an_autoscaled_pools_replicas_belong_to_the_autoscaler() {
+    let client = shared_client().await.unwrap();
+    install_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, "argocd-hpa").await.unwrap();
+    let controller =
+        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
+            agent_pool::run(context, Some(&ns), shutdown).await
+        })
+        .unwrap();
+    let file = repo_root().join("examples/quickstart/agent-pool.yaml");
+    let mut pool = yaml_documents(&std::fs::read_to_string(file).unwrap())
+        .unwrap()
+        .remove(0);
+    let name = pool["metadata"]["name"].as_str().unwrap().to_string();
+    let spec = pool["spec"].as_object_mut().unwrap();
+    spec.remove("replicas");
+    spec.insert(
+        "autoscaling".into(),
+        json!({"minReplicas": 2, "maxReplicas": 5}),
+    );
+    let pool = tracked(pool, &ns.name);
+    apply_as(&client, &ns.name, &pool, ARGOCD_MANAGER, false).await;
+
+    let autoscalers: Api<HorizontalPodAutoscaler> = ns.api();
+    let deployments: Api<Deployment> = ns.api();
+    let pools: Api<AgentPool> = ns.api();
+    let pool_uid = pools.get(&name).await.unwrap().metadata.uid.unwrap();
+    let owned = |meta: &kube::api::ObjectMeta| {
+        meta.owner_references
+            .iter()
+            .flatten()
+            .any(|r| r.uid == pool_uid)
+    };
+    // The HPA and the worker Deployment, both the pool's.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (hpa, deployment) = loop {
+        let hpa = autoscalers
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|h| owned(&h.metadata));
+        let deployment = deployments
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|d| owned(&d.metadata));
+        if let (Some(hpa), Some(deployment)) = (hpa, deployment) {
+            break (hpa, deployment);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no HPA and Deployment for the pool"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let worker = deployment.metadata.name.clone().unwrap();
+    assert_eq!(hpa.spec.scale_target_ref.name, worker);
+    let deployment = serde_json::to_value(&deployment).unwrap();
+    for (subresource, _) in owned_by(&deployment, FIELD_MANAGER) {
+        assert!(
+            subresource.is_empty(),
+            "the operator writes a subresource of its Deployment"
+        );
+    }
+    let applies_replicas = deployment["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| {
+            e["manager"] == FIELD_MANAGER && e["fieldsV1"]["f:spec"].get("f:replicas").is_some()
+        });
+    assert!(
+        !applies_replicas,
+        "the operator's apply owns spec.replicas of {worker}"
+    );
+    assert!(
+        tracking_marks(&deployment).is_empty(),
+        "{:?}",
+        tracking_marks(&deployment)
+    );
+
+    // What the autoscaler does: scale the Deployment through its scale subresource. Then a
+    // change to the pool makes the operator reconcile and apply the Deployment again.
+    deployments
+        .patch_scale(
+            &worker,
+            &PatchParams {
+                field_manager: Some("horizontal-pod-autoscaler".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await
+        .unwrap();
+    let mut changed = pool.clone();
+    changed["spec"]["maxInFlightPerReplica"] = json!(6);
+    apply_as(&client, &ns.name, &changed, ARGOCD_MANAGER, false).await;
+    wait_for(
+        &pools,
+        &name,
+        "the change observed",
+        WAIT,
+        |p: Option<&AgentPool>| {
+            p.is_some_and(|p| {
+                p.status.as_ref().and_then(|s| s.observed_generation) == p.metadata.generation
+            })
+        },
+    )
+    .await
+    .unwrap();
+    // Give a second reconcile (after the Deployment event) its chance to undo the scale.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let replicas = deployments
+        .get(&worker)
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .replicas;
+    assert_eq!(
+        replicas,
+        Some(4),
+        "the operator reset the autoscaler's replicas"
+    );
+
+    controller.stop().await.unwrap();
+    ns.delete().await.unwrap();
+}
