@@ -388,7 +388,18 @@ async fn an_argo_cd_synced_quickstart_shows_no_drift_and_no_tracking_marks_on_ch
         }
         println!("{id}: children {kinds:?}");
 
+        // The parent carries what Argo CD put on it (so the check above can see it).
+        if tracking_marks(live).len() != 2 {
+            problems.push(format!(
+                "{id}: lost Argo CD's marks: {:?}",
+                tracking_marks(live)
+            ));
+        }
+
         // The operator writes status, and nothing else, of what Argo CD applied.
+        if owned_by(live, FIELD_MANAGER).is_empty() {
+            problems.push(format!("{id}: {FIELD_MANAGER} wrote no status"));
+        }
         for (subresource, fields) in owned_by(live, FIELD_MANAGER) {
             if subresource != "status" || fields.iter().any(|f| f != "f:status") {
                 problems.push(format!(
