@@ -8,7 +8,9 @@
 //! - the operator's field manager owns nothing but status in the objects Argo CD applied;
 //! - Argo CD's server-side diff (a dry-run apply of the same manifests) finds nothing to
 //!   change, also after the Suspend action wrote `spec.suspend` as Argo CD's server does;
-//! - the health checks of examples/argocd/ judge the live objects as the operator left them;
+//! - the health checks of examples/argocd/ judge the live objects as the operator left them
+//!   (Healthy; Suspended after the action; Degraded, with the operator's reason, for input
+//!   that waits for a fix);
 //! - an autoscaled AgentPool's Deployment replicas are not the operator's to apply.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
@@ -640,5 +642,132 @@ async fn an_autoscaled_pools_replicas_belong_to_the_autoscaler() {
     );
 
     controller.stop().await.unwrap();
+    ns.delete().await.unwrap();
+}
+
+/// The health checks judge what the operator really reports: input it cannot act on until
+/// someone changes something is Degraded, with the operator's own reason and message, and
+/// fixing it makes the object Healthy.
+#[tokio::test]
+async fn health_checks_call_what_the_operator_reports_for_broken_input_degraded() {
+    let client = shared_client().await.unwrap();
+    install_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, "argocd-health")
+        .await
+        .unwrap();
+    let controllers = [
+        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
+            trading_strategy::run(context, Some(&ns), shutdown).await
+        })
+        .unwrap(),
+        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
+            broker_account::run(context, Some(&ns), shutdown).await
+        })
+        .unwrap(),
+        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
+            agent_pool::run(context, Some(&ns), shutdown).await
+        })
+        .unwrap(),
+    ];
+    let example = |path: &str| {
+        let text = std::fs::read_to_string(repo_root().join(path)).unwrap();
+        yaml_documents(&text).unwrap().remove(0)
+    };
+    // The LLM pool without its key Secret, the Alpaca account without its credentials, and a
+    // strategy on an account that does not exist.
+    let pool = example("examples/llm/agent-pool.yaml");
+    let account = example("examples/ha/broker-account.yaml");
+    let strategy = json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
+        "metadata": {"name": "orphan"},
+        "spec": {"symbols": ["SPY"], "brokerAccountRef": {"name": "no-such-account"}},
+    });
+    let customizations = load(&customizations_root()).unwrap();
+    let strategies: Api<TradingStrategy> = ns.api();
+    let pools: Api<AgentPool> = ns.api();
+    let accounts: Api<BrokerAccount> = ns.api();
+    for manifest in [&pool, &account, &strategy] {
+        apply_as(&client, &ns.name, manifest, ARGOCD_MANAGER, false).await;
+    }
+    let stalled = |status: Option<Value>| has_condition(status.as_ref(), "Stalled", "True");
+    let pool_name = pool["metadata"]["name"].as_str().unwrap();
+    let account_name = account["metadata"]["name"].as_str().unwrap();
+    wait_for(
+        &pools,
+        pool_name,
+        "Stalled",
+        WAIT,
+        |p: Option<&AgentPool>| stalled(p.and_then(|p| serde_json::to_value(&p.status).ok())),
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &accounts,
+        account_name,
+        "Stalled",
+        WAIT,
+        |a: Option<&BrokerAccount>| stalled(a.and_then(|a| serde_json::to_value(&a.status).ok())),
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &strategies,
+        "orphan",
+        "Stalled",
+        WAIT,
+        |t: Option<&TradingStrategy>| stalled(t.and_then(|t| serde_json::to_value(&t.status).ok())),
+    )
+    .await
+    .unwrap();
+
+    for (manifest, reason) in [
+        (&pool, "SecretNotFound"),
+        (&account, "SecretNotFound"),
+        (&strategy, "BrokerAccountNotFound"),
+    ] {
+        let kind = manifest["kind"].as_str().unwrap();
+        let object = live(&client, &ns.name, manifest).await;
+        let condition = object["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Stalled")
+            .unwrap()
+            .clone();
+        assert_eq!(condition["reason"], reason, "{kind}");
+        let health = lua::health(kind, &health_script(&customizations, kind), &object).unwrap();
+        assert_eq!(health.status, "Degraded", "{kind}: {health:?}");
+        assert_eq!(
+            health.message,
+            format!("{reason}: {}", condition["message"].as_str().unwrap()),
+            "{kind}"
+        );
+    }
+
+    // The key Secret arrives: the pool recovers, and its health follows.
+    let secret = example("examples/llm/secret.yaml");
+    apply_as(&client, &ns.name, &secret, ARGOCD_MANAGER, false).await;
+    wait_for(&pools, pool_name, "Ready", WAIT, |p: Option<&AgentPool>| {
+        has_condition(
+            p.and_then(|p| serde_json::to_value(&p.status).ok())
+                .as_ref(),
+            "Ready",
+            "True",
+        )
+    })
+    .await
+    .unwrap();
+    let object = live(&client, &ns.name, &pool).await;
+    let health = lua::health(
+        "AgentPool",
+        &health_script(&customizations, "AgentPool"),
+        &object,
+    )
+    .unwrap();
+    assert_eq!(health.status, "Healthy", "{health:?}");
+
+    for controller in controllers {
+        controller.stop().await.unwrap();
+    }
     ns.delete().await.unwrap();
 }
