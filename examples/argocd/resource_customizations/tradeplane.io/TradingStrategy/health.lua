@@ -7,8 +7,8 @@
 --      spec, a Secret or a referenced object: Degraded;
 --   3. trading halted (spec.suspend, spec.tradingState Halted, or a limit the runtime tripped):
 --      Suspended;
---   4. Ready=True: Healthy, unless the BrokerAccount is not ready (the operator's phase says
---      Degraded then, and so does this);
+--   4. Ready=True: Healthy, unless the BrokerAccount is not ready: then Progressing, as the
+--      strategy waits for it (the account's own health says whether that is for good);
 --   5. anything else (Ready=False while rolling out, no Ready yet): Progressing.
 
 -- The reasons the operator sets with Stalled=True: each needs someone to change something.
@@ -89,7 +89,7 @@ end
 if ready ~= nil and ready.status == "True" then
   local broker = condition(status.conditions, "BrokerReady")
   if broker ~= nil and broker.status == "False" then
-    hs.status = "Degraded"
+    hs.status = "Progressing"
     hs.message = describe(broker)
     return hs
   end
