@@ -18,23 +18,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use e2e::argocd::lua::{self, Clock};
+use e2e::argocd::sync::{
+    ARGOCD_MANAGER, ARGOCD_SERVER, comparable, descendants, everything, live, owned_by,
+    tracking_marks,
+};
 use e2e::argocd::{Customization, customizations_root, load};
 use e2e::{
     InProcessController, TestNamespace, install_crds, repo_root, shared_client, wait_for,
     yaml_documents,
 };
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
-};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
-use kube::core::GroupVersionKind;
-use kube::{Api, Client};
+use kube::Client;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use tradeplane_operator::api::{AgentPool, BrokerAccount, TradingStrategy};
 use tradeplane_operator::controllers::{
@@ -42,44 +38,15 @@ use tradeplane_operator::controllers::{
 };
 
 const WAIT: Duration = Duration::from_secs(90);
-/// The field manager of Argo CD's server-side apply sync.
-const ARGOCD_MANAGER: &str = "argocd-controller";
-/// The field manager of Argo CD's server when it runs a resource action.
-const ARGOCD_SERVER: &str = "argocd-server";
+/// The Argo CD Application the tests pretend to sync.
 const APP: &str = "tradeplane-quickstart";
-const TRACKING_LABEL: &str = "app.kubernetes.io/instance";
-const TRACKING_ANNOTATION: &str = "argocd.argoproj.io/tracking-id";
 
-/// `manifest` as Argo CD applies it for the Application [`APP`] in `namespace`.
-fn tracked(mut manifest: Value, namespace: &str) -> Value {
-    let api_version = manifest["apiVersion"].as_str().unwrap().to_string();
-    let group = api_version
-        .rsplit_once('/')
-        .map_or("", |(g, _)| g)
-        .to_string();
-    let kind = manifest["kind"].as_str().unwrap().to_string();
-    let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
-    let metadata = manifest["metadata"].as_object_mut().unwrap();
-    metadata
-        .entry("labels")
-        .or_insert_with(|| json!({}))
-        .as_object_mut()
-        .unwrap()
-        .insert(TRACKING_LABEL.into(), json!(APP));
-    metadata
-        .entry("annotations")
-        .or_insert_with(|| json!({}))
-        .as_object_mut()
-        .unwrap()
-        .insert(
-            TRACKING_ANNOTATION.into(),
-            json!(format!("{APP}:{group}/{kind}:{namespace}/{name}")),
-        );
-    manifest
+/// `manifest` as Argo CD applies it for [`APP`].
+fn tracked(manifest: Value, namespace: &str) -> Value {
+    e2e::argocd::sync::tracked(manifest, APP, namespace).unwrap()
 }
 
-/// Server-side apply of `manifest` as `manager` (forcing conflicts, as Argo CD does); with
-/// `dry_run`, what Argo CD's server-side diff asks the API server.
+/// A sync (or, with `dry_run`, Argo CD's server-side diff) of `manifest`.
 async fn apply_as(
     client: &Client,
     namespace: &str,
@@ -87,153 +54,9 @@ async fn apply_as(
     manager: &str,
     dry_run: bool,
 ) -> Value {
-    let api_version = manifest["apiVersion"].as_str().unwrap();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, manifest["kind"].as_str().unwrap());
-    let (resource, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    let mut params = PatchParams::apply(manager).force();
-    params.dry_run = dry_run;
-    let name = manifest["metadata"]["name"].as_str().unwrap();
-    let applied = api
-        .patch(name, &params, &Patch::Apply(manifest))
+    e2e::argocd::sync::apply_as(client, namespace, manifest, manager, dry_run)
         .await
-        .unwrap_or_else(|e| panic!("applying {} {name}: {e}", manifest["kind"]));
-    serde_json::to_value(applied).unwrap()
-}
-
-/// The live object `manifest` describes, as the API server serves it.
-async fn live(client: &Client, namespace: &str, manifest: &Value) -> Value {
-    let api_version = manifest["apiVersion"].as_str().unwrap();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, manifest["kind"].as_str().unwrap());
-    let (resource, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    let object = api
-        .get(manifest["metadata"]["name"].as_str().unwrap())
-        .await
-        .unwrap();
-    serde_json::to_value(object).unwrap()
-}
-
-/// An object without what changes on every write and is not part of the comparison.
-fn comparable(mut object: Value) -> Value {
-    if let Some(metadata) = object["metadata"].as_object_mut() {
-        metadata.remove("managedFields");
-        metadata.remove("resourceVersion");
-    }
-    object
-}
-
-/// Every object of the kinds the operator creates, in `namespace`, as JSON with its kind.
-async fn everything(client: &Client, namespace: &str) -> Vec<Value> {
-    async fn all<K>(client: &Client, namespace: &str, kind: &str, into: &mut Vec<Value>)
-    where
-        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + serde::Serialize
-            + std::fmt::Debug,
-        K::DynamicType: Default,
-    {
-        let api: Api<K> = Api::namespaced(client.clone(), namespace);
-        for item in api.list(&ListParams::default()).await.unwrap().items {
-            let mut value = serde_json::to_value(item).unwrap();
-            value["kind"] = json!(kind);
-            into.push(value);
-        }
-    }
-    let mut found = Vec::new();
-    all::<Secret>(client, namespace, "Secret", &mut found).await;
-    all::<ConfigMap>(client, namespace, "ConfigMap", &mut found).await;
-    all::<Deployment>(client, namespace, "Deployment", &mut found).await;
-    all::<ReplicaSet>(client, namespace, "ReplicaSet", &mut found).await;
-    all::<Pod>(client, namespace, "Pod", &mut found).await;
-    all::<Service>(client, namespace, "Service", &mut found).await;
-    all::<PersistentVolumeClaim>(client, namespace, "PersistentVolumeClaim", &mut found).await;
-    all::<PodDisruptionBudget>(client, namespace, "PodDisruptionBudget", &mut found).await;
-    all::<ServiceAccount>(client, namespace, "ServiceAccount", &mut found).await;
-    all::<Role>(client, namespace, "Role", &mut found).await;
-    all::<RoleBinding>(client, namespace, "RoleBinding", &mut found).await;
-    all::<Lease>(client, namespace, "Lease", &mut found).await;
-    all::<CronJob>(client, namespace, "CronJob", &mut found).await;
-    all::<HorizontalPodAutoscaler>(client, namespace, "HorizontalPodAutoscaler", &mut found).await;
-    found
-}
-
-/// The objects among `objects` owned, directly or through other owned objects (a
-/// Deployment's ReplicaSets and their Pods), by one of `owners` (uids).
-fn descendants(objects: &[Value], owners: &BTreeSet<String>) -> Vec<Value> {
-    let mut owners = owners.clone();
-    let mut found: Vec<Value> = Vec::new();
-    loop {
-        let before = found.len();
-        for object in objects {
-            let uid = object["metadata"]["uid"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if owners.contains(&uid) {
-                continue;
-            }
-            let owned = object["metadata"]["ownerReferences"]
-                .as_array()
-                .is_some_and(|refs| {
-                    refs.iter()
-                        .any(|r| r["uid"].as_str().is_some_and(|u| owners.contains(u)))
-                });
-            if owned {
-                owners.insert(uid);
-                found.push(object.clone());
-            }
-        }
-        if found.len() == before {
-            return found;
-        }
-    }
-}
-
-/// Where an object (or a pod template in it) carries Argo CD's tracking label or annotation.
-fn tracking_marks(object: &Value) -> Vec<String> {
-    let mut marks = Vec::new();
-    for (place, metadata) in [
-        ("metadata", &object["metadata"]),
-        (
-            "spec.template.metadata",
-            &object["spec"]["template"]["metadata"],
-        ),
-        (
-            "spec.jobTemplate.spec.template.metadata",
-            &object["spec"]["jobTemplate"]["spec"]["template"]["metadata"],
-        ),
-    ] {
-        if metadata["labels"].get(TRACKING_LABEL).is_some() {
-            marks.push(format!("{place}.labels[{TRACKING_LABEL}]"));
-        }
-        if metadata["annotations"].get(TRACKING_ANNOTATION).is_some() {
-            marks.push(format!("{place}.annotations[{TRACKING_ANNOTATION}]"));
-        }
-    }
-    marks
-}
-
-/// The top-level fields (`f:spec`, `f:status`, ...) and subresource each of `manager`'s
-/// managedFields entries covers.
-fn owned_by(object: &Value, manager: &str) -> Vec<(String, Vec<String>)> {
-    object["metadata"]["managedFields"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|entry| entry["manager"] == manager)
-        .map(|entry| {
-            let subresource = entry["subresource"].as_str().unwrap_or("").to_string();
-            let fields = entry["fieldsV1"]
-                .as_object()
-                .map(|f| f.keys().cloned().collect())
-                .unwrap_or_default();
-            (subresource, fields)
-        })
-        .collect()
+        .unwrap()
 }
 
 fn health_script(customizations: &[Customization], kind: &str) -> String {
@@ -341,13 +164,13 @@ async fn an_argo_cd_synced_quickstart_shows_no_drift_and_no_tracking_marks_on_ch
         }
     }
 
-    let objects = everything(&client, &ns.name).await;
+    let objects = everything(&client, &ns.name).await.unwrap();
     let customizations = load(&customizations_root()).unwrap();
     let mut parents: BTreeMap<String, Value> = BTreeMap::new();
     for manifest in &manifests {
         let kind = manifest["kind"].as_str().unwrap();
         let name = manifest["metadata"]["name"].as_str().unwrap();
-        let live = live(&client, &ns.name, manifest).await;
+        let live = live(&client, &ns.name, manifest).await.unwrap();
         parents.insert(format!("{kind}/{name}"), live);
     }
 
@@ -456,7 +279,7 @@ async fn an_argo_cd_synced_quickstart_shows_no_drift_and_no_tracking_marks_on_ch
         .iter()
         .find(|m| m["metadata"]["name"] == "tech-momentum")
         .unwrap();
-    let before = live(&client, &ns.name, manifest).await;
+    let before = live(&client, &ns.name, manifest).await.unwrap();
     let acted = lua::act("suspend", suspend, &before, Clock::Real).unwrap();
     assert_eq!(acted["spec"]["suspend"], true);
     strategies
@@ -486,7 +309,7 @@ async fn an_argo_cd_synced_quickstart_shows_no_drift_and_no_tracking_marks_on_ch
     )
     .await
     .unwrap();
-    let halted = live(&client, &ns.name, manifest).await;
+    let halted = live(&client, &ns.name, manifest).await.unwrap();
     let health = lua::health(
         "TradingStrategy",
         &health_script(&customizations, "TradingStrategy"),
@@ -726,7 +549,7 @@ async fn health_checks_call_what_the_operator_reports_for_broken_input_degraded(
         (&strategy, "BrokerAccountNotFound"),
     ] {
         let kind = manifest["kind"].as_str().unwrap();
-        let object = live(&client, &ns.name, manifest).await;
+        let object = live(&client, &ns.name, manifest).await.unwrap();
         let condition = object["status"]["conditions"]
             .as_array()
             .unwrap()
@@ -757,7 +580,7 @@ async fn health_checks_call_what_the_operator_reports_for_broken_input_degraded(
     })
     .await
     .unwrap();
-    let object = live(&client, &ns.name, &pool).await;
+    let object = live(&client, &ns.name, &pool).await.unwrap();
     let health = lua::health(
         "AgentPool",
         &health_script(&customizations, "AgentPool"),

@@ -6,6 +6,7 @@
 //! it is stale, as `crds/` is checked against crdgen.
 
 pub mod lua;
+pub mod sync;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
