@@ -7,7 +7,8 @@
 //!   does not adopt the children as its own resources and prune or diff them;
 //! - the operator's field manager owns nothing but status in the objects Argo CD applied;
 //! - Argo CD's server-side diff (a dry-run apply of the same manifests) finds nothing to
-//!   change, also after the Suspend action wrote `spec.suspend` as Argo CD's server does;
+//!   change, also after the suspend, restart and resume actions ran as Argo CD's server runs
+//!   them (the Lua's result patched onto the live object), which the operator handles;
 //! - the health checks of examples/argocd/ judge the live objects as the operator left them
 //!   (Healthy; Suspended after the action; Degraded, with the operator's reason, for input
 //!   that waits for a fix);
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use e2e::argocd::lua::{self, Clock};
 use e2e::argocd::sync::{
-    ARGOCD_MANAGER, ARGOCD_SERVER, comparable, descendants, everything, live, owned_by,
+    ARGOCD_MANAGER, comparable, descendants, everything, live, owned_by, patch_action_result,
     tracking_marks,
 };
 use e2e::argocd::{Customization, customizations_root, load};
@@ -262,68 +263,93 @@ async fn an_argo_cd_synced_quickstart_shows_no_drift_and_no_tracking_marks_on_ch
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
-    // The Suspend action, run by Argo CD's server: the Lua computes the new object and the
-    // server patches the difference. The strategy halts, its health says so, and a sync of
-    // the unchanged manifests in Git neither sees drift nor undoes the halt.
+    // The actions, run as Argo CD's server runs them: the Lua computes the new object from
+    // the live one and the server patches the difference. Suspend halts the strategy and its
+    // health says so; restart is handled and recorded in status; resume trades again. After
+    // each, a sync of the unchanged manifest in Git finds nothing to change: it neither sees
+    // drift nor undoes the action.
     let strategy = customizations
         .iter()
         .find(|c| c.kind == "TradingStrategy")
         .unwrap();
-    let suspend = &strategy
-        .actions
-        .iter()
-        .find(|(n, _)| n == "suspend")
-        .unwrap()
-        .1;
+    let action = |name: &str| {
+        strategy
+            .actions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, script)| script.clone())
+            .unwrap()
+    };
     let manifest = manifests
         .iter()
         .find(|m| m["metadata"]["name"] == "tech-momentum")
         .unwrap();
-    let before = live(&client, &ns.name, manifest).await.unwrap();
-    let acted = lua::act("suspend", suspend, &before, Clock::Real).unwrap();
-    assert_eq!(acted["spec"]["suspend"], true);
-    strategies
-        .patch(
+    let health_of = |object: &Value| {
+        lua::health(
+            "TradingStrategy",
+            &health_script(&customizations, "TradingStrategy"),
+            object,
+        )
+        .unwrap()
+    };
+    let observed = |t: &TradingStrategy| {
+        t.status.as_ref().and_then(|s| s.observed_generation) == t.metadata.generation
+    };
+    let phase = |t: &TradingStrategy| t.status.as_ref().and_then(|s| s.phase.clone());
+
+    for (name, settled) in [
+        ("suspend", "Halted"),
+        ("restart", "Halted"),
+        ("resume", "Trading"),
+    ] {
+        let before = live(&client, &ns.name, manifest).await.unwrap();
+        let acted = lua::act(name, &action(name), &before, Clock::Real).unwrap();
+        patch_action_result(&client, &ns.name, &before, &acted)
+            .await
+            .unwrap();
+        let done = wait_for(
+            &strategies,
             "tech-momentum",
-            &PatchParams {
-                field_manager: Some(ARGOCD_SERVER.into()),
-                ..PatchParams::default()
+            &format!("{name} handled"),
+            WAIT,
+            |t: Option<&TradingStrategy>| {
+                t.is_some_and(|t| {
+                    observed(t)
+                        && phase(t).as_deref() == Some(settled)
+                        && (name != "restart"
+                            || t.status.as_ref().and_then(|s| s.last_restart_at.as_ref())
+                                == t.spec.restart_at.as_ref())
+                })
             },
-            &Patch::Merge(json!({"spec": {"suspend": acted["spec"]["suspend"]}})),
         )
         .await
         .unwrap();
-    wait_for(
-        &strategies,
-        "tech-momentum",
-        "phase Halted",
-        WAIT,
-        |t: Option<&TradingStrategy>| {
-            t.and_then(|t| t.status.as_ref())
-                .and_then(|s| s.phase.as_deref())
-                == Some("Halted")
-                && t.is_some_and(|t| {
-                    t.status.as_ref().and_then(|s| s.observed_generation) == t.metadata.generation
-                })
-        },
-    )
-    .await
-    .unwrap();
-    let halted = live(&client, &ns.name, manifest).await.unwrap();
-    let health = lua::health(
-        "TradingStrategy",
-        &health_script(&customizations, "TradingStrategy"),
-        &halted,
-    )
-    .unwrap();
-    assert_eq!(health.status, "Suspended", "{health:?}");
-    let after = apply_as(&client, &ns.name, manifest, ARGOCD_MANAGER, true).await;
-    assert_eq!(
-        comparable(after.clone()),
-        comparable(halted),
-        "after the Suspend action a sync of Git's manifest would change the strategy"
+        let suspended = if name == "resume" { None } else { Some(true) };
+        assert_eq!(done.spec.suspend, suspended, "{name}: spec.suspend");
+        let after_action = live(&client, &ns.name, manifest).await.unwrap();
+        let health = health_of(&after_action);
+        let expected = if settled == "Halted" {
+            "Suspended"
+        } else {
+            "Healthy"
+        };
+        assert_eq!(health.status, expected, "{name}: {health:?}");
+        let synced = apply_as(&client, &ns.name, manifest, ARGOCD_MANAGER, true).await;
+        assert_eq!(
+            comparable(synced),
+            comparable(after_action),
+            "after {name}, a sync of Git's manifest would change the strategy"
+        );
+    }
+    let restarted = live(&client, &ns.name, manifest).await.unwrap();
+    assert!(
+        restarted["spec"]["restartAt"].is_string(),
+        "restart left no spec.restartAt"
     );
-    assert_eq!(after["spec"]["suspend"], true);
+    assert_eq!(
+        restarted["status"]["lastRestartAt"], restarted["spec"]["restartAt"],
+        "the operator did not record the restart it handled"
+    );
 
     for controller in controllers {
         controller.stop().await.unwrap();

@@ -112,6 +112,53 @@ pub async fn live(client: &Client, namespace: &str, manifest: &Value) -> anyhow:
     Ok(serde_json::to_value(object)?)
 }
 
+/// The JSON merge patch (RFC 7386) that turns `old` into `new`: what Argo CD's server sends
+/// after a resource action's Lua returned `new` for the live object `old`.
+pub fn merge_patch(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(before), Value::Object(after)) => {
+            let mut patch = serde_json::Map::new();
+            for (key, value) in after {
+                match before.get(key) {
+                    Some(previous) if previous == value => {}
+                    Some(previous) => {
+                        patch.insert(key.clone(), merge_patch(previous, value));
+                    }
+                    None => {
+                        patch.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            for key in before.keys().filter(|k| !after.contains_key(*k)) {
+                patch.insert(key.clone(), Value::Null);
+            }
+            Value::Object(patch)
+        }
+        (_, new) => new.clone(),
+    }
+}
+
+/// Runs a resource action as Argo CD's server does: `new` is what the action's Lua returned
+/// for the live object `old`; their difference is patched under Argo CD's server's name.
+pub async fn patch_action_result(
+    client: &Client,
+    namespace: &str,
+    old: &Value,
+    new: &Value,
+) -> anyhow::Result<Value> {
+    let api = api_for(client, namespace, old).await?;
+    let name = field(old, "/metadata/name")?;
+    let params = PatchParams {
+        field_manager: Some(ARGOCD_SERVER.into()),
+        ..PatchParams::default()
+    };
+    let patched = api
+        .patch(name, &params, &Patch::Merge(merge_patch(old, new)))
+        .await
+        .with_context(|| format!("patching {} {name}", old["kind"]))?;
+    Ok(serde_json::to_value(patched)?)
+}
+
 /// An object without what every write changes, for comparing a dry run with the live one.
 pub fn comparable(mut object: Value) -> Value {
     if let Some(metadata) = object["metadata"].as_object_mut() {
@@ -241,4 +288,21 @@ pub fn owned_by(object: &Value, manager: &str) -> Vec<(String, Vec<String>)> {
             (subresource, fields)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merge_patch_holds_what_changed_and_nulls_what_went() {
+        let old =
+            json!({"spec": {"a": 1, "b": {"c": 2, "d": 3}, "gone": true}, "status": {"x": 1}});
+        let new =
+            json!({"spec": {"a": 1, "b": {"c": 2, "d": 4}, "added": "now"}, "status": {"x": 1}});
+        assert_eq!(
+            merge_patch(&old, &new),
+            json!({"spec": {"b": {"d": 4}, "added": "now", "gone": null}})
+        );
+    }
 }
