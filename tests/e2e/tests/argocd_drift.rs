@@ -12,7 +12,8 @@
 //! - the health checks of examples/argocd/ judge the live objects as the operator left them
 //!   (Healthy; Suspended after the action; Degraded, with the operator's reason, for input
 //!   that waits for a fix);
-//! - an autoscaled AgentPool's Deployment replicas are not the operator's to apply.
+//! - an autoscaled AgentPool's Deployment replicas are not the operator's to apply;
+//! - and the Lua fixtures are objects the API server accepts.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -618,5 +619,48 @@ async fn health_checks_call_what_the_operator_reports_for_broken_input_degraded(
     for controller in controllers {
         controller.stop().await.unwrap();
     }
+    ns.delete().await.unwrap();
+}
+
+/// Every object in the Lua fixtures is one the API server accepts (its spec, by a strict
+/// dry-run apply), so the health checks and actions are tested on objects that can exist.
+#[tokio::test]
+async fn every_lua_fixture_is_an_object_the_api_server_accepts() {
+    let client = shared_client().await.unwrap();
+    install_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, "argocd-fixtures")
+        .await
+        .unwrap();
+    let mut checked = 0;
+    let mut refused = Vec::new();
+    for customization in load(&customizations_root()).unwrap() {
+        for testdata in [
+            customization.dir.join("testdata"),
+            customization.dir.join("actions/testdata"),
+        ] {
+            let Ok(entries) = std::fs::read_dir(&testdata) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut object = yaml_documents(&text).unwrap().remove(0);
+                // Fixtures stand for objects in a namespace of their own; what the API server
+                // sets (generation) and status (a subresource) are not the user's to apply.
+                let metadata = object["metadata"].as_object_mut().unwrap();
+                metadata.remove("namespace");
+                metadata.remove("generation");
+                object.as_object_mut().unwrap().remove("status");
+                match e2e::argocd::sync::apply_as(&client, &ns.name, &object, ARGOCD_MANAGER, true)
+                    .await
+                {
+                    Ok(_) => checked += 1,
+                    Err(e) => refused.push(format!("{}: {e:#}", path.display())),
+                }
+            }
+        }
+    }
+    assert!(refused.is_empty(), "{refused:#?}");
+    assert!(checked >= 40, "only {checked} fixtures checked");
     ns.delete().await.unwrap();
 }

@@ -80,7 +80,8 @@ async fn api_for(
     Ok(Api::namespaced_with(client.clone(), namespace, &resource))
 }
 
-/// Server-side apply of `manifest` as `manager`, forcing conflicts as Argo CD does. With
+/// Server-side apply of `manifest` as `manager`, forcing conflicts as Argo CD does, with
+/// strict field validation (an unknown field is an error, as with `kubectl apply`). With
 /// `dry_run` it is what Argo CD's server-side diff asks: what would the object be after a
 /// sync.
 pub async fn apply_as(
@@ -91,7 +92,7 @@ pub async fn apply_as(
     dry_run: bool,
 ) -> anyhow::Result<Value> {
     let api = api_for(client, namespace, manifest).await?;
-    let mut params = PatchParams::apply(manager).force();
+    let mut params = PatchParams::apply(manager).force().validation_strict();
     params.dry_run = dry_run;
     let name = field(manifest, "/metadata/name")?;
     let applied = api
