@@ -664,3 +664,41 @@ async fn every_lua_fixture_is_an_object_the_api_server_accepts() {
     assert!(checked >= 40, "only {checked} fixtures checked");
     ns.delete().await.unwrap();
 }
+
+/// The generated `argocd-cm` merges into an existing one as the README says: a server-side
+/// apply under a field manager of its own adds the customizations and leaves Argo CD's other
+/// settings alone.
+#[tokio::test]
+async fn the_generated_argocd_cm_merges_into_argo_cds_own() {
+    let client = shared_client().await.unwrap();
+    let ns = TestNamespace::create(&client, "argocd-cm").await.unwrap();
+    // Argo CD's own ConfigMap, as its installation (Helm, here) created it.
+    let existing = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "labels": {"app.kubernetes.io/name": "argocd-cm", "app.kubernetes.io/part-of": "argocd"}},
+        "data": {"url": "https://argocd.example.com", "application.instanceLabelKey": "app.kubernetes.io/instance"},
+    });
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> = ns.api();
+    config_maps
+        .create(
+            &kube::api::PostParams {
+                field_manager: Some("helm".into()),
+                ..Default::default()
+            },
+            &serde_json::from_value(existing).unwrap(),
+        )
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(e2e::argocd::argocd_cm_path()).unwrap();
+    let ours = yaml_documents(&text).unwrap().remove(0);
+    apply_as(&client, &ns.name, &ours, "tradeplane", false).await;
+
+    let data = config_maps.get("argocd-cm").await.unwrap().data.unwrap();
+    assert_eq!(data["url"], "https://argocd.example.com");
+    assert!(data.contains_key("application.instanceLabelKey"));
+    for (key, value) in ours["data"].as_object().unwrap() {
+        assert_eq!(data.get(key).map(String::as_str), value.as_str(), "{key}");
+    }
+    assert_eq!(data.len(), 2 + ours["data"].as_object().unwrap().len());
+    ns.delete().await.unwrap();
+}
