@@ -13,7 +13,8 @@
 //!   (Healthy; Suspended after the action; Degraded, with the operator's reason, for input
 //!   that waits for a fix);
 //! - an autoscaled AgentPool's Deployment replicas are not the operator's to apply;
-//! - and the Lua fixtures are objects the API server accepts.
+//! - and, for the files themselves: the Lua fixtures are objects the API server accepts, and
+//!   the generated `argocd-cm` merges into Argo CD's own without touching its other keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
 use std::collections::{BTreeMap, BTreeSet};
