@@ -6,7 +6,7 @@ SHELL := bash
 export TRADEPLANE_CACHE ?= $(HOME)/.cache/tradeplane
 STATE ?= $(TRADEPLANE_CACHE)/clusters/default
 
-.PHONY: demo test cluster-build cluster-up cluster-down lint crds bench image
+.PHONY: demo test cluster-build cluster-up cluster-down lint crds argocd-cm bench image
 
 ## demo: start a local control plane, show the product working, stop everything again
 demo:
@@ -37,6 +37,10 @@ lint:
 crds:
 	cargo run -q -p tradeplane-operator --bin crdgen -- crds
 	cp crds/*.yaml charts/tradeplane/files/crds/
+
+## argocd-cm: regenerate examples/argocd/argocd-cm.yaml from the Lua customizations beside it
+argocd-cm:
+	UPDATE_ARGOCD_CM=1 cargo test -q -p e2e --test argocd_lua argocd_cm_is_generated_from_the_lua_files
 
 ## bench: benchmarks that print figures (not asserted): the runtime's pipeline, journal and
 ## worker, then the operator's reconcile throughput, no-op writes and memory on a private

@@ -6,6 +6,7 @@
 //! server, say — starts a private one beside it ([`PrivateCluster`]).
 
 pub mod apply;
+pub mod argocd;
 pub mod cli;
 pub mod cluster;
 pub mod controller;

@@ -1,4 +1,5 @@
-//! The API on a real API server: every file under examples/ is accepted as users apply it, the
+//! The API on a real API server: every file under examples/ (but Argo CD's configuration in
+//! examples/argocd/, which tests/argocd_lua.rs checks) is accepted as users apply it, the
 //! AgentPool scales through its scale subresource (what `kubectl scale` calls), status is a
 //! subresource of every kind, and `kubectl get` shows the printer columns.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
@@ -46,6 +47,9 @@ async fn every_example_is_accepted_with_strict_field_validation() {
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.is_dir())
+        // Argo CD's configuration, not Tradeplane objects: its Application kinds have no CRD
+        // here and its Lua fixtures are objects with a status. tests/argocd_lua.rs checks it.
+        .filter(|path| !path.ends_with("argocd"))
         .collect();
     dirs.sort();
     let names: Vec<String> = dirs
