@@ -6,7 +6,8 @@
 # tests/image/rootfs.sh, which both ways of building below run:
 #
 # * With a registry: `docker build --target agent-runtime .` (or buildah/podman). The `build`
-#   stage compiles in a Rust image and runs rootfs.sh there.
+#   stage compiles in a Rust image and runs rootfs.sh there. Buildah before 1.29 (Debian 12 has
+#   1.28) ignores ARG defaults when it resolves a stage name: pass `--build-arg ROOTFS=build`.
 # * Without one (`make image`, tests/image/build.sh): rootfs.sh runs on the host into
 #   build/images/rootfs, and buildah builds with `--build-arg ROOTFS=prebuilt`, so the final
 #   stages copy that folder instead. The `build` stage is then never evaluated and nothing is

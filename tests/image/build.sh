@@ -45,13 +45,10 @@ buildah=(buildah --root "$storage/root" --runroot "$storage/run" --storage-drive
 for target in agent-runtime operator; do
   tag=localhost/tradeplane/$target:$version
   archive=$out/$target.oci.tar
-  # The ulimits matter only to a RUN step (the registry build's `build` stage): this machine's
-  # defaults are above what buildah's runtime accepts.
   "${buildah[@]}" build --quiet --target "$target" -f Dockerfile \
     --build-arg ROOTFS=prebuilt --build-arg VERSION="$version" \
     --build-arg REVISION="$revision" ${source:+--build-arg SOURCE="$source"} \
     --timestamp "$created" --identity-label=false \
-    --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \
     -t "$tag" . >/dev/null
   rm -f "$archive"
   "${buildah[@]}" push --quiet --digestfile "$storage/$target.digest" \

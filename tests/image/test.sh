@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The image test (`make test` runs it after the cargo tests): builds both images with
-# build.sh (warm: seconds), then runs them with runc as a pod would, from the OCI archives:
+# build.sh (warm: seconds), checks the Dockerfile's registry path gives the same files
+# (build-stage.sh), then runs the images with runc as a pod would, from the OCI archives:
 #
 #   * the image config says User 65532:65532 and carries the version and revision labels;
 #     the image holds no shell (no /bin/sh, no sh or busybox anywhere);
@@ -44,6 +45,7 @@ fi
 
 say "building the images (tests/image/build.sh)"
 tests/image/build.sh
+tests/image/build-stage.sh
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tradeplane-image-test.XXXXXX")
