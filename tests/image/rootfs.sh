@@ -22,9 +22,25 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache/target-release}
 # image name → binary
 declare -A binaries=([agent-runtime]=agent-runtime [operator]=tradeplane-operator)
 
+# Cargo decides freshness by mtimes and its artifacts do not depend on the checkout's path, so
+# after another checkout built here, older edits in this one would look fresh and its image
+# would hold the other checkout's code. When the last build came from another path with other
+# sources, the two workspace packages are cleaned first (dependencies stay warm).
+stamp=$CARGO_TARGET_DIR/tradeplane-last-source
+sources=$(cd "$repo" && find Cargo.toml Cargo.lock operator agent-runtime tests -type f \
+  -not -path '*/target/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+last_repo= last_sources=
+[ ! -f "$stamp" ] || read -r last_repo last_sources <"$stamp"
+if [ -n "$last_repo" ] && [ "$last_repo" != "$repo" ] && [ "$last_sources" != "$sources" ]; then
+  echo "rootfs.sh: the last release build came from $last_repo: rebuilding the workspace packages" >&2
+  (cd "$repo" && cargo clean --release -q -p tradeplane-agent-runtime -p tradeplane-operator)
+fi
+
 (cd "$repo" && cargo build --release --locked \
   -p tradeplane-agent-runtime --bin agent-runtime \
   -p tradeplane-operator --bin tradeplane-operator)
+mkdir -p "$CARGO_TARGET_DIR"
+echo "$repo $sources" >"$stamp"
 
 # Copies FILE into ROOT at the same path, following symlinks so the image holds real files.
 place() {
