@@ -33,7 +33,10 @@ if [ -n "$(git status --porcelain)" ]; then
   revision=$revision-dirty
 fi
 created=$(git log -1 --format=%ct)
+# The source label: TRADEPLANE_IMAGE_SOURCE, else origin when it is a public URL (a clone of a
+# local folder has a path there), else the Dockerfile's default.
 source=${TRADEPLANE_IMAGE_SOURCE:-$(git config --get remote.origin.url || true)}
+case $source in https://*) ;; *) source='' ;; esac
 
 mkdir -p "$out"
 tests/image/rootfs.sh "$out/rootfs"

@@ -29,7 +29,7 @@ declare -A binaries=([agent-runtime]=agent-runtime [operator]=tradeplane-operato
 stamp=$CARGO_TARGET_DIR/tradeplane-last-source
 sources=$(cd "$repo" && find Cargo.toml Cargo.lock operator agent-runtime tests -type f \
   -not -path '*/target/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
-last_repo= last_sources=
+last_repo='' last_sources=''
 [ ! -f "$stamp" ] || read -r last_repo last_sources <"$stamp"
 if [ -n "$last_repo" ] && [ "$last_repo" != "$repo" ] && [ "$last_sources" != "$sources" ]; then
   echo "rootfs.sh: the last release build came from $last_repo: rebuilding the workspace packages" >&2
