@@ -28,11 +28,13 @@ if ! command -v buildah >/dev/null 2>&1; then
 fi
 
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
-revision=$(git rev-parse HEAD)
-if [ -n "$(git status --porcelain)" ]; then
+# Outside a git checkout (an unpacked tarball) the revision is unknown and the time is
+# SOURCE_DATE_EPOCH, or 0.
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+if [ "$revision" != unknown ] && [ -n "$(git status --porcelain)" ]; then
   revision=$revision-dirty
 fi
-created=$(git log -1 --format=%ct)
+created=$(git log -1 --format=%ct 2>/dev/null || echo "${SOURCE_DATE_EPOCH:-0}")
 # The source label: TRADEPLANE_IMAGE_SOURCE, else origin when it is a public URL (a clone of a
 # local folder has a path there), else the Dockerfile's default.
 source=${TRADEPLANE_IMAGE_SOURCE:-$(git config --get remote.origin.url || true)}
