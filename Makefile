@@ -49,7 +49,7 @@ bench:
 	cargo bench -p tradeplane-agent-runtime
 	cargo bench -p tradeplane-operator --bench reconcile
 
-## image: placeholder until the packaging issue lands
+## image: both images (Dockerfile targets operator, agent-runtime) as OCI archives in
+## build/images, built with buildah without a registry; prints each digest and size
 image:
-	@echo "make image: not built yet — the Dockerfile arrives with the packaging issue" >&2
-	@exit 1
+	tests/image/build.sh

@@ -33,4 +33,7 @@ export KUBECONFIG=$state/kubeconfig
 step "run the tests"
 cargo test --workspace --locked -- --color never "$@"
 
+step "images: build them, run the runtime image with runc (tests/image/test.sh)"
+tests/image/test.sh
+
 step "all tests passed in $((SECONDS - started))s"
