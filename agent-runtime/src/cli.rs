@@ -19,16 +19,18 @@ use tokio::sync::watch;
 use tradeplane_contract::command::{Command, LogFormat, Mode};
 
 use crate::broker;
+use crate::cluster;
 use crate::config::{ConfigPurpose, RuntimeConfig, TradingStateWatch};
 use crate::cycle::adapters::{BrokerExecution, JournalRecorder};
 use crate::cycle::build;
 use crate::cycle::ports::{Execution, Recorder};
 use crate::cycle::runner::Ports;
 use crate::journal::Journal;
-use crate::leadership::{AlwaysLeader, Leadership};
+use crate::leadership::{AlwaysLeader, Leadership, LeaseLeadership};
 use crate::metrics::Metrics;
 use crate::schedule::CycleSchedule;
 use crate::server::{self, Health};
+use crate::status_report::StatusReporter;
 use crate::trader::Trader;
 
 /// Parses the command line and runs the mode.
@@ -48,7 +50,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(command.mode))
+    runtime.block_on(run(command.mode, command.kubeconfig.as_deref()))
 }
 
 fn init_logging(format: LogFormat) {
@@ -94,7 +96,7 @@ fn check_config(path: &Path, purpose: ConfigPurpose) -> ExitCode {
     }
 }
 
-async fn run(mode: Mode) -> ExitCode {
+async fn run(mode: Mode, kubeconfig: Option<&Path>) -> ExitCode {
     let config_path = mode.config_path().to_path_buf();
     let config = match load(&config_path, mode.purpose()) {
         Some(config) => config,
@@ -102,8 +104,8 @@ async fn run(mode: Mode) -> ExitCode {
     };
     let shutdown = shutdown_signal();
     match mode {
-        Mode::Trader(_) => trader(config, &config_path, shutdown, false).await,
-        Mode::Cycle(_) => trader(config, &config_path, shutdown, true).await,
+        Mode::Trader(_) => trader(config, &config_path, kubeconfig, shutdown, false).await,
+        Mode::Cycle(_) => trader(config, &config_path, kubeconfig, shutdown, true).await,
         Mode::Replay {
             max_cycles,
             journal,
@@ -187,7 +189,7 @@ fn shutdown_signal() -> watch::Receiver<bool> {
 /// broker keeps its book in the same journal, so a restart continues where it stopped.
 async fn journalled_ports(
     config: &RuntimeConfig,
-) -> Result<(Arc<dyn Execution>, Arc<dyn Recorder>), String> {
+) -> Result<(Arc<dyn Execution>, Arc<dyn Recorder>, Option<f64>), String> {
     let journal = Journal::open(&config.journal)
         .await
         .map_err(|e| format!("journal: {e}"))?;
@@ -199,8 +201,66 @@ async fn journalled_ports(
         broker = broker.kind(),
         "journal and broker open"
     );
+    let baseline = pnl_baseline(config, &journal).await?;
     let execution = Arc::new(BrokerExecution::new(broker, journal.clone()));
-    Ok((execution, Arc::new(JournalRecorder::new(journal))))
+    Ok((execution, Arc::new(JournalRecorder::new(journal)), baseline))
+}
+
+/// The equity P&L is measured from: the paper broker's starting cash, or the first equity the
+/// journal recorded (a new journal: the first the trader records).
+async fn pnl_baseline(config: &RuntimeConfig, journal: &Journal) -> Result<Option<f64>, String> {
+    if let crate::config::BrokerConfig::Paper { starting_cash, .. } = &config.broker {
+        return Ok(Some(*starting_cash));
+    }
+    let curve = journal
+        .equity_curve(None)
+        .await
+        .map_err(|e| format!("journal: {e}"))?;
+    Ok(curve.first().map(|snapshot| snapshot.equity))
+}
+
+/// What the trader needs from the cluster: with `leaderElection` (the operator renders it
+/// for every strategy), the Lease and the status reporter; without it, nothing. A `cycle`
+/// (one CronJob-started run; the CronJob forbids two at once) needs no election.
+struct ClusterParts {
+    election: Option<Arc<LeaseLeadership>>,
+    status: Option<StatusReporter>,
+}
+
+async fn cluster_parts(
+    config: &RuntimeConfig,
+    kubeconfig: Option<&Path>,
+    once: bool,
+) -> Result<ClusterParts, String> {
+    let none = ClusterParts {
+        election: None,
+        status: None,
+    };
+    let Some(election) = config.leader_election.as_ref().filter(|_| !once) else {
+        return Ok(none);
+    };
+    let identity = std::env::var("POD_NAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .ok_or("leaderElection needs POD_NAME, the pod's name (the operator sets it from the downward API)")?;
+    let client = cluster::connect(kubeconfig)
+        .await
+        .map_err(|e| e.to_string())?;
+    let namespace = &config.identity.namespace;
+    tracing::info!(lease = election.lease_name, %identity, "taking part in leader election");
+    Ok(ClusterParts {
+        election: Some(Arc::new(LeaseLeadership::new(
+            client.clone(),
+            namespace,
+            election,
+            &identity,
+        ))),
+        status: Some(StatusReporter::new(
+            client,
+            namespace,
+            &config.identity.name,
+        )),
+    })
 }
 
 /// The `trader` mode (cycles on the schedule until SIGTERM) or, with `once`, the `cycle`
@@ -209,6 +269,7 @@ async fn journalled_ports(
 async fn trader(
     config: RuntimeConfig,
     config_path: &Path,
+    kubeconfig: Option<&Path>,
     shutdown: watch::Receiver<bool>,
     once: bool,
 ) -> ExitCode {
@@ -232,14 +293,26 @@ async fn trader(
     };
     let stale = schedule.nominal_interval() * config.server.stale_after_intervals.max(1);
     let health = Arc::new(Health::new(stale.max(Duration::from_secs(10))));
-    let (broker, journal) = match journalled_ports(&config).await {
+    let (broker, journal, baseline) = match journalled_ports(&config).await {
         Ok(ports) => ports,
         Err(err) => {
             tracing::error!(%err, "cannot start");
             return ExitCode::FAILURE;
         }
     };
-    let leadership: Arc<dyn Leadership> = Arc::new(AlwaysLeader);
+    let cluster = match cluster_parts(&config, kubeconfig, once).await {
+        Ok(cluster) => cluster,
+        Err(err) => {
+            // Never trade without confirming the Lease: a replica that cannot take part in
+            // the election must not place orders as if it were alone.
+            tracing::error!(%err, "cannot take part in leader election");
+            return ExitCode::FAILURE;
+        }
+    };
+    let leadership: Arc<dyn Leadership> = match &cluster.election {
+        Some(election) => election.clone(),
+        None => Arc::new(AlwaysLeader),
+    };
     let ports = Ports {
         market: source.as_dyn(),
         broker,
@@ -257,11 +330,19 @@ async fn trader(
             return ExitCode::FAILURE;
         }
     };
+    let (lease_stop_tx, lease_stop) = watch::channel(false);
+    let lease_loop = cluster
+        .election
+        .clone()
+        .map(|election| tokio::spawn(async move { election.run(lease_stop).await }));
     let trader = Trader {
         runner,
         source,
         schedule,
         health: health.clone(),
+        election: cluster.election,
+        status: cluster.status,
+        baseline,
     };
     // The server stops when the mode is done, not only on SIGTERM (a `cycle` ends by itself).
     let (server_stop_tx, server_stop) = watch::channel(false);
@@ -278,6 +359,11 @@ async fn trader(
         trader.run(shutdown).await;
         ExitCode::SUCCESS
     };
+    // The Lease was released by the trader; only now may its loop stop.
+    let _ = lease_stop_tx.send(true);
+    if let Some(lease_loop) = lease_loop {
+        let _ = lease_loop.await;
+    }
     let _ = server_stop_tx.send(true);
     let served = match server.await {
         Ok(Ok(())) => ExitCode::SUCCESS,

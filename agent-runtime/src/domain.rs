@@ -121,6 +121,11 @@ pub struct OrderRequest {
     pub quantity: f64,
     /// Price the decision was made at; the broker fills at its own price.
     pub reference_price: f64,
+    /// The leadership epoch (the Lease's transition count) of the leader that placed it;
+    /// journalled, never part of the client order id (two leaders computing the same
+    /// decision must send the same id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_epoch: Option<i32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -21,5 +21,6 @@ pub mod replay;
 pub mod risk;
 pub mod schedule;
 pub mod server;
+pub mod status_report;
 pub mod trader;
 pub mod worker;

@@ -5,8 +5,8 @@
 //! operator's PrometheusRule and the dashboards: change them only together.
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -28,6 +28,8 @@ pub struct Metrics {
     pub drawdown: Gauge,
     /// 1 while this process holds the leader lease.
     pub leader: IntGauge,
+    /// 1 for the role this process plays now (`leader` or `standby`), 0 for the other.
+    pub role: IntGaugeVec,
     /// 0 Active, 1 Reducing, 2 Halted.
     pub trading_state: IntGauge,
     /// Unix time of the last completed cycle.
@@ -79,6 +81,17 @@ impl Metrics {
             cash: gauge("cash", "Account cash")?,
             drawdown: gauge("drawdown_ratio", "Drawdown from the equity peak (0-1)")?,
             leader: int_gauge("leader", "1 while this process is the leader")?,
+            role: {
+                let metric = IntGaugeVec::new(
+                    Opts::new(
+                        "role",
+                        "1 for the role this process plays now: leader or standby",
+                    ),
+                    &["role"],
+                )?;
+                registry.register(Box::new(metric.clone()))?;
+                metric
+            },
             trading_state: int_gauge("trading_state", "0 Active, 1 Reducing, 2 Halted")?,
             last_cycle_timestamp: gauge(
                 "last_cycle_timestamp_seconds",

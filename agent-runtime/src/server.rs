@@ -26,6 +26,8 @@ use crate::metrics::Metrics;
 #[derive(Debug)]
 pub struct Health {
     reconciled: AtomicBool,
+    /// A hot standby runs no cycles, so no cycle can be stale.
+    standby: AtomicBool,
     broker_reachable: AtomicBool,
     last_cycle: std::sync::Mutex<Instant>,
     /// The next scheduled cycle, while the trader waits for it.
@@ -37,6 +39,7 @@ impl Health {
     pub fn new(stale_after: Duration) -> Self {
         Self {
             reconciled: AtomicBool::new(false),
+            standby: AtomicBool::new(false),
             broker_reachable: AtomicBool::new(false),
             last_cycle: std::sync::Mutex::new(Instant::now()),
             next_slot: std::sync::Mutex::new(None),
@@ -46,6 +49,11 @@ impl Health {
 
     pub fn set_reconciled(&self, value: bool) {
         self.reconciled.store(value, Ordering::SeqCst);
+    }
+
+    /// A standby is ready without cycling: it waits for the Lease, reconciled and warm.
+    pub fn set_standby(&self, value: bool) {
+        self.standby.store(value, Ordering::SeqCst);
     }
 
     pub fn set_broker_reachable(&self, value: bool) {
@@ -84,7 +92,8 @@ impl Health {
             .lock()
             .map(|slot| slot.is_none_or(|slot| slot.elapsed() > self.stale_after))
             .unwrap_or(true);
-        if age > self.stale_after && overdue {
+        let standby = self.standby.load(Ordering::SeqCst);
+        if age > self.stale_after && overdue && !standby {
             reasons.push(format!(
                 "last cycle {}s ago (stale after {}s)",
                 age.as_secs(),

@@ -22,11 +22,14 @@ use chrono::{DateTime, DurationRound, Utc};
 use tokio::sync::watch;
 
 use crate::cycle::build::MarketSource;
-use crate::cycle::ports::PortError;
+use crate::cycle::ports::{JournalEntry, PortError};
 use crate::cycle::{CycleError, CycleReport, CycleRunner};
+use crate::leadership::LeaseLeadership;
+use crate::leadership::lease::Role;
 use crate::market::ReplayFeed;
 use crate::schedule::CycleSchedule;
 use crate::server::Health;
+use crate::status_report::StatusReporter;
 
 /// How long a cycle in flight may run on after SIGTERM before it is abandoned. Below the
 /// default 30 s termination grace period of a pod, with room for the lease release.
@@ -37,6 +40,14 @@ pub struct Trader {
     pub source: MarketSource,
     pub schedule: CycleSchedule,
     pub health: Arc<Health>,
+    /// With several replicas, the strategy's Lease: the trader then leads only while it
+    /// holds it, and stands by, hot, otherwise. `None`: a single replica always leads.
+    pub election: Option<Arc<LeaseLeadership>>,
+    /// Where the leader reports its part of the status; `None` outside a cluster.
+    pub status: Option<StatusReporter>,
+    /// The equity P&L is measured from (the paper broker's starting cash, or the first
+    /// equity the journal recorded).
+    pub baseline: Option<f64>,
 }
 
 impl Trader {
@@ -63,29 +74,91 @@ impl Trader {
         }
     }
 
-    /// Runs cycles until shutdown: reconciles, then hands over to the driver for the market
-    /// data source — the live schedule or the replay feed — and releases the lease after.
+    /// Runs cycles until shutdown: reconciles, then leads — at once for a single replica,
+    /// while it holds the Lease with several — and releases the lease after.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         if self.reconcile(&mut shutdown).await {
-            self.runner.metrics().leader.set(1);
-            match &self.source {
-                MarketSource::Live(_) => self.drive_live(&mut shutdown).await,
-                MarketSource::Replay {
-                    feed,
-                    bars_per_cycle,
-                } => {
-                    let (feed, bars_per_cycle) = (feed.clone(), *bars_per_cycle);
-                    self.drive_replay(&feed, bars_per_cycle, &mut shutdown)
-                        .await
+            match self.election.clone() {
+                None => {
+                    self.set_role(true);
+                    self.lead(&mut shutdown).await;
                 }
+                Some(election) => self.follow(&election, &mut shutdown).await,
             }
         }
         self.stop().await;
     }
 
+    /// With several replicas: stand by, hot and ready, until this replica holds the Lease;
+    /// then reconcile with the broker again (the last leader's orders may have changed
+    /// things) and lead until the Lease is lost or shutdown comes; then stand by again.
+    async fn follow(&mut self, election: &LeaseLeadership, shutdown: &mut watch::Receiver<bool>) {
+        let mut role = election.subscribe();
+        election.set_ready(true);
+        loop {
+            self.set_role(false);
+            tokio::select! {
+                _ = role.wait_for(|r| matches!(r, Role::Leader { .. })) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            self.set_role(true);
+            if !self.reconcile(shutdown).await {
+                return;
+            }
+            self.lead(shutdown).await;
+            if *shutdown.borrow() {
+                return;
+            }
+            tracing::warn!("no longer leading: standing by");
+        }
+    }
+
+    /// Leads with the driver for the market data source — the live schedule or the replay
+    /// feed — resuming after the last cycle the journal knows, until shutdown, the end of the
+    /// schedule, or the loss of the Lease.
+    async fn lead(&mut self, shutdown: &mut watch::Receiver<bool>) {
+        let last = match self.runner.journal().last_cycle().await {
+            Ok(last) => last,
+            Err(err) => {
+                tracing::error!(%err, "cannot read the journal's last cycle: not leading");
+                return;
+            }
+        };
+        match &self.source {
+            MarketSource::Live(_) => self.drive_live(last, shutdown).await,
+            MarketSource::Replay {
+                feed,
+                bars_per_cycle,
+            } => {
+                let (feed, bars_per_cycle) = (feed.clone(), *bars_per_cycle);
+                resume_replay(&feed, bars_per_cycle, last);
+                self.drive_replay(&feed, bars_per_cycle, last, shutdown)
+                    .await
+            }
+        }
+    }
+
+    fn set_role(&self, leading: bool) {
+        let metrics = self.runner.metrics();
+        metrics.leader.set(i64::from(leading));
+        metrics
+            .role
+            .with_label_values(&["leader"])
+            .set(i64::from(leading));
+        metrics
+            .role
+            .with_label_values(&["standby"])
+            .set(i64::from(!leading));
+        self.health.set_standby(!leading);
+    }
+
     /// The live driver: a cycle at each slot of the schedule that the market gate lets
     /// through, until shutdown or a schedule that never fires again.
-    async fn drive_live(&mut self, shutdown: &mut watch::Receiver<bool>) {
+    async fn drive_live(
+        &mut self,
+        last: Option<DateTime<Utc>>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
         if self.schedule.market_hours_only()
             && matches!(self.runner.broker().market_clock().await, Ok(Some(_)))
         {
@@ -93,6 +166,12 @@ impl Trader {
             self.schedule.use_calendar(false);
         }
         let mut after = Utc::now();
+        if let Some(last) = last
+            && let Err(err) = self.journal_missed(last, after).await
+        {
+            tracing::error!(%err, "cannot journal the missed slots: not leading");
+            return;
+        }
         while let Some(slot) = self.next_open_slot(&mut after, shutdown).await {
             if !self.cycle(slot, shutdown).await {
                 return;
@@ -139,9 +218,11 @@ impl Trader {
         &mut self,
         feed: &ReplayFeed,
         bars_per_cycle: usize,
+        last: Option<DateTime<Utc>>,
         shutdown: &mut watch::Receiver<bool>,
     ) {
-        while let Some(now) = feed.now() {
+        // A feed that ended at or before the last journalled cycle has nothing left to run.
+        while let Some(now) = feed.now().filter(|now| last.is_none_or(|last| *now > last)) {
             if !self.cycle(now, shutdown).await {
                 return;
             }
@@ -156,15 +237,66 @@ impl Trader {
         idle(&self.health, self.schedule.nominal_interval(), shutdown).await;
     }
 
-    /// Runs and reports the cycle at `now`; false when the trader is to stop (shutdown
-    /// came, or the cycle was abandoned to it).
+    /// Journals every slot of the schedule after `last` and before `now` as missed: slots
+    /// nobody ran while no one led (or while the trader was down). Bounded, so a strategy
+    /// down for months does not journal for hours: the oldest are left out, with a warning.
+    async fn journal_missed(
+        &self,
+        last: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let slots = missed_slots(&self.schedule, last, now, MAX_MISSED_SLOTS);
+        if slots.len() == MAX_MISSED_SLOTS {
+            tracing::warn!(
+                max = MAX_MISSED_SLOTS,
+                "more slots were missed than are journalled"
+            );
+        }
+        for slot in &slots {
+            let entry = JournalEntry::MissedCycle {
+                cycle_id: crate::cycle::cycle_id(*slot),
+                time: *slot,
+            };
+            self.runner.journal().record(&entry).await?;
+        }
+        if !slots.is_empty() {
+            tracing::warn!(missed = slots.len(), since = %last, "journalled the slots no leader ran");
+            self.runner
+                .metrics()
+                .cycles
+                .with_label_values(&["missed"])
+                .inc_by(u64::try_from(slots.len()).unwrap_or(u64::MAX));
+        }
+        Ok(())
+    }
+
+    /// Runs and reports the cycle at `now`; false when the trader is to stop leading
+    /// (shutdown came, the cycle was abandoned to it, or the Lease is no longer held).
     async fn cycle(&mut self, now: DateTime<Utc>, shutdown: &mut watch::Receiver<bool>) -> bool {
+        if !self.runner.leadership().is_leader().await {
+            return false;
+        }
         match run_with_grace(&mut self.runner, now, shutdown).await {
-            Some(Ok(report)) => self.cycle_done(&report),
+            Some(Ok(report)) => {
+                self.cycle_done(&report);
+                self.report_status(&report).await;
+            }
             Some(Err(err)) => self.cycle_failed(&err),
             None => return false,
         }
         !*shutdown.borrow()
+    }
+
+    /// The leader's part of the status, after a cycle.
+    async fn report_status(&self, report: &CycleReport) {
+        let Some(status) = &self.status else { return };
+        if !self.runner.leadership().is_leader().await {
+            return;
+        }
+        let baseline = self.baseline.unwrap_or(report.account.equity);
+        status
+            .report(report, Utc::now(), baseline, self.runner.trading_state())
+            .await;
     }
 
     /// One cycle (the `cycle` mode): reconcile, run at the current slot, return. `None` when
@@ -278,8 +410,12 @@ impl Trader {
     }
 
     async fn stop(&self) {
+        // Not ready any more: the Lease, once released, must not be taken back.
+        if let Some(election) = &self.election {
+            election.set_ready(false);
+        }
         self.runner.leadership().release().await;
-        self.runner.metrics().leader.set(0);
+        self.set_role(false);
         tracing::info!("trader stopped");
     }
 }
@@ -292,6 +428,46 @@ enum Gate {
     },
     /// The clock could not be read.
     Unknown,
+}
+
+/// The most missed slots one takeover journals.
+pub const MAX_MISSED_SLOTS: usize = 1000;
+
+/// The slots of `schedule` strictly after `last` and strictly before `now`, oldest first, at
+/// most `max` (the newest ones). Pure.
+pub fn missed_slots(
+    schedule: &CycleSchedule,
+    last: DateTime<Utc>,
+    now: DateTime<Utc>,
+    max: usize,
+) -> Vec<DateTime<Utc>> {
+    let mut slots = std::collections::VecDeque::new();
+    let mut after = last;
+    while let Some(slot) = schedule.next_after(after).filter(|slot| *slot < now) {
+        if slots.len() == max {
+            slots.pop_front();
+        }
+        slots.push_back(slot);
+        after = slot;
+    }
+    slots.into()
+}
+
+/// Moves a replay feed past the last cycle the journal knows, so a restarted or new leader
+/// continues where the last one stopped instead of replaying (and re-deciding) from the
+/// first bar.
+pub fn resume_replay(feed: &ReplayFeed, bars_per_cycle: usize, last: Option<DateTime<Utc>>) {
+    let Some(last) = last else { return };
+    let mut skipped = 0usize;
+    while feed.now().is_some_and(|now| now <= last) {
+        if feed.advance(bars_per_cycle).is_none() {
+            break;
+        }
+        skipped += 1;
+    }
+    if skipped > 0 {
+        tracing::info!(%last, steps = skipped, "resumed the replay after the last journalled cycle");
+    }
 }
 
 /// The minute a cycle started in: its slot.
@@ -343,5 +519,68 @@ async fn idle(health: &Health, every: Duration, shutdown: &mut watch::Receiver<b
         if wait_or_stop(every.max(Duration::from_secs(1)), shutdown).await {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_slots_nobody_ran_are_those_between_the_last_cycle_and_now() {
+        let every_minute = config::Schedule {
+            interval_seconds: 60,
+            ..config::Schedule::default()
+        };
+        let schedule = CycleSchedule::from_config(&every_minute).unwrap();
+        let last = utc("2026-12-01T10:00:00Z");
+        let slots = missed_slots(&schedule, last, utc("2026-12-01T10:03:30Z"), 100);
+        assert_eq!(
+            slots,
+            [
+                utc("2026-12-01T10:01:00Z"),
+                utc("2026-12-01T10:02:00Z"),
+                utc("2026-12-01T10:03:00Z")
+            ]
+        );
+        // The slot the new leader is about to run is not missed.
+        assert!(missed_slots(&schedule, last, utc("2026-12-01T10:01:00Z"), 100).is_empty());
+        // Bounded: the newest are kept.
+        let bounded = missed_slots(&schedule, last, utc("2026-12-01T11:00:30Z"), 2);
+        assert_eq!(
+            bounded,
+            [utc("2026-12-01T10:59:00Z"), utc("2026-12-01T11:00:00Z")]
+        );
+    }
+
+    #[test]
+    fn a_replay_resumes_after_the_last_journalled_cycle() {
+        let feed = ReplayFeed::builtin(&["AAPL".to_string()], 5);
+        let first = feed.now().unwrap();
+        resume_replay(&feed, 1, None);
+        assert_eq!(
+            feed.now(),
+            Some(first),
+            "nothing journalled: start at the start"
+        );
+        let fresh = ReplayFeed::builtin(&["AAPL".to_string()], 5);
+        fresh.advance(3);
+        let last = fresh.now().unwrap();
+        resume_replay(&feed, 1, Some(last));
+        let resumed = feed.now().unwrap();
+        assert!(resumed > last, "{resumed} after {last}");
+        fresh.advance(1);
+        assert_eq!(
+            Some(resumed),
+            fresh.now(),
+            "the very next bar, none skipped"
+        );
     }
 }

@@ -68,6 +68,7 @@ fn request(cycle: &str, symbol: &str, side: Side, quantity: f64, price: f64) -> 
         side,
         quantity,
         reference_price: price,
+        lease_epoch: None,
     }
 }
 

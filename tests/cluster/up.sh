@@ -64,6 +64,19 @@ start() {
   echo $! > "$state/pids/$name.pid"
 }
 
+# Another process (a cluster starting beside this one) can take a port between the moment it
+# was chosen free and the moment the component binds it. Then everything started is stopped
+# and the start-up begins again with new ports, up to three times.
+retry_if_port_taken() {
+  local name=$1 attempt=${TP_UP_ATTEMPT:-1}
+  if grep -q "address already in use" "$state/logs/$name.log" && [ "$attempt" -lt 3 ]; then
+    log "$name found its port taken; starting again with new ports (attempt $((attempt + 1)))"
+    trap - EXIT
+    "$here/down.sh" "$state" >&2 || true
+    TP_UP_ATTEMPT=$((attempt + 1)) exec "$0" "$state"
+  fi
+}
+
 # Polls CHECK until it succeeds, failing after SECONDS with the component's log tail.
 wait_ready() {
   local name=$1 seconds=$2; shift 2
@@ -71,6 +84,7 @@ wait_ready() {
   until "$@" >/dev/null 2>&1; do
     if ! kill -0 "$(cat "$state/pids/$name.pid")" 2>/dev/null; then
       tail -n 20 "$state/logs/$name.log" >&2
+      retry_if_port_taken "$name"
       fail "$name exited during start-up (log: $state/logs/$name.log)"
     fi
     if [ $SECONDS -ge $deadline ]; then

@@ -21,6 +21,7 @@ fn order(symbol: &str, side: Side, quantity: f64, price: f64) -> OrderRequest {
         side,
         quantity,
         reference_price: price,
+        lease_epoch: None,
     }
 }
 

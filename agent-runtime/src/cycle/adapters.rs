@@ -143,6 +143,10 @@ impl Recorder for JournalRecorder {
     fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
         async move { self.write(entry).await.map_err(journal_error) }.boxed()
     }
+
+    fn last_cycle(&self) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, PortError>> {
+        async move { self.journal.last_cycle_time().await.map_err(journal_error) }.boxed()
+    }
 }
 
 impl JournalRecorder {
@@ -270,6 +274,36 @@ impl JournalRecorder {
                 self.journal
                     .record_equity(*time, account.cash, account.equity)
                     .await
+            }
+            JournalEntry::OrderAbandoned {
+                cycle_id,
+                time,
+                order,
+                reason,
+            } => {
+                let event = EventRecord {
+                    cycle_id: Some(cycle_id.clone()),
+                    kind: "order_abandoned".into(),
+                    message: format!(
+                        "{} {} {}: not sent, {reason}",
+                        order.side.as_str(),
+                        order.quantity,
+                        order.symbol
+                    ),
+                    details: serde_json::to_value(order).ok(),
+                    created_at: *time,
+                };
+                self.journal.record_event(&event).await
+            }
+            JournalEntry::MissedCycle { cycle_id, time } => {
+                let record = CycleRecord {
+                    cycle_id: cycle_id.clone(),
+                    started_at: *time,
+                    finished_at: None,
+                    status: CycleStatus::Missed,
+                    summary: Some("no leader ran this slot".into()),
+                };
+                self.journal.record_missed_cycle(&record).await
             }
         }
     }

@@ -360,11 +360,6 @@ impl CycleRunner {
                 .with_label_values(&[clip.reason.as_str()])
                 .inc();
         }
-        if !self.leadership.is_leader().await {
-            tracing::warn!(cycle_id, symbol, "lost leadership: not placing the order");
-            self.metrics.orders.with_label_values(&["not_leader"]).inc();
-            return Ok(());
-        }
         let order = OrderRequest {
             // One order per (strategy, cycle, symbol, side): a stop loss and a decision never
             // both trade a symbol in one cycle, so the intent need not be part of the id.
@@ -373,6 +368,7 @@ impl CycleRunner {
             side: approved.side,
             quantity: approved.quantity,
             reference_price: approved.reference_price,
+            lease_epoch: self.leadership.epoch(),
         };
         self.record(JournalEntry::Order {
             cycle_id: cycle_id.into(),
@@ -382,6 +378,11 @@ impl CycleRunner {
             clips: approved.clips.clone(),
         })
         .await?;
+        // The fence: checked by this process's own clock right before the order leaves, so a
+        // leader that was frozen past its lease places nothing when it wakes.
+        if !self.leadership.is_leader().await {
+            return self.abandon(cycle_id, now, order).await;
+        }
         report.orders_sent += 1;
         let outcome = match self.broker.submit(cycle_id, &order, now).await {
             Ok(outcome) => outcome,
@@ -414,6 +415,31 @@ impl CycleRunner {
             time: now,
             client_order_id: order.client_order_id,
             outcome,
+        })
+        .await
+    }
+
+    /// Journals an order the leader could not confirm its lease for, places nothing, and
+    /// steps down: a standby may already lead.
+    async fn abandon(
+        &self,
+        cycle_id: &str,
+        now: DateTime<Utc>,
+        order: OrderRequest,
+    ) -> Result<(), CycleError> {
+        tracing::error!(
+            cycle_id,
+            symbol = order.symbol,
+            client_order_id = order.client_order_id,
+            "the lease is no longer confirmed: abandoning the order and stepping down"
+        );
+        self.metrics.orders.with_label_values(&["not_leader"]).inc();
+        self.leadership.step_down();
+        self.record(JournalEntry::OrderAbandoned {
+            cycle_id: cycle_id.into(),
+            time: now,
+            order,
+            reason: "the lease could not be confirmed before the order was sent".into(),
         })
         .await
     }

@@ -117,6 +117,18 @@ pub enum JournalEntry {
         client_order_id: String,
         outcome: OrderOutcome,
     },
+    /// An order not sent because the leader could not confirm its lease (it stepped down).
+    OrderAbandoned {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        order: OrderRequest,
+        reason: String,
+    },
+    /// A scheduled slot no leader ran (nobody held the Lease then).
+    MissedCycle {
+        cycle_id: String,
+        time: DateTime<Utc>,
+    },
     KillSwitch {
         cycle_id: String,
         time: DateTime<Utc>,
@@ -157,6 +169,12 @@ pub enum CyclePhase {
 /// The journal, as the cycle uses it.
 pub trait Recorder: Send + Sync {
     fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>>;
+
+    /// The time of the newest cycle journalled (run, failed or missed): where a new leader
+    /// resumes. `None` when nothing was journalled, or the journal keeps no history.
+    fn last_cycle(&self) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, PortError>> {
+        futures::future::ready(Ok(None)).boxed()
+    }
 }
 
 /// Keeps entries in memory: for tests, benches and the `replay` summary.

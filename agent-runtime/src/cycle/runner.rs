@@ -117,6 +117,16 @@ impl CycleRunner {
         &self.metrics
     }
 
+    /// The journal the cycle writes to.
+    pub fn journal(&self) -> &dyn Recorder {
+        self.journal.as_ref()
+    }
+
+    /// The trading state in force: the configured one, or stricter if a limit tripped.
+    pub fn trading_state(&self) -> crate::config::TradingState {
+        self.risk.state()
+    }
+
     /// Bars of history each analyst sees per cycle.
     pub fn window(&self) -> usize {
         self.history

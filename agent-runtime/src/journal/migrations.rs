@@ -15,17 +15,31 @@ use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Mig
 /// (version, description, SQL), in version order.
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE: Embedded = &[(
-    1,
-    "journal",
-    include_str!("migrations/sqlite/0001_journal.sql"),
-)];
+const SQLITE: Embedded = &[
+    (
+        1,
+        "journal",
+        include_str!("migrations/sqlite/0001_journal.sql"),
+    ),
+    (
+        2,
+        "lease_epoch",
+        include_str!("migrations/sqlite/0002_lease_epoch.sql"),
+    ),
+];
 
-const POSTGRES: Embedded = &[(
-    1,
-    "journal",
-    include_str!("migrations/postgres/0001_journal.sql"),
-)];
+const POSTGRES: Embedded = &[
+    (
+        1,
+        "journal",
+        include_str!("migrations/postgres/0001_journal.sql"),
+    ),
+    (
+        2,
+        "lease_epoch",
+        include_str!("migrations/postgres/0002_lease_epoch.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Source(Embedded);
@@ -90,12 +104,17 @@ mod tests {
     }
 
     #[test]
-    fn both_backends_create_the_same_tables() {
+    fn both_backends_create_and_alter_the_same_tables() {
+        // The tables each migration creates or alters.
         let tables = |sql: &str| {
             let mut t: Vec<String> = sql
                 .lines()
-                .filter_map(|l| l.strip_prefix("CREATE TABLE "))
-                .map(|l| l.trim_end_matches(" (").to_string())
+                .filter_map(|l| {
+                    l.strip_prefix("CREATE TABLE ")
+                        .or_else(|| l.strip_prefix("ALTER TABLE "))
+                })
+                .filter_map(|l| l.split_whitespace().next())
+                .map(str::to_string)
                 .collect();
             t.sort();
             t

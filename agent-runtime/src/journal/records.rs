@@ -16,6 +16,8 @@ pub enum CycleStatus {
     Failed,
     /// Stopped part-way (shutdown, lost leadership).
     Abandoned,
+    /// A scheduled slot no leader ran (nobody held the Lease then).
+    Missed,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,6 +91,7 @@ struct OrderRow {
     message: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    lease_epoch: Option<i32>,
 }
 
 impl OrderRow {
@@ -100,6 +103,7 @@ impl OrderRow {
                 side: parse_enum("order side", &self.side)?,
                 quantity: self.quantity,
                 reference_price: self.reference_price,
+                lease_epoch: self.lease_epoch,
             },
             cycle_id: self.cycle_id,
             status: parse_enum("order status", &self.status)?,
@@ -136,7 +140,7 @@ struct DecisionRow {
 }
 
 const ORDER_COLUMNS: &str = "client_order_id, cycle_id, symbol, side, quantity, reference_price, \
-     status, broker_order_id, message, created_at, updated_at";
+     status, broker_order_id, message, created_at, updated_at, lease_epoch";
 
 /// Upserts `$position` (deleting it when flat) through the transaction `$tx`.
 macro_rules! write_position {
@@ -181,6 +185,55 @@ impl Journal {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Journals a slot nobody ran; a cycle already journalled under that id is left alone.
+    pub async fn record_missed_cycle(&self, cycle: &CycleRecord) -> Result<(), JournalError> {
+        let sql = "INSERT INTO cycles (cycle_id, started_at, finished_at, status, summary) \
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cycle_id) DO NOTHING";
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(&cycle.cycle_id)
+            .bind(cycle.started_at)
+            .bind(cycle.finished_at)
+            .bind(enum_text(&cycle.status))
+            .bind(&cycle.summary)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The start time of the newest cycle journalled, whatever its status.
+    pub async fn last_cycle_time(&self) -> Result<Option<DateTime<Utc>>, JournalError> {
+        let sql = "SELECT MAX(started_at) FROM cycles";
+        let row: (Option<DateTime<Utc>>,) =
+            with_pool!(self, pool => sqlx::query_as(sql).fetch_one(pool).await)?;
+        Ok(row.0)
+    }
+
+    /// Every cycle journalled, oldest first.
+    pub async fn cycles(&self) -> Result<Vec<CycleRecord>, JournalError> {
+        let sql = "SELECT cycle_id, started_at, finished_at, status, summary FROM cycles \
+                   ORDER BY started_at, cycle_id";
+        type Row = (
+            String,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            String,
+            Option<String>,
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(|(cycle_id, started_at, finished_at, status, summary)| {
+                Ok(CycleRecord {
+                    cycle_id,
+                    started_at,
+                    finished_at,
+                    status: parse_enum("cycle status", &status)?,
+                    summary,
+                })
+            })
+            .collect()
     }
 
     pub async fn cycle(&self, cycle_id: &str) -> Result<Option<CycleRecord>, JournalError> {
@@ -276,8 +329,8 @@ impl Journal {
         at: DateTime<Utc>,
     ) -> Result<OrderRecord, JournalError> {
         let insert = "INSERT INTO orders (client_order_id, cycle_id, symbol, side, quantity, \
-                      reference_price, status, created_at, updated_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+                      reference_price, status, created_at, updated_at, lease_epoch) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
                       ON CONFLICT (client_order_id) DO NOTHING";
         with_pool!(self, pool => sqlx::query(insert)
             .bind(&request.client_order_id)
@@ -288,6 +341,7 @@ impl Journal {
             .bind(request.reference_price)
             .bind(enum_text(&OrderStatus::Pending))
             .bind(at)
+            .bind(request.lease_epoch)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
@@ -304,6 +358,15 @@ impl Journal {
         let row: Option<OrderRow> = with_pool!(self, pool =>
             sqlx::query_as(&sql).bind(client_order_id).fetch_optional(pool).await)?;
         row.map(OrderRow::into_record).transpose()
+    }
+
+    /// Every order journalled, oldest first.
+    pub async fn orders(&self) -> Result<Vec<OrderRecord>, JournalError> {
+        let sql =
+            format!("SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at, client_order_id");
+        let rows: Vec<OrderRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+        rows.into_iter().map(OrderRow::into_record).collect()
     }
 
     /// Orders whose outcome is not final yet (`pending`, `accepted`, `partially_filled`),

@@ -122,6 +122,7 @@ pub fn order(id: &str, symbol: &str, side: Side, quantity: f64, price: f64) -> O
         side,
         quantity,
         reference_price: price,
+        lease_epoch: None,
     }
 }
 

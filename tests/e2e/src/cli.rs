@@ -68,12 +68,22 @@ pub async fn run_ok(program: &str, args: &[&str], stdin: Option<&str>) -> anyhow
 }
 
 /// The operator binary, as `cargo test --workspace` builds it.
+pub async fn operator_binary() -> anyhow::Result<PathBuf> {
+    workspace_binary("tradeplane-operator").await
+}
+
+/// The runtime binary, as `cargo test --workspace` builds it.
+pub async fn runtime_binary() -> anyhow::Result<PathBuf> {
+    workspace_binary("agent-runtime").await
+}
+
+/// The binary `name` of the workspace, as `cargo test --workspace` builds it.
 ///
 /// The e2e crate cannot name another package's binary through `CARGO_BIN_EXE_*`, so it asks
 /// cargo, with the very command `make test` compiles the tests with: there it is a no-op that
 /// only reports the path (a different command could rebuild the binary with other features,
 /// over the one the operator's own tests are running); run alone, it builds what is stale.
-pub async fn operator_binary() -> anyhow::Result<PathBuf> {
+async fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let manifest = crate::repo_root().join("Cargo.toml");
     let manifest = manifest.to_string_lossy();
@@ -121,13 +131,13 @@ pub async fn operator_binary() -> anyhow::Result<PathBuf> {
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|message| {
-            message["target"]["name"] == "tradeplane-operator"
+            message["target"]["name"] == name
                 && message["target"]["kind"] == json!(["bin"])
                 // not the binary's unit-test harness, which has the same target
                 && message["profile"]["test"] == false
         })
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .context("cargo built no tradeplane-operator executable")
+        .with_context(|| format!("cargo built no {name} executable"))
 }
 
 /// A kubeconfig for the cluster of `admin_kubeconfig` that authenticates with `token` only (no

@@ -15,6 +15,7 @@ pub mod helm;
 pub mod namespace;
 pub mod operator_process;
 pub mod rbac;
+pub mod runtime_pods;
 pub mod wait;
 
 pub use apply::{FIELD_MANAGER, apply_strict, yaml_documents};

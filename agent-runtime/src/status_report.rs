@@ -1,0 +1,221 @@
+//! The leader's part of the strategy's status: last cycle, last decision, equity, P&L, open
+//! positions and the trading state in force, as the contract's `RuntimeStatus`.
+//!
+//! Written by server-side apply on the status subresource under the runtime's own field
+//! manager, so the operator's writes (under another manager) never remove these fields and
+//! these never touch the operator's. At most once per cycle, and only when a value changed;
+//! only the leader calls it. A failed write is logged and tried again after the next cycle:
+//! the status is a view, the journal is the record.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use tradeplane_contract::config::TradingState;
+use tradeplane_contract::status::{DecisionSummary, RUNTIME_FIELD_MANAGER, RuntimeStatus};
+
+use crate::cycle::CycleReport;
+use crate::domain::Action;
+
+/// Writes one strategy's runtime status.
+pub struct StatusReporter {
+    api: Api<DynamicObject>,
+    name: String,
+    /// What was last written (or seen written), so an unchanged status is not sent again.
+    last: Mutex<Option<RuntimeStatus>>,
+    /// The last decision that was not a hold, kept across cycles that only hold.
+    last_decision: Mutex<Option<DecisionSummary>>,
+}
+
+impl StatusReporter {
+    pub fn new(client: kube::Client, namespace: &str, name: &str) -> Self {
+        let resource = ApiResource {
+            group: "tradeplane.io".into(),
+            version: "v1alpha1".into(),
+            api_version: "tradeplane.io/v1alpha1".into(),
+            kind: "TradingStrategy".into(),
+            plural: "tradingstrategies".into(),
+        };
+        Self {
+            api: Api::namespaced_with(client, namespace, &resource),
+            name: name.to_string(),
+            last: Mutex::new(None),
+            last_decision: Mutex::new(None),
+        }
+    }
+
+    /// Reports a cycle; `baseline` is the equity P&L is measured from.
+    pub async fn report(
+        &self,
+        report: &CycleReport,
+        finished: DateTime<Utc>,
+        baseline: f64,
+        state: TradingState,
+    ) {
+        let decision = latest_decision(report, finished);
+        let decision = {
+            let mut kept = lock(&self.last_decision);
+            if decision.is_some() {
+                kept.clone_from(&decision);
+            }
+            kept.clone()
+        };
+        let status = runtime_status(report, finished, baseline, state, decision);
+        if lock(&self.last).as_ref() == Some(&status) {
+            return;
+        }
+        let patch = serde_json::json!({
+            "apiVersion": "tradeplane.io/v1alpha1",
+            "kind": "TradingStrategy",
+            "status": status,
+        });
+        // Forced: these fields are the runtime's by contract, whoever set them last.
+        let params = PatchParams::apply(RUNTIME_FIELD_MANAGER).force();
+        match self
+            .api
+            .patch_status(&self.name, &params, &Patch::Apply(&patch))
+            .await
+        {
+            Ok(_) => *lock(&self.last) = Some(status),
+            Err(error) => {
+                tracing::warn!(%error, "cannot write the runtime's status; trying again after the next cycle")
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The status a cycle reports. Pure.
+pub fn runtime_status(
+    report: &CycleReport,
+    finished: DateTime<Utc>,
+    baseline: f64,
+    state: TradingState,
+    last_decision: Option<DecisionSummary>,
+) -> RuntimeStatus {
+    let equity = report.account.equity;
+    let open = report
+        .account
+        .positions
+        .iter()
+        .filter(|p| p.quantity != 0.0)
+        .count();
+    RuntimeStatus {
+        last_cycle_time: Some(finished.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        last_decision,
+        equity: Some(format!("{equity:.2}")),
+        profit_and_loss: Some(profit_and_loss(equity, baseline)),
+        open_positions: Some(i32::try_from(open).unwrap_or(i32::MAX)),
+        trading_state: Some(state),
+    }
+}
+
+/// `+1520.40 (+1.52%)`; the percentage is left out when there is no baseline to divide by.
+pub fn profit_and_loss(equity: f64, baseline: f64) -> String {
+    let pnl = equity - baseline;
+    if baseline > 0.0 {
+        format!("{pnl:+.2} ({:+.2}%)", pnl / baseline * 100.0)
+    } else {
+        format!("{pnl:+.2}")
+    }
+}
+
+/// The cycle's last decision that was not a hold, in one line.
+fn latest_decision(report: &CycleReport, at: DateTime<Utc>) -> Option<DecisionSummary> {
+    report
+        .decisions
+        .iter()
+        .rev()
+        .find(|d| d.action != Action::Hold)
+        .map(|d| DecisionSummary {
+            summary: format!(
+                "{} {} to {} @ {:.2}",
+                d.action.as_str().to_uppercase(),
+                d.symbol,
+                d.target_quantity,
+                d.confidence
+            ),
+            time: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cycle::ports::AccountState;
+    use crate::domain::{Decision, Position};
+
+    fn decision(symbol: &str, action: Action, target: f64, confidence: f64) -> Decision {
+        Decision {
+            symbol: symbol.into(),
+            action,
+            target_quantity: target,
+            confidence,
+            rationale: String::new(),
+            reports: Vec::new(),
+        }
+    }
+
+    fn report(decisions: Vec<Decision>, equity: f64, positions: Vec<Position>) -> CycleReport {
+        CycleReport {
+            cycle_id: "c".into(),
+            decisions,
+            orders_sent: 0,
+            orders_filled: 0,
+            rejections: 0,
+            account: AccountState {
+                cash: 0.0,
+                equity,
+                positions,
+            },
+            drawdown: 0.0,
+        }
+    }
+
+    #[test]
+    fn profit_and_loss_has_a_sign_and_a_percentage() {
+        assert_eq!(profit_and_loss(101_520.40, 100_000.0), "+1520.40 (+1.52%)");
+        assert_eq!(profit_and_loss(99_000.0, 100_000.0), "-1000.00 (-1.00%)");
+        assert_eq!(profit_and_loss(5.0, 0.0), "+5.00");
+    }
+
+    #[test]
+    fn a_cycle_reports_equity_positions_and_its_last_trade_decision() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T14:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let position = |symbol: &str, quantity: f64| Position {
+            symbol: symbol.into(),
+            quantity,
+            average_price: 1.0,
+        };
+        let cycle = report(
+            vec![
+                decision("AAPL", Action::Buy, 12.0, 0.72),
+                decision("MSFT", Action::Hold, 0.0, 0.1),
+            ],
+            100_250.0,
+            vec![position("AAPL", 12.0), position("MSFT", 0.0)],
+        );
+        let last = latest_decision(&cycle, at);
+        let status = runtime_status(&cycle, at, 100_000.0, TradingState::Active, last);
+        assert_eq!(
+            status.last_cycle_time.as_deref(),
+            Some("2026-12-01T14:30:00Z")
+        );
+        assert_eq!(status.equity.as_deref(), Some("100250.00"));
+        assert_eq!(status.profit_and_loss.as_deref(), Some("+250.00 (+0.25%)"));
+        assert_eq!(status.open_positions, Some(1));
+        assert_eq!(
+            status.last_decision.map(|d| d.summary).as_deref(),
+            Some("BUY AAPL to 12 @ 0.72")
+        );
+        let holds = report(vec![decision("AAPL", Action::Hold, 12.0, 0.1)], 1.0, vec![]);
+        assert_eq!(latest_decision(&holds, at), None);
+    }
+}

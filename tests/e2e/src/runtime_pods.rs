@@ -1,0 +1,229 @@
+//! Host processes standing in for a strategy's trader pods, until real nodes run them.
+//!
+//! kwok creates the pods the operator's Deployment asks for but runs nothing. For each such pod
+//! [`RuntimePod::start`] runs one `agent-runtime trader` as the pod would: the config the
+//! operator rendered into the strategy's config Secret, the credentials Secret's keys as files,
+//! the pod's name as `POD_NAME`, and — for the Kubernetes API — only a token for the strategy's
+//! own ServiceAccount from the TokenRequest API, so the Role the operator rendered is what is
+//! tested. The one thing adapted is where files live and which port it listens on: paths under
+//! the pod's mount points move into the process's own directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use tokio::process::{Child, Command};
+
+use crate::cli;
+
+/// The mount points of a trader pod (see `tradeplane_contract::layout`).
+const CREDENTIALS_DIR: &str = "/etc/tradeplane/credentials";
+const JOURNAL_DIR: &str = "/var/lib/tradeplane";
+
+/// One runtime process in place of pod `name`.
+pub struct RuntimePod {
+    pub name: String,
+    /// Where `/healthz`, `/readyz` and `/metrics` answer.
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+/// What every pod of one strategy shares.
+pub struct StrategyPods {
+    pub namespace: String,
+    pub strategy: String,
+    /// The admin kubeconfig, for the cluster's address and CA only.
+    pub admin_kubeconfig: PathBuf,
+    pub binary: PathBuf,
+    /// Parent of every pod's directory.
+    pub root: PathBuf,
+}
+
+impl StrategyPods {
+    /// Starts the process for pod `name`.
+    pub async fn start(&self, client: &kube::Client, name: &str) -> anyhow::Result<RuntimePod> {
+        let dir = self.root.join(name);
+        std::fs::create_dir_all(dir.join("credentials"))?;
+        std::fs::create_dir_all(dir.join("journal"))?;
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &self.namespace);
+        for (key, value) in secret_data(&secrets, &format!("{}-credentials", self.strategy)).await?
+        {
+            std::fs::write(dir.join("credentials").join(key), value)?;
+        }
+        let config = secret_data(&secrets, &format!("{}-config", self.strategy)).await?;
+        let text = config
+            .get("config.yaml")
+            .context("the config Secret has no config.yaml")?;
+        let port = free_port()?;
+        let config = adapt_config(std::str::from_utf8(text)?, &dir, port)?;
+        let config_path = dir.join("config.yaml");
+        std::fs::write(&config_path, config)?;
+        let token = cli::run_ok(
+            "kubectl",
+            &[
+                "--kubeconfig",
+                &self.admin_kubeconfig.to_string_lossy(),
+                "-n",
+                &self.namespace,
+                "create",
+                "token",
+                &format!("{}-runtime", self.strategy),
+            ],
+            None,
+        )
+        .await?;
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            cli::token_kubeconfig(&self.admin_kubeconfig, token.trim())?,
+        )?;
+        let mut pod = RuntimePod {
+            name: name.to_string(),
+            port,
+            dir,
+            child: None,
+        };
+        pod.spawn(&self.binary, &config_path, &kubeconfig)?;
+        Ok(pod)
+    }
+}
+
+impl RuntimePod {
+    fn spawn(&mut self, binary: &Path, config: &Path, kubeconfig: &Path) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("log"))?;
+        let child = Command::new(binary)
+            .args(["trader", "--config"])
+            .arg(config)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .env("POD_NAME", &self.name)
+            .env("RUST_LOG", "info")
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Starts the process again under the same name, as the kubelet restarts a container.
+    pub fn restart(&mut self, binary: &Path) -> anyhow::Result<()> {
+        let (config, kubeconfig) = (self.dir.join("config.yaml"), self.dir.join("kubeconfig"));
+        self.spawn(binary, &config, &kubeconfig)
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        self.child
+            .as_ref()
+            .and_then(Child::id)
+            .and_then(|pid| i32::try_from(pid).ok())
+    }
+
+    /// Sends `signal` (`KILL`, `TERM`, `STOP`, `CONT`).
+    pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self.pid().context("the process is not running")?;
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -{signal} {pid} failed");
+        }
+        Ok(())
+    }
+
+    /// Waits for the process to exit; its exit code.
+    pub async fn wait(&mut self) -> anyhow::Result<Option<i32>> {
+        let child = self.child.as_mut().context("the process is not running")?;
+        let status = child.wait().await?;
+        self.child = None;
+        Ok(status.code())
+    }
+
+    /// Everything the process logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    /// A metric's value from `/metrics`, summed over matching label sets; 0 when absent.
+    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
+        let url = format!("http://127.0.0.1:{}/metrics", self.port);
+        let Ok(response) = http().get(&url).send().await else {
+            return 0.0;
+        };
+        let text = response.text().await.unwrap_or_default();
+        text.lines()
+            .filter(|line| line.starts_with(name) && line.contains(labels))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// The `/readyz` status code, 0 when it does not answer.
+    pub async fn readyz(&self) -> u16 {
+        let url = format!("http://127.0.0.1:{}/readyz", self.port);
+        match http().get(&url).send().await {
+            Ok(response) => response.status().as_u16(),
+            Err(_) => 0,
+        }
+    }
+}
+
+async fn secret_data(
+    secrets: &Api<Secret>,
+    name: &str,
+) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+    let secret = secrets
+        .get(name)
+        .await
+        .with_context(|| format!("Secret {name}"))?;
+    Ok(secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| (key, value.0))
+        .collect())
+}
+
+/// The rendered config with the pod's mount points moved into `dir` and the server on
+/// `127.0.0.1:port` (every process shares the host's network).
+pub fn adapt_config(text: &str, dir: &Path, port: u16) -> anyhow::Result<String> {
+    let mut config: serde_yaml::Value = serde_yaml::from_str(text)?;
+    relocate(&mut config, CREDENTIALS_DIR, &dir.join("credentials"));
+    relocate(&mut config, JOURNAL_DIR, &dir.join("journal"));
+    config["server"]["listen"] = serde_yaml::Value::String(format!("127.0.0.1:{port}"));
+    Ok(serde_yaml::to_string(&config)?)
+}
+
+fn relocate(value: &mut serde_yaml::Value, from: &str, to: &Path) {
+    match value {
+        serde_yaml::Value::String(text) if text.starts_with(from) => {
+            *text = format!("{}{}", to.display(), &text[from.len()..]);
+        }
+        serde_yaml::Value::Mapping(map) => map.values_mut().for_each(|v| relocate(v, from, to)),
+        serde_yaml::Value::Sequence(items) => items.iter_mut().for_each(|v| relocate(v, from, to)),
+        _ => {}
+    }
+}
+
+/// A client that gives up on a process that does not answer (a stopped one, say).
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap_or_default()
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
