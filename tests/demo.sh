@@ -22,15 +22,23 @@ if [ "${TRADEPLANE_USE_EXISTING_CLUSTER:-}" != 1 ]; then
 fi
 
 operator_pid=
+pods_pid=
 stop_operator() {
+  if [ -n "$pods_pid" ]; then
+    kill -TERM "$pods_pid" 2>/dev/null || true
+    wait "$pods_pid" 2>/dev/null || true
+    pods_pid=
+  fi
   [ -n "$operator_pid" ] || return 0
   kill -TERM "$operator_pid" 2>/dev/null || true
   wait "$operator_pid" 2>/dev/null || true
   operator_pid=
 }
 
-step "build the operator"
+step "build the operator, the runtime and the stand-in for its pods"
 cargo build --locked -q -p tradeplane-operator --bin tradeplane-operator
+cargo build --locked -q -p tradeplane-agent-runtime --bin agent-runtime
+cargo build --locked -q -p e2e --bin runtime-pods
 operator_bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/tradeplane-operator
 
 if [ "${TRADEPLANE_DEMO_KEEP:-}" = 1 ]; then
@@ -92,7 +100,21 @@ show kubectl wait --for=condition=Ready --timeout=180s -n "$namespace" ts --all
 step "the children the operator made"
 show kubectl get deploy,svc,pvc,secret,pdb,hpa,cronjob,lease,sa,role,rolebinding -n "$namespace" -l app.kubernetes.io/managed-by=tradeplane-operator
 
-step "what kubectl shows"
+step "run the runtime for index-trend's trader pod (kwok's pods run nothing: a host process stands in, with the config the operator rendered and a token for the strategy's ServiceAccount)"
+target_dir=$(dirname "$operator_bin")
+TRADEPLANE_RUNTIME_BIN="$target_dir/agent-runtime" "$target_dir/runtime-pods" "$namespace" index-trend \
+  >"$state/logs/runtime-pods.log" 2>&1 &
+pods_pid=$!
+for attempt in $(seq 90); do
+  leader=$(kubectl get ts index-trend -n "$namespace" -o jsonpath='{.status.lastCycleTime}' 2>/dev/null || true)
+  [ -n "$leader" ] && break
+  [ "$attempt" = 90 ] && { cat "$state/logs/runtime-pods.log" >&2; echo "index-trend never reported a cycle" >&2; exit 1; }
+  sleep 1
+done
+sleep 3
+show kubectl get lease index-trend-leader -n "$namespace" -o jsonpath='{.spec.holderIdentity}{"\n"}'
+
+step "what kubectl shows (tech-momentum's analyses come from the AgentPool, whose workers the stand-in does not run: its runtime columns stay empty until real nodes run the pods)"
 show kubectl get ts,ba,ap -n "$namespace"
 show kubectl get ts -n "$namespace" -o wide
 show kubectl explain tradingstrategy.spec.journal.backend
