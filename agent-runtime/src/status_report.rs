@@ -29,15 +29,8 @@ pub struct StatusReporter {
 
 impl StatusReporter {
     pub fn new(client: kube::Client, namespace: &str, name: &str) -> Self {
-        let resource = ApiResource {
-            group: "tradeplane.io".into(),
-            version: "v1alpha1".into(),
-            api_version: "tradeplane.io/v1alpha1".into(),
-            kind: "TradingStrategy".into(),
-            plural: "tradingstrategies".into(),
-        };
         Self {
-            api: Api::namespaced_with(client, namespace, &resource),
+            api: Api::namespaced_with(client, namespace, &strategy_resource()),
             name: name.to_string(),
             last: Mutex::new(None),
             last_decision: Mutex::new(None),
@@ -81,6 +74,18 @@ impl StatusReporter {
                 tracing::warn!(%error, "cannot write the runtime's status; trying again after the next cycle")
             }
         }
+    }
+}
+
+/// The TradingStrategy kind, for a dynamic client: the runtime does not link the operator's
+/// API types.
+pub fn strategy_resource() -> ApiResource {
+    ApiResource {
+        group: "tradeplane.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "tradeplane.io/v1alpha1".into(),
+        kind: "TradingStrategy".into(),
+        plural: "tradingstrategies".into(),
     }
 }
 

@@ -139,6 +139,28 @@ struct DecisionRow {
     decided_at: DateTime<Utc>,
 }
 
+const CYCLE_COLUMNS: &str = "cycle_id, started_at, finished_at, status, summary";
+
+type CycleRow = (
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    String,
+    Option<String>,
+);
+
+fn cycle_record(
+    (cycle_id, started_at, finished_at, status, summary): CycleRow,
+) -> Result<CycleRecord, JournalError> {
+    Ok(CycleRecord {
+        cycle_id,
+        started_at,
+        finished_at,
+        status: parse_enum("cycle status", &status)?,
+        summary,
+    })
+}
+
 const ORDER_COLUMNS: &str = "client_order_id, cycle_id, symbol, side, quantity, reference_price, \
      status, broker_order_id, message, created_at, updated_at, lease_epoch";
 
@@ -171,27 +193,30 @@ macro_rules! write_position {
 impl Journal {
     /// Inserts or updates the cycle (by id).
     pub async fn record_cycle(&self, cycle: &CycleRecord) -> Result<(), JournalError> {
-        let sql = "INSERT INTO cycles (cycle_id, started_at, finished_at, status, summary) \
-                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cycle_id) DO UPDATE SET \
-                   finished_at = excluded.finished_at, status = excluded.status, \
-                   summary = excluded.summary";
-        with_pool!(self, pool => sqlx::query(sql)
-            .bind(&cycle.cycle_id)
-            .bind(cycle.started_at)
-            .bind(cycle.finished_at)
-            .bind(enum_text(&cycle.status))
-            .bind(&cycle.summary)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
+        self.insert_cycle(
+            cycle,
+            "DO UPDATE SET finished_at = excluded.finished_at, status = excluded.status, \
+             summary = excluded.summary",
+        )
+        .await
     }
 
     /// Journals a slot nobody ran; a cycle already journalled under that id is left alone.
     pub async fn record_missed_cycle(&self, cycle: &CycleRecord) -> Result<(), JournalError> {
-        let sql = "INSERT INTO cycles (cycle_id, started_at, finished_at, status, summary) \
-                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cycle_id) DO NOTHING";
-        with_pool!(self, pool => sqlx::query(sql)
+        self.insert_cycle(cycle, "DO NOTHING").await
+    }
+
+    /// Inserts `cycle`; `on_conflict` says what becomes of one journalled under its id.
+    async fn insert_cycle(
+        &self,
+        cycle: &CycleRecord,
+        on_conflict: &str,
+    ) -> Result<(), JournalError> {
+        let sql = format!(
+            "INSERT INTO cycles (cycle_id, started_at, finished_at, status, summary) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cycle_id) {on_conflict}"
+        );
+        with_pool!(self, pool => sqlx::query(&sql)
             .bind(&cycle.cycle_id)
             .bind(cycle.started_at)
             .bind(cycle.finished_at)
@@ -213,50 +238,17 @@ impl Journal {
 
     /// Every cycle journalled, oldest first.
     pub async fn cycles(&self) -> Result<Vec<CycleRecord>, JournalError> {
-        let sql = "SELECT cycle_id, started_at, finished_at, status, summary FROM cycles \
-                   ORDER BY started_at, cycle_id";
-        type Row = (
-            String,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-            String,
-            Option<String>,
-        );
-        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
-        rows.into_iter()
-            .map(|(cycle_id, started_at, finished_at, status, summary)| {
-                Ok(CycleRecord {
-                    cycle_id,
-                    started_at,
-                    finished_at,
-                    status: parse_enum("cycle status", &status)?,
-                    summary,
-                })
-            })
-            .collect()
+        let sql = format!("SELECT {CYCLE_COLUMNS} FROM cycles ORDER BY started_at, cycle_id");
+        let rows: Vec<CycleRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+        rows.into_iter().map(cycle_record).collect()
     }
 
     pub async fn cycle(&self, cycle_id: &str) -> Result<Option<CycleRecord>, JournalError> {
-        let sql = "SELECT cycle_id, started_at, finished_at, status, summary FROM cycles \
-                   WHERE cycle_id = $1";
-        type Row = (
-            String,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-            String,
-            Option<String>,
-        );
-        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(sql).bind(cycle_id).fetch_optional(pool).await)?;
-        row.map(|(cycle_id, started_at, finished_at, status, summary)| {
-            Ok(CycleRecord {
-                cycle_id,
-                started_at,
-                finished_at,
-                status: parse_enum("cycle status", &status)?,
-                summary,
-            })
-        })
-        .transpose()
+        let sql = format!("SELECT {CYCLE_COLUMNS} FROM cycles WHERE cycle_id = $1");
+        let row: Option<CycleRow> = with_pool!(self, pool =>
+            sqlx::query_as(&sql).bind(cycle_id).fetch_optional(pool).await)?;
+        row.map(cycle_record).transpose()
     }
 
     /// Journals a decision with every analyst report (as JSON); returns its row id.

@@ -21,6 +21,29 @@ use super::relevant::rendered_changes;
 use super::scope::Scope;
 use super::wakeups::Wakeups;
 
+/// A namespaced kind whose metadata a controller watches.
+pub trait WatchedKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<C> WatchedKind for C where
+    C: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Which changes of a child wake its owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wake {
@@ -70,16 +93,7 @@ where
     }
 
     /// `controller`, also woken by changes of its children of kind `C`.
-    pub fn own<C>(&self, controller: Controller<K>, wake: Wake) -> Controller<K>
-    where
-        C: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + Debug
-            + Send
-            + Sync
-            + 'static,
-    {
+    pub fn own<C: WatchedKind>(&self, controller: Controller<K>, wake: Wake) -> Controller<K> {
         let api = self.scope.api::<PartialObjectMeta<C>>(&self.context.client);
         let (context, namespace, owner_kind) = (
             self.context.clone(),
@@ -104,19 +118,10 @@ where
 
 /// Every change of the metadata of `C` objects in `scope`: for kinds whose resources refer to
 /// them by name (Secrets, say) and need no more than to know that they changed.
-pub fn metadata_changes<C>(
+pub fn metadata_changes<C: WatchedKind>(
     context: &Context,
     scope: &Scope,
-) -> impl Stream<Item = Result<PartialObjectMeta<C>, watcher::Error>> + Send + 'static
-where
-    C: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug
-        + Send
-        + Sync
-        + 'static,
-{
+) -> impl Stream<Item = Result<PartialObjectMeta<C>, watcher::Error>> + Send + 'static {
     watcher(
         scope.api::<PartialObjectMeta<C>>(&context.client),
         watcher::Config::default(),

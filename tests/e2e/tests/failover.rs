@@ -24,7 +24,7 @@ use e2e::{InProcessController, TestNamespace, apply_strict, cli, install_crds, s
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{ApiResource, DynamicObject, ListParams};
+use kube::api::{DynamicObject, ListParams};
 use rand::Rng;
 use serde_json::json;
 use standins::alpaca::AlpacaStandin;
@@ -330,15 +330,11 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_no_order_is_placed_twi
     }
 
     // The leader's part of the status is there, written under the runtime's own manager.
-    let resource = ApiResource {
-        group: "tradeplane.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "tradeplane.io/v1alpha1".into(),
-        kind: "TradingStrategy".into(),
-        plural: "tradingstrategies".into(),
-    };
-    let strategies: Api<DynamicObject> =
-        Api::namespaced_with(setup.client.clone(), &setup.namespace.name, &resource);
+    let strategies: Api<DynamicObject> = Api::namespaced_with(
+        setup.client.clone(),
+        &setup.namespace.name,
+        &agent_runtime::status_report::strategy_resource(),
+    );
     let strategy = strategies.get(STRATEGY).await.unwrap();
     let status = &strategy.data["status"];
     let logs: Vec<String> = pods.iter().map(RuntimePod::log).collect();
