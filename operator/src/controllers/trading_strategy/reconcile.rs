@@ -1,26 +1,41 @@
-//! One reconcile of a TradingStrategy: resolve → validate and render → apply → finish.
-//! Only resolve, apply and finish touch the API; the rest is pure and unit-tested.
+//! One reconcile of a TradingStrategy: resolve → validate and render → apply (the trader's
+//! pod template as `upgrade` decides) → read the Lease → finish. Only resolve, apply and
+//! finish touch the API; the rest is pure and unit-tested.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 
-use super::render::{self, Children, Inputs};
+use super::leadership::{self, Leadership, LeaseHistory};
+use super::render::{self, Children, Inputs, trader};
 use super::resolve::{Resolved, resolve};
-use super::status::{self, Observation, Workload};
+use super::status::{self, Observation, TRUE_IS_BAD, Workload};
+use super::upgrade::{self, Pending};
 use super::{KIND, config};
 use crate::api::broker_account::BrokerAccount;
 use crate::api::common::condition_types::READY;
-use crate::api::trading_strategy::TradingStrategy;
+use crate::api::trading_strategy::{TradingStrategy, UpgradePolicy};
 use crate::controllers::children::{self, Outcome};
+use crate::controllers::conditions;
 use crate::controllers::finish::{Report, finish};
-use crate::controllers::meta::INPUTS_HASH_ANNOTATION;
 use crate::controllers::{Blocker, Context, Error, RESYNC, Step};
+
+/// What the reconcile reads beside the strategy: the watched BrokerAccounts and Leases, and
+/// what the Lease watch remembers of past holders.
+#[derive(Clone)]
+pub struct Watched {
+    pub accounts: Store<BrokerAccount>,
+    pub leases: Store<Lease>,
+    pub history: LeaseHistory,
+}
 
 /// What the pipeline found, for the status.
 #[derive(Default)]
@@ -28,6 +43,8 @@ struct Progress {
     blocker: Option<Blocker>,
     workload: Workload,
     desired_revision: Option<String>,
+    applied_revision: Option<String>,
+    pending: Option<Pending>,
     broker_ready: Option<(bool, String)>,
     live: bool,
 }
@@ -42,7 +59,7 @@ impl Progress {
 pub async fn reconcile(
     strategy: Arc<TradingStrategy>,
     context: Arc<Context>,
-    accounts: Store<BrokerAccount>,
+    watched: Watched,
 ) -> Result<Action, Error> {
     let _timer = context.metrics.reconcile_started(KIND);
     let name = strategy.name_any();
@@ -54,16 +71,52 @@ pub async fn reconcile(
         // Owner references take the children with it.
         return Ok(Action::await_change());
     }
-    let progress = match resolve(&strategy, &namespace, &context, &accounts).await? {
+    let now = Timestamp::now();
+    let progress = match resolve(&strategy, &namespace, &context, &watched.accounts).await? {
         Step::Blocked(blocker) => Progress::default().blocked(blocker),
         Step::Ready(resolved) => {
-            render_and_apply(&strategy, &context, &namespace, resolved).await?
+            render_and_apply(&strategy, &context, &namespace, resolved, now).await?
         }
     };
-    report(&strategy, &context, progress).await?;
+    let leadership = matches!(progress.workload, Workload::Trader { .. }).then(|| {
+        let lease = config::leader_lease(&name);
+        let live = watched
+            .leases
+            .get(&ObjectRef::new(&lease).within(&namespace));
+        leadership::leadership(live.as_deref(), now)
+    });
+    let wake_at = next_wake(leadership.as_ref(), progress.pending.as_ref(), now);
+    report(&strategy, &context, &watched, progress, leadership, now).await?;
     // Whatever is still settling (pods starting, a blocker being fixed) arrives through the
-    // watches; the timed requeue is only the safety net.
-    Ok(Action::requeue(RESYNC))
+    // watches. Two things no watch reports: a Lease running out (nobody writes it), and a
+    // maintenance window opening; the requeue comes at the sooner of those.
+    Ok(Action::requeue(wake_at))
+}
+
+/// When to look again: the Lease's expiry (a little after, so it has passed), the opening of
+/// the window a pending revision waits for, or the resync, whichever is first.
+fn next_wake(
+    leadership: Option<&Leadership>,
+    pending: Option<&Pending>,
+    now: Timestamp,
+) -> Duration {
+    let after = |at: Timestamp| {
+        Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
+            + Duration::from_millis(200)
+    };
+    let expiry = match leadership {
+        Some(Leadership::Led { expires, .. }) => Some(after(*expires)),
+        _ => None,
+    };
+    let window = pending
+        .and_then(|p| p.until)
+        .and_then(|t| Timestamp::from_second(t.timestamp()).ok())
+        .map(after);
+    [Some(RESYNC), expiry, window]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(RESYNC)
 }
 
 /// Validates and renders, then applies; a config the runtime would refuse, or a child the API
@@ -73,6 +126,7 @@ async fn render_and_apply(
     context: &Context,
     namespace: &str,
     resolved: Resolved,
+    now: Timestamp,
 ) -> Result<Progress, Error> {
     let progress = Progress {
         live: config::is_live(&resolved.account),
@@ -94,11 +148,13 @@ async fn render_and_apply(
         what: "the strategy's children",
         source,
     })?;
-    let desired_revision = pod_inputs_revision(&rendered);
-    match apply(context, namespace, &strategy.name_any(), rendered).await {
-        Ok(workload) => Ok(Progress {
-            workload,
+    let desired_revision = trader_revision(&rendered);
+    match apply(context, namespace, strategy, rendered, now).await {
+        Ok(rollout) => Ok(Progress {
+            workload: rollout.workload,
             desired_revision,
+            applied_revision: rollout.applied_revision,
+            pending: rollout.pending,
             ..progress
         }),
         Err(error) => match error.as_blocker() {
@@ -117,15 +173,54 @@ fn broker_ready(account: &BrokerAccount) -> Option<(bool, String)> {
         .map(|c| (c.status == "True", c.message.clone()))
 }
 
-/// The hash of the pod inputs now rendered: the revision the trader pods should run.
-fn pod_inputs_revision(rendered: &Children) -> Option<String> {
-    rendered
-        .deployment
-        .as_ref()
-        .and_then(|d| d.spec.as_ref())
-        .and_then(|s| s.template.metadata.as_ref())
-        .and_then(|m| m.annotations.as_ref())
-        .and_then(|a| a.get(INPUTS_HASH_ANNOTATION).cloned())
+/// The revision of the trader's pod template as rendered: the one the spec asks for.
+fn trader_revision(rendered: &Children) -> Option<String> {
+    let deployment = rendered.deployment.as_ref()?;
+    trader::revision(&deployment.spec.as_ref()?.template).map(str::to_string)
+}
+
+/// How the trader's rollout stands after the apply.
+struct Rollout {
+    workload: Workload,
+    /// The revision of the template applied.
+    applied_revision: Option<String>,
+    pending: Option<Pending>,
+}
+
+/// For a Supervised strategy, puts into `deployment` the pod template [`upgrade::decide`]
+/// picks from the live Deployment's and the rendered one; returns the revision that waits.
+/// The live Deployment is read from etcd, not a cache: an out-of-date copy could pass an old
+/// template for the running one.
+async fn supervise(
+    context: &Context,
+    namespace: &str,
+    strategy: &TradingStrategy,
+    deployment: &mut Deployment,
+    now: Timestamp,
+) -> Result<Option<Pending>, Error> {
+    let policy = strategy.spec.upgrade.as_ref().and_then(|u| u.policy);
+    let (Some(UpgradePolicy::Supervised), Some(spec)) = (policy, deployment.spec.as_mut()) else {
+        return Ok(None);
+    };
+    let name = deployment.metadata.name.clone().unwrap_or_default();
+    let live = Api::<Deployment>::namespaced(context.client.clone(), namespace)
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::resolve(format!("Deployment {name}"), source))?;
+    let decision = upgrade::decide(
+        strategy.spec.upgrade.as_ref(),
+        strategy
+            .status
+            .as_ref()
+            .and_then(|s| s.last_forced_upgrade_at.as_deref()),
+        live.as_ref()
+            .and_then(|d| d.spec.as_ref())
+            .map(|s| &s.template),
+        spec.template.clone(),
+        upgrade::to_chrono(now),
+    );
+    spec.template = decision.template;
+    Ok(decision.pending)
 }
 
 /// Applies every rendered child that differs from the live one and deletes the ones that must
@@ -135,10 +230,11 @@ fn pod_inputs_revision(rendered: &Children) -> Option<String> {
 async fn apply(
     context: &Context,
     namespace: &str,
-    name: &str,
+    strategy: &TradingStrategy,
     rendered: Children,
-) -> Result<Workload, Error> {
-    let names = render::names(name);
+    now: Timestamp,
+) -> Result<Rollout, Error> {
+    let names = render::names(&strategy.name_any());
     let apply = Apply { context, namespace };
     let Children {
         config,
@@ -172,9 +268,17 @@ async fn apply(
     .filter(|changed| *changed)
     .count();
     let mut count = |changed: bool| writes += usize::from(changed);
+    let mut pending = None;
+    let mut applied_revision = None;
     let workload = match deployment {
-        Some(deployment) => {
+        Some(mut deployment) => {
             count(apply.absent::<CronJob>(&names.cycle).await?);
+            pending = supervise(context, namespace, strategy, &mut deployment, now).await?;
+            applied_revision = deployment
+                .spec
+                .as_ref()
+                .and_then(|s| trader::revision(&s.template))
+                .map(str::to_string);
             let outcome: Outcome<Deployment> = children::ensure(
                 &context.client,
                 &context.children,
@@ -196,7 +300,11 @@ async fn apply(
     for _ in 0..writes {
         context.metrics.write(KIND, "child");
     }
-    Ok(workload)
+    Ok(Rollout {
+        workload,
+        applied_revision,
+        pending,
+    })
 }
 
 /// The apply step's three verbs for one strategy's children; each returns whether it wrote.
@@ -235,9 +343,22 @@ impl Apply<'_> {
 async fn report(
     strategy: &TradingStrategy,
     context: &Context,
+    watched: &Watched,
     progress: Progress,
+    leadership: Option<Leadership>,
+    now: Timestamp,
 ) -> Result<(), Error> {
     let previous = strategy.status.as_ref();
+    let namespace = strategy.namespace().unwrap_or_default();
+    let lease = config::leader_lease(&strategy.name_any());
+    let change = leadership.as_ref().and_then(|leadership| {
+        let history = watched.history.get(&namespace, &lease);
+        leadership::change(
+            previous.and_then(|s| s.leader.as_deref()),
+            leadership,
+            history.as_ref(),
+        )
+    });
     let (status, observed) = status::compute(
         &Observation {
             generation: strategy.metadata.generation,
@@ -248,14 +369,29 @@ async fn report(
             suspended: strategy.spec.suspend == Some(true),
             live: progress.live,
             desired_revision: progress.desired_revision,
+            applied_revision: progress.applied_revision,
+            pending: progress.pending,
+            leadership,
+            leader_changed: change.is_some(),
             restart_at: strategy.spec.restart_at.clone(),
+            switchover_at: strategy.spec.switchover_at.clone(),
+            force_at: strategy
+                .spec
+                .upgrade
+                .as_ref()
+                .and_then(|u| u.force_at.clone()),
             backup_scheduled: status::backup_scheduled(strategy),
         },
-        Timestamp::now(),
+        now,
     );
     let previous_conditions = previous
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
+    // Conditions whose True is bad news get their Events here, Warnings when they turn True;
+    // `finish` publishes the rest the other way round.
+    let (bad_when_true, rest): (Vec<_>, Vec<_>) = observed
+        .into_iter()
+        .partition(|o| TRUE_IS_BAD.contains(&o.type_));
     finish(
         context,
         Report {
@@ -263,10 +399,34 @@ async fn report(
             status,
             previous: previous.map(status::operator_view),
             previous_conditions,
-            observed: &observed,
+            observed: &rest,
             action: "Reconcile",
             succeeded: true,
         },
     )
-    .await
+    .await?;
+    let regarding = strategy.object_ref(&());
+    for transition in conditions::transitions(previous_conditions, &bad_when_true) {
+        let note = format!("{}: {}", transition.type_, transition.message);
+        context
+            .publish(
+                &regarding,
+                transition.status,
+                transition.reason,
+                "Reconcile",
+                note,
+            )
+            .await;
+    }
+    if let Some(change) = change {
+        let reason = if change.from.is_some() {
+            "LeaderChanged"
+        } else {
+            "LeaderElected"
+        };
+        context
+            .publish(&regarding, false, reason, "Failover", change.note())
+            .await;
+    }
+    Ok(())
 }
