@@ -6,12 +6,18 @@
 //! holder last renewed, because by the time a new leader is seen the Lease no longer says when
 //! the old one stopped — and that is how long nobody led.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::ResourceExt;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
+
+use crate::api::trading_strategy::TradingStrategy;
 
 /// How the Lease stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -224,4 +230,61 @@ impl LeaseHistory {
             .get(&(namespace.to_string(), name.to_string()))
             .cloned()
     }
+}
+
+/// A Lease by (namespace, name).
+type LeaseKey = (Option<String>, String);
+
+/// How often [`expiries`] looks at the watched Leases.
+const EXPIRY_TICK: Duration = Duration::from_millis(500);
+
+/// The strategies whose Lease ran out since the last look, every [`EXPIRY_TICK`]. A dying
+/// leader writes nothing, so no watch event says its Lease ran out; this looks at the watched
+/// copies in memory instead (no request to the API server), so `FailingOver` appears within
+/// half a second of the expiry while a healthy leader's renewals wake nothing.
+/// `owner` names the strategy a Lease belongs to.
+pub fn expiries(
+    leases: Store<Lease>,
+    owner: impl Fn(&Lease) -> Option<String> + Send + Sync + 'static,
+) -> impl Stream<Item = ObjectRef<TradingStrategy>> + Send {
+    let owner = Arc::new(owner);
+    let interval = tokio::time::interval(EXPIRY_TICK);
+    futures::stream::unfold(
+        (interval, HashSet::new()),
+        move |(mut interval, expired)| {
+            let (leases, owner) = (leases.clone(), owner.clone());
+            async move {
+                interval.tick().await;
+                let (due, expired) =
+                    newly_expired(&leases.state(), &expired, &*owner, Timestamp::now());
+                Some((futures::stream::iter(due), (interval, expired)))
+            }
+        },
+    )
+    .flatten()
+}
+
+/// The owners of the Leases expired at `now` that were not in `before`, and the keys of all
+/// expired ones.
+pub fn newly_expired(
+    leases: &[Arc<Lease>],
+    before: &HashSet<LeaseKey>,
+    owner: &dyn Fn(&Lease) -> Option<String>,
+    now: Timestamp,
+) -> (Vec<ObjectRef<TradingStrategy>>, HashSet<LeaseKey>) {
+    let mut due = Vec::new();
+    let mut expired = HashSet::new();
+    for lease in leases {
+        if !matches!(leadership(Some(lease), now), Leadership::Expired { .. }) {
+            continue;
+        }
+        let key = (lease.namespace(), lease.name_any());
+        if !before.contains(&key)
+            && let (Some(namespace), Some(strategy)) = (&key.0, owner(lease))
+        {
+            due.push(ObjectRef::new(&strategy).within(namespace));
+        }
+        expired.insert(key);
+    }
+    (due, expired)
 }

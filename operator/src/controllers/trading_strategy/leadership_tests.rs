@@ -169,3 +169,24 @@ fn a_waiting_revision_is_upgrade_pending_and_keeps_restart_and_force_unhandled()
     assert_eq!(status.last_restart_at, None);
     assert_eq!(status.last_forced_upgrade_at, None);
 }
+
+#[test]
+fn a_lease_that_runs_out_wakes_its_strategy_once() {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use super::leadership::newly_expired;
+
+    let leases = vec![Arc::new(lease("pod-a", 0, 10))];
+    let owner = |_: &Lease| Some("momo".to_string());
+    // Renewed in time: nothing to do.
+    let (due, expired) = newly_expired(&leases, &HashSet::new(), &owner, at(13));
+    assert!(due.is_empty() && expired.is_empty());
+    // Ran out: its strategy, once.
+    let (due, expired) = newly_expired(&leases, &expired, &owner, at(14));
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].name, "momo");
+    assert_eq!(due[0].namespace.as_deref(), Some("desk"));
+    let (due, _) = newly_expired(&leases, &expired, &owner, at(15));
+    assert!(due.is_empty());
+}

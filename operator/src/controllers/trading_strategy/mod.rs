@@ -128,7 +128,9 @@ pub async fn run(
     };
 
     let accounts_for_secrets = accounts.clone();
+    let lease_owner = |lease: &Lease| lease.labels().get(STRATEGY_LABEL).cloned();
     controller
+        .reconcile_on(leadership::expiries(watched.leases.clone(), lease_owner))
         .watches_stream(lease_events, {
             let wakeups = wakeups.clone();
             move |lease: Lease| {

@@ -85,38 +85,25 @@ pub async fn reconcile(
             .get(&ObjectRef::new(&lease).within(&namespace));
         leadership::leadership(live.as_deref(), now)
     });
-    let wake_at = next_wake(leadership.as_ref(), progress.pending.as_ref(), now);
+    let wake_at = next_wake(progress.pending.as_ref(), now);
     report(&strategy, &context, &watched, progress, leadership, now).await?;
     // Whatever is still settling (pods starting, a blocker being fixed) arrives through the
-    // watches. Two things no watch reports: a Lease running out (nobody writes it), and a
-    // maintenance window opening; the requeue comes at the sooner of those.
+    // watches, and a Lease running out through `leadership::expiries`. No watch reports a
+    // maintenance window opening: the requeue comes then, or at the resync.
     Ok(Action::requeue(wake_at))
 }
 
-/// When to look again: the Lease's expiry (a little after, so it has passed), the opening of
-/// the window a pending revision waits for, or the resync, whichever is first.
-fn next_wake(
-    leadership: Option<&Leadership>,
-    pending: Option<&Pending>,
-    now: Timestamp,
-) -> Duration {
-    let after = |at: Timestamp| {
-        Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
-            + Duration::from_millis(200)
-    };
-    let expiry = match leadership {
-        Some(Leadership::Led { expires, .. }) => Some(after(*expires)),
-        _ => None,
-    };
+/// When to look again: when the window a pending revision waits for opens, or at the resync,
+/// whichever is first.
+fn next_wake(pending: Option<&Pending>, now: Timestamp) -> Duration {
     let window = pending
         .and_then(|p| p.until)
         .and_then(|t| Timestamp::from_second(t.timestamp()).ok())
-        .map(after);
-    [Some(RESYNC), expiry, window]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(RESYNC)
+        .map(|at| {
+            Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
+                + Duration::from_secs(1)
+        });
+    window.map_or(RESYNC, |window| window.min(RESYNC))
 }
 
 /// Validates and renders, then applies; a config the runtime would refuse, or a child the API
