@@ -63,6 +63,7 @@ async fn hot_standby(namespace: &TestNamespace) {
         "spec": {
             "symbols": ["AAPL"], "brokerAccountRef": {"name": "paper"}, "replicas": 2,
             "image": "runtime:v1",
+            "failover": {"leaseDurationSeconds": 6, "renewDeadlineSeconds": 4, "retryPeriodSeconds": 2},
             "journal": {"backend": "Postgres", "postgres": {"urlSecretRef": {"name": "pg", "key": "url"}}},
         },
     }))
@@ -134,6 +135,21 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
         .await
         .unwrap();
     let (v1, _) = revisions(Some(&first));
+
+    // The API server took the failover timings and the runtime's config carries them.
+    let config = namespace.api::<Secret>().get("up-config").await.unwrap();
+    let file = String::from_utf8(config.data.unwrap().into_values().next().unwrap().0).unwrap();
+    let rendered: serde_json::Value = serde_yaml::from_str(&file).unwrap();
+    let election = &rendered["leaderElection"];
+    assert_eq!(
+        (
+            &election["leaseDurationSeconds"],
+            &election["renewDeadlineSeconds"],
+            &election["retryPeriodSeconds"]
+        ),
+        (&json!(6), &json!(4), &json!(2)),
+        "{file}"
+    );
 
     // Postgres: surge one new pod, never fewer ready than asked for.
     let live = deployments.get("up-trader").await.unwrap();
