@@ -114,6 +114,42 @@ fn upgrade_pending(strategy: Option<&TradingStrategy>) -> Option<(String, String
         .map(|c| (c.status.clone(), c.message.clone()))
 }
 
+/// The cells of `kubectl get ts up -o wide` under the two revision columns.
+async fn wide_revisions(namespace: &TestNamespace) -> (String, String) {
+    let client = shared_client().await.unwrap();
+    let path = format!(
+        "/apis/tradeplane.io/v1alpha1/namespaces/{}/tradingstrategies",
+        namespace.name
+    );
+    let mut request = kube::core::Request::new(path)
+        .list(&Default::default())
+        .unwrap();
+    request.headers_mut().insert(
+        "accept",
+        "application/json;as=Table;v=v1;g=meta.k8s.io"
+            .parse()
+            .unwrap(),
+    );
+    let table: serde_json::Value = client.request(request).await.unwrap();
+    let column = |name: &str| {
+        let index = table["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        assert_eq!(
+            table["columnDefinitions"][index]["priority"], 1,
+            "{name} only in -o wide"
+        );
+        table["rows"][0]["cells"][index]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    (column("Current Revision"), column("Desired Revision"))
+}
+
 async fn patch_spec(strategies: &Api<TradingStrategy>, spec: serde_json::Value) {
     strategies
         .patch(
