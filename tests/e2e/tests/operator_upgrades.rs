@@ -249,6 +249,10 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
         image(&deployments.get("up-trader").await.unwrap()),
         "runtime:v2"
     );
+    assert_eq!(
+        wide_revisions(&namespace).await,
+        (v2.clone().unwrap(), v3.clone().unwrap())
+    );
 
     // A rotated Secret outside the window waits too: a new desired revision, same pods.
     namespace
