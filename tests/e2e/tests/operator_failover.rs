@@ -118,6 +118,27 @@ fn keep_renewing(
     })
 }
 
+/// The first Event with `reason` in the namespace, waiting for it a while (Events follow
+/// the status write).
+async fn event(namespace: &TestNamespace, reason: &str) -> Event {
+    let events: Api<Event> = namespace.api();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some(reason));
+        if let Some(event) = found {
+            return event;
+        }
+        assert!(Instant::now() < deadline, "no {reason} Event");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn condition(strategy: Option<&TradingStrategy>, type_: &str) -> Option<(String, String)> {
     strategy?
         .status
@@ -259,23 +280,9 @@ async fn the_operator_names_the_leader_keeps_the_runtimes_status_and_follows_a_s
         moved.status.as_ref().unwrap().last_switchover_at.as_deref(),
         Some("2026-12-01T20:30:00Z")
     );
-    let events: Api<Event> = namespace.api();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let note = loop {
-        let found = events
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .find(|e| e.reason.as_deref() == Some("LeaderChanged"));
-        if let Some(event) = found {
-            assert_eq!(event.type_.as_deref(), Some("Normal"));
-            break event.note.unwrap_or_default();
-        }
-        assert!(Instant::now() < deadline, "no LeaderChanged Event");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let changed = event(&namespace, "LeaderChanged").await;
+    assert_eq!(changed.type_.as_deref(), Some("Normal"));
+    let note = changed.note.unwrap_or_default();
     assert!(
         note.starts_with("leader changed from pod ha-trader-a to pod ha-trader-b; nobody led for "),
         "{note}"
@@ -301,6 +308,9 @@ async fn the_operator_names_the_leader_keeps_the_runtimes_status_and_follows_a_s
     let noticed = stopped.elapsed();
     eprintln!("FailingOver reported {noticed:?} after the last renewal stopped");
     assert!(noticed < Duration::from_secs(7), "{noticed:?}");
+    let expired = event(&namespace, "LeaseExpired").await;
+    assert_eq!(expired.type_.as_deref(), Some("Warning"));
+    assert!(expired.note.unwrap().contains("ha-trader-b"));
     let failing = strategies.get("ha").await.unwrap();
     assert_eq!(leader(Some(&failing)), None);
     assert_eq!(failing.status.unwrap().equity.as_deref(), Some("100250.00"));

@@ -17,7 +17,7 @@ use kube::{Resource, ResourceExt};
 use super::leadership::{self, Leadership, LeaseHistory};
 use super::render::{self, Children, Inputs, trader};
 use super::resolve::{Resolved, resolve};
-use super::status::{self, Observation, TRUE_IS_BAD, Workload};
+use super::status::{self, Observation, TRUE_IS_NEWS, Workload};
 use super::upgrade::{self, Pending};
 use super::{KIND, config};
 use crate::api::broker_account::BrokerAccount;
@@ -374,11 +374,10 @@ async fn report(
     let previous_conditions = previous
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
-    // Conditions whose True is bad news get their Events here, Warnings when they turn True;
-    // `finish` publishes the rest the other way round.
-    let (bad_when_true, rest): (Vec<_>, Vec<_>) = observed
+    // `finish` publishes a Warning when a condition turns False; these get theirs here.
+    let (news, rest): (Vec<_>, Vec<_>) = observed
         .into_iter()
-        .partition(|o| TRUE_IS_BAD.contains(&o.type_));
+        .partition(|o| TRUE_IS_NEWS.contains(&o.type_));
     finish(
         context,
         Report {
@@ -393,12 +392,12 @@ async fn report(
     )
     .await?;
     let regarding = strategy.object_ref(&());
-    for transition in conditions::transitions(previous_conditions, &bad_when_true) {
+    for transition in conditions::transitions(previous_conditions, &news) {
         let note = format!("{}: {}", transition.type_, transition.message);
         context
             .publish(
                 &regarding,
-                transition.status,
+                status::transition_is_warning(transition.type_, transition.status),
                 transition.reason,
                 "Reconcile",
                 note,

@@ -27,8 +27,15 @@ const OPERATOR_CONDITIONS: [&str; 7] = [
     UPGRADE_PENDING,
 ];
 
-/// Conditions whose True is the bad news: their Events are Warnings when they turn True.
-pub const TRUE_IS_BAD: [&str; 2] = [FAILING_OVER, UPGRADE_PENDING];
+/// Conditions whose True is not a failure, so the generic rule (an Event is a Warning when
+/// a condition turns False) would get them backwards: the reconcile publishes their Events.
+pub const TRUE_IS_NEWS: [&str; 2] = [FAILING_OVER, UPGRADE_PENDING];
+
+/// Whether the Event for `type_` turning `status` is a Warning: nobody leading is; a revision
+/// waiting for its window is the policy at work, not a fault.
+pub fn transition_is_warning(type_: &str, status: bool) -> bool {
+    type_ == FAILING_OVER && status
+}
 
 pub use crate::controllers::error::Blocker;
 
