@@ -150,6 +150,16 @@ async fn wide_revisions(namespace: &TestNamespace) -> (String, String) {
     (column("Current Revision"), column("Desired Revision"))
 }
 
+/// The journal URL in the strategy's credentials Secret, which its pods mount.
+async fn journal_url(namespace: &TestNamespace) -> String {
+    let credentials = namespace
+        .api::<Secret>()
+        .get("up-credentials")
+        .await
+        .unwrap();
+    String::from_utf8(credentials.data.unwrap()["journal-url"].0.clone()).unwrap()
+}
+
 async fn patch_spec(strategies: &Api<TradingStrategy>, spec: serde_json::Value) {
     strategies
         .patch(
@@ -288,6 +298,11 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
     );
     let live = deployments.get("up-trader").await.unwrap();
     assert_eq!(image(&live), "runtime:v2");
+    // The pods' credentials wait with their template: a pod restarting now reads the old URL.
+    assert_eq!(
+        journal_url(&namespace).await,
+        "postgres://trader:first@db:5432/journal"
+    );
     assert_eq!(
         live.spec
             .unwrap()
@@ -320,6 +335,10 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
         Some("2026-12-01T21:00:00Z")
     );
     assert_eq!(upgrade_pending(Some(&forced)).unwrap().0, "False");
+    assert_eq!(
+        journal_url(&namespace).await,
+        "postgres://trader:rotated@db:5432/journal"
+    );
     assert_eq!(
         image(&deployments.get("up-trader").await.unwrap()),
         "runtime:v3"

@@ -232,17 +232,24 @@ async fn apply(
         lease,
         service,
         journal,
-        deployment,
+        mut deployment,
         disruption_budget,
         cycle,
     } = rendered;
+    let pending = match deployment.as_mut() {
+        Some(deployment) => supervise(context, namespace, strategy, deployment, now).await?,
+        None => None,
+    };
+    // While a revision waits, so do the Secrets its pods read: a pod that restarts in the
+    // meantime (a crash, a drain) must find the config and keys of the template it runs.
+    let held = pending.is_some();
     let first = futures::try_join!(
         apply.child(service_account),
         apply.child(role),
         apply.child(role_binding),
         apply.child(lease),
-        apply.child(config),
-        apply.child(credentials),
+        apply.unless(held, config),
+        apply.unless(held, credentials),
         apply.child(service),
         apply.optional(journal, &names.journal),
         // Earlier versions rendered a backup CronJob for a mode the runtime does not have.
@@ -255,12 +262,10 @@ async fn apply(
     .filter(|changed| *changed)
     .count();
     let mut count = |changed: bool| writes += usize::from(changed);
-    let mut pending = None;
     let mut applied_revision = None;
     let workload = match deployment {
-        Some(mut deployment) => {
+        Some(deployment) => {
             count(apply.absent::<CronJob>(&names.cycle).await?);
-            pending = supervise(context, namespace, strategy, &mut deployment, now).await?;
             applied_revision = deployment
                 .spec
                 .as_ref()
@@ -305,6 +310,14 @@ impl Apply<'_> {
     async fn child<K: children::ChildKind>(&self, child: K) -> Result<bool, Error> {
         let (client, cache) = (&self.context.client, &self.context.children);
         children::ensure_known(client, cache, KIND, self.namespace, child).await
+    }
+
+    /// Makes `child` exist as rendered, unless `held`: then it stays as it is.
+    async fn unless<K: children::ChildKind>(&self, held: bool, child: K) -> Result<bool, Error> {
+        if held {
+            return Ok(false);
+        }
+        self.child(child).await
     }
 
     /// Makes the child `name` of kind `K` not exist.
