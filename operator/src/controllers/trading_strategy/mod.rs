@@ -3,7 +3,9 @@
 //! Lease.
 //!
 //! The pipeline: [`resolve`] what the strategy refers to → [`config`] renders and validates the
-//! runtime config → [`render`] the children (pure) → apply and finish ([`reconcile`]).
+//! runtime config → [`render`] the children (pure) → apply, with the trader's pod template as
+//! [`upgrade`] decides for Supervised strategies → [`leadership`] read from the watched Lease
+//! → finish ([`reconcile`]).
 
 pub mod config;
 pub mod leadership;

@@ -372,7 +372,8 @@ async fn report(
             applied_revision: progress.applied_revision,
             pending: progress.pending,
             leadership,
-            leader_changed: change.is_some(),
+            // A first leader is no switchover.
+            leader_changed: change.as_ref().is_some_and(|c| c.from.is_some()),
             restart_at: strategy.spec.restart_at.clone(),
             switchover_at: strategy.spec.switchover_at.clone(),
             force_at: strategy
