@@ -3,6 +3,7 @@
 //! decides which template it gets and reports the revisions.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use e2e::{InProcessController, TestNamespace, install_crds, shared_client, wait_for};
@@ -160,6 +161,19 @@ async fn journal_url(namespace: &TestNamespace) -> String {
     String::from_utf8(credentials.data.unwrap()["journal-url"].0.clone()).unwrap()
 }
 
+/// The fewest available trader replicas seen by [`fewest_available`].
+static AVAILABLE_SEEN: AtomicI32 = AtomicI32::new(i32::MAX);
+
+/// Samples the trader's available replicas every 50 ms into [`AVAILABLE_SEEN`], until aborted.
+async fn fewest_available(deployments: Api<Deployment>) {
+    loop {
+        let live = deployments.get("up-trader").await.unwrap();
+        let available = live.status.and_then(|s| s.available_replicas).unwrap_or(0);
+        AVAILABLE_SEEN.fetch_min(available, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn patch_spec(strategies: &Api<TradingStrategy>, spec: serde_json::Value) {
     strategies
         .patch(
@@ -208,6 +222,8 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
     );
 
     // Unsupervised: an image change rolls at once, and status follows it to the new revision.
+    // Throughout, both replicas stay available (the new pod comes up beside the old ones).
+    let sampling = tokio::spawn(fewest_available(deployments.clone()));
     patch_spec(&strategies, json!({"image": "runtime:v2"})).await;
     let second = wait_for(
         &strategies,
@@ -218,6 +234,11 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
     )
     .await
     .unwrap();
+    sampling.abort();
+    let fewest = sampling.await.unwrap_err();
+    assert!(fewest.is_cancelled());
+    let seen = AVAILABLE_SEEN.load(Ordering::SeqCst);
+    assert_eq!(seen, 2, "fewest available replicas seen during the rollout");
     assert_eq!(
         image(&deployments.get("up-trader").await.unwrap()),
         "runtime:v2"
