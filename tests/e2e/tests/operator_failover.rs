@@ -139,6 +139,14 @@ async fn event(namespace: &TestNamespace, reason: &str) -> Event {
     }
 }
 
+/// The sum of a counter's samples in a metrics text.
+fn sum(text: &str, metric: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with(metric))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 fn condition(strategy: Option<&TradingStrategy>, type_: &str) -> Option<(String, String)> {
     strategy?
         .status
@@ -155,7 +163,7 @@ fn leader(strategy: Option<&TradingStrategy>) -> Option<String> {
 
 #[tokio::test]
 async fn the_operator_names_the_leader_keeps_the_runtimes_status_and_follows_a_switchover() {
-    let (namespace, _controller) = setup("ts-failover").await;
+    let (namespace, controller) = setup("ts-failover").await;
     hot_standby(&namespace).await;
     let strategies = namespace.api::<TradingStrategy>();
     let leases = namespace.api::<Lease>();
@@ -186,6 +194,22 @@ async fn the_operator_names_the_leader_keeps_the_runtimes_status_and_follows_a_s
     )
     .await
     .unwrap();
+
+    // A healthy leader's renewals (one a second) wake no reconcile and write nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = controller.metrics.render();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = controller.metrics.render();
+    for metric in [
+        "tradeplane_operator_reconciles_total",
+        "tradeplane_operator_child_writes_total",
+    ] {
+        assert_eq!(
+            sum(&after, metric),
+            sum(&before, metric),
+            "{metric}:\n{after}"
+        );
+    }
 
     // The leader reports its part of the status under its own field manager.
     let reported = RuntimeStatus {
