@@ -15,6 +15,10 @@ pub const RUNTIME_FIELD_MANAGER: &str = "tradeplane-runtime";
 
 /// Annotation the operator sets on the strategy's Lease from `spec.switchoverAt`: a value the
 /// leader has not handled yet makes it hand over to a ready standby.
+///
+/// "Handled" needs no storage: a pod that acquires the Lease takes the value present then as
+/// handled, so a new leader never hands straight back. The operator records the value in
+/// `status.lastSwitchoverAt` once it sees the Lease held by another pod.
 pub const SWITCHOVER_ANNOTATION: &str = "tradeplane.io/switchover-at";
 
 /// What the leader reports after a cycle. Absent fields are left as they are.

@@ -12,6 +12,11 @@ pub const INPUTS_HASH_ANNOTATION: &str = "tradeplane.io/inputs-hash";
 /// Annotation on pod templates carrying `spec.restartAt`, so a new value rolls the pods.
 pub const RESTART_AT_ANNOTATION: &str = "tradeplane.io/restart-at";
 
+/// Annotation on pod templates: the hash of the rest of the template, i.e. the revision the
+/// pods run. Status reports it (current and desired revision), and a Supervised upgrade
+/// compares it to tell whether the live template is out of date.
+pub const REVISION_ANNOTATION: &str = "tradeplane.io/revision";
+
 pub const MANAGED_BY: &str = "tradeplane-operator";
 
 /// Prefixes and keys of a resource's own labels that its children inherit. An allow-list

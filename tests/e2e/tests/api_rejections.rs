@@ -162,6 +162,13 @@ fn cases() -> Vec<Case> {
         bad("rules provider with a URL", Strategy, json!({"spec": {"providers": [{"name": "rules", "kind": "Rules", "baseURL": "https://x.example"}]}}), "spec.providers[0].baseURL", "apply only to kind OpenAICompatible"),
         bad("provider URL not http", Strategy, json!({"spec": {"providers": [{"name": "openai", "kind": "OpenAICompatible", "baseURL": "ftp://x.example"}]}}), "spec.providers[0].baseURL", PATTERN),
         // Upgrades, backups, restore, nonces, alerting.
+        // Failover timings: bounds, and retry < renew deadline < lease duration, defaults counted.
+        bad("lease of one second", Strategy, json!({"spec": {"failover": {"leaseDurationSeconds": 1}}}), "spec.failover.leaseDurationSeconds", AT_LEAST),
+        bad("lease of an hour", Strategy, json!({"spec": {"failover": {"leaseDurationSeconds": 3600}}}), "spec.failover.leaseDurationSeconds", AT_MOST),
+        bad("renew deadline past the default lease", Strategy, json!({"spec": {"failover": {"renewDeadlineSeconds": 4}}}), "spec.failover.renewDeadlineSeconds", "must be less than leaseDurationSeconds"),
+        bad("retry as long as the renew deadline", Strategy, json!({"spec": {"failover": {"leaseDurationSeconds": 10, "renewDeadlineSeconds": 5, "retryPeriodSeconds": 5}}}), "spec.failover.retryPeriodSeconds", "must be less than renewDeadlineSeconds"),
+        bad("zero retry period", Strategy, json!({"spec": {"failover": {"retryPeriodSeconds": 0}}}), "spec.failover.retryPeriodSeconds", AT_LEAST),
+        bad("empty switchover nonce", Strategy, json!({"spec": {"switchoverAt": ""}}), "spec.switchoverAt", NOT_EMPTY),
         bad("supervised without windows", Strategy, json!({"spec": {"upgrade": {"policy": "Supervised"}}}), "spec.upgrade.maintenanceWindows", "must not be empty when policy is Supervised"),
         bad("window without a time zone", Strategy, json!({"spec": {"upgrade": {"maintenanceWindows": [{"days": ["Sat"], "start": "02:00", "durationMinutes": 60}]}}}), "spec.upgrade.timeZone", "timeZone is required"),
         bad("window at 25:00", Strategy, json!({"spec": {"upgrade": {"timeZone": "UTC", "maintenanceWindows": [{"days": ["Sat"], "start": "25:00", "durationMinutes": 60}]}}}), "spec.upgrade.maintenanceWindows[0].start", PATTERN),

@@ -67,6 +67,33 @@ pub struct PostgresJournal {
     pub url_secret_ref: SecretKeyReference,
 }
 
+/// The Lease timings of the replicas' leader election. A standby takes over once the
+/// leader has not renewed for `leaseDurationSeconds`; the leader stops placing orders
+/// `renewDeadlineSeconds` after its last renewal, so it has stopped before anyone takes over;
+/// everyone looks at the Lease every `retryPeriodSeconds`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("(has(self.retryPeriodSeconds) ? self.retryPeriodSeconds : 1) < (has(self.renewDeadlineSeconds) ? self.renewDeadlineSeconds : 3)").message("failover.retryPeriodSeconds must be less than renewDeadlineSeconds (defaults 1 and 3)").reason(Reason::FieldValueInvalid).field_path(".retryPeriodSeconds"),
+    validation = Rule::new("(has(self.renewDeadlineSeconds) ? self.renewDeadlineSeconds : 3) < (has(self.leaseDurationSeconds) ? self.leaseDurationSeconds : 4)").message("failover.renewDeadlineSeconds must be less than leaseDurationSeconds (defaults 3 and 4)").reason(Reason::FieldValueInvalid).field_path(".renewDeadlineSeconds"),
+)]
+pub struct FailoverSpec {
+    /// Seconds without a renewal after which a standby takes the Lease, 2–120. Default 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 2, max = 120))]
+    pub lease_duration_seconds: Option<i32>,
+    /// Seconds after its last renewal at which a leader stops trading and steps down, 1–119;
+    /// less than `leaseDurationSeconds`. Default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 119))]
+    pub renew_deadline_seconds: Option<i32>,
+    /// Seconds between renewals and between a standby's looks at the Lease, 1–60; less than
+    /// `renewDeadlineSeconds`. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 60))]
+    pub retry_period_seconds: Option<i32>,
+}
+
 /// How new revisions of the runtime reach running pods.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]

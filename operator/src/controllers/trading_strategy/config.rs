@@ -190,14 +190,37 @@ fn render_unchecked(
         risk,
         broker: render_broker(account),
         journal,
-        leader_election: Some(runtime::LeaderElectionConfig {
-            lease_name: leader_lease(&name),
-            lease_duration_seconds: runtime::LeaderElectionConfig::DEFAULT_LEASE_SECONDS,
-            renew_deadline_seconds: runtime::LeaderElectionConfig::DEFAULT_RENEW_DEADLINE_SECONDS,
-            retry_period_seconds: runtime::LeaderElectionConfig::DEFAULT_RETRY_PERIOD_SECONDS,
-        }),
+        leader_election: Some(leader_election(&name, spec.failover.as_ref())),
         server: runtime::ServerConfig::default(),
     })
+}
+
+/// The leader election settings: `spec.failover`'s timings, each defaulting to the runtime's.
+fn leader_election(
+    strategy: &str,
+    failover: Option<&crate::api::trading_strategy::FailoverSpec>,
+) -> runtime::LeaderElectionConfig {
+    type Defaults = runtime::LeaderElectionConfig;
+    // The schema bounds every timing to 1..=120, so the conversion cannot fail; the default
+    // covers the impossible case rather than a panic.
+    let seconds = |value: Option<i32>, default: u32| {
+        value.and_then(|v| u32::try_from(v).ok()).unwrap_or(default)
+    };
+    runtime::LeaderElectionConfig {
+        lease_name: leader_lease(strategy),
+        lease_duration_seconds: seconds(
+            failover.and_then(|f| f.lease_duration_seconds),
+            Defaults::DEFAULT_LEASE_SECONDS,
+        ),
+        renew_deadline_seconds: seconds(
+            failover.and_then(|f| f.renew_deadline_seconds),
+            Defaults::DEFAULT_RENEW_DEADLINE_SECONDS,
+        ),
+        retry_period_seconds: seconds(
+            failover.and_then(|f| f.retry_period_seconds),
+            Defaults::DEFAULT_RETRY_PERIOD_SECONDS,
+        ),
+    }
 }
 
 /// The Lease the strategy's replicas elect their leader with.

@@ -3,16 +3,24 @@
 //! Lease.
 //!
 //! The pipeline: [`resolve`] what the strategy refers to → [`config`] renders and validates the
-//! runtime config → [`render`] the children (pure) → apply and finish ([`reconcile`]).
+//! runtime config → [`render`] the children (pure) → apply, with the trader's pod template as
+//! [`upgrade`] decides for Supervised strategies → [`leadership`] read from the watched Lease
+//! → finish ([`reconcile`]).
 
 pub mod config;
+pub mod leadership;
 pub mod reconcile;
 pub mod render;
 pub mod resolve;
 pub mod status;
+pub mod upgrade;
 
 #[cfg(test)]
+mod leadership_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upgrade_tests;
 
 use std::sync::Arc;
 
@@ -28,6 +36,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 
+use self::leadership::LeaseHistory;
 use self::render::STRATEGY_LABEL;
 use super::relevant::relevant_changes;
 use super::scope::Scope;
@@ -85,10 +94,52 @@ pub async fn run(
     let controller = children.own::<ServiceAccount>(controller, Wake::OnAnyChange);
     let controller = children.own::<Role>(controller, Wake::OnAnyChange);
     let controller = children.own::<RoleBinding>(controller, Wake::OnAnyChange);
-    let controller = children.own::<Lease>(controller, Wake::OnAnyChange);
+    // The leader renews the Lease every second: only a new holder (below) or a change to
+    // what the operator renders into it wakes the owner.
+    let controller = children.own::<Lease>(controller, Wake::OnRenderedChange);
+    let (leases, leases_writer) = reflector::store::<Lease>();
+    let history = LeaseHistory::default();
+    let lease_events = {
+        let history = history.clone();
+        relevant_changes(
+            reflect(
+                leases_writer,
+                watcher(
+                    scope.api::<Lease>(client),
+                    watcher::Config::default().labels(STRATEGY_LABEL),
+                ),
+            )
+            .default_backoff()
+            .inspect(move |event| {
+                if let Ok(event) = event {
+                    history.observe(event);
+                }
+            }),
+            |lease: &Lease| {
+                lease
+                    .spec
+                    .as_ref()
+                    .map(|s| (s.holder_identity.clone(), s.lease_transitions))
+            },
+        )
+    };
+    let watched = reconcile::Watched {
+        accounts: accounts.clone(),
+        leases,
+        history,
+    };
 
     let accounts_for_secrets = accounts.clone();
+    let lease_owner = |lease: &Lease| lease.labels().get(STRATEGY_LABEL).cloned();
     controller
+        .reconcile_on(leadership::expiries(watched.leases.clone(), lease_owner))
+        .watches_stream(lease_events, {
+            let wakeups = wakeups.clone();
+            move |lease: Lease| {
+                let owner = lease.labels().get(STRATEGY_LABEL).cloned();
+                wakeups.matching(lease.namespace(), |s| Some(s.name_any()) == owner)
+            }
+        })
         .watches_stream(account_events, {
             let wakeups = wakeups.clone();
             move |account: BrokerAccount| {
@@ -127,7 +178,7 @@ pub async fn run(
         .run(
             move |strategy, context| {
                 wakeups.started(&ObjectRef::from_obj(&*strategy));
-                reconcile::reconcile(strategy, context, accounts.clone())
+                reconcile::reconcile(strategy, context, watched.clone())
             },
             requeue_after_error,
             context,

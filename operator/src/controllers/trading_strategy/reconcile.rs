@@ -1,26 +1,41 @@
-//! One reconcile of a TradingStrategy: resolve → validate and render → apply → finish.
-//! Only resolve, apply and finish touch the API; the rest is pure and unit-tested.
+//! One reconcile of a TradingStrategy: resolve → validate and render → apply (the trader's
+//! pod template as `upgrade` decides) → read the Lease → finish. Only resolve, apply and
+//! finish touch the API; the rest is pure and unit-tested.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 
-use super::render::{self, Children, Inputs};
+use super::leadership::{self, Leadership, LeaseHistory};
+use super::render::{self, Children, Inputs, trader};
 use super::resolve::{Resolved, resolve};
-use super::status::{self, Observation, Workload};
+use super::status::{self, Observation, TRUE_IS_NEWS, Workload};
+use super::upgrade::{self, Pending};
 use super::{KIND, config};
 use crate::api::broker_account::BrokerAccount;
 use crate::api::common::condition_types::READY;
-use crate::api::trading_strategy::TradingStrategy;
+use crate::api::trading_strategy::{TradingStrategy, UpgradePolicy};
 use crate::controllers::children::{self, Outcome};
+use crate::controllers::conditions;
 use crate::controllers::finish::{Report, finish};
-use crate::controllers::meta::INPUTS_HASH_ANNOTATION;
 use crate::controllers::{Blocker, Context, Error, RESYNC, Step};
+
+/// What the reconcile reads beside the strategy: the watched BrokerAccounts and Leases, and
+/// what the Lease watch remembers of past holders.
+#[derive(Clone)]
+pub struct Watched {
+    pub accounts: Store<BrokerAccount>,
+    pub leases: Store<Lease>,
+    pub history: LeaseHistory,
+}
 
 /// What the pipeline found, for the status.
 #[derive(Default)]
@@ -28,6 +43,8 @@ struct Progress {
     blocker: Option<Blocker>,
     workload: Workload,
     desired_revision: Option<String>,
+    applied_revision: Option<String>,
+    pending: Option<Pending>,
     broker_ready: Option<(bool, String)>,
     live: bool,
 }
@@ -42,7 +59,7 @@ impl Progress {
 pub async fn reconcile(
     strategy: Arc<TradingStrategy>,
     context: Arc<Context>,
-    accounts: Store<BrokerAccount>,
+    watched: Watched,
 ) -> Result<Action, Error> {
     let _timer = context.metrics.reconcile_started(KIND);
     let name = strategy.name_any();
@@ -54,16 +71,39 @@ pub async fn reconcile(
         // Owner references take the children with it.
         return Ok(Action::await_change());
     }
-    let progress = match resolve(&strategy, &namespace, &context, &accounts).await? {
+    let now = Timestamp::now();
+    let progress = match resolve(&strategy, &namespace, &context, &watched.accounts).await? {
         Step::Blocked(blocker) => Progress::default().blocked(blocker),
         Step::Ready(resolved) => {
-            render_and_apply(&strategy, &context, &namespace, resolved).await?
+            render_and_apply(&strategy, &context, &namespace, resolved, now).await?
         }
     };
-    report(&strategy, &context, progress).await?;
+    let leadership = matches!(progress.workload, Workload::Trader { .. }).then(|| {
+        let lease = config::leader_lease(&name);
+        let live = watched
+            .leases
+            .get(&ObjectRef::new(&lease).within(&namespace));
+        leadership::leadership(live.as_deref(), now)
+    });
+    let wake_at = next_wake(progress.pending.as_ref(), now);
+    report(&strategy, &context, &watched, progress, leadership, now).await?;
     // Whatever is still settling (pods starting, a blocker being fixed) arrives through the
-    // watches; the timed requeue is only the safety net.
-    Ok(Action::requeue(RESYNC))
+    // watches, and a Lease running out through `leadership::expiries`. No watch reports a
+    // maintenance window opening: the requeue comes then, or at the resync.
+    Ok(Action::requeue(wake_at))
+}
+
+/// When to look again: when the window a pending revision waits for opens, or at the resync,
+/// whichever is first.
+fn next_wake(pending: Option<&Pending>, now: Timestamp) -> Duration {
+    let window = pending
+        .and_then(|p| p.until)
+        .and_then(|t| Timestamp::from_second(t.timestamp()).ok())
+        .map(|at| {
+            Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
+                + Duration::from_secs(1)
+        });
+    window.map_or(RESYNC, |window| window.min(RESYNC))
 }
 
 /// Validates and renders, then applies; a config the runtime would refuse, or a child the API
@@ -73,6 +113,7 @@ async fn render_and_apply(
     context: &Context,
     namespace: &str,
     resolved: Resolved,
+    now: Timestamp,
 ) -> Result<Progress, Error> {
     let progress = Progress {
         live: config::is_live(&resolved.account),
@@ -94,11 +135,13 @@ async fn render_and_apply(
         what: "the strategy's children",
         source,
     })?;
-    let desired_revision = pod_inputs_revision(&rendered);
-    match apply(context, namespace, &strategy.name_any(), rendered).await {
-        Ok(workload) => Ok(Progress {
-            workload,
+    let desired_revision = trader_revision(&rendered);
+    match apply(context, namespace, strategy, rendered, now).await {
+        Ok(rollout) => Ok(Progress {
+            workload: rollout.workload,
             desired_revision,
+            applied_revision: rollout.applied_revision,
+            pending: rollout.pending,
             ..progress
         }),
         Err(error) => match error.as_blocker() {
@@ -117,15 +160,54 @@ fn broker_ready(account: &BrokerAccount) -> Option<(bool, String)> {
         .map(|c| (c.status == "True", c.message.clone()))
 }
 
-/// The hash of the pod inputs now rendered: the revision the trader pods should run.
-fn pod_inputs_revision(rendered: &Children) -> Option<String> {
-    rendered
-        .deployment
-        .as_ref()
-        .and_then(|d| d.spec.as_ref())
-        .and_then(|s| s.template.metadata.as_ref())
-        .and_then(|m| m.annotations.as_ref())
-        .and_then(|a| a.get(INPUTS_HASH_ANNOTATION).cloned())
+/// The revision of the trader's pod template as rendered: the one the spec asks for.
+fn trader_revision(rendered: &Children) -> Option<String> {
+    let deployment = rendered.deployment.as_ref()?;
+    trader::revision(&deployment.spec.as_ref()?.template).map(str::to_string)
+}
+
+/// How the trader's rollout stands after the apply.
+struct Rollout {
+    workload: Workload,
+    /// The revision of the template applied.
+    applied_revision: Option<String>,
+    pending: Option<Pending>,
+}
+
+/// For a Supervised strategy, puts into `deployment` the pod template [`upgrade::decide`]
+/// picks from the live Deployment's and the rendered one; returns the revision that waits.
+/// The live Deployment is read from etcd, not a cache: an out-of-date copy could pass an old
+/// template for the running one.
+async fn supervise(
+    context: &Context,
+    namespace: &str,
+    strategy: &TradingStrategy,
+    deployment: &mut Deployment,
+    now: Timestamp,
+) -> Result<Option<Pending>, Error> {
+    let policy = strategy.spec.upgrade.as_ref().and_then(|u| u.policy);
+    let (Some(UpgradePolicy::Supervised), Some(spec)) = (policy, deployment.spec.as_mut()) else {
+        return Ok(None);
+    };
+    let name = deployment.metadata.name.clone().unwrap_or_default();
+    let live = Api::<Deployment>::namespaced(context.client.clone(), namespace)
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::resolve(format!("Deployment {name}"), source))?;
+    let decision = upgrade::decide(
+        strategy.spec.upgrade.as_ref(),
+        strategy
+            .status
+            .as_ref()
+            .and_then(|s| s.last_forced_upgrade_at.as_deref()),
+        live.as_ref()
+            .and_then(|d| d.spec.as_ref())
+            .map(|s| &s.template),
+        spec.template.clone(),
+        upgrade::to_chrono(now),
+    );
+    spec.template = decision.template;
+    Ok(decision.pending)
 }
 
 /// Applies every rendered child that differs from the live one and deletes the ones that must
@@ -135,10 +217,11 @@ fn pod_inputs_revision(rendered: &Children) -> Option<String> {
 async fn apply(
     context: &Context,
     namespace: &str,
-    name: &str,
+    strategy: &TradingStrategy,
     rendered: Children,
-) -> Result<Workload, Error> {
-    let names = render::names(name);
+    now: Timestamp,
+) -> Result<Rollout, Error> {
+    let names = render::names(&strategy.name_any());
     let apply = Apply { context, namespace };
     let Children {
         config,
@@ -149,17 +232,24 @@ async fn apply(
         lease,
         service,
         journal,
-        deployment,
+        mut deployment,
         disruption_budget,
         cycle,
     } = rendered;
+    let pending = match deployment.as_mut() {
+        Some(deployment) => supervise(context, namespace, strategy, deployment, now).await?,
+        None => None,
+    };
+    // While a revision waits, so do the Secrets its pods read: a pod that restarts in the
+    // meantime (a crash, a drain) must find the config and keys of the template it runs.
+    let held = pending.is_some();
     let first = futures::try_join!(
         apply.child(service_account),
         apply.child(role),
         apply.child(role_binding),
         apply.child(lease),
-        apply.child(config),
-        apply.child(credentials),
+        apply.unless(held, config),
+        apply.unless(held, credentials),
         apply.child(service),
         apply.optional(journal, &names.journal),
         // Earlier versions rendered a backup CronJob for a mode the runtime does not have.
@@ -172,9 +262,15 @@ async fn apply(
     .filter(|changed| *changed)
     .count();
     let mut count = |changed: bool| writes += usize::from(changed);
+    let mut applied_revision = None;
     let workload = match deployment {
         Some(deployment) => {
             count(apply.absent::<CronJob>(&names.cycle).await?);
+            applied_revision = deployment
+                .spec
+                .as_ref()
+                .and_then(|s| trader::revision(&s.template))
+                .map(str::to_string);
             let outcome: Outcome<Deployment> = children::ensure(
                 &context.client,
                 &context.children,
@@ -196,7 +292,11 @@ async fn apply(
     for _ in 0..writes {
         context.metrics.write(KIND, "child");
     }
-    Ok(workload)
+    Ok(Rollout {
+        workload,
+        applied_revision,
+        pending,
+    })
 }
 
 /// The apply step's three verbs for one strategy's children; each returns whether it wrote.
@@ -210,6 +310,14 @@ impl Apply<'_> {
     async fn child<K: children::ChildKind>(&self, child: K) -> Result<bool, Error> {
         let (client, cache) = (&self.context.client, &self.context.children);
         children::ensure_known(client, cache, KIND, self.namespace, child).await
+    }
+
+    /// Makes `child` exist as rendered, unless `held`: then it stays as it is.
+    async fn unless<K: children::ChildKind>(&self, held: bool, child: K) -> Result<bool, Error> {
+        if held {
+            return Ok(false);
+        }
+        self.child(child).await
     }
 
     /// Makes the child `name` of kind `K` not exist.
@@ -235,9 +343,22 @@ impl Apply<'_> {
 async fn report(
     strategy: &TradingStrategy,
     context: &Context,
+    watched: &Watched,
     progress: Progress,
+    leadership: Option<Leadership>,
+    now: Timestamp,
 ) -> Result<(), Error> {
     let previous = strategy.status.as_ref();
+    let namespace = strategy.namespace().unwrap_or_default();
+    let lease = config::leader_lease(&strategy.name_any());
+    let change = leadership.as_ref().and_then(|leadership| {
+        let history = watched.history.get(&namespace, &lease);
+        leadership::change(
+            previous.and_then(|s| s.leader.as_deref()),
+            leadership,
+            history.as_ref(),
+        )
+    });
     let (status, observed) = status::compute(
         &Observation {
             generation: strategy.metadata.generation,
@@ -248,14 +369,29 @@ async fn report(
             suspended: strategy.spec.suspend == Some(true),
             live: progress.live,
             desired_revision: progress.desired_revision,
+            applied_revision: progress.applied_revision,
+            pending: progress.pending,
+            leadership,
+            // A first leader is no switchover.
+            leader_changed: change.as_ref().is_some_and(|c| c.from.is_some()),
             restart_at: strategy.spec.restart_at.clone(),
+            switchover_at: strategy.spec.switchover_at.clone(),
+            force_at: strategy
+                .spec
+                .upgrade
+                .as_ref()
+                .and_then(|u| u.force_at.clone()),
             backup_scheduled: status::backup_scheduled(strategy),
         },
-        Timestamp::now(),
+        now,
     );
     let previous_conditions = previous
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
+    // `finish` publishes a Warning when a condition turns False; these get theirs here.
+    let (news, rest): (Vec<_>, Vec<_>) = observed
+        .into_iter()
+        .partition(|o| TRUE_IS_NEWS.contains(&o.type_));
     finish(
         context,
         Report {
@@ -263,10 +399,34 @@ async fn report(
             status,
             previous: previous.map(status::operator_view),
             previous_conditions,
-            observed: &observed,
+            observed: &rest,
             action: "Reconcile",
             succeeded: true,
         },
     )
-    .await
+    .await?;
+    let regarding = strategy.object_ref(&());
+    for transition in conditions::transitions(previous_conditions, &news) {
+        let note = format!("{}: {}", transition.type_, transition.message);
+        context
+            .publish(
+                &regarding,
+                status::transition_is_warning(transition.type_, transition.status),
+                transition.reason,
+                "Reconcile",
+                note,
+            )
+            .await;
+    }
+    if let Some(change) = change {
+        let reason = if change.from.is_some() {
+            "LeaderChanged"
+        } else {
+            "LeaderElected"
+        };
+        context
+            .publish(&regarding, false, reason, "Failover", change.note())
+            .await;
+    }
+    Ok(())
 }

@@ -5,15 +5,37 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
+use super::leadership::Leadership;
+use super::upgrade::Pending;
 use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
 use crate::api::trading_strategy::TradingStrategyStatus;
 use crate::controllers::conditions::{Observed, settle};
 
 pub const BROKER_READY: &str = "BrokerReady";
+/// True while replicas are wanted and nobody holds the leader Lease (or it ran out).
+pub const FAILING_OVER: &str = "FailingOver";
+pub use crate::api::trading_strategy::condition_types::UPGRADE_PENDING;
 
 /// The conditions the operator writes; the runtime writes others under its own manager.
-const OPERATOR_CONDITIONS: [&str; 5] =
-    [READY, RECONCILING, STALLED, BROKER_READY, BACKUP_SUCCEEDED];
+const OPERATOR_CONDITIONS: [&str; 7] = [
+    READY,
+    RECONCILING,
+    STALLED,
+    BROKER_READY,
+    BACKUP_SUCCEEDED,
+    FAILING_OVER,
+    UPGRADE_PENDING,
+];
+
+/// Conditions whose True is not a failure, so the generic rule (an Event is a Warning when
+/// a condition turns False) would get them backwards: the reconcile publishes their Events.
+pub const TRUE_IS_NEWS: [&str; 2] = [FAILING_OVER, UPGRADE_PENDING];
+
+/// Whether the Event for `type_` turning `status` is a Warning: nobody leading is; a revision
+/// waiting for its window is the policy at work, not a fault.
+pub fn transition_is_warning(type_: &str, status: bool) -> bool {
+    type_ == FAILING_OVER && status
+}
 
 pub use crate::controllers::error::Blocker;
 
@@ -58,6 +80,7 @@ impl Workload {
 }
 
 /// What the reconcile observed.
+#[derive(Default)]
 pub struct Observation<'a> {
     pub generation: Option<i64>,
     pub previous: Option<&'a TradingStrategyStatus>,
@@ -67,9 +90,20 @@ pub struct Observation<'a> {
     pub workload: Workload,
     pub suspended: bool,
     pub live: bool,
-    /// Hash of the pod inputs now rendered.
+    /// The revision of the pod template rendered from the spec.
     pub desired_revision: Option<String>,
+    /// The revision of the pod template applied: the desired one, or the live one while an
+    /// upgrade waits.
+    pub applied_revision: Option<String>,
+    /// The revision waiting for a maintenance window, if any.
+    pub pending: Option<Pending>,
+    /// The Lease as read, for a trader Deployment.
+    pub leadership: Option<Leadership>,
+    /// Whether this reconcile saw the leader change (see `leadership::change`).
+    pub leader_changed: bool,
     pub restart_at: Option<String>,
+    pub switchover_at: Option<String>,
+    pub force_at: Option<String>,
     /// Whether `spec.backup` has a schedule (see [`BACKUP_SUCCEEDED`]).
     pub backup_scheduled: bool,
 }
@@ -200,6 +234,22 @@ pub fn compute(
         phase
     };
 
+    if let Workload::Trader { desired, .. } = &observation.workload {
+        if let Some(leadership) = observation.leadership.as_ref().filter(|_| *desired > 0) {
+            let (status, reason, message) = leadership.failing_over();
+            observed.push(Observed::new(FAILING_OVER, status, reason, message));
+        }
+        observed.push(match &observation.pending {
+            Some(pending) => Observed::new(
+                UPGRADE_PENDING,
+                true,
+                "OutsideMaintenanceWindow",
+                pending.message.clone(),
+            ),
+            None => Observed::new(UPGRADE_PENDING, false, "UpToDate", "no revision waits"),
+        });
+    }
+
     let owned_previous: Vec<Condition> = previous
         .conditions
         .iter()
@@ -214,7 +264,7 @@ pub fn compute(
             updated,
             current: true,
             ..
-        } if updated >= desired => observation.desired_revision.clone(),
+        } if updated >= desired => observation.applied_revision.clone(),
         _ => previous.current_revision.clone(),
     };
 
@@ -223,6 +273,8 @@ pub fn compute(
         Workload::Scheduled => (Some(0), Some(0)),
         Workload::Unknown => (previous.ready_replicas, previous.desired_replicas),
     };
+    // restartAt and forceAt are handled once applied; a waiting revision has not been.
+    let handled = observation.blocker.is_none() && observation.pending.is_none();
     let status = TradingStrategyStatus {
         observed_generation: observation.generation,
         ready_replicas,
@@ -232,10 +284,28 @@ pub fn compute(
         mode: Some(if observation.live { "Live" } else { "Paper" }.to_string()),
         current_revision,
         desired_revision: observation.desired_revision.clone(),
-        last_restart_at: if observation.blocker.is_none() {
+        last_restart_at: if handled {
             observation.restart_at.clone()
         } else {
             previous.last_restart_at.clone()
+        },
+        last_forced_upgrade_at: if handled {
+            observation.force_at.clone()
+        } else {
+            previous.last_forced_upgrade_at.clone()
+        },
+        // Unread (blocked before the apply): the leader stays as last seen.
+        leader: match &observation.leadership {
+            Some(leadership) => leadership.leader().map(str::to_string),
+            None => previous.leader.clone(),
+        },
+        // A switchover is done when the leader moved after it was asked for.
+        last_switchover_at: if observation.leader_changed
+            && observation.switchover_at != previous.last_switchover_at
+        {
+            observation.switchover_at.clone()
+        } else {
+            previous.last_switchover_at.clone()
         },
         ..TradingStrategyStatus::default()
     };
@@ -259,6 +329,9 @@ pub fn operator_view(status: &TradingStrategyStatus) -> TradingStrategyStatus {
         current_revision: status.current_revision.clone(),
         desired_revision: status.desired_revision.clone(),
         last_restart_at: status.last_restart_at.clone(),
+        last_forced_upgrade_at: status.last_forced_upgrade_at.clone(),
+        last_switchover_at: status.last_switchover_at.clone(),
+        leader: status.leader.clone(),
         ..TradingStrategyStatus::default()
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 use tradeplane_contract::config as runtime;
 
@@ -373,10 +374,12 @@ fn hot_standby_with_postgres_rolls_with_a_surge_keeps_one_pod_in_drains_and_has_
     assert!(c.journal.is_none());
     let deployment = c.deployment.unwrap().spec.unwrap();
     assert_eq!(deployment.replicas, Some(2));
-    assert_eq!(
-        deployment.strategy.unwrap().type_.as_deref(),
-        Some("RollingUpdate")
-    );
+    let rollout = deployment.strategy.unwrap();
+    assert_eq!(rollout.type_.as_deref(), Some("RollingUpdate"));
+    // Surge one, never fewer ready pods than asked for: the standby-to-be comes up first.
+    let rolling = rollout.rolling_update.unwrap();
+    assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)));
+    assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
     let pdb = c.disruption_budget.unwrap().spec.unwrap();
     assert!(pdb.min_available.is_some());
     // No CronJob for the backup: the runtime has no backup mode, so its pods could not run.
@@ -404,9 +407,8 @@ fn a_scheduled_backup_is_reported_as_not_available_rather_than_rendered() {
                 workload: status::Workload::Scheduled,
                 suspended: false,
                 live: false,
-                desired_revision: None,
-                restart_at: None,
                 backup_scheduled,
+                ..status::Observation::default()
             },
             k8s_openapi::jiff::Timestamp::now(),
         )
@@ -430,4 +432,73 @@ fn a_scheduled_backup_is_reported_as_not_available_rather_than_rendered() {
             .iter()
             .any(|c| c.type_ == status::BACKUP_SUCCEEDED)
     );
+}
+
+#[test]
+fn failover_timings_reach_the_runtime_and_default_to_its_own() {
+    let defaults = config::render(&strategy(base_spec()), &paper_account(), "desk")
+        .unwrap()
+        .leader_election
+        .unwrap();
+    assert_eq!(
+        (
+            defaults.lease_duration_seconds,
+            defaults.renew_deadline_seconds,
+            defaults.retry_period_seconds
+        ),
+        (4, 3, 1)
+    );
+    let mut spec = base_spec();
+    spec["failover"] = json!({"leaseDurationSeconds": 10, "renewDeadlineSeconds": 7});
+    let set = config::render(&strategy(spec), &paper_account(), "desk")
+        .unwrap()
+        .leader_election
+        .unwrap();
+    assert_eq!(
+        (
+            set.lease_duration_seconds,
+            set.renew_deadline_seconds,
+            set.retry_period_seconds
+        ),
+        (10, 7, 1)
+    );
+}
+
+#[test]
+fn switchover_at_goes_on_the_lease_and_the_lease_spec_stays_the_runtimes() {
+    let mut spec = base_spec();
+    spec["switchoverAt"] = json!("2026-12-01T20:00:00Z");
+    let lease = children(&strategy(spec), &paper_account()).lease;
+    assert!(lease.spec.is_none());
+    assert_eq!(
+        lease.metadata.annotations.unwrap()[tradeplane_contract::status::SWITCHOVER_ANNOTATION],
+        "2026-12-01T20:00:00Z"
+    );
+    let without = children(&strategy(base_spec()), &paper_account()).lease;
+    assert!(
+        !without
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key(tradeplane_contract::status::SWITCHOVER_ANNOTATION)
+    );
+}
+
+#[test]
+fn the_revision_changes_with_the_image_and_the_inputs_but_not_between_renderings() {
+    let revision = |spec: serde_json::Value| {
+        let c = children(&strategy(spec), &paper_account());
+        let template = c.deployment.unwrap().spec.unwrap().template;
+        super::render::trader::revision(&template)
+            .unwrap()
+            .to_string()
+    };
+    let base = revision(base_spec());
+    assert_eq!(base, revision(base_spec()));
+    let mut image = base_spec();
+    image["image"] = json!("runtime:v2");
+    assert_ne!(base, revision(image));
+    let mut restart = base_spec();
+    restart["restartAt"] = json!("now");
+    assert_ne!(base, revision(restart));
 }

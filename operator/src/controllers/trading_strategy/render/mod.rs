@@ -153,7 +153,7 @@ pub fn render(
         service_account: rbac.service_account(),
         role: rbac.role(),
         role_binding: rbac.role_binding(),
-        lease: rbac.lease(),
+        lease: rbac.lease(strategy.spec.switchover_at.as_deref()),
         service: service::http(
             meta.child(&names.service, Component::Trader),
             selector_labels(STRATEGY_LABEL, meta.owner(), Component::Trader),

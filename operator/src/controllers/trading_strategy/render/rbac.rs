@@ -10,6 +10,7 @@ use super::Names;
 use crate::controllers::build::ChildMeta;
 use crate::controllers::meta::Component;
 use crate::controllers::trading_strategy::config::leader_lease;
+use tradeplane_contract::status::SWITCHOVER_ANNOTATION;
 
 pub struct Rbac<'a> {
     meta: &'a ChildMeta<'a>,
@@ -62,12 +63,21 @@ impl<'a> Rbac<'a> {
         }
     }
 
-    /// The runtime writes its spec; the operator never does.
-    pub fn lease(&self) -> Lease {
+    /// The runtime writes its spec; the operator never does. `switchover_at` (the spec's)
+    /// goes on as [`SWITCHOVER_ANNOTATION`]: a value the leader has not handled makes it hand
+    /// the Lease to a ready standby.
+    pub fn lease(&self, switchover_at: Option<&str>) -> Lease {
+        let mut metadata = self
+            .meta
+            .child(&leader_lease(self.meta.owner()), Component::Trader);
+        if let Some(at) = switchover_at {
+            metadata
+                .annotations
+                .get_or_insert_default()
+                .insert(SWITCHOVER_ANNOTATION.to_string(), at.to_string());
+        }
         Lease {
-            metadata: self
-                .meta
-                .child(&leader_lease(self.meta.owner()), Component::Trader),
+            metadata,
             spec: None,
         }
     }

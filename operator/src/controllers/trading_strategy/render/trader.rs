@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
 use k8s_openapi::api::core::v1::{
     PersistentVolumeClaimVolumeSource, PodTemplateSpec, Volume, VolumeMount,
 };
@@ -18,7 +20,8 @@ use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::build::ChildMeta;
 use crate::controllers::build::pod::{self, RuntimeContainer};
 use crate::controllers::meta::{
-    Component, INPUTS_HASH_ANNOTATION, RESTART_AT_ANNOTATION, selector_labels,
+    Component, INPUTS_HASH_ANNOTATION, RESTART_AT_ANNOTATION, REVISION_ANNOTATION, content_hash,
+    selector_labels,
 };
 
 /// What every pod of the strategy is made from.
@@ -54,14 +57,15 @@ impl Pods<'_> {
         spec.automount_service_account_token = Some(true);
         // The leader releases its Lease and finishes or abandons its cycle on SIGTERM.
         spec.termination_grace_period_seconds = Some(30);
-        PodTemplateSpec {
+        let template = PodTemplateSpec {
             metadata: Some(ObjectMeta {
                 labels: Some(self.meta.labels(component)),
                 annotations: Some(annotations),
                 ..ObjectMeta::default()
             }),
             spec: Some(spec),
-        }
+        };
+        with_revision(template)
     }
 
     /// The config and credentials Secrets, `/tmp`, and the journal volume with SQLite.
@@ -106,6 +110,32 @@ impl Pods<'_> {
     }
 }
 
+/// `template` with its own revision (the hash of everything else in it) as an annotation.
+fn with_revision(mut template: PodTemplateSpec) -> PodTemplateSpec {
+    // Serializing a PodTemplateSpec cannot fail (string keys, no non-finite floats).
+    let bytes = serde_json::to_vec(&template).unwrap_or_default();
+    let revision = content_hash(&[&bytes]);
+    if let Some(annotations) = template
+        .metadata
+        .as_mut()
+        .and_then(|m| m.annotations.as_mut())
+    {
+        annotations.insert(REVISION_ANNOTATION.to_string(), revision);
+    }
+    template
+}
+
+/// The revision a pod template carries (see [`REVISION_ANNOTATION`]).
+pub fn revision(template: &PodTemplateSpec) -> Option<&str> {
+    template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get(REVISION_ANNOTATION)
+        .map(String::as_str)
+}
+
 /// The trader Deployment: `replicas` runtime pods, of which the Lease holder trades.
 pub fn deployment(pods: &Pods<'_>) -> Deployment {
     // A SQLite journal is one file on a ReadWriteOnce volume: the old pod must be gone before
@@ -122,7 +152,13 @@ pub fn deployment(pods: &Pods<'_>) -> Deployment {
             selector: pods.selector(),
             strategy: Some(DeploymentStrategy {
                 type_: Some(rollout.to_string()),
-                ..DeploymentStrategy::default()
+                // One new pod at a time beside the old ones, none taken away before it is
+                // ready: the standby-to-be starts, becomes ready, and only then does an old
+                // pod (eventually the leader, which hands the Lease over) go.
+                rolling_update: (!pods.sqlite).then_some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(IntOrString::Int(0)),
+                }),
             }),
             revision_history_limit: Some(5),
             template: pods.template(Component::Trader, PodMode::Trader),
