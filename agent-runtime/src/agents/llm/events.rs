@@ -23,6 +23,14 @@ pub enum LlmEvent {
         reason: String,
         wait_ms: u64,
     },
+    /// The provider's gate (a 429's hold, or its rate limit) would open only after the
+    /// seat's deadline; the provider is given up without a call.
+    #[serde(rename_all = "camelCase")]
+    Held {
+        provider: String,
+        role: String,
+        wait_ms: u64,
+    },
     /// The model answered, but not in the schema; the call is repeated once.
     #[serde(rename_all = "camelCase")]
     Malformed {
@@ -59,6 +67,7 @@ impl LlmEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Retry { .. } => "retry",
+            Self::Held { .. } => "held",
             Self::Malformed { .. } => "malformed",
             Self::ProviderFailed { .. } => "provider_failed",
             Self::BudgetExhausted { .. } => "budget_exhausted",
@@ -79,6 +88,14 @@ impl fmt::Display for LlmEvent {
             } => write!(
                 f,
                 "{role}: {provider} attempt {attempt} failed ({reason}); retrying in {wait_ms} ms"
+            ),
+            Self::Held {
+                provider,
+                role,
+                wait_ms,
+            } => write!(
+                f,
+                "{role}: {provider} held back for {wait_ms} ms, past the seat's deadline"
             ),
             Self::Malformed {
                 provider,

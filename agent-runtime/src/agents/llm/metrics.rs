@@ -11,7 +11,8 @@ use prometheus::{
 };
 
 /// Outcomes of `llm_calls_total`: `ok`, `malformed`, `rate_limited`, `server_error`,
-/// `timeout`, `transport_error`, `refused`, `bad_response`, `budget_exhausted`.
+/// `timeout`, `transport_error`, `refused`, `bad_response`, `budget_exhausted`, `held`
+/// (the gate would open only after the seat's deadline).
 #[derive(Clone, Debug)]
 pub struct LlmMetrics {
     /// Calls by provider, role and outcome (one per HTTP attempt, plus budget refusals).

@@ -38,5 +38,5 @@ pub use provider::{
     Answer, LlmBuildError, Provider, ProviderFailure, ProviderPool, RetryPolicy, ask_in_order,
     verdict_request,
 };
-pub use ratelimit::TokenBucket;
+pub use ratelimit::{Gate, GateClosed, TokenBucket};
 pub use verdict::{Verdict, VerdictError, parse_verdict, verdict_schema};

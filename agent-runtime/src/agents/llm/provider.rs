@@ -14,13 +14,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::time::Instant as TokioInstant;
+
 use chrono::Utc;
 
 use super::budget::{DailyBudget, Pricing};
 use super::client::{ApiKey, CallError, ChatClient, ChatRequest, Completion};
 use super::events::LlmEvent;
 use super::metrics::LlmMetrics;
-use super::ratelimit::TokenBucket;
+use super::ratelimit::{Gate, GateClosed};
 use super::verdict::{Verdict, VerdictError, parse_verdict};
 use crate::config::ProviderConfig;
 
@@ -33,6 +35,10 @@ pub struct RetryPolicy {
     /// A `Retry-After` longer than this is not waited for: the provider is given up instead,
     /// since a seat that sleeps for minutes has missed its cycle anyway.
     pub max_retry_after: Duration,
+    /// The longest one seat's question may take across its providers — waiting at a gate,
+    /// backing off, calling. A wait that would end after it is not started: the provider is
+    /// given up (next provider, then the seat's fallback), and the event says so.
+    pub deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -41,6 +47,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(60),
+            deadline: Duration::from_secs(90),
         }
     }
 }
@@ -81,6 +88,8 @@ pub enum LlmBuildError {
 pub enum ProviderFailure {
     #[error("daily budget spent")]
     BudgetExhausted,
+    #[error("held back: the provider's gate opens in {} ms, after the seat's deadline", .0.as_millis())]
+    Held(Duration),
     #[error("{0}")]
     Call(CallError),
     #[error("answered outside the schema twice: {0}")]
@@ -91,7 +100,7 @@ pub enum ProviderFailure {
 pub struct Provider {
     name: String,
     client: ChatClient,
-    bucket: Option<TokenBucket>,
+    gate: Gate,
     budget: DailyBudget,
     pricing: Pricing,
     max_retries: u32,
@@ -125,7 +134,7 @@ impl Provider {
         Ok(Self {
             name: config.name.clone(),
             client,
-            bucket: config.requests_per_minute.map(TokenBucket::per_minute),
+            gate: Gate::new(config.requests_per_minute),
             budget: DailyBudget::new(config.daily_budget_usd),
             pricing: Pricing {
                 input_per_million: config.input_price_per_million,
@@ -144,11 +153,17 @@ impl Provider {
         &self.budget
     }
 
-    /// One verdict from this provider, with retries; see the module docs.
+    /// The provider's gate: its rate limit and the hold its 429s put on every caller.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// One verdict from this provider, with retries, by `deadline`; see the module docs.
     pub async fn ask(
         &self,
         role: &str,
         request: &ChatRequest,
+        deadline: TokioInstant,
         metrics: &LlmMetrics,
         events: &mut Vec<LlmEvent>,
     ) -> Result<Verdict, ProviderFailure> {
@@ -168,8 +183,14 @@ impl Provider {
                 });
                 return Err(ProviderFailure::BudgetExhausted);
             }
-            if let Some(bucket) = &self.bucket {
-                bucket.acquire().await;
+            if let Err(GateClosed { wait }) = self.gate.pass(deadline).await {
+                self.count(metrics, role, "held");
+                events.push(LlmEvent::Held {
+                    provider: self.name.clone(),
+                    role: role.to_string(),
+                    wait_ms: millis(wait),
+                });
+                return Err(ProviderFailure::Held(wait));
             }
             let started = Instant::now();
             let result = self.client.complete(request).await;
@@ -179,7 +200,8 @@ impl Provider {
                 .observe(started.elapsed().as_secs_f64());
             let error = match result {
                 Ok(completion) => {
-                    self.charge(metrics, role, &completion);
+                    self.gate.answered();
+                    self.charge(metrics, role, &completion).await;
                     match parse_verdict(&completion.content) {
                         Ok(verdict) => {
                             self.count(metrics, role, "ok");
@@ -203,25 +225,46 @@ impl Provider {
                 Err(error) => error,
             };
             self.count(metrics, role, error.outcome());
+            // A 429, or any answer carrying `Retry-After`, closes the gate for every caller
+            // — even when this one gives up — so the others do not collect 429s meanwhile.
+            let held = match &error {
+                CallError::RateLimited { retry_after, .. } => Some(
+                    self.gate
+                        .rate_limited(*retry_after, |n| self.policy.backoff(n)),
+                ),
+                other => other.retry_after().map(|asked| {
+                    self.gate
+                        .rate_limited(Some(asked), |n| self.policy.backoff(n))
+                }),
+            };
+            if !matches!(error, CallError::RateLimited { .. }) {
+                self.gate.answered();
+            }
             if !error.is_retryable() || retries >= self.max_retries {
                 return Err(ProviderFailure::Call(error));
             }
-            let wait = match error.retry_after() {
-                Some(asked) if asked > self.policy.max_retry_after => {
-                    return Err(ProviderFailure::Call(error));
-                }
-                Some(asked) => asked,
-                None => self.policy.backoff(retries),
-            };
+            if error
+                .retry_after()
+                .is_some_and(|asked| asked > self.policy.max_retry_after)
+            {
+                return Err(ProviderFailure::Call(error));
+            }
+            // Held: the gate does the waiting (for everyone); otherwise this call backs off.
+            let wait = held.unwrap_or_else(|| self.policy.backoff(retries));
+            if TokioInstant::now() + wait > deadline {
+                return Err(ProviderFailure::Call(error));
+            }
             retries += 1;
             events.push(LlmEvent::Retry {
                 provider: self.name.clone(),
                 role: role.to_string(),
                 attempt: retries,
                 reason: error.to_string(),
-                wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                wait_ms: millis(wait),
             });
-            tokio::time::sleep(wait).await;
+            if held.is_none() {
+                tokio::time::sleep(wait).await;
+            }
         }
     }
 
@@ -232,7 +275,7 @@ impl Provider {
             .inc();
     }
 
-    fn charge(&self, metrics: &LlmMetrics, role: &str, completion: &Completion) {
+    async fn charge(&self, metrics: &LlmMetrics, role: &str, completion: &Completion) {
         let usage = completion.usage;
         let cost = self.pricing.cost(usage);
         let now = Utc::now();
@@ -335,8 +378,12 @@ pub async fn ask_in_order(
     events: &mut Vec<LlmEvent>,
 ) -> Result<Answer, Vec<(String, ProviderFailure)>> {
     let mut failures = Vec::new();
+    let deadline = TokioInstant::now()
+        + providers
+            .first()
+            .map_or(Duration::ZERO, |provider| provider.policy.deadline);
     for provider in providers {
-        match provider.ask(role, request, metrics, events).await {
+        match provider.ask(role, request, deadline, metrics, events).await {
             Ok(verdict) => {
                 return Ok(Answer {
                     provider: provider.name.clone(),
@@ -356,6 +403,10 @@ pub async fn ask_in_order(
         }
     }
     Err(failures)
+}
+
+fn millis(wait: Duration) -> u64 {
+    u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A structured-output request for a verdict.
@@ -382,6 +433,7 @@ mod tests {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_millis(500),
             max_retry_after: Duration::from_secs(1),
+            deadline: Duration::from_secs(1),
         };
         let waits: Vec<u128> = (0..5).map(|n| policy.backoff(n).as_millis()).collect();
         assert_eq!(waits, vec![100, 200, 400, 500, 500]);
