@@ -7,6 +7,9 @@
 //! (risk clips) from the cycle's `Order` and `OrderResult` entries.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::agents::llm::SpendLedger;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
@@ -142,6 +145,10 @@ impl JournalRecorder {
 impl Recorder for JournalRecorder {
     fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
         async move { self.write(entry).await.map_err(journal_error) }.boxed()
+    }
+
+    fn spend_ledger(&self) -> Option<Arc<dyn SpendLedger>> {
+        Some(Arc::new(self.journal.clone()))
     }
 }
 

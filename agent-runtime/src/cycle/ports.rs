@@ -5,7 +5,7 @@
 //! other. Adapters from the real `broker` and `journal` modules implement them.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::Snapshot;
-use crate::agents::llm::LlmEvent;
+use crate::agents::llm::{LlmEvent, SpendLedger};
 use crate::broker::MarketClock;
 use crate::config::TradingState;
 use crate::domain::{AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position};
@@ -157,6 +157,12 @@ pub enum CyclePhase {
 /// The journal, as the cycle uses it.
 pub trait Recorder: Send + Sync {
     fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>>;
+
+    /// Where the in-process LLM providers record their spend and restore it after a restart;
+    /// `None` (memory only) for journals that do not outlive the process.
+    fn spend_ledger(&self) -> Option<Arc<dyn SpendLedger>> {
+        None
+    }
 }
 
 /// Keeps entries in memory: for tests, benches and the `replay` summary.

@@ -15,17 +15,31 @@ use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Mig
 /// (version, description, SQL), in version order.
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE: Embedded = &[(
-    1,
-    "journal",
-    include_str!("migrations/sqlite/0001_journal.sql"),
-)];
+const SQLITE: Embedded = &[
+    (
+        1,
+        "journal",
+        include_str!("migrations/sqlite/0001_journal.sql"),
+    ),
+    (
+        2,
+        "llm_calls",
+        include_str!("migrations/sqlite/0002_llm_calls.sql"),
+    ),
+];
 
-const POSTGRES: Embedded = &[(
-    1,
-    "journal",
-    include_str!("migrations/postgres/0001_journal.sql"),
-)];
+const POSTGRES: Embedded = &[
+    (
+        1,
+        "journal",
+        include_str!("migrations/postgres/0001_journal.sql"),
+    ),
+    (
+        2,
+        "llm_calls",
+        include_str!("migrations/postgres/0002_llm_calls.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Source(Embedded);

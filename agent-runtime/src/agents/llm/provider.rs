@@ -18,7 +18,7 @@ use tokio::time::Instant as TokioInstant;
 
 use chrono::Utc;
 
-use super::budget::{DailyBudget, Pricing};
+use super::budget::{DailyBudget, LlmCall, Pricing, SpendLedger};
 use super::client::{ApiKey, CallError, ChatClient, ChatRequest, Completion};
 use super::events::LlmEvent;
 use super::metrics::LlmMetrics;
@@ -88,6 +88,8 @@ pub enum LlmBuildError {
 pub enum ProviderFailure {
     #[error("daily budget spent")]
     BudgetExhausted,
+    #[error("today's spend cannot be read from the ledger ({0}); failing closed")]
+    SpendUnknown(String),
     #[error("held back: the provider's gate opens in {} ms, after the seat's deadline", .0.as_millis())]
     Held(Duration),
     #[error("{0}")]
@@ -105,12 +107,17 @@ pub struct Provider {
     pricing: Pricing,
     max_retries: u32,
     policy: RetryPolicy,
+    ledger: Option<Arc<dyn SpendLedger>>,
+    /// The UTC day whose spend was restored from the ledger (none yet: restore first).
+    restored: tokio::sync::Mutex<Option<chrono::NaiveDate>>,
 }
 
 impl Provider {
+    /// A provider from its config; its spend goes to `ledger` when given.
     pub fn from_config(
         config: &ProviderConfig,
         policy: RetryPolicy,
+        ledger: Option<Arc<dyn SpendLedger>>,
     ) -> Result<Self, LlmBuildError> {
         let key = match &config.api_key_file {
             Some(path) => {
@@ -142,6 +149,8 @@ impl Provider {
             },
             max_retries: config.max_retries,
             policy,
+            ledger,
+            restored: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -171,6 +180,10 @@ impl Provider {
         let mut malformed = 0;
         loop {
             let now = Utc::now();
+            if let Err(reason) = self.restore(now.date_naive()).await {
+                self.count(metrics, role, "budget_exhausted");
+                return Err(ProviderFailure::SpendUnknown(reason));
+            }
             // Refreshed here too, so the gauge shows a new UTC day's budget before any spend.
             self.publish_budget(metrics, now);
             if self.budget.is_exhausted(now) {
@@ -268,6 +281,32 @@ impl Provider {
         }
     }
 
+    /// Restores `day`'s spend from the ledger once per day, before the first call. A
+    /// budgeted provider whose ledger cannot be read fails closed; an unbudgeted one goes on.
+    async fn restore(&self, day: chrono::NaiveDate) -> Result<(), String> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(());
+        };
+        let mut restored = self.restored.lock().await;
+        if *restored == Some(day) {
+            return Ok(());
+        }
+        match ledger.spent_on(day).await {
+            Ok(spent) => {
+                let own = spent.get(&self.name).copied().unwrap_or(0.0);
+                self.budget.restore(day, own);
+                *restored = Some(day);
+                tracing::info!(provider = self.name, %day, spent_usd = own, "LLM spend restored");
+                Ok(())
+            }
+            Err(reason) if self.budget.limit_usd().is_some() => Err(reason),
+            Err(reason) => {
+                tracing::warn!(provider = self.name, %reason, "LLM spend not restored");
+                Ok(())
+            }
+        }
+    }
+
     fn count(&self, metrics: &LlmMetrics, role: &str, outcome: &str) {
         metrics
             .calls
@@ -280,6 +319,20 @@ impl Provider {
         let cost = self.pricing.cost(usage);
         let now = Utc::now();
         self.budget.charge(cost, now);
+        if let Some(ledger) = &self.ledger {
+            let call = LlmCall {
+                provider: self.name.clone(),
+                role: role.to_string(),
+                at: now,
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+                cost_usd: cost.max(0.0),
+            };
+            if let Err(reason) = ledger.record(&call).await {
+                // The call happened and is charged in memory; only its durability is lost.
+                tracing::warn!(provider = self.name, %reason, "LLM call not recorded in the ledger");
+            }
+        }
         let labels = |direction| [self.name.as_str(), role, direction];
         metrics
             .tokens
@@ -319,12 +372,22 @@ impl ProviderPool {
         providers: &[ProviderConfig],
         policy: RetryPolicy,
     ) -> Result<Self, LlmBuildError> {
+        Self::with_ledger(providers, policy, None)
+    }
+
+    /// As [`ProviderPool::from_config`], each provider's spend recorded in and restored from
+    /// `ledger`.
+    pub fn with_ledger(
+        providers: &[ProviderConfig],
+        policy: RetryPolicy,
+        ledger: Option<Arc<dyn SpendLedger>>,
+    ) -> Result<Self, LlmBuildError> {
         let providers = providers
             .iter()
             .map(|config| {
                 Ok((
                     config.name.clone(),
-                    Arc::new(Provider::from_config(config, policy)?),
+                    Arc::new(Provider::from_config(config, policy, ledger.clone())?),
                 ))
             })
             .collect::<Result<_, LlmBuildError>>()?;
@@ -336,6 +399,11 @@ impl ProviderPool {
         for provider in self.providers.values() {
             provider.publish_budget(metrics, Utc::now());
         }
+    }
+
+    /// Every provider, by name.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<Provider>> {
+        self.providers.values()
     }
 
     /// The named providers, in order.
