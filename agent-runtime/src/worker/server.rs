@@ -19,7 +19,9 @@ use tokio::sync::Semaphore;
 
 use super::api::{ANALYSES_PATH, AnalysisRequest, AnalysisResponse, ErrorBody};
 use crate::agents::Snapshot;
-use crate::agents::llm::{LlmBuildError, LlmMetrics, ProviderPool, RetryPolicy, Seat, seats};
+use crate::agents::llm::{
+    LlmBuildError, LlmMetrics, ProviderPool, RetryPolicy, Seat, SpendLedger, seats,
+};
 use crate::config::RuntimeConfig;
 
 /// Seconds a refused client is asked to wait: about one analysis, the time a slot frees up.
@@ -40,6 +42,8 @@ pub enum WorkerError {
     },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("spend ledger: {0}")]
+    Ledger(String),
 }
 
 /// The analysts of one replica, its limit and its metrics.
@@ -103,11 +107,23 @@ impl Worker {
         registry: &Registry,
         policy: RetryPolicy,
     ) -> Result<Self, WorkerError> {
+        Ok(Self::with_ledger(config, registry, policy, None)?.0)
+    }
+
+    /// As [`Worker::from_config`], the providers' spend recorded in and restored from
+    /// `ledger` (the pool's shared one); also returns the providers, for the ledger's sync.
+    pub fn with_ledger(
+        config: &RuntimeConfig,
+        registry: &Registry,
+        policy: RetryPolicy,
+        ledger: Option<Arc<dyn SpendLedger>>,
+    ) -> Result<(Self, ProviderPool), WorkerError> {
         let metrics = LlmMetrics::register(registry)?;
-        let pool = ProviderPool::from_config(&config.providers, policy)?;
+        let pool = ProviderPool::with_ledger(&config.providers, policy, ledger)?;
         pool.publish_budgets(&metrics);
         let seats = seats(config, &pool, &metrics, None)?;
-        Self::new(seats, config.server.max_in_flight, registry.clone())
+        let worker = Self::new(seats, config.server.max_in_flight, registry.clone())?;
+        Ok((worker, pool))
     }
 
     async fn analyze(&self, request: AnalysisRequest) -> AnalysisResponse {

@@ -350,6 +350,10 @@ impl Provider {
     }
 
     fn publish_budget(&self, metrics: &LlmMetrics, now: chrono::DateTime<Utc>) {
+        metrics
+            .spent_today_usd
+            .with_label_values(&[&self.name])
+            .set(self.budget.spent(now));
         if let Some(left) = self.budget.remaining(now) {
             metrics
                 .budget_remaining_usd

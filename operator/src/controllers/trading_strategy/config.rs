@@ -186,6 +186,7 @@ fn render_unchecked(
         analysts,
         providers,
         agent_pool,
+        spend_ledger: None,
         decision,
         risk,
         broker: render_broker(account),

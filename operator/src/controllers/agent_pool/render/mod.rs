@@ -61,6 +61,8 @@ pub struct Names {
     pub config: String,
     pub keys: String,
     pub workload: String,
+    /// The spend ledger ConfigMap, and the workers' ServiceAccount, Role and RoleBinding.
+    pub ledger: String,
 }
 
 pub fn names(pool: &str) -> Names {
@@ -68,6 +70,7 @@ pub fn names(pool: &str) -> Names {
     Names {
         config: child_name(&workload, "config"),
         keys: child_name(&workload, "keys"),
+        ledger: child_name(&workload, "llm-ledger"),
         workload,
     }
 }

@@ -1,0 +1,323 @@
+//! The pool-wide spend ledger: how `dailyBudgetUsd` on an AgentPool holds for the whole pool,
+//! across replicas and restarts, with the API server as the only shared component.
+//!
+//! One ConfigMap per pool (the operator creates it; format in
+//! [`tradeplane_contract::config::ledger`]). Each replica owns one key, its pod name, written
+//! by server-side apply under its own field manager — so replicas never conflict and the
+//! Role needs only `get` and `patch` on that one named object. Each replica
+//! - adds every billed call to its own total in memory at once (a call costs no request);
+//! - publishes its total and reads the whole ConfigMap back (one PATCH, one GET) every
+//!   `refreshSeconds`, and at once when `publishEveryUsd` went unpublished;
+//! - refuses calls once its own total plus the others' last-read totals reach the budget;
+//! - at start, restores its own key's total for today (a container restart keeps the pod
+//!   name), and counts every other key of today — including those of pods that are gone.
+//!
+//! # The overshoot bound
+//!
+//! With `R` replicas, `X` = `publishEveryUsd`, `K` = calls one replica can have in flight
+//! (max in-flight analyses × LLM seats) and `C` = the most one call can cost: a replica's
+//! unpublished spend never exceeds `X + K·C` (it publishes once `X` is reached; calls
+//! already in flight then finish). The published total therefore lags the true total by at
+//! most `R·(X + K·C)`, so it reaches the budget `B` no later than when the true total reaches
+//! `B + R·(X + K·C)`; after that, each replica re-reads — and stops — within its next
+//! `X + K·C` of spend. Hence the pool spends at most
+//!
+//! ```text
+//!   B + R · (2X + K·C)
+//! ```
+//!
+//! The operator sets `X = B / (100 · maxReplicas)`, so the `X` terms add at most 2 % of `B`;
+//! the `K·C` term is the concurrency a budget cannot see without serialising every call.
+//! A time-based refresh is only for freshness of the others' totals and of status: it does
+//! not enter the bound, since a replica that does not spend cannot overshoot.
+//!
+//! If the API server is unreachable, a replica keeps counting its own spend and keeps the
+//! others' last-read totals (which only grow within a day), retrying each refresh. A
+//! budgeted provider whose ledger cannot be read at start fails closed.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
+use tokio::sync::Notify;
+use tradeplane_contract::config::SpendLedgerConfig;
+use tradeplane_contract::config::ledger::{ReplicaSpend, entries, spend_on};
+
+use crate::agents::llm::{LlmCall, ProviderPool, SpendLedger};
+
+/// This replica's own spend of the day.
+#[derive(Debug)]
+struct Own {
+    day: NaiveDate,
+    spent: BTreeMap<String, f64>,
+    unpublished: f64,
+    dirty: bool,
+}
+
+#[derive(Debug)]
+pub struct PoolLedger {
+    api: Api<ConfigMap>,
+    config_map: String,
+    replica: String,
+    publish_every_usd: f64,
+    refresh: Duration,
+    own: Mutex<Own>,
+    wake: Notify,
+    requests: IntCounterVec,
+    sync_seconds: Histogram,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("spend ledger {config_map}: {source}")]
+    Api {
+        config_map: String,
+        source: kube::Error,
+    },
+    #[error("spend ledger metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+impl PoolLedger {
+    /// The ledger `config` names, in `namespace`, written as `replica` (the pod name), with
+    /// its request counter and sync timing registered in `registry`.
+    pub fn new(
+        client: kube::Client,
+        namespace: &str,
+        config: &SpendLedgerConfig,
+        replica: &str,
+        registry: &Registry,
+    ) -> Result<Self, LedgerError> {
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "llm_ledger_requests_total",
+                "Requests this replica sent to the API server for the pool's spend ledger.",
+            ),
+            &["verb", "outcome"],
+        )?;
+        let sync_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "llm_ledger_sync_duration_seconds",
+                "Seconds to publish this replica's spend and read the pool's.",
+            )
+            .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(sync_seconds.clone()))?;
+        Ok(Self {
+            api: Api::namespaced(client, namespace),
+            config_map: config.config_map.clone(),
+            replica: replica.to_string(),
+            publish_every_usd: config.publish_every_usd,
+            refresh: Duration::from_secs(config.refresh_seconds.max(1)),
+            own: Mutex::new(Own {
+                day: Utc::now().date_naive(),
+                spent: BTreeMap::new(),
+                unpublished: 0.0,
+                dirty: false,
+            }),
+            wake: Notify::new(),
+            requests,
+            sync_seconds,
+        })
+    }
+
+    /// The field manager this replica writes its key under.
+    pub fn field_manager(&self) -> String {
+        format!("tradeplane-ledger-{}", self.replica)
+    }
+
+    /// Publishes and reads until `shutdown`, then publishes once more.
+    pub async fn run(&self, pool: ProviderPool, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(error) = self.sync(&pool).await {
+                tracing::warn!(%error, "spend ledger not synced; retrying");
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(self.refresh) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+        if let Err(error) = self.publish().await {
+            tracing::warn!(%error, "spend ledger: last publication failed");
+        }
+    }
+
+    /// Publishes this replica's spend (when it changed) and sets every provider's share of
+    /// the others from the ledger as read back.
+    pub async fn sync(&self, pool: &ProviderPool) -> Result<(), LedgerError> {
+        let started = Instant::now();
+        self.publish().await?;
+        let entries = self.read().await?;
+        let today = Utc::now().date_naive();
+        let others = spend_on(&entries, today, |replica| replica != self.replica);
+        for provider in pool.providers() {
+            let spent = others.get(provider.name()).copied().unwrap_or(0.0);
+            provider.budget().set_others(today, spent);
+        }
+        self.sync_seconds.observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// One server-side apply of this replica's key, when there is something new to say.
+    pub async fn publish(&self) -> Result<(), LedgerError> {
+        let entry = {
+            let mut own = self.lock();
+            if !own.dirty {
+                return Ok(());
+            }
+            own.dirty = false;
+            own.unpublished = 0.0;
+            ReplicaSpend {
+                day: own.day,
+                spent_usd: own.spent.clone(),
+            }
+        };
+        let value = serde_json::to_string(&entry).unwrap_or_default();
+        let patch = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": self.config_map},
+            "data": {self.replica.clone(): value},
+        });
+        let params = PatchParams::apply(&self.field_manager()).force();
+        let result = self
+            .api
+            .patch(&self.config_map, &params, &Patch::Apply(&patch))
+            .await;
+        self.count("patch", result.is_ok());
+        if let Err(source) = result {
+            // Publish again next time: nothing was lost but the moment.
+            self.lock().dirty = true;
+            return Err(self.error(source));
+        }
+        Ok(())
+    }
+
+    async fn read(&self) -> Result<BTreeMap<String, ReplicaSpend>, LedgerError> {
+        let result = self.api.get(&self.config_map).await;
+        self.count("get", result.is_ok());
+        let config_map = result.map_err(|source| self.error(source))?;
+        Ok(entries(&config_map.data.unwrap_or_default()))
+    }
+
+    fn count(&self, verb: &str, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.requests.with_label_values(&[verb, outcome]).inc();
+    }
+
+    fn error(&self, source: kube::Error) -> LedgerError {
+        LedgerError::Api {
+            config_map: self.config_map.clone(),
+            source,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Own> {
+        // Plain numbers: a panic elsewhere cannot leave them half-written.
+        self.own
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds a call to this replica's total; `true` when enough went unpublished that the
+    /// caller should publish now.
+    fn add(&self, call: &LlmCall) -> bool {
+        let mut own = self.lock();
+        let day = call.at.date_naive();
+        if own.day != day {
+            own.day = day;
+            own.spent.clear();
+            own.unpublished = 0.0;
+        }
+        if call.cost_usd.is_finite() && call.cost_usd > 0.0 {
+            *own.spent.entry(call.provider.clone()).or_insert(0.0) += call.cost_usd;
+            own.unpublished += call.cost_usd;
+        }
+        own.dirty = true;
+        own.unpublished >= self.publish_every_usd
+    }
+}
+
+impl SpendLedger for PoolLedger {
+    fn record<'a>(&'a self, call: &'a LlmCall) -> BoxFuture<'a, Result<(), String>> {
+        if self.add(call) {
+            // The publisher runs it; the call that crossed the line does not wait for it.
+            self.wake.notify_one();
+        }
+        futures::future::ready(Ok(())).boxed()
+    }
+
+    fn spent_on(&self, day: NaiveDate) -> BoxFuture<'_, Result<BTreeMap<String, f64>, String>> {
+        async move {
+            let entries = self.read().await.map_err(|e| e.to_string())?;
+            let restored = spend_on(&entries, day, |replica| replica == self.replica);
+            // What is restored becomes part of what this replica publishes, so the next
+            // publication never writes a smaller total than the ledger already holds.
+            let mut own = self.lock();
+            if own.day != day {
+                own.day = day;
+                own.spent.clear();
+            }
+            for (provider, spent) in &restored {
+                let mine = own.spent.entry(provider.clone()).or_insert(0.0);
+                *mine = mine.max(*spent);
+            }
+            Ok(restored)
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger(publish_every_usd: f64) -> PoolLedger {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        PoolLedger::new(
+            client,
+            "ns",
+            &SpendLedgerConfig {
+                config_map: "pool-llm-ledger".into(),
+                refresh_seconds: 10,
+                publish_every_usd,
+            },
+            "pool-abc",
+            &Registry::new(),
+        )
+        .unwrap()
+    }
+
+    fn call(cost_usd: f64) -> LlmCall {
+        LlmCall {
+            provider: "p".into(),
+            role: "r".into(),
+            at: Utc::now(),
+            prompt_tokens: 1,
+            completion_tokens: 1,
+            cost_usd,
+        }
+    }
+
+    #[tokio::test]
+    async fn asks_for_a_publication_once_the_threshold_went_unpublished() {
+        let ledger = ledger(0.5);
+        assert!(!ledger.add(&call(0.2)));
+        assert!(!ledger.add(&call(0.2)));
+        assert!(ledger.add(&call(0.2)));
+        let own = ledger.lock();
+        assert!((own.spent["p"] - 0.6).abs() < 1e-9);
+        assert!(own.dirty);
+    }
+}
