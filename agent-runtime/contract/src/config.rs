@@ -47,6 +47,11 @@ pub struct RuntimeConfig {
     /// Analysts consulted each cycle, in order. Empty in a strategy that uses an agent pool.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub analysts: Vec<AnalystConfig>,
+    /// Spend limit per UTC day, in US dollars, for all of this strategy's LLM calls together:
+    /// its in-process analysts across every provider, or — with `agentPool` — its share of
+    /// the pool (the pool enforces it). Once spent, the seats report their fallbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_daily_budget_usd: Option<f64>,
     /// LLM providers the analysts may call, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,

@@ -141,7 +141,12 @@ pub fn analysts(
             .collect();
         return Ok((seats, None));
     }
-    let pool = ProviderPool::with_ledger(&config.providers, RetryPolicy::default(), ledger)?;
+    let pool = ProviderPool::with_ledger(
+        &config.providers,
+        RetryPolicy::default(),
+        ledger,
+        config.llm_daily_budget_usd,
+    )?;
     let llm_metrics = LlmMetrics::register(metrics.registry())?;
     pool.publish_budgets(&llm_metrics);
     let seats = llm::seats(config, &pool, &llm_metrics, None)?
@@ -201,7 +206,8 @@ pub fn builder(
         builder = builder.debate(debate, rounds);
     }
     if let Some(endpoint) = &config.agent_pool {
-        builder = builder.pool(PoolClient::new(endpoint, strategy)?);
+        builder = builder
+            .pool(PoolClient::new(endpoint, strategy)?.with_budget(config.llm_daily_budget_usd));
     }
     Ok(builder)
 }

@@ -48,9 +48,73 @@ use kube::api::{Patch, PatchParams};
 use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
 use tokio::sync::Notify;
 use tradeplane_contract::config::SpendLedgerConfig;
-use tradeplane_contract::config::ledger::{ReplicaSpend, entries, spend_on};
+use tradeplane_contract::config::ledger::{ReplicaSpend, entries, spend_on, strategy_spend_on};
 
 use crate::agents::llm::{LlmCall, ProviderPool, SpendLedger};
+
+/// What each strategy (`namespace/name`) spent through the pool today: this replica's part
+/// and, with a ledger, the other replicas' (as last read) — a strategy's share of the pool.
+#[derive(Debug, Default)]
+pub struct StrategySpend {
+    own: Mutex<(Option<NaiveDate>, BTreeMap<String, f64>)>,
+    others: Mutex<(Option<NaiveDate>, BTreeMap<String, f64>)>,
+}
+
+impl StrategySpend {
+    /// Dollars `strategy` spent on `day`, all replicas together.
+    pub fn spent(&self, strategy: &str, day: NaiveDate) -> f64 {
+        let of = |cell: &Mutex<(Option<NaiveDate>, BTreeMap<String, f64>)>| {
+            let guard = lock_map(cell);
+            if guard.0 == Some(day) {
+                guard.1.get(strategy).copied().unwrap_or(0.0)
+            } else {
+                0.0
+            }
+        };
+        of(&self.own) + of(&self.others)
+    }
+
+    /// Adds `cost_usd` to `strategy`'s spend on `day` by this replica.
+    pub fn charge(&self, strategy: &str, cost_usd: f64, day: NaiveDate) {
+        let mut own = lock_map(&self.own);
+        if own.0 != Some(day) {
+            *own = (Some(day), BTreeMap::new());
+        }
+        if cost_usd.is_finite() && cost_usd > 0.0 {
+            *own.1.entry(strategy.to_string()).or_insert(0.0) += cost_usd;
+        }
+    }
+
+    fn own_on(&self, day: NaiveDate) -> BTreeMap<String, f64> {
+        let own = lock_map(&self.own);
+        if own.0 == Some(day) {
+            own.1.clone()
+        } else {
+            BTreeMap::new()
+        }
+    }
+
+    fn restore(&self, day: NaiveDate, restored: &BTreeMap<String, f64>) {
+        let mut own = lock_map(&self.own);
+        if own.0 != Some(day) {
+            *own = (Some(day), BTreeMap::new());
+        }
+        for (strategy, spent) in restored {
+            let mine = own.1.entry(strategy.clone()).or_insert(0.0);
+            *mine = mine.max(*spent);
+        }
+    }
+
+    fn set_others(&self, day: NaiveDate, others: BTreeMap<String, f64>) {
+        *lock_map(&self.others) = (Some(day), others);
+    }
+}
+
+type DayMap = (Option<NaiveDate>, BTreeMap<String, f64>);
+
+fn lock_map(cell: &Mutex<DayMap>) -> std::sync::MutexGuard<'_, DayMap> {
+    cell.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// This replica's own spend of the day.
 #[derive(Debug)]
@@ -69,6 +133,7 @@ pub struct PoolLedger {
     publish_every_usd: f64,
     refresh: Duration,
     own: Mutex<Own>,
+    strategies: std::sync::Arc<StrategySpend>,
     wake: Notify,
     requests: IntCounterVec,
     sync_seconds: Histogram,
@@ -93,6 +158,7 @@ impl PoolLedger {
         namespace: &str,
         config: &SpendLedgerConfig,
         replica: &str,
+        strategies: std::sync::Arc<StrategySpend>,
         registry: &Registry,
     ) -> Result<Self, LedgerError> {
         let requests = IntCounterVec::new(
@@ -123,6 +189,7 @@ impl PoolLedger {
                 unpublished: 0.0,
                 dirty: false,
             }),
+            strategies,
             wake: Notify::new(),
             requests,
             sync_seconds,
@@ -160,6 +227,10 @@ impl PoolLedger {
         let entries = self.read().await?;
         let today = Utc::now().date_naive();
         let others = spend_on(&entries, today, |replica| replica != self.replica);
+        self.strategies.set_others(
+            today,
+            strategy_spend_on(&entries, today, |replica| replica != self.replica),
+        );
         for provider in pool.providers() {
             let spent = others.get(provider.name()).copied().unwrap_or(0.0);
             provider.budget().set_others(today, spent);
@@ -180,6 +251,7 @@ impl PoolLedger {
             ReplicaSpend {
                 day: own.day,
                 spent_usd: own.spent.clone(),
+                strategies_usd: self.strategies.own_on(own.day),
             }
         };
         let value = serde_json::to_string(&entry).unwrap_or_default();
@@ -248,6 +320,14 @@ impl PoolLedger {
     }
 }
 
+impl PoolLedger {
+    /// Adds an analysis's cost to the asking strategy's share (published with the rest).
+    pub fn charge_strategy(&self, strategy: &str, cost_usd: f64, day: NaiveDate) {
+        self.strategies.charge(strategy, cost_usd, day);
+        self.lock().dirty = true;
+    }
+}
+
 impl SpendLedger for PoolLedger {
     fn record<'a>(&'a self, call: &'a LlmCall) -> BoxFuture<'a, Result<(), String>> {
         if self.add(call) {
@@ -261,6 +341,9 @@ impl SpendLedger for PoolLedger {
         async move {
             let entries = self.read().await.map_err(|e| e.to_string())?;
             let restored = spend_on(&entries, day, |replica| replica == self.replica);
+            let mine = |replica: &str| replica == self.replica;
+            self.strategies
+                .restore(day, &strategy_spend_on(&entries, day, mine));
             // What is restored becomes part of what this replica publishes, so the next
             // publication never writes a smaller total than the ledger already holds.
             let mut own = self.lock();
@@ -294,6 +377,7 @@ mod tests {
                 publish_every_usd,
             },
             "pool-abc",
+            Default::default(),
             &Registry::new(),
         )
         .unwrap()

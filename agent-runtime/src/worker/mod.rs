@@ -31,7 +31,7 @@ use prometheus::Registry;
 
 use crate::agents::llm::{RetryPolicy, SpendLedger};
 use crate::config::{RuntimeConfig, SpendLedgerConfig};
-use ledger::PoolLedger;
+use ledger::{PoolLedger, StrategySpend};
 
 /// The environment variable holding the pod's name (the operator sets it from the
 /// downward API); a replica's ledger entry is named after it.
@@ -47,13 +47,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let registry = Registry::new_custom(Some("tradeplane".into()), None)?;
+    let strategies = Arc::new(StrategySpend::default());
     let ledger = match &config.spend_ledger {
-        Some(ledger) => Some(Arc::new(pool_ledger(&config, ledger, &registry).await?)),
+        Some(ledger) => Some(Arc::new(
+            pool_ledger(&config, ledger, strategies.clone(), &registry).await?,
+        )),
         None => None,
     };
     let shared = ledger.clone().map(|l| l as Arc<dyn SpendLedger>);
-    let (worker, providers) =
+    let (mut worker, providers) =
         Worker::with_ledger(&config, &registry, RetryPolicy::default(), shared)?;
+    worker.share_spend(strategies, ledger.clone());
     // The shutdown is shared: the server drains, the ledger publishes one last time.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let ledger_task = ledger.map(|ledger| {
@@ -95,6 +99,7 @@ pub async fn run(
 async fn pool_ledger(
     config: &RuntimeConfig,
     ledger: &SpendLedgerConfig,
+    strategies: Arc<StrategySpend>,
     registry: &Registry,
 ) -> Result<PoolLedger, WorkerError> {
     let replica = std::env::var(POD_NAME_ENV)
@@ -120,6 +125,7 @@ async fn pool_ledger(
         &config.identity.namespace,
         ledger,
         &replica,
+        strategies,
         registry,
     )
     .map_err(|e| WorkerError::Ledger(e.to_string()))

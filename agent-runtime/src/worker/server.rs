@@ -18,9 +18,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::api::{ANALYSES_PATH, AnalysisRequest, AnalysisResponse, ErrorBody};
+use super::ledger::{PoolLedger, StrategySpend};
 use crate::agents::Snapshot;
 use crate::agents::llm::{
-    LlmBuildError, LlmMetrics, ProviderPool, RetryPolicy, Seat, SpendLedger, seats,
+    LlmBuildError, LlmMetrics, ProviderPool, RetryPolicy, Seat, SpendLedger, seats, tally_cost,
 };
 use crate::config::RuntimeConfig;
 
@@ -55,6 +56,10 @@ pub struct Worker {
     analyses: IntCounterVec,
     duration: Histogram,
     ready: AtomicBool,
+    /// Each strategy's share of the pool's spend today, for `strategyBudgetUsd`.
+    strategies: Arc<StrategySpend>,
+    /// The pool's ledger, which publishes the shares (absent: this replica's alone).
+    ledger: Option<Arc<PoolLedger>>,
 }
 
 impl Worker {
@@ -97,6 +102,8 @@ impl Worker {
             analyses,
             duration,
             ready: AtomicBool::new(true),
+            strategies: Arc::default(),
+            ledger: None,
         })
     }
 
@@ -119,11 +126,18 @@ impl Worker {
         ledger: Option<Arc<dyn SpendLedger>>,
     ) -> Result<(Self, ProviderPool), WorkerError> {
         let metrics = LlmMetrics::register(registry)?;
-        let pool = ProviderPool::with_ledger(&config.providers, policy, ledger)?;
+        // A strategy's budget is per request here (its share of the pool), not per process.
+        let pool = ProviderPool::with_ledger(&config.providers, policy, ledger, None)?;
         pool.publish_budgets(&metrics);
         let seats = seats(config, &pool, &metrics, None)?;
         let worker = Self::new(seats, config.server.max_in_flight, registry.clone())?;
         Ok((worker, pool))
+    }
+
+    /// Counts strategies' shares in `strategies`, published through `ledger`.
+    pub fn share_spend(&mut self, strategies: Arc<StrategySpend>, ledger: Option<Arc<PoolLedger>>) {
+        self.strategies = strategies;
+        self.ledger = ledger;
     }
 
     async fn analyze(&self, request: AnalysisRequest) -> AnalysisResponse {
@@ -132,12 +146,29 @@ impl Worker {
             bars: request.bars,
             position: request.position,
         };
-        let analyses =
-            futures::future::join_all(self.seats.iter().map(|s| s.analyze_detailed(&snapshot)))
-                .await;
+        let day = chrono::Utc::now().date_naive();
+        let spent = self.strategies.spent(&request.strategy, day);
+        let (analyses, cost_usd) = match request.strategy_budget_usd {
+            Some(limit) if spent >= limit => {
+                let refused = self
+                    .seats
+                    .iter()
+                    .map(|s| s.budget_spent(&snapshot, spent, limit));
+                (futures::future::join_all(refused).await, 0.0)
+            }
+            _ => {
+                let analyses = self.seats.iter().map(|s| s.analyze_detailed(&snapshot));
+                tally_cost(futures::future::join_all(analyses)).await
+            }
+        };
+        match &self.ledger {
+            Some(ledger) => ledger.charge_strategy(&request.strategy, cost_usd, day),
+            None => self.strategies.charge(&request.strategy, cost_usd, day),
+        }
         let mut response = AnalysisResponse {
             reports: Vec::with_capacity(analyses.len()),
             events: Vec::new(),
+            cost_usd,
         };
         for analysis in analyses {
             response.reports.push(analysis.report);

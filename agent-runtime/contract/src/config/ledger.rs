@@ -20,6 +20,10 @@ pub struct ReplicaSpend {
     pub day: NaiveDate,
     /// Dollars spent that day, per provider.
     pub spent_usd: BTreeMap<String, f64>,
+    /// Dollars spent that day, per calling strategy (`namespace/name`), for the strategies'
+    /// own budgets (`llmDailyBudgetUsd`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub strategies_usd: BTreeMap<String, f64>,
 }
 
 /// The entries of a ledger's `data`, by replica; keys that do not parse are skipped (they
@@ -39,12 +43,30 @@ pub fn spend_on(
     day: NaiveDate,
     include: impl Fn(&str) -> bool,
 ) -> BTreeMap<String, f64> {
+    sum_on(entries, day, include, |spend| &spend.spent_usd)
+}
+
+/// Dollars spent on `day` per strategy, summed over the replicas `include` accepts.
+pub fn strategy_spend_on(
+    entries: &BTreeMap<String, ReplicaSpend>,
+    day: NaiveDate,
+    include: impl Fn(&str) -> bool,
+) -> BTreeMap<String, f64> {
+    sum_on(entries, day, include, |spend| &spend.strategies_usd)
+}
+
+fn sum_on(
+    entries: &BTreeMap<String, ReplicaSpend>,
+    day: NaiveDate,
+    include: impl Fn(&str) -> bool,
+    field: impl Fn(&ReplicaSpend) -> &BTreeMap<String, f64>,
+) -> BTreeMap<String, f64> {
     let mut total = BTreeMap::new();
     for (replica, spend) in entries {
         if spend.day != day || !include(replica) {
             continue;
         }
-        for (provider, spent) in &spend.spent_usd {
+        for (provider, spent) in field(spend) {
             if spent.is_finite() && *spent > 0.0 {
                 *total.entry(provider.clone()).or_insert(0.0) += spent;
             }

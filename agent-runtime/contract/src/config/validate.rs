@@ -251,6 +251,9 @@ impl RuntimeConfig {
                 v.error(&format!("{at}.timeoutSeconds"), "must be at least 1, got 0");
             }
         }
+        if let Some(budget) = self.llm_daily_budget_usd {
+            v.non_negative("llmDailyBudgetUsd", budget);
+        }
         if let Some(ledger) = &self.spend_ledger {
             v.non_empty("spendLedger.configMap", &ledger.config_map);
             if ledger.refresh_seconds == 0 {

@@ -35,6 +35,29 @@ impl Pricing {
     }
 }
 
+tokio::task_local! {
+    /// Dollars billed by the calls made inside [`tally_cost`], whichever provider made them.
+    static CALL_COST: std::cell::Cell<f64>;
+}
+
+/// Runs `work` and returns what it billed: how a worker attributes a request's LLM spend to
+/// the strategy that asked, though the providers are shared by every request.
+pub async fn tally_cost<F: std::future::Future>(work: F) -> (F::Output, f64) {
+    CALL_COST
+        .scope(std::cell::Cell::new(0.0), async move {
+            let output = work.await;
+            (output, CALL_COST.with(|cost| cost.get()))
+        })
+        .await
+}
+
+/// Adds `cost_usd` to the enclosing [`tally_cost`], if any.
+pub(super) fn tally(cost_usd: f64) {
+    if cost_usd.is_finite() && cost_usd > 0.0 {
+        let _ = CALL_COST.try_with(|cost| cost.set(cost.get() + cost_usd));
+    }
+}
+
 /// One billed LLM call, as a ledger records it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LlmCall {

@@ -53,6 +53,14 @@ pub enum LlmEvent {
         spent_usd: f64,
         limit_usd: f64,
     },
+    /// The strategy's own daily LLM budget (`llmDailyBudgetUsd`) is spent; no provider is
+    /// called for it until UTC midnight.
+    #[serde(rename_all = "camelCase")]
+    StrategyBudgetExhausted {
+        role: String,
+        spent_usd: f64,
+        limit_usd: f64,
+    },
     /// No provider answered; the seat reported its fallback.
     #[serde(rename_all = "camelCase")]
     Fallback {
@@ -71,6 +79,7 @@ impl LlmEvent {
             Self::Malformed { .. } => "malformed",
             Self::ProviderFailed { .. } => "provider_failed",
             Self::BudgetExhausted { .. } => "budget_exhausted",
+            Self::StrategyBudgetExhausted { .. } => "strategy_budget_exhausted",
             Self::Fallback { .. } => "fallback",
         }
     }
@@ -115,6 +124,14 @@ impl fmt::Display for LlmEvent {
             } => write!(
                 f,
                 "{role}: {provider} skipped, daily budget spent (${spent_usd:.4} of ${limit_usd:.4})"
+            ),
+            Self::StrategyBudgetExhausted {
+                role,
+                spent_usd,
+                limit_usd,
+            } => write!(
+                f,
+                "{role}: the strategy's daily LLM budget is spent (${spent_usd:.4} of ${limit_usd:.4})"
             ),
             Self::Fallback {
                 role,

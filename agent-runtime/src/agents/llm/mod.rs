@@ -28,7 +28,7 @@ mod ratelimit;
 mod verdict;
 
 pub use analyst::{Analysis, LlmAnalyst, Seat, seats};
-pub use budget::{DailyBudget, LlmCall, Pricing, SpendLedger};
+pub use budget::{DailyBudget, LlmCall, Pricing, SpendLedger, tally_cost};
 pub use client::{ApiKey, CallError, ChatClient, ChatRequest, Completion, Message, Usage};
 pub use debate::{DebateOutcome, DebateSide, DebateTurn, LlmDebate, MAX_ROUNDS, conclude};
 pub use events::LlmEvent;

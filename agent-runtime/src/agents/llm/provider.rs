@@ -18,7 +18,7 @@ use tokio::time::Instant as TokioInstant;
 
 use chrono::Utc;
 
-use super::budget::{DailyBudget, LlmCall, Pricing, SpendLedger};
+use super::budget::{DailyBudget, LlmCall, Pricing, SpendLedger, tally};
 use super::client::{ApiKey, CallError, ChatClient, ChatRequest, Completion};
 use super::events::LlmEvent;
 use super::metrics::LlmMetrics;
@@ -88,6 +88,8 @@ pub enum LlmBuildError {
 pub enum ProviderFailure {
     #[error("daily budget spent")]
     BudgetExhausted,
+    #[error("the strategy's daily LLM budget is spent")]
+    StrategyBudgetExhausted,
     #[error("today's spend cannot be read from the ledger ({0}); failing closed")]
     SpendUnknown(String),
     #[error("held back: the provider's gate opens in {} ms, after the seat's deadline", .0.as_millis())]
@@ -108,6 +110,8 @@ pub struct Provider {
     max_retries: u32,
     policy: RetryPolicy,
     ledger: Option<Arc<dyn SpendLedger>>,
+    /// The strategy's budget across all its providers (`llmDailyBudgetUsd`), shared by them.
+    strategy: Option<Arc<DailyBudget>>,
     /// The UTC day whose spend was restored from the ledger (none yet: restore first).
     restored: tokio::sync::Mutex<Option<chrono::NaiveDate>>,
 }
@@ -118,6 +122,7 @@ impl Provider {
         config: &ProviderConfig,
         policy: RetryPolicy,
         ledger: Option<Arc<dyn SpendLedger>>,
+        strategy: Option<Arc<DailyBudget>>,
     ) -> Result<Self, LlmBuildError> {
         let key = match &config.api_key_file {
             Some(path) => {
@@ -150,6 +155,7 @@ impl Provider {
             max_retries: config.max_retries,
             policy,
             ledger,
+            strategy,
             restored: tokio::sync::Mutex::new(None),
         })
     }
@@ -195,6 +201,15 @@ impl Provider {
                     limit_usd: self.budget.limit_usd().unwrap_or(0.0),
                 });
                 return Err(ProviderFailure::BudgetExhausted);
+            }
+            if let Some(strategy) = self.strategy.as_ref().filter(|b| b.is_exhausted(now)) {
+                self.count(metrics, role, "budget_exhausted");
+                events.push(LlmEvent::StrategyBudgetExhausted {
+                    role: role.to_string(),
+                    spent_usd: strategy.spent(now),
+                    limit_usd: strategy.limit_usd().unwrap_or(0.0),
+                });
+                return Err(ProviderFailure::StrategyBudgetExhausted);
             }
             if let Err(GateClosed { wait }) = self.gate.pass(deadline).await {
                 self.count(metrics, role, "held");
@@ -295,6 +310,11 @@ impl Provider {
             Ok(spent) => {
                 let own = spent.get(&self.name).copied().unwrap_or(0.0);
                 self.budget.restore(day, own);
+                if let Some(strategy) = &self.strategy {
+                    // The strategy's spend is every provider's: restoring the total from each
+                    // provider is idempotent, since a restore never lowers what is known.
+                    strategy.restore(day, spent.values().sum());
+                }
                 *restored = Some(day);
                 tracing::info!(provider = self.name, %day, spent_usd = own, "LLM spend restored");
                 Ok(())
@@ -319,6 +339,10 @@ impl Provider {
         let cost = self.pricing.cost(usage);
         let now = Utc::now();
         self.budget.charge(cost, now);
+        if let Some(strategy) = &self.strategy {
+            strategy.charge(cost, now);
+        }
+        tally(cost);
         if let Some(ledger) = &self.ledger {
             let call = LlmCall {
                 provider: self.name.clone(),
@@ -376,22 +400,29 @@ impl ProviderPool {
         providers: &[ProviderConfig],
         policy: RetryPolicy,
     ) -> Result<Self, LlmBuildError> {
-        Self::with_ledger(providers, policy, None)
+        Self::with_ledger(providers, policy, None, None)
     }
 
     /// As [`ProviderPool::from_config`], each provider's spend recorded in and restored from
-    /// `ledger`.
+    /// `ledger`, and all of them limited together to `strategy_budget_usd` a day when given.
     pub fn with_ledger(
         providers: &[ProviderConfig],
         policy: RetryPolicy,
         ledger: Option<Arc<dyn SpendLedger>>,
+        strategy_budget_usd: Option<f64>,
     ) -> Result<Self, LlmBuildError> {
+        let strategy = strategy_budget_usd.map(|limit| Arc::new(DailyBudget::new(Some(limit))));
         let providers = providers
             .iter()
             .map(|config| {
                 Ok((
                     config.name.clone(),
-                    Arc::new(Provider::from_config(config, policy, ledger.clone())?),
+                    Arc::new(Provider::from_config(
+                        config,
+                        policy,
+                        ledger.clone(),
+                        strategy.clone(),
+                    )?),
                 ))
             })
             .collect::<Result<_, LlmBuildError>>()?;
@@ -463,7 +494,10 @@ pub async fn ask_in_order(
                 });
             }
             Err(failure) => {
-                if !matches!(failure, ProviderFailure::BudgetExhausted) {
+                if !matches!(
+                    failure,
+                    ProviderFailure::BudgetExhausted | ProviderFailure::StrategyBudgetExhausted
+                ) {
                     events.push(LlmEvent::ProviderFailed {
                         provider: provider.name.clone(),
                         role: role.to_string(),
