@@ -240,9 +240,10 @@ async fn two_replicas_stop_at_the_pool_budget_and_the_status_says_so() {
     let calls = llm.requests().len();
     assert_eq!(answered.iter().sum::<usize>(), calls, "{answered:?}");
     let spent = calls as f64 * CALL_USD;
-    // The bound (agent-runtime/src/worker/ledger.rs): B + R·(2X + K·C), X = B / (100·R).
+    // The bound (agent-runtime/src/worker/ledger.rs): B + (R+1)·(X + K·C), X = B / (100·R).
     let publish_every = BUDGET_USD / (100.0 * REPLICAS as f64);
-    let bound = BUDGET_USD + REPLICAS as f64 * (2.0 * publish_every + IN_FLIGHT as f64 * CALL_USD);
+    let bound =
+        BUDGET_USD + (REPLICAS as f64 + 1.0) * (publish_every + IN_FLIGHT as f64 * CALL_USD);
     println!(
         "pool spent ${spent:.3} of ${BUDGET_USD:.3} in {calls} calls ({answered:?} per replica); bound ${bound:.4}"
     );
@@ -281,6 +282,59 @@ async fn two_replicas_stop_at_the_pool_budget_and_the_status_says_so() {
         table.contains(&format!("local=${spent:.2}/${BUDGET_USD:.2}")),
         "{table}"
     );
+
+    // The Event, and the metrics every replica serves (pool-wide spend, nothing left).
+    let events: Api<k8s_openapi::api::core::v1::Event> = ns.api();
+    let listed = events.list(&Default::default()).await.unwrap();
+    assert!(
+        listed
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("DailyBudgetSpent")),
+        "{:?}",
+        listed.items.iter().map(|e| &e.reason).collect::<Vec<_>>()
+    );
+    for base in &bases {
+        let text = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            text.contains(r#"tradeplane_llm_budget_remaining_usd{provider="local"} 0"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"tradeplane_llm_spent_today_usd{provider="local"}"#));
+        assert!(
+            text.contains(r#"tradeplane_llm_ledger_requests_total{outcome="ok",verb="patch"}"#)
+        );
+    }
+
+    // The workers' token reaches the ledger and nothing else.
+    let worker_client = {
+        let file = Kubeconfig::read_from(&kubeconfig).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+            .await
+            .unwrap();
+        kube::Client::try_from(config).unwrap()
+    };
+    let as_worker: Api<ConfigMap> = Api::namespaced(worker_client.clone(), &ns.name);
+    assert!(as_worker.get(LEDGER).await.is_ok());
+    let forbidden = |result: Result<_, kube::Error>| matches!(result, Err(kube::Error::Api(status)) if status.code == 403);
+    assert!(forbidden(
+        as_worker.list(&Default::default()).await.map(|_| ())
+    ));
+    assert!(forbidden(
+        as_worker.get("kube-root-ca.crt").await.map(|_| ())
+    ));
+    let as_worker_secrets: Api<Secret> = Api::namespaced(worker_client, &ns.name);
+    assert!(forbidden(
+        as_worker_secrets
+            .get("research-agents-config")
+            .await
+            .map(|_| ())
+    ));
 
     drop(workers);
     controller.stop().await.unwrap();

@@ -7,7 +7,7 @@
 //! Role needs only `get` and `patch` on that one named object. Each replica
 //! - adds every billed call to its own total in memory at once (a call costs no request);
 //! - publishes its total and reads the whole ConfigMap back (one PATCH, one GET) every
-//!   `refreshSeconds`, and at once when `publishEveryUsd` went unpublished;
+//!   `refreshSeconds`, and before its next call once `publishEveryUsd` went unpublished;
 //! - refuses calls once its own total plus the others' last-read totals reach the budget;
 //! - at start, restores its own key's total for today (a container restart keeps the pod
 //!   name), and counts every other key of today — including those of pods that are gone.
@@ -15,25 +15,26 @@
 //! # The overshoot bound
 //!
 //! With `R` replicas, `X` = `publishEveryUsd`, `K` = calls one replica can have in flight
-//! (max in-flight analyses × LLM seats) and `C` = the most one call can cost: a replica's
-//! unpublished spend never exceeds `X + K·C` (it publishes once `X` is reached; calls
-//! already in flight then finish). The published total therefore lags the true total by at
-//! most `R·(X + K·C)`, so it reaches the budget `B` no later than when the true total reaches
-//! `B + R·(X + K·C)`; after that, each replica re-reads — and stops — within its next
-//! `X + K·C` of spend. Hence the pool spends at most
+//! (max in-flight analyses × LLM seats) and `C` = the most one call can cost: a replica
+//! starts no call while `X` or more of its spend is unpublished — it publishes and re-reads
+//! first ([`SpendLedger::before_call`]) — so its unpublished spend never exceeds `X + K·C`.
+//! Let `P` be the published total. When `P` first reaches the budget `B`, it is at most
+//! `B + X + K·C` (one publication's worth past it) and the true total at most
+//! `P + R·(X + K·C)`. After that, a replica's next sync (due before its unpublished spend
+//! passes `X`, plus what is in flight) reads `P ≥ B` and it stops. Hence the pool spends at
+//! most
 //!
 //! ```text
-//!   B + R · (2X + K·C)
+//!   B + (R + 1) · (X + K·C)
 //! ```
 //!
 //! The operator sets `X = B / (100 · maxReplicas)`, so the `X` terms add at most 2 % of `B`;
-//! the `K·C` term is the concurrency a budget cannot see without serialising every call.
-//! A time-based refresh is only for freshness of the others' totals and of status: it does
-//! not enter the bound, since a replica that does not spend cannot overshoot.
+//! the `K·C` terms are the concurrency a budget cannot see without serialising every call.
+//! The time-based refresh only keeps the others' totals and the status fresh.
 //!
-//! If the API server is unreachable, a replica keeps counting its own spend and keeps the
-//! others' last-read totals (which only grow within a day), retrying each refresh. A
-//! budgeted provider whose ledger cannot be read at start fails closed.
+//! If the API server is unreachable, a replica keeps the others' last-read totals and
+//! retries each refresh; once `X` of its own spend is unpublished, its budgeted providers
+//! fail closed (as they do when the ledger cannot be read at start).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -135,6 +136,10 @@ pub struct PoolLedger {
     own: Mutex<Own>,
     strategies: std::sync::Arc<StrategySpend>,
     wake: Notify,
+    /// One sync at a time; a call that must wait for a sync waits here.
+    syncing: tokio::sync::Mutex<()>,
+    /// The providers whose budgets the reads update (set by [`PoolLedger::run`]).
+    providers: std::sync::OnceLock<ProviderPool>,
     requests: IntCounterVec,
     sync_seconds: Histogram,
 }
@@ -191,6 +196,8 @@ impl PoolLedger {
             }),
             strategies,
             wake: Notify::new(),
+            syncing: tokio::sync::Mutex::new(()),
+            providers: std::sync::OnceLock::new(),
             requests,
             sync_seconds,
         })
@@ -203,6 +210,7 @@ impl PoolLedger {
 
     /// Publishes and reads until `shutdown`, then publishes once more.
     pub async fn run(&self, pool: ProviderPool, shutdown: impl std::future::Future<Output = ()>) {
+        let _ = self.providers.set(pool.clone());
         tokio::pin!(shutdown);
         loop {
             if let Err(error) = self.sync(&pool).await {
@@ -222,6 +230,11 @@ impl PoolLedger {
     /// Publishes this replica's spend (when it changed) and sets every provider's share of
     /// the others from the ledger as read back.
     pub async fn sync(&self, pool: &ProviderPool) -> Result<(), LedgerError> {
+        let _one_at_a_time = self.syncing.lock().await;
+        self.sync_locked(pool).await
+    }
+
+    async fn sync_locked(&self, pool: &ProviderPool) -> Result<(), LedgerError> {
         let started = Instant::now();
         self.publish().await?;
         let entries = self.read().await?;
@@ -335,6 +348,25 @@ impl SpendLedger for PoolLedger {
             self.wake.notify_one();
         }
         futures::future::ready(Ok(())).boxed()
+    }
+
+    fn before_call(&self) -> BoxFuture<'_, Result<(), String>> {
+        async move {
+            if self.lock().unpublished < self.publish_every_usd {
+                return Ok(());
+            }
+            // Too much unpublished: no new call until it is published and the others' spend
+            // re-read. Calls already waiting find it done and go on.
+            let Some(pool) = self.providers.get() else {
+                return self.publish().await.map_err(|e| e.to_string());
+            };
+            let _one_at_a_time = self.syncing.lock().await;
+            if self.lock().unpublished < self.publish_every_usd {
+                return Ok(());
+            }
+            self.sync_locked(pool).await.map_err(|e| e.to_string())
+        }
+        .boxed()
     }
 
     fn spent_on(&self, day: NaiveDate) -> BoxFuture<'_, Result<BTreeMap<String, f64>, String>> {

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::client::Usage;
@@ -76,6 +77,12 @@ pub trait SpendLedger: Send + Sync + std::fmt::Debug {
 
     /// What this process (this strategy; this pool replica) spent on `day`, per provider.
     fn spent_on(&self, day: NaiveDate) -> BoxFuture<'_, Result<BTreeMap<String, f64>, String>>;
+
+    /// Runs before each call: a shared ledger that holds too much unpublished spend
+    /// publishes it (and reads the others') first, which is what bounds a pool's overshoot.
+    fn before_call(&self) -> BoxFuture<'_, Result<(), String>> {
+        futures::future::ready(Ok(())).boxed()
+    }
 }
 
 /// One provider's budget for the current UTC day: what this process spent (`own`, restored

@@ -190,6 +190,15 @@ impl Provider {
                 self.count(metrics, role, "budget_exhausted");
                 return Err(ProviderFailure::SpendUnknown(reason));
             }
+            if let Some(ledger) = &self.ledger
+                && let Err(reason) = ledger.before_call().await
+            {
+                if self.budget.limit_usd().is_some() || self.strategy.is_some() {
+                    self.count(metrics, role, "budget_exhausted");
+                    return Err(ProviderFailure::SpendUnknown(reason));
+                }
+                tracing::warn!(provider = self.name, %reason, "spend ledger not synced");
+            }
             // Refreshed here too, so the gauge shows a new UTC day's budget before any spend.
             self.publish_budget(metrics, now);
             if self.budget.is_exhausted(now) {
