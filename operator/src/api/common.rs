@@ -123,8 +123,9 @@ pub struct ProviderSpec {
     /// Once spent the provider is not called again that day (fails closed) and analysts fall
     /// back as configured. It survives restarts (a strategy's journal records every call) and,
     /// in an AgentPool, holds for the whole pool across its replicas: each replica publishes
-    /// its spend to a shared ledger after 1/(100 × max replicas) of the budget, so the pool
-    /// overshoots by at most 2 % of the budget plus one call per analysis in flight.
+    /// its spend to a shared ledger after 1/(100 × max replicas) of the budget, so with R
+    /// replicas the pool overshoots by at most 2 % of the budget plus (R + 1) × the calls one
+    /// replica has in flight × the most one call costs.
     /// Default: unlimited.
     #[serde(
         rename = "dailyBudgetUSD",
