@@ -155,6 +155,15 @@ async fn two_replicas_stop_at_the_pool_budget_and_the_status_says_so() {
     )
     .await
     .unwrap();
+    // A replica of an earlier day, long gone: counts for nothing, and is pruned.
+    ledgers
+        .patch(
+            LEDGER,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"research-agents-old": r#"{"day":"2020-01-01","spentUsd":{"local":99}}"#}})),
+        )
+        .await
+        .unwrap();
     let secrets: Api<Secret> = ns.api();
     let config = wait_for(
         &secrets,
@@ -283,17 +292,26 @@ async fn two_replicas_stop_at_the_pool_budget_and_the_status_says_so() {
         "{table}"
     );
 
+    let data = ledgers.get(LEDGER).await.unwrap().data.unwrap_or_default();
+    assert!(!data.contains_key("research-agents-old"), "{data:?}");
+    assert_eq!(data.len(), REPLICAS, "{data:?}");
+
     // The Event, and the metrics every replica serves (pool-wide spend, nothing left).
     let events: Api<k8s_openapi::api::core::v1::Event> = ns.api();
-    let listed = events.list(&Default::default()).await.unwrap();
-    assert!(
-        listed
-            .items
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let listed = events.list(&Default::default()).await.unwrap();
+        let reasons: Vec<_> = listed.items.iter().map(|e| e.reason.clone()).collect();
+        if reasons
             .iter()
-            .any(|e| e.reason.as_deref() == Some("DailyBudgetSpent")),
-        "{:?}",
-        listed.items.iter().map(|e| &e.reason).collect::<Vec<_>>()
-    );
+            .any(|r| r.as_deref() == Some("DailyBudgetSpent"))
+        {
+            break;
+        }
+        // The Event follows the status write that raised the condition.
+        assert!(tokio::time::Instant::now() < deadline, "{reasons:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     for base in &bases {
         let text = reqwest::get(format!("{base}/metrics"))
             .await

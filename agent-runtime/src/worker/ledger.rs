@@ -239,6 +239,7 @@ impl PoolLedger {
         self.publish().await?;
         let entries = self.read().await?;
         let today = Utc::now().date_naive();
+        self.prune(&entries, today).await;
         let others = spend_on(&entries, today, |replica| replica != self.replica);
         self.strategies.set_others(
             today,
@@ -286,6 +287,34 @@ impl PoolLedger {
             return Err(self.error(source));
         }
         Ok(())
+    }
+
+    /// Removes the keys of earlier days — replicas long gone, or the days before midnight —
+    /// so the ConfigMap does not grow with every rollout. A merge patch with `null` deletes a
+    /// key whoever wrote it; a replica whose key goes writes it again at its next publication.
+    async fn prune(&self, entries: &BTreeMap<String, ReplicaSpend>, today: NaiveDate) {
+        let stale: serde_json::Map<String, serde_json::Value> = entries
+            .iter()
+            .filter(|(_, entry)| entry.day < today)
+            .map(|(replica, _)| (replica.clone(), serde_json::Value::Null))
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let patch = serde_json::json!({"data": stale});
+        let result = self
+            .api
+            .patch(
+                &self.config_map,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await;
+        self.count("patch", result.is_ok());
+        match result {
+            Ok(_) => tracing::info!(keys = stale.len(), "spend ledger: earlier days pruned"),
+            Err(error) => tracing::warn!(%error, "spend ledger: earlier days not pruned"),
+        }
     }
 
     async fn read(&self) -> Result<BTreeMap<String, ReplicaSpend>, LedgerError> {
