@@ -122,6 +122,7 @@ fn main() -> BenchResult<()> {
         symbol: "AAPL".into(),
         bars,
         position: None,
+        strategy_budget_usd: None,
     };
     let body = Arc::new(serde_json::to_vec(&request)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+pub mod ledger;
 mod load;
 mod validate;
 
@@ -46,9 +47,18 @@ pub struct RuntimeConfig {
     /// Analysts consulted each cycle, in order. Empty in a strategy that uses an agent pool.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub analysts: Vec<AnalystConfig>,
+    /// Spend limit per UTC day, in US dollars, for all of this strategy's LLM calls together:
+    /// its in-process analysts across every provider, or — with `agentPool` — its share of
+    /// the pool (the pool enforces it). Once spent, the seats report their fallbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_daily_budget_usd: Option<f64>,
     /// LLM providers the analysts may call, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
+    /// In `worker` mode: the pool-wide ledger every replica publishes its LLM spend to and
+    /// reads the others' from, so `dailyBudgetUsd` holds for the whole pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_ledger: Option<SpendLedgerConfig>,
     /// When set, analyses are requested from this AgentPool instead of run in-process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_pool: Option<AgentPoolEndpoint>,
@@ -307,6 +317,28 @@ fn default_llm_timeout_seconds() -> u64 {
 }
 fn default_llm_retries() -> u32 {
     3
+}
+
+/// The pool's shared spend ledger: one ConfigMap in the pool's namespace (created by the
+/// operator) in which each replica owns one key — its pod name — written by server-side apply
+/// under its own field manager, and which every replica reads whole.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SpendLedgerConfig {
+    /// Name of the ledger ConfigMap.
+    pub config_map: String,
+    /// Seconds between a replica's publications of its own spend and reads of the others'.
+    #[serde(default = "SpendLedgerConfig::default_refresh_seconds")]
+    pub refresh_seconds: u64,
+    /// A replica publishes (and re-reads) at once when this many dollars went unpublished;
+    /// with the refresh, what bounds the pool's overshoot of a budget.
+    pub publish_every_usd: f64,
+}
+
+impl SpendLedgerConfig {
+    fn default_refresh_seconds() -> u64 {
+        10
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

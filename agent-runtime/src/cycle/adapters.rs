@@ -7,6 +7,9 @@
 //! (risk clips) from the cycle's `Order` and `OrderResult` entries.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::agents::llm::SpendLedger;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
@@ -146,6 +149,10 @@ impl Recorder for JournalRecorder {
 
     fn last_cycle(&self) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, PortError>> {
         async move { self.journal.last_cycle_time().await.map_err(journal_error) }.boxed()
+    }
+
+    fn spend_ledger(&self) -> Option<Arc<dyn SpendLedger>> {
+        Some(Arc::new(self.journal.clone()))
     }
 }
 

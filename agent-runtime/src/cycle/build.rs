@@ -11,7 +11,9 @@ use super::CycleRunner;
 use super::ports::{Debate, Execution, Recorder};
 use super::runner::{CycleRunnerBuilder, Ports, RunnerError};
 use crate::agents::Analyst;
-use crate::agents::llm::{self, LlmBuildError, LlmDebate, LlmMetrics, ProviderPool, RetryPolicy};
+use crate::agents::llm::{
+    self, LlmBuildError, LlmDebate, LlmMetrics, ProviderPool, RetryPolicy, SpendLedger,
+};
 use crate::agents::quant::{MIN_HISTORY, quant_analyst};
 use crate::config::{AnalystKind, BrokerConfig, MarketDataConfig, RuntimeConfig};
 use crate::decision::PortfolioManager;
@@ -119,7 +121,11 @@ pub enum BuildError {
 
 /// The in-process analyst seats, in config order, and the debate when `debateRounds` > 0 and
 /// a seat is an LLM. Providers' key files are read now, so a missing Secret fails the start.
-pub fn analysts(config: &RuntimeConfig, metrics: &Metrics) -> Result<Seats, BuildError> {
+pub fn analysts(
+    config: &RuntimeConfig,
+    metrics: &Metrics,
+    ledger: Option<Arc<dyn SpendLedger>>,
+) -> Result<Seats, BuildError> {
     let needs_llm = config
         .analysts
         .iter()
@@ -135,7 +141,12 @@ pub fn analysts(config: &RuntimeConfig, metrics: &Metrics) -> Result<Seats, Buil
             .collect();
         return Ok((seats, None));
     }
-    let pool = ProviderPool::from_config(&config.providers, RetryPolicy::default())?;
+    let pool = ProviderPool::with_ledger(
+        &config.providers,
+        RetryPolicy::default(),
+        ledger,
+        config.llm_daily_budget_usd,
+    )?;
     let llm_metrics = LlmMetrics::register(metrics.registry())?;
     pool.publish_budgets(&llm_metrics);
     let seats = llm::seats(config, &pool, &llm_metrics, None)?
@@ -179,7 +190,7 @@ pub fn builder(
     ports: Ports,
     metrics: Metrics,
 ) -> Result<CycleRunnerBuilder, BuildError> {
-    let (analysts, debate) = analysts(config, &metrics)?;
+    let (analysts, debate) = analysts(config, &metrics, ports.journal.spend_ledger())?;
     let strategy = format!("{}/{}", config.identity.namespace, config.identity.name);
     let mut builder = CycleRunner::builder(
         config.identity.clone(),
@@ -195,7 +206,8 @@ pub fn builder(
         builder = builder.debate(debate, rounds);
     }
     if let Some(endpoint) = &config.agent_pool {
-        builder = builder.pool(PoolClient::new(endpoint, strategy)?);
+        builder = builder
+            .pool(PoolClient::new(endpoint, strategy)?.with_budget(config.llm_daily_budget_usd));
     }
     Ok(builder)
 }

@@ -5,7 +5,7 @@
 //! other. Adapters from the real `broker` and `journal` modules implement them.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::Snapshot;
-use crate::agents::llm::LlmEvent;
+use crate::agents::llm::{LlmEvent, SpendLedger};
 use crate::broker::MarketClock;
 use crate::config::TradingState;
 use crate::domain::{AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position};
@@ -174,6 +174,12 @@ pub trait Recorder: Send + Sync {
     /// resumes. `None` when nothing was journalled, or the journal keeps no history.
     fn last_cycle(&self) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, PortError>> {
         futures::future::ready(Ok(None)).boxed()
+    }
+
+    /// Where the in-process LLM providers record their spend and restore it after a restart;
+    /// `None` (memory only) for journals that do not outlive the process.
+    fn spend_ledger(&self) -> Option<Arc<dyn SpendLedger>> {
+        None
     }
 }
 

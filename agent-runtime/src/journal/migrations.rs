@@ -23,8 +23,13 @@ const SQLITE: Embedded = &[
     ),
     (
         2,
+        "llm_calls",
+        include_str!("migrations/sqlite/0002_llm_calls.sql"),
+    ),
+    (
+        3,
         "lease_epoch",
-        include_str!("migrations/sqlite/0002_lease_epoch.sql"),
+        include_str!("migrations/sqlite/0003_lease_epoch.sql"),
     ),
 ];
 
@@ -36,8 +41,13 @@ const POSTGRES: Embedded = &[
     ),
     (
         2,
+        "llm_calls",
+        include_str!("migrations/postgres/0002_llm_calls.sql"),
+    ),
+    (
+        3,
         "lease_epoch",
-        include_str!("migrations/postgres/0002_lease_epoch.sql"),
+        include_str!("migrations/postgres/0003_lease_epoch.sql"),
     ),
 ];
 

@@ -48,6 +48,8 @@ pub struct PoolClient {
     http: reqwest::Client,
     url: String,
     strategy: String,
+    /// The strategy's `llmDailyBudgetUsd`, sent with each request (the pool enforces it).
+    budget_usd: Option<f64>,
     timeout: Duration,
 }
 
@@ -68,14 +70,22 @@ impl PoolClient {
             http,
             url: format!("{}{ANALYSES_PATH}", endpoint.url.trim_end_matches('/')),
             strategy: strategy.into(),
+            budget_usd: None,
             timeout: Duration::from_secs(endpoint.timeout_seconds.max(1)),
         })
+    }
+
+    /// Sends the strategy's `llmDailyBudgetUsd` with each request: its share of the pool.
+    pub fn with_budget(mut self, budget_usd: Option<f64>) -> Self {
+        self.budget_usd = budget_usd;
+        self
     }
 
     /// The pool's reports (and events) for `snapshot`, within the endpoint's timeout.
     pub async fn analyze(&self, snapshot: &Snapshot) -> Result<PoolAnalysis, PoolError> {
         let request = AnalysisRequest {
             strategy: self.strategy.clone(),
+            strategy_budget_usd: self.budget_usd,
             symbol: snapshot.symbol.clone(),
             bars: snapshot.bars.clone(),
             position: snapshot.position.clone(),
@@ -131,6 +141,7 @@ impl PoolClient {
             Err(err) => {
                 tracing::warn!(symbol = snapshot.symbol, %err, "agent pool unavailable; holding");
                 PoolAnalysis {
+                    cost_usd: 0.0,
                     reports: vec![AnalystReport {
                         role: "agent-pool".into(),
                         source: POOL_FALLBACK_SOURCE.into(),

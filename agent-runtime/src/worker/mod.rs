@@ -17,6 +17,7 @@
 
 mod api;
 mod client;
+pub mod ledger;
 mod server;
 
 pub use api::{ANALYSES_PATH, AnalysisRequest, AnalysisResponse, ErrorBody, ErrorDetail};
@@ -24,11 +25,17 @@ pub use client::{POOL_FALLBACK_SOURCE, PoolAnalysis, PoolClient, PoolError};
 pub use server::{Worker, WorkerError, router, serve};
 
 use std::future::Future;
+use std::sync::Arc;
 
 use prometheus::Registry;
 
-use crate::agents::llm::RetryPolicy;
-use crate::config::RuntimeConfig;
+use crate::agents::llm::{RetryPolicy, SpendLedger};
+use crate::config::{RuntimeConfig, SpendLedgerConfig};
+use ledger::{PoolLedger, StrategySpend};
+
+/// The environment variable holding the pod's name (the operator sets it from the
+/// downward API); a replica's ledger entry is named after it.
+pub const POD_NAME_ENV: &str = "POD_NAME";
 
 /// Runs the worker mode until `shutdown` completes, then drains in-flight analyses.
 ///
@@ -40,7 +47,33 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let registry = Registry::new_custom(Some("tradeplane".into()), None)?;
-    let worker = Worker::from_config(&config, &registry, RetryPolicy::default())?;
+    let strategies = Arc::new(StrategySpend::default());
+    let ledger = match &config.spend_ledger {
+        Some(ledger) => Some(Arc::new(
+            pool_ledger(&config, ledger, strategies.clone(), &registry).await?,
+        )),
+        None => None,
+    };
+    let shared = ledger.clone().map(|l| l as Arc<dyn SpendLedger>);
+    let (mut worker, providers) =
+        Worker::with_ledger(&config, &registry, RetryPolicy::default(), shared)?;
+    worker.share_spend(strategies, ledger.clone());
+    // The shutdown is shared: the server drains, the ledger publishes one last time.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ledger_task = ledger.map(|ledger| {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            ledger
+                .run(providers, async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+        })
+    });
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .map_err(|source| WorkerError::Bind {
@@ -54,5 +87,46 @@ pub async fn run(
         max_in_flight = config.server.max_in_flight,
         "worker serving analyses"
     );
-    serve(listener, worker, shutdown).await
+    let served = serve(listener, worker, shutdown).await;
+    if let Some(task) = ledger_task {
+        let _ = task.await;
+    }
+    served
+}
+
+/// The pool's ledger, written as this pod (`POD_NAME`, from the downward API), through the
+/// pod's service account (or `KUBECONFIG` outside a pod).
+async fn pool_ledger(
+    config: &RuntimeConfig,
+    ledger: &SpendLedgerConfig,
+    strategies: Arc<StrategySpend>,
+    registry: &Registry,
+) -> Result<PoolLedger, WorkerError> {
+    let replica = std::env::var(POD_NAME_ENV)
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .ok_or_else(|| {
+            WorkerError::Ledger(format!(
+                "{POD_NAME_ENV} is not set: a pool replica names its ledger entry after its pod"
+            ))
+        })?;
+    let client = crate::cluster::connect(None)
+        .await
+        .map_err(|e| WorkerError::Ledger(e.to_string()))?;
+    tracing::info!(
+        config_map = ledger.config_map,
+        replica,
+        publish_every_usd = ledger.publish_every_usd,
+        refresh_seconds = ledger.refresh_seconds,
+        "pool-wide spend ledger"
+    );
+    PoolLedger::new(
+        client,
+        &config.identity.namespace,
+        ledger,
+        &replica,
+        strategies,
+        registry,
+    )
+    .map_err(|e| WorkerError::Ledger(e.to_string()))
 }

@@ -18,8 +18,11 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::api::{ANALYSES_PATH, AnalysisRequest, AnalysisResponse, ErrorBody};
+use super::ledger::{PoolLedger, StrategySpend};
 use crate::agents::Snapshot;
-use crate::agents::llm::{LlmBuildError, LlmMetrics, ProviderPool, RetryPolicy, Seat, seats};
+use crate::agents::llm::{
+    LlmBuildError, LlmMetrics, ProviderPool, RetryPolicy, Seat, SpendLedger, seats, tally_cost,
+};
 use crate::config::RuntimeConfig;
 
 /// Seconds a refused client is asked to wait: about one analysis, the time a slot frees up.
@@ -40,6 +43,8 @@ pub enum WorkerError {
     },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("spend ledger: {0}")]
+    Ledger(String),
 }
 
 /// The analysts of one replica, its limit and its metrics.
@@ -51,6 +56,10 @@ pub struct Worker {
     analyses: IntCounterVec,
     duration: Histogram,
     ready: AtomicBool,
+    /// Each strategy's share of the pool's spend today, for `strategyBudgetUsd`.
+    strategies: Arc<StrategySpend>,
+    /// The pool's ledger, which publishes the shares (absent: this replica's alone).
+    ledger: Option<Arc<PoolLedger>>,
 }
 
 impl Worker {
@@ -93,6 +102,8 @@ impl Worker {
             analyses,
             duration,
             ready: AtomicBool::new(true),
+            strategies: Arc::default(),
+            ledger: None,
         })
     }
 
@@ -103,11 +114,30 @@ impl Worker {
         registry: &Registry,
         policy: RetryPolicy,
     ) -> Result<Self, WorkerError> {
+        Ok(Self::with_ledger(config, registry, policy, None)?.0)
+    }
+
+    /// As [`Worker::from_config`], the providers' spend recorded in and restored from
+    /// `ledger` (the pool's shared one); also returns the providers, for the ledger's sync.
+    pub fn with_ledger(
+        config: &RuntimeConfig,
+        registry: &Registry,
+        policy: RetryPolicy,
+        ledger: Option<Arc<dyn SpendLedger>>,
+    ) -> Result<(Self, ProviderPool), WorkerError> {
         let metrics = LlmMetrics::register(registry)?;
-        let pool = ProviderPool::from_config(&config.providers, policy)?;
+        // A strategy's budget is per request here (its share of the pool), not per process.
+        let pool = ProviderPool::with_ledger(&config.providers, policy, ledger, None)?;
         pool.publish_budgets(&metrics);
         let seats = seats(config, &pool, &metrics, None)?;
-        Self::new(seats, config.server.max_in_flight, registry.clone())
+        let worker = Self::new(seats, config.server.max_in_flight, registry.clone())?;
+        Ok((worker, pool))
+    }
+
+    /// Counts strategies' shares in `strategies`, published through `ledger`.
+    pub fn share_spend(&mut self, strategies: Arc<StrategySpend>, ledger: Option<Arc<PoolLedger>>) {
+        self.strategies = strategies;
+        self.ledger = ledger;
     }
 
     async fn analyze(&self, request: AnalysisRequest) -> AnalysisResponse {
@@ -116,12 +146,29 @@ impl Worker {
             bars: request.bars,
             position: request.position,
         };
-        let analyses =
-            futures::future::join_all(self.seats.iter().map(|s| s.analyze_detailed(&snapshot)))
-                .await;
+        let day = chrono::Utc::now().date_naive();
+        let spent = self.strategies.spent(&request.strategy, day);
+        let (analyses, cost_usd) = match request.strategy_budget_usd {
+            Some(limit) if spent >= limit => {
+                let refused = self
+                    .seats
+                    .iter()
+                    .map(|s| s.budget_spent(&snapshot, spent, limit));
+                (futures::future::join_all(refused).await, 0.0)
+            }
+            _ => {
+                let analyses = self.seats.iter().map(|s| s.analyze_detailed(&snapshot));
+                tally_cost(futures::future::join_all(analyses)).await
+            }
+        };
+        match &self.ledger {
+            Some(ledger) => ledger.charge_strategy(&request.strategy, cost_usd, day),
+            None => self.strategies.charge(&request.strategy, cost_usd, day),
+        }
         let mut response = AnalysisResponse {
             reports: Vec::with_capacity(analyses.len()),
             events: Vec::new(),
+            cost_usd,
         };
         for analysis in analyses {
             response.reports.push(analysis.report);

@@ -48,6 +48,7 @@ pub fn fast_retries() -> RetryPolicy {
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(100),
         max_retry_after: Duration::from_secs(5),
+        deadline: Duration::from_secs(10),
     }
 }
 

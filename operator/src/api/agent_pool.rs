@@ -38,6 +38,7 @@ use super::common::{AnalystSpec, PodPlacement, ProviderSpec};
         type_ = "integer",
         json_path = ".status.boundStrategyCount"
     ),
+    printcolumn(name = "Spend", type_ = "string", json_path = ".status.spendSummary"),
     printcolumn(
         name = "Min",
         type_ = "integer",
@@ -165,4 +166,27 @@ pub struct AgentPoolStatus {
     /// Number of entries in `boundStrategies`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound_strategy_count: Option<i32>,
+    /// Each provider's spend in the current UTC day, summed over every worker replica
+    /// (from the pool's spend ledger ConfigMap).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provider_spend: Vec<ProviderSpend>,
+    /// For display: `provider=$spent/$budget` per provider, e.g. `openai=$1.20/$10.00`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_summary: Option<String>,
+}
+
+/// One provider's spend today.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderSpend {
+    /// The provider's name in `spec.providers`.
+    pub provider: String,
+    /// The UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    /// US dollars spent that day by all replicas together.
+    #[serde(rename = "spentUSD")]
+    pub spent_usd: f64,
+    /// The provider's `dailyBudgetUSD`, when it has one.
+    #[serde(rename = "budgetUSD", default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
 }

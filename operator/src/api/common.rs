@@ -119,9 +119,14 @@ pub struct ProviderSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100000))]
     pub requests_per_minute: Option<u32>,
-    /// Spend limit per UTC day and replica, in US dollars, computed from token usage and the
-    /// prices below. Once spent the provider is not called again that day (fails closed) and
-    /// analysts fall back as configured. Default: unlimited.
+    /// Spend limit per UTC day in US dollars, computed from token usage and the prices below.
+    /// Once spent the provider is not called again that day (fails closed) and analysts fall
+    /// back as configured. It survives restarts (a strategy's journal records every call) and,
+    /// in an AgentPool, holds for the whole pool across its replicas: each replica publishes
+    /// its spend to a shared ledger after 1/(100 × max replicas) of the budget, so with R
+    /// replicas the pool overshoots by at most 2 % of the budget plus (R + 1) × the calls one
+    /// replica has in flight × the most one call costs.
+    /// Default: unlimited.
     #[serde(
         rename = "dailyBudgetUSD",
         default,
@@ -248,6 +253,9 @@ pub mod condition_types {
     pub const RECONCILING: &str = "Reconciling";
     /// Progress is blocked until something changes (kstatus).
     pub const STALLED: &str = "Stalled";
+    /// An AgentPool provider's daily budget is spent, pool-wide: its calls fail closed
+    /// (the seats report their fallbacks) until the next UTC day.
+    pub const BUDGET_EXHAUSTED: &str = "BudgetExhausted";
 }
 
 /// The schema of a `conditions` list: `metav1.Condition` with the checks its Go definition

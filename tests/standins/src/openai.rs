@@ -10,6 +10,11 @@
 //! prompt → same signal and confidence), so tests that only need "an LLM" need no script.
 //! Every request is recorded as it arrives — before any scripted delay — and tests can wait
 //! for the n-th one instead of sleeping.
+//!
+//! It also keeps the score a real provider keeps against a key: once it has sent a
+//! `Retry-After` (or `retry-after-ms`), every request that arrives before that time has passed
+//! is counted ([`OpenAiStandin::calls_during_hold`]). One server is one provider, so a client
+//! that honours a 429 provider-wide keeps that count at 0.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -33,6 +38,7 @@ pub struct Reply {
     delay: Option<Duration>,
     usage: Option<(u64, u64)>,
     retry_after: Option<String>,
+    retry_after_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +66,7 @@ impl Reply {
             delay: None,
             usage: None,
             retry_after: None,
+            retry_after_ms: None,
         }
     }
 
@@ -98,7 +105,28 @@ impl Reply {
             delay: None,
             usage: None,
             retry_after: None,
+            retry_after_ms: None,
         }
+    }
+
+    /// 429 `rate_limit_exceeded` with OpenAI's `retry-after-ms: millis`.
+    pub fn rate_limited_ms(millis: u64) -> Self {
+        let mut reply = Self::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            "Rate limit reached for requests",
+        );
+        reply.retry_after_ms = Some(millis);
+        reply
+    }
+
+    /// 429 `rate_limit_exceeded` without any header saying how long to wait.
+    pub fn rate_limited_bare() -> Self {
+        Self::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            "Rate limit reached for requests",
+        )
     }
 
     /// Waits this long before answering (beyond the client's timeout, to provoke one).
@@ -160,6 +188,9 @@ struct Shared {
     script: Mutex<VecDeque<Reply>>,
     requests: Mutex<Vec<RecordedRequest>>,
     arrived: Notify,
+    /// Until when the last `Retry-After` sent asks clients to stay away.
+    hold: Mutex<Option<Instant>>,
+    during_hold: Mutex<usize>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -207,6 +238,16 @@ impl OpenAiStandin {
         lock(&self.shared.requests).clone()
     }
 
+    /// Requests that arrived while a `Retry-After` this server sent was still running.
+    pub fn calls_during_hold(&self) -> usize {
+        *lock(&self.shared.during_hold)
+    }
+
+    /// When the last `Retry-After` sent ends, if one was sent.
+    pub fn hold_ends(&self) -> Option<Instant> {
+        *lock(&self.shared.hold)
+    }
+
     /// Waits until at least `count` requests have arrived, or `timeout` passed; returns them.
     pub async fn wait_for_requests(&self, count: usize, timeout: Duration) -> Vec<RecordedRequest> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -250,8 +291,12 @@ async fn chat_completions(
             (name.as_str().to_ascii_lowercase(), value)
         })
         .collect();
+    let arrived = Instant::now();
+    if lock(&shared.hold).is_some_and(|until| arrived < until) {
+        *lock(&shared.during_hold) += 1;
+    }
     lock(&shared.requests).push(RecordedRequest {
-        at: Instant::now(),
+        at: arrived,
         headers,
         body: body.clone(),
     });
@@ -271,7 +316,18 @@ async fn chat_completions(
     if let Some(delay) = reply.delay {
         tokio::time::sleep(delay).await;
     }
-    match reply.kind {
+    let asked = reply.retry_after_ms.map(Duration::from_millis).or_else(|| {
+        let seconds = reply.retry_after.as_deref()?.trim().parse::<f64>().ok()?;
+        (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+    });
+    if let Some(asked) = asked {
+        let until = Instant::now() + asked;
+        let mut hold = lock(&shared.hold);
+        if hold.is_none_or(|current| current < until) {
+            *hold = Some(until);
+        }
+    }
+    let mut response = match reply.kind {
         ReplyKind::Content(content) => {
             let usage = reply
                 .usage
@@ -285,7 +341,13 @@ async fn chat_completions(
             kind,
             message,
         } => error_response(status, kind, &message, reply.retry_after.as_deref()),
+    };
+    if let Some(millis) = reply.retry_after_ms {
+        response
+            .headers_mut()
+            .insert("retry-after-ms", HeaderValue::from(millis));
     }
+    response
 }
 
 fn completion(request: &Value, content: &str, (prompt, completion): (u64, u64)) -> Value {

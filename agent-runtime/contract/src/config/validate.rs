@@ -251,6 +251,21 @@ impl RuntimeConfig {
                 v.error(&format!("{at}.timeoutSeconds"), "must be at least 1, got 0");
             }
         }
+        if let Some(budget) = self.llm_daily_budget_usd {
+            v.non_negative("llmDailyBudgetUsd", budget);
+        }
+        if let Some(ledger) = &self.spend_ledger {
+            v.non_empty("spendLedger.configMap", &ledger.config_map);
+            if ledger.refresh_seconds == 0 {
+                v.error("spendLedger.refreshSeconds", "must be at least 1, got 0");
+            }
+            if !(ledger.publish_every_usd.is_finite() && ledger.publish_every_usd > 0.0) {
+                v.error(
+                    "spendLedger.publishEveryUsd",
+                    format!("must be above 0, got {}", ledger.publish_every_usd),
+                );
+            }
+        }
     }
 
     fn check_decision(&self, v: &mut Validator) {

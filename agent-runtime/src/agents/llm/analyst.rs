@@ -131,6 +131,32 @@ impl LlmAnalyst {
         Analysis { report, events }
     }
 
+    /// The fallback, without a call: the strategy this analysis is for has spent its daily
+    /// LLM budget (`spent_usd` of `limit_usd`). Counted and evented like any fallback.
+    pub fn budget_spent(&self, snapshot: &Snapshot, spent_usd: f64, limit_usd: f64) -> Analysis {
+        let exhausted = LlmEvent::StrategyBudgetExhausted {
+            role: self.role.clone(),
+            spent_usd,
+            limit_usd,
+        };
+        let reason = "the strategy's daily LLM budget is spent".to_string();
+        let report = self.fallback_report(snapshot, &reason);
+        let fallback = report.source.trim_start_matches("fallback:").to_string();
+        self.metrics
+            .fallbacks
+            .with_label_values(&[&self.role, &fallback])
+            .inc();
+        let events = vec![
+            exhausted,
+            LlmEvent::Fallback {
+                role: self.role.clone(),
+                fallback,
+                reason,
+            },
+        ];
+        Analysis { report, events }
+    }
+
     fn fallback_report(&self, snapshot: &Snapshot, reason: &str) -> AnalystReport {
         match self.fallback {
             LlmFallback::Hold => AnalystReport {
@@ -199,6 +225,20 @@ impl Seat {
     pub async fn analyze_detailed(&self, snapshot: &Snapshot) -> Analysis {
         match self {
             Self::Llm(llm) => llm.analyze_detailed(snapshot).await,
+            Self::Plain(analyst) => analyst.analyze_detailed(snapshot).await,
+        }
+    }
+
+    /// As [`Seat::analyze_detailed`] once the strategy's budget is spent: an LLM seat
+    /// reports its fallback without a call; any other seat costs nothing and analyses.
+    pub async fn budget_spent(
+        &self,
+        snapshot: &Snapshot,
+        spent_usd: f64,
+        limit_usd: f64,
+    ) -> Analysis {
+        match self {
+            Self::Llm(llm) => llm.budget_spent(snapshot, spent_usd, limit_usd),
             Self::Plain(analyst) => analyst.analyze_detailed(snapshot).await,
         }
     }

@@ -1,4 +1,5 @@
-//! A provider's daily spend limit, in US dollars, reset at UTC midnight.
+//! A provider's daily spend limit, in US dollars, reset at UTC midnight, and the ledger
+//! that makes it survive restarts and hold across replicas.
 //!
 //! Cost is computed from what the provider billed (`usage.prompt_tokens` and
 //! `completion_tokens` times the configured per-million prices), so it matches the invoice,
@@ -6,10 +7,17 @@
 //! skipped until the next UTC day. Concurrent calls that all started before the limit was
 //! reached may overshoot it by their own cost; that bound (one call per in-flight analysis)
 //! is accepted rather than serialising every call behind the budget.
+//!
+//! Memory alone would fail open: a pod that restarts would start the day at zero. So every
+//! billed call goes to a [`SpendLedger`] — the journal for a trader, the pool's shared ledger
+//! for a worker — and the day's spend is restored from it before the first call of the day.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 
 use super::client::Usage;
 
@@ -28,10 +36,63 @@ impl Pricing {
     }
 }
 
+tokio::task_local! {
+    /// Dollars billed by the calls made inside [`tally_cost`], whichever provider made them.
+    static CALL_COST: std::cell::Cell<f64>;
+}
+
+/// Runs `work` and returns what it billed: how a worker attributes a request's LLM spend to
+/// the strategy that asked, though the providers are shared by every request.
+pub async fn tally_cost<F: std::future::Future>(work: F) -> (F::Output, f64) {
+    CALL_COST
+        .scope(std::cell::Cell::new(0.0), async move {
+            let output = work.await;
+            (output, CALL_COST.with(|cost| cost.get()))
+        })
+        .await
+}
+
+/// Adds `cost_usd` to the enclosing [`tally_cost`], if any.
+pub(super) fn tally(cost_usd: f64) {
+    if cost_usd.is_finite() && cost_usd > 0.0 {
+        let _ = CALL_COST.try_with(|cost| cost.set(cost.get() + cost_usd));
+    }
+}
+
+/// One billed LLM call, as a ledger records it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlmCall {
+    pub provider: String,
+    pub role: String,
+    pub at: DateTime<Utc>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+}
+
+/// Where a process's spend outlives the process.
+pub trait SpendLedger: Send + Sync + std::fmt::Debug {
+    /// Records one billed call. An error is logged by the caller; the call has happened.
+    fn record<'a>(&'a self, call: &'a LlmCall) -> BoxFuture<'a, Result<(), String>>;
+
+    /// What this process (this strategy; this pool replica) spent on `day`, per provider.
+    fn spent_on(&self, day: NaiveDate) -> BoxFuture<'_, Result<BTreeMap<String, f64>, String>>;
+
+    /// Runs before each call: a shared ledger that holds too much unpublished spend
+    /// publishes it (and reads the others') first, which is what bounds a pool's overshoot.
+    fn before_call(&self) -> BoxFuture<'_, Result<(), String>> {
+        futures::future::ready(Ok(())).boxed()
+    }
+}
+
+/// One provider's budget for the current UTC day: what this process spent (`own`, restored
+/// from the ledger at start and on a new day) plus what others sharing the budget spent
+/// (`others`: the pool's other replicas, as last read from the shared ledger).
 #[derive(Debug)]
 pub struct DailyBudget {
     limit_usd: Option<f64>,
-    spent: Mutex<(NaiveDate, f64)>,
+    own: Mutex<(NaiveDate, f64)>,
+    others: Mutex<(NaiveDate, f64)>,
 }
 
 impl DailyBudget {
@@ -39,7 +100,8 @@ impl DailyBudget {
     pub fn new(limit_usd: Option<f64>) -> Self {
         Self {
             limit_usd,
-            spent: Mutex::new((NaiveDate::MIN, 0.0)),
+            own: Mutex::new((NaiveDate::MIN, 0.0)),
+            others: Mutex::new((NaiveDate::MIN, 0.0)),
         }
     }
 
@@ -47,14 +109,14 @@ impl DailyBudget {
         self.limit_usd
     }
 
-    /// Spent so far on `now`'s UTC day.
+    /// Spent so far on `now`'s UTC day, by everyone sharing the budget.
     pub fn spent(&self, now: DateTime<Utc>) -> f64 {
-        let spent = self.lock();
-        if spent.0 == now.date_naive() {
-            spent.1
-        } else {
-            0.0
-        }
+        self.own_spent(now) + on_day(&self.others, now.date_naive())
+    }
+
+    /// Spent so far on `now`'s UTC day by this process alone.
+    pub fn own_spent(&self, now: DateTime<Utc>) -> f64 {
+        on_day(&self.own, now.date_naive())
     }
 
     /// What is left today; `None` when there is no limit.
@@ -70,22 +132,47 @@ impl DailyBudget {
 
     /// Adds a call's cost to `now`'s day (starting a new day at UTC midnight).
     pub fn charge(&self, cost_usd: f64, now: DateTime<Utc>) {
-        let mut spent = self.lock();
+        let mut own = lock(&self.own);
         let today = now.date_naive();
-        if spent.0 != today {
-            *spent = (today, 0.0);
+        if own.0 != today {
+            *own = (today, 0.0);
         }
         if cost_usd.is_finite() && cost_usd > 0.0 {
-            spent.1 += cost_usd;
+            own.1 += cost_usd;
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (NaiveDate, f64)> {
-        // The data is two plain numbers: a panic elsewhere cannot leave them half-written.
-        self.spent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Sets this process's spend on `day` to what the ledger holds, unless more was already
+    /// charged here (a restore never lowers what is known).
+    pub fn restore(&self, day: NaiveDate, spent_usd: f64) {
+        let mut own = lock(&self.own);
+        if own.0 != day {
+            *own = (day, 0.0);
+        }
+        if spent_usd.is_finite() && spent_usd > own.1 {
+            own.1 = spent_usd;
+        }
     }
+
+    /// Sets what the others sharing this budget spent on `day` (as last read).
+    pub fn set_others(&self, day: NaiveDate, spent_usd: f64) {
+        let value = if spent_usd.is_finite() {
+            spent_usd.max(0.0)
+        } else {
+            0.0
+        };
+        *lock(&self.others) = (day, value);
+    }
+}
+
+fn on_day(cell: &Mutex<(NaiveDate, f64)>, day: NaiveDate) -> f64 {
+    let spent = lock(cell);
+    if spent.0 == day { spent.1 } else { 0.0 }
+}
+
+fn lock(cell: &Mutex<(NaiveDate, f64)>) -> std::sync::MutexGuard<'_, (NaiveDate, f64)> {
+    // The data is two plain numbers: a panic elsewhere cannot leave them half-written.
+    cell.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -127,6 +214,23 @@ mod tests {
         );
         budget.charge(0.1, at(2, 0));
         assert!((budget.spent(at(2, 1)) - 0.1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_restore_and_the_others_count_towards_the_limit() {
+        let budget = DailyBudget::new(Some(1.0));
+        let day = at(1, 10).date_naive();
+        budget.restore(day, 0.5);
+        budget.restore(day, 0.2);
+        assert!(
+            (budget.own_spent(at(1, 10)) - 0.5).abs() < 1e-9,
+            "never lowered"
+        );
+        budget.set_others(day, 0.4);
+        assert!(!budget.is_exhausted(at(1, 10)));
+        budget.charge(0.1, at(1, 11));
+        assert!(budget.is_exhausted(at(1, 11)), "0.6 own + 0.4 others");
+        assert!(!budget.is_exhausted(at(2, 0)), "both reset on a new day");
     }
 
     #[test]

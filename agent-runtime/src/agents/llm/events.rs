@@ -23,6 +23,14 @@ pub enum LlmEvent {
         reason: String,
         wait_ms: u64,
     },
+    /// The provider's gate (a 429's hold, or its rate limit) would open only after the
+    /// seat's deadline; the provider is given up without a call.
+    #[serde(rename_all = "camelCase")]
+    Held {
+        provider: String,
+        role: String,
+        wait_ms: u64,
+    },
     /// The model answered, but not in the schema; the call is repeated once.
     #[serde(rename_all = "camelCase")]
     Malformed {
@@ -45,6 +53,14 @@ pub enum LlmEvent {
         spent_usd: f64,
         limit_usd: f64,
     },
+    /// The strategy's own daily LLM budget (`llmDailyBudgetUsd`) is spent; no provider is
+    /// called for it until UTC midnight.
+    #[serde(rename_all = "camelCase")]
+    StrategyBudgetExhausted {
+        role: String,
+        spent_usd: f64,
+        limit_usd: f64,
+    },
     /// No provider answered; the seat reported its fallback.
     #[serde(rename_all = "camelCase")]
     Fallback {
@@ -59,9 +75,11 @@ impl LlmEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Retry { .. } => "retry",
+            Self::Held { .. } => "held",
             Self::Malformed { .. } => "malformed",
             Self::ProviderFailed { .. } => "provider_failed",
             Self::BudgetExhausted { .. } => "budget_exhausted",
+            Self::StrategyBudgetExhausted { .. } => "strategy_budget_exhausted",
             Self::Fallback { .. } => "fallback",
         }
     }
@@ -79,6 +97,14 @@ impl fmt::Display for LlmEvent {
             } => write!(
                 f,
                 "{role}: {provider} attempt {attempt} failed ({reason}); retrying in {wait_ms} ms"
+            ),
+            Self::Held {
+                provider,
+                role,
+                wait_ms,
+            } => write!(
+                f,
+                "{role}: {provider} held back for {wait_ms} ms, past the seat's deadline"
             ),
             Self::Malformed {
                 provider,
@@ -98,6 +124,14 @@ impl fmt::Display for LlmEvent {
             } => write!(
                 f,
                 "{role}: {provider} skipped, daily budget spent (${spent_usd:.4} of ${limit_usd:.4})"
+            ),
+            Self::StrategyBudgetExhausted {
+                role,
+                spent_usd,
+                limit_usd,
+            } => write!(
+                f,
+                "{role}: the strategy's daily LLM budget is spent (${spent_usd:.4} of ${limit_usd:.4})"
             ),
             Self::Fallback {
                 role,

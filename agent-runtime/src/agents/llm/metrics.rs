@@ -11,7 +11,8 @@ use prometheus::{
 };
 
 /// Outcomes of `llm_calls_total`: `ok`, `malformed`, `rate_limited`, `server_error`,
-/// `timeout`, `transport_error`, `refused`, `bad_response`, `budget_exhausted`.
+/// `timeout`, `transport_error`, `refused`, `bad_response`, `budget_exhausted`, `held`
+/// (the gate would open only after the seat's deadline).
 #[derive(Clone, Debug)]
 pub struct LlmMetrics {
     /// Calls by provider, role and outcome (one per HTTP attempt, plus budget refusals).
@@ -24,6 +25,8 @@ pub struct LlmMetrics {
     pub latency: HistogramVec,
     /// Dollars left in today's budget, by provider (absent for providers without a budget).
     pub budget_remaining_usd: GaugeVec,
+    /// Dollars spent today, by provider, as the budget counts it (a pool: every replica).
+    pub spent_today_usd: GaugeVec,
     /// Reports a seat made from its fallback, by role and fallback (`hold`, `quant:trend`, ...).
     pub fallbacks: IntCounterVec,
 }
@@ -61,6 +64,13 @@ impl LlmMetrics {
                 ),
                 &["provider"],
             )?,
+            spent_today_usd: GaugeVec::new(
+                Opts::new(
+                    "llm_spent_today_usd",
+                    "US dollars spent on the provider in the current UTC day (pool-wide in a worker).",
+                ),
+                &["provider"],
+            )?,
             fallbacks: IntCounterVec::new(
                 Opts::new(
                     "llm_fallbacks_total",
@@ -74,6 +84,7 @@ impl LlmMetrics {
         registry.register(Box::new(metrics.cost_usd.clone()))?;
         registry.register(Box::new(metrics.latency.clone()))?;
         registry.register(Box::new(metrics.budget_remaining_usd.clone()))?;
+        registry.register(Box::new(metrics.spent_today_usd.clone()))?;
         registry.register(Box::new(metrics.fallbacks.clone()))?;
         Ok(metrics)
     }

@@ -28,7 +28,7 @@ mod ratelimit;
 mod verdict;
 
 pub use analyst::{Analysis, LlmAnalyst, Seat, seats};
-pub use budget::{DailyBudget, Pricing};
+pub use budget::{DailyBudget, LlmCall, Pricing, SpendLedger, tally_cost};
 pub use client::{ApiKey, CallError, ChatClient, ChatRequest, Completion, Message, Usage};
 pub use debate::{DebateOutcome, DebateSide, DebateTurn, LlmDebate, MAX_ROUNDS, conclude};
 pub use events::LlmEvent;
@@ -38,5 +38,5 @@ pub use provider::{
     Answer, LlmBuildError, Provider, ProviderFailure, ProviderPool, RetryPolicy, ask_in_order,
     verdict_request,
 };
-pub use ratelimit::TokenBucket;
+pub use ratelimit::{Gate, GateClosed, TokenBucket};
 pub use verdict::{Verdict, VerdictError, parse_verdict, verdict_schema};

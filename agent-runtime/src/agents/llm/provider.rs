@@ -14,13 +14,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::time::Instant as TokioInstant;
+
 use chrono::Utc;
 
-use super::budget::{DailyBudget, Pricing};
+use super::budget::{DailyBudget, LlmCall, Pricing, SpendLedger, tally};
 use super::client::{ApiKey, CallError, ChatClient, ChatRequest, Completion};
 use super::events::LlmEvent;
 use super::metrics::LlmMetrics;
-use super::ratelimit::TokenBucket;
+use super::ratelimit::{Gate, GateClosed};
 use super::verdict::{Verdict, VerdictError, parse_verdict};
 use crate::config::ProviderConfig;
 
@@ -33,6 +35,10 @@ pub struct RetryPolicy {
     /// A `Retry-After` longer than this is not waited for: the provider is given up instead,
     /// since a seat that sleeps for minutes has missed its cycle anyway.
     pub max_retry_after: Duration,
+    /// The longest one seat's question may take across its providers — waiting at a gate,
+    /// backing off, calling. A wait that would end after it is not started: the provider is
+    /// given up (next provider, then the seat's fallback), and the event says so.
+    pub deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -41,6 +47,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(60),
+            deadline: Duration::from_secs(90),
         }
     }
 }
@@ -81,6 +88,12 @@ pub enum LlmBuildError {
 pub enum ProviderFailure {
     #[error("daily budget spent")]
     BudgetExhausted,
+    #[error("the strategy's daily LLM budget is spent")]
+    StrategyBudgetExhausted,
+    #[error("today's spend cannot be read from the ledger ({0}); failing closed")]
+    SpendUnknown(String),
+    #[error("held back: the provider's gate opens in {} ms, after the seat's deadline", .0.as_millis())]
+    Held(Duration),
     #[error("{0}")]
     Call(CallError),
     #[error("answered outside the schema twice: {0}")]
@@ -91,17 +104,25 @@ pub enum ProviderFailure {
 pub struct Provider {
     name: String,
     client: ChatClient,
-    bucket: Option<TokenBucket>,
+    gate: Gate,
     budget: DailyBudget,
     pricing: Pricing,
     max_retries: u32,
     policy: RetryPolicy,
+    ledger: Option<Arc<dyn SpendLedger>>,
+    /// The strategy's budget across all its providers (`llmDailyBudgetUsd`), shared by them.
+    strategy: Option<Arc<DailyBudget>>,
+    /// The UTC day whose spend was restored from the ledger (none yet: restore first).
+    restored: tokio::sync::Mutex<Option<chrono::NaiveDate>>,
 }
 
 impl Provider {
+    /// A provider from its config; its spend goes to `ledger` when given.
     pub fn from_config(
         config: &ProviderConfig,
         policy: RetryPolicy,
+        ledger: Option<Arc<dyn SpendLedger>>,
+        strategy: Option<Arc<DailyBudget>>,
     ) -> Result<Self, LlmBuildError> {
         let key = match &config.api_key_file {
             Some(path) => {
@@ -125,7 +146,7 @@ impl Provider {
         Ok(Self {
             name: config.name.clone(),
             client,
-            bucket: config.requests_per_minute.map(TokenBucket::per_minute),
+            gate: Gate::new(config.requests_per_minute),
             budget: DailyBudget::new(config.daily_budget_usd),
             pricing: Pricing {
                 input_per_million: config.input_price_per_million,
@@ -133,6 +154,9 @@ impl Provider {
             },
             max_retries: config.max_retries,
             policy,
+            ledger,
+            strategy,
+            restored: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -144,11 +168,17 @@ impl Provider {
         &self.budget
     }
 
-    /// One verdict from this provider, with retries; see the module docs.
+    /// The provider's gate: its rate limit and the hold its 429s put on every caller.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// One verdict from this provider, with retries, by `deadline`; see the module docs.
     pub async fn ask(
         &self,
         role: &str,
         request: &ChatRequest,
+        deadline: TokioInstant,
         metrics: &LlmMetrics,
         events: &mut Vec<LlmEvent>,
     ) -> Result<Verdict, ProviderFailure> {
@@ -156,6 +186,19 @@ impl Provider {
         let mut malformed = 0;
         loop {
             let now = Utc::now();
+            if let Err(reason) = self.restore(now.date_naive()).await {
+                self.count(metrics, role, "budget_exhausted");
+                return Err(ProviderFailure::SpendUnknown(reason));
+            }
+            if let Some(ledger) = &self.ledger
+                && let Err(reason) = ledger.before_call().await
+            {
+                if self.budget.limit_usd().is_some() || self.strategy.is_some() {
+                    self.count(metrics, role, "budget_exhausted");
+                    return Err(ProviderFailure::SpendUnknown(reason));
+                }
+                tracing::warn!(provider = self.name, %reason, "spend ledger not synced");
+            }
             // Refreshed here too, so the gauge shows a new UTC day's budget before any spend.
             self.publish_budget(metrics, now);
             if self.budget.is_exhausted(now) {
@@ -168,8 +211,23 @@ impl Provider {
                 });
                 return Err(ProviderFailure::BudgetExhausted);
             }
-            if let Some(bucket) = &self.bucket {
-                bucket.acquire().await;
+            if let Some(strategy) = self.strategy.as_ref().filter(|b| b.is_exhausted(now)) {
+                self.count(metrics, role, "budget_exhausted");
+                events.push(LlmEvent::StrategyBudgetExhausted {
+                    role: role.to_string(),
+                    spent_usd: strategy.spent(now),
+                    limit_usd: strategy.limit_usd().unwrap_or(0.0),
+                });
+                return Err(ProviderFailure::StrategyBudgetExhausted);
+            }
+            if let Err(GateClosed { wait }) = self.gate.pass(deadline).await {
+                self.count(metrics, role, "held");
+                events.push(LlmEvent::Held {
+                    provider: self.name.clone(),
+                    role: role.to_string(),
+                    wait_ms: millis(wait),
+                });
+                return Err(ProviderFailure::Held(wait));
             }
             let started = Instant::now();
             let result = self.client.complete(request).await;
@@ -179,7 +237,8 @@ impl Provider {
                 .observe(started.elapsed().as_secs_f64());
             let error = match result {
                 Ok(completion) => {
-                    self.charge(metrics, role, &completion);
+                    self.gate.answered();
+                    self.charge(metrics, role, &completion).await;
                     match parse_verdict(&completion.content) {
                         Ok(verdict) => {
                             self.count(metrics, role, "ok");
@@ -203,25 +262,77 @@ impl Provider {
                 Err(error) => error,
             };
             self.count(metrics, role, error.outcome());
+            // A 429, or any answer carrying `Retry-After`, closes the gate for every caller
+            // — even when this one gives up — so the others do not collect 429s meanwhile.
+            let held = match &error {
+                CallError::RateLimited { retry_after, .. } => Some(
+                    self.gate
+                        .rate_limited(*retry_after, |n| self.policy.backoff(n)),
+                ),
+                other => other.retry_after().map(|asked| {
+                    self.gate
+                        .rate_limited(Some(asked), |n| self.policy.backoff(n))
+                }),
+            };
+            if !matches!(error, CallError::RateLimited { .. }) {
+                self.gate.answered();
+            }
             if !error.is_retryable() || retries >= self.max_retries {
                 return Err(ProviderFailure::Call(error));
             }
-            let wait = match error.retry_after() {
-                Some(asked) if asked > self.policy.max_retry_after => {
-                    return Err(ProviderFailure::Call(error));
-                }
-                Some(asked) => asked,
-                None => self.policy.backoff(retries),
-            };
+            if error
+                .retry_after()
+                .is_some_and(|asked| asked > self.policy.max_retry_after)
+            {
+                return Err(ProviderFailure::Call(error));
+            }
+            // Held: the gate does the waiting (for everyone); otherwise this call backs off.
+            let wait = held.unwrap_or_else(|| self.policy.backoff(retries));
+            if TokioInstant::now() + wait > deadline {
+                return Err(ProviderFailure::Call(error));
+            }
             retries += 1;
             events.push(LlmEvent::Retry {
                 provider: self.name.clone(),
                 role: role.to_string(),
                 attempt: retries,
                 reason: error.to_string(),
-                wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                wait_ms: millis(wait),
             });
-            tokio::time::sleep(wait).await;
+            if held.is_none() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
+    /// Restores `day`'s spend from the ledger once per day, before the first call. A
+    /// budgeted provider whose ledger cannot be read fails closed; an unbudgeted one goes on.
+    async fn restore(&self, day: chrono::NaiveDate) -> Result<(), String> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(());
+        };
+        let mut restored = self.restored.lock().await;
+        if *restored == Some(day) {
+            return Ok(());
+        }
+        match ledger.spent_on(day).await {
+            Ok(spent) => {
+                let own = spent.get(&self.name).copied().unwrap_or(0.0);
+                self.budget.restore(day, own);
+                if let Some(strategy) = &self.strategy {
+                    // The strategy's spend is every provider's: restoring the total from each
+                    // provider is idempotent, since a restore never lowers what is known.
+                    strategy.restore(day, spent.values().sum());
+                }
+                *restored = Some(day);
+                tracing::info!(provider = self.name, %day, spent_usd = own, "LLM spend restored");
+                Ok(())
+            }
+            Err(reason) if self.budget.limit_usd().is_some() => Err(reason),
+            Err(reason) => {
+                tracing::warn!(provider = self.name, %reason, "LLM spend not restored");
+                Ok(())
+            }
         }
     }
 
@@ -232,11 +343,29 @@ impl Provider {
             .inc();
     }
 
-    fn charge(&self, metrics: &LlmMetrics, role: &str, completion: &Completion) {
+    async fn charge(&self, metrics: &LlmMetrics, role: &str, completion: &Completion) {
         let usage = completion.usage;
         let cost = self.pricing.cost(usage);
         let now = Utc::now();
         self.budget.charge(cost, now);
+        if let Some(strategy) = &self.strategy {
+            strategy.charge(cost, now);
+        }
+        tally(cost);
+        if let Some(ledger) = &self.ledger {
+            let call = LlmCall {
+                provider: self.name.clone(),
+                role: role.to_string(),
+                at: now,
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+                cost_usd: cost.max(0.0),
+            };
+            if let Err(reason) = ledger.record(&call).await {
+                // The call happened and is charged in memory; only its durability is lost.
+                tracing::warn!(provider = self.name, %reason, "LLM call not recorded in the ledger");
+            }
+        }
         let labels = |direction| [self.name.as_str(), role, direction];
         metrics
             .tokens
@@ -254,6 +383,10 @@ impl Provider {
     }
 
     fn publish_budget(&self, metrics: &LlmMetrics, now: chrono::DateTime<Utc>) {
+        metrics
+            .spent_today_usd
+            .with_label_values(&[&self.name])
+            .set(self.budget.spent(now));
         if let Some(left) = self.budget.remaining(now) {
             metrics
                 .budget_remaining_usd
@@ -276,12 +409,29 @@ impl ProviderPool {
         providers: &[ProviderConfig],
         policy: RetryPolicy,
     ) -> Result<Self, LlmBuildError> {
+        Self::with_ledger(providers, policy, None, None)
+    }
+
+    /// As [`ProviderPool::from_config`], each provider's spend recorded in and restored from
+    /// `ledger`, and all of them limited together to `strategy_budget_usd` a day when given.
+    pub fn with_ledger(
+        providers: &[ProviderConfig],
+        policy: RetryPolicy,
+        ledger: Option<Arc<dyn SpendLedger>>,
+        strategy_budget_usd: Option<f64>,
+    ) -> Result<Self, LlmBuildError> {
+        let strategy = strategy_budget_usd.map(|limit| Arc::new(DailyBudget::new(Some(limit))));
         let providers = providers
             .iter()
             .map(|config| {
                 Ok((
                     config.name.clone(),
-                    Arc::new(Provider::from_config(config, policy)?),
+                    Arc::new(Provider::from_config(
+                        config,
+                        policy,
+                        ledger.clone(),
+                        strategy.clone(),
+                    )?),
                 ))
             })
             .collect::<Result<_, LlmBuildError>>()?;
@@ -293,6 +443,11 @@ impl ProviderPool {
         for provider in self.providers.values() {
             provider.publish_budget(metrics, Utc::now());
         }
+    }
+
+    /// Every provider, by name.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<Provider>> {
+        self.providers.values()
     }
 
     /// The named providers, in order.
@@ -335,8 +490,12 @@ pub async fn ask_in_order(
     events: &mut Vec<LlmEvent>,
 ) -> Result<Answer, Vec<(String, ProviderFailure)>> {
     let mut failures = Vec::new();
+    let deadline = TokioInstant::now()
+        + providers
+            .first()
+            .map_or(Duration::ZERO, |provider| provider.policy.deadline);
     for provider in providers {
-        match provider.ask(role, request, metrics, events).await {
+        match provider.ask(role, request, deadline, metrics, events).await {
             Ok(verdict) => {
                 return Ok(Answer {
                     provider: provider.name.clone(),
@@ -344,7 +503,10 @@ pub async fn ask_in_order(
                 });
             }
             Err(failure) => {
-                if !matches!(failure, ProviderFailure::BudgetExhausted) {
+                if !matches!(
+                    failure,
+                    ProviderFailure::BudgetExhausted | ProviderFailure::StrategyBudgetExhausted
+                ) {
                     events.push(LlmEvent::ProviderFailed {
                         provider: provider.name.clone(),
                         role: role.to_string(),
@@ -356,6 +518,10 @@ pub async fn ask_in_order(
         }
     }
     Err(failures)
+}
+
+fn millis(wait: Duration) -> u64 {
+    u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A structured-output request for a verdict.
@@ -382,6 +548,7 @@ mod tests {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_millis(500),
             max_retry_after: Duration::from_secs(1),
+            deadline: Duration::from_secs(1),
         };
         let waits: Vec<u128> = (0..5).map(|n| policy.backoff(n).as_millis()).collect();
         assert_eq!(waits, vec![100, 200, 400, 500, 500]);

@@ -127,6 +127,18 @@ pub struct TradingStrategySpec {
     /// runs `analysts` in-process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_pool_ref: Option<LocalObjectReference>,
+    /// Spend limit per UTC day in US dollars for all of this strategy's LLM calls together:
+    /// its in-process analysts across every provider, or — with `agentPoolRef` — its share
+    /// of the pool, enforced by the pool across its replicas. It survives restarts. Once
+    /// spent, the seats report their fallbacks until the next UTC day. Default: unlimited
+    /// (the providers' own budgets still apply).
+    #[serde(
+        rename = "llmDailyBudgetUSD",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(range(min = 0.0, max = 1000000.0))]
+    pub llm_daily_budget_usd: Option<f64>,
     /// In-process analyst seats. Default (when empty and no agentPoolRef): the four
     /// quantitative analysts — trend, momentum, mean reversion, volatility.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

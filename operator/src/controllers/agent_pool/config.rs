@@ -24,6 +24,45 @@ pub enum WorkerConfigProblem {
     Invalid { details: String },
 }
 
+/// Seconds between a worker's publications to the pool's spend ledger (and reads of it).
+pub const LEDGER_REFRESH_SECONDS: u64 = 10;
+/// The share of a provider's daily budget one replica may spend before it must publish:
+/// with `R` replicas at most, the unpublished spend of the pool is then at most
+/// `R × budget / (LEDGER_SHARE × R)` = 1 % of the budget (see `agent-runtime/src/worker/ledger.rs`).
+pub const LEDGER_SHARE: f64 = 100.0;
+/// What a replica publishes after when no provider has a budget (status only).
+pub const LEDGER_UNBUDGETED_PUBLISH_USD: f64 = 1.0;
+
+/// The pool's spend ledger: a replica publishes after spending `publishEveryUsd` — 1 % of
+/// the smallest provider budget divided by the most replicas the pool may run — or every
+/// refresh, whichever comes first.
+pub fn spend_ledger(pool: &AgentPool) -> runtime::SpendLedgerConfig {
+    let spec = &pool.spec;
+    let most_replicas = spec
+        .autoscaling
+        .as_ref()
+        .map(|a| a.max_replicas)
+        .or(spec.replicas)
+        .unwrap_or(1)
+        .max(1);
+    let smallest_budget = spec
+        .providers
+        .iter()
+        .filter_map(|p| p.daily_budget_usd)
+        .filter(|b| b.is_finite() && *b > 0.0)
+        .fold(None, |min: Option<f64>, b| {
+            Some(min.map_or(b, |m| m.min(b)))
+        });
+    let publish_every_usd = smallest_budget.map_or(LEDGER_UNBUDGETED_PUBLISH_USD, |budget| {
+        budget / (LEDGER_SHARE * f64::from(most_replicas))
+    });
+    runtime::SpendLedgerConfig {
+        config_map: super::render::names(pool.metadata.name.as_deref().unwrap_or_default()).ledger,
+        refresh_seconds: LEDGER_REFRESH_SECONDS,
+        publish_every_usd,
+    }
+}
+
 /// Renders and validates the workers' config.
 pub fn render(
     pool: &AgentPool,
@@ -46,6 +85,8 @@ pub fn render(
         trading_state: runtime::TradingState::default(),
         schedule: runtime::Schedule::default(),
         market_data: runtime::MarketDataConfig::default(),
+        spend_ledger: (!providers.is_empty()).then(|| spend_ledger(pool)),
+        llm_daily_budget_usd: None,
         analysts,
         providers,
         agent_pool: None,

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -54,6 +55,11 @@ pub async fn run(
     let controller = children.own::<Service>(controller, Wake::OnAnyChange);
     let controller = children.own::<PodDisruptionBudget>(controller, Wake::OnAnyChange);
     let controller = children.own::<HorizontalPodAutoscaler>(controller, Wake::OnAnyChange);
+    let controller = children.own::<ServiceAccount>(controller, Wake::OnAnyChange);
+    let controller = children.own::<Role>(controller, Wake::OnAnyChange);
+    let controller = children.own::<RoleBinding>(controller, Wake::OnAnyChange);
+    // Every publication by a worker changes the ledger: the status shows the spend.
+    let controller = children.own::<ConfigMap>(controller, Wake::OnAnyChange);
 
     controller
         // The user's key Secrets, by metadata only: a rotated key rolls the workers.
@@ -177,6 +183,17 @@ pub async fn reconcile(pool: Arc<AgentPool>, context: Arc<Context>) -> Result<Ac
         .await
         .map_err(|source| Error::resolve("the namespace's TradingStrategies", source))?;
 
+    let ledger_name = render::names(&name).ledger;
+    let ledger = Api::<ConfigMap>::namespaced(context.client.clone(), &namespace)
+        .get_opt(&ledger_name)
+        .await
+        .map_err(|source| Error::resolve("the pool's spend ledger", source))?;
+    let spend = status::provider_spend(
+        &pool,
+        &ledger.and_then(|l| l.data).unwrap_or_default(),
+        chrono::Utc::now().date_naive(),
+    );
+
     let previous = pool.status.as_ref();
     let (status, observed) = status::compute(
         &Observation {
@@ -192,6 +209,7 @@ pub async fn reconcile(pool: Arc<AgentPool>, context: Arc<Context>) -> Result<Ac
                 .then(|| pool.spec.replicas.unwrap_or(1)),
             selector: render::selector(&name),
             bound_strategies: status::bound_strategies(&name, &listed.items),
+            spend,
         },
         Timestamp::now(),
     );
@@ -278,8 +296,17 @@ async fn apply_children(
         service,
         disruption_budget,
         autoscaler,
+        ledger,
+        account,
+        role,
+        role_binding,
     } = rendered;
+    // The ledger and the identity before the pods that use them.
     let mut changed = vec![
+        children::ensure_known(client, cache, KIND, namespace, ledger).await?,
+        children::ensure_known(client, cache, KIND, namespace, account).await?,
+        children::ensure_known(client, cache, KIND, namespace, role).await?,
+        children::ensure_known(client, cache, KIND, namespace, role_binding).await?,
         children::ensure_known(client, cache, KIND, namespace, keys).await?,
         children::ensure_known(client, cache, KIND, namespace, config).await?,
         children::ensure_known(client, cache, KIND, namespace, service).await?,

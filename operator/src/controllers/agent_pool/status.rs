@@ -8,8 +8,13 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::agent_pool::AgentPoolStatus;
-use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use tradeplane_contract::config::ledger::{entries, spend_on};
+
+use crate::api::agent_pool::{AgentPool, AgentPoolStatus, ProviderSpend};
+use crate::api::common::condition_types::{BUDGET_EXHAUSTED, READY, RECONCILING, STALLED};
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::conditions::{Observed, settle};
 
@@ -64,6 +69,75 @@ pub struct Observation<'a> {
     /// The worker pods' label selector (see `render::selector`).
     pub selector: String,
     pub bound_strategies: Vec<String>,
+    /// Each provider's pool-wide spend today (see [`provider_spend`]).
+    pub spend: Vec<ProviderSpend>,
+}
+
+/// Every provider of `pool` with today's spend from the ledger's `data` (0 when none yet).
+pub fn provider_spend(
+    pool: &AgentPool,
+    ledger: &BTreeMap<String, String>,
+    day: NaiveDate,
+) -> Vec<ProviderSpend> {
+    let spent = spend_on(&entries(ledger), day, |_| true);
+    pool.spec
+        .providers
+        .iter()
+        .map(|provider| ProviderSpend {
+            provider: provider.name.clone(),
+            day: day.to_string(),
+            // Cents are what a reader compares; rounding keeps tiny float noise from
+            // rewriting the status.
+            spent_usd: (spent.get(&provider.name).copied().unwrap_or(0.0) * 1e6).round() / 1e6,
+            budget_usd: provider.daily_budget_usd,
+        })
+        .collect()
+}
+
+/// The `BudgetExhausted` condition: true while any provider's budget is spent.
+fn budget_condition(spend: &[ProviderSpend]) -> Observed {
+    let spent: Vec<String> = spend
+        .iter()
+        .filter(|s| s.budget_usd.is_some_and(|budget| s.spent_usd >= budget))
+        .map(|s| {
+            format!(
+                "{} spent ${:.2} of ${:.2} on {}",
+                s.provider,
+                s.spent_usd,
+                s.budget_usd.unwrap_or_default(),
+                s.day
+            )
+        })
+        .collect();
+    if spent.is_empty() {
+        Observed::new(
+            BUDGET_EXHAUSTED,
+            false,
+            "WithinBudget",
+            "every provider is within its daily budget",
+        )
+    } else {
+        Observed::new(
+            BUDGET_EXHAUSTED,
+            true,
+            "DailyBudgetSpent",
+            format!("{}; calls fail closed until 00:00 UTC", spent.join("; ")),
+        )
+    }
+}
+
+/// `kubectl get ap`'s Spend column.
+fn spend_summary(spend: &[ProviderSpend]) -> Option<String> {
+    (!spend.is_empty()).then(|| {
+        spend
+            .iter()
+            .map(|s| match s.budget_usd {
+                Some(budget) => format!("{}=${:.2}/${budget:.2}", s.provider, s.spent_usd),
+                None => format!("{}=${:.2}", s.provider, s.spent_usd),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
 }
 
 /// The autoscaler's desired count, if it has computed one.
@@ -172,7 +246,10 @@ pub fn compute(observation: &Observation<'_>, now: Timestamp) -> (AgentPoolStatu
             }
         }
     };
-    let observed = vec![ready, reconciling, stalled];
+    let mut observed = vec![ready, reconciling, stalled];
+    if observation.spend.iter().any(|s| s.budget_usd.is_some()) {
+        observed.push(budget_condition(&observation.spend));
+    }
     let conditions = settle(&previous.conditions, &observed, observation.generation, now);
 
     let (replicas, ready_replicas, deployed) = match &observation.workload {
@@ -201,6 +278,8 @@ pub fn compute(observation: &Observation<'_>, now: Timestamp) -> (AgentPoolStatu
         selector: Some(observation.selector.clone()),
         bound_strategies: observation.bound_strategies.clone(),
         bound_strategy_count: Some(count),
+        provider_spend: observation.spend.clone(),
+        spend_summary: spend_summary(&observation.spend),
     };
     (status, observed)
 }

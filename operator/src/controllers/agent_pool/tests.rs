@@ -310,6 +310,7 @@ fn observe(
             spec_replicas: Some(2),
             selector: render::selector("research"),
             bound_strategies: vec!["momo".to_string()],
+            spend: Vec::new(),
         },
         Timestamp::from_second(1_800_000_000 + now).unwrap(),
     )
@@ -408,4 +409,126 @@ fn bound_strategies_are_those_using_the_pool_sorted() {
         strategy("d", Some("other")),
     ];
     assert_eq!(status::bound_strategies("research", &all), ["a", "b"]);
+}
+
+#[test]
+fn the_workers_reach_only_their_ledger_which_bounds_the_pool_overshoot() {
+    let pool = pool(json!({
+        "autoscaling": {"maxReplicas": 4},
+        "providers": [
+            {"name": "openai", "kind": "OpenAICompatible", "baseURL": "https://api.openai.com/v1",
+             "dailyBudgetUSD": 20.0},
+            {"name": "rules", "kind": "Rules"},
+        ],
+    }));
+    let config = config::render(&pool, "desk").unwrap();
+    let ledger = config.spend_ledger.clone().unwrap();
+    assert_eq!(ledger.config_map, "research-agents-llm-ledger");
+    // 1 % of the budget shared by the most replicas the pool may run.
+    assert!((ledger.publish_every_usd - 20.0 / 400.0).abs() < 1e-12);
+    config
+        .validate_for(runtime::ConfigPurpose::AgentPool)
+        .unwrap();
+
+    let children = children(&pool);
+    assert_eq!(
+        children.ledger.metadata.name.as_deref(),
+        Some(ledger.config_map.as_str())
+    );
+    assert!(
+        children.ledger.data.is_none(),
+        "the operator never writes the replicas' keys"
+    );
+    let rules = children.role.rules.clone().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        rules[0].resources.as_deref(),
+        Some(&["configmaps".to_string()][..])
+    );
+    assert_eq!(
+        rules[0].resource_names.as_deref(),
+        Some(&[ledger.config_map.clone()][..])
+    );
+    assert_eq!(rules[0].verbs, ["get", "patch"]);
+    let subjects = children.role_binding.subjects.clone().unwrap();
+    assert_eq!(subjects[0].name, ledger.config_map);
+    assert_eq!(subjects[0].namespace.as_deref(), Some("desk"));
+    let pod = children.deployment.spec.unwrap().template.spec.unwrap();
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some(ledger.config_map.as_str())
+    );
+    assert_eq!(pod.automount_service_account_token, Some(true));
+    let env = pod.containers[0].env.clone().unwrap();
+    assert!(env.iter().any(|e| e.name == "POD_NAME"));
+}
+
+#[test]
+fn status_sums_every_replica_of_today_and_says_when_the_budget_is_spent() {
+    let pool = pool(json!({"providers": [
+        {"name": "openai", "kind": "OpenAICompatible", "baseURL": "https://api.openai.com/v1",
+         "dailyBudgetUSD": 1.0},
+        {"name": "rules", "kind": "Rules"},
+    ]}));
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    let ledger = |a: f64, b: f64| {
+        BTreeMap::from([
+            (
+                "w-a".to_string(),
+                format!(r#"{{"day":"2026-12-01","spentUsd":{{"openai":{a}}}}}"#),
+            ),
+            (
+                "w-b".to_string(),
+                format!(r#"{{"day":"2026-12-01","spentUsd":{{"openai":{b}}}}}"#),
+            ),
+            (
+                "w-old".to_string(),
+                r#"{"day":"2026-11-30","spentUsd":{"openai":5}}"#.to_string(),
+            ),
+        ])
+    };
+    let observe_spend = |spend, previous: Option<&AgentPoolStatus>| {
+        status::compute(
+            &Observation {
+                generation: Some(2),
+                previous,
+                blocker: None,
+                workload: workers(2),
+                autoscaler_desired: None,
+                spec_replicas: Some(2),
+                selector: render::selector("research"),
+                bound_strategies: Vec::new(),
+                spend,
+            },
+            Timestamp::from_second(1_800_000_000).unwrap(),
+        )
+        .0
+    };
+    let within = observe_spend(status::provider_spend(&pool, &ledger(0.25, 0.5), day), None);
+    assert_eq!(within.provider_spend[0].spent_usd, 0.75);
+    assert_eq!(within.provider_spend[0].budget_usd, Some(1.0));
+    assert_eq!(
+        within.spend_summary.as_deref(),
+        Some("openai=$0.75/$1.00 rules=$0.00")
+    );
+    assert_eq!(
+        condition(&within, "BudgetExhausted"),
+        ("False", "WithinBudget")
+    );
+
+    let spent = observe_spend(
+        status::provider_spend(&pool, &ledger(0.5, 0.6), day),
+        Some(&within),
+    );
+    assert_eq!(
+        condition(&spent, "BudgetExhausted"),
+        ("True", "DailyBudgetSpent")
+    );
+    let message = &spent
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "BudgetExhausted")
+        .unwrap()
+        .message;
+    assert!(message.contains("openai spent $1.10 of $1.00"), "{message}");
 }

@@ -186,6 +186,8 @@ fn render_unchecked(
         analysts,
         providers,
         agent_pool,
+        spend_ledger: None,
+        llm_daily_budget_usd: spec.llm_daily_budget_usd,
         decision,
         risk,
         broker: render_broker(account),

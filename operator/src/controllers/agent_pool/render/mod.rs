@@ -6,17 +6,20 @@
 //! (named by `trading_strategy::config::agent_pool_service`, since strategies render its
 //! URL), and one builder per remaining kind: [`workers`] (the Deployment and its
 //! PodDisruptionBudget) and [`autoscaler`] (with `spec.autoscaling`, a HorizontalPodAutoscaler,
-//! which then owns the Deployment's replica count).
+//! which then owns the Deployment's replica count), and [`ledger`] (the pool's spend ledger
+//! ConfigMap and the workers' ServiceAccount, Role and RoleBinding that reach only it).
 
 pub mod autoscaler;
+pub mod ledger;
 pub mod workers;
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use tradeplane_contract::command::PodMode;
 
 use crate::api::agent_pool::AgentPool;
@@ -53,6 +56,11 @@ pub struct Children {
     pub service: Service,
     pub disruption_budget: PodDisruptionBudget,
     pub autoscaler: Option<HorizontalPodAutoscaler>,
+    /// The spend ledger and the identity that may write it (see [`ledger`]).
+    pub ledger: ConfigMap,
+    pub account: ServiceAccount,
+    pub role: Role,
+    pub role_binding: RoleBinding,
 }
 
 /// Names of the children. The workload objects share the Service's name, which strategies
@@ -61,6 +69,8 @@ pub struct Names {
     pub config: String,
     pub keys: String,
     pub workload: String,
+    /// The spend ledger ConfigMap, and the workers' ServiceAccount, Role and RoleBinding.
+    pub ledger: String,
 }
 
 pub fn names(pool: &str) -> Names {
@@ -68,6 +78,7 @@ pub fn names(pool: &str) -> Names {
     Names {
         config: child_name(&workload, "config"),
         keys: child_name(&workload, "keys"),
+        ledger: child_name(&workload, "llm-ledger"),
         workload,
     }
 }
@@ -112,7 +123,15 @@ pub fn render(pool: &AgentPool, inputs: &Inputs<'_>) -> Result<Children, serde_y
             .unwrap_or_else(|| inputs.default_image.to_string()),
         inputs_hash: file.inputs_hash(&inputs.keys),
     };
+    let ledger = ledger::Ledger {
+        meta: &meta,
+        names: &names,
+    };
     Ok(Children {
+        ledger: ledger.config_map(),
+        account: ledger.service_account(),
+        role: ledger.role(),
+        role_binding: ledger.role_binding(),
         config: file.secret(meta.child(&names.config, Component::Worker)),
         keys: opaque(meta.child(&names.keys, Component::Worker), &inputs.keys),
         deployment: workers.deployment(),

@@ -90,8 +90,9 @@ impl Workers<'_> {
             pod::scratch_volume(),
         ];
         let mut spec = pod::runtime_pod(container, volumes, self.pool.spec.placement.as_ref());
-        // Workers call LLM providers, never the Kubernetes API.
-        spec.automount_service_account_token = Some(false);
+        // The token reaches only the pool's spend ledger (see `ledger`).
+        spec.service_account_name = Some(self.names.ledger.clone());
+        spec.automount_service_account_token = Some(true);
         // On SIGTERM a worker turns unready and finishes the analyses it has; LLM calls with
         // retries can take a while.
         spec.termination_grace_period_seconds = Some(60);

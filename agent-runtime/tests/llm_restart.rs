@@ -1,0 +1,107 @@
+//! A trader killed and restarted on the same UTC day keeps its LLM spend: every billed call
+//! is journalled when it is answered, and the restarted process restores the day's spend
+//! before its first call, so the budget still fails closed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod journal_support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use agent_runtime::journal::Journal;
+use chrono::Utc;
+use journal_support::TempDir;
+use standins::openai::{OpenAiStandin, Reply};
+
+fn start(dir: &Path, tag: &str, config: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_agent-runtime"))
+        .args(["trader", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.join(format!("{tag}.out"))).unwrap())
+        .stderr(std::fs::File::create(dir.join(format!("{tag}.err"))).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the journal holds `count` events of `kind`.
+async fn wait_for_events(db: &Path, kind: &str, count: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if db.exists() {
+            let journal = Journal::open_sqlite(db).await.unwrap();
+            let seen = journal.events(Some(kind)).await.unwrap().len();
+            journal.close().await;
+            if seen >= count {
+                return;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {count} {kind} events"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_trader_killed_and_restarted_on_the_same_day_keeps_its_spend() {
+    let llm = OpenAiStandin::start().await.unwrap();
+    // $5 / $10 per million: 200 in + 100 out = $0.002, the whole budget.
+    llm.push(Reply::verdict("bullish", 0.8, "strong quarter").usage(200, 100));
+    let dir = TempDir::new("llm-restart");
+    let db = dir.0.join("journal.db");
+    let config = dir.0.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: runtime.tradeplane.io/v1alpha1\n\
+             identity: {{namespace: test, name: metered}}\n\
+             symbols: [AAPL]\n\
+             schedule: {{intervalSeconds: 1}}\n\
+             analysts: [{{role: news, kind: llm, providers: [metered], model: m}}]\n\
+             providers: [{{name: metered, baseUrl: \"{}\", dailyBudgetUsd: 0.002, \
+             inputPricePerMillion: 5, outputPricePerMillion: 10, timeoutSeconds: 5}}]\n\
+             journal: {{backend: sqlite, path: \"{}\"}}\n\
+             server: {{listen: \"127.0.0.1:0\"}}\n",
+            llm.base_url(),
+            db.display()
+        ),
+    )
+    .unwrap();
+
+    let mut first = start(&dir.0, "first", &config);
+    wait_for_events(&db, "llm_budget_exhausted", 1).await;
+    first.kill().unwrap(); // SIGKILL: no shutdown path runs
+    first.wait().unwrap();
+    assert_eq!(llm.requests().len(), 1);
+
+    let journal = Journal::open_sqlite(&db).await.unwrap();
+    let today = Utc::now().date_naive();
+    let usage = journal.llm_usage_on(today).await.unwrap();
+    assert_eq!(usage.get("metered"), Some(&(1, 200, 100)), "{usage:?}");
+    let spent = journal.llm_spend_on(today).await.unwrap();
+    assert!((spent["metered"] - 0.002).abs() < 1e-12, "{spent:?}");
+    let before = journal
+        .events(Some("llm_budget_exhausted"))
+        .await
+        .unwrap()
+        .len();
+    journal.close().await;
+
+    let mut second = start(&dir.0, "second", &config);
+    // Two more refusals from the restarted process, and not one call.
+    wait_for_events(&db, "llm_budget_exhausted", before + 2).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(
+        llm.requests().len(),
+        1,
+        "the restarted trader started the day at zero spend"
+    );
+    let logs = std::fs::read_to_string(dir.0.join("second.out")).unwrap()
+        + &std::fs::read_to_string(dir.0.join("second.err")).unwrap();
+    assert!(logs.contains("LLM spend restored"), "{logs}");
+}
