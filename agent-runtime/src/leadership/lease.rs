@@ -72,7 +72,8 @@ struct State {
     epoch: Option<i32>,
     /// The holder and renew time last read, and when (by this clock) they last changed.
     observed: Option<(Option<String>, Option<String>, Instant)>,
-    /// The switchover annotation's value already handled: the one seen first, or acted on.
+    /// The switchover annotation's value already handled: the one seen first, the one found on
+    /// acquiring the Lease, or the one acted on.
     switchover_seen: Option<Option<String>>,
     /// After handing over, the Lease is not taken back before this.
     hold_off_until: Option<Instant>,
@@ -221,7 +222,9 @@ impl LeaseLeadership {
             ..PostParams::default()
         };
         match self.api.replace(&self.name, &params, &lease).await {
-            Ok(_) if acquire => self.became_leader(started, epoch, previous),
+            Ok(written) if acquire => {
+                self.became_leader(started, epoch, previous, switchover_value(&written))
+            }
             Ok(_) => self.lock().renewed_at = Some(started),
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 if !acquire {
@@ -236,12 +239,21 @@ impl LeaseLeadership {
         }
     }
 
-    fn became_leader(&self, started: Instant, epoch: i32, previous: Option<String>) {
+    /// `switchover` is the annotation's value now: a switchover requested before this
+    /// process led is done (it is why this process leads), so only a newer one hands over.
+    fn became_leader(
+        &self,
+        started: Instant,
+        epoch: i32,
+        previous: Option<String>,
+        switchover: Option<String>,
+    ) {
         {
             let mut state = self.lock();
             state.renewed_at = Some(started);
             state.epoch = Some(epoch);
             state.hold_off_until = None;
+            state.switchover_seen = Some(switchover);
         }
         tracing::info!(epoch, previous = previous.as_deref().unwrap_or(""), identity = %self.identity, "took the Lease: leading");
         self.role.send_replace(Role::Leader { epoch });

@@ -5,6 +5,17 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
+/// Which turn of a condition is a Warning Event rather than a Normal one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warns {
+    /// Most conditions (`Ready`, `BrokerReady`, …): turning False is the problem.
+    WhenFalse,
+    /// Conditions that name a problem (`FailingOver`, `BudgetExhausted`): turning True is.
+    WhenTrue,
+    /// Neither turn is a fault (`UpgradePending`: the policy at work).
+    Never,
+}
+
 /// One condition as computed by a reconcile, before its transition time is settled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observed {
@@ -13,9 +24,12 @@ pub struct Observed {
     /// CamelCase, greppable.
     pub reason: &'static str,
     pub message: String,
+    /// Which turn is published as a Warning.
+    pub warns: Warns,
 }
 
 impl Observed {
+    /// A condition whose turn to False is a Warning.
     pub fn new(
         type_: &'static str,
         status: bool,
@@ -27,6 +41,22 @@ impl Observed {
             status,
             reason,
             message: message.into(),
+            warns: Warns::WhenFalse,
+        }
+    }
+
+    /// The same condition with another polarity for its Events.
+    pub fn warns(mut self, warns: Warns) -> Self {
+        self.warns = warns;
+        self
+    }
+
+    /// Whether its Event, now that it turned to `status`, is a Warning.
+    pub fn is_warning(&self) -> bool {
+        match self.warns {
+            Warns::WhenFalse => !self.status,
+            Warns::WhenTrue => self.status,
+            Warns::Never => false,
         }
     }
 }
@@ -157,5 +187,21 @@ mod tests {
         assert_eq!(transitions(&previous, &reason_changed).len(), 1);
         let added = [Observed::new("Stalled", true, "X", "")];
         assert_eq!(transitions(&previous, &added).len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod polarity_tests {
+    use super::*;
+
+    #[test]
+    fn a_condition_naming_a_problem_warns_when_it_turns_true() {
+        assert!(Observed::new("Ready", false, "R", "").is_warning());
+        assert!(!Observed::new("Ready", true, "R", "").is_warning());
+        let failing = |status| Observed::new("FailingOver", status, "R", "").warns(Warns::WhenTrue);
+        assert!(failing(true).is_warning());
+        assert!(!failing(false).is_warning());
+        let pending = |status| Observed::new("UpgradePending", status, "R", "").warns(Warns::Never);
+        assert!(!pending(true).is_warning() && !pending(false).is_warning());
     }
 }

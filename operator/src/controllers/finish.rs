@@ -97,7 +97,7 @@ pub async fn publish_transitions(
         context
             .publish(
                 regarding,
-                !transition.status,
+                transition.is_warning(),
                 transition.reason,
                 action,
                 note,

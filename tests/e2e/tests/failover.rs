@@ -3,7 +3,7 @@
 //! strategy's own ServiceAccount, against a real PostgreSQL journal and an Alpaca stand-in that
 //! refuses a client order id it has seen.
 //!
-//! - SIGKILL of the leader at random moments: the standby takes the Lease and trades within a
+//! - SIGKILL of the leader at random moments, ten times: the standby takes the Lease and trades within a
 //!   lease duration and a second or two; over the run the broker never receives a client order
 //!   id twice, and the journal and the broker agree order by order.
 //! - SIGTERM of the leader: the standby leads within 1.5 s.
@@ -33,6 +33,8 @@ use tradeplane_operator::controllers::trading_strategy;
 const STRATEGY: &str = "ha";
 /// The defaults the operator renders: a dead leader is taken over within these plus a poll.
 const LEASE: Duration = Duration::from_secs(4);
+/// Kills of the leader in one run.
+const KILLS: usize = 10;
 
 /// A private PostgreSQL (tests/postgres), stopped on drop.
 struct Postgres {
@@ -287,7 +289,7 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_no_order_is_placed_twi
         .next_cycle(&journal, None, Duration::from_secs(30))
         .await;
     let mut takeovers = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..KILLS {
         let wait = rand::rng().random_range(500..2500);
         tokio::time::sleep(Duration::from_millis(wait)).await;
         let before = setup.last_cycle(&journal).await;
@@ -328,6 +330,28 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_no_order_is_placed_twi
             pod.log()
         );
     }
+
+    // A switchover: the leader hands over to the ready standby, which keeps the Lease (the
+    // request it was elected by is done, so it does not hand straight back).
+    let strategies_typed: Api<tradeplane_operator::api::TradingStrategy> = setup.namespace.api();
+    strategies_typed
+        .patch(
+            STRATEGY,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"switchoverAt": "2026-12-01T12:00:00Z"}})),
+        )
+        .await
+        .unwrap();
+    let (after_switchover, took) = setup
+        .new_holder(Some(&leader), Duration::from_secs(10))
+        .await;
+    println!("switchover moved the Lease from {leader} to {after_switchover} in {took:?}");
+    tokio::time::sleep(LEASE + Duration::from_secs(2)).await;
+    assert_eq!(
+        setup.holder().await.as_deref(),
+        Some(after_switchover.as_str()),
+        "the Lease moved again after the switchover"
+    );
 
     // The leader's part of the status is there, written under the runtime's own manager.
     let strategies: Api<DynamicObject> = Api::namespaced_with(

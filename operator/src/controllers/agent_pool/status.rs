@@ -16,7 +16,7 @@ use tradeplane_contract::config::ledger::{entries, spend_on};
 use crate::api::agent_pool::{AgentPool, AgentPoolStatus, ProviderSpend};
 use crate::api::common::condition_types::{BUDGET_EXHAUSTED, READY, RECONCILING, STALLED};
 use crate::api::trading_strategy::TradingStrategy;
-use crate::controllers::conditions::{Observed, settle};
+use crate::controllers::conditions::{Observed, Warns, settle};
 
 pub use crate::controllers::error::Blocker;
 
@@ -116,6 +116,7 @@ fn budget_condition(spend: &[ProviderSpend]) -> Observed {
             "WithinBudget",
             "every provider is within its daily budget",
         )
+        .warns(Warns::WhenTrue)
     } else {
         Observed::new(
             BUDGET_EXHAUSTED,
@@ -123,6 +124,7 @@ fn budget_condition(spend: &[ProviderSpend]) -> Observed {
             "DailyBudgetSpent",
             format!("{}; calls fail closed until 00:00 UTC", spent.join("; ")),
         )
+        .warns(Warns::WhenTrue)
     }
 }
 

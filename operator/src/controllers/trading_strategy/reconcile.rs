@@ -17,14 +17,13 @@ use kube::{Resource, ResourceExt};
 use super::leadership::{self, Leadership, LeaseHistory};
 use super::render::{self, Children, Inputs, trader};
 use super::resolve::{Resolved, resolve};
-use super::status::{self, Observation, TRUE_IS_NEWS, Workload};
+use super::status::{self, Observation, Workload};
 use super::upgrade::{self, Pending};
 use super::{KIND, config};
 use crate::api::broker_account::BrokerAccount;
 use crate::api::common::condition_types::READY;
 use crate::api::trading_strategy::{TradingStrategy, UpgradePolicy};
 use crate::controllers::children::{self, Outcome};
-use crate::controllers::conditions;
 use crate::controllers::finish::{Report, finish};
 use crate::controllers::{Blocker, Context, Error, RESYNC, Step};
 
@@ -388,10 +387,6 @@ async fn report(
     let previous_conditions = previous
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
-    // `finish` publishes a Warning when a condition turns False; these get theirs here.
-    let (news, rest): (Vec<_>, Vec<_>) = observed
-        .into_iter()
-        .partition(|o| TRUE_IS_NEWS.contains(&o.type_));
     finish(
         context,
         Report {
@@ -399,25 +394,13 @@ async fn report(
             status,
             previous: previous.map(status::operator_view),
             previous_conditions,
-            observed: &rest,
+            observed: &observed,
             action: "Reconcile",
             succeeded: true,
         },
     )
     .await?;
     let regarding = strategy.object_ref(&());
-    for transition in conditions::transitions(previous_conditions, &news) {
-        let note = format!("{}: {}", transition.type_, transition.message);
-        context
-            .publish(
-                &regarding,
-                status::transition_is_warning(transition.type_, transition.status),
-                transition.reason,
-                "Reconcile",
-                note,
-            )
-            .await;
-    }
     if let Some(change) = change {
         let reason = if change.from.is_some() {
             "LeaderChanged"

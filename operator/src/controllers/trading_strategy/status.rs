@@ -9,7 +9,7 @@ use super::leadership::Leadership;
 use super::upgrade::Pending;
 use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
 use crate::api::trading_strategy::TradingStrategyStatus;
-use crate::controllers::conditions::{Observed, settle};
+use crate::controllers::conditions::{Observed, Warns, settle};
 
 pub const BROKER_READY: &str = "BrokerReady";
 /// True while replicas are wanted and nobody holds the leader Lease (or it ran out).
@@ -26,16 +26,6 @@ const OPERATOR_CONDITIONS: [&str; 7] = [
     FAILING_OVER,
     UPGRADE_PENDING,
 ];
-
-/// Conditions whose True is not a failure, so the generic rule (an Event is a Warning when
-/// a condition turns False) would get them backwards: the reconcile publishes their Events.
-pub const TRUE_IS_NEWS: [&str; 2] = [FAILING_OVER, UPGRADE_PENDING];
-
-/// Whether the Event for `type_` turning `status` is a Warning: nobody leading is; a revision
-/// waiting for its window is the policy at work, not a fault.
-pub fn transition_is_warning(type_: &str, status: bool) -> bool {
-    type_ == FAILING_OVER && status
-}
 
 pub use crate::controllers::error::Blocker;
 
@@ -237,9 +227,12 @@ pub fn compute(
     if let Workload::Trader { desired, .. } = &observation.workload {
         if let Some(leadership) = observation.leadership.as_ref().filter(|_| *desired > 0) {
             let (status, reason, message) = leadership.failing_over();
-            observed.push(Observed::new(FAILING_OVER, status, reason, message));
+            // Nobody leading is the problem.
+            observed
+                .push(Observed::new(FAILING_OVER, status, reason, message).warns(Warns::WhenTrue));
         }
-        observed.push(match &observation.pending {
+        // A revision waiting for its window is the policy at work, not a fault.
+        let pending = match &observation.pending {
             Some(pending) => Observed::new(
                 UPGRADE_PENDING,
                 true,
@@ -247,7 +240,8 @@ pub fn compute(
                 pending.message.clone(),
             ),
             None => Observed::new(UPGRADE_PENDING, false, "UpToDate", "no revision waits"),
-        });
+        };
+        observed.push(pending.warns(Warns::Never));
     }
 
     let owned_previous: Vec<Condition> = previous
