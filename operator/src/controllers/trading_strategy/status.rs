@@ -116,95 +116,11 @@ pub fn compute(
     let previous = observation.previous.cloned().unwrap_or_default();
     let mut observed = Vec::new();
 
-    let broker = match &observation.broker_ready {
-        Some((true, _)) => Observed::new(
-            BROKER_READY,
-            true,
-            "BrokerAccountReady",
-            "the BrokerAccount is ready",
-        ),
-        Some((false, message)) => Observed::new(
-            BROKER_READY,
-            false,
-            "BrokerAccountNotReady",
-            format!("the BrokerAccount is not ready: {message}"),
-        ),
-        None => Observed::new(
-            BROKER_READY,
-            false,
-            "BrokerAccountNotReady",
-            "the BrokerAccount has not reported yet",
-        ),
-    };
+    let broker = broker_condition(observation.broker_ready.as_ref());
     let broker_ok = broker.status;
     observed.push(broker);
 
-    let (ready, reconciling, stalled, phase) = match (&observation.blocker, &observation.workload) {
-        (Some(blocker), _) => (
-            Observed::new(READY, false, blocker.reason, blocker.message.clone()),
-            Observed::new(
-                RECONCILING,
-                false,
-                blocker.reason,
-                "waiting for the input to be fixed",
-            ),
-            Observed::new(STALLED, true, blocker.reason, blocker.message.clone()),
-            "Failed",
-        ),
-        (None, Workload::Unknown) => (
-            Observed::new(READY, false, "Pending", "children not rendered yet"),
-            Observed::new(RECONCILING, true, "Rendering", "rendering the children"),
-            Observed::new(STALLED, false, "Progressing", ""),
-            "Pending",
-        ),
-        (None, Workload::Scheduled) => (
-            Observed::new(READY, true, "Scheduled", "cycles run on the cron schedule"),
-            Observed::new(RECONCILING, false, "Reconciled", ""),
-            Observed::new(STALLED, false, "Reconciled", ""),
-            "Scheduled",
-        ),
-        (
-            None,
-            Workload::Trader {
-                desired,
-                ready,
-                updated,
-                current,
-            },
-        ) => {
-            let rolled_out = *current && updated >= desired && ready >= desired;
-            if rolled_out {
-                (
-                    Observed::new(
-                        READY,
-                        true,
-                        "TraderReady",
-                        format!("{ready}/{desired} runtime pods ready"),
-                    ),
-                    Observed::new(RECONCILING, false, "Reconciled", ""),
-                    Observed::new(STALLED, false, "Reconciled", ""),
-                    "Trading",
-                )
-            } else {
-                (
-                    Observed::new(
-                        READY,
-                        false,
-                        "RolloutInProgress",
-                        format!("{ready}/{desired} runtime pods ready, {updated} updated"),
-                    ),
-                    Observed::new(
-                        RECONCILING,
-                        true,
-                        "RolloutInProgress",
-                        "waiting for the trader pods",
-                    ),
-                    Observed::new(STALLED, false, "Progressing", ""),
-                    if *ready > 0 { "Degraded" } else { "Pending" },
-                )
-            }
-        }
-    };
+    let (ready, reconciling, stalled, phase) = readiness(observation);
     let ready_status = ready.status;
     observed.extend([ready, reconciling, stalled]);
     if observation.backup_scheduled {
@@ -304,6 +220,101 @@ pub fn compute(
         ..TradingStrategyStatus::default()
     };
     (status, observed)
+}
+
+/// `BrokerReady`, from the BrokerAccount's own Ready condition.
+fn broker_condition(broker_ready: Option<&(bool, String)>) -> Observed {
+    match broker_ready {
+        Some((true, _)) => Observed::new(
+            BROKER_READY,
+            true,
+            "BrokerAccountReady",
+            "the BrokerAccount is ready",
+        ),
+        Some((false, message)) => Observed::new(
+            BROKER_READY,
+            false,
+            "BrokerAccountNotReady",
+            format!("the BrokerAccount is not ready: {message}"),
+        ),
+        None => Observed::new(
+            BROKER_READY,
+            false,
+            "BrokerAccountNotReady",
+            "the BrokerAccount has not reported yet",
+        ),
+    }
+}
+
+/// `Ready`, `Reconciling`, `Stalled` and the phase, from what blocks the strategy and how its
+/// workload stands.
+fn readiness(observation: &Observation<'_>) -> (Observed, Observed, Observed, &'static str) {
+    match (&observation.blocker, &observation.workload) {
+        (Some(blocker), _) => (
+            Observed::new(READY, false, blocker.reason, blocker.message.clone()),
+            Observed::new(
+                RECONCILING,
+                false,
+                blocker.reason,
+                "waiting for the input to be fixed",
+            ),
+            Observed::new(STALLED, true, blocker.reason, blocker.message.clone()),
+            "Failed",
+        ),
+        (None, Workload::Unknown) => (
+            Observed::new(READY, false, "Pending", "children not rendered yet"),
+            Observed::new(RECONCILING, true, "Rendering", "rendering the children"),
+            Observed::new(STALLED, false, "Progressing", ""),
+            "Pending",
+        ),
+        (None, Workload::Scheduled) => (
+            Observed::new(READY, true, "Scheduled", "cycles run on the cron schedule"),
+            Observed::new(RECONCILING, false, "Reconciled", ""),
+            Observed::new(STALLED, false, "Reconciled", ""),
+            "Scheduled",
+        ),
+        (
+            None,
+            Workload::Trader {
+                desired,
+                ready,
+                updated,
+                current,
+            },
+        ) => {
+            let rolled_out = *current && updated >= desired && ready >= desired;
+            if rolled_out {
+                (
+                    Observed::new(
+                        READY,
+                        true,
+                        "TraderReady",
+                        format!("{ready}/{desired} runtime pods ready"),
+                    ),
+                    Observed::new(RECONCILING, false, "Reconciled", ""),
+                    Observed::new(STALLED, false, "Reconciled", ""),
+                    "Trading",
+                )
+            } else {
+                (
+                    Observed::new(
+                        READY,
+                        false,
+                        "RolloutInProgress",
+                        format!("{ready}/{desired} runtime pods ready, {updated} updated"),
+                    ),
+                    Observed::new(
+                        RECONCILING,
+                        true,
+                        "RolloutInProgress",
+                        "waiting for the trader pods",
+                    ),
+                    Observed::new(STALLED, false, "Progressing", ""),
+                    if *ready > 0 { "Degraded" } else { "Pending" },
+                )
+            }
+        }
+    }
 }
 
 /// The operator-owned fields of a status as it stands, for comparison with [`compute`]'s.
