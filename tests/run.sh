@@ -31,7 +31,7 @@ tests/cluster/up.sh "$state"
 export KUBECONFIG=$state/kubeconfig
 
 step "run the tests"
-cargo test --workspace --locked -- --color never "$@"
+cargo test --workspace --locked --no-fail-fast -- --color never "$@"
 
 step "images: build them, run the runtime image with runc (tests/image/test.sh)"
 tests/image/test.sh
