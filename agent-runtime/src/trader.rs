@@ -106,7 +106,9 @@ impl Trader {
                 return;
             }
             self.lead(shutdown).await;
-            if *shutdown.borrow() {
+            // Leading ended without the Lease being lost (the journal could not be read, say):
+            // pause before trying again rather than spin.
+            if wait_or_stop(Duration::from_secs(1), shutdown).await {
                 return;
             }
             tracing::warn!("no longer leading: standing by");
