@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod controller;
 pub mod crds;
+pub mod fixtures;
 pub mod helm;
 pub mod namespace;
 pub mod operator_process;

@@ -10,9 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::{InProcessController, TestNamespace, install_crds, shared_client, wait_for};
+use e2e::{TestNamespace, wait_for};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
@@ -20,64 +19,9 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tradeplane_contract::status::{RUNTIME_FIELD_MANAGER, RuntimeStatus, SWITCHOVER_ANNOTATION};
-use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
-use tradeplane_operator::controllers::trading_strategy;
+use tradeplane_operator::api::TradingStrategy;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn setup(prefix: &str) -> (TestNamespace, InProcessController) {
-    let client = shared_client().await.unwrap();
-    install_crds(&client).await.unwrap();
-    let namespace = TestNamespace::create(&client, prefix).await.unwrap();
-    let controller =
-        InProcessController::start(
-            &client,
-            &namespace.name,
-            |context, ns, shutdown| async move {
-                trading_strategy::run(context, Some(&ns), shutdown).await
-            },
-        )
-        .unwrap();
-    (namespace, controller)
-}
-
-/// A paper account, the journal URL Secret and a two-replica Postgres strategy `ha`.
-async fn hot_standby(namespace: &TestNamespace) {
-    let account: BrokerAccount = serde_json::from_value(json!({
-        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
-        "metadata": {"name": "paper"}, "spec": {"broker": "Paper"},
-    }))
-    .unwrap();
-    namespace
-        .api::<BrokerAccount>()
-        .create(&PostParams::default(), &account)
-        .await
-        .unwrap();
-    let url: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "pg"},
-        "stringData": {"url": "postgres://trader:first@db:5432/journal"},
-    }))
-    .unwrap();
-    namespace
-        .api::<Secret>()
-        .create(&PostParams::default(), &url)
-        .await
-        .unwrap();
-    let strategy: TradingStrategy = serde_json::from_value(json!({
-        "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
-        "metadata": {"name": "ha"},
-        "spec": {
-            "symbols": ["AAPL"], "brokerAccountRef": {"name": "paper"}, "replicas": 2,
-            "journal": {"backend": "Postgres", "postgres": {"urlSecretRef": {"name": "pg", "key": "url"}}},
-        },
-    }))
-    .unwrap();
-    namespace
-        .api::<TradingStrategy>()
-        .create(&PostParams::default(), &strategy)
-        .await
-        .unwrap();
-}
 
 /// Writes the Lease's spec as the runtime does: a read, then an update of the whole object
 /// under the runtime's field manager (the operator's metadata rides along untouched).
@@ -163,8 +107,12 @@ fn leader(strategy: Option<&TradingStrategy>) -> Option<String> {
 
 #[tokio::test]
 async fn the_operator_names_the_leader_keeps_the_runtimes_status_and_follows_a_switchover() {
-    let (namespace, controller) = setup("ts-failover").await;
-    hot_standby(&namespace).await;
+    let (namespace, controller) = e2e::fixtures::strategy_controller("ts-failover")
+        .await
+        .unwrap();
+    e2e::fixtures::hot_standby(&namespace, "ha", json!({}))
+        .await
+        .unwrap();
     let strategies = namespace.api::<TradingStrategy>();
     let leases = namespace.api::<Lease>();
     wait_for(

@@ -6,75 +6,17 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
-use e2e::{InProcessController, TestNamespace, install_crds, shared_client, wait_for};
+use e2e::{TestNamespace, shared_client, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
-use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
-use tradeplane_operator::controllers::trading_strategy;
+use tradeplane_operator::api::TradingStrategy;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn setup(prefix: &str) -> (TestNamespace, InProcessController) {
-    let client = shared_client().await.unwrap();
-    install_crds(&client).await.unwrap();
-    let namespace = TestNamespace::create(&client, prefix).await.unwrap();
-    let controller =
-        InProcessController::start(
-            &client,
-            &namespace.name,
-            |context, ns, shutdown| async move {
-                trading_strategy::run(context, Some(&ns), shutdown).await
-            },
-        )
-        .unwrap();
-    (namespace, controller)
-}
-
-/// A paper account, the journal URL Secret and a two-replica Postgres strategy `up` on
-/// image `runtime:v1`.
-async fn hot_standby(namespace: &TestNamespace) {
-    let account: BrokerAccount = serde_json::from_value(json!({
-        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
-        "metadata": {"name": "paper"}, "spec": {"broker": "Paper"},
-    }))
-    .unwrap();
-    namespace
-        .api::<BrokerAccount>()
-        .create(&PostParams::default(), &account)
-        .await
-        .unwrap();
-    let url: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "pg"},
-        "stringData": {"url": "postgres://trader:first@db:5432/journal"},
-    }))
-    .unwrap();
-    namespace
-        .api::<Secret>()
-        .create(&PostParams::default(), &url)
-        .await
-        .unwrap();
-    let strategy: TradingStrategy = serde_json::from_value(json!({
-        "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
-        "metadata": {"name": "up"},
-        "spec": {
-            "symbols": ["AAPL"], "brokerAccountRef": {"name": "paper"}, "replicas": 2,
-            "image": "runtime:v1",
-            "failover": {"leaseDurationSeconds": 6, "renewDeadlineSeconds": 4, "retryPeriodSeconds": 2},
-            "journal": {"backend": "Postgres", "postgres": {"urlSecretRef": {"name": "pg", "key": "url"}}},
-        },
-    }))
-    .unwrap();
-    namespace
-        .api::<TradingStrategy>()
-        .create(&PostParams::default(), &strategy)
-        .await
-        .unwrap();
-}
 
 fn image(deployment: &Deployment) -> String {
     deployment
@@ -187,8 +129,10 @@ async fn patch_spec(strategies: &Api<TradingStrategy>, spec: serde_json::Value) 
 
 #[tokio::test]
 async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_window_or_force_at() {
-    let (namespace, _controller) = setup("ts-upgrade").await;
-    hot_standby(&namespace).await;
+    let (namespace, _controller) = e2e::fixtures::strategy_controller("ts-upgrade")
+        .await
+        .unwrap();
+    e2e::fixtures::hot_standby(&namespace, "up", json!({"image": "runtime:v1", "failover": {"leaseDurationSeconds": 6, "renewDeadlineSeconds": 4, "retryPeriodSeconds": 2}})).await.unwrap();
     let strategies = namespace.api::<TradingStrategy>();
     let deployments = namespace.api::<Deployment>();
     let first = wait_for(&strategies, "up", "the first rollout", WAIT, rolled_out)
