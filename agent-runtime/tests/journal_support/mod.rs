@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use agent_runtime::agents::llm::LlmCall;
 use agent_runtime::broker::Broker;
 use agent_runtime::broker::paper::{PaperBroker, PaperSettings};
 use agent_runtime::config::JournalConfig;
@@ -341,6 +342,39 @@ pub async fn exercise(journal: &Journal) {
         [event]
     );
     assert!(journal.events(Some("other")).await.unwrap().is_empty());
+    llm_spend_is_summed_per_provider_and_day(journal).await;
+}
+
+/// The LLM spend ledger a restarted trader restores its budgets from: billed calls summed per
+/// provider for one UTC day, calls of other days left out.
+async fn llm_spend_is_summed_per_provider_and_day(journal: &Journal) {
+    let call = |provider: &str, at: i64, cost_usd: f64| LlmCall {
+        provider: provider.into(),
+        role: "analyst".into(),
+        at: t(at),
+        prompt_tokens: 1_000,
+        completion_tokens: 200,
+        cost_usd,
+    };
+    let day = t(0).date_naive();
+    assert!(journal.llm_spend_on(day).await.unwrap().is_empty());
+    for recorded in [
+        call("openai", 10, 0.25),
+        call("openai", 20, 0.5),
+        call("anthropic", 30, 1.25),
+        // The next UTC day: not part of `day`'s spend.
+        call("openai", 86_400 + 10, 4.0),
+    ] {
+        journal.record_llm_call(&recorded).await.unwrap();
+    }
+    let spend = journal.llm_spend_on(day).await.unwrap();
+    assert_eq!(spend.len(), 2, "{spend:?}");
+    assert!((spend["openai"] - 0.75).abs() < 1e-9, "{spend:?}");
+    assert!((spend["anthropic"] - 1.25).abs() < 1e-9, "{spend:?}");
+    let usage = journal.llm_usage_on(day).await.unwrap();
+    assert_eq!(usage["openai"], (2, 2_000, 400));
+    let next_day = journal.llm_spend_on(t(86_400).date_naive()).await.unwrap();
+    assert_eq!(next_day.len(), 1);
 }
 
 /// The paper broker keeps its books across a restart (a new process opening the journal).
