@@ -119,7 +119,11 @@ impl CycleSchedule {
 fn next_multiple(after: DateTime<Utc>, step: chrono::Duration) -> Option<DateTime<Utc>> {
     let step = step.num_seconds().max(1);
     // `timestamp` rounds towards the past (the sub-second part is never negative).
-    let next = after.timestamp().div_euclid(step).checked_add(1)?.checked_mul(step)?;
+    let next = after
+        .timestamp()
+        .div_euclid(step)
+        .checked_add(1)?
+        .checked_mul(step)?;
     DateTime::from_timestamp(next, 0)
 }
 
