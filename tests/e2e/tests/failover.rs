@@ -6,10 +6,11 @@
 //! - SIGKILL of the leader at random moments, ten times: the standby takes the Lease and trades within a
 //!   lease duration and a second or two; over the run the broker never receives a client order
 //!   id twice, and the journal and the broker agree order by order.
-//! - SIGTERM of the leader: the standby leads within 1.5 s.
+//! - SIGTERM of the leader: the standby leads and trades within 1.5 s.
 //! - SIGSTOP of the leader past its lease: the standby takes over; after SIGCONT the old
 //!   leader places nothing and stands by.
-//! - The leader's part of the status (last cycle, equity, P&L) fills in.
+//! - The leader's part of the status (last cycle, equity, P&L) fills in; after a switchover
+//!   the operator names the new leader (the LEADER column) and emits the LeaderChanged Event.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
@@ -20,7 +21,8 @@ use e2e::failover_rig::{
     FailoverRig, Feed, LEASE, STRATEGY, by_name, last_run, next_run, placed, slots_run_twice,
 };
 use e2e::runtime_pods::RuntimePod;
-use e2e::shared_client;
+use e2e::{cli, shared_client, wait_for};
+use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::DynamicObject;
 use rand::Rng;
@@ -150,6 +152,57 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_no_order_is_placed_twi
     );
     assert!(status["equity"].is_string(), "{status}");
     assert!(status["profitAndLoss"].is_string(), "{status}");
+
+    // The operator names the new leader, records the switchover, and says who took over from
+    // whom in an Event; `kubectl get ts` shows the LEADER, P&L and LAST CYCLE columns filled.
+    let shown = wait_for(
+        &strategies_typed,
+        STRATEGY,
+        "the operator to name the new leader",
+        Duration::from_secs(30),
+        |s: Option<&tradeplane_operator::api::TradingStrategy>| {
+            s.and_then(|s| s.status.as_ref()).is_some_and(|st| {
+                st.leader.as_deref() == Some(after_switchover.as_str())
+                    && st.last_switchover_at.as_deref() == Some("2026-12-01T12:00:00Z")
+            })
+        },
+    )
+    .await
+    .unwrap();
+    let pnl = shown.status.unwrap().profit_and_loss.unwrap();
+    let row = cli::run_ok(
+        "kubectl",
+        &[
+            "-n",
+            &setup.namespace.name,
+            "get",
+            "ts",
+            STRATEGY,
+            "--no-headers",
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(
+        row.contains(&after_switchover) && row.contains(&pnl),
+        "kubectl get ts: {row}"
+    );
+    let handed = format!("leader changed from pod {leader} to pod {after_switchover}");
+    let events: Api<Event> = setup.namespace.api();
+    let notes: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("LeaderChanged"))
+        .filter_map(|e| e.note)
+        .collect();
+    assert!(
+        notes.iter().any(|note| note.starts_with(&handed)),
+        "no LeaderChanged Event for the switchover in {notes:#?}"
+    );
     setup.teardown(pods).await.unwrap();
 }
 
@@ -166,14 +219,24 @@ async fn a_terminated_leader_hands_over_at_once_and_a_frozen_one_places_nothing(
         .await
         .unwrap();
 
-    // SIGTERM: the leader finishes its cycle, releases the Lease, and the standby takes it.
+    // SIGTERM: the leader finishes its cycle, releases the Lease, and the standby takes it
+    // and trades.
     by_name(&mut pods, &leader).unwrap().signal("TERM").unwrap();
+    let terminated = Instant::now();
+    // Read after the signal: the terminated leader starts no cycle after it.
+    let before = last_id(&journal).await;
     let (standby, handover) = setup
         .new_holder(Some(&leader), Duration::from_secs(10))
         .await
         .unwrap();
     println!("graceful handover took {handover:?}");
     assert!(handover <= Duration::from_millis(1500), "{handover:?}");
+    next_run(&journal, before.as_deref(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let trading = terminated.elapsed();
+    println!("the standby traded {trading:?} after the SIGTERM");
+    assert!(trading <= Duration::from_millis(1500), "{trading:?}");
     let code = by_name(&mut pods, &leader).unwrap().wait().await.unwrap();
     assert_eq!(
         code,
