@@ -7,6 +7,8 @@
 //!   lease duration and a second or two; over the run the broker never receives a client order
 //!   id twice, and the journal and the broker agree order by order.
 //! - SIGTERM of the leader: the standby leads and trades within 1.5 s.
+//! - Only a ready replica takes the Lease: while neither can reconcile with the broker, the
+//!   Lease stays free; once the broker answers, one becomes ready and takes it.
 //! - SIGSTOP of the leader past its lease: the standby takes over; after SIGCONT the old
 //!   leader places nothing and stands by.
 //! - The leader's part of the status (last cycle, equity, P&L) fills in; after a switchover
@@ -278,5 +280,41 @@ async fn a_terminated_leader_hands_over_at_once_and_a_frozen_one_places_nothing(
         "the woken old leader did not stand by"
     );
     check_orders(&setup, &journal).await;
+    setup.teardown(pods).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_replica_that_is_not_ready_does_not_take_the_lease() {
+    let setup = setup("failover-unready").await;
+    // The broker refuses everything: neither replica can reconcile, so neither is ready.
+    setup.broker.fail_next(100_000, 503);
+    let pods = setup.start_pods().await.unwrap();
+    tokio::time::sleep(LEASE + Duration::from_secs(2)).await;
+    for pod in &pods {
+        assert_ne!(
+            pod.readyz().await,
+            200,
+            "{} is ready:\n{}",
+            pod.name,
+            pod.log()
+        );
+    }
+    assert_eq!(
+        setup.holder().await,
+        None,
+        "a replica that is not ready took the Lease"
+    );
+    // The broker answers again: the first replica to reconcile becomes ready and leads.
+    setup.broker.stop_failing();
+    let (leader, _) = setup
+        .new_holder(None, Duration::from_secs(45))
+        .await
+        .unwrap();
+    let journal = setup.journal().await.unwrap();
+    next_run(&journal, None, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let leading = pods.iter().find(|p| p.name == leader).unwrap();
+    assert_eq!(leading.readyz().await, 200, "{}", leading.log());
     setup.teardown(pods).await.unwrap();
 }
