@@ -186,12 +186,7 @@ async fn main() {
     eprintln!("== API requests without runtimes ({rate_seconds} s)");
     tokio::time::sleep(Duration::from_secs(5)).await;
     let idle = request_rate(&client, rate_seconds).await;
-    let mut pods = rig.start_pods().await.unwrap();
-    let journal = rig.journal().await.unwrap();
-    rig.new_holder(None, Duration::from_secs(60)).await.unwrap();
-    next_run(&journal, None, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let (mut pods, journal, _) = rig.start_trading().await.unwrap();
     both_ready(&pods).await;
     eprintln!("== API requests while trading ({rate_seconds} s)");
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -175,6 +175,16 @@ impl FailoverRig {
         Ok(started)
     }
 
+    /// Starts the processes and waits until one leads and has run a cycle: the processes,
+    /// the journal, and the leader's name.
+    pub async fn start_trading(&self) -> anyhow::Result<(Vec<RuntimePod>, Journal, String)> {
+        let pods = self.start_pods().await?;
+        let journal = self.journal().await?;
+        let (leader, _) = self.new_holder(None, Duration::from_secs(60)).await?;
+        next_run(&journal, None, Duration::from_secs(60)).await?;
+        Ok((pods, journal, leader))
+    }
+
     /// Who holds the Lease now (`None`: nobody, or it was released).
     pub async fn holder(&self) -> Option<String> {
         let leases: Api<Lease> = self.namespace.api();

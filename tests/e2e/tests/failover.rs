@@ -62,15 +62,7 @@ async fn last_id(journal: &agent_runtime::journal::Journal) -> Option<String> {
 #[tokio::test]
 async fn a_killed_leader_is_replaced_within_the_lease_and_no_order_is_placed_twice() {
     let setup = setup("failover-kill").await;
-    let mut pods = setup.start_pods().await.unwrap();
-    let journal = setup.journal().await.unwrap();
-    let (mut leader, _) = setup
-        .new_holder(None, Duration::from_secs(30))
-        .await
-        .unwrap();
-    next_run(&journal, None, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let (mut pods, journal, mut leader) = setup.start_trading().await.unwrap();
     let mut takeovers = Vec::new();
     for _ in 0..KILLS {
         let wait = rand::rng().random_range(500..2500);
@@ -211,15 +203,7 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_no_order_is_placed_twi
 #[tokio::test]
 async fn a_terminated_leader_hands_over_at_once_and_a_frozen_one_places_nothing() {
     let setup = setup("failover-term").await;
-    let mut pods = setup.start_pods().await.unwrap();
-    let journal = setup.journal().await.unwrap();
-    let (leader, _) = setup
-        .new_holder(None, Duration::from_secs(30))
-        .await
-        .unwrap();
-    next_run(&journal, None, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let (mut pods, journal, leader) = setup.start_trading().await.unwrap();
 
     // SIGTERM: the leader finishes its cycle, releases the Lease, and the standby takes it
     // and trades.
