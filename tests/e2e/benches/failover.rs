@@ -7,10 +7,13 @@
 //! trading the stand-in's live market data on a one-second schedule with the default Lease
 //! timings. It measures:
 //! - failover after SIGKILL of the leader, `TRADEPLANE_BENCH_KILLS` times (default 100), each
-//!   at a random moment once the standby is ready: the time until the standby holds the Lease,
-//!   and until the journal shows the first cycle it ran (median, p95, max; goal p95 ≤ 6 s);
-//! - graceful handover after SIGTERM, `TRADEPLANE_BENCH_HANDOVERS` times (default 10): the
-//!   time until the standby holds the Lease (goal ≤ 1 s), and until its first cycle;
+//!   at a random moment once the standby is ready, with the market's trend turned before
+//!   each so the leader has orders to place around it: the time until the standby holds the
+//!   Lease, and until the journal shows the first cycle it ran (median, p95, max; goal p95 ≤
+//!   6 s);
+//! - graceful handover after SIGTERM, `TRADEPLANE_BENCH_HANDOVERS` times (default 10), each at
+//!   a random moment: the time until the standby holds the Lease (goal ≤ 1 s), and until its
+//!   first cycle;
 //! - duplicates: client order ids the broker received more than once (must be 0), slots run
 //!   by two leaders, orders the journal and the broker disagree on, and slots of the schedule
 //!   neither run nor journalled missed;
@@ -196,6 +199,9 @@ async fn main() {
     let (mut kill_leased, mut kill_trading) = (Vec::new(), Vec::new());
     for i in 0..kills {
         both_ready(&pods).await;
+        // The trend turns at every kill: the leader sells or buys back on it, so orders are
+        // in flight around the kills and a takeover has some to get right.
+        rig.set_trend(i % 2 == 1);
         let wait = rand::rng().random_range(500..2500);
         tokio::time::sleep(Duration::from_millis(wait)).await;
         let (leased, trading) = take_down(&rig, &journal, &mut pods, "KILL").await;
@@ -209,7 +215,10 @@ async fn main() {
     let (mut term_leased, mut term_trading) = (Vec::new(), Vec::new());
     for _ in 0..handovers {
         both_ready(&pods).await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // At a random moment: a fixed delay after readiness would fall at the same point of
+        // the standby's look at the Lease every time.
+        let wait = rand::rng().random_range(1000..2000);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
         let (leased, trading) = take_down(&rig, &journal, &mut pods, "TERM").await;
         term_leased.push(leased);
         term_trading.push(trading);

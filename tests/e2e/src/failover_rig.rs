@@ -86,7 +86,7 @@ impl FailoverRig {
         let broker = AlpacaStandin::start("key-id", "secret-key").await?;
         for symbol in SYMBOLS {
             broker.set_price(symbol, 100.0);
-            broker.set_bars(symbol, rising_daily_bars(120));
+            broker.set_bars(symbol, daily_bars(120, true));
         }
         let mut spec = json!({
             "symbols": SYMBOLS, "brokerAccountRef": {"name": "alpaca"}, "replicas": 2,
@@ -216,6 +216,14 @@ impl FailoverRig {
         Ok(Journal::open_postgres(&self.postgres.url).await?)
     }
 
+    /// Sets the stand-in's bars to a rising or a falling trend (live feed): the quant analyst
+    /// buys on the one and sells what it holds on the other, so a flip makes the leader trade.
+    pub fn set_trend(&self, rising: bool) {
+        for symbol in SYMBOLS {
+            self.broker.set_bars(symbol, daily_bars(120, rising));
+        }
+    }
+
     /// Every client order id the broker was sent, with how many times.
     pub fn sent(&self) -> BTreeMap<String, usize> {
         let mut sent = BTreeMap::new();
@@ -331,14 +339,15 @@ pub async fn wait_ready(pod: &RuntimePod, within: Duration) -> anyhow::Result<Du
     Ok(started.elapsed())
 }
 
-/// Daily bars rising by half a point a day, the newest from yesterday (so the runtime's
-/// look-back from now takes them in): the quant analyst buys on them, so cycles place orders.
-fn rising_daily_bars(days: u32) -> Vec<StandinBar> {
+/// Daily bars rising (or falling) by half a point a day, the newest from yesterday (so the
+/// runtime's look-back from now takes them in).
+fn daily_bars(days: u32, rising: bool) -> Vec<StandinBar> {
     let yesterday = Utc::now().date_naive() - chrono::Days::new(1);
+    let step = if rising { -0.5 } else { 0.5 };
     (0..days)
         .filter_map(|age| {
             let day = yesterday.checked_sub_days(chrono::Days::new(u64::from(age)))?;
-            let close = 160.0 - f64::from(age) * 0.5;
+            let close = 130.0 + f64::from(age) * step;
             Some(StandinBar {
                 time: day.and_hms_opt(5, 0, 0)?.and_utc(),
                 open: close - 0.2,
