@@ -57,12 +57,18 @@ impl CycleSchedule {
 
     /// The first cycle time strictly after `after` that passes the market-hours filter.
     /// `None` only for a cron expression that never fires again.
+    ///
+    /// An interval's slots are the multiples of it since the Unix epoch, wherever the search
+    /// starts: every replica, and every leader after a takeover, sees the same slots, so a
+    /// slot has one cycle id (and its orders one client order id) whoever runs it, and the
+    /// slots nobody ran between two leaders are exactly the ones the new leader journals as
+    /// missed — a grid that restarted at each takeover would leave slots in neither.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut candidate = after;
         // A bounded search: a week of minutes is more than any closed stretch of the market.
         for _ in 0..20_000 {
             candidate = match &self.cadence {
-                Cadence::Every(step) => candidate + *step,
+                Cadence::Every(step) => next_multiple(candidate, *step)?,
                 Cadence::Cron(schedule) => schedule
                     .after(&candidate.with_timezone(&self.time_zone))
                     .next()?
@@ -107,6 +113,18 @@ impl CycleSchedule {
             }
         }
     }
+}
+
+/// The first multiple of `step` since the Unix epoch strictly after `after`.
+fn next_multiple(after: DateTime<Utc>, step: chrono::Duration) -> Option<DateTime<Utc>> {
+    let step = step.num_seconds().max(1);
+    // `timestamp` rounds towards the past (the sub-second part is never negative).
+    let next = after
+        .timestamp()
+        .div_euclid(step)
+        .checked_add(1)?
+        .checked_mul(step)?;
+    DateTime::from_timestamp(next, 0)
 }
 
 /// Regular US equity session, 09:30–16:00 New York time, Monday to Friday. Holidays are not
@@ -175,6 +193,29 @@ mod tests {
     }
 
     #[test]
+    fn interval_slots_are_multiples_of_the_interval_whatever_the_start() {
+        let config = config::Schedule {
+            interval_seconds: 7,
+            ..config::Schedule::default()
+        };
+        let schedule = CycleSchedule::from_config(&config).unwrap();
+        let start = utc(2026, 11, 23, 10, 0) + chrono::Duration::milliseconds(1_234);
+        let first = schedule.next_after(start).unwrap();
+        assert_eq!(first.timestamp() % 7, 0, "{first}");
+        assert!(first > start && first - start <= chrono::Duration::seconds(7));
+        // Searches that start anywhere before it within the interval find the same slot.
+        let just_before = first - chrono::Duration::milliseconds(1);
+        assert_eq!(schedule.next_after(just_before), Some(first));
+        let interval_before = first - chrono::Duration::seconds(7);
+        assert_eq!(schedule.next_after(interval_before), Some(first));
+        // A slot itself is not after itself: the next one is one interval on.
+        assert_eq!(
+            schedule.next_after(first).unwrap(),
+            first + chrono::Duration::seconds(7)
+        );
+    }
+
+    #[test]
     fn market_hours_skip_nights_and_weekends() {
         let config = config::Schedule {
             interval_seconds: 3600,
@@ -182,10 +223,10 @@ mod tests {
             ..config::Schedule::default()
         };
         let schedule = CycleSchedule::from_config(&config).unwrap();
-        // Friday 2026-11-20 20:30 UTC = 15:30 EST: the next hourly slot (16:30) is closed, so
-        // the first open slot is Monday 09:30 EST = 14:30 UTC.
+        // Friday 2026-11-20 20:30 UTC = 15:30 EST: the next hourly slot (16:00 EST) is closed,
+        // so the first open slot is Monday 10:00 EST = 15:00 UTC (09:00 EST is before the open).
         let next = schedule.next_after(utc(2026, 11, 20, 20, 30)).unwrap();
-        assert_eq!(next, utc(2026, 11, 23, 14, 30));
+        assert_eq!(next, utc(2026, 11, 23, 15, 0));
         assert!(!us_equity_market_open(utc(2026, 11, 21, 15, 0)));
         assert!(us_equity_market_open(utc(2026, 11, 23, 14, 30)));
     }

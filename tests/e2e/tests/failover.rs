@@ -6,301 +6,77 @@
 //! - SIGKILL of the leader at random moments, ten times: the standby takes the Lease and trades within a
 //!   lease duration and a second or two; over the run the broker never receives a client order
 //!   id twice, and the journal and the broker agree order by order.
-//! - SIGTERM of the leader: the standby leads within 1.5 s.
+//! - SIGTERM of the leader: the standby leads and trades within 1.5 s.
+//! - Only a ready replica takes the Lease: while neither can reconcile with the broker, the
+//!   Lease stays free; once the broker answers, one becomes ready and takes it.
 //! - SIGSTOP of the leader past its lease: the standby takes over; after SIGCONT the old
 //!   leader places nothing and stands by.
-//! - The leader's part of the status (last cycle, equity, P&L) fills in.
+//! - The leader's part of the status (last cycle, equity, P&L) fills in; after a switchover
+//!   the operator names the new leader (the LEADER column) and emits the LeaderChanged Event.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::process::Command as StdCommand;
 use std::time::{Duration, Instant};
 
-use agent_runtime::journal::Journal;
-use e2e::runtime_pods::{RuntimePod, StrategyPods};
-use e2e::{InProcessController, TestNamespace, apply_strict, cli, install_crds, shared_client};
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Pod;
+use e2e::failover_rig::{
+    FailoverRig, Feed, LEASE, STRATEGY, by_name, last_run, next_run, placed, slots_run_twice,
+};
+use e2e::runtime_pods::RuntimePod;
+use e2e::{cli, shared_client, wait_for};
+use k8s_openapi::api::events::v1::Event;
 use kube::Api;
-use kube::api::{DynamicObject, ListParams};
+use kube::api::DynamicObject;
 use rand::Rng;
 use serde_json::json;
-use standins::alpaca::AlpacaStandin;
-use tradeplane_operator::controllers::trading_strategy;
 
-const STRATEGY: &str = "ha";
-/// The defaults the operator renders: a dead leader is taken over within these plus a poll.
-const LEASE: Duration = Duration::from_secs(4);
-/// Kills of the leader in one run.
+/// Kills of the leader in one run (`make bench` runs a hundred: benches/failover.rs).
 const KILLS: usize = 10;
 
-/// A private PostgreSQL (tests/postgres), stopped on drop.
-struct Postgres {
-    dir: PathBuf,
-    url: String,
-}
-
-impl Postgres {
-    fn start(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("tp-{test}-pg-{}", std::process::id()));
-        let scripts = e2e::repo_root().join("tests/postgres");
-        let status = StdCommand::new("bash")
-            .arg(scripts.join("up.sh"))
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "tests/postgres/up.sh failed");
-        let url = std::fs::read_to_string(dir.join("url"))
-            .unwrap()
-            .trim()
-            .to_string();
-        Self { dir, url }
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let scripts = e2e::repo_root().join("tests/postgres");
-        let _ = StdCommand::new("bash")
-            .arg(scripts.join("down.sh"))
-            .arg(&self.dir)
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-struct Setup {
-    client: kube::Client,
-    namespace: TestNamespace,
-    controller: InProcessController,
-    broker: AlpacaStandin,
-    postgres: Postgres,
-    pods: StrategyPods,
-    binary: PathBuf,
-}
-
-async fn setup(prefix: &str) -> Setup {
+async fn setup(prefix: &str) -> FailoverRig {
     let client = shared_client().await.unwrap();
-    install_crds(&client).await.unwrap();
-    let namespace = TestNamespace::create(&client, prefix).await.unwrap();
-    let postgres = Postgres::start(prefix);
-    let broker = AlpacaStandin::start("key-id", "secret-key").await.unwrap();
-    for symbol in ["AAPL", "MSFT"] {
-        broker.set_price(symbol, 100.0);
-    }
-    let ns = namespace.name.clone();
-    let manifests = [
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "alpaca"},
-               "stringData": {"APCA_API_KEY_ID": "key-id", "APCA_API_SECRET_KEY": "secret-key"}}),
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "journal"},
-               "stringData": {"url": postgres.url}}),
-        json!({"apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
-               "metadata": {"name": "alpaca"},
-               "spec": {"broker": "Alpaca", "environment": "Paper", "endpoint": broker.base_url(),
-                        "credentialsSecretRef": {"name": "alpaca"}}}),
-        json!({"apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
-               "metadata": {"name": STRATEGY},
-               "spec": {"symbols": ["AAPL", "MSFT"], "brokerAccountRef": {"name": "alpaca"},
-                        "replicas": 2, "schedule": {"intervalSeconds": 1},
-                        "risk": {"positionSizePercent": 5},
-                        "decision": {"minConfidence": 0.2},
-                        "marketData": {"source": "Replay", "replay": {"barsPerCycle": 3}},
-                        "journal": {"backend": "Postgres",
-                                    "postgres": {"urlSecretRef": {"name": "journal", "key": "url"}}}}}),
-    ];
-    for manifest in &manifests {
-        apply_strict(&client, &ns, manifest).await.unwrap().unwrap();
-    }
-    let controller = InProcessController::start(&client, &ns, |context, ns, shutdown| async move {
-        trading_strategy::run(context, Some(&ns), shutdown).await
-    })
-    .unwrap();
-    let binary = cli::runtime_binary().await.unwrap();
-    let root = std::env::temp_dir().join(format!("tp-failover-{ns}"));
-    let pods = StrategyPods {
-        namespace: ns,
-        strategy: STRATEGY.into(),
-        admin_kubeconfig: PathBuf::from(std::env::var("KUBECONFIG").unwrap()),
-        binary: binary.clone(),
-        root,
-    };
-    Setup {
-        client,
-        namespace,
-        controller,
-        broker,
-        postgres,
-        pods,
-        binary,
-    }
+    let admin = PathBuf::from(std::env::var("KUBECONFIG").unwrap());
+    FailoverRig::start(&client, &admin, prefix, Feed::Replay)
+        .await
+        .unwrap()
 }
 
-impl Setup {
-    /// The pods the Deployment made (kwok runs nothing in them), one process each.
-    async fn start_pods(&self) -> Vec<RuntimePod> {
-        let pods: Api<Pod> = self.namespace.api();
-        let selector = format!("tradeplane.io/strategy={STRATEGY}");
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let names = loop {
-            let listed = pods
-                .list(&ListParams::default().labels(&selector))
-                .await
-                .unwrap();
-            let names: Vec<String> = listed
-                .items
-                .iter()
-                .filter_map(|p| p.metadata.name.clone())
-                .collect();
-            if names.len() == 2 {
-                break names;
-            }
-            assert!(Instant::now() < deadline, "the Deployment made {names:?}");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        };
-        let mut started = Vec::new();
-        for name in names {
-            started.push(self.pods.start(&self.client, &name).await.unwrap());
-        }
-        started
-    }
-
-    async fn holder(&self) -> Option<String> {
-        let leases: Api<Lease> = self.namespace.api();
-        let lease = leases.get(&format!("{STRATEGY}-leader")).await.ok()?;
-        lease.spec?.holder_identity.filter(|h| !h.is_empty())
-    }
-
-    /// Waits until someone other than `not` holds the Lease; who, and how long it took.
-    async fn new_holder(&self, not: Option<&str>, within: Duration) -> (String, Duration) {
-        let started = Instant::now();
-        loop {
-            if let Some(holder) = self.holder().await
-                && Some(holder.as_str()) != not
-            {
-                return (holder, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < within,
-                "no new leader within {within:?} (still {not:?})"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn journal(&self) -> Journal {
-        Journal::open_postgres(&self.postgres.url).await.unwrap()
-    }
-
-    /// The journal's newest cycle id.
-    async fn last_cycle(&self, journal: &Journal) -> Option<String> {
-        journal
-            .cycles()
-            .await
-            .unwrap()
-            .last()
-            .map(|c| c.cycle_id.clone())
-    }
-
-    /// Waits until the journal has a cycle newer than `after`.
-    async fn next_cycle(&self, journal: &Journal, after: Option<&str>, within: Duration) {
-        let started = Instant::now();
-        while self.last_cycle(journal).await.as_deref() <= after {
-            assert!(
-                started.elapsed() < within,
-                "no cycle after {after:?} within {within:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Every client order id the broker was sent, with how many times.
-    fn sent(&self) -> BTreeMap<String, usize> {
-        let mut sent = BTreeMap::new();
-        for request in self.broker.requests() {
-            if request.method == "POST"
-                && let Some(id) = request.client_order_id
-            {
-                *sent.entry(id).or_insert(0) += 1;
-            }
-        }
-        sent
-    }
-
-    /// Checks the money invariants over the whole run.
-    async fn check_orders(&self, journal: &Journal) {
-        let sent = self.sent();
-        let twice: Vec<_> = sent.iter().filter(|(_, n)| **n > 1).collect();
-        assert!(twice.is_empty(), "sent more than once: {twice:?}");
-        let orders = journal.orders().await.unwrap();
-        let journalled: BTreeMap<String, ()> = orders
-            .iter()
-            .map(|o| (o.request.client_order_id.clone(), ()))
-            .collect();
-        let broker: BTreeMap<String, ()> = self
-            .broker
-            .orders()
-            .iter()
-            .map(|o| (o.client_order_id.clone(), ()))
-            .collect();
-        assert_eq!(
-            journalled.keys().collect::<Vec<_>>(),
-            broker.keys().collect::<Vec<_>>(),
-            "the journal and the broker disagree"
-        );
-        // Each cycle id once, in order: no bar was replayed twice by two leaders.
-        let cycles = journal.cycles().await.unwrap();
-        let mut seen = HashMap::new();
-        for cycle in &cycles {
-            *seen.entry(cycle.cycle_id.clone()).or_insert(0) += 1;
-        }
-        assert!(seen.values().all(|n| *n == 1));
-    }
-
-    async fn teardown(self, pods: Vec<RuntimePod>) {
-        drop(pods);
-        self.controller.stop().await.unwrap();
-        self.broker.stop().await;
-        let _ = std::fs::remove_dir_all(&self.pods.root);
-        self.namespace.delete().await.unwrap();
-    }
+/// The money invariants over the whole run: no client order id sent twice, journal and
+/// broker agree order by order, no slot run by two leaders.
+async fn check_orders(rig: &FailoverRig, journal: &agent_runtime::journal::Journal) {
+    let twice = rig.sent_twice();
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    let disagreements = rig.disagreements(journal).await.unwrap();
+    assert!(
+        disagreements.is_empty(),
+        "the journal and the broker disagree on {disagreements:?}"
+    );
+    let slots = slots_run_twice(journal).await.unwrap();
+    assert!(slots.is_empty(), "slots run twice: {slots:?}");
 }
 
-/// Orders a process sent to the broker (every outcome but "not sent: not the leader").
-async fn placed(pod: &RuntimePod) -> f64 {
-    pod.metric("tradeplane_orders_total", "").await
-        - pod
-            .metric("tradeplane_orders_total", "outcome=\"not_leader\"")
-            .await
-}
-
-fn by_name<'a>(pods: &'a mut [RuntimePod], name: &str) -> &'a mut RuntimePod {
-    pods.iter_mut().find(|p| p.name == name).unwrap()
+async fn last_id(journal: &agent_runtime::journal::Journal) -> Option<String> {
+    last_run(journal).await.unwrap().map(|c| c.cycle_id)
 }
 
 #[tokio::test]
 async fn a_killed_leader_is_replaced_within_the_lease_and_no_order_is_placed_twice() {
     let setup = setup("failover-kill").await;
-    let mut pods = setup.start_pods().await;
-    let journal = setup.journal().await;
-    let (mut leader, _) = setup.new_holder(None, Duration::from_secs(30)).await;
-    setup
-        .next_cycle(&journal, None, Duration::from_secs(30))
-        .await;
+    let (mut pods, journal, mut leader) = setup.start_trading().await.unwrap();
     let mut takeovers = Vec::new();
     for _ in 0..KILLS {
         let wait = rand::rng().random_range(500..2500);
         tokio::time::sleep(Duration::from_millis(wait)).await;
-        let before = setup.last_cycle(&journal).await;
-        by_name(&mut pods, &leader).signal("KILL").unwrap();
+        let before = last_id(&journal).await;
+        by_name(&mut pods, &leader).unwrap().signal("KILL").unwrap();
         let killed_at = Instant::now();
         let (next, _) = setup
             .new_holder(Some(&leader), LEASE + Duration::from_secs(3))
-            .await;
-        setup
-            .next_cycle(&journal, before.as_deref(), Duration::from_secs(5))
-            .await;
+            .await
+            .unwrap();
+        next_run(&journal, before.as_deref(), Duration::from_secs(5))
+            .await
+            .unwrap();
         let trading = killed_at.elapsed();
         takeovers.push(trading);
         assert!(
@@ -308,13 +84,13 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_no_order_is_placed_twi
             "the standby traded {trading:?} after the kill"
         );
         // The kubelet restarts the killed container in the same pod.
-        let killed = by_name(&mut pods, &leader);
+        let killed = by_name(&mut pods, &leader).unwrap();
         let _ = killed.wait().await;
         killed.restart(&setup.binary).unwrap();
         leader = next;
     }
     println!("takeover (kill → new leader's first cycle): {takeovers:?}");
-    setup.check_orders(&journal).await;
+    check_orders(&setup, &journal).await;
     assert!(
         !journal.orders().await.unwrap().is_empty(),
         "no order was placed at all: the invariants above were not exercised"
@@ -344,7 +120,8 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_no_order_is_placed_twi
         .unwrap();
     let (after_switchover, took) = setup
         .new_holder(Some(&leader), Duration::from_secs(10))
-        .await;
+        .await
+        .unwrap();
     println!("switchover moved the Lease from {leader} to {after_switchover} in {took:?}");
     tokio::time::sleep(LEASE + Duration::from_secs(2)).await;
     assert_eq!(
@@ -369,40 +146,112 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_no_order_is_placed_twi
     );
     assert!(status["equity"].is_string(), "{status}");
     assert!(status["profitAndLoss"].is_string(), "{status}");
-    setup.teardown(pods).await;
+
+    // The operator names the new leader, records the switchover, and says who took over from
+    // whom in an Event; `kubectl get ts` shows the LEADER, P&L and LAST CYCLE columns filled.
+    let shown = wait_for(
+        &strategies_typed,
+        STRATEGY,
+        "the operator to name the new leader",
+        Duration::from_secs(30),
+        |s: Option<&tradeplane_operator::api::TradingStrategy>| {
+            s.and_then(|s| s.status.as_ref()).is_some_and(|st| {
+                st.leader.as_deref() == Some(after_switchover.as_str())
+                    && st.last_switchover_at.as_deref() == Some("2026-12-01T12:00:00Z")
+            })
+        },
+    )
+    .await
+    .unwrap();
+    let pnl = shown.status.unwrap().profit_and_loss.unwrap();
+    let row = cli::run_ok(
+        "kubectl",
+        &[
+            "-n",
+            &setup.namespace.name,
+            "get",
+            "ts",
+            STRATEGY,
+            "--no-headers",
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(
+        row.contains(&after_switchover) && row.contains(&pnl),
+        "kubectl get ts: {row}"
+    );
+    let handed = format!("leader changed from pod {leader} to pod {after_switchover}");
+    let events: Api<Event> = setup.namespace.api();
+    let notes: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("LeaderChanged"))
+        .filter_map(|e| e.note)
+        .collect();
+    assert!(
+        notes.iter().any(|note| note.starts_with(&handed)),
+        "no LeaderChanged Event for the switchover in {notes:#?}"
+    );
+    setup.teardown(pods).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_terminated_leader_hands_over_at_once_and_a_frozen_one_places_nothing() {
     let setup = setup("failover-term").await;
-    let mut pods = setup.start_pods().await;
-    let journal = setup.journal().await;
-    let (leader, _) = setup.new_holder(None, Duration::from_secs(30)).await;
-    setup
-        .next_cycle(&journal, None, Duration::from_secs(30))
-        .await;
+    let (mut pods, journal, leader) = setup.start_trading().await.unwrap();
 
-    // SIGTERM: the leader finishes its cycle, releases the Lease, and the standby takes it.
-    by_name(&mut pods, &leader).signal("TERM").unwrap();
+    // SIGTERM: the leader finishes its cycle, releases the Lease, and the standby takes it
+    // and trades.
+    by_name(&mut pods, &leader).unwrap().signal("TERM").unwrap();
+    let terminated = Instant::now();
+    // Read after the signal: the terminated leader starts no cycle after it.
+    let before = last_id(&journal).await;
     let (standby, handover) = setup
         .new_holder(Some(&leader), Duration::from_secs(10))
-        .await;
+        .await
+        .unwrap();
     println!("graceful handover took {handover:?}");
     assert!(handover <= Duration::from_millis(1500), "{handover:?}");
-    let code = by_name(&mut pods, &leader).wait().await.unwrap();
-    assert_eq!(code, Some(0), "{}", by_name(&mut pods, &leader).log());
-    by_name(&mut pods, &leader).restart(&setup.binary).unwrap();
+    next_run(&journal, before.as_deref(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let trading = terminated.elapsed();
+    println!("the standby traded {trading:?} after the SIGTERM");
+    assert!(trading <= Duration::from_millis(1500), "{trading:?}");
+    let code = by_name(&mut pods, &leader).unwrap().wait().await.unwrap();
+    assert_eq!(
+        code,
+        Some(0),
+        "{}",
+        by_name(&mut pods, &leader).unwrap().log()
+    );
+    by_name(&mut pods, &leader)
+        .unwrap()
+        .restart(&setup.binary)
+        .unwrap();
 
     // SIGSTOP past the lease: the other takes over; the frozen one wakes up and trades nothing.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let placed_before = placed(by_name(&mut pods, &standby)).await;
-    by_name(&mut pods, &standby).signal("STOP").unwrap();
+    let placed_before = placed(by_name(&mut pods, &standby).unwrap()).await;
+    by_name(&mut pods, &standby)
+        .unwrap()
+        .signal("STOP")
+        .unwrap();
     setup
         .new_holder(Some(&standby), LEASE + Duration::from_secs(5))
-        .await;
-    by_name(&mut pods, &standby).signal("CONT").unwrap();
+        .await
+        .unwrap();
+    by_name(&mut pods, &standby)
+        .unwrap()
+        .signal("CONT")
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let woken = by_name(&mut pods, &standby);
+    let woken = by_name(&mut pods, &standby).unwrap();
     assert_eq!(
         placed(woken).await,
         placed_before,
@@ -414,6 +263,42 @@ async fn a_terminated_leader_hands_over_at_once_and_a_frozen_one_places_nothing(
         1.0,
         "the woken old leader did not stand by"
     );
-    setup.check_orders(&journal).await;
-    setup.teardown(pods).await;
+    check_orders(&setup, &journal).await;
+    setup.teardown(pods).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_replica_that_is_not_ready_does_not_take_the_lease() {
+    let setup = setup("failover-unready").await;
+    // The broker refuses everything: neither replica can reconcile, so neither is ready.
+    setup.broker.fail_next(100_000, 503);
+    let pods = setup.start_pods().await.unwrap();
+    tokio::time::sleep(LEASE + Duration::from_secs(2)).await;
+    for pod in &pods {
+        assert_ne!(
+            pod.readyz().await,
+            200,
+            "{} is ready:\n{}",
+            pod.name,
+            pod.log()
+        );
+    }
+    assert_eq!(
+        setup.holder().await,
+        None,
+        "a replica that is not ready took the Lease"
+    );
+    // The broker answers again: the first replica to reconcile becomes ready and leads.
+    setup.broker.stop_failing();
+    let (leader, _) = setup
+        .new_holder(None, Duration::from_secs(45))
+        .await
+        .unwrap();
+    let journal = setup.journal().await.unwrap();
+    next_run(&journal, None, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let leading = pods.iter().find(|p| p.name == leader).unwrap();
+    assert_eq!(leading.readyz().await, 200, "{}", leading.log());
+    setup.teardown(pods).await.unwrap();
 }

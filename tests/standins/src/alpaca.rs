@@ -175,6 +175,11 @@ impl AlpacaStandin {
             .extend(std::iter::repeat_n(status, n));
     }
 
+    /// Forgets the failures [`Self::fail_next`] queued and not yet answered.
+    pub fn stop_failing(&self) {
+        lock(&self.shared).fail_next.clear();
+    }
+
     /// The next `n` requests are acted on, then answered after `delay`.
     pub fn delay_next(&self, n: usize, delay: Duration) {
         lock(&self.shared)
