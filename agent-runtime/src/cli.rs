@@ -135,6 +135,10 @@ async fn run(mode: Mode, kubeconfig: Option<&Path>) -> ExitCode {
             }
         }
         Mode::CheckConfig { .. } => ExitCode::SUCCESS,
+        Mode::Backup(_) | Mode::Restore(_) | Mode::Backups { .. } => {
+            tracing::error!("backup, restore and backups list are not in this build yet");
+            ExitCode::FAILURE
+        }
     }
 }
 
