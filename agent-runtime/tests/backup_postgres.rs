@@ -68,7 +68,10 @@ async fn sqlite_to_postgres_to_sqlite(server: &Postgres) {
     assert!(!text(&output).contains(&url), "the journal URL was printed");
     let pg = Journal::open_postgres(&url).await.unwrap();
     assert_eq!(journal_digest(&pg).await.unwrap(), expected);
-    assert_eq!(pg.restores().await.unwrap(), std::slice::from_ref(&from_sqlite));
+    assert_eq!(
+        pg.restores().await.unwrap(),
+        std::slice::from_ref(&from_sqlite)
+    );
 
     // Out of PostgreSQL (the backup runs on its own connection, REPEATABLE READ) …
     let from_postgres = backup(&pg_cfg, &destination, &[]);
