@@ -155,15 +155,24 @@ async fn retention_keeps_exactly_the_policy() {
     backup_support::fill(&journal, 200).await;
     journal.close().await;
     let total = rows(&digest_of(&db).await);
+    let other_cfg = config(&dir.0, "other", "other", sqlite(&db));
     let s3 = S3Server::start();
     for destination in [
         Destination::Dir(dir.path("backups")),
         Destination::S3(&s3, "desk/momentum".into()),
     ] {
+        // Another strategy's backup at the same place is never this one's to prune.
+        let other = backup(&other_cfg, &destination, &[]);
+        let mine = |destination: &Destination| -> Vec<(String, i64)> {
+            listed(destination)
+                .into_iter()
+                .filter(|(n, _)| n.starts_with("momentum-"))
+                .collect()
+        };
         let mut taken = Vec::new();
         for i in 1..=5 {
             taken.push(backup(&cfg, &destination, &["--keep-last", "3"]));
-            let names: Vec<String> = listed(&destination).into_iter().map(|(n, _)| n).collect();
+            let names: Vec<String> = mine(&destination).into_iter().map(|(n, _)| n).collect();
             let expected: Vec<String> = taken.iter().rev().take(3).cloned().collect();
             assert_eq!(names, expected, "after backup {i}");
         }
@@ -173,10 +182,11 @@ async fn retention_keeps_exactly_the_policy() {
             &destination,
             &["--keep-last", "1", "--keep-within", "1h"],
         ));
-        assert_eq!(listed(&destination).len(), 4);
+        assert_eq!(mine(&destination).len(), 4);
         // keepLast alone: only the newest.
         let newest = backup(&cfg, &destination, &["--keep-last", "1"]);
-        assert_eq!(listed(&destination), [(newest, total)]);
+        assert_eq!(mine(&destination), [(newest, total)]);
+        assert!(listed(&destination).iter().any(|(n, _)| *n == other));
     }
 }
 

@@ -91,9 +91,13 @@ pub async fn run(config: &RuntimeConfig, job: &BackupJob) -> Result<Outcomes, Ba
     journal.close().await;
     let manifest = result?;
     let listing = manifest::list(&store).await?;
+    // Only this strategy's backups: a prefix shared by mistake must not let one strategy's
+    // retention prune another's.
+    let identity = &config.identity;
     let names: Vec<(String, DateTime<Utc>)> = listing
         .backups
         .iter()
+        .filter(|m| m.strategy == identity.name && m.namespace == identity.namespace)
         .map(|m| (m.name.clone(), m.completed_at))
         .collect();
     let pruned = retention::prunable(&names, &job.retention, Utc::now());
