@@ -42,10 +42,11 @@ crds:
 argocd-cm:
 	UPDATE_ARGOCD_CM=1 cargo test -q -p e2e --test argocd_lua argocd_cm_is_generated_from_the_lua_files
 
-## bench: benchmarks that print figures (not asserted): the runtime's pipeline, journal and
-## worker, then the operator's reconcile throughput, no-op writes and memory on a private
-## control plane (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes), then
-## failover after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second
+## bench: benchmarks that print figures (not asserted): the runtime's pipeline, journal,
+## worker and backups (TRADEPLANE_BENCH_BACKUP_ROWS=10000,100000,1000000 by default), then the
+## operator's reconcile throughput, no-op writes and memory on a private control plane
+## (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes), then failover
+## after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second
 ## (TRADEPLANE_BENCH_KILLS=100 by default, about a quarter of an hour)
 bench:
 	cargo bench -p tradeplane-agent-runtime

@@ -1,4 +1,5 @@
-//! The runtime's command line: `agent-runtime trader|cycle|worker|replay|check-config`.
+//! The runtime's command line: `agent-runtime trader|cycle|worker|replay|check-config|backup|
+//! restore|backups list`.
 //!
 //! The runtime's `main` parses exactly this [`Command`], and the operator renders its
 //! containers' arguments from a [`PodMode`], so a mode or a flag one side does not know fails a
@@ -9,8 +10,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::backup::{
+    BackupJob, Destination, KeepWithin, RestoreJob, Retention, S3Location, normalize_prefix,
+};
 use crate::config::ConfigPurpose;
-use crate::layout::CONFIG_PATH;
+use crate::layout::{BACKUP_CREDENTIALS_DIR, CONFIG_PATH};
 
 #[derive(Parser, Debug)]
 #[command(name = "agent-runtime", version, about = "Tradeplane agent runtime")]
@@ -74,6 +78,170 @@ pub enum Mode {
         #[arg(long)]
         worker: bool,
     },
+    /// Back the strategy's journal up to a destination, verify it, then prune by the
+    /// retention policy (a backup Job).
+    Backup(BackupArgs),
+    /// Load a backup into the strategy's journal, which must be empty (a restore step).
+    Restore(RestoreArgs),
+    /// Look at the backups a destination holds.
+    Backups {
+        #[command(subcommand)]
+        command: BackupsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupsCommand {
+    /// Print the backups at a destination, newest first.
+    List {
+        #[command(flatten)]
+        destination: DestinationArgs,
+        /// Print them as JSON (the manifests).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where backups are: exactly one of `--dir` and `--s3-bucket`.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct DestinationArgs {
+    /// A directory (the backup volume's mount).
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "s3_bucket",
+        conflicts_with = "s3_bucket"
+    )]
+    pub dir: Option<PathBuf>,
+    /// An S3-compatible bucket.
+    #[arg(long, value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Key prefix in the bucket. Default: the bucket's root.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        requires = "s3_bucket",
+        conflicts_with = "dir"
+    )]
+    pub s3_prefix: Option<String>,
+    /// The S3 service's URL. Default: AWS S3.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "s3_bucket",
+        conflicts_with = "dir"
+    )]
+    pub s3_endpoint: Option<String>,
+    /// Default `us-east-1`.
+    #[arg(
+        long,
+        value_name = "REGION",
+        requires = "s3_bucket",
+        conflicts_with = "dir"
+    )]
+    pub s3_region: Option<String>,
+    /// Directory with the files `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (the
+    /// credentials Secret, mounted). Default `/etc/tradeplane/backup-credentials`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "s3_bucket",
+        conflicts_with = "dir"
+    )]
+    pub s3_credentials_dir: Option<PathBuf>,
+}
+
+impl DestinationArgs {
+    /// The destination these flags name; None only if neither `--dir` nor `--s3-bucket` was
+    /// given, which the parser refuses.
+    pub fn destination(&self) -> Option<Destination> {
+        if let Some(path) = &self.dir {
+            return Some(Destination::Directory { path: path.clone() });
+        }
+        let bucket = self.s3_bucket.clone()?;
+        Some(Destination::S3(S3Location {
+            bucket,
+            prefix: self
+                .s3_prefix
+                .as_deref()
+                .map(normalize_prefix)
+                .unwrap_or_default(),
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            credentials_dir: self
+                .s3_credentials_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(BACKUP_CREDENTIALS_DIR)),
+        }))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub config: ConfigFile,
+    #[command(flatten)]
+    pub destination: DestinationArgs,
+    /// Keep at least the newest N backups.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_last: Option<u32>,
+    /// Keep every backup younger than this (`36h`, `7d`, `2w`).
+    #[arg(long, value_name = "AGE")]
+    pub keep_within: Option<KeepWithin>,
+    /// Write the result to the strategy's `status.backupReport`.
+    #[arg(long)]
+    pub report_status: bool,
+}
+
+impl BackupArgs {
+    /// The job these flags describe (None: no destination, which the parser refuses).
+    pub fn job(&self) -> Option<BackupJob> {
+        Some(BackupJob {
+            destination: self.destination.destination()?,
+            retention: Retention {
+                keep_last: self.keep_last,
+                keep_within: self.keep_within,
+            },
+            report_status: self.report_status,
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub config: ConfigFile,
+    #[command(flatten)]
+    pub destination: DestinationArgs,
+    /// The backup to load. Default: the newest good one.
+    #[arg(long, value_name = "NAME")]
+    pub backup: Option<String>,
+    /// Only backups of this strategy.
+    #[arg(long, value_name = "STRATEGY")]
+    pub from_strategy: Option<String>,
+    /// Replace the journal's contents even when it is not empty.
+    #[arg(long)]
+    pub force: bool,
+    /// Do nothing (and succeed) when the journal already holds a restore.
+    #[arg(long)]
+    pub once: bool,
+    /// Write the result to the strategy's `status.restoreReport`.
+    #[arg(long)]
+    pub report_status: bool,
+}
+
+impl RestoreArgs {
+    /// The job these flags describe (None: no destination, which the parser refuses).
+    pub fn job(&self) -> Option<RestoreJob> {
+        Some(RestoreJob {
+            destination: self.destination.destination()?,
+            backup: self.backup.clone(),
+            from_strategy: self.from_strategy.clone(),
+            force: self.force,
+            once: self.once,
+            report_status: self.report_status,
+        })
+    }
 }
 
 #[derive(Args, Debug)]
@@ -90,6 +258,10 @@ impl Mode {
             Mode::Trader(c) | Mode::Cycle(c) | Mode::Worker(c) => &c.config,
             Mode::Replay { config, .. } => &config.config,
             Mode::CheckConfig { file, config, .. } => file.as_deref().unwrap_or(&config.config),
+            Mode::Backup(args) => &args.config.config,
+            Mode::Restore(args) => &args.config.config,
+            // Reads no config; the default path keeps this total.
+            Mode::Backups { .. } => Path::new(CONFIG_PATH),
         }
     }
 
@@ -107,7 +279,9 @@ impl Mode {
             Mode::Trader(_) => Some(PodMode::Trader),
             Mode::Cycle(_) => Some(PodMode::Cycle),
             Mode::Worker(_) => Some(PodMode::Worker),
-            Mode::Replay { .. } | Mode::CheckConfig { .. } => None,
+            Mode::Backup(_) => Some(PodMode::Backup),
+            Mode::Restore(_) => Some(PodMode::Restore),
+            Mode::Replay { .. } | Mode::CheckConfig { .. } | Mode::Backups { .. } => None,
         }
     }
 }
@@ -121,6 +295,10 @@ pub enum PodMode {
     Cycle,
     /// An AgentPool's Deployment: the analysis API.
     Worker,
+    /// A backup Job (scheduled or `backupNowAt`): its arguments are [`BackupJob::args`].
+    Backup,
+    /// A restore step before the trader starts: its arguments are [`RestoreJob::args`].
+    Restore,
 }
 
 impl PodMode {
@@ -130,10 +308,15 @@ impl PodMode {
             PodMode::Trader => "trader",
             PodMode::Cycle => "cycle",
             PodMode::Worker => "worker",
+            PodMode::Backup => "backup",
+            PodMode::Restore => "restore",
         }
     }
 
-    /// The container arguments: the subcommand and the mounted config file.
+    /// The container arguments: the subcommand and the mounted config file. Complete for
+    /// trader, cycle and worker; `Backup` and `Restore` also need their destination, so render
+    /// those with [`BackupJob::args`] and [`RestoreJob::args`] (the runtime refuses them
+    /// without one).
     pub fn args(self) -> Vec<String> {
         vec![
             self.as_str().to_string(),
@@ -145,7 +328,9 @@ impl PodMode {
     /// What the config of a pod in this mode must be valid as.
     pub fn purpose(self) -> ConfigPurpose {
         match self {
-            PodMode::Trader | PodMode::Cycle => ConfigPurpose::Strategy,
+            PodMode::Trader | PodMode::Cycle | PodMode::Backup | PodMode::Restore => {
+                ConfigPurpose::Strategy
+            }
             PodMode::Worker => ConfigPurpose::AgentPool,
         }
     }
@@ -169,6 +354,140 @@ mod tests {
             assert_eq!(command.mode.pod_mode(), Some(mode));
             assert_eq!(command.mode.config_path(), Path::new(CONFIG_PATH));
             assert_eq!(command.mode.purpose(), mode.purpose());
+        }
+    }
+
+    fn parse(args: Vec<String>) -> Mode {
+        let args = std::iter::once("agent-runtime".to_string()).chain(args);
+        Command::try_parse_from(args).unwrap().mode
+    }
+
+    fn s3() -> Destination {
+        Destination::S3(S3Location {
+            bucket: "backups".into(),
+            prefix: "trading/momentum".into(),
+            endpoint: Some("http://minio.storage:9000".into()),
+            region: Some("eu-west-1".into()),
+            credentials_dir: BACKUP_CREDENTIALS_DIR.into(),
+        })
+    }
+
+    #[test]
+    fn every_backup_job_parses_back_to_itself() {
+        let directory = Destination::Directory {
+            path: crate::layout::BACKUP_DIR.into(),
+        };
+        for destination in [directory, s3()] {
+            for retention in [
+                Retention::default(),
+                Retention {
+                    keep_last: Some(7),
+                    keep_within: Some("36h".parse().unwrap()),
+                },
+            ] {
+                let job = BackupJob {
+                    destination: destination.clone(),
+                    retention,
+                    report_status: true,
+                };
+                let Mode::Backup(args) = parse(job.args()) else {
+                    panic!("not a backup: {:?}", job.args());
+                };
+                assert_eq!(args.job(), Some(job));
+                assert_eq!(args.config.config, Path::new(CONFIG_PATH));
+                assert_eq!(
+                    parse(BackupJob::args(&args.job().unwrap())).pod_mode(),
+                    Some(PodMode::Backup)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_restore_job_parses_back_to_itself() {
+        for (backup, from, force, once) in [
+            (None, None, false, true),
+            (
+                Some("momentum-20260101T000000.000Z"),
+                Some("momentum"),
+                true,
+                false,
+            ),
+        ] {
+            let job = RestoreJob {
+                destination: s3(),
+                backup: backup.map(str::to_string),
+                from_strategy: from.map(str::to_string),
+                force,
+                once,
+                report_status: true,
+            };
+            let Mode::Restore(args) = parse(job.args()) else {
+                panic!("not a restore: {:?}", job.args());
+            };
+            assert_eq!(args.job(), Some(job.clone()));
+            assert_eq!(args.config.config, Path::new(CONFIG_PATH));
+            assert_eq!(parse(job.args()).pod_mode(), Some(PodMode::Restore));
+        }
+    }
+
+    #[test]
+    fn a_destination_is_exactly_one_of_a_directory_and_a_bucket() {
+        let try_parse = |args: &[&str]| Command::try_parse_from(args).map(|c| c.mode);
+        assert!(try_parse(&["agent-runtime", "backups", "list"]).is_err());
+        assert!(
+            try_parse(&[
+                "agent-runtime",
+                "backups",
+                "list",
+                "--dir",
+                "d",
+                "--s3-bucket",
+                "b"
+            ])
+            .is_err()
+        );
+        // S3 flags without a bucket are refused rather than ignored.
+        assert!(
+            try_parse(&[
+                "agent-runtime",
+                "backups",
+                "list",
+                "--dir",
+                "d",
+                "--s3-prefix",
+                "p"
+            ])
+            .is_err()
+        );
+        let Ok(Mode::Backups {
+            command: BackupsCommand::List { destination, .. },
+        }) = try_parse(&[
+            "agent-runtime",
+            "backups",
+            "list",
+            "--s3-bucket",
+            "b",
+            "--s3-prefix",
+            "/a/b/",
+        ])
+        else {
+            panic!("backups list --s3-bucket did not parse");
+        };
+        let Some(Destination::S3(location)) = destination.destination() else {
+            panic!("not S3");
+        };
+        assert_eq!(location.prefix, "a/b");
+        assert_eq!(location.credentials_dir, Path::new(BACKUP_CREDENTIALS_DIR));
+    }
+
+    #[test]
+    fn retention_flags_are_checked_by_the_parser() {
+        for bad in [["--keep-last", "0"], ["--keep-within", "7m"]] {
+            let args = ["agent-runtime", "backup", "--dir", "d"]
+                .into_iter()
+                .chain(bad);
+            assert!(Command::try_parse_from(args).is_err(), "{bad:?}");
         }
     }
 

@@ -13,6 +13,10 @@ pub const CONFIG_PATH: &str = "/etc/tradeplane/config/config.yaml";
 pub const CREDENTIALS_DIR: &str = "/etc/tradeplane/credentials";
 /// Where the journal volume is mounted (SQLite).
 pub const JOURNAL_DIR: &str = "/var/lib/tradeplane";
+/// Where a backup volume (a directory destination, or a restore's source) is mounted.
+pub const BACKUP_DIR: &str = "/var/lib/tradeplane-backups";
+/// Where the S3 destination's credentials Secret is mounted (see `backup::S3_ACCESS_KEY_ID`).
+pub const BACKUP_CREDENTIALS_DIR: &str = "/etc/tradeplane/backup-credentials";
 /// The port of `/healthz`, `/readyz`, `/metrics` (and a worker's API).
 pub const HTTP_PORT: i32 = 8080;
 

@@ -6,6 +6,8 @@
 //! - [`layout`]: where a pod finds its config, credentials and journal, and its port;
 //! - [`command`]: the runtime's command line, including the pod modes the operator starts
 //!   its containers in;
+//! - [`backup`]: backup destinations, retention, the backup and restore pods' arguments and
+//!   what they report in the strategy's status;
 //! - [`cron`]: how a five-field cron expression is read, by both sides;
 //! - [`status`]: the runtime's part of a strategy's status, and the Lease annotation the
 //!   operator hands a switchover over with.
@@ -13,6 +15,7 @@
 //! Architecture invariant: this crate does no I/O beyond reading a config file, and depends on
 //! no database, HTTP or Kubernetes crate, so the operator links it without the runtime.
 
+pub mod backup;
 pub mod command;
 pub mod config;
 pub mod cron;
