@@ -149,7 +149,7 @@ async fn render_and_apply(
         source,
     })?;
     let desired_revision = trader_revision(&rendered);
-    match apply(context, namespace, strategy, rendered, now).await {
+    match Box::pin(apply(context, namespace, strategy, rendered, now)).await {
         Ok(rollout) => {
             let progress = Progress {
                 workload: rollout.workload,
@@ -313,7 +313,9 @@ async fn apply(
         .as_ref()
         .and_then(|b| b.backup_now_at.clone())
         .filter(|_| backups.now.is_some());
-    writes += apply_backups(&apply, &strategy.name_any(), backups).await?;
+    // Boxed, as is the whole apply: the children's futures side by side would otherwise make
+    // the reconcile's future larger than a worker thread's stack in a debug build.
+    writes += Box::pin(apply_backups(&apply, &strategy.name_any(), backups)).await?;
     let mut count = |changed: bool| writes += usize::from(changed);
     let mut applied_revision = None;
     let workload = match deployment {
