@@ -287,6 +287,9 @@ pub struct BackupReport {
     pub journal_schema_version: Option<i64>,
     /// The runtime's version that took it.
     pub runtime_version: String,
+    /// The pod that took it (`POD_NAME`), to pair the report with its Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
     /// Backups at the destination after pruning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backups_kept: Option<i32>,
@@ -310,6 +313,9 @@ pub struct RestoreReport {
     /// Rows loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<i64>,
+    /// The pod that ran it (`POD_NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
     /// Why it failed, naming what differs (never a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -350,6 +356,7 @@ mod tests {
             checksum: None,
             journal_schema_version: None,
             runtime_version: "0.1.0".into(),
+            pod: None,
             backups_kept: None,
             backups_pruned: None,
             message: Some("cannot open the journal".into()),

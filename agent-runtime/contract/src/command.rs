@@ -279,13 +279,9 @@ impl Mode {
             Mode::Trader(_) => Some(PodMode::Trader),
             Mode::Cycle(_) => Some(PodMode::Cycle),
             Mode::Worker(_) => Some(PodMode::Worker),
-            // Backup and restore pods carry data in their arguments: see `BackupJob` and
-            // `RestoreJob`.
-            Mode::Replay { .. }
-            | Mode::CheckConfig { .. }
-            | Mode::Backup(_)
-            | Mode::Restore(_)
-            | Mode::Backups { .. } => None,
+            Mode::Backup(_) => Some(PodMode::Backup),
+            Mode::Restore(_) => Some(PodMode::Restore),
+            Mode::Replay { .. } | Mode::CheckConfig { .. } | Mode::Backups { .. } => None,
         }
     }
 }
@@ -299,6 +295,10 @@ pub enum PodMode {
     Cycle,
     /// An AgentPool's Deployment: the analysis API.
     Worker,
+    /// A backup Job (scheduled or `backupNowAt`): its arguments are [`BackupJob::args`].
+    Backup,
+    /// A restore step before the trader starts: its arguments are [`RestoreJob::args`].
+    Restore,
 }
 
 impl PodMode {
@@ -308,10 +308,15 @@ impl PodMode {
             PodMode::Trader => "trader",
             PodMode::Cycle => "cycle",
             PodMode::Worker => "worker",
+            PodMode::Backup => "backup",
+            PodMode::Restore => "restore",
         }
     }
 
-    /// The container arguments: the subcommand and the mounted config file.
+    /// The container arguments: the subcommand and the mounted config file. Complete for
+    /// trader, cycle and worker; `Backup` and `Restore` also need their destination, so render
+    /// those with [`BackupJob::args`] and [`RestoreJob::args`] (the runtime refuses them
+    /// without one).
     pub fn args(self) -> Vec<String> {
         vec![
             self.as_str().to_string(),
@@ -323,7 +328,9 @@ impl PodMode {
     /// What the config of a pod in this mode must be valid as.
     pub fn purpose(self) -> ConfigPurpose {
         match self {
-            PodMode::Trader | PodMode::Cycle => ConfigPurpose::Strategy,
+            PodMode::Trader | PodMode::Cycle | PodMode::Backup | PodMode::Restore => {
+                ConfigPurpose::Strategy
+            }
             PodMode::Worker => ConfigPurpose::AgentPool,
         }
     }
@@ -388,6 +395,10 @@ mod tests {
                 };
                 assert_eq!(args.job(), Some(job));
                 assert_eq!(args.config.config, Path::new(CONFIG_PATH));
+                assert_eq!(
+                    parse(BackupJob::args(&args.job().unwrap())).pod_mode(),
+                    Some(PodMode::Backup)
+                );
             }
         }
     }
@@ -414,8 +425,9 @@ mod tests {
             let Mode::Restore(args) = parse(job.args()) else {
                 panic!("not a restore: {:?}", job.args());
             };
-            assert_eq!(args.job(), Some(job));
+            assert_eq!(args.job(), Some(job.clone()));
             assert_eq!(args.config.config, Path::new(CONFIG_PATH));
+            assert_eq!(parse(job.args()).pod_mode(), Some(PodMode::Restore));
         }
     }
 
