@@ -114,8 +114,8 @@ fn strategies(documents: &[serde_json::Value]) -> Vec<TradingStrategy> {
 
 /// Checks one rendered backup or restore container against the runtime: its arguments parse
 /// into the backup or restore mode, back into the job rendered, and its config is one the
-/// runtime accepts for a strategy. Returns the mode's name.
-fn check_job_container(args: &[String], config: &Secret, what: &str) -> &'static str {
+/// runtime accepts for that mode. Returns the mode.
+fn check_job_container(args: &[String], config: &Secret, what: &str) -> PodMode {
     let command = Command::try_parse_from(
         std::iter::once("agent-runtime".to_string()).chain(args.iter().cloned()),
     )
@@ -123,11 +123,11 @@ fn check_job_container(args: &[String], config: &Secret, what: &str) -> &'static
     let mode = match &command.mode {
         Mode::Backup(backup) => {
             assert_eq!(backup.job().unwrap().args(), args, "{what}");
-            "backup"
+            PodMode::Backup
         }
         Mode::Restore(restore) => {
             assert_eq!(restore.job().unwrap().args(), args, "{what}");
-            "restore"
+            PodMode::Restore
         }
         other => panic!("{what}: a backup pod runs {other:?}"),
     };
@@ -140,6 +140,7 @@ fn check_job_container(args: &[String], config: &Secret, what: &str) -> &'static
     if let Err(errors) = parsed.validate_for(command.mode.purpose()) {
         panic!("{what}: the runtime refuses its config: {errors:?}");
     }
+    assert_eq!(command.mode.pod_mode(), Some(mode), "{what}");
     mode
 }
 
@@ -165,7 +166,6 @@ fn every_rendered_container_runs_a_mode_the_runtime_knows_with_a_config_it_accep
     let documents = example_documents();
     let accounts: Vec<BrokerAccount> = of_kind(&documents, "BrokerAccount");
     let mut modes = HashSet::new();
-    let mut job_modes = HashSet::new();
     for strategy in strategies(&documents) {
         let name = strategy.metadata.name.clone().unwrap_or_default();
         let account = accounts
@@ -184,7 +184,7 @@ fn every_rendered_container_runs_a_mode_the_runtime_knows_with_a_config_it_accep
         )
         .unwrap();
         for args in children.backups.container_args() {
-            job_modes.insert(check_job_container(&args, &children.config, &name));
+            modes.insert(check_job_container(&args, &children.config, &name));
         }
         let pods = children.pod_modes();
         assert!(
@@ -217,9 +217,14 @@ fn every_rendered_container_runs_a_mode_the_runtime_knows_with_a_config_it_accep
     // Every pod mode the operator can render was reached, so none goes unchecked.
     assert_eq!(
         modes,
-        HashSet::from([PodMode::Trader, PodMode::Cycle, PodMode::Worker])
+        HashSet::from([
+            PodMode::Trader,
+            PodMode::Cycle,
+            PodMode::Worker,
+            PodMode::Backup,
+            PodMode::Restore
+        ])
     );
-    assert_eq!(job_modes, HashSet::from(["backup", "restore"]));
 }
 
 #[test]

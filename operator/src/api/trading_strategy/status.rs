@@ -182,6 +182,9 @@ pub struct BackupReport {
     pub journal_schema_version: Option<i64>,
     /// The runtime version that took it.
     pub runtime_version: String,
+    /// The pod that took it, which names its Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
     /// Backups at the destination after pruning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backups_kept: Option<i32>,
@@ -207,6 +210,9 @@ pub struct RestoreReport {
     /// Rows loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<i64>,
+    /// The pod that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
     /// Why it failed, naming what differs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

@@ -95,8 +95,7 @@ pub struct BackupChildren {
 impl BackupChildren {
     /// The arguments of every backup and restore container rendered (the scheduled, the
     /// on-demand and the restore Job's): what the contract test parses with the runtime's
-    /// own command line. These modes carry their work in their arguments, so they have no
-    /// `PodMode`.
+    /// own command line. Their work is in their arguments, beyond what `PodMode::args` says.
     pub fn container_args(&self) -> Vec<Vec<String>> {
         let scheduled = self
             .schedule
@@ -291,7 +290,7 @@ impl BackupPods<'_> {
             backoff_limit: Some(1),
             active_deadline_seconds: Some(BACKUP_DEADLINE_SECONDS),
             ttl_seconds_after_finished: ttl,
-            template: self.pod(Component::Backup, args, volumes),
+            template: self.pod(Component::Backup, PodMode::Backup, args, volumes),
             ..JobSpec::default()
         }
     }
@@ -317,7 +316,7 @@ impl BackupPods<'_> {
             &backup_claim(from),
             true,
         ));
-        let mut template = self.pod(Component::Restore, args, volumes);
+        let mut template = self.pod(Component::Restore, PodMode::Restore, args, volumes);
         if let Some(spec) = template.spec.as_mut() {
             // The trader is not running: no node to follow.
             spec.affinity = self
@@ -345,6 +344,7 @@ impl BackupPods<'_> {
     fn pod(
         &self,
         component: Component,
+        mode: PodMode,
         args: Vec<String>,
         mounted: Vec<(Volume, VolumeMount)>,
     ) -> PodTemplateSpec {
@@ -360,11 +360,11 @@ impl BackupPods<'_> {
             volumes.push(volume);
             mounts.push(mount);
         }
-        // The shared container shape, as a one-shot process (no probes); its arguments are the
-        // job's, and it serves nothing, so it has no port.
+        // The shared container shape, a one-shot process (no probes); its arguments are the
+        // job's (`PodMode::args` lacks the destination), and it serves nothing: no port.
         let mut container = RuntimeContainer {
             image: self.image.clone(),
-            mode: PodMode::Cycle,
+            mode,
             resources: self.strategy.spec.resources.as_ref(),
             mounts,
         }

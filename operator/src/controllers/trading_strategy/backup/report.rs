@@ -150,11 +150,23 @@ fn failed(job: &Job) -> Option<&k8s_openapi::api::batch::v1::JobCondition> {
         .find(|c| c.type_ == "Failed" && c.status == "True")
 }
 
-/// The newest Job that started at or before `time`: the one a report of then came from.
-fn job_at<'a>(jobs: &[&'a Job], time: Timestamp) -> Option<&'a Job> {
+/// The Job `report` came from: the one its pod is named after (a Job's pods are
+/// `<job>-<suffix>`), or else the newest that started at or before the report did.
+fn job_of<'a>(jobs: &[&'a Job], report: &BackupReport) -> Option<&'a Job> {
+    if let Some(pod) = &report.pod {
+        let named = jobs.iter().copied().find(|j| {
+            j.metadata
+                .name
+                .as_ref()
+                .is_some_and(|name| pod.starts_with(&format!("{name}-")))
+        });
+        if named.is_some() {
+            return named;
+        }
+    }
     jobs.iter()
         .copied()
-        .filter(|j| started(j).is_some_and(|s| s <= time))
+        .filter(|j| started(j).is_some_and(|s| s <= report.start_time.0))
         .max_by_key(|j| started(j))
 }
 
@@ -164,7 +176,7 @@ fn newest_failure(report: Option<&BackupReport>, jobs: &[&Job]) -> Option<Backup
     let reported = report
         .filter(|r| r.outcome == BackupOutcome::Failed)
         .map(|r| {
-            let job = job_at(jobs, r.start_time.0).and_then(|j| j.metadata.name.clone());
+            let job = job_of(jobs, r).and_then(|j| j.metadata.name.clone());
             BackupFailure {
                 job: job.unwrap_or_else(|| "(unknown)".to_string()),
                 time: r.completion_time.clone(),

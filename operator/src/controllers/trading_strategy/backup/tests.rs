@@ -522,6 +522,18 @@ fn a_failed_job_is_a_failure_with_its_reason_and_the_process_reason_when_it_repo
     let failure = out.fields.last_backup_failure.unwrap();
     assert_eq!(failure.job, "momo-backup-2");
     assert_eq!(failure.message, "the bucket refused the upload: 403");
+    // A report naming its pod belongs to that pod's Job, whatever the clocks say.
+    let s = backed_up(
+        json!({"backupReport": {"outcome": "Failed", "startTime": "2026-01-01T00:00:00Z",
+        "completionTime": "2026-01-05T22:00:09Z", "runtimeVersion": "0.1.0", "pod": "momo-backup-1-x7k2p",
+        "message": "disk full"}}),
+    );
+    let both = [
+        job("momo-backup-1", T0 - 86_400, None),
+        job("momo-backup-2", T0, None),
+    ];
+    let out = report::backups(&s, &both.iter().collect::<Vec<_>>(), now);
+    assert_eq!(out.fields.last_backup_failure.unwrap().job, "momo-backup-1");
 
     // A later success turns the condition back.
     let s = backed_up(json!({
