@@ -6,6 +6,7 @@
 //! load and validate the config (a bad config never starts anything), build the ports, wire
 //! SIGTERM/SIGINT to a shutdown signal, and hand over to the mode.
 
+mod backup;
 mod replay;
 
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use tokio::sync::watch;
-use tradeplane_contract::command::{Command, LogFormat, Mode};
+use tradeplane_contract::command::{BackupsCommand, Command, LogFormat, Mode};
 
 use crate::broker;
 use crate::cluster;
@@ -97,6 +98,13 @@ fn check_config(path: &Path, purpose: ConfigPurpose) -> ExitCode {
 }
 
 async fn run(mode: Mode, kubeconfig: Option<&Path>) -> ExitCode {
+    // Lists a destination: no config, no journal.
+    if let Mode::Backups {
+        command: BackupsCommand::List { destination, json },
+    } = &mode
+    {
+        return backup::list(destination, *json).await;
+    }
     let config_path = mode.config_path().to_path_buf();
     let config = match load(&config_path, mode.purpose()) {
         Some(config) => config,
@@ -135,10 +143,10 @@ async fn run(mode: Mode, kubeconfig: Option<&Path>) -> ExitCode {
             }
         }
         Mode::CheckConfig { .. } => ExitCode::SUCCESS,
-        Mode::Backup(_) | Mode::Restore(_) | Mode::Backups { .. } => {
-            tracing::error!("backup, restore and backups list are not in this build yet");
-            ExitCode::FAILURE
-        }
+        Mode::Backup(args) => backup::backup(config, &args, kubeconfig).await,
+        Mode::Restore(args) => backup::restore(config, &args, kubeconfig).await,
+        // Handled before a config is loaded.
+        Mode::Backups { .. } => ExitCode::FAILURE,
     }
 }
 

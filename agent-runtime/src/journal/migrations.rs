@@ -31,6 +31,11 @@ const SQLITE: Embedded = &[
         "lease_epoch",
         include_str!("migrations/sqlite/0003_lease_epoch.sql"),
     ),
+    (
+        4,
+        "restores",
+        include_str!("migrations/sqlite/0004_restores.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -48,6 +53,11 @@ const POSTGRES: Embedded = &[
         3,
         "lease_epoch",
         include_str!("migrations/postgres/0003_lease_epoch.sql"),
+    ),
+    (
+        4,
+        "restores",
+        include_str!("migrations/postgres/0004_restores.sql"),
     ),
 ];
 
@@ -71,6 +81,11 @@ impl MigrationSource<'static> for Source {
             .collect();
         Box::pin(futures::future::ready(Ok(migrations)))
     }
+}
+
+/// The newest schema version this runtime knows (both backends have the same versions).
+pub(super) fn latest_version() -> i64 {
+    SQLITE.last().map_or(0, |(version, _, _)| *version)
 }
 
 pub(super) async fn sqlite() -> Result<Migrator, MigrateError> {

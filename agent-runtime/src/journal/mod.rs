@@ -25,6 +25,7 @@
 mod llm_calls;
 mod migrations;
 mod paper_state;
+pub mod portable;
 mod records;
 
 pub use records::{
