@@ -564,3 +564,280 @@ async fn a_restored_strategy_gets_its_trader_only_once_the_restore_reported_succ
     .unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The trader pod the Deployment of `strategy` asks for (kwok creates it; nothing runs in it).
+async fn trader_pod(namespace: &TestNamespace, strategy: &str) -> String {
+    let pods = namespace.api::<k8s_openapi::api::core::v1::Pod>();
+    let selector = format!("tradeplane.io/strategy={strategy},app.kubernetes.io/component=trader");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let listed = pods
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .unwrap();
+        if let Some(name) = listed.items.into_iter().find_map(|p| p.metadata.name) {
+            return name;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no trader pod for {strategy}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn signed(fill: &agent_runtime::domain::Fill) -> f64 {
+    match fill.side {
+        agent_runtime::domain::Side::Buy => fill.quantity,
+        agent_runtime::domain::Side::Sell => -fill.quantity,
+    }
+}
+
+#[tokio::test]
+async fn a_real_backup_fills_the_status_and_a_strategy_restored_from_it_trades_on_from_its_positions()
+ {
+    use e2e::backup_pods::{Mounts, job_args, run_job_process};
+    use e2e::runtime_pods::{StrategyPods, adapt_config};
+
+    let (namespace, _controller) = e2e::fixtures::strategy_controller("ts-backup-real")
+        .await
+        .unwrap();
+    paper_account(&namespace).await;
+    let trading = json!({"risk": {"positionSizePercent": 5}, "decision": {"minConfidence": 0.2},
+                         "marketData": {"source": "Replay", "replay": {"barsPerCycle": 3}}});
+    let mut source = trading.clone();
+    source["backup"] = json!({"destination": {"volume": {}}, "backupNowAt": "first"});
+    create_strategy(&namespace, "src", source).await;
+    let strategies = namespace.api::<TradingStrategy>();
+    let client = e2e::shared_client().await.unwrap();
+    let binary = e2e::cli::runtime_binary().await.unwrap();
+    let root = std::env::temp_dir().join(format!("tp-{}", namespace.name));
+    let pods = |strategy: &str| StrategyPods {
+        namespace: namespace.name.clone(),
+        strategy: strategy.to_string(),
+        admin_kubeconfig: std::env::var("KUBECONFIG").unwrap().into(),
+        binary: binary.clone(),
+        root: root.clone(),
+    };
+
+    // The source strategy trades until it holds a position.
+    let src_pod = trader_pod(&namespace, "src").await;
+    let mut trader = pods("src").start(&client, &src_pod).await.unwrap();
+    let src_journal_path = root.join(&src_pod).join("journal/journal.db");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if src_journal_path.exists() {
+            let journal = agent_runtime::journal::Journal::open_sqlite(&src_journal_path)
+                .await
+                .unwrap();
+            let held = journal
+                .positions()
+                .await
+                .unwrap()
+                .iter()
+                .any(|p| p.quantity != 0.0);
+            journal.close().await;
+            if held {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "src never held a position:\n{}",
+            trader.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    trader.signal("TERM").unwrap();
+    trader.wait().await.unwrap();
+    let journal = agent_runtime::journal::Journal::open_sqlite(&src_journal_path)
+        .await
+        .unwrap();
+    let src_book = journal.paper_book().await.unwrap();
+    let src_fills = journal.fills().await.unwrap();
+    let src_cycles = journal.cycles().await.unwrap().len();
+    journal.close().await;
+
+    // The backup-now Job's process, run for real with the Job's own arguments and a token of
+    // the backup account: a backup in the backup volume and its report in the status.
+    let job_name = backup_now_job("src", "first");
+    let job = wait_for(
+        &namespace.api::<Job>(),
+        &job_name,
+        "the backup-now Job",
+        WAIT,
+        |j: Option<&Job>| j.is_some(),
+    )
+    .await
+    .unwrap();
+    let backups = root.join("src-backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let no_keys = root.join("no-keys");
+    let src_config = root.join(&src_pod).join("config.yaml");
+    let mounts = Mounts {
+        config: &src_config,
+        backups: &backups,
+        backup_credentials: &no_keys,
+    };
+    let identity = BackupIdentity::new(&namespace.name, "src", &root.join("src-identity"))
+        .await
+        .unwrap();
+    let log = run_job_process(
+        &binary,
+        &job_args(&job, &mounts).unwrap(),
+        &identity,
+        &format!("{job_name}-x1y2z"),
+    )
+    .await
+    .unwrap();
+    let backed_up = wait_for(
+        &strategies,
+        "src",
+        "lastBackup from the real backup",
+        WAIT,
+        |t: Option<&TradingStrategy>| {
+            t.and_then(|t| t.status.as_ref())
+                .is_some_and(|s| s.last_backup.is_some())
+                && condition(t, "BackupSucceeded").is_some_and(|(status, _, _)| status == "True")
+        },
+    )
+    .await
+    .unwrap();
+    let status = backed_up.status.unwrap();
+    let last = status.last_backup.unwrap();
+    let report = status.backup_report.unwrap();
+    assert_eq!(Some(&last.name), report.name.as_ref());
+    assert!(
+        last.rows.unwrap() > 0 && last.size_bytes.unwrap() > 0,
+        "{last:?}"
+    );
+    assert!(
+        last.checksum.as_deref().unwrap().starts_with("sha256:"),
+        "{last:?}"
+    );
+    assert!(log.contains(&last.name), "{log}");
+    assert!(status.last_successful_time.is_some());
+    wait_event(&namespace, "src", "BackupCompleted").await;
+
+    // A new strategy from that backup: its restore Job's process, for real, into its journal.
+    let mut restored_spec = trading.clone();
+    restored_spec["restore"] = json!({"fromStrategy": "src", "source": {"volume": {}}});
+    create_strategy(&namespace, "dst", restored_spec).await;
+    let job = wait_for(
+        &namespace.api::<Job>(),
+        "dst-restore",
+        "the restore Job",
+        WAIT,
+        |j: Option<&Job>| j.is_some(),
+    )
+    .await
+    .unwrap();
+    let staging = root.join("dst-restore");
+    std::fs::create_dir_all(staging.join("journal")).unwrap();
+    let config = namespace.api::<Secret>().get("dst-config").await.unwrap();
+    let text = String::from_utf8(config.data.unwrap()["config.yaml"].0.clone()).unwrap();
+    let dst_config = staging.join("config.yaml");
+    std::fs::write(&dst_config, adapt_config(&text, &staging, 0).unwrap()).unwrap();
+    let mounts = Mounts {
+        config: &dst_config,
+        backups: &backups,
+        backup_credentials: &no_keys,
+    };
+    let identity = BackupIdentity::new(&namespace.name, "dst", &root.join("dst-identity"))
+        .await
+        .unwrap();
+    run_job_process(
+        &binary,
+        &job_args(&job, &mounts).unwrap(),
+        &identity,
+        "dst-restore-a1b2c",
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &strategies,
+        "dst",
+        "Restored True",
+        WAIT,
+        |t: Option<&TradingStrategy>| {
+            condition(t, "Restored").is_some_and(|(status, _, _)| status == "True")
+        },
+    )
+    .await
+    .unwrap();
+    let restored =
+        agent_runtime::journal::Journal::open_sqlite(&staging.join("journal/journal.db"))
+            .await
+            .unwrap();
+    assert_eq!(
+        restored.paper_book().await.unwrap().positions,
+        src_book.positions
+    );
+    restored.close().await;
+
+    // Its trader, once the operator renders it, trades on from the restored positions: every
+    // position is the restored one plus what it filled since.
+    let dst_pod = trader_pod(&namespace, "dst").await;
+    std::fs::create_dir_all(root.join(&dst_pod).join("journal")).unwrap();
+    for file in std::fs::read_dir(staging.join("journal")).unwrap() {
+        let file = file.unwrap().path();
+        std::fs::copy(
+            &file,
+            root.join(&dst_pod)
+                .join("journal")
+                .join(file.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let mut trader = pods("dst").start(&client, &dst_pod).await.unwrap();
+    let dst_journal_path = root.join(&dst_pod).join("journal/journal.db");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let journal = agent_runtime::journal::Journal::open_sqlite(&dst_journal_path)
+            .await
+            .unwrap();
+        let cycles = journal.cycles().await.unwrap().len();
+        journal.close().await;
+        if cycles >= src_cycles + 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "dst did not cycle:\n{}",
+            trader.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    trader.signal("TERM").unwrap();
+    trader.wait().await.unwrap();
+    let journal = agent_runtime::journal::Journal::open_sqlite(&dst_journal_path)
+        .await
+        .unwrap();
+    let book = journal.paper_book().await.unwrap();
+    let fills = journal.fills().await.unwrap();
+    journal.close().await;
+    let known: std::collections::HashSet<&str> = src_fills
+        .iter()
+        .map(|f| f.client_order_id.as_str())
+        .collect();
+    assert!(
+        fills.len() >= src_fills.len(),
+        "the restored fills are kept"
+    );
+    let mut symbols: std::collections::BTreeSet<&String> = src_book.positions.keys().collect();
+    symbols.extend(book.positions.keys());
+    for symbol in symbols {
+        let before = src_book.positions.get(symbol).map_or(0.0, |p| p.quantity);
+        let since: f64 = fills
+            .iter()
+            .filter(|f| &f.symbol == symbol && !known.contains(f.client_order_id.as_str()))
+            .map(signed)
+            .sum();
+        let now = book.positions.get(symbol).map_or(0.0, |p| p.quantity);
+        assert!(
+            (now - (before + since)).abs() < 1e-6,
+            "{symbol}: {now} != {before} + {since}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
