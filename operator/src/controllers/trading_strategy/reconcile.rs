@@ -361,7 +361,8 @@ async fn apply(
 
 /// Applies the backup and restore children (after the config Secret their pods mount);
 /// returns how many it wrote. A backup volume and an on-demand Job not rendered are left
-/// alone: the one holds backups, the other is finishing a backup already asked for.
+/// alone: the one holds backups, the other is finishing a backup already asked for; so is the
+/// backup ServiceAccount and Role of a strategy whose backups were switched off.
 async fn apply_backups(
     apply: &Apply<'_>,
     strategy: &str,
@@ -378,10 +379,12 @@ async fn apply_backups(
         restore,
     } = backups;
     let restoring = restore.is_some();
+    // The backup identity once made stays until the strategy goes (garbage collection): the
+    // operator never deletes ServiceAccounts or Roles, so it holds no right to.
     let identity = futures::try_join!(
-        apply.optional(service_account, &names.account),
-        apply.optional(role, &names.account),
-        apply.optional(role_binding, &names.account),
+        apply.some(service_account),
+        apply.some(role),
+        apply.some(role_binding),
     )?;
     let writes = [identity.0, identity.1, identity.2];
     let mut more = Vec::new();
@@ -413,6 +416,14 @@ impl Apply<'_> {
     async fn child<K: children::ChildKind>(&self, child: K) -> Result<bool, Error> {
         let (client, cache) = (&self.context.client, &self.context.children);
         children::ensure_known(client, cache, KIND, self.namespace, child).await
+    }
+
+    /// Makes `child` exist as rendered when there is one; otherwise leaves its kind alone.
+    async fn some<K: children::ChildKind>(&self, child: Option<K>) -> Result<bool, Error> {
+        match child {
+            Some(child) => self.child(child).await,
+            None => Ok(false),
+        }
     }
 
     /// Makes `child` exist as rendered, unless `held`: then it stays as it is.

@@ -78,9 +78,10 @@ pub fn backup_now_job(strategy: &str, at: &str) -> String {
     )
 }
 
-/// The backup and restore children. `None` means "must not exist", except for `claim` (a
-/// backup volume is never deleted by the operator: it holds the backups) and `now` (an
-/// on-demand Job already handled is left to finish).
+/// The backup and restore children. `None` means "must not exist" for the CronJob and the
+/// restore Job; the others are left alone when not rendered: a backup volume holds the
+/// backups, an on-demand Job already handled is finishing, and the backup identity goes with
+/// the strategy (the operator holds no right to delete ServiceAccounts or Roles).
 #[derive(Clone, Debug, Default)]
 pub struct BackupChildren {
     pub service_account: Option<ServiceAccount>,
