@@ -21,6 +21,9 @@ if [ "${TRADEPLANE_USE_EXISTING_CLUSTER:-}" != 1 ] || command -v go >/dev/null 2
   export PATH="$bin:$PATH"
 fi
 
+step "S3 server for the backup tests (tests/s3/build.sh: built once, cached under $cache)"
+tests/s3/build.sh >/dev/null
+
 step "compile the tests"
 cargo test --workspace --locked --no-run
 

@@ -227,6 +227,18 @@ impl Default for Decoder {
 }
 
 impl Decoder {
+    /// Only counts and hashes `chunk`: after a decoding error, the rest of the file is still
+    /// hashed, so the error can say whether the file differs from what was written.
+    pub fn hash_only(&mut self, chunk: &[u8]) {
+        self.file.update(chunk);
+        self.size += chunk.len() as u64;
+    }
+
+    /// The file's checksum and size so far.
+    pub fn file_figures(&self) -> (String, u64) {
+        (hex(&self.file.clone().finalize()), self.size)
+    }
+
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
         self.file.update(chunk);
         self.size += chunk.len() as u64;

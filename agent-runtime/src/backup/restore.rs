@@ -19,7 +19,7 @@ use super::manifest::{self, Manifest};
 use super::{BackupError, differences, store};
 use crate::config::RuntimeConfig;
 use crate::journal::Journal;
-use crate::journal::portable::{DumpSource, ImportOptions, Item, RestoreMarker};
+use crate::journal::portable::{DumpSource, ImportOptions, Item, PortableError, RestoreMarker};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Restored {
@@ -197,7 +197,15 @@ async fn load_one(
             checksum: manifest.checksum(),
         },
     };
-    let summary = journal.import(&mut source, &options).await?;
+    let summary = match journal.import(&mut source, &options).await {
+        Ok(summary) => summary,
+        // A row that does not read: say first whether the file is the one described.
+        Err(BackupError::Portable(PortableError::Malformed(problem))) => {
+            let problem = source.explain(problem).await;
+            return Err(source.integrity(problem));
+        }
+        Err(err) => return Err(err),
+    };
     tracing::info!(
         backup = manifest.name,
         rows = summary.rows,
@@ -220,6 +228,27 @@ struct Download {
 }
 
 impl Download {
+    /// After a decoding error: hashes the rest of the file, so the error says first whether
+    /// the file is the one the manifest describes.
+    async fn explain(&mut self, problem: String) -> String {
+        let Some(decoder) = self.decoder.as_mut() else {
+            return problem;
+        };
+        while let Some(Ok(chunk)) = self.stream.next().await {
+            decoder.hash_only(&chunk);
+        }
+        let (sha256, size) = decoder.file_figures();
+        if sha256 != self.expected.sha256 {
+            format!(
+                "the data's checksum is sha256:{sha256}, the manifest says sha256:{} \
+                 ({size} bytes read; it does not decode: {problem})",
+                self.expected.sha256
+            )
+        } else {
+            format!("it does not decode, though its checksum matches the manifest: {problem}")
+        }
+    }
+
     fn integrity(&self, problem: String) -> BackupError {
         BackupError::Integrity {
             name: self.name.clone(),
@@ -251,6 +280,7 @@ impl DumpSource for Download {
             match self.stream.next().await {
                 Some(Ok(chunk)) => {
                     if let Err(problem) = decoder.feed(&chunk) {
+                        let problem = self.explain(problem).await;
                         return Err(self.integrity(problem));
                     }
                 }

@@ -194,7 +194,13 @@ mod tests {
 
     #[test]
     fn a_real_keeps_every_bit_through_its_json_form() {
-        for f in [0.1_f64, 1.0 / 3.0, 1e-300, 123_456_789.123_456_79] {
+        for f in [
+            0.1_f64,
+            1.0 / 3.0,
+            1e-300,
+            123_456_789.123_456_79,
+            0.051_527_990_042_426_884,
+        ] {
             let json = Value::Real(f).into_json("t", "c").unwrap();
             let text = serde_json::to_string(&json).unwrap();
             let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
