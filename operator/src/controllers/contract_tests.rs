@@ -1,6 +1,6 @@
 //! The operator ↔ runtime contract, checked from the operator's side: every container the
 //! render functions produce — for every example in `examples/`, and for variants that reach the
-//! other pod modes — has arguments the runtime's own command line parses into the mode it was
+//! other pod modes, backups and restores included — has arguments the runtime's own command line parses into the mode it was
 //! rendered as, and a config Secret the runtime's own loader reads and its own validation
 //! accepts for that mode. A mode or a field one side does not know fails here, not in a pod.
 
@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::json;
-use tradeplane_contract::command::{Command, PodMode};
+use tradeplane_contract::command::{Command, Mode, PodMode};
 use tradeplane_contract::config::RuntimeConfig;
 use tradeplane_contract::layout::CONFIG_FILE;
 
 use super::{agent_pool, trading_strategy};
 use crate::api::agent_pool::AgentPool;
 use crate::api::broker_account::BrokerAccount;
-use crate::api::trading_strategy::TradingStrategy;
+use crate::api::trading_strategy::{BackupDestination, BackupSpec, RestoreSpec, TradingStrategy};
 
 /// Every YAML document under `examples/` (the Argo CD and other non-Tradeplane kinds are
 /// simply not picked up below).
@@ -68,7 +68,9 @@ fn of_kind<K: serde::de::DeserializeOwned>(documents: &[serde_json::Value], kind
         .collect()
 }
 
-/// The example strategies, and each again on a cron schedule (the `cycle` mode).
+/// The example strategies, each again on a cron schedule (the `cycle` mode), each again with
+/// an on-demand backup to S3 (the `backup` mode), and each again created from a backup (the
+/// `restore` mode).
 fn strategies(documents: &[serde_json::Value]) -> Vec<TradingStrategy> {
     let examples: Vec<TradingStrategy> = of_kind(documents, "TradingStrategy");
     assert!(!examples.is_empty(), "no TradingStrategy in examples/");
@@ -78,7 +80,68 @@ fn strategies(documents: &[serde_json::Value]) -> Vec<TradingStrategy> {
         schedule.time_zone = Some("America/New_York".to_string());
         strategy
     });
-    examples.iter().cloned().chain(cron).collect()
+    let s3 = || -> BackupDestination {
+        serde_json::from_value(json!({"s3": {"bucket": "journals", "prefix": "desk/x/",
+            "endpoint": "http://minio.storage:9000", "credentialsSecretName": "s3-keys"}}))
+        .unwrap()
+    };
+    let backed_up = examples.iter().cloned().map(|mut strategy| {
+        strategy.spec.backup = Some(BackupSpec {
+            schedule: Some("0 22 * * 1-5".to_string()),
+            retention: serde_json::from_value(json!({"keepLast": 7, "keepWithin": "2w"})).ok(),
+            destination: s3(),
+            backup_now_at: Some("2026-01-05T14:30:00Z".to_string()),
+            ..BackupSpec::default()
+        });
+        strategy
+    });
+    let restored = examples.iter().cloned().map(|mut strategy| {
+        strategy.spec.restore = Some(RestoreSpec {
+            from_strategy: "old".to_string(),
+            backup: None,
+            source: s3(),
+        });
+        strategy
+    });
+    examples
+        .iter()
+        .cloned()
+        .chain(cron)
+        .chain(backed_up)
+        .chain(restored)
+        .collect()
+}
+
+/// Checks one rendered backup or restore container against the runtime: its arguments parse
+/// into the backup or restore mode, back into the job rendered, and its config is one the
+/// runtime accepts for that mode. Returns the mode.
+fn check_job_container(args: &[String], config: &Secret, what: &str) -> PodMode {
+    let command = Command::try_parse_from(
+        std::iter::once("agent-runtime".to_string()).chain(args.iter().cloned()),
+    )
+    .unwrap_or_else(|e| panic!("{what}: the runtime refuses the arguments {args:?}: {e}"));
+    let mode = match &command.mode {
+        Mode::Backup(backup) => {
+            assert_eq!(backup.job().unwrap().args(), args, "{what}");
+            PodMode::Backup
+        }
+        Mode::Restore(restore) => {
+            assert_eq!(restore.job().unwrap().args(), args, "{what}");
+            PodMode::Restore
+        }
+        other => panic!("{what}: a backup pod runs {other:?}"),
+    };
+    let file = &config.data.as_ref().unwrap()[CONFIG_FILE].0;
+    let parsed = RuntimeConfig::parse(
+        std::str::from_utf8(file).unwrap(),
+        command.mode.config_path(),
+    )
+    .unwrap_or_else(|e| panic!("{what}: the runtime cannot read its config: {e}"));
+    if let Err(errors) = parsed.validate_for(command.mode.purpose()) {
+        panic!("{what}: the runtime refuses its config: {errors:?}");
+    }
+    assert_eq!(command.mode.pod_mode(), Some(mode), "{what}");
+    mode
 }
 
 /// Checks one rendered container against the runtime; returns its mode.
@@ -120,8 +183,14 @@ fn every_rendered_container_runs_a_mode_the_runtime_knows_with_a_config_it_accep
             },
         )
         .unwrap();
+        for args in children.backups.container_args() {
+            modes.insert(check_job_container(&args, &children.config, &name));
+        }
         let pods = children.pod_modes();
-        assert!(!pods.is_empty(), "{name}: no container rendered");
+        assert!(
+            !pods.is_empty() || children.backups.restore.is_some(),
+            "{name}: no container rendered"
+        );
         for (mode, args) in pods {
             modes.insert(check_container(mode, &args, &children.config, &name));
         }
@@ -148,7 +217,13 @@ fn every_rendered_container_runs_a_mode_the_runtime_knows_with_a_config_it_accep
     // Every pod mode the operator can render was reached, so none goes unchecked.
     assert_eq!(
         modes,
-        HashSet::from([PodMode::Trader, PodMode::Cycle, PodMode::Worker])
+        HashSet::from([
+            PodMode::Trader,
+            PodMode::Cycle,
+            PodMode::Worker,
+            PodMode::Backup,
+            PodMode::Restore
+        ])
     );
 }
 

@@ -32,6 +32,7 @@ pub enum Component {
     Trader,
     Cycle,
     Backup,
+    Restore,
     Worker,
 }
 
@@ -41,6 +42,7 @@ impl Component {
             Self::Trader => "trader",
             Self::Cycle => "cycle",
             Self::Backup => "backup",
+            Self::Restore => "restore",
             Self::Worker => "worker",
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod argocd;
+pub mod backup_pods;
 pub mod cli;
 pub mod cluster;
 pub mod controller;

@@ -178,6 +178,8 @@ fn cases() -> Vec<Case> {
         bad("backup to two places", Strategy, json!({"spec": {"backup": {"destination": {"volume": {}, "s3": {"bucket": "backups", "credentialsSecretName": "s3"}}}}}), "spec.backup.destination", "exactly one of volume or s3"),
         bad("backup at hour 25", Strategy, json!({"spec": {"backup": {"schedule": "0 25 * * *", "destination": {"volume": {}}}}}), "spec.backup.schedule", PATTERN),
         bad("retention in words", Strategy, json!({"spec": {"backup": {"retention": {"keepWithin": "7 days"}, "destination": {"volume": {}}}}}), "spec.backup.retention.keepWithin", PATTERN),
+        bad("backup zone without a schedule", Strategy, json!({"spec": {"backup": {"timeZone": "Europe/London", "destination": {"volume": {}}}}}), "spec.backup.timeZone", "backup.timeZone applies only to backup.schedule"),
+        bad("empty backup-now nonce", Strategy, json!({"spec": {"backup": {"backupNowAt": "", "destination": {"volume": {}}}}}), "spec.backup.backupNowAt", NOT_EMPTY),
         bad("bucket with capitals", Strategy, json!({"spec": {"backup": {"destination": {"s3": {"bucket": "My_Bucket", "credentialsSecretName": "s3"}}}}}), "spec.backup.destination.s3.bucket", PATTERN),
         bad("empty restart nonce", Strategy, json!({"spec": {"restartAt": ""}}), "spec.restartAt", NOT_EMPTY),
         bad("zero alert drawdown", Strategy, json!({"spec": {"alerting": {"drawdownPercent": 0}}}), "spec.alerting.drawdownPercent", ABOVE_ZERO),

@@ -159,6 +159,9 @@ yes patch   deployments.apps                        W  trader and worker Deploym
 yes create  deployments.apps                        W  an apply that creates checks create
 yes delete  deployments.apps                        W  a strategy moved to cron
 yes patch   cronjobs.batch                          W  backup and cycle CronJobs
+yes patch   jobs.batch                              W  backup-now and restore Jobs
+yes watch   jobs.batch                              W  backup and restore Jobs' status
+yes delete  jobs.batch                              W  a restore Job once restored
 yes patch   poddisruptionbudgets.policy             W  child
 yes delete  horizontalpodautoscalers.autoscaling    W  autoscaling turned off
 yes patch   persistentvolumeclaims                  W  the sqlite journal

@@ -161,21 +161,28 @@ pub enum Weekday {
     Sun,
 }
 
-/// Scheduled and on-demand journal backups.
+/// Scheduled and on-demand journal backups. Scheduled ones run as a CronJob (one at a time: a
+/// backup still running when the next is due makes that one skip), on-demand ones as a Job per
+/// `backupNowAt` value; each backup process reports its result into status.lastBackup.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.timeZone) || has(self.schedule)").message("backup.timeZone applies only to backup.schedule: set a schedule or remove the time zone").reason(Reason::FieldValueForbidden).field_path(".timeZone"),
+)]
 pub struct BackupSpec {
     /// Five-field cron schedule, e.g. `0 22 * * 1-5`, in `timeZone`. Default: none, no
     /// scheduled backups (on-demand ones through `backupNowAt` still run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 9, max = 128), pattern(CRON_PATTERN))]
     pub schedule: Option<String>,
-    /// IANA time zone of `schedule`. Default `UTC`.
+    /// IANA time zone of `schedule`, e.g. `America/New_York`; only with `schedule`. Default
+    /// `UTC`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64), pattern(TIME_ZONE_PATTERN))]
     #[x_kube(validation = Rule::new(TIME_ZONE_RULE).message(TIME_ZONE_MESSAGE).reason(Reason::FieldValueInvalid))]
     pub time_zone: Option<String>,
-    /// Pauses scheduled backups; on-demand ones still run. Default false.
+    /// Pauses scheduled backups (the CronJob is suspended and status.nextScheduleTime is
+    /// cleared); on-demand ones still run. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
     /// Which backups to keep. Default: all of them.
@@ -183,8 +190,9 @@ pub struct BackupSpec {
     pub retention: Option<BackupRetention>,
     /// Where backups go.
     pub destination: BackupDestination,
-    /// A new value (e.g. an RFC 3339 time) takes a backup now. status.lastBackupNowAt records
-    /// the last one handled. Default: none.
+    /// A new value (e.g. an RFC 3339 time) takes a backup now, in a Job of its own beside the
+    /// schedule. status.lastBackupNowAt records the last one handled; setting the value that
+    /// is already there again does nothing. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub backup_now_at: Option<String>,
@@ -221,6 +229,8 @@ pub struct BackupDestination {
     pub s3: Option<S3Destination>,
 }
 
+/// A PersistentVolumeClaim `<strategy>-backups` the operator creates. It carries no owner
+/// reference, so deleting the strategy keeps its backups (delete the claim to drop them).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeDestination {
@@ -257,7 +267,9 @@ pub struct S3Destination {
     pub credentials_secret_name: String,
 }
 
-/// Which backup to restore from.
+/// Which backup to restore from. A restore Job loads it into the new strategy's empty journal
+/// before the trader exists; the trader starts only once the restore reported success
+/// (condition `Restored`). A failed restore leaves the strategy `Stalled` with the reason.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreSpec {
@@ -269,7 +281,10 @@ pub struct RestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub backup: Option<String>,
-    /// Where the backups are, as in `spec.backup.destination` of the source strategy.
+    /// Where the backups are, as in `spec.backup.destination` of the source strategy: with
+    /// `volume`, the claim `<fromStrategy>-backups` in this namespace (its size settings are
+    /// ignored); with `s3`, the bucket, and the prefix defaulting to
+    /// `<namespace>/<fromStrategy>/`.
     pub source: BackupDestination,
 }
 

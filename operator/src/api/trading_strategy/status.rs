@@ -1,6 +1,8 @@
 //! What a TradingStrategy's status says. The operator owns most of it; the runtime reports
 //! its own part (leader, last cycle, decision, equity, positions) under its own field manager.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -54,9 +56,30 @@ pub struct TradingStrategyStatus {
     /// Number of symbols with an open position.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_positions: Option<i32>,
-    /// The newest backup.
+    /// The newest backup that succeeded, as its backup process reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_backup: Option<BackupRecord>,
+    /// When the newest backup Job started, scheduled or on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<Time>,
+    /// When the next scheduled backup starts, from `spec.backup.schedule` in its time zone.
+    /// Absent without a schedule or while `spec.backup.suspend` is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_schedule_time: Option<Time>,
+    /// When the newest successful backup completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_successful_time: Option<Time>,
+    /// The newest backup that failed: its Job, when, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup_failure: Option<BackupFailure>,
+    /// The newest backup process's own report, written under its field manager
+    /// `tradeplane-backup`; the operator derives lastBackup and the condition from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_report: Option<BackupReport>,
+    /// The restore step's own report, written under its field manager `tradeplane-restore`
+    /// (strategies created with `spec.restore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_report: Option<RestoreReport>,
     /// Hash of the pod template running now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_revision: Option<String>,
@@ -96,9 +119,103 @@ pub struct BackupRecord {
     pub name: String,
     /// When it completed.
     pub completion_time: Time,
-    /// Size in bytes.
+    /// Size in bytes, as stored (compressed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<i64>,
+    /// Journal rows in the backup, all tables together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<i64>,
+    /// Checksum of the stored backup, e.g. `sha256:…`; restore refuses a backup that does not
+    /// match it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+}
+
+/// A backup that failed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupFailure {
+    /// The Job that ran it.
+    pub job: String,
+    /// When the failure was seen.
+    pub time: Time,
+    /// Why: the backup process's own error, or the Job's reason when the process could not say.
+    pub message: String,
+}
+
+/// How a backup or a restore ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum BackupOutcome {
+    /// It completed and was verified.
+    Succeeded,
+    /// It did not; `message` says why.
+    Failed,
+}
+
+/// What a backup process reported when it ended (the contract's `BackupReport`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupReport {
+    /// `Succeeded` or `Failed`.
+    pub outcome: BackupOutcome,
+    /// The backup's name; absent when it failed before one was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When the backup process started.
+    pub start_time: Time,
+    /// When it ended.
+    pub completion_time: Time,
+    /// Size of the stored (compressed) data in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<i64>,
+    /// Rows saved, all tables together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<i64>,
+    /// Rows saved per journal table.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub table_rows: BTreeMap<String, i64>,
+    /// `sha256:<hex>` of the stored data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    /// The journal's schema version (its newest migration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_schema_version: Option<i64>,
+    /// The runtime version that took it.
+    pub runtime_version: String,
+    /// The pod that took it, which names its Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// Backups at the destination after pruning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups_kept: Option<i32>,
+    /// Backups the retention policy pruned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups_pruned: Option<i32>,
+    /// Why it failed, or a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What the restore step reported when it ended (the contract's `RestoreReport`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreReport {
+    /// `Succeeded` or `Failed`.
+    pub outcome: BackupOutcome,
+    /// The backup loaded, or that was to be loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    /// When it ended.
+    pub completion_time: Time,
+    /// Rows loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<i64>,
+    /// The pod that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// Why it failed, naming what differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Condition types of a TradingStrategy besides the common ones.
@@ -111,6 +228,9 @@ pub mod condition_types {
     pub const UPGRADE_PENDING: &str = "UpgradePending";
     /// The last backup succeeded.
     pub const BACKUP_SUCCEEDED: &str = "BackupSucceeded";
+    /// A strategy created with `spec.restore`: its journal was loaded from the backup (the
+    /// trader starts only then).
+    pub const RESTORED: &str = "Restored";
     /// The PrometheusRule and PodMonitor exist (or alerting is off).
     pub const ALERTS_CONFIGURED: &str = "AlertsConfigured";
 }

@@ -1,12 +1,14 @@
 //! TradingStrategy → config Secret, credentials Secret, trader Deployment (or cycle CronJob),
 //! metrics Service, journal PVC, PodDisruptionBudget, ServiceAccount, Role, RoleBinding and
-//! Lease.
+//! Lease; with `spec.backup` or `spec.restore` also the [`backup`] children (backup CronJob
+//! and Jobs, restore Job, backup volume, the backup ServiceAccount and Role).
 //!
 //! The pipeline: [`resolve`] what the strategy refers to → [`config`] renders and validates the
 //! runtime config → [`render`] the children (pure) → apply, with the trader's pod template as
 //! [`upgrade`] decides for Supervised strategies → [`leadership`] read from the watched Lease
 //! → finish ([`reconcile`]).
 
+pub mod backup;
 pub mod config;
 pub mod leadership;
 pub mod reconcile;
@@ -123,10 +125,12 @@ pub async fn run(
             },
         )
     };
+    let (jobs, job_events) = backup::jobs(client, &scope);
     let watched = reconcile::Watched {
         accounts: accounts.clone(),
         leases,
         history,
+        jobs,
     };
 
     let accounts_for_secrets = accounts.clone();
@@ -138,6 +142,23 @@ pub async fn run(
             move |lease: Lease| {
                 let owner = lease.labels().get(STRATEGY_LABEL).cloned();
                 wakeups.matching(lease.namespace(), |s| Some(s.name_any()) == owner)
+            }
+        })
+        // Backup and restore Jobs (a scheduled one is the CronJob's, not the strategy's), and
+        // the reports their processes write into the status.
+        .watches_stream(job_events, {
+            let wakeups = wakeups.clone();
+            move |job| {
+                let owner = backup::job_owner(&job);
+                wakeups.matching(job.namespace(), |s| Some(s.name_any()) == owner)
+            }
+        })
+        .watches_stream(backup::report_changes(client, &scope), {
+            let wakeups = wakeups.clone();
+            move |strategy: TradingStrategy| {
+                wakeups.matching(strategy.namespace(), |s| {
+                    s.name_any() == strategy.name_any()
+                })
             }
         })
         .watches_stream(account_events, {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
@@ -14,10 +14,13 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
+use super::backup;
+use super::backup::render::BackupChildren;
+use super::backup::report::{self, RestoreStage};
 use super::leadership::{self, Leadership, LeaseHistory};
 use super::render::{self, Children, Inputs, trader};
 use super::resolve::{Resolved, resolve};
-use super::status::{self, Observation, Workload};
+use super::status::{self, BackupView, Observation, Workload};
 use super::upgrade::{self, Pending};
 use super::{KIND, config};
 use crate::api::broker_account::BrokerAccount;
@@ -25,6 +28,7 @@ use crate::api::common::condition_types::READY;
 use crate::api::trading_strategy::{TradingStrategy, UpgradePolicy};
 use crate::controllers::children::{self, Outcome};
 use crate::controllers::finish::{Report, finish};
+use crate::controllers::meta::Component;
 use crate::controllers::{Blocker, Context, Error, RESYNC, Step};
 
 /// What the reconcile reads beside the strategy: the watched BrokerAccounts and Leases, and
@@ -34,6 +38,8 @@ pub struct Watched {
     pub accounts: Store<BrokerAccount>,
     pub leases: Store<Lease>,
     pub history: LeaseHistory,
+    /// The strategies' backup and restore Jobs (`backup::jobs`).
+    pub jobs: Store<Job>,
 }
 
 /// What the pipeline found, for the status.
@@ -46,6 +52,10 @@ struct Progress {
     pending: Option<Pending>,
     broker_ready: Option<(bool, String)>,
     live: bool,
+    /// The `backupNowAt` value whose Job was applied by this reconcile.
+    backup_now_at: Option<String>,
+    /// Where a restore stands, once the apply got that far.
+    restore: Option<RestoreStage>,
 }
 
 impl Progress {
@@ -74,7 +84,7 @@ pub async fn reconcile(
     let progress = match resolve(&strategy, &namespace, &context, &watched.accounts).await? {
         Step::Blocked(blocker) => Progress::default().blocked(blocker),
         Step::Ready(resolved) => {
-            render_and_apply(&strategy, &context, &namespace, resolved, now).await?
+            render_and_apply(&strategy, &context, &watched, &namespace, resolved, now).await?
         }
     };
     let leadership = matches!(progress.workload, Workload::Trader { .. }).then(|| {
@@ -110,6 +120,7 @@ fn next_wake(pending: Option<&Pending>, now: Timestamp) -> Duration {
 async fn render_and_apply(
     strategy: &TradingStrategy,
     context: &Context,
+    watched: &Watched,
     namespace: &str,
     resolved: Resolved,
     now: Timestamp,
@@ -119,6 +130,9 @@ async fn render_and_apply(
         broker_ready: broker_ready(&resolved.account),
         ..Progress::default()
     };
+    if let Err(blocker) = backup::validate(strategy) {
+        return Ok(progress.blocked(blocker));
+    }
     let runtime_config = match config::render(strategy, &resolved.account, namespace) {
         Ok(runtime_config) => runtime_config,
         Err(problem) => {
@@ -135,18 +149,50 @@ async fn render_and_apply(
         source,
     })?;
     let desired_revision = trader_revision(&rendered);
-    match apply(context, namespace, strategy, rendered, now).await {
-        Ok(rollout) => Ok(Progress {
-            workload: rollout.workload,
-            desired_revision,
-            applied_revision: rollout.applied_revision,
-            pending: rollout.pending,
-            ..progress
-        }),
+    match Box::pin(apply(context, namespace, strategy, rendered, now)).await {
+        Ok(rollout) => {
+            let progress = Progress {
+                workload: rollout.workload,
+                desired_revision,
+                applied_revision: rollout.applied_revision,
+                pending: rollout.pending,
+                backup_now_at: rollout.backup_now_at,
+                ..progress
+            };
+            Ok(restore_progress(strategy, watched, namespace, progress))
+        }
         Err(error) => match error.as_blocker() {
             Some(blocker) => Ok(progress.blocked(blocker)),
             None => Err(error),
         },
+    }
+}
+
+/// A strategy created with `spec.restore`: a restore that failed, or completed without
+/// saying it succeeded, blocks it (`Stalled`, and the trader is never rendered).
+fn restore_progress(
+    strategy: &TradingStrategy,
+    watched: &Watched,
+    namespace: &str,
+    mut progress: Progress,
+) -> Progress {
+    let name = strategy.name_any();
+    let job = backup::jobs_of(&watched.jobs, namespace, &name, Component::Restore)
+        .into_iter()
+        .next();
+    let stage = report::restore_stage(strategy, job.as_deref());
+    let blocker = match &stage {
+        RestoreStage::Failed(message) => Some(Blocker::new("RestoreFailed", message.clone())),
+        RestoreStage::NotReported => Some(Blocker::new(
+            "RestoreNotReported",
+            stage.condition().map(|c| c.message).unwrap_or_default(),
+        )),
+        _ => None,
+    };
+    progress.restore = Some(stage);
+    match blocker {
+        Some(blocker) => progress.blocked(blocker),
+        None => progress,
     }
 }
 
@@ -171,6 +217,8 @@ struct Rollout {
     /// The revision of the template applied.
     applied_revision: Option<String>,
     pending: Option<Pending>,
+    /// The `backupNowAt` value whose Job was applied.
+    backup_now_at: Option<String>,
 }
 
 /// For a Supervised strategy, puts into `deployment` the pod template [`upgrade::decide`]
@@ -234,6 +282,7 @@ async fn apply(
         mut deployment,
         disruption_budget,
         cycle,
+        backups,
     } = rendered;
     let pending = match deployment.as_mut() {
         Some(deployment) => supervise(context, namespace, strategy, deployment, now).await?,
@@ -251,15 +300,22 @@ async fn apply(
         apply.unless(held, credentials),
         apply.child(service),
         apply.optional(journal, &names.journal),
-        // Earlier versions rendered a backup CronJob for a mode the runtime does not have.
-        apply.absent::<CronJob>(&names.backup),
     )?;
     let mut writes = [
-        first.0, first.1, first.2, first.3, first.4, first.5, first.6, first.7, first.8,
+        first.0, first.1, first.2, first.3, first.4, first.5, first.6, first.7,
     ]
     .into_iter()
     .filter(|changed| *changed)
     .count();
+    let backup_now_at = strategy
+        .spec
+        .backup
+        .as_ref()
+        .and_then(|b| b.backup_now_at.clone())
+        .filter(|_| backups.now.is_some());
+    // Boxed, as is the whole apply: the children's futures side by side would otherwise make
+    // the reconcile's future larger than a worker thread's stack in a debug build.
+    writes += Box::pin(apply_backups(&apply, &strategy.name_any(), backups)).await?;
     let mut count = |changed: bool| writes += usize::from(changed);
     let mut applied_revision = None;
     let workload = match deployment {
@@ -284,7 +340,11 @@ async fn apply(
         None => {
             count(apply.absent::<Deployment>(&names.deployment).await?);
             count(apply.optional(cycle, &names.cycle).await?);
-            Workload::Scheduled
+            if backup::restored(strategy) {
+                Workload::Scheduled
+            } else {
+                Workload::Restoring
+            }
         }
     };
     count(apply.optional(disruption_budget, &names.deployment).await?);
@@ -295,7 +355,54 @@ async fn apply(
         workload,
         applied_revision,
         pending,
+        backup_now_at,
     })
+}
+
+/// Applies the backup and restore children (after the config Secret their pods mount);
+/// returns how many it wrote. A backup volume and an on-demand Job not rendered are left
+/// alone: the one holds backups, the other is finishing a backup already asked for; so is the
+/// backup ServiceAccount and Role of a strategy whose backups were switched off.
+async fn apply_backups(
+    apply: &Apply<'_>,
+    strategy: &str,
+    backups: BackupChildren,
+) -> Result<usize, Error> {
+    let names = backup::render::names(strategy);
+    let BackupChildren {
+        service_account,
+        role,
+        role_binding,
+        claim,
+        schedule,
+        now,
+        restore,
+    } = backups;
+    let restoring = restore.is_some();
+    // The backup identity once made stays until the strategy goes (garbage collection): the
+    // operator never deletes ServiceAccounts or Roles, so it holds no right to.
+    let identity = futures::try_join!(
+        apply.some(service_account),
+        apply.some(role),
+        apply.some(role_binding),
+    )?;
+    let writes = [identity.0, identity.1, identity.2];
+    let mut more = Vec::new();
+    if let Some(claim) = claim {
+        more.push(apply.child(claim).await?);
+    }
+    more.push(apply.optional(schedule, &names.schedule).await?);
+    if let Some(now) = now {
+        more.push(apply.child(now).await?);
+    }
+    // A restore Job stays while the restore runs (or failed, for its logs); once the journal
+    // is restored the operator deletes it.
+    if restoring {
+        more.push(apply.optional(restore, &names.restore).await?);
+    } else {
+        more.push(apply.absent::<Job>(&names.restore).await?);
+    }
+    Ok(writes.iter().chain(&more).filter(|w| **w).count())
 }
 
 /// The apply step's three verbs for one strategy's children; each returns whether it wrote.
@@ -309,6 +416,14 @@ impl Apply<'_> {
     async fn child<K: children::ChildKind>(&self, child: K) -> Result<bool, Error> {
         let (client, cache) = (&self.context.client, &self.context.children);
         children::ensure_known(client, cache, KIND, self.namespace, child).await
+    }
+
+    /// Makes `child` exist as rendered when there is one; otherwise leaves its kind alone.
+    async fn some<K: children::ChildKind>(&self, child: Option<K>) -> Result<bool, Error> {
+        match child {
+            Some(child) => self.child(child).await,
+            None => Ok(false),
+        }
     }
 
     /// Makes `child` exist as rendered, unless `held`: then it stays as it is.
@@ -338,6 +453,17 @@ impl Apply<'_> {
     }
 }
 
+/// The strategy's backup Jobs, scheduled and on demand.
+fn backup_jobs(strategy: &TradingStrategy, watched: &Watched) -> Vec<Arc<Job>> {
+    let namespace = strategy.namespace().unwrap_or_default();
+    backup::jobs_of(
+        &watched.jobs,
+        &namespace,
+        &strategy.name_any(),
+        Component::Backup,
+    )
+}
+
 /// The finish step: the operator's part of the status, and Events for what changed.
 async fn report(
     strategy: &TradingStrategy,
@@ -349,6 +475,15 @@ async fn report(
 ) -> Result<(), Error> {
     let previous = strategy.status.as_ref();
     let namespace = strategy.namespace().unwrap_or_default();
+    let progress_backup_now_at = progress.backup_now_at.clone();
+    let restore = progress.restore.clone();
+    let backups = backup_jobs(strategy, watched);
+    let backup_report = report::backups(
+        strategy,
+        &backups.iter().map(|j| j.as_ref()).collect::<Vec<_>>(),
+        now,
+    );
+    let backup_events = backup_report.events.clone();
     let lease = config::leader_lease(&strategy.name_any());
     let change = leadership.as_ref().and_then(|leadership| {
         let history = watched.history.get(&namespace, &lease);
@@ -380,7 +515,13 @@ async fn report(
                 .upgrade
                 .as_ref()
                 .and_then(|u| u.force_at.clone()),
-            backup_scheduled: status::backup_scheduled(strategy),
+            backups: BackupView {
+                fields: backup_report.fields,
+                backup_succeeded: backup_report.condition,
+                restored: restore.as_ref().and_then(RestoreStage::condition),
+                last_backup_now_at: progress_backup_now_at
+                    .or_else(|| previous.and_then(|s| s.last_backup_now_at.clone())),
+            },
         },
         now,
     );
@@ -401,6 +542,17 @@ async fn report(
     )
     .await?;
     let regarding = strategy.object_ref(&());
+    for event in backup_events {
+        context
+            .publish(
+                &regarding,
+                event.warning,
+                event.reason,
+                "Backup",
+                event.note,
+            )
+            .await;
+    }
     if let Some(change) = change {
         let reason = if change.from.is_some() {
             "LeaderChanged"

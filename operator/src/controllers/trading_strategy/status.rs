@@ -5,6 +5,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
+use super::backup::report::BackupFields;
 use super::leadership::Leadership;
 use super::upgrade::Pending;
 use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
@@ -17,22 +18,19 @@ pub const FAILING_OVER: &str = "FailingOver";
 pub use crate::api::trading_strategy::condition_types::UPGRADE_PENDING;
 
 /// The conditions the operator writes; the runtime writes others under its own manager.
-const OPERATOR_CONDITIONS: [&str; 7] = [
+const OPERATOR_CONDITIONS: [&str; 8] = [
     READY,
     RECONCILING,
     STALLED,
     BROKER_READY,
     BACKUP_SUCCEEDED,
+    RESTORED,
     FAILING_OVER,
     UPGRADE_PENDING,
 ];
 
+pub use crate::api::trading_strategy::condition_types::{BACKUP_SUCCEEDED, RESTORED};
 pub use crate::controllers::error::Blocker;
-
-/// Reported while `spec.backup` asks for scheduled backups: the runtime has no backup mode
-/// yet, so none are taken, and the operator says so rather than rendering a CronJob whose pods
-/// would exit with "unrecognized subcommand".
-pub const BACKUP_SUCCEEDED: &str = "BackupSucceeded";
 
 /// How the rollout of the trader stands.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -42,6 +40,9 @@ pub enum Workload {
     Unknown,
     /// Cron mode: no long-running pod; cycles run as Jobs.
     Scheduled,
+    /// A strategy created with `spec.restore` whose restore Job has not succeeded yet: no
+    /// trader exists.
+    Restoring,
     /// The trader Deployment.
     Trader {
         desired: i32,
@@ -94,17 +95,20 @@ pub struct Observation<'a> {
     pub restart_at: Option<String>,
     pub switchover_at: Option<String>,
     pub force_at: Option<String>,
-    /// Whether `spec.backup` has a schedule (see [`BACKUP_SUCCEEDED`]).
-    pub backup_scheduled: bool,
+    /// Backups and restore, as `backup::report` read them.
+    pub backups: BackupView,
 }
 
-/// Whether the strategy asks for scheduled backups.
-pub fn backup_scheduled(strategy: &crate::api::trading_strategy::TradingStrategy) -> bool {
-    strategy
-        .spec
-        .backup
-        .as_ref()
-        .is_some_and(|b| b.schedule.is_some())
+/// The operator's backup and restore part of the status, computed by `backup::report`.
+#[derive(Clone, Debug, Default)]
+pub struct BackupView {
+    pub fields: BackupFields,
+    /// `BackupSucceeded`, with `spec.backup`.
+    pub backup_succeeded: Option<Observed>,
+    /// `Restored`, with `spec.restore`.
+    pub restored: Option<Observed>,
+    /// The `backupNowAt` value handled (its Job applied), or the last one as it stands.
+    pub last_backup_now_at: Option<String>,
 }
 
 /// The operator-owned fields of the status. Fields the runtime reports are left out (and
@@ -123,14 +127,9 @@ pub fn compute(
     let (ready, reconciling, stalled, phase) = readiness(observation);
     let ready_status = ready.status;
     observed.extend([ready, reconciling, stalled]);
-    if observation.backup_scheduled {
-        observed.push(Observed::new(
-            BACKUP_SUCCEEDED,
-            false,
-            "BackupNotAvailable",
-            "spec.backup is set, but this version of the runtime has no backup mode: no backups are taken",
-        ));
-    }
+    let backups = &observation.backups;
+    observed.extend(backups.backup_succeeded.iter().cloned());
+    observed.extend(backups.restored.iter().cloned());
 
     let phase = if observation.blocker.is_none() && observation.suspended {
         "Halted"
@@ -180,7 +179,7 @@ pub fn compute(
 
     let (ready_replicas, desired_replicas) = match &observation.workload {
         Workload::Trader { desired, ready, .. } => (Some(*ready), Some(*desired)),
-        Workload::Scheduled => (Some(0), Some(0)),
+        Workload::Scheduled | Workload::Restoring => (Some(0), Some(0)),
         Workload::Unknown => (previous.ready_replicas, previous.desired_replicas),
     };
     // restartAt and forceAt are handled once applied; a waiting revision has not been.
@@ -217,8 +216,11 @@ pub fn compute(
         } else {
             previous.last_switchover_at.clone()
         },
+        last_backup_now_at: backups.last_backup_now_at.clone(),
         ..TradingStrategyStatus::default()
     };
+    let mut status = status;
+    backups.fields.clone().fill(&mut status);
     (status, observed)
 }
 
@@ -264,6 +266,22 @@ fn readiness(observation: &Observation<'_>) -> (Observed, Observed, Observed, &'
         (None, Workload::Unknown) => (
             Observed::new(READY, false, "Pending", "children not rendered yet"),
             Observed::new(RECONCILING, true, "Rendering", "rendering the children"),
+            Observed::new(STALLED, false, "Progressing", ""),
+            "Pending",
+        ),
+        (None, Workload::Restoring) => (
+            Observed::new(
+                READY,
+                false,
+                "Restoring",
+                "restoring the journal from the backup",
+            ),
+            Observed::new(
+                RECONCILING,
+                true,
+                "Restoring",
+                "waiting for the restore Job",
+            ),
             Observed::new(STALLED, false, "Progressing", ""),
             "Pending",
         ),
@@ -337,6 +355,12 @@ pub fn operator_view(status: &TradingStrategyStatus) -> TradingStrategyStatus {
         last_forced_upgrade_at: status.last_forced_upgrade_at.clone(),
         last_switchover_at: status.last_switchover_at.clone(),
         leader: status.leader.clone(),
+        last_backup_now_at: status.last_backup_now_at.clone(),
+        last_backup: status.last_backup.clone(),
+        last_schedule_time: status.last_schedule_time.clone(),
+        next_schedule_time: status.next_schedule_time.clone(),
+        last_successful_time: status.last_successful_time.clone(),
+        last_backup_failure: status.last_backup_failure.clone(),
         ..TradingStrategyStatus::default()
     }
 }

@@ -8,7 +8,6 @@ use tradeplane_contract::config as runtime;
 
 use super::config::{self, ConfigProblem};
 use super::render::{self, Inputs};
-use super::status;
 use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
 
@@ -382,55 +381,11 @@ fn hot_standby_with_postgres_rolls_with_a_surge_keeps_one_pod_in_drains_and_has_
     assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
     let pdb = c.disruption_budget.unwrap().spec.unwrap();
     assert!(pdb.min_available.is_some());
-    // No CronJob for the backup: the runtime has no backup mode, so its pods could not run.
+    // Only the trader: the backup CronJob's pods are listed apart (`container_args`).
     assert!(
         modes
             .iter()
             .all(|(mode, _)| *mode == tradeplane_contract::command::PodMode::Trader)
-    );
-}
-
-#[test]
-fn a_scheduled_backup_is_reported_as_not_available_rather_than_rendered() {
-    let mut spec = base_spec();
-    spec["backup"] = json!({"schedule": "0 2 * * *", "destination": {"volume": {}}});
-    let with_backup = strategy(spec);
-    assert!(status::backup_scheduled(&with_backup));
-    assert!(!status::backup_scheduled(&strategy(base_spec())));
-    let observe = |backup_scheduled| {
-        status::compute(
-            &status::Observation {
-                generation: Some(1),
-                previous: None,
-                blocker: None,
-                broker_ready: Some((true, String::new())),
-                workload: status::Workload::Scheduled,
-                suspended: false,
-                live: false,
-                backup_scheduled,
-                ..status::Observation::default()
-            },
-            k8s_openapi::jiff::Timestamp::now(),
-        )
-        .0
-    };
-    let reported = observe(true);
-    let backup = reported
-        .conditions
-        .iter()
-        .find(|c| c.type_ == status::BACKUP_SUCCEEDED)
-        .unwrap();
-    assert_eq!(
-        (backup.status.as_str(), backup.reason.as_str()),
-        ("False", "BackupNotAvailable")
-    );
-    // The strategy itself is not held back by it.
-    assert_eq!(reported.phase.as_deref(), Some("Scheduled"));
-    assert!(
-        !observe(false)
-            .conditions
-            .iter()
-            .any(|c| c.type_ == status::BACKUP_SUCCEEDED)
     );
 }
 

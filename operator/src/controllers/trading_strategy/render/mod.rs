@@ -23,6 +23,7 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use tradeplane_contract::command::PodMode;
 use tradeplane_contract::config::RuntimeConfig;
 
+use super::backup::{self, render::BackupChildren, render::BackupPods};
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::build::secret::{ConfigFile, opaque};
 use crate::controllers::build::{ChildMeta, service};
@@ -57,6 +58,8 @@ pub struct Children {
     pub deployment: Option<Deployment>,
     pub disruption_budget: Option<PodDisruptionBudget>,
     pub cycle: Option<CronJob>,
+    /// Backups and restore (`trading_strategy::backup`).
+    pub backups: BackupChildren,
 }
 
 impl Children {
@@ -96,9 +99,6 @@ pub struct Names {
     pub journal: String,
     pub deployment: String,
     pub cycle: String,
-    /// A backup CronJob earlier versions rendered before the runtime had a backup mode; it is
-    /// deleted where it exists.
-    pub backup: String,
 }
 
 pub fn names(strategy: &str) -> Names {
@@ -110,7 +110,6 @@ pub fn names(strategy: &str) -> Names {
         journal: child_name(strategy, "journal"),
         deployment: child_name(strategy, "trader"),
         cycle: child_name(strategy, "cycle"),
-        backup: child_name(strategy, "backup"),
     }
 }
 
@@ -136,6 +135,8 @@ pub fn render(
         sqlite: journal.is_some(),
     };
     let (deployment, disruption_budget, cycle) = match cycle::cron(strategy) {
+        // Nothing trades before the journal is restored.
+        _ if !backup::restored(strategy) => (None, None, None),
         None => {
             let deployment = trader::deployment(&pods);
             let budget = trader::disruption_budget(&pods, &deployment);
@@ -143,6 +144,15 @@ pub fn render(
         }
         Some(cron) => (None, None, Some(cycle::cron_job(&pods, cron))),
     };
+    let backups = BackupPods {
+        strategy,
+        meta: &meta,
+        names: &names,
+        image: pods.image.clone(),
+        sqlite: pods.sqlite,
+        trader_runs: deployment.is_some(),
+    }
+    .render();
     let rbac = rbac::Rbac::new(&meta, &names);
     Ok(Children {
         config: file.secret(meta.child(&names.config, Component::Trader)),
@@ -163,5 +173,6 @@ pub fn render(
         deployment,
         disruption_budget,
         cycle,
+        backups,
     })
 }
