@@ -136,10 +136,11 @@ pub struct AlertingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
     pub order_rejections: Option<AlertRuleSpec>,
-    /// `TradingStrategyNoCycle`: no cycle completed for `threshold` cycle intervals
-    /// (`schedule.intervalSeconds`), counted from the last one or, if none completed yet,
-    /// from when the runtime was first scraped. Not rendered for cron schedules (their cycles
-    /// run in short-lived pods). Default threshold 3, for `0s`, `Critical`.
+    /// `TradingStrategyNoCycle`: no cycle completed (or was skipped for closed markets) in
+    /// the last `threshold` cycle intervals (`schedule.intervalSeconds`; a window of at least
+    /// two minutes), including a runtime that never completed one. Not rendered for cron
+    /// schedules (their cycles run in short-lived pods). Default threshold 3, for `0s`,
+    /// `Critical`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(COUNT_RULE).message(COUNT_MESSAGE).reason(Reason::FieldValueInvalid))]
     pub no_cycle: Option<AlertRuleSpec>,
@@ -160,9 +161,9 @@ pub struct AlertingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
     pub llm_spend: Option<AlertRuleSpec>,
-    /// `TradingStrategyKillSwitch`: the runtime moved to a stricter trading state than the
-    /// spec asks for (drawdown or daily loss tripped it). Not rendered while the spec itself
-    /// halts trading. No threshold. Default for `0s`, `Critical`.
+    /// `TradingStrategyKillSwitch`: a kill switch of the runtime (`max_drawdown` or
+    /// `max_daily_loss`) tripped and holds trading halted. No threshold. Default for `0s`,
+    /// `Critical`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(UNUSED_RULE).message(UNUSED_MESSAGE).reason(Reason::FieldValueForbidden))]
     pub kill_switch: Option<AlertRuleSpec>,

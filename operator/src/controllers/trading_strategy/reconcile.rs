@@ -70,8 +70,10 @@ pub async fn reconcile(
     })?;
     if strategy.metadata.deletion_timestamp.is_some() {
         // Owner references take the children with it.
+        context.metrics.set_last_backup(&namespace, &name, None);
         return Ok(Action::await_change());
     }
+    context.metrics.set_last_backup(&namespace, &name, last_backup(&strategy));
     let now = Timestamp::now();
     let progress = match resolve(&strategy, &namespace, &context, &watched.accounts).await? {
         Step::Blocked(blocker) => Progress::default().blocked(blocker),
@@ -116,6 +118,12 @@ async fn apply_alerts(strategy: &TradingStrategy, context: &Context) -> Result<A
         render::alerts::names(&strategy.name_any()),
     )
     .await
+}
+
+/// Unix seconds of the last successful backup the status records.
+fn last_backup(strategy: &TradingStrategy) -> Option<f64> {
+    let record = strategy.status.as_ref()?.last_backup.as_ref()?;
+    Some(record.completion_time.0.as_second() as f64)
 }
 
 /// When to look again: when the window a pending revision waits for opens, or at the resync,
