@@ -110,8 +110,18 @@ impl Owner<'_> {
             (
                 "description".to_string(),
                 format!(
-                    "{} {}/{}: {summary} (value {{{{ $value | printf \"%.4g\" }}}}, threshold {}).",
-                    self.label, self.namespace, self.name, threshold
+                    "{} {}/{}: {summary}{}.",
+                    self.label,
+                    self.namespace,
+                    self.name,
+                    // Alerts without a threshold (default 0) compare with a fixed value.
+                    if defaults.threshold > 0.0 {
+                        format!(
+                            " (value {{{{ $value | printf \"%.4g\" }}}}, threshold {threshold})"
+                        )
+                    } else {
+                        String::new()
+                    }
                 ),
             ),
             (

@@ -73,7 +73,9 @@ pub async fn reconcile(
         context.metrics.set_last_backup(&namespace, &name, None);
         return Ok(Action::await_change());
     }
-    context.metrics.set_last_backup(&namespace, &name, last_backup(&strategy));
+    context
+        .metrics
+        .set_last_backup(&namespace, &name, last_backup(&strategy));
     let now = Timestamp::now();
     let progress = match resolve(&strategy, &namespace, &context, &watched.accounts).await? {
         Step::Blocked(blocker) => Progress::default().blocked(blocker),

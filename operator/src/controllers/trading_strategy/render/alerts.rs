@@ -152,7 +152,7 @@ pub fn rules(strategy: &TradingStrategy, alerting: &AlertingSpec, owner: &Owner<
     if cron.is_none() {
         // Completed or skipped (market closed): either way the runtime is cycling. A window of
         // at least two minutes holds several scrapes; a runtime that never completed one
-        // fires too, once its zero counter has been scraped for the whole window.
+        // fires too, once its counter has been scraped for the whole window.
         push(owner.rule(
             "TradingStrategyNoCycle",
             alerting.no_cycle.as_ref(),
@@ -160,9 +160,10 @@ pub fn rules(strategy: &TradingStrategy, alerting: &AlertingSpec, owner: &Owner<
             "no cycle completed for longer than allowed",
             |t| {
                 let window = (t.max(1.0) as u64).saturating_mul(interval).max(120);
+                let cycles = series(CYCLES, "outcome=~\"ok|skipped\"");
+                // `offset`: only once the strategy has been scraped for the whole window.
                 format!(
-                    "sum by ({by}) (increase({}[{window}s])) == 0",
-                    series(CYCLES, "outcome=~\"ok|skipped\"")
+                    "sum by ({by}) (increase({cycles}[{window}s])) == 0 and on ({by}) sum by ({by}) ({cycles} offset {window}s)"
                 )
             },
         ));

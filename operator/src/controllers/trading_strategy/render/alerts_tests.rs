@@ -72,7 +72,7 @@ fn enabled_alone_renders_every_alert_that_applies_with_the_defaults() {
     assert_eq!(
         rules[3].1,
         format!(
-            "sum by (namespace, strategy) (increase(tradeplane_cycles_total{{{sel},outcome=~\"ok|skipped\"}}[180s])) == 0"
+            "sum by (namespace, strategy) (increase(tradeplane_cycles_total{{{sel},outcome=~\"ok|skipped\"}}[180s])) == 0 and on (namespace, strategy) sum by (namespace, strategy) (tradeplane_cycles_total{{{sel},outcome=~\"ok|skipped\"}} offset 180s)"
         )
     );
     assert!(
