@@ -172,6 +172,9 @@ where
         }
         return Ok(Alerts::Off);
     };
+    if let Some(problem) = desired.problem {
+        return Ok(Alerts::Rejected(problem));
+    }
     if !served {
         return Ok(Alerts::CrdNotInstalled);
     }

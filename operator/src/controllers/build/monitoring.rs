@@ -220,6 +220,30 @@ pub struct Monitoring {
     pub monitor: DynamicObject,
     /// The rule file `rule` holds (for `promtool` and the `alert-rules` bin).
     pub file: Value,
+    /// What in the spec keeps the rules from loading (see [`label_problem`]); then nothing
+    /// is applied.
+    pub problem: Option<String>,
+}
+
+/// The first `alertLabels` name Prometheus would refuse, as a sentence naming the field. (The
+/// API server cannot check map keys cheaply; see `api::alerting`.)
+pub fn label_problem(common: &AlertingCommon) -> Option<String> {
+    let valid = |name: &str| {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    common
+        .alert_labels
+        .keys()
+        .find(|name| !valid(name))
+        .map(|name| {
+            format!(
+                "spec.alerting.alertLabels: `{name}` is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+            )
+        })
 }
 
 #[cfg(test)]
@@ -296,6 +320,18 @@ mod tests {
             owner(&common)
                 .rule("Y", Some(&off), DEFAULTS, "y", |_| String::new())
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn alert_label_names_prometheus_would_refuse_are_named() {
+        let mut common = common();
+        assert_eq!(label_problem(&common), None);
+        common.alert_labels.insert("cost-center".into(), "x".into());
+        let problem = label_problem(&common).expect("a dash is refused");
+        assert!(
+            problem.contains("spec.alerting.alertLabels: `cost-center`"),
+            "{problem}"
         );
     }
 

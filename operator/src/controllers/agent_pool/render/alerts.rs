@@ -57,6 +57,7 @@ pub fn render(pool: &AgentPool) -> Option<Monitoring> {
         rule: monitoring::prometheus_rule(child(&rule_name), &group, &rules),
         monitor: monitoring::pod_monitor(child(&monitor_name), &owner, &selector, POOL_LABEL),
         file: monitoring::rule_file(&group, &rules),
+        problem: monitoring::label_problem(&alerting.common),
     })
 }
 

@@ -91,6 +91,7 @@ pub fn render(strategy: &TradingStrategy) -> Option<Monitoring> {
         rule: monitoring::prometheus_rule(child(&rule_name), &group, &rules),
         monitor: monitoring::pod_monitor(child(&monitor_name), &owner, &selector, STRATEGY_LABEL),
         file: monitoring::rule_file(&group, &rules),
+        problem: monitoring::label_problem(&alerting.common),
     })
 }
 
