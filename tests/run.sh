@@ -24,6 +24,9 @@ fi
 step "S3 server for the backup tests (tests/s3/build.sh: built once, cached under $cache)"
 tests/s3/build.sh >/dev/null
 
+step "promtool, prometheus and amtool (Debian packages, installed once when missing)"
+tests/prometheus/install.sh >/dev/null
+
 step "compile the tests"
 cargo test --workspace --locked --no-run
 

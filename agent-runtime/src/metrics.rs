@@ -9,6 +9,13 @@ use prometheus::{
     Opts, Registry, TextEncoder,
 };
 
+/// The kill switches, as `kill_switch_tripped{switch}` names them (`risk::Trip::as_str`).
+pub const KILL_SWITCHES: [&str; 2] = ["max_drawdown", "max_daily_loss"];
+
+/// The broker calls `broker_errors_total{operation}` counts; all shown from the start, so a
+/// `rate()` over them works before the first failure.
+pub const BROKER_OPERATIONS: [&str; 4] = ["reconcile", "clock", "account", "submit"];
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
@@ -22,17 +29,27 @@ pub struct Metrics {
     pub orders: IntCounterVec,
     /// Risk refusals and clips by reason (`halted`, `order_notional`, ...).
     pub risk_rejections: IntCounterVec,
+    /// Account equity in US dollars (both brokers account in dollars).
     pub equity: Gauge,
     pub cash: Gauge,
     /// Drawdown from the equity peak, 0–1.
     pub drawdown: Gauge,
+    /// Equity minus the first equity seen this UTC day (the max-daily-loss kill switch's
+    /// figure), in US dollars; negative is a loss.
+    pub daily_pnl: Gauge,
+    /// 1 while a kill switch (`max_drawdown`, `max_daily_loss`) holds trading halted.
+    pub kill_switch: IntGaugeVec,
+    /// 1 when the broker answered the last call, 0 when it failed.
+    pub broker_up: IntGauge,
+    /// Broker calls that failed, by operation (`reconcile`, `clock`, `account`, `submit`).
+    pub broker_errors: IntCounterVec,
     /// 1 while this process holds the leader lease.
     pub leader: IntGauge,
     /// 1 for the role this process plays now (`leader` or `standby`), 0 for the other.
     pub role: IntGaugeVec,
     /// 0 Active, 1 Reducing, 2 Halted.
     pub trading_state: IntGauge,
-    /// Unix time of the last completed cycle.
+    /// Unix time of the slot of the last completed cycle (the scheduled time; a replay's bar).
     pub last_cycle_timestamp: Gauge,
     /// Market data fetches that failed, by kind.
     pub market_data_errors: IntCounterVec,
@@ -67,7 +84,7 @@ impl Metrics {
             ]),
         )?;
         registry.register(Box::new(cycle_duration.clone()))?;
-        Ok(Self {
+        let metrics = Self {
             cycles: counter_vec("cycles_total", "Cycles finished, by outcome", "outcome")?,
             cycle_duration,
             decisions: counter_vec("decisions_total", "Decisions, by action", "action")?,
@@ -77,9 +94,39 @@ impl Metrics {
                 "Orders refused or clipped by risk, by reason",
                 "reason",
             )?,
-            equity: gauge("equity", "Account equity")?,
-            cash: gauge("cash", "Account cash")?,
+            equity: gauge("equity_usd", "Account equity in US dollars")?,
+            cash: gauge("cash_usd", "Account cash in US dollars")?,
             drawdown: gauge("drawdown_ratio", "Drawdown from the equity peak (0-1)")?,
+            daily_pnl: gauge(
+                "daily_pnl_usd",
+                "Equity minus the first equity seen this UTC day, in US dollars",
+            )?,
+            kill_switch: {
+                let metric = IntGaugeVec::new(
+                    Opts::new(
+                        "kill_switch_tripped",
+                        "1 while the kill switch (max_drawdown, max_daily_loss) holds trading halted",
+                    ),
+                    &["switch"],
+                )?;
+                registry.register(Box::new(metric.clone()))?;
+                for switch in KILL_SWITCHES {
+                    metric.with_label_values(&[switch]).set(0);
+                }
+                metric
+            },
+            broker_up: int_gauge("broker_up", "1 when the broker answered the last call")?,
+            broker_errors: {
+                let metric = counter_vec(
+                    "broker_errors_total",
+                    "Broker calls that failed, by operation",
+                    "operation",
+                )?;
+                for operation in BROKER_OPERATIONS {
+                    metric.with_label_values(&[operation]);
+                }
+                metric
+            },
             leader: int_gauge("leader", "1 while this process is the leader")?,
             role: {
                 let metric = IntGaugeVec::new(
@@ -94,8 +141,8 @@ impl Metrics {
             },
             trading_state: int_gauge("trading_state", "0 Active, 1 Reducing, 2 Halted")?,
             last_cycle_timestamp: gauge(
-                "last_cycle_timestamp_seconds",
-                "Unix time of the last completed cycle",
+                "last_completed_cycle_timestamp_seconds",
+                "Unix time of the slot of the last completed cycle",
             )?,
             market_data_errors: counter_vec(
                 "market_data_errors_total",
@@ -103,7 +150,15 @@ impl Metrics {
                 "kind",
             )?,
             registry,
-        })
+        };
+        // Shown at zero from the start, so rules on a ratio or a rate() have both sides.
+        for outcome in ["ok", "error"] {
+            metrics.cycles.with_label_values(&[outcome]);
+        }
+        for outcome in ["filled", "rejected"] {
+            metrics.orders.with_label_values(&[outcome]);
+        }
+        Ok(metrics)
     }
 
     /// Text exposition format for `/metrics`.
@@ -117,6 +172,14 @@ impl Metrics {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Records whether the broker answered a call of `operation`.
+    pub fn broker_answered(&self, operation: &str, ok: bool) {
+        self.broker_up.set(i64::from(ok));
+        if !ok {
+            self.broker_errors.with_label_values(&[operation]).inc();
+        }
     }
 
     /// A counter that starts at zero but is visible, so alerts on `rate()` work from the start.

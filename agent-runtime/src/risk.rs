@@ -224,6 +224,24 @@ impl RiskManager {
         self.configured = state;
     }
 
+    /// Whether the kill switch named `switch` (a [`Trip::as_str`]) holds trading halted now.
+    pub fn tripped(&self, switch: &str) -> bool {
+        let daily = self.daily_trip.as_ref().map(|(_, trip)| trip);
+        [self.drawdown_trip.as_ref(), daily]
+            .into_iter()
+            .flatten()
+            .any(|trip| trip.as_str() == switch)
+    }
+
+    /// Equity now minus the first equity seen on `now`'s UTC day (what `maxDailyLoss` is
+    /// measured against); 0 before any equity was seen that day.
+    pub fn daily_pnl(&self, now: DateTime<Utc>, equity: f64) -> f64 {
+        match self.day_start {
+            Some((day, start)) if day == now.date_naive() => equity - start,
+            _ => 0.0,
+        }
+    }
+
     pub fn peak_equity(&self) -> Option<f64> {
         self.peak_equity
     }

@@ -58,12 +58,12 @@ impl Trader {
             match self.runner.broker().reconcile().await {
                 Ok(()) => {
                     self.health.set_reconciled(true);
-                    self.health.set_broker_reachable(true);
+                    self.broker_answered("reconcile", true);
                     tracing::info!("reconciled with the broker");
                     return true;
                 }
                 Err(err) => {
-                    self.health.set_broker_reachable(false);
+                    self.broker_answered("reconcile", false);
                     tracing::warn!(%err, retry_in = backoff.as_secs(), "cannot reconcile with the broker");
                 }
             }
@@ -371,15 +371,15 @@ impl Trader {
             Ok(None) if self.schedule.in_session(slot) => Gate::Open,
             Ok(None) => closed("calendar", None),
             Ok(Some(clock)) if clock.is_open => {
-                self.health.set_broker_reachable(true);
+                self.broker_answered("clock", true);
                 Gate::Open
             }
             Ok(Some(clock)) => {
-                self.health.set_broker_reachable(true);
+                self.broker_answered("clock", true);
                 closed("broker clock", clock.next_open)
             }
             Err(err) => {
-                self.health.set_broker_reachable(false);
+                self.broker_answered("clock", false);
                 self.runner
                     .metrics()
                     .cycles
@@ -389,6 +389,12 @@ impl Trader {
                 Gate::Unknown
             }
         }
+    }
+
+    /// Readiness and the broker metrics follow whether the broker answered `operation`.
+    fn broker_answered(&self, operation: &str, ok: bool) {
+        self.health.set_broker_reachable(ok);
+        self.runner.metrics().broker_answered(operation, ok);
     }
 
     fn cycle_done(&self, report: &CycleReport) {

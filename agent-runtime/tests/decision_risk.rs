@@ -338,8 +338,14 @@ fn drawdown_latches_halted() {
     let trip = risk.observe_equity(now(), 96_000.0).unwrap();
     assert!(matches!(trip, Trip::MaxDrawdown { peak, .. } if peak == 120_000.0));
     assert_eq!(risk.state(), TradingState::Halted);
+    assert!(risk.tripped("max_drawdown"));
+    assert!(!risk.tripped("max_daily_loss"));
     risk.observe_equity(now() + chrono::Duration::days(5), 130_000.0);
     assert_eq!(risk.state(), TradingState::Halted, "latched");
+    assert!(
+        risk.tripped("max_drawdown"),
+        "the gauge stays up while latched"
+    );
 }
 
 #[test]
@@ -349,16 +355,31 @@ fn daily_loss_halts_until_the_next_day() {
         ..RiskConfig::default()
     };
     let mut risk = RiskManager::new(&config, TradingState::Active);
+    assert_eq!(
+        risk.daily_pnl(now(), 50_000.0),
+        0.0,
+        "no equity seen yet today"
+    );
     risk.observe_equity(now(), 50_000.0);
     assert!(risk.observe_equity(now(), 49_001.0).is_none());
+    assert_eq!(risk.daily_pnl(now(), 49_001.0), -999.0);
+    assert!(!risk.tripped("max_daily_loss"));
     assert!(matches!(
         risk.observe_equity(now(), 49_000.0),
         Some(Trip::MaxDailyLoss { .. })
     ));
+    assert!(risk.tripped("max_daily_loss"));
+    assert!(!risk.tripped("max_drawdown"));
     assert_eq!(
         rejected(risk.review(now(), &buy(1.0), &exposure(0.0, 0.0))),
         RejectReason::Halted
     );
     risk.observe_equity(now() + chrono::Duration::days(1), 49_000.0);
     assert_eq!(risk.state(), TradingState::Active);
+    assert!(!risk.tripped("max_daily_loss"), "a new day clears it");
+    assert_eq!(
+        risk.daily_pnl(now() + chrono::Duration::days(1), 49_500.0),
+        500.0,
+        "measured from the new day's first equity"
+    );
 }

@@ -195,8 +195,11 @@ async fn trader_serves_probes_and_metrics_logs_json_and_stops_on_sigterm() {
     for name in [
         "tradeplane_cycles_total{outcome=\"ok\"}",
         "tradeplane_decisions_total{action=",
-        "tradeplane_equity ",
+        "tradeplane_equity_usd ",
         "tradeplane_drawdown_ratio ",
+        "tradeplane_daily_pnl_usd ",
+        "tradeplane_broker_up 1",
+        "tradeplane_kill_switch_tripped{switch=\"max_drawdown\"} 0",
         "tradeplane_trading_state 0",
         "tradeplane_leader 1",
     ] {
@@ -429,7 +432,7 @@ async fn a_trader_waiting_for_the_open_skips_the_slot_and_stays_ready() {
         "{metrics}"
     );
     assert!(
-        !metrics.contains("tradeplane_cycles_total{outcome=\"ok\"}"),
+        metrics.contains("tradeplane_cycles_total{outcome=\"ok\"} 0"),
         "{metrics}"
     );
     assert!(alpaca.orders().is_empty());

@@ -65,5 +65,5 @@ async fn readiness_follows_reconciliation_broker_and_cycle_age() {
 
     let (status, body) = get(format!("{base}/metrics")).await;
     assert_eq!(status, 200);
-    assert!(body.contains("tradeplane_equity 123456"), "{body}");
+    assert!(body.contains("tradeplane_equity_usd 123456"), "{body}");
 }

@@ -162,13 +162,10 @@ impl CycleRunner {
             .iter()
             .filter_map(|s| Some((s.symbol.clone(), s.last_price()?)))
             .collect();
-        let mut account = self
-            .broker
-            .account(&marks)
-            .await
-            .map_err(CycleError::Broker)?;
+        let mut account = self.account(&marks).await?;
         if let Some(trip) = self.risk.observe_equity(now, account.equity) {
             tracing::error!(cycle_id, ?trip, "kill switch tripped: trading halted");
+            self.publish_risk_state();
             self.record(JournalEntry::KillSwitch {
                 cycle_id: cycle_id.clone(),
                 time: now,
@@ -224,16 +221,15 @@ impl CycleRunner {
             .await?;
         }
 
-        account = self
-            .broker
-            .account(&marks)
-            .await
-            .map_err(CycleError::Broker)?;
+        account = self.account(&marks).await?;
         let drawdown = self.risk.drawdown(account.equity);
         self.metrics.equity.set(account.equity);
         self.metrics.cash.set(account.cash);
         self.metrics.drawdown.set(drawdown);
-        self.metrics.trading_state.set(self.risk.state() as i64);
+        self.metrics
+            .daily_pnl
+            .set(self.risk.daily_pnl(now, account.equity));
+        self.publish_risk_state();
         self.metrics
             .last_cycle_timestamp
             .set(now.timestamp() as f64);
@@ -384,7 +380,9 @@ impl CycleRunner {
             return self.abandon(cycle_id, now, order).await;
         }
         report.orders_sent += 1;
-        let outcome = match self.broker.submit(cycle_id, &order, now).await {
+        let submitted = self.broker.submit(cycle_id, &order, now).await;
+        self.metrics.broker_answered("submit", submitted.is_ok());
+        let outcome = match submitted {
             Ok(outcome) => outcome,
             Err(err) => {
                 // Unknown outcome: journalled as pending, so restart reconciliation looks it up.
@@ -458,7 +456,7 @@ impl CycleRunner {
             return Ok(());
         }
         self.risk.set_configured_state(state);
-        self.metrics.trading_state.set(self.risk.state() as i64);
+        self.publish_risk_state();
         tracing::warn!(
             cycle_id,
             from = from.as_str(),
@@ -472,6 +470,24 @@ impl CycleRunner {
             to: state,
         })
         .await
+    }
+
+    /// The account at `marks`, the broker's answer counted in the broker metrics.
+    async fn account(&self, marks: &BTreeMap<String, f64>) -> Result<AccountState, CycleError> {
+        let account = self.broker.account(marks).await;
+        self.metrics.broker_answered("account", account.is_ok());
+        account.map_err(CycleError::Broker)
+    }
+
+    /// The trading state and each kill switch, as gauges.
+    fn publish_risk_state(&self) {
+        self.metrics.trading_state.set(self.risk.state() as i64);
+        for switch in crate::metrics::KILL_SWITCHES {
+            self.metrics
+                .kill_switch
+                .with_label_values(&[switch])
+                .set(i64::from(self.risk.tripped(switch)));
+        }
     }
 
     async fn record(&self, entry: JournalEntry) -> Result<(), CycleError> {

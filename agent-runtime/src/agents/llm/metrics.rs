@@ -27,6 +27,8 @@ pub struct LlmMetrics {
     pub budget_remaining_usd: GaugeVec,
     /// Dollars spent today, by provider, as the budget counts it (a pool: every replica).
     pub spent_today_usd: GaugeVec,
+    /// The provider's daily budget in dollars (absent for providers without a budget).
+    pub budget_usd: GaugeVec,
     /// Reports a seat made from its fallback, by role and fallback (`hold`, `quant:trend`, ...).
     pub fallbacks: IntCounterVec,
 }
@@ -71,6 +73,13 @@ impl LlmMetrics {
                 ),
                 &["provider"],
             )?,
+            budget_usd: GaugeVec::new(
+                Opts::new(
+                    "llm_budget_usd",
+                    "The provider's budget in US dollars per UTC day.",
+                ),
+                &["provider"],
+            )?,
             fallbacks: IntCounterVec::new(
                 Opts::new(
                     "llm_fallbacks_total",
@@ -85,6 +94,7 @@ impl LlmMetrics {
         registry.register(Box::new(metrics.latency.clone()))?;
         registry.register(Box::new(metrics.budget_remaining_usd.clone()))?;
         registry.register(Box::new(metrics.spent_today_usd.clone()))?;
+        registry.register(Box::new(metrics.budget_usd.clone()))?;
         registry.register(Box::new(metrics.fallbacks.clone()))?;
         Ok(metrics)
     }

@@ -387,6 +387,12 @@ impl Provider {
             .spent_today_usd
             .with_label_values(&[&self.name])
             .set(self.budget.spent(now));
+        if let Some(limit) = self.budget.limit_usd() {
+            metrics
+                .budget_usd
+                .with_label_values(&[&self.name])
+                .set(limit);
+        }
         if let Some(left) = self.budget.remaining(now) {
             metrics
                 .budget_remaining_usd

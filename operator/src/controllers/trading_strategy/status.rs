@@ -18,7 +18,7 @@ pub const FAILING_OVER: &str = "FailingOver";
 pub use crate::api::trading_strategy::condition_types::UPGRADE_PENDING;
 
 /// The conditions the operator writes; the runtime writes others under its own manager.
-const OPERATOR_CONDITIONS: [&str; 8] = [
+const OPERATOR_CONDITIONS: [&str; 9] = [
     READY,
     RECONCILING,
     STALLED,
@@ -27,9 +27,12 @@ const OPERATOR_CONDITIONS: [&str; 8] = [
     RESTORED,
     FAILING_OVER,
     UPGRADE_PENDING,
+    ALERTS_CONFIGURED,
 ];
 
-pub use crate::api::trading_strategy::condition_types::{BACKUP_SUCCEEDED, RESTORED};
+pub use crate::api::trading_strategy::condition_types::{
+    ALERTS_CONFIGURED, BACKUP_SUCCEEDED, RESTORED,
+};
 pub use crate::controllers::error::Blocker;
 
 /// How the rollout of the trader stands.
@@ -97,6 +100,14 @@ pub struct Observation<'a> {
     pub force_at: Option<String>,
     /// Backups and restore, as `backup::report` read them.
     pub backups: BackupView,
+    /// `AlertsConfigured`, when alerting was ever asked for (see `controllers::monitoring`).
+    pub alerts: Option<Observed>,
+}
+
+/// Whether the status carries `AlertsConfigured`: then it is kept up to date even after
+/// `spec.alerting` is removed.
+pub fn mentions_alerts(status: Option<&TradingStrategyStatus>) -> bool {
+    status.is_some_and(|s| s.conditions.iter().any(|c| c.type_ == ALERTS_CONFIGURED))
 }
 
 /// The operator's backup and restore part of the status, computed by `backup::report`.
@@ -130,6 +141,8 @@ pub fn compute(
     let backups = &observation.backups;
     observed.extend(backups.backup_succeeded.iter().cloned());
     observed.extend(backups.restored.iter().cloned());
+
+    observed.extend(observation.alerts.clone());
 
     let phase = if observation.blocker.is_none() && observation.suspended {
         "Halted"
