@@ -242,9 +242,13 @@ async fn apply(
     // While a revision waits, so do the Secrets its pods read: a pod that restarts in the
     // meantime (a crash, a drain) must find the config and keys of the template it runs.
     let held = pending.is_some();
+    // The Role before its RoleBinding: without `bind` (the chart does not grant it), the API
+    // server checks a new binding against the Role it names and answers 404 while that Role
+    // does not exist yet. Applied side by side, the binding's 404 ended the join and dropped
+    // the Role's apply with it, on every retry (seen on a real node with the chart's RBAC).
+    let role_changed = apply.child(role).await?;
     let first = futures::try_join!(
         apply.child(service_account),
-        apply.child(role),
         apply.child(role_binding),
         apply.child(lease),
         apply.unless(held, config),
@@ -255,7 +259,15 @@ async fn apply(
         apply.absent::<CronJob>(&names.backup),
     )?;
     let mut writes = [
-        first.0, first.1, first.2, first.3, first.4, first.5, first.6, first.7, first.8,
+        role_changed,
+        first.0,
+        first.1,
+        first.2,
+        first.3,
+        first.4,
+        first.5,
+        first.6,
+        first.7,
     ]
     .into_iter()
     .filter(|changed| *changed)
