@@ -25,6 +25,11 @@ group_alive() {
   return 1
 }
 
+# A real node first, while the API server still answers (its pods are deleted through it).
+if [ -d "$state/node" ]; then
+  "$(dirname "$0")/../node/down.sh" "$state"
+fi
+
 # Reverse start order: clients of the API server go before it, and it goes before etcd.
 pids=() names=()
 for name in kwok scheduler controller-manager apiserver etcd; do
