@@ -8,6 +8,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -419,8 +420,24 @@ async fn report(
         } else {
             "LeaderElected"
         };
+        // The new leader's pod is the Event's related object: each change is then an Event of
+        // its own, naming both pods, rather than a repeat count on the first one.
+        let leader = ObjectReference {
+            api_version: Some("v1".to_string()),
+            kind: Some("Pod".to_string()),
+            namespace: regarding.namespace.clone(),
+            name: Some(change.to.clone()),
+            ..ObjectReference::default()
+        };
         context
-            .publish(&regarding, false, reason, "Failover", change.note())
+            .publish_related(
+                &regarding,
+                Some(leader),
+                false,
+                reason,
+                "Failover",
+                change.note(),
+            )
             .await;
     }
     Ok(())
