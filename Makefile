@@ -44,10 +44,12 @@ argocd-cm:
 
 ## bench: benchmarks that print figures (not asserted): the runtime's pipeline, journal and
 ## worker, then the operator's reconcile throughput, no-op writes and memory on a private
-## control plane (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes)
+## control plane (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes), then
+## on a real node: start-up, apply → first order, RSS, failover over 20 (tests/node/bench.sh)
 bench:
 	cargo bench -p tradeplane-agent-runtime
 	cargo bench -p tradeplane-operator --bench reconcile
+	tests/node/bench.sh
 
 ## image: both images (Dockerfile targets operator, agent-runtime) as OCI archives in
 ## build/images, built with buildah without a registry; prints each digest and size

@@ -13,7 +13,8 @@
 # /run/mount) and sets kernel settings, so a machine holds one real node at a time: a lock
 # (flock on $TP_NODE_LOCK, held by the node's processes) makes a second one wait up to
 # TP_NODE_LOCK_WAIT seconds (default 900). STATE_DIR/node holds everything else the node owns;
-# tests/node/down.sh undoes it all, kernel settings included.
+# tests/node/down.sh undoes it all, kernel settings included. STATE_DIR/node/timings has the
+# seconds from the start to containerd ready, kubelet started, /healthz, node Ready.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 state=$1 apiserver_port=$2
@@ -65,6 +66,8 @@ for key in kernel/panic kernel/panic_on_oops vm/overcommit_memory; do
 done > "$node/sysctl.saved"
 
 started=$SECONDS
+t0=$(date +%s.%N)
+mark() { printf '%s %.2f\n' "$1" "$(echo "$(date +%s.%N) - $t0" | bc)" >> "$node/timings"; }
 # --- containerd: every path its own, the CRI plugin set for this machine --------------------
 # The one CNI config is a deliberate dead end: the node is Ready (the CRI sees a network
 # config) but a pod that is not hostNetwork fails with "failed to find plugin".
@@ -115,6 +118,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
 TOML
 start containerd "$bin/containerd" --config "$node/containerd.toml" --log-level warn
 wait_for containerd 30 "$state/pids/containerd.pid" "$bin/ctr" --address "$run/containerd.sock" version
+mark containerd-ready
 log "containerd ready in $((SECONDS - started))s"
 
 # --- images: imported, never pulled -----------------------------------------------------------
@@ -197,11 +201,13 @@ PY
 read -r kubelet_port healthz_port <<<"$YAML_PORTS"
 sed -i "s/^port: 0/port: $kubelet_port/; s/^healthzPort: 0/healthzPort: $healthz_port/" "$node/kubelet.yaml"
 started_kubelet=$SECONDS
+mark kubelet-start
 start kubelet "$bin/kubelet" --config "$node/kubelet.yaml" --kubeconfig "$node/kubelet.kubeconfig" \
   --root-dir "$node/kubelet" --cert-dir "$node/pki" --hostname-override 127.0.0.1 \
   --node-labels tradeplane.io/real-node=true --v 1
 wait_for kubelet 60 "$state/pids/kubelet.pid" curl -sf "http://127.0.0.1:$healthz_port/healthz"
 echo "$healthz_port" > "$node/healthz.port"
+mark kubelet-healthz
 
 # The kubelet sets panic_on_oops=1 (and the other two) shortly after /healthz answers: wait
 # for that, then put all three back, so a kernel oops elsewhere cannot reboot the machine.
@@ -213,6 +219,7 @@ sleep 0.2
 "$here/restore-sysctl.sh" "$node/sysctl.saved"
 KUBECONFIG=$state/kubeconfig "$ctl/kubectl" wait --for=condition=Ready node/127.0.0.1 --timeout=60s >/dev/null ||
   fail "the real node did not become Ready (log: $state/logs/kubelet.log)"
+mark node-ready
 "$here/restore-sysctl.sh" "$node/sysctl.saved"
 
 # --- the local admission step that adapts pods to this node (see admission.py) ---------------
