@@ -54,13 +54,13 @@ rss() { # KiB of resident memory of the processes $@
   echo $((total / 1024))
 }
 shims=$(for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$node_bin/containerd-shim-runc-v2" ] && echo "$pid"; done)
+  if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$node_bin/containerd-shim-runc-v2" ]; then echo "$pid"; fi; done)
 say "RSS MiB: kubelet $(rss "$(cat "$state/pids/kubelet.pid")"), containerd $(rss "$(cat "$state/pids/containerd.pid")"), $(wc -w <<<"$shims") shims $(rss $shims) together"
 for uid_name in $(kubectl get pods -A --field-selector spec.nodeName=127.0.0.1 -o jsonpath='{range .items[*]}{.metadata.uid}={.metadata.namespace}/{.metadata.name}{"\n"}{end}'); do
   uid=${uid_name%%=*} pod=${uid_name#*=}
-  dir=$(find /sys/fs/cgroup/memory/tradeplane-node -maxdepth 3 -type d -name "pod$uid" | head -n1)
+  dir=$(find /sys/fs/cgroup/memory/tradeplane-node -maxdepth 3 -type d -name "pod$uid" 2>/dev/null | head -n1 || true)
   [ -n "$dir" ] || continue
-  say "RSS MiB: $pod $(rss $(cat $(find "$dir" -name cgroup.procs) 2>/dev/null | sort -u))"
+  say "RSS MiB: $pod $(rss $(find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u))"
 done
 
 tests/node/failover.sh "$ns" "${TRADEPLANE_BENCH_FAILOVERS:-20}"
