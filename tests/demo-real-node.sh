@@ -27,7 +27,7 @@ export PATH="$bin:$PATH"
 step "real-node binaries: kubelet, containerd, runc, the pause image (built once, cached)"
 tests/node/build.sh >/dev/null || { echo "the real node's binaries did not build"; exit 3; }
 step "the images (make image: release build, then buildah; warm: seconds)"
-tests/image/build.sh
+tests/image/build.sh || { echo "the images did not build (output above)"; exit 3; }
 
 tests/cluster/down.sh "$state" # a demo interrupted earlier may have left one behind
 if [ "${TRADEPLANE_DEMO_KEEP:-}" = 1 ]; then
