@@ -47,11 +47,13 @@ argocd-cm:
 ## operator's reconcile throughput, no-op writes and memory on a private control plane
 ## (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes), then failover
 ## after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second
-## (TRADEPLANE_BENCH_KILLS=100 by default, about a quarter of an hour)
+## (TRADEPLANE_BENCH_KILLS=100 by default, about a quarter of an hour), then on a real node:
+## start-up, apply → first order, RSS, failover over 20 (tests/node/bench.sh)
 bench:
 	cargo bench -p tradeplane-agent-runtime
 	cargo bench -p tradeplane-operator --bench reconcile
 	PATH="$$(tests/cluster/build.sh):$$PATH" cargo bench -p e2e --bench failover
+	tests/node/bench.sh
 
 ## image: both images (Dockerfile targets operator, agent-runtime) as OCI archives in
 ## build/images, built with buildah without a registry; prints each digest and size

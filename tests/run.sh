@@ -42,4 +42,7 @@ cargo test --workspace --locked --no-fail-fast -- --color never "$@"
 step "images: build them, run the runtime image with runc (tests/image/test.sh)"
 tests/image/test.sh
 
+step "a real node: the chart, the quick start and suspend on real pods (tests/node/test.sh)"
+tests/node/test.sh
+
 step "all tests passed in $((SECONDS - started))s"

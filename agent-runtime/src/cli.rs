@@ -51,7 +51,11 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(command.mode, command.kubeconfig.as_deref()))
+    runtime.block_on(run(
+        command.mode,
+        command.kubeconfig.as_deref(),
+        command.listen,
+    ))
 }
 
 fn init_logging(format: LogFormat) {
@@ -97,7 +101,7 @@ fn check_config(path: &Path, purpose: ConfigPurpose) -> ExitCode {
     }
 }
 
-async fn run(mode: Mode, kubeconfig: Option<&Path>) -> ExitCode {
+async fn run(mode: Mode, kubeconfig: Option<&Path>, listen: Option<String>) -> ExitCode {
     // Lists a destination: no config, no journal.
     if let Mode::Backups {
         command: BackupsCommand::List { destination, json },
@@ -106,10 +110,13 @@ async fn run(mode: Mode, kubeconfig: Option<&Path>) -> ExitCode {
         return backup::list(destination, *json).await;
     }
     let config_path = mode.config_path().to_path_buf();
-    let config = match load(&config_path, mode.purpose()) {
+    let mut config = match load(&config_path, mode.purpose()) {
         Some(config) => config,
         None => return ExitCode::FAILURE,
     };
+    if let Some(listen) = listen {
+        config.server.listen = listen;
+    }
     let shutdown = shutdown_signal();
     match mode {
         Mode::Trader(_) => trader(config, &config_path, kubeconfig, shutdown, false).await,

@@ -25,28 +25,40 @@ group_alive() {
   return 1
 }
 
-# Reverse start order: clients of the API server go before it, and it goes before etcd.
-pids=() names=()
-for name in kwok scheduler controller-manager apiserver etcd; do
-  f=$state/pids/$name.pid
-  [ -f "$f" ] || continue
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-    pids+=("$pid") names+=("$name")
-  fi
-done
+# A real node first, while the API server still answers (its pods are deleted through it).
+if [ -d "$state/node" ]; then
+  "$(dirname "$0")/../node/down.sh" "$state"
+fi
 
-deadline=$((SECONDS + 10))
-for i in "${!pids[@]}"; do
-  pid=${pids[$i]}
-  while group_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-  if group_alive "$pid"; then
-    log "${names[$i]} (process group $pid) ignored TERM for 10s; killing it"
-    kill -KILL -- "-$pid" 2>/dev/null
-  fi
-done
+# Reverse start order: clients of the API server go before it, and it goes before etcd. etcd
+# gets TERM only once the rest has gone: an API server shutting down still writes (a real
+# node's pods and leases keep it busy), and with etcd gone under it, it hung out its 10 s.
+stopped=0
+stop_group() { # NAME...: TERM to each, then wait (KILL after 10 s)
+  local name f pid i pids=() names=()
+  for name in "$@"; do
+    f=$state/pids/$name.pid
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+      pids+=("$pid") names+=("$name")
+    fi
+  done
+  local deadline=$((SECONDS + 10))
+  for i in "${!pids[@]}"; do
+    pid=${pids[$i]}
+    while group_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    if group_alive "$pid"; then
+      log "${names[$i]} (process group $pid) ignored TERM for 10s; killing it"
+      kill -KILL -- "-$pid" 2>/dev/null
+    fi
+  done
+  stopped=$((stopped + ${#pids[@]}))
+}
+stop_group kwok scheduler controller-manager apiserver
+stop_group etcd
 
 rm -rf "$state/pids" "$state/etcd" "$state/pki" "$state/kubeconfig" "$state/mode"
-[ ${#pids[@]} -eq 0 ] || log "stopped ${#pids[@]} processes ($state)"
+[ $stopped -eq 0 ] || log "stopped $stopped processes ($state)"
 exit 0

@@ -11,6 +11,8 @@
 #   TP_COMPONENTS   comma list of what to start (default: etcd,apiserver,controller-manager,
 #                   scheduler,kwok); tests that only need an API server start less
 #   TP_NODES        number of kwok nodes (default 2)
+#   TP_REAL_NODES=1 also start one real node (containerd + kubelet, tests/node/up.sh) beside
+#                   kwok's; kwok's nodes are then tainted so pods go to the real one
 #   TRADEPLANE_USE_EXISTING_CLUSTER=1 with KUBECONFIG set: start nothing, point STATE_DIR at
 #                   that cluster instead (it must already be reachable)
 set -euo pipefail
@@ -112,6 +114,18 @@ token=$(openssl rand -hex 24)
 openssl genrsa -out "$state/pki/sa.key" 2048 2>/dev/null
 echo "$token,admin,admin,system:masters" > "$state/pki/tokens.csv"
 chmod 600 "$state/pki/sa.key" "$state/pki/tokens.csv"
+# A CA of the cluster's own (the API server's --cert-dir self-signs its serving cert and keeps
+# no key): it signs x509 client certificates — the API server's own towards kubelets (logs,
+# exec) and, with a real node, the kubelet's identity and the local admission webhook's cert.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -keyout "$state/pki/ca.key" -out "$state/pki/ca.crt" -subj "/CN=tradeplane-local-ca" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout "$state/pki/kubelet-client.key" -out "$state/pki/kubelet-client.csr" \
+  -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" 2>/dev/null
+openssl x509 -req -in "$state/pki/kubelet-client.csr" -CA "$state/pki/ca.crt" -CAkey "$state/pki/ca.key" \
+  -CAcreateserial -days 2 -out "$state/pki/kubelet-client.crt" \
+  -extfile <(printf 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature') 2>/dev/null
+chmod 600 "$state/pki/ca.key" "$state/pki/kubelet-client.key"
 
 if wants apiserver; then
   # --endpoint-reconciler-type=none: the default reconciler publishes the advertise address as
@@ -127,6 +141,10 @@ if wants apiserver; then
     --service-account-signing-key-file "$state/pki/sa.key" \
     --token-auth-file "$state/pki/tokens.csv" \
     --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction \
+    --client-ca-file "$state/pki/ca.crt" \
+    --kubelet-client-certificate "$state/pki/kubelet-client.crt" \
+    --kubelet-client-key "$state/pki/kubelet-client.key" \
     --v 1
   wait_ready apiserver 60 curl -sfk -H "Authorization: Bearer $token" "https://127.0.0.1:$apiserver_port/readyz"
 fi
@@ -189,10 +207,13 @@ if wants kwok; then
   # names a file of Stages only, and without Leases a node's only sign of life is the status
   # heartbeat stage, every 10 to 20 minutes, so the nodes went NotReady in long runs.
   start kwok kwok --kubeconfig "$kubeconfig" --config "$(dirname "$bin")/kwok-stages.yaml" \
-    --manage-all-nodes=true --cidr 10.244.0.0/16 --node-ip 10.0.1.1 \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr 10.244.0.0/16 --node-ip 10.0.1.1 \
     --node-lease-duration-seconds 40 \
     --server-address "127.0.0.1:$kwok_port"
   wait_ready kwok 30 curl -sf "http://127.0.0.1:$kwok_port/healthz"
+  # With a real node, pods belong there: kwok's nodes take only pods that tolerate that.
+  kwok_taints='[]'
+  [ "${TP_REAL_NODES:-0}" = 1 ] && kwok_taints='[{key: tradeplane.io/simulated, value: "true", effect: NoSchedule}]'
   for i in $(seq 1 "$nodes"); do
     cat <<EOF
 apiVersion: v1
@@ -202,7 +223,7 @@ metadata:
   annotations: {kwok.x-k8s.io/node: fake}
   labels: {type: kwok, kubernetes.io/hostname: kwok-node-$i, kubernetes.io/os: linux, topology.kubernetes.io/zone: zone-$i}
 spec:
-  taints: []
+  taints: $kwok_taints
 status:
   allocatable: {cpu: "32", memory: 128Gi, pods: "110"}
   capacity: {cpu: "32", memory: 128Gi, pods: "110"}
@@ -224,6 +245,10 @@ if wants controller-manager; then
     [ $SECONDS -lt $deadline ] || fail "no default ServiceAccount after 60s"
     sleep 0.2
   done
+fi
+
+if [ "${TP_REAL_NODES:-0}" = 1 ]; then
+  "$here/../node/up.sh" "$state" "$apiserver_port"
 fi
 
 trap - EXIT

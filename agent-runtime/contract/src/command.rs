@@ -31,6 +31,11 @@ pub struct Command {
     /// (in a pod the service account's token is used).
     #[arg(long, global = true, env = "TRADEPLANE_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+    /// The address to serve on instead of the config's `server.listen` — for a pod on the
+    /// host's network, where every pod needs a port of its own (the local cluster's real node
+    /// sets it per pod; the operator never does).
+    #[arg(long, global = true, env = "TRADEPLANE_LISTEN")]
+    pub listen: Option<String>,
     #[command(subcommand)]
     pub mode: Mode,
 }

@@ -141,6 +141,23 @@ impl Context {
         action: &str,
         note: String,
     ) {
+        self.publish_related(regarding, None, warning, reason, action, note)
+            .await;
+    }
+
+    /// [`Self::publish`] with a second object the Event is about. kube's recorder takes an
+    /// Event with the same regarding object, reason, action and related object for a repeat
+    /// of the last one and only counts it (the first note stays), so an Event whose note
+    /// names something new each time needs that something as its related object.
+    pub async fn publish_related(
+        &self,
+        regarding: &ObjectReference,
+        related: Option<ObjectReference>,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let event = Event {
             type_: if warning {
                 EventType::Warning
@@ -150,7 +167,7 @@ impl Context {
             reason: reason.to_string(),
             note: Some(truncate(note, 1000)),
             action: action.to_string(),
-            secondary: None,
+            secondary: related,
         };
         if let Err(error) = self.recorder.publish(&event, regarding).await {
             tracing::warn!(%error, reason, "could not publish an Event");

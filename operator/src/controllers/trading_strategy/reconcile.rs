@@ -8,6 +8,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -327,9 +328,13 @@ async fn apply(
     // While a revision waits, so do the Secrets its pods read: a pod that restarts in the
     // meantime (a crash, a drain) must find the config and keys of the template it runs.
     let held = pending.is_some();
+    // The Role before its RoleBinding: without `bind` (the chart does not grant it), the API
+    // server checks a new binding against the Role it names and answers 404 while that Role
+    // does not exist yet. Applied side by side, the binding's 404 ended the join and dropped
+    // the Role's apply with it, on every retry (seen on a real node with the chart's RBAC).
+    let role_changed = apply.child(role).await?;
     let first = futures::try_join!(
         apply.child(service_account),
-        apply.child(role),
         apply.child(role_binding),
         apply.child(lease),
         apply.unless(held, config),
@@ -338,7 +343,14 @@ async fn apply(
         apply.optional(journal, &names.journal),
     )?;
     let mut writes = [
-        first.0, first.1, first.2, first.3, first.4, first.5, first.6, first.7,
+        role_changed,
+        first.0,
+        first.1,
+        first.2,
+        first.3,
+        first.4,
+        first.5,
+        first.6,
     ]
     .into_iter()
     .filter(|changed| *changed)
@@ -597,8 +609,24 @@ async fn report(
         } else {
             "LeaderElected"
         };
+        // The new leader's pod is the Event's related object: each change is then an Event of
+        // its own, naming both pods, rather than a repeat count on the first one.
+        let leader = ObjectReference {
+            api_version: Some("v1".to_string()),
+            kind: Some("Pod".to_string()),
+            namespace: regarding.namespace.clone(),
+            name: Some(change.to.clone()),
+            ..ObjectReference::default()
+        };
         context
-            .publish(&regarding, false, reason, "Failover", change.note())
+            .publish_related(
+                &regarding,
+                Some(leader),
+                false,
+                reason,
+                "Failover",
+                change.note(),
+            )
             .await;
     }
     Ok(())
