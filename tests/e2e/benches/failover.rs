@@ -230,6 +230,7 @@ async fn main() {
     let twice = rig.sent_twice();
     let run_twice = slots_run_twice(&journal).await.unwrap();
     let disagreements = rig.disagreements(&journal).await.unwrap();
+    let never_sent = rig.never_sent(&journal).await.unwrap();
     let unaccounted = unaccounted_slots(&journal).await;
     let cycles = journal.cycles().await.unwrap();
     let missed = cycles
@@ -264,8 +265,12 @@ async fn main() {
         run_twice.len()
     );
     println!(
-        "  journal/broker disagreements         {:>6}",
+        "  journal/broker disagreements         {:>6}   {disagreements:?}",
         disagreements.len()
+    );
+    println!(
+        "  journalled, killed before sending    {:>6}   (closed by the next leader)",
+        never_sent.len()
     );
     println!(
         "  slots neither run nor missed         {:>6}   ({} cycles journalled, {missed} missed)",

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use agent_runtime::domain::OrderStatus;
 use agent_runtime::journal::{CycleRecord, CycleStatus, Journal};
 use anyhow::{Context, bail};
 use chrono::Utc;
@@ -242,13 +243,17 @@ impl FailoverRig {
         self.sent().into_iter().filter(|(_, n)| *n > 1).collect()
     }
 
-    /// The client order ids the journal or the broker knows and the other does not.
+    /// The client order ids the journal or the broker knows and the other does not — leaving
+    /// out the orders a leader journalled and died before sending, which the next leader
+    /// found missing at the broker and closed ([`Self::never_sent`]).
     pub async fn disagreements(&self, journal: &Journal) -> anyhow::Result<Vec<String>> {
+        let never_sent: BTreeSet<String> = self.never_sent(journal).await?.into_iter().collect();
         let journalled: BTreeSet<String> = journal
             .orders()
             .await?
             .into_iter()
             .map(|o| o.request.client_order_id)
+            .filter(|id| !never_sent.contains(id))
             .collect();
         let at_broker: BTreeSet<String> = self
             .broker
@@ -259,6 +264,20 @@ impl FailoverRig {
         Ok(journalled
             .symmetric_difference(&at_broker)
             .cloned()
+            .collect())
+    }
+
+    /// The orders journalled as rejected without a broker order id that the broker indeed
+    /// never received: intent written, process killed before the request went out.
+    pub async fn never_sent(&self, journal: &Journal) -> anyhow::Result<Vec<String>> {
+        let sent = self.sent();
+        Ok(journal
+            .orders()
+            .await?
+            .into_iter()
+            .filter(|o| o.status == OrderStatus::Rejected && o.broker_order_id.is_none())
+            .map(|o| o.request.client_order_id)
+            .filter(|id| !sent.contains_key(id))
             .collect())
     }
 
