@@ -37,10 +37,10 @@ pub struct Discovery {
 impl Discovery {
     /// Asks discovery (or the answer of the last [`DISCOVERY_TTL`]).
     pub async fn served(&self, client: &Client) -> Result<bool, kube::Error> {
-        if let Some((at, served)) = *self.lock() {
-            if at.elapsed() < DISCOVERY_TTL {
-                return Ok(served);
-            }
+        if let Some((at, served)) = *self.lock()
+            && at.elapsed() < DISCOVERY_TTL
+        {
+            return Ok(served);
         }
         let served = match client
             .list_api_group_resources(&format!("{GROUP}/{VERSION}"))
