@@ -37,10 +37,10 @@ pub struct Discovery {
 impl Discovery {
     /// Asks discovery (or the answer of the last [`DISCOVERY_TTL`]).
     pub async fn served(&self, client: &Client) -> Result<bool, kube::Error> {
-        if let Some((at, served)) = *self.lock() {
-            if at.elapsed() < DISCOVERY_TTL {
-                return Ok(served);
-            }
+        if let Some((at, served)) = *self.lock()
+            && at.elapsed() < DISCOVERY_TTL
+        {
+            return Ok(served);
         }
         let served = match client
             .list_api_group_resources(&format!("{GROUP}/{VERSION}"))
@@ -131,19 +131,35 @@ impl Alerts {
     }
 }
 
+/// The reason of the `AlertsConfigured` condition in `conditions`, if any.
+pub fn previous_reason(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> Option<&str> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == ALERTS_CONFIGURED)
+        .map(|c| c.reason.as_str())
+}
+
 /// Makes the owner's monitoring children match `desired` (`None`: alerting off, so ours go),
-/// where the cluster serves their kinds. `names` are (PrometheusRule, PodMonitor). Counts its
-/// writes under `kind`.
+/// where the cluster serves their kinds. `names` are (PrometheusRule, PodMonitor); `previous`
+/// is the reason `AlertsConfigured` last had. Counts its writes under `kind`.
 pub async fn reconcile<K>(
     context: &Context,
     kind: &'static str,
     owner: &K,
     desired: Option<Monitoring>,
     names: (String, String),
+    previous: Option<&str>,
 ) -> Result<Alerts, Error>
 where
     K: Resource<DynamicType = ()>,
 {
+    // Alerting off, and nothing of ours can exist (never on, or already cleaned up): no
+    // request at all, so strategies without alerting cost nothing here.
+    if desired.is_none() && matches!(previous, None | Some("AlertingDisabled")) {
+        return Ok(Alerts::Off);
+    }
     let client = &context.client;
     let served =
         context.monitoring.served(client).await.map_err(|source| {

@@ -8,6 +8,8 @@
 //! (`render_manifest`, what the `alert-rules` bin writes), so a change to an expression is
 //! tested here without a cluster.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

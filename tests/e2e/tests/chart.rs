@@ -171,9 +171,6 @@ yes create  roles.rbac.authorization.k8s.io         W  each runtime's Role
 yes patch   rolebindings.rbac.authorization.k8s.io  W  child
 yes update  leases.coordination.k8s.io              W  granted to each runtime's Role
 yes create  events.events.k8s.io                    W  condition transitions, failures
-yes patch   prometheusrules.monitoring.coreos.com   W  spec.alerting
-yes delete  podmonitors.monitoring.coreos.com       W  alerting turned off
-no  list    prometheusrules.monitoring.coreos.com   W  read by name only, never listed
 yes create  leases.coordination.k8s.io              R  its own leader Lease
 yes update  leases.coordination.k8s.io/LEASE        R  its own leader Lease
 no  *       *                                       W  no wildcard anywhere

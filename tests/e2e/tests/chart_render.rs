@@ -239,9 +239,29 @@ async fn the_rbac_names_no_wildcard_and_is_namespaced_when_namespaces_are_listed
                 if ["tradingstrategies", "brokeraccounts", "agentpools"].contains(&resource) {
                     assert_eq!(rule["verbs"], json!(["get", "list", "watch"]), "{text}");
                 }
+                // Monitoring children are read by name, applied, and deleted when alerting is
+                // turned off; never listed or watched. (`kubectl auth can-i` cannot ask about
+                // kinds the cluster does not serve, so the chart test's table cannot.)
+                if ["prometheusrules", "podmonitors"].contains(&resource) {
+                    assert_eq!(
+                        rule["apiGroups"],
+                        json!(["monitoring.coreos.com"]),
+                        "{text}"
+                    );
+                    assert_eq!(
+                        rule["verbs"],
+                        json!(["get", "create", "patch", "delete"]),
+                        "{text}"
+                    );
+                }
             }
         }
     }
+    let monitoring: Vec<Value> = rules(&cluster_wide)
+        .into_iter()
+        .filter(|r| r["resources"] == json!(["prometheusrules", "podmonitors"]))
+        .collect();
+    assert_eq!(monitoring.len(), 1, "one rule for the monitoring children");
     assert_eq!(of_kind(&cluster_wide, "ClusterRole").len(), 1);
     assert_eq!(of_kind(&cluster_wide, "ClusterRoleBinding").len(), 1);
 

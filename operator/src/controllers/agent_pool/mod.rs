@@ -201,6 +201,9 @@ pub async fn reconcile(pool: Arc<AgentPool>, context: Arc<Context>) -> Result<Ac
         &*pool,
         render::alerts::render(&pool),
         render::alerts::names(&name),
+        pool.status
+            .as_ref()
+            .and_then(|s| monitoring::previous_reason(&s.conditions)),
     )
     .await?;
     let requeue = alerts

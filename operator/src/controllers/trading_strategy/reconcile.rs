@@ -129,6 +129,10 @@ async fn apply_alerts(strategy: &TradingStrategy, context: &Context) -> Result<A
         strategy,
         render::alerts::render(strategy),
         render::alerts::names(&strategy.name_any()),
+        strategy
+            .status
+            .as_ref()
+            .and_then(|s| monitoring::previous_reason(&s.conditions)),
     )
     .await
 }
