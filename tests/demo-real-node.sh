@@ -73,7 +73,8 @@ done
 sleep 3 # one more cycle, so LAST DECISION and P&L reflect the fills
 
 step "what kubectl shows"
-show kubectl get ts,ba,ap -n "$namespace" -o wide
+show kubectl get ts -n "$namespace" -o wide
+show kubectl get ba,ap -n "$namespace"
 
 step "the journal of each strategy (SQLite on its volume): analysts' signals, the decision, the order, the fill"
 for strategy in index-trend tech-momentum; do

@@ -26,8 +26,8 @@ use super::common::{NAME_PATTERN, SECRET_KEY_PATTERN, SYMBOL_PATTERN, URL_PATTER
     printcolumn(
         name = "Environment",
         type_ = "string",
-        json_path = ".spec.environment",
-        description = "Paper or Live (Paper when unset)"
+        json_path = ".status.environment",
+        description = "Paper or Live: the environment in effect (Paper when spec.environment is unset)"
     ),
     printcolumn(
         name = "Ready",
@@ -217,7 +217,13 @@ pub struct BrokerAccountStatus {
     /// When the broker last accepted the credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified_time: Option<Time>,
-    /// Account equity reported by the broker at the last verification, as a decimal string.
+    /// The environment in effect, `Paper` or `Live`: `spec.environment`, or `Paper` when it is
+    /// unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Account equity as a decimal string: for Alpaca, what the broker reported at the last
+    /// verification; for the simulated Paper broker, which keeps one book per strategy, the
+    /// sum of the bound strategies' equity as their runtimes last reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub equity: Option<String>,
     /// TradingStrategies that reference this account.

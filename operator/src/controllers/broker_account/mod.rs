@@ -34,7 +34,7 @@ use super::relevant::relevant_changes;
 use super::scope::Scope;
 use super::watches::metadata_changes;
 use super::{Context, Error, RESYNC, requeue_after_error, wakeups};
-use crate::api::broker_account::BrokerAccount;
+use crate::api::broker_account::{Broker, BrokerAccount};
 use crate::api::trading_strategy::TradingStrategy;
 
 const KIND: &str = "BrokerAccount";
@@ -120,22 +120,31 @@ pub async fn run(
             })
         })
         // A strategy binding, unbinding or moving to another account changes `boundStrategies`
-        // of the account it names now and of the one that lists it from before.
+        // of the account it names now and of the one that lists it from before; a change of
+        // its reported equity changes the equity of a Paper account it is bound to.
         .watches_stream(
-            // Only which account a strategy names matters here, not its status.
             relevant_changes(
                 watcher(strategies_api, watcher::Config::default()).default_backoff(),
-                |s: &TradingStrategy| s.spec.broker_account_ref.name.clone(),
+                |s: &TradingStrategy| {
+                    let equity = s.status.as_ref().and_then(|s| s.equity.clone());
+                    (s.spec.broker_account_ref.name.clone(), equity)
+                },
             ),
             move |strategy: TradingStrategy| {
                 let name = strategy.name_any();
                 let account = strategy.spec.broker_account_ref.name.clone();
                 wakeups_for_strategies.matching(strategy.namespace(), |candidate| {
-                    candidate.name_any() == account
-                        || candidate
-                            .status
-                            .as_ref()
-                            .is_some_and(|s| s.bound_strategies.contains(&name))
+                    let lists = candidate
+                        .status
+                        .as_ref()
+                        .is_some_and(|s| s.bound_strategies.contains(&name));
+                    if candidate.name_any() == account {
+                        // A broker account already listing the strategy learns nothing from
+                        // its equity: it is not woken for every cycle of every strategy.
+                        !lists || candidate.spec.broker == Broker::Paper
+                    } else {
+                        lists
+                    }
                 })
             },
         )
@@ -239,6 +248,7 @@ pub async fn reconcile(
         .await
         .map_err(|source| Error::resolve("the namespace's TradingStrategies", source))?;
     let bound = status::bound_strategies(&name, &listed.items);
+    let paper_equity = status::paper_equity(&name, &listed.items);
 
     let previous = account.status.as_ref();
     let (status, observed) = status::compute(
@@ -247,6 +257,8 @@ pub async fn reconcile(
             previous,
             check: check.clone(),
             bound_strategies: bound,
+            environment: account.spec.environment.unwrap_or_default(),
+            paper_equity,
         },
         now,
     );

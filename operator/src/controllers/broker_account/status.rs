@@ -9,8 +9,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::verify::{Outcome, Problem};
-use crate::api::broker_account::BrokerAccountStatus;
 use crate::api::broker_account::condition_types::CREDENTIALS_VALID;
+use crate::api::broker_account::{BrokerAccountStatus, Environment};
 use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::conditions::{Observed, settle};
@@ -40,6 +40,10 @@ pub struct Observation<'a> {
     pub check: Check<'a>,
     /// Names of the strategies that reference the account (see [`bound_strategies`]).
     pub bound_strategies: Vec<String>,
+    /// The environment in effect (`spec.environment`, Paper when unset).
+    pub environment: Environment,
+    /// For the Paper broker: the bound strategies' equity together (see [`paper_equity`]).
+    pub paper_equity: Option<String>,
 }
 
 /// The strategies among `strategies` that reference the account `account`, sorted by name.
@@ -52,6 +56,20 @@ pub fn bound_strategies(account: &str, strategies: &[TradingStrategy]) -> Vec<St
     names.sort();
     names.dedup();
     names
+}
+
+/// The equity of a Paper account: the simulated broker keeps one book per strategy, so the
+/// account holds what the books of the strategies bound to it hold together, as their
+/// runtimes last reported it. `None` until one of them has reported; a value that is not a
+/// number (the runtime writes decimal strings) is left out rather than guessed.
+pub fn paper_equity(account: &str, strategies: &[TradingStrategy]) -> Option<String> {
+    let reported: Vec<f64> = strategies
+        .iter()
+        .filter(|s| s.spec.broker_account_ref.name == account)
+        .filter_map(|s| s.status.as_ref()?.equity.as_deref()?.parse::<f64>().ok())
+        .filter(|equity| equity.is_finite())
+        .collect();
+    (!reported.is_empty()).then(|| format!("{:.2}", reported.iter().sum::<f64>()))
 }
 
 /// The status, and the conditions as observed (for Events on transitions).
@@ -73,7 +91,7 @@ pub fn compute(
     let phase = match &observation.check {
         Check::NotRequired => {
             last_verified_time = None;
-            equity = None;
+            equity = observation.paper_equity.clone();
             observed.extend([
                 Observed::new(
                     CREDENTIALS_VALID,
@@ -183,12 +201,20 @@ pub fn compute(
         observed_generation: observation.generation,
         phase: Some(phase.to_string()),
         conditions,
+        environment: Some(environment_name(observation.environment).to_string()),
         last_verified_time,
         equity,
         bound_strategies: observation.bound_strategies.clone(),
         bound_strategy_count: Some(count),
     };
     (status, observed)
+}
+
+fn environment_name(environment: Environment) -> &'static str {
+    match environment {
+        Environment::Paper => "Paper",
+        Environment::Live => "Live",
+    }
 }
 
 /// Ready is observed; the kstatus pair says there is nothing left to do.

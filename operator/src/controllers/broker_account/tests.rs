@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::status::{self, Check, Observation};
 use super::verify::{self, Credentials, Outcome, Verification};
-use crate::api::broker_account::{BrokerAccount, BrokerAccountStatus};
+use crate::api::broker_account::{BrokerAccount, BrokerAccountStatus, Environment};
 use crate::api::trading_strategy::TradingStrategy;
 
 const KEY_ID: &str = "PKTESTKEYID0001";
@@ -61,6 +61,8 @@ fn compute(
             previous,
             check,
             bound_strategies: vec!["momo".to_string()],
+            environment: Environment::Paper,
+            paper_equity: None,
         },
         now,
     )
@@ -406,6 +408,44 @@ fn bound_strategies_are_those_naming_the_account_sorted() {
     ];
     assert_eq!(status::bound_strategies("alpaca", &all), ["alpha", "zeta"]);
     assert!(status::bound_strategies("none", &all).is_empty());
+}
+
+#[test]
+fn a_paper_account_holds_its_strategies_books_together_and_says_which_environment_it_is() {
+    let strategy = |name: &str, account: &str, equity: Option<&str>| -> TradingStrategy {
+        serde_json::from_value(json!({
+            "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
+            "metadata": {"name": name, "namespace": "desk"},
+            "spec": {"symbols": ["AAPL"], "brokerAccountRef": {"name": account}},
+            "status": equity.map(|e| json!({"equity": e})).unwrap_or(json!({})),
+        }))
+        .unwrap()
+    };
+    let all = [
+        strategy("a", "paper", Some("100000.00")),
+        strategy("b", "paper", Some("99500.25")),
+        strategy("c", "paper", None),
+        strategy("d", "paper", Some("not a number")),
+        strategy("e", "other", Some("5")),
+    ];
+    let equity = status::paper_equity("paper", &all);
+    assert_eq!(equity.as_deref(), Some("199500.25"));
+    assert_eq!(status::paper_equity("nobody-reported", &all), None);
+
+    let (status, _) = status::compute(
+        &Observation {
+            generation: Some(1),
+            previous: None,
+            check: Check::NotRequired,
+            bound_strategies: vec!["a".into(), "b".into()],
+            environment: Environment::Paper,
+            paper_equity: equity,
+        },
+        at(0),
+    );
+    assert_eq!(status.equity.as_deref(), Some("199500.25"));
+    assert_eq!(status.environment.as_deref(), Some("Paper"));
+    assert_eq!(status.last_verified_time, None, "nothing was verified");
 }
 
 // Against the Alpaca stand-in, which checks the two headers as Alpaca does.
