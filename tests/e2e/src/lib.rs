@@ -13,10 +13,12 @@ pub mod controller;
 pub mod crds;
 pub mod fixtures;
 pub mod helm;
+pub mod metrics_table;
 pub mod namespace;
 pub mod operator_process;
 pub mod rbac;
 pub mod runtime_pods;
+pub mod runtime_process;
 pub mod wait;
 
 pub use apply::{FIELD_MANAGER, apply_strict, yaml_documents};
