@@ -21,6 +21,9 @@ if [ "${TRADEPLANE_USE_EXISTING_CLUSTER:-}" != 1 ] || command -v go >/dev/null 2
   export PATH="$bin:$PATH"
 fi
 
+step "promtool, prometheus and amtool (Debian packages, installed once when missing)"
+tests/prometheus/install.sh >/dev/null
+
 step "compile the tests"
 cargo test --workspace --locked --no-run
 

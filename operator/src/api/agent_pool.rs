@@ -102,6 +102,10 @@ pub struct AgentPoolSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
     pub image: Option<String>,
+    /// Prometheus alerts for this pool (a PrometheusRule) and the scrape of its workers (a
+    /// PodMonitor), where the cluster serves those kinds. Default: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerting: Option<super::alerting::PoolAlertingSpec>,
 }
 
 /// HorizontalPodAutoscaler settings.

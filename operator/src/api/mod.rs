@@ -11,6 +11,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 pub mod agent_pool;
+pub mod alerting;
 pub mod broker_account;
 pub mod common;
 pub mod crd;

@@ -4,6 +4,7 @@
 mod operations;
 mod status;
 
+pub use crate::api::alerting::AlertingSpec;
 pub use operations::*;
 pub use status::*;
 
@@ -197,7 +198,8 @@ pub struct TradingStrategySpec {
     /// Default: none, a new strategy starts with an empty journal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreSpec>,
-    /// Prometheus alerting rules for this strategy. Off by default.
+    /// Prometheus alerts for this strategy (a PrometheusRule) and the scrape of its runtime
+    /// pods (a PodMonitor), where the cluster serves those kinds. Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerting: Option<AlertingSpec>,
     /// A new value restarts the runtime pods (e.g. an RFC 3339 time); within the upgrade

@@ -1,7 +1,5 @@
-//! The operational parts of a TradingStrategy's spec: journal, upgrades, backups, restore and
-//! alerting.
-
-use std::collections::BTreeMap;
+//! The operational parts of a TradingStrategy's spec: journal, upgrades, backups and restore
+//! (alerting lives in `api::alerting`, shared with AgentPool).
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::KubeSchema;
@@ -271,31 +269,4 @@ pub struct RestoreSpec {
     pub backup: Option<String>,
     /// Where the backups are, as in `spec.backup.destination` of the source strategy.
     pub source: BackupDestination,
-}
-
-/// PrometheusRule and PodMonitor for the strategy, where the cluster has the
-/// monitoring.coreos.com CRDs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertingSpec {
-    /// Creates the rules. Default false.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-    /// Alert when drawdown from the equity peak exceeds this percent. Default 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(max = 100.0), extend("minimum" = 0, "exclusiveMinimum" = true))]
-    pub drawdown_percent: Option<f64>,
-    /// Alert when no cycle completed for this many minutes. Default 15.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 10080))]
-    pub stale_cycle_minutes: Option<i32>,
-    /// Alert when this percent of orders in 15 minutes were rejected. Default 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1.0, max = 100.0))]
-    pub order_rejection_percent: Option<f64>,
-    /// Labels added to the PrometheusRule and PodMonitor, so that a Prometheus
-    /// `ruleSelector` / `podMonitorSelector` picks them up (e.g. `release: prometheus`).
-    /// Default: none.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
 }

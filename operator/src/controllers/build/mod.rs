@@ -4,6 +4,7 @@
 //! Each kind's own builders (`trading_strategy::render`, `agent_pool::render`) compose these;
 //! all of them are pure, so the unit tests check children without a cluster.
 
+pub mod monitoring;
 pub mod pod;
 pub mod secret;
 pub mod service;

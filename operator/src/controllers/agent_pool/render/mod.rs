@@ -9,6 +9,7 @@
 //! which then owns the Deployment's replica count), and [`ledger`] (the pool's spend ledger
 //! ConfigMap and the workers' ServiceAccount, Role and RoleBinding that reach only it).
 
+pub mod alerts;
 pub mod autoscaler;
 pub mod ledger;
 pub mod workers;

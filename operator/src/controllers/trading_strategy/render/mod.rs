@@ -7,6 +7,7 @@
 //! Deployment and its disruption budget), [`cycle`] (the CronJob of cron-scheduled
 //! strategies); the Secrets and the Service come from the shared `controllers::build`.
 
+pub mod alerts;
 pub mod cycle;
 pub mod journal;
 pub mod rbac;

@@ -1,0 +1,210 @@
+//! `spec.alerting` of a TradingStrategy and of an AgentPool: which Prometheus alerts the
+//! operator writes for it, with which thresholds, severities and `for` durations, and the
+//! labels that let a Prometheus `ruleSelector` / `podMonitorSelector` find them.
+//!
+//! Every alert is on once alerting is enabled and has a default threshold, severity and `for`
+//! (stated in its description, applied in `controllers::build::monitoring`), so `enabled:
+//! true` alone gives a complete, tested rule set; each knob is there to tune, not to fill in.
+
+use std::collections::BTreeMap;
+
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::URL_PATTERN;
+
+/// A Prometheus duration as `for` takes it: whole seconds, minutes or hours, e.g. `5m`, `1h30m`.
+pub const DURATION_PATTERN: &str = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
+
+const LABEL_KEYS_RULE: &str = r"self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && self[k].matches('^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'))";
+const LABEL_KEYS_MESSAGE: &str = "labels must be Kubernetes labels: keys like `release` or `example.com/team`, values of at most 63 letters, digits, '-', '_' or '.'";
+const ALERT_LABELS_RULE: &str = r"self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]{0,62}$') && !(k in ['severity', 'alertname', 'namespace', 'strategy', 'pool']) && size(self[k]) <= 256)";
+const ALERT_LABELS_MESSAGE: &str = "alertLabels must be Prometheus label names ([a-zA-Z_][a-zA-Z0-9_]*, values up to 256 characters) other than severity, alertname, namespace, strategy and pool, which the operator sets";
+const PERCENT_RULE: &str =
+    "!has(self.threshold) || (self.threshold > 0.0 && self.threshold <= 100.0)";
+const PERCENT_MESSAGE: &str = "threshold is a percent: more than 0, at most 100";
+const COUNT_RULE: &str = "!has(self.threshold) || (self.threshold >= 1.0 && self.threshold <= 1000.0 && double(int(self.threshold)) == self.threshold)";
+const COUNT_MESSAGE: &str = "threshold is a whole number from 1 to 1000";
+const UNUSED_RULE: &str = "!has(self.threshold)";
+const UNUSED_MESSAGE: &str = "this alert has no threshold";
+
+/// How urgent an alert is; becomes its `severity` label (lower case), which Alertmanager
+/// routes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Severity {
+    /// Someone must act now (pages).
+    Critical,
+    /// Someone should look soon (a ticket, a chat message).
+    Warning,
+    /// For the record.
+    Info,
+}
+
+impl Severity {
+    /// The `severity` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
+    }
+}
+
+/// One alert's knobs. What `threshold` measures, and every default, is in the description of
+/// the alert's field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRuleSpec {
+    /// false leaves this one alert out of the rules. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// When the alert fires; its unit and default are in the alert's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// How long the condition must hold before the alert fires, e.g. `5m` (Prometheus's
+    /// `for`). Default: in the alert's description.
+    #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 16), pattern(DURATION_PATTERN))]
+    pub for_: Option<String>,
+    /// `Critical`, `Warning` or `Info`. Default: in the alert's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+}
+
+/// What both kinds' alerting has in common: the switch, the labels and the runbooks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertingCommon {
+    /// Creates the PrometheusRule and PodMonitor. Default false; turning it off deletes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Labels added to the PrometheusRule and PodMonitor, so that a Prometheus `ruleSelector`
+    /// / `podMonitorSelector` picks them up (e.g. `release: prometheus`). At most 16.
+    /// Default: none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 16))]
+    #[x_kube(validation = Rule::new(LABEL_KEYS_RULE).message(LABEL_KEYS_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub labels: BTreeMap<String, String>,
+    /// Labels added to every alert, for Alertmanager's routes (e.g. `team: trading`). At most
+    /// 16. Default: none; every alert carries `severity`, `namespace` and the owner's name
+    /// (`strategy` or `pool`) anyway.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 16))]
+    #[x_kube(validation = Rule::new(ALERT_LABELS_RULE).message(ALERT_LABELS_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub alert_labels: BTreeMap<String, String>,
+    /// Where the runbooks are: each alert's `runbook_url` annotation is this URL, `#` and the
+    /// alert's name in lower case. Default: the project's `docs/alerts.md`.
+    #[serde(
+        rename = "runbookBaseURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(length(max = 2048), pattern(URL_PATTERN))]
+    pub runbook_base_url: Option<String>,
+    /// How often Prometheus scrapes the runtime pods (the PodMonitor's `interval`), e.g.
+    /// `30s`. Default `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 16), pattern(DURATION_PATTERN))]
+    pub scrape_interval: Option<String>,
+}
+
+/// The strategy's alerts (PrometheusRule) and the scrape of its runtime pods (PodMonitor),
+/// written where the cluster serves the monitoring.coreos.com kinds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertingSpec {
+    #[serde(flatten)]
+    pub common: AlertingCommon,
+    /// `TradingStrategyDrawdown`: equity is more than `threshold` percent below its peak.
+    /// Default threshold 5, for `1m`, `Warning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub drawdown: Option<AlertRuleSpec>,
+    /// `TradingStrategyDailyLoss`: equity is more than `threshold` percent below where the
+    /// UTC day started. Default threshold 3, for `1m`, `Critical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub daily_loss: Option<AlertRuleSpec>,
+    /// `TradingStrategyOrderRejections`: more than `threshold` percent of the orders sent in
+    /// the last 15 minutes were rejected. Default threshold 20, for `5m`, `Warning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub order_rejections: Option<AlertRuleSpec>,
+    /// `TradingStrategyNoCycle`: no cycle completed for `threshold` cycle intervals
+    /// (`schedule.intervalSeconds`), counted from the last one or, if none completed yet,
+    /// from when the runtime was first scraped. Not rendered for cron schedules (their cycles
+    /// run in short-lived pods). Default threshold 3, for `0s`, `Critical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(COUNT_RULE).message(COUNT_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub no_cycle: Option<AlertRuleSpec>,
+    /// `TradingStrategyBrokerUnreachable`: the runtime cannot reach its broker. No
+    /// threshold. Default for `2m`, `Critical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(UNUSED_RULE).message(UNUSED_MESSAGE).reason(Reason::FieldValueForbidden))]
+    pub broker_unreachable: Option<AlertRuleSpec>,
+    /// `TradingStrategyLLMErrors`: more than `threshold` percent of the in-process analysts'
+    /// LLM calls failed over the last 10 minutes (refusals by the strategy's own budget do
+    /// not count). Default threshold 10, for `10m`, `Warning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub llm_errors: Option<AlertRuleSpec>,
+    /// `TradingStrategyLLMSpend`: today's LLM spend reached `threshold` percent of
+    /// `llmDailyBudgetUSD`. Rendered only when that budget is set. Default threshold 80, for
+    /// `0s`, `Warning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub llm_spend: Option<AlertRuleSpec>,
+    /// `TradingStrategyKillSwitch`: the runtime moved to a stricter trading state than the
+    /// spec asks for (drawdown or daily loss tripped it). Not rendered while the spec itself
+    /// halts trading. No threshold. Default for `0s`, `Critical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(UNUSED_RULE).message(UNUSED_MESSAGE).reason(Reason::FieldValueForbidden))]
+    pub kill_switch: Option<AlertRuleSpec>,
+    /// `TradingStrategyNoLeader`: no runtime replica holds the leader Lease (or none is
+    /// scraped), so nothing trades. Not rendered for cron schedules. No threshold. Default for
+    /// `1m`, `Critical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(UNUSED_RULE).message(UNUSED_MESSAGE).reason(Reason::FieldValueForbidden))]
+    pub no_leader: Option<AlertRuleSpec>,
+    /// `TradingStrategyBackupTooOld`: the last successful backup is older than the longest
+    /// gap of `backup.schedule` times (`threshold` + 1), i.e. `threshold` scheduled backups
+    /// were missed. Rendered only when backups are scheduled and not suspended. Default
+    /// threshold 1, for `10m`, `Warning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(COUNT_RULE).message(COUNT_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub backup_too_old: Option<AlertRuleSpec>,
+}
+
+/// The pool's alerts (PrometheusRule) and the scrape of its workers (PodMonitor), written
+/// where the cluster serves the monitoring.coreos.com kinds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolAlertingSpec {
+    #[serde(flatten)]
+    pub common: AlertingCommon,
+    /// `AgentPoolWorkerErrors`: more than `threshold` percent of the analysis requests the
+    /// workers answered in the last 10 minutes failed or were turned away busy. Default
+    /// threshold 5, for `10m`, `Warning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub worker_errors: Option<AlertRuleSpec>,
+    /// `AgentPoolLLMErrors`: more than `threshold` percent of the workers' LLM calls failed
+    /// over the last 10 minutes (budget refusals do not count). Default threshold 10, for
+    /// `10m`, `Warning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub llm_errors: Option<AlertRuleSpec>,
+    /// `AgentPoolLLMSpend`: a provider's spend today reached `threshold` percent of its
+    /// `dailyBudgetUSD`. Rendered only for providers with a budget. Default threshold 80, for
+    /// `0s`, `Warning`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
+    pub llm_spend: Option<AlertRuleSpec>,
+    /// `AgentPoolNoWorkers`: no worker of the pool is up to be scraped. No threshold.
+    /// Default for `5m`, `Critical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(UNUSED_RULE).message(UNUSED_MESSAGE).reason(Reason::FieldValueForbidden))]
+    pub no_workers: Option<AlertRuleSpec>,
+}

@@ -1,0 +1,323 @@
+//! A strategy's alerts and the scrape of its runtime pods, from `spec.alerting`: pure, so the
+//! unit tests below and `promtool` (the `alert-rules` bin writes these rule files) check
+//! them without a cluster.
+//!
+//! The expressions read the runtime's series as `docs/metrics.md` lists them. Values that
+//! several replicas report are taken from the leader (`tradeplane_leader == 1`) or combined
+//! with `max`, so a hot standby's idle gauges neither raise nor hide an alert. Alerts that
+//! cannot mean anything for this spec are not rendered: no cycle or leader alerts for cron
+//! schedules (their pods are short-lived), no kill-switch alert while the spec halts trading,
+//! no spend alert without a budget, no backup alert without a running schedule.
+
+use chrono::{DateTime, TimeZone, Utc};
+use tradeplane_contract::cron::parse_cron;
+
+use super::STRATEGY_LABEL;
+use crate::api::alerting::{AlertingSpec, Severity};
+use crate::api::trading_strategy::{TradingState, TradingStrategy};
+use crate::controllers::build::ChildMeta;
+use crate::controllers::build::monitoring::{
+    self, Defaults, Monitoring, Owner, Rule, add_duration,
+};
+use crate::controllers::meta::{Component, child_name, selector_labels};
+
+/// The runtime's series the rules read (`docs/metrics.md`).
+pub mod metrics {
+    pub const DRAWDOWN: &str = "tradeplane_drawdown_ratio";
+    pub const EQUITY: &str = "tradeplane_equity";
+    pub const DAY_START_EQUITY: &str = "tradeplane_day_start_equity";
+    pub const ORDERS: &str = "tradeplane_orders_total";
+    pub const LAST_CYCLE: &str = "tradeplane_last_cycle_timestamp_seconds";
+    pub const BROKER_UP: &str = "tradeplane_broker_up";
+    pub const LLM_CALLS: &str = "tradeplane_llm_calls_total";
+    pub const LLM_SPENT_TODAY: &str = "tradeplane_llm_spent_today_usd";
+    pub const TRADING_STATE: &str = "tradeplane_trading_state";
+    pub const LEADER: &str = "tradeplane_leader";
+    pub const LAST_BACKUP: &str = "tradeplane_backup_last_success_timestamp_seconds";
+    /// LLM call outcomes that are no provider failure: the strategy's own budget or a held
+    /// gate refused the call before it was made.
+    pub const LLM_NOT_CALLED: &str = "held|budget_exhausted";
+}
+
+/// The default interval between cycles (`schedule.intervalSeconds`).
+const DEFAULT_INTERVAL_SECONDS: u64 = 60;
+
+/// Whether the strategy asks for alerts.
+pub fn enabled(strategy: &TradingStrategy) -> bool {
+    strategy
+        .spec
+        .alerting
+        .as_ref()
+        .is_some_and(|a| a.common.enabled == Some(true))
+}
+
+/// The names of the PrometheusRule and the PodMonitor.
+pub fn names(strategy: &str) -> (String, String) {
+    (
+        child_name(strategy, "alerts"),
+        child_name(strategy, "metrics"),
+    )
+}
+
+/// The PrometheusRule and PodMonitor, or `None` when alerting is off.
+pub fn render(strategy: &TradingStrategy) -> Option<Monitoring> {
+    let alerting = strategy
+        .spec
+        .alerting
+        .as_ref()
+        .filter(|_| enabled(strategy))?;
+    let meta = ChildMeta::new(strategy, STRATEGY_LABEL);
+    let namespace = strategy.metadata.namespace.as_deref().unwrap_or_default();
+    let owner = Owner {
+        namespace,
+        label: "strategy",
+        name: meta.owner(),
+        common: &alerting.common,
+    };
+    let rules = rules(strategy, alerting, &owner);
+    let group = format!("tradeplane.strategy.{namespace}.{}", meta.owner());
+    let (rule_name, monitor_name) = names(meta.owner());
+    let selector = {
+        let mut labels = selector_labels(STRATEGY_LABEL, meta.owner(), Component::Trader);
+        // Cycle pods too, while they run; the trader's component label would exclude them.
+        labels.remove("app.kubernetes.io/component");
+        labels
+    };
+    let child = |name: &str| {
+        monitoring::with_user_labels(meta.child(name, Component::Trader), &alerting.common)
+    };
+    Some(Monitoring {
+        rule: monitoring::prometheus_rule(child(&rule_name), &group, &rules),
+        monitor: monitoring::pod_monitor(child(&monitor_name), &owner, &selector, STRATEGY_LABEL),
+        file: monitoring::rule_file(&group, &rules),
+    })
+}
+
+/// Every alert the spec asks for, in a fixed order.
+pub fn rules(strategy: &TradingStrategy, alerting: &AlertingSpec, owner: &Owner<'_>) -> Vec<Rule> {
+    use metrics::*;
+    let spec = &strategy.spec;
+    let by = owner.by();
+    let series = |metric: &str, extra: &str| owner.series(metric, extra);
+    // The leader's copy of a per-pod series.
+    let leader_only = |metric: &str| {
+        format!(
+            "({} and on (namespace, pod) ({} == 1))",
+            series(metric, ""),
+            series(LEADER, "")
+        )
+    };
+    let cron = spec.schedule.as_ref().and_then(|s| s.cron.as_deref());
+    let interval = spec
+        .schedule
+        .as_ref()
+        .and_then(|s| s.interval_seconds)
+        .and_then(|s| u64::try_from(s).ok())
+        .unwrap_or(DEFAULT_INTERVAL_SECONDS);
+    let mut rules = Vec::new();
+    let mut push = |rule: Option<Rule>| rules.extend(rule);
+
+    push(owner.rule(
+        "TradingStrategyDrawdown",
+        alerting.drawdown.as_ref(),
+        defaults(5.0, "1m", Severity::Warning),
+        "equity is further below its peak than allowed (percent)",
+        |t| format!("max by ({by}) ({}) * 100 > {t}", series(DRAWDOWN, "")),
+    ));
+    push(owner.rule(
+        "TradingStrategyDailyLoss",
+        alerting.daily_loss.as_ref(),
+        defaults(3.0, "1m", Severity::Critical),
+        "today's loss is larger than allowed (percent of the day's starting equity)",
+        |t| {
+            format!(
+                "max by ({by}) ((1 - {} / {}) * 100) > {t}",
+                leader_only(EQUITY),
+                series(DAY_START_EQUITY, "")
+            )
+        },
+    ));
+    push(owner.rule(
+        "TradingStrategyOrderRejections",
+        alerting.order_rejections.as_ref(),
+        defaults(20.0, "5m", Severity::Warning),
+        "too many orders are rejected (percent over 15 minutes)",
+        |t| {
+            format!(
+                "sum by ({by}) (rate({}[15m])) / sum by ({by}) (rate({}[15m])) * 100 > {t}",
+                series(ORDERS, "outcome=\"rejected\""),
+                series(ORDERS, "outcome!=\"not_leader\""),
+            )
+        },
+    ));
+    if cron.is_none() {
+        let settings = alerting.no_cycle.as_ref();
+        let summary = "no cycle completed for longer than allowed (seconds)";
+        let wait = |t: f64| (t.max(1.0) as u64).saturating_mul(interval);
+        let cycled = owner.rule(
+            "TradingStrategyNoCycle",
+            settings,
+            defaults(3.0, "0s", Severity::Critical),
+            summary,
+            |t| {
+                format!(
+                    "time() - max by ({by}) ({} > 0) > {}",
+                    series(LAST_CYCLE, ""),
+                    wait(t)
+                )
+            },
+        );
+        // Never completed one: the same alert once the runtime has been up that long.
+        let never = owner
+            .rule(
+                "TradingStrategyNoCycle",
+                settings,
+                defaults(3.0, "0s", Severity::Critical),
+                summary,
+                |_| format!("max by ({by}) ({}) == 0", series(LAST_CYCLE, "")),
+            )
+            .map(|mut rule| {
+                let t = settings.and_then(|s| s.threshold).unwrap_or(3.0);
+                rule.for_ = add_duration(&rule.for_, wait(t));
+                rule
+            });
+        push(cycled);
+        push(never);
+    }
+    push(owner.rule(
+        "TradingStrategyBrokerUnreachable",
+        alerting.broker_unreachable.as_ref(),
+        defaults(0.0, "2m", Severity::Critical),
+        "the runtime cannot reach its broker",
+        |_| format!("min by ({by}) ({}) == 0", leader_only(BROKER_UP)),
+    ));
+    push(owner.rule(
+        "TradingStrategyLLMErrors",
+        alerting.llm_errors.as_ref(),
+        defaults(10.0, "10m", Severity::Warning),
+        "too many LLM calls fail (percent over 10 minutes)",
+        |t| {
+            let calls = format!("outcome!~\"{LLM_NOT_CALLED}\"");
+            let failed = format!("outcome!~\"ok|{LLM_NOT_CALLED}\"");
+            format!(
+                "sum by ({by}) (rate({}[10m])) / sum by ({by}) (rate({}[10m])) * 100 > {t}",
+                series(LLM_CALLS, &failed),
+                series(LLM_CALLS, &calls),
+            )
+        },
+    ));
+    if let Some(budget) = spec.llm_daily_budget_usd.filter(|b| *b > 0.0) {
+        push(owner.rule(
+            "TradingStrategyLLMSpend",
+            alerting.llm_spend.as_ref(),
+            defaults(80.0, "0s", Severity::Warning),
+            "today's LLM spend is close to the daily budget (US dollars)",
+            |t| {
+                format!(
+                    "sum by ({by}) (max by ({by}, provider) ({})) >= {}",
+                    series(LLM_SPENT_TODAY, ""),
+                    round(budget * t / 100.0)
+                )
+            },
+        ));
+    }
+    if let Some(asked) = asked_state(strategy) {
+        push(owner.rule(
+            "TradingStrategyKillSwitch",
+            alerting.kill_switch.as_ref(),
+            defaults(0.0, "0s", Severity::Critical),
+            "the runtime halted or reduced trading on its own (0 Active, 1 Reducing, 2 Halted)",
+            |_| format!("max by ({by}) ({}) > {asked}", series(TRADING_STATE, "")),
+        ));
+    }
+    if cron.is_none() {
+        push(owner.rule(
+            "TradingStrategyNoLeader",
+            alerting.no_leader.as_ref(),
+            defaults(0.0, "1m", Severity::Critical),
+            "no runtime replica holds the leader Lease, so nothing trades",
+            |_| {
+                format!(
+                    "sum by ({by}) ({}) < 1 or absent({})",
+                    series(LEADER, ""),
+                    series(LEADER, "")
+                )
+            },
+        ));
+    }
+    if let Some(gap) = backup_gap_seconds(strategy) {
+        let settings = alerting.backup_too_old.as_ref();
+        push(owner.rule(
+            "TradingStrategyBackupTooOld",
+            settings,
+            defaults(1.0, "10m", Severity::Warning),
+            "the last successful backup is older than the schedule allows (seconds)",
+            |t| {
+                format!(
+                    "time() - max by ({by}) ({}) > {}",
+                    series(LAST_BACKUP, ""),
+                    gap.saturating_mul(t.max(1.0) as u64 + 1)
+                )
+            },
+        ));
+    }
+    rules
+}
+
+fn defaults(threshold: f64, for_: &'static str, severity: Severity) -> Defaults {
+    Defaults {
+        threshold,
+        for_,
+        severity,
+    }
+}
+
+/// Dollars to the cent, so a budget of 10 at 80 % reads `8`, not `8.000000000000002`.
+fn round(dollars: f64) -> f64 {
+    (dollars * 100.0).round() / 100.0
+}
+
+/// The trading state the spec asks for, as the runtime's gauge numbers it; `None` when the
+/// spec halts trading itself (then a halted runtime is no surprise).
+fn asked_state(strategy: &TradingStrategy) -> Option<u8> {
+    if strategy.spec.suspend == Some(true) {
+        return None;
+    }
+    match strategy.spec.trading_state.unwrap_or_default() {
+        TradingState::Active => Some(0),
+        TradingState::Reducing => Some(1),
+        TradingState::Halted => None,
+    }
+}
+
+/// The longest time between two scheduled backups, in seconds (plus an hour for daylight
+/// saving shifts), when backups run on a schedule. Computed from a fixed start over two years
+/// of occurrences so the rendering stays a pure function of the spec.
+pub fn backup_gap_seconds(strategy: &TradingStrategy) -> Option<u64> {
+    let backup = strategy.spec.backup.as_ref()?;
+    if backup.suspend == Some(true) {
+        return None;
+    }
+    let schedule = parse_cron(backup.schedule.as_deref()?).ok()?;
+    let start: DateTime<Utc> = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single()?;
+    let end = start + chrono::Duration::days(800);
+    let mut previous: Option<DateTime<Utc>> = None;
+    let mut longest = 0i64;
+    for at in schedule.after(&start).take(100_000) {
+        if at > end {
+            break;
+        }
+        if let Some(previous) = previous {
+            longest = longest.max((at - previous).num_seconds());
+        }
+        previous = Some(at);
+    }
+    u64::try_from(longest)
+        .ok()
+        .filter(|s| *s > 0)
+        .map(|s| s + 3600)
+}
+
+#[cfg(test)]
+#[path = "alerts_tests.rs"]
+mod tests;
