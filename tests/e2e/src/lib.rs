@@ -16,6 +16,7 @@ pub mod helm;
 pub mod metrics_table;
 pub mod namespace;
 pub mod operator_process;
+pub mod prometheus;
 pub mod rbac;
 pub mod runtime_pods;
 pub mod runtime_process;

@@ -312,8 +312,13 @@ mod tests {
             ])
         );
         assert_eq!(
-            promql_metrics("tradeplane_llm_spent_today_usd / ignoring(x) group_left (provider) tradeplane_llm_budget_usd"),
-            set(&["tradeplane_llm_spent_today_usd", "tradeplane_llm_budget_usd"])
+            promql_metrics(
+                "tradeplane_llm_spent_today_usd / ignoring(x) group_left (provider) tradeplane_llm_budget_usd"
+            ),
+            set(&[
+                "tradeplane_llm_spent_today_usd",
+                "tradeplane_llm_budget_usd"
+            ])
         );
     }
 

@@ -102,7 +102,10 @@ impl RuntimeProcess {
                 return Ok(text);
             }
             if let Some(status) = self.child.try_wait()? {
-                bail!("the runtime exited ({status}) before {what}:\n{}", self.log());
+                bail!(
+                    "the runtime exited ({status}) before {what}:\n{}",
+                    self.log()
+                );
             }
             if tokio::time::Instant::now() >= deadline {
                 bail!("no {what} after {timeout:?}:\n{}", self.log());
@@ -136,4 +139,3 @@ pub fn sample_sum(text: &str, name: &str, labels: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
-

@@ -180,15 +180,11 @@ async fn scrape() -> Exported {
     .await
     .unwrap();
     let trader_text = trader
-        .wait_metrics(
-            "two completed cycles with a fallback",
-            WAIT,
-            |t| {
-                sample_sum(t, "tradeplane_cycles_total", "outcome=\"ok\"") >= 2.0
-                    && sample_sum(t, "tradeplane_llm_fallbacks_total", "") >= 1.0
-                    && sample_sum(t, "tradeplane_llm_tokens_total", "") >= 1.0
-            },
-        )
+        .wait_metrics("two completed cycles with a fallback", WAIT, |t| {
+            sample_sum(t, "tradeplane_cycles_total", "outcome=\"ok\"") >= 2.0
+                && sample_sum(t, "tradeplane_llm_fallbacks_total", "") >= 1.0
+                && sample_sum(t, "tradeplane_llm_tokens_total", "") >= 1.0
+        })
         .await
         .unwrap();
     let worker_text = worker
@@ -289,7 +285,11 @@ fn dashboard_queries(dashboard: &Value) -> Vec<String> {
     }
     let mut queries = Vec::new();
     walk(&dashboard["panels"], &mut queries);
-    for variable in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let query = match &variable["query"] {
             Value::String(q) => q.clone(),
             other => other["query"].as_str().unwrap_or_default().to_string(),
@@ -318,7 +318,10 @@ fn dashboards() -> Vec<(String, Value)> {
             let text = std::fs::read_to_string(&path).unwrap();
             let value: Value = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
-            found.push((path.file_name().unwrap().to_string_lossy().into_owned(), value));
+            found.push((
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                value,
+            ));
         }
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -359,7 +362,11 @@ async fn dashboards_and_rules_read_only_metrics_the_binaries_export() {
     }
     let rules = chart_rules().await;
     assert!(rules.len() >= 3, "{rules:?}");
-    queries.extend(rules.into_iter().map(|(name, expr)| (format!("chart rule {name}"), expr)));
+    queries.extend(
+        rules
+            .into_iter()
+            .map(|(name, expr)| (format!("chart rule {name}"), expr)),
+    );
 
     let mut unknown = Vec::new();
     for (origin, query) in &queries {
