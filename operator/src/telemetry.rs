@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -17,6 +17,7 @@ pub struct Metrics {
     writes: IntCounterVec,
     api_requests: IntCounterVec,
     leader: IntGauge,
+    last_backup: GaugeVec,
 }
 
 impl Metrics {
@@ -87,7 +88,18 @@ impl Metrics {
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(writes.clone()))?;
         registry.register(Box::new(api_requests.clone()))?;
+        // Backups run in short-lived pods Prometheus rarely sees; the operator reads their
+        // record from the strategy's status. Not `namespace`: scraping sets that to the
+        // operator's own.
+        let last_backup = GaugeVec::new(
+            Opts::new(
+                "tradeplane_operator_last_backup_timestamp_seconds",
+                "Unix time of a strategy's last successful backup (its status.lastBackup), per strategy_namespace and strategy.",
+            ),
+            &["strategy_namespace", "strategy"],
+        )?;
         registry.register(Box::new(leader.clone()))?;
+        registry.register(Box::new(last_backup.clone()))?;
         Ok(Self {
             registry,
             reconciles,
@@ -98,6 +110,7 @@ impl Metrics {
             writes,
             api_requests,
             leader,
+            last_backup,
         })
     }
 
@@ -132,6 +145,19 @@ impl Metrics {
     /// Counts one request to the Kubernetes API (called from the client's middleware).
     pub fn api_request(&self, method: &str) {
         self.api_requests.with_label_values(&[method]).inc();
+    }
+
+    /// Records the last successful backup of a strategy (`None`: forget the strategy).
+    pub fn set_last_backup(&self, namespace: &str, strategy: &str, at: Option<f64>) {
+        match at {
+            Some(at) => self
+                .last_backup
+                .with_label_values(&[namespace, strategy])
+                .set(at),
+            None => {
+                let _ = self.last_backup.remove_label_values(&[namespace, strategy]);
+            }
+        }
     }
 
     pub fn set_leader(&self, leading: bool) {

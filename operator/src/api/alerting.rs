@@ -29,8 +29,9 @@ const COUNT_MESSAGE: &str = "threshold is a whole number from 1 to 1000";
 const UNUSED_RULE: &str = "!has(self.threshold)";
 const UNUSED_MESSAGE: &str = "this alert has no threshold";
 
-/// How urgent an alert is; becomes its `severity` label (lower case), which Alertmanager
-/// routes on.
+// How urgent an alert is; becomes its `severity` label (lower case), which Alertmanager
+// routes on. (A plain comment: kube copies an enum's doc over the doc of the optional field
+// it fills, which states the default.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum Severity {
     /// Someone must act now (pages).
@@ -60,7 +61,8 @@ pub struct AlertRuleSpec {
     /// false leaves this one alert out of the rules. Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// When the alert fires; its unit and default are in the alert's description.
+    /// When the alert fires; its unit is in the alert's description. Default: in the alert's
+    /// description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
     /// How long the condition must hold before the alert fires, e.g. `5m` (Prometheus's
@@ -68,7 +70,9 @@ pub struct AlertRuleSpec {
     #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 16), pattern(DURATION_PATTERN))]
     pub for_: Option<String>,
-    /// `Critical`, `Warning` or `Info`. Default: in the alert's description.
+    /// `Critical` (someone must act now), `Warning` (look soon) or `Info`; becomes the alert's
+    /// `severity` label in lower case, which Alertmanager routes on. Default: in the alert's
+    /// description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
 }
@@ -132,10 +136,11 @@ pub struct AlertingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
     pub order_rejections: Option<AlertRuleSpec>,
-    /// `TradingStrategyNoCycle`: no cycle completed for `threshold` cycle intervals
-    /// (`schedule.intervalSeconds`), counted from the last one or, if none completed yet,
-    /// from when the runtime was first scraped. Not rendered for cron schedules (their cycles
-    /// run in short-lived pods). Default threshold 3, for `0s`, `Critical`.
+    /// `TradingStrategyNoCycle`: no cycle completed (or was skipped for closed markets) in
+    /// the last `threshold` cycle intervals (`schedule.intervalSeconds`; a window of at least
+    /// two minutes), including a runtime that never completed one. Not rendered for cron
+    /// schedules (their cycles run in short-lived pods). Default threshold 3, for `0s`,
+    /// `Critical`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(COUNT_RULE).message(COUNT_MESSAGE).reason(Reason::FieldValueInvalid))]
     pub no_cycle: Option<AlertRuleSpec>,
@@ -156,9 +161,9 @@ pub struct AlertingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(PERCENT_RULE).message(PERCENT_MESSAGE).reason(Reason::FieldValueInvalid))]
     pub llm_spend: Option<AlertRuleSpec>,
-    /// `TradingStrategyKillSwitch`: the runtime moved to a stricter trading state than the
-    /// spec asks for (drawdown or daily loss tripped it). Not rendered while the spec itself
-    /// halts trading. No threshold. Default for `0s`, `Critical`.
+    /// `TradingStrategyKillSwitch`: a kill switch of the runtime (`max_drawdown` or
+    /// `max_daily_loss`) tripped and holds trading halted. No threshold. Default for `0s`,
+    /// `Critical`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(UNUSED_RULE).message(UNUSED_MESSAGE).reason(Reason::FieldValueForbidden))]
     pub kill_switch: Option<AlertRuleSpec>,

@@ -18,6 +18,8 @@ pub mod conditions;
 pub mod error;
 pub mod finish;
 pub mod meta;
+pub mod monitoring;
+pub mod monitoring_files;
 pub mod relevant;
 pub mod scope;
 pub mod secrets;
@@ -101,6 +103,8 @@ pub struct Context {
     pub settings: Settings,
     /// What the children's watches say, so unchanged children are not read again.
     pub children: child_cache::ChildCache,
+    /// Whether the cluster serves the monitoring kinds (see `monitoring`).
+    pub monitoring: monitoring::Discovery,
     /// Consecutive failures per object, for the exponential requeue of transient errors.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -122,6 +126,7 @@ impl Context {
             metrics,
             settings,
             children: child_cache::ChildCache::default(),
+            monitoring: monitoring::Discovery::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }

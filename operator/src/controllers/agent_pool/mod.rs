@@ -33,7 +33,8 @@ use super::scope::Scope;
 use super::trading_strategy::config::provider_key;
 use super::watches::{OwnedChildren, Wake, metadata_changes};
 use super::{
-    Blocker, Context, Error, RESYNC, Step, children, requeue_after_error, secrets, wakeups,
+    Blocker, Context, Error, RESYNC, Step, children, monitoring, requeue_after_error, secrets,
+    wakeups,
 };
 use crate::api::agent_pool::AgentPool;
 use crate::api::trading_strategy::TradingStrategy;
@@ -194,6 +195,18 @@ pub async fn reconcile(pool: Arc<AgentPool>, context: Arc<Context>) -> Result<Ac
         chrono::Utc::now().date_naive(),
     );
 
+    let alerts = monitoring::reconcile(
+        &context,
+        KIND,
+        &*pool,
+        render::alerts::render(&pool),
+        render::alerts::names(&name),
+    )
+    .await?;
+    let requeue = alerts
+        .recheck()
+        .map_or(RESYNC, |recheck| recheck.min(RESYNC));
+
     let previous = pool.status.as_ref();
     let (status, observed) = status::compute(
         &Observation {
@@ -210,6 +223,8 @@ pub async fn reconcile(pool: Arc<AgentPool>, context: Arc<Context>) -> Result<Ac
             selector: render::selector(&name),
             bound_strategies: status::bound_strategies(&name, &listed.items),
             spend,
+            alerts: alerts
+                .condition(pool.spec.alerting.is_some() || status::mentions_alerts(previous)),
         },
         Timestamp::now(),
     );
@@ -228,7 +243,7 @@ pub async fn reconcile(pool: Arc<AgentPool>, context: Arc<Context>) -> Result<Ac
         },
     )
     .await?;
-    Ok(Action::requeue(RESYNC))
+    Ok(Action::requeue(requeue))
 }
 
 /// Validates and renders the workers' config and children, then applies them; a config the

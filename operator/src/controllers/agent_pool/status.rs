@@ -71,6 +71,18 @@ pub struct Observation<'a> {
     pub bound_strategies: Vec<String>,
     /// Each provider's pool-wide spend today (see [`provider_spend`]).
     pub spend: Vec<ProviderSpend>,
+    /// `AlertsConfigured`, when alerting was ever asked for (see `controllers::monitoring`).
+    pub alerts: Option<Observed>,
+}
+
+/// Whether the status carries `AlertsConfigured`: then it is kept up to date even after
+/// `spec.alerting` is removed.
+pub fn mentions_alerts(status: Option<&AgentPoolStatus>) -> bool {
+    status.is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == crate::controllers::monitoring::ALERTS_CONFIGURED)
+    })
 }
 
 /// Every provider of `pool` with today's spend from the ledger's `data` (0 when none yet).
@@ -252,6 +264,7 @@ pub fn compute(observation: &Observation<'_>, now: Timestamp) -> (AgentPoolStatu
     if observation.spend.iter().any(|s| s.budget_usd.is_some()) {
         observed.push(budget_condition(&observation.spend));
     }
+    observed.extend(observation.alerts.clone());
     let conditions = settle(&previous.conditions, &observed, observation.generation, now);
 
     let (replicas, ready_replicas, deployed) = match &observation.workload {

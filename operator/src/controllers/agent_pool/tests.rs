@@ -311,6 +311,7 @@ fn observe(
             selector: render::selector("research"),
             bound_strategies: vec!["momo".to_string()],
             spend: Vec::new(),
+            alerts: None,
         },
         Timestamp::from_second(1_800_000_000 + now).unwrap(),
     )
@@ -499,6 +500,7 @@ fn status_sums_every_replica_of_today_and_says_when_the_budget_is_spent() {
                 selector: render::selector("research"),
                 bound_strategies: Vec::new(),
                 spend,
+                alerts: None,
             },
             Timestamp::from_second(1_800_000_000).unwrap(),
         )

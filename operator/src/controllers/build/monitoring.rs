@@ -142,33 +142,6 @@ pub fn seconds(n: u64) -> String {
     format!("{n}s")
 }
 
-/// Adds two Prometheus durations of the form [`crate::api::alerting::DURATION_PATTERN`]
-/// allows, e.g. `for` plus a computed wait; a part that does not parse counts as zero.
-pub fn add_duration(duration: &str, extra_seconds: u64) -> String {
-    seconds(parse_duration(duration) + extra_seconds)
-}
-
-fn parse_duration(duration: &str) -> u64 {
-    let mut total = 0u64;
-    let mut number = 0u64;
-    for c in duration.chars() {
-        match c {
-            '0'..='9' => number = number.saturating_mul(10).saturating_add(u64::from(c) - 48),
-            'h' | 'm' | 's' => {
-                let unit = match c {
-                    'h' => 3600,
-                    'm' => 60,
-                    _ => 1,
-                };
-                total = total.saturating_add(number.saturating_mul(unit));
-                number = 0;
-            }
-            _ => number = 0,
-        }
-    }
-    total
-}
-
 /// The Prometheus rule file of one group: what a PrometheusRule's `spec` holds, and what
 /// `promtool` and a plain Prometheus load.
 pub fn rule_file(group: &str, rules: &[Rule]) -> Value {
@@ -314,13 +287,6 @@ mod tests {
                 .rule("Y", Some(&off), DEFAULTS, "y", |_| String::new())
                 .is_none()
         );
-    }
-
-    #[test]
-    fn durations_add_up_in_seconds() {
-        assert_eq!(add_duration("1h2m3s", 7), "3730s");
-        assert_eq!(add_duration("0s", 180), "180s");
-        assert_eq!(add_duration("5m", 0), "300s");
     }
 
     #[test]

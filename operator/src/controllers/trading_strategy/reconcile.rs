@@ -24,7 +24,9 @@ use crate::api::broker_account::BrokerAccount;
 use crate::api::common::condition_types::READY;
 use crate::api::trading_strategy::{TradingStrategy, UpgradePolicy};
 use crate::controllers::children::{self, Outcome};
+use crate::controllers::conditions::Observed;
 use crate::controllers::finish::{Report, finish};
+use crate::controllers::monitoring::{self, Alerts};
 use crate::controllers::{Blocker, Context, Error, RESYNC, Step};
 
 /// What the reconcile reads beside the strategy: the watched BrokerAccounts and Leases, and
@@ -68,8 +70,10 @@ pub async fn reconcile(
     })?;
     if strategy.metadata.deletion_timestamp.is_some() {
         // Owner references take the children with it.
+        context.metrics.set_last_backup(&namespace, &name, None);
         return Ok(Action::await_change());
     }
+    context.metrics.set_last_backup(&namespace, &name, last_backup(&strategy));
     let now = Timestamp::now();
     let progress = match resolve(&strategy, &namespace, &context, &watched.accounts).await? {
         Step::Blocked(blocker) => Progress::default().blocked(blocker),
@@ -84,12 +88,42 @@ pub async fn reconcile(
             .get(&ObjectRef::new(&lease).within(&namespace));
         leadership::leadership(live.as_deref(), now)
     });
-    let wake_at = next_wake(progress.pending.as_ref(), now);
-    report(&strategy, &context, &watched, progress, leadership, now).await?;
+    let alerts = apply_alerts(&strategy, &context).await?;
+    let mut wake_at = next_wake(progress.pending.as_ref(), now);
+    if let Some(recheck) = alerts.recheck() {
+        wake_at = wake_at.min(recheck);
+    }
+    let alerts = alerts.condition(
+        strategy.spec.alerting.is_some() || status::mentions_alerts(strategy.status.as_ref()),
+    );
+    report(
+        &strategy, &context, &watched, progress, leadership, alerts, now,
+    )
+    .await?;
     // Whatever is still settling (pods starting, a blocker being fixed) arrives through the
     // watches, and a Lease running out through `leadership::expiries`. No watch reports a
     // maintenance window opening: the requeue comes then, or at the resync.
     Ok(Action::requeue(wake_at))
+}
+
+/// The PrometheusRule and PodMonitor `spec.alerting` asks for, where the cluster serves them
+/// (see `controllers::monitoring`); independent of the rest, so a blocked strategy is still
+/// watched.
+async fn apply_alerts(strategy: &TradingStrategy, context: &Context) -> Result<Alerts, Error> {
+    monitoring::reconcile(
+        context,
+        KIND,
+        strategy,
+        render::alerts::render(strategy),
+        render::alerts::names(&strategy.name_any()),
+    )
+    .await
+}
+
+/// Unix seconds of the last successful backup the status records.
+fn last_backup(strategy: &TradingStrategy) -> Option<f64> {
+    let record = strategy.status.as_ref()?.last_backup.as_ref()?;
+    Some(record.completion_time.0.as_second() as f64)
 }
 
 /// When to look again: when the window a pending revision waits for opens, or at the resync,
@@ -345,6 +379,7 @@ async fn report(
     watched: &Watched,
     progress: Progress,
     leadership: Option<Leadership>,
+    alerts: Option<Observed>,
     now: Timestamp,
 ) -> Result<(), Error> {
     let previous = strategy.status.as_ref();
@@ -381,6 +416,7 @@ async fn report(
                 .as_ref()
                 .and_then(|u| u.force_at.clone()),
             backup_scheduled: status::backup_scheduled(strategy),
+            alerts,
         },
         now,
     );

@@ -17,7 +17,7 @@ pub const FAILING_OVER: &str = "FailingOver";
 pub use crate::api::trading_strategy::condition_types::UPGRADE_PENDING;
 
 /// The conditions the operator writes; the runtime writes others under its own manager.
-const OPERATOR_CONDITIONS: [&str; 7] = [
+const OPERATOR_CONDITIONS: [&str; 8] = [
     READY,
     RECONCILING,
     STALLED,
@@ -25,7 +25,9 @@ const OPERATOR_CONDITIONS: [&str; 7] = [
     BACKUP_SUCCEEDED,
     FAILING_OVER,
     UPGRADE_PENDING,
+    ALERTS_CONFIGURED,
 ];
+pub use crate::api::trading_strategy::condition_types::ALERTS_CONFIGURED;
 
 pub use crate::controllers::error::Blocker;
 
@@ -96,6 +98,14 @@ pub struct Observation<'a> {
     pub force_at: Option<String>,
     /// Whether `spec.backup` has a schedule (see [`BACKUP_SUCCEEDED`]).
     pub backup_scheduled: bool,
+    /// `AlertsConfigured`, when alerting was ever asked for (see `controllers::monitoring`).
+    pub alerts: Option<Observed>,
+}
+
+/// Whether the status carries `AlertsConfigured`: then it is kept up to date even after
+/// `spec.alerting` is removed.
+pub fn mentions_alerts(status: Option<&TradingStrategyStatus>) -> bool {
+    status.is_some_and(|s| s.conditions.iter().any(|c| c.type_ == ALERTS_CONFIGURED))
 }
 
 /// Whether the strategy asks for scheduled backups.
@@ -131,6 +141,8 @@ pub fn compute(
             "spec.backup is set, but this version of the runtime has no backup mode: no backups are taken",
         ));
     }
+
+    observed.extend(observation.alerts.clone());
 
     let phase = if observation.blocker.is_none() && observation.suspended {
         "Halted"

@@ -6,34 +6,35 @@
 //! several replicas report are taken from the leader (`tradeplane_leader == 1`) or combined
 //! with `max`, so a hot standby's idle gauges neither raise nor hide an alert. Alerts that
 //! cannot mean anything for this spec are not rendered: no cycle or leader alerts for cron
-//! schedules (their pods are short-lived), no kill-switch alert while the spec halts trading,
-//! no spend alert without a budget, no backup alert without a running schedule.
+//! schedules (their pods are short-lived), no spend alert without a budget, no backup alert
+//! without a running schedule.
 
 use chrono::{DateTime, TimeZone, Utc};
 use tradeplane_contract::cron::parse_cron;
 
 use super::STRATEGY_LABEL;
 use crate::api::alerting::{AlertingSpec, Severity};
-use crate::api::trading_strategy::{TradingState, TradingStrategy};
+use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::build::ChildMeta;
-use crate::controllers::build::monitoring::{
-    self, Defaults, Monitoring, Owner, Rule, add_duration,
-};
+use crate::controllers::build::monitoring::{self, Defaults, Monitoring, Owner, Rule};
 use crate::controllers::meta::{Component, child_name, selector_labels};
 
 /// The runtime's series the rules read (`docs/metrics.md`).
 pub mod metrics {
     pub const DRAWDOWN: &str = "tradeplane_drawdown_ratio";
-    pub const EQUITY: &str = "tradeplane_equity";
-    pub const DAY_START_EQUITY: &str = "tradeplane_day_start_equity";
+    pub const EQUITY: &str = "tradeplane_equity_usd";
+    pub const DAILY_PNL: &str = "tradeplane_daily_pnl_usd";
     pub const ORDERS: &str = "tradeplane_orders_total";
-    pub const LAST_CYCLE: &str = "tradeplane_last_cycle_timestamp_seconds";
+    pub const CYCLES: &str = "tradeplane_cycles_total";
     pub const BROKER_UP: &str = "tradeplane_broker_up";
     pub const LLM_CALLS: &str = "tradeplane_llm_calls_total";
     pub const LLM_SPENT_TODAY: &str = "tradeplane_llm_spent_today_usd";
-    pub const TRADING_STATE: &str = "tradeplane_trading_state";
+    pub const KILL_SWITCH: &str = "tradeplane_kill_switch_tripped";
     pub const LEADER: &str = "tradeplane_leader";
-    pub const LAST_BACKUP: &str = "tradeplane_backup_last_success_timestamp_seconds";
+    /// Exported by the operator from `status.lastBackup` (backups run in short-lived pods);
+    /// the strategy is in the `strategy_namespace` and `strategy` labels, since scraping the
+    /// operator sets `namespace` to the operator's own.
+    pub const LAST_BACKUP: &str = "tradeplane_operator_last_backup_timestamp_seconds";
     /// LLM call outcomes that are no provider failure: the strategy's own budget or a held
     /// gate refused the call before it was made.
     pub const LLM_NOT_CALLED: &str = "held|budget_exhausted";
@@ -130,11 +131,9 @@ pub fn rules(strategy: &TradingStrategy, alerting: &AlertingSpec, owner: &Owner<
         defaults(3.0, "1m", Severity::Critical),
         "today's loss is larger than allowed (percent of the day's starting equity)",
         |t| {
-            format!(
-                "max by ({by}) ((1 - {} / {}) * 100) > {t}",
-                leader_only(EQUITY),
-                series(DAY_START_EQUITY, "")
-            )
+            // The day started at equity minus today's P&L.
+            let (pnl, equity) = (leader_only(DAILY_PNL), leader_only(EQUITY));
+            format!("max by ({by}) (-100 * {pnl} / ({equity} - {pnl})) > {t}")
         },
     ));
     push(owner.rule(
@@ -151,38 +150,22 @@ pub fn rules(strategy: &TradingStrategy, alerting: &AlertingSpec, owner: &Owner<
         },
     ));
     if cron.is_none() {
-        let settings = alerting.no_cycle.as_ref();
-        let summary = "no cycle completed for longer than allowed (seconds)";
-        let wait = |t: f64| (t.max(1.0) as u64).saturating_mul(interval);
-        let cycled = owner.rule(
+        // Completed or skipped (market closed): either way the runtime is cycling. A window of
+        // at least two minutes holds several scrapes; a runtime that never completed one
+        // fires too, once its zero counter has been scraped for the whole window.
+        push(owner.rule(
             "TradingStrategyNoCycle",
-            settings,
+            alerting.no_cycle.as_ref(),
             defaults(3.0, "0s", Severity::Critical),
-            summary,
+            "no cycle completed for longer than allowed",
             |t| {
+                let window = (t.max(1.0) as u64).saturating_mul(interval).max(120);
                 format!(
-                    "time() - max by ({by}) ({} > 0) > {}",
-                    series(LAST_CYCLE, ""),
-                    wait(t)
+                    "sum by ({by}) (increase({}[{window}s])) == 0",
+                    series(CYCLES, "outcome=~\"ok|skipped\"")
                 )
             },
-        );
-        // Never completed one: the same alert once the runtime has been up that long.
-        let never = owner
-            .rule(
-                "TradingStrategyNoCycle",
-                settings,
-                defaults(3.0, "0s", Severity::Critical),
-                summary,
-                |_| format!("max by ({by}) ({}) == 0", series(LAST_CYCLE, "")),
-            )
-            .map(|mut rule| {
-                let t = settings.and_then(|s| s.threshold).unwrap_or(3.0);
-                rule.for_ = add_duration(&rule.for_, wait(t));
-                rule
-            });
-        push(cycled);
-        push(never);
+        ));
     }
     push(owner.rule(
         "TradingStrategyBrokerUnreachable",
@@ -221,15 +204,13 @@ pub fn rules(strategy: &TradingStrategy, alerting: &AlertingSpec, owner: &Owner<
             },
         ));
     }
-    if let Some(asked) = asked_state(strategy) {
-        push(owner.rule(
-            "TradingStrategyKillSwitch",
-            alerting.kill_switch.as_ref(),
-            defaults(0.0, "0s", Severity::Critical),
-            "the runtime halted or reduced trading on its own (0 Active, 1 Reducing, 2 Halted)",
-            |_| format!("max by ({by}) ({}) > {asked}", series(TRADING_STATE, "")),
-        ));
-    }
+    push(owner.rule(
+        "TradingStrategyKillSwitch",
+        alerting.kill_switch.as_ref(),
+        defaults(0.0, "0s", Severity::Critical),
+        "a kill switch (max_drawdown or max_daily_loss) halted trading",
+        |_| format!("max by ({by}, switch) ({}) == 1", leader_only(KILL_SWITCH)),
+    ));
     if cron.is_none() {
         push(owner.rule(
             "TradingStrategyNoLeader",
@@ -253,9 +234,12 @@ pub fn rules(strategy: &TradingStrategy, alerting: &AlertingSpec, owner: &Owner<
             defaults(1.0, "10m", Severity::Warning),
             "the last successful backup is older than the schedule allows (seconds)",
             |t| {
+                let last = format!(
+                    "{LAST_BACKUP}{{strategy_namespace=\"{}\",strategy=\"{}\"}}",
+                    owner.namespace, owner.name
+                );
                 format!(
-                    "time() - max by ({by}) ({}) > {}",
-                    series(LAST_BACKUP, ""),
+                    "time() - max by (strategy_namespace, strategy) ({last}) > {}",
                     gap.saturating_mul(t.max(1.0) as u64 + 1)
                 )
             },
@@ -275,19 +259,6 @@ fn defaults(threshold: f64, for_: &'static str, severity: Severity) -> Defaults 
 /// Dollars to the cent, so a budget of 10 at 80 % reads `8`, not `8.000000000000002`.
 fn round(dollars: f64) -> f64 {
     (dollars * 100.0).round() / 100.0
-}
-
-/// The trading state the spec asks for, as the runtime's gauge numbers it; `None` when the
-/// spec halts trading itself (then a halted runtime is no surprise).
-fn asked_state(strategy: &TradingStrategy) -> Option<u8> {
-    if strategy.spec.suspend == Some(true) {
-        return None;
-    }
-    match strategy.spec.trading_state.unwrap_or_default() {
-        TradingState::Active => Some(0),
-        TradingState::Reducing => Some(1),
-        TradingState::Halted => None,
-    }
 }
 
 /// The longest time between two scheduled backups, in seconds (plus an hour for daylight

@@ -57,7 +57,6 @@ fn enabled_alone_renders_every_alert_that_applies_with_the_defaults() {
             "TradingStrategyDailyLoss",
             "TradingStrategyOrderRejections",
             "TradingStrategyNoCycle",
-            "TradingStrategyNoCycle",
             "TradingStrategyBrokerUnreachable",
             "TradingStrategyLLMErrors",
             "TradingStrategyKillSwitch",
@@ -69,17 +68,24 @@ fn enabled_alone_renders_every_alert_that_applies_with_the_defaults() {
         rules[0].1,
         format!("max by (namespace, strategy) (tradeplane_drawdown_ratio{{{sel}}}) * 100 > 5")
     );
-    // Three default intervals of 60 s, and the never-cycled twin waits as long.
-    assert!(rules[3].1.ends_with("> 180"), "{}", rules[3].1);
-    assert_eq!(rules[4].2, "180s");
-    assert!(rules[7].1.ends_with("> 0"), "asks Active: {}", rules[7].1);
+    // Three default intervals of 60 s.
+    assert_eq!(
+        rules[3].1,
+        format!(
+            "sum by (namespace, strategy) (increase(tradeplane_cycles_total{{{sel},outcome=~\"ok|skipped\"}}[180s])) == 0"
+        )
+    );
+    assert!(
+        rules[6].1.contains("tradeplane_kill_switch_tripped"),
+        "{}",
+        rules[6].1
+    );
 }
 
 #[test]
 fn thresholds_follow_the_spec_and_the_cycle_interval() {
     let rules = alerts(json!({
         "schedule": {"intervalSeconds": 300},
-        "tradingState": "Reducing",
         "llmDailyBudgetUSD": 10.0,
         "alerting": {"enabled": true,
             "drawdown": {"threshold": 2.5, "for": "30s", "severity": "Critical"},
@@ -91,14 +97,12 @@ fn thresholds_follow_the_spec_and_the_cycle_interval() {
     assert!(find("TradingStrategyDrawdown").1.ends_with("* 100 > 2.5"));
     assert_eq!(find("TradingStrategyDrawdown").2, "30s");
     assert!(!names(&rules).contains(&"TradingStrategyOrderRejections"));
-    let no_cycle: Vec<_> = rules
-        .iter()
-        .filter(|(a, _, _)| a == "TradingStrategyNoCycle")
-        .collect();
-    assert!(no_cycle[0].1.ends_with("> 600"), "{}", no_cycle[0].1);
-    assert_eq!(no_cycle[1].2, "660s", "the user's for plus two intervals");
+    assert!(
+        find("TradingStrategyNoCycle").1.contains("[600s]"),
+        "two intervals of 300 s"
+    );
+    assert_eq!(find("TradingStrategyNoCycle").2, "1m");
     assert!(find("TradingStrategyLLMSpend").1.ends_with(">= 5"));
-    assert!(find("TradingStrategyKillSwitch").1.ends_with("> 1"));
 }
 
 #[test]
@@ -107,8 +111,16 @@ fn alerts_that_cannot_mean_anything_for_the_spec_are_left_out() {
         alerts(json!({"schedule": {"cron": "30 9-16 * * 1-5"}, "alerting": {"enabled": true}}));
     assert!(!names(&cron).contains(&"TradingStrategyNoCycle"));
     assert!(!names(&cron).contains(&"TradingStrategyNoLeader"));
-    let halted = alerts(json!({"suspend": true, "alerting": {"enabled": true}}));
-    assert!(!names(&halted).contains(&"TradingStrategyKillSwitch"));
+    let short = alerts(json!({"schedule": {"intervalSeconds": 5}, "alerting": {"enabled": true}}));
+    let no_cycle = short
+        .iter()
+        .find(|(a, _, _)| a == "TradingStrategyNoCycle")
+        .unwrap();
+    assert!(
+        no_cycle.1.contains("[120s]"),
+        "never shorter than two minutes: {}",
+        no_cycle.1
+    );
     let no_budget = alerts(json!({"alerting": {"enabled": true}}));
     assert!(!names(&no_budget).contains(&"TradingStrategyLLMSpend"));
     assert!(!names(&no_budget).contains(&"TradingStrategyBackupTooOld"));
