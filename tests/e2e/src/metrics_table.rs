@@ -209,7 +209,13 @@ pub fn promql_metrics(expr: &str) -> BTreeSet<String> {
             while next < chars.len() && chars[next].is_whitespace() {
                 next += 1;
             }
-            let is_call = chars.get(next) == Some(&'(');
+            // `sum by (x) (…)`: an aggregation with its modifier before the parenthesis.
+            let following: String = chars[next..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
+                .collect();
+            let is_call = chars.get(next) == Some(&'(')
+                || matches!(following.to_ascii_lowercase().as_str(), "by" | "without");
             let lower = word.to_ascii_lowercase();
             if matches!(
                 lower.as_str(),

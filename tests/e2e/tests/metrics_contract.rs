@@ -16,11 +16,12 @@ use e2e::metrics_table::{self, Family, Row};
 use e2e::runtime_process::{RuntimeProcess, free_port, sample_sum};
 use e2e::{OperatorProcess, TestNamespace, install_crds, shared_client};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::PostParams;
+use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use standins::openai::{OpenAiStandin, Reply};
 use tokio::sync::OnceCell;
-use tradeplane_operator::api::BrokerAccount;
+use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
+use tradeplane_operator::controllers::monitoring_files::render_manifest;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -94,6 +95,47 @@ fn worker_config(llm: &str, namespace: &str) -> String {
     )
 }
 
+/// 2026-12-01T00:00:00Z, the backup the strategy's status records.
+const BACKED_UP_AT: i64 = 1_796_083_200;
+
+/// A strategy whose status records a backup (as the backup process writes it), and a
+/// reconcile of it after that (status changes alone wake none).
+async fn backed_up_strategy(namespace: &TestNamespace) {
+    let accounts = namespace.api::<BrokerAccount>();
+    let paper: BrokerAccount = serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
+        "metadata": {"name": "paper"}, "spec": {"broker": "Paper"},
+    }))
+    .unwrap();
+    accounts.create(&PostParams::default(), &paper).await.unwrap();
+    let strategies = namespace.api::<TradingStrategy>();
+    let strategy: TradingStrategy = serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
+        "metadata": {"name": "backed-up"},
+        "spec": {"symbols": ["AAPL"], "brokerAccountRef": {"name": "paper"}},
+    }))
+    .unwrap();
+    strategies
+        .create(&PostParams::default(), &strategy)
+        .await
+        .unwrap();
+    let at = k8s_openapi::jiff::Timestamp::from_second(BACKED_UP_AT).unwrap();
+    let record = json!({"name": "backed-up-1", "completionTime": at.to_string()});
+    strategies
+        .patch_status(
+            "backed-up",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"lastBackup": record}})),
+        )
+        .await
+        .unwrap();
+    let nudge = json!({"metadata": {"annotations": {"e2e.tradeplane.io/nudge": "1"}}});
+    strategies
+        .patch("backed-up", &PatchParams::default(), &Patch::Merge(nudge))
+        .await
+        .unwrap();
+}
+
 async fn scrape() -> Exported {
     let client = shared_client().await.unwrap();
     install_crds(&client).await.unwrap();
@@ -141,6 +183,15 @@ async fn scrape() -> Exported {
             "error=\"BrokerUnreachable\"",
             WAIT,
             |v| v >= 1.0,
+        )
+        .await
+        .unwrap();
+    backed_up_strategy(&namespace).await;
+    operator
+        .wait_metric(
+            "tradeplane_operator_last_backup_timestamp_seconds",
+            WAIT,
+            |v| v == BACKED_UP_AT as f64,
         )
         .await
         .unwrap();
@@ -346,6 +397,47 @@ async fn chart_rules() -> Vec<(String, String)> {
     rules
 }
 
+/// A strategy and a pool that ask for every alert the operator renders.
+const ALERTING: &str = "\
+apiVersion: tradeplane.io/v1alpha1
+kind: TradingStrategy
+metadata: {name: observed}
+spec:
+  symbols: [AAPL]
+  brokerAccountRef: {name: paper}
+  replicas: 2
+  journal: {backend: Postgres, postgres: {urlSecretRef: {name: journal, key: url}}}
+  schedule: {intervalSeconds: 60}
+  llmDailyBudgetUSD: 10
+  backup: {schedule: '0 * * * *', destination: {volume: {}}}
+  alerting: {enabled: true}
+---
+apiVersion: tradeplane.io/v1alpha1
+kind: AgentPool
+metadata: {name: research}
+spec:
+  agents: [{role: news, providers: [openai], model: m}]
+  providers: [{name: openai, kind: OpenAICompatible, baseURL: 'https://llm.example/v1', dailyBudgetUSD: 20}]
+  alerting: {enabled: true}
+";
+
+/// The expressions of the rules the operator renders for [`ALERTING`], with the operator's
+/// own renderer (what its PrometheusRules hold).
+fn rendered_rules() -> Vec<(String, String)> {
+    let mut rules = Vec::new();
+    for file in render_manifest(ALERTING, "desk").unwrap() {
+        let spec: Value = serde_yaml::from_str(&file.yaml).unwrap();
+        for group in spec["groups"].as_array().unwrap() {
+            for rule in group["rules"].as_array().unwrap() {
+                let name = rule["alert"].as_str().or(rule["record"].as_str()).unwrap();
+                let expr = rule["expr"].as_str().unwrap().to_string();
+                rules.push((format!("{} rule {name}", file.name), expr));
+            }
+        }
+    }
+    rules
+}
+
 #[tokio::test]
 async fn dashboards_and_rules_read_only_metrics_the_binaries_export() {
     let names = exported().await.names();
@@ -367,6 +459,9 @@ async fn dashboards_and_rules_read_only_metrics_the_binaries_export() {
             .into_iter()
             .map(|(name, expr)| (format!("chart rule {name}"), expr)),
     );
+    let rendered = rendered_rules();
+    assert!(rendered.len() >= 10, "{rendered:?}");
+    queries.extend(rendered);
 
     let mut unknown = Vec::new();
     for (origin, query) in &queries {
