@@ -107,7 +107,10 @@ async fn backed_up_strategy(namespace: &TestNamespace) {
         "metadata": {"name": "paper"}, "spec": {"broker": "Paper"},
     }))
     .unwrap();
-    accounts.create(&PostParams::default(), &paper).await.unwrap();
+    accounts
+        .create(&PostParams::default(), &paper)
+        .await
+        .unwrap();
     let strategies = namespace.api::<TradingStrategy>();
     let strategy: TradingStrategy = serde_json::from_value(json!({
         "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",

@@ -65,7 +65,10 @@ fn strategy_rules(namespace: &str) -> (String, String) {
 /// The value of an instant query that returns one series.
 async fn scalar(prometheus: &PrometheusServer, query: &str) -> Option<f64> {
     let encoded: String = url_encode(query);
-    let data = prometheus.api(&format!("query?query={encoded}")).await.ok()?;
+    let data = prometheus
+        .api(&format!("query?query={encoded}"))
+        .await
+        .ok()?;
     data["result"].as_array()?.first()?["value"][1]
         .as_str()?
         .parse()
@@ -122,7 +125,8 @@ async fn prometheus_fires_the_kill_switch_alert_when_a_replay_trips_it() {
     .unwrap();
     trader
         .wait_metrics("a cycle, halted", WAIT, |t| {
-            t.contains("tradeplane_cycles_total{outcome=\"ok\"} ") && t.contains("tradeplane_trading_state 2")
+            t.contains("tradeplane_cycles_total{outcome=\"ok\"} ")
+                && t.contains("tradeplane_trading_state 2")
         })
         .await
         .unwrap();
@@ -159,13 +163,18 @@ async fn prometheus_fires_the_kill_switch_alert_when_a_replay_trips_it() {
         let evaluated = prometheus.api("rules").await.unwrap()["groups"]
             .as_array()
             .is_some_and(|groups| {
-                groups
-                    .iter()
-                    .all(|g| g["lastEvaluation"].as_str().is_some_and(|t| !t.starts_with("0001")))
+                groups.iter().all(|g| {
+                    g["lastEvaluation"]
+                        .as_str()
+                        .is_some_and(|t| !t.starts_with("0001"))
+                })
             });
         if up == Some(2.0) && halted == Some(2.0) && switch == Some(0.0) && evaluated {
             assert!(named(&alerts, ALERT).is_empty(), "{alerts:#?}");
-            assert!(named(&alerts, "TradeplaneOperator").is_empty(), "{alerts:#?}");
+            assert!(
+                named(&alerts, "TradeplaneOperator").is_empty(),
+                "{alerts:#?}"
+            );
             break;
         }
         assert!(
@@ -201,9 +210,16 @@ async fn prometheus_fires_the_kill_switch_alert_when_a_replay_trips_it() {
     assert_eq!(labels["namespace"], namespace.name.as_str(), "{alert:#}");
     assert_eq!(labels["strategy"], STRATEGY, "{alert:#}");
     assert_eq!(labels["switch"], "max_drawdown", "{alert:#}");
-    assert!(trader.log().contains("kill switch tripped"), "{}", trader.log());
+    assert!(
+        trader.log().contains("kill switch tripped"),
+        "{}",
+        trader.log()
+    );
     let alerts = prometheus.alerts().await.unwrap();
-    assert!(named(&alerts, "TradeplaneOperator").is_empty(), "{alerts:#?}");
+    assert!(
+        named(&alerts, "TradeplaneOperator").is_empty(),
+        "{alerts:#?}"
+    );
     println!(
         "{ALERT} firing: {}",
         serde_json::to_string(&alert).unwrap_or_default()
