@@ -158,6 +158,14 @@ impl Metrics {
         for outcome in ["filled", "rejected"] {
             metrics.orders.with_label_values(&[outcome]);
         }
+        for reason in crate::risk::RejectReason::ALL {
+            metrics
+                .risk_rejections
+                .with_label_values(&[reason.as_str()]);
+        }
+        for kind in crate::market::MarketDataError::KINDS {
+            metrics.market_data_errors.with_label_values(&[kind]);
+        }
         Ok(metrics)
     }
 

@@ -45,6 +45,18 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
+    /// Every reason, so `risk_rejections_total` can show each at zero from the start.
+    pub const ALL: [RejectReason; 8] = [
+        Self::Halted,
+        Self::ReducingOnly,
+        Self::SymbolNotAllowed,
+        Self::RateLimited,
+        Self::OrderNotional,
+        Self::PositionNotional,
+        Self::InsufficientCash,
+        Self::InvalidPrice,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Halted => "halted",
@@ -462,6 +474,7 @@ mod tests {
             (RejectReason::InsufficientCash, "insufficient_cash"),
             (RejectReason::InvalidPrice, "invalid_price"),
         ] {
+            assert!(RejectReason::ALL.contains(&reason));
             assert_eq!(reason.as_str(), label);
             assert_eq!(serde_json::to_value(reason).ok(), Some(label.into()));
         }

@@ -37,6 +37,9 @@ pub enum MarketDataError {
 }
 
 impl MarketDataError {
+    /// Every [`kind`](Self::kind), so `market_data_errors_total` can show each at zero.
+    pub const KINDS: [&'static str; 5] = ["unknown_symbol", "read", "parse", "http", "status"];
+
     /// A stable label for metrics and logs.
     pub fn kind(&self) -> &'static str {
         match self {

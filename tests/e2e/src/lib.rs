@@ -15,11 +15,14 @@ pub mod crds;
 pub mod failover_rig;
 pub mod fixtures;
 pub mod helm;
+pub mod metrics_table;
 pub mod namespace;
 pub mod operator_process;
 pub mod postgres;
+pub mod prometheus;
 pub mod rbac;
 pub mod runtime_pods;
+pub mod runtime_process;
 pub mod wait;
 
 pub use apply::{FIELD_MANAGER, apply_strict, yaml_documents};

@@ -56,6 +56,18 @@ impl OperatorProcess {
         self.child.id()
     }
 
+    /// The whole `/metrics` text.
+    pub async fn metrics_text(&self) -> anyhow::Result<String> {
+        Ok(reqwest::get(&self.metrics).await?.text().await?)
+    }
+
+    /// `host:port` of `/metrics`, for a scrape config.
+    pub fn metrics_address(&self) -> &str {
+        self.metrics
+            .trim_start_matches("http://")
+            .trim_end_matches("/metrics")
+    }
+
     /// The sum of one metric's samples whose labels contain `labels` (e.g. `method="GET"`, or
     /// "" for all); 0 when it has none or the process does not answer.
     pub async fn metric_where(&self, name: &str, labels: &str) -> f64 {

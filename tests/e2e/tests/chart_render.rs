@@ -49,7 +49,7 @@ async fn the_chart_passes_helm_lint_strict() {
     for values in [
         "{}",
         "namespaces: [team-a, team-b]\n\
-         metrics: {serviceMonitor: {enabled: true}, prometheusRule: {enabled: true}}\n",
+         metrics: {serviceMonitor: {enabled: true}, prometheusRule: {enabled: true}, dashboards: {enabled: true}}\n",
         "crds: {install: false}\nreplicas: 1\nleaderElection: {enabled: false}\n",
     ] {
         let lint = ["lint", "--strict", &chart(), "-f", "-"];
@@ -285,5 +285,58 @@ async fn the_rbac_names_no_wildcard_and_is_namespaced_when_namespaces_are_listed
     assert!(
         flags.contains(&"--namespaces=desk-a,desk-b".into()),
         "{flags:?}"
+    );
+}
+
+/// The Grafana dashboards: nothing by default; with `metrics.dashboards.enabled`, one
+/// ConfigMap per file in dashboards/, labelled for Grafana's sidecar, holding the file as it is.
+#[tokio::test]
+async fn the_dashboards_ship_as_configmaps_for_grafanas_sidecar_when_asked() {
+    assert!(of_kind(&rendered("{}").await, "ConfigMap").is_empty());
+    let objects = rendered(
+        "metrics: {dashboards: {enabled: true, namespace: monitoring,\n\
+         annotations: {grafana_folder: Tradeplane}}}",
+    )
+    .await;
+    let maps = of_kind(&objects, "ConfigMap");
+    let dir = chart_dir().join("dashboards");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    files.sort();
+    assert_eq!(files, ["operator.json", "strategy.json"]);
+    assert_eq!(maps.len(), files.len());
+    for file in &files {
+        let stem = file.trim_end_matches(".json");
+        let map = maps
+            .iter()
+            .find(|m| m["metadata"]["name"] == format!("tp-tradeplane-dashboard-{stem}"))
+            .unwrap_or_else(|| panic!("no ConfigMap for {file}"));
+        assert_eq!(map["metadata"]["namespace"], "monitoring");
+        assert_eq!(map["metadata"]["labels"]["grafana_dashboard"], "1");
+        assert_eq!(
+            map["metadata"]["annotations"]["grafana_folder"],
+            "Tradeplane"
+        );
+        let shipped: Value = serde_json::from_str(
+            map["data"][format!("tradeplane-{stem}.json")]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let source: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        assert_eq!(shipped, source, "{file}");
+        assert!(source["uid"].as_str().unwrap().starts_with("tradeplane-"));
+    }
+    let refused = render("metrics: {dashboards: {namespace: Not_A_Namespace}}")
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        refused.contains("/metrics/dashboards/namespace"),
+        "{refused}"
     );
 }
