@@ -433,12 +433,12 @@ async fn apply_backups(
     let restoring = restore.is_some();
     // The backup identity once made stays until the strategy goes (garbage collection): the
     // operator never deletes ServiceAccounts or Roles, so it holds no right to.
-    let identity = futures::try_join!(
-        apply.some(service_account),
-        apply.some(role),
-        apply.some(role_binding),
-    )?;
-    let writes = [identity.0, identity.1, identity.2];
+    let identity = futures::try_join!(apply.some(service_account), apply.some(role))?;
+    // The binding after its Role: the API server refuses (404) a binding to a Role it cannot
+    // find, and side by side that refusal would drop the Role's own apply mid-flight, every
+    // time.
+    let bound = apply.some(role_binding).await?;
+    let writes = [identity.0, identity.1, bound];
     let mut more = Vec::new();
     if let Some(claim) = claim {
         more.push(apply.child(claim).await?);
