@@ -190,6 +190,23 @@ async fn retention_keeps_exactly_the_policy() {
     }
 }
 
+/// Every file under `dir`, as paths.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.display().to_string());
+            }
+        }
+    }
+    out
+}
+
 #[tokio::test]
 async fn a_backup_killed_mid_upload_leaves_nothing_listed_and_the_next_one_succeeds() {
     let dir = Scratch::new("backup-kill");
@@ -208,6 +225,8 @@ async fn a_backup_killed_mid_upload_leaves_nothing_listed_and_the_next_one_succe
             .arg(&cfg)
             .args(destination.args())
             .env("RUST_LOG", "info")
+            // Small parts: a multipart upload under way when the kill comes.
+            .env("TRADEPLANE_BACKUP_PART_SIZE", "131072")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -218,7 +237,23 @@ async fn a_backup_killed_mid_upload_leaves_nothing_listed_and_the_next_one_succe
             .map_while(Result::ok)
             .any(|line| line.contains("uploading the journal"));
         assert!(started, "the backup never started uploading");
-        std::thread::sleep(Duration::from_millis(300));
+        // Killed once parts are staged at the destination (LocalFileSystem's `<object>#<n>`
+        // files, versitygw's multipart uploads): part-way through the upload.
+        let staged = || match &destination {
+            Destination::Dir(path) => files_under(path).iter().any(|f| f.contains(".jsonl.gz#")),
+            Destination::S3(server, _) => files_under(&server.bucket_dir())
+                .iter()
+                .any(|f| f.contains("multipart")),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !staged() && child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            staged(),
+            "no upload was under way ({})",
+            destination.args()[0]
+        );
         child.kill().unwrap();
         let status = child.wait().unwrap();
         assert!(

@@ -34,8 +34,17 @@ use manifest::{DataObject, Manifest};
 
 /// The runtime's version, recorded in every manifest and report.
 pub const RUNTIME_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Uploads switch from one PUT to a multipart upload of parts this large.
+/// Uploads switch from one PUT to a multipart upload of parts this large (S3 wants at least
+/// 5 MiB per part). `TRADEPLANE_BACKUP_PART_SIZE` (bytes) overrides it: the tests use small
+/// parts to interrupt an upload part-way.
 const PART_SIZE: usize = 8 * 1024 * 1024;
+
+fn part_size() -> usize {
+    std::env::var("TRADEPLANE_BACKUP_PART_SIZE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(PART_SIZE, |v| v.max(64 * 1024))
+}
 /// Compressed bytes gathered before they are handed to the upload.
 const FLUSH_AT: usize = 256 * 1024;
 /// A data object without a manifest older than this is an interrupted upload, not one in
@@ -131,7 +140,7 @@ async fn take(
     tracing::info!(backup = name, "uploading the journal");
     let mut upload = Upload {
         encoder: Some(Encoder::new().map_err(|e| io("cannot start the dump", e))?),
-        writer: BufWriter::with_capacity(store.clone(), data.clone(), PART_SIZE),
+        writer: BufWriter::with_capacity(store.clone(), data.clone(), part_size()),
     };
     let exported = journal.export(&mut upload).await;
     let written = match exported {

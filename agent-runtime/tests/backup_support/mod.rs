@@ -115,6 +115,11 @@ impl S3Server {
             .join(key)
     }
 
+    /// The bucket's directory in the server's posix backend.
+    pub fn bucket_dir(&self) -> PathBuf {
+        self.state.path("data").join(&self.bucket)
+    }
+
     pub fn secret(&self) -> String {
         std::fs::read_to_string(self.credentials.join("AWS_SECRET_ACCESS_KEY"))
             .unwrap()
