@@ -150,40 +150,48 @@ async fn prometheus_fires_the_kill_switch_alert_when_a_replay_trips_it() {
     ]);
     let prometheus = PrometheusServer::start(scrape, &rules).await.unwrap();
 
-    // Halted by the config, with both targets up and the rules evaluated on their series:
-    // silent. The alerts are read before the query, so the evaluation they come from saw
-    // data no newer than the query's, which still says no kill switch has tripped.
+    // Halted by the config, with both targets up: silent. The alerts are read only from an
+    // evaluation that started after the queries saw both targets up and no kill switch
+    // tripped — an earlier one may predate the operator's first scrape, and then its
+    // `absent(up …)` is rightly pending.
     let tripped = format!("max(tradeplane_kill_switch_tripped{{strategy=\"{STRATEGY}\"}})");
     let deadline = tokio::time::Instant::now() + WAIT;
+    let mut settled_at: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
-        let alerts = prometheus.alerts().await.unwrap();
-        let up = scalar(&prometheus, "sum(up)").await;
-        let halted = scalar(&prometheus, "max(tradeplane_trading_state)").await;
-        let switch = scalar(&prometheus, &tripped).await;
-        let evaluated = prometheus.api("rules").await.unwrap()["groups"]
-            .as_array()
-            .is_some_and(|groups| {
-                groups.iter().all(|g| {
-                    g["lastEvaluation"]
-                        .as_str()
-                        .is_some_and(|t| !t.starts_with("0001"))
-                })
-            });
-        if up == Some(2.0) && halted == Some(2.0) && switch == Some(0.0) && evaluated {
-            assert!(named(&alerts, ALERT).is_empty(), "{alerts:#?}");
-            assert!(
-                named(&alerts, "TradeplaneOperator").is_empty(),
-                "{alerts:#?}"
-            );
-            break;
+        match settled_at {
+            None => {
+                let up = scalar(&prometheus, "sum(up)").await;
+                let halted = scalar(&prometheus, "max(tradeplane_trading_state)").await;
+                let switch = scalar(&prometheus, &tripped).await;
+                if up == Some(2.0) && halted == Some(2.0) && switch == Some(0.0) {
+                    settled_at = Some(chrono::Utc::now());
+                    continue;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "never scraped halted and untripped: up {up:?}, state {halted:?}, \
+                     switch {switch:?}\n{}\n{}",
+                    trader.log(),
+                    prometheus.log()
+                );
+            }
+            Some(settled) => {
+                if evaluated_since(&prometheus, settled).await {
+                    let alerts = prometheus.alerts().await.unwrap();
+                    assert!(named(&alerts, ALERT).is_empty(), "{alerts:#?}");
+                    assert!(
+                        named(&alerts, "TradeplaneOperator").is_empty(),
+                        "{alerts:#?}"
+                    );
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the rules were not evaluated again after {settled}\n{}",
+                    prometheus.log()
+                );
+            }
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never scraped halted and untripped: up {up:?}, state {halted:?}, switch {switch:?}, \
-             evaluated {evaluated}\n{}\n{}",
-            trader.log(),
-            prometheus.log()
-        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
@@ -229,4 +237,21 @@ async fn prometheus_fires_the_kill_switch_alert_when_a_replay_trips_it() {
     trader.stop().await;
     operator.kill_hard().await.unwrap();
     namespace.delete().await.unwrap();
+}
+
+/// Whether every rule group has finished an evaluation that started after `since`.
+async fn evaluated_since(
+    prometheus: &PrometheusServer,
+    since: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let rules = prometheus.api("rules").await.unwrap();
+    rules["groups"].as_array().is_some_and(|groups| {
+        !groups.is_empty()
+            && groups.iter().all(|group| {
+                group["lastEvaluation"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t.with_timezone(&chrono::Utc) > since)
+            })
+    })
 }
