@@ -433,12 +433,12 @@ async fn apply_backups(
     let restoring = restore.is_some();
     // The backup identity once made stays until the strategy goes (garbage collection): the
     // operator never deletes ServiceAccounts or Roles, so it holds no right to.
-    let identity = futures::try_join!(
-        apply.some(service_account),
-        apply.some(role),
-        apply.some(role_binding),
-    )?;
-    let writes = [identity.0, identity.1, identity.2];
+    // The Role before its RoleBinding, as for the trader's (see `apply`): side by side, the
+    // binding's refusal while the Role did not exist cancelled the Role's apply, and the
+    // on-demand Job waited for the error backoff — seen on a real node, a minute and more.
+    let role_changed = apply.some(role).await?;
+    let identity = futures::try_join!(apply.some(service_account), apply.some(role_binding))?;
+    let writes = [role_changed, identity.0, identity.1];
     let mut more = Vec::new();
     if let Some(claim) = claim {
         more.push(apply.child(claim).await?);
