@@ -14,6 +14,9 @@
 #     Service (the local Service proxy): its status fills in too;
 #   * at one-second cycles (a patch, rolled out on the real pods) index-trend opens positions;
 #   * `suspend: true` halts trading: the phase turns Halted and no order follows;
+#   * index-trend gets backups to a volume, every minute and a `backupNowAt`: the on-demand
+#     Job's pod and, after the failover part, the CronJob's run the real `agent-runtime
+#     backup`; the backups are in status.lastBackup and on the volume (tests/node/backup.sh);
 #   * a two-replica strategy on PostgreSQL: `kubectl delete pod` of the leader → the standby
 #     trades, no order twice, the Event names both pods; an image change replaces the standby
 #     first (tests/node/failover.sh);
@@ -169,8 +172,14 @@ after=$(orders)
 [ "$(jq '.[1]' <<<"$after")" = "$(jq '.[1]' <<<"$before")" ] || fail "index-trend sent orders while halted ([cycles, orders] $before → $after)"
 say "index-trend: cycles go on, orders stopped ([cycles, orders] $before → $after)"
 
+say "backups to a volume: the backupNowAt Job's pod runs agent-runtime backup (tests/node/backup.sh)"
+tests/node/backup.sh "$ns" index-trend now
+
 say "two replicas on PostgreSQL: the leader pod deleted, then an image change (tests/node/failover.sh)"
 tests/node/failover.sh "$ns" 1
+
+say "the backup CronJob's pod (its minute has come during the failover part)"
+tests/node/backup.sh "$ns" index-trend scheduled
 
 say "stopping the cluster; then nothing of the node may be left"
 trap - EXIT
