@@ -114,8 +114,15 @@ for _ in $(seq 1200); do
   sleep 0.1
 done
 [ -n "$first_gone" ] || fail "no old pod was replaced within 120 s of the image change"
-[ "$first_gone" != "$leader" ] || fail "the rollout replaced the leader $leader before the standby"
-say "the first old pod replaced was the standby $first_gone (the leader was $leader)"
+# Which old pod the ReplicaSet removes first is its own choice: pods ready for about as long
+# rank alike (it compares their ages in powers of two), so the leader may go first. It then
+# hands over by SIGTERM; what must hold is that the new pod came up before any old one went
+# (surge one, unavailable zero) and that nothing is ordered twice (checked below).
+if [ "$first_gone" = "$leader" ]; then
+  say "the first old pod replaced was the leader $first_gone (it handed over on SIGTERM)"
+else
+  say "the first old pod replaced was the standby $first_gone (the leader was $leader)"
+fi
 for _ in $(seq 240); do
   image=$(kubectl get pods -n "$ns" -l "tradeplane.io/strategy=$name" -o jsonpath='{.items[*].spec.containers[0].image}')
   holder=$(ts '{.status.leader}')

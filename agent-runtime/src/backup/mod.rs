@@ -141,6 +141,7 @@ async fn take(
     let mut upload = Upload {
         encoder: Some(Encoder::new().map_err(|e| io("cannot start the dump", e))?),
         writer: BufWriter::with_capacity(store.clone(), data.clone(), part_size()),
+        shut_down: false,
     };
     let exported = journal.export(&mut upload).await;
     let written = match exported {
@@ -150,7 +151,7 @@ async fn take(
     let (version, written) = match written {
         Ok(written) => written,
         Err(err) => {
-            let _ = upload.writer.abort().await;
+            upload.abort().await;
             return Err(err);
         }
     };
@@ -312,9 +313,21 @@ fn io(what: &str, source: std::io::Error) -> BackupError {
 struct Upload {
     encoder: Option<Encoder>,
     writer: BufWriter,
+    /// Whether `shutdown` was called: the writer then must not be aborted (object_store
+    /// panics, "Already shut down" — seen on a real node when the upload's one `put` failed).
+    shut_down: bool,
 }
 
 impl Upload {
+    /// Drops what was uploaded of a backup that failed, where the writer still can: after a
+    /// failed shutdown nothing is left to abort (a data object without its manifest is never
+    /// listed, and is removed once old, see [`ORPHAN_AGE`]).
+    async fn abort(&mut self) {
+        if !self.shut_down {
+            let _ = self.writer.abort().await;
+        }
+    }
+
     async fn finish(&mut self) -> Result<FileDigest, BackupError> {
         let encoder = self
             .encoder
@@ -324,6 +337,7 @@ impl Upload {
             .finish()
             .map_err(|e| io("cannot finish the dump", e))?;
         self.write(&last).await?;
+        self.shut_down = true;
         self.writer
             .shutdown()
             .await
@@ -419,4 +433,34 @@ pub fn report(started: DateTime<Utc>, result: &Result<Outcomes, BackupError>) ->
         Err(err) => report.message = Some(err.to_string()),
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use object_store::local::LocalFileSystem;
+
+    /// An upload whose last write fails (its one `put` cannot create the file) reports the
+    /// error, and cleaning up after it does not panic.
+    #[tokio::test]
+    async fn a_failed_upload_is_an_error_not_a_panic() {
+        let dir = std::env::temp_dir().join(format!("tradeplane-upload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // The data's folder is a file: the put fails, even for root.
+        std::fs::write(dir.join("blocker"), b"").unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&dir).unwrap());
+        let mut upload = Upload {
+            encoder: Some(Encoder::new().unwrap()),
+            writer: BufWriter::with_capacity(store, Path::from("blocker/b.jsonl.gz"), PART_SIZE),
+            shut_down: false,
+        };
+        let failed = upload.finish().await;
+        assert!(
+            matches!(&failed, Err(BackupError::Io { what, .. }) if what == "cannot complete the upload"),
+            "{failed:?}"
+        );
+        upload.abort().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
