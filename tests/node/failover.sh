@@ -101,7 +101,7 @@ median=$(awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1
 p95=$(awk '{a[NR]=$1} END {i = int(NR * 0.95 + 0.999); if (i > NR) i = NR; print a[i]}' <<<"$sorted")
 say "leader pod deleted → standby trading, over $rounds: median ${median} s, p95 ${p95} s"
 
-say "image change: the standby goes first"
+say "image change: the new pod comes up before an old one goes"
 leader=$(ts '{.status.leader}')
 old=$(trader_pods | awk '{print $1}')
 kubectl patch ts "$name" -n "$ns" --type merge \
