@@ -114,6 +114,9 @@ for _ in $(seq 1200); do
   sleep 0.1
 done
 [ -n "$first_gone" ] || fail "no old pod was replaced within 120 s of the image change"
+new_ready=$(trader_pods | awk '$2 == "true" && $3 == "" {print $1}' | grep -vxF -f <(tr ' ' '\n' <<<"$old") || true)
+[ -n "$new_ready" ] || fail "an old pod ($first_gone) went before a new one was ready"
+say "a new pod ($new_ready) was ready before the first old one went"
 # Which old pod the ReplicaSet removes first is its own choice: pods ready for about as long
 # rank alike (it compares their ages in powers of two), so the leader may go first. It then
 # hands over by SIGTERM; what must hold is that the new pod came up before any old one went
