@@ -255,3 +255,45 @@ fn a_mode_the_runtime_does_not_know_is_caught() {
     let parsed = Command::try_parse_from(std::iter::once("agent-runtime".to_string()).chain(args));
     assert!(parsed.is_err(), "a mode the runtime lacks must not parse");
 }
+
+/// The API's `backupReport` and `restoreReport` are the contract's reports with a schema (the
+/// contract crate has no schemars): a report the backup or restore process writes, every field
+/// set, must read back into the API type and out again unchanged, or the API server would keep
+/// a report with fields dropped.
+#[test]
+fn the_apis_backup_and_restore_reports_carry_every_field_the_processes_write() {
+    use tradeplane_contract::backup::{BackupReport, Outcome, RestoreReport};
+    let backup = BackupReport {
+        outcome: Outcome::Failed,
+        name: Some("desk-20260601T000000Z".into()),
+        start_time: "2026-06-01T00:00:00Z".into(),
+        completion_time: "2026-06-01T00:00:02Z".into(),
+        size_bytes: Some(4096),
+        rows: Some(88),
+        table_rows: BTreeMap::from([("orders".to_string(), 8), ("cycles".to_string(), 80)]),
+        checksum: Some("sha256:00ff".into()),
+        journal_schema_version: Some(4),
+        runtime_version: "0.1.0".into(),
+        pod: Some("desk-backup-abc".into()),
+        backups_kept: Some(3),
+        backups_pruned: Some(1),
+        message: Some("pruning failed".into()),
+    };
+    let written = serde_json::to_value(&backup).unwrap();
+    let read: crate::api::trading_strategy::BackupReport =
+        serde_json::from_value(written.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&read).unwrap(), written);
+
+    let restore = RestoreReport {
+        outcome: Outcome::Succeeded,
+        backup: Some("desk-20260601T000000Z".into()),
+        completion_time: "2026-06-01T00:00:05Z".into(),
+        rows: Some(88),
+        pod: Some("desk-restore-xyz".into()),
+        message: Some("restored".into()),
+    };
+    let written = serde_json::to_value(&restore).unwrap();
+    let read: crate::api::trading_strategy::RestoreReport =
+        serde_json::from_value(written.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&read).unwrap(), written);
+}
