@@ -26,6 +26,9 @@ pub const MANAGED_BY: &str = "tradeplane-operator";
 const INHERITED_LABEL_PREFIXES: &[&str] = &["tradeplane.io/"];
 const INHERITED_LABEL_KEYS: &[&str] = &["team", "owner", "cost-center", "environment"];
 
+/// The label that says which [`Component`] a child is.
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+
 /// Which part of the system a child belongs to; becomes `app.kubernetes.io/component`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Component {
@@ -61,10 +64,7 @@ pub fn selector_labels(
             "agent-runtime".to_string(),
         ),
         (owner_label.to_string(), owner.to_string()),
-        (
-            "app.kubernetes.io/component".to_string(),
-            component.as_str().to_string(),
-        ),
+        (COMPONENT_LABEL.to_string(), component.as_str().to_string()),
     ])
 }
 
@@ -160,9 +160,7 @@ mod tests {
             Some("s1")
         );
         assert_eq!(
-            labels
-                .get("app.kubernetes.io/component")
-                .map(String::as_str),
+            labels.get(COMPONENT_LABEL).map(String::as_str),
             Some("trader")
         );
     }

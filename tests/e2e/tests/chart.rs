@@ -181,6 +181,8 @@ no  create  brokeraccounts.tradeplane.io            W  never creates users' obje
 no  delete  secrets                                 W  child Secrets go by garbage collection
 no  create  pods:exec                               W  no exec into anything
 no  get     pods                                    W  reads Deployments, not pods
+yes patch   pods                                    W  marks the leader's pod to go last
+no  delete  pods                                    W  the ReplicaSet removes pods, not the operator
 no  create  serviceaccounts:token                   W  must not mint tokens
 no  escalate roles.rbac.authorization.k8s.io        W  Roles only within its own rights
 no  bind    roles.rbac.authorization.k8s.io         W  Roles only within its own rights
@@ -188,6 +190,7 @@ no  impersonate serviceaccounts                     W  acts as itself only
 no  update  deployments.apps                        W  server-side apply: patch and create
 no  get     secrets                                 R  its own namespace is not watched
 no  get     secrets                                 kube-system  not a watched namespace
+no  patch   pods                                    kube-system  not a watched namespace
 no  patch   deployments.apps                        kube-system  not a watched namespace
 no  list    secrets                                 -  no cluster-wide Secret reads
 no  delete  customresourcedefinitions.apiextensions.k8s.io  -  CRDs belong to the chart

@@ -1,19 +1,25 @@
 //! Rolling and supervised upgrades of a strategy's trader, against the real control plane:
 //! the Deployment controller does the rolling (kwok makes the pods ready), the operator
-//! decides which template it gets and reports the revisions.
+//! decides which template it gets and reports the revisions, and marks the leader's pod so
+//! the roll removes it last.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use e2e::{TestNamespace, shared_client, wait_for};
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
+use tokio::task::JoinHandle;
 use tradeplane_operator::api::TradingStrategy;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -324,4 +330,162 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
     .unwrap();
     assert_eq!(revisions(Some(&again)).0, v4);
     assert_eq!(again.status.unwrap().last_restart_at, None);
+}
+
+/// The names of the strategy's trader pods, oldest first.
+async fn trader_pods(pods: &Api<Pod>, strategy: &str) -> Vec<Pod> {
+    let selector = format!("tradeplane.io/strategy={strategy},app.kubernetes.io/component=trader");
+    let mut listed = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .unwrap()
+        .items;
+    listed.retain(|p| p.metadata.deletion_timestamp.is_none());
+    listed.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
+    listed
+}
+
+fn deletion_cost(pod: &Pod) -> Option<String> {
+    pod.metadata
+        .annotations
+        .as_ref()?
+        .get("controller.kubernetes.io/pod-deletion-cost")
+        .cloned()
+}
+
+/// Names `holder` in the strategy's Lease, as a leader that renews for an hour would.
+async fn lead(leases: &Api<Lease>, strategy: &str, holder: &str) {
+    let now = Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    leases
+        .patch(
+            &format!("{strategy}-leader"),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {
+                "holderIdentity": holder, "acquireTime": now, "renewTime": now,
+                "leaseDurationSeconds": 3600,
+            }})),
+        )
+        .await
+        .unwrap();
+}
+
+/// Waits until exactly `marked` of the strategy's trader pods carries the leader's cost.
+async fn wait_marked(pods: &Api<Pod>, strategy: &str, marked: &str) -> Vec<Pod> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let live = trader_pods(pods, strategy).await;
+        let costs: Vec<_> = live
+            .iter()
+            .map(|p| (p.metadata.name.clone().unwrap(), deletion_cost(p)))
+            .collect();
+        let right = costs
+            .iter()
+            .all(|(name, cost)| (name == marked) == (cost.as_deref() == Some("1000")));
+        if right && costs.iter().any(|(name, _)| name == marked) {
+            return live;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {marked} should carry the leader's deletion cost: {costs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Records, in order, each trader pod of `strategy` the first time it is seen going away.
+fn removals(pods: Api<Pod>, strategy: &str) -> (Arc<Mutex<Vec<String>>>, JoinHandle<()>) {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let config = watcher::Config::default().labels(&format!("tradeplane.io/strategy={strategy}"));
+    let record = seen.clone();
+    let task = tokio::spawn(async move {
+        let mut events = std::pin::pin!(watcher(pods, config).default_backoff());
+        while let Some(Ok(event)) = events.next().await {
+            let gone = match &event {
+                watcher::Event::Apply(pod) if pod.metadata.deletion_timestamp.is_some() => pod,
+                watcher::Event::Delete(pod) => pod,
+                _ => continue,
+            };
+            let name = gone.metadata.name.clone().unwrap();
+            let mut seen = record.lock().unwrap();
+            if !seen.contains(&name) {
+                seen.push(name);
+            }
+        }
+    });
+    (seen, task)
+}
+
+#[tokio::test]
+async fn the_leaders_pod_is_marked_so_a_roll_removes_its_standby_first() {
+    let (namespace, _controller) = e2e::fixtures::strategy_controller("ts-mark").await.unwrap();
+    e2e::fixtures::hot_standby(&namespace, "up", json!({"image": "runtime:v1"}))
+        .await
+        .unwrap();
+    let strategies = namespace.api::<TradingStrategy>();
+    let (pods, leases) = (namespace.api::<Pod>(), namespace.api::<Lease>());
+    wait_for(&strategies, "up", "the first rollout", WAIT, rolled_out)
+        .await
+        .unwrap();
+    let first = trader_pods(&pods, "up").await;
+    assert_eq!(first.len(), 2, "two replicas");
+    let names: Vec<String> = first
+        .iter()
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect();
+
+    // The first leader is marked; its standby is not.
+    lead(&leases, "up", &names[0]).await;
+    wait_marked(&pods, "up", &names[0]).await;
+    // A switchover (or failover) moves the mark.
+    lead(&leases, "up", &names[1]).await;
+    wait_marked(&pods, "up", &names[1]).await;
+    let (leader, standby) = (&names[1], &names[0]);
+
+    // A Lease naming a pod that is not one of the strategy's trader pods marks nothing there.
+    let stranger: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "stranger", "labels": {"tradeplane.io/strategy": "other"},
+                     "annotations": {"note": "not up's"}},
+        "spec": {"containers": [{"name": "c", "image": "none"}]},
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &stranger)
+        .await
+        .unwrap();
+    lead(&leases, "up", "stranger").await;
+    wait_for(
+        &strategies,
+        "up",
+        "status.leader stranger",
+        WAIT,
+        |t: Option<&TradingStrategy>| {
+            t.and_then(|t| t.status.as_ref()?.leader.clone()).as_deref() == Some("stranger")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(deletion_cost(&pods.get("stranger").await.unwrap()), None);
+    lead(&leases, "up", leader).await;
+    wait_marked(&pods, "up", leader).await;
+
+    // An image change: surge one, then the old ReplicaSet removes its standby before its leader.
+    let (gone, watching) = removals(pods.clone(), "up");
+    patch_spec(&strategies, json!({"image": "runtime:v2"})).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while gone.lock().unwrap().len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the roll removed {:?}",
+            gone.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    watching.abort();
+    let order = gone.lock().unwrap().clone();
+    assert_eq!(
+        order[..2],
+        [standby.clone(), leader.clone()],
+        "removal order (standby {standby}, leader {leader})"
+    );
 }

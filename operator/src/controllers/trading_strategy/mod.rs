@@ -5,11 +5,12 @@
 //!
 //! The pipeline: [`resolve`] what the strategy refers to → [`config`] renders and validates the
 //! runtime config → [`render`] the children (pure) → apply, with the trader's pod template as
-//! [`upgrade`] decides for Supervised strategies → [`leadership`] read from the watched Lease
-//! → finish ([`reconcile`]).
+//! [`upgrade`] decides for Supervised strategies → [`leadership`] read from the watched Lease,
+//! and [`leader_pod`] marks the leader's pod to be removed last → finish ([`reconcile`]).
 
 pub mod backup;
 pub mod config;
+pub mod leader_pod;
 pub mod leadership;
 pub mod reconcile;
 pub mod render;
@@ -131,6 +132,7 @@ pub async fn run(
         leases,
         history,
         jobs,
+        marks: leader_pod::LeaderMarks::default(),
     };
 
     let accounts_for_secrets = accounts.clone();

@@ -18,6 +18,7 @@ use kube::{Resource, ResourceExt};
 use super::backup;
 use super::backup::render::BackupChildren;
 use super::backup::report::{self, RestoreStage};
+use super::leader_pod::{self, LeaderMarks};
 use super::leadership::{self, Leadership, LeaseHistory};
 use super::render::{self, Children, Inputs, trader};
 use super::resolve::{Resolved, resolve};
@@ -43,6 +44,8 @@ pub struct Watched {
     pub history: LeaseHistory,
     /// The strategies' backup and restore Jobs (`backup::jobs`).
     pub jobs: Store<Job>,
+    /// Which pod carries each strategy's leader mark (`leader_pod`).
+    pub marks: LeaderMarks,
 }
 
 /// What the pipeline found, for the status.
@@ -101,8 +104,19 @@ pub async fn reconcile(
             .get(&ObjectRef::new(&lease).within(&namespace));
         leadership::leadership(live.as_deref(), now)
     });
+    let marked = mark_leader(
+        &strategy,
+        &context,
+        &watched,
+        &namespace,
+        leadership.as_ref(),
+    )
+    .await;
     let alerts = apply_alerts(&strategy, &context).await?;
     let mut wake_at = next_wake(progress.pending.as_ref(), now);
+    if !marked {
+        wake_at = wake_at.min(MARK_RETRY);
+    }
     if let Some(recheck) = alerts.recheck() {
         wake_at = wake_at.min(recheck);
     }
@@ -117,6 +131,50 @@ pub async fn reconcile(
     // watches, and a Lease running out through `leadership::expiries`. No watch reports a
     // maintenance window opening: the requeue comes then, or at the resync.
     Ok(Action::requeue(wake_at))
+}
+
+/// How soon a leader mark the API server refused is tried again.
+const MARK_RETRY: Duration = Duration::from_secs(10);
+
+/// Moves the leader mark (see [`leader_pod`]) to the pod that leads now; returns false when
+/// the API server refused it. A refusal is a Warning Event and a retry, never a failed
+/// reconcile: the mark decides only which pod a roll removes first, not whether anyone trades.
+async fn mark_leader(
+    strategy: &TradingStrategy,
+    context: &Context,
+    watched: &Watched,
+    namespace: &str,
+    leadership: Option<&Leadership>,
+) -> bool {
+    let name = strategy.name_any();
+    let marking = leader_pod::plan(
+        leadership.and_then(Leadership::leader),
+        watched.marks.get(namespace, &name).as_deref(),
+        strategy.status.as_ref().and_then(|s| s.leader.as_deref()),
+    );
+    if marking.is_empty() {
+        return true;
+    }
+    let pods = Api::namespaced(context.client.clone(), namespace);
+    let Err(error) = leader_pod::apply(&pods, &watched.marks, namespace, &name, marking).await
+    else {
+        return true;
+    };
+    tracing::warn!(strategy = %name, namespace, %error, "could not mark the leader's pod");
+    context
+        .publish(
+            &strategy.object_ref(&()),
+            true,
+            "LeaderPodNotMarked",
+            "Failover",
+            format!(
+                "could not set {} on {error}; a rolling upgrade may remove the leader before \
+                 its standby (it then hands over on SIGTERM)",
+                leader_pod::DELETION_COST_ANNOTATION
+            ),
+        )
+        .await;
+    false
 }
 
 /// The PrometheusRule and PodMonitor `spec.alerting` asks for, where the cluster serves them
