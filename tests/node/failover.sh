@@ -8,8 +8,9 @@
 #
 # Checks, each round: the standby takes the Lease and trades (a cycle completes under the new
 # leader), and a LeaderChanged Event names both pods. After all rounds: no (cycle, symbol) was
-# ordered twice in the shared journal. Then `spec.image` changes: the rollout replaces the
-# standby before the leader. Prints each round's time from `kubectl delete pod` to the new
+# ordered twice in the shared journal. Then `spec.image` changes: a new pod is ready before
+# any old one goes, and the rollout replaces the standby before the leader (whose pod the
+# operator marked with a pod deletion cost). Prints each round's time from `kubectl delete pod` to the new
 # leader's first cycle, and their median and p95.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -101,8 +102,17 @@ median=$(awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1
 p95=$(awk '{a[NR]=$1} END {i = int(NR * 0.95 + 0.999); if (i > NR) i = NR; print a[i]}' <<<"$sorted")
 say "leader pod deleted → standby trading, over $rounds: median ${median} s, p95 ${p95} s"
 
-say "image change: the new pod comes up before an old one goes"
+say "image change: the new pod comes up before an old one goes, and the standby goes first"
 leader=$(ts '{.status.leader}')
+# The operator marks the leader's pod with a deletion cost (it does so before the status
+# names the leader), which the ReplicaSet ranks before the pods' ages.
+cost=""
+for _ in $(seq 100); do
+  cost=$(kubectl get pod "$leader" -n "$ns" -o jsonpath='{.metadata.annotations.controller\.kubernetes\.io/pod-deletion-cost}')
+  [ -n "$cost" ] && break
+  sleep 0.1
+done
+[ "$cost" = 1000 ] || fail "the leader $leader carries pod-deletion-cost '$cost', not 1000"
 old=$(trader_pods | awk '{print $1}')
 kubectl patch ts "$name" -n "$ns" --type merge \
   -p "{\"spec\":{\"image\":\"localhost/tradeplane/agent-runtime:$(sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' "$repo/charts/tradeplane/Chart.yaml")\"}}" >/dev/null
@@ -117,15 +127,10 @@ done
 new_ready=$(trader_pods | awk '$2 == "true" && $3 == "" {print $1}' | grep -vxF -f <(tr ' ' '\n' <<<"$old") || true)
 [ -n "$new_ready" ] || fail "an old pod ($first_gone) went before a new one was ready"
 say "a new pod ($new_ready) was ready before the first old one went"
-# Which old pod the ReplicaSet removes first is its own choice: pods ready for about as long
-# rank alike (it compares their ages in powers of two), so the leader may go first. It then
-# hands over by SIGTERM; what must hold is that the new pod came up before any old one went
-# (surge one, unavailable zero) and that nothing is ordered twice (checked below).
-if [ "$first_gone" = "$leader" ]; then
-  say "the first old pod replaced was the leader $first_gone (it handed over on SIGTERM)"
-else
-  say "the first old pod replaced was the standby $first_gone (the leader was $leader)"
-fi
+# Without the mark the ReplicaSet ranked pods ready for about as long alike (it compares
+# their ages in powers of two) and removed the leader first in about one run of five.
+[ "$first_gone" != "$leader" ] || fail "the first old pod replaced was the leader $leader, not its standby"
+say "the first old pod replaced was the standby $first_gone (the leader $leader carries pod-deletion-cost $cost)"
 for _ in $(seq 240); do
   image=$(kubectl get pods -n "$ns" -l "tradeplane.io/strategy=$name" -o jsonpath='{.items[*].spec.containers[0].image}')
   holder=$(ts '{.status.leader}')
