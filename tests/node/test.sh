@@ -12,14 +12,16 @@
 #     `kubectl logs` of its trader is JSON lines, journal entries among them;
 #   * tech-momentum's analyses come from the AgentPool's worker pod, through the pool's
 #     Service (the local Service proxy): its status fills in too;
-#   * at one-second cycles (a patch, rolled out on the real pods) index-trend opens positions;
+#   * index-trend opens a position in its first cycle; a patch to one-second cycles rolls out on
+#     the real pods;
 #   * `suspend: true` halts trading: the phase turns Halted and no order follows;
 #   * index-trend gets backups to a volume, every minute and a `backupNowAt`: the on-demand
 #     Job's pod and, after the failover part, the CronJob's run the real `agent-runtime
 #     backup`; the backups are in status.lastBackup and on the volume (tests/node/backup.sh);
 #   * a two-replica strategy on PostgreSQL: `kubectl delete pod` of the leader → the standby
-#     trades, no order twice, the Event names both pods; an image change replaces the standby
-#     first (tests/node/failover.sh);
+#     trades, no order twice, the Event names both pods; an image change brings a new pod up
+#     first and replaces the standby before the leader, whose pod the operator marked
+#     (tests/node/failover.sh);
 # then stops the cluster and checks that the node left nothing behind: no process, mount or
 # cgroup, the kubelet's host paths gone, the kernel settings as they were before.
 # Prints the time from `kubectl apply` to the first paper order. Skipped, with the reason,
@@ -133,20 +135,30 @@ done
 [ "$served" -gt 0 ] || fail "the AgentPool's worker served tech-momentum no analysis in 75 s"
 say "tech-momentum: leader $(kubectl get ts tech-momentum -n "$ns" -o jsonpath='{.status.leader}'), the worker served $served analyses"
 
-# The quick start trades on 30 and 60 s cycles, and its replay needs some history before a
-# signal is strong enough (index-trend's first order comes at cycle 15, a quarter of an hour).
-# One-second cycles bring that within reach; the rollout that follows is the real one.
-say "index-trend at one cycle a second: time to its first paper order"
-patched=$(date +%s.%N)
-kubectl patch ts index-trend -n "$ns" --type merge -p '{"spec":{"schedule":{"intervalSeconds":1}}}' >/dev/null
+# The quick start's index-trend buys in its first cycle (its replay starts as soon as it leads).
 positions=""
-for _ in $(seq 180); do
+for _ in $(seq 240); do
   positions=$(kubectl get ts index-trend -n "$ns" -o jsonpath='{.status.openPositions}' 2>/dev/null || true)
   [ -n "$positions" ] && [ "$positions" -gt 0 ] && break
   sleep 0.5
 done
-[ -n "$positions" ] && [ "$positions" -gt 0 ] || fail "index-trend holds no position 90 s after going to one-second cycles"
-say "index-trend: $positions open position(s) $(elapsed "$patched") s after the patch ($(elapsed) s after kubectl apply); decision: $(kubectl get ts index-trend -n "$ns" -o jsonpath='{.status.lastDecision.summary}')"
+[ -n "$positions" ] && [ "$positions" -gt 0 ] || fail "index-trend holds no position 120 s after kubectl apply"
+say "index-trend: $positions open position(s) $(elapsed) s after kubectl apply; decision: $(kubectl get ts index-trend -n "$ns" -o jsonpath='{.status.lastDecision.summary}')"
+
+# One-second cycles for the halt check below: a config change, so a rollout on the real pods.
+say "index-trend at one cycle a second: the rollout"
+revisions() { kubectl get ts index-trend -n "$ns" -o jsonpath='{.status.currentRevision} {.status.desiredRevision}'; }
+read -r before _ <<<"$(revisions)"
+patched=$(date +%s.%N)
+kubectl patch ts index-trend -n "$ns" --type merge -p '{"spec":{"schedule":{"intervalSeconds":1}}}' >/dev/null
+for _ in $(seq 180); do
+  read -r current desired <<<"$(revisions)"
+  [ "$current" = "$desired" ] && [ "$current" != "$before" ] && break
+  sleep 0.5
+done
+[ "$current" = "$desired" ] && [ "$current" != "$before" ] ||
+  fail "index-trend's rollout to one-second cycles did not finish in 90 s (revision $before → $current, desired $desired)"
+say "index-trend: rolled to one-second cycles $(elapsed "$patched") s after the patch"
 
 say "suspend: true halts trading: the operator's phase, then the runtime's own trading state"
 suspended=$(date +%s.%N)
