@@ -3,10 +3,10 @@
 //! removes the standbys first and the leader last.
 //!
 //! Without it the ReplicaSet ranks pods that have been ready for about as long (the same
-//! power-of-two bucket) by UID, so a roll removed the leader first about half the time and the
-//! strategy paid a handover it did not need. The cost is an annotation the ReplicaSet
-//! controller reads (`controller.kubernetes.io/pod-deletion-cost`, beta and on by default
-//! since Kubernetes 1.22); a pod without it counts as cost 0.
+//! power-of-two bucket of age) by UID, so a roll could remove the leader first (once in about
+//! five real-node runs) and the strategy paid a handover it did not need. The cost is an
+//! annotation the ReplicaSet controller reads (`controller.kubernetes.io/pod-deletion-cost`,
+//! on by default since Kubernetes 1.22) and ranks before age; a pod without it counts as 0.
 //!
 //! The operator writes it, not the runtime: marking a pod needs `patch` on pods, and a
 //! trading pod with that right could change its neighbours. The operator has it (patch only,
@@ -86,6 +86,13 @@ impl LeaderMarks {
     fn set(&self, namespace: &str, strategy: &str, pod: String) {
         if let Ok(mut marked) = self.marked.lock() {
             marked.insert((namespace.to_string(), strategy.to_string()), pod);
+        }
+    }
+
+    /// Drops a deleted strategy's entry.
+    pub fn forget(&self, namespace: &str, strategy: &str) {
+        if let Ok(mut marked) = self.marked.lock() {
+            marked.remove(&(namespace.to_string(), strategy.to_string()));
         }
     }
 }
@@ -169,21 +176,18 @@ fn to_patch(ops: Vec<serde_json::Value>) -> json_patch::Patch {
     serde_json::from_value(serde_json::Value::Array(ops)).unwrap_or(json_patch::Patch(vec![]))
 }
 
-/// A JSON pointer to a label; `/` in a key is written `~1` (RFC 6901).
+/// A JSON pointer to a label.
 fn label_path(key: &str) -> String {
-    format!(
-        "/metadata/labels/{}",
-        key.replace('~', "~0").replace('/', "~1")
-    )
+    format!("/metadata/labels/{}", escape(key))
 }
 
 fn annotation_path() -> String {
-    format!(
-        "/metadata/annotations/{}",
-        DELETION_COST_ANNOTATION
-            .replace('~', "~0")
-            .replace('/', "~1")
-    )
+    format!("/metadata/annotations/{}", escape(DELETION_COST_ANNOTATION))
+}
+
+/// A map key as one JSON pointer token (RFC 6901): `~` is `~0`, `/` is `~1`.
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]
@@ -264,5 +268,7 @@ mod tests {
         assert_eq!(marks.get("ns", "up").as_deref(), Some("up-trader-1"));
         assert_eq!(marks.get("ns", "down"), None);
         assert_eq!(marks.get("other", "up"), None);
+        marks.forget("ns", "up");
+        assert_eq!(marks.get("ns", "up"), None);
     }
 }

@@ -85,6 +85,7 @@ pub async fn reconcile(
     if strategy.metadata.deletion_timestamp.is_some() {
         // Owner references take the children with it.
         context.metrics.set_last_backup(&namespace, &name, None);
+        watched.marks.forget(&namespace, &name);
         return Ok(Action::await_change());
     }
     context
