@@ -32,10 +32,11 @@ helm install tradeplane charts/tradeplane --namespace tradeplane --create-namesp
 kubectl create namespace "$ns" >/dev/null
 applied=$(now)
 kubectl apply --server-side -n "$ns" -f examples/quickstart/ >/dev/null
-first_cycle="" first_order=""
+first_cycle="" first_order="" cycle="" positions=""
+# One read for both: the first cycle's status write may carry the first position too.
 for _ in $(seq 1200); do
-  [ -n "$first_cycle" ] || { [ -n "$(kubectl get ts index-trend -n "$ns" -o jsonpath='{.status.lastCycleTime}')" ] && first_cycle=$(since "$applied"); }
-  positions=$(kubectl get ts index-trend -n "$ns" -o jsonpath='{.status.openPositions}')
+  read -r cycle positions < <(kubectl get ts index-trend -n "$ns" -o jsonpath='{.status.lastCycleTime} {.status.openPositions}{"\n"}') || true
+  [ -n "$first_cycle" ] || { [ -n "$cycle" ] && first_cycle=$(since "$applied"); }
   [ -n "$positions" ] && [ "$positions" -gt 0 ] && { first_order=$(since "$applied"); break; }
   sleep 0.1
 done
