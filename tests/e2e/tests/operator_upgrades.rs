@@ -332,7 +332,7 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
     assert_eq!(again.status.unwrap().last_restart_at, None);
 }
 
-/// The names of the strategy's trader pods, oldest first.
+/// The strategy's trader pods that are not going away, oldest first.
 async fn trader_pods(pods: &Api<Pod>, strategy: &str) -> Vec<Pod> {
     let selector = format!("tradeplane.io/strategy={strategy},app.kubernetes.io/component=trader");
     let mut listed = pods
@@ -372,7 +372,7 @@ async fn lead(leases: &Api<Lease>, strategy: &str, holder: &str) {
 }
 
 /// Waits until exactly `marked` of the strategy's trader pods carries the leader's cost.
-async fn wait_marked(pods: &Api<Pod>, strategy: &str, marked: &str) -> Vec<Pod> {
+async fn wait_marked(pods: &Api<Pod>, strategy: &str, marked: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let live = trader_pods(pods, strategy).await;
@@ -384,7 +384,7 @@ async fn wait_marked(pods: &Api<Pod>, strategy: &str, marked: &str) -> Vec<Pod> 
             .iter()
             .all(|(name, cost)| (name == marked) == (cost.as_deref() == Some("1000")));
         if right && costs.iter().any(|(name, _)| name == marked) {
-            return live;
+            return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
