@@ -96,13 +96,7 @@ async fn a_backup_restores_into_a_new_journal_identically_from_a_directory_and_f
         );
     }
     let s3 = S3Server::start();
-    for (n, destination) in [
-        Destination::Dir(dir.path("backups")),
-        Destination::S3(&s3, "desk/momentum".into()),
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (n, destination) in Destination::both(&dir, &s3).iter().enumerate() {
         let name = backup(&source_cfg, destination, &[]);
         assert!(name.starts_with("momentum-"), "{name}");
         assert_eq!(listed(destination), [(name.clone(), rows(&source))]);
@@ -157,10 +151,7 @@ async fn retention_keeps_exactly_the_policy() {
     let total = rows(&digest_of(&db).await);
     let other_cfg = config(&dir.0, "other", "other", sqlite(&db));
     let s3 = S3Server::start();
-    for destination in [
-        Destination::Dir(dir.path("backups")),
-        Destination::S3(&s3, "desk/momentum".into()),
-    ] {
+    for destination in Destination::both(&dir, &s3) {
         // Another strategy's backup at the same place is never this one's to prune.
         let other = backup(&other_cfg, &destination, &[]);
         let mine = |destination: &Destination| -> Vec<(String, i64)> {
@@ -216,10 +207,7 @@ async fn a_backup_killed_mid_upload_leaves_nothing_listed_and_the_next_one_succe
     backup_support::fill(&journal, 150_000).await;
     journal.close().await;
     let s3 = S3Server::start();
-    for destination in [
-        Destination::Dir(dir.path("backups")),
-        Destination::S3(&s3, "desk/momentum".into()),
-    ] {
+    for destination in Destination::both(&dir, &s3) {
         let mut child = Command::new(backup_support::binary())
             .args(["--log-format", "text", "backup", "--config"])
             .arg(&cfg)
@@ -279,13 +267,7 @@ async fn a_flipped_byte_or_an_edited_manifest_is_refused_by_restore() {
     backup_support::fill(&journal, 3_000).await;
     journal.close().await;
     let s3 = S3Server::start();
-    for (n, destination) in [
-        Destination::Dir(dir.path("backups")),
-        Destination::S3(&s3, "desk/momentum".into()),
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (n, destination) in Destination::both(&dir, &s3).iter().enumerate() {
         let good = backup(&cfg, destination, &[]);
         let damaged = backup(&cfg, destination, &[]);
         let data = destination.file(&format!("{damaged}.jsonl.gz"));

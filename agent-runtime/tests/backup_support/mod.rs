@@ -143,7 +143,16 @@ pub enum Destination<'a> {
     S3(&'a S3Server, String),
 }
 
-impl Destination<'_> {
+impl<'a> Destination<'a> {
+    /// The pair every backup test runs against: `dir`'s `backups` directory, and the prefix
+    /// `desk/momentum` of `s3`'s bucket.
+    pub fn both(dir: &Scratch, s3: &'a S3Server) -> [Destination<'a>; 2] {
+        [
+            Destination::Dir(dir.path("backups")),
+            Destination::S3(s3, "desk/momentum".into()),
+        ]
+    }
+
     pub fn args(&self) -> Vec<String> {
         match self {
             Destination::Dir(path) => vec!["--dir".into(), path.display().to_string()],

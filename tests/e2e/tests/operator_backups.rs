@@ -593,6 +593,61 @@ fn signed(fill: &agent_runtime::domain::Fill) -> f64 {
     }
 }
 
+/// What a trader's SQLite journal holds at one moment.
+struct Journalled {
+    /// Some position is not flat.
+    held: bool,
+    cycles: usize,
+    book: agent_runtime::broker::paper::PaperBook,
+    fills: Vec<agent_runtime::domain::Fill>,
+}
+
+/// Reads the journal at `path`; `None` while the trader has not created it.
+async fn journalled(path: &std::path::Path) -> Option<Journalled> {
+    if !path.exists() {
+        return None;
+    }
+    let journal = agent_runtime::journal::Journal::open_sqlite(path)
+        .await
+        .unwrap();
+    let read = Journalled {
+        held: journal
+            .positions()
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.quantity != 0.0),
+        cycles: journal.cycles().await.unwrap().len(),
+        book: journal.paper_book().await.unwrap(),
+        fills: journal.fills().await.unwrap(),
+    };
+    journal.close().await;
+    Some(read)
+}
+
+/// Lets `trader` run until its journal at `path` shows `done` (two minutes at most, or the
+/// test fails with `failure` and the trader's log), then stops it with SIGTERM and returns
+/// what it journalled.
+async fn trade_until(
+    trader: &mut e2e::runtime_pods::RuntimePod,
+    path: &std::path::Path,
+    failure: &str,
+    done: impl Fn(&Journalled) -> bool,
+) -> Journalled {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !journalled(path).await.is_some_and(|j| done(&j)) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{failure}:\n{}",
+            trader.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    trader.signal("TERM").unwrap();
+    trader.wait().await.unwrap();
+    journalled(path).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_real_backup_fills_the_status_and_a_strategy_restored_from_it_trades_on_from_its_positions()
  {
@@ -624,39 +679,18 @@ async fn a_real_backup_fills_the_status_and_a_strategy_restored_from_it_trades_o
     let src_pod = trader_pod(&namespace, "src").await;
     let mut trader = pods("src").start(&client, &src_pod).await.unwrap();
     let src_journal_path = root.join(&src_pod).join("journal/journal.db");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        if src_journal_path.exists() {
-            let journal = agent_runtime::journal::Journal::open_sqlite(&src_journal_path)
-                .await
-                .unwrap();
-            let held = journal
-                .positions()
-                .await
-                .unwrap()
-                .iter()
-                .any(|p| p.quantity != 0.0);
-            journal.close().await;
-            if held {
-                break;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "src never held a position:\n{}",
-            trader.log()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    trader.signal("TERM").unwrap();
-    trader.wait().await.unwrap();
-    let journal = agent_runtime::journal::Journal::open_sqlite(&src_journal_path)
-        .await
-        .unwrap();
-    let src_book = journal.paper_book().await.unwrap();
-    let src_fills = journal.fills().await.unwrap();
-    let src_cycles = journal.cycles().await.unwrap().len();
-    journal.close().await;
+    let Journalled {
+        book: src_book,
+        fills: src_fills,
+        cycles: src_cycles,
+        ..
+    } = trade_until(
+        &mut trader,
+        &src_journal_path,
+        "src never held a position",
+        |j| j.held,
+    )
+    .await;
 
     // The backup-now Job's process, run for real with the Job's own arguments and a token of
     // the backup account: a backup in the backup volume and its report in the status.
@@ -791,31 +825,11 @@ async fn a_real_backup_fills_the_status_and_a_strategy_restored_from_it_trades_o
     }
     let mut trader = pods("dst").start(&client, &dst_pod).await.unwrap();
     let dst_journal_path = root.join(&dst_pod).join("journal/journal.db");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let journal = agent_runtime::journal::Journal::open_sqlite(&dst_journal_path)
-            .await
-            .unwrap();
-        let cycles = journal.cycles().await.unwrap().len();
-        journal.close().await;
-        if cycles >= src_cycles + 2 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "dst did not cycle:\n{}",
-            trader.log()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    trader.signal("TERM").unwrap();
-    trader.wait().await.unwrap();
-    let journal = agent_runtime::journal::Journal::open_sqlite(&dst_journal_path)
-        .await
-        .unwrap();
-    let book = journal.paper_book().await.unwrap();
-    let fills = journal.fills().await.unwrap();
-    journal.close().await;
+    let Journalled { book, fills, .. } =
+        trade_until(&mut trader, &dst_journal_path, "dst did not cycle", |j| {
+            j.cycles >= src_cycles + 2
+        })
+        .await;
     let known: std::collections::HashSet<&str> = src_fills
         .iter()
         .map(|f| f.client_order_id.as_str())
