@@ -2,8 +2,10 @@
 //!
 //! Liveness and readiness mean different things here. `/healthz` only says the process
 //! answers: restarting a trader mid-cycle is worse than a slow one. `/readyz` says the trader
-//! can be trusted with orders: it has reconciled with the broker since start, the broker
-//! answered on the last attempt, and a cycle completed recently (the start time counts as the
+//! can be trusted with orders: it has reconciled with the broker since start (a standby, which
+//! must not write the journal while another replica leads, once the broker answered a look
+//! at the account and positions; it reconciles on taking the Lease), the broker answered on
+//! the last attempt, and a cycle completed recently (the start time counts as the
 //! first "cycle", so a fresh pod is ready once reconciled). "Recently" is measured from the
 //! later of the last cycle and the slot the trader is waiting for, so a trader sleeping over
 //! a weekend until the market opens stays ready. The body lists what is missing.

@@ -52,19 +52,35 @@ pub struct Trader {
 
 impl Trader {
     /// Reconciles with the broker, retrying with backoff; false if shutdown came first.
+    /// Reconciling writes the journal, so only a replica that leads may do it.
     pub async fn reconcile(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        self.until_broker_answers(BrokerStep::Reconcile, shutdown)
+            .await
+    }
+
+    /// Retries `step` with backoff until the broker answers; false if shutdown came first.
+    async fn until_broker_answers(
+        &self,
+        step: BrokerStep,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
         let mut backoff = Duration::from_secs(1);
         loop {
-            match self.runner.broker().reconcile().await {
+            let broker = self.runner.broker();
+            let answered = match step {
+                BrokerStep::Reconcile => broker.reconcile().await,
+                BrokerStep::Check => broker.check().await,
+            };
+            match answered {
                 Ok(()) => {
                     self.health.set_reconciled(true);
-                    self.broker_answered("reconcile", true);
-                    tracing::info!("reconciled with the broker");
+                    self.broker_answered(step.label(), true);
+                    tracing::info!("{}", step.done());
                     return true;
                 }
                 Err(err) => {
-                    self.broker_answered("reconcile", false);
-                    tracing::warn!(%err, retry_in = backoff.as_secs(), "cannot reconcile with the broker");
+                    self.broker_answered(step.label(), false);
+                    tracing::warn!(%err, retry_in = backoff.as_secs(), "{}", step.failed());
                 }
             }
             if wait_or_stop(backoff, shutdown).await {
@@ -74,16 +90,26 @@ impl Trader {
         }
     }
 
-    /// Runs cycles until shutdown: reconciles, then leads — at once for a single replica,
-    /// while it holds the Lease with several — and releases the lease after.
+    /// Runs cycles until shutdown. A single replica reconciles and leads at once. With
+    /// several, a replica starts as a standby that only reads the broker — another replica
+    /// may be leading, and a standby that resolved that leader's orders or corrected its
+    /// positions would race its writes — and reconciles once it holds the Lease. The lease is
+    /// released after.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        if self.reconcile(&mut shutdown).await {
-            match self.election.clone() {
-                None => {
+        match self.election.clone() {
+            None => {
+                if self.reconcile(&mut shutdown).await {
                     self.set_role(true);
                     self.lead(&mut shutdown).await;
                 }
-                Some(election) => self.follow(&election, &mut shutdown).await,
+            }
+            Some(election) => {
+                if self
+                    .until_broker_answers(BrokerStep::Check, &mut shutdown)
+                    .await
+                {
+                    self.follow(&election, &mut shutdown).await;
+                }
             }
         }
         self.stop().await;
@@ -425,6 +451,39 @@ impl Trader {
         self.runner.leadership().release().await;
         self.set_role(false);
         tracing::info!("trader stopped");
+    }
+}
+
+/// What a trader asks of the broker before it may be ready.
+#[derive(Clone, Copy)]
+enum BrokerStep {
+    /// Resolve the journal's open orders and correct its positions: the leader's start.
+    Reconcile,
+    /// Read the account and positions, writing nothing: a standby's start.
+    Check,
+}
+
+impl BrokerStep {
+    /// The `operation` label of the broker metrics.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Reconcile => "reconcile",
+            Self::Check => "check",
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            Self::Reconcile => "reconciled with the broker",
+            Self::Check => "the broker answered: standing by until this replica leads",
+        }
+    }
+
+    fn failed(self) -> &'static str {
+        match self {
+            Self::Reconcile => "cannot reconcile with the broker",
+            Self::Check => "cannot read the broker's account",
+        }
     }
 }
 

@@ -1,16 +1,22 @@
-//! Restart reconciliation: bring the journal in line with the broker before trading.
+//! Reconciliation: bring the journal in line with the broker before trading.
 //!
 //! A trader can stop anywhere — after journalling an order but before sending it, after the
 //! broker filled it but before the fill was journalled, or while positions changed outside
-//! the runtime. On start, [`reconcile`] therefore:
+//! the runtime. Before a replica places its first order (at start for a single replica, on
+//! taking the Lease with several), [`reconcile`] therefore:
 //!
 //! 1. looks up every order the journal holds as not final (`pending`, `accepted`,
 //!    `partially_filled`) by its client order id: a filled one gets its fill (and position)
 //!    journalled, a canceled or rejected one its status, a still-open one its status; one the
 //!    broker never received is marked `rejected` ("abandoned"), so the next cycle may decide
-//!    again — which is safe only because the broker has definitely not got it;
+//!    again — which is safe only because the broker has definitely not got it, and done only
+//!    if the row still has the status it was looked up with;
 //! 2. compares positions and, where they differ, overwrites the journal's with the broker's
 //!    (the broker is the source of truth), journalling each discrepancy as an event.
+//!
+//! Both steps write the journal, so only the replica that leads runs them: a standby that
+//! did would race the leader's orders in flight (abandon one about to be sent, or overwrite a
+//! position with the broker's view from before a fill).
 //!
 //! The trader must not place an order until this returned `Ok`; any broker error (the broker
 //! unreachable, a lookup that timed out) is an `Err`, to be retried with backoff.
@@ -54,6 +60,9 @@ pub enum Resolution {
     Closed { status: OrderStatus },
     /// The broker never received it: marked rejected, the next cycle may decide again.
     Abandoned,
+    /// The broker had no trace of it, but its journal row changed while it was looked up
+    /// (an old leader, woken, recorded what the broker answered it): that row is left as is.
+    SettledMeanwhile,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -86,16 +95,14 @@ pub async fn reconcile(
             }
             None => {
                 let message = "abandoned: the broker has no order with this client order id";
-                journal
-                    .update_order_status(
-                        &id,
-                        OrderStatus::Rejected,
-                        None,
-                        Some(message),
-                        Utc::now(),
-                    )
+                let marked = journal
+                    .abandon_order(&id, record.status, message, Utc::now())
                     .await?;
-                Resolution::Abandoned
+                if marked {
+                    Resolution::Abandoned
+                } else {
+                    Resolution::SettledMeanwhile
+                }
             }
         };
         tracing::info!(

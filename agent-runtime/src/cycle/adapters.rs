@@ -99,6 +99,15 @@ impl Execution for BrokerExecution {
         .boxed()
     }
 
+    fn check(&self) -> BoxFuture<'_, Result<(), PortError>> {
+        async move {
+            self.broker.account().await.map_err(broker_error)?;
+            self.broker.positions().await.map_err(broker_error)?;
+            Ok(())
+        }
+        .boxed()
+    }
+
     fn submit<'a>(
         &'a self,
         cycle_id: &'a str,

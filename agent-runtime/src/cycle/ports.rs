@@ -65,6 +65,12 @@ pub trait Execution: Send + Sync {
         futures::future::ready(Ok(())).boxed()
     }
 
+    /// Reads the account and positions and writes nothing: how a standby learns the broker
+    /// answers while another replica leads and owns the journal.
+    fn check(&self) -> BoxFuture<'_, Result<(), PortError>> {
+        futures::future::ready(Ok(())).boxed()
+    }
+
     /// The broker's market clock, for `marketHoursOnly`; `None` where the broker has none
     /// (the schedule's own calendar then decides).
     fn market_clock(&self) -> BoxFuture<'_, Result<Option<MarketClock>, PortError>> {

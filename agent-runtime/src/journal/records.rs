@@ -400,6 +400,30 @@ impl Journal {
         Ok(())
     }
 
+    /// Marks an order the broker has no trace of as rejected with `message` — only while its
+    /// status is still `seen`, the one it was looked up with: an outcome written meanwhile
+    /// (by a leader that did send it) knows more and wins. True when it was marked.
+    pub async fn abandon_order(
+        &self,
+        client_order_id: &str,
+        seen: OrderStatus,
+        message: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, JournalError> {
+        let sql = "UPDATE orders SET status = $1, message = $2, updated_at = $3 \
+                   WHERE client_order_id = $4 AND status = $5";
+        let marked = with_pool!(self, pool => sqlx::query(sql)
+            .bind(enum_text(&OrderStatus::Rejected))
+            .bind(message)
+            .bind(at)
+            .bind(client_order_id)
+            .bind(enum_text(&seen))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(marked > 0)
+    }
+
     /// Records what the broker said about an order: its status and id, and its fill if it
     /// has one. Returns true when a new fill was recorded.
     pub async fn record_broker_order(

@@ -13,7 +13,9 @@ use agent_runtime::config::JournalConfig;
 use agent_runtime::domain::{
     Action, AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Side, Signal,
 };
-use agent_runtime::journal::{CycleRecord, CycleStatus, EventRecord, Journal, RejectionRecord};
+use agent_runtime::journal::{
+    CycleRecord, CycleStatus, EventRecord, Journal, OrderRecord, RejectionRecord,
+};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 /// A directory under the system temp dir, removed on drop.
@@ -240,6 +242,30 @@ pub async fn exercise(journal: &Journal) {
         .map(|o| o.request.client_order_id)
         .collect();
     assert_eq!(unresolved, ["o-buy", "o-lost"]);
+
+    // An abandon takes effect only on the status the order was looked up with: o-buy was
+    // accepted since, so an abandon decided on `pending` leaves it alone.
+    assert!(
+        !journal
+            .abandon_order("o-buy", OrderStatus::Pending, "abandoned", t(3))
+            .await
+            .unwrap()
+    );
+    assert!(
+        journal
+            .abandon_order("o-lost", OrderStatus::Pending, "abandoned: gone", t(3))
+            .await
+            .unwrap()
+    );
+    let status = |o: OrderRecord| (o.status, o.message);
+    assert_eq!(
+        status(journal.order("o-lost").await.unwrap().unwrap()),
+        (OrderStatus::Rejected, Some("abandoned: gone".to_string()))
+    );
+    assert_eq!(
+        status(journal.order("o-buy").await.unwrap().unwrap()),
+        (OrderStatus::Accepted, None)
+    );
 
     // Fills move positions once, however often they are recorded.
     assert!(

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use agent_runtime::domain::OrderStatus;
-use agent_runtime::journal::{CycleRecord, CycleStatus, Journal};
+use agent_runtime::journal::{CycleRecord, CycleStatus, Journal, OrderRecord};
 use anyhow::{Context, bail};
 use chrono::Utc;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -248,12 +248,12 @@ impl FailoverRig {
     /// found missing at the broker and closed ([`Self::never_sent`]).
     pub async fn disagreements(&self, journal: &Journal) -> anyhow::Result<Vec<String>> {
         let never_sent: BTreeSet<String> = self.never_sent(journal).await?.into_iter().collect();
-        let journalled: BTreeSet<String> = journal
+        let journalled: BTreeMap<String, OrderRecord> = journal
             .orders()
             .await?
             .into_iter()
-            .map(|o| o.request.client_order_id)
-            .filter(|id| !never_sent.contains(id))
+            .filter(|o| !never_sent.contains(&o.request.client_order_id))
+            .map(|o| (o.request.client_order_id.clone(), o))
             .collect();
         let at_broker: BTreeSet<String> = self
             .broker
@@ -261,10 +261,35 @@ impl FailoverRig {
             .into_iter()
             .map(|o| o.client_order_id)
             .collect();
-        Ok(journalled
-            .symmetric_difference(&at_broker)
-            .cloned()
-            .collect())
+        let sent = self.sent();
+        let times_sent = |id: &str| sent.get(id).copied().unwrap_or(0);
+        // Each entry says which side lacks the order, and what the journal and the broker
+        // saw of it: enough to tell a race from a rejection when a run fails.
+        let mut found: Vec<String> = journalled
+            .iter()
+            .filter(|(id, _)| !at_broker.contains(*id))
+            .map(|(id, o)| {
+                format!(
+                    "{id}: journalled {:?} ({}) for cycle {:?}, sent {} times, not at the broker",
+                    o.status,
+                    o.message.as_deref().unwrap_or("no message"),
+                    o.cycle_id,
+                    times_sent(id)
+                )
+            })
+            .collect();
+        found.extend(
+            at_broker
+                .iter()
+                .filter(|id| !journalled.contains_key(*id))
+                .map(|id| {
+                    format!(
+                        "{id}: at the broker, sent {} times, not journalled",
+                        times_sent(id)
+                    )
+                }),
+        );
+        Ok(found)
     }
 
     /// The orders journalled as rejected without a broker order id that the broker indeed

@@ -19,14 +19,19 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use agent_runtime::broker::order_id::client_order_id;
+use agent_runtime::domain::{OrderRequest, OrderStatus, Position, Side};
+use chrono::Utc;
 use e2e::failover_rig::{
     FailoverRig, Feed, LEASE, STRATEGY, by_name, last_run, next_run, placed, slots_run_twice,
+    wait_ready,
 };
 use e2e::runtime_pods::RuntimePod;
 use e2e::{cli, shared_client, wait_for};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use kube::Api;
-use kube::api::DynamicObject;
+use kube::api::{DynamicObject, PatchParams};
 use rand::Rng;
 use serde_json::json;
 
@@ -300,5 +305,143 @@ async fn a_replica_that_is_not_ready_does_not_take_the_lease() {
         .unwrap();
     let leading = pods.iter().find(|p| p.name == leader).unwrap();
     assert_eq!(leading.readyz().await, 200, "{}", leading.log());
+    setup.teardown(pods).await.unwrap();
+}
+
+/// Keeps the strategy's Lease held by `holder`, renewed every half second, until `release`
+/// fires; then clears the holder so a replica may take it.
+fn hold_lease(
+    leases: Api<Lease>,
+    holder: &'static str,
+    mut release: tokio::sync::oneshot::Receiver<()>,
+) -> tokio::task::JoinHandle<()> {
+    let name = format!("{STRATEGY}-leader");
+    tokio::spawn(async move {
+        let patch = |spec: serde_json::Value| kube::api::Patch::Merge(json!({ "spec": spec }));
+        loop {
+            let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            leases
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &patch(json!({"holderIdentity": holder, "renewTime": now,
+                                  "leaseDurationSeconds": 3600})),
+                )
+                .await
+                .unwrap();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = &mut release => break,
+            }
+        }
+        leases
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &patch(json!({"holderIdentity": null, "renewTime": null})),
+            )
+            .await
+            .unwrap();
+    })
+}
+
+#[tokio::test]
+async fn a_standby_leaves_the_journal_to_the_leader_and_reconciles_only_once_it_leads() {
+    let setup = setup("failover-standby").await;
+    let leases: Api<Lease> = setup.namespace.api();
+    let lease = format!("{STRATEGY}-leader");
+    wait_for(
+        &leases,
+        &lease,
+        "the operator to create the Lease",
+        Duration::from_secs(30),
+        |l: Option<&Lease>| l.is_some(),
+    )
+    .await
+    .unwrap();
+    let (release, released) = tokio::sync::oneshot::channel();
+    let holder = hold_lease(leases, "a-leader-elsewhere", released);
+
+    // What a leader elsewhere is in the middle of: an order journalled and not yet sent, and
+    // a position the broker will only hold once that leader's orders fill.
+    let journal = setup.journal().await.unwrap();
+    let identity = agent_runtime::config::Identity {
+        namespace: setup.namespace.name.clone(),
+        name: STRATEGY.into(),
+    };
+    let in_flight = OrderRequest {
+        client_order_id: client_order_id(&identity, "cycle-elsewhere", "AAPL", Side::Buy),
+        symbol: "AAPL".into(),
+        side: Side::Buy,
+        quantity: 3.0,
+        reference_price: 100.0,
+        lease_epoch: Some(7),
+    };
+    let id = in_flight.client_order_id.clone();
+    journal
+        .record_order(None, &in_flight, Utc::now())
+        .await
+        .unwrap();
+    let held = Position {
+        symbol: "MSFT".into(),
+        quantity: 7.0,
+        average_price: 90.0,
+    };
+    journal.set_position(&held, Utc::now()).await.unwrap();
+
+    // Both replicas start while the other leader holds the Lease: they become ready standbys
+    // and leave its order and its position alone.
+    let pods = setup.start_pods().await.unwrap();
+    for pod in &pods {
+        wait_ready(pod, Duration::from_secs(30)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let order = journal.order(&id).await.unwrap().unwrap();
+    let logs = || {
+        pods.iter()
+            .map(RuntimePod::log)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        order.status,
+        OrderStatus::Pending,
+        "a standby resolved the leader's order: {order:?}\n{}",
+        logs()
+    );
+    assert_eq!(
+        journal.positions().await.unwrap(),
+        vec![held.clone()],
+        "a standby rewrote the leader's positions\n{}",
+        logs()
+    );
+
+    // The other leader is gone: a replica takes the Lease and reconciles before it trades —
+    // the order the broker never got is closed as abandoned, the position set to the broker's.
+    release.send(()).unwrap();
+    holder.await.unwrap();
+    let (leader, _) = setup
+        .new_holder(Some("a-leader-elsewhere"), Duration::from_secs(20))
+        .await
+        .unwrap();
+    next_run(&journal, None, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let order = journal.order(&id).await.unwrap().unwrap();
+    assert_eq!(order.status, OrderStatus::Rejected, "{order:?}");
+    assert!(
+        order
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("abandoned")),
+        "{order:?}"
+    );
+    let corrections = journal.events(Some("position_corrected")).await.unwrap();
+    assert!(
+        corrections
+            .iter()
+            .any(|e| e.message.starts_with("MSFT: journal had 7 units")),
+        "{leader} did not correct the position: {corrections:?}"
+    );
     setup.teardown(pods).await.unwrap();
 }
