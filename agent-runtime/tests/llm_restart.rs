@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use agent_runtime::config::JournalConfig;
 use agent_runtime::journal::Journal;
 use chrono::Utc;
 use journal_support::TempDir;
@@ -26,21 +27,30 @@ fn start(dir: &Path, tag: &str, config: &Path) -> Child {
         .unwrap()
 }
 
-/// Waits until the journal holds `count` events of `kind`.
+/// Waits until the journal holds `count` events of `kind`. The journal is read while the
+/// trader runs, so it is opened read-only — a second process migrating a database the trader
+/// is still creating would race it — and a journal not created or migrated yet is "not yet".
 async fn wait_for_events(db: &Path, kind: &str, count: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let config = JournalConfig::Sqlite {
+        path: db.to_path_buf(),
+    };
     loop {
-        if db.exists() {
-            let journal = Journal::open_sqlite(db).await.unwrap();
-            let seen = journal.events(Some(kind)).await.unwrap().len();
-            journal.close().await;
-            if seen >= count {
-                return;
+        let last = match Journal::open_read_only(&config).await {
+            Ok(journal) => {
+                let seen = journal.events(Some(kind)).await;
+                journal.close().await;
+                match seen {
+                    Ok(seen) if seen.len() >= count => return,
+                    Ok(seen) => format!("{} so far", seen.len()),
+                    Err(err) => err.to_string(),
+                }
             }
-        }
+            Err(err) => err.to_string(),
+        };
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no {count} {kind} events"
+            "no {count} {kind} events: {last}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -602,27 +602,31 @@ struct Journalled {
     fills: Vec<agent_runtime::domain::Fill>,
 }
 
-/// Reads the journal at `path`; `None` while the trader has not created it.
+/// Reads the journal at `path` while its trader runs; `None` while the trader has not created
+/// and migrated it. Opened read-only: migrating it from here would race the trader's own.
 async fn journalled(path: &std::path::Path) -> Option<Journalled> {
-    if !path.exists() {
-        return None;
-    }
-    let journal = agent_runtime::journal::Journal::open_sqlite(path)
-        .await
-        .unwrap();
-    let read = Journalled {
-        held: journal
-            .positions()
-            .await
-            .unwrap()
-            .iter()
-            .any(|p| p.quantity != 0.0),
-        cycles: journal.cycles().await.unwrap().len(),
-        book: journal.paper_book().await.unwrap(),
-        fills: journal.fills().await.unwrap(),
+    let config = agent_runtime::config::JournalConfig::Sqlite {
+        path: path.to_path_buf(),
     };
+    let journal = agent_runtime::journal::Journal::open_read_only(&config)
+        .await
+        .ok()?;
+    let read = async {
+        Some(Journalled {
+            held: journal
+                .positions()
+                .await
+                .ok()?
+                .iter()
+                .any(|p| p.quantity != 0.0),
+            cycles: journal.cycles().await.ok()?.len(),
+            book: journal.paper_book().await.ok()?,
+            fills: journal.fills().await.ok()?,
+        })
+    }
+    .await;
     journal.close().await;
-    Some(read)
+    read
 }
 
 /// Lets `trader` run until its journal at `path` shows `done` (two minutes at most, or the
