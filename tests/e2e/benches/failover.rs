@@ -1,5 +1,6 @@
 //! Failover figures on a private control plane; printed, not asserted (but a decision placed
-//! twice, or a slot run by two leaders, makes the bench exit non-zero).
+//! twice, a slot run by two leaders, or an order the journal and the broker disagree on makes
+//! the bench exit non-zero).
 //!
 //! The rig is the failover tests' (`e2e::failover_rig`): a two-replica strategy on a real
 //! PostgreSQL journal and an Alpaca stand-in that refuses a repeated client order id, its pods
@@ -290,8 +291,11 @@ async fn main() {
         total += extra;
     }
     println!("  all of them                          {total:>6.2}");
-    if !twice.is_empty() || !run_twice.is_empty() {
-        eprintln!("sent twice: {twice:?}\nslots run twice: {run_twice:?}");
+    if !twice.is_empty() || !run_twice.is_empty() || !disagreements.is_empty() {
+        eprintln!(
+            "sent twice: {twice:?}\nslots run twice: {run_twice:?}\n\
+             journal/broker disagreements: {disagreements:#?}"
+        );
         std::process::exit(1);
     }
     drop(pods);
