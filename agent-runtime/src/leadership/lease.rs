@@ -2,7 +2,8 @@
 //!
 //! One loop per process ([`LeaseLeadership::run`]) looks at the Lease every retry period: the
 //! holder renews it, a standby watches it, and a ready standby takes it once the holder has not
-//! renewed for a whole lease duration. Optimistic concurrency arbitrates: every write carries
+//! renewed for a whole lease duration, or at once when the holder released it (a watch on
+//! the Lease wakes the loop for that, so a graceful handover does not wait a retry period). Optimistic concurrency arbitrates: every write carries
 //! the resourceVersion just read, and a 409 means another replica won.
 //!
 //! Fencing, by this process's monotonic clock alone (never by timestamps in the Lease, which
@@ -21,21 +22,25 @@
 //! leader, seeing a value it has not handled, releases the Lease and stays out of it for a
 //! lease duration, so a standby takes over.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
 use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, PostParams};
-use tokio::sync::watch;
+use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use tokio::sync::{Notify, watch};
 use tradeplane_contract::config::LeaderElectionConfig;
 use tradeplane_contract::status::{RUNTIME_FIELD_MANAGER, SWITCHOVER_ANNOTATION};
 
 use super::Leadership;
+
+/// The server ends a Lease watch after this long (the API server's ceiling is 295 s); it is
+/// then opened again.
+const WATCH_TIMEOUT_SECONDS: u32 = 290;
 
 /// The three durations of the protocol (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +93,9 @@ pub struct LeaseLeadership {
     ready: AtomicBool,
     state: Mutex<State>,
     role: watch::Sender<Role>,
+    /// Makes the loop look at the Lease now rather than at the end of its retry period: this
+    /// replica became ready, or a watch showed the Lease released or a switchover requested.
+    wake: Arc<Notify>,
 }
 
 impl LeaseLeadership {
@@ -105,6 +113,7 @@ impl LeaseLeadership {
             ready: AtomicBool::new(false),
             state: Mutex::new(State::default()),
             role: watch::channel(Role::Standby).0,
+            wake: Arc::new(Notify::new()),
         }
     }
 
@@ -119,7 +128,10 @@ impl LeaseLeadership {
 
     /// Marks this replica ready (or not) to lead.
     pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::SeqCst);
+        let was = self.ready.swap(ready, Ordering::SeqCst);
+        if ready && !was {
+            self.wake.notify_one();
+        }
     }
 
     /// Changes of this process's role.
@@ -127,15 +139,26 @@ impl LeaseLeadership {
         self.role.subscribe()
     }
 
-    /// Looks at the Lease every retry period until `stop`.
+    /// Looks at the Lease every retry period until `stop` — and at once when this replica
+    /// becomes ready, or when a watch shows the Lease released or a switchover requested, so
+    /// a graceful handover or a switchover is taken over in the time a watch event takes
+    /// rather than up to a retry period.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        let watching = AbortOnDrop(tokio::spawn(watch_lease(
+            self.api.clone(),
+            self.name.clone(),
+            self.timings.retry,
+            self.wake.clone(),
+        )));
         loop {
             self.tick().await;
             tokio::select! {
                 _ = tokio::time::sleep(self.timings.retry) => {}
-                _ = stop.wait_for(|stop| *stop) => return,
+                _ = self.wake.notified() => {}
+                _ = stop.wait_for(|stop| *stop) => break,
             }
         }
+        drop(watching);
     }
 
     /// One look at the Lease: renew, hand over, take over, or watch.
@@ -153,7 +176,7 @@ impl LeaseLeadership {
             }
         };
         let spec = lease.spec.clone().unwrap_or_default();
-        let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
+        let holder = holder(&lease).map(str::to_string);
         let expired = self.observe(&holder, &spec, &lease, started);
         let ours = holder.as_deref() == Some(self.identity.as_str());
         if ours && self.holding() {
@@ -322,6 +345,70 @@ impl LeaseLeadership {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Wakes the election loop whenever a watch on the Lease shows it without a holder, or with
+/// a switchover value it has not shown before. The periodic looks carry on whatever the
+/// watch does, so it only ever makes a takeover sooner.
+async fn watch_lease(api: Api<Lease>, name: String, retry: Duration, wake: Arc<Notify>) {
+    let params = WatchParams::default()
+        .fields(&format!("metadata.name={name}"))
+        .timeout(WATCH_TIMEOUT_SECONDS);
+    let mut switchover: Option<Option<String>> = None;
+    loop {
+        let opened = Instant::now();
+        match api.watch(&params, "0").await {
+            Ok(events) => {
+                let mut events = std::pin::pin!(events);
+                while let Some(event) = events.next().await {
+                    match event {
+                        Ok(WatchEvent::Added(lease) | WatchEvent::Modified(lease)) => {
+                            let requested = Some(switchover_value(&lease));
+                            let new_request = switchover.is_some() && switchover != requested;
+                            switchover = requested;
+                            if holder(&lease).is_none() || new_request {
+                                wake.notify_one();
+                            }
+                        }
+                        Ok(WatchEvent::Error(status)) => {
+                            tracing::debug!(message = %status.message, "the Lease watch ended");
+                            break;
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, "the Lease watch ended");
+                            break;
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            }
+            Err(error) => tracing::debug!(%error, "cannot watch the Lease"),
+        }
+        // A watch that ran a while ended normally (the client's read timeout ends one on a
+        // Lease nobody writes for a few seconds): open the next at once — it starts with the
+        // Lease as it is, so nothing in between is missed. One that failed straight away waits.
+        if opened.elapsed() < Duration::from_secs(1) {
+            tokio::time::sleep(retry).await;
+        }
+    }
+}
+
+/// Who holds `lease`; `None` when nobody does.
+fn holder(lease: &Lease) -> Option<&str> {
+    lease
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.holder_identity.as_deref())
+        .filter(|h| !h.is_empty())
+}
+
+/// The watch task lives only as long as the election loop that reads its wake-ups.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -170,6 +170,7 @@ yes patch   serviceaccounts                         W  each runtime's identity
 yes create  roles.rbac.authorization.k8s.io         W  each runtime's Role
 yes patch   rolebindings.rbac.authorization.k8s.io  W  child
 yes update  leases.coordination.k8s.io              W  granted to each runtime's Role
+yes watch   leases.coordination.k8s.io              W  granted to each runtime's Role
 yes create  events.events.k8s.io                    W  condition transitions, failures
 yes create  leases.coordination.k8s.io              R  its own leader Lease
 yes update  leases.coordination.k8s.io/LEASE        R  its own leader Lease

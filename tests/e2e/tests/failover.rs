@@ -29,6 +29,7 @@ use e2e::failover_rig::{
 use e2e::runtime_pods::RuntimePod;
 use e2e::{cli, shared_client, wait_for};
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::{DynamicObject, PatchParams};
@@ -442,6 +443,105 @@ async fn a_standby_leaves_the_journal_to_the_leader_and_reconciles_only_once_it_
             .iter()
             .any(|e| e.message.starts_with("MSFT: journal had 7 units")),
         "{leader} did not correct the position: {corrections:?}"
+    );
+    setup.teardown(pods).await.unwrap();
+}
+
+/// Waits until the config the operator rendered for the pods says `text`.
+async fn rendered_config_says(setup: &FailoverRig, text: &str) {
+    let secrets: Api<Secret> = setup.namespace.api();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // None until the operator has rendered it.
+        let secret = secrets
+            .get_opt(&format!("{STRATEGY}-config"))
+            .await
+            .unwrap();
+        let config = secret
+            .and_then(|s| s.data)
+            .and_then(|d| d.get("config.yaml").cloned())
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+            .unwrap_or_default();
+        if config.contains(text) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the config never said {text}:\n{config}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_released_lease_and_a_switchover_are_taken_at_once_not_at_the_next_retry_period() {
+    let setup = setup("failover-watch").await;
+    // The replicas look at the Lease only once a minute: only its watch, and the look a
+    // replica takes when it becomes ready, can make the first leader, a handover and a
+    // switchover quick.
+    let strategies: Api<tradeplane_operator::api::TradingStrategy> = setup.namespace.api();
+    let failover = json!({"spec": {"failover": {
+        "leaseDurationSeconds": 120, "renewDeadlineSeconds": 90, "retryPeriodSeconds": 60}}});
+    strategies
+        .patch(
+            STRATEGY,
+            &PatchParams::default(),
+            &kube::api::Patch::Merge(failover),
+        )
+        .await
+        .unwrap();
+    rendered_config_says(&setup, "retryPeriodSeconds: 60").await;
+    let mut pods = setup.start_pods().await.unwrap();
+    let (leader, first) = setup
+        .new_holder(None, Duration::from_secs(20))
+        .await
+        .unwrap();
+    println!("first leader after {first:?}");
+    for pod in &pods {
+        wait_ready(pod, Duration::from_secs(20)).await.unwrap();
+    }
+
+    // A graceful handover.
+    by_name(&mut pods, &leader).unwrap().signal("TERM").unwrap();
+    let (standby, handover) = setup
+        .new_holder(Some(&leader), Duration::from_secs(10))
+        .await
+        .unwrap();
+    println!("handover with a 60-s retry period took {handover:?}");
+    assert!(
+        handover <= Duration::from_millis(1500),
+        "the standby took the released Lease after {handover:?}"
+    );
+    let terminated = by_name(&mut pods, &leader).unwrap();
+    terminated.wait().await.unwrap();
+    terminated.restart(&setup.binary).unwrap();
+    wait_ready(terminated, Duration::from_secs(20))
+        .await
+        .unwrap();
+
+    // A switchover: the leader hears of it from the watch, not at its next renewal.
+    strategies
+        .patch(
+            STRATEGY,
+            &PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"switchoverAt": "2026-12-02T04:00:00Z"}})),
+        )
+        .await
+        .unwrap();
+    let asked = Instant::now();
+    let (after, _) = setup
+        .new_holder(Some(&standby), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let switched = asked.elapsed();
+    println!("switchover with a 60-s retry period took {switched:?}");
+    assert_eq!(
+        after, leader,
+        "the Lease went to a pod that is not the standby"
+    );
+    assert!(
+        switched <= Duration::from_secs(5),
+        "the switchover took {switched:?}"
     );
     setup.teardown(pods).await.unwrap();
 }

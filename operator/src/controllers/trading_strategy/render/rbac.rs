@@ -90,7 +90,11 @@ pub fn runtime_rules(strategy: &str, lease: &str) -> Vec<PolicyRule> {
             api_groups: Some(vec!["coordination.k8s.io".to_string()]),
             resources: Some(vec!["leases".to_string()]),
             resource_names: Some(vec![lease.to_string()]),
-            verbs: vec!["get".to_string(), "update".to_string(), "patch".to_string()],
+            // watch: a standby hears of a release at once (a watch of one named object,
+            // which the API server authorizes by resourceNames through metadata.name).
+            verbs: ["get", "watch", "update", "patch"]
+                .map(String::from)
+                .to_vec(),
             ..PolicyRule::default()
         },
         PolicyRule {
