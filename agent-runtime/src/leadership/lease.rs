@@ -2,9 +2,10 @@
 //!
 //! One loop per process ([`LeaseLeadership::run`]) looks at the Lease every retry period: the
 //! holder renews it, a standby watches it, and a ready standby takes it once the holder has not
-//! renewed for a whole lease duration, or at once when the holder released it (a watch on
-//! the Lease wakes the loop for that, so a graceful handover does not wait a retry period). Optimistic concurrency arbitrates: every write carries
-//! the resourceVersion just read, and a 409 means another replica won.
+//! renewed for a whole lease duration, or at once when the holder released it (a watch on the
+//! Lease wakes the loop for that, so a graceful handover does not wait a retry period).
+//! Optimistic concurrency arbitrates: every write carries the resourceVersion just read, and a
+//! 409 means another replica won.
 //!
 //! Fencing, by this process's monotonic clock alone (never by timestamps in the Lease, which
 //! come from other machines' clocks):
