@@ -171,10 +171,22 @@ for _ in $(seq 120); do
 done
 [ "$seen" = Halted/Halted ] || fail "index-trend is '$seen' (phase/tradingState), not Halted/Halted, 60 s after suspend: true"
 say "index-trend: Halted/Halted $(elapsed "$suspended") s after the patch"
-# The runtime that reported Halted: the trader pod that is Ready now (a pod the halt's config
-# change may have replaced is gone or going).
-pod=$(kubectl get pods -n "$ns" -l tradeplane.io/strategy=index-trend,app.kubernetes.io/component=trader \
-  --field-selector status.phase=Running -o jsonpath='{.items[-1:].metadata.name}')
+# The runtime that reported Halted: the trader pod that is Ready now. The halt's config change
+# replaces the pod, and the kubelet may report the new one Running and Ready only after the
+# runtime in it has written its status, so wait for it; a pod being deleted does not count.
+ready_trader() {
+  kubectl get pods -n "$ns" -l tradeplane.io/strategy=index-trend,app.kubernetes.io/component=trader -o json |
+    jq -r '[.items[] | select(.metadata.deletionTimestamp == null and .status.phase == "Running")
+            | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))]
+           | sort_by(.metadata.creationTimestamp) | last | .metadata.name // empty'
+}
+pod=""
+for _ in $(seq 120); do
+  pod=$(ready_trader)
+  [ -n "$pod" ] && break
+  sleep 0.5
+done
+[ -n "$pod" ] || fail "no Ready index-trend trader pod 60 s after it halted"
 say "index-trend's pods now: $(kubectl get pods -n "$ns" -l tradeplane.io/strategy=index-trend --no-headers | awk '{print $1, $2, $3}' | paste -sd';'); watching $pod"
 orders() { { kubectl logs -n "$ns" "$pod" 2>/dev/null || true; } | jq -s '[.[] | select(.message == "cycle complete")] | [length, (map(.orders) | add // 0)]' -c; }
 before=$(orders)
