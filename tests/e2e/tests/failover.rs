@@ -450,27 +450,17 @@ async fn a_standby_leaves_the_journal_to_the_leader_and_reconciles_only_once_it_
 /// Waits until the config the operator rendered for the pods says `text`.
 async fn rendered_config_says(setup: &FailoverRig, text: &str) {
     let secrets: Api<Secret> = setup.namespace.api();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        // None until the operator has rendered it.
-        let secret = secrets
-            .get_opt(&format!("{STRATEGY}-config"))
-            .await
-            .unwrap();
-        let config = secret
-            .and_then(|s| s.data)
-            .and_then(|d| d.get("config.yaml").cloned())
-            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-            .unwrap_or_default();
-        if config.contains(text) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the config never said {text}:\n{config}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let says = |secret: Option<&Secret>| {
+        secret
+            .and_then(|s| s.data.as_ref())
+            .and_then(|d| d.get("config.yaml"))
+            .is_some_and(|b| String::from_utf8_lossy(&b.0).contains(text))
+    };
+    let what = format!("the rendered config to say {text}");
+    let name = format!("{STRATEGY}-config");
+    wait_for(&secrets, &name, &what, Duration::from_secs(30), says)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
