@@ -221,7 +221,8 @@ async fn journalled_ports(
         "journal and broker open"
     );
     let baseline = pnl_baseline(config, &journal).await?;
-    let execution = Arc::new(BrokerExecution::new(broker, journal.clone()));
+    let execution =
+        Arc::new(BrokerExecution::new(broker, journal.clone()).with_policy(&config.orders));
     Ok((execution, Arc::new(JournalRecorder::new(journal)), baseline))
 }
 

@@ -138,6 +138,8 @@ pub enum OrderStatus {
     PartiallyFilled,
     Rejected,
     Canceled,
+    /// The broker ended it at the end of its time in force (any part filled before stays).
+    Expired,
 }
 
 impl OrderStatus {
@@ -150,12 +152,18 @@ impl OrderStatus {
             OrderStatus::PartiallyFilled => "partially_filled",
             OrderStatus::Rejected => "rejected",
             OrderStatus::Canceled => "canceled",
+            OrderStatus::Expired => "expired",
         }
     }
 }
 
+/// One fill (or the part of an order filled since the last look), journalled exactly once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fill {
+    /// Unique per fill: the broker's order id and the order's cumulative filled quantity
+    /// after this fill (see `broker::fill_id`), so a second look at the same broker state —
+    /// after a retry, a restart or by another leader — finds the fill already journalled.
+    pub fill_id: String,
     pub client_order_id: String,
     pub symbol: String,
     pub side: Side,
@@ -163,6 +171,29 @@ pub struct Fill {
     pub price: f64,
     pub commission: f64,
     pub time: DateTime<Utc>,
+}
+
+/// A difference between the journal's position in a symbol and the broker's, corrected to
+/// the broker's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PositionCorrection {
+    pub symbol: String,
+    /// What the journal said (`None`: no position).
+    pub journal: Option<Position>,
+    /// What the broker says and the journal now holds (`None`: no position).
+    pub broker: Option<Position>,
+}
+
+impl std::fmt::Display for PositionCorrection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: journal had {} units, broker has {}; journal corrected",
+            self.symbol,
+            self.journal.as_ref().map_or(0.0, |p| p.quantity),
+            self.broker.as_ref().map_or(0.0, |p| p.quantity),
+        )
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ pub const KILL_SWITCHES: [&str; 2] = ["max_drawdown", "max_daily_loss"];
 
 /// The broker calls `broker_errors_total{operation}` counts; all shown from the start, so a
 /// `rate()` over them works before the first failure.
-pub const BROKER_OPERATIONS: [&str; 4] = ["reconcile", "clock", "account", "submit"];
+pub const BROKER_OPERATIONS: [&str; 5] = ["reconcile", "settle", "clock", "account", "submit"];
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -27,6 +27,12 @@ pub struct Metrics {
     pub decisions: IntCounterVec,
     /// Orders by outcome (`filled`, `accepted`, `rejected`, `pending`, `error`, ...).
     pub orders: IntCounterVec,
+    /// Fills journalled, by when they were learnt of: `placement` (in the broker's answer to
+    /// the order) or `follow_up` (a later look at an order still open).
+    pub fills: IntCounterVec,
+    /// Differences between the journal's positions and the broker's, corrected to the
+    /// broker's, by symbol. Each one is also journalled and reported as a Warning Event.
+    pub position_corrections: IntCounterVec,
     /// Risk refusals and clips by reason (`halted`, `order_notional`, ...).
     pub risk_rejections: IntCounterVec,
     /// Account equity in US dollars (both brokers account in dollars).
@@ -89,6 +95,16 @@ impl Metrics {
             cycle_duration,
             decisions: counter_vec("decisions_total", "Decisions, by action", "action")?,
             orders: counter_vec("orders_total", "Orders, by outcome", "outcome")?,
+            fills: counter_vec(
+                "fills_total",
+                "Fills journalled, by when they were learnt of",
+                "learnt",
+            )?,
+            position_corrections: counter_vec(
+                "position_corrections_total",
+                "Journal positions corrected to the broker's, by symbol",
+                "symbol",
+            )?,
             risk_rejections: counter_vec(
                 "risk_rejections_total",
                 "Orders refused or clipped by risk, by reason",
@@ -157,6 +173,9 @@ impl Metrics {
         }
         for outcome in ["filled", "rejected"] {
             metrics.orders.with_label_values(&[outcome]);
+        }
+        for learnt in ["placement", "follow_up"] {
+            metrics.fills.with_label_values(&[learnt]);
         }
         for reason in crate::risk::RejectReason::ALL {
             metrics

@@ -10,16 +10,22 @@
 use std::sync::Mutex;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use tradeplane_contract::config::TradingState;
 use tradeplane_contract::status::{DecisionSummary, RUNTIME_FIELD_MANAGER, RuntimeStatus};
 
 use crate::cycle::CycleReport;
 use crate::domain::Action;
 
-/// Writes one strategy's runtime status.
+/// Writes one strategy's runtime status, and the Warning Events the runtime raises about it.
 pub struct StatusReporter {
     api: Api<DynamicObject>,
+    events: Api<Event>,
+    namespace: String,
     name: String,
     /// What was last written (or seen written), so an unchanged status is not sent again.
     last: Mutex<Option<RuntimeStatus>>,
@@ -30,7 +36,9 @@ pub struct StatusReporter {
 impl StatusReporter {
     pub fn new(client: kube::Client, namespace: &str, name: &str) -> Self {
         Self {
+            events: Api::namespaced(client.clone(), namespace),
             api: Api::namespaced_with(client, namespace, &strategy_resource()),
+            namespace: namespace.to_string(),
             name: name.to_string(),
             last: Mutex::new(None),
             last_decision: Mutex::new(None),
@@ -76,6 +84,63 @@ impl StatusReporter {
         }
     }
 }
+
+impl StatusReporter {
+    /// A Warning Event on the strategy for each journal position corrected to the broker's in
+    /// this cycle: a difference the runtime could not account for (a trade made outside it, a
+    /// fill the broker never reported on an order) is something a person should look at.
+    pub async fn warn_corrections(&self, report: &CycleReport) {
+        for correction in &report.corrections {
+            let event = warning_event(
+                &self.namespace,
+                &self.name,
+                "PositionCorrected",
+                &format!("cycle {}: {correction}", report.cycle_id),
+                Timestamp::now(),
+            );
+            if let Err(error) = self.events.create(&PostParams::default(), &event).await {
+                tracing::warn!(%error, "cannot create the PositionCorrected Warning Event");
+            }
+        }
+    }
+}
+
+/// An events.k8s.io Warning about the strategy `namespace/name`. Pure.
+pub fn warning_event(
+    namespace: &str,
+    name: &str,
+    reason: &str,
+    note: &str,
+    at: Timestamp,
+) -> Event {
+    let instance = std::env::var("HOSTNAME").unwrap_or_else(|_| "agent-runtime".into());
+    Event {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{name}.")),
+            namespace: Some(namespace.to_string()),
+            ..ObjectMeta::default()
+        },
+        event_time: Some(MicroTime(at)),
+        type_: Some("Warning".into()),
+        reason: Some(reason.into()),
+        action: Some("Reconcile".into()),
+        // The API server refuses a note longer than 1 kB.
+        note: Some(note.chars().take(1000).collect()),
+        reporting_controller: Some(EVENT_REPORTER.into()),
+        reporting_instance: Some(instance),
+        regarding: Some(ObjectReference {
+            api_version: Some("tradeplane.io/v1alpha1".into()),
+            kind: Some("TradingStrategy".into()),
+            namespace: Some(namespace.to_string()),
+            name: Some(name.to_string()),
+            ..ObjectReference::default()
+        }),
+        ..Event::default()
+    }
+}
+
+/// The `reportingController` of the runtime's Events.
+pub const EVENT_REPORTER: &str = "tradeplane.io/agent-runtime";
 
 /// The TradingStrategy kind, for a dynamic client: the runtime does not link the operator's
 /// API types.
@@ -179,7 +244,33 @@ mod tests {
                 positions,
             },
             drawdown: 0.0,
+            ..CycleReport::default()
         }
+    }
+
+    #[test]
+    fn a_position_correction_is_a_warning_about_the_strategy() {
+        let event = warning_event(
+            "trading",
+            "momo",
+            "PositionCorrected",
+            "cycle c: AAPL: journal had 42 units, broker has 40; journal corrected",
+            Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(event.type_.as_deref(), Some("Warning"));
+        assert_eq!(event.reason.as_deref(), Some("PositionCorrected"));
+        assert_eq!(event.metadata.namespace.as_deref(), Some("trading"));
+        assert_eq!(event.metadata.generate_name.as_deref(), Some("momo."));
+        let regarding = event.regarding.unwrap();
+        assert_eq!(
+            (regarding.kind.as_deref(), regarding.name.as_deref()),
+            (Some("TradingStrategy"), Some("momo"))
+        );
+        assert_eq!(event.reporting_controller.as_deref(), Some(EVENT_REPORTER));
+        assert!(event.note.unwrap().contains("broker has 40"));
+        // The API server refuses longer notes.
+        let long = warning_event("t", "m", "R", &"x".repeat(5000), Timestamp::UNIX_EPOCH);
+        assert_eq!(long.note.unwrap().len(), 1000);
     }
 
     #[test]

@@ -325,6 +325,7 @@ impl Trader {
         status
             .report(report, Utc::now(), baseline, self.runner.trading_state())
             .await;
+        status.warn_corrections(report).await;
     }
 
     /// One cycle (the `cycle` mode): reconcile, run at the current slot, return. `None` when

@@ -52,6 +52,7 @@ impl Setup {
             key_id_file,
             secret_key_file,
             timeout_seconds,
+            time_in_force: Default::default(),
         };
         connect(&config, &self.journal).await.unwrap()
     }
@@ -186,7 +187,7 @@ async fn a_timed_out_order_is_looked_up_and_never_placed_twice() {
     let executed = execute_order(broker.as_ref(), &s.journal, Some("c1"), &order)
         .await
         .unwrap();
-    let Executed::Placed(placed) = executed else {
+    let Executed::Placed { order: placed, .. } = executed else {
         panic!("expected the order placed, got {executed:?}");
     };
     assert_eq!(placed.status, OrderStatus::Filled);
@@ -225,7 +226,7 @@ async fn a_failed_submit_is_looked_up_then_resent_once_with_the_same_id() {
     let executed = execute_order(broker.as_ref(), &s.journal, Some("c1"), &order)
         .await
         .unwrap();
-    assert!(matches!(executed, Executed::Placed(_)), "{executed:?}");
+    assert!(matches!(executed, Executed::Placed { .. }), "{executed:?}");
     assert_eq!(s.standin.orders().len(), 1);
     let sequence: Vec<String> = s
         .standin
@@ -317,7 +318,7 @@ async fn restart_reconciliation_resolves_pending_orders_and_corrects_positions()
 
     // Restart: a new client; the trader may not trade until this is Ok.
     let broker = s.broker(KEY, 5).await;
-    let report = reconcile(broker.as_ref(), &s.journal).await.unwrap();
+    let report = reconcile(broker.as_ref(), &s.journal, None).await.unwrap();
     let resolution = |id: &str| {
         report
             .orders
@@ -385,11 +386,11 @@ async fn restart_reconciliation_resolves_pending_orders_and_corrects_positions()
     );
 
     // Reconciling again changes nothing but re-checks the still-open order.
-    let again = reconcile(broker.as_ref(), &s.journal).await.unwrap();
+    let again = reconcile(broker.as_ref(), &s.journal, None).await.unwrap();
     assert!(again.corrections.is_empty());
     assert_eq!(again.orders.len(), 1);
 
     // A broker that cannot be reached: reconciliation fails, so the trader stays not ready.
     s.standin.fail_next(10, 503);
-    assert!(reconcile(broker.as_ref(), &s.journal).await.is_err());
+    assert!(reconcile(broker.as_ref(), &s.journal, None).await.is_err());
 }

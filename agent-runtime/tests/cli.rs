@@ -33,7 +33,7 @@ fn check_config_lists_every_problem_and_fails() {
         out.contains("analysts[0].providers[1]: no provider named \"missing\""),
         "{out}"
     );
-    assert!(out.contains("10 problem(s)"), "{out}");
+    assert!(out.contains("11 problem(s)"), "{out}");
     let (ok, out) = run(&["check-config", "--config", &fixture("demo.yaml")]);
     assert!(ok, "{out}");
     let (ok, out) = run(&["check-config", "/nonexistent/config.yaml"]);

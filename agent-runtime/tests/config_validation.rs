@@ -48,6 +48,7 @@ fn every_broken_field_is_named() {
         "risk.allowedSymbols[0]: \"TSLA\" is not one of the strategy's symbols",
         "risk.maxOrdersPerMinute: must be at least 1, got 0",
         "broker.startingCash: must be above 0, got -5",
+        "orders.cancelAfterSeconds: must be at least 1, got 0",
     ];
     for want in expected {
         assert!(

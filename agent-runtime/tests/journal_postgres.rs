@@ -42,6 +42,12 @@ async fn journal_on_postgres() {
     a.close().await;
     b.close().await;
 
+    // A backup from before fills had their own id loads, each fill keyed by its order.
+    let url = server.fresh_database("older_dump").await;
+    let journal = Journal::open_postgres(&url).await.unwrap();
+    journal_support::an_older_dump_loads(&journal).await;
+    journal.close().await;
+
     // The paper broker's books survive a restart.
     let url = server.fresh_database("paper").await;
     journal_support::paper_survives_restart(&journal_support::postgres_config(&url, &files)).await;

@@ -42,3 +42,12 @@ async fn paper_broker_survives_a_restart_on_sqlite() {
     };
     journal_support::paper_survives_restart(&config).await;
 }
+
+#[tokio::test]
+async fn an_older_backup_without_fill_ids_loads_on_sqlite() {
+    let dir = TempDir::new("journal-sqlite-older-dump");
+    let journal = Journal::open_sqlite(&dir.0.join("journal.db"))
+        .await
+        .unwrap();
+    journal_support::an_older_dump_loads(&journal).await;
+}

@@ -68,6 +68,9 @@ pub struct RuntimeConfig {
     pub risk: RiskConfig,
     #[serde(default)]
     pub broker: BrokerConfig,
+    /// What becomes of an order the broker has not finished with.
+    #[serde(default, skip_serializing_if = "OrderPolicy::is_default")]
+    pub orders: OrderPolicy,
     #[serde(default)]
     pub journal: JournalConfig,
     /// Present when several replicas run: only the holder of this Lease places orders.
@@ -439,7 +442,55 @@ pub enum BrokerConfig {
         secret_key_file: PathBuf,
         #[serde(default = "default_broker_timeout_seconds")]
         timeout_seconds: u64,
+        /// How long an equity order works at the broker before the broker expires it.
+        /// Crypto orders are always `gtc` (the broker takes nothing else for them).
+        #[serde(default, skip_serializing_if = "TimeInForce::is_day")]
+        time_in_force: TimeInForce,
     },
+}
+
+/// How long an order works at the broker before the broker expires it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum TimeInForce {
+    /// Until the day's close.
+    #[default]
+    Day,
+    /// Until it fills or is canceled.
+    Gtc,
+}
+
+impl TimeInForce {
+    /// The broker's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Gtc => "gtc",
+        }
+    }
+
+    fn is_day(&self) -> bool {
+        *self == Self::Day
+    }
+}
+
+/// What the trader does with an order still open at the broker: every cycle it looks at each
+/// one, journals what filled since, and cancels one that has worked longer than
+/// `cancelAfterSeconds`. Without that limit an open order is left working until the broker
+/// fills, cancels or expires it (its time in force).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrderPolicy {
+    /// Seconds after which the trader cancels an order still open; the part filled by then
+    /// stays. At least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_after_seconds: Option<u64>,
+}
+
+impl OrderPolicy {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 fn default_starting_cash() -> f64 {

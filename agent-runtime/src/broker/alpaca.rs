@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::{Account, Broker, BrokerError, BrokerOrder, MarketClock};
+use crate::config::TimeInForce;
 use crate::domain::{OrderRequest, OrderStatus, Position, Side};
 
 /// An API key pair. Debug output never shows them.
@@ -77,6 +78,8 @@ impl Credentials {
 pub struct AlpacaBroker {
     base_url: String,
     client: reqwest::Client,
+    /// For equity orders; crypto orders are always `gtc`.
+    time_in_force: TimeInForce,
 }
 
 impl std::fmt::Debug for AlpacaBroker {
@@ -106,7 +109,14 @@ impl AlpacaBroker {
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_string(),
             client,
+            time_in_force: TimeInForce::Day,
         })
+    }
+
+    /// Equity orders work at the broker for `time_in_force` (`day` unless set).
+    pub fn with_time_in_force(mut self, time_in_force: TimeInForce) -> Self {
+        self.time_in_force = time_in_force;
+        self
     }
 
     /// Sends a request; transport failures are `OutcomeUnknown`, the answer is returned raw.
@@ -178,8 +188,8 @@ impl AlpacaBroker {
             "qty": order.quantity.to_string(),
             "side": match order.side { Side::Buy => "buy", Side::Sell => "sell" },
             "type": "market",
-            // Crypto (`BTC/USD`) takes gtc only; equities' market orders live for the day.
-            "time_in_force": if order.symbol.contains('/') { "gtc" } else { "day" },
+            // Crypto (`BTC/USD`) takes gtc only; equities' orders as the strategy says.
+            "time_in_force": if order.symbol.contains('/') { "gtc" } else { self.time_in_force.as_str() },
             "client_order_id": order.client_order_id,
         });
         let (status, text) = self.send(Method::POST, "/v2/orders", Some(&body)).await?;
@@ -206,6 +216,23 @@ impl AlpacaBroker {
             s if transient(s) => Err(BrokerError::OutcomeUnknown { message: message() }),
             // 403 (insufficient buying power), 422 (invalid order), other 4xx: not placed.
             _ => Err(BrokerError::Rejected { message: message() }),
+        }
+    }
+
+    /// `DELETE /v2/orders/{id}`: 204 when the broker takes the request; 422 when the order
+    /// can no longer be canceled (it filled or ended meanwhile), which is no error here.
+    async fn cancel(&self, order: &BrokerOrder) -> Result<(), BrokerError> {
+        let path = format!("/v2/orders/{}", query_escape(&order.id));
+        let (status, text) = self.send(Method::DELETE, &path, None).await?;
+        let message = || format!("{status} on {path}: {}", message_of(&text));
+        match status {
+            s if s.is_success() => Ok(()),
+            StatusCode::UNPROCESSABLE_ENTITY => Ok(()),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Err(BrokerError::Unauthorized { message: message() })
+            }
+            s if transient(s) => Err(BrokerError::OutcomeUnknown { message: message() }),
+            _ => Err(BrokerError::InvalidResponse { message: message() }),
         }
     }
 }
@@ -250,6 +277,13 @@ impl Broker for AlpacaBroker {
         client_order_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<BrokerOrder>, BrokerError>> {
         self.lookup(client_order_id).boxed()
+    }
+
+    fn cancel_order<'a>(
+        &'a self,
+        order: &'a BrokerOrder,
+    ) -> BoxFuture<'a, Result<(), BrokerError>> {
+        self.cancel(order).boxed()
     }
 
     fn open_orders(&self) -> BoxFuture<'_, Result<Vec<BrokerOrder>, BrokerError>> {
@@ -427,7 +461,8 @@ fn order_status(status: &str) -> OrderStatus {
     match status {
         "filled" => OrderStatus::Filled,
         "partially_filled" => OrderStatus::PartiallyFilled,
-        "canceled" | "expired" | "replaced" | "done_for_day" => OrderStatus::Canceled,
+        "canceled" | "replaced" | "done_for_day" => OrderStatus::Canceled,
+        "expired" => OrderStatus::Expired,
         "rejected" | "suspended" => OrderStatus::Rejected,
         // new, accepted, pending_new, accepted_for_bidding, pending_cancel, pending_replace,
         // stopped, calculated, held: the broker has it and it is still live.
@@ -475,7 +510,7 @@ mod tests {
     fn statuses_fold_into_ours() {
         assert_eq!(order_status("filled"), OrderStatus::Filled);
         assert_eq!(order_status("pending_new"), OrderStatus::Accepted);
-        assert_eq!(order_status("expired"), OrderStatus::Canceled);
+        assert_eq!(order_status("expired"), OrderStatus::Expired);
         assert_eq!(order_status("rejected"), OrderStatus::Rejected);
         assert!(transient(StatusCode::TOO_MANY_REQUESTS));
         assert!(transient(StatusCode::BAD_GATEWAY));

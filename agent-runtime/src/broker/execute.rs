@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::{Broker, BrokerError, BrokerOrder};
-use crate::domain::{OrderRequest, OrderStatus};
+use crate::domain::{Fill, OrderRequest, OrderStatus};
 use crate::journal::{Journal, JournalError, OrderRecord};
 
 /// Lookups after an unknown outcome before giving up (the order then stays `Pending`).
@@ -34,8 +34,12 @@ pub enum ExecuteError {
 /// What happened to one order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Executed {
-    /// The broker has the order (new or, for a repeated id, the existing one).
-    Placed(BrokerOrder),
+    /// The broker has the order (new or, for a repeated id, the existing one); `fill` is what
+    /// of it filled that the journal did not hold yet (journalled now).
+    Placed {
+        order: BrokerOrder,
+        fill: Option<Fill>,
+    },
     /// The broker definitely refused it; journalled `Rejected` with the reason.
     Rejected { message: String },
     /// The journal already had this client order id in a final state; nothing was sent.
@@ -98,8 +102,11 @@ pub async fn execute_order(
             }
         }
     };
-    journal.record_broker_order(&placed, Utc::now()).await?;
-    Ok(Executed::Placed(placed))
+    let fill = journal.record_broker_order(&placed, Utc::now()).await?;
+    Ok(Executed::Placed {
+        order: placed,
+        fill,
+    })
 }
 
 /// After an unknown outcome: look the order up; if the broker does not have it, send it again

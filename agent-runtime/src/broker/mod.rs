@@ -14,6 +14,7 @@
 
 pub mod alpaca;
 pub mod execute;
+pub mod follow;
 pub mod order_id;
 pub mod paper;
 pub mod reconcile;
@@ -59,23 +60,36 @@ pub struct BrokerOrder {
 }
 
 impl BrokerOrder {
-    /// The (cumulative) fill of this order, if anything filled.
-    pub fn fill(&self) -> Option<Fill> {
-        let price = self.filled_average_price?;
-        if self.filled_quantity <= 0.0 {
+    /// The part of this order filled since what the journal holds of it (`journalled`), as
+    /// one fill at its own average price; `None` when the broker reports nothing new.
+    ///
+    /// Brokers report an order's fills cumulatively (filled quantity, average price,
+    /// commission), so the new part is the difference. Its id is the broker's order id and
+    /// the cumulative quantity it brings the order to: the same broker answer always gives the
+    /// same id, whoever reads it and however often.
+    pub fn fill_since(&self, journalled: &FilledSoFar, at: DateTime<Utc>) -> Option<Fill> {
+        let average = self.filled_average_price?;
+        let quantity = self.filled_quantity - journalled.quantity;
+        if quantity < QUANTITY_EPSILON || !average.is_finite() || average <= 0.0 {
             return None;
         }
+        let price = (self.filled_quantity * average - journalled.notional) / quantity;
+        // A broker that rounds its average price can make the difference meaningless for a
+        // tiny increment; the order's average is then the best price there is.
+        let price = if price.is_finite() && price > 0.0 {
+            price
+        } else {
+            average
+        };
         Some(Fill {
+            fill_id: fill_id(&self.id, self.filled_quantity),
             client_order_id: self.client_order_id.clone(),
             symbol: self.symbol.clone(),
             side: self.side,
-            quantity: self.filled_quantity,
+            quantity,
             price,
-            commission: self.commission,
-            time: self
-                .filled_at
-                .or(self.submitted_at)
-                .unwrap_or_else(Utc::now),
+            commission: (self.commission - journalled.commission).max(0.0),
+            time: self.filled_at.unwrap_or(at),
         })
     }
 
@@ -85,11 +99,26 @@ impl BrokerOrder {
     }
 }
 
-/// Filled, rejected and canceled orders never change again; the others may.
+/// What the journal holds of one order's fills, summed: what [`BrokerOrder::fill_since`]
+/// subtracts from the broker's cumulative figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FilledSoFar {
+    pub quantity: f64,
+    /// Σ quantity × price.
+    pub notional: f64,
+    pub commission: f64,
+}
+
+/// The id of the fill that brings broker order `broker_order_id` to `cumulative` units.
+pub fn fill_id(broker_order_id: &str, cumulative: f64) -> String {
+    format!("{broker_order_id}@{cumulative}")
+}
+
+/// Filled, rejected, canceled and expired orders never change again; the others may.
 pub fn is_final(status: OrderStatus) -> bool {
     matches!(
         status,
-        OrderStatus::Filled | OrderStatus::Rejected | OrderStatus::Canceled
+        OrderStatus::Filled | OrderStatus::Rejected | OrderStatus::Canceled | OrderStatus::Expired
     )
 }
 
@@ -172,6 +201,12 @@ pub trait Broker: Send + Sync {
         client_order_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<BrokerOrder>, BrokerError>>;
 
+    /// Asks the broker to cancel an order still open. `Ok` means the broker took the request
+    /// or the order was already final; look the order up for its outcome (a fill may have
+    /// come first).
+    fn cancel_order<'a>(&'a self, order: &'a BrokerOrder)
+    -> BoxFuture<'a, Result<(), BrokerError>>;
+
     /// Orders accepted but not yet final.
     fn open_orders(&self) -> BoxFuture<'_, Result<Vec<BrokerOrder>, BrokerError>>;
 
@@ -205,14 +240,18 @@ pub async fn connect(
             key_id_file,
             secret_key_file,
             timeout_seconds,
+            time_in_force,
             ..
         } => {
             let credentials = alpaca::Credentials::from_files(key_id_file, secret_key_file)?;
-            Ok(Box::new(alpaca::AlpacaBroker::new(
-                base_url,
-                credentials,
-                std::time::Duration::from_secs(*timeout_seconds),
-            )?))
+            Ok(Box::new(
+                alpaca::AlpacaBroker::new(
+                    base_url,
+                    credentials,
+                    std::time::Duration::from_secs(*timeout_seconds),
+                )?
+                .with_time_in_force(*time_in_force),
+            ))
         }
     }
 }
@@ -291,25 +330,57 @@ mod tests {
         assert_eq!((p.quantity, p.average_price), (2.0, 50.0));
     }
 
-    #[test]
-    fn cumulative_fill_comes_from_filled_fields() {
-        let mut order = BrokerOrder {
+    fn order(filled: f64, average: Option<f64>, commission: f64) -> BrokerOrder {
+        BrokerOrder {
             id: "b".into(),
             client_order_id: "c".into(),
             symbol: "X".into(),
             side: Side::Buy,
             quantity: 10.0,
-            filled_quantity: 0.0,
-            filled_average_price: None,
-            commission: 0.0,
-            status: OrderStatus::Accepted,
+            filled_quantity: filled,
+            filled_average_price: average,
+            commission,
+            status: OrderStatus::PartiallyFilled,
             submitted_at: None,
             filled_at: None,
+        }
+    }
+
+    #[test]
+    fn the_new_fill_is_the_difference_from_what_the_journal_holds() {
+        let at = Utc::now();
+        assert!(
+            order(0.0, None, 0.0)
+                .fill_since(&FilledSoFar::default(), at)
+                .is_none()
+        );
+        let first = order(4.0, Some(12.5), 1.0)
+            .fill_since(&FilledSoFar::default(), at)
+            .expect("a first fill");
+        assert_eq!(
+            (first.quantity, first.price, first.commission),
+            (4.0, 12.5, 1.0)
+        );
+        assert_eq!(first.fill_id, "b@4");
+        // 6 more at 15: the average over 10 is (4 × 12.5 + 6 × 15) / 10 = 14.
+        let journalled = FilledSoFar {
+            quantity: 4.0,
+            notional: 50.0,
+            commission: 1.0,
         };
-        assert!(order.fill().is_none());
-        order.filled_quantity = 4.0;
-        order.filled_average_price = Some(12.5);
-        let fill = order.fill().expect("filled");
-        assert_eq!((fill.quantity, fill.price), (4.0, 12.5));
+        let second = order(10.0, Some(14.0), 2.5)
+            .fill_since(&journalled, at)
+            .expect("a second fill");
+        assert_eq!(second.quantity, 6.0);
+        assert!((second.price - 15.0).abs() < 1e-9, "{}", second.price);
+        assert!((second.commission - 1.5).abs() < 1e-12);
+        assert_eq!(second.fill_id, "b@10");
+        // The same broker answer again brings nothing new.
+        let all = FilledSoFar {
+            quantity: 10.0,
+            notional: 140.0,
+            commission: 2.5,
+        };
+        assert!(order(10.0, Some(14.0), 2.5).fill_since(&all, at).is_none());
     }
 }

@@ -260,6 +260,14 @@ impl Broker for PaperBroker {
         async move { Ok(self.journal.paper_order(client_order_id).await?) }.boxed()
     }
 
+    /// Paper market orders fill in full when placed, so there is never one left to cancel.
+    fn cancel_order<'a>(
+        &'a self,
+        _order: &'a BrokerOrder,
+    ) -> BoxFuture<'a, Result<(), BrokerError>> {
+        futures::future::ready(Ok(())).boxed()
+    }
+
     fn open_orders(&self) -> BoxFuture<'_, Result<Vec<BrokerOrder>, BrokerError>> {
         async move { Ok(self.journal.paper_open_orders().await?) }.boxed()
     }

@@ -5,12 +5,12 @@
 //! the runtime. Before a replica places its first order (at start for a single replica, on
 //! taking the Lease with several), [`reconcile`] therefore:
 //!
-//! 1. looks up every order the journal holds as not final (`pending`, `accepted`,
-//!    `partially_filled`) by its client order id: a filled one gets its fill (and position)
-//!    journalled, a canceled or rejected one its status, a still-open one its status; one the
-//!    broker never received is marked `rejected` ("abandoned"), so the next cycle may decide
-//!    again — which is safe only because the broker has definitely not got it, and done only
-//!    if the row still has the status it was looked up with;
+//! 1. follows every order the journal holds as not final (`pending`, `accepted`,
+//!    `partially_filled`) as each cycle does (`follow`): what filled since is journalled as
+//!    fills (and positions), the status as the broker says; one the broker never received is
+//!    marked `rejected` ("abandoned") at once, so the next cycle may decide again — which is
+//!    safe only because the broker has definitely not got it, and done only if the row still
+//!    has the status it was looked up with;
 //! 2. compares positions and, where they differ, overwrites the journal's with the broker's
 //!    (the broker is the source of truth), journalling each discrepancy as an event.
 //!
@@ -24,17 +24,13 @@
 use chrono::Utc;
 use serde::Serialize;
 
-use super::{Broker, BrokerError, QUANTITY_EPSILON};
-use crate::domain::{OrderStatus, Position};
-use crate::journal::{EventRecord, Journal, JournalError};
+use super::Broker;
+use super::follow::{FollowError, FollowRules, compare_positions, follow_open_orders};
+pub use super::follow::{Resolution, ResolvedOrder};
+use crate::domain::PositionCorrection;
+use crate::journal::{EventRecord, Journal};
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error("broker: {0}")]
-    Broker(#[from] BrokerError),
-    #[error("journal: {0}")]
-    Journal(#[from] JournalError),
-}
+pub type ReconcileError = FollowError;
 
 /// What reconciliation found and did; the trader may trade once it has one.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -43,126 +39,29 @@ pub struct ReconcileReport {
     pub corrections: Vec<PositionCorrection>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ResolvedOrder {
-    pub client_order_id: String,
-    pub resolution: Resolution,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "outcome")]
-pub enum Resolution {
-    /// The broker filled it; `fill_recorded` is false when the journal already had the fill.
-    Filled { fill_recorded: bool },
-    /// The broker still works on it (accepted or partially filled).
-    StillOpen { status: OrderStatus },
-    /// The broker canceled or rejected it (any partial fill was journalled).
-    Closed { status: OrderStatus },
-    /// The broker never received it: marked rejected, the next cycle may decide again.
-    Abandoned,
-    /// The broker had no trace of it, but its journal row changed while it was looked up
-    /// (an old leader, woken, recorded what the broker answered it): that row is left as is.
-    SettledMeanwhile,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PositionCorrection {
-    pub symbol: String,
-    /// What the journal said (`None`: no position).
-    pub journal: Option<Position>,
-    /// What the broker says and the journal now holds (`None`: no position).
-    pub broker: Option<Position>,
-}
-
-/// Reconciles `journal` with `broker` (see the module docs).
+/// Reconciles `journal` with `broker` (see the module docs); `cancel_after` is the strategy's
+/// `orders.cancelAfterSeconds`, applied to orders still open as every cycle applies it.
 pub async fn reconcile(
     broker: &dyn Broker,
     journal: &Journal,
+    cancel_after: Option<chrono::TimeDelta>,
 ) -> Result<ReconcileReport, ReconcileError> {
-    let mut report = ReconcileReport::default();
-    for record in journal.unresolved_orders().await? {
-        let id = record.request.client_order_id.clone();
-        let resolution = match broker.order_by_client_id(&id).await? {
-            Some(order) => {
-                let fill_recorded = journal.record_broker_order(&order, Utc::now()).await?;
-                match order.status {
-                    OrderStatus::Filled => Resolution::Filled { fill_recorded },
-                    status @ (OrderStatus::Canceled | OrderStatus::Rejected) => {
-                        Resolution::Closed { status }
-                    }
-                    status => Resolution::StillOpen { status },
-                }
-            }
-            None => {
-                let message = "abandoned: the broker has no order with this client order id";
-                let marked = journal
-                    .abandon_order(&id, record.status, message, Utc::now())
-                    .await?;
-                if marked {
-                    Resolution::Abandoned
-                } else {
-                    Resolution::SettledMeanwhile
-                }
-            }
-        };
+    let rules = FollowRules {
+        cancel_after,
+        abandon_unknown_after: chrono::TimeDelta::zero(),
+    };
+    let followed = follow_open_orders(broker, journal, &rules, Utc::now()).await?;
+    for order in &followed.orders {
         tracing::info!(
-            client_order_id = id,
-            ?resolution,
+            client_order_id = order.client_order_id,
+            resolution = ?order.resolution,
             "reconciled an unresolved order"
         );
-        report.orders.push(ResolvedOrder {
-            client_order_id: id,
-            resolution,
-        });
     }
-
-    let at_broker = broker.positions().await?;
-    let in_journal = journal.positions().await?;
-    let mut symbols: Vec<&str> = at_broker
-        .iter()
-        .chain(in_journal.iter())
-        .map(|p| p.symbol.as_str())
-        .collect();
-    symbols.sort_unstable();
-    symbols.dedup();
-    for symbol in symbols {
-        let find = |list: &[Position]| {
-            list.iter()
-                .find(|p| p.symbol == symbol && p.quantity.abs() >= QUANTITY_EPSILON)
-                .cloned()
-        };
-        let (broker_side, journal_side) = (find(&at_broker), find(&in_journal));
-        if same_position(broker_side.as_ref(), journal_side.as_ref()) {
-            continue;
-        }
-        let corrected = broker_side.clone().unwrap_or_else(|| Position {
-            symbol: symbol.to_string(),
-            quantity: 0.0,
-            average_price: 0.0,
-        });
-        journal.set_position(&corrected, Utc::now()).await?;
-        let correction = PositionCorrection {
-            symbol: symbol.to_string(),
-            journal: journal_side,
-            broker: broker_side,
-        };
-        tracing::warn!(?correction, "journal position corrected from the broker");
-        journal
-            .record_event(&EventRecord {
-                cycle_id: None,
-                kind: "position_corrected".into(),
-                message: format!(
-                    "{symbol}: journal had {} units, broker has {}; journal corrected",
-                    correction.journal.as_ref().map_or(0.0, |p| p.quantity),
-                    correction.broker.as_ref().map_or(0.0, |p| p.quantity),
-                ),
-                details: serde_json::to_value(&correction).ok(),
-                created_at: Utc::now(),
-            })
-            .await?;
-        report.corrections.push(correction);
-    }
-
+    let report = ReconcileReport {
+        orders: followed.orders.clone(),
+        corrections: compare_positions(broker, journal, &followed.open_symbols, None).await?,
+    };
     journal
         .record_event(&EventRecord {
             cycle_id: None,
@@ -178,16 +77,4 @@ pub async fn reconcile(
         })
         .await?;
     Ok(report)
-}
-
-fn same_position(a: Option<&Position>, b: Option<&Position>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => {
-            (a.quantity - b.quantity).abs() < 1e-6
-                && (a.average_price - b.average_price).abs()
-                    <= 1e-6 * a.average_price.abs().max(1.0)
-        }
-        _ => false,
-    }
 }

@@ -17,24 +17,50 @@ use futures::future::BoxFuture;
 
 use super::ports::{
     AccountState, CyclePhase, Execution, JournalEntry, OrderOutcome, PortError, Recorder,
+    Settlement,
 };
 use crate::broker::execute::{ExecuteError, Executed, execute_order};
+use crate::broker::follow::{
+    FollowError, FollowRules, PENDING_GRACE, compare_positions, follow_open_orders,
+};
 use crate::broker::reconcile::reconcile;
 use crate::broker::{Broker, BrokerError, MarketClock};
+use crate::config::OrderPolicy;
 use crate::domain::{OrderRequest, OrderStatus};
 use crate::journal::{
     CycleRecord, CycleStatus, EventRecord, Journal, JournalError, RejectionRecord,
 };
 
-/// A broker whose orders are journalled as they go.
+/// A broker whose orders are journalled as they go and followed until they end.
 pub struct BrokerExecution {
     broker: Box<dyn Broker>,
     journal: Journal,
+    /// `orders.cancelAfterSeconds`: an order still open after this long is canceled.
+    cancel_after: Option<chrono::TimeDelta>,
 }
 
 impl BrokerExecution {
     pub fn new(broker: Box<dyn Broker>, journal: Journal) -> Self {
-        Self { broker, journal }
+        Self {
+            broker,
+            journal,
+            cancel_after: None,
+        }
+    }
+
+    /// Applies the strategy's order policy.
+    pub fn with_policy(mut self, policy: &OrderPolicy) -> Self {
+        self.cancel_after = policy
+            .cancel_after_seconds
+            .and_then(|seconds| chrono::TimeDelta::try_seconds(i64::try_from(seconds).ok()?));
+        self
+    }
+}
+
+fn follow_error(err: FollowError) -> PortError {
+    match err {
+        FollowError::Broker(err) => broker_error(err),
+        FollowError::Journal(err) => journal_error(err),
     }
 }
 
@@ -83,7 +109,7 @@ impl Execution for BrokerExecution {
 
     fn reconcile(&self) -> BoxFuture<'_, Result<(), PortError>> {
         async move {
-            let report = reconcile(self.broker.as_ref(), &self.journal)
+            let report = reconcile(self.broker.as_ref(), &self.journal, self.cancel_after)
                 .await
                 .map_err(|err| PortError {
                     kind: "reconcile",
@@ -95,6 +121,34 @@ impl Execution for BrokerExecution {
                 "reconciliation finished"
             );
             Ok(())
+        }
+        .boxed()
+    }
+
+    fn settle<'a>(&'a self, cycle_id: &'a str) -> BoxFuture<'a, Result<Settlement, PortError>> {
+        async move {
+            let rules = FollowRules {
+                cancel_after: self.cancel_after,
+                abandon_unknown_after: PENDING_GRACE,
+            };
+            // Wall-clock time: the orders' ages are measured from when they were journalled.
+            let followed =
+                follow_open_orders(self.broker.as_ref(), &self.journal, &rules, Utc::now())
+                    .await
+                    .map_err(follow_error)?;
+            let corrections = compare_positions(
+                self.broker.as_ref(),
+                &self.journal,
+                &followed.open_symbols,
+                Some(cycle_id),
+            )
+            .await
+            .map_err(follow_error)?;
+            Ok(Settlement {
+                fills: followed.fills,
+                open_symbols: followed.open_symbols,
+                corrections,
+            })
         }
         .boxed()
     }
@@ -116,9 +170,9 @@ impl Execution for BrokerExecution {
     ) -> BoxFuture<'a, Result<OrderOutcome, PortError>> {
         async move {
             match execute_order(self.broker.as_ref(), &self.journal, Some(cycle_id), order).await {
-                Ok(Executed::Placed(placed)) => Ok(OrderOutcome {
-                    status: placed.status,
-                    fills: placed.fill().into_iter().collect(),
+                Ok(Executed::Placed { order, fill }) => Ok(OrderOutcome {
+                    status: order.status,
+                    fills: fill.into_iter().collect(),
                     message: None,
                 }),
                 Ok(Executed::Rejected { message }) => Ok(OrderOutcome {
@@ -307,6 +361,22 @@ impl JournalRecorder {
                         order.symbol
                     ),
                     details: serde_json::to_value(order).ok(),
+                    created_at: *time,
+                };
+                self.journal.record_event(&event).await
+            }
+            JournalEntry::OrderWorking {
+                cycle_id,
+                time,
+                symbol,
+            } => {
+                let event = EventRecord {
+                    cycle_id: Some(cycle_id.clone()),
+                    kind: "order_working".into(),
+                    message: format!(
+                        "{symbol}: no new order, one placed earlier is still open at the broker"
+                    ),
+                    details: None,
                     created_at: *time,
                 };
                 self.journal.record_event(&event).await

@@ -118,6 +118,8 @@ impl Execution for BacktestBroker {
             };
             state.cash += cash_change;
             let fill = Fill {
+                // The simulation fills each order whole, once.
+                fill_id: order.client_order_id.clone(),
                 client_order_id: order.client_order_id.clone(),
                 symbol: order.symbol.clone(),
                 side: order.side,

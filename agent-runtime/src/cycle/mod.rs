@@ -1,5 +1,6 @@
-//! One trading cycle over all symbols: market data → analysts → (debate) → decision → risk →
-//! orders → broker → fills → journal → metrics.
+//! One trading cycle over all symbols: the broker's news since the last cycle (fills of
+//! orders still open, position differences) → market data → analysts → (debate) → decision
+//! → risk → orders → broker → fills → journal → metrics.
 //!
 //! Determinism is the design constraint: given the same bars, account and config, a cycle
 //! makes the same decisions, orders and journal entries. So "now" is passed in (the replay
@@ -25,7 +26,7 @@ use crate::agents::{Analyst, Snapshot};
 use crate::broker::order_id::client_order_id;
 use crate::config::{Identity, TradingStateWatch};
 use crate::decision::{DecisionInput, PortfolioManager};
-use crate::domain::{Action, Decision, OrderRequest, OrderStatus, Side};
+use crate::domain::{Action, Decision, OrderRequest, OrderStatus, PositionCorrection, Side};
 use crate::leadership::Leadership;
 use crate::market::MarketData;
 use crate::metrics::Metrics;
@@ -63,6 +64,11 @@ pub struct CycleReport {
     pub rejections: usize,
     pub account: AccountState,
     pub drawdown: f64,
+    /// Fills of earlier cycles' orders journalled at this cycle's start.
+    pub fills_followed_up: usize,
+    /// Differences between the journal's positions and the broker's found at this cycle's
+    /// start, corrected to the broker's.
+    pub corrections: Vec<PositionCorrection>,
 }
 
 /// Everything a cycle needs, built once per process through [`CycleRunner::builder`], which
@@ -157,6 +163,7 @@ impl CycleRunner {
     async fn run_inner(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
         let cycle_id = cycle_id(now);
         self.refresh_trading_state(&cycle_id, now).await?;
+        let settlement = self.settle(&cycle_id).await?;
         let snapshots = self.snapshots().await;
         let marks: BTreeMap<String, f64> = snapshots
             .iter()
@@ -178,6 +185,8 @@ impl CycleRunner {
             futures::future::join_all(snapshots.iter().map(|s| self.analyze(s, &account))).await;
         let mut report = CycleReport {
             cycle_id: cycle_id.clone(),
+            fills_followed_up: settlement.fills.len(),
+            corrections: settlement.corrections.clone(),
             ..CycleReport::default()
         };
         let mut proposals = Vec::new();
@@ -210,6 +219,18 @@ impl CycleRunner {
             !(decision.action == Action::Sell || self.risk.stop_loss_hit(&exposure).is_some())
         });
         for (snapshot, decision) in proposals {
+            if settlement.open_symbols.contains(&snapshot.symbol) && decision.action != Action::Hold
+            {
+                // The position the decision sized from does not count what that order may
+                // still fill: a second order on top could overshoot the target.
+                self.record(JournalEntry::OrderWorking {
+                    cycle_id: cycle_id.clone(),
+                    time: now,
+                    symbol: snapshot.symbol.clone(),
+                })
+                .await?;
+                continue;
+            }
             self.execute(
                 now,
                 &cycle_id,
@@ -398,6 +419,10 @@ impl CycleRunner {
             .orders
             .with_label_values(&[outcome.status.as_str()])
             .inc();
+        self.metrics
+            .fills
+            .with_label_values(&["placement"])
+            .inc_by(outcome.fills.len() as u64);
         for fill in &outcome.fills {
             let notional = fill.quantity * fill.price;
             account.cash += match fill.side {
@@ -470,6 +495,26 @@ impl CycleRunner {
             to: state,
         })
         .await
+    }
+
+    /// Follows the orders still open and holds the journal's positions to the broker's,
+    /// counting what was found in the metrics.
+    async fn settle(&self, cycle_id: &str) -> Result<ports::Settlement, CycleError> {
+        let settled = self.broker.settle(cycle_id).await;
+        self.metrics.broker_answered("settle", settled.is_ok());
+        let settlement = settled.map_err(CycleError::Broker)?;
+        self.metrics
+            .fills
+            .with_label_values(&["follow_up"])
+            .inc_by(settlement.fills.len() as u64);
+        for correction in &settlement.corrections {
+            tracing::warn!(cycle_id, %correction, "the journal's position differed from the broker's");
+            self.metrics
+                .position_corrections
+                .with_label_values(&[&correction.symbol])
+                .inc();
+        }
+        Ok(settlement)
     }
 
     /// The account at `marks`, the broker's answer counted in the broker metrics.

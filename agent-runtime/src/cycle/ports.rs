@@ -4,7 +4,7 @@
 //! modules, so it can be tested with in-memory doubles and each side can change without the
 //! other. Adapters from the real `broker` and `journal` modules implement them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -16,7 +16,9 @@ use crate::agents::Snapshot;
 use crate::agents::llm::{LlmEvent, SpendLedger};
 use crate::broker::MarketClock;
 use crate::config::TradingState;
-use crate::domain::{AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position};
+use crate::domain::{
+    AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position, PositionCorrection,
+};
 use crate::risk::{Clip, Intent, Rejection, Trip};
 
 /// Cash, equity and positions, with positions marked at the cycle's prices.
@@ -31,6 +33,16 @@ impl AccountState {
     pub fn position(&self, symbol: &str) -> Option<&Position> {
         self.positions.iter().find(|p| p.symbol == symbol)
     }
+}
+
+/// What the broker did since the last look, as the cycle learns it before deciding: fills of
+/// orders placed in earlier cycles, the symbols with an order still working, and the
+/// differences found between the journal's positions and the broker's (now corrected).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settlement {
+    pub fills: Vec<Fill>,
+    pub open_symbols: BTreeSet<String>,
+    pub corrections: Vec<PositionCorrection>,
 }
 
 /// What the broker said about one order.
@@ -69,6 +81,14 @@ pub trait Execution: Send + Sync {
     /// answers while another replica leads and owns the journal.
     fn check(&self) -> BoxFuture<'_, Result<(), PortError>> {
         futures::future::ready(Ok(())).boxed()
+    }
+
+    /// Follows the orders still open (their new fills and statuses journalled, an overdue one
+    /// canceled as the policy says) and holds the journal's positions to the broker's. Runs
+    /// before each cycle decides; a broker that fills every order when placed has nothing to
+    /// settle.
+    fn settle<'a>(&'a self, _cycle_id: &'a str) -> BoxFuture<'a, Result<Settlement, PortError>> {
+        futures::future::ready(Ok(Settlement::default())).boxed()
     }
 
     /// The broker's market clock, for `marketHoursOnly`; `None` where the broker has none
@@ -129,6 +149,12 @@ pub enum JournalEntry {
         time: DateTime<Utc>,
         order: OrderRequest,
         reason: String,
+    },
+    /// No order for `symbol` this cycle: one placed earlier is still open at the broker.
+    OrderWorking {
+        cycle_id: String,
+        time: DateTime<Utc>,
+        symbol: String,
     },
     /// A scheduled slot no leader ran (nobody held the Lease then).
     MissedCycle {

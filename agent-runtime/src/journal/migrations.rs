@@ -36,6 +36,11 @@ const SQLITE: Embedded = &[
         "restores",
         include_str!("migrations/sqlite/0004_restores.sql"),
     ),
+    (
+        5,
+        "fill_ids",
+        include_str!("migrations/sqlite/0005_fill_ids.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -58,6 +63,11 @@ const POSTGRES: Embedded = &[
         4,
         "restores",
         include_str!("migrations/postgres/0004_restores.sql"),
+    ),
+    (
+        5,
+        "fill_ids",
+        include_str!("migrations/postgres/0005_fill_ids.sql"),
     ),
 ];
 

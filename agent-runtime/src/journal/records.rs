@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Journal, JournalError, enum_text, in_transaction, parse_enum, with_pool};
-use crate::broker::{BrokerOrder, QUANTITY_EPSILON, position_after_fill};
+use crate::broker::{BrokerOrder, FilledSoFar, QUANTITY_EPSILON, position_after_fill};
 use crate::domain::{Action, AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +117,7 @@ impl OrderRow {
 
 #[derive(sqlx::FromRow)]
 struct FillRow {
+    fill_id: String,
     client_order_id: String,
     symbol: String,
     side: String,
@@ -187,6 +188,53 @@ macro_rules! write_position {
             .execute(&mut *$tx)
             .await?;
         }
+    }};
+}
+
+/// Inserts `$fill` through the transaction `$tx` and, when it is new (by fill id), applies
+/// it to its position; evaluates to whether it was new.
+macro_rules! insert_fill {
+    ($tx:ident, $fill:expr) => {{
+        let fill: &Fill = $fill;
+        let inserted = sqlx::query(
+            "INSERT INTO fills (fill_id, client_order_id, symbol, side, quantity, price, \
+             commission, filled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (fill_id) DO NOTHING",
+        )
+        .bind(&fill.fill_id)
+        .bind(&fill.client_order_id)
+        .bind(&fill.symbol)
+        .bind(enum_text(&fill.side))
+        .bind(fill.quantity)
+        .bind(fill.price)
+        .bind(fill.commission)
+        .bind(fill.time)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            let held: Option<(String, f64, f64)> = sqlx::query_as(
+                "SELECT symbol, quantity, average_price FROM positions WHERE symbol = $1",
+            )
+            .bind(&fill.symbol)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            let held = held.map(|(symbol, quantity, average_price)| Position {
+                symbol,
+                quantity,
+                average_price,
+            });
+            let after = position_after_fill(
+                held.as_ref(),
+                &fill.symbol,
+                fill.side,
+                fill.quantity,
+                fill.price,
+            );
+            write_position!($tx, &after, fill.time);
+        }
+        inserted
     }};
 }
 
@@ -424,13 +472,14 @@ impl Journal {
         Ok(marked > 0)
     }
 
-    /// Records what the broker said about an order: its status and id, and its fill if it
-    /// has one. Returns true when a new fill was recorded.
+    /// Records what the broker said about an order: its status and id, and the part of it
+    /// filled since the journal last heard (a partial fill included). Returns that new fill,
+    /// `None` when nothing new filled.
     pub async fn record_broker_order(
         &self,
         order: &BrokerOrder,
         at: DateTime<Utc>,
-    ) -> Result<bool, JournalError> {
+    ) -> Result<Option<Fill>, JournalError> {
         self.update_order_status(
             &order.client_order_id,
             order.status,
@@ -439,67 +488,64 @@ impl Journal {
             at,
         )
         .await?;
-        match order.fill() {
-            Some(fill) if order.is_final() => self.record_fill(&fill).await,
-            _ => Ok(false),
-        }
+        self.record_fills_of(order, at).await
     }
 
-    /// Records an order's (cumulative, final) fill and applies it to the positions, in one
-    /// transaction. Idempotent by client order id: returns false, changing nothing, when that
-    /// order's fill is already journalled — so reconciliation may call it again safely.
-    pub async fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError> {
-        let insert = "INSERT INTO fills (client_order_id, symbol, side, quantity, price, \
-                      commission, filled_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                      ON CONFLICT (client_order_id) DO NOTHING";
-        let select = "SELECT symbol, quantity, average_price FROM positions WHERE symbol = $1";
-        let inserted = in_transaction!(self, tx => {
-            let inserted = sqlx::query(insert)
-                .bind(&fill.client_order_id)
-                .bind(&fill.symbol)
-                .bind(enum_text(&fill.side))
-                .bind(fill.quantity)
-                .bind(fill.price)
-                .bind(fill.commission)
-                .bind(fill.time)
+    /// Journals the part of `order` filled beyond the fills the journal holds for it, and
+    /// applies it to the position, in one transaction. The order's row is written first: that
+    /// takes its lock, so two processes looking at the same order (an old leader woken, a new
+    /// one) journal its fills one after the other, each seeing the other's, never both.
+    pub async fn record_fills_of(
+        &self,
+        order: &BrokerOrder,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Fill>, JournalError> {
+        if order.filled_quantity < QUANTITY_EPSILON {
+            return Ok(None);
+        }
+        let lock = "UPDATE orders SET updated_at = $1 WHERE client_order_id = $2";
+        let sums = "SELECT COALESCE(SUM(quantity), 0.0), COALESCE(SUM(quantity * price), 0.0), \
+                    COALESCE(SUM(commission), 0.0) FROM fills WHERE client_order_id = $1";
+        let recorded = in_transaction!(self, tx => {
+            sqlx::query(lock)
+                .bind(at)
+                .bind(&order.client_order_id)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
-            if inserted {
-                let held: Option<(String, f64, f64)> = sqlx::query_as(select)
-                    .bind(&fill.symbol)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let held = held.map(|(symbol, quantity, average_price)| Position {
-                    symbol,
-                    quantity,
-                    average_price,
-                });
-                let after = position_after_fill(
-                    held.as_ref(),
-                    &fill.symbol,
-                    fill.side,
-                    fill.quantity,
-                    fill.price,
-                );
-                write_position!(tx, &after, fill.time);
+                .await?;
+            let (quantity, notional, commission): (f64, f64, f64) = sqlx::query_as(sums)
+                .bind(&order.client_order_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let journalled = FilledSoFar { quantity, notional, commission };
+            match order.fill_since(&journalled, at) {
+                Some(fill) => {
+                    let inserted = insert_fill!(tx, &fill);
+                    inserted.then_some(fill)
+                }
+                None => None,
             }
-            inserted
         });
+        Ok(recorded)
+    }
+
+    /// Records one fill and applies it to the positions, in one transaction. Idempotent by
+    /// fill id: returns false, changing nothing, when that fill is already journalled.
+    pub async fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError> {
+        let inserted = in_transaction!(self, tx => { insert_fill!(tx, fill) });
         Ok(inserted)
     }
 
     /// All fills, oldest first.
     pub async fn fills(&self) -> Result<Vec<Fill>, JournalError> {
-        let sql = "SELECT client_order_id, symbol, side, quantity, price, commission, filled_at \
-                   FROM fills ORDER BY id";
+        let sql = "SELECT fill_id, client_order_id, symbol, side, quantity, price, commission, \
+                   filled_at FROM fills ORDER BY id";
         let rows: Vec<FillRow> =
             with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
         rows.into_iter()
             .map(|row| {
                 Ok(Fill {
                     side: parse_enum("fill side", &row.side)?,
+                    fill_id: row.fill_id,
                     client_order_id: row.client_order_id,
                     symbol: row.symbol,
                     quantity: row.quantity,

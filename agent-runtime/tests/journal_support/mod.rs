@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use agent_runtime::agents::llm::LlmCall;
-use agent_runtime::broker::Broker;
 use agent_runtime::broker::paper::{PaperBroker, PaperSettings};
+use agent_runtime::broker::{Broker, BrokerOrder};
 use agent_runtime::config::JournalConfig;
 use agent_runtime::domain::{
-    Action, AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Side, Signal,
+    Action, AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position, Side, Signal,
+};
+use agent_runtime::journal::portable::{
+    DumpSource, ImportOptions, Item, PortableError, RestoreMarker,
 };
 use agent_runtime::journal::{
     CycleRecord, CycleStatus, EventRecord, Journal, OrderRecord, RejectionRecord,
@@ -131,6 +134,7 @@ pub fn order(id: &str, symbol: &str, side: Side, quantity: f64, price: f64) -> O
 
 pub fn fill(id: &str, symbol: &str, side: Side, quantity: f64, price: f64, at: i64) -> Fill {
     Fill {
+        fill_id: format!("{id}@{quantity}"),
         client_order_id: id.into(),
         symbol: symbol.into(),
         side,
@@ -139,6 +143,74 @@ pub fn fill(id: &str, symbol: &str, side: Side, quantity: f64, price: f64, at: i
         commission: 0.5,
         time: t(at),
     }
+}
+
+/// A dump's items, in order: a restore's source without the download.
+pub struct Items(pub std::collections::VecDeque<Item>);
+
+impl DumpSource for Items {
+    type Error = PortableError;
+    async fn next(&mut self) -> Result<Option<Item>, PortableError> {
+        Ok(self.0.pop_front())
+    }
+}
+
+/// A backup taken before fills had their own id loads into today's schema: each of its fills
+/// (an order's whole fill) keyed by its order, as the migration keys the fills it finds.
+pub async fn an_older_dump_loads(journal: &Journal) {
+    let columns = [
+        "id",
+        "client_order_id",
+        "symbol",
+        "side",
+        "quantity",
+        "price",
+        "commission",
+        "filled_at",
+    ];
+    let row = |id: i64, order: &str| {
+        Item::Row(vec![
+            serde_json::json!(id),
+            serde_json::json!(order),
+            serde_json::json!("AAPL"),
+            serde_json::json!("buy"),
+            serde_json::json!(5.0),
+            serde_json::json!(101.5),
+            serde_json::json!(0.25),
+            serde_json::json!("2025-01-02T15:00:00.000000Z"),
+        ])
+    };
+    let mut items = Items(
+        [
+            Item::Table {
+                name: "fills".into(),
+                columns: columns.map(String::from).to_vec(),
+            },
+            row(1, "o-1"),
+            row(2, "o-2"),
+        ]
+        .into(),
+    );
+    let options = ImportOptions {
+        force: false,
+        marker: RestoreMarker {
+            backup: "older".into(),
+            source_strategy: "desk/momo".into(),
+            checksum: "sha256:0".into(),
+        },
+    };
+    journal.import(&mut items, &options).await.unwrap();
+    let ids: Vec<(String, String)> = journal
+        .fills()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.fill_id, f.client_order_id))
+        .collect();
+    assert_eq!(
+        ids,
+        [("o-1".into(), "o-1".into()), ("o-2".into(), "o-2".into())]
+    );
 }
 
 /// Every journal call, with its results read back.
@@ -323,6 +395,85 @@ pub async fn exercise(journal: &Journal) {
         journal.positions().await.unwrap().is_empty(),
         "a flat position is removed"
     );
+
+    // An order the broker fills in parts: each part becomes one fill at its own price, once,
+    // however often the broker's (cumulative) answer is recorded.
+    journal
+        .record_order(
+            Some("c3"),
+            &order("o-parts", "MSFT", Side::Buy, 10.0, 400.0),
+            t(10),
+        )
+        .await
+        .unwrap();
+    let mut reported = BrokerOrder {
+        id: "broker-7".into(),
+        client_order_id: "o-parts".into(),
+        symbol: "MSFT".into(),
+        side: Side::Buy,
+        quantity: 10.0,
+        filled_quantity: 4.0,
+        filled_average_price: Some(400.0),
+        commission: 0.4,
+        status: OrderStatus::PartiallyFilled,
+        submitted_at: Some(t(10)),
+        filled_at: Some(t(11)),
+    };
+    let first = journal.record_broker_order(&reported, t(11)).await.unwrap();
+    assert_eq!(
+        first.map(|f| (f.fill_id, f.quantity, f.price)),
+        Some(("broker-7@4".into(), 4.0, 400.0))
+    );
+    assert_eq!(
+        journal.record_broker_order(&reported, t(12)).await.unwrap(),
+        None
+    );
+    reported.filled_quantity = 10.0;
+    reported.filled_average_price = Some(406.0); // the other 6 at 410
+    reported.commission = 1.0;
+    reported.status = OrderStatus::Filled;
+    let second = journal
+        .record_broker_order(&reported, t(13))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (second.fill_id.as_str(), second.quantity),
+        ("broker-7@10", 6.0)
+    );
+    assert!((second.price - 410.0).abs() < 1e-9, "{second:?}");
+    assert!((second.commission - 0.6).abs() < 1e-9, "{second:?}");
+    assert_eq!(
+        journal.record_broker_order(&reported, t(14)).await.unwrap(),
+        None
+    );
+    let parts: Vec<f64> = journal
+        .fills()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|f| f.client_order_id == "o-parts")
+        .map(|f| f.quantity)
+        .collect();
+    assert_eq!(parts, [4.0, 6.0]);
+    let msft = journal.positions().await.unwrap();
+    assert_eq!(msft.len(), 1);
+    assert!((msft[0].quantity - 10.0).abs() < 1e-9 && (msft[0].average_price - 406.0).abs() < 1e-9);
+    assert_eq!(
+        status(journal.order("o-parts").await.unwrap().unwrap()).0,
+        OrderStatus::Filled
+    );
+    journal
+        .set_position(
+            &Position {
+                symbol: "MSFT".into(),
+                quantity: 0.0,
+                average_price: 0.0,
+            },
+            t(15),
+        )
+        .await
+        .unwrap();
 
     // Equity curve: ordered by time whatever the insertion order; `since` filters.
     for (at, equity) in [(30, 1_030.0), (10, 1_010.0), (20, 1_020.0)] {

@@ -13,6 +13,13 @@
 //! `start`/`end`, ordered by `sort`, paged by `limit` and `page_token`, `"bars": null` when
 //! there are none — as the real one answers.
 //!
+//! Orders can also fill the way real ones do when the market is thin: [`FillPlan`]s set with
+//! [`AlpacaStandin::set_fill_plans`] fill each order in parts, some parts at placement and the
+//! rest at later ticks of the standin's clock ([`AlpacaStandin::advance`]: the test says when
+//! time passes, so a fill lands between two cycles and never during one), at the price of the
+//! moment, and may expire the rest (status `expired`). `DELETE /v2/orders/{id}` cancels an
+//! open order (204) and answers 422 "order is not cancelable" for a final one.
+//!
 //! Knobs for the cases a real broker produces only by bad luck: [`AlpacaStandin::fail_next`]
 //! answers the next requests with an error status *without acting on them*;
 //! [`AlpacaStandin::delay_next`] acts on the next requests and answers only after a delay —
@@ -66,6 +73,38 @@ pub struct StandinOrder {
     pub time_in_force: String,
     pub submitted_at: DateTime<Utc>,
     pub filled_at: Option<DateTime<Utc>>,
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub expired_at: Option<DateTime<Utc>>,
+    /// How the rest fills, and the tick it was placed at.
+    plan: Option<(FillPlan, u64)>,
+}
+
+impl StandinOrder {
+    /// Filled, canceled, expired or rejected: it changes no more.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "filled" | "canceled" | "expired" | "rejected"
+        )
+    }
+}
+
+/// How an order fills: `steps` of (ticks after placement, fraction of the quantity), and the
+/// tick after placement at which whatever is left expires (`None`: it stays open).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FillPlan {
+    pub steps: Vec<(u64, f64)>,
+    pub expire_after: Option<u64>,
+}
+
+impl FillPlan {
+    /// All at once, at placement (what orders do without a plan).
+    pub fn whole() -> Self {
+        Self {
+            steps: vec![(0, 1.0)],
+            expire_after: None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -83,6 +122,12 @@ struct Books {
     fail_next: Vec<u16>,
     delay_next: Vec<Duration>,
     requests: Vec<RecordedRequest>,
+    /// Plans new orders follow in turn; empty: each fills whole at once.
+    fill_plans: Vec<FillPlan>,
+    /// Orders placed with a plan so far (which plan the next one takes).
+    planned: usize,
+    /// The standin's clock, moved by `advance`.
+    tick: u64,
 }
 
 type Shared = Arc<Mutex<Books>>;
@@ -185,6 +230,28 @@ impl AlpacaStandin {
         lock(&self.shared)
             .delay_next
             .extend(std::iter::repeat_n(delay, n));
+    }
+
+    /// Orders placed from now on fill as `plans` say, the n-th taking `plans[n % len]`
+    /// (empty: whole, at once). A symbol without a price still leaves its orders open.
+    pub fn set_fill_plans(&self, plans: Vec<FillPlan>) {
+        let mut books = lock(&self.shared);
+        books.fill_plans = plans;
+        books.planned = 0;
+    }
+
+    /// One tick of the standin's clock: the fills and expiries due happen now, at the
+    /// current prices. Returns the number of fills made.
+    pub fn advance(&self) -> usize {
+        let mut books = lock(&self.shared);
+        books.tick += 1;
+        let tick = books.tick;
+        work_orders(&mut books, tick)
+    }
+
+    /// Positions as symbol → (quantity, average entry price).
+    pub fn positions(&self) -> BTreeMap<String, (f64, f64)> {
+        lock(&self.shared).positions.clone()
     }
 
     pub fn orders(&self) -> Vec<StandinOrder> {
@@ -313,6 +380,22 @@ fn route(books: &mut Books, method: &Method, uri: &Uri, body: Option<&Value>) ->
         ("GET", path) if path.starts_with("/v2/stocks/") && path.ends_with("/bars") => {
             let symbol = percent_decode(&path["/v2/stocks/".len()..path.len() - "/bars".len()]);
             bars(books, &symbol, &query)
+        }
+        ("DELETE", path) if path.starts_with("/v2/orders/") => {
+            let id = percent_decode(&path["/v2/orders/".len()..]);
+            match books.orders.iter_mut().find(|o| o.id == id) {
+                None => error(StatusCode::NOT_FOUND, 40410000, "order not found"),
+                Some(order) if order.is_final() => error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    42210000,
+                    "order is not cancelable",
+                ),
+                Some(order) => {
+                    order.status = "canceled".into();
+                    order.canceled_at = Some(Utc::now());
+                    StatusCode::NO_CONTENT.into_response()
+                }
+            }
         }
         ("GET", "/v2/orders:by_client_order_id") => {
             let id = query("client_order_id").unwrap_or_default();
@@ -494,32 +577,100 @@ fn place(books: &mut Books, body: &Value) -> Response {
         time_in_force: text("time_in_force"),
         submitted_at: now,
         filled_at: None,
+        canceled_at: None,
+        expired_at: None,
+        plan: None,
     };
-    if let Some(price) = price {
-        let (held, avg) = books.positions.get(&symbol).copied().unwrap_or((0.0, 0.0));
-        let (after, new_avg) = if side == "buy" {
-            (held + qty, (held * avg + qty * price) / (held + qty))
-        } else {
-            (held - qty, avg)
+    if price.is_some() {
+        let plan = match books.fill_plans.len() {
+            0 => FillPlan::whole(),
+            n => {
+                let plan = books.fill_plans[books.planned % n].clone();
+                books.planned += 1;
+                plan
+            }
         };
-        books.cash += if side == "buy" {
-            -qty * price
-        } else {
-            qty * price
-        };
-        if after.abs() < 1e-9 {
-            books.positions.remove(&symbol);
-        } else {
-            books.positions.insert(symbol, (after, new_avg));
-        }
-        order.filled_qty = qty;
-        order.filled_avg_price = Some(price);
-        order.status = "filled".into();
-        order.filled_at = Some(now);
+        order.plan = Some((plan, books.tick));
     }
-    let json = order_json(&order);
     books.orders.push(order);
-    axum::Json(json).into_response()
+    let tick = books.tick;
+    work_orders(books, tick);
+    match books.orders.last() {
+        Some(order) => axum::Json(order_json(order)).into_response(),
+        None => error(StatusCode::INTERNAL_SERVER_ERROR, 50010000, "order lost"),
+    }
+}
+
+/// Makes the fills and expiries of every open order's plan due at `tick`; returns the number
+/// of fills.
+fn work_orders(books: &mut Books, tick: u64) -> usize {
+    let mut fills = 0;
+    for index in 0..books.orders.len() {
+        let order = &books.orders[index];
+        let Some((plan, placed)) = order.plan.clone() else {
+            continue;
+        };
+        if order.is_final() {
+            continue;
+        }
+        let age = tick - placed;
+        let due: f64 = plan
+            .steps
+            .iter()
+            .filter(|(after, _)| *after <= age)
+            .map(|(_, fraction)| fraction)
+            .sum::<f64>()
+            .min(1.0);
+        let quantity = due * order.qty - order.filled_qty;
+        if quantity > 1e-9
+            && let Some(price) = books.prices.get(&order.symbol).copied()
+        {
+            fill(books, index, quantity, price);
+            fills += 1;
+        }
+        let order = &mut books.orders[index];
+        if !order.is_final() && plan.expire_after.is_some_and(|after| age >= after) {
+            order.status = "expired".into();
+            order.expired_at = Some(Utc::now());
+        }
+    }
+    fills
+}
+
+/// Fills `quantity` more of order `index` at `price`: its cumulative figures, cash, position.
+fn fill(books: &mut Books, index: usize, quantity: f64, price: f64) {
+    let now = Utc::now();
+    let order = &mut books.orders[index];
+    let before = order.filled_qty;
+    let average = order.filled_avg_price.unwrap_or(0.0);
+    order.filled_qty = before + quantity;
+    order.filled_avg_price = Some((before * average + quantity * price) / order.filled_qty);
+    order.filled_at = Some(now);
+    order.status = if order.filled_qty >= order.qty - 1e-9 {
+        "filled".into()
+    } else {
+        "partially_filled".into()
+    };
+    let (symbol, buy) = (order.symbol.clone(), order.side == "buy");
+    let (held, avg) = books.positions.get(&symbol).copied().unwrap_or((0.0, 0.0));
+    let (after, new_avg) = if buy {
+        (
+            held + quantity,
+            (held * avg + quantity * price) / (held + quantity),
+        )
+    } else {
+        (held - quantity, avg)
+    };
+    books.cash += if buy {
+        -quantity * price
+    } else {
+        quantity * price
+    };
+    if after.abs() < 1e-9 {
+        books.positions.remove(&symbol);
+    } else {
+        books.positions.insert(symbol, (after, new_avg));
+    }
 }
 
 fn market_value(books: &Books, symbol: &str, qty: f64, avg: f64) -> f64 {
@@ -580,8 +731,8 @@ fn order_json(order: &StandinOrder) -> Value {
         "updated_at": at,
         "submitted_at": order.submitted_at.to_rfc3339(),
         "filled_at": order.filled_at.map(|t| t.to_rfc3339()),
-        "expired_at": null,
-        "canceled_at": null,
+        "expired_at": order.expired_at.map(|t| t.to_rfc3339()),
+        "canceled_at": order.canceled_at.map(|t| t.to_rfc3339()),
         "failed_at": null,
         "asset_id": format!("asset-{}", order.symbol),
         "symbol": order.symbol,

@@ -75,6 +75,12 @@ impl RuntimeConfig {
         self.check_decision(&mut v);
         self.check_risk(&mut v);
         self.check_broker(&mut v);
+        if self.orders.cancel_after_seconds == Some(0) {
+            v.error(
+                "orders.cancelAfterSeconds",
+                "must be at least 1, got 0 (leave it out to keep open orders working)",
+            );
+        }
         self.check_journal(&mut v);
         self.check_server(&mut v);
         v.finish()
@@ -339,6 +345,8 @@ impl RuntimeConfig {
                 key_id_file,
                 secret_key_file,
                 timeout_seconds,
+                // Any value of the enum is valid.
+                time_in_force: _,
             } => {
                 v.url("broker.baseUrl", base_url);
                 check_alpaca_environment(v, base_url, *live);

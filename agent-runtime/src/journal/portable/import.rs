@@ -187,7 +187,24 @@ fn resolve(name: &str, columns: &[String]) -> Result<(&'static Table, Columns), 
             "table {name} has no columns"
         )));
     }
+    // An older dump lacks the columns added since: they follow the dump's own, derived.
+    for (_, column, source) in schema::ADDED_LATER.iter().filter(|(t, ..)| *t == name) {
+        let lacks = !resolved.iter().any(|(c, _)| c == column);
+        let has_source = resolved.iter().any(|(c, _)| c == source);
+        if let (true, true, Some(kind)) = (lacks, has_source, table.kind(column)) {
+            let known = table.columns.iter().find(|(c, _)| c == column);
+            resolved.push(known.map_or((*column, kind), |k| *k));
+        }
+    }
     Ok((table, resolved))
+}
+
+/// Where the value of derived column `column` of `table` comes from: its source's index.
+fn derived_from(table: &Table, columns: &Columns, column: &str) -> Option<usize> {
+    let (_, _, source) = schema::ADDED_LATER
+        .iter()
+        .find(|(t, c, _)| *t == table.name && *c == column)?;
+    columns.iter().position(|(c, _)| c == source)
 }
 
 fn row_values(
@@ -195,6 +212,20 @@ fn row_values(
     columns: &Columns,
     values: &[serde_json::Value],
 ) -> Result<Vec<Value>, PortableError> {
+    let derived: Vec<usize> = columns
+        .iter()
+        .skip(values.len())
+        .filter_map(|(column, _)| derived_from(table, columns, column))
+        .collect();
+    let values: Vec<serde_json::Value> = values
+        .iter()
+        .cloned()
+        .chain(
+            derived
+                .iter()
+                .filter_map(|source| values.get(*source).cloned()),
+        )
+        .collect();
     if values.len() != columns.len() {
         return Err(PortableError::Malformed(format!(
             "a row of {} has {} values for {} columns",
@@ -205,7 +236,7 @@ fn row_values(
     }
     columns
         .iter()
-        .zip(values)
+        .zip(&values)
         .map(|((column, kind), value)| {
             Value::from_json(*kind, value)
                 .map_err(|e| PortableError::Malformed(format!("{}.{column}: {e}", table.name)))

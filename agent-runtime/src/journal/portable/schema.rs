@@ -42,6 +42,11 @@ impl Table {
     }
 }
 
+/// Columns added after backups were first taken, as (table, column, source): a dump made
+/// before the column existed is loaded with the column set to the same row's `source` value.
+/// A fill journalled before `fill_id` existed was its order's whole fill, keyed by the order.
+pub const ADDED_LATER: &[(&str, &str, &str)] = &[("fills", "fill_id", "client_order_id")];
+
 /// Tables that belong to the database rather than to the strategy's record: never dumped,
 /// never cleared by a restore.
 pub const NOT_BACKED_UP: &[&str] = &["restores"];
@@ -105,6 +110,7 @@ pub const TABLES: &[Table] = &[
             ("price", Real),
             ("commission", Real),
             ("filled_at", Time),
+            ("fill_id", Text),
         ],
         identity: true,
     },

@@ -165,6 +165,12 @@ pub struct TradingStrategySpec {
     /// Default: position size 10% of equity and no other limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk: Option<RiskSpec>,
+    /// What becomes of an order the broker has not finished with: how long it works at the
+    /// broker, and when the runtime cancels it. Whatever the policy, every part of an order
+    /// that fills is journalled as a fill. Default: `Day` orders, left working until the
+    /// broker fills or expires them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders: Option<OrdersSpec>,
     /// `Active` (default) trades normally, `Reducing` only places orders that reduce
     /// exposure, `Halted` places none. The runtime may move to a stricter state on its own
     /// (drawdown, daily loss); status.tradingState shows the state in force.
@@ -320,6 +326,33 @@ pub struct DecisionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub min_confidence: Option<f64>,
+}
+
+/// What becomes of an order still open at the broker.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrdersSpec {
+    /// `Day` (default): an equity order still open at the close expires at the broker.
+    /// `GoodTillCanceled`: it works until it fills or is canceled. Crypto orders are always
+    /// good till canceled (the broker takes nothing else for them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_in_force: Option<TimeInForce>,
+    /// Seconds after which the runtime cancels an order still open, 1–604800 (a week); the
+    /// part filled by then stays, and the cancel is journalled with it. Default: none, an
+    /// open order is left working until the broker fills or expires it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 604800))]
+    pub cancel_after_seconds: Option<i64>,
+}
+
+/// How long an order works at the broker before the broker expires it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TimeInForce {
+    /// Until the day's close.
+    #[default]
+    Day,
+    /// Until it fills or is canceled.
+    GoodTillCanceled,
 }
 
 /// The strategy's risk limits.

@@ -86,6 +86,7 @@ pub fn render(
         schedule: runtime::Schedule::default(),
         market_data: runtime::MarketDataConfig::default(),
         spend_ledger: (!providers.is_empty()).then(|| spend_ledger(pool)),
+        orders: runtime::OrderPolicy::default(),
         llm_daily_budget_usd: None,
         analysts,
         providers,

@@ -10,7 +10,7 @@ use tradeplane_contract::config as runtime;
 
 use crate::api::broker_account::{Broker, BrokerAccount, Environment};
 use crate::api::common::{AnalystSpec, FallbackPolicy, ProviderKind, ProviderSpec, QuantMethod};
-use crate::api::trading_strategy::JournalBackend;
+use crate::api::trading_strategy::{JournalBackend, OrdersSpec, TimeInForce};
 use crate::api::trading_strategy::{MarketDataSource, TradingState, TradingStrategy};
 use crate::controllers::meta::child_name;
 
@@ -190,7 +190,14 @@ fn render_unchecked(
         llm_daily_budget_usd: spec.llm_daily_budget_usd,
         decision,
         risk,
-        broker: render_broker(account),
+        broker: render_broker(account, spec.orders.as_ref()),
+        orders: runtime::OrderPolicy {
+            cancel_after_seconds: spec
+                .orders
+                .as_ref()
+                .and_then(|o| o.cancel_after_seconds)
+                .and_then(|n| u64::try_from(n).ok()),
+        },
         journal,
         leader_election: Some(leader_election(&name, spec.failover.as_ref())),
         server: runtime::ServerConfig::default(),
@@ -238,7 +245,7 @@ pub fn is_live(account: &BrokerAccount) -> bool {
         && account.spec.live_trading_acknowledged == Some(true)
 }
 
-fn render_broker(account: &BrokerAccount) -> runtime::BrokerConfig {
+fn render_broker(account: &BrokerAccount, orders: Option<&OrdersSpec>) -> runtime::BrokerConfig {
     match account.spec.broker {
         Broker::Paper => {
             let paper = account.spec.paper.clone().unwrap_or_default();
@@ -274,6 +281,10 @@ fn render_broker(account: &BrokerAccount) -> runtime::BrokerConfig {
                 key_id_file: PathBuf::from(CREDENTIALS_DIR).join(BROKER_KEY_ID),
                 secret_key_file: PathBuf::from(CREDENTIALS_DIR).join(BROKER_SECRET_KEY),
                 timeout_seconds: 10,
+                time_in_force: match orders.and_then(|o| o.time_in_force) {
+                    Some(TimeInForce::GoodTillCanceled) => runtime::TimeInForce::Gtc,
+                    Some(TimeInForce::Day) | None => runtime::TimeInForce::Day,
+                },
             }
         }
     }

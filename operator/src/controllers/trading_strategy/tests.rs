@@ -104,6 +104,35 @@ fn suspend_halts_trading_whatever_the_trading_state_says() {
 }
 
 #[test]
+fn the_order_policy_reaches_the_runtime_config() {
+    let defaults = config::render(
+        &strategy(base_spec()),
+        &alpaca_account("Paper", true),
+        "desk",
+    )
+    .unwrap();
+    assert_eq!(defaults.orders, runtime::OrderPolicy::default());
+    assert!(matches!(
+        defaults.broker,
+        runtime::BrokerConfig::Alpaca {
+            time_in_force: runtime::TimeInForce::Day,
+            ..
+        }
+    ));
+    let mut spec = base_spec();
+    spec["orders"] = json!({"timeInForce": "GoodTillCanceled", "cancelAfterSeconds": 90});
+    let config = config::render(&strategy(spec), &alpaca_account("Paper", true), "desk").unwrap();
+    assert_eq!(config.orders.cancel_after_seconds, Some(90));
+    assert!(matches!(
+        config.broker,
+        runtime::BrokerConfig::Alpaca {
+            time_in_force: runtime::TimeInForce::Gtc,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn live_needs_alpaca_live_and_the_acknowledgement_and_account_limits_tighten_the_strategy() {
     let mut spec = base_spec();
     spec["risk"] = json!({"maxOrderNotional": 9000.0, "maxDrawdownPercent": 12.5});
@@ -278,8 +307,8 @@ fn every_child_is_owned_labelled_and_the_trader_pod_is_locked_down() {
 fn the_runtime_role_reaches_only_its_own_lease_and_status() {
     let c = children(&strategy(base_spec()), &paper_account());
     let rules = c.role.rules.as_ref().unwrap();
-    assert_eq!(rules.len(), 2);
-    for rule in rules {
+    assert_eq!(rules.len(), 3);
+    for rule in &rules[..2] {
         let names = rule.resource_names.as_ref().unwrap();
         assert_eq!(names.len(), 1, "{rule:?}");
         assert!(
@@ -295,6 +324,10 @@ fn the_runtime_role_reaches_only_its_own_lease_and_status() {
     // that name): a standby hears of a release at once. The status is never watched.
     assert_eq!(rules[0].verbs, ["get", "watch", "update", "patch"]);
     assert_eq!(rules[1].verbs, ["get", "patch"]);
+    // Events: created (a position correction's Warning), never read, changed or deleted.
+    assert_eq!(rules[2].api_groups.as_ref().unwrap(), &["events.k8s.io"]);
+    assert_eq!(rules[2].resources.as_ref().unwrap(), &["events"]);
+    assert_eq!(rules[2].verbs, ["create"]);
     assert_eq!(c.lease.metadata.name.as_deref(), Some("momo-leader"));
 }
 

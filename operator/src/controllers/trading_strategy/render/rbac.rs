@@ -83,7 +83,8 @@ impl<'a> Rbac<'a> {
     }
 }
 
-/// The runtime may touch its own Lease and its own strategy's status, nothing else.
+/// The runtime may touch its own Lease and its own strategy's status, and create Events (a
+/// Warning when the journal's position had to be corrected to the broker's), nothing else.
 pub fn runtime_rules(strategy: &str, lease: &str) -> Vec<PolicyRule> {
     vec![
         PolicyRule {
@@ -102,6 +103,14 @@ pub fn runtime_rules(strategy: &str, lease: &str) -> Vec<PolicyRule> {
             resources: Some(vec!["tradingstrategies/status".to_string()]),
             resource_names: Some(vec![strategy.to_string()]),
             verbs: vec!["get".to_string(), "patch".to_string()],
+            ..PolicyRule::default()
+        },
+        // Create only: an Event's name is new each time, so it cannot be limited by name, and
+        // the runtime never reads, changes or deletes one.
+        PolicyRule {
+            api_groups: Some(vec!["events.k8s.io".to_string()]),
+            resources: Some(vec!["events".to_string()]),
+            verbs: vec!["create".to_string()],
             ..PolicyRule::default()
         },
     ]
