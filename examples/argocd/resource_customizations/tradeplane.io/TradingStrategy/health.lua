@@ -10,6 +10,18 @@
 --   4. Ready=True: Healthy, unless the BrokerAccount is not ready: then Progressing, as the
 --      strategy waits for it (the account's own health says whether that is for good);
 --   5. anything else (Ready=False while rolling out, no Ready yet): Progressing.
+--
+-- A failed last backup (BackupSucceeded=False, reason LastBackupFailed) makes 4 and 5
+-- Degraded, their message followed by the failure: the trader goes on trading, so the message
+-- says both, but nothing is being backed up and the condition stays False until a backup
+-- succeeds, so Healthy would hide it and Progressing would promise a Healthy that cannot come
+-- while it stands. It does not outrank 1 to 3: an old status has not judged the spec yet
+-- (which may hold the fix); a stalled strategy is already Degraded, and its message names what
+-- blocks the reconcile, the thing to fix first; a halt is the kill switch or a tripped risk
+-- limit, which the engineer on call must keep seeing as Suspended, so the failure only joins
+-- its message.
+-- NoBackupYet (False before the first backup) is no failure, and without spec.backup the
+-- condition is a leftover the operator no longer updates, so both are ignored.
 
 -- The reasons the operator sets with Stalled=True: each needs someone to change something.
 local terminal = {
@@ -70,19 +82,33 @@ if ready ~= nil and ready.status == "False" and terminal[ready.reason] then
   return hs
 end
 
+local backup = condition(status.conditions, "BackupSucceeded")
+local backup_failure = nil
+if spec.backup ~= nil and backup ~= nil and backup.status == "False" and backup.reason == "LastBackupFailed" then
+  backup_failure = describe(backup)
+end
+
+-- The trading state's message, and the backup failure after it when there is one.
+local function with_backup(message)
+  if backup_failure == nil then
+    return message
+  end
+  return message .. "; " .. backup_failure
+end
+
 if spec.suspend == true then
   hs.status = "Suspended"
-  hs.message = "Trading halted: spec.suspend is true (the kill switch)"
+  hs.message = with_backup("Trading halted: spec.suspend is true (the kill switch)")
   return hs
 end
 if spec.tradingState == "Halted" then
   hs.status = "Suspended"
-  hs.message = "Trading halted: spec.tradingState is Halted"
+  hs.message = with_backup("Trading halted: spec.tradingState is Halted")
   return hs
 end
 if status.tradingState == "Halted" or status.phase == "Halted" then
   hs.status = "Suspended"
-  hs.message = "Trading halted by the runtime (a risk limit tripped); status.tradingState is Halted"
+  hs.message = with_backup("Trading halted by the runtime (a risk limit tripped); status.tradingState is Halted")
   return hs
 end
 
@@ -91,17 +117,19 @@ if ready ~= nil and ready.status == "True" then
   if broker ~= nil and broker.status == "False" then
     hs.status = "Progressing"
     hs.message = describe(broker)
-    return hs
+  else
+    hs.status = "Healthy"
+    hs.message = describe(ready)
   end
-  hs.status = "Healthy"
-  hs.message = describe(ready)
-  return hs
-end
-
-hs.status = "Progressing"
-if ready ~= nil then
+elseif ready ~= nil then
+  hs.status = "Progressing"
   hs.message = describe(ready)
 else
+  hs.status = "Progressing"
   hs.message = "Waiting for the Ready condition"
+end
+if backup_failure ~= nil then
+  hs.status = "Degraded"
+  hs.message = with_backup(hs.message)
 end
 return hs
