@@ -10,8 +10,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use serde_json::{Value, json};
 
 use super::common::{
-    IMAGE_MESSAGE, IMAGE_NAME_LENGTH_MESSAGE, IMAGE_NAME_LENGTH_RULE, IMAGE_REFERENCE_PATTERN,
-    IMAGE_RULE,
+    IMAGE_DIGEST_PATTERN, IMAGE_MESSAGE, IMAGE_NAME_LENGTH_MESSAGE, IMAGE_NAME_LENGTH_RULE,
+    IMAGE_NAME_PATTERN, IMAGE_REFERENCE_PATTERN, IMAGE_RULE, IMAGE_TAG_PATTERN,
 };
 use super::{AgentPool, BrokerAccount, TradingStrategy, crd};
 
@@ -519,4 +519,51 @@ fn every_image_field_is_checked_as_an_image_reference() {
         }
     }
     assert_eq!(found, 2, "spec.image of TradingStrategy and AgentPool");
+}
+
+/// A pattern that also admits the empty string, as the chart's optional values are written.
+fn or_empty(pattern: &str) -> String {
+    format!("^({})?$", &pattern[1..pattern.len() - 1])
+}
+
+#[test]
+fn the_charts_image_values_follow_the_same_grammar() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/tradeplane/values.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for (value, image) in [
+        ("image", &schema["properties"]["image"]["properties"]),
+        (
+            "runtimeImage",
+            &schema["definitions"]["imageReference"]["properties"],
+        ),
+    ] {
+        assert_eq!(
+            image["repository"]["pattern"], IMAGE_NAME_PATTERN,
+            "{value}.repository"
+        );
+        assert_eq!(image["repository"]["maxLength"], 255, "{value}.repository");
+        assert_eq!(
+            image["tag"]["pattern"],
+            or_empty(IMAGE_TAG_PATTERN),
+            "{value}.tag"
+        );
+        assert_eq!(
+            image["digest"]["pattern"],
+            or_empty(IMAGE_DIGEST_PATTERN),
+            "{value}.digest"
+        );
+    }
+    assert_eq!(
+        schema["properties"]["runtimeImage"]["$ref"],
+        "#/definitions/imageReference"
+    );
+    // The chart joins them as repository:tag@digest: a reference of the grammar.
+    let reference = format!(
+        "^{}(:{})?(@{})?$",
+        &IMAGE_NAME_PATTERN[1..IMAGE_NAME_PATTERN.len() - 1],
+        &IMAGE_TAG_PATTERN[1..IMAGE_TAG_PATTERN.len() - 1],
+        &IMAGE_DIGEST_PATTERN[1..IMAGE_DIGEST_PATTERN.len() - 1]
+    );
+    assert_eq!(reference, IMAGE_REFERENCE_PATTERN);
 }
