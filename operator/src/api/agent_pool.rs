@@ -5,7 +5,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{AnalystSpec, PodPlacement, ProviderSpec};
+use super::common::{
+    AnalystSpec, IMAGE_MESSAGE, IMAGE_NAME_LENGTH_MESSAGE, IMAGE_NAME_LENGTH_RULE, IMAGE_RULE,
+    PodPlacement, ProviderSpec,
+};
 
 /// A pool of analyst agents served over HTTP by the runtime's `worker` mode, scaled by a
 /// HorizontalPodAutoscaler on CPU and on in-flight analyses. Strategies that name it in
@@ -97,10 +100,14 @@ pub struct AgentPoolSpec {
     /// Where the worker pods may run. Default: anywhere the scheduler likes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<PodPlacement>,
-    /// Overrides the agent-runtime image, e.g. `registry.example.com/tradeplane/agent-runtime:v0.2.0`.
-    /// Default: the image the operator was released with.
+    /// Overrides the agent-runtime image, e.g. `registry.example.com/tradeplane/agent-runtime:v0.2.0`,
+    /// optionally pinned with `@sha256:…`. Default: the image the operator was released with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
+    #[x_kube(
+        validation = Rule::new(IMAGE_RULE).message(IMAGE_MESSAGE).reason(Reason::FieldValueInvalid),
+        validation = Rule::new(IMAGE_NAME_LENGTH_RULE).message(IMAGE_NAME_LENGTH_MESSAGE).reason(Reason::FieldValueInvalid),
+    )]
     pub image: Option<String>,
     /// Prometheus alerts for this pool (a PrometheusRule) and the scrape of its workers (a
     /// PodMonitor), where the cluster serves those kinds. Default: off.

@@ -62,6 +62,74 @@ pub const QUANTITY_PATTERN: &str = r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]
 /// An http or https URL.
 pub const URL_PATTERN: &str = r"^https?://[^\s/$.?#][^\s]*$";
 
+// Container image references, in the grammar of github.com/distribution/reference, which
+// containerd and the kubelet parse them with: a name, then an optional `:tag` and an optional
+// `@digest`. The pieces are macros so that the patterns below can be spelled out with
+// `concat!` (and so appear whole in the CRDs and the chart's schema).
+
+/// A repository name: an optional registry host (DNS-like components of letters, digits and
+/// inner `-`, which covers IPv4 addresses and `localhost`, or an `[IPv6]` address) with an
+/// optional `:port`, followed by `/`; then path components of lower-case letters and digits,
+/// separated within a component by `.`, `_`, `__` or a run of `-`, joined by `/`.
+macro_rules! image_name {
+    () => {
+        concat!(
+            r"(",
+            r"(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])",
+            r"(:[0-9]+)?/)?",
+            r"[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*"
+        )
+    };
+}
+/// A tag: a letter, digit or `_`, then up to 127 of those, `.` and `-`.
+macro_rules! image_tag {
+    () => {
+        r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+    };
+}
+/// A digest of an algorithm a container runtime verifies, with its length of lower-case hex
+/// (the grammar allows any algorithm, but the runtime then refuses to pull an unknown one).
+macro_rules! image_digest {
+    () => {
+        r"(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})"
+    };
+}
+
+/// A whole reference: a name, an optional `:tag` and an optional `@digest`, anchored.
+macro_rules! image_reference {
+    () => {
+        concat!(
+            "^",
+            image_name!(),
+            "(:",
+            image_tag!(),
+            ")?(@",
+            image_digest!(),
+            ")?$"
+        )
+    };
+}
+
+/// A repository name alone (the chart's `repository` values), e.g.
+/// `ghcr.io/tradeplane/agent-runtime`.
+pub const IMAGE_NAME_PATTERN: &str = concat!("^", image_name!(), "$");
+/// A tag alone, e.g. `0.1.0`.
+pub const IMAGE_TAG_PATTERN: &str = concat!("^", image_tag!(), "$");
+/// A digest alone, e.g. `sha256:` and 64 hex digits.
+pub const IMAGE_DIGEST_PATTERN: &str = concat!("^", image_digest!(), "$");
+/// A whole image reference: name, optional `:tag`, optional `@digest`.
+pub const IMAGE_REFERENCE_PATTERN: &str = image_reference!();
+/// The CEL rule that a string is an image reference. A rule rather than a `pattern`: the API
+/// server's message for a pattern quotes the pattern, which here would tell a reader little.
+pub const IMAGE_RULE: &str = concat!("self.matches(r'", image_reference!(), "')");
+/// The message of [`IMAGE_RULE`]; the API server adds the value it refused.
+pub const IMAGE_MESSAGE: &str = "must be an image reference such as registry.example.com/team/agent-runtime:v1.2 or ghcr.io/tradeplane/agent-runtime@sha256:<64 hex digits>: an optional registry host[:port]/, a lower-case repository path, an optional :tag and an optional @digest";
+/// The CEL rule that a reference's name (registry host and path, what precedes the tag and
+/// digest) is at most 255 characters, as container runtimes require.
+pub const IMAGE_NAME_LENGTH_RULE: &str = concat!("size(self.find(r'^", image_name!(), "')) <= 255");
+/// The message of [`IMAGE_NAME_LENGTH_RULE`].
+pub const IMAGE_NAME_LENGTH_MESSAGE: &str = "the image's repository name (registry host and path, before any :tag or @digest) must be at most 255 characters";
+
 /// A reference to an object of a known kind in the same namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Value, json};
 
+use super::common::{
+    IMAGE_DIGEST_PATTERN, IMAGE_MESSAGE, IMAGE_NAME_LENGTH_MESSAGE, IMAGE_NAME_LENGTH_RULE,
+    IMAGE_NAME_PATTERN, IMAGE_REFERENCE_PATTERN, IMAGE_RULE, IMAGE_TAG_PATTERN,
+};
 use super::{AgentPool, BrokerAccount, TradingStrategy, crd};
 
 /// Free-form maps whose unknown fields are meant to be kept, as `<kind>:<path>`. None so far:
@@ -405,4 +409,161 @@ fn examples_round_trip_through_the_types() {
         checked >= 8,
         "only {checked} Tradeplane objects in examples/"
     );
+}
+
+/// A pattern inside a CEL rule's raw string `r'…'`, `prefix` being what precedes it.
+fn pattern_in_rule<'a>(rule: &'a str, prefix: &str) -> &'a str {
+    let start = rule.find(prefix).expect("the rule's prefix") + prefix.len();
+    let end = start + rule[start..].find('\'').expect("the raw string's end");
+    &rule[start..end]
+}
+
+/// What the image rules decide for `image`, as the API server's two CEL rules would: whether
+/// it has the reference's shape, and whether its name (as `find` extracts it) is short enough.
+fn image_rules(image: &str) -> (bool, bool) {
+    let shape = regex::Regex::new(pattern_in_rule(IMAGE_RULE, "self.matches(r'")).unwrap();
+    let name = regex::Regex::new(pattern_in_rule(IMAGE_NAME_LENGTH_RULE, "self.find(r'")).unwrap();
+    let name_length = name.find(image).map_or(0, |m| m.as_str().len());
+    (shape.is_match(image), name_length <= 255)
+}
+
+#[test]
+fn image_references_follow_the_container_reference_grammar() {
+    assert_eq!(
+        pattern_in_rule(IMAGE_RULE, "self.matches(r'"),
+        IMAGE_REFERENCE_PATTERN
+    );
+    let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+    let good = [
+        "agent-runtime".to_string(),
+        "ghcr.io/tradeplane/agent-runtime:0.1.0".to_string(),
+        "localhost/x".to_string(),
+        "localhost:5000/agent-runtime".to_string(),
+        "localhost:5000".to_string(), // the repository `localhost`, tag `5000`
+        "registry.example.com:5000/team/agent-runtime:v1.2".to_string(),
+        "10.0.0.5:5000/desk/agent_runtime__v2:latest".to_string(),
+        "[fd00::1]:5000/agent-runtime:1".to_string(),
+        "Registry.Example.com/a--b/c.d:TAG_1.x-y".to_string(),
+        format!("ghcr.io/tradeplane/agent-runtime@{digest}"),
+        format!("ghcr.io/tradeplane/agent-runtime:0.1.0@{digest}"),
+        format!("x@sha384:{}", "ab".repeat(48)),
+        format!("x@sha512:{}", "ab".repeat(64)),
+        format!("x:{}", "t".repeat(128)),
+        format!("registry.example.com/{}:1", "a".repeat(234)),
+    ];
+    for image in &good {
+        assert_eq!(image_rules(image), (true, true), "{image} refused");
+    }
+    let bad_shape = [
+        "my registry/agent runtime:latest".to_string(),
+        "ghcr.io/Tradeplane/agent-runtime:0.1.0".to_string(),
+        "Agent-runtime".to_string(),
+        "x:".to_string(),
+        "x@".to_string(),
+        ":1".to_string(),
+        "/x".to_string(),
+        "x/".to_string(),
+        "x//y".to_string(),
+        "-x".to_string(),
+        "x-".to_string(),
+        "x._y".to_string(),
+        "x___y".to_string(),
+        "x:1:2".to_string(),
+        "ghcr.io/x:1/y".to_string(),
+        "registry.example.com:https/agent-runtime".to_string(),
+        "https://ghcr.io/tradeplane/agent-runtime".to_string(),
+        "-registry.example.com/x".to_string(),
+        "x:.1".to_string(),
+        format!("x:{}", "t".repeat(129)),
+        "x@sha256:0123abcd".to_string(),
+        format!("x@sha256:{}", "AB".repeat(32)),
+        format!("x@md5:{}", "ab".repeat(16)),
+        format!("x@{}", "ab".repeat(32)),
+        format!("x@sha256:{}", "ab".repeat(33)),
+        format!("x@{digest}:1"),
+        " x".to_string(),
+        "x\n".to_string(),
+    ];
+    for image in &bad_shape {
+        assert!(!image_rules(image).0, "{image:?} admitted");
+    }
+    let too_long = format!("registry.example.com/{}:1", "a".repeat(235));
+    assert_eq!(image_rules(&too_long), (true, false));
+    let too_long_pinned = format!("{}@{digest}", "a/".repeat(127) + "ab");
+    assert_eq!(image_rules(&too_long_pinned), (true, false));
+}
+
+#[test]
+fn every_image_field_is_checked_as_an_image_reference() {
+    let mut found = 0;
+    for (kind, path, node, _) in every_node() {
+        if !path.ends_with(".image") {
+            continue;
+        }
+        found += 1;
+        let rules: Vec<(&str, &str)> = node["x-kubernetes-validations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| (r["rule"].as_str().unwrap(), r["message"].as_str().unwrap()))
+            .collect();
+        for expected in [
+            (IMAGE_RULE, IMAGE_MESSAGE),
+            (IMAGE_NAME_LENGTH_RULE, IMAGE_NAME_LENGTH_MESSAGE),
+        ] {
+            assert!(
+                rules.contains(&expected),
+                "{kind}{path} lacks the rule {:?}",
+                expected.0
+            );
+        }
+    }
+    assert_eq!(found, 2, "spec.image of TradingStrategy and AgentPool");
+}
+
+/// A pattern that also admits the empty string, as the chart's optional values are written.
+fn or_empty(pattern: &str) -> String {
+    format!("^({})?$", &pattern[1..pattern.len() - 1])
+}
+
+#[test]
+fn the_charts_image_values_follow_the_same_grammar() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/tradeplane/values.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for (value, image) in [
+        ("image", &schema["properties"]["image"]["properties"]),
+        (
+            "runtimeImage",
+            &schema["definitions"]["imageReference"]["properties"],
+        ),
+    ] {
+        assert_eq!(
+            image["repository"]["pattern"], IMAGE_NAME_PATTERN,
+            "{value}.repository"
+        );
+        assert_eq!(image["repository"]["maxLength"], 255, "{value}.repository");
+        assert_eq!(
+            image["tag"]["pattern"],
+            or_empty(IMAGE_TAG_PATTERN),
+            "{value}.tag"
+        );
+        assert_eq!(
+            image["digest"]["pattern"],
+            or_empty(IMAGE_DIGEST_PATTERN),
+            "{value}.digest"
+        );
+    }
+    assert_eq!(
+        schema["properties"]["runtimeImage"]["$ref"],
+        "#/definitions/imageReference"
+    );
+    // The chart joins them as repository:tag@digest: a reference of the grammar.
+    let reference = format!(
+        "^{}(:{})?(@{})?$",
+        &IMAGE_NAME_PATTERN[1..IMAGE_NAME_PATTERN.len() - 1],
+        &IMAGE_TAG_PATTERN[1..IMAGE_TAG_PATTERN.len() - 1],
+        &IMAGE_DIGEST_PATTERN[1..IMAGE_DIGEST_PATTERN.len() - 1]
+    );
+    assert_eq!(reference, IMAGE_REFERENCE_PATTERN);
 }

@@ -91,6 +91,9 @@ const AT_LEAST: &str = "greater than or equal to";
 const AT_MOST: &str = "less than or equal to";
 const ABOVE_ZERO: &str = "greater than 0";
 const NOT_EMPTY: &str = "at least 1 chars long";
+// Our own messages, where the API server's would only quote a long pattern.
+const IMAGE: &str = "must be an image reference such as";
+const IMAGE_NAME_LENGTH: &str = "at most 255 characters";
 
 fn postgres_journal() -> Value {
     json!({ "backend": "Postgres", "postgres": { "urlSecretRef": { "name": "pg", "key": "url" } } })
@@ -224,6 +227,21 @@ fn cases() -> Vec<Case> {
         bad("CPU request not a quantity", Pool, json!({"spec": {"resources": {"requests": {"cpu": "lots"}}}}), "spec.resources.requests.cpu", PATTERN),
         bad("unknown method", Pool, json!({"spec": {"agents": [{"role": "trend", "providers": ["rules"], "method": "Astrology"}]}}), "spec.agents[0].method", ENUM),
         bad("unknown pool field", Pool, json!({"spec": {"gpu": true}}), ".spec.gpu", UNKNOWN),
+        // Image references (both kinds): the grammar a container runtime parses them with.
+        bad("image with spaces", Strategy, json!({"spec": {"image": "my registry/agent runtime:latest"}}), "spec.image", IMAGE),
+        bad("pool image with spaces", Pool, json!({"spec": {"image": "my registry/agent runtime:latest"}}), "spec.image", IMAGE),
+        bad("image with an upper-case repository", Strategy, json!({"spec": {"image": "ghcr.io/Tradeplane/agent-runtime:0.1.0"}}), "spec.image", IMAGE),
+        bad("pool image with an upper-case repository", Pool, json!({"spec": {"image": "ghcr.io/Tradeplane/agent-runtime:0.1.0"}}), "spec.image", IMAGE),
+        bad("image with an empty tag", Strategy, json!({"spec": {"image": "x:"}}), "spec.image", IMAGE),
+        bad("pool image with an empty tag", Pool, json!({"spec": {"image": "x:"}}), "spec.image", IMAGE),
+        bad("image with a short digest", Strategy, json!({"spec": {"image": "ghcr.io/x@sha256:0123abcd"}}), "spec.image", IMAGE),
+        bad("pool image with a short digest", Pool, json!({"spec": {"image": "ghcr.io/x@sha256:0123abcd"}}), "spec.image", IMAGE),
+        bad("image digest without an algorithm", Strategy, json!({"spec": {"image": format!("ghcr.io/x@{}", "ab".repeat(32))}}), "spec.image", IMAGE),
+        bad("image with a URL scheme", Strategy, json!({"spec": {"image": "https://ghcr.io/tradeplane/agent-runtime"}}), "spec.image", IMAGE),
+        bad("image with a port in words", Pool, json!({"spec": {"image": "registry.example.com:https/agent-runtime"}}), "spec.image", IMAGE),
+        bad("image tag of 129 characters", Strategy, json!({"spec": {"image": format!("x:{}", "t".repeat(129))}}), "spec.image", IMAGE),
+        bad("image name of 256 characters", Strategy, json!({"spec": {"image": format!("registry.example.com/{}:1", "a".repeat(235))}}), "spec.image", IMAGE_NAME_LENGTH),
+        bad("pool image name of 256 characters", Pool, json!({"spec": {"image": format!("registry.example.com/{}:1", "a".repeat(235))}}), "spec.image", IMAGE_NAME_LENGTH),
     ]
 }
 
@@ -321,5 +339,42 @@ async fn malformed_objects_are_rejected_with_the_field_and_a_reason() {
         cases.len(),
         failures.join("\n")
     );
+    ns.delete().await.unwrap();
+}
+
+/// The other side of the image cases above: references of the grammar, in all its parts, are
+/// admitted for both kinds, so the check refuses only what a container runtime would.
+#[tokio::test]
+async fn image_references_of_the_grammar_are_admitted() {
+    let client = shared_client().await.unwrap();
+    install_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, "images").await.unwrap();
+    let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+    let images = [
+        "ghcr.io/tradeplane/agent-runtime:0.1.0".to_string(),
+        "agent-runtime".to_string(),
+        "localhost/x".to_string(),
+        "localhost:5000/agent-runtime".to_string(),
+        "registry.example.com:5000/team/agent-runtime:v1.2".to_string(),
+        "10.0.0.5:5000/desk/agent_runtime__v2:latest".to_string(),
+        "[fd00::1]:5000/agent-runtime:1".to_string(),
+        "Registry.Example.com/a--b/c.d:TAG_1.x-y".to_string(),
+        format!("ghcr.io/tradeplane/agent-runtime@{digest}"),
+        format!("ghcr.io/tradeplane/agent-runtime:0.1.0@{digest}"),
+        format!("ghcr.io/x@sha512:{}", "ab".repeat(64)),
+        format!("x:{}", "t".repeat(128)),
+        format!("registry.example.com/{}:1", "a".repeat(234)),
+    ];
+    let mut refused = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        for kind in [Strategy, Pool] {
+            let name = format!("{}-{i:02}", format!("{kind:?}").to_lowercase());
+            let object = manifest(kind, &name, &json!({"spec": {"image": image}}));
+            if let Err(status) = apply_strict(&client, &ns.name, &object).await.unwrap() {
+                refused.push(format!("{kind:?} {image}: {}", status.message));
+            }
+        }
+    }
+    assert!(refused.is_empty(), "refused:\n{}", refused.join("\n"));
     ns.delete().await.unwrap();
 }

@@ -110,12 +110,45 @@ async fn the_charts_crds_are_the_generated_ones_annotated_to_be_kept() {
 
 #[tokio::test]
 async fn a_bad_value_is_refused_with_a_message_naming_it() {
+    // A name of 256 characters; a digest of 32 hex digits, and one in upper case.
+    let long_repository = format!(
+        "runtimeImage: {{repository: 'registry.example.com/{}'}}",
+        "a".repeat(235)
+    );
+    let short_digest = format!(
+        "runtimeImage: {{repository: ghcr.io/x, digest: 'sha256:{}'}}",
+        "0123456789abcdef".repeat(2)
+    );
+    let upper_case_digest = format!(
+        "image: {{digest: 'sha256:{}'}}",
+        "0123456789ABCDEF".repeat(4)
+    );
     let cases = [
         ("replicas: 0", "replicas"),
         ("replicas: two", "replicas"),
         ("replicaCount: 2", "replicaCount"),
         ("image: {digest: latest}", "digest"),
         ("runtimeImage: {repository: ghcr.io/x, tag: 'a b'}", "tag"),
+        // Image values follow the reference grammar, as spec.image does in the CRDs.
+        (
+            "runtimeImage: {repository: 'my registry/agent runtime'}",
+            "/runtimeImage/repository",
+        ),
+        (
+            "image: {repository: ghcr.io/Tradeplane/operator}",
+            "/image/repository",
+        ),
+        (
+            "runtimeImage: {repository: 'ghcr.io/tradeplane/agent-runtime:0.1.0'}",
+            "/runtimeImage/repository",
+        ),
+        (
+            "runtimeImage: {repository: 'registry.example.com:https/agent-runtime'}",
+            "/runtimeImage/repository",
+        ),
+        (long_repository.as_str(), "/runtimeImage/repository"),
+        (short_digest.as_str(), "/runtimeImage/digest"),
+        (upper_case_digest.as_str(), "/image/digest"),
         (
             "runtimeImage: {repository: ghcr.io/x, pullPolicy: Always}",
             "pullPolicy",
@@ -190,6 +223,28 @@ async fn the_deployment_is_hardened_and_the_runtime_image_reaches_the_operator()
     assert!(args(container).contains(&runtime));
     let image = format!("registry.example/desk/operator:{version}@{digest}");
     assert_eq!(container["image"], image);
+
+    // Every part of the grammar: a registry with a port, an IPv6 registry, `__` and `--`
+    // inside path components, a sha512 digest.
+    let sha512 = format!("sha512:{}", "ab".repeat(64));
+    for (repository, digest) in [
+        ("localhost:5000/desk/agent-runtime", ""),
+        ("[fd00::1]:5000/agent-runtime", ""),
+        ("Registry.Example.com/a--b/c__d.e", sha512.as_str()),
+    ] {
+        let objects = rendered(&format!(
+            "runtimeImage: {{repository: '{repository}', tag: v1.2, digest: '{digest}'}}"
+        ))
+        .await;
+        let at = if digest.is_empty() {
+            String::new()
+        } else {
+            format!("@{digest}")
+        };
+        let runtime = format!("--runtime-image={repository}:v1.2{at}");
+        let flags = args(operator_container(&objects));
+        assert!(flags.contains(&runtime), "{runtime} not in {flags:?}");
+    }
 
     let monitored = rendered(
         "metrics: {serviceMonitor: {enabled: true, labels: {release: prometheus}},\n\

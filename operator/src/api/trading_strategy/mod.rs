@@ -14,7 +14,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    AnalystSpec, CRON_PATTERN, LocalObjectReference, PodPlacement, ProviderSpec, SYMBOL_PATTERN,
+    AnalystSpec, CRON_PATTERN, IMAGE_MESSAGE, IMAGE_NAME_LENGTH_MESSAGE, IMAGE_NAME_LENGTH_RULE,
+    IMAGE_RULE, LocalObjectReference, PodPlacement, ProviderSpec, SYMBOL_PATTERN,
     TIME_ZONE_MESSAGE, TIME_ZONE_PATTERN, TIME_ZONE_RULE,
 };
 
@@ -219,9 +220,15 @@ pub struct TradingStrategySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub switchover_at: Option<String>,
-    /// Overrides the agent-runtime image. Default: the image the operator was released with.
+    /// Overrides the agent-runtime image: a reference such as
+    /// `registry.example.com/team/agent-runtime:v1.2`, optionally pinned with `@sha256:…`.
+    /// Default: the image the operator was released with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
+    #[x_kube(
+        validation = Rule::new(IMAGE_RULE).message(IMAGE_MESSAGE).reason(Reason::FieldValueInvalid),
+        validation = Rule::new(IMAGE_NAME_LENGTH_RULE).message(IMAGE_NAME_LENGTH_MESSAGE).reason(Reason::FieldValueInvalid),
+    )]
     pub image: Option<String>,
     /// Compute resources of the runtime container. Default: requests 100m CPU / 128Mi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
