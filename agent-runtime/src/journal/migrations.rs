@@ -12,7 +12,9 @@ use futures::future::BoxFuture;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Migrator};
 
-/// (version, description, SQL), in version order.
+/// (version, description, SQL), in version order. Versions need not be contiguous: sqlx
+/// applies every listed version the database lacks, so a gap left by a migration written on
+/// another branch is filled when that branch lands, even after a later version was applied.
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
 const SQLITE: Embedded = &[
@@ -36,6 +38,11 @@ const SQLITE: Embedded = &[
         "restores",
         include_str!("migrations/sqlite/0004_restores.sql"),
     ),
+    (
+        6,
+        "provider_holds",
+        include_str!("migrations/sqlite/0006_provider_holds.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -58,6 +65,11 @@ const POSTGRES: Embedded = &[
         4,
         "restores",
         include_str!("migrations/postgres/0004_restores.sql"),
+    ),
+    (
+        6,
+        "provider_holds",
+        include_str!("migrations/postgres/0006_provider_holds.sql"),
     ),
 ];
 
