@@ -147,6 +147,26 @@ impl SpendLedger for Journal {
     fn spent_on(&self, day: NaiveDate) -> BoxFuture<'_, Result<BTreeMap<String, f64>, String>> {
         async move { self.llm_spend_on(day).await.map_err(|e| e.to_string()) }.boxed()
     }
+
+    fn record_hold<'a>(
+        &'a self,
+        provider: &'a str,
+        until: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        async move {
+            self.record_provider_hold(provider, until)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .boxed()
+    }
+
+    fn holds(
+        &self,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<BTreeMap<String, DateTime<Utc>>, String>> {
+        async move { self.provider_holds(now).await.map_err(|e| e.to_string()) }.boxed()
+    }
 }
 
 #[cfg(test)]

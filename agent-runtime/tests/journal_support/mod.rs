@@ -442,6 +442,14 @@ async fn provider_holds_keep_the_latest_end_until_it_passes(journal: &Journal) {
     );
     let later = journal.provider_holds(rounded_up).await.unwrap();
     assert_eq!(later.keys().collect::<Vec<_>>(), ["anthropic"], "{later:?}");
+    // Through the trait the providers use.
+    use agent_runtime::agents::llm::SpendLedger;
+    journal
+        .record_hold("local", now + Duration::seconds(5))
+        .await
+        .unwrap();
+    let holds = journal.holds(now).await.unwrap();
+    assert_eq!(holds.get("local"), Some(&(now + Duration::seconds(5))));
 }
 
 /// The paper broker keeps its books across a restart (a new process opening the journal).
