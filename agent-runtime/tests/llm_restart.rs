@@ -115,3 +115,85 @@ async fn a_trader_killed_and_restarted_on_the_same_day_keeps_its_spend() {
         + &std::fs::read_to_string(dir.0.join("second.err")).unwrap();
     assert!(logs.contains("LLM spend restored"), "{logs}");
 }
+
+/// A trader killed right after a provider's 429 — and killed again and again while the
+/// provider's `Retry-After` runs, as a crash-looping pod is — does not call the provider before
+/// the end it gave: the hold is journalled before the 429 is acted on, and each new life
+/// restores it before its first call, as it restores the spend.
+#[tokio::test]
+async fn a_trader_crash_looping_during_a_retry_after_does_not_call_before_it_ends() {
+    const RETRY_AFTER_SECONDS: u64 = 3;
+    /// How long each life of the crash loop runs before it is killed, unless it calls first.
+    const LIFE: Duration = Duration::from_millis(1_000);
+    let llm = OpenAiStandin::start().await.unwrap();
+    llm.push(Reply::rate_limited(RETRY_AFTER_SECONDS));
+    let dir = TempDir::new("llm-restart-hold");
+    let db = dir.0.join("journal.db");
+    let config = dir.0.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: runtime.tradeplane.io/v1alpha1\n\
+             identity: {{namespace: test, name: held}}\n\
+             symbols: [AAPL]\n\
+             schedule: {{intervalSeconds: 1}}\n\
+             analysts: [{{role: news, kind: llm, providers: [held], model: m}}]\n\
+             providers: [{{name: held, baseUrl: \"{}\", timeoutSeconds: 5}}]\n\
+             journal: {{backend: sqlite, path: \"{}\"}}\n\
+             server: {{listen: \"127.0.0.1:0\"}}\n",
+            llm.base_url(),
+            db.display()
+        ),
+    )
+    .unwrap();
+
+    let mut first = start(&dir.0, "life-0", &config);
+    let seen = llm.wait_for_requests(1, Duration::from_secs(20)).await;
+    assert_eq!(seen.len(), 1, "the trader never called the provider");
+    // Killed right after the 429 reached it (a local answer and a SQLite write take a few
+    // milliseconds; a quarter of a second is ample on a busy machine).
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    first.kill().unwrap(); // SIGKILL: no shutdown path runs
+    first.wait().unwrap();
+
+    // The crash loop: each life runs until it calls the provider or `LIFE` passed, then is
+    // killed, until one has called.
+    let mut lives = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while llm.requests().len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no call after {lives} restarts"
+        );
+        lives += 1;
+        let mut life = start(&dir.0, &format!("life-{lives}"), &config);
+        llm.wait_for_requests(2, LIFE).await;
+        life.kill().unwrap();
+        life.wait().unwrap();
+    }
+
+    let requests = llm.requests();
+    let gap = requests[1].at.duration_since(requests[0].at);
+    assert_eq!(
+        llm.calls_during_hold(),
+        0,
+        "a restarted trader called {gap:?} after a {RETRY_AFTER_SECONDS}-s Retry-After \
+         (after {lives} restarts)"
+    );
+    // The stand-in's hold starts as it answers, before the trader has read the answer: the
+    // trader's own hold ends a little later still, never earlier.
+    assert!(
+        gap >= Duration::from_millis(RETRY_AFTER_SECONDS * 1_000 - 100),
+        "{gap:?}"
+    );
+    assert!(lives >= 2, "the hold outlived only {lives} restart(s)");
+    eprintln!("{lives} restarts; first call after the 429 came {gap:?} later");
+    let logs: String = (1..=lives)
+        .map(|life| {
+            std::fs::read_to_string(dir.0.join(format!("life-{life}.out"))).unwrap_or_default()
+                + &std::fs::read_to_string(dir.0.join(format!("life-{life}.err")))
+                    .unwrap_or_default()
+        })
+        .collect();
+    assert!(logs.contains("provider hold restored"), "{logs}");
+}

@@ -41,6 +41,11 @@ const SQLITE: Embedded = &[
         "fill_ids",
         include_str!("migrations/sqlite/0005_fill_ids.sql"),
     ),
+    (
+        6,
+        "provider_holds",
+        include_str!("migrations/sqlite/0006_provider_holds.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -68,6 +73,11 @@ const POSTGRES: Embedded = &[
         5,
         "fill_ids",
         include_str!("migrations/postgres/0005_fill_ids.sql"),
+    ),
+    (
+        6,
+        "provider_holds",
+        include_str!("migrations/postgres/0006_provider_holds.sql"),
     ),
 ];
 

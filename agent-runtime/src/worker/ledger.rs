@@ -12,6 +12,14 @@
 //! - at start, restores its own key's total for today (a container restart keeps the pod
 //!   name), and counts every other key of today — including those of pods that are gone.
 //!
+//! Provider holds (until when a provider asked, with a 429, not to be called) take the same
+//! path: a replica puts each hold its gate takes into its key and publishes it at once —
+//! before the 429 is acted on, bounded by [`HOLD_PUBLISH_WITHIN`] — and closes its gates
+//! until the others' holds end as it reads them, at every sync and at start (its own key's
+//! too, so a restarted container waits out what its previous life was told). A replica
+//! therefore learns another's hold within one refresh; until then it may collect a 429 of
+//! its own, which it then holds and publishes in turn.
+//!
 //! # The overshoot bound
 //!
 //! With `R` replicas, `X` = `publishEveryUsd`, `K` = calls one replica can have in flight
@@ -40,7 +48,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -49,7 +57,9 @@ use kube::api::{Patch, PatchParams};
 use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
 use tokio::sync::Notify;
 use tradeplane_contract::config::SpendLedgerConfig;
-use tradeplane_contract::config::ledger::{ReplicaSpend, entries, spend_on, strategy_spend_on};
+use tradeplane_contract::config::ledger::{
+    ReplicaSpend, entries, holds_after, spend_on, strategy_spend_on,
+};
 
 use crate::agents::llm::{LlmCall, ProviderPool, SpendLedger};
 
@@ -117,13 +127,21 @@ fn lock_map(cell: &Mutex<DayMap>) -> std::sync::MutexGuard<'_, DayMap> {
     cell.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// This replica's own spend of the day.
+/// The longest a 429's handling waits for the hold's publication: past it the call goes on
+/// and the publisher retries (the hold is in force in this replica either way), so an API
+/// server that is slow to answer cannot keep a seat from falling back in time.
+pub const HOLD_PUBLISH_WITHIN: Duration = Duration::from_secs(2);
+
+/// This replica's own spend of the day, and its providers' holds.
 #[derive(Debug)]
 struct Own {
     day: NaiveDate,
     spent: BTreeMap<String, f64>,
     unpublished: f64,
     dirty: bool,
+    /// Until when each provider asked this replica not to be called (kept across days: a
+    /// hold may run past midnight).
+    holds: BTreeMap<String, DateTime<Utc>>,
 }
 
 #[derive(Debug)]
@@ -193,6 +211,7 @@ impl PoolLedger {
                 spent: BTreeMap::new(),
                 unpublished: 0.0,
                 dirty: false,
+                holds: BTreeMap::new(),
             }),
             strategies,
             wake: Notify::new(),
@@ -245,9 +264,13 @@ impl PoolLedger {
             today,
             strategy_spend_on(&entries, today, |replica| replica != self.replica),
         );
+        let held = holds_after(&entries, Utc::now(), |replica| replica != self.replica);
         for provider in pool.providers() {
             let spent = others.get(provider.name()).copied().unwrap_or(0.0);
             provider.budget().set_others(today, spent);
+            if let Some(until) = held.get(provider.name()) {
+                provider.restore_hold(*until);
+            }
         }
         self.sync_seconds.observe(started.elapsed().as_secs_f64());
         Ok(())
@@ -262,10 +285,14 @@ impl PoolLedger {
             }
             own.dirty = false;
             own.unpublished = 0.0;
+            // Ended holds are dropped rather than published: they would only grow the key.
+            let now = Utc::now();
+            own.holds.retain(|_, until| *until > now);
             ReplicaSpend {
                 day: own.day,
                 spent_usd: own.spent.clone(),
                 strategies_usd: self.strategies.own_on(own.day),
+                holds: own.holds.clone(),
             }
         };
         let value = serde_json::to_string(&entry).unwrap_or_default();
@@ -292,10 +319,12 @@ impl PoolLedger {
     /// Removes the keys of earlier days — replicas long gone, or the days before midnight —
     /// so the ConfigMap does not grow with every rollout. A merge patch with `null` deletes a
     /// key whoever wrote it; a replica whose key goes writes it again at its next publication.
+    /// A key still holding a hold in force stays until the hold ends.
     async fn prune(&self, entries: &BTreeMap<String, ReplicaSpend>, today: NaiveDate) {
+        let now = Utc::now();
         let stale: serde_json::Map<String, serde_json::Value> = entries
             .iter()
-            .filter(|(_, entry)| entry.day < today)
+            .filter(|(_, entry)| entry.day < today && entry.holds.values().all(|end| *end <= now))
             .map(|(replica, _)| (replica.clone(), serde_json::Value::Null))
             .collect();
         if stale.is_empty() {
@@ -363,6 +392,20 @@ impl PoolLedger {
 }
 
 impl PoolLedger {
+    /// Puts a provider's hold into this replica's key; `true` when it lengthened it (and so
+    /// must be published).
+    fn add_hold(&self, provider: &str, until: DateTime<Utc>) -> bool {
+        let mut own = self.lock();
+        match own.holds.get(provider) {
+            Some(current) if *current >= until => false,
+            _ => {
+                own.holds.insert(provider.to_string(), until);
+                own.dirty = true;
+                true
+            }
+        }
+    }
+
     /// Adds an analysis's cost to the asking strategy's share (published with the rest).
     pub fn charge_strategy(&self, strategy: &str, cost_usd: f64, day: NaiveDate) {
         self.strategies.charge(strategy, cost_usd, day);
@@ -394,6 +437,60 @@ impl SpendLedger for PoolLedger {
                 return Ok(());
             }
             self.sync_locked(pool).await.map_err(|e| e.to_string())
+        }
+        .boxed()
+    }
+
+    fn record_hold<'a>(
+        &'a self,
+        provider: &'a str,
+        until: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        async move {
+            if !self.add_hold(provider, until) {
+                return Ok(());
+            }
+            // Published now, not at the next refresh: the other replicas are about to call
+            // the same provider, and this replica's pod may be about to be killed. One sync
+            // at a time, so an older publication cannot land after this one.
+            let within = (until - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .min(HOLD_PUBLISH_WITHIN);
+            let published = tokio::time::timeout(within, async {
+                let _one_at_a_time = self.syncing.lock().await;
+                self.publish().await
+            })
+            .await;
+            match published {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(error.to_string()),
+                Err(_) => {
+                    // Cut short mid-publication: publish again, from the publisher's loop.
+                    self.lock().dirty = true;
+                    self.wake.notify_one();
+                    Err(format!(
+                        "the hold was not published within {} ms; the publisher retries",
+                        within.as_millis()
+                    ))
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn holds(
+        &self,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<BTreeMap<String, DateTime<Utc>>, String>> {
+        async move {
+            let entries = self.read().await.map_err(|e| e.to_string())?;
+            // This replica's own key keeps what it publishes: a restarted container would
+            // otherwise write its key without the hold its previous life recorded.
+            for (provider, until) in holds_after(&entries, now, |replica| replica == self.replica) {
+                self.add_hold(&provider, until);
+            }
+            Ok(holds_after(&entries, now, |_| true))
         }
         .boxed()
     }
@@ -453,6 +550,27 @@ mod tests {
             completion_tokens: 1,
             cost_usd,
         }
+    }
+
+    #[tokio::test]
+    async fn a_hold_the_api_server_did_not_take_stays_to_be_published() {
+        let ledger = ledger(0.5);
+        let until = Utc::now() + chrono::Duration::seconds(30);
+        assert!(
+            ledger.record_hold("p", until).await.is_err(),
+            "no API server"
+        );
+        {
+            let own = ledger.lock();
+            assert_eq!(own.holds.get("p"), Some(&until));
+            assert!(own.dirty, "the publisher publishes it next");
+        }
+        ledger.lock().dirty = false;
+        let earlier = until - chrono::Duration::seconds(10);
+        assert_eq!(ledger.record_hold("p", earlier).await, Ok(()));
+        let own = ledger.lock();
+        assert_eq!(own.holds.get("p"), Some(&until), "never shortened");
+        assert!(!own.dirty, "nothing new to publish");
     }
 
     #[tokio::test]

@@ -520,6 +520,7 @@ pub async fn exercise(journal: &Journal) {
     );
     assert!(journal.events(Some("other")).await.unwrap().is_empty());
     llm_spend_is_summed_per_provider_and_day(journal).await;
+    provider_holds_keep_the_latest_end_until_it_passes(journal).await;
 }
 
 /// The LLM spend ledger a restarted trader restores its budgets from: billed calls summed per
@@ -552,6 +553,54 @@ async fn llm_spend_is_summed_per_provider_and_day(journal: &Journal) {
     assert_eq!(usage["openai"], (2, 2_000, 400));
     let next_day = journal.llm_spend_on(t(86_400).date_naive()).await.unwrap();
     assert_eq!(next_day.len(), 1);
+}
+
+/// The provider holds a restarted trader restores: the latest end per provider, never
+/// shortened by an earlier one, to the millisecond (rounded up), and only until it passes.
+async fn provider_holds_keep_the_latest_end_until_it_passes(journal: &Journal) {
+    let now = t(0);
+    assert!(journal.provider_holds(now).await.unwrap().is_empty());
+    let openai = now + Duration::milliseconds(3_000) + Duration::microseconds(400);
+    journal
+        .record_provider_hold("openai", openai)
+        .await
+        .unwrap();
+    journal
+        .record_provider_hold("openai", now + Duration::seconds(1))
+        .await
+        .unwrap();
+    journal
+        .record_provider_hold("anthropic", now + Duration::seconds(2))
+        .await
+        .unwrap();
+    journal
+        .record_provider_hold("anthropic", now + Duration::seconds(20))
+        .await
+        .unwrap();
+    journal
+        .record_provider_hold("local", now - Duration::seconds(1))
+        .await
+        .unwrap();
+    let holds = journal.provider_holds(now).await.unwrap();
+    let rounded_up = now + Duration::milliseconds(3_001);
+    assert_eq!(
+        holds.into_iter().collect::<Vec<_>>(),
+        [
+            ("anthropic".to_string(), now + Duration::seconds(20)),
+            ("openai".to_string(), rounded_up),
+        ],
+        "an earlier end never shortens a hold; an ended one is not returned"
+    );
+    let later = journal.provider_holds(rounded_up).await.unwrap();
+    assert_eq!(later.keys().collect::<Vec<_>>(), ["anthropic"], "{later:?}");
+    // Through the trait the providers use.
+    use agent_runtime::agents::llm::SpendLedger;
+    journal
+        .record_hold("local", now + Duration::seconds(5))
+        .await
+        .unwrap();
+    let holds = journal.holds(now).await.unwrap();
+    assert_eq!(holds.get("local"), Some(&(now + Duration::seconds(5))));
 }
 
 /// The paper broker keeps its books across a restart (a new process opening the journal).

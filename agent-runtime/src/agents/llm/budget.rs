@@ -11,6 +11,10 @@
 //! Memory alone would fail open: a pod that restarts would start the day at zero. So every
 //! billed call goes to a [`SpendLedger`] — the journal for a trader, the pool's shared ledger
 //! for a worker — and the day's spend is restored from it before the first call of the day.
+//!
+//! The same ledger keeps each provider's rate-limit hold (the end of a 429's `Retry-After`
+//! or backoff, see [`super::ratelimit`]), restored alongside the spend: a restart must no
+//! more call a provider that asked it to wait than spend a budget twice.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -77,6 +81,24 @@ pub trait SpendLedger: Send + Sync + std::fmt::Debug {
 
     /// What this process (this strategy; this pool replica) spent on `day`, per provider.
     fn spent_on(&self, day: NaiveDate) -> BoxFuture<'_, Result<BTreeMap<String, f64>, String>>;
+
+    /// Records that `provider` asked to be left alone until `until` (the end of the hold a
+    /// 429 put on its gate), so that a restarted process, or another replica sharing the
+    /// ledger, waits it out too. Awaited before the 429 is acted on, so a process killed
+    /// right after it still leaves the hold behind. A later end replaces an earlier one; an
+    /// earlier one never shortens a later one.
+    fn record_hold<'a>(
+        &'a self,
+        provider: &'a str,
+        until: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<(), String>>;
+
+    /// The holds not yet ended at `now`, per provider (the latest end of each), as recorded
+    /// by this process's earlier lives and, for a shared ledger, by the other replicas.
+    fn holds(
+        &self,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<BTreeMap<String, DateTime<Utc>>, String>>;
 
     /// Runs before each call: a shared ledger that holds too much unpublished spend
     /// publishes it (and reads the others') first, which is what bounds a pool's overshoot.

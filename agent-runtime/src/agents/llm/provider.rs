@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::time::Instant as TokioInstant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::budget::{DailyBudget, LlmCall, Pricing, SpendLedger, tally};
 use super::client::{ApiKey, CallError, ChatClient, ChatRequest, Completion};
@@ -274,6 +274,11 @@ impl Provider {
                         .rate_limited(Some(asked), |n| self.policy.backoff(n))
                 }),
             };
+            if let Some(wait) = held {
+                // Durable before anything else is done about the 429: a process killed from
+                // here on still leaves the hold for its next life to wait out.
+                self.record_hold(wait).await;
+            }
             if !matches!(error, CallError::RateLimited { .. }) {
                 self.gate.answered();
             }
@@ -315,6 +320,20 @@ impl Provider {
         if *restored == Some(day) {
             return Ok(());
         }
+        // The hold first: a provider that asked the previous life to wait is not called
+        // before the end it gave, whatever the budget says.
+        match ledger.holds(Utc::now()).await {
+            Ok(holds) => {
+                if let Some(until) = holds.get(&self.name) {
+                    self.restore_hold(*until);
+                }
+            }
+            // A courtesy to the provider, not a limit of ours: an unreadable hold does not
+            // stop the calls (the provider answers 429 again if it still means it).
+            Err(reason) => {
+                tracing::warn!(provider = self.name, %reason, "provider hold not restored");
+            }
+        }
         match ledger.spent_on(day).await {
             Ok(spent) => {
                 let own = spent.get(&self.name).copied().unwrap_or(0.0);
@@ -333,6 +352,41 @@ impl Provider {
                 tracing::warn!(provider = self.name, %reason, "LLM spend not restored");
                 Ok(())
             }
+        }
+    }
+
+    /// Closes this provider's gate until `until`, a hold read from the ledger (an earlier
+    /// life's, another replica's); says so when it lengthened the gate's hold.
+    pub fn restore_hold(&self, until: DateTime<Utc>) {
+        if let Some(left) = self.gate.hold_until_wall(until) {
+            tracing::info!(
+                provider = self.name,
+                %until,
+                wait_ms = millis(left),
+                "provider hold restored: no call before it ends"
+            );
+        }
+    }
+
+    /// Records the gate's hold, `wait` from now, in the ledger so it outlives the process.
+    async fn record_hold(&self, wait: Duration) {
+        let Some(ledger) = &self.ledger else {
+            return;
+        };
+        let Some(until) = chrono::Duration::from_std(wait)
+            .ok()
+            .and_then(|wait| Utc::now().checked_add_signed(wait))
+        else {
+            tracing::warn!(
+                provider = self.name,
+                ?wait,
+                "provider hold too long to record"
+            );
+            return;
+        };
+        if let Err(reason) = ledger.record_hold(&self.name, until).await {
+            // The gate is closed in this process all the same; only its durability is lost.
+            tracing::warn!(provider = self.name, %reason, "provider hold not recorded in the ledger");
         }
     }
 

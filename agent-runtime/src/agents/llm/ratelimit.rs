@@ -8,6 +8,12 @@
 //! jitter (so replicas and processes that were refused together do not return together).
 //! The hold is lifted — the strike count reset — by the next answer that is not a 429.
 //!
+//! A hold outlives the process: its end, as a wall-clock time, goes to the provider's
+//! ledger (the journal, the pool's ledger) before the 429 is acted on, and a process that
+//! starts later — or another replica of the pool — closes its own gate until that end with
+//! [`Gate::hold_until_wall`]. Otherwise a crash-looping pod would call again at each start a
+//! provider that had asked it to wait.
+//!
 //! The rate limit is a token bucket holding up to one second's worth of requests (at least
 //! one), so a quiet provider can take a small burst and a busy one is spaced evenly. Waiters
 //! queue on a fair async mutex and sleep while holding it, so they are served in arrival
@@ -17,6 +23,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 /// The gate would open only after the caller's deadline.
@@ -95,6 +102,27 @@ impl Gate {
                 wait
             }
         }
+    }
+
+    /// Closes the gate until the wall-clock time `until` — a hold this process learned from
+    /// its ledger (its previous life's, another replica's) — unless the gate is already
+    /// closed for as long. Returns how long from now the gate is closed when this hold
+    /// lengthened it; `None` when it changed nothing (it has ended, or a hold at least as
+    /// long is in force). The strikes are left alone: they count this process's own 429s.
+    pub fn hold_until_wall(&self, until: DateTime<Utc>) -> Option<Duration> {
+        // Wall clock to the monotonic clock, once, at this moment: from here on the hold is
+        // immune to the wall clock being stepped.
+        let left = (until - Utc::now())
+            .to_std()
+            .ok()
+            .filter(|left| !left.is_zero())?;
+        let mut hold = self.lock();
+        let until = Instant::now() + left;
+        if hold.until.is_some_and(|current| current >= until) {
+            return None;
+        }
+        hold.until = Some(until);
+        Some(left)
     }
 
     /// Records an answer that was not a 429: the backoff starts again from the beginning.
@@ -225,6 +253,37 @@ mod tests {
             0,
             "the next 429 starts from the first backoff"
         );
+    }
+
+    #[tokio::test]
+    async fn a_hold_from_the_ledger_closes_the_gate_until_its_wall_clock_end() {
+        let gate = Gate::new(None);
+        let started = Instant::now();
+        let left = gate.hold_until_wall(Utc::now() + chrono::Duration::milliseconds(300));
+        assert!(
+            left.is_some_and(|left| left > Duration::from_millis(250)),
+            "{left:?}"
+        );
+        assert_eq!(gate.pass(started + Duration::from_secs(60)).await, Ok(()));
+        assert!(started.elapsed() >= Duration::from_millis(290));
+        assert_eq!(gate.lock().strikes, 0, "not a 429 of this process");
+    }
+
+    #[test]
+    fn an_ended_hold_from_the_ledger_is_ignored_and_none_shortens_a_longer_one() {
+        let gate = Gate::new(None);
+        assert_eq!(
+            gate.hold_until_wall(Utc::now() - chrono::Duration::seconds(1)),
+            None
+        );
+        assert_eq!(gate.held_until(), None);
+        gate.rate_limited(Some(Duration::from_secs(10)), doubling);
+        let longer = gate.held_until();
+        assert_eq!(
+            gate.hold_until_wall(Utc::now() + chrono::Duration::seconds(1)),
+            None
+        );
+        assert_eq!(gate.held_until(), longer);
     }
 
     #[test]

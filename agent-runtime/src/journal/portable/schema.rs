@@ -49,7 +49,13 @@ pub const ADDED_LATER: &[(&str, &str, &str)] = &[("fills", "fill_id", "client_or
 
 /// Tables that belong to the database rather than to the strategy's record: never dumped,
 /// never cleared by a restore.
-pub const NOT_BACKED_UP: &[&str] = &["restores"];
+///
+/// `provider_holds` is the LLM providers' rate-limit state (until when each asked not to be
+/// called): it describes the providers' keys at one moment, not the strategy's trading, and
+/// lasts seconds to minutes. A backup's holds would have ended by the time it is restored
+/// (and ended holds are ignored), while a forced restore that cleared the table would drop a
+/// hold still in force: so holds are neither dumped nor cleared.
+pub const NOT_BACKED_UP: &[&str] = &["restores", "provider_holds"];
 
 use Kind::{Int4, Int8, Real, Text, Time};
 
