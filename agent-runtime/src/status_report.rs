@@ -116,7 +116,9 @@ pub fn warning_event(
     let instance = std::env::var("HOSTNAME").unwrap_or_else(|_| "agent-runtime".into());
     Event {
         metadata: ObjectMeta {
-            generate_name: Some(format!("{name}.")),
+            // The API server masks a trailing '-' when it checks a generated name; a '.' it
+            // would refuse.
+            generate_name: Some(format!("{name}-")),
             namespace: Some(namespace.to_string()),
             ..ObjectMeta::default()
         },
@@ -260,7 +262,7 @@ mod tests {
         assert_eq!(event.type_.as_deref(), Some("Warning"));
         assert_eq!(event.reason.as_deref(), Some("PositionCorrected"));
         assert_eq!(event.metadata.namespace.as_deref(), Some("trading"));
-        assert_eq!(event.metadata.generate_name.as_deref(), Some("momo."));
+        assert_eq!(event.metadata.generate_name.as_deref(), Some("momo-"));
         let regarding = event.regarding.unwrap();
         assert_eq!(
             (regarding.kind.as_deref(), regarding.name.as_deref()),

@@ -535,3 +535,103 @@ async fn a_released_lease_and_a_switchover_are_taken_at_once_not_at_the_next_ret
     );
     setup.teardown(pods).await.unwrap();
 }
+
+/// A position changed at the broker outside the runtime (a trade by hand, say) is found at the
+/// leader's next cycle: the journal is corrected to the broker's, the correction journalled and
+/// counted, and a `PositionCorrected` Warning Event names the strategy — created by the runtime
+/// with its own ServiceAccount, whose Role allows creating Events and nothing more.
+#[tokio::test]
+async fn a_position_changed_outside_the_runtime_is_corrected_counted_and_raised_as_a_warning() {
+    let rig = setup("tp-drift").await;
+    let (mut pods, journal, leader) = rig.start_trading().await.unwrap();
+    // A symbol the strategy does not trade: no order of its own can be working on it.
+    rig.broker.set_position("NVDA", 7.0, 120.0);
+
+    let started = Instant::now();
+    let corrected = loop {
+        let events = journal.events(Some("position_corrected")).await.unwrap();
+        if let Some(event) = events.into_iter().find(|e| e.message.starts_with("NVDA:")) {
+            break event;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no position_corrected event for NVDA within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        corrected.cycle_id.is_some(),
+        "found by a cycle: {corrected:?}"
+    );
+    assert!(corrected.message.contains("broker has 7"), "{corrected:?}");
+    let nvda = journal.positions().await.unwrap();
+    let nvda = nvda
+        .iter()
+        .find(|p| p.symbol == "NVDA")
+        .expect("NVDA journalled");
+    assert_eq!((nvda.quantity, nvda.average_price), (7.0, 120.0));
+
+    let pod = by_name(&mut pods, &leader).unwrap();
+    let counted = pod
+        .metric("tradeplane_position_corrections_total", "symbol=\"NVDA\"")
+        .await;
+    assert_eq!(counted, 1.0, "{}", pod.log());
+
+    let events: Api<Event> = rig.namespace.api();
+    let started = Instant::now();
+    let warning = loop {
+        let found = events
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("PositionCorrected"));
+        if let Some(event) = found {
+            break event;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no PositionCorrected Event within 15 s; the leader's log:\n{}",
+            pod.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
+    let regarding = warning.regarding.clone().unwrap_or_default();
+    assert_eq!(
+        (regarding.kind.as_deref(), regarding.name.as_deref()),
+        (Some("TradingStrategy"), Some(STRATEGY))
+    );
+    assert_eq!(
+        warning.reporting_controller.as_deref(),
+        Some("tradeplane.io/agent-runtime")
+    );
+    assert!(
+        warning
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("NVDA: journal had 0 units, broker has 7"),
+        "{warning:?}"
+    );
+    // Once corrected, the next cycles find nothing more to correct.
+    next_run(
+        &journal,
+        last_id(&journal).await.as_deref(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        journal
+            .events(Some("position_corrected"))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.message.starts_with("NVDA:"))
+            .count(),
+        1
+    );
+    rig.teardown(pods).await.unwrap();
+}
