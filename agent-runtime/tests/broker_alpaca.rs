@@ -8,13 +8,12 @@ mod journal_support;
 use std::time::Duration;
 
 use agent_runtime::broker::execute::{ExecuteError, Executed, execute_order};
-use agent_runtime::broker::order_id::client_order_id;
 use agent_runtime::broker::reconcile::{Resolution, reconcile};
 use agent_runtime::broker::{Broker, BrokerError, connect};
-use agent_runtime::config::{BrokerConfig, Identity};
-use agent_runtime::domain::{OrderRequest, OrderStatus, Side};
+use agent_runtime::config::BrokerConfig;
+use agent_runtime::domain::{OrderStatus, Side};
 use agent_runtime::journal::Journal;
-use journal_support::TempDir;
+use journal_support::{TempDir, strategy_order};
 use standins::alpaca::AlpacaStandin;
 
 const KEY: &str = "PKTESTKEY";
@@ -58,21 +57,6 @@ impl Setup {
     }
 }
 
-fn request(cycle: &str, symbol: &str, side: Side, quantity: f64, price: f64) -> OrderRequest {
-    let strategy = Identity {
-        namespace: "trading".into(),
-        name: "momentum".into(),
-    };
-    OrderRequest {
-        client_order_id: client_order_id(&strategy, cycle, symbol, side),
-        symbol: symbol.into(),
-        side,
-        quantity,
-        reference_price: price,
-        lease_epoch: None,
-    }
-}
-
 fn posts(standin: &AlpacaStandin) -> usize {
     standin
         .requests()
@@ -93,7 +77,7 @@ async fn reads_account_positions_clock_and_places_orders_with_client_order_ids()
     assert!(broker.positions().await.unwrap().is_empty());
     assert!(!broker.clock().await.unwrap().unwrap().is_open);
 
-    let order = request("c1", "AAPL", Side::Buy, 10.0, 199.0);
+    let order = strategy_order("c1", "AAPL", Side::Buy, 10.0, 199.0);
     let placed = broker.submit_order(&order).await.unwrap();
     assert_eq!(placed.client_order_id, order.client_order_id);
     assert_eq!(placed.status, OrderStatus::Filled);
@@ -130,7 +114,7 @@ async fn reads_account_positions_clock_and_places_orders_with_client_order_ids()
 
     // An order for a symbol without a price stays open.
     let open = broker
-        .submit_order(&request("c1", "MSFT", Side::Buy, 1.0, 300.0))
+        .submit_order(&strategy_order("c1", "MSFT", Side::Buy, 1.0, 300.0))
         .await
         .unwrap();
     assert_eq!(open.status, OrderStatus::Accepted);
@@ -140,7 +124,7 @@ async fn reads_account_positions_clock_and_places_orders_with_client_order_ids()
 
     // A sell beyond the position: definitely rejected.
     let err = broker
-        .submit_order(&request("c2", "AAPL", Side::Sell, 50.0, 200.0))
+        .submit_order(&strategy_order("c2", "AAPL", Side::Sell, 50.0, 200.0))
         .await
         .unwrap_err();
     assert!(err.is_definitely_rejected(), "{err}");
@@ -158,7 +142,7 @@ async fn a_duplicate_client_order_id_is_treated_as_already_placed() {
     let s = Setup::new("alpaca-duplicate").await;
     let broker = s.broker(KEY, 5).await;
     s.standin.set_price("AAPL", 100.0);
-    let order = request("c1", "AAPL", Side::Buy, 5.0, 100.0);
+    let order = strategy_order("c1", "AAPL", Side::Buy, 5.0, 100.0);
     let first = broker.submit_order(&order).await.unwrap();
     // A second leader computing the same decision sends the same id: the broker refuses it
     // with 422, and the client returns the existing order.
@@ -183,7 +167,7 @@ async fn a_timed_out_order_is_looked_up_and_never_placed_twice() {
     s.standin.set_price("AAPL", 100.0);
     // The standin places the order but answers after the client gave up.
     s.standin.delay_next(1, Duration::from_secs(3));
-    let order = request("c1", "AAPL", Side::Buy, 3.0, 100.0);
+    let order = strategy_order("c1", "AAPL", Side::Buy, 3.0, 100.0);
     let executed = execute_order(broker.as_ref(), &s.journal, Some("c1"), &order)
         .await
         .unwrap();
@@ -222,7 +206,7 @@ async fn a_failed_submit_is_looked_up_then_resent_once_with_the_same_id() {
     s.standin.set_price("AAPL", 100.0);
     // 500 on the submit (not acted on): lookup says not found, so it is sent again.
     s.standin.fail_next(1, 500);
-    let order = request("c1", "AAPL", Side::Buy, 2.0, 100.0);
+    let order = strategy_order("c1", "AAPL", Side::Buy, 2.0, 100.0);
     let executed = execute_order(broker.as_ref(), &s.journal, Some("c1"), &order)
         .await
         .unwrap();
@@ -241,7 +225,7 @@ async fn a_failed_submit_is_looked_up_then_resent_once_with_the_same_id() {
 
     // 429 on everything: the outcome stays unknown and the order Pending in the journal.
     s.standin.fail_next(4, 429); // the submit and the three lookups
-    let order = request("c2", "AAPL", Side::Buy, 1.0, 100.0);
+    let order = strategy_order("c2", "AAPL", Side::Buy, 1.0, 100.0);
     let err = execute_order(broker.as_ref(), &s.journal, Some("c2"), &order)
         .await
         .unwrap_err();
@@ -256,7 +240,7 @@ async fn a_failed_submit_is_looked_up_then_resent_once_with_the_same_id() {
     assert_eq!(s.standin.orders().len(), 1);
 
     // A definite rejection is journalled as such.
-    let order = request("c3", "AAPL", Side::Sell, 100.0, 100.0);
+    let order = strategy_order("c3", "AAPL", Side::Sell, 100.0, 100.0);
     let executed = execute_order(broker.as_ref(), &s.journal, Some("c3"), &order)
         .await
         .unwrap();
@@ -280,7 +264,7 @@ async fn restart_reconciliation_resolves_pending_orders_and_corrects_positions()
     let before_crash = s.broker(KEY, 1).await;
 
     // A: sent, placed and filled at the broker, but the answer was lost (timeout), then "crash".
-    let placed = request("c1", "AAPL", Side::Buy, 4.0, 100.0);
+    let placed = strategy_order("c1", "AAPL", Side::Buy, 4.0, 100.0);
     s.journal
         .record_order(Some("c1"), &placed, chrono::Utc::now())
         .await
@@ -289,13 +273,13 @@ async fn restart_reconciliation_resolves_pending_orders_and_corrects_positions()
     let err = before_crash.submit_order(&placed).await.unwrap_err();
     assert!(matches!(err, BrokerError::OutcomeUnknown { .. }), "{err}");
     // B: journalled, never sent.
-    let never_sent = request("c1", "TSLA", Side::Buy, 1.0, 250.0);
+    let never_sent = strategy_order("c1", "TSLA", Side::Buy, 1.0, 250.0);
     s.journal
         .record_order(Some("c1"), &never_sent, chrono::Utc::now())
         .await
         .unwrap();
     // C: sent and still open at the broker (no price for MSFT).
-    let open = request("c1", "MSFT", Side::Buy, 1.0, 300.0);
+    let open = strategy_order("c1", "MSFT", Side::Buy, 1.0, 300.0);
     s.journal
         .record_order(Some("c1"), &open, chrono::Utc::now())
         .await

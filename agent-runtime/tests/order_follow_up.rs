@@ -14,19 +14,18 @@ use std::time::Duration;
 
 use agent_runtime::broker::execute::{Executed, execute_order};
 use agent_runtime::broker::follow::{FollowRules, Resolution, follow_open_orders};
-use agent_runtime::broker::order_id::client_order_id;
 use agent_runtime::broker::{Broker, connect};
-use agent_runtime::config::{BrokerConfig, Identity, RuntimeConfig, TimeInForce};
+use agent_runtime::config::{BrokerConfig, RuntimeConfig, TimeInForce};
 use agent_runtime::cycle::CycleRunner;
 use agent_runtime::cycle::adapters::{BrokerExecution, JournalRecorder};
 use agent_runtime::cycle::build::runner;
 use agent_runtime::cycle::ports::Execution;
-use agent_runtime::domain::{OrderRequest, OrderStatus, Side};
+use agent_runtime::domain::{OrderStatus, Side};
 use agent_runtime::journal::Journal;
 use agent_runtime::leadership::AlwaysLeader;
 use agent_runtime::market::{MarketData, ReplayFeed, synthetic};
 use agent_runtime::metrics::Metrics;
-use journal_support::TempDir;
+use journal_support::{TempDir, strategy_order};
 use standins::alpaca::{AlpacaStandin, FillPlan};
 
 const KEY: &str = "PKTESTKEY";
@@ -192,6 +191,19 @@ async fn partial_late_and_expired_fills_keep_the_journal_equal_to_the_broker_eve
             same_books(&journalled, &broker),
             "after cycle {cycle}: journal {journalled:?}, broker {broker:?}"
         );
+        // One order works per symbol at a time: none is stacked on a symbol whose order
+        // may still fill.
+        for symbol in &config.symbols {
+            let working = standin
+                .orders()
+                .into_iter()
+                .filter(|o| &o.symbol == symbol && !o.is_final())
+                .count();
+            assert!(
+                working <= 1,
+                "after cycle {cycle}: {working} orders working on {symbol}"
+            );
+        }
         // Time passes between cycles: the parts due now fill, the expiries happen, and an
         // order open past `cancelAfterSeconds` meets the policy at the next cycle.
         standin.advance();
@@ -225,23 +237,13 @@ async fn partial_late_and_expired_fills_keep_the_journal_equal_to_the_broker_eve
         in_parts > 0,
         "no order was journalled as filled in parts: {fills:?}"
     );
+    let held_back = life.journal.events(Some("order_working")).await.unwrap();
+    assert!(
+        !held_back.is_empty(),
+        "no decision met a working order: {orders:?}"
+    );
     let canceled = life.journal.events(Some("order_canceled")).await.unwrap();
     assert_eq!(canceled.len(), count("canceled"), "{canceled:?}");
-}
-
-fn request(cycle: &str, symbol: &str, side: Side, quantity: f64, price: f64) -> OrderRequest {
-    let strategy = Identity {
-        namespace: "trading".into(),
-        name: "momentum".into(),
-    };
-    OrderRequest {
-        client_order_id: client_order_id(&strategy, cycle, symbol, side),
-        symbol: symbol.into(),
-        side,
-        quantity,
-        reference_price: price,
-        lease_epoch: None,
-    }
 }
 
 #[tokio::test]
@@ -257,7 +259,7 @@ async fn each_part_of_an_order_is_one_fill_at_its_own_price_and_a_second_look_ad
     let journal = Journal::open_sqlite(&db).await.unwrap();
     let config = alpaca_config(&standin, &dir.0);
     let broker: Box<dyn Broker> = connect(&config, &journal).await.unwrap();
-    let order = request("20260105T150000Z", "AAPL", Side::Buy, 10.0, 100.0);
+    let order = strategy_order("20260105T150000Z", "AAPL", Side::Buy, 10.0, 100.0);
     let executed = execute_order(broker.as_ref(), &journal, Some("c1"), &order)
         .await
         .unwrap();
@@ -347,7 +349,7 @@ async fn an_order_open_past_the_policy_is_canceled_and_its_filled_part_kept() {
     let broker = connect(&alpaca_config(&standin, &dir.0), &journal)
         .await
         .unwrap();
-    let order = request("20260105T150000Z", "MSFT", Side::Buy, 8.0, 400.0);
+    let order = strategy_order("20260105T150000Z", "MSFT", Side::Buy, 8.0, 400.0);
     execute_order(broker.as_ref(), &journal, Some("c1"), &order)
         .await
         .unwrap();

@@ -219,16 +219,20 @@ impl CycleRunner {
             !(decision.action == Action::Sell || self.risk.stop_loss_hit(&exposure).is_some())
         });
         for (snapshot, decision) in proposals {
-            if settlement.open_symbols.contains(&snapshot.symbol) && decision.action != Action::Hold
-            {
+            if settlement.open_symbols.contains(&snapshot.symbol) {
                 // The position the decision sized from does not count what that order may
-                // still fill: a second order on top could overshoot the target.
-                self.record(JournalEntry::OrderWorking {
-                    cycle_id: cycle_id.clone(),
-                    time: now,
-                    symbol: snapshot.symbol.clone(),
-                })
-                .await?;
+                // still fill: a second order on top could overshoot the target. So one order
+                // works per symbol at a time — a stop loss included: the working order ends
+                // (filled, expired, or canceled by `orders.cancelAfterSeconds`) first.
+                let exposure = exposure_of(snapshot, &account);
+                if decision.action != Action::Hold || self.risk.stop_loss_hit(&exposure).is_some() {
+                    self.record(JournalEntry::OrderWorking {
+                        cycle_id: cycle_id.clone(),
+                        time: now,
+                        symbol: snapshot.symbol.clone(),
+                    })
+                    .await?;
+                }
                 continue;
             }
             self.execute(

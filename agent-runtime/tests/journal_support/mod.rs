@@ -132,6 +132,31 @@ pub fn order(id: &str, symbol: &str, side: Side, quantity: f64, price: f64) -> O
     }
 }
 
+/// An order of the strategy `trading/momentum`, its client order id derived as the cycle
+/// derives it.
+pub fn strategy_order(
+    cycle: &str,
+    symbol: &str,
+    side: Side,
+    quantity: f64,
+    price: f64,
+) -> OrderRequest {
+    let strategy = agent_runtime::config::Identity {
+        namespace: "trading".into(),
+        name: "momentum".into(),
+    };
+    OrderRequest {
+        client_order_id: agent_runtime::broker::order_id::client_order_id(
+            &strategy, cycle, symbol, side,
+        ),
+        symbol: symbol.into(),
+        side,
+        quantity,
+        reference_price: price,
+        lease_epoch: None,
+    }
+}
+
 pub fn fill(id: &str, symbol: &str, side: Side, quantity: f64, price: f64, at: i64) -> Fill {
     Fill {
         fill_id: format!("{id}@{quantity}"),
