@@ -12,7 +12,8 @@
 //!    safe only because the broker has definitely not got it, and done only if the row still
 //!    has the status it was looked up with;
 //! 2. compares positions and, where they differ, overwrites the journal's with the broker's
-//!    (the broker is the source of truth), journalling each discrepancy as an event.
+//!    (the broker is the source of truth), journalling each discrepancy as an event; a symbol
+//!    with an order still working is left to the cycles, which journal its fills as they come.
 //!
 //! Both steps write the journal, so only the replica that leads runs them: a standby that
 //! did would race the leader's orders in flight (abandon one about to be sent, or overwrite a

@@ -170,6 +170,13 @@ impl CycleRunnerBuilder {
     pub fn build(self) -> Result<CycleRunner, RunnerError> {
         self.check()?;
         self.metrics.trading_state.set(self.risk.state() as i64);
+        // Each symbol's correction count is exported at zero from the start, so a rule on
+        // its increase has a series to watch before the first correction.
+        for symbol in &self.symbols {
+            self.metrics
+                .position_corrections
+                .with_label_values(&[symbol.as_str()]);
+        }
         let Ports {
             market,
             broker,

@@ -352,7 +352,8 @@ pub struct OrdersSpec {
     pub cancel_after_seconds: Option<i64>,
 }
 
-/// How long an order works at the broker before the broker expires it.
+// How long an order works at the broker before the broker expires it. (No doc comment: the
+// schema would show it instead of the field's, which states the default.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum TimeInForce {
     /// Until the day's close.
