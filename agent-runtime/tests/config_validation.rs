@@ -70,7 +70,22 @@ fn every_broken_field_is_named() {
 fn load_refuses_an_invalid_config_with_all_errors() {
     let err = RuntimeConfig::load(&fixture("invalid.yaml")).unwrap_err();
     match err {
-        LoadError::Invalid { errors, .. } => assert!(errors.len() > 5),
+        LoadError::Invalid { errors, .. } => {
+            assert!(errors.len() > 5, "{errors:#?}");
+            // Each refusal names its field, the parser's (the cron, the time zone) included.
+            for field in [
+                "schedule.cron",
+                "schedule.timeZone",
+                "decision.minConfidence",
+                "risk.maxDrawdown",
+                "broker.startingCash",
+            ] {
+                assert!(
+                    errors.iter().any(|e| e.path == field),
+                    "no error for {field} in {errors:#?}"
+                );
+            }
+        }
         other => panic!("expected Invalid, got {other}"),
     }
 }

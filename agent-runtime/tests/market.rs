@@ -211,7 +211,14 @@ async fn replay_over_csv_needs_every_symbol() {
     std::fs::write(dir.join("bars.csv"), &text).unwrap();
     let feed = ReplayFeed::from_csv(&dir, &symbols, 10).unwrap();
     assert_eq!(feed.latest_bars("AAA", 100).await.unwrap().len(), 10);
-    assert!(ReplayFeed::from_csv(&dir, &["AAA".to_string(), "BBB".to_string()], 10).is_err());
+    let Err(error) = ReplayFeed::from_csv(&dir, &["AAA".to_string(), "BBB".to_string()], 10) else {
+        panic!("a replay without BBB's bars was accepted");
+    };
+    assert!(
+        matches!(&error, MarketDataError::UnknownSymbol(symbol) if symbol == "BBB"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("BBB"), "{error}");
 }
 
 fn daily_bars(count: i64) -> Vec<StandinBar> {

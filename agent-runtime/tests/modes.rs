@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use agent_runtime::journal::Journal;
 use chrono::Utc;
+use e2e::http::{free_port, wait_ready};
 use journal_support::TempDir;
 use standins::alpaca::{AlpacaStandin, StandinBar};
 use standins::openai::OpenAiStandin;
@@ -20,6 +21,8 @@ use standins::openai::OpenAiStandin;
 const KEY_ID: &str = "PKTESTKEYID7Q2W";
 const SECRET_KEY: &str = "secret-never-logged-5d1c9b";
 const LLM_KEY: &str = "sk-never-logged-8e4f2a";
+/// How long a runtime may take to answer `/readyz` with 200.
+const READY_WITHIN: Duration = Duration::from_secs(30);
 
 /// A running `agent-runtime`, its output going to files (a pipe nobody reads could fill up
 /// and stall it).
@@ -126,39 +129,16 @@ impl Drop for Runtime {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn get(url: &str) -> Option<(u16, String)> {
     let response = reqwest::get(url).await.ok()?;
     let status = response.status().as_u16();
     Some((status, response.text().await.ok()?))
 }
 
-async fn wait_ready(base: &str, runtime: &Runtime) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some((200, _)) = get(&format!("{base}/readyz")).await {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never ready:\n{}",
-            runtime.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn trader_serves_probes_and_metrics_logs_json_and_stops_on_sigterm() {
     let dir = TempDir::new("modes-trader");
-    let port = free_port();
+    let port = free_port().unwrap();
     let db = dir.0.join("journal.db");
     let config = dir.0.join("config.yaml");
     std::fs::write(
@@ -181,7 +161,9 @@ async fn trader_serves_probes_and_metrics_logs_json_and_stops_on_sigterm() {
         &["trader", "--config", config.to_str().unwrap()],
     );
     let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&base, &trader).await;
+    wait_ready(&format!("{base}/readyz"), READY_WITHIN, || trader.logs())
+        .await
+        .unwrap();
 
     assert_eq!(
         get(&format!("{base}/healthz")).await.unwrap(),
@@ -313,7 +295,7 @@ async fn cycle_against_the_alpaca_standin_obeys_its_clock_trades_once_and_keeps_
     alpaca.set_bars("AAPL", bars);
     let llm = OpenAiStandin::start().await.unwrap();
     let dir = TempDir::new("modes-cycle");
-    let port = free_port();
+    let port = free_port().unwrap();
     let files = Files::new(&dir.0);
     let config = |secret: &Path| {
         alpaca_config(
@@ -399,7 +381,7 @@ async fn a_trader_waiting_for_the_open_skips_the_slot_and_stays_ready() {
     let llm = OpenAiStandin::start().await.unwrap();
     let dir = TempDir::new("modes-closed");
     let files = Files::new(&dir.0);
-    let port = free_port();
+    let port = free_port().unwrap();
     let path = dir.0.join("config.yaml");
     let schedule = "{intervalSeconds: 1, marketHoursOnly: true}";
     std::fs::write(
@@ -419,7 +401,9 @@ async fn a_trader_waiting_for_the_open_skips_the_slot_and_stays_ready() {
     // The clock said the market opens in 16 hours: the trader sleeps until then, ready, and
     // does not ask the clock at every one-second slot meanwhile.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    wait_ready(&base, &trader).await;
+    wait_ready(&format!("{base}/readyz"), READY_WITHIN, || trader.logs())
+        .await
+        .unwrap();
     let clock_calls = alpaca
         .requests()
         .iter()

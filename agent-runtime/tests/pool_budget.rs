@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use agent_runtime::config::RuntimeConfig;
 use agent_runtime::worker::{ANALYSES_PATH, AnalysisResponse};
-use e2e::{InProcessController, TestNamespace, install_crds, shared_client, wait_for};
+use e2e::conditions::has_condition;
+use e2e::fixtures::pool_controller;
+use e2e::http::{free_port, wait_ready};
+use e2e::wait_for;
 use journal_support::TempDir;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
@@ -25,7 +28,6 @@ use kube::config::Kubeconfig;
 use serde_json::json;
 use standins::openai::{OpenAiStandin, Reply};
 use tradeplane_operator::api::agent_pool::AgentPool;
-use tradeplane_operator::controllers::agent_pool;
 
 const WAIT: Duration = Duration::from_secs(30);
 const POOL: &str = "research";
@@ -60,27 +62,6 @@ fn token_kubeconfig(token: &str, namespace: &str, path: &Path) {
     std::fs::write(path, serde_yaml::to_string(&config).unwrap()).unwrap();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_ready(base: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(response) = reqwest::get(format!("{base}/readyz")).await
-            && response.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("worker at {base} never became ready");
-}
-
 /// Sends analyses to `base`, `IN_FLIGHT` at a time, until one comes back from the fallback
 /// (the pool's budget is spent, as this replica sees it); returns how many were answered by
 /// the model.
@@ -112,14 +93,8 @@ async fn analyse_until_refused(base: String, bars: Vec<agent_runtime::domain::Ba
 
 #[tokio::test]
 async fn two_replicas_stop_at_the_pool_budget_and_the_status_says_so() {
-    let client = shared_client().await.unwrap();
-    install_crds(&client).await.unwrap();
-    let ns = TestNamespace::create(&client, "pool-budget").await.unwrap();
-    let controller =
-        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
-            agent_pool::run(context, Some(&ns), shutdown).await
-        })
-        .unwrap();
+    let (ns, controller) = pool_controller("pool-budget").await.unwrap();
+    let client = ns.client().clone();
     let llm = OpenAiStandin::start().await.unwrap();
     for _ in 0..200 {
         llm.push(Reply::verdict("bullish", 0.7, "steady").usage(1_000, 0));
@@ -211,7 +186,7 @@ async fn two_replicas_stop_at_the_pool_budget_and_the_status_says_so() {
     let mut workers = Vec::new();
     let mut bases = Vec::new();
     for replica in 0..REPLICAS {
-        let port = free_port();
+        let port = free_port().unwrap();
         config.server.listen = format!("127.0.0.1:{port}");
         let path = dir.0.join(format!("worker-{replica}.yaml"));
         std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
@@ -228,8 +203,13 @@ async fn two_replicas_stop_at_the_pool_budget_and_the_status_says_so() {
         workers.push(Worker(child));
         bases.push(format!("http://127.0.0.1:{port}"));
     }
-    for base in &bases {
-        wait_ready(base).await;
+    for (replica, base) in bases.iter().enumerate() {
+        let stderr = dir.0.join(format!("w{replica}.err"));
+        wait_ready(&format!("{base}/readyz"), WAIT, || {
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        })
+        .await
+        .unwrap();
     }
     let bars = agent_runtime::market::synthetic::generate(
         &["AAPL".to_string()],
@@ -267,15 +247,7 @@ async fn two_replicas_stop_at_the_pool_budget_and_the_status_says_so() {
         POOL,
         "BudgetExhausted",
         WAIT,
-        |p: Option<&AgentPool>| {
-            p.and_then(|p| p.status.as_ref()).is_some_and(|s| {
-                s.conditions.iter().any(|c| {
-                    c.type_ == "BudgetExhausted"
-                        && c.status == "True"
-                        && c.reason == "DailyBudgetSpent"
-                })
-            })
-        },
+        |p: Option<&AgentPool>| has_condition(p, "BudgetExhausted", "True", "DailyBudgetSpent"),
     )
     .await
     .unwrap();

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use e2e::conditions::is_ready;
+use e2e::fixtures::paper_account;
 use e2e::{OperatorProcess, TestNamespace, install_crds, shared_client, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
@@ -25,14 +27,6 @@ fn start(namespace: &str, identity: &str) -> OperatorProcess {
     .unwrap()
 }
 
-fn paper_account() -> BrokerAccount {
-    serde_json::from_value(json!({
-        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
-        "metadata": {"name": "paper"}, "spec": {"broker": "Paper"},
-    }))
-    .unwrap()
-}
-
 fn strategy(name: &str) -> TradingStrategy {
     serde_json::from_value(json!({
         "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
@@ -40,14 +34,6 @@ fn strategy(name: &str) -> TradingStrategy {
         "spec": {"symbols": ["AAPL"], "brokerAccountRef": {"name": "paper"}},
     }))
     .unwrap()
-}
-
-fn ready(strategy: Option<&TradingStrategy>) -> bool {
-    strategy.and_then(|s| s.status.as_ref()).is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    })
 }
 
 #[tokio::test]
@@ -67,7 +53,7 @@ async fn of_two_replicas_only_the_leader_reconciles_and_a_standby_takes_over_on_
 
     namespace
         .api::<BrokerAccount>()
-        .create(&PostParams::default(), &paper_account())
+        .create(&PostParams::default(), &paper_account().unwrap())
         .await
         .unwrap();
     let strategies = namespace.api::<TradingStrategy>();
@@ -80,7 +66,7 @@ async fn of_two_replicas_only_the_leader_reconciles_and_a_standby_takes_over_on_
         "ha",
         "Ready",
         WAIT,
-        |s: Option<&TradingStrategy>| ready(s),
+        |s: Option<&TradingStrategy>| is_ready(s),
     )
     .await
     .unwrap();
@@ -120,7 +106,7 @@ async fn a_sigkill_mid_reconcile_then_a_restart_converges_without_duplicates_or_
     let namespace = TestNamespace::create(&client, "op-kill").await.unwrap();
     namespace
         .api::<BrokerAccount>()
-        .create(&PostParams::default(), &paper_account())
+        .create(&PostParams::default(), &paper_account().unwrap())
         .await
         .unwrap();
     let operator = start(&namespace.name, "doomed");
@@ -151,7 +137,7 @@ async fn a_sigkill_mid_reconcile_then_a_restart_converges_without_duplicates_or_
             name,
             "Ready after the restart",
             WAIT,
-            |s: Option<&TradingStrategy>| ready(s),
+            |s: Option<&TradingStrategy>| is_ready(s),
         )
         .await
         .unwrap();
@@ -214,7 +200,7 @@ async fn a_hundred_strategies_applied_at_once_all_become_ready() {
     let namespace = TestNamespace::create(&client, "op-many").await.unwrap();
     namespace
         .api::<BrokerAccount>()
-        .create(&PostParams::default(), &paper_account())
+        .create(&PostParams::default(), &paper_account().unwrap())
         .await
         .unwrap();
     let operator = start(&namespace.name, "many");
@@ -250,7 +236,7 @@ async fn a_hundred_strategies_applied_at_once_all_become_ready() {
                 .await,
         );
         let items = strategies.list(&ListParams::default()).await.unwrap().items;
-        let ready = items.iter().filter(|s| ready(Some(s))).count();
+        let ready = items.iter().filter(|s| is_ready(Some(*s))).count();
         if ready == 100 {
             break;
         }

@@ -33,9 +33,7 @@ use std::time::{Duration, Instant};
 use agent_runtime::journal::{CycleStatus, Journal};
 use chrono::{DateTime, Utc};
 use e2e::PrivateCluster;
-use e2e::failover_rig::{
-    FailoverRig, Feed, by_name, last_run, next_run, slots_run_twice, wait_ready,
-};
+use e2e::failover_rig::{FailoverRig, Feed, by_name, last_run, next_run, slots_run_twice};
 use e2e::runtime_pods::RuntimePod;
 use kube::Client;
 use rand::Rng;
@@ -113,7 +111,7 @@ fn summary(mut samples: Vec<Duration>) -> String {
 /// Waits until both processes are ready: the leader and a hot standby.
 async fn both_ready(pods: &[RuntimePod]) {
     for pod in pods {
-        wait_ready(pod, Duration::from_secs(60)).await.unwrap();
+        pod.wait_ready(Duration::from_secs(60)).await.unwrap();
     }
 }
 

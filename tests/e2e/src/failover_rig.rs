@@ -371,18 +371,6 @@ pub fn by_name<'a>(pods: &'a mut [RuntimePod], name: &str) -> anyhow::Result<&'a
         .with_context(|| format!("no process for pod {name}"))
 }
 
-/// Waits until `pod` answers `/readyz` with 200 (a hot standby, or the leader).
-pub async fn wait_ready(pod: &RuntimePod, within: Duration) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    while pod.readyz().await != 200 {
-        if started.elapsed() > within {
-            bail!("{} is not ready after {within:?}:\n{}", pod.name, pod.log());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(started.elapsed())
-}
-
 /// Daily bars rising (or falling) by half a point a day, the newest from yesterday (so the
 /// runtime's look-back from now takes them in).
 fn daily_bars(days: u32, rising: bool) -> Vec<StandinBar> {

@@ -8,13 +8,16 @@
 pub mod apply;
 pub mod argocd;
 pub mod backup_pods;
+pub mod children;
 pub mod cli;
 pub mod cluster;
+pub mod conditions;
 pub mod controller;
 pub mod crds;
 pub mod failover_rig;
 pub mod fixtures;
 pub mod helm;
+pub mod http;
 pub mod metrics_table;
 pub mod namespace;
 pub mod operator_process;

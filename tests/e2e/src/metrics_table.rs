@@ -355,6 +355,11 @@ mod tests {
         assert_eq!(rows[0].labels, set(&["provider", "role"]));
         assert_eq!(rows[0].exporters, set(&["trader", "worker"]));
         assert!(rows[1].labels.is_empty());
-        assert!(parse_table("| `tradeplane_z` | gauge |\n").is_err());
+        let short = "| `tradeplane_z` | gauge |";
+        let error = parse_table(&format!("{short}\n")).unwrap_err().to_string();
+        assert!(
+            error.contains("six cells") && error.contains(short),
+            "{error}"
+        );
     }
 }

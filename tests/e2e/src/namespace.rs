@@ -42,6 +42,11 @@ impl TestNamespace {
         })
     }
 
+    /// The client the namespace was created with.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     pub fn api<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,

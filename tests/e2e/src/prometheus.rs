@@ -15,7 +15,8 @@ use serde_json::Value;
 use tokio::process::{Child, Command};
 use tokio::sync::OnceCell;
 
-use crate::runtime_process::{free_port, temp_dir};
+use crate::http::free_port;
+use crate::runtime_process::temp_dir;
 
 static INSTALLED: OnceCell<()> = OnceCell::const_new();
 
@@ -126,28 +127,17 @@ impl PrometheusServer {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let server = Self { child, port, dir };
-        server.wait_ready(Duration::from_secs(60)).await?;
+        crate::http::wait_ready(
+            &format!("http://127.0.0.1:{port}/-/ready"),
+            Duration::from_secs(60),
+            || format!("prometheus' log:\n{}", server.log()),
+        )
+        .await?;
         Ok(server)
     }
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
-    }
-
-    async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Ok(response) =
-                reqwest::get(format!("http://127.0.0.1:{}/-/ready", self.port)).await
-                && response.status().is_success()
-            {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                bail!("prometheus not ready after {timeout:?}:\n{}", self.log());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
     }
 
     /// `GET /api/v1/<path>`'s `data`.

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::Secret;
@@ -18,6 +19,7 @@ use kube::Api;
 use tokio::process::{Child, Command};
 
 use crate::cli;
+use crate::http::{self, free_port};
 
 /// The mount points of a trader pod (see `tradeplane_contract::layout`).
 const CREDENTIALS_DIR: &str = "/etc/tradeplane/credentials";
@@ -157,7 +159,7 @@ impl RuntimePod {
     /// A metric's value from `/metrics`, summed over matching label sets; 0 when absent.
     pub async fn metric(&self, name: &str, labels: &str) -> f64 {
         let url = format!("http://127.0.0.1:{}/metrics", self.port);
-        let Ok(response) = http().get(&url).send().await else {
+        let Ok(response) = http::client().get(&url).send().await else {
             return 0.0;
         };
         let text = response.text().await.unwrap_or_default();
@@ -169,11 +171,20 @@ impl RuntimePod {
 
     /// The `/readyz` status code, 0 when it does not answer.
     pub async fn readyz(&self) -> u16 {
-        let url = format!("http://127.0.0.1:{}/readyz", self.port);
-        match http().get(&url).send().await {
-            Ok(response) => response.status().as_u16(),
-            Err(_) => 0,
-        }
+        http::status(&self.readyz_url()).await
+    }
+
+    /// Waits until the process answers `/readyz` with 200 (a hot standby, or the leader);
+    /// returns how long that took.
+    pub async fn wait_ready(&self, within: Duration) -> anyhow::Result<Duration> {
+        http::wait_ready(&self.readyz_url(), within, || {
+            format!("the log of {}:\n{}", self.name, self.log())
+        })
+        .await
+    }
+
+    fn readyz_url(&self) -> String {
+        format!("http://127.0.0.1:{}/readyz", self.port)
     }
 }
 
@@ -212,18 +223,4 @@ fn relocate(value: &mut serde_yaml::Value, from: &str, to: &Path) {
         serde_yaml::Value::Sequence(items) => items.iter_mut().for_each(|v| relocate(v, from, to)),
         _ => {}
     }
-}
-
-/// A client that gives up on a process that does not answer (a stopped one, say).
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(2))
-        .build()
-        .unwrap_or_default()
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }

@@ -14,17 +14,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
+use crate::http::free_port;
+
 pub struct RuntimeProcess {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
-}
-
-/// A free loopback port (free when asked: bind it soon).
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// A fresh directory under the system's temp dir, named after `prefix`.

@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use e2e::conditions::{self, has_condition};
 use e2e::{InProcessController, PrivateCluster, TestNamespace, install_crds, repo_root, wait_for};
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -69,16 +70,6 @@ fn pool(name: &str, alerting: bool) -> serde_json::Value {
     })
 }
 
-/// `AlertsConfigured` as (status, reason), when present.
-fn alerts_condition(
-    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
-) -> Option<(String, String)> {
-    conditions
-        .iter()
-        .find(|c| c.type_ == "AlertsConfigured")
-        .map(|c| (c.status.clone(), c.reason.clone()))
-}
-
 async fn strategy_alerts(
     api: &Api<TradingStrategy>,
     status: &'static str,
@@ -89,11 +80,7 @@ async fn strategy_alerts(
         "momo",
         &format!("AlertsConfigured={status} ({reason})"),
         WAIT,
-        move |s: Option<&TradingStrategy>| {
-            s.and_then(|s| s.status.as_ref())
-                .and_then(|s| alerts_condition(&s.conditions))
-                == Some((status.to_string(), reason.to_string()))
-        },
+        move |s: Option<&TradingStrategy>| has_condition(s, "AlertsConfigured", status, reason),
     )
     .await
     .unwrap()
@@ -110,11 +97,7 @@ async fn pool_alerts(
         name,
         &format!("{name} AlertsConfigured={status} ({reason})"),
         WAIT,
-        move |p: Option<&AgentPool>| {
-            p.and_then(|p| p.status.as_ref())
-                .and_then(|s| alerts_condition(&s.conditions))
-                == Some((status.to_string(), reason.to_string()))
-        },
+        move |p: Option<&AgentPool>| has_condition(p, "AlertsConfigured", status, reason),
     )
     .await
     .unwrap()
@@ -197,14 +180,7 @@ async fn alerts_wait_for_the_monitoring_crds_then_appear_owned_and_go_when_turne
     apply(&pools, "research", pool("research", true)).await;
     let waiting = strategy_alerts(&strategies, "False", "CRDNotInstalled").await;
     pool_alerts(&pools, "research", "False", "CRDNotInstalled").await;
-    let message = &waiting
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "AlertsConfigured")
-        .unwrap()
-        .message;
+    let message = conditions::message(&waiting, "AlertsConfigured");
     assert!(
         message.contains("PrometheusRule") && message.contains("monitoring.coreos.com/v1"),
         "{message}"

@@ -157,7 +157,10 @@ async fn an_agent_pool_scales_through_its_scale_subresource() {
             &Patch::Merge(json!({ "spec": { "replicas": 101 } })),
         )
         .await;
-    assert!(refused.is_err(), "scaling to 101 replicas was accepted");
+    let Err(kube::Error::Api(status)) = refused else {
+        panic!("scaling to 101 replicas was not refused by the API server: {refused:?}");
+    };
+    assert!(status.message.contains("replicas"), "{status:?}");
     ns.delete().await.unwrap();
 }
 

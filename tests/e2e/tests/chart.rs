@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use e2e::cli::{run_ok, token_kubeconfig};
+use e2e::conditions::is_ready;
 use e2e::helm::{ChartOperator, chart, chart_dir, copy_dir, yaml_files};
 use e2e::rbac::{assert_table, listed_rules, table};
 use e2e::{PrivateCluster, TestNamespace, apply_strict, install_crds, repo_root, shared_client};
@@ -72,37 +73,26 @@ async fn the_rendered_chart_is_accepted_by_the_api_server() {
     ns.delete().await.unwrap();
 }
 
-/// The object's Ready condition is True.
-fn ready<K: serde::Serialize>(object: Option<&K>) -> bool {
-    let value = serde_json::to_value(object).unwrap_or_default();
-    let conditions = value["status"]["conditions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    conditions
-        .iter()
-        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-}
-
-async fn wait_ready(client: Client, namespace: String, kind: String, name: String) {
+/// Waits for the Tradeplane object `kind` `namespace/name` to be Ready.
+async fn wait_object_ready(client: Client, namespace: String, kind: String, name: String) {
     let what = format!("{kind} {namespace}/{name} to be Ready");
     let ns = namespace.as_str();
     let waited = match kind.as_str() {
         "TradingStrategy" => {
             let api = Api::<TradingStrategy>::namespaced(client, ns);
-            wait_for(&api, &name, &what, READY_WITHIN, ready)
+            wait_for(&api, &name, &what, READY_WITHIN, is_ready)
                 .await
                 .map(drop)
         }
         "BrokerAccount" => {
             let api = Api::<BrokerAccount>::namespaced(client, ns);
-            wait_for(&api, &name, &what, READY_WITHIN, ready)
+            wait_for(&api, &name, &what, READY_WITHIN, is_ready)
                 .await
                 .map(drop)
         }
         "AgentPool" => {
             let api = Api::<AgentPool>::namespaced(client, ns);
-            wait_for(&api, &name, &what, READY_WITHIN, ready)
+            wait_for(&api, &name, &what, READY_WITHIN, is_ready)
                 .await
                 .map(drop)
         }
@@ -306,7 +296,7 @@ async fn installed_and_upgraded_the_charts_service_account_reconciles_every_exam
         objects.len()
     );
     for (namespace, kind, object) in objects {
-        let waiting = wait_ready(
+        let waiting = wait_object_ready(
             client.clone(),
             namespace.clone(),
             kind.clone(),

@@ -24,7 +24,6 @@ use agent_runtime::domain::{OrderRequest, OrderStatus, Position, Side};
 use chrono::Utc;
 use e2e::failover_rig::{
     FailoverRig, Feed, LEASE, STRATEGY, by_name, last_run, next_run, placed, slots_run_twice,
-    wait_ready,
 };
 use e2e::runtime_pods::RuntimePod;
 use e2e::{cli, shared_client, wait_for};
@@ -394,7 +393,7 @@ async fn a_standby_leaves_the_journal_to_the_leader_and_reconciles_only_once_it_
     // and leave its order and its position alone.
     let pods = setup.start_pods().await.unwrap();
     for pod in &pods {
-        wait_ready(pod, Duration::from_secs(30)).await.unwrap();
+        pod.wait_ready(Duration::from_secs(30)).await.unwrap();
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let order = journal.order(&id).await.unwrap().unwrap();
@@ -488,7 +487,7 @@ async fn a_released_lease_and_a_switchover_are_taken_at_once_not_at_the_next_ret
         .unwrap();
     println!("first leader after {first:?}");
     for pod in &pods {
-        wait_ready(pod, Duration::from_secs(20)).await.unwrap();
+        pod.wait_ready(Duration::from_secs(20)).await.unwrap();
     }
 
     // A graceful handover.
@@ -505,7 +504,8 @@ async fn a_released_lease_and_a_switchover_are_taken_at_once_not_at_the_next_ret
     let terminated = by_name(&mut pods, &leader).unwrap();
     terminated.wait().await.unwrap();
     terminated.restart(&setup.binary).unwrap();
-    wait_ready(terminated, Duration::from_secs(20))
+    terminated
+        .wait_ready(Duration::from_secs(20))
         .await
         .unwrap();
 

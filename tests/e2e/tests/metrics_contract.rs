@@ -12,8 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use e2e::http::free_port;
 use e2e::metrics_table::{self, Family, Row};
-use e2e::runtime_process::{RuntimeProcess, free_port, sample_sum};
+use e2e::runtime_process::{RuntimeProcess, sample_sum};
 use e2e::{OperatorProcess, TestNamespace, install_crds, shared_client};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Patch, PatchParams, PostParams};

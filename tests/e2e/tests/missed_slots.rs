@@ -18,7 +18,7 @@ use std::time::Duration;
 use agent_runtime::journal::{CycleRecord, CycleStatus};
 use chrono::{DateTime, Utc};
 use e2e::failover_rig::{
-    FailoverRig, Feed, LEASE, SYMBOLS, by_name, last_run, next_run, slots_run_twice, wait_ready,
+    FailoverRig, Feed, LEASE, SYMBOLS, by_name, last_run, next_run, slots_run_twice,
 };
 use e2e::shared_client;
 
@@ -89,7 +89,8 @@ async fn every_slot_nobody_ran_is_journalled_as_missed_and_none_is_run_twice() {
     // The other replica back as a hot standby; then the leader alone dies and it takes over.
     let other = pods.iter().position(|p| p.name != leader).unwrap();
     pods[other].restart(&rig.binary).unwrap();
-    wait_ready(&pods[other], Duration::from_secs(30))
+    pods[other]
+        .wait_ready(Duration::from_secs(30))
         .await
         .unwrap();
     let holder = rig.holder().await.unwrap();

@@ -6,48 +6,24 @@
 
 use std::time::Duration;
 
-use e2e::{
-    InProcessController, TestNamespace, install_crds, shared_client, wait_deleted, wait_for,
-};
+use e2e::children::pod_inputs_hash;
+use e2e::conditions::{self, has_condition};
+use e2e::fixtures::{apply_as_user, pool_controller};
+use e2e::{wait_deleted, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use kube::{Api, Client};
 use serde_json::json;
 use tradeplane_operator::api::agent_pool::AgentPool;
 use tradeplane_operator::api::trading_strategy::TradingStrategy;
-use tradeplane_operator::controllers::{FIELD_MANAGER, agent_pool};
+use tradeplane_operator::controllers::FIELD_MANAGER;
 
 const WAIT: Duration = Duration::from_secs(30);
 const POOL: &str = "research";
 const WORKERS: &str = "research-agents";
-
-async fn setup(prefix: &str) -> (Client, TestNamespace, InProcessController) {
-    let client = shared_client().await.unwrap();
-    install_crds(&client).await.unwrap();
-    let ns = TestNamespace::create(&client, prefix).await.unwrap();
-    let running =
-        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
-            agent_pool::run(context, Some(&ns), shutdown).await
-        })
-        .unwrap();
-    (client, ns, running)
-}
-
-async fn apply<K>(api: &Api<K>, name: &str, object: serde_json::Value)
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    api.patch(
-        name,
-        &PatchParams::apply("e2e-user").force(),
-        &Patch::Apply(&object),
-    )
-    .await
-    .unwrap();
-}
 
 fn pool(extra: serde_json::Value) -> serde_json::Value {
     let mut spec = json!({
@@ -76,24 +52,6 @@ fn key_secret(value: &str) -> serde_json::Value {
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "llm-keys"},
         "stringData": {"local": value},
     })
-}
-
-fn condition(pool: Option<&AgentPool>, type_: &str, status: &str, reason: &str) -> bool {
-    pool.and_then(|p| p.status.as_ref()).is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == type_ && c.status == status && c.reason == reason)
-    })
-}
-
-fn pod_hash(deployment: &Deployment) -> String {
-    deployment
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.metadata.as_ref())
-        .and_then(|m| m.annotations.as_ref())
-        .and_then(|a| a.get("tradeplane.io/inputs-hash").cloned())
-        .unwrap_or_default()
 }
 
 fn replicas(deployment: Option<&Deployment>) -> Option<i32> {
@@ -131,13 +89,17 @@ fn secret_text(secret: &Secret, key: &str) -> String {
 
 #[tokio::test]
 async fn the_children_appear_owned_follow_the_spec_and_the_key_and_come_back_when_deleted() {
-    let (_client, ns, running) = setup("ap-children").await;
+    let (ns, running) = pool_controller("ap-children").await.unwrap();
     let pools: Api<AgentPool> = ns.api();
     let secrets: Api<Secret> = ns.api();
     let deployments: Api<Deployment> = ns.api();
     let services: Api<Service> = ns.api();
-    apply(&secrets, "llm-keys", key_secret("sk-first")).await;
-    apply(&pools, POOL, pool(json!({"replicas": 2}))).await;
+    apply_as_user(&secrets, "llm-keys", key_secret("sk-first"))
+        .await
+        .unwrap();
+    apply_as_user(&pools, POOL, pool(json!({"replicas": 2})))
+        .await
+        .unwrap();
 
     let deployment = wait_for(
         &deployments,
@@ -203,7 +165,7 @@ async fn the_children_appear_owned_follow_the_spec_and_the_key_and_come_back_whe
         POOL,
         "a ready pool",
         Duration::from_secs(90),
-        |p: Option<&AgentPool>| condition(p, "Ready", "True", "WorkersReady"),
+        |p: Option<&AgentPool>| has_condition(p, "Ready", "True", "WorkersReady"),
     )
     .await
     .unwrap();
@@ -224,19 +186,20 @@ async fn the_children_appear_owned_follow_the_spec_and_the_key_and_come_back_whe
     );
 
     // A spec change reaches the config and rolls the pods.
-    let first_hash = pod_hash(&deployment);
-    apply(
+    let first_hash = pod_inputs_hash(&deployment);
+    apply_as_user(
         &pools,
         POOL,
         pool(json!({"replicas": 2, "maxInFlightPerReplica": 3})),
     )
-    .await;
+    .await
+    .unwrap();
     let rolled = wait_for(
         &deployments,
         WORKERS,
         "a new pod template",
         WAIT,
-        |d: Option<&Deployment>| d.is_some_and(|d| pod_hash(d) != first_hash),
+        |d: Option<&Deployment>| d.is_some_and(|d| pod_inputs_hash(d) != first_hash),
     )
     .await
     .unwrap();
@@ -244,14 +207,16 @@ async fn the_children_appear_owned_follow_the_spec_and_the_key_and_come_back_whe
     assert!(secret_text(&config, "config.yaml").contains("maxInFlight: 3"));
 
     // So does a rotated key, noticed through the watch on the user's Secret.
-    let second_hash = pod_hash(&rolled);
-    apply(&secrets, "llm-keys", key_secret("sk-second")).await;
+    let second_hash = pod_inputs_hash(&rolled);
+    apply_as_user(&secrets, "llm-keys", key_secret("sk-second"))
+        .await
+        .unwrap();
     wait_for(
         &deployments,
         WORKERS,
         "pods rolled for the new key",
         WAIT,
-        |d: Option<&Deployment>| d.is_some_and(|d| pod_hash(d) != second_hash),
+        |d: Option<&Deployment>| d.is_some_and(|d| pod_inputs_hash(d) != second_hash),
     )
     .await
     .unwrap();
@@ -320,7 +285,7 @@ async fn the_children_appear_owned_follow_the_spec_and_the_key_and_come_back_whe
 
     // Strategies that use the pool are listed.
     let strategies: Api<TradingStrategy> = ns.api();
-    apply(
+    apply_as_user(
         &strategies,
         "momo",
         json!({
@@ -328,7 +293,8 @@ async fn the_children_appear_owned_follow_the_spec_and_the_key_and_come_back_whe
             "spec": {"symbols": ["AAPL"], "brokerAccountRef": {"name": "paper"}, "agentPoolRef": {"name": POOL}},
         }),
     )
-    .await;
+.await
+.unwrap();
     wait_for(
         &pools,
         POOL,
@@ -349,30 +315,23 @@ async fn the_children_appear_owned_follow_the_spec_and_the_key_and_come_back_whe
 
 #[tokio::test]
 async fn a_missing_key_secret_is_a_condition_and_an_event_until_it_is_created() {
-    let (client, ns, running) = setup("ap-secret").await;
+    let (ns, running) = pool_controller("ap-secret").await.unwrap();
+    let client = ns.client().clone();
     let pools: Api<AgentPool> = ns.api();
-    apply(&pools, POOL, pool(json!({}))).await;
+    apply_as_user(&pools, POOL, pool(json!({}))).await.unwrap();
     let blocked = wait_for(
         &pools,
         POOL,
         "SecretNotFound",
         WAIT,
         |p: Option<&AgentPool>| {
-            condition(p, "Ready", "False", "SecretNotFound")
-                && condition(p, "Stalled", "True", "SecretNotFound")
+            has_condition(p, "Ready", "False", "SecretNotFound")
+                && has_condition(p, "Stalled", "True", "SecretNotFound")
         },
     )
     .await
     .unwrap();
-    let message = &blocked
-        .status
-        .as_ref()
-        .unwrap()
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap()
-        .message;
+    let message = conditions::message(&blocked, "Ready");
     assert!(
         message.contains("llm-keys") && message.contains("providers[local]"),
         "{message}"
@@ -405,15 +364,17 @@ async fn a_missing_key_secret_is_a_condition_and_an_event_until_it_is_created() 
     }
 
     let secrets: Api<Secret> = ns.api();
-    apply(&secrets, "llm-keys", key_secret("sk-late")).await;
+    apply_as_user(&secrets, "llm-keys", key_secret("sk-late"))
+        .await
+        .unwrap();
     wait_for(
         &pools,
         POOL,
         "a ready pool",
         Duration::from_secs(90),
         |p: Option<&AgentPool>| {
-            condition(p, "Ready", "True", "WorkersReady")
-                && condition(p, "Stalled", "False", "Reconciled")
+            has_condition(p, "Ready", "True", "WorkersReady")
+                && has_condition(p, "Stalled", "False", "Reconciled")
         },
     )
     .await
@@ -425,13 +386,15 @@ async fn a_missing_key_secret_is_a_condition_and_an_event_until_it_is_created() 
 
 #[tokio::test]
 async fn scaling_goes_through_the_scale_subresource_and_autoscaling_hands_replicas_to_the_hpa() {
-    let (_client, ns, running) = setup("ap-scale").await;
+    let (ns, running) = pool_controller("ap-scale").await.unwrap();
     let pools: Api<AgentPool> = ns.api();
     let secrets: Api<Secret> = ns.api();
     let deployments: Api<Deployment> = ns.api();
     let autoscalers: Api<HorizontalPodAutoscaler> = ns.api();
-    apply(&secrets, "llm-keys", key_secret("sk")).await;
-    apply(&pools, POOL, pool(json!({}))).await;
+    apply_as_user(&secrets, "llm-keys", key_secret("sk"))
+        .await
+        .unwrap();
+    apply_as_user(&pools, POOL, pool(json!({}))).await.unwrap();
     wait_for(
         &deployments,
         WORKERS,
@@ -501,13 +464,14 @@ async fn scaling_goes_through_the_scale_subresource_and_autoscaling_hands_replic
 
     // Autoscaling on: an HPA on CPU and in-flight analyses, and the operator no longer applies
     // the Deployment's replicas.
-    apply(
+    apply_as_user(
         &pools,
         POOL,
         pool(json!({"replicas": 3, "autoscaling": {
             "minReplicas": 4, "maxReplicas": 6, "targetCPUUtilizationPercent": 60, "targetInFlightPerReplica": 4}})),
     )
-    .await;
+.await
+.unwrap();
     let hpa = wait_for(
         &autoscalers,
         WORKERS,
@@ -555,7 +519,9 @@ async fn scaling_goes_through_the_scale_subresource_and_autoscaling_hands_replic
     assert!((4..=6).contains(&replicas(Some(&deployments.get(WORKERS).await.unwrap())).unwrap()));
 
     // Autoscaling off again: the HPA goes and spec.replicas applies once more.
-    apply(&pools, POOL, pool(json!({"replicas": 4}))).await;
+    apply_as_user(&pools, POOL, pool(json!({"replicas": 4})))
+        .await
+        .unwrap();
     wait_deleted(&autoscalers, WORKERS, "the HPA removed", WAIT)
         .await
         .unwrap();

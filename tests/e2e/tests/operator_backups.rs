@@ -10,6 +10,8 @@
 use std::time::Duration;
 
 use e2e::backup_pods::BackupIdentity;
+use e2e::conditions::{self, condition, has_condition};
+use e2e::fixtures::create_paper_account;
 use e2e::{TestNamespace, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -19,23 +21,10 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use tradeplane_contract::backup::{BACKUP_FIELD_MANAGER, RESTORE_FIELD_MANAGER};
-use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
+use tradeplane_operator::api::TradingStrategy;
 use tradeplane_operator::controllers::trading_strategy::backup::render::backup_now_job;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn paper_account(namespace: &TestNamespace) {
-    let account: BrokerAccount = serde_json::from_value(json!({
-        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
-        "metadata": {"name": "paper"}, "spec": {"broker": "Paper"},
-    }))
-    .unwrap();
-    namespace
-        .api::<BrokerAccount>()
-        .create(&PostParams::default(), &account)
-        .await
-        .unwrap();
-}
 
 async fn create_strategy(namespace: &TestNamespace, name: &str, extra: Value) {
     let mut spec = json!({"symbols": ["AAPL"], "brokerAccountRef": {"name": "paper"},
@@ -53,16 +42,6 @@ async fn create_strategy(namespace: &TestNamespace, name: &str, extra: Value) {
         .create(&PostParams::default(), &strategy)
         .await
         .unwrap();
-}
-
-fn condition(strategy: Option<&TradingStrategy>, type_: &str) -> Option<(String, String, String)> {
-    strategy?
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
 /// Writes `field` of `name`'s status as `manager`, with `client` (the backup account's).
@@ -119,7 +98,7 @@ async fn scheduled_and_on_demand_backups_report_into_status_and_operator_writes_
     let (namespace, _controller) = e2e::fixtures::strategy_controller("ts-backup")
         .await
         .unwrap();
-    paper_account(&namespace).await;
+    create_paper_account(&namespace).await.unwrap();
     create_strategy(
         &namespace,
         "nightly",
@@ -181,8 +160,7 @@ async fn scheduled_and_on_demand_backups_report_into_status_and_operator_writes_
         |t: Option<&TradingStrategy>| {
             t.and_then(|t| t.status.as_ref())
                 .is_some_and(|s| s.next_schedule_time.is_some())
-                && condition(t, "BackupSucceeded")
-                    .is_some_and(|(_, reason, _)| reason == "NoBackupYet")
+                && condition(t, "BackupSucceeded").is_some_and(|c| c.reason == "NoBackupYet")
         },
     )
     .await
@@ -282,7 +260,7 @@ async fn scheduled_and_on_demand_backups_report_into_status_and_operator_writes_
             t.and_then(|t| t.status.as_ref())
                 .and_then(|s| s.last_backup.as_ref())
                 .is_some_and(|b| b.name == "nightly-20260105T143000Z")
-                && condition(t, "BackupSucceeded").is_some_and(|(status, _, _)| status == "True")
+                && condition(t, "BackupSucceeded").is_some_and(|c| c.status == "True")
         },
     )
     .await
@@ -393,9 +371,7 @@ async fn scheduled_and_on_demand_backups_report_into_status_and_operator_writes_
         "BackupSucceeded False",
         WAIT,
         |t: Option<&TradingStrategy>| {
-            condition(t, "BackupSucceeded").is_some_and(|(status, reason, _)| {
-                status == "False" && reason == "LastBackupFailed"
-            })
+            has_condition(t, "BackupSucceeded", "False", "LastBackupFailed")
         },
     )
     .await
@@ -431,7 +407,7 @@ async fn a_restored_strategy_gets_its_trader_only_once_the_restore_reported_succ
     let (namespace, _controller) = e2e::fixtures::strategy_controller("ts-restore")
         .await
         .unwrap();
-    paper_account(&namespace).await;
+    create_paper_account(&namespace).await.unwrap();
     let restore = |name: &str| {
         json!({"restore": {"fromStrategy": "old", "backup": name,
         "source": {"s3": {"bucket": "journals", "endpoint": "http://127.0.0.1:9", "credentialsSecretName": "s3-keys"}}}})
@@ -472,15 +448,14 @@ async fn a_restored_strategy_gets_its_trader_only_once_the_restore_reported_succ
         "copy",
         "Stalled RestoreNotReported",
         WAIT,
-        |t: Option<&TradingStrategy>| {
-            condition(t, "Stalled").is_some_and(|(status, reason, _)| {
-                status == "True" && reason == "RestoreNotReported"
-            })
-        },
+        |t: Option<&TradingStrategy>| has_condition(t, "Stalled", "True", "RestoreNotReported"),
     )
     .await
     .unwrap();
-    assert_eq!(condition(Some(&stalled), "Restored").unwrap().0, "False");
+    assert_eq!(
+        condition(Some(&stalled), "Restored").unwrap().status,
+        "False"
+    );
     assert!(deployments.get_opt("copy-trader").await.unwrap().is_none());
 
     // A refused backup: Stalled with the process's reason, still no trader.
@@ -505,14 +480,11 @@ async fn a_restored_strategy_gets_its_trader_only_once_the_restore_reported_succ
         "copy",
         "Stalled RestoreFailed",
         WAIT,
-        |t: Option<&TradingStrategy>| {
-            condition(t, "Stalled")
-                .is_some_and(|(status, reason, _)| status == "True" && reason == "RestoreFailed")
-        },
+        |t: Option<&TradingStrategy>| has_condition(t, "Stalled", "True", "RestoreFailed"),
     )
     .await
     .unwrap();
-    let (_, _, message) = condition(Some(&refused), "Ready").unwrap();
+    let message = conditions::message(&refused, "Ready");
     assert!(message.contains("checksum differs"), "{message}");
     assert_eq!(refused.status.unwrap().phase.as_deref(), Some("Failed"));
     assert!(deployments.get_opt("copy-trader").await.unwrap().is_none());
@@ -543,13 +515,13 @@ async fn a_restored_strategy_gets_its_trader_only_once_the_restore_reported_succ
         "Restored True",
         WAIT,
         |t: Option<&TradingStrategy>| {
-            condition(t, "Restored").is_some_and(|(status, _, _)| status == "True")
-                && condition(t, "Stalled").is_some_and(|(status, _, _)| status == "False")
+            condition(t, "Restored").is_some_and(|c| c.status == "True")
+                && condition(t, "Stalled").is_some_and(|c| c.status == "False")
         },
     )
     .await
     .unwrap();
-    let (_, _, message) = condition(Some(&restored), "Restored").unwrap();
+    let message = conditions::message(&restored, "Restored");
     assert!(
         message.contains("old-1") && message.contains("340 rows"),
         "{message}"
@@ -661,7 +633,7 @@ async fn a_real_backup_fills_the_status_and_a_strategy_restored_from_it_trades_o
     let (namespace, _controller) = e2e::fixtures::strategy_controller("ts-backup-real")
         .await
         .unwrap();
-    paper_account(&namespace).await;
+    create_paper_account(&namespace).await.unwrap();
     let trading = json!({"risk": {"positionSizePercent": 5}, "decision": {"minConfidence": 0.2},
                          "marketData": {"source": "Replay", "replay": {"barsPerCycle": 3}}});
     let mut source = trading.clone();
@@ -736,7 +708,7 @@ async fn a_real_backup_fills_the_status_and_a_strategy_restored_from_it_trades_o
         |t: Option<&TradingStrategy>| {
             t.and_then(|t| t.status.as_ref())
                 .is_some_and(|s| s.last_backup.is_some())
-                && condition(t, "BackupSucceeded").is_some_and(|(status, _, _)| status == "True")
+                && condition(t, "BackupSucceeded").is_some_and(|c| c.status == "True")
         },
     )
     .await
@@ -797,9 +769,7 @@ async fn a_real_backup_fills_the_status_and_a_strategy_restored_from_it_trades_o
         "dst",
         "Restored True",
         WAIT,
-        |t: Option<&TradingStrategy>| {
-            condition(t, "Restored").is_some_and(|(status, _, _)| status == "True")
-        },
+        |t: Option<&TradingStrategy>| condition(t, "Restored").is_some_and(|c| c.status == "True"),
     )
     .await
     .unwrap();

@@ -8,15 +8,16 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use e2e::{InProcessController, TestNamespace, install_crds, shared_client, wait_for};
+use e2e::conditions::{self, has_condition};
+use e2e::fixtures::{account_controller, apply_as_user};
+use e2e::{InProcessController, TestNamespace, wait_for};
 use k8s_openapi::api::core::v1::{Event, Secret};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams};
 use kube::{Api, Client};
 use serde_json::json;
 use standins::alpaca::AlpacaStandin;
 use tradeplane_operator::api::broker_account::BrokerAccount;
 use tradeplane_operator::api::trading_strategy::TradingStrategy;
-use tradeplane_operator::controllers::broker_account;
 
 const WAIT: Duration = Duration::from_secs(30);
 const KEY_ID: &str = "PKE2EKEYID42";
@@ -55,38 +56,11 @@ impl Write for Capture {
     }
 }
 
+/// The shared set-up, with this process's logs captured from the start.
 async fn setup(prefix: &str) -> (Client, TestNamespace, InProcessController) {
     captured_logs();
-    let client = shared_client().await.unwrap();
-    install_crds(&client).await.unwrap();
-    let ns = TestNamespace::create(&client, prefix).await.unwrap();
-    let running =
-        InProcessController::start(&client, &ns.name, |context, ns, shutdown| async move {
-            broker_account::run(context, Some(&ns), shutdown).await
-        })
-        .unwrap();
-    (client, ns, running)
-}
-
-async fn apply<K>(api: &Api<K>, name: &str, object: serde_json::Value)
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    api.patch(
-        name,
-        &PatchParams::apply("e2e-user").force(),
-        &Patch::Apply(&object),
-    )
-    .await
-    .unwrap();
-}
-
-fn has_condition(account: Option<&BrokerAccount>, type_: &str, status: &str, reason: &str) -> bool {
-    account.and_then(|a| a.status.as_ref()).is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == type_ && c.status == status && c.reason == reason)
-    })
+    let (ns, running) = account_controller(prefix).await.unwrap();
+    (ns.client().clone(), ns, running)
 }
 
 async fn events_about(client: &Client, namespace: &str, name: &str) -> Vec<Event> {
@@ -133,7 +107,7 @@ fn strategy(name: &str, account: &str) -> serde_json::Value {
 async fn a_paper_account_is_ready_at_once_and_counts_the_strategies_bound_to_it() {
     let (client, ns, running) = setup("ba-paper").await;
     let accounts: Api<BrokerAccount> = ns.api();
-    apply(
+    apply_as_user(
         &accounts,
         "paper",
         json!({
@@ -142,7 +116,8 @@ async fn a_paper_account_is_ready_at_once_and_counts_the_strategies_bound_to_it(
             "spec": {"broker": "Paper", "paper": {"startingCash": 10000.0}},
         }),
     )
-    .await;
+    .await
+    .unwrap();
     let ready = wait_for(
         &accounts,
         "paper",
@@ -162,9 +137,15 @@ async fn a_paper_account_is_ready_at_once_and_counts_the_strategies_bound_to_it(
     assert_eq!(status.observed_generation, ready.metadata.generation);
 
     let strategies: Api<TradingStrategy> = ns.api();
-    apply(&strategies, "momo", strategy("momo", "paper")).await;
-    apply(&strategies, "alpha", strategy("alpha", "paper")).await;
-    apply(&strategies, "elsewhere", strategy("elsewhere", "another")).await;
+    apply_as_user(&strategies, "momo", strategy("momo", "paper"))
+        .await
+        .unwrap();
+    apply_as_user(&strategies, "alpha", strategy("alpha", "paper"))
+        .await
+        .unwrap();
+    apply_as_user(&strategies, "elsewhere", strategy("elsewhere", "another"))
+        .await
+        .unwrap();
     wait_for(
         &accounts,
         "paper",
@@ -180,7 +161,9 @@ async fn a_paper_account_is_ready_at_once_and_counts_the_strategies_bound_to_it(
     .unwrap();
 
     // Moving a strategy to another account unbinds it here.
-    apply(&strategies, "momo", strategy("momo", "another")).await;
+    apply_as_user(&strategies, "momo", strategy("momo", "another"))
+        .await
+        .unwrap();
     strategies
         .delete("alpha", &DeleteParams::default())
         .await
@@ -216,7 +199,7 @@ async fn alpaca_credentials_are_verified_against_the_broker_and_never_shown() {
     let (client, ns, running) = setup("ba-alpaca").await;
     let accounts: Api<BrokerAccount> = ns.api();
     let secrets: Api<Secret> = ns.api();
-    apply(
+    apply_as_user(
         &accounts,
         "alpaca",
         json!({
@@ -226,7 +209,8 @@ async fn alpaca_credentials_are_verified_against_the_broker_and_never_shown() {
                      "credentialsSecretRef": {"name": "alpaca-keys"}},
         }),
     )
-    .await;
+    .await
+    .unwrap();
 
     // No Secret yet: said in a condition and an Event; the broker is not asked.
     wait_for(
@@ -254,7 +238,9 @@ async fn alpaca_credentials_are_verified_against_the_broker_and_never_shown() {
             "stringData": {"APCA_API_KEY_ID": KEY_ID, "APCA_API_SECRET_KEY": secret_key},
         })
     };
-    apply(&secrets, "alpaca-keys", keys(WRONG_SECRET_KEY)).await;
+    apply_as_user(&secrets, "alpaca-keys", keys(WRONG_SECRET_KEY))
+        .await
+        .unwrap();
     let rejected = wait_for(
         &accounts,
         "alpaca",
@@ -274,7 +260,9 @@ async fn alpaca_credentials_are_verified_against_the_broker_and_never_shown() {
     wait_for_event(&client, &ns.name, "alpaca", "CredentialsRejected").await;
 
     // The right one: verified, with the broker's equity.
-    apply(&secrets, "alpaca-keys", keys(SECRET_KEY)).await;
+    apply_as_user(&secrets, "alpaca-keys", keys(SECRET_KEY))
+        .await
+        .unwrap();
     let verified = wait_for(
         &accounts,
         "alpaca",
@@ -354,7 +342,7 @@ async fn custom_keys_and_an_unreachable_broker_are_reported_without_stalling() {
     let (_client, ns, running) = setup("ba-down").await;
     let accounts: Api<BrokerAccount> = ns.api();
     let secrets: Api<Secret> = ns.api();
-    apply(
+    apply_as_user(
         &secrets,
         "keys",
         json!({
@@ -362,9 +350,10 @@ async fn custom_keys_and_an_unreachable_broker_are_reported_without_stalling() {
             "stringData": {"id": KEY_ID},
         }),
     )
-    .await;
+    .await
+    .unwrap();
     // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    apply(
+    apply_as_user(
         &accounts,
         "down",
         json!({
@@ -374,7 +363,8 @@ async fn custom_keys_and_an_unreachable_broker_are_reported_without_stalling() {
                      "credentialsSecretRef": {"name": "keys", "keyIdKey": "id", "secretKeyKey": "secret"}},
         }),
     )
-    .await;
+.await
+.unwrap();
     let missing = wait_for(
         &accounts,
         "down",
@@ -386,20 +376,13 @@ async fn custom_keys_and_an_unreachable_broker_are_reported_without_stalling() {
     )
     .await
     .unwrap();
-    let message = missing
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "CredentialsValid")
-        .unwrap()
-        .message;
+    let message = conditions::message(&missing, "CredentialsValid");
     assert!(
         message.contains("secret") && message.contains("keys"),
         "{message}"
     );
 
-    apply(
+    apply_as_user(
         &secrets,
         "keys",
         json!({
@@ -407,7 +390,8 @@ async fn custom_keys_and_an_unreachable_broker_are_reported_without_stalling() {
             "stringData": {"id": KEY_ID, "secret": SECRET_KEY},
         }),
     )
-    .await;
+    .await
+    .unwrap();
     // Unreachable is transient: reconciling (retrying with backoff), not stalled.
     wait_for(
         &accounts,

@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use e2e::conditions::{condition, has_condition};
 use e2e::{TestNamespace, wait_for};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
@@ -91,16 +92,6 @@ fn sum(text: &str, metric: &str) -> u64 {
         .sum()
 }
 
-fn condition(strategy: Option<&TradingStrategy>, type_: &str) -> Option<(String, String)> {
-    strategy?
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone()))
-}
-
 fn leader(strategy: Option<&TradingStrategy>) -> Option<String> {
     strategy?.status.as_ref()?.leader.clone()
 }
@@ -120,9 +111,7 @@ async fn the_operator_names_the_leader_keeps_the_runtimes_status_and_follows_a_s
         "ha",
         "FailingOver while nobody leads",
         WAIT,
-        |t: Option<&TradingStrategy>| {
-            condition(t, "FailingOver") == Some(("True".into(), "NoLeader".into()))
-        },
+        |t: Option<&TradingStrategy>| has_condition(t, "FailingOver", "True", "NoLeader"),
     )
     .await
     .unwrap();
@@ -137,7 +126,7 @@ async fn the_operator_names_the_leader_keeps_the_runtimes_status_and_follows_a_s
         WAIT,
         |t: Option<&TradingStrategy>| {
             leader(t).as_deref() == Some("ha-trader-a")
-                && condition(t, "FailingOver").is_some_and(|(status, _)| status == "False")
+                && condition(t, "FailingOver").is_some_and(|c| c.status == "False")
         },
     )
     .await
@@ -271,9 +260,7 @@ async fn the_operator_names_the_leader_keeps_the_runtimes_status_and_follows_a_s
         "ha",
         "FailingOver after the Lease ran out",
         Duration::from_secs(15),
-        |t: Option<&TradingStrategy>| {
-            condition(t, "FailingOver") == Some(("True".into(), "LeaseExpired".into()))
-        },
+        |t: Option<&TradingStrategy>| has_condition(t, "FailingOver", "True", "LeaseExpired"),
     )
     .await
     .unwrap();

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use e2e::{
-    InProcessController, TestNamespace, install_crds, shared_client, wait_deleted, wait_for,
-};
+use e2e::children::pod_inputs_hash;
+use e2e::conditions::{self, condition, has_condition, is_ready, status_reason};
+use e2e::fixtures::{paper_account, strategy_controller};
+use e2e::{TestNamespace, wait_deleted, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service};
@@ -17,43 +18,8 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
-use tradeplane_operator::controllers::trading_strategy;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// A namespace with the controller running for it, in this process.
-struct Setup {
-    namespace: TestNamespace,
-    controller: InProcessController,
-}
-
-async fn setup(prefix: &str) -> Setup {
-    let client = shared_client().await.unwrap();
-    install_crds(&client).await.unwrap();
-    let namespace = TestNamespace::create(&client, prefix).await.unwrap();
-    let controller =
-        InProcessController::start(
-            &client,
-            &namespace.name,
-            |context, ns, shutdown| async move {
-                trading_strategy::run(context, Some(&ns), shutdown).await
-            },
-        )
-        .unwrap();
-    Setup {
-        namespace,
-        controller,
-    }
-}
-
-fn paper_account() -> BrokerAccount {
-    serde_json::from_value(json!({
-        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
-        "metadata": {"name": "paper"},
-        "spec": {"broker": "Paper"},
-    }))
-    .unwrap()
-}
 
 fn strategy(name: &str, account: &str) -> TradingStrategy {
     serde_json::from_value(json!({
@@ -62,35 +28,6 @@ fn strategy(name: &str, account: &str) -> TradingStrategy {
         "spec": {"symbols": ["AAPL", "MSFT"], "brokerAccountRef": {"name": account}},
     }))
     .unwrap()
-}
-
-fn condition(strategy: Option<&TradingStrategy>, type_: &str) -> Option<(String, String)> {
-    strategy?
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone()))
-}
-
-fn ready(strategy: Option<&TradingStrategy>) -> bool {
-    condition(strategy, "Ready").is_some_and(|(status, _)| status == "True")
-}
-
-fn pod_inputs_hash(deployment: &Deployment) -> String {
-    deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .as_ref()
-        .unwrap()
-        .annotations
-        .as_ref()
-        .unwrap()["tradeplane.io/inputs-hash"]
-        .clone()
 }
 
 /// Waits for an Event with this reason and type in the namespace (Events are published
@@ -127,9 +64,9 @@ where
 
 #[tokio::test]
 async fn a_paper_strategy_gets_owned_children_runs_and_becomes_ready() {
-    let s = setup("ts-ready").await;
-    create(&s.namespace.api::<BrokerAccount>(), &paper_account()).await;
-    let strategies = s.namespace.api::<TradingStrategy>();
+    let (namespace, controller) = strategy_controller("ts-ready").await.unwrap();
+    create(&namespace.api::<BrokerAccount>(), &paper_account().unwrap()).await;
+    let strategies = namespace.api::<TradingStrategy>();
     create(&strategies, &strategy("momo", "paper")).await;
 
     let done = wait_for(
@@ -137,7 +74,7 @@ async fn a_paper_strategy_gets_owned_children_runs_and_becomes_ready() {
         "momo",
         "the strategy to be Ready",
         WAIT,
-        |t: Option<&TradingStrategy>| ready(t),
+        |t: Option<&TradingStrategy>| is_ready(t),
     )
     .await
     .unwrap();
@@ -146,8 +83,8 @@ async fn a_paper_strategy_gets_owned_children_runs_and_becomes_ready() {
     // Nothing has vouched for the account yet (no BrokerAccount controller runs here).
     assert_eq!(status.phase.as_deref(), Some("Degraded"));
     assert_eq!(
-        condition(Some(&done.clone()), "BrokerReady").unwrap(),
-        ("False".into(), "BrokerAccountNotReady".into())
+        status_reason(Some(&done), "BrokerReady"),
+        Some(("False", "BrokerAccountNotReady"))
     );
     assert_eq!(status.mode.as_deref(), Some("Paper"));
     assert_eq!(
@@ -169,32 +106,24 @@ async fn a_paper_strategy_gets_owned_children_runs_and_becomes_ready() {
     }
 
     let uid = done.metadata.uid.unwrap();
-    let deployment = s
-        .namespace
+    let deployment = namespace
         .api::<Deployment>()
         .get("momo-trader")
         .await
         .unwrap();
-    let config = s
-        .namespace
-        .api::<Secret>()
-        .get("momo-config")
-        .await
-        .unwrap();
-    let service = s
-        .namespace
+    let config = namespace.api::<Secret>().get("momo-config").await.unwrap();
+    let service = namespace
         .api::<Service>()
         .get("momo-metrics")
         .await
         .unwrap();
-    let journal = s
-        .namespace
+    let journal = namespace
         .api::<PersistentVolumeClaim>()
         .get("momo-journal")
         .await
         .unwrap();
-    let lease = s.namespace.api::<Lease>().get("momo-leader").await.unwrap();
-    let role = s.namespace.api::<Role>().get("momo-runtime").await.unwrap();
+    let lease = namespace.api::<Lease>().get("momo-leader").await.unwrap();
+    let role = namespace.api::<Role>().get("momo-runtime").await.unwrap();
     for meta in [
         &deployment.metadata,
         &config.metadata,
@@ -217,11 +146,11 @@ async fn a_paper_strategy_gets_owned_children_runs_and_becomes_ready() {
     assert!(yaml.contains("- AAPL"), "{yaml}");
     assert!(deployment.status.unwrap().available_replicas == Some(1));
 
-    wait_for_event(&s.namespace, "TraderReady", "Normal").await;
+    wait_for_event(&namespace, "TraderReady", "Normal").await;
 
     // The account's Ready condition, as its controller would write it, reaches the strategy
     // through the BrokerAccount watch.
-    let accounts = s.namespace.api::<BrokerAccount>();
+    let accounts = namespace.api::<BrokerAccount>();
     let ready_status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Verified",
         "message": "paper account", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
     accounts
@@ -246,31 +175,31 @@ async fn a_paper_strategy_gets_owned_children_runs_and_becomes_ready() {
     .await
     .unwrap();
     assert_eq!(
-        condition(Some(&trading), "BrokerReady").unwrap(),
-        ("True".into(), "BrokerAccountReady".into())
+        status_reason(Some(&trading), "BrokerReady"),
+        Some(("True", "BrokerAccountReady"))
     );
 
-    s.controller.stop().await.unwrap();
-    s.namespace.delete().await.unwrap();
+    controller.stop().await.unwrap();
+    namespace.delete().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_child_deleted_or_edited_by_hand_is_put_back_and_a_spec_change_rolls_the_pods() {
-    let s = setup("ts-heal").await;
-    create(&s.namespace.api::<BrokerAccount>(), &paper_account()).await;
-    let strategies = s.namespace.api::<TradingStrategy>();
+    let (namespace, controller) = strategy_controller("ts-heal").await.unwrap();
+    create(&namespace.api::<BrokerAccount>(), &paper_account().unwrap()).await;
+    let strategies = namespace.api::<TradingStrategy>();
     create(&strategies, &strategy("heal", "paper")).await;
     wait_for(
         &strategies,
         "heal",
         "Ready",
         WAIT,
-        |t: Option<&TradingStrategy>| ready(t),
+        |t: Option<&TradingStrategy>| is_ready(t),
     )
     .await
     .unwrap();
 
-    let secrets = s.namespace.api::<Secret>();
+    let secrets = namespace.api::<Secret>();
     secrets
         .delete("heal-config", &DeleteParams::default())
         .await
@@ -293,7 +222,7 @@ async fn a_child_deleted_or_edited_by_hand_is_put_back_and_a_spec_change_rolls_t
     .await
     .unwrap();
 
-    let deployments = s.namespace.api::<Deployment>();
+    let deployments = namespace.api::<Deployment>();
     deployments
         .patch(
             "heal-trader",
@@ -316,7 +245,7 @@ async fn a_child_deleted_or_edited_by_hand_is_put_back_and_a_spec_change_rolls_t
 
     // A child the operator does not re-read while its watch reports no change: an edit is a
     // change, so it is read again and put back.
-    let roles = s.namespace.api::<Role>();
+    let roles = namespace.api::<Role>();
     let rules_before = roles.get("heal-runtime").await.unwrap().rules;
     roles
         .patch(
@@ -359,68 +288,58 @@ async fn a_child_deleted_or_edited_by_hand_is_put_back_and_a_spec_change_rolls_t
     let yaml = String::from_utf8(config.data.unwrap()["config.yaml"].0.clone()).unwrap();
     assert!(yaml.contains("stopLoss: 0.04"), "{yaml}");
 
-    s.controller.stop().await.unwrap();
-    s.namespace.delete().await.unwrap();
+    controller.stop().await.unwrap();
+    namespace.delete().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_missing_broker_account_is_a_condition_and_an_event_until_it_exists() {
-    let s = setup("ts-ref").await;
-    let strategies = s.namespace.api::<TradingStrategy>();
+    let (namespace, controller) = strategy_controller("ts-ref").await.unwrap();
+    let strategies = namespace.api::<TradingStrategy>();
     create(&strategies, &strategy("orphan", "nowhere")).await;
     let blocked = wait_for(
         &strategies,
         "orphan",
         "BrokerAccountNotFound",
         WAIT,
-        |t: Option<&TradingStrategy>| {
-            condition(t, "Ready") == Some(("False".into(), "BrokerAccountNotFound".into()))
-        },
+        |t: Option<&TradingStrategy>| has_condition(t, "Ready", "False", "BrokerAccountNotFound"),
     )
     .await
     .unwrap();
-    assert_eq!(condition(Some(&blocked), "Stalled").unwrap().0, "True");
-    let message = &blocked
-        .status
-        .as_ref()
-        .unwrap()
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap()
-        .message;
+    assert_eq!(condition(Some(&blocked), "Stalled").unwrap().status, "True");
+    let message = conditions::message(&blocked, "Ready");
     assert!(message.contains("nowhere"), "{message}");
     assert!(
-        s.namespace
+        namespace
             .api::<Deployment>()
             .get_opt("orphan-trader")
             .await
             .unwrap()
             .is_none()
     );
-    wait_for_event(&s.namespace, "BrokerAccountNotFound", "Warning").await;
+    wait_for_event(&namespace, "BrokerAccountNotFound", "Warning").await;
 
-    let mut account = paper_account();
+    let mut account = paper_account().unwrap();
     account.metadata.name = Some("nowhere".into());
-    create(&s.namespace.api::<BrokerAccount>(), &account).await;
+    create(&namespace.api::<BrokerAccount>(), &account).await;
     wait_for(
         &strategies,
         "orphan",
         "Ready once the account exists",
         WAIT,
-        |t: Option<&TradingStrategy>| ready(t),
+        |t: Option<&TradingStrategy>| is_ready(t),
     )
     .await
     .unwrap();
 
-    s.controller.stop().await.unwrap();
-    s.namespace.delete().await.unwrap();
+    controller.stop().await.unwrap();
+    namespace.delete().await.unwrap();
 }
 
 #[tokio::test]
 async fn suspend_halts_through_the_config_and_a_rotated_credential_rolls_the_pods() {
-    let s = setup("ts-halt").await;
-    let secrets = s.namespace.api::<Secret>();
+    let (namespace, controller) = strategy_controller("ts-halt").await.unwrap();
+    let secrets = namespace.api::<Secret>();
     let keys: Secret = serde_json::from_value(json!({
         "metadata": {"name": "alpaca-keys"},
         "stringData": {"APCA_API_KEY_ID": "PKFIRST", "APCA_API_SECRET_KEY": "first-secret"},
@@ -433,22 +352,22 @@ async fn suspend_halts_through_the_config_and_a_rotated_credential_rolls_the_pod
         "spec": {"broker": "Alpaca", "endpoint": "http://127.0.0.1:9", "credentialsSecretRef": {"name": "alpaca-keys"}},
     }))
     .unwrap();
-    create(&s.namespace.api::<BrokerAccount>(), &account).await;
-    let strategies = s.namespace.api::<TradingStrategy>();
+    create(&namespace.api::<BrokerAccount>(), &account).await;
+    let strategies = namespace.api::<TradingStrategy>();
     create(&strategies, &strategy("halt", "alpaca")).await;
     wait_for(
         &strategies,
         "halt",
         "Ready",
         WAIT,
-        |t: Option<&TradingStrategy>| ready(t),
+        |t: Option<&TradingStrategy>| is_ready(t),
     )
     .await
     .unwrap();
 
     let copied = secrets.get("halt-credentials").await.unwrap().data.unwrap();
     assert_eq!(copied["broker-key-id"].0, b"PKFIRST");
-    let deployments = s.namespace.api::<Deployment>();
+    let deployments = namespace.api::<Deployment>();
     let before = pod_inputs_hash(&deployments.get("halt-trader").await.unwrap());
 
     secrets
@@ -517,23 +436,23 @@ async fn suspend_halts_through_the_config_and_a_rotated_credential_rolls_the_pod
         Some(1)
     );
 
-    s.controller.stop().await.unwrap();
-    s.namespace.delete().await.unwrap();
+    controller.stop().await.unwrap();
+    namespace.delete().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strategy_collects_its_children()
  {
-    let s = setup("ts-noop").await;
-    create(&s.namespace.api::<BrokerAccount>(), &paper_account()).await;
-    let strategies = s.namespace.api::<TradingStrategy>();
+    let (namespace, controller) = strategy_controller("ts-noop").await.unwrap();
+    create(&namespace.api::<BrokerAccount>(), &paper_account().unwrap()).await;
+    let strategies = namespace.api::<TradingStrategy>();
     create(&strategies, &strategy("quiet", "paper")).await;
     wait_for(
         &strategies,
         "quiet",
         "Ready",
         WAIT,
-        |t: Option<&TradingStrategy>| ready(t),
+        |t: Option<&TradingStrategy>| is_ready(t),
     )
     .await
     .unwrap();
@@ -552,7 +471,7 @@ async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strateg
             .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
     };
-    let before = s.controller.metrics.render();
+    let before = controller.metrics.render();
     // A label change is a watch event without a new generation: it triggers a reconcile
     // that has nothing to do.
     strategies
@@ -564,7 +483,7 @@ async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strateg
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while reconciles(&s.controller.metrics.render()) <= reconciles(&before) {
+    while reconciles(&controller.metrics.render()) <= reconciles(&before) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the label change did not trigger a reconcile"
@@ -572,7 +491,7 @@ async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strateg
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = s.controller.metrics.render();
+    let after = controller.metrics.render();
     assert_eq!(
         writes(&after),
         writes(&before),
@@ -583,7 +502,7 @@ async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strateg
         .delete("quiet", &DeleteParams::foreground())
         .await
         .unwrap();
-    let deployments = s.namespace.api::<Deployment>();
+    let deployments = namespace.api::<Deployment>();
     wait_deleted(
         &deployments,
         "quiet-trader",
@@ -593,7 +512,7 @@ async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strateg
     .await
     .unwrap();
     wait_deleted(
-        &s.namespace.api::<Secret>(),
+        &namespace.api::<Secret>(),
         "quiet-config",
         "the config Secret to be collected",
         WAIT,
@@ -601,6 +520,6 @@ async fn a_reconcile_that_learns_nothing_writes_nothing_and_deleting_the_strateg
     .await
     .unwrap();
 
-    s.controller.stop().await.unwrap();
-    s.namespace.delete().await.unwrap();
+    controller.stop().await.unwrap();
+    namespace.delete().await.unwrap();
 }

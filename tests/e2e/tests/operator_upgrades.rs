@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use e2e::conditions::{self, condition};
 use e2e::{TestNamespace, shared_client, wait_for};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -51,16 +52,6 @@ fn revisions(strategy: Option<&TradingStrategy>) -> (Option<String>, Option<Stri
 fn rolled_out(strategy: Option<&TradingStrategy>) -> bool {
     let (current, desired) = revisions(strategy);
     current.is_some() && current == desired
-}
-
-fn upgrade_pending(strategy: Option<&TradingStrategy>) -> Option<(String, String)> {
-    strategy?
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "UpgradePending")
-        .map(|c| (c.status.clone(), c.message.clone()))
 }
 
 /// The cells of `kubectl get ts up -o wide` under the two revision columns.
@@ -215,7 +206,7 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
         "UpgradePending for v3",
         WAIT,
         |t: Option<&TradingStrategy>| {
-            upgrade_pending(t).is_some_and(|(status, _)| status == "True")
+            condition(t, "UpgradePending").is_some_and(|c| c.status == "True")
         },
     )
     .await
@@ -223,7 +214,7 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
     let (current, v3) = revisions(Some(&held));
     assert_eq!(current, v2, "the running revision stays");
     assert_ne!(v3, v2);
-    let (_, message) = upgrade_pending(Some(&held)).unwrap();
+    let message = conditions::message(&held, "UpgradePending");
     assert!(message.contains(v3.as_deref().unwrap()), "{message}");
     assert!(message.contains(&opening), "{message}");
     assert_eq!(
@@ -261,12 +252,7 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
     .unwrap();
     let (current, v4) = revisions(Some(&rotated));
     assert_eq!(current, v2);
-    assert!(
-        upgrade_pending(Some(&rotated))
-            .unwrap()
-            .1
-            .contains(v4.as_deref().unwrap())
-    );
+    assert!(conditions::message(&rotated, "UpgradePending").contains(v4.as_deref().unwrap()));
     let live = deployments.get("up-trader").await.unwrap();
     assert_eq!(image(&live), "runtime:v2");
     // The pods' credentials wait with their template: a pod restarting now reads the old URL.
@@ -305,7 +291,10 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
         status.last_forced_upgrade_at.as_deref(),
         Some("2026-12-01T21:00:00Z")
     );
-    assert_eq!(upgrade_pending(Some(&forced)).unwrap().0, "False");
+    assert_eq!(
+        condition(Some(&forced), "UpgradePending").unwrap().status,
+        "False"
+    );
     assert_eq!(
         journal_url(&namespace).await,
         "postgres://trader:rotated@db:5432/journal"
@@ -323,7 +312,7 @@ async fn an_image_change_rolls_surge_first_and_supervised_upgrades_wait_for_a_wi
         "the restart to wait",
         WAIT,
         |t: Option<&TradingStrategy>| {
-            upgrade_pending(t).is_some_and(|(status, _)| status == "True")
+            condition(t, "UpgradePending").is_some_and(|c| c.status == "True")
         },
     )
     .await
