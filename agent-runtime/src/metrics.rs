@@ -177,7 +177,7 @@ impl Metrics {
         for learnt in ["placement", "follow_up"] {
             metrics.fills.with_label_values(&[learnt]);
         }
-        for reason in crate::risk::RejectReason::ALL {
+        for reason in crate::domain::risk::RejectReason::ALL {
             metrics
                 .risk_rejections
                 .with_label_values(&[reason.as_str()]);

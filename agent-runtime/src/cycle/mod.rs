@@ -13,6 +13,7 @@
 pub mod adapters;
 pub mod backtest;
 pub mod build;
+mod debate;
 pub mod ports;
 pub mod runner;
 

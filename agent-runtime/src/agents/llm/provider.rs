@@ -20,11 +20,11 @@ use chrono::{DateTime, Utc};
 
 use super::budget::{DailyBudget, LlmCall, Pricing, SpendLedger, tally};
 use super::client::{ApiKey, CallError, ChatClient, ChatRequest, Completion};
-use super::events::LlmEvent;
 use super::metrics::LlmMetrics;
 use super::ratelimit::{Gate, GateClosed};
 use super::verdict::{Verdict, VerdictError, parse_verdict};
 use crate::config::ProviderConfig;
+use crate::domain::LlmEvent;
 
 /// How long to wait between attempts.
 #[derive(Clone, Copy, Debug, PartialEq)]
