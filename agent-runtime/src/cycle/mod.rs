@@ -15,6 +15,7 @@ pub mod backtest;
 pub mod build;
 mod debate;
 pub mod ports;
+pub mod recorder;
 pub mod runner;
 
 use std::collections::BTreeMap;
