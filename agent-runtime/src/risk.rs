@@ -209,50 +209,90 @@ impl RiskManager {
                 format!("price {price} is not usable"),
             );
         }
-        let held = exposure.quantity.max(0.0);
-        let (side, quantity, intent) = match self.stop_loss_hit(exposure) {
-            Some(loss) => {
-                tracing::warn!(symbol, loss, "stop loss: closing the position");
-                (Side::Sell, held, Intent::StopLoss)
-            }
-            None => match decision.action {
-                Action::Hold => return RiskOutcome::NoOrder,
-                Action::Buy => (Side::Buy, decision.target_quantity - held, Intent::Decision),
-                Action::Sell => (
-                    Side::Sell,
-                    held - decision.target_quantity.max(0.0),
-                    Intent::Decision,
-                ),
-            },
+        let Some((side, quantity, intent)) = self.order_wanted(decision, exposure) else {
+            return RiskOutcome::NoOrder;
         };
         let lot = lot_size(symbol);
         let quantity = round_down_to_lot(quantity, lot);
         if quantity <= 0.0 {
             return RiskOutcome::NoOrder;
         }
+        if let Err(rejected) = self.admit(now, symbol, side) {
+            return rejected;
+        }
+        let (quantity, clips) = self.clip(side, quantity, exposure, lot);
+        if quantity <= 0.0 {
+            let last = clips
+                .last()
+                .map_or(RejectReason::InvalidPrice, |c| c.reason);
+            return reject(
+                last,
+                format!("{} clipped to nothing by {}", side.as_str(), last.as_str()),
+            );
+        }
+        self.recent_orders.push_back(now);
+        RiskOutcome::Approved(ApprovedOrder {
+            symbol: symbol.to_string(),
+            side,
+            quantity,
+            reference_price: price,
+            intent,
+            clips,
+        })
+    }
+
+    /// The order the position calls for before any limit: a stop loss closing it, else the
+    /// decision's move to its target; `None` for a hold.
+    fn order_wanted(
+        &self,
+        decision: &Decision,
+        exposure: &Exposure,
+    ) -> Option<(Side, f64, Intent)> {
+        let held = exposure.quantity.max(0.0);
+        match self.stop_loss_hit(exposure) {
+            Some(loss) => {
+                let symbol = decision.symbol.as_str();
+                tracing::warn!(symbol, loss, "stop loss: closing the position");
+                Some((Side::Sell, held, Intent::StopLoss))
+            }
+            None => match decision.action {
+                Action::Hold => None,
+                Action::Buy => Some((Side::Buy, decision.target_quantity - held, Intent::Decision)),
+                Action::Sell => Some((
+                    Side::Sell,
+                    held - decision.target_quantity.max(0.0),
+                    Intent::Decision,
+                )),
+            },
+        }
+    }
+
+    /// The limits that refuse an order outright: the trading state, `allowedSymbols` and
+    /// `maxOrdersPerMinute` (whose window this moves on).
+    fn admit(&mut self, now: DateTime<Utc>, symbol: &str, side: Side) -> Result<(), RiskOutcome> {
         match self.state() {
             TradingState::Halted => {
                 let why = match (&self.drawdown_trip, &self.daily_trip) {
                     (Some(trip), _) | (None, Some((_, trip))) => format!("kill switch: {trip}"),
                     (None, None) => "trading state is Halted".to_string(),
                 };
-                return reject(RejectReason::Halted, why);
+                return Err(reject(RejectReason::Halted, why));
             }
             TradingState::Reducing if side == Side::Buy => {
-                return reject(
+                return Err(reject(
                     RejectReason::ReducingOnly,
                     "trading state is Reducing: buys would add exposure".into(),
-                );
+                ));
             }
             _ => {}
         }
         if !self.config.allowed_symbols.is_empty()
             && !self.config.allowed_symbols.iter().any(|s| s == symbol)
         {
-            return reject(
+            return Err(reject(
                 RejectReason::SymbolNotAllowed,
                 format!("{symbol} is not in allowedSymbols"),
-            );
+            ));
         }
         if let Some(limit) = self.config.max_orders_per_minute {
             let window_start = now - chrono::Duration::minutes(1);
@@ -264,12 +304,20 @@ impl RiskManager {
                 self.recent_orders.pop_front();
             }
             if self.recent_orders.len() >= limit as usize {
-                return reject(
+                return Err(reject(
                     RejectReason::RateLimited,
                     format!("{limit} orders in the last minute"),
-                );
+                ));
             }
         }
+        Ok(())
+    }
+
+    /// The limits that cut an order down (order and position notional, cash for a buy), in
+    /// that order, with a [`Clip`] for each that did.
+    fn clip(&self, side: Side, quantity: f64, exposure: &Exposure, lot: f64) -> (f64, Vec<Clip>) {
+        let price = exposure.price;
+        let held = exposure.quantity.max(0.0);
         let mut clips = Vec::new();
         let mut quantity = quantity;
         let mut cap = |reason: RejectReason, max_notional: f64, quantity: &mut f64| {
@@ -296,24 +344,7 @@ impl RiskManager {
             }
             cap(RejectReason::InsufficientCash, exposure.cash, &mut quantity);
         }
-        if quantity <= 0.0 {
-            let last = clips
-                .last()
-                .map_or(RejectReason::InvalidPrice, |c| c.reason);
-            return reject(
-                last,
-                format!("{} clipped to nothing by {}", side.as_str(), last.as_str()),
-            );
-        }
-        self.recent_orders.push_back(now);
-        RiskOutcome::Approved(ApprovedOrder {
-            symbol: symbol.to_string(),
-            side,
-            quantity,
-            reference_price: price,
-            intent,
-            clips,
-        })
+        (quantity, clips)
     }
 
     /// The loss fraction when the stop loss should close the position.

@@ -116,6 +116,9 @@ impl JournalRecorder {
 
 /// The event row an entry without a table of its own becomes; `None` for entries the
 /// journal keeps elsewhere (an order without clips, an order's result: the order rows).
+///
+/// Long on purpose: a table, one arm per kind of entry with the event kind, message and
+/// details it is journalled as, so every event row's wording is read in one place.
 pub fn event_record(entry: &JournalEntry) -> Option<EventRecord> {
     let (cycle_id, time, kind, message, details) = match entry {
         JournalEntry::Order {
