@@ -22,6 +22,7 @@ pub mod replay;
 pub mod risk;
 pub mod schedule;
 pub mod server;
+pub mod startup;
 pub mod status_report;
 pub mod trader;
 pub mod worker;

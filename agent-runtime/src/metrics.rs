@@ -62,6 +62,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Registers every metric, each with its name and help next to it. Long on purpose: it is
+    /// a table (one entry per metric, read top to bottom against `docs/metrics.md`), and
+    /// splitting it would only scatter the names.
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("tradeplane".into()), None)?;
         let counter_vec =
@@ -177,7 +180,7 @@ impl Metrics {
         for learnt in ["placement", "follow_up"] {
             metrics.fills.with_label_values(&[learnt]);
         }
-        for reason in crate::risk::RejectReason::ALL {
+        for reason in crate::domain::risk::RejectReason::ALL {
             metrics
                 .risk_rejections
                 .with_label_values(&[reason.as_str()]);

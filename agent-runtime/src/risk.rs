@@ -28,67 +28,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{RiskConfig, TradingState};
 use crate::decision::{lot_size, round_down_to_lot};
+pub use crate::domain::risk::{Clip, Intent, RejectReason, Rejection, Trip};
 use crate::domain::{Action, Decision, Side};
-
-/// Why the risk manager refused or cut an order. `as_str` is a stable metric label.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RejectReason {
-    Halted,
-    ReducingOnly,
-    SymbolNotAllowed,
-    RateLimited,
-    OrderNotional,
-    PositionNotional,
-    InsufficientCash,
-    InvalidPrice,
-}
-
-impl RejectReason {
-    /// Every reason, so `risk_rejections_total` can show each at zero from the start.
-    pub const ALL: [RejectReason; 8] = [
-        Self::Halted,
-        Self::ReducingOnly,
-        Self::SymbolNotAllowed,
-        Self::RateLimited,
-        Self::OrderNotional,
-        Self::PositionNotional,
-        Self::InsufficientCash,
-        Self::InvalidPrice,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Halted => "halted",
-            Self::ReducingOnly => "reducing_only",
-            Self::SymbolNotAllowed => "symbol_not_allowed",
-            Self::RateLimited => "rate_limited",
-            Self::OrderNotional => "order_notional",
-            Self::PositionNotional => "position_notional",
-            Self::InsufficientCash => "insufficient_cash",
-            Self::InvalidPrice => "invalid_price",
-        }
-    }
-}
-
-/// Why an order exists; part of its client order id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Intent {
-    /// The decision's buy or sell.
-    Decision,
-    /// A forced close by the stop loss.
-    StopLoss,
-}
-
-impl Intent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Decision => "decision",
-            Self::StopLoss => "stop_loss",
-        }
-    }
-}
 
 /// An order the risk manager let through; the cycle gives it its client order id.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,19 +41,6 @@ pub struct ApprovedOrder {
     pub intent: Intent,
     /// Limits that cut the order, with what was asked and what was kept.
     pub clips: Vec<Clip>,
-}
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Clip {
-    pub reason: RejectReason,
-    pub from_quantity: f64,
-    pub to_quantity: f64,
-}
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Rejection {
-    pub reason: RejectReason,
-    pub detail: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -131,59 +59,6 @@ pub struct Exposure {
     /// Units held now (long only: ≥ 0).
     pub quantity: f64,
     pub average_price: f64,
-}
-
-/// A kill switch that fired.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum Trip {
-    MaxDrawdown {
-        peak: f64,
-        equity: f64,
-        drawdown: f64,
-    },
-    MaxDailyLoss {
-        day: NaiveDate,
-        day_start: f64,
-        equity: f64,
-    },
-}
-
-impl Trip {
-    /// The stable name of the kill switch that fired.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::MaxDrawdown { .. } => "max_drawdown",
-            Self::MaxDailyLoss { .. } => "max_daily_loss",
-        }
-    }
-}
-
-/// What the journal says about a trip: which kill switch, and the figures that fired it.
-impl std::fmt::Display for Trip {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::MaxDrawdown {
-                peak,
-                equity,
-                drawdown,
-            } => write!(
-                f,
-                "{}: equity {equity:.2} is {:.2}% below the peak {peak:.2}",
-                self.as_str(),
-                drawdown * 100.0
-            ),
-            Self::MaxDailyLoss {
-                day,
-                day_start,
-                equity,
-            } => write!(
-                f,
-                "{}: equity {equity:.2} is {:.2} below the {day} start of {day_start:.2}",
-                self.as_str(),
-                day_start - equity
-            ),
-        }
-    }
 }
 
 pub struct RiskManager {
@@ -334,50 +209,90 @@ impl RiskManager {
                 format!("price {price} is not usable"),
             );
         }
-        let held = exposure.quantity.max(0.0);
-        let (side, quantity, intent) = match self.stop_loss_hit(exposure) {
-            Some(loss) => {
-                tracing::warn!(symbol, loss, "stop loss: closing the position");
-                (Side::Sell, held, Intent::StopLoss)
-            }
-            None => match decision.action {
-                Action::Hold => return RiskOutcome::NoOrder,
-                Action::Buy => (Side::Buy, decision.target_quantity - held, Intent::Decision),
-                Action::Sell => (
-                    Side::Sell,
-                    held - decision.target_quantity.max(0.0),
-                    Intent::Decision,
-                ),
-            },
+        let Some((side, quantity, intent)) = self.order_wanted(decision, exposure) else {
+            return RiskOutcome::NoOrder;
         };
         let lot = lot_size(symbol);
         let quantity = round_down_to_lot(quantity, lot);
         if quantity <= 0.0 {
             return RiskOutcome::NoOrder;
         }
+        if let Err(rejected) = self.admit(now, symbol, side) {
+            return rejected;
+        }
+        let (quantity, clips) = self.clip(side, quantity, exposure, lot);
+        if quantity <= 0.0 {
+            let last = clips
+                .last()
+                .map_or(RejectReason::InvalidPrice, |c| c.reason);
+            return reject(
+                last,
+                format!("{} clipped to nothing by {}", side.as_str(), last.as_str()),
+            );
+        }
+        self.recent_orders.push_back(now);
+        RiskOutcome::Approved(ApprovedOrder {
+            symbol: symbol.to_string(),
+            side,
+            quantity,
+            reference_price: price,
+            intent,
+            clips,
+        })
+    }
+
+    /// The order the position calls for before any limit: a stop loss closing it, else the
+    /// decision's move to its target; `None` for a hold.
+    fn order_wanted(
+        &self,
+        decision: &Decision,
+        exposure: &Exposure,
+    ) -> Option<(Side, f64, Intent)> {
+        let held = exposure.quantity.max(0.0);
+        match self.stop_loss_hit(exposure) {
+            Some(loss) => {
+                let symbol = decision.symbol.as_str();
+                tracing::warn!(symbol, loss, "stop loss: closing the position");
+                Some((Side::Sell, held, Intent::StopLoss))
+            }
+            None => match decision.action {
+                Action::Hold => None,
+                Action::Buy => Some((Side::Buy, decision.target_quantity - held, Intent::Decision)),
+                Action::Sell => Some((
+                    Side::Sell,
+                    held - decision.target_quantity.max(0.0),
+                    Intent::Decision,
+                )),
+            },
+        }
+    }
+
+    /// The limits that refuse an order outright: the trading state, `allowedSymbols` and
+    /// `maxOrdersPerMinute` (whose window this moves on).
+    fn admit(&mut self, now: DateTime<Utc>, symbol: &str, side: Side) -> Result<(), RiskOutcome> {
         match self.state() {
             TradingState::Halted => {
                 let why = match (&self.drawdown_trip, &self.daily_trip) {
                     (Some(trip), _) | (None, Some((_, trip))) => format!("kill switch: {trip}"),
                     (None, None) => "trading state is Halted".to_string(),
                 };
-                return reject(RejectReason::Halted, why);
+                return Err(reject(RejectReason::Halted, why));
             }
             TradingState::Reducing if side == Side::Buy => {
-                return reject(
+                return Err(reject(
                     RejectReason::ReducingOnly,
                     "trading state is Reducing: buys would add exposure".into(),
-                );
+                ));
             }
             _ => {}
         }
         if !self.config.allowed_symbols.is_empty()
             && !self.config.allowed_symbols.iter().any(|s| s == symbol)
         {
-            return reject(
+            return Err(reject(
                 RejectReason::SymbolNotAllowed,
                 format!("{symbol} is not in allowedSymbols"),
-            );
+            ));
         }
         if let Some(limit) = self.config.max_orders_per_minute {
             let window_start = now - chrono::Duration::minutes(1);
@@ -389,12 +304,20 @@ impl RiskManager {
                 self.recent_orders.pop_front();
             }
             if self.recent_orders.len() >= limit as usize {
-                return reject(
+                return Err(reject(
                     RejectReason::RateLimited,
                     format!("{limit} orders in the last minute"),
-                );
+                ));
             }
         }
+        Ok(())
+    }
+
+    /// The limits that cut an order down (order and position notional, cash for a buy), in
+    /// that order, with a [`Clip`] for each that did.
+    fn clip(&self, side: Side, quantity: f64, exposure: &Exposure, lot: f64) -> (f64, Vec<Clip>) {
+        let price = exposure.price;
+        let held = exposure.quantity.max(0.0);
         let mut clips = Vec::new();
         let mut quantity = quantity;
         let mut cap = |reason: RejectReason, max_notional: f64, quantity: &mut f64| {
@@ -421,24 +344,7 @@ impl RiskManager {
             }
             cap(RejectReason::InsufficientCash, exposure.cash, &mut quantity);
         }
-        if quantity <= 0.0 {
-            let last = clips
-                .last()
-                .map_or(RejectReason::InvalidPrice, |c| c.reason);
-            return reject(
-                last,
-                format!("{} clipped to nothing by {}", side.as_str(), last.as_str()),
-            );
-        }
-        self.recent_orders.push_back(now);
-        RiskOutcome::Approved(ApprovedOrder {
-            symbol: symbol.to_string(),
-            side,
-            quantity,
-            reference_price: price,
-            intent,
-            clips,
-        })
+        (quantity, clips)
     }
 
     /// The loss fraction when the stop loss should close the position.

@@ -10,25 +10,9 @@ pub mod quant;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use crate::domain::{AnalystReport, Bar, Position};
+use crate::domain::AnalystReport;
+pub use crate::domain::Snapshot;
 use llm::{Analysis, LlmEvent};
-
-/// What an analyst sees of one symbol at decision time.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Snapshot {
-    pub symbol: String,
-    /// Oldest first; the last bar is the latest price.
-    pub bars: Vec<Bar>,
-    /// The strategy's current position in the symbol, if any.
-    pub position: Option<Position>,
-}
-
-impl Snapshot {
-    /// Close of the latest bar.
-    pub fn last_price(&self) -> Option<f64> {
-        self.bars.last().map(|bar| bar.close)
-    }
-}
 
 /// One analyst seat.
 pub trait Analyst: Send + Sync {

@@ -1,138 +1,31 @@
-//! The paper broker: simulated market orders, with its books in the journal.
+//! The paper broker: simulated market orders, with its books in a store (the journal).
 //!
 //! A market order fills at once, in full, at the order's reference price (the last price the
 //! trader saw — "the next price" in a simulation that has no other) moved against the trader
 //! by `slippage_bps`, and pays `commission_bps` of the fill's notional. Cash, positions and
-//! marks live in the journal's `paper_*` tables, written in one transaction per fill, so a
-//! restarted trader continues with the same account. It is long-only unless `allow_short`:
-//! selling more than is held is rejected, as is buying more than the cash pays for.
+//! marks live in a [`PaperStore`] — for a trader the journal's `paper_*` tables, written in
+//! one transaction per fill, so a restarted trader continues with the same account. It is
+//! long-only unless `allow_short`: selling more than is held is rejected, as is buying more
+//! than the cash pays for.
 //!
-//! The accounting is the pure [`PaperBook`], unit-tested for the invariant that matters:
+//! The accounting is the pure [`PaperBook`] (in `domain::paper`), unit-tested for the invariant that matters:
 //! after any sequence of fills, equity = cash + Σ quantity × mark, and every fill changes
 //! equity by exactly minus its costs (commission and slippage).
-
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::Mutex;
 
-use super::{
-    Account, Broker, BrokerError, BrokerOrder, MarketClock, QUANTITY_EPSILON, position_after_fill,
-};
-use crate::domain::{OrderRequest, OrderStatus, Position, Side};
-use crate::journal::Journal;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PaperSettings {
-    pub starting_cash: f64,
-    pub commission_bps: f64,
-    pub slippage_bps: f64,
-    /// Allow selling more than is held (negative positions). Off by default.
-    pub allow_short: bool,
-}
-
-/// The paper account: cash, positions and the last price (mark) of each symbol held.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PaperBook {
-    pub cash: f64,
-    pub positions: BTreeMap<String, Position>,
-    pub marks: BTreeMap<String, f64>,
-}
-
-/// The result of one simulated fill.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PaperFill {
-    pub price: f64,
-    pub commission: f64,
-    pub cash_after: f64,
-    pub position_after: Position,
-}
-
-impl PaperBook {
-    /// Cash plus every position at its mark (at its entry price when never marked).
-    pub fn equity(&self) -> f64 {
-        self.cash
-            + self
-                .positions
-                .values()
-                .map(|p| p.quantity * self.mark(&p.symbol).unwrap_or(p.average_price))
-                .sum::<f64>()
-    }
-
-    pub fn mark(&self, symbol: &str) -> Option<f64> {
-        self.marks.get(symbol).copied()
-    }
-
-    /// Fills `order` and updates the book, or says why it cannot (the book is then unchanged).
-    pub fn execute(
-        &mut self,
-        order: &OrderRequest,
-        settings: &PaperSettings,
-    ) -> Result<PaperFill, String> {
-        let quantity = order.quantity;
-        let reference = order.reference_price;
-        if !(quantity.is_finite() && quantity > 0.0) {
-            return Err(format!("quantity must be positive, got {quantity}"));
-        }
-        if !(reference.is_finite() && reference > 0.0) {
-            return Err(format!("reference price must be positive, got {reference}"));
-        }
-        let slip = settings.slippage_bps / 10_000.0;
-        let price = match order.side {
-            Side::Buy => reference * (1.0 + slip),
-            Side::Sell => reference * (1.0 - slip),
-        };
-        let notional = quantity * price;
-        let commission = notional * settings.commission_bps / 10_000.0;
-        let held = self.positions.get(&order.symbol);
-        let cash_after = match order.side {
-            Side::Buy => {
-                let cost = notional + commission;
-                if cost > self.cash + 1e-9 {
-                    return Err(format!(
-                        "insufficient cash: buying {quantity} {} costs {cost:.2}, cash is {:.2}",
-                        order.symbol, self.cash
-                    ));
-                }
-                self.cash - cost
-            }
-            Side::Sell => {
-                let held_quantity = held.map_or(0.0, |p| p.quantity);
-                if !settings.allow_short && quantity > held_quantity + QUANTITY_EPSILON {
-                    return Err(format!(
-                        "long-only: selling {quantity} {} but holding {held_quantity}",
-                        order.symbol
-                    ));
-                }
-                self.cash + notional - commission
-            }
-        };
-        let position_after = position_after_fill(held, &order.symbol, order.side, quantity, price);
-        self.cash = cash_after;
-        if position_after.quantity == 0.0 {
-            self.positions.remove(&order.symbol);
-            self.marks.remove(&order.symbol);
-        } else {
-            self.positions
-                .insert(order.symbol.clone(), position_after.clone());
-            // Marked at the market price, not the slipped fill price: slippage is a cost.
-            self.marks.insert(order.symbol.clone(), reference);
-        }
-        Ok(PaperFill {
-            price,
-            commission,
-            cash_after,
-            position_after,
-        })
-    }
-}
+use super::paper_store::PaperStore;
+use super::{Account, Broker, BrokerError, BrokerOrder, MarketClock};
+pub use crate::domain::paper::{PaperBook, PaperFill, PaperSettings};
+use crate::domain::{OrderRequest, OrderStatus, Position};
 
 /// The paper broker. Submissions are serialised (one at a time) so each reads the book the
 /// previous one wrote.
 pub struct PaperBroker {
-    journal: Journal,
+    store: Box<dyn PaperStore>,
     settings: PaperSettings,
     submit_lock: Mutex<()>,
 }
@@ -146,8 +39,12 @@ impl std::fmt::Debug for PaperBroker {
 }
 
 impl PaperBroker {
-    /// Opens the paper account in `journal` (with `starting_cash` the first time only).
-    pub async fn open(journal: Journal, settings: PaperSettings) -> Result<Self, BrokerError> {
+    /// Opens the paper account in `store` — the journal, for a trader — with
+    /// `starting_cash` the first time only.
+    pub async fn open(
+        store: impl PaperStore + 'static,
+        settings: PaperSettings,
+    ) -> Result<Self, BrokerError> {
         if !(settings.starting_cash.is_finite() && settings.starting_cash >= 0.0) {
             return Err(BrokerError::Config {
                 message: format!(
@@ -156,11 +53,9 @@ impl PaperBroker {
                 ),
             });
         }
-        journal
-            .paper_open(settings.starting_cash, Utc::now())
-            .await?;
+        store.open(settings.starting_cash, Utc::now()).await?;
         Ok(Self {
-            journal,
+            store: Box::new(store),
             settings,
             submit_lock: Mutex::new(()),
         })
@@ -168,12 +63,12 @@ impl PaperBroker {
 
     /// Marks a held symbol at `price`, so equity follows the market between fills.
     pub async fn mark(&self, symbol: &str, price: f64) -> Result<(), BrokerError> {
-        Ok(self.journal.paper_set_mark(symbol, price).await?)
+        self.store.set_mark(symbol, price).await
     }
 
     /// The whole book (cash, positions, marks), e.g. for tests and status.
     pub async fn book(&self) -> Result<PaperBook, BrokerError> {
-        Ok(self.journal.paper_book().await?)
+        self.store.book().await
     }
 
     async fn submit(
@@ -182,11 +77,11 @@ impl PaperBroker {
         at: DateTime<Utc>,
     ) -> Result<BrokerOrder, BrokerError> {
         let _one_at_a_time = self.submit_lock.lock().await;
-        if let Some(existing) = self.journal.paper_order(&order.client_order_id).await? {
+        if let Some(existing) = self.store.order(&order.client_order_id).await? {
             // Same rule as a real broker: one order per client order id.
             return Ok(existing);
         }
-        let mut book = self.journal.paper_book().await?;
+        let mut book = self.store.book().await?;
         let fill = book
             .execute(order, &self.settings)
             .map_err(|message| BrokerError::Rejected { message })?;
@@ -203,8 +98,8 @@ impl PaperBroker {
             submitted_at: Some(at),
             filled_at: Some(at),
         };
-        self.journal
-            .paper_record_fill(
+        self.store
+            .record_fill(
                 &placed,
                 fill.cash_after,
                 &fill.position_after,
@@ -222,7 +117,7 @@ impl Broker for PaperBroker {
 
     fn account(&self) -> BoxFuture<'_, Result<Account, BrokerError>> {
         async move {
-            let book = self.journal.paper_book().await?;
+            let book = self.store.book().await?;
             Ok(Account {
                 cash: book.cash,
                 equity: book.equity(),
@@ -233,16 +128,7 @@ impl Broker for PaperBroker {
     }
 
     fn positions(&self) -> BoxFuture<'_, Result<Vec<Position>, BrokerError>> {
-        async move {
-            Ok(self
-                .journal
-                .paper_book()
-                .await?
-                .positions
-                .into_values()
-                .collect())
-        }
-        .boxed()
+        async move { Ok(self.store.book().await?.positions.into_values().collect()) }.boxed()
     }
 
     fn submit_order<'a>(
@@ -257,7 +143,7 @@ impl Broker for PaperBroker {
         &'a self,
         client_order_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<BrokerOrder>, BrokerError>> {
-        async move { Ok(self.journal.paper_order(client_order_id).await?) }.boxed()
+        self.store.order(client_order_id)
     }
 
     /// Paper market orders fill in full when placed, so there is never one left to cancel.
@@ -269,14 +155,10 @@ impl Broker for PaperBroker {
     }
 
     fn open_orders(&self) -> BoxFuture<'_, Result<Vec<BrokerOrder>, BrokerError>> {
-        async move { Ok(self.journal.paper_open_orders().await?) }.boxed()
+        self.store.open_orders()
     }
 
     fn clock(&self) -> BoxFuture<'_, Result<Option<MarketClock>, BrokerError>> {
         futures::future::ready(Ok(None)).boxed()
     }
 }
-
-#[cfg(test)]
-#[path = "paper_tests.rs"]
-mod tests;

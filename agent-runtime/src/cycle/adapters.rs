@@ -2,23 +2,16 @@
 //!
 //! [`BrokerExecution`] places orders through `broker::execute` (journal the order pending
 //! first, send, resolve an unknown outcome by client order id) and reconciles through
-//! `broker::reconcile`; [`JournalRecorder`] writes the cycle's entries as journal rows. Order
-//! rows are written by `broker::execute`, so the recorder keeps only what it adds to them
-//! (risk clips) from the cycle's `Order` and `OrderResult` entries.
+//! `broker::reconcile`. The journal's side, `JournalRecorder`, is in `cycle::recorder`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use crate::agents::llm::SpendLedger;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::ports::{
-    AccountState, CyclePhase, Execution, JournalEntry, OrderOutcome, PortError, Recorder,
-    Settlement,
-};
+use super::ports::{AccountState, Execution, OrderOutcome, PortError, Settlement};
+pub use super::recorder::JournalRecorder;
 use crate::broker::execute::{ExecuteError, Executed, execute_order};
 use crate::broker::follow::{
     FollowError, FollowRules, PENDING_GRACE, compare_positions, follow_open_orders,
@@ -27,9 +20,7 @@ use crate::broker::reconcile::reconcile;
 use crate::broker::{Broker, BrokerError, MarketClock};
 use crate::config::OrderPolicy;
 use crate::domain::{OrderRequest, OrderStatus};
-use crate::journal::{
-    CycleRecord, CycleStatus, EventRecord, Journal, JournalError, RejectionRecord,
-};
+use crate::journal::{Journal, JournalError};
 
 /// A broker whose orders are journalled as they go and followed until they end.
 pub struct BrokerExecution {
@@ -71,7 +62,7 @@ fn broker_error(err: BrokerError) -> PortError {
     }
 }
 
-fn journal_error(err: JournalError) -> PortError {
+pub(super) fn journal_error(err: JournalError) -> PortError {
     PortError {
         kind: "storage",
         message: err.to_string(),
@@ -191,206 +182,5 @@ impl Execution for BrokerExecution {
             }
         }
         .boxed()
-    }
-}
-
-/// Writes the cycle's entries to the journal database.
-pub struct JournalRecorder {
-    journal: Journal,
-}
-
-impl JournalRecorder {
-    pub fn new(journal: Journal) -> Self {
-        Self { journal }
-    }
-}
-
-impl Recorder for JournalRecorder {
-    fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
-        async move { self.write(entry).await.map_err(journal_error) }.boxed()
-    }
-
-    fn last_cycle(&self) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, PortError>> {
-        async move { self.journal.last_cycle_time().await.map_err(journal_error) }.boxed()
-    }
-
-    fn spend_ledger(&self) -> Option<Arc<dyn SpendLedger>> {
-        Some(Arc::new(self.journal.clone()))
-    }
-}
-
-impl JournalRecorder {
-    async fn write(&self, entry: &JournalEntry) -> Result<(), JournalError> {
-        match entry {
-            JournalEntry::Cycle {
-                cycle_id,
-                time,
-                phase,
-                summary,
-            } => {
-                let status = match phase {
-                    CyclePhase::Running => CycleStatus::Running,
-                    CyclePhase::Completed => CycleStatus::Completed,
-                    CyclePhase::Failed => CycleStatus::Failed,
-                };
-                let record = CycleRecord {
-                    cycle_id: cycle_id.clone(),
-                    started_at: *time,
-                    finished_at: (status != CycleStatus::Running).then(Utc::now),
-                    status,
-                    summary: summary.clone(),
-                };
-                self.journal.record_cycle(&record).await
-            }
-            JournalEntry::Decision {
-                cycle_id,
-                time,
-                decision,
-            } => self
-                .journal
-                .record_decision(cycle_id, *time, decision)
-                .await
-                .map(|_| ()),
-            JournalEntry::RiskRejected {
-                cycle_id,
-                time,
-                symbol,
-                rejection,
-            } => {
-                let record = RejectionRecord {
-                    cycle_id: cycle_id.clone(),
-                    symbol: symbol.clone(),
-                    reason: rejection.reason.as_str().to_string(),
-                    detail: rejection.detail.clone(),
-                    rejected_at: *time,
-                };
-                self.journal.record_rejection(&record).await
-            }
-            JournalEntry::Order {
-                cycle_id,
-                time,
-                order,
-                clips,
-                ..
-            } if !clips.is_empty() => {
-                let event = EventRecord {
-                    cycle_id: Some(cycle_id.clone()),
-                    kind: "risk_clipped".into(),
-                    message: format!(
-                        "{} {} clipped to {}",
-                        order.symbol,
-                        order.side.as_str(),
-                        order.quantity
-                    ),
-                    details: serde_json::to_value(clips).ok(),
-                    created_at: *time,
-                };
-                self.journal.record_event(&event).await
-            }
-            JournalEntry::Order { .. } | JournalEntry::OrderResult { .. } => Ok(()),
-            JournalEntry::KillSwitch {
-                cycle_id,
-                time,
-                trip,
-            } => {
-                let event = EventRecord {
-                    cycle_id: Some(cycle_id.clone()),
-                    kind: "kill_switch".into(),
-                    message: trip.to_string(),
-                    details: serde_json::to_value(trip).ok(),
-                    created_at: *time,
-                };
-                self.journal.record_event(&event).await
-            }
-            JournalEntry::Llm {
-                cycle_id,
-                time,
-                symbol,
-                event,
-            } => {
-                let mut details = serde_json::to_value(event).unwrap_or_default();
-                if let Some(map) = details.as_object_mut() {
-                    map.insert("symbol".into(), symbol.clone().into());
-                }
-                let event = EventRecord {
-                    cycle_id: Some(cycle_id.clone()),
-                    kind: format!("llm_{}", event.kind()),
-                    message: format!("{symbol}: {event}"),
-                    details: Some(details),
-                    created_at: *time,
-                };
-                self.journal.record_event(&event).await
-            }
-            JournalEntry::TradingState {
-                cycle_id,
-                time,
-                from,
-                to,
-            } => {
-                let event = EventRecord {
-                    cycle_id: Some(cycle_id.clone()),
-                    kind: "trading_state".into(),
-                    message: format!(
-                        "configured trading state {} -> {}",
-                        from.as_str(),
-                        to.as_str()
-                    ),
-                    details: Some(serde_json::json!({"from": from, "to": to})),
-                    created_at: *time,
-                };
-                self.journal.record_event(&event).await
-            }
-            JournalEntry::Equity { time, account, .. } => {
-                self.journal
-                    .record_equity(*time, account.cash, account.equity)
-                    .await
-            }
-            JournalEntry::OrderAbandoned {
-                cycle_id,
-                time,
-                order,
-                reason,
-            } => {
-                let event = EventRecord {
-                    cycle_id: Some(cycle_id.clone()),
-                    kind: "order_abandoned".into(),
-                    message: format!(
-                        "{} {} {}: not sent, {reason}",
-                        order.side.as_str(),
-                        order.quantity,
-                        order.symbol
-                    ),
-                    details: serde_json::to_value(order).ok(),
-                    created_at: *time,
-                };
-                self.journal.record_event(&event).await
-            }
-            JournalEntry::OrderWorking {
-                cycle_id,
-                time,
-                symbol,
-            } => {
-                let event = EventRecord {
-                    cycle_id: Some(cycle_id.clone()),
-                    kind: "order_working".into(),
-                    message: format!(
-                        "{symbol}: no new order, one placed earlier is still open at the broker"
-                    ),
-                    details: None,
-                    created_at: *time,
-                };
-                self.journal.record_event(&event).await
-            }
-            JournalEntry::MissedCycle { cycle_id, time } => {
-                let record = CycleRecord {
-                    cycle_id: cycle_id.clone(),
-                    started_at: *time,
-                    finished_at: None,
-                    status: CycleStatus::Missed,
-                    summary: Some("no leader ran this slot".into()),
-                };
-                self.journal.record_missed_cycle(&record).await
-            }
-        }
     }
 }

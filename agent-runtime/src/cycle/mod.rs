@@ -13,7 +13,9 @@
 pub mod adapters;
 pub mod backtest;
 pub mod build;
+mod debate;
 pub mod ports;
+pub mod recorder;
 pub mod runner;
 
 use std::collections::BTreeMap;
@@ -30,7 +32,7 @@ use crate::domain::{Action, Decision, OrderRequest, OrderStatus, PositionCorrect
 use crate::leadership::Leadership;
 use crate::market::MarketData;
 use crate::metrics::Metrics;
-use crate::risk::{Exposure, RiskManager, RiskOutcome};
+use crate::risk::{ApprovedOrder, Exposure, RiskManager, RiskOutcome};
 use crate::worker::PoolClient;
 use ports::{AccountState, CyclePhase, Debate, Execution, JournalEntry, PortError, Recorder};
 
@@ -181,14 +183,38 @@ impl CycleRunner {
             .await?;
         }
 
-        let analyses =
-            futures::future::join_all(snapshots.iter().map(|s| self.analyze(s, &account))).await;
         let mut report = CycleReport {
             cycle_id: cycle_id.clone(),
             fills_followed_up: settlement.fills.len(),
             corrections: settlement.corrections.clone(),
             ..CycleReport::default()
         };
+        let proposals = self
+            .decide_all(&cycle_id, now, &snapshots, &account, &mut report)
+            .await?;
+        self.place_all(
+            &cycle_id,
+            now,
+            proposals,
+            &settlement,
+            &mut account,
+            &mut report,
+        )
+        .await?;
+        self.close(cycle_id, now, marks, report).await
+    }
+
+    /// Every symbol's decision, journalled with the LLM events on the way to it.
+    async fn decide_all<'s>(
+        &self,
+        cycle_id: &str,
+        now: DateTime<Utc>,
+        snapshots: &'s [Snapshot],
+        account: &AccountState,
+        report: &mut CycleReport,
+    ) -> Result<Vec<(&'s Snapshot, Decision)>, CycleError> {
+        let analyses =
+            futures::future::join_all(snapshots.iter().map(|s| self.analyze(s, account))).await;
         let mut proposals = Vec::new();
         for (snapshot, (decision, events)) in snapshots.iter().zip(analyses) {
             self.metrics
@@ -197,7 +223,7 @@ impl CycleRunner {
                 .inc();
             for event in events {
                 self.record(JournalEntry::Llm {
-                    cycle_id: cycle_id.clone(),
+                    cycle_id: cycle_id.to_string(),
                     time: now,
                     symbol: snapshot.symbol.clone(),
                     event,
@@ -205,7 +231,7 @@ impl CycleRunner {
                 .await?;
             }
             self.record(JournalEntry::Decision {
-                cycle_id: cycle_id.clone(),
+                cycle_id: cycle_id.to_string(),
                 time: now,
                 decision: decision.clone(),
             })
@@ -213,9 +239,23 @@ impl CycleRunner {
             proposals.push((snapshot, decision.clone()));
             report.decisions.push(decision);
         }
+        Ok(proposals)
+    }
+
+    /// Places the decided orders, sells first; none for a symbol whose earlier order still
+    /// works.
+    async fn place_all(
+        &mut self,
+        cycle_id: &str,
+        now: DateTime<Utc>,
+        mut proposals: Vec<(&Snapshot, Decision)>,
+        settlement: &ports::Settlement,
+        account: &mut AccountState,
+        report: &mut CycleReport,
+    ) -> Result<(), CycleError> {
         // Sells first: they free cash the buys may need. Stable sort keeps symbol order.
         proposals.sort_by_key(|(snapshot, decision)| {
-            let exposure = exposure_of(snapshot, &account);
+            let exposure = exposure_of(snapshot, account);
             !(decision.action == Action::Sell || self.risk.stop_loss_hit(&exposure).is_some())
         });
         for (snapshot, decision) in proposals {
@@ -224,10 +264,10 @@ impl CycleRunner {
                 // still fill: a second order on top could overshoot the target. So one order
                 // works per symbol at a time — a stop loss included: the working order ends
                 // (filled, expired, or canceled by `orders.cancelAfterSeconds`) first.
-                let exposure = exposure_of(snapshot, &account);
+                let exposure = exposure_of(snapshot, account);
                 if decision.action != Action::Hold || self.risk.stop_loss_hit(&exposure).is_some() {
                     self.record(JournalEntry::OrderWorking {
-                        cycle_id: cycle_id.clone(),
+                        cycle_id: cycle_id.to_string(),
                         time: now,
                         symbol: snapshot.symbol.clone(),
                     })
@@ -235,18 +275,22 @@ impl CycleRunner {
                 }
                 continue;
             }
-            self.execute(
-                now,
-                &cycle_id,
-                snapshot,
-                &decision,
-                &mut account,
-                &mut report,
-            )
-            .await?;
+            self.execute(now, cycle_id, snapshot, &decision, account, report)
+                .await?;
         }
+        Ok(())
+    }
 
-        account = self.account(&marks).await?;
+    /// Ends the cycle: the account read again after the orders, the equity and risk gauges,
+    /// and the equity journalled.
+    async fn close(
+        &self,
+        cycle_id: String,
+        now: DateTime<Utc>,
+        marks: BTreeMap<String, f64>,
+        mut report: CycleReport,
+    ) -> Result<CycleReport, CycleError> {
+        let account = self.account(&marks).await?;
         let drawdown = self.risk.drawdown(account.equity);
         self.metrics.equity.set(account.equity);
         self.metrics.cash.set(account.cash);
@@ -356,31 +400,12 @@ impl CycleRunner {
         let exposure = exposure_of(snapshot, account);
         // Just before the risk review, so `suspend` stops the very next order.
         self.refresh_trading_state(cycle_id, now).await?;
-        let approved = match self.risk.review(now, decision, &exposure) {
-            RiskOutcome::NoOrder => return Ok(()),
-            RiskOutcome::Rejected(rejection) => {
-                self.metrics
-                    .risk_rejections
-                    .with_label_values(&[rejection.reason.as_str()])
-                    .inc();
-                tracing::info!(cycle_id, symbol, reason = rejection.reason.as_str(), detail = %rejection.detail, "risk rejected the order");
-                report.rejections += 1;
-                let entry = JournalEntry::RiskRejected {
-                    cycle_id: cycle_id.into(),
-                    time: now,
-                    symbol: symbol.into(),
-                    rejection,
-                };
-                return self.record(entry).await;
-            }
-            RiskOutcome::Approved(order) => order,
+        let Some(approved) = self
+            .approve(now, cycle_id, symbol, decision, &exposure, report)
+            .await?
+        else {
+            return Ok(());
         };
-        for clip in &approved.clips {
-            self.metrics
-                .risk_rejections
-                .with_label_values(&[clip.reason.as_str()])
-                .inc();
-        }
         let order = OrderRequest {
             // One order per (strategy, cycle, symbol, side): a stop loss and a decision never
             // both trade a symbol in one cycle, so the intent need not be part of the id.
@@ -404,6 +429,59 @@ impl CycleRunner {
         if !self.leadership.is_leader().await {
             return self.abandon(cycle_id, now, order).await;
         }
+        self.place(now, cycle_id, order, account, report).await
+    }
+
+    /// Risk's review of one decision: an order to place, or nothing (no order needed, or a
+    /// rejection, counted and journalled).
+    async fn approve(
+        &mut self,
+        now: DateTime<Utc>,
+        cycle_id: &str,
+        symbol: &str,
+        decision: &Decision,
+        exposure: &Exposure,
+        report: &mut CycleReport,
+    ) -> Result<Option<ApprovedOrder>, CycleError> {
+        let approved = match self.risk.review(now, decision, exposure) {
+            RiskOutcome::NoOrder => return Ok(None),
+            RiskOutcome::Rejected(rejection) => {
+                self.metrics
+                    .risk_rejections
+                    .with_label_values(&[rejection.reason.as_str()])
+                    .inc();
+                tracing::info!(cycle_id, symbol, reason = rejection.reason.as_str(), detail = %rejection.detail, "risk rejected the order");
+                report.rejections += 1;
+                let entry = JournalEntry::RiskRejected {
+                    cycle_id: cycle_id.into(),
+                    time: now,
+                    symbol: symbol.into(),
+                    rejection,
+                };
+                return self.record(entry).await.map(|()| None);
+            }
+            RiskOutcome::Approved(order) => order,
+        };
+        for clip in &approved.clips {
+            self.metrics
+                .risk_rejections
+                .with_label_values(&[clip.reason.as_str()])
+                .inc();
+        }
+        Ok(Some(approved))
+    }
+
+    /// Sends an order the fence let through, and journals what the broker said (an unknown
+    /// outcome as pending); the cash its fills moved is taken from `account` at once.
+    async fn place(
+        &mut self,
+        now: DateTime<Utc>,
+        cycle_id: &str,
+        order: OrderRequest,
+        account: &mut AccountState,
+        report: &mut CycleReport,
+    ) -> Result<(), CycleError> {
+        let symbol = order.symbol.as_str();
         report.orders_sent += 1;
         let submitted = self.broker.submit(cycle_id, &order, now).await;
         self.metrics.broker_answered("submit", submitted.is_ok());

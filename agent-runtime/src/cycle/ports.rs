@@ -12,14 +12,13 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::agents::Snapshot;
-use crate::agents::llm::{LlmEvent, SpendLedger};
-use crate::broker::MarketClock;
 use crate::config::TradingState;
+use crate::domain::orders::MarketClock;
+use crate::domain::risk::{Clip, Intent, Rejection, Trip};
 use crate::domain::{
-    AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position, PositionCorrection,
+    AnalystReport, Decision, Fill, LlmEvent, OrderRequest, OrderStatus, Position,
+    PositionCorrection, Snapshot, SpendLedger,
 };
-use crate::risk::{Clip, Intent, Rejection, Trip};
 
 /// Cash, equity and positions, with positions marked at the cycle's prices.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

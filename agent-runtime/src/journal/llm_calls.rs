@@ -17,7 +17,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::{Journal, JournalError, with_pool};
-use crate::agents::llm::{LlmCall, SpendLedger};
+use crate::domain::{LlmCall, SpendLedger};
 
 impl Journal {
     /// Journals one billed LLM call.

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::{Journal, JournalError, enum_text, in_transaction, parse_enum, with_pool};
-use crate::broker::paper::PaperBook;
-use crate::broker::{BrokerOrder, QUANTITY_EPSILON};
+use crate::domain::orders::{BrokerOrder, QUANTITY_EPSILON};
+use crate::domain::paper::PaperBook;
 use crate::domain::{OrderStatus, Position};
 
 #[derive(sqlx::FromRow)]

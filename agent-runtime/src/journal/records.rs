@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Journal, JournalError, enum_text, in_transaction, parse_enum, with_pool};
-use crate::broker::{BrokerOrder, FilledSoFar, QUANTITY_EPSILON, position_after_fill};
+use crate::domain::orders::{BrokerOrder, FilledSoFar, QUANTITY_EPSILON, position_after_fill};
 use crate::domain::{Action, AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -87,68 +87,96 @@ pub fn parse_into(
         .headers()
         .map_err(|e| parse_error(1, e.to_string()))?
         .clone();
-    let find = |names: &[&str]| {
-        headers
-            .iter()
-            .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
-    };
-    let column = |names: &[&str]| {
-        find(names).ok_or_else(|| parse_error(1, format!("no {} column", names[0])))
-    };
-    let time = time_column(&headers).map_err(|message| parse_error(1, message.into()))?;
-    let open = column(&["open", "o"])?;
-    let high = column(&["high", "h"])?;
-    let low = column(&["low", "l"])?;
-    let close = column(&["close", "c"])?;
-    let volume = find(&["volume", "v"]);
-    let symbol_column = find(&["symbol", "ticker", "s"]);
-    if symbol_column.is_none() && default_symbol.is_none() {
-        return Err(parse_error(
-            1,
-            "no symbol column and no file name to take it from".into(),
-        ));
-    }
+    let columns = Columns::find(&headers, default_symbol.is_some())
+        .map_err(|message| parse_error(1, message))?;
     for record in reader.records() {
         let record =
             record.map_err(|e| parse_error(e.position().map_or(0, |p| p.line()), e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
+        let bar = columns
+            .bar(&record, default_symbol)
+            .map_err(|message| parse_error(line, message))?;
+        set.entry(bar.symbol.clone()).or_default().push(bar);
+    }
+    Ok(())
+}
+
+/// Where each field of a bar is in a file's rows, found by header name.
+struct Columns {
+    time: TimeColumn,
+    open: usize,
+    high: usize,
+    low: usize,
+    close: usize,
+    volume: Option<usize>,
+    symbol: Option<usize>,
+}
+
+impl Columns {
+    /// The columns named in `headers`; an error names what is missing. A file without a
+    /// symbol column needs `has_default_symbol` (the file name).
+    fn find(headers: &::csv::StringRecord, has_default_symbol: bool) -> Result<Self, String> {
+        let find = |names: &[&str]| {
+            headers
+                .iter()
+                .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
+        };
+        let column = |names: &[&str]| find(names).ok_or_else(|| format!("no {} column", names[0]));
+        let time = time_column(headers).map_err(String::from)?;
+        let columns = Self {
+            time,
+            open: column(&["open", "o"])?,
+            high: column(&["high", "h"])?,
+            low: column(&["low", "l"])?,
+            close: column(&["close", "c"])?,
+            volume: find(&["volume", "v"]),
+            symbol: find(&["symbol", "ticker", "s"]),
+        };
+        if columns.symbol.is_none() && !has_default_symbol {
+            return Err("no symbol column and no file name to take it from".into());
+        }
+        Ok(columns)
+    }
+
+    /// One row as a bar; an error says which field is wrong.
+    fn bar(
+        &self,
+        record: &::csv::StringRecord,
+        default_symbol: Option<&str>,
+    ) -> Result<Bar, String> {
         let field = |i: usize| record.get(i).unwrap_or("");
-        let number = |i: usize, name: &str| -> Result<f64, MarketDataError> {
+        let number = |i: usize, name: &str| -> Result<f64, String> {
             field(i)
                 .parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite())
-                .ok_or_else(|| parse_error(line, format!("{name} {:?} is not a number", field(i))))
+                .ok_or_else(|| format!("{name} {:?} is not a number", field(i)))
         };
-        let symbol = match symbol_column {
+        let symbol = match self.symbol {
             Some(i) => field(i).to_string(),
             None => default_symbol.unwrap_or_default().to_string(),
         };
         let bar = Bar {
-            symbol: symbol.clone(),
-            time: parse_time(field(time.index))
-                .ok_or_else(|| parse_error(line, time.not_a_time(field(time.index))))?,
-            open: number(open, "open")?,
-            high: number(high, "high")?,
-            low: number(low, "low")?,
-            close: number(close, "close")?,
-            volume: match volume {
+            symbol,
+            time: parse_time(field(self.time.index))
+                .ok_or_else(|| self.time.not_a_time(field(self.time.index)))?,
+            open: number(self.open, "open")?,
+            high: number(self.high, "high")?,
+            low: number(self.low, "low")?,
+            close: number(self.close, "close")?,
+            volume: match self.volume {
                 Some(i) if !field(i).is_empty() => number(i, "volume")?,
                 _ => 0.0,
             },
         };
         if bar.low > bar.high || bar.close <= 0.0 {
-            return Err(parse_error(
-                line,
-                format!(
-                    "inconsistent bar (low {} high {} close {})",
-                    bar.low, bar.high, bar.close
-                ),
+            return Err(format!(
+                "inconsistent bar (low {} high {} close {})",
+                bar.low, bar.high, bar.close
             ));
         }
-        set.entry(symbol).or_default().push(bar);
+        Ok(bar)
     }
-    Ok(())
 }
 
 /// Header names taken as the time column.

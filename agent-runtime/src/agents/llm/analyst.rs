@@ -13,7 +13,6 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::events::LlmEvent;
 use super::metrics::LlmMetrics;
 use super::prompts::{analyst_user_prompt, builtin_system_prompt};
 use super::provider::{
@@ -22,6 +21,7 @@ use super::provider::{
 use crate::agents::quant::{self, quant_analyst};
 use crate::agents::{Analyst, Snapshot};
 use crate::config::{AnalystConfig, AnalystKind, LlmFallback, QuantMethod, RuntimeConfig};
+use crate::domain::LlmEvent;
 use crate::domain::{AnalystReport, Signal};
 
 /// A report and the events that led to it.

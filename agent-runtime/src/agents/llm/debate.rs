@@ -1,8 +1,8 @@
 //! The bull/bear debate: two LLM personas argue over the analysts' reports for N rounds,
 //! and the debate concludes with one report (role `debate`) the decision weighs.
 //!
-//! The pipeline calls it through [`crate::cycle::ports::Debate`]; [`LlmDebate::run`] returns
-//! the whole transcript too, for the journal. Each turn is an ordinary structured verdict
+//! The pipeline calls it through the cycle's `Debate` port (implemented in `cycle::debate`);
+//! [`LlmDebate::run`] returns the whole transcript too, for the journal. Each turn is an ordinary structured verdict
 //! call (same schema, same providers, failover and budget as the analysts): the argument is
 //! the rationale, and signal and confidence are the persona's honest view after hearing the
 //! other side. The conclusion is computed, not asked for — the mean of direction × confidence
@@ -14,18 +14,15 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::events::LlmEvent;
 use super::metrics::LlmMetrics;
 use super::prompts::{builtin_system_prompt, debate_user_prompt};
 use super::provider::{LlmBuildError, Provider, ProviderPool, ask_in_order, verdict_request};
 use crate::agents::Snapshot;
 use crate::config::{AnalystKind, RuntimeConfig};
-use crate::cycle::ports::Debate;
+use crate::domain::LlmEvent;
 use crate::domain::{AnalystReport, Signal};
 
 /// Rounds beyond this are not run: each round is two paid calls, and arguments repeat.
@@ -190,30 +187,6 @@ impl LlmDebate {
             transcript,
             events,
         }
-    }
-}
-
-impl Debate for LlmDebate {
-    fn debate<'a>(
-        &'a self,
-        snapshot: &'a Snapshot,
-        reports: &'a [AnalystReport],
-        rounds: u32,
-    ) -> BoxFuture<'a, Option<AnalystReport>> {
-        async move { self.run(snapshot, reports, rounds).await.conclusion }.boxed()
-    }
-
-    fn debate_detailed<'a>(
-        &'a self,
-        snapshot: &'a Snapshot,
-        reports: &'a [AnalystReport],
-        rounds: u32,
-    ) -> BoxFuture<'a, (Option<AnalystReport>, Vec<LlmEvent>)> {
-        async move {
-            let outcome = self.run(snapshot, reports, rounds).await;
-            (outcome.conclusion, outcome.events)
-        }
-        .boxed()
     }
 }
 

@@ -8,7 +8,7 @@
 //!   [`LlmMetrics::register`] once per registry;
 //! - [`seats`] (or [`LlmAnalyst::from_seat`]) for the analyst seats;
 //! - [`LlmDebate::from_config`] for the bull/bear debate (implements
-//!   [`crate::cycle::ports::Debate`]);
+//!   the cycle's `Debate` port, in `cycle::debate`);
 //! - events ([`LlmEvent`]) come back from [`LlmAnalyst::analyze_detailed`] and
 //!   [`LlmDebate::run`], or through a channel given with `with_events`, for the journal.
 //!
@@ -20,18 +20,17 @@ mod analyst;
 mod budget;
 mod client;
 mod debate;
-mod events;
 mod metrics;
 mod prompts;
 mod provider;
 mod ratelimit;
 mod verdict;
 
+pub use crate::domain::LlmEvent;
 pub use analyst::{Analysis, LlmAnalyst, Seat, seats};
 pub use budget::{DailyBudget, LlmCall, Pricing, SpendLedger, tally_cost};
 pub use client::{ApiKey, CallError, ChatClient, ChatRequest, Completion, Message, Usage};
 pub use debate::{DebateOutcome, DebateSide, DebateTurn, LlmDebate, MAX_ROUNDS, conclude};
-pub use events::LlmEvent;
 pub use metrics::LlmMetrics;
 pub use prompts::{ANSWER_CONTRACT, analyst_user_prompt, builtin_system_prompt};
 pub use provider::{

@@ -20,11 +20,11 @@ use chrono::{DateTime, Utc};
 
 use super::budget::{DailyBudget, LlmCall, Pricing, SpendLedger, tally};
 use super::client::{ApiKey, CallError, ChatClient, ChatRequest, Completion};
-use super::events::LlmEvent;
 use super::metrics::LlmMetrics;
 use super::ratelimit::{Gate, GateClosed};
 use super::verdict::{Verdict, VerdictError, parse_verdict};
 use crate::config::ProviderConfig;
+use crate::domain::LlmEvent;
 
 /// How long to wait between attempts.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -185,50 +185,7 @@ impl Provider {
         let mut retries = 0;
         let mut malformed = 0;
         loop {
-            let now = Utc::now();
-            if let Err(reason) = self.restore(now.date_naive()).await {
-                self.count(metrics, role, "budget_exhausted");
-                return Err(ProviderFailure::SpendUnknown(reason));
-            }
-            if let Some(ledger) = &self.ledger
-                && let Err(reason) = ledger.before_call().await
-            {
-                if self.budget.limit_usd().is_some() || self.strategy.is_some() {
-                    self.count(metrics, role, "budget_exhausted");
-                    return Err(ProviderFailure::SpendUnknown(reason));
-                }
-                tracing::warn!(provider = self.name, %reason, "spend ledger not synced");
-            }
-            // Refreshed here too, so the gauge shows a new UTC day's budget before any spend.
-            self.publish_budget(metrics, now);
-            if self.budget.is_exhausted(now) {
-                self.count(metrics, role, "budget_exhausted");
-                events.push(LlmEvent::BudgetExhausted {
-                    provider: self.name.clone(),
-                    role: role.to_string(),
-                    spent_usd: self.budget.spent(now),
-                    limit_usd: self.budget.limit_usd().unwrap_or(0.0),
-                });
-                return Err(ProviderFailure::BudgetExhausted);
-            }
-            if let Some(strategy) = self.strategy.as_ref().filter(|b| b.is_exhausted(now)) {
-                self.count(metrics, role, "budget_exhausted");
-                events.push(LlmEvent::StrategyBudgetExhausted {
-                    role: role.to_string(),
-                    spent_usd: strategy.spent(now),
-                    limit_usd: strategy.limit_usd().unwrap_or(0.0),
-                });
-                return Err(ProviderFailure::StrategyBudgetExhausted);
-            }
-            if let Err(GateClosed { wait }) = self.gate.pass(deadline).await {
-                self.count(metrics, role, "held");
-                events.push(LlmEvent::Held {
-                    provider: self.name.clone(),
-                    role: role.to_string(),
-                    wait_ms: millis(wait),
-                });
-                return Err(ProviderFailure::Held(wait));
-            }
+            self.admit(role, deadline, metrics, events).await?;
             let started = Instant::now();
             let result = self.client.complete(request).await;
             metrics
@@ -261,53 +218,130 @@ impl Provider {
                 }
                 Err(error) => error,
             };
-            self.count(metrics, role, error.outcome());
-            // A 429, or any answer carrying `Retry-After`, closes the gate for every caller
-            // — even when this one gives up — so the others do not collect 429s meanwhile.
-            let held = match &error {
-                CallError::RateLimited { retry_after, .. } => Some(
-                    self.gate
-                        .rate_limited(*retry_after, |n| self.policy.backoff(n)),
-                ),
-                other => other.retry_after().map(|asked| {
-                    self.gate
-                        .rate_limited(Some(asked), |n| self.policy.backoff(n))
-                }),
-            };
-            if let Some(wait) = held {
-                // Durable before anything else is done about the 429: a process killed from
-                // here on still leaves the hold for its next life to wait out.
-                self.record_hold(wait).await;
-            }
-            if !matches!(error, CallError::RateLimited { .. }) {
-                self.gate.answered();
-            }
-            if !error.is_retryable() || retries >= self.max_retries {
-                return Err(ProviderFailure::Call(error));
-            }
-            if error
-                .retry_after()
-                .is_some_and(|asked| asked > self.policy.max_retry_after)
-            {
-                return Err(ProviderFailure::Call(error));
-            }
-            // Held: the gate does the waiting (for everyone); otherwise this call backs off.
-            let wait = held.unwrap_or_else(|| self.policy.backoff(retries));
-            if TokioInstant::now() + wait > deadline {
-                return Err(ProviderFailure::Call(error));
-            }
+            let retry = self
+                .after_failure(role, error, retries, deadline, metrics)
+                .await?;
             retries += 1;
             events.push(LlmEvent::Retry {
                 provider: self.name.clone(),
                 role: role.to_string(),
                 attempt: retries,
-                reason: error.to_string(),
-                wait_ms: millis(wait),
+                reason: retry.reason,
+                wait_ms: millis(retry.wait),
             });
-            if held.is_none() {
-                tokio::time::sleep(wait).await;
+            if !retry.held {
+                tokio::time::sleep(retry.wait).await;
             }
         }
+    }
+
+    /// Whether a call may go out now: the spend restored and synced, neither this provider's
+    /// nor the strategy's budget spent, and the provider's gate open by `deadline`. A refusal
+    /// is counted, and journalled as an event where it is not a failure to read the ledger.
+    async fn admit(
+        &self,
+        role: &str,
+        deadline: TokioInstant,
+        metrics: &LlmMetrics,
+        events: &mut Vec<LlmEvent>,
+    ) -> Result<(), ProviderFailure> {
+        let now = Utc::now();
+        if let Err(reason) = self.restore(now.date_naive()).await {
+            self.count(metrics, role, "budget_exhausted");
+            return Err(ProviderFailure::SpendUnknown(reason));
+        }
+        if let Some(ledger) = &self.ledger
+            && let Err(reason) = ledger.before_call().await
+        {
+            if self.budget.limit_usd().is_some() || self.strategy.is_some() {
+                self.count(metrics, role, "budget_exhausted");
+                return Err(ProviderFailure::SpendUnknown(reason));
+            }
+            tracing::warn!(provider = self.name, %reason, "spend ledger not synced");
+        }
+        // Refreshed here too, so the gauge shows a new UTC day's budget before any spend.
+        self.publish_budget(metrics, now);
+        if self.budget.is_exhausted(now) {
+            self.count(metrics, role, "budget_exhausted");
+            events.push(LlmEvent::BudgetExhausted {
+                provider: self.name.clone(),
+                role: role.to_string(),
+                spent_usd: self.budget.spent(now),
+                limit_usd: self.budget.limit_usd().unwrap_or(0.0),
+            });
+            return Err(ProviderFailure::BudgetExhausted);
+        }
+        if let Some(strategy) = self.strategy.as_ref().filter(|b| b.is_exhausted(now)) {
+            self.count(metrics, role, "budget_exhausted");
+            events.push(LlmEvent::StrategyBudgetExhausted {
+                role: role.to_string(),
+                spent_usd: strategy.spent(now),
+                limit_usd: strategy.limit_usd().unwrap_or(0.0),
+            });
+            return Err(ProviderFailure::StrategyBudgetExhausted);
+        }
+        if let Err(GateClosed { wait }) = self.gate.pass(deadline).await {
+            self.count(metrics, role, "held");
+            events.push(LlmEvent::Held {
+                provider: self.name.clone(),
+                role: role.to_string(),
+                wait_ms: millis(wait),
+            });
+            return Err(ProviderFailure::Held(wait));
+        }
+        Ok(())
+    }
+
+    /// What a failed call leads to: the failure counted, a 429's hold put on the gate (and
+    /// recorded), and either a retry after a wait or the failure given up on.
+    async fn after_failure(
+        &self,
+        role: &str,
+        error: CallError,
+        retries: u32,
+        deadline: TokioInstant,
+        metrics: &LlmMetrics,
+    ) -> Result<Retry, ProviderFailure> {
+        self.count(metrics, role, error.outcome());
+        // A 429, or any answer carrying `Retry-After`, closes the gate for every caller
+        // — even when this one gives up — so the others do not collect 429s meanwhile.
+        let held = match &error {
+            CallError::RateLimited { retry_after, .. } => Some(
+                self.gate
+                    .rate_limited(*retry_after, |n| self.policy.backoff(n)),
+            ),
+            other => other.retry_after().map(|asked| {
+                self.gate
+                    .rate_limited(Some(asked), |n| self.policy.backoff(n))
+            }),
+        };
+        if let Some(wait) = held {
+            // Durable before anything else is done about the 429: a process killed from
+            // here on still leaves the hold for its next life to wait out.
+            self.record_hold(wait).await;
+        }
+        if !matches!(error, CallError::RateLimited { .. }) {
+            self.gate.answered();
+        }
+        if !error.is_retryable() || retries >= self.max_retries {
+            return Err(ProviderFailure::Call(error));
+        }
+        if error
+            .retry_after()
+            .is_some_and(|asked| asked > self.policy.max_retry_after)
+        {
+            return Err(ProviderFailure::Call(error));
+        }
+        // Held: the gate does the waiting (for everyone); otherwise this call backs off.
+        let wait = held.unwrap_or_else(|| self.policy.backoff(retries));
+        if TokioInstant::now() + wait > deadline {
+            return Err(ProviderFailure::Call(error));
+        }
+        Ok(Retry {
+            wait,
+            held: held.is_some(),
+            reason: error.to_string(),
+        })
     }
 
     /// Restores `day`'s spend from the ledger once per day, before the first call. A
@@ -596,6 +630,14 @@ pub fn verdict_request(model: &str, temperature: f64, system: &str, user: String
         super::verdict::SCHEMA_NAME,
         super::verdict::verdict_schema(),
     )
+}
+
+/// A failed call that will be tried again: after `wait`, which the gate does when `held`
+/// (a 429's hold, for every caller) and the caller sleeps otherwise.
+struct Retry {
+    wait: std::time::Duration,
+    held: bool,
+    reason: String,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! A report says what the seat concluded; these events say why it took the path it did
 //! (a retry after a 429, a malformed answer, a provider given up, a budget spent, a
-//! fallback). The analyst returns them with the report ([`super::LlmAnalyst::analyze_detailed`])
+//! fallback). The analyst returns them with the report (`LlmAnalyst::analyze_detailed`)
 //! and, when given a channel, sends them there too, so the pipeline can journal them next to
 //! the decision without this module knowing about the journal. They serialise as tagged JSON,
 //! which is also how the worker hands them to a trader.

@@ -1,5 +1,20 @@
-//! The vocabulary of a trading cycle, shared by analysts, the decision, risk, brokers and
-//! the journal. Plain data: no I/O, no behaviour beyond small helpers.
+//! The vocabulary of a trading cycle, shared by analysts, the decision, risk, brokers, the
+//! journal and the cycle's ports. Plain data and pure arithmetic: no I/O.
+//!
+//! The bottom layer: it imports no other module of the crate, so every type two modules
+//! share lives here (or in the contract's `config`) rather than in one of them — the ports
+//! then depend on nothing but this, and no two modules import each other.
+
+mod llm_event;
+pub mod orders;
+pub mod paper;
+pub mod risk;
+mod snapshot;
+mod spend;
+
+pub use llm_event::LlmEvent;
+pub use snapshot::Snapshot;
+pub use spend::{LlmCall, SpendLedger};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::StartError;
 use crate::broker;
 use crate::config::{BrokerConfig, RuntimeConfig};
+use crate::cycle::CycleError;
 use crate::cycle::adapters::{BrokerExecution, JournalRecorder};
 use crate::cycle::backtest::BacktestBroker;
 use crate::cycle::build::{self, MarketSource};
@@ -21,6 +23,27 @@ use crate::cycle::ports::{Execution, MemoryJournal, Recorder};
 use crate::journal::Journal;
 use crate::leadership::AlwaysLeader;
 use crate::metrics::Metrics;
+
+/// Why a replay stopped: it could not start, a cycle failed, or its output could not be
+/// written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("replay needs marketData.source: replay")]
+    NotReplayData,
+    #[error("no paper settings")]
+    NoPaperSettings,
+    #[error(transparent)]
+    Cycle(#[from] CycleError),
+    #[error("{path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
 
 pub struct Options {
     pub max_cycles: Option<usize>,
@@ -57,24 +80,23 @@ async fn run(
     config: RuntimeConfig,
     shutdown: watch::Receiver<bool>,
     options: Options,
-) -> Result<(), String> {
-    let (feed, bars_per_cycle) = match build::market_source(&config).map_err(|e| e.to_string())? {
+) -> Result<(), ReplayError> {
+    let source = build::market_source(&config).map_err(StartError::from)?;
+    let (feed, bars_per_cycle) = match source {
         MarketSource::Replay {
             feed,
             bars_per_cycle,
         } => (feed, bars_per_cycle),
-        MarketSource::Live(_) => return Err("replay needs marketData.source: replay".into()),
+        MarketSource::Live(_) => return Err(ReplayError::NotReplayData),
     };
     let paper = paper_config(&config);
     let memory = Arc::new(MemoryJournal::default());
     let (execution, recorder): (Arc<dyn Execution>, Arc<dyn Recorder>) = match &options.journal_db {
         Some(path) => {
-            let journal = Journal::open_sqlite(path)
-                .await
-                .map_err(|e| format!("journal: {e}"))?;
+            let journal = Journal::open_sqlite(path).await.map_err(StartError::from)?;
             let broker = broker::connect(&paper, &journal)
                 .await
-                .map_err(|e| format!("broker: {e}"))?;
+                .map_err(StartError::from)?;
             (
                 Arc::new(BrokerExecution::new(broker, journal.clone())),
                 Arc::new(JournalRecorder::new(journal)),
@@ -87,7 +109,7 @@ async fn run(
                 slippage_bps,
             } = paper
             else {
-                return Err("no paper settings".into());
+                return Err(ReplayError::NoPaperSettings);
             };
             (
                 Arc::new(BacktestBroker::new(
@@ -99,7 +121,7 @@ async fn run(
             )
         }
     };
-    let metrics = Metrics::new().map_err(|e| e.to_string())?;
+    let metrics = Metrics::new().map_err(StartError::from)?;
     let mut runner = build::runner(
         &config,
         feed.clone(),
@@ -108,7 +130,7 @@ async fn run(
         Arc::new(AlwaysLeader),
         metrics,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(StartError::from)?;
     let summary = crate::replay::run(
         &mut runner,
         &feed,
@@ -117,16 +139,15 @@ async fn run(
         Duration::ZERO,
         shutdown,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if let Some(path) = &options.journal_file {
-        write_jsonl(path, &memory).map_err(|e| format!("{}: {e}", path.display()))?;
+        write_jsonl(path, &memory).map_err(|source| ReplayError::Write {
+            path: path.display().to_string(),
+            source,
+        })?;
     }
     if options.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?
-        );
+        println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!("{summary}");
     }

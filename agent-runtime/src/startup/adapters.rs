@@ -1,0 +1,98 @@
+//! The trader's production adapters, opened from its config: the journal and the broker
+//! behind it, and — with `leaderElection` — the Lease and the status reporter.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::StartError;
+use crate::broker;
+use crate::cluster;
+use crate::config::{BrokerConfig, RuntimeConfig};
+use crate::cycle::adapters::{BrokerExecution, JournalRecorder};
+use crate::cycle::ports::{Execution, Recorder};
+use crate::journal::Journal;
+use crate::leadership::LeaseLeadership;
+use crate::status_report::StatusReporter;
+
+/// The journal and the broker behind it: orders are journalled pending-first and the paper
+/// broker keeps its book in the same journal, so a restart continues where it stopped.
+pub struct Journalled {
+    pub execution: Arc<dyn Execution>,
+    pub recorder: Arc<dyn Recorder>,
+    /// The equity P&L is measured from (see [`pnl_baseline`]).
+    pub baseline: Option<f64>,
+}
+
+impl Journalled {
+    pub async fn open(config: &RuntimeConfig) -> Result<Self, StartError> {
+        let journal = Journal::open(&config.journal).await?;
+        let broker = broker::connect(&config.broker, &journal).await?;
+        tracing::info!(
+            journal = journal.backend_name(),
+            broker = broker.kind(),
+            "journal and broker open"
+        );
+        let baseline = pnl_baseline(config, &journal).await?;
+        let execution =
+            Arc::new(BrokerExecution::new(broker, journal.clone()).with_policy(&config.orders));
+        Ok(Self {
+            execution,
+            recorder: Arc::new(JournalRecorder::new(journal)),
+            baseline,
+        })
+    }
+}
+
+/// The equity P&L is measured from: the paper broker's starting cash, or the first equity the
+/// journal recorded (a new journal: the first the trader records).
+async fn pnl_baseline(
+    config: &RuntimeConfig,
+    journal: &Journal,
+) -> Result<Option<f64>, StartError> {
+    if let BrokerConfig::Paper { starting_cash, .. } = &config.broker {
+        return Ok(Some(*starting_cash));
+    }
+    let curve = journal.equity_curve(None).await?;
+    Ok(curve.first().map(|snapshot| snapshot.equity))
+}
+
+/// What the trader needs from the cluster: with `leaderElection` (the operator renders it
+/// for every strategy), the Lease and the status reporter; without it, nothing. A `cycle`
+/// (one CronJob-started run; the CronJob forbids two at once) needs no election.
+#[derive(Default)]
+pub struct ClusterParts {
+    pub election: Option<Arc<LeaseLeadership>>,
+    pub status: Option<StatusReporter>,
+}
+
+impl ClusterParts {
+    pub async fn open(
+        config: &RuntimeConfig,
+        kubeconfig: Option<&Path>,
+        once: bool,
+    ) -> Result<Self, StartError> {
+        let Some(election) = config.leader_election.as_ref().filter(|_| !once) else {
+            return Ok(Self::default());
+        };
+        let identity = std::env::var("POD_NAME")
+            .ok()
+            .filter(|name| !name.is_empty())
+            .ok_or(StartError::NoPodName)?;
+        let client = cluster::connect(kubeconfig).await?;
+        let namespace = &config.identity.namespace;
+        tracing::info!(lease = election.lease_name, %identity, "taking part in leader election");
+        Ok(Self {
+            election: Some(Arc::new(LeaseLeadership::new(
+                client.clone(),
+                namespace,
+                election,
+                &identity,
+            ))),
+            status: Some(StatusReporter::new(
+                client,
+                namespace,
+                &config.identity.name,
+            )),
+        })
+    }
+}
