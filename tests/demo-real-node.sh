@@ -79,7 +79,7 @@ show kubectl get ba,ap -n "$namespace"
 step "the journal of each strategy (SQLite on its volume): analysts' signals, the decision, the order, the fill"
 for strategy in index-trend tech-momentum; do
   volume=$(kubectl get pvc "$strategy-journal" -n "$namespace" -o jsonpath='{.spec.volumeName}')
-  tests/node/journal.py "/tmp/kwok-local-path-provisioner/$volume/journal.db" "$strategy"
+  tests/node/journal.py "$(kubectl get pv "$volume" -o jsonpath='{.spec.hostPath.path}')/journal.db" "$strategy"
 done
 
 step "kubectl logs: the runtime's JSON lines"

@@ -78,19 +78,19 @@ for name in "${targets[@]}"; do
   log "[$n/$total] $name: built in $((SECONDS - started))s"
 done
 
-# kwok needs Stage objects to move nodes, pods and volumes through their lifecycle; they ship
-# in its module source. Collect the ones we use into one config file next to the binaries,
-# every time (it is cheap), so a change of the list here takes effect without a rebuild.
-stages=$bin/../kwok-stages.yaml
+# kwok needs Stage objects to move nodes and pods through their lifecycle; they ship in its
+# module source. Collect the ones we use into one config file next to the binaries, every time
+# (it is cheap), so a change of the list here takes effect without a rebuild. None of kwok's
+# volume stages: they bound claims at once to volumes whose directories did not exist yet;
+# volumes.py provisions instead. (The file's name says what it holds: checkouts from before
+# still write and read kwok-stages.yaml, with the volume stages, in the same cache.)
+stages=$bin/../kwok-node-pod-stages.yaml
 src=$(GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
 for s in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
-  pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete \
-  volume/fast/pvc-provision volume/fast/pv-bind volume/fast/pv-delete volume/fast/pvc-delete; do
+  pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
   cat "$src/kustomize/stage/$s.yaml"
   echo "---"
 done > "$stages.tmp"
 mv "$stages.tmp" "$stages"
-# The StorageClass the volume stages provision for; up.sh installs it as the default.
-cp "$src/kustomize/stage/volume/fast/storage-class.yaml" "$bin/../kwok-storage-class.yaml"
 [ $n -gt 0 ] && log "done in $((SECONDS - started_all))s"
 echo "$bin"

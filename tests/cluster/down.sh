@@ -4,9 +4,9 @@
 #   tests/cluster/down.sh [STATE_DIR]
 #
 # Each component runs in its own session, so its whole process group is signalled: TERM first,
-# KILL for whatever is still there after 10 seconds. etcd data and certificates are removed; the
-# logs stay for post-mortems until the next up.sh. Stopping a cluster that is not running is
-# not an error.
+# KILL for whatever is still there after 10 seconds. etcd data, certificates and the volumes'
+# directories are removed; the logs stay for post-mortems until the next up.sh. Stopping a
+# cluster that is not running is not an error.
 set -uo pipefail
 state=${1:-${TRADEPLANE_STATE:-$HOME/.cache/tradeplane/clusters/default}}
 [ -d "$state" ] || exit 0
@@ -56,9 +56,10 @@ stop_group() { # NAME...: TERM to each, then wait (KILL after 10 s)
   done
   stopped=$((stopped + ${#pids[@]}))
 }
-stop_group kwok scheduler controller-manager apiserver
+stop_group volumes kwok scheduler controller-manager apiserver
 stop_group etcd
 
-rm -rf "$state/pids" "$state/etcd" "$state/pki" "$state/kubeconfig" "$state/mode"
+# The volumes' directories too: a real node's pods, which used them, are gone (node/down.sh).
+rm -rf "$state/pids" "$state/etcd" "$state/pki" "$state/kubeconfig" "$state/mode" "$state/volumes"
 [ $stopped -eq 0 ] || log "stopped $stopped processes ($state)"
 exit 0

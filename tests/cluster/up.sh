@@ -9,7 +9,10 @@
 #
 # Environment:
 #   TP_COMPONENTS   comma list of what to start (default: etcd,apiserver,controller-manager,
-#                   scheduler,kwok); tests that only need an API server start less
+#                   scheduler,kwok,volumes); tests that only need an API server start less.
+#                   volumes: the default StorageClass and its provisioner (volumes.py), whose
+#                   volumes are directories under STATE_DIR/volumes; binding needs the
+#                   controller-manager
 #   TP_NODES        number of kwok nodes (default 2)
 #   TP_REAL_NODES=1 also start one real node (containerd + kubelet, tests/node/up.sh) beside
 #                   kwok's; kwok's nodes are then tainted so pods go to the real one
@@ -18,7 +21,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 state=${1:-${TRADEPLANE_STATE:-$HOME/.cache/tradeplane/clusters/default}}
-components=${TP_COMPONENTS:-etcd,apiserver,controller-manager,scheduler,kwok}
+components=${TP_COMPONENTS:-etcd,apiserver,controller-manager,scheduler,kwok,volumes}
 nodes=${TP_NODES:-2}
 
 log() { printf '[cluster-up] %s\n' "$*" >&2; }
@@ -44,7 +47,8 @@ fi
 
 bin=$("$here/build.sh")
 export PATH="$bin:$PATH"
-rm -rf "$state/etcd" "$state/pki" "$state/logs"
+# (volumes: directories of claims that lived in the old etcd, if a cluster was not stopped)
+rm -rf "$state/etcd" "$state/pki" "$state/logs" "$state/volumes"
 mkdir -p "$state/pids" "$state/logs" "$state/pki"
 echo local > "$state/mode"
 
@@ -206,7 +210,7 @@ if wants kwok; then
   # The Lease duration is given explicitly: kwok's default of 40 s is not applied when --config
   # names a file of Stages only, and without Leases a node's only sign of life is the status
   # heartbeat stage, every 10 to 20 minutes, so the nodes went NotReady in long runs.
-  start kwok kwok --kubeconfig "$kubeconfig" --config "$(dirname "$bin")/kwok-stages.yaml" \
+  start kwok kwok --kubeconfig "$kubeconfig" --config "$(dirname "$bin")/kwok-node-pod-stages.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr 10.244.0.0/16 --node-ip 10.0.1.1 \
     --node-lease-duration-seconds 40 \
     --server-address "127.0.0.1:$kwok_port"
@@ -230,8 +234,6 @@ status:
 EOF
     echo "---"
   done | kubectl apply -f - >/dev/null
-  # Volumes: a default StorageClass whose claims kwok binds to fake PersistentVolumes.
-  kubectl apply -f "$(dirname "$bin")/kwok-storage-class.yaml" >/dev/null
   kubectl wait --for=condition=Ready node --all --timeout=60s >/dev/null ||
     fail "kwok nodes did not become Ready (log: $state/logs/kwok.log)"
   log "$nodes kwok nodes ready"
@@ -245,6 +247,24 @@ if wants controller-manager; then
     [ $SECONDS -lt $deadline ] || fail "no default ServiceAccount after 60s"
     sleep 0.2
   done
+fi
+
+if wants volumes; then
+  # The default StorageClass. Its claims are bound only after volumes.py has made their
+  # directory, writable by the pods' non-root user: no pod can start on a volume not ready.
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: tradeplane-local
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: local.tradeplane.io/hostpath
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+YAML
+  start volumes python3 "$here/volumes.py" --kubeconfig "$kubeconfig" --kubectl "$bin/kubectl" \
+    --root "$state/volumes"
+  wait_ready volumes 20 grep -q "^provisioning" "$state/logs/volumes.log"
 fi
 
 if [ "${TP_REAL_NODES:-0}" = 1 ]; then

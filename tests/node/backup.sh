@@ -8,37 +8,96 @@
 #   tests/node/backup.sh NAMESPACE NAME now         the patch, then the on-demand Job's backup
 #   tests/node/backup.sh NAMESPACE NAME scheduled   later: a backup of the CronJob's own Job
 #
-# `now` checks: the Job's pod ran the runtime image on the real node and exited 0;
-# status.lastBackup names a backup with a size and rows, BackupSucceeded is True; and the
-# backup claim's directory on the host (kwok's hostPath volume, made writable by services.py)
-# holds that backup's data and manifest, whose size, rows and sha256 are the status's. Prints
-# the time from the patch to status.lastBackup. `scheduled` checks that a Job of the CronJob
-# `NAME-backup` succeeded the same way, that the status has its lastScheduleTime, and that
-# every backup on the volume (two at least) is whole: data and manifest, the sha256 matching.
+# Each step checks the backup of one Job, found by the pod that reported it: the backup
+# process writes its pod's name into status.backupReport. The on-demand Job and a cron slot's
+# can run side by side, so "the latest backup" may be either's.
+#
+# `now` checks, for the Job started for this backupNowAt: a report from its pod, Succeeded;
+# the Job complete, every pod of it on the real node, from the runtime image, exit code 0 (the
+# volume is made writable before its claim is bound, so a first attempt has no reason to
+# fail: a failed pod, which the Job's retry would hide, fails the test); status.lastBackup names that backup with the
+# report's size, rows and checksum; BackupSucceeded is True; the backup claim's directory on
+# the host holds its data and manifest, whose size, rows and sha256 are the report's. Prints
+# the times from the patch to the report and to status.lastBackup. `scheduled` checks the
+# same of a Job of the CronJob `NAME-backup`, that the status has its lastScheduleTime, and
+# that every backup on the volume (two at least) is whole: data and manifest, sha256 matching.
 set -euo pipefail
 ns=$1 name=$2 step=$3
 say() { printf 'backup: %s\n' "$*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 now() { date +%s.%N; }
-since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
+since() { printf '%.1f' "$(echo "${2:-$(now)} - $1" | bc)"; }
 ts() { kubectl get ts "$name" -n "$ns" -o "jsonpath=$1" 2>/dev/null || true; }
 version=$(sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' charts/tradeplane/Chart.yaml)
+[ "$step" = now ] || [ "$step" = scheduled ] || fail "unknown step '$step' (now or scheduled)"
 
-# The pods of JOB must include one that ran `agent-runtime backup` from the runtime image on
-# the real node and exited 0.
+# Every version of the strategy's backup status while this step runs, one JSON line each with
+# the time it was seen. Two reports (the on-demand Job's and a cron slot's) can follow each
+# other faster than a poll, and the operator, which debounces for a second, may then turn only
+# the second into status.lastBackup: so the checks below read every version, not the latest.
+record=$(mktemp)
+setsid bash -c 'kubectl get ts "$1" -n "$2" --watch -o json |
+  jq --unbuffered -c "{t: now, report: .status.backupReport, last: .status.lastBackup,
+                       nowAt: .status.lastBackupNowAt}"' _ "$name" "$ns" >"$record" 2>/dev/null &
+watcher=$!
+trap 'kill -TERM -- "-$watcher" 2>/dev/null; rm -f "$record"' EXIT
+for _ in $(seq 100); do
+  [ -s "$record" ] && break
+  sleep 0.1
+done
+[ -s "$record" ] || fail "kubectl get ts $name --watch printed nothing in 10 s"
+# The first recorded version the jq filter (the last argument; jq options before it) selects,
+# through it; nothing when none does. A line being written is skipped. (Not first(...): in jq
+# 1.6 the `?` of fromjson? catches the break that first() stops with.)
+first_seen() { jq -ncR "${@:1:$#-1}" "[inputs | fromjson? | ${!#}] | .[0] // empty" "$record"; }
+
+# The first report from a pod of one of JOBS (a Job's pods are JOB-xxxxx), as {t, report}.
+report_of() {
+  [ -n "$1" ] || return 0
+  first_seen --arg jobs "$1" '($jobs | split(" ")) as $jobs |
+    select(.report.pod // "" | . as $pod | any($jobs[]; . as $job | $pod | test("^" + $job + "-[a-z0-9]{5}$")))
+    | {t, report}'
+}
+
+# Waits up to SECONDS for a report from a pod of the Jobs that `JOBS_COMMAND` prints, and
+# prints it; returns 1 when none came.
+wait_report() {
+  local seconds=$1 jobs_command=$2 found="" deadline
+  deadline=$((SECONDS + seconds))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    found=$(report_of "$($jobs_command)")
+    [ -n "$found" ] && break
+    sleep 0.3
+  done
+  [ -n "$found" ] && echo "$found"
+}
+
+# A report of failure (FOUND, as report_of prints it) fails the test with the process's own
+# message: the Job's retry must not be needed.
+succeeded() {
+  [ "$(jq -r '.report.outcome' <<<"$1")" = Succeeded ] ||
+    fail "pod $(jq -r '.report.pod' <<<"$1") reported a failed backup: $(jq -r '.report.message // "(no message)"' <<<"$1")"
+}
+
+# JOB completed, and every one of its pods ran `agent-runtime backup` from the runtime image on
+# the real node and exited 0, POD (the one that reported) among them. A failed pod fails the
+# test, its last lines printed: the Job's retry would hide a volume that was not ready.
 check_pods() {
-  local job=$1 pods pod
+  local job=$1 reported=$2 pods failed pod
+  kubectl wait -n "$ns" --for=condition=Complete "job/$job" --timeout 30s >/dev/null ||
+    fail "job/$job did not complete within 30 s of its pod's report"
   pods=$(kubectl get pods -n "$ns" -l "job-name=$job" -o json | jq -r '.items[] |
-    "\(.spec.nodeName) \(.spec.containers[0].image) \(.spec.containers[0].args[0]) \(.status.containerStatuses[0].state.terminated.exitCode // "running")"')
-  say "job/$job pods (node, image, mode, exit code): $(paste -sd';' <<<"$pods")"
-  # A pod that failed (the Job retries once) says why in its last lines.
-  for pod in $(kubectl get pods -n "$ns" -l "job-name=$job" -o json |
-    jq -r '.items[] | select((.status.containerStatuses[0].state.terminated.exitCode // 0) != 0) | .metadata.name'); do
-    say "$pod failed; its last lines:"
+    "\(.metadata.name) \(.spec.nodeName) \(.spec.containers[0].image) \(.spec.containers[0].args[0]) \(.status.containerStatuses[0].state.terminated.exitCode // "running")" +
+    " \(.status.containerStatuses[0].state.terminated | if . then "\(.startedAt)..\(.finishedAt)" else "" end)"')
+  say "job/$job pods (name, node, image, mode, exit code, ran): $(paste -sd';' <<<"$pods")"
+  failed=$(awk '$5 != "0" {print $1}' <<<"$pods")
+  for pod in $failed; do
+    say "$pod did not succeed; its last lines:"
     kubectl logs -n "$ns" "$pod" --tail 8 >&2 || true
   done
-  grep -qx "127.0.0.1 ghcr.io/tradeplane/agent-runtime:$version backup 0" <<<"$pods" ||
-    fail "no pod of job/$job ran 'agent-runtime backup' from the runtime image on the real node and exited 0"
+  [ -z "$failed" ] || fail "job/$job: not every pod succeeded ($(paste -sd' ' <<<"$failed")); its first must"
+  grep -q "^$reported 127.0.0.1 ghcr.io/tradeplane/agent-runtime:$version backup 0 " <<<"$pods" ||
+    fail "the reporting pod $reported is not a pod of job/$job that ran 'agent-runtime backup' from the runtime image on the real node and exited 0"
 }
 
 # The backup claim's directory on the host.
@@ -63,6 +122,25 @@ check_files() {
   echo "$seen"
 }
 
+# The reported backup REPORT (JSON) is whole in the claim's directory, as the report says.
+check_reported_files() {
+  local report=$1 backup reported dir seen size rows
+  backup=$(jq -r '.name' <<<"$report")
+  reported=$(jq -r '"\(.sizeBytes // 0) \(.rows // 0) \(.checksum // "")"' <<<"$report")
+  read -r size rows _ <<<"$reported"
+  [ "$size" -gt 0 ] && [ "$rows" -gt 0 ] || fail "the report of $backup has no size or no rows: $report"
+  dir=$(backup_dir)
+  seen=$(check_files "$dir" "$backup")
+  [ "$seen" = "$reported" ] || fail "$dir/$backup.manifest.json says '$seen', the report '$reported'"
+  say "$dir: $backup.jsonl.gz and its manifest, as reported (bytes, rows, checksum: $reported; $(jq -r '"strategy \(.strategy), journal \(.journalBackend)"' "$dir/$backup.manifest.json"))"
+}
+
+# The names of the Jobs of the CronJob (their owner), on one line.
+cron_jobs() {
+  kubectl get jobs -n "$ns" -o json | jq -r --arg cron "$name-backup" '[.items[] |
+    select(any(.metadata.ownerReferences[]?; .kind == "CronJob" and .name == $cron)) | .metadata.name] | join(" ")'
+}
+
 backup_succeeded() {
   local condition
   condition=$(kubectl get ts "$name" -n "$ns" -o json |
@@ -75,59 +153,68 @@ if [ "$step" = now ]; then
   patched=$(now)
   kubectl patch ts "$name" -n "$ns" --type merge -p "$(jq -cn --arg at "$at" \
     '{spec: {backup: {schedule: "* * * * *", destination: {volume: {storageSize: "1Gi"}}, backupNowAt: $at}}}')" >/dev/null
+  now_job() {
+    kubectl get jobs -n "$ns" -o json | jq -r --arg at "$at" \
+      '.items[] | select(.metadata.annotations["tradeplane.io/backup-now-at"] == $at) | .metadata.name'
+  }
   # 30 s: a warm node takes about 7 (the pod's start most of it); a reconcile that failed and
   # waited for its backoff before making the Job takes a minute and more.
-  backup="" deadline=$((SECONDS + 30))
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    [ "$(ts '{.status.lastBackupNowAt}')" = "$at" ] && backup=$(ts '{.status.lastBackup.name}')
-    [ -n "$backup" ] && break
-    # A first attempt may fail and be reported: the volume's directory is made writable by
-    # services.py's one-second poll, which a fast pod can beat; the Job's retry then succeeds.
-    failure=$(ts '{.status.lastBackupFailure.message}')
-    [ -z "$failure" ] || [ -n "${said:-}" ] || { say "an attempt failed: $failure"; said=1; }
-    sleep 0.2
-  done
-  took=$(since "$patched")
-  if [ -z "$backup" ]; then
+  if ! found=$(wait_report 30 now_job); then
     kubectl get jobs,pods -n "$ns" -l app.kubernetes.io/component=backup -o wide >&2 || true
     kubectl logs -n "$ns" -l app.kubernetes.io/component=backup --tail 20 >&2 || true
-    fail "$name: no status.lastBackup for backupNowAt $at within 30 s"
+    fail "$name: no report from a pod of the Job for backupNowAt $at ('$(now_job)') within 30 s"
   fi
-  record=$(kubectl get ts "$name" -n "$ns" -o json | jq -c '.status.lastBackup')
-  reported=$(jq -r '"\(.sizeBytes // 0) \(.rows // 0) \(.checksum // "")"' <<<"$record")
-  say "$name: status.lastBackup $backup (bytes, rows, checksum: $reported), ${took} s after the patch"
-  read -r size rows _ <<<"$reported"
-  [ "$size" -gt 0 ] && [ "$rows" -gt 0 ] || fail "status.lastBackup has no size or no rows: $record"
+  succeeded "$found"
+  job=$(now_job)
+  report=$(jq -c '.report' <<<"$found")
+  pod=$(jq -r '.pod' <<<"$report") backup=$(jq -r '.name' <<<"$report")
+  say "job/$job (backupNowAt $at): pod $pod reported $backup, $(since "$patched" "$(jq -r '.t' <<<"$found")") s after the patch"
+  check_pods "$job" "$pod"
+  check_reported_files "$report"
+
+  # status.lastBackup: this backup, with the report's figures, and lastBackupNowAt this value.
+  # Only if a cron slot's report came within the operator's debounce may lastBackup name that
+  # newer backup instead, never this one.
+  last="" deadline=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    last=$(first_seen --arg at "$at" --arg b "$backup" 'select(.nowAt == $at and .last.name == $b) | {t, last}')
+    [ -n "$last" ] && break
+    newer=$(first_seen --arg at "$at" --arg pod "$pod" --argjson t "$(jq '.t' <<<"$found")" '
+      select(.t > $t and .nowAt == $at and .report.outcome == "Succeeded" and .report.pod != $pod
+             and .last.name == .report.name) | {t, last, report}')
+    if [ -n "$newer" ]; then
+      other=$(jq -r '.report.pod' <<<"$newer")
+      [[ " $(cron_jobs) " == *" ${other%-*} "* ]] ||
+        fail "status.lastBackup names $(jq -r '.last.name' <<<"$newer") of pod $other, not of the CronJob, never $backup"
+      say "status.lastBackup went to $(jq -r '.last.name' <<<"$newer") of pod $other (a cron slot), whose report followed $pod's within the operator's debounce"
+      last=$newer report=$(jq -c '.report' <<<"$newer")
+      break
+    fi
+    sleep 0.3
+  done
+  [ -n "$last" ] || fail "status.lastBackup did not name $backup (with lastBackupNowAt $at) within 30 s: $(ts '{.status.lastBackup}')"
+  expected=$(jq -c '{name, sizeBytes, rows, checksum}' <<<"$report")
+  [ "$(jq -c '.last | {name, sizeBytes, rows, checksum}' <<<"$last")" = "$expected" ] ||
+    fail "status.lastBackup is $(jq -c '.last' <<<"$last"), the report says $expected"
+  say "status.lastBackup $(jq -r '.last.name' <<<"$last"), $(since "$patched" "$(jq -r '.t' <<<"$last")") s after the patch"
   backup_succeeded
-  # The pod that did it: the Job started for this backupNowAt.
-  job=$(kubectl get jobs -n "$ns" -o json | jq -r --arg at "$at" \
-    '.items[] | select(.metadata.annotations["tradeplane.io/backup-now-at"] == $at) | .metadata.name')
-  [ -n "$job" ] || fail "no Job carries the annotation tradeplane.io/backup-now-at=$at"
-  check_pods "$job"
-  dir=$(backup_dir)
-  seen=$(check_files "$dir" "$backup")
-  [ "$seen" = "$reported" ] || fail "$dir/$backup.manifest.json says '$seen', the status '$reported'"
-  say "$dir: $backup.jsonl.gz and its manifest, as the status says ($(jq -r '"strategy \(.strategy), journal \(.journalBackend)"' "$dir/$backup.manifest.json"))"
   exit 0
 fi
 
-[ "$step" = scheduled ] || fail "unknown step '$step' (now or scheduled)"
-# A Job of the CronJob (its owner) that succeeded; the slot is at most a minute after `now`.
+# scheduled: a Job of the CronJob; the slot is at most a minute after `now`, and its report
+# may have come already (then it is the first version recorded).
 waited=$(now)
-job=""
-for _ in $(seq 450); do
-  job=$(kubectl get jobs -n "$ns" -o json | jq -r --arg cron "$name-backup" '.items[] |
-    select(any(.metadata.ownerReferences[]?; .kind == "CronJob" and .name == $cron)) |
-    select((.status.succeeded // 0) > 0) | .metadata.name' | head -n1)
-  [ -n "$job" ] && break
-  sleep 0.2
-done
-[ -n "$job" ] || {
+if ! found=$(wait_report 90 cron_jobs); then
   kubectl get cronjobs,jobs,pods -n "$ns" -o wide >&2 || true
-  fail "no Job of cronjob/$name-backup succeeded within 90 s"
-}
-say "cronjob/$name-backup: job/$job succeeded ($(since "$waited") s of waiting for it)"
-check_pods "$job"
+  fail "no report from a pod of a Job of cronjob/$name-backup within 90 s"
+fi
+succeeded "$found"
+report=$(jq -c '.report' <<<"$found")
+pod=$(jq -r '.pod' <<<"$report")
+job=${pod%-*}
+say "cronjob/$name-backup: job/$job's pod $pod reported $(jq -r '.name' <<<"$report") ($(since "$waited") s of waiting for it)"
+check_pods "$job" "$pod"
+check_reported_files "$report"
 scheduled=""
 for _ in $(seq 50); do
   scheduled=$(ts '{.status.lastScheduleTime}')

@@ -80,12 +80,8 @@ for h in /sys/fs/cgroup/*/; do
   [ -d "$h$cgroot" ] && log "cgroup $h$cgroot is still busy"
 done
 
-# 5. Files: the node's own directories and the paths the kubelet hard-codes.
-# The volume directories services.py made for this cluster's claims.
-[ -f "$node/volumes.list" ] && while read -r dir; do
-  case $dir in /tmp/kwok-local-path-provisioner/pvc-*) rm -rf "$dir" ;; esac
-done < "$node/volumes.list"
-rmdir /tmp/kwok-local-path-provisioner 2>/dev/null
+# 5. Files: the node's own directories and the paths the kubelet hard-codes. (The volumes'
+#    directories are the cluster's: tests/cluster/down.sh removes them.)
 rm -rf "$node/kubelet" "$run" /var/lib/kubelet/device-plugins /run/mount
 rmdir /var/lib/kubelet 2>/dev/null
 find /var/log/containers -maxdepth 1 -xtype l -delete 2>/dev/null

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Services for the real node's host-network pods: a local DNS answer and a userspace proxy.
 
-  services.py --kubeconfig K --kubectl PATH --volumes FILE
+  services.py --kubeconfig K --kubectl PATH
 
 A pod on this node cannot reach a Service by its ClusterIP (no kube-proxy, no iptables, no
 pod network), and the EndpointSlice API refuses the loopback addresses host-network pods
@@ -17,15 +17,8 @@ have. So, for the local cluster only:
 * a connection is passed to a Ready pod the Service selects, at the port the admission step
   gave it (the pod's local.tradeplane.io/ports annotation maps the manifest's ports).
 
-It also makes the cluster's volumes usable by non-root pods: kwok's provisioner gives each
-claim a hostPath PersistentVolume, a directory the kubelet would create owned by root, where
-a pod running as UID 65532 cannot write (fsGroup does not apply to hostPath). Each such
-directory is made here first, mode 1777 as a local-path provisioner would, and listed in
---volumes so tests/node/down.sh removes it.
-
-Services, pods and volumes are re-read every second with kubectl.
+Services and pods are re-read every second with kubectl.
 """
-import os
 import argparse
 import asyncio
 import json
@@ -64,16 +57,12 @@ def ready(pod):
 
 
 def refresh():
-    out = subprocess.run([ARGS.kubectl, "--kubeconfig", ARGS.kubeconfig, "get", "services,pods,pv",
+    out = subprocess.run([ARGS.kubectl, "--kubeconfig", ARGS.kubeconfig, "get", "services,pods",
                           "-A", "-o", "json"], capture_output=True, text=True, timeout=20)
     if out.returncode != 0:
         print(f"kubectl failed: {out.stderr.strip()}", file=sys.stderr, flush=True)
         return
     items = json.loads(out.stdout)["items"]
-    for pv in (i for i in items if i["kind"] == "PersistentVolume"):
-        path = (pv["spec"].get("hostPath") or {}).get("path", "")
-        if path.startswith("/tmp/kwok-local-path-provisioner/"):
-            prepare_volume(path)
     pods = [i for i in items if i["kind"] == "Pod" and ready(i)]
     routes, names = {}, {}
     for svc in (i for i in items if i["kind"] == "Service"):
@@ -94,17 +83,6 @@ def refresh():
     ROUTES.update(routes)
     NAMES.clear()
     NAMES.update(names)
-
-
-def prepare_volume(path):
-    """The volume's directory, writable by any pod user (mode 1777), recorded for down.sh."""
-    if os.path.isdir(path) and os.stat(path).st_mode & 0o7777 == 0o1777:
-        return
-    os.makedirs(path, exist_ok=True)
-    os.chmod(path, 0o1777)
-    with open(ARGS.volumes, "a") as f:
-        f.write(path + "\n")
-    print(f"volume {path} ready", flush=True)
 
 
 async def pipe(reader, writer):
@@ -181,7 +159,7 @@ def answer(query):
 async def main():
     global ARGS
     parser = argparse.ArgumentParser()
-    for flag in ("--kubeconfig", "--kubectl", "--volumes"):
+    for flag in ("--kubeconfig", "--kubectl"):
         parser.add_argument(flag, required=True)
     ARGS = parser.parse_args()
     loop = asyncio.get_running_loop()

@@ -234,8 +234,7 @@ start admission python3 "$here/admission.py" --cert "$node/pki/admission.crt" --
   --port "$admission_port" --api-port "$apiserver_port" --ports-from "${TP_NODE_PORTS_FROM:-20000}"
 wait_for admission 20 "$state/pids/admission.pid" curl -sf --cacert "$pki/ca.crt" "https://127.0.0.1:$admission_port/"
 # Services by name and port for host-network pods (see services.py).
-start services python3 "$here/services.py" --kubeconfig "$state/kubeconfig" --kubectl "$ctl/kubectl" \
-  --volumes "$node/volumes.list"
+start services python3 "$here/services.py" --kubeconfig "$state/kubeconfig" --kubectl "$ctl/kubectl"
 wait_for services 20 "$state/pids/services.pid" grep -q "dns on" "$state/logs/services.log"
 KUBECONFIG=$state/kubeconfig "$ctl/kubectl" apply -f - >/dev/null <<YAML
 apiVersion: admissionregistration.k8s.io/v1
