@@ -237,6 +237,16 @@ async fn partial_late_and_expired_fills_keep_the_journal_equal_to_the_broker_eve
         in_parts > 0,
         "no order was journalled as filled in parts: {fills:?}"
     );
+    eprintln!(
+        "{} orders: {} filled, {} expired, {} canceled by the policy, {} filled in parts; \
+         {} fills journalled",
+        orders.len(),
+        count("filled"),
+        count("expired"),
+        count("canceled"),
+        in_parts,
+        fills.len()
+    );
     let held_back = life.journal.events(Some("order_working")).await.unwrap();
     assert!(
         !held_back.is_empty(),
