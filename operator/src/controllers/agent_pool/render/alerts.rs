@@ -8,9 +8,9 @@
 use super::POOL_LABEL;
 use crate::api::agent_pool::AgentPool;
 use crate::api::alerting::{PoolAlertingSpec, Severity};
-use crate::controllers::build::ChildMeta;
-use crate::controllers::build::monitoring::{self, Defaults, Monitoring, Owner, Rule};
 use crate::controllers::meta::{Component, child_name, selector_labels};
+use crate::controllers::resources::ChildMeta;
+use crate::controllers::resources::monitoring::{self, Defaults, Monitoring, Owner, Rule};
 
 /// The workers' series the rules read (`docs/metrics.md`).
 pub mod metrics {

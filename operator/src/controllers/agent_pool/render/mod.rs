@@ -24,9 +24,9 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use tradeplane_contract::command::PodMode;
 
 use crate::api::agent_pool::AgentPool;
-use crate::controllers::build::secret::{ConfigFile, opaque};
-use crate::controllers::build::{ChildMeta, service};
 use crate::controllers::meta::{Component, child_name, selector_labels};
+use crate::controllers::resources::secret::{ConfigFile, opaque};
+use crate::controllers::resources::{ChildMeta, service};
 use crate::controllers::trading_strategy::config::agent_pool_service;
 
 /// The label naming the owning pool on every child.

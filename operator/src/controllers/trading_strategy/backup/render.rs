@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaimVolumeSource, PodAffinity, PodAffinityTerm, PodTemplateSpec,
     SecretVolumeSource, ServiceAccount, Volume, VolumeMount, VolumeResourceRequirements,
 };
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use tradeplane_contract::backup::{
@@ -28,9 +28,10 @@ use tradeplane_contract::layout::{CONFIG_DIR, CREDENTIALS_DIR, JOURNAL_DIR, JOUR
 
 use super::restored;
 use crate::api::trading_strategy::{BackupDestination, BackupSpec, TradingStrategy};
-use crate::controllers::build::ChildMeta;
-use crate::controllers::build::pod::{self, RuntimeContainer};
 use crate::controllers::meta::{Component, child_name, content_hash, selector_labels};
+use crate::controllers::resources::ChildMeta;
+use crate::controllers::resources::pod::{self, RuntimeContainer};
+use crate::controllers::resources::rbac::{Identity, strategy_status_rule};
 use crate::controllers::trading_strategy::render::{Names, STRATEGY_LABEL};
 
 /// The size of a backup volume whose strategy names none.
@@ -155,9 +156,9 @@ impl BackupPods<'_> {
         });
         let restore = restoring.then(|| self.restore_job(&names)).flatten();
         BackupChildren {
-            service_account: Some(self.service_account(&names)),
-            role: Some(self.role(&names)),
-            role_binding: Some(self.role_binding(&names)),
+            service_account: Some(self.identity(&names).service_account()),
+            role: Some(self.identity(&names).role(backup_rules(self.meta.owner()))),
+            role_binding: Some(self.identity(&names).role_binding()),
             claim,
             schedule,
             now,
@@ -165,37 +166,12 @@ impl BackupPods<'_> {
         }
     }
 
-    fn service_account(&self, names: &BackupNames) -> ServiceAccount {
-        ServiceAccount {
-            metadata: self.meta.child(&names.account, Component::Backup),
-            automount_service_account_token: Some(true),
-            ..ServiceAccount::default()
-        }
-    }
-
-    fn role(&self, names: &BackupNames) -> Role {
-        Role {
-            metadata: self.meta.child(&names.account, Component::Backup),
-            rules: Some(backup_rules(self.meta.owner())),
-        }
-    }
-
-    fn role_binding(&self, names: &BackupNames) -> RoleBinding {
-        let metadata = self.meta.child(&names.account, Component::Backup);
-        let namespace = metadata.namespace.clone();
-        RoleBinding {
-            metadata,
-            role_ref: RoleRef {
-                api_group: Some("rbac.authorization.k8s.io".to_string()),
-                kind: "Role".to_string(),
-                name: names.account.clone(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".to_string(),
-                name: names.account.clone(),
-                namespace,
-                ..Subject::default()
-            }]),
+    /// The backup and restore pods' identity.
+    fn identity<'b>(&'b self, names: &'b BackupNames) -> Identity<'b> {
+        Identity {
+            meta: self.meta,
+            name: &names.account,
+            component: Component::Backup,
         }
     }
 
@@ -433,13 +409,7 @@ impl BackupPods<'_> {
 
 /// The backup process may read and patch its own strategy's status, nothing else.
 pub fn backup_rules(strategy: &str) -> Vec<PolicyRule> {
-    vec![PolicyRule {
-        api_groups: Some(vec!["tradeplane.io".to_string()]),
-        resources: Some(vec!["tradingstrategies/status".to_string()]),
-        resource_names: Some(vec![strategy.to_string()]),
-        verbs: vec!["get".to_string(), "patch".to_string()],
-        ..PolicyRule::default()
-    }]
+    vec![strategy_status_rule(strategy)]
 }
 
 /// Where `destination` is, as the runtime's flags name it; an S3 prefix defaults to

@@ -15,9 +15,9 @@ use tradeplane_contract::cron::parse_cron;
 use super::STRATEGY_LABEL;
 use crate::api::alerting::{AlertingSpec, Severity};
 use crate::api::trading_strategy::TradingStrategy;
-use crate::controllers::build::ChildMeta;
-use crate::controllers::build::monitoring::{self, Defaults, Monitoring, Owner, Rule};
 use crate::controllers::meta::{Component, child_name, selector_labels};
+use crate::controllers::resources::ChildMeta;
+use crate::controllers::resources::monitoring::{self, Defaults, Monitoring, Owner, Rule};
 
 /// The runtime's series the rules read (`docs/metrics.md`).
 pub mod metrics {

@@ -5,7 +5,7 @@
 //! One builder per child kind: [`rbac`] (the runtime's ServiceAccount, Role, RoleBinding and
 //! the Lease it may write), [`journal`] (the SQLite volume), [`trader`] (the pod template, the
 //! Deployment and its disruption budget), [`cycle`] (the CronJob of cron-scheduled
-//! strategies); the Secrets and the Service come from the shared `controllers::build`.
+//! strategies); the Secrets and the Service come from the shared `controllers::resources`.
 
 pub mod alerts;
 pub mod cycle;
@@ -26,9 +26,9 @@ use tradeplane_contract::config::RuntimeConfig;
 
 use super::backup::{self, render::BackupChildren, render::BackupPods};
 use crate::api::trading_strategy::TradingStrategy;
-use crate::controllers::build::secret::{ConfigFile, opaque};
-use crate::controllers::build::{ChildMeta, service};
 use crate::controllers::meta::{Component, child_name, selector_labels};
+use crate::controllers::resources::secret::{ConfigFile, opaque};
+use crate::controllers::resources::{ChildMeta, service};
 
 /// The label naming the owning strategy on every child.
 pub const STRATEGY_LABEL: &str = "tradeplane.io/strategy";

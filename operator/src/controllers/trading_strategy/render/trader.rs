@@ -17,12 +17,12 @@ use tradeplane_contract::layout::{CONFIG_DIR, CREDENTIALS_DIR, JOURNAL_DIR};
 
 use super::{Names, STRATEGY_LABEL};
 use crate::api::trading_strategy::TradingStrategy;
-use crate::controllers::build::ChildMeta;
-use crate::controllers::build::pod::{self, RuntimeContainer};
 use crate::controllers::meta::{
     Component, INPUTS_HASH_ANNOTATION, RESTART_AT_ANNOTATION, REVISION_ANNOTATION, content_hash,
     selector_labels,
 };
+use crate::controllers::resources::ChildMeta;
+use crate::controllers::resources::pod::{self, RuntimeContainer};
 
 /// What every pod of the strategy is made from.
 pub struct Pods<'a> {

@@ -27,7 +27,7 @@ pub const MONITOR_KIND: &str = "PodMonitor";
 pub const DEFAULT_RUNBOOK_BASE: &str =
     "https://github.com/tradeplane/tradeplane/blob/main/docs/alerts.md";
 pub const DEFAULT_SCRAPE_INTERVAL: &str = "30s";
-/// The runtime container's port name (see `build::pod`).
+/// The runtime container's port name (see `resources::pod`).
 const METRICS_PORT: &str = "http";
 
 /// The API resource of `PrometheusRule` or `PodMonitor`.
