@@ -29,8 +29,8 @@ use self::render::{Children, Inputs, POOL_LABEL};
 use self::status::{Observation, Workload};
 use super::finish::{Report, finish};
 use super::relevant::relevant_changes;
+use super::runtime_config::provider_key;
 use super::scope::Scope;
-use super::trading_strategy::config::provider_key;
 use super::watches::{OwnedChildren, Wake, metadata_changes};
 use super::{
     Blocker, Context, Error, RESYNC, Step, children, monitoring, requeue_after_error, secrets,

@@ -12,6 +12,8 @@ pub mod backup;
 pub mod config;
 pub mod leader_pod;
 pub mod leadership;
+pub mod names;
+pub mod pods;
 pub mod reconcile;
 pub mod render;
 pub mod resolve;
@@ -40,7 +42,7 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 
 use self::leadership::LeaseHistory;
-use self::render::STRATEGY_LABEL;
+use self::names::STRATEGY_LABEL;
 use super::relevant::relevant_changes;
 use super::scope::Scope;
 use super::watches::{OwnedChildren, Wake, metadata_changes};

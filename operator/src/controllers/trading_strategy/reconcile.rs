@@ -20,7 +20,7 @@ use super::backup::render::BackupChildren;
 use super::backup::report::{self, RestoreStage};
 use super::leader_pod::{self, LeaderMarks};
 use super::leadership::{self, Leadership, LeaseHistory};
-use super::render::{self, Children, Inputs, trader};
+use super::render::{self, Children, Inputs};
 use super::resolve::{Resolved, resolve};
 use super::status::{self, BackupView, Observation, Workload};
 use super::upgrade::{self, Pending};
@@ -99,7 +99,7 @@ pub async fn reconcile(
         }
     };
     let leadership = matches!(progress.workload, Workload::Trader { .. }).then(|| {
-        let lease = config::leader_lease(&name);
+        let lease = super::names::leader_lease(&name);
         let live = watched
             .leases
             .get(&ObjectRef::new(&lease).within(&namespace));
@@ -226,7 +226,7 @@ async fn render_and_apply(
     now: Timestamp,
 ) -> Result<Progress, Error> {
     let progress = Progress {
-        live: config::is_live(&resolved.account),
+        live: crate::controllers::runtime_config::is_live(&resolved.account),
         broker_ready: broker_ready(&resolved.account),
         ..Progress::default()
     };
@@ -308,7 +308,7 @@ fn broker_ready(account: &BrokerAccount) -> Option<(bool, String)> {
 /// The revision of the trader's pod template as rendered: the one the spec asks for.
 fn trader_revision(rendered: &Children) -> Option<String> {
     let deployment = rendered.deployment.as_ref()?;
-    trader::revision(&deployment.spec.as_ref()?.template).map(str::to_string)
+    super::pods::revision(&deployment.spec.as_ref()?.template).map(str::to_string)
 }
 
 /// How the trader's rollout stands after the apply.
@@ -368,7 +368,7 @@ async fn apply(
     rendered: Children,
     now: Timestamp,
 ) -> Result<Rollout, Error> {
-    let names = render::names(&strategy.name_any());
+    let names = super::names::names(&strategy.name_any());
     let apply = Apply { context, namespace };
     let Children {
         config,
@@ -435,7 +435,7 @@ async fn apply(
             applied_revision = deployment
                 .spec
                 .as_ref()
-                .and_then(|s| trader::revision(&s.template))
+                .and_then(|s| super::pods::revision(&s.template))
                 .map(str::to_string);
             let outcome: Outcome<Deployment> = children::ensure(
                 &context.client,
@@ -596,7 +596,7 @@ async fn report(
         now,
     );
     let backup_events = backup_report.events.clone();
-    let lease = config::leader_lease(&strategy.name_any());
+    let lease = super::names::leader_lease(&strategy.name_any());
     let change = leadership.as_ref().and_then(|leadership| {
         let history = watched.history.get(&namespace, &lease);
         leadership::change(

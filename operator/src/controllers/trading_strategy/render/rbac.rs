@@ -6,11 +6,11 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding};
 
-use super::Names;
 use crate::controllers::meta::Component;
 use crate::controllers::resources::ChildMeta;
 use crate::controllers::resources::rbac::{Identity, rule, strategy_status_rule};
-use crate::controllers::trading_strategy::config::leader_lease;
+use crate::controllers::trading_strategy::names::Names;
+use crate::controllers::trading_strategy::names::leader_lease;
 use tradeplane_contract::status::SWITCHOVER_ANNOTATION;
 
 pub struct Rbac<'a> {
