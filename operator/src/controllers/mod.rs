@@ -21,6 +21,7 @@ pub mod monitoring;
 pub mod monitoring_files;
 pub mod relevant;
 pub mod resources;
+pub mod rollout;
 pub mod runtime_config;
 pub mod scope;
 pub mod secrets;
