@@ -8,6 +8,7 @@
 //! [`upgrade`] decides for Supervised strategies → [`leadership`] read from the watched Lease,
 //! and [`leader_pod`] marks the leader's pod to be removed last → finish ([`reconcile`]).
 
+pub mod apply;
 pub mod backup;
 pub mod config;
 pub mod leader_pod;
@@ -16,9 +17,12 @@ pub mod names;
 pub mod pods;
 pub mod reconcile;
 pub mod render;
+pub mod report;
 pub mod resolve;
 pub mod status;
 pub mod upgrade;
+pub mod validate;
+pub mod watched;
 
 #[cfg(test)]
 mod leadership_tests;
@@ -129,7 +133,7 @@ pub async fn run(
         )
     };
     let (jobs, job_events) = backup::jobs(client, &scope);
-    let watched = reconcile::Watched {
+    let watched = watched::Watched {
         accounts: accounts.clone(),
         leases,
         history,
