@@ -35,6 +35,10 @@ pub fn render(
     Ok(config)
 }
 
+/// The runtime config, field by field from the spec and the account.
+///
+/// Long on purpose: one section per field of the runtime config, in the contract's order, so
+/// a reader can check each against `tradeplane_contract::config`.
 fn render_unchecked(
     strategy: &TradingStrategy,
     account: &BrokerAccount,

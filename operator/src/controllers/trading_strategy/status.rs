@@ -152,25 +152,7 @@ pub fn compute(
         phase
     };
 
-    if let Workload::Trader { desired, .. } = &observation.workload {
-        if let Some(leadership) = observation.leadership.as_ref().filter(|_| *desired > 0) {
-            let (status, reason, message) = leadership.failing_over();
-            // Nobody leading is the problem.
-            observed
-                .push(Observed::new(FAILING_OVER, status, reason, message).warns(Warns::WhenTrue));
-        }
-        // A revision waiting for its window is the policy at work, not a fault.
-        let pending = match &observation.pending {
-            Some(pending) => Observed::new(
-                UPGRADE_PENDING,
-                true,
-                "OutsideMaintenanceWindow",
-                pending.message.clone(),
-            ),
-            None => Observed::new(UPGRADE_PENDING, false, "UpToDate", "no revision waits"),
-        };
-        observed.push(pending.warns(Warns::Never));
-    }
+    observed.extend(trader_conditions(observation));
 
     let owned_previous: Vec<Condition> = previous
         .conditions
@@ -235,6 +217,31 @@ pub fn compute(
     let mut status = status;
     backups.fields.clone().fill(&mut status);
     (status, observed)
+}
+
+/// `FailingOver` and `UpgradePending`, which only a trader Deployment has.
+fn trader_conditions(observation: &Observation<'_>) -> Vec<Observed> {
+    let mut observed = Vec::new();
+    if let Workload::Trader { desired, .. } = &observation.workload {
+        if let Some(leadership) = observation.leadership.as_ref().filter(|_| *desired > 0) {
+            let (status, reason, message) = leadership.failing_over();
+            // Nobody leading is the problem.
+            observed
+                .push(Observed::new(FAILING_OVER, status, reason, message).warns(Warns::WhenTrue));
+        }
+        // A revision waiting for its window is the policy at work, not a fault.
+        let pending = match &observation.pending {
+            Some(pending) => Observed::new(
+                UPGRADE_PENDING,
+                true,
+                "OutsideMaintenanceWindow",
+                pending.message.clone(),
+            ),
+            None => Observed::new(UPGRADE_PENDING, false, "UpToDate", "no revision waits"),
+        };
+        observed.push(pending.warns(Warns::Never));
+    }
+    observed
 }
 
 /// `BrokerReady`, from the BrokerAccount's own Ready condition.

@@ -75,6 +75,9 @@ pub fn render(strategy: &TradingStrategy) -> Option<Monitoring> {
 }
 
 /// Every alert the spec asks for, in a fixed order.
+///
+/// Long on purpose: a table of rules, one entry per alert, each beside the condition under
+/// which it is rendered; split up, a reader would lose the order the rule file has.
 pub fn rules(strategy: &TradingStrategy, alerting: &AlertingSpec, owner: &Owner<'_>) -> Vec<Rule> {
     use metrics::*;
     let spec = &strategy.spec;
