@@ -37,7 +37,7 @@ pub async fn report(
         .await
         .map_err(|source| Error::resolve("the pool's spend ledger", source))?;
     let spend = status::provider_spend(
-        &pool,
+        pool,
         &ledger.and_then(|l| l.data).unwrap_or_default(),
         chrono::Utc::now().date_naive(),
     );
@@ -46,7 +46,7 @@ pub async fn report(
         context,
         KIND,
         pool,
-        render::alerts::render(&pool),
+        render::alerts::render(pool),
         render::alerts::names(&name),
         pool.status
             .as_ref()

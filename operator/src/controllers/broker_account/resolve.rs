@@ -24,7 +24,7 @@ pub async fn resolve(
     let shared = &context.shared;
     let verification = if verify::needs_broker(account) {
         let secret = match &account.spec.credentials_secret_ref {
-            Some(reference) => Api::<Secret>::namespaced(shared.client.clone(), &namespace)
+            Some(reference) => Api::<Secret>::namespaced(shared.client.clone(), namespace)
                 .get_opt(&reference.name)
                 .await
                 .map_err(|source| {
