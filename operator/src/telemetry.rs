@@ -23,6 +23,9 @@ pub struct Metrics {
 impl Metrics {
     /// Registers every metric. Fails only on a programming error (a duplicate name), which
     /// start-up reports.
+    ///
+    /// Long on purpose: a table of the operator's series, one registration each, read
+    /// against `docs/metrics.md`.
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let reconciles = IntCounterVec::new(

@@ -3,7 +3,7 @@
 //! labels that let a Prometheus `ruleSelector` / `podMonitorSelector` find them.
 //!
 //! Every alert is on once alerting is enabled and has a default threshold, severity and `for`
-//! (stated in its description, applied in `controllers::build::monitoring`), so `enabled:
+//! (stated in its description, applied in `controllers::resources::monitoring`), so `enabled:
 //! true` alone gives a complete, tested rule set; each knob is there to tune, not to fill in.
 
 use std::collections::BTreeMap;

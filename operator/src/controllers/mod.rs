@@ -5,13 +5,12 @@
 //! Shared here: the context every reconcile gets and the error policy, and the pieces all three
 //! controllers use — the scope of their `Api`s ([`scope`]), what wakes them ([`wakeups`],
 //! [`watches`], [`relevant`]), typed errors and blockers ([`error`]), reading a Secret key
-//! ([`secrets`]), shared builders ([`build`]), applying children only when they differ
+//! ([`secrets`]), shared builders of children ([`resources`]), applying children only when they differ
 //! ([`children`], [`child_cache`]), the last step ([`finish`]), conditions that keep their
 //! transition times ([`conditions`]), and labels and content hashes ([`meta`]).
 
 pub mod agent_pool;
 pub mod broker_account;
-pub mod build;
 pub mod child_cache;
 pub mod children;
 pub mod conditions;
@@ -21,6 +20,9 @@ pub mod meta;
 pub mod monitoring;
 pub mod monitoring_files;
 pub mod relevant;
+pub mod resources;
+pub mod rollout;
+pub mod runtime_config;
 pub mod scope;
 pub mod secrets;
 pub mod trading_strategy;

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::{Client, Resource, ResourceExt};
 
-use super::build::monitoring::{self, GROUP, MONITOR_KIND, Monitoring, RULE_KIND, VERSION};
 use super::children::is_subset;
 use super::conditions::Observed;
 use super::meta::{RENDERED_HASH_ANNOTATION, content_hash};
+use super::resources::monitoring::{self, GROUP, MONITOR_KIND, Monitoring, RULE_KIND, VERSION};
 use super::{Context, Error, FIELD_MANAGER};
 pub use crate::api::trading_strategy::condition_types::ALERTS_CONFIGURED;
 

@@ -6,10 +6,10 @@
 //! [`ConfigPurpose::AgentPool`] before it is rendered, so a config the workers would refuse at
 //! start is reported as a condition instead of as crash-looping pods.
 
-use tradeplane_contract::config::{self as runtime, ConfigError, ConfigPurpose};
+use tradeplane_contract::config::{self as runtime, ConfigPurpose};
 
 use crate::api::agent_pool::AgentPool;
-use crate::controllers::trading_strategy::config::{ConfigProblem, HTTP_PORT, render_analysts};
+use crate::controllers::runtime_config::{ConfigProblem, HTTP_PORT, describe, render_analysts};
 
 /// In-flight analyses per replica when the pool does not say.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 8;
@@ -108,12 +108,4 @@ pub fn render(
             details: describe(&errors),
         })?;
     Ok(config)
-}
-
-fn describe(errors: &[ConfigError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }

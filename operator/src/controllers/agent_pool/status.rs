@@ -14,9 +14,10 @@ use chrono::NaiveDate;
 use tradeplane_contract::config::ledger::{entries, spend_on};
 
 use crate::api::agent_pool::{AgentPool, AgentPoolStatus, ProviderSpend};
-use crate::api::common::condition_types::{BUDGET_EXHAUSTED, READY, RECONCILING, STALLED};
+use crate::api::common::condition_types::{BUDGET_EXHAUSTED, READY};
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::conditions::{Observed, Warns, settle};
+use crate::controllers::rollout::{self, PodWords, Rollout};
 
 pub use crate::controllers::error::Blocker;
 
@@ -40,18 +41,23 @@ pub enum Workload {
 
 impl Workload {
     pub fn from_deployment(deployment: &Deployment) -> Self {
-        let desired = deployment
-            .spec
+        let Rollout {
+            desired,
+            ready,
+            updated,
+            current,
+        } = Rollout::of(deployment);
+        let replicas = deployment
+            .status
             .as_ref()
             .and_then(|s| s.replicas)
-            .unwrap_or(1);
-        let status = deployment.status.clone().unwrap_or_default();
+            .unwrap_or(0);
         Self::Workers {
             desired,
-            replicas: status.replicas.unwrap_or(0),
-            ready: status.ready_replicas.unwrap_or(0),
-            updated: status.updated_replicas.unwrap_or(0),
-            current: status.observed_generation >= deployment.metadata.generation,
+            replicas,
+            ready,
+            updated,
+            current,
         }
     }
 }
@@ -179,88 +185,8 @@ pub fn bound_strategies(pool: &str, strategies: &[TradingStrategy]) -> Vec<Strin
 /// The status, and the conditions as observed (for Events on transitions).
 pub fn compute(observation: &Observation<'_>, now: Timestamp) -> (AgentPoolStatus, Vec<Observed>) {
     let previous = observation.previous.cloned().unwrap_or_default();
-    let (ready, reconciling, stalled, phase) = match (&observation.blocker, &observation.workload) {
-        (Some(blocker), _) => (
-            Observed::new(READY, false, blocker.reason, blocker.message.clone()),
-            Observed::new(
-                RECONCILING,
-                false,
-                blocker.reason,
-                "waiting for the input to be fixed",
-            ),
-            Observed::new(STALLED, true, blocker.reason, blocker.message.clone()),
-            "Failed",
-        ),
-        (None, Workload::Unknown) => (
-            Observed::new(READY, false, "Pending", "children not rendered yet"),
-            Observed::new(RECONCILING, true, "Rendering", "rendering the children"),
-            Observed::new(STALLED, false, "Progressing", ""),
-            "Pending",
-        ),
-        (None, Workload::Workers { desired: 0, .. }) => (
-            Observed::new(
-                READY,
-                false,
-                "ScaledToZero",
-                "the pool has no worker replicas and cannot serve analyses",
-            ),
-            Observed::new(RECONCILING, false, "Reconciled", ""),
-            Observed::new(STALLED, false, "Reconciled", ""),
-            "Pending",
-        ),
-        (
-            None,
-            Workload::Workers {
-                desired,
-                replicas,
-                ready,
-                updated,
-                current,
-            },
-        ) => {
-            let rolled_out = *current && updated >= desired && ready >= desired;
-            if rolled_out {
-                (
-                    Observed::new(
-                        READY,
-                        true,
-                        "WorkersReady",
-                        format!("{ready}/{desired} workers ready"),
-                    ),
-                    Observed::new(RECONCILING, false, "Reconciled", ""),
-                    Observed::new(STALLED, false, "Reconciled", ""),
-                    "Ready",
-                )
-            } else {
-                let moving = !*current || updated < desired || replicas != desired;
-                (
-                    Observed::new(
-                        READY,
-                        false,
-                        if moving {
-                            "RolloutInProgress"
-                        } else {
-                            "WorkersNotReady"
-                        },
-                        format!("{ready}/{desired} workers ready, {updated} updated"),
-                    ),
-                    Observed::new(
-                        RECONCILING,
-                        true,
-                        "RolloutInProgress",
-                        "waiting for the worker pods",
-                    ),
-                    Observed::new(STALLED, false, "Progressing", ""),
-                    match (*ready, moving) {
-                        (0, _) => "Pending",
-                        (_, true) => "Scaling",
-                        (_, false) => "Degraded",
-                    },
-                )
-            }
-        }
-    };
-    let mut observed = vec![ready, reconciling, stalled];
+    let (readiness, phase) = readiness(&observation.blocker, &observation.workload);
+    let mut observed = readiness.to_vec();
     if observation.spend.iter().any(|s| s.budget_usd.is_some()) {
         observed.push(budget_condition(&observation.spend));
     }
@@ -297,4 +223,63 @@ pub fn compute(observation: &Observation<'_>, now: Timestamp) -> (AgentPoolStatu
         spend_summary: spend_summary(&observation.spend),
     };
     (status, observed)
+}
+
+/// How the workers are named in the conditions.
+const WORKER_PODS: PodWords = PodWords {
+    ready_reason: "WorkersReady",
+    pods: "workers",
+    waiting: "waiting for the worker pods",
+};
+
+/// `Ready`, `Reconciling`, `Stalled` and the phase, from what blocks the pool and how its
+/// workers roll out.
+fn readiness(blocker: &Option<Blocker>, workload: &Workload) -> ([Observed; 3], &'static str) {
+    match (blocker, workload) {
+        (Some(blocker), _) => (rollout::blocked(blocker), "Failed"),
+        (None, Workload::Unknown) => (rollout::rendering(), "Pending"),
+        (None, Workload::Workers { desired: 0, .. }) => (
+            rollout::settled(Observed::new(
+                READY,
+                false,
+                "ScaledToZero",
+                "the pool has no worker replicas and cannot serve analyses",
+            )),
+            "Pending",
+        ),
+        (
+            None,
+            Workload::Workers {
+                desired,
+                replicas,
+                ready,
+                updated,
+                current,
+            },
+        ) => {
+            let rollout = Rollout {
+                desired: *desired,
+                ready: *ready,
+                updated: *updated,
+                current: *current,
+            };
+            // Pods still being replaced or added, rather than new pods failing to get ready.
+            let moving = !*current || updated < desired || replicas != desired;
+            let phase = match (rollout.rolled_out(), *ready, moving) {
+                (true, _, _) => "Ready",
+                (false, 0, _) => "Pending",
+                (false, _, true) => "Scaling",
+                (false, _, false) => "Degraded",
+            };
+            let not_ready = if moving {
+                "RolloutInProgress"
+            } else {
+                "WorkersNotReady"
+            };
+            (
+                rollout::conditions(&rollout, &WORKER_PODS, not_ready),
+                phase,
+            )
+        }
+    }
 }

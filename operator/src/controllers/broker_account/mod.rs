@@ -8,6 +8,9 @@
 //! spec changes, and after a transient failure with backoff — but not on every reconcile:
 //! the last answer is remembered in memory (see [`verify::Verification`]).
 
+pub mod reconcile;
+pub mod report;
+pub mod resolve;
 pub mod status;
 pub mod verify;
 
@@ -16,24 +19,20 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
-use self::status::{Check, Observation};
 use self::verify::Verification;
-use super::finish::{Report, finish};
 use super::relevant::relevant_changes;
 use super::scope::Scope;
 use super::watches::metadata_changes;
-use super::{Context, Error, RESYNC, requeue_after_error, wakeups};
+use super::{Context, Error, requeue_after_error, wakeups};
 use crate::api::broker_account::{Broker, BrokerAccount};
 use crate::api::trading_strategy::TradingStrategy;
 
@@ -152,7 +151,7 @@ pub async fn run(
         .run(
             move |account, context| {
                 wakeups.started(&ObjectRef::from_obj(&*account));
-                reconcile(account, context)
+                reconcile::reconcile(account, context)
             },
             error_policy,
             account_context,
@@ -167,135 +166,4 @@ fn error_policy(
     context: Arc<AccountContext>,
 ) -> Action {
     requeue_after_error(account, error, context.shared.clone())
-}
-
-/// One reconcile: read the Secret, ask the broker if due, count bound strategies, report.
-pub async fn reconcile(
-    account: Arc<BrokerAccount>,
-    context: Arc<AccountContext>,
-) -> Result<Action, Error> {
-    let shared = &context.shared;
-    let _timer = shared.metrics.reconcile_started(KIND);
-    let name = account.name_any();
-    let namespace = account.namespace().ok_or_else(|| Error::NoNamespace {
-        kind: KIND,
-        name: name.clone(),
-    })?;
-    if account.metadata.deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
-    let key = ObjectRef::from_obj(&*account);
-    let now = verify::now_to_the_second();
-
-    let verification = if verify::needs_broker(&account) {
-        let secret = match &account.spec.credentials_secret_ref {
-            Some(reference) => Api::<Secret>::namespaced(shared.client.clone(), &namespace)
-                .get_opt(&reference.name)
-                .await
-                .map_err(|source| {
-                    Error::resolve(format!("credentials Secret {}", reference.name), source)
-                })?,
-            None => None,
-        };
-        match verify::credentials(&account, secret.as_ref()) {
-            Err(problem) => Err(problem),
-            Ok(credentials) => {
-                let url = verify::account_url(&account);
-                let fingerprint = verify::fingerprint(&url, &credentials);
-                match context.remembered(&key) {
-                    Some(last) if !verify::is_due(Some(&last), &fingerprint, now) => Ok(Some(last)),
-                    _ => {
-                        let outcome = verify::verify(&context.http, &url, &credentials).await;
-                        let retry_in = if outcome.is_transient() {
-                            // The shared backoff: 1 s doubling to 5 min, reset on success.
-                            shared.backoff(key.to_string())
-                        } else {
-                            verify::REVERIFY_EVERY
-                        };
-                        tracing::info!(
-                            account = %key,
-                            %url,
-                            outcome = outcome_name(&outcome),
-                            retry_in_seconds = retry_in.as_secs(),
-                            "verified broker credentials"
-                        );
-                        Ok(Some(Verification::new(fingerprint, now, outcome, retry_in)))
-                    }
-                }
-            }
-        }
-    } else {
-        Ok(None)
-    };
-    // Remember only verdicts on credentials that could be read: once the Secret is fixed the
-    // broker must be asked again even if it holds the same keys as before.
-    context.remember(
-        key.clone(),
-        verification.as_ref().ok().and_then(Clone::clone),
-    );
-    let check = match &verification {
-        Ok(None) => Check::NotRequired,
-        Err(problem) => Check::Unreadable(problem.clone()),
-        Ok(Some(v)) => Check::Answered {
-            outcome: &v.outcome,
-            at: v.at,
-        },
-    };
-
-    let strategies: Api<TradingStrategy> = Api::namespaced(shared.client.clone(), &namespace);
-    let listed = strategies
-        .list(&ListParams::default())
-        .await
-        .map_err(|source| Error::resolve("the namespace's TradingStrategies", source))?;
-    let bound = status::bound_strategies(&name, &listed.items);
-    let paper_equity = status::paper_equity(&name, &listed.items);
-
-    let previous = account.status.as_ref();
-    let (status, observed) = status::compute(
-        &Observation {
-            generation: account.metadata.generation,
-            previous,
-            check: check.clone(),
-            bound_strategies: bound,
-            environment: account.spec.environment.unwrap_or_default(),
-            paper_equity,
-        },
-        now,
-    );
-    // A transient failure counts as one for the metrics, and keeps its backoff running: the
-    // reconciles its own status write triggers must not reset it.
-    let transient = check.is_transient();
-    if transient {
-        shared.metrics.reconcile_error(KIND, "BrokerUnreachable");
-    }
-    finish(
-        shared,
-        Report {
-            object: &*account,
-            status,
-            previous: previous.cloned(),
-            previous_conditions: previous
-                .map(|s| s.conditions.as_slice())
-                .unwrap_or_default(),
-            observed: &observed,
-            action: "Verify",
-            succeeded: !transient,
-        },
-    )
-    .await?;
-    Ok(match &verification {
-        Ok(Some(v)) => Action::requeue(v.due_in(now).clamp(Duration::from_secs(1), RESYNC)),
-        _ => Action::requeue(RESYNC),
-    })
-}
-
-/// A stable, secret-free name for an outcome, for logs.
-fn outcome_name(outcome: &verify::Outcome) -> &'static str {
-    match outcome {
-        verify::Outcome::Accepted { blocked: None, .. } => "accepted",
-        verify::Outcome::Accepted { .. } => "accepted-blocked",
-        verify::Outcome::Rejected { .. } => "rejected",
-        verify::Outcome::Unexpected { .. } => "unexpected",
-        verify::Outcome::Unreachable { .. } => "unreachable",
-    }
 }

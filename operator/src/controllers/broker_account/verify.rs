@@ -16,7 +16,7 @@ use reqwest::header::HeaderValue;
 
 use crate::api::broker_account::{Broker, BrokerAccount, CredentialsSecretReference};
 use crate::controllers::meta::content_hash;
-use crate::controllers::trading_strategy::config::is_live;
+use crate::controllers::runtime_config::is_live;
 
 /// Alpaca's own API hosts, as the runtime uses them (see `trading_strategy::config`).
 pub const ALPACA_PAPER_URL: &str = "https://paper-api.alpaca.markets";

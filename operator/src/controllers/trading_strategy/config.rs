@@ -8,60 +8,18 @@ use std::path::PathBuf;
 
 use tradeplane_contract::config as runtime;
 
-use crate::api::broker_account::{Broker, BrokerAccount, Environment};
-use crate::api::common::{AnalystSpec, FallbackPolicy, ProviderKind, ProviderSpec, QuantMethod};
+use super::names::leader_lease;
+use crate::api::broker_account::{Broker, BrokerAccount};
 use crate::api::trading_strategy::{JournalBackend, OrdersSpec, TimeInForce};
 use crate::api::trading_strategy::{MarketDataSource, TradingState, TradingStrategy};
-use crate::controllers::meta::child_name;
-
-pub use tradeplane_contract::layout::{
-    BROKER_KEY_ID, BROKER_SECRET_KEY, CONFIG_DIR, CONFIG_FILE, CREDENTIALS_DIR, HTTP_PORT,
-    JOURNAL_DIR, JOURNAL_URL, provider_key,
+use crate::controllers::runtime_config::{
+    BROKER_KEY_ID, BROKER_SECRET_KEY, CREDENTIALS_DIR, ConfigProblem, HTTP_PORT, JOURNAL_DIR,
+    JOURNAL_URL, agent_pool_service, is_live, render_analysts,
 };
 
 const ALPACA_PAPER_URL: &str = "https://paper-api.alpaca.markets";
 const ALPACA_LIVE_URL: &str = "https://api.alpaca.markets";
 const ALPACA_DATA_URL: &str = "https://data.alpaca.markets";
-
-/// A reason the config cannot be rendered: something in the user's input the schema could
-/// not rule out. Reported as a condition; fixed by editing the resource.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigProblem {
-    #[error("analysts[{role}]: every provider it lists is of kind Rules, so it needs `method`")]
-    RulesAnalystWithoutMethod { role: String },
-    #[error("analysts[{role}]: `model` is required for OpenAICompatible providers")]
-    LlmAnalystWithoutModel { role: String },
-    #[error("analysts[{role}]: provider {provider} is not defined in providers")]
-    UnknownProvider { role: String, provider: String },
-    #[error(
-        "none of symbols {symbols:?} is allowed by BrokerAccount {account} (limits.allowedSymbols)"
-    )]
-    NoSymbolAllowed {
-        account: String,
-        symbols: Vec<String>,
-    },
-    #[error(
-        "marketData.source Broker needs a BrokerAccount with broker Alpaca; {account} is Paper"
-    )]
-    BrokerMarketDataOnPaper { account: String },
-    /// The rendered config fails the runtime's own validation: the runtime would refuse to
-    /// start, so nothing is rolled out. Paths name fields of the runtime config.
-    #[error("the runtime would refuse this config: {}", describe(errors))]
-    Invalid { errors: Vec<runtime::ConfigError> },
-}
-
-fn describe(errors: &[runtime::ConfigError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The name of the Service in front of an AgentPool's workers.
-pub fn agent_pool_service(pool: &str) -> String {
-    child_name(pool, "agents")
-}
 
 /// Renders the strategy's runtime config and checks it with the runtime's own validation, so
 /// a config the trader would refuse at start is a condition rather than a crash-looping pod.
@@ -77,6 +35,10 @@ pub fn render(
     Ok(config)
 }
 
+/// The runtime config, field by field from the spec and the account.
+///
+/// Long on purpose: one section per field of the runtime config, in the contract's order, so
+/// a reader can check each against `tradeplane_contract::config`.
 fn render_unchecked(
     strategy: &TradingStrategy,
     account: &BrokerAccount,
@@ -232,19 +194,6 @@ fn leader_election(
     }
 }
 
-/// The Lease the strategy's replicas elect their leader with.
-pub fn leader_lease(strategy: &str) -> String {
-    child_name(strategy, "leader")
-}
-
-/// Live orders only when the account is Alpaca, says Live, and acknowledged it. The API
-/// server already refuses Live without the acknowledgement; this is the second lock.
-pub fn is_live(account: &BrokerAccount) -> bool {
-    account.spec.broker == Broker::Alpaca
-        && account.spec.environment == Some(Environment::Live)
-        && account.spec.live_trading_acknowledged == Some(true)
-}
-
 fn render_broker(account: &BrokerAccount, orders: Option<&OrdersSpec>) -> runtime::BrokerConfig {
     match account.spec.broker {
         Broker::Paper => {
@@ -334,111 +283,6 @@ fn render_market_data(
                 history_bars: warmup.unwrap_or(60),
             })
         }
-    }
-}
-
-/// The analyst seats and the LLM providers they call. No seats: the four quantitative ones.
-pub fn render_analysts(
-    seats: &[AnalystSpec],
-    providers: &[ProviderSpec],
-) -> Result<(Vec<runtime::AnalystConfig>, Vec<runtime::ProviderConfig>), ConfigProblem> {
-    if seats.is_empty() {
-        let defaults = [
-            ("trend", runtime::QuantMethod::Trend),
-            ("momentum", runtime::QuantMethod::Momentum),
-            ("mean-reversion", runtime::QuantMethod::MeanReversion),
-            ("volatility", runtime::QuantMethod::Volatility),
-        ];
-        let analysts = defaults
-            .into_iter()
-            .map(|(role, method)| runtime::AnalystConfig {
-                role: role.to_string(),
-                kind: runtime::AnalystKind::Quant { method },
-                weight: 1.0,
-            })
-            .collect();
-        return Ok((analysts, Vec::new()));
-    }
-
-    let mut analysts = Vec::with_capacity(seats.len());
-    for seat in seats {
-        let mut llm_providers = Vec::new();
-        for provider_name in &seat.providers {
-            let provider = providers
-                .iter()
-                .find(|p| &p.name == provider_name)
-                .ok_or_else(|| ConfigProblem::UnknownProvider {
-                    role: seat.role.clone(),
-                    provider: provider_name.clone(),
-                })?;
-            if provider.kind == ProviderKind::OpenAICompatible {
-                llm_providers.push(provider.name.clone());
-            }
-        }
-        let kind = if llm_providers.is_empty() {
-            let method = seat
-                .method
-                .ok_or_else(|| ConfigProblem::RulesAnalystWithoutMethod {
-                    role: seat.role.clone(),
-                })?;
-            runtime::AnalystKind::Quant {
-                method: quant_method(method),
-            }
-        } else {
-            let model =
-                seat.model
-                    .clone()
-                    .ok_or_else(|| ConfigProblem::LlmAnalystWithoutModel {
-                        role: seat.role.clone(),
-                    })?;
-            let fallback = match (seat.fallback, seat.method) {
-                (Some(FallbackPolicy::Rules), Some(method)) => runtime::LlmFallback::Quant {
-                    method: quant_method(method),
-                },
-                _ => runtime::LlmFallback::Hold,
-            };
-            runtime::AnalystKind::Llm {
-                providers: llm_providers,
-                model,
-                temperature: seat.temperature.unwrap_or(0.2),
-                system_prompt: seat.system_prompt.clone(),
-                fallback,
-            }
-        };
-        analysts.push(runtime::AnalystConfig {
-            role: seat.role.clone(),
-            kind,
-            weight: seat.weight.unwrap_or(1.0),
-        });
-    }
-
-    let providers = providers
-        .iter()
-        .filter(|p| p.kind == ProviderKind::OpenAICompatible)
-        .map(|p| runtime::ProviderConfig {
-            name: p.name.clone(),
-            base_url: p.base_url.clone().unwrap_or_default(),
-            api_key_file: p
-                .api_key_secret_ref
-                .as_ref()
-                .map(|_| PathBuf::from(CREDENTIALS_DIR).join(provider_key(&p.name))),
-            requests_per_minute: p.requests_per_minute,
-            daily_budget_usd: p.daily_budget_usd,
-            input_price_per_million: p.input_price_per_million_usd.unwrap_or(0.0),
-            output_price_per_million: p.output_price_per_million_usd.unwrap_or(0.0),
-            timeout_seconds: u64::from(p.timeout_seconds.unwrap_or(30)),
-            max_retries: 3,
-        })
-        .collect();
-    Ok((analysts, providers))
-}
-
-fn quant_method(method: QuantMethod) -> runtime::QuantMethod {
-    match method {
-        QuantMethod::Trend => runtime::QuantMethod::Trend,
-        QuantMethod::Momentum => runtime::QuantMethod::Momentum,
-        QuantMethod::MeanReversion => runtime::QuantMethod::MeanReversion,
-        QuantMethod::Volatility => runtime::QuantMethod::Volatility,
     }
 }
 

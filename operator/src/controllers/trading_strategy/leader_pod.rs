@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
-use super::render::STRATEGY_LABEL;
+use super::names::STRATEGY_LABEL;
 use crate::controllers::meta::{COMPONENT_LABEL, Component};
 
 /// The annotation the ReplicaSet controller orders its removals by (lowest first).

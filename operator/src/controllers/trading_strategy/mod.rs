@@ -8,15 +8,21 @@
 //! [`upgrade`] decides for Supervised strategies → [`leadership`] read from the watched Lease,
 //! and [`leader_pod`] marks the leader's pod to be removed last → finish ([`reconcile`]).
 
+pub mod apply;
 pub mod backup;
 pub mod config;
 pub mod leader_pod;
 pub mod leadership;
+pub mod names;
+pub mod pods;
 pub mod reconcile;
 pub mod render;
+pub mod report;
 pub mod resolve;
 pub mod status;
 pub mod upgrade;
+pub mod validate;
+pub mod watched;
 
 #[cfg(test)]
 mod leadership_tests;
@@ -36,11 +42,11 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 
 use self::leadership::LeaseHistory;
-use self::render::STRATEGY_LABEL;
+use self::names::STRATEGY_LABEL;
 use super::relevant::relevant_changes;
 use super::scope::Scope;
 use super::watches::{OwnedChildren, Wake, metadata_changes};
@@ -60,28 +66,7 @@ pub async fn run(
 ) {
     let scope = Scope::new(namespace);
     let client = &context.client;
-    let (accounts, accounts_writer) = reflector::store::<BrokerAccount>();
-    // A strategy reads an account's spec and its Ready condition, nothing else of its status.
-    let account_events = relevant_changes(
-        reflect(
-            accounts_writer,
-            watcher(
-                scope.api::<BrokerAccount>(client),
-                watcher::Config::default(),
-            ),
-        )
-        .default_backoff(),
-        |account: &BrokerAccount| {
-            let ready = account
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
-            (
-                account.metadata.generation,
-                ready.map(|c| (c.status.clone(), c.message.clone())),
-            )
-        },
-    );
+    let (accounts, account_events) = account_changes(client, &scope);
 
     let (controller, wakeups) =
         wakeups::controller(KIND, scope.api::<TradingStrategy>(client), &context);
@@ -100,34 +85,10 @@ pub async fn run(
     // The leader renews the Lease every second: only a new holder (below) or a change to
     // what the operator renders into it wakes the owner.
     let controller = children.own::<Lease>(controller, Wake::OnRenderedChange);
-    let (leases, leases_writer) = reflector::store::<Lease>();
     let history = LeaseHistory::default();
-    let lease_events = {
-        let history = history.clone();
-        relevant_changes(
-            reflect(
-                leases_writer,
-                watcher(
-                    scope.api::<Lease>(client),
-                    watcher::Config::default().labels(STRATEGY_LABEL),
-                ),
-            )
-            .default_backoff()
-            .inspect(move |event| {
-                if let Ok(event) = event {
-                    history.observe(event);
-                }
-            }),
-            |lease: &Lease| {
-                lease
-                    .spec
-                    .as_ref()
-                    .map(|s| (s.holder_identity.clone(), s.lease_transitions))
-            },
-        )
-    };
+    let (leases, lease_events) = lease_changes(client, &scope, &history);
     let (jobs, job_events) = backup::jobs(client, &scope);
-    let watched = reconcile::Watched {
+    let watched = watched::Watched {
         accounts: accounts.clone(),
         leases,
         history,
@@ -234,4 +195,74 @@ fn secret_names(strategy: &TradingStrategy, accounts: &[Arc<BrokerAccount>]) -> 
         names.push(reference.name.clone());
     }
     names
+}
+
+/// The BrokerAccounts in `scope`, as a store and a stream of the changes a strategy reads: an
+/// account's spec and its Ready condition, nothing else of its status.
+fn account_changes(
+    client: &kube::Client,
+    scope: &Scope,
+) -> (
+    Store<BrokerAccount>,
+    impl futures::Stream<Item = Result<BrokerAccount, watcher::Error>> + Send + 'static,
+) {
+    let (accounts, writer) = reflector::store::<BrokerAccount>();
+    let events = relevant_changes(
+        reflect(
+            writer,
+            watcher(
+                scope.api::<BrokerAccount>(client),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff(),
+        |account: &BrokerAccount| {
+            let ready = account
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
+            (
+                account.metadata.generation,
+                ready.map(|c| (c.status.clone(), c.message.clone())),
+            )
+        },
+    );
+    (accounts, events)
+}
+
+/// The strategies' Leases in `scope`, as a store and a stream of new holders, each event also
+/// remembered in `history`. The leader renews the Lease every second: only a new holder (or a
+/// transition count) is news.
+fn lease_changes(
+    client: &kube::Client,
+    scope: &Scope,
+    history: &LeaseHistory,
+) -> (
+    Store<Lease>,
+    impl futures::Stream<Item = Result<Lease, watcher::Error>> + Send + 'static,
+) {
+    let (leases, writer) = reflector::store::<Lease>();
+    let history = history.clone();
+    let events = relevant_changes(
+        reflect(
+            writer,
+            watcher(
+                scope.api::<Lease>(client),
+                watcher::Config::default().labels(STRATEGY_LABEL),
+            ),
+        )
+        .default_backoff()
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                history.observe(event);
+            }
+        }),
+        |lease: &Lease| {
+            lease
+                .spec
+                .as_ref()
+                .map(|s| (s.holder_identity.clone(), s.lease_transitions))
+        },
+    );
+    (leases, events)
 }

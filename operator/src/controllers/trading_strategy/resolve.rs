@@ -7,11 +7,13 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::config::{BROKER_KEY_ID, BROKER_SECRET_KEY, JOURNAL_URL, provider_key};
 use crate::api::agent_pool::AgentPool;
 use crate::api::broker_account::{Broker, BrokerAccount, CredentialsSecretReference};
 use crate::api::trading_strategy::{JournalBackend, TradingStrategy};
 use crate::controllers::error::{Blocker, Error, Step};
+use crate::controllers::runtime_config::{
+    BROKER_KEY_ID, BROKER_SECRET_KEY, JOURNAL_URL, provider_key,
+};
 use crate::controllers::{Context, secrets};
 
 /// What the strategy references, read from the cluster.

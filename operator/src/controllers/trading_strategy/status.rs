@@ -11,6 +11,7 @@ use super::upgrade::Pending;
 use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
 use crate::api::trading_strategy::TradingStrategyStatus;
 use crate::controllers::conditions::{Observed, Warns, settle};
+use crate::controllers::rollout::{self, PodWords, Rollout};
 
 pub const BROKER_READY: &str = "BrokerReady";
 /// True while replicas are wanted and nobody holds the leader Lease (or it ran out).
@@ -57,17 +58,16 @@ pub enum Workload {
 
 impl Workload {
     pub fn from_deployment(deployment: &Deployment) -> Self {
-        let desired = deployment
-            .spec
-            .as_ref()
-            .and_then(|s| s.replicas)
-            .unwrap_or(1);
-        let status = deployment.status.clone().unwrap_or_default();
-        let current = status.observed_generation >= deployment.metadata.generation;
+        let Rollout {
+            desired,
+            ready,
+            updated,
+            current,
+        } = Rollout::of(deployment);
         Self::Trader {
             desired,
-            ready: status.ready_replicas.unwrap_or(0),
-            updated: status.updated_replicas.unwrap_or(0),
+            ready,
+            updated,
             current,
         }
     }
@@ -135,9 +135,9 @@ pub fn compute(
     let broker_ok = broker.status;
     observed.push(broker);
 
-    let (ready, reconciling, stalled, phase) = readiness(observation);
-    let ready_status = ready.status;
-    observed.extend([ready, reconciling, stalled]);
+    let (readiness, phase) = readiness(observation);
+    let ready_status = readiness[0].status;
+    observed.extend(readiness);
     let backups = &observation.backups;
     observed.extend(backups.backup_succeeded.iter().cloned());
     observed.extend(backups.restored.iter().cloned());
@@ -152,25 +152,7 @@ pub fn compute(
         phase
     };
 
-    if let Workload::Trader { desired, .. } = &observation.workload {
-        if let Some(leadership) = observation.leadership.as_ref().filter(|_| *desired > 0) {
-            let (status, reason, message) = leadership.failing_over();
-            // Nobody leading is the problem.
-            observed
-                .push(Observed::new(FAILING_OVER, status, reason, message).warns(Warns::WhenTrue));
-        }
-        // A revision waiting for its window is the policy at work, not a fault.
-        let pending = match &observation.pending {
-            Some(pending) => Observed::new(
-                UPGRADE_PENDING,
-                true,
-                "OutsideMaintenanceWindow",
-                pending.message.clone(),
-            ),
-            None => Observed::new(UPGRADE_PENDING, false, "UpToDate", "no revision waits"),
-        };
-        observed.push(pending.warns(Warns::Never));
-    }
+    observed.extend(trader_conditions(observation));
 
     let owned_previous: Vec<Condition> = previous
         .conditions
@@ -237,6 +219,31 @@ pub fn compute(
     (status, observed)
 }
 
+/// `FailingOver` and `UpgradePending`, which only a trader Deployment has.
+fn trader_conditions(observation: &Observation<'_>) -> Vec<Observed> {
+    let mut observed = Vec::new();
+    if let Workload::Trader { desired, .. } = &observation.workload {
+        if let Some(leadership) = observation.leadership.as_ref().filter(|_| *desired > 0) {
+            let (status, reason, message) = leadership.failing_over();
+            // Nobody leading is the problem.
+            observed
+                .push(Observed::new(FAILING_OVER, status, reason, message).warns(Warns::WhenTrue));
+        }
+        // A revision waiting for its window is the policy at work, not a fault.
+        let pending = match &observation.pending {
+            Some(pending) => Observed::new(
+                UPGRADE_PENDING,
+                true,
+                "OutsideMaintenanceWindow",
+                pending.message.clone(),
+            ),
+            None => Observed::new(UPGRADE_PENDING, false, "UpToDate", "no revision waits"),
+        };
+        observed.push(pending.warns(Warns::Never));
+    }
+    observed
+}
+
 /// `BrokerReady`, from the BrokerAccount's own Ready condition.
 fn broker_condition(broker_ready: Option<&(bool, String)>) -> Observed {
     match broker_ready {
@@ -261,47 +268,44 @@ fn broker_condition(broker_ready: Option<&(bool, String)>) -> Observed {
     }
 }
 
+/// How the trader's pods are named in the conditions.
+const TRADER_PODS: PodWords = PodWords {
+    ready_reason: "TraderReady",
+    pods: "runtime pods",
+    waiting: "waiting for the trader pods",
+};
+
 /// `Ready`, `Reconciling`, `Stalled` and the phase, from what blocks the strategy and how its
 /// workload stands.
-fn readiness(observation: &Observation<'_>) -> (Observed, Observed, Observed, &'static str) {
+fn readiness(observation: &Observation<'_>) -> ([Observed; 3], &'static str) {
     match (&observation.blocker, &observation.workload) {
-        (Some(blocker), _) => (
-            Observed::new(READY, false, blocker.reason, blocker.message.clone()),
-            Observed::new(
-                RECONCILING,
-                false,
-                blocker.reason,
-                "waiting for the input to be fixed",
-            ),
-            Observed::new(STALLED, true, blocker.reason, blocker.message.clone()),
-            "Failed",
-        ),
-        (None, Workload::Unknown) => (
-            Observed::new(READY, false, "Pending", "children not rendered yet"),
-            Observed::new(RECONCILING, true, "Rendering", "rendering the children"),
-            Observed::new(STALLED, false, "Progressing", ""),
-            "Pending",
-        ),
+        (Some(blocker), _) => (rollout::blocked(blocker), "Failed"),
+        (None, Workload::Unknown) => (rollout::rendering(), "Pending"),
         (None, Workload::Restoring) => (
-            Observed::new(
-                READY,
-                false,
-                "Restoring",
-                "restoring the journal from the backup",
-            ),
-            Observed::new(
-                RECONCILING,
-                true,
-                "Restoring",
-                "waiting for the restore Job",
-            ),
-            Observed::new(STALLED, false, "Progressing", ""),
+            [
+                Observed::new(
+                    READY,
+                    false,
+                    "Restoring",
+                    "restoring the journal from the backup",
+                ),
+                Observed::new(
+                    RECONCILING,
+                    true,
+                    "Restoring",
+                    "waiting for the restore Job",
+                ),
+                Observed::new(STALLED, false, "Progressing", ""),
+            ],
             "Pending",
         ),
         (None, Workload::Scheduled) => (
-            Observed::new(READY, true, "Scheduled", "cycles run on the cron schedule"),
-            Observed::new(RECONCILING, false, "Reconciled", ""),
-            Observed::new(STALLED, false, "Reconciled", ""),
+            rollout::settled(Observed::new(
+                READY,
+                true,
+                "Scheduled",
+                "cycles run on the cron schedule",
+            )),
             "Scheduled",
         ),
         (
@@ -313,37 +317,23 @@ fn readiness(observation: &Observation<'_>) -> (Observed, Observed, Observed, &'
                 current,
             },
         ) => {
-            let rolled_out = *current && updated >= desired && ready >= desired;
-            if rolled_out {
-                (
-                    Observed::new(
-                        READY,
-                        true,
-                        "TraderReady",
-                        format!("{ready}/{desired} runtime pods ready"),
-                    ),
-                    Observed::new(RECONCILING, false, "Reconciled", ""),
-                    Observed::new(STALLED, false, "Reconciled", ""),
-                    "Trading",
-                )
+            let rollout = Rollout {
+                desired: *desired,
+                ready: *ready,
+                updated: *updated,
+                current: *current,
+            };
+            let phase = if rollout.rolled_out() {
+                "Trading"
+            } else if *ready > 0 {
+                "Degraded"
             } else {
-                (
-                    Observed::new(
-                        READY,
-                        false,
-                        "RolloutInProgress",
-                        format!("{ready}/{desired} runtime pods ready, {updated} updated"),
-                    ),
-                    Observed::new(
-                        RECONCILING,
-                        true,
-                        "RolloutInProgress",
-                        "waiting for the trader pods",
-                    ),
-                    Observed::new(STALLED, false, "Progressing", ""),
-                    if *ready > 0 { "Degraded" } else { "Pending" },
-                )
-            }
+                "Pending"
+            };
+            (
+                rollout::conditions(&rollout, &TRADER_PODS, "RolloutInProgress"),
+                phase,
+            )
         }
     }
 }

@@ -6,10 +6,11 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 use tradeplane_contract::config as runtime;
 
-use super::config::{self, ConfigProblem};
+use super::config;
 use super::render::{self, Inputs};
 use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
+use crate::controllers::runtime_config::ConfigProblem;
 
 fn strategy(spec: serde_json::Value) -> TradingStrategy {
     serde_json::from_value(json!({
@@ -481,9 +482,7 @@ fn the_revision_changes_with_the_image_and_the_inputs_but_not_between_renderings
     let revision = |spec: serde_json::Value| {
         let c = children(&strategy(spec), &paper_account());
         let template = c.deployment.unwrap().spec.unwrap().template;
-        super::render::trader::revision(&template)
-            .unwrap()
-            .to_string()
+        super::pods::revision(&template).unwrap().to_string()
     };
     let base = revision(base_spec());
     assert_eq!(base, revision(base_spec()));

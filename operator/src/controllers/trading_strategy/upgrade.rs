@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
-use super::render::trader::revision;
+use super::pods::revision;
 use crate::api::trading_strategy::{MaintenanceWindow, UpgradePolicy, UpgradeSpec, Weekday};
 
 /// What to apply, and what waits.

@@ -8,19 +8,9 @@
 use super::POOL_LABEL;
 use crate::api::agent_pool::AgentPool;
 use crate::api::alerting::{PoolAlertingSpec, Severity};
-use crate::controllers::build::ChildMeta;
-use crate::controllers::build::monitoring::{self, Defaults, Monitoring, Owner, Rule};
 use crate::controllers::meta::{Component, child_name, selector_labels};
-
-/// The workers' series the rules read (`docs/metrics.md`).
-pub mod metrics {
-    pub const ANALYSES: &str = "tradeplane_worker_analyses_total";
-    pub const LLM_CALLS: &str = "tradeplane_llm_calls_total";
-    pub const LLM_SPENT_TODAY: &str = "tradeplane_llm_spent_today_usd";
-    /// Prometheus's own series per target.
-    pub const UP: &str = "up";
-    pub use crate::controllers::trading_strategy::render::alerts::metrics::LLM_NOT_CALLED;
-}
+use crate::controllers::resources::ChildMeta;
+use crate::controllers::resources::monitoring::{self, Defaults, Monitoring, Owner, Rule, metrics};
 
 /// Whether the pool asks for alerts.
 pub fn enabled(pool: &AgentPool) -> bool {

@@ -9,8 +9,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::{DEFAULT_TARGET_CPU_PERCENT, IN_FLIGHT_METRIC, Names};
 use crate::api::agent_pool::Autoscaling;
-use crate::controllers::build::ChildMeta;
 use crate::controllers::meta::Component;
+use crate::controllers::resources::ChildMeta;
 
 pub fn build(
     meta: &ChildMeta<'_>,

@@ -12,11 +12,12 @@
 //! the same identity, so that trust boundary is the pool, not the pod.
 
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding};
 
 use super::Names;
-use crate::controllers::build::ChildMeta;
 use crate::controllers::meta::Component;
+use crate::controllers::resources::ChildMeta;
+use crate::controllers::resources::rbac::{Identity, rule};
 
 pub struct Ledger<'a> {
     pub meta: &'a ChildMeta<'a>,
@@ -33,47 +34,28 @@ impl Ledger<'_> {
     }
 
     pub fn service_account(&self) -> ServiceAccount {
-        ServiceAccount {
-            metadata: self.meta.child(&self.names.ledger, Component::Worker),
-            automount_service_account_token: Some(true),
-            ..ServiceAccount::default()
-        }
+        self.identity().service_account()
     }
 
     pub fn role(&self) -> Role {
-        Role {
-            metadata: self.meta.child(&self.names.ledger, Component::Worker),
-            rules: Some(worker_rules(&self.names.ledger)),
-        }
+        self.identity().role(worker_rules(&self.names.ledger))
     }
 
     pub fn role_binding(&self) -> RoleBinding {
-        let metadata = self.meta.child(&self.names.ledger, Component::Worker);
-        let namespace = metadata.namespace.clone();
-        RoleBinding {
-            metadata,
-            role_ref: RoleRef {
-                api_group: Some("rbac.authorization.k8s.io".to_string()),
-                kind: "Role".to_string(),
-                name: self.names.ledger.clone(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".to_string(),
-                name: self.names.ledger.clone(),
-                namespace,
-                ..Subject::default()
-            }]),
+        self.identity().role_binding()
+    }
+
+    /// The workers' identity shares the ledger's name.
+    fn identity(&self) -> Identity<'_> {
+        Identity {
+            meta: self.meta,
+            name: &self.names.ledger,
+            component: Component::Worker,
         }
     }
 }
 
 /// A worker may read and patch its pool's ledger ConfigMap, nothing else.
 pub fn worker_rules(ledger: &str) -> Vec<PolicyRule> {
-    vec![PolicyRule {
-        api_groups: Some(vec![String::new()]),
-        resources: Some(vec!["configmaps".to_string()]),
-        resource_names: Some(vec![ledger.to_string()]),
-        verbs: vec!["get".to_string(), "patch".to_string()],
-        ..PolicyRule::default()
-    }]
+    vec![rule("", "configmaps", Some(ledger), &["get", "patch"])]
 }

@@ -3,7 +3,7 @@
 //! unit tests check them without a cluster.
 //!
 //! Children: the worker config Secret, the provider-keys Secret, the Service strategies call
-//! (named by `trading_strategy::config::agent_pool_service`, since strategies render its
+//! (named by `runtime_config::agent_pool_service`, since strategies render its
 //! URL), and one builder per remaining kind: [`workers`] (the Deployment and its
 //! PodDisruptionBudget) and [`autoscaler`] (with `spec.autoscaling`, a HorizontalPodAutoscaler,
 //! which then owns the Deployment's replica count), and [`ledger`] (the pool's spend ledger
@@ -24,10 +24,10 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use tradeplane_contract::command::PodMode;
 
 use crate::api::agent_pool::AgentPool;
-use crate::controllers::build::secret::{ConfigFile, opaque};
-use crate::controllers::build::{ChildMeta, service};
 use crate::controllers::meta::{Component, child_name, selector_labels};
-use crate::controllers::trading_strategy::config::agent_pool_service;
+use crate::controllers::resources::secret::{ConfigFile, opaque};
+use crate::controllers::resources::{ChildMeta, service};
+use crate::controllers::runtime_config::agent_pool_service;
 
 /// The label naming the owning pool on every child.
 pub const POOL_LABEL: &str = "tradeplane.io/agent-pool";

@@ -15,9 +15,9 @@ use tradeplane_contract::layout::{CONFIG_DIR, CREDENTIALS_DIR};
 
 use super::{Names, POOL_LABEL};
 use crate::api::agent_pool::AgentPool;
-use crate::controllers::build::ChildMeta;
-use crate::controllers::build::pod::{self, RuntimeContainer};
 use crate::controllers::meta::{Component, INPUTS_HASH_ANNOTATION, selector_labels};
+use crate::controllers::resources::ChildMeta;
+use crate::controllers::resources::pod::{self, RuntimeContainer};
 
 pub struct Workers<'a> {
     pub pool: &'a AgentPool,

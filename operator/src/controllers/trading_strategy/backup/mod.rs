@@ -25,7 +25,7 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 use tradeplane_contract::backup::KeepWithin;
 
-use super::render::STRATEGY_LABEL;
+use super::names::STRATEGY_LABEL;
 use crate::api::trading_strategy::TradingStrategy;
 use crate::api::trading_strategy::condition_types::RESTORED;
 use crate::controllers::error::Blocker;

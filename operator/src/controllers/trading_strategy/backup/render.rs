@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaimVolumeSource, PodAffinity, PodAffinityTerm, PodTemplateSpec,
     SecretVolumeSource, ServiceAccount, Volume, VolumeMount, VolumeResourceRequirements,
 };
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use tradeplane_contract::backup::{
@@ -24,14 +24,14 @@ use tradeplane_contract::backup::{
     S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3Location, normalize_prefix,
 };
 use tradeplane_contract::command::PodMode;
-use tradeplane_contract::layout::{CONFIG_DIR, CREDENTIALS_DIR, JOURNAL_DIR, JOURNAL_URL};
+use tradeplane_contract::layout::{CONFIG_DIR, CREDENTIALS_DIR, JOURNAL_URL};
 
 use super::restored;
 use crate::api::trading_strategy::{BackupDestination, BackupSpec, TradingStrategy};
-use crate::controllers::build::ChildMeta;
-use crate::controllers::build::pod::{self, RuntimeContainer};
-use crate::controllers::meta::{Component, child_name, content_hash, selector_labels};
-use crate::controllers::trading_strategy::render::{Names, STRATEGY_LABEL};
+use crate::controllers::meta::{Component, child_name, content_hash};
+use crate::controllers::resources::pod::{self, RuntimeContainer};
+use crate::controllers::resources::rbac::{Identity, strategy_status_rule};
+use crate::controllers::trading_strategy::pods::Pods;
 
 /// The size of a backup volume whose strategy names none.
 pub const DEFAULT_VOLUME_SIZE: &str = "5Gi";
@@ -116,15 +116,10 @@ impl BackupChildren {
     }
 }
 
-/// What the backup and restore pods are made from.
+/// What the backup and restore pods are made from: the strategy's own [`Pods`] (its image,
+/// Secrets, journal), and whether its trader runs.
 pub struct BackupPods<'a> {
-    pub strategy: &'a TradingStrategy,
-    pub meta: &'a ChildMeta<'a>,
-    /// The trader's children's names: its config and credentials Secrets, its journal.
-    pub names: &'a Names,
-    pub image: String,
-    /// Whether the journal is the SQLite volume.
-    pub sqlite: bool,
+    pub pods: &'a Pods<'a>,
     /// Whether a trader Deployment runs: a backup pod then goes to the trader's node, where
     /// the ReadWriteOnce journal volume is attached.
     pub trader_runs: bool,
@@ -133,13 +128,13 @@ pub struct BackupPods<'a> {
 impl BackupPods<'_> {
     /// Every backup and restore child the strategy asks for.
     pub fn render(&self) -> BackupChildren {
-        let strategy = self.strategy;
+        let strategy = self.pods.strategy;
         let backup = strategy.spec.backup.as_ref();
         let restoring = strategy.spec.restore.is_some() && !restored(strategy);
         if backup.is_none() && !restoring {
             return BackupChildren::default();
         }
-        let names = names(self.meta.owner());
+        let names = names(self.pods.meta.owner());
         let claim = backup.and_then(|b| self.claim(b, &names));
         let schedule = backup.and_then(|b| {
             let cron = b.schedule.clone()?;
@@ -155,9 +150,12 @@ impl BackupPods<'_> {
         });
         let restore = restoring.then(|| self.restore_job(&names)).flatten();
         BackupChildren {
-            service_account: Some(self.service_account(&names)),
-            role: Some(self.role(&names)),
-            role_binding: Some(self.role_binding(&names)),
+            service_account: Some(self.identity(&names).service_account()),
+            role: Some(
+                self.identity(&names)
+                    .role(backup_rules(self.pods.meta.owner())),
+            ),
+            role_binding: Some(self.identity(&names).role_binding()),
             claim,
             schedule,
             now,
@@ -165,37 +163,12 @@ impl BackupPods<'_> {
         }
     }
 
-    fn service_account(&self, names: &BackupNames) -> ServiceAccount {
-        ServiceAccount {
-            metadata: self.meta.child(&names.account, Component::Backup),
-            automount_service_account_token: Some(true),
-            ..ServiceAccount::default()
-        }
-    }
-
-    fn role(&self, names: &BackupNames) -> Role {
-        Role {
-            metadata: self.meta.child(&names.account, Component::Backup),
-            rules: Some(backup_rules(self.meta.owner())),
-        }
-    }
-
-    fn role_binding(&self, names: &BackupNames) -> RoleBinding {
-        let metadata = self.meta.child(&names.account, Component::Backup);
-        let namespace = metadata.namespace.clone();
-        RoleBinding {
-            metadata,
-            role_ref: RoleRef {
-                api_group: Some("rbac.authorization.k8s.io".to_string()),
-                kind: "Role".to_string(),
-                name: names.account.clone(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".to_string(),
-                name: names.account.clone(),
-                namespace,
-                ..Subject::default()
-            }]),
+    /// The backup and restore pods' identity.
+    fn identity<'b>(&'b self, names: &'b BackupNames) -> Identity<'b> {
+        Identity {
+            meta: self.pods.meta,
+            name: &names.account,
+            component: Component::Backup,
         }
     }
 
@@ -207,7 +180,7 @@ impl BackupPods<'_> {
             .storage_size
             .clone()
             .unwrap_or_else(|| Quantity(DEFAULT_VOLUME_SIZE.to_string()));
-        let mut metadata = self.meta.child(&names.claim, Component::Backup);
+        let mut metadata = self.pods.meta.child(&names.claim, Component::Backup);
         metadata.owner_references = None;
         Some(PersistentVolumeClaim {
             metadata,
@@ -232,13 +205,13 @@ impl BackupPods<'_> {
             // The CronJob copies these onto its Jobs, which is how the operator's watch (and
             // its status) finds them: their owner is the CronJob, not the strategy.
             metadata: Some(ObjectMeta {
-                labels: Some(self.meta.labels(Component::Backup)),
+                labels: Some(self.pods.meta.labels(Component::Backup)),
                 ..ObjectMeta::default()
             }),
             spec: Some(self.backup_job_spec(backup, None)),
         };
         CronJob {
-            metadata: self.meta.child(&names.schedule, Component::Backup),
+            metadata: self.pods.meta.child(&names.schedule, Component::Backup),
             spec: CronJobSpec {
                 schedule: cron,
                 time_zone: Some(backup.time_zone.clone().unwrap_or_else(|| "UTC".into())),
@@ -257,9 +230,10 @@ impl BackupPods<'_> {
 
     /// The on-demand backup for `backupNowAt` value `at`.
     fn now_job(&self, backup: &BackupSpec, at: &str) -> Job {
-        let mut metadata = self
-            .meta
-            .child(&backup_now_job(self.meta.owner(), at), Component::Backup);
+        let mut metadata = self.pods.meta.child(
+            &backup_now_job(self.pods.meta.owner(), at),
+            Component::Backup,
+        );
         metadata.annotations = Some(BTreeMap::from([(
             BACKUP_NOW_AT_ANNOTATION.to_string(),
             at.to_string(),
@@ -272,7 +246,11 @@ impl BackupPods<'_> {
     }
 
     fn backup_job_spec(&self, backup: &BackupSpec, ttl: Option<i32>) -> JobSpec {
-        let destination = destination(&backup.destination, self.strategy, self.meta.owner());
+        let destination = destination(
+            &backup.destination,
+            self.pods.strategy,
+            self.pods.meta.owner(),
+        );
         let args = BackupJob {
             destination,
             retention: retention(backup),
@@ -282,7 +260,7 @@ impl BackupPods<'_> {
         let mut volumes = self.journal_volumes(true);
         volumes.extend(destination_volumes(
             &backup.destination,
-            &names(self.meta.owner()).claim,
+            &names(self.pods.meta.owner()).claim,
             false,
         ));
         JobSpec {
@@ -299,10 +277,10 @@ impl BackupPods<'_> {
     /// The restore Job: loads the backup into the strategy's empty journal before the trader
     /// exists. `None` when the strategy asks for no restore.
     fn restore_job(&self, names: &BackupNames) -> Option<Job> {
-        let restore = self.strategy.spec.restore.as_ref()?;
+        let restore = self.pods.strategy.spec.restore.as_ref()?;
         let from = &restore.from_strategy;
         let args = RestoreJob {
-            destination: destination(&restore.source, self.strategy, from),
+            destination: destination(&restore.source, self.pods.strategy, from),
             backup: restore.backup.clone(),
             from_strategy: Some(from.clone()),
             force: false,
@@ -321,6 +299,7 @@ impl BackupPods<'_> {
         if let Some(spec) = template.spec.as_mut() {
             // The trader is not running: no node to follow.
             spec.affinity = self
+                .pods
                 .strategy
                 .spec
                 .placement
@@ -328,7 +307,7 @@ impl BackupPods<'_> {
                 .and_then(|p| p.affinity.clone());
         }
         Some(Job {
-            metadata: self.meta.child(&names.restore, Component::Restore),
+            metadata: self.pods.meta.child(&names.restore, Component::Restore),
             spec: Some(JobSpec {
                 // Two retries for a passing fault (the bucket unreachable); a backup that does
                 // not verify fails the same way three times and the strategy stalls.
@@ -350,7 +329,7 @@ impl BackupPods<'_> {
         mounted: Vec<(Volume, VolumeMount)>,
     ) -> PodTemplateSpec {
         let mut volumes = vec![
-            pod::secret_volume("config", &self.names.config),
+            pod::secret_volume("config", &self.pods.names.config),
             pod::scratch_volume(),
         ];
         let mut mounts = vec![
@@ -364,27 +343,28 @@ impl BackupPods<'_> {
         // The shared container shape, a one-shot process (no probes); its arguments are the
         // job's (`PodMode::args` lacks the destination), and it serves nothing: no port.
         let mut container = RuntimeContainer {
-            image: self.image.clone(),
+            image: self.pods.image.clone(),
             mode,
-            resources: self.strategy.spec.resources.as_ref(),
+            resources: self.pods.strategy.spec.resources.as_ref(),
             mounts,
         }
         .build();
         container.args = Some(args);
         container.ports = None;
-        let mut spec = pod::runtime_pod(container, volumes, self.strategy.spec.placement.as_ref());
-        spec.service_account_name = Some(names(self.meta.owner()).account);
+        let mut spec = pod::runtime_pod(
+            container,
+            volumes,
+            self.pods.strategy.spec.placement.as_ref(),
+        );
+        spec.service_account_name = Some(names(self.pods.meta.owner()).account);
         spec.automount_service_account_token = Some(true);
         spec.restart_policy = Some("Never".to_string());
-        if self.sqlite && self.trader_runs && component == Component::Backup {
-            spec.affinity = Some(with_trader_node(
-                spec.affinity.take(),
-                self.trader_selector(),
-            ));
+        if self.pods.sqlite && self.trader_runs && component == Component::Backup {
+            spec.affinity = Some(with_trader_node(spec.affinity.take(), self.pods.selector()));
         }
         PodTemplateSpec {
             metadata: Some(ObjectMeta {
-                labels: Some(self.meta.labels(component)),
+                labels: Some(self.pods.meta.labels(component)),
                 ..ObjectMeta::default()
             }),
             spec: Some(spec),
@@ -394,52 +374,21 @@ impl BackupPods<'_> {
     /// The journal: the SQLite volume (read-only for a backup), or only the journal URL file
     /// of the strategy's credentials Secret — not its broker or provider keys.
     fn journal_volumes(&self, read_only: bool) -> Vec<(Volume, VolumeMount)> {
-        if self.sqlite {
-            let volume = Volume {
-                name: "journal".to_string(),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: self.names.journal.clone(),
-                    read_only: read_only.then_some(true),
-                }),
-                ..Volume::default()
-            };
-            let mount = VolumeMount {
-                name: "journal".to_string(),
-                mount_path: JOURNAL_DIR.to_string(),
-                read_only: read_only.then_some(true),
-                ..VolumeMount::default()
-            };
-            return vec![(volume, mount)];
+        if self.pods.sqlite {
+            return vec![self.pods.journal_volume(read_only)];
         }
         let volume = secret_items(
             "journal-url",
-            &self.names.credentials,
+            &self.pods.names.credentials,
             &[(JOURNAL_URL, JOURNAL_URL)],
         );
         vec![(volume, pod::read_only_mount("journal-url", CREDENTIALS_DIR))]
-    }
-
-    fn trader_selector(&self) -> LabelSelector {
-        LabelSelector {
-            match_labels: Some(selector_labels(
-                STRATEGY_LABEL,
-                self.meta.owner(),
-                Component::Trader,
-            )),
-            ..LabelSelector::default()
-        }
     }
 }
 
 /// The backup process may read and patch its own strategy's status, nothing else.
 pub fn backup_rules(strategy: &str) -> Vec<PolicyRule> {
-    vec![PolicyRule {
-        api_groups: Some(vec!["tradeplane.io".to_string()]),
-        resources: Some(vec!["tradingstrategies/status".to_string()]),
-        resource_names: Some(vec![strategy.to_string()]),
-        verbs: vec!["get".to_string(), "patch".to_string()],
-        ..PolicyRule::default()
-    }]
+    vec![strategy_status_rule(strategy)]
 }
 
 /// Where `destination` is, as the runtime's flags name it; an S3 prefix defaults to

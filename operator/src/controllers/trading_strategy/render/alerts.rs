@@ -12,33 +12,12 @@
 use chrono::{DateTime, TimeZone, Utc};
 use tradeplane_contract::cron::parse_cron;
 
-use super::STRATEGY_LABEL;
 use crate::api::alerting::{AlertingSpec, Severity};
 use crate::api::trading_strategy::TradingStrategy;
-use crate::controllers::build::ChildMeta;
-use crate::controllers::build::monitoring::{self, Defaults, Monitoring, Owner, Rule};
 use crate::controllers::meta::{Component, child_name, selector_labels};
-
-/// The runtime's series the rules read (`docs/metrics.md`).
-pub mod metrics {
-    pub const DRAWDOWN: &str = "tradeplane_drawdown_ratio";
-    pub const EQUITY: &str = "tradeplane_equity_usd";
-    pub const DAILY_PNL: &str = "tradeplane_daily_pnl_usd";
-    pub const ORDERS: &str = "tradeplane_orders_total";
-    pub const CYCLES: &str = "tradeplane_cycles_total";
-    pub const BROKER_UP: &str = "tradeplane_broker_up";
-    pub const LLM_CALLS: &str = "tradeplane_llm_calls_total";
-    pub const LLM_SPENT_TODAY: &str = "tradeplane_llm_spent_today_usd";
-    pub const KILL_SWITCH: &str = "tradeplane_kill_switch_tripped";
-    pub const LEADER: &str = "tradeplane_leader";
-    /// Exported by the operator from `status.lastBackup` (backups run in short-lived pods);
-    /// the strategy is in the `strategy_namespace` and `strategy` labels, since scraping the
-    /// operator sets `namespace` to the operator's own.
-    pub const LAST_BACKUP: &str = "tradeplane_operator_last_backup_timestamp_seconds";
-    /// LLM call outcomes that are no provider failure: the strategy's own budget or a held
-    /// gate refused the call before it was made.
-    pub const LLM_NOT_CALLED: &str = "held|budget_exhausted";
-}
+use crate::controllers::resources::ChildMeta;
+use crate::controllers::resources::monitoring::{self, Defaults, Monitoring, Owner, Rule, metrics};
+use crate::controllers::trading_strategy::names::STRATEGY_LABEL;
 
 /// The default interval between cycles (`schedule.intervalSeconds`).
 const DEFAULT_INTERVAL_SECONDS: u64 = 60;
@@ -96,6 +75,9 @@ pub fn render(strategy: &TradingStrategy) -> Option<Monitoring> {
 }
 
 /// Every alert the spec asks for, in a fixed order.
+///
+/// Long on purpose: a table of rules, one entry per alert, each beside the condition under
+/// which it is rendered; split up, a reader would lose the order the rule file has.
 pub fn rules(strategy: &TradingStrategy, alerting: &AlertingSpec, owner: &Owner<'_>) -> Vec<Rule> {
     use metrics::*;
     let spec = &strategy.spec;

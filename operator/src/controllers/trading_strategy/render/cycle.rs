@@ -5,9 +5,9 @@ use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use tradeplane_contract::command::PodMode;
 
-use super::trader::Pods;
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::meta::Component;
+use crate::controllers::trading_strategy::pods::Pods;
 
 /// The strategy's cron expression, when it runs on one.
 pub fn cron(strategy: &TradingStrategy) -> Option<String> {

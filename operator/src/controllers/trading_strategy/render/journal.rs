@@ -7,10 +7,10 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::Names;
 use crate::api::trading_strategy::{JournalBackend, TradingStrategy};
-use crate::controllers::build::ChildMeta;
 use crate::controllers::meta::Component;
+use crate::controllers::resources::ChildMeta;
+use crate::controllers::trading_strategy::names::Names;
 
 /// The size of a journal volume whose strategy names none.
 pub const DEFAULT_SIZE: &str = "1Gi";

@@ -5,7 +5,7 @@
 //! One builder per child kind: [`rbac`] (the runtime's ServiceAccount, Role, RoleBinding and
 //! the Lease it may write), [`journal`] (the SQLite volume), [`trader`] (the pod template, the
 //! Deployment and its disruption budget), [`cycle`] (the CronJob of cron-scheduled
-//! strategies); the Secrets and the Service come from the shared `controllers::build`.
+//! strategies); the Secrets and the Service come from the shared `controllers::resources`.
 
 pub mod alerts;
 pub mod cycle;
@@ -25,13 +25,12 @@ use tradeplane_contract::command::PodMode;
 use tradeplane_contract::config::RuntimeConfig;
 
 use super::backup::{self, render::BackupChildren, render::BackupPods};
+use super::names::{STRATEGY_LABEL, names};
+use super::pods::Pods;
 use crate::api::trading_strategy::TradingStrategy;
-use crate::controllers::build::secret::{ConfigFile, opaque};
-use crate::controllers::build::{ChildMeta, service};
-use crate::controllers::meta::{Component, child_name, selector_labels};
-
-/// The label naming the owning strategy on every child.
-pub const STRATEGY_LABEL: &str = "tradeplane.io/strategy";
+use crate::controllers::meta::{Component, selector_labels};
+use crate::controllers::resources::secret::{ConfigFile, opaque};
+use crate::controllers::resources::{ChildMeta, service};
 
 /// Everything the pure rendering needs beyond the strategy itself.
 pub struct Inputs<'a> {
@@ -91,29 +90,6 @@ impl Children {
     }
 }
 
-/// Names of the children, so the reconcile can find and delete them.
-pub struct Names {
-    pub config: String,
-    pub credentials: String,
-    pub account: String,
-    pub service: String,
-    pub journal: String,
-    pub deployment: String,
-    pub cycle: String,
-}
-
-pub fn names(strategy: &str) -> Names {
-    Names {
-        config: child_name(strategy, "config"),
-        credentials: child_name(strategy, "credentials"),
-        account: child_name(strategy, "runtime"),
-        service: child_name(strategy, "metrics"),
-        journal: child_name(strategy, "journal"),
-        deployment: child_name(strategy, "trader"),
-        cycle: child_name(strategy, "cycle"),
-    }
-}
-
 /// Renders every child. Fails only if the config cannot be serialized, which would be a bug.
 pub fn render(
     strategy: &TradingStrategy,
@@ -123,7 +99,7 @@ pub fn render(
     let names = names(meta.owner());
     let file = ConfigFile::render(inputs.runtime_config)?;
     let journal = journal::claim(strategy, &meta, &names);
-    let pods = trader::Pods {
+    let pods = Pods {
         strategy,
         meta: &meta,
         names: &names,
@@ -146,11 +122,7 @@ pub fn render(
         Some(cron) => (None, None, Some(cycle::cron_job(&pods, cron))),
     };
     let backups = BackupPods {
-        strategy,
-        meta: &meta,
-        names: &names,
-        image: pods.image.clone(),
-        sqlite: pods.sqlite,
+        pods: &pods,
         trader_runs: deployment.is_some(),
     }
     .render();

@@ -23,11 +23,37 @@ pub const VERSION: &str = "v1";
 pub const RULE_KIND: &str = "PrometheusRule";
 pub const MONITOR_KIND: &str = "PodMonitor";
 
+/// The series the alert rules of every kind read, as `docs/metrics.md` lists them: the
+/// runtime's (a trader's or a pool worker's), the operator's own, and Prometheus's.
+pub mod metrics {
+    pub const DRAWDOWN: &str = "tradeplane_drawdown_ratio";
+    pub const EQUITY: &str = "tradeplane_equity_usd";
+    pub const DAILY_PNL: &str = "tradeplane_daily_pnl_usd";
+    pub const ORDERS: &str = "tradeplane_orders_total";
+    pub const CYCLES: &str = "tradeplane_cycles_total";
+    pub const BROKER_UP: &str = "tradeplane_broker_up";
+    pub const LLM_CALLS: &str = "tradeplane_llm_calls_total";
+    pub const LLM_SPENT_TODAY: &str = "tradeplane_llm_spent_today_usd";
+    pub const KILL_SWITCH: &str = "tradeplane_kill_switch_tripped";
+    pub const LEADER: &str = "tradeplane_leader";
+    /// A pool worker's analyses.
+    pub const ANALYSES: &str = "tradeplane_worker_analyses_total";
+    /// Exported by the operator from `status.lastBackup` (backups run in short-lived pods);
+    /// the strategy is in the `strategy_namespace` and `strategy` labels, since scraping the
+    /// operator sets `namespace` to the operator's own.
+    pub const LAST_BACKUP: &str = "tradeplane_operator_last_backup_timestamp_seconds";
+    /// LLM call outcomes that are no provider failure: the strategy's own budget or a held
+    /// gate refused the call before it was made.
+    pub const LLM_NOT_CALLED: &str = "held|budget_exhausted";
+    /// Prometheus's own series per target.
+    pub const UP: &str = "up";
+}
+
 /// Where the runbooks are when `runbookBaseURL` is not set.
 pub const DEFAULT_RUNBOOK_BASE: &str =
     "https://github.com/tradeplane/tradeplane/blob/main/docs/alerts.md";
 pub const DEFAULT_SCRAPE_INTERVAL: &str = "30s";
-/// The runtime container's port name (see `build::pod`).
+/// The runtime container's port name (see `resources::pod`).
 const METRICS_PORT: &str = "http";
 
 /// The API resource of `PrometheusRule` or `PodMonitor`.

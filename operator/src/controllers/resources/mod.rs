@@ -6,6 +6,7 @@
 
 pub mod monitoring;
 pub mod pod;
+pub mod rbac;
 pub mod secret;
 pub mod service;
 
