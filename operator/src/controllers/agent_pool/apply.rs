@@ -6,7 +6,8 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::api::Api;
 
 use super::KIND;
-use super::render::{self, Children};
+use super::names;
+use super::render::Children;
 use super::status::{self, Workload};
 use crate::controllers::{Context, Error, children};
 
@@ -24,7 +25,7 @@ pub async fn live_workload(
     name: &str,
 ) -> Result<Workload, Error> {
     let deployments: Api<Deployment> = Api::namespaced(context.client.clone(), namespace);
-    let workload = render::names(name).workload;
+    let workload = names::names(name).workload;
     let live = deployments
         .get_opt(&workload)
         .await
@@ -76,7 +77,7 @@ pub async fn apply_children(
             status::autoscaler_desired(outcome.object())
         }
         None => {
-            let workload = render::names(name).workload;
+            let workload = names::names(name).workload;
             changed.push(
                 children::remove_known::<HorizontalPodAutoscaler>(
                     client, cache, KIND, namespace, &workload,

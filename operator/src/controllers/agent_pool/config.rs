@@ -8,6 +8,7 @@
 
 use tradeplane_contract::config::{self as runtime, ConfigPurpose};
 
+use super::validate::Scale;
 use crate::api::agent_pool::AgentPool;
 use crate::controllers::runtime_config::{ConfigProblem, HTTP_PORT, describe, render_analysts};
 
@@ -38,13 +39,7 @@ pub const LEDGER_UNBUDGETED_PUBLISH_USD: f64 = 1.0;
 /// refresh, whichever comes first.
 pub fn spend_ledger(pool: &AgentPool) -> runtime::SpendLedgerConfig {
     let spec = &pool.spec;
-    let most_replicas = spec
-        .autoscaling
-        .as_ref()
-        .map(|a| a.max_replicas)
-        .or(spec.replicas)
-        .unwrap_or(1)
-        .max(1);
+    let most_replicas = Scale::of(spec).most();
     let smallest_budget = spec
         .providers
         .iter()
@@ -57,7 +52,7 @@ pub fn spend_ledger(pool: &AgentPool) -> runtime::SpendLedgerConfig {
         budget / (LEDGER_SHARE * f64::from(most_replicas))
     });
     runtime::SpendLedgerConfig {
-        config_map: super::render::names(pool.metadata.name.as_deref().unwrap_or_default()).ledger,
+        config_map: super::names::names(pool.metadata.name.as_deref().unwrap_or_default()).ledger,
         refresh_seconds: LEDGER_REFRESH_SECONDS,
         publish_every_usd,
     }

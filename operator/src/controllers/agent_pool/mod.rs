@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod config;
+pub mod names;
 pub mod reconcile;
 pub mod render;
 pub mod report;
@@ -31,7 +32,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 
-use self::render::POOL_LABEL;
+use self::names::POOL_LABEL;
 use super::relevant::relevant_changes;
 use super::scope::Scope;
 use super::watches::{OwnedChildren, Wake, metadata_changes};

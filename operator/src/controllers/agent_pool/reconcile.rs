@@ -57,14 +57,13 @@ async fn render_and_apply(
     namespace: &str,
     keys: BTreeMap<String, Vec<u8>>,
 ) -> Result<Step<Applied>, Error> {
-    let runtime_config = match validate(pool, namespace) {
-        Ok(runtime_config) => runtime_config,
+    let valid = match validate(pool, namespace, &context.settings.runtime_image) {
+        Ok(valid) => valid,
         Err(blocker) => return Ok(Step::Blocked(blocker)),
     };
     let inputs = Inputs {
-        runtime_config: &runtime_config,
+        valid: &valid,
         keys,
-        default_image: &context.settings.runtime_image,
     };
     let rendered = render::render(pool, &inputs).map_err(|source| Error::Render {
         what: "the pool's children",

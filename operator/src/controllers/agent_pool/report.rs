@@ -9,8 +9,10 @@ use kube::api::{Api, ListParams};
 
 use super::KIND;
 use super::apply::Applied;
+use super::names;
 use super::render;
 use super::status::{self, Observation};
+use super::validate::Scale;
 use crate::api::agent_pool::AgentPool;
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::finish::{Report, finish};
@@ -31,7 +33,7 @@ pub async fn report(
         .await
         .map_err(|source| Error::resolve("the namespace's TradingStrategies", source))?;
 
-    let ledger_name = render::names(&name).ledger;
+    let ledger_name = names::names(&name).ledger;
     let ledger = Api::<ConfigMap>::namespaced(context.client.clone(), namespace)
         .get_opt(&ledger_name)
         .await
@@ -62,12 +64,8 @@ pub async fn report(
             blocker,
             workload: applied.workload,
             autoscaler_desired: applied.autoscaler_desired,
-            spec_replicas: pool
-                .spec
-                .autoscaling
-                .is_none()
-                .then(|| pool.spec.replicas.unwrap_or(1)),
-            selector: render::selector(&name),
+            spec_replicas: Scale::of(&pool.spec).fixed(),
+            selector: names::selector(&name),
             bound_strategies: status::bound_strategies(&name, &listed.items),
             spend,
             alerts: alerts

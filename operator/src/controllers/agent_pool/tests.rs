@@ -3,16 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 use tradeplane_contract::config as runtime;
 
 use super::config::{self, WorkerConfigProblem};
+use super::names;
 use super::render::{self, Inputs};
 use super::status::{self, Blocker, Observation, Workload};
+use super::validate::{Autoscaled, Scale, validate};
 use crate::api::agent_pool::{AgentPool, AgentPoolStatus};
 use crate::api::trading_strategy::TradingStrategy;
+use crate::controllers::test_support::{condition, pod_hash};
 
 fn pool(extra: serde_json::Value) -> AgentPool {
     let mut spec = json!({
@@ -39,13 +41,12 @@ fn pool(extra: serde_json::Value) -> AgentPool {
 }
 
 fn children_with_keys(pool: &AgentPool, key: &[u8]) -> render::Children {
-    let runtime_config = config::render(pool, "desk").unwrap();
+    let valid = validate(pool, "desk", "runtime:test").unwrap();
     render::render(
         pool,
         &Inputs {
-            runtime_config: &runtime_config,
+            valid: &valid,
             keys: BTreeMap::from([("provider-openai".to_string(), key.to_vec())]),
-            default_image: "runtime:test",
         },
     )
     .unwrap()
@@ -53,21 +54,6 @@ fn children_with_keys(pool: &AgentPool, key: &[u8]) -> render::Children {
 
 fn children(pool: &AgentPool) -> render::Children {
     children_with_keys(pool, b"sk-test")
-}
-
-fn pod_hash(deployment: &Deployment) -> String {
-    deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .as_ref()
-        .unwrap()
-        .annotations
-        .as_ref()
-        .unwrap()["tradeplane.io/inputs-hash"]
-        .clone()
 }
 
 #[test]
@@ -224,7 +210,7 @@ fn children_are_owned_labelled_from_the_allow_list_and_selected_stably() {
             .as_ref()
     );
     assert_eq!(
-        render::selector("research"),
+        names::selector("research"),
         "app.kubernetes.io/component=worker,app.kubernetes.io/name=agent-runtime,tradeplane.io/agent-pool=research"
     );
     assert!(c.autoscaler.is_none());
@@ -308,7 +294,7 @@ fn observe(
             workload,
             autoscaler_desired: None,
             spec_replicas: Some(2),
-            selector: render::selector("research"),
+            selector: names::selector("research"),
             bound_strategies: vec!["momo".to_string()],
             spend: Vec::new(),
             alerts: None,
@@ -316,11 +302,6 @@ fn observe(
         Timestamp::from_second(1_800_000_000 + now).unwrap(),
     )
     .0
-}
-
-fn condition<'a>(status: &'a AgentPoolStatus, type_: &str) -> (&'a str, &'a str) {
-    let c = status.conditions.iter().find(|c| c.type_ == type_).unwrap();
-    (c.status.as_str(), c.reason.as_str())
 }
 
 fn workers(ready: i32) -> Workload {
@@ -336,15 +317,18 @@ fn workers(ready: i32) -> Workload {
 #[test]
 fn ready_workers_make_the_pool_ready_and_the_same_observation_writes_nothing_new() {
     let first = observe(None, None, workers(2), 0);
-    assert_eq!(condition(&first, "Ready"), ("True", "WorkersReady"));
-    assert_eq!(condition(&first, "Reconciling").0, "False");
-    assert_eq!(condition(&first, "Stalled").0, "False");
+    assert_eq!(
+        condition(&first.conditions, "Ready"),
+        ("True", "WorkersReady")
+    );
+    assert_eq!(condition(&first.conditions, "Reconciling").0, "False");
+    assert_eq!(condition(&first.conditions, "Stalled").0, "False");
     assert_eq!(first.phase.as_deref(), Some("Ready"));
     assert_eq!(
         (first.replicas, first.ready_replicas, first.desired_replicas),
         (Some(2), Some(2), Some(2))
     );
-    assert_eq!(first.selector, Some(render::selector("research")));
+    assert_eq!(first.selector, Some(names::selector("research")));
     assert_eq!(first.bound_strategies, ["momo"]);
     assert_eq!(first.bound_strategy_count, Some(1));
     assert_eq!(first.observed_generation, Some(2));
@@ -356,9 +340,9 @@ fn ready_workers_make_the_pool_ready_and_the_same_observation_writes_nothing_new
 #[test]
 fn a_rollout_in_progress_is_reconciling_not_stalled() {
     let status = observe(None, None, workers(1), 0);
-    assert_eq!(condition(&status, "Ready").0, "False");
-    assert_eq!(condition(&status, "Reconciling").0, "True");
-    assert_eq!(condition(&status, "Stalled").0, "False");
+    assert_eq!(condition(&status.conditions, "Ready").0, "False");
+    assert_eq!(condition(&status.conditions, "Reconciling").0, "True");
+    assert_eq!(condition(&status.conditions, "Stalled").0, "False");
     assert_eq!(status.phase.as_deref(), Some("Degraded"));
     let scaling = observe(
         None,
@@ -383,11 +367,17 @@ fn a_missing_key_secret_stalls_and_keeps_the_last_seen_counts() {
         message: "providers[openai].apiKeySecretRef: Secret llm-keys not found".to_string(),
     };
     let status = observe(Some(&running), Some(blocker), Workload::Unknown, 10);
-    assert_eq!(condition(&status, "Ready"), ("False", "SecretNotFound"));
-    assert_eq!(condition(&status, "Stalled"), ("True", "SecretNotFound"));
+    assert_eq!(
+        condition(&status.conditions, "Ready"),
+        ("False", "SecretNotFound")
+    );
+    assert_eq!(
+        condition(&status.conditions, "Stalled"),
+        ("True", "SecretNotFound")
+    );
     assert_eq!(status.phase.as_deref(), Some("Failed"));
     assert_eq!(status.ready_replicas, Some(2));
-    assert_eq!(status.selector, Some(render::selector("research")));
+    assert_eq!(status.selector, Some(names::selector("research")));
 }
 
 #[test]
@@ -497,7 +487,7 @@ fn status_sums_every_replica_of_today_and_says_when_the_budget_is_spent() {
                 workload: workers(2),
                 autoscaler_desired: None,
                 spec_replicas: Some(2),
-                selector: render::selector("research"),
+                selector: names::selector("research"),
                 bound_strategies: Vec::new(),
                 spend,
                 alerts: None,
@@ -514,7 +504,7 @@ fn status_sums_every_replica_of_today_and_says_when_the_budget_is_spent() {
         Some("openai=$0.75/$1.00 rules=$0.00")
     );
     assert_eq!(
-        condition(&within, "BudgetExhausted"),
+        condition(&within.conditions, "BudgetExhausted"),
         ("False", "WithinBudget")
     );
 
@@ -523,7 +513,7 @@ fn status_sums_every_replica_of_today_and_says_when_the_budget_is_spent() {
         Some(&within),
     );
     assert_eq!(
-        condition(&spent, "BudgetExhausted"),
+        condition(&spent.conditions, "BudgetExhausted"),
         ("True", "DailyBudgetSpent")
     );
     let message = &spent
@@ -533,4 +523,50 @@ fn status_sums_every_replica_of_today_and_says_when_the_budget_is_spent() {
         .unwrap()
         .message;
     assert!(message.contains("openai spent $1.10 of $1.00"), "{message}");
+}
+
+#[test]
+fn the_pool_scale_is_read_once_with_its_defaults() {
+    let unset = Scale::of(&pool(json!({})).spec);
+    assert_eq!(unset, Scale::Fixed(1));
+    assert!(unset.wants_workers());
+    let asleep = Scale::of(&pool(json!({"replicas": 0})).spec);
+    assert_eq!(
+        (asleep.fixed(), asleep.wants_workers(), asleep.most()),
+        (Some(0), false, 1)
+    );
+
+    // With autoscaling, `replicas` is ignored: the autoscaler owns the count.
+    let autoscaled =
+        Scale::of(&pool(json!({"replicas": 5, "autoscaling": {"maxReplicas": 4}})).spec);
+    assert_eq!(
+        autoscaled,
+        Scale::Autoscaled(Autoscaled {
+            min_replicas: 1,
+            max_replicas: 4,
+            target_cpu_percent: 70,
+            target_in_flight: None,
+        })
+    );
+    assert_eq!((autoscaled.fixed(), autoscaled.most()), (None, 4));
+    assert!(autoscaled.wants_workers());
+
+    let rendered = children(&pool(
+        json!({"replicas": 5, "autoscaling": {"maxReplicas": 4}}),
+    ));
+    assert_eq!(rendered.deployment.spec.as_ref().unwrap().replicas, None);
+    let hpa = rendered.autoscaler.expect("an autoscaler").spec;
+    assert_eq!((hpa.min_replicas, hpa.max_replicas), (Some(1), 4));
+}
+
+#[test]
+fn the_validated_pool_carries_its_image_or_the_operators() {
+    let default = validate(&pool(json!({})), "desk", "runtime:test").unwrap();
+    assert_eq!(default.image, "runtime:test");
+    let own = validate(
+        &pool(json!({"image": "registry.example/rt:2"})),
+        "desk",
+        "runtime:test",
+    );
+    assert_eq!(own.unwrap().image, "registry.example/rt:2");
 }

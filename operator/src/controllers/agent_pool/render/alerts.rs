@@ -5,9 +5,10 @@
 //! against its `dailyBudgetUSD`, and no worker up at all (from Prometheus's own `up` series of
 //! the PodMonitor's targets, so it holds even when every worker is gone).
 
-use super::POOL_LABEL;
 use crate::api::agent_pool::AgentPool;
 use crate::api::alerting::{PoolAlertingSpec, Severity};
+use crate::controllers::agent_pool::names::POOL_LABEL;
+use crate::controllers::agent_pool::validate::Scale;
 use crate::controllers::meta::{Component, child_name, selector_labels};
 use crate::controllers::resources::ChildMeta;
 use crate::controllers::resources::monitoring::{self, Defaults, Monitoring, Owner, Rule, metrics};
@@ -103,7 +104,7 @@ pub fn rules(pool: &AgentPool, alerting: &PoolAlertingSpec, owner: &Owner<'_>) -
             },
         ));
     }
-    if wants_workers(pool) {
+    if Scale::of(&pool.spec).wants_workers() {
         rules.extend(owner.rule(
             "AgentPoolNoWorkers",
             alerting.no_workers.as_ref(),
@@ -119,12 +120,6 @@ pub fn rules(pool: &AgentPool, alerting: &PoolAlertingSpec, owner: &Owner<'_>) -
         ));
     }
     rules
-}
-
-/// Whether the pool asks for any worker: `replicas: 0` without autoscaling is a pool put to
-/// sleep, not one that lost its workers.
-fn wants_workers(pool: &AgentPool) -> bool {
-    pool.spec.autoscaling.is_some() || pool.spec.replicas.unwrap_or(1) > 0
 }
 
 fn defaults(threshold: f64, for_: &'static str, severity: Severity) -> Defaults {

@@ -7,21 +7,19 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::{DEFAULT_TARGET_CPU_PERCENT, IN_FLIGHT_METRIC, Names};
-use crate::api::agent_pool::Autoscaling;
+use super::IN_FLIGHT_METRIC;
+use crate::controllers::agent_pool::names::Names;
+use crate::controllers::agent_pool::validate::Autoscaled;
 use crate::controllers::meta::Component;
 use crate::controllers::resources::ChildMeta;
 
 pub fn build(
     meta: &ChildMeta<'_>,
     names: &Names,
-    autoscaling: &Autoscaling,
+    autoscaling: Autoscaled,
 ) -> HorizontalPodAutoscaler {
-    let cpu = autoscaling
-        .target_cpu_utilization_percent
-        .unwrap_or(DEFAULT_TARGET_CPU_PERCENT);
-    let mut metrics = vec![cpu_metric(cpu)];
-    if let Some(in_flight) = autoscaling.target_in_flight_per_replica {
+    let mut metrics = vec![cpu_metric(autoscaling.target_cpu_percent)];
+    if let Some(in_flight) = autoscaling.target_in_flight {
         metrics.push(in_flight_metric(in_flight));
     }
     HorizontalPodAutoscaler {
@@ -32,7 +30,7 @@ pub fn build(
                 kind: "Deployment".to_string(),
                 name: names.workload.clone(),
             },
-            min_replicas: Some(autoscaling.min_replicas.unwrap_or(1)),
+            min_replicas: Some(autoscaling.min_replicas),
             max_replicas: autoscaling.max_replicas,
             metrics: Some(metrics),
             ..HorizontalPodAutoscalerSpec::default()

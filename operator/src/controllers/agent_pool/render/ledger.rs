@@ -14,7 +14,7 @@
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding};
 
-use super::Names;
+use crate::controllers::agent_pool::names::Names;
 use crate::controllers::meta::Component;
 use crate::controllers::resources::ChildMeta;
 use crate::controllers::resources::rbac::{Identity, rule};

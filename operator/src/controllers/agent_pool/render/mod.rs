@@ -23,29 +23,24 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use tradeplane_contract::command::PodMode;
 
+use super::names::{POOL_LABEL, names};
+use super::validate::{Scale, ValidPool};
 use crate::api::agent_pool::AgentPool;
-use crate::controllers::meta::{Component, child_name, selector_labels};
+use crate::controllers::meta::{Component, selector_labels};
 use crate::controllers::resources::secret::{ConfigFile, opaque};
 use crate::controllers::resources::{ChildMeta, service};
-use crate::controllers::runtime_config::agent_pool_service;
 
-/// The label naming the owning pool on every child.
-pub const POOL_LABEL: &str = "tradeplane.io/agent-pool";
 /// The gauge each worker exports for the number of analyses it is running
 /// (agent-runtime/src/worker: `worker_inflight_analyses` in the `tradeplane` registry), which
 /// the HorizontalPodAutoscaler reads through the custom metrics API as a Pods metric.
 pub const IN_FLIGHT_METRIC: &str = "tradeplane_worker_inflight_analyses";
-/// Average CPU utilisation the autoscaler aims for when the pool does not say.
-pub const DEFAULT_TARGET_CPU_PERCENT: i32 = 70;
 
 /// Everything the pure rendering needs beyond the pool itself.
 pub struct Inputs<'a> {
-    /// The worker config, already rendered and validated (see `config::render`).
-    pub runtime_config: &'a tradeplane_contract::config::RuntimeConfig,
+    /// The pool as validated: its defaults applied, the worker config checked.
+    pub valid: &'a ValidPool,
     /// Provider API keys by file name (`provider_key(name)`), copied from the user's Secrets.
     pub keys: BTreeMap<String, Vec<u8>>,
-    /// The image when the pool does not override it.
-    pub default_image: &'a str,
 }
 
 /// All children. `autoscaler: None` means "must not exist" (the reconcile deletes it).
@@ -62,36 +57,6 @@ pub struct Children {
     pub account: ServiceAccount,
     pub role: Role,
     pub role_binding: RoleBinding,
-}
-
-/// Names of the children. The workload objects share the Service's name, which strategies
-/// know; the Secrets add a suffix to it.
-pub struct Names {
-    pub config: String,
-    pub keys: String,
-    pub workload: String,
-    /// The spend ledger ConfigMap, and the workers' ServiceAccount, Role and RoleBinding.
-    pub ledger: String,
-}
-
-pub fn names(pool: &str) -> Names {
-    let workload = agent_pool_service(pool);
-    Names {
-        config: child_name(&workload, "config"),
-        keys: child_name(&workload, "keys"),
-        ledger: child_name(&workload, "llm-ledger"),
-        workload,
-    }
-}
-
-/// The label selector of the pool's worker pods, as the scale subresource and `kubectl`
-/// expect it in `status.selector`: `key=value` pairs joined by commas.
-pub fn selector(pool: &str) -> String {
-    selector_labels(POOL_LABEL, pool, Component::Worker)
-        .iter()
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 impl Children {
@@ -112,16 +77,13 @@ impl Children {
 pub fn render(pool: &AgentPool, inputs: &Inputs<'_>) -> Result<Children, serde_yaml::Error> {
     let meta = ChildMeta::new(pool, POOL_LABEL);
     let names = names(meta.owner());
-    let file = ConfigFile::render(inputs.runtime_config)?;
+    let file = ConfigFile::render(&inputs.valid.runtime_config)?;
     let workers = workers::Workers {
         pool,
         meta: &meta,
         names: &names,
-        image: pool
-            .spec
-            .image
-            .clone()
-            .unwrap_or_else(|| inputs.default_image.to_string()),
+        replicas: inputs.valid.scale.fixed(),
+        image: inputs.valid.image.clone(),
         inputs_hash: file.inputs_hash(&inputs.keys),
     };
     let ledger = ledger::Ledger {
@@ -142,10 +104,9 @@ pub fn render(pool: &AgentPool, inputs: &Inputs<'_>) -> Result<Children, serde_y
             "http",
         ),
         disruption_budget: workers.disruption_budget(),
-        autoscaler: pool
-            .spec
-            .autoscaling
-            .as_ref()
-            .map(|autoscaling| autoscaler::build(&meta, &names, autoscaling)),
+        autoscaler: match inputs.valid.scale {
+            Scale::Fixed(_) => None,
+            Scale::Autoscaled(autoscaled) => Some(autoscaler::build(&meta, &names, autoscaled)),
+        },
     })
 }

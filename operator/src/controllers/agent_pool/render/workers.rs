@@ -13,8 +13,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tradeplane_contract::command::PodMode;
 use tradeplane_contract::layout::{CONFIG_DIR, CREDENTIALS_DIR};
 
-use super::{Names, POOL_LABEL};
 use crate::api::agent_pool::AgentPool;
+use crate::controllers::agent_pool::names::{Names, POOL_LABEL};
 use crate::controllers::meta::{Component, INPUTS_HASH_ANNOTATION, selector_labels};
 use crate::controllers::resources::ChildMeta;
 use crate::controllers::resources::pod::{self, RuntimeContainer};
@@ -23,6 +23,8 @@ pub struct Workers<'a> {
     pub pool: &'a AgentPool,
     pub meta: &'a ChildMeta<'a>,
     pub names: &'a Names,
+    /// The Deployment's count; `None` when the pool's autoscaler owns it.
+    pub replicas: Option<i32>,
     pub image: String,
     /// The hash of the config and keys the workers read (see `ConfigFile::inputs_hash`).
     pub inputs_hash: String,
@@ -30,16 +32,11 @@ pub struct Workers<'a> {
 
 impl Workers<'_> {
     pub fn deployment(&self) -> Deployment {
-        let spec = &self.pool.spec;
         Deployment {
             metadata: self.meta.child(&self.names.workload, Component::Worker),
             spec: Some(DeploymentSpec {
-                // With autoscaling the HorizontalPodAutoscaler sets the count; rendering it
-                // here would make every reconcile undo the autoscaler.
-                replicas: spec
-                    .autoscaling
-                    .is_none()
-                    .then(|| spec.replicas.unwrap_or(1)),
+                // `None` with autoscaling: the HorizontalPodAutoscaler sets the count.
+                replicas: self.replicas,
                 selector: self.selector(),
                 // Workers are stateless: bring a new one up before an old one goes, so the
                 // pool never serves with less than it had.
