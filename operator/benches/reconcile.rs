@@ -22,7 +22,8 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource};
 use serde_json::json;
 use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
-use tradeplane_operator::controllers::trading_strategy::{config, render};
+use tradeplane_operator::controllers::trading_strategy::render;
+use tradeplane_operator::controllers::trading_strategy::validate::validate;
 
 const CONCURRENCY: usize = 16;
 const BINARY: &str = env!("CARGO_BIN_EXE_tradeplane-operator");
@@ -204,11 +205,10 @@ async fn raw_client(client: &Client, n: usize) -> Duration {
             let client = client.clone();
             let account = account.clone();
             async move {
-                let runtime_config = config::render(&owner, &account, ns).unwrap();
+                let valid = validate(&owner, &account, ns, "agent-runtime:bench").unwrap();
                 let inputs = render::Inputs {
-                    runtime_config: &runtime_config,
+                    valid: &valid,
                     credentials: BTreeMap::new(),
-                    default_image: "agent-runtime:bench",
                 };
                 let c = render::render(&owner, &inputs).unwrap();
                 let pp = PostParams::default();

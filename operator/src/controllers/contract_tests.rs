@@ -172,14 +172,14 @@ fn every_rendered_container_runs_a_mode_the_runtime_knows_with_a_config_it_accep
             .iter()
             .find(|a| a.metadata.name.as_ref() == Some(&strategy.spec.broker_account_ref.name))
             .unwrap_or_else(|| panic!("{name}: its BrokerAccount is not in examples/"));
-        let config = trading_strategy::config::render(&strategy, account, "desk")
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let valid =
+            trading_strategy::validate::validate(&strategy, account, "desk", "runtime:test")
+                .unwrap_or_else(|e| panic!("{name}: {}", e.message));
         let children = trading_strategy::render::render(
             &strategy,
             &trading_strategy::render::Inputs {
-                runtime_config: &config,
+                valid: &valid,
                 credentials: BTreeMap::new(),
-                default_image: "runtime:test",
             },
         )
         .unwrap();
@@ -199,14 +199,13 @@ fn every_rendered_container_runs_a_mode_the_runtime_knows_with_a_config_it_accep
     assert!(!pools.is_empty(), "no AgentPool in examples/");
     for pool in pools {
         let name = pool.metadata.name.clone().unwrap_or_default();
-        let config =
-            agent_pool::config::render(&pool, "desk").unwrap_or_else(|e| panic!("{name}: {e}"));
+        let valid = agent_pool::validate::validate(&pool, "desk", "runtime:test")
+            .unwrap_or_else(|e| panic!("{name}: {}", e.message));
         let children = agent_pool::render::render(
             &pool,
             &agent_pool::render::Inputs {
-                runtime_config: &config,
+                valid: &valid,
                 keys: BTreeMap::new(),
-                default_image: "runtime:test",
             },
         )
         .unwrap();
@@ -240,13 +239,13 @@ fn a_mode_the_runtime_does_not_know_is_caught() {
         "metadata": {"name": "paper", "namespace": "desk"}, "spec": {"broker": "Paper"},
     }))
     .unwrap();
-    let config = trading_strategy::config::render(&strategy, &account, "desk").unwrap();
+    let valid =
+        trading_strategy::validate::validate(&strategy, &account, "desk", "runtime:test").unwrap();
     let children = trading_strategy::render::render(
         &strategy,
         &trading_strategy::render::Inputs {
-            runtime_config: &config,
+            valid: &valid,
             credentials: BTreeMap::new(),
-            default_image: "runtime:test",
         },
     )
     .unwrap();

@@ -194,14 +194,14 @@ async fn render_and_apply(
         broker_ready: broker_ready(&resolved.account),
         ..Progress::default()
     };
-    let runtime_config = match validate(strategy, &resolved.account, namespace) {
-        Ok(runtime_config) => runtime_config,
+    let image = &context.settings.runtime_image;
+    let valid = match validate(strategy, &resolved.account, namespace, image) {
+        Ok(valid) => valid,
         Err(blocker) => return Ok(progress.blocked(blocker)),
     };
     let inputs = Inputs {
-        runtime_config: &runtime_config,
+        valid: &valid,
         credentials: resolved.credentials,
-        default_image: &context.settings.runtime_image,
     };
     let rendered = render::render(strategy, &inputs).map_err(|source| Error::Render {
         what: "the strategy's children",

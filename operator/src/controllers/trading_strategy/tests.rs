@@ -8,9 +8,11 @@ use tradeplane_contract::config as runtime;
 
 use super::config;
 use super::render::{self, Inputs};
+use super::validate::validate;
 use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::runtime_config::ConfigProblem;
+use crate::controllers::test_support;
 
 fn strategy(spec: serde_json::Value) -> TradingStrategy {
     serde_json::from_value(json!({
@@ -47,34 +49,15 @@ fn alpaca_account(environment: &str, acknowledged: bool) -> BrokerAccount {
 }
 
 fn children(strategy: &TradingStrategy, account: &BrokerAccount) -> render::Children {
-    let runtime_config = config::render(strategy, account, "desk").unwrap();
+    let valid = validate(strategy, account, "desk", "runtime:test").unwrap();
     render::render(
         strategy,
         &Inputs {
-            runtime_config: &runtime_config,
+            valid: &valid,
             credentials: BTreeMap::from([("broker-key-id".to_string(), b"id".to_vec())]),
-            default_image: "runtime:test",
         },
     )
     .unwrap()
-}
-
-fn pod_hash(children: &render::Children) -> String {
-    children
-        .deployment
-        .as_ref()
-        .unwrap()
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .as_ref()
-        .unwrap()
-        .annotations
-        .as_ref()
-        .unwrap()["tradeplane.io/inputs-hash"]
-        .clone()
 }
 
 #[test]
@@ -351,13 +334,12 @@ fn a_config_or_credential_change_or_a_restart_request_changes_the_pod_template()
     );
 
     let s = strategy(base_spec());
-    let runtime_config = config::render(&s, &account, "desk").unwrap();
+    let valid = validate(&s, &account, "desk", "runtime:test").unwrap();
     let rotated = render::render(
         &s,
         &Inputs {
-            runtime_config: &runtime_config,
+            valid: &valid,
             credentials: BTreeMap::from([("broker-key-id".to_string(), b"rotated".to_vec())]),
-            default_image: "runtime:test",
         },
     )
     .unwrap();
@@ -492,4 +474,33 @@ fn the_revision_changes_with_the_image_and_the_inputs_but_not_between_renderings
     let mut restart = base_spec();
     restart["restartAt"] = json!("now");
     assert_ne!(base, revision(restart));
+}
+
+/// The inputs hash of the trader's pods.
+fn pod_hash(children: &render::Children) -> String {
+    test_support::pod_hash(children.deployment.as_ref().expect("a trader Deployment"))
+}
+
+#[test]
+fn the_validated_strategy_applies_replicas_and_image_defaults_once() {
+    let account = paper_account();
+    let unset = validate(&strategy(base_spec()), &account, "desk", "runtime:test").unwrap();
+    assert_eq!((unset.replicas, unset.image.as_str()), (1, "runtime:test"));
+    let mut spec = base_spec();
+    spec["replicas"] = json!(2);
+    spec["image"] = json!("registry.example/rt:2");
+    let set = validate(&strategy(spec.clone()), &account, "desk", "runtime:test").unwrap();
+    assert_eq!(
+        (set.replicas, set.image.as_str()),
+        (2, "registry.example/rt:2")
+    );
+
+    let rendered = children(&strategy(spec), &account);
+    let deployment = rendered.deployment.expect("a trader");
+    let pod = deployment.spec.as_ref().unwrap();
+    assert_eq!(pod.replicas, Some(2));
+    let image = pod.template.spec.as_ref().unwrap().containers[0]
+        .image
+        .clone();
+    assert_eq!(image.as_deref(), Some("registry.example/rt:2"));
 }

@@ -1,7 +1,9 @@
-//! The validate step of a strategy: what the API server's schema cannot check, decided before
-//! anything is rendered. Pure. A spec that fails is a blocker (`Stalled`), never a crash-looping
-//! pod: the backup retention must read, and the runtime config must pass the runtime's own
-//! validation (see `config::render`).
+//! The validate step of a strategy: its spec with the defaults the children need applied
+//! ([`ValidStrategy`]), and what the API server's schema cannot check, decided before anything
+//! is rendered. Pure. A spec that fails is a blocker (`Stalled`), never a crash-looping pod:
+//! the backup retention must read, and the runtime config must pass the runtime's own
+//! validation (see `config::render`, which is where the defaults of the runtime's settings are
+//! applied, once).
 
 use tradeplane_contract::config::RuntimeConfig;
 
@@ -10,13 +12,38 @@ use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::Blocker;
 
-/// The runtime config of a strategy whose spec is valid, or what blocks it.
+/// Trader pods when `spec.replicas` is unset: one, without a standby.
+pub const DEFAULT_REPLICAS: i32 = 1;
+
+/// A strategy whose spec passed validation, with its defaults applied: what the render step
+/// builds the children from.
+#[derive(Clone, Debug)]
+pub struct ValidStrategy {
+    /// Trader pods: the leader and its standbys.
+    pub replicas: i32,
+    /// `spec.image`, or the operator's runtime image.
+    pub image: String,
+    /// The runtime config, rendered and checked.
+    pub runtime_config: RuntimeConfig,
+}
+
+/// The validated strategy, or what blocks it.
 pub fn validate(
     strategy: &TradingStrategy,
     account: &BrokerAccount,
     namespace: &str,
-) -> Result<RuntimeConfig, Blocker> {
+    default_image: &str,
+) -> Result<ValidStrategy, Blocker> {
     backup::validate(strategy)?;
-    config::render(strategy, account, namespace)
-        .map_err(|problem| Blocker::new("InvalidConfiguration", problem.to_string()))
+    let runtime_config = config::render(strategy, account, namespace)
+        .map_err(|problem| Blocker::new("InvalidConfiguration", problem.to_string()))?;
+    let spec = &strategy.spec;
+    Ok(ValidStrategy {
+        replicas: spec.replicas.unwrap_or(DEFAULT_REPLICAS),
+        image: spec
+            .image
+            .clone()
+            .unwrap_or_else(|| default_image.to_string()),
+        runtime_config,
+    })
 }

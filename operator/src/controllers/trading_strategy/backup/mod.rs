@@ -26,8 +26,8 @@ use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 use tradeplane_contract::backup::KeepWithin;
 
 use super::names::STRATEGY_LABEL;
-use crate::api::trading_strategy::TradingStrategy;
 use crate::api::trading_strategy::condition_types::RESTORED;
+use crate::api::trading_strategy::{BackupSpec, TradingStrategy};
 use crate::controllers::error::Blocker;
 use crate::controllers::meta::{Component, MANAGED_BY};
 use crate::controllers::relevant::relevant_changes;
@@ -50,6 +50,16 @@ pub fn restored(strategy: &TradingStrategy) -> bool {
 }
 
 /// What the API server cannot check of `spec.backup`: a `keepWithin` too large to count.
+/// The zone `spec.backup.schedule` is read in: `spec.backup.timeZone`, or UTC (never the
+/// controller manager's own zone, which is the CronJob's default). Both the CronJob and the
+/// `nextScheduleTime` the status shows read it from here.
+pub fn time_zone(backup: &BackupSpec) -> &str {
+    backup.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE)
+}
+
+/// The zone of a backup schedule that names none.
+pub const DEFAULT_TIME_ZONE: &str = "UTC";
+
 pub fn validate(strategy: &TradingStrategy) -> Result<(), Blocker> {
     let within = strategy
         .spec

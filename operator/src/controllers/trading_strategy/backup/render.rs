@@ -214,7 +214,7 @@ impl BackupPods<'_> {
             metadata: self.pods.meta.child(&names.schedule, Component::Backup),
             spec: CronJobSpec {
                 schedule: cron,
-                time_zone: Some(backup.time_zone.clone().unwrap_or_else(|| "UTC".into())),
+                time_zone: Some(super::time_zone(backup).to_string()),
                 suspend: Some(backup.suspend == Some(true)),
                 concurrency_policy: Some("Forbid".to_string()),
                 // A slot missed by more than this (the controller down) is skipped, rather

@@ -119,7 +119,7 @@ pub fn backups(strategy: &TradingStrategy, jobs: &[&Job], now: Timestamp) -> Bac
         fields.last_schedule_time = Some(Time(started));
     }
     fields.next_schedule_time = match (&spec.schedule, spec.suspend) {
-        (Some(cron), None | Some(false)) => next_run(cron, spec.time_zone.as_deref(), now),
+        (Some(cron), None | Some(false)) => next_run(cron, super::time_zone(spec), now),
         _ => None,
     };
     let condition = Some(condition(&fields));
@@ -210,10 +210,10 @@ fn newest_failure(report: Option<&BackupReport>, jobs: &[&Job]) -> Option<Backup
     }
 }
 
-/// The next start of `cron` in `zone` (UTC when none) after `now`.
-pub fn next_run(cron: &str, zone: Option<&str>, now: Timestamp) -> Option<Time> {
+/// The next start of `cron` in `zone` after `now`.
+pub fn next_run(cron: &str, zone: &str, now: Timestamp) -> Option<Time> {
     let schedule = parse_cron(cron).ok()?;
-    let zone: Tz = zone.unwrap_or("UTC").parse().ok()?;
+    let zone: Tz = zone.parse().ok()?;
     let now: DateTime<Utc> = DateTime::from_timestamp(now.as_second(), 0)?;
     let next = schedule.after(&now.with_timezone(&zone)).next()?;
     Timestamp::from_second(next.timestamp()).ok().map(Time)

@@ -17,7 +17,8 @@ use super::report::{self, RestoreStage};
 use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::trading_strategy::render::{self, Children, Inputs};
-use crate::controllers::trading_strategy::{config, status};
+use crate::controllers::trading_strategy::status;
+use crate::controllers::trading_strategy::validate::validate;
 
 fn strategy(spec: serde_json::Value, status: serde_json::Value) -> TradingStrategy {
     serde_json::from_value(json!({
@@ -47,13 +48,12 @@ fn children(strategy: &TradingStrategy) -> Children {
         "metadata": {"name": "paper", "namespace": "desk"}, "spec": {"broker": "Paper"},
     }))
     .unwrap();
-    let runtime_config = config::render(strategy, &account, "desk").unwrap();
+    let valid = validate(strategy, &account, "desk", "runtime:test").unwrap();
     render::render(
         strategy,
         &Inputs {
-            runtime_config: &runtime_config,
+            valid: &valid,
             credentials: BTreeMap::from([("broker-key-id".to_string(), b"id".to_vec())]),
-            default_image: "runtime:test",
         },
     )
     .unwrap()

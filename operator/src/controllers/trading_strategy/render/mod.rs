@@ -22,11 +22,11 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service, Service
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use tradeplane_contract::command::PodMode;
-use tradeplane_contract::config::RuntimeConfig;
 
 use super::backup::{self, render::BackupChildren, render::BackupPods};
 use super::names::{STRATEGY_LABEL, names};
 use super::pods::Pods;
+use super::validate::ValidStrategy;
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::meta::{Component, selector_labels};
 use crate::controllers::resources::secret::{ConfigFile, opaque};
@@ -34,13 +34,11 @@ use crate::controllers::resources::{ChildMeta, service};
 
 /// Everything the pure rendering needs beyond the strategy itself.
 pub struct Inputs<'a> {
-    /// The runtime config, already rendered and validated (see `config::render`).
-    pub runtime_config: &'a RuntimeConfig,
+    /// The strategy as validated: its defaults applied, the runtime config checked.
+    pub valid: &'a ValidStrategy,
     /// Contents of the credentials Secret: broker keys, provider keys, the journal URL,
     /// copied from the Secrets the user named.
     pub credentials: BTreeMap<String, Vec<u8>>,
-    /// The image when the strategy does not override it.
-    pub default_image: &'a str,
 }
 
 /// All children. `None` means "must not exist" (the reconcile deletes it). The reconcile
@@ -97,17 +95,13 @@ pub fn render(
 ) -> Result<Children, serde_yaml::Error> {
     let meta = ChildMeta::new(strategy, STRATEGY_LABEL);
     let names = names(meta.owner());
-    let file = ConfigFile::render(inputs.runtime_config)?;
+    let file = ConfigFile::render(&inputs.valid.runtime_config)?;
     let journal = journal::claim(strategy, &meta, &names);
     let pods = Pods {
         strategy,
         meta: &meta,
         names: &names,
-        image: strategy
-            .spec
-            .image
-            .clone()
-            .unwrap_or_else(|| inputs.default_image.to_string()),
+        image: inputs.valid.image.clone(),
         inputs_hash: file.inputs_hash(&inputs.credentials),
         sqlite: journal.is_some(),
     };
@@ -115,7 +109,7 @@ pub fn render(
         // Nothing trades before the journal is restored.
         _ if !backup::restored(strategy) => (None, None, None),
         None => {
-            let deployment = trader::deployment(&pods);
+            let deployment = trader::deployment(&pods, inputs.valid.replicas);
             let budget = trader::disruption_budget(&pods, &deployment);
             (Some(deployment), Some(budget), None)
         }

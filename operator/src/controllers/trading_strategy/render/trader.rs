@@ -11,7 +11,7 @@ use crate::controllers::meta::Component;
 use crate::controllers::trading_strategy::pods::Pods;
 
 /// The trader Deployment: `replicas` runtime pods, of which the Lease holder trades.
-pub fn deployment(pods: &Pods<'_>) -> Deployment {
+pub fn deployment(pods: &Pods<'_>, replicas: i32) -> Deployment {
     // A SQLite journal is one file on a ReadWriteOnce volume: the old pod must be gone before
     // the new one opens it. With Postgres, surge and hand over the Lease.
     let rollout = if pods.sqlite {
@@ -22,7 +22,7 @@ pub fn deployment(pods: &Pods<'_>) -> Deployment {
     Deployment {
         metadata: pods.meta.child(&pods.names.deployment, Component::Trader),
         spec: Some(DeploymentSpec {
-            replicas: Some(pods.strategy.spec.replicas.unwrap_or(1)),
+            replicas: Some(replicas),
             selector: pods.selector(),
             strategy: Some(DeploymentStrategy {
                 type_: Some(rollout.to_string()),
