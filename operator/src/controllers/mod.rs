@@ -31,6 +31,8 @@ pub mod watches;
 
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Blocker, Error, Step};
 

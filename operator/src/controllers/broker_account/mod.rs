@@ -12,6 +12,7 @@ pub mod reconcile;
 pub mod report;
 pub mod resolve;
 pub mod status;
+pub mod validate;
 pub mod verify;
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! One reconcile of a BrokerAccount: [`resolve`] the credentials and the broker's verdict →
-//! [`report`] the status. An account has no children, so there is no render or apply step;
-//! its validation is the verdict itself (`verify::credentials`, `verify::verify`).
+//! One reconcile of a BrokerAccount: [`validate`] (its defaults applied) → [`resolve`] the
+//! credentials and the broker's verdict → [`report`] the status. An account has no children,
+//! so there is no render or apply step; what only the broker can judge is the verdict itself
+//! (`verify::credentials`, `verify::verify`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use kube::runtime::reflector::ObjectRef;
 use super::report::report;
 use super::resolve::resolve;
 use super::status::Check;
+use super::validate::validate;
 use super::{AccountContext, KIND, verify};
 use crate::api::broker_account::BrokerAccount;
 use crate::controllers::{Error, RESYNC};
@@ -34,7 +36,8 @@ pub async fn reconcile(
     let key = ObjectRef::from_obj(&*account);
     let now = verify::now_to_the_second();
 
-    let verification = resolve(&account, &context, &namespace, &key, now).await?;
+    let valid = validate(&account);
+    let verification = resolve(&account, &valid, &context, &namespace, &key, now).await?;
     // Remember only verdicts on credentials that could be read: once the Secret is fixed the
     // broker must be asked again even if it holds the same keys as before.
     context.remember(
@@ -50,7 +53,7 @@ pub async fn reconcile(
         },
     };
 
-    report(&account, shared, &namespace, check, now).await?;
+    report(&account, &valid, shared, &namespace, check, now).await?;
     Ok(match &verification {
         Ok(Some(v)) => Action::requeue(v.due_in(now).clamp(Duration::from_secs(1), RESYNC)),
         _ => Action::requeue(RESYNC),

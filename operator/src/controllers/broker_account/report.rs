@@ -8,6 +8,7 @@ use kube::api::{Api, ListParams};
 
 use super::KIND;
 use super::status::{self, Check, Observation};
+use super::validate::ValidAccount;
 use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::finish::{Report, finish};
@@ -16,6 +17,7 @@ use crate::controllers::{Context, Error};
 /// Writes the account's status from the verdict `check`.
 pub async fn report(
     account: &BrokerAccount,
+    valid: &ValidAccount,
     shared: &Context,
     namespace: &str,
     check: Check<'_>,
@@ -37,7 +39,7 @@ pub async fn report(
             previous,
             check: check.clone(),
             bound_strategies: bound,
-            environment: account.spec.environment.unwrap_or_default(),
+            environment: valid.environment,
             paper_equity,
         },
         now,

@@ -8,6 +8,7 @@ use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
 
 use super::AccountContext;
+use super::validate::ValidAccount;
 use super::verify::{self, Problem, Verification};
 use crate::api::broker_account::BrokerAccount;
 use crate::controllers::Error;
@@ -16,13 +17,14 @@ use crate::controllers::Error;
 /// when they cannot be read.
 pub async fn resolve(
     account: &BrokerAccount,
+    valid: &ValidAccount,
     context: &AccountContext,
     namespace: &str,
     key: &ObjectRef<BrokerAccount>,
     now: Timestamp,
 ) -> Result<Result<Option<Verification>, Problem>, Error> {
     let shared = &context.shared;
-    let verification = if verify::needs_broker(account) {
+    let verification = if let Some(url) = &valid.account_url {
         let secret = match &account.spec.credentials_secret_ref {
             Some(reference) => Api::<Secret>::namespaced(shared.client.clone(), namespace)
                 .get_opt(&reference.name)
@@ -35,12 +37,11 @@ pub async fn resolve(
         match verify::credentials(account, secret.as_ref()) {
             Err(problem) => Err(problem),
             Ok(credentials) => {
-                let url = verify::account_url(account);
-                let fingerprint = verify::fingerprint(&url, &credentials);
+                let fingerprint = verify::fingerprint(url, &credentials);
                 match context.remembered(key) {
                     Some(last) if !verify::is_due(Some(&last), &fingerprint, now) => Ok(Some(last)),
                     _ => {
-                        let outcome = verify::verify(&context.http, &url, &credentials).await;
+                        let outcome = verify::verify(&context.http, url, &credentials).await;
                         let retry_in = if outcome.is_transient() {
                             // The shared backoff: 1 s doubling to 5 min, reset on success.
                             shared.backoff(key.to_string())

@@ -10,9 +10,11 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
 use super::status::{self, Check, Observation};
+use super::validate;
 use super::verify::{self, Credentials, Outcome, Verification};
 use crate::api::broker_account::{BrokerAccount, BrokerAccountStatus, Environment};
 use crate::api::trading_strategy::TradingStrategy;
+use crate::controllers::test_support::condition;
 
 const KEY_ID: &str = "PKTESTKEYID0001";
 const SECRET_KEY: &str = "s3cr3t-value-that-must-never-leak";
@@ -67,15 +69,6 @@ fn compute(
         now,
     )
     .0
-}
-
-fn condition<'a>(status: &'a BrokerAccountStatus, type_: &str) -> (&'a str, &'a str) {
-    let c = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .unwrap_or_else(|| panic!("no {type_} condition in {status:?}"));
-    (c.status.as_str(), c.reason.as_str())
 }
 
 #[test]
@@ -145,17 +138,17 @@ fn credentials_never_print() {
 #[test]
 fn the_account_url_follows_the_environment_unless_an_endpoint_overrides_it() {
     assert_eq!(
-        verify::account_url(&alpaca(json!({}))),
+        validate::account_url(&alpaca(json!({}))),
         "https://paper-api.alpaca.markets/v2/account"
     );
     assert_eq!(
-        verify::account_url(&alpaca(
+        validate::account_url(&alpaca(
             json!({"environment": "Live", "liveTradingAcknowledged": true})
         )),
         "https://api.alpaca.markets/v2/account"
     );
     assert_eq!(
-        verify::account_url(&alpaca(json!({"endpoint": "http://gateway:8080/alpaca/"}))),
+        validate::account_url(&alpaca(json!({"endpoint": "http://gateway:8080/alpaca/"}))),
         "http://gateway:8080/alpaca/v2/account"
     );
 }
@@ -252,12 +245,12 @@ fn the_broker_is_asked_again_only_when_keys_change_or_the_answer_is_due() {
 fn a_paper_account_is_ready_at_once_without_credentials() {
     let status = compute(None, Check::NotRequired, at(0));
     assert_eq!(
-        condition(&status, "CredentialsValid"),
+        condition(&status.conditions, "CredentialsValid"),
         ("True", "NotRequired")
     );
-    assert_eq!(condition(&status, "Ready").0, "True");
-    assert_eq!(condition(&status, "Stalled").0, "False");
-    assert_eq!(condition(&status, "Reconciling").0, "False");
+    assert_eq!(condition(&status.conditions, "Ready").0, "True");
+    assert_eq!(condition(&status.conditions, "Stalled").0, "False");
+    assert_eq!(condition(&status.conditions, "Reconciling").0, "False");
     assert_eq!(status.phase.as_deref(), Some("Ready"));
     assert_eq!(status.bound_strategies, ["momo"]);
     assert_eq!(status.bound_strategy_count, Some(1));
@@ -278,8 +271,11 @@ fn accepted_credentials_record_time_and_equity_and_the_same_answer_writes_nothin
         },
         at(0),
     );
-    assert_eq!(condition(&first, "CredentialsValid"), ("True", "Verified"));
-    assert_eq!(condition(&first, "Ready"), ("True", "Verified"));
+    assert_eq!(
+        condition(&first.conditions, "CredentialsValid"),
+        ("True", "Verified")
+    );
+    assert_eq!(condition(&first.conditions, "Ready"), ("True", "Verified"));
     assert_eq!(first.equity.as_deref(), Some("100000"));
     assert_eq!(first.last_verified_time.as_ref().map(|t| t.0), Some(at(0)));
 
@@ -310,15 +306,15 @@ fn rejected_credentials_stall_with_a_greppable_reason_until_something_changes() 
         at(0),
     );
     assert_eq!(
-        condition(&status, "CredentialsValid"),
+        condition(&status.conditions, "CredentialsValid"),
         ("False", "CredentialsRejected")
     );
     assert_eq!(
-        condition(&status, "Ready"),
+        condition(&status.conditions, "Ready"),
         ("False", "CredentialsRejected")
     );
     assert_eq!(
-        condition(&status, "Stalled"),
+        condition(&status.conditions, "Stalled"),
         ("True", "CredentialsRejected")
     );
     assert_eq!(status.phase.as_deref(), Some("Failed"));
@@ -333,11 +329,17 @@ fn an_unreadable_secret_is_reported_on_every_condition() {
     };
     let status = compute(None, Check::Unreadable(problem), at(0));
     assert_eq!(
-        condition(&status, "CredentialsValid"),
+        condition(&status.conditions, "CredentialsValid"),
         ("False", "SecretNotFound")
     );
-    assert_eq!(condition(&status, "Ready"), ("False", "SecretNotFound"));
-    assert_eq!(condition(&status, "Stalled"), ("True", "SecretNotFound"));
+    assert_eq!(
+        condition(&status.conditions, "Ready"),
+        ("False", "SecretNotFound")
+    );
+    assert_eq!(
+        condition(&status.conditions, "Stalled"),
+        ("True", "SecretNotFound")
+    );
 }
 
 #[test]
@@ -365,13 +367,19 @@ fn an_unreachable_broker_leaves_the_last_verdict_on_the_credentials_standing() {
         },
         at(600),
     );
-    assert_eq!(condition(&status, "CredentialsValid"), ("True", "Verified"));
-    assert_eq!(condition(&status, "Ready"), ("False", "BrokerUnreachable"));
     assert_eq!(
-        condition(&status, "Reconciling"),
+        condition(&status.conditions, "CredentialsValid"),
+        ("True", "Verified")
+    );
+    assert_eq!(
+        condition(&status.conditions, "Ready"),
+        ("False", "BrokerUnreachable")
+    );
+    assert_eq!(
+        condition(&status.conditions, "Reconciling"),
         ("True", "BrokerUnreachable")
     );
-    assert_eq!(condition(&status, "Stalled").0, "False");
+    assert_eq!(condition(&status.conditions, "Stalled").0, "False");
     // What the broker last said is still the best knowledge of the account.
     assert_eq!(status.equity.as_deref(), Some("5"));
     assert_eq!(status.last_verified_time.as_ref().map(|t| t.0), Some(at(0)));
@@ -386,7 +394,7 @@ fn an_unreachable_broker_leaves_the_last_verdict_on_the_credentials_standing() {
         at(0),
     );
     assert_eq!(
-        condition(&first, "CredentialsValid"),
+        condition(&first.conditions, "CredentialsValid"),
         ("False", "BrokerUnreachable")
     );
 }
@@ -520,4 +528,22 @@ async fn a_broker_that_is_down_or_failing_is_transient() {
     };
     assert!(message.contains("could not reach the broker"), "{message}");
     assert!(!message.contains(SECRET_KEY));
+}
+
+#[test]
+fn the_validated_account_is_paper_unless_it_says_live_and_asks_the_broker_only_for_alpaca() {
+    let paper_broker = validate::validate(&account(json!({"broker": "Paper"})));
+    assert_eq!(paper_broker.environment, Environment::Paper);
+    assert_eq!(paper_broker.account_url, None);
+
+    let unset = validate::validate(&alpaca(json!({})));
+    assert_eq!(unset.environment, Environment::Paper);
+    assert_eq!(
+        unset.account_url.as_deref(),
+        Some("https://paper-api.alpaca.markets/v2/account")
+    );
+    let live = validate::validate(&alpaca(
+        json!({"environment": "Live", "liveTradingAcknowledged": true}),
+    ));
+    assert_eq!(live.environment, Environment::Live);
 }

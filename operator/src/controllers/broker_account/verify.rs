@@ -14,9 +14,8 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use reqwest::header::HeaderValue;
 
-use crate::api::broker_account::{Broker, BrokerAccount, CredentialsSecretReference};
+use crate::api::broker_account::{BrokerAccount, CredentialsSecretReference};
 use crate::controllers::meta::content_hash;
-use crate::controllers::runtime_config::is_live;
 
 /// Alpaca's own API hosts, as the runtime uses them (see `trading_strategy::config`).
 pub const ALPACA_PAPER_URL: &str = "https://paper-api.alpaca.markets";
@@ -132,22 +131,6 @@ fn secret_value(
         return Err(invalid("must be printable ASCII without spaces"));
     }
     Ok(text.to_string())
-}
-
-/// The account endpoint the credentials are checked against: the same base URL the
-/// strategies' runtimes trade against.
-pub fn account_url(account: &BrokerAccount) -> String {
-    let base = match &account.spec.endpoint {
-        Some(endpoint) => endpoint.trim_end_matches('/'),
-        None if is_live(account) => ALPACA_LIVE_URL,
-        None => ALPACA_PAPER_URL,
-    };
-    format!("{base}{ACCOUNT_PATH}")
-}
-
-/// Whether the operator calls the broker for this account at all.
-pub fn needs_broker(account: &BrokerAccount) -> bool {
-    account.spec.broker == Broker::Alpaca
 }
 
 /// What the broker's answer means.
