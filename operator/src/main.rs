@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use clap::{Parser, ValueEnum};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tradeplane_operator::controllers::{
     Context, DEFAULT_CONCURRENCY, DEFAULT_RUNTIME_IMAGE, Settings, agent_pool, broker_account,
     trading_strategy,
@@ -76,32 +77,13 @@ enum LogFormat {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,kube=warn".into());
-    match flags.log_format {
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init(),
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-    }
+    init_logs(flags.log_format);
     let identity = flags
         .identity
         .clone()
         .unwrap_or_else(|| format!("tradeplane-operator-{}", std::process::id()));
     let metrics = Arc::new(Metrics::new()?);
-    // Every request the operator sends is counted, so "a no-op reconcile writes nothing" and
-    // "requests per reconcile" can be read off /metrics.
-    let counting = tower::util::MapRequestLayer::new({
-        let metrics = metrics.clone();
-        move |request: http::Request<kube::client::Body>| {
-            metrics.api_request(request.method().as_str());
-            request
-        }
-    });
-    let client = kube::client::ClientBuilder::try_from(kube::Config::infer().await?)?
-        .with_layer(&counting)
-        .build();
+    let client = counting_client(&metrics).await?;
     let settings = Settings {
         runtime_image: flags.runtime_image.clone(),
         concurrency: flags.concurrency,
@@ -112,23 +94,8 @@ async fn main() -> anyhow::Result<()> {
         settings,
         Some(identity.clone()),
     ));
-
-    let listener = tokio::net::TcpListener::bind(flags.listen).await?;
-    tracing::info!(listen = %flags.listen, %identity, "serving /healthz, /readyz, /metrics");
-    let server = axum::serve(listener, router(metrics.clone()));
-    tokio::spawn(async move {
-        if let Err(error) = server.await {
-            tracing::error!(%error, "the health and metrics server stopped");
-        }
-    });
-
-    // Fires once on SIGTERM or SIGINT.
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        let _ = stop_tx.send(true);
-    });
+    serve(flags.listen, &identity, metrics.clone()).await?;
+    let stop_rx = stop_on_signal();
 
     let elector = flags.leader_election.then(|| {
         LeaderElector::new(
@@ -145,27 +112,128 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
     }
+    lead(
+        &context,
+        &metrics,
+        &flags.namespaces,
+        elector.as_ref(),
+        &stop_rx,
+    )
+    .await
+}
+
+/// JSON lines or text; `RUST_LOG` overrides the default filter.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,kube=warn".into());
+    match format {
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
+}
+
+/// The Kubernetes client. Every request it sends is counted, so "a no-op reconcile writes
+/// nothing" and "requests per reconcile" can be read off /metrics.
+async fn counting_client(metrics: &Arc<Metrics>) -> anyhow::Result<kube::Client> {
+    let counting = tower::util::MapRequestLayer::new({
+        let metrics = metrics.clone();
+        move |request: http::Request<kube::client::Body>| {
+            metrics.api_request(request.method().as_str());
+            request
+        }
+    });
+    let config = kube::Config::infer().await?;
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&counting)
+        .build())
+}
+
+/// Serves `/healthz`, `/readyz` and `/metrics` in the background, from before the Lease is
+/// won: a standby is healthy too. Fails only when the address cannot be bound.
+async fn serve(listen: SocketAddr, identity: &str, metrics: Arc<Metrics>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(%listen, %identity, "serving /healthz, /readyz, /metrics");
+    let server = axum::serve(listener, router(metrics));
+    tokio::spawn(async move {
+        if let Err(error) = server.await {
+            tracing::error!(%error, "the health and metrics server stopped");
+        }
+    });
+    Ok(())
+}
+
+/// A flag that turns true once, on SIGTERM or SIGINT.
+fn stop_on_signal() -> watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    stop_rx
+}
+
+/// Reconciles while this replica leads: until the signal, or until the Lease is lost. Then
+/// waits for the controllers to stop and gives the Lease back.
+async fn lead(
+    context: &Arc<Context>,
+    metrics: &Metrics,
+    namespaces: &[String],
+    elector: Option<&LeaderElector>,
+    stop_rx: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     metrics.set_leader(true);
     tracing::info!("leading: reconciling");
-
-    // Controllers stop on the signal, or when leadership is lost.
     let (lost_tx, lost_rx) = watch::channel(false);
-    let shutdown = {
-        let stop = stop_rx.clone();
-        let lost = lost_rx.clone();
-        move || stopped(stop.clone(), lost.clone())
-    };
-    let namespaces: Vec<Option<String>> = if flags.namespaces.iter().all(|n| n.is_empty()) {
+    let controllers = spawn_controllers(context, &watched(namespaces), stop_rx, &lost_rx);
+    if let Some(elector) = elector {
+        elector.hold(stop_rx).await;
+        let _ = lost_tx.send(true);
+    }
+    for controller in controllers {
+        let _ = controller.await;
+    }
+    metrics.set_leader(false);
+    if let Some(elector) = elector
+        && let Err(error) = elector.release().await
+    {
+        tracing::warn!(%error, "could not release the leader Lease; a standby takes over when it expires");
+    }
+    if *stop_rx.borrow() {
+        Ok(())
+    } else {
+        // Lost leadership: exit non-zero so the pod restarts as a standby with clean state.
+        anyhow::bail!("lost the leader Lease")
+    }
+}
+
+/// The namespaces to watch, as the controllers take them: `None` watches all, which is what
+/// an empty `--namespaces` asks for.
+fn watched(namespaces: &[String]) -> Vec<Option<String>> {
+    if namespaces.iter().all(|n| n.is_empty()) {
         vec![None]
     } else {
-        flags
-            .namespaces
+        namespaces
             .iter()
             .filter(|n| !n.is_empty())
             .cloned()
             .map(Some)
             .collect()
-    };
+    }
+}
+
+/// The three controllers for each watched namespace. They stop on the signal, or when
+/// leadership is lost.
+fn spawn_controllers(
+    context: &Arc<Context>,
+    namespaces: &[Option<String>],
+    stop: &watch::Receiver<bool>,
+    lost: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let shutdown = || stopped(stop.clone(), lost.clone());
     let mut controllers = Vec::new();
     for namespace in namespaces {
         controllers.push(tokio::spawn({
@@ -181,26 +249,7 @@ async fn main() -> anyhow::Result<()> {
             async move { agent_pool::run(context, namespace.as_deref(), shutdown).await }
         }));
     }
-
-    if let Some(elector) = &elector {
-        elector.hold(&stop_rx).await;
-        let _ = lost_tx.send(true);
-    }
-    for controller in controllers {
-        let _ = controller.await;
-    }
-    metrics.set_leader(false);
-    if let Some(elector) = &elector
-        && let Err(error) = elector.release().await
-    {
-        tracing::warn!(%error, "could not release the leader Lease; a standby takes over when it expires");
-    }
-    if *stop_rx.borrow() {
-        Ok(())
-    } else {
-        // Lost leadership: exit non-zero so the pod restarts as a standby with clean state.
-        anyhow::bail!("lost the leader Lease")
-    }
+    controllers
 }
 
 /// Resolves when either the stop signal or the loss of leadership fires.

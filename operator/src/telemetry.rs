@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -9,26 +10,41 @@ use prometheus::{
 
 pub struct Metrics {
     registry: Registry,
-    reconciles: IntCounterVec,
-    errors: IntCounterVec,
-    duration: HistogramVec,
-    in_flight: IntGaugeVec,
-    queue_depth: IntGaugeVec,
-    writes: IntCounterVec,
-    api_requests: IntCounterVec,
+    reconciles: ReconcileSeries,
+    traffic: ApiTraffic,
     leader: IntGauge,
     last_backup: GaugeVec,
 }
 
-impl Metrics {
-    /// Registers every metric. Fails only on a programming error (a duplicate name), which
-    /// start-up reports.
-    ///
-    /// Long on purpose: a table of the operator's series, one registration each, read
-    /// against `docs/metrics.md`.
-    pub fn new() -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
-        let reconciles = IntCounterVec::new(
+/// How the reconcile loops run, per kind: reconciles started, failed, timed, running now,
+/// and changes waiting for one.
+struct ReconcileSeries {
+    started: IntCounterVec,
+    errors: IntCounterVec,
+    duration: HistogramVec,
+    in_flight: IntGaugeVec,
+    queue_depth: IntGaugeVec,
+}
+
+/// What the operator sends to the Kubernetes API: the children and statuses it writes, and
+/// every request.
+struct ApiTraffic {
+    writes: IntCounterVec,
+    requests: IntCounterVec,
+}
+
+/// Registers `metric` and hands it back, to be kept for updating.
+fn registered<M>(registry: &Registry, metric: M) -> Result<M, prometheus::Error>
+where
+    M: Collector + Clone + 'static,
+{
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+impl ReconcileSeries {
+    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let started = IntCounterVec::new(
             Opts::new(
                 "tradeplane_operator_reconciles_total",
                 "Reconciles started, per kind.",
@@ -66,6 +82,18 @@ impl Metrics {
             ),
             &["kind"],
         )?;
+        Ok(Self {
+            started: registered(registry, started)?,
+            errors: registered(registry, errors)?,
+            duration: registered(registry, duration)?,
+            in_flight: registered(registry, in_flight)?,
+            queue_depth: registered(registry, queue_depth)?,
+        })
+    }
+}
+
+impl ApiTraffic {
+    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let writes = IntCounterVec::new(
             Opts::new(
                 "tradeplane_operator_child_writes_total",
@@ -73,24 +101,31 @@ impl Metrics {
             ),
             &["kind", "what"],
         )?;
-        let api_requests = IntCounterVec::new(
+        let requests = IntCounterVec::new(
             Opts::new(
                 "tradeplane_operator_api_requests_total",
                 "Requests this process sent to the Kubernetes API, per HTTP method (GET is a read or a watch; POST, PUT, PATCH, DELETE are writes).",
             ),
             &["method"],
         )?;
+        Ok(Self {
+            writes: registered(registry, writes)?,
+            requests: registered(registry, requests)?,
+        })
+    }
+}
+
+impl Metrics {
+    /// Registers every metric `docs/metrics.md` lists for the operator. Fails only on a
+    /// programming error (a duplicate name), which start-up reports.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let reconciles = ReconcileSeries::register(&registry)?;
+        let traffic = ApiTraffic::register(&registry)?;
         let leader = IntGauge::new(
             "tradeplane_operator_leader",
             "1 while this replica holds the leader Lease and reconciles, else 0.",
         )?;
-        registry.register(Box::new(reconciles.clone()))?;
-        registry.register(Box::new(errors.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
-        registry.register(Box::new(in_flight.clone()))?;
-        registry.register(Box::new(queue_depth.clone()))?;
-        registry.register(Box::new(writes.clone()))?;
-        registry.register(Box::new(api_requests.clone()))?;
         // Backups run in short-lived pods Prometheus rarely sees; the operator reads their
         // record from the strategy's status. Not `namespace`: scraping sets that to the
         // operator's own.
@@ -101,26 +136,19 @@ impl Metrics {
             ),
             &["strategy_namespace", "strategy"],
         )?;
-        registry.register(Box::new(leader.clone()))?;
-        registry.register(Box::new(last_backup.clone()))?;
         Ok(Self {
+            leader: registered(&registry, leader)?,
+            last_backup: registered(&registry, last_backup)?,
             registry,
             reconciles,
-            errors,
-            duration,
-            in_flight,
-            queue_depth,
-            writes,
-            api_requests,
-            leader,
-            last_backup,
+            traffic,
         })
     }
 
     /// Counts a reconcile of `kind` and times it until the guard is dropped.
     pub fn reconcile_started(&self, kind: &str) -> ReconcileTimer<'_> {
-        self.reconciles.with_label_values(&[kind]).inc();
-        self.in_flight.with_label_values(&[kind]).inc();
+        self.reconciles.started.with_label_values(&[kind]).inc();
+        self.reconciles.in_flight.with_label_values(&[kind]).inc();
         ReconcileTimer {
             metrics: self,
             kind: kind.to_string(),
@@ -129,7 +157,8 @@ impl Metrics {
     }
 
     pub fn set_queue_depth(&self, kind: &str, depth: usize) {
-        self.queue_depth
+        self.reconciles
+            .queue_depth
             .with_label_values(&[kind])
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
@@ -137,17 +166,20 @@ impl Metrics {
     /// Counts a reconcile of `kind` that failed transiently; `error` is the failed step's
     /// stable reason (`Error::reason`).
     pub fn reconcile_error(&self, kind: &str, error: &str) {
-        self.errors.with_label_values(&[kind, error]).inc();
+        self.reconciles
+            .errors
+            .with_label_values(&[kind, error])
+            .inc();
     }
 
     /// Counts one write: `what` is `child` or `status`.
     pub fn write(&self, kind: &str, what: &str) {
-        self.writes.with_label_values(&[kind, what]).inc();
+        self.traffic.writes.with_label_values(&[kind, what]).inc();
     }
 
     /// Counts one request to the Kubernetes API (called from the client's middleware).
     pub fn api_request(&self, method: &str) {
-        self.api_requests.with_label_values(&[method]).inc();
+        self.traffic.requests.with_label_values(&[method]).inc();
     }
 
     /// Records the last successful backup of a strategy (`None`: forget the strategy).
@@ -187,10 +219,12 @@ pub struct ReconcileTimer<'a> {
 impl Drop for ReconcileTimer<'_> {
     fn drop(&mut self) {
         self.metrics
+            .reconciles
             .duration
             .with_label_values(&[&self.kind])
             .observe(self.started.elapsed().as_secs_f64());
         self.metrics
+            .reconciles
             .in_flight
             .with_label_values(&[&self.kind])
             .dec();

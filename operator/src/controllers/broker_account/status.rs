@@ -78,123 +78,8 @@ pub fn compute(
     now: Timestamp,
 ) -> (BrokerAccountStatus, Vec<Observed>) {
     let previous = observation.previous.cloned().unwrap_or_default();
-    let had_credentials_condition = previous
-        .conditions
-        .iter()
-        .any(|c| c.type_ == CREDENTIALS_VALID);
-    let mut observed = Vec::new();
-    // Kept from the previous status unless this reconcile learned better: they describe the
-    // last time the broker accepted the credentials.
-    let mut last_verified_time = previous.last_verified_time.clone();
-    let mut equity = previous.equity.clone();
-
-    let phase = match &observation.check {
-        Check::NotRequired => {
-            last_verified_time = None;
-            equity = observation.paper_equity.clone();
-            observed.extend([
-                Observed::new(
-                    CREDENTIALS_VALID,
-                    true,
-                    "NotRequired",
-                    "the Paper broker needs no credentials",
-                ),
-                Observed::new(
-                    READY,
-                    true,
-                    "PaperAccount",
-                    "simulated fills inside each strategy's runtime",
-                ),
-            ]);
-            settled(&mut observed);
-            "Ready"
-        }
-        Check::Unreadable(problem) => {
-            observed.push(Observed::new(
-                CREDENTIALS_VALID,
-                false,
-                problem.reason,
-                problem.message.clone(),
-            ));
-            stalled(&mut observed, problem.reason, &problem.message);
-            "Failed"
-        }
-        Check::Answered { outcome, at } => match outcome {
-            Outcome::Accepted {
-                equity: reported,
-                blocked,
-            } => {
-                last_verified_time = Some(Time(*at));
-                equity = reported.clone();
-                observed.push(Observed::new(
-                    CREDENTIALS_VALID,
-                    true,
-                    "Verified",
-                    "the broker accepted the credentials",
-                ));
-                match blocked {
-                    None => {
-                        observed.push(Observed::new(
-                            READY,
-                            true,
-                            "Verified",
-                            "the broker accepted the credentials and the account can trade",
-                        ));
-                        settled(&mut observed);
-                        "Ready"
-                    }
-                    Some(why) => {
-                        stalled(&mut observed, "AccountBlocked", why);
-                        "Failed"
-                    }
-                }
-            }
-            Outcome::Rejected { message } => {
-                observed.push(Observed::new(
-                    CREDENTIALS_VALID,
-                    false,
-                    "CredentialsRejected",
-                    message.clone(),
-                ));
-                stalled(&mut observed, "CredentialsRejected", message);
-                "Failed"
-            }
-            Outcome::Unexpected { message } => {
-                observed.push(Observed::new(
-                    CREDENTIALS_VALID,
-                    false,
-                    "UnexpectedResponse",
-                    message.clone(),
-                ));
-                stalled(&mut observed, "UnexpectedResponse", message);
-                "Failed"
-            }
-            Outcome::Unreachable { message } => {
-                // Not hearing from the broker says nothing about the credentials: a verdict
-                // already given stands (settle keeps conditions not observed here).
-                if !had_credentials_condition {
-                    observed.push(Observed::new(
-                        CREDENTIALS_VALID,
-                        false,
-                        "BrokerUnreachable",
-                        message.clone(),
-                    ));
-                }
-                observed.extend([
-                    Observed::new(READY, false, "BrokerUnreachable", message.clone()),
-                    Observed::new(
-                        RECONCILING,
-                        true,
-                        "BrokerUnreachable",
-                        "retrying the broker with backoff",
-                    ),
-                    Observed::new(STALLED, false, "Retrying", ""),
-                ]);
-                "Verifying"
-            }
-        },
-    };
-
+    let (observed, phase) = credential_conditions(&observation.check, &previous);
+    let (last_verified_time, equity) = last_verified(observation, &previous);
     let conditions = settle(&previous.conditions, &observed, observation.generation, now);
     let count = i32::try_from(observation.bound_strategies.len()).unwrap_or(i32::MAX);
     let status = BrokerAccountStatus {
@@ -208,6 +93,130 @@ pub fn compute(
         bound_strategy_count: Some(count),
     };
     (status, observed)
+}
+
+/// `lastVerifiedTime` and `equity`. They describe the last time the broker accepted the
+/// credentials, so they are kept from the previous status unless this reconcile learned
+/// better; the Paper broker has no credentials, and its equity is its strategies' books.
+fn last_verified(
+    observation: &Observation<'_>,
+    previous: &BrokerAccountStatus,
+) -> (Option<Time>, Option<String>) {
+    match &observation.check {
+        Check::NotRequired => (None, observation.paper_equity.clone()),
+        Check::Answered {
+            outcome: Outcome::Accepted { equity, .. },
+            at,
+        } => (Some(Time(*at)), equity.clone()),
+        Check::Unreadable(_) | Check::Answered { .. } => {
+            (previous.last_verified_time.clone(), previous.equity.clone())
+        }
+    }
+}
+
+/// `CredentialsValid`, `Ready`, `Reconciling`, `Stalled` and the phase, from where the
+/// credentials stand.
+fn credential_conditions(
+    check: &Check<'_>,
+    previous: &BrokerAccountStatus,
+) -> (Vec<Observed>, &'static str) {
+    match check {
+        Check::NotRequired => paper_account(),
+        Check::Unreadable(problem) => credentials_invalid(problem.reason, &problem.message),
+        Check::Answered { outcome, .. } => match outcome {
+            Outcome::Accepted { blocked, .. } => accepted(blocked.as_deref()),
+            Outcome::Rejected { message } => credentials_invalid("CredentialsRejected", message),
+            Outcome::Unexpected { message } => credentials_invalid("UnexpectedResponse", message),
+            Outcome::Unreachable { message } => {
+                let had_verdict = previous
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == CREDENTIALS_VALID);
+                broker_unreachable(message, had_verdict)
+            }
+        },
+    }
+}
+
+/// The Paper broker: nothing to verify, ready at once.
+fn paper_account() -> (Vec<Observed>, &'static str) {
+    let mut observed = vec![
+        Observed::new(
+            CREDENTIALS_VALID,
+            true,
+            "NotRequired",
+            "the Paper broker needs no credentials",
+        ),
+        Observed::new(
+            READY,
+            true,
+            "PaperAccount",
+            "simulated fills inside each strategy's runtime",
+        ),
+    ];
+    settled(&mut observed);
+    (observed, "Ready")
+}
+
+/// The broker accepted the credentials; the account is ready unless the broker says it
+/// cannot trade (`blocked` says why), which only the user can change.
+fn accepted(blocked: Option<&str>) -> (Vec<Observed>, &'static str) {
+    let mut observed = vec![Observed::new(
+        CREDENTIALS_VALID,
+        true,
+        "Verified",
+        "the broker accepted the credentials",
+    )];
+    match blocked {
+        None => {
+            observed.push(Observed::new(
+                READY,
+                true,
+                "Verified",
+                "the broker accepted the credentials and the account can trade",
+            ));
+            settled(&mut observed);
+            (observed, "Ready")
+        }
+        Some(why) => {
+            stalled(&mut observed, "AccountBlocked", why);
+            (observed, "Failed")
+        }
+    }
+}
+
+/// The credentials are unusable (unreadable, refused, or met with an answer that is not an
+/// account): stalled under the same reason until the user changes something.
+fn credentials_invalid(reason: &'static str, message: &str) -> (Vec<Observed>, &'static str) {
+    let mut observed = vec![Observed::new(CREDENTIALS_VALID, false, reason, message)];
+    stalled(&mut observed, reason, message);
+    (observed, "Failed")
+}
+
+/// The broker did not answer: retried with backoff. Not hearing from the broker says
+/// nothing about the credentials, so a verdict already given (`had_verdict`) stands (settle
+/// keeps conditions not observed here).
+fn broker_unreachable(message: &str, had_verdict: bool) -> (Vec<Observed>, &'static str) {
+    let mut observed = Vec::new();
+    if !had_verdict {
+        observed.push(Observed::new(
+            CREDENTIALS_VALID,
+            false,
+            "BrokerUnreachable",
+            message,
+        ));
+    }
+    observed.extend([
+        Observed::new(READY, false, "BrokerUnreachable", message),
+        Observed::new(
+            RECONCILING,
+            true,
+            "BrokerUnreachable",
+            "retrying the broker with backoff",
+        ),
+        Observed::new(STALLED, false, "Retrying", ""),
+    ]);
+    (observed, "Verifying")
 }
 
 fn environment_name(environment: Environment) -> &'static str {

@@ -129,40 +129,99 @@ pub fn compute(
     now: Timestamp,
 ) -> (TradingStrategyStatus, Vec<Observed>) {
     let previous = observation.previous.cloned().unwrap_or_default();
-    let mut observed = Vec::new();
+    let (observed, phase) = observed_conditions(observation);
+    let conditions = settle(
+        &operator_conditions(&previous),
+        &observed,
+        observation.generation,
+        now,
+    );
+    let (ready_replicas, desired_replicas) = replicas(&observation.workload, &previous);
+    let (last_restart_at, last_forced_upgrade_at) = handled_requests(observation, &previous);
+    let mut status = TradingStrategyStatus {
+        observed_generation: observation.generation,
+        ready_replicas,
+        desired_replicas,
+        conditions,
+        phase: Some(phase.to_string()),
+        mode: Some(if observation.live { "Live" } else { "Paper" }.to_string()),
+        current_revision: current_revision(observation, &previous),
+        desired_revision: observation.desired_revision.clone(),
+        last_restart_at,
+        last_forced_upgrade_at,
+        leader: leader(observation, &previous),
+        last_switchover_at: last_switchover_at(observation, &previous),
+        last_backup_now_at: observation.backups.last_backup_now_at.clone(),
+        ..TradingStrategyStatus::default()
+    };
+    observation.backups.fields.clone().fill(&mut status);
+    (status, observed)
+}
 
+/// The operator's conditions as this reconcile observed them, and the phase they add up to.
+fn observed_conditions(observation: &Observation<'_>) -> (Vec<Observed>, &'static str) {
     let broker = broker_condition(observation.broker_ready.as_ref());
-    let broker_ok = broker.status;
-    observed.push(broker);
-
-    let (readiness, phase) = readiness(observation);
-    let ready_status = readiness[0].status;
-    observed.extend(readiness);
+    let (readiness, rollout_phase) = readiness(observation);
+    let phase = phase(
+        observation,
+        rollout_phase,
+        readiness[0].status,
+        broker.status,
+    );
     let backups = &observation.backups;
+    let mut observed = vec![broker];
+    observed.extend(readiness);
     observed.extend(backups.backup_succeeded.iter().cloned());
     observed.extend(backups.restored.iter().cloned());
-
     observed.extend(observation.alerts.clone());
+    observed.extend(trader_conditions(observation));
+    (observed, phase)
+}
 
-    let phase = if observation.blocker.is_none() && observation.suspended {
+/// The phase of the rollout, unless the strategy is halted on purpose (suspended with nothing
+/// blocking it) or ready on a BrokerAccount that is not.
+fn phase(
+    observation: &Observation<'_>,
+    rollout_phase: &'static str,
+    ready: bool,
+    broker_ready: bool,
+) -> &'static str {
+    if observation.blocker.is_none() && observation.suspended {
         "Halted"
-    } else if ready_status && !broker_ok {
+    } else if ready && !broker_ready {
         "Degraded"
     } else {
-        phase
-    };
+        rollout_phase
+    }
+}
 
-    observed.extend(trader_conditions(observation));
-
-    let owned_previous: Vec<Condition> = previous
+/// The conditions of `status` that the operator writes; the runtime's are left to it.
+fn operator_conditions(status: &TradingStrategyStatus) -> Vec<Condition> {
+    status
         .conditions
         .iter()
         .filter(|c| OPERATOR_CONDITIONS.contains(&c.type_.as_str()))
         .cloned()
-        .collect();
-    let conditions = settle(&owned_previous, &observed, observation.generation, now);
+        .collect()
+}
 
-    let current_revision = match &observation.workload {
+/// `readyReplicas` and `desiredReplicas`: none for workloads without a trader, as last seen
+/// when the workload was not read (blocked before it).
+fn replicas(workload: &Workload, previous: &TradingStrategyStatus) -> (Option<i32>, Option<i32>) {
+    match workload {
+        Workload::Trader { desired, ready, .. } => (Some(*ready), Some(*desired)),
+        Workload::Scheduled | Workload::Restoring => (Some(0), Some(0)),
+        Workload::Unknown => (previous.ready_replicas, previous.desired_replicas),
+    }
+}
+
+/// The revision every trader pod runs: the applied one once the rollout finished, else the
+/// one that did before.
+fn current_revision(
+    observation: &Observation<'_>,
+    previous: &TradingStrategyStatus,
+) -> Option<String> {
+    match &observation.workload {
         Workload::Trader {
             desired,
             updated,
@@ -170,53 +229,43 @@ pub fn compute(
             ..
         } if updated >= desired => observation.applied_revision.clone(),
         _ => previous.current_revision.clone(),
-    };
+    }
+}
 
-    let (ready_replicas, desired_replicas) = match &observation.workload {
-        Workload::Trader { desired, ready, .. } => (Some(*ready), Some(*desired)),
-        Workload::Scheduled | Workload::Restoring => (Some(0), Some(0)),
-        Workload::Unknown => (previous.ready_replicas, previous.desired_replicas),
-    };
-    // restartAt and forceAt are handled once applied; a waiting revision has not been.
-    let handled = observation.blocker.is_none() && observation.pending.is_none();
-    let status = TradingStrategyStatus {
-        observed_generation: observation.generation,
-        ready_replicas,
-        desired_replicas,
-        conditions,
-        phase: Some(phase.to_string()),
-        mode: Some(if observation.live { "Live" } else { "Paper" }.to_string()),
-        current_revision,
-        desired_revision: observation.desired_revision.clone(),
-        last_restart_at: if handled {
-            observation.restart_at.clone()
-        } else {
-            previous.last_restart_at.clone()
-        },
-        last_forced_upgrade_at: if handled {
-            observation.force_at.clone()
-        } else {
-            previous.last_forced_upgrade_at.clone()
-        },
-        // Unread (blocked before the apply): the leader stays as last seen.
-        leader: match &observation.leadership {
-            Some(leadership) => leadership.leader().map(str::to_string),
-            None => previous.leader.clone(),
-        },
-        // A switchover is done when the leader moved after it was asked for.
-        last_switchover_at: if observation.leader_changed
-            && observation.switchover_at != previous.last_switchover_at
-        {
-            observation.switchover_at.clone()
-        } else {
-            previous.last_switchover_at.clone()
-        },
-        last_backup_now_at: backups.last_backup_now_at.clone(),
-        ..TradingStrategyStatus::default()
-    };
-    let mut status = status;
-    backups.fields.clone().fill(&mut status);
-    (status, observed)
+/// `lastRestartAt` and `lastForcedUpgradeAt`: `restartAt` and `forceAt` are handled once
+/// applied, which neither a blocked reconcile nor a revision waiting for its window is.
+fn handled_requests(
+    observation: &Observation<'_>,
+    previous: &TradingStrategyStatus,
+) -> (Option<String>, Option<String>) {
+    if observation.blocker.is_none() && observation.pending.is_none() {
+        (observation.restart_at.clone(), observation.force_at.clone())
+    } else {
+        (
+            previous.last_restart_at.clone(),
+            previous.last_forced_upgrade_at.clone(),
+        )
+    }
+}
+
+/// The leader as the Lease names it; unread (blocked before the apply), it stays as last seen.
+fn leader(observation: &Observation<'_>, previous: &TradingStrategyStatus) -> Option<String> {
+    match &observation.leadership {
+        Some(leadership) => leadership.leader().map(str::to_string),
+        None => previous.leader.clone(),
+    }
+}
+
+/// `lastSwitchoverAt`: a switchover is done when the leader moved after it was asked for.
+fn last_switchover_at(
+    observation: &Observation<'_>,
+    previous: &TradingStrategyStatus,
+) -> Option<String> {
+    if observation.leader_changed && observation.switchover_at != previous.last_switchover_at {
+        observation.switchover_at.clone()
+    } else {
+        previous.last_switchover_at.clone()
+    }
 }
 
 /// `FailingOver` and `UpgradePending`, which only a trader Deployment has.
@@ -342,12 +391,7 @@ fn readiness(observation: &Observation<'_>) -> ([Observed; 3], &'static str) {
 pub fn operator_view(status: &TradingStrategyStatus) -> TradingStrategyStatus {
     TradingStrategyStatus {
         observed_generation: status.observed_generation,
-        conditions: status
-            .conditions
-            .iter()
-            .filter(|c| OPERATOR_CONDITIONS.contains(&c.type_.as_str()))
-            .cloned()
-            .collect(),
+        conditions: operator_conditions(status),
         phase: status.phase.clone(),
         mode: status.mode.clone(),
         ready_replicas: status.ready_replicas,
