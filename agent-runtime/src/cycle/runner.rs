@@ -360,6 +360,7 @@ mod tests {
                 symbol: "AAPL".into()
             }
         );
+        assert!(err.to_string().starts_with("symbols[2]: "), "{err}");
     }
 
     #[test]

@@ -87,13 +87,19 @@ fn long_only_and_cash_limits_reject_without_changing_the_book() {
         .unwrap_err();
     assert!(err.contains("insufficient cash"), "{err}");
     for bad in [0.0, -1.0, f64::NAN] {
+        let err = b
+            .execute(&order("X", Side::Buy, bad, 10.0), &settings(0.0, 0.0))
+            .unwrap_err();
         assert!(
-            b.execute(&order("X", Side::Buy, bad, 10.0), &settings(0.0, 0.0))
-                .is_err()
+            err.contains("quantity") && err.contains(&bad.to_string()),
+            "{err}"
         );
+        let err = b
+            .execute(&order("X", Side::Buy, 1.0, bad), &settings(0.0, 0.0))
+            .unwrap_err();
         assert!(
-            b.execute(&order("X", Side::Buy, 1.0, bad), &settings(0.0, 0.0))
-                .is_err()
+            err.contains("reference price") && err.contains(&bad.to_string()),
+            "{err}"
         );
     }
     assert_eq!(b, before);

@@ -154,6 +154,7 @@ mod tests {
         assert!(feed.advance(6).is_none(), "only 5 steps remain");
         assert!(feed.advance(5).is_some());
         assert_eq!(feed.remaining(), 0);
-        assert!(feed.latest_bars("ZZZ", 1).await.is_err());
+        let err = feed.latest_bars("ZZZ", 1).await.unwrap_err().to_string();
+        assert!(err.contains("ZZZ"), "the error names the symbol: {err}");
     }
 }

@@ -253,6 +253,8 @@ fn a_mode_the_runtime_does_not_know_is_caught() {
     args[0] = "rebalance".to_string();
     let parsed = Command::try_parse_from(std::iter::once("agent-runtime".to_string()).chain(args));
     assert!(parsed.is_err(), "a mode the runtime lacks must not parse");
+    let err = parsed.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("rebalance"), "the error names the mode: {err}");
 }
 
 /// The API's `backupReport` and `restoreReport` are the contract's reports with a schema (the

@@ -70,8 +70,10 @@ pub fn parse_verdict(content: &str) -> Result<Verdict, VerdictError> {
     if !value.is_object() {
         return Err(VerdictError::OutOfSchema("not a JSON object".into()));
     }
-    let raw: RawVerdict =
-        serde_json::from_value(value).map_err(|e| VerdictError::OutOfSchema(e.to_string()))?;
+    // Through serde_path_to_error, so a bad value names its field ("signal: unknown
+    // variant ..."), not only what was wrong with it.
+    let raw: RawVerdict = serde_path_to_error::deserialize(value)
+        .map_err(|e| VerdictError::OutOfSchema(e.to_string()))?;
     if !raw.confidence.is_finite() || !(0.0..=1.0).contains(&raw.confidence) {
         return Err(VerdictError::OutOfSchema(format!(
             "confidence {} is outside 0..1",
@@ -124,30 +126,40 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_verdict() {
+        // Each case with what its message must name: the field, or what the answer is not.
         let cases = [
-            ("", "empty"),
-            ("I think bullish", "not json"),
+            ("", "empty", "no content"),
+            ("I think bullish", "not json", "not JSON"),
             (
                 r#"{"signal":"up","confidence":0.5,"rationale":"x"}"#,
                 "signal",
+                "signal: unknown variant `up`",
             ),
             (
                 r#"{"signal":"bullish","confidence":1.5,"rationale":"x"}"#,
                 "range",
+                "confidence 1.5",
             ),
-            (r#"{"signal":"bullish","confidence":0.5}"#, "missing"),
+            (
+                r#"{"signal":"bullish","confidence":0.5}"#,
+                "missing",
+                "rationale",
+            ),
             (
                 r#"{"signal":"bullish","confidence":0.5,"rationale":"  "}"#,
                 "blank",
+                "rationale is empty",
             ),
             (
                 r#"{"signal":"bullish","confidence":0.5,"rationale":"x","extra":1}"#,
                 "extra",
+                "extra",
             ),
-            (r#"["bullish",0.5,"x"]"#, "array"),
+            (r#"["bullish",0.5,"x"]"#, "array", "not a JSON object"),
         ];
-        for (content, why) in cases {
-            assert!(parse_verdict(content).is_err(), "{why}: {content}");
+        for (content, why, named) in cases {
+            let err = parse_verdict(content).unwrap_err().to_string();
+            assert!(err.contains(named), "{why}: {content}: {err}");
         }
     }
 

@@ -209,6 +209,10 @@ mod tests {
             };
             assert_eq!(back.to_bits(), f.to_bits());
         }
-        assert!(Value::Real(f64::NAN).into_json("t", "c").is_err());
+        let err = Value::Real(f64::NAN)
+            .into_json("t", "c")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("t.c") && err.contains("NaN"), "{err}");
     }
 }

@@ -121,11 +121,19 @@ fn a_missing_secret_or_key_or_an_unusable_value_is_a_named_problem() {
         "{}",
         problem.message
     );
+    assert!(
+        problem.message.contains("APCA_API_SECRET_KEY"),
+        "{}",
+        problem.message
+    );
 
     let empty = secret(&[("APCA_API_KEY_ID", "A"), ("APCA_API_SECRET_KEY", "\n")]);
-    assert_eq!(
-        verify::credentials(&a, Some(&empty)).unwrap_err().reason,
-        "SecretKeyInvalid"
+    let problem = verify::credentials(&a, Some(&empty)).unwrap_err();
+    assert_eq!(problem.reason, "SecretKeyInvalid");
+    assert!(
+        problem.message.contains("APCA_API_SECRET_KEY") && problem.message.contains("is empty"),
+        "{}",
+        problem.message
     );
 }
 

@@ -160,6 +160,11 @@ fn input_problems_the_schema_cannot_see_are_reported_not_rendered() {
         matches!(problem, ConfigProblem::NoSymbolAllowed { .. }),
         "{problem}"
     );
+    let message = problem.to_string();
+    assert!(
+        message.contains("MSFT") && message.contains("limits.allowedSymbols"),
+        "{message}"
+    );
 
     let mut spec = base_spec();
     spec["providers"] = json!([{"name": "rules", "kind": "Rules"}]);
@@ -179,6 +184,8 @@ fn input_problems_the_schema_cannot_see_are_reported_not_rendered() {
         problem,
         ConfigProblem::BrokerMarketDataOnPaper { .. }
     ));
+    let message = problem.to_string();
+    assert!(message.contains("marketData.source"), "{message}");
 }
 
 #[test]
