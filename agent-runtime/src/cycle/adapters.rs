@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 
 use super::ports::{AccountState, Execution, OrderOutcome, PortError, Settlement};
 pub use super::recorder::JournalRecorder;
+use super::recorder::journal_error;
 use crate::broker::execute::{ExecuteError, Executed, execute_order};
 use crate::broker::follow::{
     FollowError, FollowRules, PENDING_GRACE, compare_positions, follow_open_orders,
@@ -20,7 +21,7 @@ use crate::broker::reconcile::reconcile;
 use crate::broker::{Broker, BrokerError, MarketClock};
 use crate::config::OrderPolicy;
 use crate::domain::{OrderRequest, OrderStatus};
-use crate::journal::{Journal, JournalError};
+use crate::journal::Journal;
 
 /// A broker whose orders are journalled as they go and followed until they end.
 pub struct BrokerExecution {
@@ -58,13 +59,6 @@ fn follow_error(err: FollowError) -> PortError {
 fn broker_error(err: BrokerError) -> PortError {
     PortError {
         kind: err.kind(),
-        message: err.to_string(),
-    }
-}
-
-pub(super) fn journal_error(err: JournalError) -> PortError {
-    PortError {
-        kind: "storage",
         message: err.to_string(),
     }
 }

@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::adapters::journal_error;
 use super::ports::{CyclePhase, JournalEntry, PortError, Recorder};
 use crate::domain::{LlmEvent, SpendLedger};
 use crate::journal::{
@@ -228,5 +227,13 @@ fn llm_event_record(
         message: format!("{symbol}: {event}"),
         details: Some(details),
         created_at: time,
+    }
+}
+
+/// A journal failure as the cycle's ports report it (the adapters' and the recorder's).
+pub(super) fn journal_error(err: JournalError) -> PortError {
+    PortError {
+        kind: "storage",
+        message: err.to_string(),
     }
 }

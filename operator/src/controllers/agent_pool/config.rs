@@ -8,7 +8,7 @@
 
 use tradeplane_contract::config::{self as runtime, ConfigPurpose};
 
-use super::validate::Scale;
+use super::scale::Scale;
 use crate::api::agent_pool::AgentPool;
 use crate::controllers::runtime_config::{ConfigProblem, HTTP_PORT, describe, render_analysts};
 

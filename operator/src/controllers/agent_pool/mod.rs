@@ -13,6 +13,7 @@ pub mod reconcile;
 pub mod render;
 pub mod report;
 pub mod resolve;
+pub mod scale;
 pub mod status;
 pub mod validate;
 

@@ -104,7 +104,7 @@ pub async fn apply(
     // does not exist yet. Applied side by side, the binding's 404 ended the join and dropped
     // the Role's apply with it, on every retry (seen on a real node with the chart's RBAC).
     let role_changed = apply.child(role).await?;
-    let first = futures::try_join!(
+    let first: [bool; 7] = futures::try_join!(
         apply.child(service_account),
         apply.child(role_binding),
         apply.child(lease),
@@ -112,20 +112,13 @@ pub async fn apply(
         apply.unless(held, credentials),
         apply.child(service),
         apply.optional(journal, &names.journal),
-    )?;
-    let mut writes = [
-        role_changed,
-        first.0,
-        first.1,
-        first.2,
-        first.3,
-        first.4,
-        first.5,
-        first.6,
-    ]
-    .into_iter()
-    .filter(|changed| *changed)
-    .count();
+    )?
+    .into();
+    let mut writes = [role_changed]
+        .into_iter()
+        .chain(first)
+        .filter(|changed| *changed)
+        .count();
     let backup_now_at = strategy
         .spec
         .backup

@@ -8,7 +8,7 @@
 use crate::api::agent_pool::AgentPool;
 use crate::api::alerting::{PoolAlertingSpec, Severity};
 use crate::controllers::agent_pool::names::POOL_LABEL;
-use crate::controllers::agent_pool::validate::Scale;
+use crate::controllers::agent_pool::scale::Scale;
 use crate::controllers::meta::{Component, child_name, selector_labels};
 use crate::controllers::resources::ChildMeta;
 use crate::controllers::resources::monitoring::{self, Defaults, Monitoring, Owner, Rule, metrics};

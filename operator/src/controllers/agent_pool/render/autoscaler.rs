@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::IN_FLIGHT_METRIC;
 use crate::controllers::agent_pool::names::Names;
-use crate::controllers::agent_pool::validate::Autoscaled;
+use crate::controllers::agent_pool::scale::Autoscaled;
 use crate::controllers::meta::Component;
 use crate::controllers::resources::ChildMeta;
 

@@ -24,7 +24,8 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use tradeplane_contract::command::PodMode;
 
 use super::names::{POOL_LABEL, names};
-use super::validate::{Scale, ValidPool};
+use super::scale::Scale;
+use super::validate::ValidPool;
 use crate::api::agent_pool::AgentPool;
 use crate::controllers::meta::{Component, selector_labels};
 use crate::controllers::resources::secret::{ConfigFile, opaque};
