@@ -456,8 +456,9 @@ async fn main() {
         // Each side gets a control plane of its own, fresh, so that neither inherits the
         // other's leftovers (volumes still being deleted, a larger etcd, busy controllers).
         let fresh_cluster = || async {
+            // `volumes`: a SQLite strategy's journal claim must be bound before its pod runs.
             let cluster = PrivateCluster::start_with_nodes(
-                "etcd,apiserver,controller-manager,scheduler,kwok",
+                "etcd,apiserver,controller-manager,scheduler,kwok,volumes",
                 n / 100 + 2,
             )
             .unwrap();
