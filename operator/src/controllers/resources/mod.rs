@@ -39,6 +39,11 @@ impl<'a> ChildMeta<'a> {
         }
     }
 
+    /// The label naming the owner on every child (`tradeplane.io/strategy`, …).
+    pub fn owner_label(&self) -> &'static str {
+        self.owner_label
+    }
+
     /// The owner's name.
     pub fn owner(&self) -> &str {
         &self.owner_name

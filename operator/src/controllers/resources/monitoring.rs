@@ -16,7 +16,9 @@ use kube::core::ObjectMeta;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::ChildMeta;
 use crate::api::alerting::{AlertRuleSpec, AlertingCommon, Severity};
+use crate::controllers::meta::{Component, child_name};
 
 pub const GROUP: &str = "monitoring.coreos.com";
 pub const VERSION: &str = "v1";
@@ -237,6 +239,35 @@ pub fn with_user_labels(mut meta: ObjectMeta, common: &AlertingCommon) -> Object
         labels.entry(key.clone()).or_insert_with(|| value.clone());
     }
     meta
+}
+
+/// The names of an owner's PrometheusRule and PodMonitor.
+pub fn names(owner: &str) -> (String, String) {
+    (child_name(owner, "alerts"), child_name(owner, "metrics"))
+}
+
+/// The PrometheusRule holding `rules` and the PodMonitor scraping the pods `selector`
+/// matches, as children of `meta` carrying the user's labels. Strategies and pools differ in
+/// their rules and pods, not in how these two objects are made.
+pub fn assemble(
+    meta: &ChildMeta<'_>,
+    owner: &Owner<'_>,
+    component: Component,
+    selector: &BTreeMap<String, String>,
+    rules: &[Rule],
+) -> Monitoring {
+    let group = format!(
+        "tradeplane.{}.{}.{}",
+        owner.label, owner.namespace, owner.name
+    );
+    let (rule_name, monitor_name) = names(owner.name);
+    let child = |name: &str| with_user_labels(meta.child(name, component), owner.common);
+    Monitoring {
+        rule: prometheus_rule(child(&rule_name), &group, rules),
+        monitor: pod_monitor(child(&monitor_name), owner, selector, meta.owner_label()),
+        file: rule_file(&group, rules),
+        problem: label_problem(owner.common),
+    }
 }
 
 /// A PrometheusRule and a PodMonitor, as rendered for one owner.

@@ -9,7 +9,7 @@ use crate::api::agent_pool::AgentPool;
 use crate::api::alerting::{PoolAlertingSpec, Severity};
 use crate::controllers::agent_pool::names::POOL_LABEL;
 use crate::controllers::agent_pool::scale::Scale;
-use crate::controllers::meta::{Component, child_name, selector_labels};
+use crate::controllers::meta::{Component, selector_labels};
 use crate::controllers::resources::ChildMeta;
 use crate::controllers::resources::monitoring::{self, Defaults, Monitoring, Owner, Rule, metrics};
 
@@ -23,7 +23,7 @@ pub fn enabled(pool: &AgentPool) -> bool {
 
 /// The names of the PrometheusRule and the PodMonitor.
 pub fn names(pool: &str) -> (String, String) {
-    (child_name(pool, "alerts"), child_name(pool, "metrics"))
+    monitoring::names(pool)
 }
 
 /// The PrometheusRule and PodMonitor, or `None` when alerting is off.
@@ -38,18 +38,14 @@ pub fn render(pool: &AgentPool) -> Option<Monitoring> {
         common: &alerting.common,
     };
     let rules = rules(pool, alerting, &owner);
-    let group = format!("tradeplane.pool.{namespace}.{}", meta.owner());
-    let (rule_name, monitor_name) = names(meta.owner());
     let selector = selector_labels(POOL_LABEL, meta.owner(), Component::Worker);
-    let child = |name: &str| {
-        monitoring::with_user_labels(meta.child(name, Component::Worker), &alerting.common)
-    };
-    Some(Monitoring {
-        rule: monitoring::prometheus_rule(child(&rule_name), &group, &rules),
-        monitor: monitoring::pod_monitor(child(&monitor_name), &owner, &selector, POOL_LABEL),
-        file: monitoring::rule_file(&group, &rules),
-        problem: monitoring::label_problem(&alerting.common),
-    })
+    Some(monitoring::assemble(
+        &meta,
+        &owner,
+        Component::Worker,
+        &selector,
+        &rules,
+    ))
 }
 
 /// Every alert the spec asks for, in a fixed order (spend: one rule per budgeted provider).

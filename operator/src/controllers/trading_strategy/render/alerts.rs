@@ -14,7 +14,7 @@ use tradeplane_contract::cron::parse_cron;
 
 use crate::api::alerting::{AlertingSpec, Severity};
 use crate::api::trading_strategy::TradingStrategy;
-use crate::controllers::meta::{Component, child_name, selector_labels};
+use crate::controllers::meta::{Component, selector_labels};
 use crate::controllers::resources::ChildMeta;
 use crate::controllers::resources::monitoring::{self, Defaults, Monitoring, Owner, Rule, metrics};
 use crate::controllers::trading_strategy::names::STRATEGY_LABEL;
@@ -33,10 +33,7 @@ pub fn enabled(strategy: &TradingStrategy) -> bool {
 
 /// The names of the PrometheusRule and the PodMonitor.
 pub fn names(strategy: &str) -> (String, String) {
-    (
-        child_name(strategy, "alerts"),
-        child_name(strategy, "metrics"),
-    )
+    monitoring::names(strategy)
 }
 
 /// The PrometheusRule and PodMonitor, or `None` when alerting is off.
@@ -55,23 +52,19 @@ pub fn render(strategy: &TradingStrategy) -> Option<Monitoring> {
         common: &alerting.common,
     };
     let rules = rules(strategy, alerting, &owner);
-    let group = format!("tradeplane.strategy.{namespace}.{}", meta.owner());
-    let (rule_name, monitor_name) = names(meta.owner());
     let selector = {
         let mut labels = selector_labels(STRATEGY_LABEL, meta.owner(), Component::Trader);
         // Cycle pods too, while they run; the trader's component label would exclude them.
         labels.remove("app.kubernetes.io/component");
         labels
     };
-    let child = |name: &str| {
-        monitoring::with_user_labels(meta.child(name, Component::Trader), &alerting.common)
-    };
-    Some(Monitoring {
-        rule: monitoring::prometheus_rule(child(&rule_name), &group, &rules),
-        monitor: monitoring::pod_monitor(child(&monitor_name), &owner, &selector, STRATEGY_LABEL),
-        file: monitoring::rule_file(&group, &rules),
-        problem: monitoring::label_problem(&alerting.common),
-    })
+    Some(monitoring::assemble(
+        &meta,
+        &owner,
+        Component::Trader,
+        &selector,
+        &rules,
+    ))
 }
 
 /// Every alert the spec asks for, in a fixed order.
