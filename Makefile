@@ -33,7 +33,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-## crds: regenerate crds/ from the API types in operator/src/api, and the chart's copy of them
+## crds: regenerate crds/ from the API types in operator/api (the tradeplane-api crate), and the chart's copy of them
 crds:
 	cargo run -q -p tradeplane-operator --bin crdgen -- crds
 	cp crds/*.yaml charts/tradeplane/files/crds/

@@ -64,7 +64,7 @@ export KUBECONFIG=$state/kubeconfig
 step "the cluster: two kwok nodes, the system pods"
 show kubectl get nodes,pods -A -o wide
 
-step "install the Tradeplane CRDs (generated from operator/src/api by make crds)"
+step "install the Tradeplane CRDs (generated from operator/api by make crds)"
 show kubectl apply --server-side -f crds/
 # kubectl wait errors out (instead of waiting) on a CRD whose status has no conditions yet,
 # which is how a CRD looks for a moment after it is created: so retry, for a minute at most.

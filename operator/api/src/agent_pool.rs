@@ -154,7 +154,7 @@ pub struct AgentPoolStatus {
     pub observed_generation: Option<i64>,
     /// `Ready` sums up; `Reconciling` and `Stalled` follow kstatus.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "crate::api::common::conditions_schema")]
+    #[schemars(schema_with = "crate::common::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// For display only: `Pending`, `Scaling`, `Ready` or `Degraded`. Use conditions in automation.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -24,7 +24,7 @@ const PRESERVE_UNKNOWN_FIELDS_ALLOWED: &[&str] = &[];
 const UPSTREAM_TYPES: &[&str] = &[".resources", ".affinity", ".tolerations"];
 
 fn crds_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crds")
 }
 
 fn root_schema(crd: &CustomResourceDefinition) -> Value {
@@ -115,7 +115,7 @@ fn committed_crds_match_what_the_types_generate() {
     }
     assert!(
         stale.is_empty(),
-        "{} differ from what operator/src/api generates: run `make crds` and commit the result",
+        "{} differ from what operator/api generates: run `make crds` and commit the result",
         stale.join(", ")
     );
 }
@@ -372,7 +372,7 @@ fn numbers_as_floats(value: Value) -> Value {
 /// types do not know would be dropped, and the comparison would fail.
 #[test]
 fn examples_round_trip_through_the_types() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut files = Vec::new();
     let mut dirs = vec![root];
     while let Some(dir) = dirs.pop() {
@@ -529,7 +529,7 @@ fn or_empty(pattern: &str) -> String {
 #[test]
 fn the_charts_image_values_follow_the_same_grammar() {
     let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/tradeplane/values.schema.json");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts/tradeplane/values.schema.json");
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     for (value, image) in [
         ("image", &schema["properties"]["image"]["properties"]),

@@ -212,7 +212,7 @@ pub struct BrokerAccountStatus {
     /// `Ready` sums up; `CredentialsValid` says whether the broker accepted the credentials;
     /// `Reconciling` and `Stalled` follow kstatus.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "crate::api::common::conditions_schema")]
+    #[schemars(schema_with = "crate::common::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// When the broker last accepted the credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]

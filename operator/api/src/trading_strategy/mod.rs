@@ -4,7 +4,7 @@
 mod operations;
 mod status;
 
-pub use crate::api::alerting::AlertingSpec;
+pub use crate::alerting::AlertingSpec;
 pub use operations::*;
 pub use status::*;
 

@@ -20,7 +20,7 @@ pub struct TradingStrategyStatus {
     /// `Ready`, `Trading`, `BrokerReady`, `UpgradePending`, `BackupSucceeded`,
     /// `AlertsConfigured`, and the kstatus pair `Reconciling` / `Stalled`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "crate::api::common::conditions_schema")]
+    #[schemars(schema_with = "crate::common::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// For display only: `Pending`, `Trading`, `Halted`, `Upgrading`, `Degraded` or `Failed`.
     /// Use conditions in automation.

@@ -6,7 +6,7 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::api::common::{
+use crate::common::{
     CRON_PATTERN, NAME_PATTERN, SecretKeyReference, TIME_ZONE_MESSAGE, TIME_ZONE_PATTERN,
     TIME_ZONE_RULE,
 };
@@ -48,7 +48,7 @@ pub enum JournalBackend {
 pub struct SqliteJournal {
     /// Size of the PersistentVolumeClaim. Default `1Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::api::common::quantity_schema")]
+    #[schemars(schema_with = "crate::common::quantity_schema")]
     pub storage_size: Option<Quantity>,
     /// StorageClass of the claim. Default: the cluster's default class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -234,7 +234,7 @@ pub struct BackupDestination {
 pub struct VolumeDestination {
     /// Size of the backup claim. Default `5Gi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::api::common::quantity_schema")]
+    #[schemars(schema_with = "crate::common::quantity_schema")]
     pub storage_size: Option<Quantity>,
     /// StorageClass of the claim. Default: the cluster's default class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -254,7 +254,7 @@ pub struct S3Destination {
     pub prefix: Option<String>,
     /// Endpoint of an S3-compatible service (MinIO, Ceph, R2...). Default: AWS S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2048), pattern(crate::api::common::URL_PATTERN))]
+    #[schemars(length(max = 2048), pattern(crate::common::URL_PATTERN))]
     pub endpoint: Option<String>,
     /// Region. Default `us-east-1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
