@@ -19,6 +19,7 @@ use crate::cycle::runner::Ports;
 use crate::leadership::{AlwaysLeader, Leadership, LeaseLeadership};
 use crate::metrics::Metrics;
 use crate::schedule::CycleSchedule;
+use crate::api::JournalApi;
 use crate::server::{self, Health};
 use crate::trader::Trader;
 
@@ -46,6 +47,8 @@ pub struct Assembled {
     pub trader: Trader,
     pub metrics: Metrics,
     pub listen: SocketAddr,
+    /// The read-only journal API, served beside the probes.
+    pub api: JournalApi,
 }
 
 /// Wires the trader from `config`, step by step, in the order a failure should be found:
@@ -65,6 +68,12 @@ pub async fn assemble(
     let stale = schedule.nominal_interval() * config.server.stale_after_intervals.max(1);
     let health = Arc::new(Health::new(stale.max(Duration::from_secs(10))));
     let journalled = Journalled::open(config).await?;
+    let api = JournalApi {
+        journal: journalled.journal.clone(),
+        identity: config.identity.clone(),
+        metrics: metrics.clone(),
+        pnl_baseline: journalled.baseline,
+    };
     let cluster = ClusterParts::open(config, kubeconfig, once).await?;
     let leadership: Arc<dyn Leadership> = match &cluster.election {
         Some(election) => election.clone(),
@@ -92,6 +101,7 @@ pub async fn assemble(
         },
         metrics,
         listen,
+        api,
     })
 }
 
@@ -111,6 +121,7 @@ impl Assembled {
             self.listen,
             health,
             self.metrics,
+            Some(self.api),
             server_stop,
         ));
         let exit = if once {
