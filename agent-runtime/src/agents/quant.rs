@@ -128,7 +128,10 @@ pub fn indicators(method: QuantMethod, snapshot: &Snapshot) -> BTreeMap<String, 
         }
         QuantMethod::MeanReversion => {
             let bands = last(&bollinger(&closes, BAND_PERIOD, BAND_WIDTH));
-            put(format!("zScore{BAND_PERIOD}"), last(&z_score(&closes, BAND_PERIOD)));
+            put(
+                format!("zScore{BAND_PERIOD}"),
+                last(&z_score(&closes, BAND_PERIOD)),
+            );
             put("bollingerLower".into(), bands.map(|b| b.lower));
             put("bollingerMiddle".into(), bands.map(|b| b.middle));
             put("bollingerUpper".into(), bands.map(|b| b.upper));
@@ -136,7 +139,10 @@ pub fn indicators(method: QuantMethod, snapshot: &Snapshot) -> BTreeMap<String, 
         QuantMethod::Volatility => {
             let highs: Vec<f64> = snapshot.bars.iter().map(|b| b.high).collect();
             let lows: Vec<f64> = snapshot.bars.iter().map(|b| b.low).collect();
-            put(format!("atr{ATR_PERIOD}"), last(&atr(&highs, &lows, &closes, ATR_PERIOD)));
+            put(
+                format!("atr{ATR_PERIOD}"),
+                last(&atr(&highs, &lows, &closes, ATR_PERIOD)),
+            );
         }
     }
     values

@@ -36,14 +36,20 @@ fn page<R, V>(
     }
 }
 
-pub async fn cycles(State(api): State<JournalApi>, Query(params): Params) -> Answer<Page<CycleView>> {
+pub async fn cycles(
+    State(api): State<JournalApi>,
+    Query(params): Params,
+) -> Answer<Page<CycleView>> {
     let query = list_query(&params, false)?;
     let rows = api.journal.cycle_page(&query.page).await?;
     let cursor = |c: &crate::journal::CycleRecord| encode_cursor(c.started_at, &c.cycle_id);
     Ok(Json(page(rows, &query, cursor, views::cycle)))
 }
 
-pub async fn orders(State(api): State<JournalApi>, Query(params): Params) -> Answer<Page<OrderView>> {
+pub async fn orders(
+    State(api): State<JournalApi>,
+    Query(params): Params,
+) -> Answer<Page<OrderView>> {
     let query = list_query(&params, true)?;
     let rows = api.journal.order_page(&query.page).await?;
     let cursor =
@@ -74,7 +80,11 @@ pub async fn positions(
     }
     params.remove("symbol");
     let query = list_query(&params, false)?;
-    let after = query.page.before.as_ref().map(|(_, symbol)| symbol.as_str());
+    let after = query
+        .page
+        .before
+        .as_ref()
+        .map(|(_, symbol)| symbol.as_str());
     let rows = api.journal.position_page(query.page.rows, after).await?;
     let cursor = |p: &crate::journal::PositionRow| encode_cursor(DateTime::UNIX_EPOCH, &p.symbol);
     Ok(Json(page(rows, &query, cursor, views::position)))
@@ -155,7 +165,9 @@ pub async fn summary(
     no_query(&params)?;
     let journal = &api.journal;
     let extremes = journal.equity_extremes().await?;
-    let positions = journal.position_page(crate::journal::MAX_POSITIONS, None).await?;
+    let positions = journal
+        .position_page(crate::journal::MAX_POSITIONS, None)
+        .await?;
     let last_cycle = journal
         .cycle_page(&crate::journal::PageRequest {
             rows: 1,
@@ -187,9 +199,13 @@ pub async fn summary(
         profit_and_loss: extremes
             .as_ref()
             .map(|e| e.latest.equity - api.pnl_baseline.unwrap_or(e.first.equity)),
-        drawdown: extremes
-            .as_ref()
-            .map(|e| if e.peak > 0.0 { (e.peak - e.latest.equity) / e.peak } else { 0.0 }),
+        drawdown: extremes.as_ref().map(|e| {
+            if e.peak > 0.0 {
+                (e.peak - e.latest.equity) / e.peak
+            } else {
+                0.0
+            }
+        }),
         equity_at: extremes.as_ref().map(|e| e.latest.taken_at),
         positions: positions.into_iter().map(views::position).collect(),
         last_cycle: last_cycle.map(views::cycle),

@@ -37,7 +37,10 @@ pub fn list_query(
     let limit = bounded(params, "limit", DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
     let (since, until) = time_range(params)?;
     let before = params.get("cursor").map(|c| decode_cursor(c)).transpose()?;
-    let symbol = params.get("symbol").map(|s| checked_symbol(s)).transpose()?;
+    let symbol = params
+        .get("symbol")
+        .map(|s| checked_symbol(s))
+        .transpose()?;
     Ok(ListQuery {
         limit,
         page: PageRequest {
@@ -75,7 +78,10 @@ fn refuse_unknown(params: &HashMap<String, String>, allowed: &[&str]) -> Result<
         None => Ok(()),
         Some(name) => Err(ApiFailure::bad(
             name,
-            format!("unknown parameter; this endpoint takes {}", allowed.join(", ")),
+            format!(
+                "unknown parameter; this endpoint takes {}",
+                allowed.join(", ")
+            ),
         )),
     }
 }
@@ -102,8 +108,14 @@ fn bounded(
 fn time_range(
     params: &HashMap<String, String>,
 ) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), ApiFailure> {
-    let since = params.get("since").map(|t| rfc3339("since", t)).transpose()?;
-    let until = params.get("until").map(|t| rfc3339("until", t)).transpose()?;
+    let since = params
+        .get("since")
+        .map(|t| rfc3339("since", t))
+        .transpose()?;
+    let until = params
+        .get("until")
+        .map(|t| rfc3339("until", t))
+        .transpose()?;
     if let (Some(since), Some(until)) = (since, until)
         && since >= until
     {
@@ -202,7 +214,10 @@ mod tests {
             (vec![("cursor", "41")], "cursor"),
             (vec![("since", "yesterday")], "since"),
             (
-                vec![("since", "2024-01-02T00:00:00Z"), ("until", "2024-01-01T00:00:00Z")],
+                vec![
+                    ("since", "2024-01-02T00:00:00Z"),
+                    ("until", "2024-01-01T00:00:00Z"),
+                ],
                 "until",
             ),
             (vec![("symbol", "aapl; drop")], "symbol"),
@@ -212,7 +227,10 @@ mod tests {
             assert_eq!(parameter_at_fault(result).as_deref(), Some(parameter));
         }
         let symbol_on_cycles = list_query(&params(&[("symbol", "AAPL")]), false);
-        assert_eq!(parameter_at_fault(symbol_on_cycles).as_deref(), Some("symbol"));
+        assert_eq!(
+            parameter_at_fault(symbol_on_cycles).as_deref(),
+            Some("symbol")
+        );
     }
 
     #[test]

@@ -187,9 +187,10 @@ fn risk_verdict(symbol: &str, outcomes: &CycleOutcomes<'_>, ordered: bool) -> Ri
         };
     }
     // A clip event's message starts with the symbol ("AAPL buy clipped to 3").
-    let clip = outcomes.events.iter().find(|e| {
-        e.kind == CLIPPED && e.message.split_whitespace().next() == Some(symbol)
-    });
+    let clip = outcomes
+        .events
+        .iter()
+        .find(|e| e.kind == CLIPPED && e.message.split_whitespace().next() == Some(symbol));
     match (ordered, clip) {
         (true, Some(clip)) => RiskVerdictView {
             outcome: "clipped".into(),

@@ -28,7 +28,9 @@ use crate::agents::{Analyst, Snapshot};
 use crate::broker::order_id::client_order_id;
 use crate::config::{Identity, TradingStateWatch};
 use crate::decision::{DecisionInput, PortfolioManager};
-use crate::domain::{Action, DataWindow, Decision, OrderRequest, OrderStatus, PositionCorrection, Side};
+use crate::domain::{
+    Action, DataWindow, Decision, OrderRequest, OrderStatus, PositionCorrection, Side,
+};
 use crate::leadership::Leadership;
 use crate::market::MarketData;
 use crate::metrics::Metrics;

@@ -71,7 +71,10 @@ mod tests {
     fn bar(minute: i64) -> Bar {
         Bar {
             symbol: "AAPL".into(),
-            time: Utc.timestamp_opt(minute * 60, 0).single().unwrap_or_default(),
+            time: Utc
+                .timestamp_opt(minute * 60, 0)
+                .single()
+                .unwrap_or_default(),
             open: 1.0,
             high: 1.0,
             low: 1.0,
@@ -92,8 +95,14 @@ mod tests {
         assert_eq!(window.map(|w| w.bar_count), Some(4));
         assert_eq!(window.and_then(|w| w.timeframe.as_deref()), Some("15m"));
         assert_eq!(window.map(|w| w.last_close), Some(45.0));
-        assert_eq!(timeframe_name(chrono::Duration::days(1)).as_deref(), Some("1d"));
-        assert_eq!(timeframe_name(chrono::Duration::seconds(90)).as_deref(), Some("90s"));
+        assert_eq!(
+            timeframe_name(chrono::Duration::days(1)).as_deref(),
+            Some("1d")
+        );
+        assert_eq!(
+            timeframe_name(chrono::Duration::seconds(90)).as_deref(),
+            Some("90s")
+        );
         let empty = Snapshot {
             symbol: "AAPL".into(),
             bars: Vec::new(),

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use super::records::{
     CYCLE_COLUMNS, CycleRow, FILL_COLUMNS, FillRow, ORDER_COLUMNS, OrderRow, cycle_record,
 };
-use super::{CycleRecord, EquitySnapshot, EventRecord, Journal, JournalError, OrderRecord, with_pool};
+use super::{
+    CycleRecord, EquitySnapshot, EventRecord, Journal, JournalError, OrderRecord, with_pool,
+};
 use crate::domain::Fill;
 
 /// The most positions the summary lists: more symbols than any strategy trades.
@@ -76,7 +78,10 @@ fn page_sql(
         conditions.push(format!("{time} < {}", next(Arg::Time(until), &mut args)));
     }
     if let Some(symbol) = &request.symbol {
-        conditions.push(format!("symbol = {}", next(Arg::Text(symbol.clone()), &mut args)));
+        conditions.push(format!(
+            "symbol = {}",
+            next(Arg::Text(symbol.clone()), &mut args)
+        ));
     }
     if let Some((at, last_key)) = &request.before {
         let at = next(Arg::Time(*at), &mut args);
@@ -359,11 +364,14 @@ impl Journal {
                 .collect();
             let rows: Vec<(DateTime<Utc>, f64, f64)> = with_pool!(self, pool =>
                 bind_all!(sqlx::query_as(&sql), &args).fetch_all(pool).await)?;
-            found.extend(rows.into_iter().map(|(taken_at, cash, equity)| EquitySnapshot {
-                taken_at,
-                cash,
-                equity,
-            }));
+            found.extend(
+                rows.into_iter()
+                    .map(|(taken_at, cash, equity)| EquitySnapshot {
+                        taken_at,
+                        cash,
+                        equity,
+                    }),
+            );
         }
         found.sort_by_key(|snapshot| snapshot.taken_at);
         Ok(found)
@@ -415,10 +423,15 @@ mod tests {
 
     #[test]
     fn a_page_names_only_the_conditions_it_has() {
-        let (sql, args) = page_sql("a", "t", ("at", "k"), &PageRequest {
-            rows: 11,
-            ..PageRequest::default()
-        });
+        let (sql, args) = page_sql(
+            "a",
+            "t",
+            ("at", "k"),
+            &PageRequest {
+                rows: 11,
+                ..PageRequest::default()
+            },
+        );
         assert_eq!(sql, "SELECT a FROM t ORDER BY at DESC, k DESC LIMIT $1");
         assert_eq!(args.len(), 1);
         let request = PageRequest {

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{Journal, JournalError, enum_text, in_transaction, parse_enum, with_pool};
 use crate::domain::orders::{BrokerOrder, FilledSoFar, QUANTITY_EPSILON, position_after_fill};
 use crate::domain::{
-    Action, AnalystReport, DataWindow, Decision, Fill, OrderRequest, OrderStatus, Position};
+    Action, AnalystReport, DataWindow, Decision, Fill, OrderRequest, OrderStatus, Position,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -13,13 +13,13 @@ use tokio::sync::watch;
 
 use super::StartError;
 use super::adapters::{ClusterParts, Journalled};
+use crate::api::JournalApi;
 use crate::config::{RuntimeConfig, TradingStateWatch};
 use crate::cycle::build::{self, BuildError};
 use crate::cycle::runner::Ports;
 use crate::leadership::{AlwaysLeader, Leadership, LeaseLeadership};
 use crate::metrics::Metrics;
 use crate::schedule::CycleSchedule;
-use crate::api::JournalApi;
 use crate::server::{self, Health};
 use crate::trader::Trader;
 
