@@ -465,6 +465,35 @@ async fn check_every_endpoint(base: &str, journal: &Journal) {
     check_refusals(base).await;
 }
 
+/// With `TRADEPLANE_PRINT_API_EXAMPLES` set, prints a few real answers (the examples in
+/// `docs/journal-api.md` come from here).
+async fn print_examples(base: &str) {
+    if std::env::var_os("TRADEPLANE_PRINT_API_EXAMPLES").is_none() {
+        return;
+    }
+    for path in [
+        "/summary",
+        "/cycles?limit=2",
+        "/orders?limit=1&symbol=AAPL",
+        "/fills?limit=1",
+        "/positions",
+        "/equity?points=3",
+        "/llm-spend?limit=2",
+        "/orders?limit=5000",
+        "/fills?cursor=zz",
+    ] {
+        let (status, body) = get(base, path).await;
+        println!("GET /api/v1{path} -> {status}\n{body:#}\n");
+    }
+    let (_, cycles) = get(base, "/cycles?limit=3").await;
+    let id = cycles["items"][2]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (status, body) = get(base, &format!("/cycles/{id}")).await;
+    println!("GET /api/v1/cycles/{id} -> {status}\n{body:#}\n");
+}
+
 #[tokio::test]
 async fn journal_api_on_sqlite() {
     let dir = TempDir::new(&format!("journal-api-{CANARY}"));
@@ -474,6 +503,7 @@ async fn journal_api_on_sqlite() {
     fill(&journal).await;
     let base = serve(&journal).await;
     check_every_endpoint(&base, &journal).await;
+    print_examples(&base).await;
     journal.close().await;
 
     // A journal that cannot be read answers 503 without its error's text.
