@@ -91,7 +91,7 @@ pub async fn positions(
 }
 
 pub async fn equity(State(api): State<JournalApi>, Query(params): Params) -> Answer<EquitySeries> {
-    let (since, until, max_points) = equity_query(&params)?;
+    let ((since, until), max_points) = equity_query(&params)?;
     let points = api.journal.equity_series(since, until, max_points).await?;
     Ok(Json(EquitySeries {
         max_points,

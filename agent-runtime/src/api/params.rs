@@ -15,6 +15,9 @@ use tradeplane_contract::journal_api::{
 use super::ApiFailure;
 use crate::journal::PageRequest;
 
+/// `since` and `until`, each when given.
+type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// A list request: the page size the client asked for, and the rows to read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListQuery {
@@ -53,14 +56,12 @@ pub fn list_query(
     })
 }
 
-/// An equity request: `since`, `until` and `points`.
-pub fn equity_query(
-    params: &HashMap<String, String>,
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>, u32), ApiFailure> {
+/// An equity request: its time range and `points`.
+pub fn equity_query(params: &HashMap<String, String>) -> Result<(TimeRange, u32), ApiFailure> {
     refuse_unknown(params, &["since", "until", "points"])?;
-    let (since, until) = time_range(params)?;
+    let range = time_range(params)?;
     let points = bounded(params, "points", DEFAULT_EQUITY_POINTS, MAX_EQUITY_POINTS)?;
-    Ok((since, until, points))
+    Ok((range, points))
 }
 
 /// Refuses every parameter of a request that takes none.
@@ -105,9 +106,7 @@ fn bounded(
     }
 }
 
-fn time_range(
-    params: &HashMap<String, String>,
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), ApiFailure> {
+fn time_range(params: &HashMap<String, String>) -> Result<TimeRange, ApiFailure> {
     let since = params
         .get("since")
         .map(|t| rfc3339("since", t))
@@ -159,7 +158,7 @@ pub fn encode_cursor(at: DateTime<Utc>, key: &str) -> String {
 
 fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, String), ApiFailure> {
     let invalid = || ApiFailure::bad("cursor", "not a cursor this API returned".into());
-    if cursor.len() % 2 != 0 || cursor.len() > 1024 {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 1024 {
         return Err(invalid());
     }
     let bytes = (0..cursor.len())
