@@ -1,4 +1,5 @@
-//! `/healthz`, `/readyz` and `/metrics` over HTTP (axum).
+//! `/healthz`, `/readyz` and `/metrics` over HTTP (axum), and on the same port the read-only
+//! journal API (`/api/v1/...`, see `api`).
 //!
 //! Liveness and readiness mean different things here. `/healthz` only says the process
 //! answers: restarting a trader mid-cycle is worse than a slow one. `/readyz` says the trader
@@ -22,6 +23,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::sync::watch;
 
+use crate::api::JournalApi;
 use crate::metrics::Metrics;
 
 /// Shared health state: written by the trader loop, read by the probes.
@@ -120,6 +122,16 @@ pub fn router(health: Arc<Health>, metrics: Metrics) -> Router {
         .with_state(AppState { health, metrics })
 }
 
+/// The probes and metrics, and the read-only journal API (`/api/v1/...`) when the process
+/// has a journal.
+pub fn router_with_api(health: Arc<Health>, metrics: Metrics, api: Option<JournalApi>) -> Router {
+    let probes = router(health, metrics);
+    match api {
+        Some(api) => probes.merge(crate::api::routes(api)),
+        None => probes,
+    }
+}
+
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let reasons = state.health.unready_reasons();
     if reasons.is_empty() {
@@ -141,11 +153,12 @@ pub async fn serve(
     listen: SocketAddr,
     health: Arc<Health>,
     metrics: Metrics,
+    api: Option<JournalApi>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(%listen, "serving /healthz, /readyz, /metrics");
-    axum::serve(listener, router(health, metrics))
+    tracing::info!(%listen, journal_api = api.is_some(), "serving /healthz, /readyz, /metrics");
+    axum::serve(listener, router_with_api(health, metrics, api))
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         })

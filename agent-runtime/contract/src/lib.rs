@@ -9,6 +9,8 @@
 //! - [`backup`]: backup destinations, retention, the backup and restore pods' arguments and
 //!   what they report in the strategy's status;
 //! - [`cron`]: how a five-field cron expression is read, by both sides;
+//! - [`journal_api`]: what the runtime's read-only journal API (`/api/v1/...`) answers, as
+//!   the plugin and the dashboard decode it;
 //! - [`status`]: the runtime's part of a strategy's status, and the Lease annotation the
 //!   operator hands a switchover over with.
 //!
@@ -19,5 +21,6 @@ pub mod backup;
 pub mod command;
 pub mod config;
 pub mod cron;
+pub mod journal_api;
 pub mod layout;
 pub mod status;

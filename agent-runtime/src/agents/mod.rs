@@ -7,6 +7,8 @@
 pub mod llm;
 pub mod quant;
 
+use std::collections::BTreeMap;
+
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
@@ -32,5 +34,12 @@ pub trait Analyst: Send + Sync {
             }
         }
         .boxed()
+    }
+
+    /// The indicator values the seat computes from the snapshot (name → value), journalled
+    /// with the decision's data window so the decision can be audited. Seats that compute
+    /// none (an LLM seat reads the bars as text) have none.
+    fn indicators(&self, _snapshot: &Snapshot) -> BTreeMap<String, f64> {
+        BTreeMap::new()
     }
 }

@@ -9,6 +9,8 @@
 //! measures how calm the market is (1 = calm, 0 = turbulent), and the decision uses that to
 //! scale conviction (see `decision`).
 
+use std::collections::BTreeMap;
+
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
@@ -95,6 +97,55 @@ impl Analyst for QuantAnalyst {
     fn analyze<'a>(&'a self, snapshot: &'a Snapshot) -> BoxFuture<'a, AnalystReport> {
         futures::future::ready(analyze(&self.role, self.method, snapshot)).boxed()
     }
+
+    fn indicators(&self, snapshot: &Snapshot) -> BTreeMap<String, f64> {
+        indicators(self.method, snapshot)
+    }
+}
+
+/// The latest value of each indicator `method` reads, named with its period (`sma20`,
+/// `rsi14`): what the analyst saw, for the journal. One missing for want of history is
+/// left out.
+pub fn indicators(method: QuantMethod, snapshot: &Snapshot) -> BTreeMap<String, f64> {
+    let closes: Vec<f64> = snapshot.bars.iter().map(|b| b.close).collect();
+    let mut values = BTreeMap::new();
+    let mut put = |name: String, value: Option<f64>| {
+        if let Some(value) = value.filter(|v| v.is_finite()) {
+            values.insert(name, value);
+        }
+    };
+    match method {
+        QuantMethod::Trend => {
+            put(format!("sma{TREND_FAST}"), last(&sma(&closes, TREND_FAST)));
+            put(format!("sma{TREND_SLOW}"), last(&sma(&closes, TREND_SLOW)));
+        }
+        QuantMethod::Momentum => {
+            let (fast, slow, signal) = MACD_PERIODS;
+            let macd_now = last(&macd(&closes, fast, slow, signal));
+            put(format!("rsi{RSI_PERIOD}"), last(&rsi(&closes, RSI_PERIOD)));
+            put("macdHistogram".into(), macd_now.map(|m| m.histogram));
+            put("macdSignal".into(), macd_now.map(|m| m.signal));
+        }
+        QuantMethod::MeanReversion => {
+            let bands = last(&bollinger(&closes, BAND_PERIOD, BAND_WIDTH));
+            put(
+                format!("zScore{BAND_PERIOD}"),
+                last(&z_score(&closes, BAND_PERIOD)),
+            );
+            put("bollingerLower".into(), bands.map(|b| b.lower));
+            put("bollingerMiddle".into(), bands.map(|b| b.middle));
+            put("bollingerUpper".into(), bands.map(|b| b.upper));
+        }
+        QuantMethod::Volatility => {
+            let highs: Vec<f64> = snapshot.bars.iter().map(|b| b.high).collect();
+            let lows: Vec<f64> = snapshot.bars.iter().map(|b| b.low).collect();
+            put(
+                format!("atr{ATR_PERIOD}"),
+                last(&atr(&highs, &lows, &closes, ATR_PERIOD)),
+            );
+        }
+    }
+    values
 }
 
 type View = Option<(Signal, f64, String)>;

@@ -28,7 +28,9 @@ use crate::agents::{Analyst, Snapshot};
 use crate::broker::order_id::client_order_id;
 use crate::config::{Identity, TradingStateWatch};
 use crate::decision::{DecisionInput, PortfolioManager};
-use crate::domain::{Action, Decision, OrderRequest, OrderStatus, PositionCorrection, Side};
+use crate::domain::{
+    Action, DataWindow, Decision, OrderRequest, OrderStatus, PositionCorrection, Side,
+};
 use crate::leadership::Leadership;
 use crate::market::MarketData;
 use crate::metrics::Metrics;
@@ -216,7 +218,7 @@ impl CycleRunner {
         let analyses =
             futures::future::join_all(snapshots.iter().map(|s| self.analyze(s, account))).await;
         let mut proposals = Vec::new();
-        for (snapshot, (decision, events)) in snapshots.iter().zip(analyses) {
+        for (snapshot, (decision, events, window)) in snapshots.iter().zip(analyses) {
             self.metrics
                 .decisions
                 .with_label_values(&[decision.action.as_str()])
@@ -234,6 +236,7 @@ impl CycleRunner {
                 cycle_id: cycle_id.to_string(),
                 time: now,
                 decision: decision.clone(),
+                window,
             })
             .await?;
             proposals.push((snapshot, decision.clone()));
@@ -337,15 +340,24 @@ impl CycleRunner {
             .collect()
     }
 
-    /// The decision for one symbol, and the LLM events on the way to it (in-process seats,
-    /// the pool's, the debate's) so the journal can say why a seat said what it said.
+    /// The decision for one symbol, the LLM events on the way to it (in-process seats, the
+    /// pool's, the debate's) so the journal can say why a seat said what it said, and the
+    /// data window the seats saw.
     async fn analyze(
         &self,
         snapshot: &Snapshot,
         account: &AccountState,
-    ) -> (Decision, Vec<LlmEvent>) {
+    ) -> (Decision, Vec<LlmEvent>, Option<DataWindow>) {
         let mut snapshot = snapshot.clone();
         snapshot.position = account.position(&snapshot.symbol).cloned();
+        let window = DataWindow::of(&snapshot).map(|mut window| {
+            window.indicators = self
+                .analysts
+                .iter()
+                .map(|a| (a.role().to_string(), a.indicators(&snapshot)))
+                .collect();
+            window
+        });
         let local =
             futures::future::join_all(self.analysts.iter().map(|a| a.analyze_detailed(&snapshot)));
         let (local, pooled) = match &self.pool {
@@ -384,7 +396,7 @@ impl CycleRunner {
             reports: &reports,
             debate: debate.as_ref(),
         });
-        (decision, events)
+        (decision, events, window)
     }
 
     async fn execute(

@@ -16,7 +16,7 @@ use crate::config::TradingState;
 use crate::domain::orders::MarketClock;
 use crate::domain::risk::{Clip, Intent, Rejection, Trip};
 use crate::domain::{
-    AnalystReport, Decision, Fill, LlmEvent, OrderRequest, OrderStatus, Position,
+    AnalystReport, DataWindow, Decision, Fill, LlmEvent, OrderRequest, OrderStatus, Position,
     PositionCorrection, Snapshot, SpendLedger,
 };
 
@@ -122,6 +122,9 @@ pub enum JournalEntry {
         cycle_id: String,
         time: DateTime<Utc>,
         decision: Decision,
+        /// The bars the seats saw and what each computed; `None` from older entries.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window: Option<DataWindow>,
     },
     RiskRejected {
         cycle_id: String,

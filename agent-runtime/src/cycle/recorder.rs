@@ -70,9 +70,10 @@ impl JournalRecorder {
                 cycle_id,
                 time,
                 decision,
+                window,
             } => self
                 .journal
-                .record_decision(cycle_id, *time, decision)
+                .record_decision_seen(cycle_id, *time, decision, window.as_ref())
                 .await
                 .map(|_| ()),
             JournalEntry::RiskRejected {

@@ -11,10 +11,12 @@ pub mod paper;
 pub mod risk;
 mod snapshot;
 mod spend;
+mod window;
 
 pub use llm_event::LlmEvent;
 pub use snapshot::Snapshot;
 pub use spend::{LlmCall, SpendLedger};
+pub use window::DataWindow;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

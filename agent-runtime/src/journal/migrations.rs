@@ -46,6 +46,11 @@ const SQLITE: Embedded = &[
         "provider_holds",
         include_str!("migrations/sqlite/0006_provider_holds.sql"),
     ),
+    (
+        7,
+        "journal_api",
+        include_str!("migrations/sqlite/0007_journal_api.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -78,6 +83,11 @@ const POSTGRES: Embedded = &[
         6,
         "provider_holds",
         include_str!("migrations/postgres/0006_provider_holds.sql"),
+    ),
+    (
+        7,
+        "journal_api",
+        include_str!("migrations/postgres/0007_journal_api.sql"),
     ),
 ];
 

@@ -24,10 +24,12 @@
 
 mod llm_calls;
 mod migrations;
+mod pages;
 mod paper_state;
 pub mod portable;
 mod records;
 
+pub use pages::{EquityExtremes, MAX_POSITIONS, PageRequest, PositionRow, SpendRow};
 pub use records::{
     CycleRecord, CycleStatus, DecisionRecord, EquitySnapshot, EventRecord, OrderRecord,
     RejectionRecord,
@@ -221,6 +223,11 @@ pub(crate) fn enum_text<T: Serialize>(value: &T) -> String {
         Ok(other) => other.to_string(),
         Err(_) => String::new(),
     }
+}
+
+/// [`enum_text`] for readers outside the journal (the API names statuses as it stores them).
+pub fn enum_name<T: Serialize>(value: &T) -> String {
+    enum_text(value)
 }
 
 /// The inverse of [`enum_text`].

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Journal, JournalError, enum_text, in_transaction, parse_enum, with_pool};
 use crate::domain::orders::{BrokerOrder, FilledSoFar, QUANTITY_EPSILON, position_after_fill};
-use crate::domain::{Action, AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position};
+use crate::domain::{
+    Action, AnalystReport, DataWindow, Decision, Fill, OrderRequest, OrderStatus, Position,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,6 +38,8 @@ pub struct DecisionRecord {
     pub cycle_id: String,
     pub decided_at: DateTime<Utc>,
     pub decision: Decision,
+    /// The bars its seats saw; `None` for decisions journalled before it was recorded.
+    pub window: Option<DataWindow>,
 }
 
 /// An order as the strategy journalled it.
@@ -79,7 +83,7 @@ pub struct EventRecord {
 }
 
 #[derive(sqlx::FromRow)]
-struct OrderRow {
+pub(super) struct OrderRow {
     client_order_id: String,
     cycle_id: Option<String>,
     symbol: String,
@@ -95,7 +99,7 @@ struct OrderRow {
 }
 
 impl OrderRow {
-    fn into_record(self) -> Result<OrderRecord, JournalError> {
+    pub(super) fn into_record(self) -> Result<OrderRecord, JournalError> {
         Ok(OrderRecord {
             request: OrderRequest {
                 client_order_id: self.client_order_id,
@@ -116,7 +120,7 @@ impl OrderRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct FillRow {
+pub(super) struct FillRow {
     fill_id: String,
     client_order_id: String,
     symbol: String,
@@ -125,6 +129,24 @@ struct FillRow {
     price: f64,
     commission: f64,
     filled_at: DateTime<Utc>,
+}
+
+pub(super) const FILL_COLUMNS: &str =
+    "fill_id, client_order_id, symbol, side, quantity, price, commission, filled_at";
+
+impl FillRow {
+    pub(super) fn into_fill(self) -> Result<Fill, JournalError> {
+        Ok(Fill {
+            side: parse_enum("fill side", &self.side)?,
+            fill_id: self.fill_id,
+            client_order_id: self.client_order_id,
+            symbol: self.symbol,
+            quantity: self.quantity,
+            price: self.price,
+            commission: self.commission,
+            time: self.filled_at,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -138,11 +160,12 @@ struct DecisionRow {
     rationale: String,
     reports: String,
     decided_at: DateTime<Utc>,
+    data_window: Option<String>,
 }
 
-const CYCLE_COLUMNS: &str = "cycle_id, started_at, finished_at, status, summary";
+pub(super) const CYCLE_COLUMNS: &str = "cycle_id, started_at, finished_at, status, summary";
 
-type CycleRow = (
+pub(super) type CycleRow = (
     String,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
@@ -150,7 +173,7 @@ type CycleRow = (
     Option<String>,
 );
 
-fn cycle_record(
+pub(super) fn cycle_record(
     (cycle_id, started_at, finished_at, status, summary): CycleRow,
 ) -> Result<CycleRecord, JournalError> {
     Ok(CycleRecord {
@@ -162,7 +185,7 @@ fn cycle_record(
     })
 }
 
-const ORDER_COLUMNS: &str = "client_order_id, cycle_id, symbol, side, quantity, reference_price, \
+pub(super) const ORDER_COLUMNS: &str = "client_order_id, cycle_id, symbol, side, quantity, reference_price, \
      status, broker_order_id, message, created_at, updated_at, lease_epoch";
 
 /// Upserts `$position` (deleting it when flat) through the transaction `$tx`.
@@ -306,14 +329,32 @@ impl Journal {
         decided_at: DateTime<Utc>,
         decision: &Decision,
     ) -> Result<i64, JournalError> {
-        let reports =
-            serde_json::to_string(&decision.reports).map_err(|err| JournalError::Corrupt {
-                what: "analyst reports",
+        self.record_decision_seen(cycle_id, decided_at, decision, None)
+            .await
+    }
+
+    /// Journals a decision with every analyst report and the data window its seats saw (both
+    /// as JSON); returns its row id.
+    pub async fn record_decision_seen(
+        &self,
+        cycle_id: &str,
+        decided_at: DateTime<Utc>,
+        decision: &Decision,
+        window: Option<&DataWindow>,
+    ) -> Result<i64, JournalError> {
+        let as_json = |what, value: Result<String, serde_json::Error>| {
+            value.map_err(|err| JournalError::Corrupt {
+                what,
                 value: err.to_string(),
-            })?;
+            })
+        };
+        let reports = as_json("analyst reports", serde_json::to_string(&decision.reports))?;
+        let window = window
+            .map(|w| as_json("data window", serde_json::to_string(w)))
+            .transpose()?;
         let sql = "INSERT INTO decisions (cycle_id, symbol, action, target_quantity, confidence, \
-                   rationale, reports, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                   RETURNING id";
+                   rationale, reports, decided_at, data_window) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
         let (id,): (i64,) = with_pool!(self, pool => sqlx::query_as(sql)
             .bind(cycle_id)
             .bind(&decision.symbol)
@@ -323,6 +364,7 @@ impl Journal {
             .bind(&decision.rationale)
             .bind(reports)
             .bind(decided_at)
+            .bind(&window)
             .fetch_one(pool)
             .await)?;
         Ok(id)
@@ -331,7 +373,7 @@ impl Journal {
     /// The decisions of one cycle, in the order they were made.
     pub async fn decisions(&self, cycle_id: &str) -> Result<Vec<DecisionRecord>, JournalError> {
         let sql = "SELECT id, cycle_id, symbol, action, target_quantity, confidence, rationale, \
-                   reports, decided_at FROM decisions WHERE cycle_id = $1 ORDER BY id";
+                   reports, decided_at, data_window FROM decisions WHERE cycle_id = $1 ORDER BY id";
         let rows: Vec<DecisionRow> =
             with_pool!(self, pool => sqlx::query_as(sql).bind(cycle_id).fetch_all(pool).await)?;
         rows.into_iter()
@@ -342,7 +384,17 @@ impl Journal {
                         value: row.reports.clone(),
                     })?;
                 let action: Action = parse_enum("decision action", &row.action)?;
+                let window = row
+                    .data_window
+                    .as_deref()
+                    .map(serde_json::from_str::<DataWindow>)
+                    .transpose()
+                    .map_err(|_| JournalError::Corrupt {
+                        what: "data window",
+                        value: row.data_window.clone().unwrap_or_default(),
+                    })?;
                 Ok(DecisionRecord {
+                    window,
                     id: row.id,
                     cycle_id: row.cycle_id,
                     decided_at: row.decided_at,
@@ -541,20 +593,7 @@ impl Journal {
                    filled_at FROM fills ORDER BY id";
         let rows: Vec<FillRow> =
             with_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(Fill {
-                    side: parse_enum("fill side", &row.side)?,
-                    fill_id: row.fill_id,
-                    client_order_id: row.client_order_id,
-                    symbol: row.symbol,
-                    quantity: row.quantity,
-                    price: row.price,
-                    commission: row.commission,
-                    time: row.filled_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(FillRow::into_fill).collect()
     }
 
     /// The strategy's open positions, by symbol.

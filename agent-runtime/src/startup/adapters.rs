@@ -21,6 +21,8 @@ pub struct Journalled {
     pub recorder: Arc<dyn Recorder>,
     /// The equity P&L is measured from (see [`pnl_baseline`]).
     pub baseline: Option<f64>,
+    /// The journal itself, for the read-only journal API.
+    pub journal: Journal,
 }
 
 impl Journalled {
@@ -37,8 +39,9 @@ impl Journalled {
             Arc::new(BrokerExecution::new(broker, journal.clone()).with_policy(&config.orders));
         Ok(Self {
             execution,
-            recorder: Arc::new(JournalRecorder::new(journal)),
+            recorder: Arc::new(JournalRecorder::new(journal.clone())),
             baseline,
+            journal,
         })
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::StartError;
 use super::adapters::{ClusterParts, Journalled};
+use crate::api::JournalApi;
 use crate::config::{RuntimeConfig, TradingStateWatch};
 use crate::cycle::build::{self, BuildError};
 use crate::cycle::runner::Ports;
@@ -46,6 +47,8 @@ pub struct Assembled {
     pub trader: Trader,
     pub metrics: Metrics,
     pub listen: SocketAddr,
+    /// The read-only journal API, served beside the probes.
+    pub api: JournalApi,
 }
 
 /// Wires the trader from `config`, step by step, in the order a failure should be found:
@@ -65,6 +68,12 @@ pub async fn assemble(
     let stale = schedule.nominal_interval() * config.server.stale_after_intervals.max(1);
     let health = Arc::new(Health::new(stale.max(Duration::from_secs(10))));
     let journalled = Journalled::open(config).await?;
+    let api = JournalApi {
+        journal: journalled.journal.clone(),
+        identity: config.identity.clone(),
+        metrics: metrics.clone(),
+        pnl_baseline: journalled.baseline,
+    };
     let cluster = ClusterParts::open(config, kubeconfig, once).await?;
     let leadership: Arc<dyn Leadership> = match &cluster.election {
         Some(election) => election.clone(),
@@ -92,6 +101,7 @@ pub async fn assemble(
         },
         metrics,
         listen,
+        api,
     })
 }
 
@@ -111,6 +121,7 @@ impl Assembled {
             self.listen,
             health,
             self.metrics,
+            Some(self.api),
             server_stop,
         ));
         let exit = if once {

@@ -370,6 +370,15 @@ fn synthetic_row(table: &str, i: usize) -> Vec<serde_json::Value> {
                 i % 10
             )),
             json!(at(i)),
+            // The data window its seats saw (journalled since migration 7); older rows have none.
+            if i.is_multiple_of(2) {
+                json!(format!(
+                    "{{\"symbol\":\"{symbol}\",\"timeframe\":\"1d\",\"barCount\":{}}}",
+                    60 + i % 5
+                ))
+            } else {
+                serde_json::Value::Null
+            },
         ],
         "orders" => vec![
             json!(format!("desk-s-{i:09}-{symbol}-{side}")),

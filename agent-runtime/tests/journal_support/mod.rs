@@ -213,6 +213,34 @@ pub async fn an_older_dump_loads(journal: &Journal) {
             },
             row(1, "o-1"),
             row(2, "o-2"),
+            // Decisions from before their data window was journalled (migration 7).
+            Item::Table {
+                name: "decisions".into(),
+                columns: [
+                    "id",
+                    "cycle_id",
+                    "symbol",
+                    "action",
+                    "target_quantity",
+                    "confidence",
+                    "rationale",
+                    "reports",
+                    "decided_at",
+                ]
+                .map(String::from)
+                .to_vec(),
+            },
+            Item::Row(vec![
+                serde_json::json!(1),
+                serde_json::json!("c-1"),
+                serde_json::json!("AAPL"),
+                serde_json::json!("hold"),
+                serde_json::json!(0.0),
+                serde_json::json!(0.5),
+                serde_json::json!("nothing to do"),
+                serde_json::json!("[]"),
+                serde_json::json!("2025-01-02T15:00:00.000000Z"),
+            ]),
         ]
         .into(),
     );
@@ -235,6 +263,12 @@ pub async fn an_older_dump_loads(journal: &Journal) {
     assert_eq!(
         ids,
         [("o-1".into(), "o-1".into()), ("o-2".into(), "o-2".into())]
+    );
+    let decisions = journal.decisions("c-1").await.unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(
+        decisions[0].window, None,
+        "an older decision has no data window"
     );
 }
 

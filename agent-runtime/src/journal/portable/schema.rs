@@ -84,6 +84,7 @@ pub const TABLES: &[Table] = &[
             ("rationale", Text),
             ("reports", Text),
             ("decided_at", Time),
+            ("data_window", Text),
         ],
         identity: true,
     },
