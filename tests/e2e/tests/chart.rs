@@ -23,7 +23,7 @@ use e2e::{wait_for, yaml_documents};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::api::rbac::v1::ClusterRole;
+use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::ListParams;
 use kube::{Api, Client};
@@ -352,6 +352,8 @@ async fn installed_and_upgraded_the_charts_service_account_reconciles_every_exam
         );
     }
 
+    users_get_the_kinds_through_view_and_edit(&client, watched[0], &rns).await;
+
     let uninstalled = sh(
         "helm",
         &format!("uninstall {release} -n {rns} --wait"),
@@ -364,6 +366,70 @@ async fn installed_and_upgraded_the_charts_service_account_reconciles_every_exam
         ns.delete().await.unwrap();
     }
     release_ns.delete().await.unwrap();
+}
+
+/// People bound to Kubernetes' `view` in a namespace read the three kinds there; bound to
+/// `edit`, they change them too (the plugin's actions are spec fields). The journal's
+/// `services/proxy` is never part of what the chart aggregates into `view`.
+const VIEWER: &str = "
+yes get     tradingstrategies.tradeplane.io         W  view reads strategies
+yes list    brokeraccounts.tradeplane.io            W  view reads accounts
+yes watch   agentpools.tradeplane.io                W  view reads pools
+yes get     tradingstrategies.tradeplane.io:status  W  view reads status
+no  patch   tradingstrategies.tradeplane.io         W  an action changes the spec: edit only
+no  get     services:proxy                          W  the journal is not part of view
+no  get     tradingstrategies.tradeplane.io         R  bound in one namespace only
+";
+const EDITOR: &str = "
+yes patch   tradingstrategies.tradeplane.io         W  suspend, resume, restart, switchover
+yes create  brokeraccounts.tradeplane.io            W  edit creates the kinds
+yes delete  agentpools.tradeplane.io                W  edit deletes the kinds
+no  patch   tradingstrategies.tradeplane.io:status  W  the status belongs to the operator and runtime
+yes get     services:proxy                          W  Kubernetes' own edit holds it (charts/tradeplane/README.md)
+no  patch   tradingstrategies.tradeplane.io         R  bound in one namespace only
+";
+
+/// Binds a user to `view` and another to `edit` in `namespace` and checks what each may do
+/// with the kinds, once the cluster's role aggregation has taken the chart's roles in.
+async fn users_get_the_kinds_through_view_and_edit(client: &Client, namespace: &str, rns: &str) {
+    let bindings = Api::<RoleBinding>::namespaced(client.clone(), namespace);
+    for (user, role) in [("tradeplane-viewer", "view"), ("tradeplane-editor", "edit")] {
+        let binding: RoleBinding = serde_json::from_value(json!({
+            "metadata": {"name": user},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        }))
+        .unwrap();
+        bindings
+            .create(&Default::default(), &binding)
+            .await
+            .unwrap();
+    }
+    let roles = Api::<ClusterRole>::all(client.clone());
+    for (role, verb) in [("view", "get"), ("edit", "patch")] {
+        let aggregated = move |object: Option<&ClusterRole>| {
+            object.is_some_and(|role| {
+                role.rules.iter().flatten().any(|rule| {
+                    rule.resources
+                        .iter()
+                        .flatten()
+                        .any(|r| r == "tradingstrategies")
+                        && rule.verbs.iter().any(|v| v == verb)
+                })
+            })
+        };
+        let what = format!("the chart's roles aggregated into {role}");
+        wait_for(&roles, role, &what, Duration::from_secs(60), aggregated)
+            .await
+            .unwrap();
+    }
+    let scopes = [("W", namespace), ("R", rns)];
+    assert_table("view", None, "tradeplane-viewer", &table(VIEWER, &scopes))
+        .await
+        .unwrap();
+    assert_table("edit", None, "tradeplane-editor", &table(EDITOR, &scopes))
+        .await
+        .unwrap();
 }
 
 /// What the cluster-wide operator may do: its kinds, children and credential Secrets in any

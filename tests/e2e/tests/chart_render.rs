@@ -259,11 +259,24 @@ async fn the_deployment_is_hardened_and_the_runtime_image_reaches_the_operator()
     }
 }
 
-/// Every rule of every Role and ClusterRole in `objects`.
+/// Whether `role` is one the chart folds into Kubernetes' built-in roles for people, rather
+/// than one of the operator's own.
+fn aggregated(role: &Value) -> bool {
+    role["metadata"]["labels"]
+        .as_object()
+        .is_some_and(|labels| {
+            labels
+                .keys()
+                .any(|k| k.starts_with("rbac.authorization.k8s.io/aggregate-to-"))
+        })
+}
+
+/// Every rule of every Role and ClusterRole of the operator's in `objects`.
 fn rules(objects: &[Value]) -> Vec<Value> {
     let roles = objects
         .iter()
-        .filter(|o| o["kind"] == "Role" || o["kind"] == "ClusterRole");
+        .filter(|o| o["kind"] == "Role" || o["kind"] == "ClusterRole")
+        .filter(|o| !aggregated(o));
     roles
         .flat_map(|o| o["rules"].as_array().unwrap().clone())
         .collect()
@@ -321,10 +334,16 @@ async fn the_rbac_names_no_wildcard_and_is_namespaced_when_namespaces_are_listed
         .filter(|r| r["resources"] == json!(["prometheusrules", "podmonitors"]))
         .collect();
     assert_eq!(monitoring.len(), 1, "one rule for the monitoring children");
-    assert_eq!(of_kind(&cluster_wide, "ClusterRole").len(), 1);
+    let operators_cluster_roles = |objects| {
+        of_kind(objects, "ClusterRole")
+            .into_iter()
+            .filter(|role| !aggregated(role))
+            .count()
+    };
+    assert_eq!(operators_cluster_roles(&cluster_wide), 1);
     assert_eq!(of_kind(&cluster_wide, "ClusterRoleBinding").len(), 1);
 
-    assert!(of_kind(&restricted, "ClusterRole").is_empty());
+    assert_eq!(operators_cluster_roles(&restricted), 0);
     assert!(of_kind(&restricted, "ClusterRoleBinding").is_empty());
     let roles = of_kind(&restricted, "Role");
     let namespaces: Vec<&Value> = roles.iter().map(|r| &r["metadata"]["namespace"]).collect();
@@ -397,5 +416,54 @@ async fn the_dashboards_ship_as_configmaps_for_grafanas_sidecar_when_asked() {
     assert!(
         refused.contains("/metrics/dashboards/namespace"),
         "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn people_read_the_kinds_through_view_and_change_them_through_edit_never_the_proxy() {
+    let objects = rendered("{}").await;
+    let roles: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "ClusterRole" && aggregated(o))
+        .collect();
+    let named = |suffix: &str| {
+        roles
+            .iter()
+            .find(|r| r["metadata"]["name"].as_str().unwrap().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no aggregated ClusterRole ending in {suffix}"))
+    };
+    let label = |role: &Value, to: &str| {
+        role["metadata"]["labels"][format!("rbac.authorization.k8s.io/aggregate-to-{to}")].clone()
+    };
+    let view = named("-view");
+    let edit = named("-edit");
+    for to in ["view", "edit", "admin"] {
+        assert_eq!(label(view, to), "true", "view aggregates to {to}");
+    }
+    assert_eq!(
+        label(edit, "view"),
+        Value::Null,
+        "changing the kinds is not part of view"
+    );
+    assert_eq!(label(edit, "edit"), "true");
+    for rule in view["rules"].as_array().unwrap() {
+        assert_eq!(rule["verbs"], json!(["get", "list", "watch"]), "{rule}");
+    }
+    assert_eq!(
+        edit["rules"][0]["resources"],
+        json!(["tradingstrategies", "brokeraccounts", "agentpools"])
+    );
+    for role in &roles {
+        let text = role["rules"].to_string();
+        assert!(
+            !text.contains("proxy") && !text.contains("secrets") && !text.contains('*'),
+            "{text}"
+        );
+    }
+
+    let off = rendered("rbac: {aggregateToDefaultRoles: false}").await;
+    assert!(
+        !off.iter().any(aggregated),
+        "aggregateToDefaultRoles: false renders none"
     );
 }
