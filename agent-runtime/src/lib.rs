@@ -5,6 +5,7 @@
 //! (`trader`, `worker`, `cycle`, `backup`, `restore`, `check-config`) with a [`config::RuntimeConfig`].
 
 pub mod agents;
+pub mod backtest;
 pub mod backup;
 pub mod broker;
 pub mod cli;
