@@ -184,7 +184,10 @@ fn main() -> BenchResult<()> {
     println!("== agent-runtime backtest (full pipeline, next-open fills) ==");
     let mut largest = None;
     for bars in sizes() {
-        let data = dir.join(format!("SPY-{bars}.csv"));
+        // The file's name is the symbol's.
+        let size_dir = dir.join(bars.to_string());
+        std::fs::create_dir_all(&size_dir)?;
+        let data = size_dir.join("SPY.csv");
         write_bars(&data, bars)?;
         let summary = backtest(&quant, &data)?;
         let rate = number(&summary, "barsPerSecond");
