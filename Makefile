@@ -43,7 +43,9 @@ argocd-cm:
 	UPDATE_ARGOCD_CM=1 cargo test -q -p e2e --test argocd_lua argocd_cm_is_generated_from_the_lua_files
 
 ## bench: benchmarks that print figures (not asserted): the runtime's pipeline, journal,
-## worker and backups (TRADEPLANE_BENCH_BACKUP_ROWS=10000,100000,1000000 by default), then the
+## worker and backups (TRADEPLANE_BENCH_BACKUP_ROWS=10000,100000,1000000 by default), the
+## `agent-runtime backtest` bars/s and peak RSS at TRADEPLANE_BENCH_BACKTEST_BARS=50000,1000000
+## and its ratio against backtesting.py (installed into a venv under $(TRADEPLANE_CACHE)), then the
 ## operator's reconcile throughput, no-op writes and memory on a private control plane
 ## (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes), then failover
 ## after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second

@@ -5,6 +5,12 @@
 //! now, below one bar ago") plain index arithmetic and keep the functions pure and testable.
 //! Smoothing follows the textbook definitions: EMA seeded with the SMA of its first window,
 //! RSI and ATR with Wilder's smoothing (alpha = 1/period) seeded the same way.
+//!
+//! The analysts do not recompute these over a window each cycle: they keep the [`rolling`]
+//! states, O(1) per bar. The series functions here are the reference those are tested
+//! against, and what one-off callers use.
+
+pub mod rolling;
 
 /// Simple moving average of the last `period` values.
 pub fn sma(values: &[f64], period: usize) -> Vec<Option<f64>> {

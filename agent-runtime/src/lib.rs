@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod api;
+pub mod backtest;
 pub mod backup;
 pub mod broker;
 pub mod cli;

@@ -30,6 +30,7 @@ fn seat(role: &str, weight: f64) -> AnalystConfig {
         role: role.into(),
         kind: AnalystKind::Quant {
             method: QuantMethod::Trend,
+            params: Default::default(),
         },
         weight,
     }

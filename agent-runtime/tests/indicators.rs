@@ -109,3 +109,45 @@ fn atr_uses_gaps_and_wilder_smoothing() {
     assert_eq!(series, [None, Some(2.0), Some(2.0), Some(3.0), Some(3.75)]);
     assert_eq!(previous(&series), Some(3.0));
 }
+
+/// A deterministic wiggly series with a trend, for comparing rolling states with series.
+fn wiggle(n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| 100.0 + 0.05 * i as f64 + 3.0 * ((i as f64) * 0.37).sin() + ((i * 7) % 5) as f64)
+        .collect()
+}
+
+#[test]
+fn rolling_states_agree_with_the_series_bar_by_bar() {
+    use agent_runtime::indicators::rolling::{Atr, MacdState, RollingStats, Rsi, Sma, Smoothed};
+    let closes = wiggle(400);
+    let highs: Vec<f64> = closes.iter().map(|c| c + 1.5).collect();
+    let lows: Vec<f64> = closes.iter().map(|c| c - 1.0).collect();
+    use agent_runtime::indicators::{rolling_std, wilder};
+    let (sma20, ema12, wilder14) = (sma(&closes, 20), ema(&closes, 12), wilder(&closes, 14));
+    let (rsi14, macd_series) = (rsi(&closes, 14), macd(&closes, 12, 26, 9));
+    let (atr14, std20) = (atr(&highs, &lows, &closes, 14), rolling_std(&closes, 20));
+    let (mut s, mut e, mut w) = (Sma::new(20), Smoothed::ema(12), Smoothed::wilder(14));
+    let (mut r, mut m, mut a, mut st) = (
+        Rsi::new(14),
+        MacdState::new(12, 26, 9),
+        Atr::new(14),
+        RollingStats::new(20),
+    );
+    for i in 0..closes.len() {
+        let c = closes[i];
+        // Sums taken in the same order: exactly equal.
+        assert_eq!(s.update(c), sma20[i], "sma at {i}");
+        assert_eq!(e.update(c), ema12[i], "ema at {i}");
+        assert_eq!(w.update(c), wilder14[i], "wilder at {i}");
+        assert_eq!(r.update(c), rsi14[i], "rsi at {i}");
+        assert_eq!(m.update(c), macd_series[i], "macd at {i}");
+        assert_eq!(a.update(highs[i], lows[i], c), atr14[i], "atr at {i}");
+        // Shifted sums: equal to rounding.
+        let rolling = st.update(c).map(|(_, std)| std);
+        match (rolling, std20[i]) {
+            (Some(x), Some(y)) => assert!((x - y).abs() < 1e-9, "std at {i}: {x} vs {y}"),
+            (x, y) => assert_eq!(x.is_some(), y.is_some(), "std at {i}"),
+        }
+    }
+}

@@ -153,3 +153,39 @@ async fn the_boxed_analyst_reports_under_its_seat() {
         ("technical", Signal::Bullish)
     );
 }
+
+#[tokio::test]
+async fn a_seat_fed_bar_by_bar_reports_what_a_fresh_analysis_of_the_window_does() {
+    // The rolling state only ever sees the new bars; the one-off analysis recomputes from
+    // the window. For sums and windows they agree; the EMAs of momentum are seeded where the
+    // seat's history began, so that method is compared from one shared start.
+    let closes: Vec<f64> = (0..300)
+        .map(|i| 100.0 + 10.0 * ((i as f64) * 0.11).sin() + 0.03 * i as f64)
+        .collect();
+    let all = bars(&closes, 0.8);
+    for method in [
+        QuantMethod::Trend,
+        QuantMethod::Momentum,
+        QuantMethod::MeanReversion,
+        QuantMethod::Volatility,
+    ] {
+        let seat = quant_analyst("seat", method);
+        for end in 1..=all.bars.len() {
+            let window = Snapshot {
+                bars: all.bars[end.saturating_sub(60)..end].to_vec(),
+                ..all.clone()
+            };
+            let incremental = seat.analyze(&window).await;
+            let from_start = Snapshot {
+                bars: all.bars[..end].to_vec(),
+                ..all.clone()
+            };
+            let fresh = analyze("seat", method, &from_start);
+            assert_eq!(incremental.signal, fresh.signal, "{method:?} at {end}");
+            assert!(
+                (incremental.confidence - fresh.confidence).abs() < 1e-9,
+                "{method:?} at {end}: {incremental:?} vs {fresh:?}"
+            );
+        }
+    }
+}

@@ -222,6 +222,7 @@ fn pool_config(llm_url: &str) -> RuntimeConfig {
             role: "trend".into(),
             kind: AnalystKind::Quant {
                 method: QuantMethod::Trend,
+                params: Default::default(),
             },
             weight: 1.0,
         },

@@ -73,6 +73,10 @@ pub enum Mode {
         #[arg(long)]
         json: bool,
     },
+    /// Backtest the configured strategy over recorded bars: the trader's own pipeline
+    /// (analysts, debate, decision, risk, orders) against a simulated broker; prints a JSON
+    /// summary of the run's statistics. Refuses any broker but the simulated (paper) one.
+    Backtest(BacktestArgs),
     /// Validate a config and print every problem, naming the field; starts nothing.
     CheckConfig {
         /// The file to check (the same as `--config`).
@@ -93,6 +97,44 @@ pub enum Mode {
         #[command(subcommand)]
         command: BackupsCommand,
     },
+}
+
+/// How the simulated broker fills an order decided at a bar's close.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum FillModel {
+    /// At the next bar's open (the decision could not have traded earlier).
+    #[default]
+    NextOpen,
+    /// At the deciding bar's close.
+    Close,
+}
+
+/// `agent-runtime backtest`: the execution settings default to the config's paper broker.
+#[derive(Args, Debug)]
+pub struct BacktestArgs {
+    #[command(flatten)]
+    pub config: ConfigFile,
+    /// A CSV file or directory of CSV files; defaults to `marketData.path`.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// When an order fills: `next-open` or `close`.
+    #[arg(long, value_enum, default_value_t = FillModel::NextOpen)]
+    pub fill: FillModel,
+    /// Starting cash; defaults to the paper broker's `startingCash`.
+    #[arg(long)]
+    pub cash: Option<f64>,
+    /// Commission in basis points of notional; defaults to the paper broker's.
+    #[arg(long)]
+    pub commission_bps: Option<f64>,
+    /// Slippage in basis points against the trader; defaults to the paper broker's.
+    #[arg(long)]
+    pub slippage_bps: Option<f64>,
+    /// Accept daily bars with missing days (otherwise a gap is an error naming its line).
+    #[arg(long)]
+    pub allow_gaps: bool,
+    /// Also write the JSON summary to this file.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -262,6 +304,7 @@ impl Mode {
         match self {
             Mode::Trader(c) | Mode::Cycle(c) | Mode::Worker(c) => &c.config,
             Mode::Replay { config, .. } => &config.config,
+            Mode::Backtest(args) => &args.config.config,
             Mode::CheckConfig { file, config, .. } => file.as_deref().unwrap_or(&config.config),
             Mode::Backup(args) => &args.config.config,
             Mode::Restore(args) => &args.config.config,
@@ -286,7 +329,10 @@ impl Mode {
             Mode::Worker(_) => Some(PodMode::Worker),
             Mode::Backup(_) => Some(PodMode::Backup),
             Mode::Restore(_) => Some(PodMode::Restore),
-            Mode::Replay { .. } | Mode::CheckConfig { .. } | Mode::Backups { .. } => None,
+            Mode::Replay { .. }
+            | Mode::Backtest(_)
+            | Mode::CheckConfig { .. }
+            | Mode::Backups { .. } => None,
         }
     }
 }

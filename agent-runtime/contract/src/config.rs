@@ -12,9 +12,11 @@ use std::path::PathBuf;
 
 pub mod ledger;
 mod load;
+mod quant;
 mod validate;
 
 pub use load::LoadError;
+pub use quant::{MAX_PERIOD, QuantParams};
 pub use validate::{ConfigError, ConfigPurpose, MAX_DEBATE_ROUNDS, TIMEFRAMES};
 
 use schemars::JsonSchema;
@@ -239,7 +241,12 @@ fn default_weight() -> f64 {
 pub enum AnalystKind {
     /// A deterministic indicator-based analyst computed in the runtime.
     #[serde(rename_all = "camelCase")]
-    Quant { method: QuantMethod },
+    Quant {
+        method: QuantMethod,
+        /// Periods, band widths and thresholds; each defaults to the analysts' usual value.
+        #[serde(default, skip_serializing_if = "QuantParams::is_default")]
+        params: QuantParams,
+    },
     /// An LLM analyst. Providers are tried in order; when all are out of budget the
     /// `fallback` decides what the seat reports.
     #[serde(rename_all = "camelCase")]

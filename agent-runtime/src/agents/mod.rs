@@ -21,6 +21,12 @@ pub trait Analyst: Send + Sync {
     /// The seat's role, e.g. `technical`.
     fn role(&self) -> &str;
 
+    /// Bars of history the seat needs before it says anything but neutral; the cycle fetches
+    /// at least that many. Seats that read no bars need none.
+    fn history_needed(&self) -> usize {
+        0
+    }
+
     /// Reads the snapshot and reports; never fails (see the module docs).
     fn analyze<'a>(&'a self, snapshot: &'a Snapshot) -> BoxFuture<'a, AnalystReport>;
 

@@ -14,7 +14,7 @@ use crate::agents::Analyst;
 use crate::agents::llm::{
     self, LlmBuildError, LlmDebate, LlmMetrics, ProviderPool, RetryPolicy, SpendLedger,
 };
-use crate::agents::quant::{MIN_HISTORY, quant_analyst};
+use crate::agents::quant::{MIN_HISTORY, history_needed, quant_analyst_with};
 use crate::config::{AnalystKind, BrokerConfig, MarketDataConfig, RuntimeConfig};
 use crate::decision::PortfolioManager;
 use crate::leadership::Leadership;
@@ -98,13 +98,25 @@ fn read_secret(path: &Path) -> Result<String, MarketDataError> {
         })
 }
 
-/// History each analyst sees per cycle.
+/// History each analyst sees per cycle: the configured window, or what the seats need if
+/// that is more.
 pub fn history_window(config: &RuntimeConfig) -> usize {
     let configured = match &config.market_data {
         MarketDataConfig::Replay { warmup_bars, .. } => *warmup_bars,
         MarketDataConfig::Broker { history_bars, .. } => *history_bars,
     };
-    (configured as usize).max(MIN_HISTORY)
+    (configured as usize).max(history_needed_by(config))
+}
+
+/// The longest history a seat of `config` needs: a quant seat's by its method and params;
+/// an LLM seat or a pool's, [`MIN_HISTORY`].
+pub fn history_needed_by(config: &RuntimeConfig) -> usize {
+    let seats = config.analysts.iter().map(|seat| match &seat.kind {
+        AnalystKind::Quant { method, params } => history_needed(*method, params),
+        AnalystKind::Llm { .. } => MIN_HISTORY,
+    });
+    let pool = config.agent_pool.as_ref().map(|_| MIN_HISTORY);
+    seats.chain(pool).max().unwrap_or(MIN_HISTORY)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +147,11 @@ pub fn analysts(
             .analysts
             .iter()
             .filter_map(|seat| match &seat.kind {
-                AnalystKind::Quant { method } => Some(quant_analyst(seat.role.clone(), *method)),
+                AnalystKind::Quant { method, params } => Some(quant_analyst_with(
+                    seat.role.clone(),
+                    *method,
+                    params.clone(),
+                )),
                 AnalystKind::Llm { .. } => None,
             })
             .collect();

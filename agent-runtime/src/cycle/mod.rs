@@ -105,7 +105,18 @@ pub struct CycleRunner {
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id.
 pub fn cycle_id(time: DateTime<Utc>) -> String {
-    time.format("%Y%m%dT%H%M%SZ").to_string()
+    use chrono::{Datelike, Timelike};
+    // `%Y%m%dT%H%M%SZ`, written directly: a backtest makes one per bar, and chrono's
+    // formatter parses its pattern every time.
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
 }
 
 fn exposure_of(snapshot: &Snapshot, account: &AccountState) -> Exposure {
@@ -134,7 +145,7 @@ impl CycleRunner {
             summary: None,
         };
         let result = match self.record(started).await {
-            Ok(()) => self.run_inner(now).await,
+            Ok(()) => self.run_inner(now, cycle_id.clone()).await,
             Err(err) => Err(err),
         };
         let (phase, summary) = match &result {
@@ -164,16 +175,22 @@ impl CycleRunner {
         result
     }
 
-    async fn run_inner(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
-        let cycle_id = cycle_id(now);
+    async fn run_inner(
+        &mut self,
+        now: DateTime<Utc>,
+        cycle_id: String,
+    ) -> Result<CycleReport, CycleError> {
         self.refresh_trading_state(&cycle_id, now).await?;
         let settlement = self.settle(&cycle_id).await?;
-        let snapshots = self.snapshots().await;
+        let mut snapshots = self.snapshots().await;
         let marks: BTreeMap<String, f64> = snapshots
             .iter()
             .filter_map(|s| Some((s.symbol.clone(), s.last_price()?)))
             .collect();
         let mut account = self.account(&marks).await?;
+        for snapshot in &mut snapshots {
+            snapshot.position = account.position(&snapshot.symbol).cloned();
+        }
         if let Some(trip) = self.risk.observe_equity(now, account.equity) {
             tracing::error!(cycle_id, ?trip, "kill switch tripped: trading halted");
             self.publish_risk_state();
@@ -348,26 +365,25 @@ impl CycleRunner {
         snapshot: &Snapshot,
         account: &AccountState,
     ) -> (Decision, Vec<LlmEvent>, Option<DataWindow>) {
-        let mut snapshot = snapshot.clone();
-        snapshot.position = account.position(&snapshot.symbol).cloned();
-        let window = DataWindow::of(&snapshot).map(|mut window| {
-            window.indicators = self
-                .analysts
-                .iter()
-                .map(|a| (a.role().to_string(), a.indicators(&snapshot)))
-                .collect();
-            window
-        });
         let local =
-            futures::future::join_all(self.analysts.iter().map(|a| a.analyze_detailed(&snapshot)));
+            futures::future::join_all(self.analysts.iter().map(|a| a.analyze_detailed(snapshot)));
         let (local, pooled) = match &self.pool {
             Some(pool) => {
                 let (local, pooled) =
-                    futures::future::join(local, pool.reports_or_hold(&snapshot)).await;
+                    futures::future::join(local, pool.reports_or_hold(snapshot)).await;
                 (local, Some(pooled))
             }
             None => (local.await, None),
         };
+        // After the analyses: a seat with rolling state reads its indicators off it.
+        let window = DataWindow::of(snapshot).map(|mut window| {
+            window.indicators = self
+                .analysts
+                .iter()
+                .map(|a| (a.role().to_string(), a.indicators(snapshot)))
+                .collect();
+            window
+        });
         let mut reports = Vec::with_capacity(local.len());
         let mut events = Vec::new();
         for analysis in local {
@@ -381,7 +397,7 @@ impl CycleRunner {
         let debate = match &self.debate {
             Some((debate, rounds)) => {
                 let (conclusion, debate_events) =
-                    debate.debate_detailed(&snapshot, &reports, *rounds).await;
+                    debate.debate_detailed(snapshot, &reports, *rounds).await;
                 events.extend(debate_events);
                 conclusion
             }

@@ -11,8 +11,9 @@
 //!   (strategy, cycle, symbol, side), so a second entry for a symbol would reuse the first
 //!   one's client order id and the broker would refuse it as a duplicate;
 //! - no analyst seat and no agent pool: every decision would be a hold with no reports;
-//! - a history window shorter than [`MIN_HISTORY`]: the quantitative analysts need that many
-//!   bars before they say anything but neutral;
+//! - a history window shorter than a seat needs (`Analyst::history_needed`; [`MIN_HISTORY`]
+//!   for a pool's seats, which the runner cannot ask): the analyst would say nothing but
+//!   neutral;
 //! - a debate with zero rounds: the pipeline runs the debate whenever there is one.
 //!
 //! Config validation rejects all of these in a user's config first, with the field's path;
@@ -55,8 +56,8 @@ pub enum RunnerError {
     DuplicateSymbol { index: usize, symbol: String },
     #[error("analysts: no analyst seat and no agent pool; every decision would be a hold")]
     NoAnalysts,
-    #[error("history: {bars} bars is shorter than the {MIN_HISTORY} the analysts need")]
-    ShortHistory { bars: usize },
+    #[error("history: {bars} bars is shorter than the {needed} the analysts need")]
+    ShortHistory { bars: usize, needed: usize },
     #[error("debate rounds: a debate needs at least one round")]
     NoDebateRounds,
 }
@@ -201,6 +202,14 @@ impl CycleRunnerBuilder {
         })
     }
 
+    /// The longest history a seat needs ([`MIN_HISTORY`] with a pool, whose seats are
+    /// remote).
+    fn history_needed(&self) -> usize {
+        let seats = self.analysts.iter().map(|a| a.history_needed()).max();
+        let pool = self.pool.as_ref().map(|_| MIN_HISTORY);
+        seats.into_iter().chain(pool).max().unwrap_or(0).max(1)
+    }
+
     fn check(&self) -> Result<(), RunnerError> {
         for (field, value) in [
             ("namespace", &self.identity.namespace),
@@ -214,8 +223,12 @@ impl CycleRunnerBuilder {
         if self.analysts.is_empty() && self.pool.is_none() {
             return Err(RunnerError::NoAnalysts);
         }
-        if self.history < MIN_HISTORY {
-            return Err(RunnerError::ShortHistory { bars: self.history });
+        let needed = self.history_needed();
+        if self.history < needed {
+            return Err(RunnerError::ShortHistory {
+                bars: self.history,
+                needed,
+            });
         }
         if matches!(self.debate, Some((_, 0))) {
             return Err(RunnerError::NoDebateRounds);
@@ -382,12 +395,16 @@ mod tests {
         assert_eq!(
             refusal(seated("t", "s", &["AAPL"]).history(MIN_HISTORY - 1)),
             RunnerError::ShortHistory {
-                bars: MIN_HISTORY - 1
+                bars: MIN_HISTORY - 1,
+                needed: MIN_HISTORY
             }
         );
         assert_eq!(
             refusal(seated("t", "s", &["AAPL"]).history(0)),
-            RunnerError::ShortHistory { bars: 0 }
+            RunnerError::ShortHistory {
+                bars: 0,
+                needed: MIN_HISTORY
+            }
         );
     }
 

@@ -102,7 +102,7 @@ pub fn parse_into(
 }
 
 /// Where each field of a bar is in a file's rows, found by header name.
-struct Columns {
+pub(super) struct Columns {
     time: TimeColumn,
     open: usize,
     high: usize,
@@ -115,7 +115,10 @@ struct Columns {
 impl Columns {
     /// The columns named in `headers`; an error names what is missing. A file without a
     /// symbol column needs `has_default_symbol` (the file name).
-    fn find(headers: &::csv::StringRecord, has_default_symbol: bool) -> Result<Self, String> {
+    pub(super) fn find(
+        headers: &::csv::StringRecord,
+        has_default_symbol: bool,
+    ) -> Result<Self, String> {
         let find = |names: &[&str]| {
             headers
                 .iter()
@@ -139,7 +142,7 @@ impl Columns {
     }
 
     /// One row as a bar; an error says which field is wrong.
-    fn bar(
+    pub(super) fn bar(
         &self,
         record: &::csv::StringRecord,
         default_symbol: Option<&str>,

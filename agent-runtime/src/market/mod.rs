@@ -8,6 +8,7 @@
 pub mod alpaca;
 pub mod csv;
 pub mod replay;
+pub mod stream;
 pub mod synthetic;
 
 use chrono::{DateTime, Utc};

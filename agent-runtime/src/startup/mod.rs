@@ -9,6 +9,7 @@
 //! failure on the way is a [`StartError`], logged once where the mode gives up.
 
 pub mod adapters;
+pub mod backtest;
 mod error;
 pub mod replay;
 mod trader;

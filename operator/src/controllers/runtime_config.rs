@@ -100,7 +100,10 @@ fn default_analysts() -> Vec<runtime::AnalystConfig> {
         .into_iter()
         .map(|(role, method)| runtime::AnalystConfig {
             role: role.to_string(),
-            kind: runtime::AnalystKind::Quant { method },
+            kind: runtime::AnalystKind::Quant {
+                method,
+                params: Default::default(),
+            },
             weight: 1.0,
         })
         .collect()
@@ -133,6 +136,7 @@ fn render_seat(
             })?;
         runtime::AnalystKind::Quant {
             method: quant_method(method),
+            params: Default::default(),
         }
     } else {
         llm_analyst(seat, llm_providers)?

@@ -185,6 +185,11 @@ impl RuntimeConfig {
                     format!("must be 0 or more, got {}", analyst.weight),
                 );
             }
+            if let AnalystKind::Quant { params, .. } = &analyst.kind {
+                for (field, problem) in params.problems() {
+                    v.error(&format!("{at}.params.{field}"), problem);
+                }
+            }
             if let AnalystKind::Llm {
                 providers: names,
                 model,

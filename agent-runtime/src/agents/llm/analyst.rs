@@ -18,9 +18,9 @@ use super::prompts::{analyst_user_prompt, builtin_system_prompt};
 use super::provider::{
     LlmBuildError, Provider, ProviderFailure, ProviderPool, ask_in_order, verdict_request,
 };
-use crate::agents::quant::{self, quant_analyst};
+use crate::agents::quant::{self, quant_analyst_with};
 use crate::agents::{Analyst, Snapshot};
-use crate::config::{AnalystConfig, AnalystKind, LlmFallback, QuantMethod, RuntimeConfig};
+use crate::config::{AnalystConfig, AnalystKind, LlmFallback, RuntimeConfig};
 use crate::domain::LlmEvent;
 use crate::domain::{AnalystReport, Signal};
 
@@ -194,6 +194,11 @@ fn describe(failures: &[(String, ProviderFailure)]) -> String {
 }
 
 impl Analyst for LlmAnalyst {
+    /// The bars its prompt shows and its quant fallback reads.
+    fn history_needed(&self) -> usize {
+        quant::MIN_HISTORY
+    }
+
     fn role(&self) -> &str {
         &self.role
     }
@@ -264,7 +269,11 @@ pub fn seats(
         .analysts
         .iter()
         .map(|seat| match &seat.kind {
-            AnalystKind::Quant { method } => Ok(Seat::Plain(quant_seat(&seat.role, *method))),
+            AnalystKind::Quant { method, params } => Ok(Seat::Plain(quant_analyst_with(
+                seat.role.clone(),
+                *method,
+                params.clone(),
+            ))),
             AnalystKind::Llm { .. } => {
                 let llm = LlmAnalyst::from_seat(seat, pool, metrics)?;
                 Ok(Seat::Llm(match events {
@@ -274,8 +283,4 @@ pub fn seats(
             }
         })
         .collect()
-}
-
-fn quant_seat(role: &str, method: QuantMethod) -> Box<dyn Analyst> {
-    quant_analyst(role.to_string(), method)
 }

@@ -1,0 +1,80 @@
+//! The market data a backtest's cycles read: the latest `window` bars of each symbol, kept
+//! in a ring as the driver releases them, so memory is bounded by the window.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use crate::domain::Bar;
+use crate::market::{MarketData, MarketDataError};
+
+pub struct WindowFeed {
+    window: usize,
+    state: Mutex<Released>,
+}
+
+#[derive(Default)]
+struct Released {
+    bars: HashMap<String, VecDeque<Bar>>,
+    now: Option<DateTime<Utc>>,
+}
+
+impl WindowFeed {
+    pub fn new(window: usize) -> Self {
+        Self {
+            window: window.max(1),
+            state: Mutex::new(Released::default()),
+        }
+    }
+
+    /// Makes `bars` (one step, at `time`) the latest; the clock moves to `time`.
+    pub fn release(&self, time: DateTime<Utc>, bars: &mut Vec<Bar>) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.now = Some(time);
+        for bar in bars.drain(..) {
+            let ring = match state.bars.get_mut(bar.symbol.as_str()) {
+                Some(ring) => ring,
+                None => state
+                    .bars
+                    .entry(bar.symbol.clone())
+                    .or_insert_with(|| VecDeque::with_capacity(self.window + 1)),
+            };
+            if ring.len() == self.window {
+                ring.pop_front();
+            }
+            ring.push_back(bar);
+        }
+    }
+}
+
+impl MarketData for WindowFeed {
+    fn latest_bars<'a>(
+        &'a self,
+        symbol: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Bar>, MarketDataError>> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bars = match state.bars.get(symbol) {
+            Some(ring) => ring
+                .iter()
+                .skip(ring.len().saturating_sub(limit))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        futures::future::ready(Ok(bars)).boxed()
+    }
+
+    fn clock(&self) -> Option<DateTime<Utc>> {
+        self.state.lock().ok()?.now
+    }
+}

@@ -1,0 +1,174 @@
+//! `agent-runtime backtest`: the trader's own pipeline over recorded bars, fast.
+//!
+//! There is no second engine. The runner is built by `cycle::build` from the same config a
+//! trader reads — the same analysts, debate, decision, risk and order code — and only the
+//! ports differ: bars stream from CSV into a [`WindowFeed`], orders go to the simulated
+//! [`BacktestBroker`] under the fill model asked for, and the journal is a [`RunRecorder`]
+//! that keeps running totals rather than rows. One cycle runs per bar time, at that bar's
+//! time, after the bar closed; nothing a cycle reads is newer than its bar (the look-ahead
+//! test in `tests/backtest.rs` holds the engine to that).
+//!
+//! Memory is bounded by the longest indicator window: the bars are streamed, the analysts
+//! keep rolling state, and the statistics are totals (`stats.rs`). What each statistic
+//! means is in `docs/backtest.md`.
+
+pub mod feed;
+pub mod recorder;
+pub mod settings;
+pub mod stats;
+mod summary;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::RuntimeConfig;
+use crate::cycle::backtest::BacktestBroker;
+use crate::cycle::build::{self, BuildError};
+use crate::cycle::ports::PortError;
+use crate::cycle::{CycleError, CycleRunner};
+use crate::domain::{Bar, Fill};
+use crate::leadership::AlwaysLeader;
+use crate::market::MarketDataError;
+use crate::market::stream::BarSteps;
+use crate::metrics::Metrics;
+pub use feed::WindowFeed;
+pub use recorder::RunRecorder;
+pub use settings::{Execution, Overrides, SettingsError};
+pub use summary::Summary;
+
+/// Why a backtest could not run or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("bars: {0}")]
+    Bars(#[from] MarketDataError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("broker: {0}")]
+    Broker(#[from] PortError),
+    #[error("cycle at {time}: {source}")]
+    Cycle {
+        time: DateTime<Utc>,
+        source: CycleError,
+    },
+    #[error("symbols: no bars for {0:?} in the data")]
+    NoBars(Vec<String>),
+}
+
+/// The parts of one run, wired: the runner and the typed ends the driver feeds.
+struct Rig {
+    runner: CycleRunner,
+    feed: Arc<WindowFeed>,
+    broker: Arc<BacktestBroker>,
+    recorder: Arc<RunRecorder>,
+}
+
+fn rig(config: &RuntimeConfig, execution: &Execution) -> Result<Rig, BacktestError> {
+    let feed = Arc::new(WindowFeed::new(build::history_window(config)));
+    let broker = Arc::new(
+        BacktestBroker::new(
+            execution.cash,
+            execution.commission_bps,
+            execution.slippage_bps,
+        )
+        .with_fill(execution.fill),
+    );
+    let recorder = Arc::new(RunRecorder::new(execution.cash));
+    let runner = build::runner(
+        config,
+        feed.clone(),
+        broker.clone(),
+        recorder.clone(),
+        Arc::new(AlwaysLeader),
+        Metrics::new()?,
+    )?;
+    Ok(Rig {
+        runner,
+        feed,
+        broker,
+        recorder,
+    })
+}
+
+/// Runs `config` over the bars `overrides` (or the config) names; the summary of the run.
+pub async fn run(config: &RuntimeConfig, overrides: &Overrides) -> Result<Summary, BacktestError> {
+    run_observed(config, overrides, &mut |_| {}).await
+}
+
+/// [`run`], showing `observe` every fill as the run makes it (tests compare them with a
+/// reference; a results file could list them).
+pub async fn run_observed(
+    config: &RuntimeConfig,
+    overrides: &Overrides,
+    observe: &mut dyn FnMut(&Fill),
+) -> Result<Summary, BacktestError> {
+    let execution = settings::resolve(config, overrides)?;
+    let mut steps = BarSteps::open(&execution.data, &config.symbols, execution.allow_gaps)?;
+    let mut rig = rig(config, &execution)?;
+    let started = Instant::now();
+    let mut closes = BuyAndHold::default();
+    let mut bars = Vec::with_capacity(config.symbols.len());
+    let mut bar_count = 0u64;
+    while let Some(time) = steps.next_step(&mut bars)? {
+        bar_count += bars.len() as u64;
+        closes.observe(&bars);
+        rig.broker.open_bars(&bars)?;
+        rig.feed.release(time, &mut bars);
+        rig.runner
+            .run(time)
+            .await
+            .map_err(|source| BacktestError::Cycle { time, source })?;
+        let fills = rig.broker.take_fills()?;
+        fills.iter().for_each(&mut *observe);
+        rig.recorder.fills(&fills);
+    }
+    let missing = steps.symbols_without_bars();
+    if !missing.is_empty() {
+        return Err(BacktestError::NoBars(missing));
+    }
+    let elapsed = started.elapsed();
+    Ok(Summary::new(
+        &execution,
+        &rig.recorder.totals(),
+        closes.return_(),
+        rig.recorder.llm_cost_usd(),
+        bar_count,
+        elapsed,
+    ))
+}
+
+/// Each symbol's first and latest close, for the buy-and-hold return.
+#[derive(Default)]
+struct BuyAndHold {
+    closes: HashMap<String, (f64, f64)>,
+}
+
+impl BuyAndHold {
+    fn observe(&mut self, bars: &[Bar]) {
+        for bar in bars {
+            match self.closes.get_mut(bar.symbol.as_str()) {
+                Some((_, last)) => *last = bar.close,
+                None => {
+                    self.closes
+                        .insert(bar.symbol.clone(), (bar.close, bar.close));
+                }
+            }
+        }
+    }
+
+    /// The mean over symbols of last close / first close − 1 (an equal-weight holding).
+    fn return_(&self) -> Option<f64> {
+        let returns: Vec<f64> = self
+            .closes
+            .values()
+            .map(|(first, last)| last / first - 1.0)
+            .collect();
+        (!returns.is_empty()).then(|| returns.iter().sum::<f64>() / returns.len() as f64)
+    }
+}

@@ -1,0 +1,102 @@
+//! The JSON summary a backtest prints: its settings and every statistic, each defined in
+//! `docs/backtest.md`. Undefined statistics (a Sharpe ratio without dispersion, a profit
+//! factor without a losing trade) are `null`, never a made-up number.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::recorder::Totals;
+use super::settings::Execution;
+use super::stats;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub fill: &'static str,
+    pub commission_bps: f64,
+    pub slippage_bps: f64,
+    pub first_bar: Option<DateTime<Utc>>,
+    pub last_bar: Option<DateTime<Utc>>,
+    /// Bars read, over all symbols.
+    pub bars: u64,
+    pub cycles: u64,
+    pub starting_equity: f64,
+    pub final_equity: f64,
+    pub total_return: Option<f64>,
+    pub cagr: Option<f64>,
+    pub volatility: Option<f64>,
+    pub sharpe: Option<f64>,
+    pub sortino: Option<f64>,
+    pub max_drawdown: f64,
+    pub win_rate: Option<f64>,
+    pub profit_factor: Option<f64>,
+    pub exposure: Option<f64>,
+    pub trades: u64,
+    pub fills: u64,
+    pub buy_and_hold_return: Option<f64>,
+    pub llm_cost_usd: f64,
+    pub elapsed_seconds: f64,
+    pub bars_per_second: f64,
+    /// The process's peak resident memory (Linux `VmHWM`), when known.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl Summary {
+    pub fn new(
+        execution: &Execution,
+        totals: &Totals,
+        buy_and_hold_return: Option<f64>,
+        llm_cost_usd: f64,
+        bars: u64,
+        elapsed: Duration,
+    ) -> Self {
+        let years = match (totals.first_time, totals.last_time) {
+            (Some(first), Some(last)) => (last - first).num_seconds() as f64 / (365.25 * 86_400.0),
+            _ => 0.0,
+        };
+        let per_year = stats::periods_per_year(totals.returns.count, years);
+        let annualised = |f: fn(&stats::Moments, f64) -> Option<f64>| {
+            per_year.and_then(|p| f(&totals.returns, p))
+        };
+        Self {
+            fill: match execution.fill {
+                super::settings::FillModel::NextOpen => "nextOpen",
+                super::settings::FillModel::Close => "close",
+            },
+            commission_bps: execution.commission_bps,
+            slippage_bps: execution.slippage_bps,
+            first_bar: totals.first_time,
+            last_bar: totals.last_time,
+            bars,
+            cycles: totals.cycles,
+            starting_equity: totals.starting_equity,
+            final_equity: totals.final_equity,
+            total_return: stats::total_return(totals.starting_equity, totals.final_equity),
+            cagr: stats::cagr(totals.starting_equity, totals.final_equity, years),
+            volatility: annualised(stats::volatility),
+            sharpe: annualised(stats::sharpe),
+            sortino: annualised(stats::sortino),
+            max_drawdown: totals.drawdown.max,
+            win_rate: stats::win_rate(&totals.trades),
+            profit_factor: stats::profit_factor(&totals.trades),
+            exposure: (totals.cycles > 0).then(|| totals.exposed as f64 / totals.cycles as f64),
+            trades: totals.trades.closed,
+            fills: totals.fills,
+            buy_and_hold_return,
+            llm_cost_usd,
+            elapsed_seconds: elapsed.as_secs_f64(),
+            bars_per_second: bars as f64 / elapsed.as_secs_f64().max(1e-9),
+            peak_rss_bytes: peak_rss_bytes(),
+        }
+    }
+}
+
+/// `VmHWM` from `/proc/self/status`, in bytes.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
