@@ -10,7 +10,7 @@ use tradeplane_contract::journal_api::{
     CycleDetail, FillView, LlmSpendView, OrderView, StrategySummary,
 };
 
-use super::{Style, age, first_line, fit_all, money, quantity, when};
+use super::{Style, WIDTH, age, first_line, fit_all, money, quantity, when, wrap};
 
 /// Everything `status` gathered; what `-o json|yaml` prints.
 #[derive(Clone, Debug, Serialize)]
@@ -89,7 +89,13 @@ pub fn render(view: &StatusView, now: DateTime<Utc>, style: Style) -> String {
         RuntimeSection::Answered(runtime) => journal(runtime, now, style, &mut lines),
         RuntimeSection::Unavailable(reason) => {
             lines.push(String::new());
-            lines.push(format!("{} {reason}", style.warn("Journal unavailable:")));
+            // Wrapped, never cut: the reason says what to do.
+            lines.push(style.warn("Journal unavailable:"));
+            lines.extend(
+                wrap(reason, WIDTH - 2, "  ")
+                    .into_iter()
+                    .map(|l| format!("  {l}")),
+            );
         }
     }
     backups(view, now, &mut lines);
@@ -396,7 +402,8 @@ fn problems(view: &StatusView, now: DateTime<Utc>, style: Style, lines: &mut Vec
         }
     }
     for note in &view.unavailable {
-        lines.push(format!("{} {note}", style.warn("Not shown:")));
+        let text = format!("Not shown: {note}");
+        lines.extend(wrap(&text, WIDTH, "  "));
     }
 }
 

@@ -56,7 +56,14 @@ fn an_unreachable_runtime_still_shows_the_cluster_side() {
         .push("Lease: forbidden: you need get on leases in desk".into());
     let text = render(&view, now(), Style::PLAIN);
     assert!(
-        text.contains("Journal unavailable: the runtime of 'momo'"),
+        text.contains("Journal unavailable:\n  the runtime of 'momo'"),
+        "{text}"
+    );
+    // Wrapped, not cut: the whole reason is there.
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        joined
+            .contains("Service desk/momo-metrics port 'http-metrics': no ready endpoint answered"),
         "{text}"
     );
     assert!(text.contains("Not shown: Lease: forbidden"), "{text}");
