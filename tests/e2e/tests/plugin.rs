@@ -6,6 +6,7 @@
 //! The service proxy refuses loopback endpoints, so the stand-in listens on a non-loopback
 //! address the test puts on `lo` (10.249.17.1/32; root needed) behind a selector-less
 //! Service with a hand-written Endpoints and EndpointSlice, as the strategy's pod would be.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
