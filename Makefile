@@ -6,7 +6,7 @@ SHELL := bash
 export TRADEPLANE_CACHE ?= $(HOME)/.cache/tradeplane
 STATE ?= $(TRADEPLANE_CACHE)/clusters/default
 
-.PHONY: demo test cluster-build cluster-up cluster-down lint crds argocd-cm bench image
+.PHONY: demo test cluster-build cluster-up cluster-down lint crds argocd-cm bench image plugin
 
 ## demo: start a local control plane, show the product working, stop everything again
 demo:
@@ -61,3 +61,16 @@ bench:
 ## build/images, built with buildah without a registry; prints each digest and size
 image:
 	tests/image/build.sh
+
+# The kubectl plugin: the release binary, packed as build/plugin/kubectl-tradeplane-<version>-<target>.tar.gz
+# with its sha256 beside it (the values krew/tradeplane.yaml's placeholders take).
+plugin:
+	cargo build --release -p kubectl-tradeplane
+	mkdir -p build/plugin
+	version=$$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="kubectl-tradeplane"))'); \
+	target=$$(rustc -vV | sed -n 's/^host: //p'); \
+	archive=build/plugin/kubectl-tradeplane-$$version-$$target.tar.gz; \
+	cp $${CARGO_TARGET_DIR:-target}/release/kubectl-tradeplane build/plugin/; \
+	tar -czf $$archive -C build/plugin kubectl-tradeplane; \
+	sha256sum $$archive | sed 's| .*/| |' > $$archive.sha256; \
+	echo "wrote $$archive and $$archive.sha256"

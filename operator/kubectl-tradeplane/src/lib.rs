@@ -1,0 +1,54 @@
+//! The `kubectl tradeplane` plugin: what a user asks of a TradingStrategy from a terminal —
+//! its status on one screen, its journal, one decision explained, and the actions the spec
+//! offers (suspend, resume, restart, switchover).
+//!
+//! It acts only as the user: the kubeconfig's credentials, the user's RBAC, and the API
+//! server's service proxy to reach the runtime's read-only journal API. It never holds the
+//! operator's credentials, and it depends on the CRD types (`tradeplane-api`) and the
+//! runtime's contract (`tradeplane-contract`) only, never on the operator's controllers or
+//! the runtime itself, so it builds small and cannot drift into either's internals.
+//!
+//! Layout: [`cli`] the arguments; one module per subcommand (fetching, then handing plain
+//! data to [`render`], whose functions are pure and tested without a cluster); [`proxy`] the
+//! runtime client; [`cluster`] the Kubernetes reads and the errors they turn into.
+
+pub mod actions;
+pub mod cli;
+pub mod cluster;
+pub mod completion;
+pub mod error;
+pub mod explain;
+pub mod journal;
+pub mod names;
+pub mod output;
+pub mod proxy;
+pub mod render;
+pub mod status;
+pub mod version;
+
+use std::io::Write;
+
+pub use error::Error;
+
+use cli::{Cli, Command};
+
+/// Runs one command line, writing its output to `out` (progress lines go to stderr).
+pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
+    if let Command::Completion(args) = &cli.command {
+        return completion::run(args, out);
+    }
+    let target = cluster::Target::connect(&cli.global).await?;
+    match cli.command {
+        Command::Status(args) => status::run(&target, &args, out).await,
+        Command::Journal(args) => journal::run(&target, &args, out).await,
+        Command::Explain(args) => explain::run(&target, &args, out).await,
+        Command::Suspend(args) => actions::run(&target, actions::Action::Suspend, &args, out).await,
+        Command::Resume(args) => actions::run(&target, actions::Action::Resume, &args, out).await,
+        Command::Restart(args) => actions::run(&target, actions::Action::Restart, &args, out).await,
+        Command::Switchover(args) => {
+            actions::run(&target, actions::Action::Switchover, &args, out).await
+        }
+        Command::Version(args) => version::run(&target, &args, out).await,
+        Command::Completion(_) => Ok(()),
+    }
+}
