@@ -469,6 +469,54 @@ async fn backups_taken_from_a_read_only_mount_while_a_replay_trader_writes_are_c
     assert_consistent(&db).await;
 }
 
+/// A journal no process holds (its trader stopped, so no WAL index or log beside it), on a
+/// read-only mount where SQLite cannot create the index it reads a WAL database through:
+/// read as it is, whole. (Before, this failed with "unable to open database file".)
+#[tokio::test]
+async fn a_journal_no_process_holds_is_backed_up_whole_from_a_read_only_mount() {
+    let dir = Scratch::new("backup-idle");
+    replayed_journal(&dir).await;
+    let live = dir.path("live");
+    let read_only = dir.path("read-only");
+    std::fs::create_dir_all(&live).unwrap();
+    std::fs::create_dir_all(&read_only).unwrap();
+    std::fs::copy(dir.path("source.db"), live.join("journal.db")).unwrap();
+    for beside in ["journal.db-shm", "journal.db-wal"] {
+        assert!(
+            !live.join(beside).exists(),
+            "{beside} left by a closed journal"
+        );
+    }
+    let mounted = Command::new("mount")
+        .args(["--bind", "-o", "ro"])
+        .arg(&live)
+        .arg(&read_only)
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "this test bind-mounts the journal read-only: run it as root"
+    );
+    let reader_cfg = config(
+        &dir.0,
+        "reader",
+        "momentum",
+        sqlite(&read_only.join("journal.db")),
+    );
+    let destination = Destination::Dir(dir.path("backups"));
+    let name = backup(&reader_cfg, &destination, &[]);
+    let _ = Command::new("umount").arg(&read_only).status();
+
+    let target = dir.path("restored.db");
+    let cfg = config(&dir.0, "restored", "momentum", sqlite(&target));
+    let output = restore(&cfg, &destination, &["--backup", &name]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        digest_of(&target).await,
+        digest_of(&dir.path("source.db")).await
+    );
+}
+
 #[test]
 fn listing_a_destination_that_does_not_exist_names_it() {
     let dir = Scratch::new("backup-missing");

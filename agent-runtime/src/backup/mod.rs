@@ -155,7 +155,13 @@ async fn take(
             return Err(err);
         }
     };
-    if let Err(err) = verify(store, &name, &data, &written).await {
+    // A journal read with no process holding it must not have changed meanwhile; otherwise
+    // the dump is discarded before any manifest lists it.
+    let checked = match journal.still_unattended() {
+        Ok(()) => verify(store, &name, &data, &written).await,
+        Err(err) => Err(err.into()),
+    };
+    if let Err(err) = checked {
         // Not listed (no manifest); removed so it is not mistaken for anything.
         let _ = store.delete(&data).await;
         return Err(err);

@@ -61,6 +61,11 @@ pub enum JournalError {
     #[error("journal query failed: {0}")]
     Database(#[from] sqlx::Error),
     /// A stored value this code cannot read back (e.g. an unknown status name).
+    #[error(
+        "the SQLite journal {path} changed while it was read with no process holding it \
+         (a trader or cycle started meanwhile); take the backup again"
+    )]
+    ChangedWhileRead { path: std::path::PathBuf },
     #[error("journal holds an unreadable {what}: {value}")]
     Corrupt { what: &'static str, value: String },
 }
@@ -69,6 +74,9 @@ pub enum JournalError {
 #[derive(Clone)]
 pub struct Journal {
     backend: Backend,
+    /// Set when a SQLite journal was opened for reading with no process holding it (see
+    /// `open_read_only`): the file as it was then, which must still be so when the read ends.
+    unattended: Option<portable::Unattended>,
 }
 
 #[derive(Clone)]
@@ -158,6 +166,7 @@ impl Journal {
         migrations::sqlite().await?.run(&pool).await?;
         Ok(Self {
             backend: Backend::Sqlite(pool),
+            unattended: None,
         })
     }
 
@@ -174,6 +183,7 @@ impl Journal {
         migrations::postgres().await?.run(&pool).await?;
         Ok(Self {
             backend: Backend::Postgres(pool),
+            unattended: None,
         })
     }
 

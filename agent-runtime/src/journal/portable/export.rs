@@ -1,9 +1,9 @@
 //! Reading the journal out: opened read-only (a backup never migrates, never writes, and works
 //! on a read-only mount of the journal volume), every table in one snapshot.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -41,6 +41,35 @@ macro_rules! export_table {
     }};
 }
 
+/// A SQLite journal no process holds open: its file's length and last change, and the
+/// absence of the WAL index and log next to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unattended {
+    path: PathBuf,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Unattended {
+    /// The journal at `path` as it is now, when no `-shm` or `-wal` file is beside it.
+    fn of(path: &Path) -> Option<Self> {
+        let beside = |suffix: &str| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name).exists()
+        };
+        if beside("-shm") || beside("-wal") {
+            return None;
+        }
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(Self {
+            path: path.to_path_buf(),
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+        })
+    }
+}
+
 impl Journal {
     /// Opens an existing journal for reading only: no migrations, no file created. SQLite is
     /// opened read-only (it reads a WAL database on a read-only mount through a private copy
@@ -64,11 +93,16 @@ impl Journal {
                     .map_err(JournalError::Connect)?;
                 Ok(Self {
                     backend: Backend::Postgres(pool),
+                    unattended: None,
                 })
             }
         }
     }
 
+    /// A WAL database with no `-shm` file has no connection open anywhere (the index lives
+    /// as long as one does), and on a read-only mount SQLite could not create the index to
+    /// read it. It is then read as immutable, and [`Journal::still_unattended`] checks at the
+    /// end that nothing started writing meanwhile.
     async fn open_sqlite_read_only(path: &Path) -> Result<Self, JournalError> {
         if !path.is_file() {
             return Err(JournalError::UrlFile {
@@ -79,9 +113,11 @@ impl Journal {
                 ),
             });
         }
+        let unattended = Unattended::of(path);
         let options = SqliteConnectOptions::new()
             .filename(path)
             .read_only(true)
+            .immutable(unattended.is_some())
             .create_if_missing(false)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
@@ -91,7 +127,21 @@ impl Journal {
             .map_err(JournalError::Connect)?;
         Ok(Self {
             backend: Backend::Sqlite(pool),
+            unattended,
         })
+    }
+
+    /// Fails when the journal was read as unattended (see `open_sqlite_read_only`) and has
+    /// changed since: a process opened it meanwhile, so what was read may mix two states.
+    pub fn still_unattended(&self) -> Result<(), JournalError> {
+        match &self.unattended {
+            Some(then) if Unattended::of(&then.path).as_ref() != Some(then) => {
+                Err(JournalError::ChangedWhileRead {
+                    path: then.path.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The journal's schema version: its newest applied migration (0 for a database no
@@ -281,4 +331,35 @@ fn pg_value(row: &PgRow, i: usize, kind: Kind) -> Result<Value, sqlx::Error> {
         Kind::Time => row.try_get::<Option<DateTime<Utc>>, _>(i)?.map(Value::Time),
     }
     .unwrap_or(Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Unattended;
+
+    #[test]
+    fn a_journal_is_unattended_only_without_an_index_or_log_and_a_change_shows() {
+        let dir = std::env::temp_dir().join(format!("tp-unattended-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("journal.db");
+        std::fs::write(&db, b"rows").unwrap();
+        let then = Unattended::of(&db).expect("nothing beside it");
+        assert_eq!(Unattended::of(&db).as_ref(), Some(&then));
+        std::fs::write(&db, b"more rows").unwrap();
+        assert_ne!(Unattended::of(&db).as_ref(), Some(&then), "a longer file");
+        std::fs::write(dir.join("journal.db-wal"), b"").unwrap();
+        assert_eq!(
+            Unattended::of(&db),
+            None,
+            "a log beside it: someone holds it"
+        );
+        std::fs::remove_file(dir.join("journal.db-wal")).unwrap();
+        std::fs::write(dir.join("journal.db-shm"), b"").unwrap();
+        assert_eq!(
+            Unattended::of(&db),
+            None,
+            "an index beside it: someone holds it"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

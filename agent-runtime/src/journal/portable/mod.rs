@@ -17,6 +17,7 @@
 //! one transaction, so a failed restore leaves the journal as it was.
 
 mod export;
+pub use export::Unattended;
 mod import;
 pub mod schema;
 
