@@ -385,6 +385,30 @@ async fn assert_consistent(db: &std::path::Path) {
     journal.close().await;
 }
 
+/// Unmounts the bind mount it names when dropped.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// `live` bind-mounted read-only at `read_only`: the backup pod's view of the journal volume.
+fn mount_read_only(live: &std::path::Path, read_only: &std::path::Path) -> Unmount {
+    let mounted = Command::new("mount")
+        .args(["--bind", "-o", "ro"])
+        .arg(live)
+        .arg(read_only)
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "this test bind-mounts the journal read-only: run it as root"
+    );
+    Unmount(read_only.to_path_buf())
+}
+
 #[tokio::test]
 async fn backups_taken_from_a_read_only_mount_while_a_replay_trader_writes_are_consistent() {
     let dir = Scratch::new("backup-live");
@@ -401,23 +425,7 @@ async fn backups_taken_from_a_read_only_mount_while_a_replay_trader_writes_are_c
         "momentum",
         sqlite(&read_only.join("journal.db")),
     );
-    let mounted = Command::new("mount")
-        .args(["--bind", "-o", "ro"])
-        .arg(&live)
-        .arg(&read_only)
-        .status()
-        .unwrap();
-    assert!(
-        mounted.success(),
-        "this test bind-mounts the journal read-only: run it as root"
-    );
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(read_only.clone());
+    let _unmount = mount_read_only(&live, &read_only);
 
     let mut trader = Command::new(backup_support::binary())
         .args(["replay", "--config"])
@@ -487,16 +495,7 @@ async fn a_journal_no_process_holds_is_backed_up_whole_from_a_read_only_mount() 
             "{beside} left by a closed journal"
         );
     }
-    let mounted = Command::new("mount")
-        .args(["--bind", "-o", "ro"])
-        .arg(&live)
-        .arg(&read_only)
-        .status()
-        .unwrap();
-    assert!(
-        mounted.success(),
-        "this test bind-mounts the journal read-only: run it as root"
-    );
+    let unmount = mount_read_only(&live, &read_only);
     let reader_cfg = config(
         &dir.0,
         "reader",
@@ -505,7 +504,7 @@ async fn a_journal_no_process_holds_is_backed_up_whole_from_a_read_only_mount() 
     );
     let destination = Destination::Dir(dir.path("backups"));
     let name = backup(&reader_cfg, &destination, &[]);
-    let _ = Command::new("umount").arg(&read_only).status();
+    drop(unmount);
 
     let target = dir.path("restored.db");
     let cfg = config(&dir.0, "restored", "momentum", sqlite(&target));
