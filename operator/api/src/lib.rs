@@ -15,6 +15,7 @@ pub mod alerting;
 pub mod broker_account;
 pub mod common;
 pub mod crd;
+pub mod names;
 pub mod trading_strategy;
 
 pub use agent_pool::{AgentPool, AgentPoolSpec, AgentPoolStatus};

@@ -114,18 +114,7 @@ pub fn content_hash(parts: &[&[u8]]) -> String {
         .collect()
 }
 
-/// A child's name: the owner's name and a suffix, kept within the 63 characters a Service
-/// or label value allows by shortening the owner part and adding a hash of it.
-pub fn child_name(owner: &str, suffix: &str) -> String {
-    let full = format!("{owner}-{suffix}");
-    if full.len() <= 63 {
-        return full;
-    }
-    let hash = content_hash(&[owner.as_bytes()]);
-    let keep = 63 - suffix.len() - 1 - 9;
-    let head = owner[..keep.min(owner.len())].trim_end_matches('-');
-    format!("{head}-{}-{suffix}", &hash[..8])
-}
+pub use crate::api::names::child_name;
 
 #[cfg(test)]
 mod tests {

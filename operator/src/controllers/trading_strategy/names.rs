@@ -1,10 +1,8 @@
 //! The names and labels of a strategy's children: a leaf every step of the pipeline reads
 //! (render, backup, leadership, apply) so that none of them has to import another for a name.
 
+pub use crate::api::names::{STRATEGY_LABEL, STRATEGY_SERVICE_PORT, leader_lease};
 use crate::controllers::meta::child_name;
-
-/// The label naming the owning strategy on every child.
-pub const STRATEGY_LABEL: &str = "tradeplane.io/strategy";
 
 /// Names of the children, so the reconcile can find and delete them.
 pub struct Names {
@@ -22,14 +20,9 @@ pub fn names(strategy: &str) -> Names {
         config: child_name(strategy, "config"),
         credentials: child_name(strategy, "credentials"),
         account: child_name(strategy, "runtime"),
-        service: child_name(strategy, "metrics"),
+        service: crate::api::names::strategy_service(strategy),
         journal: child_name(strategy, "journal"),
         deployment: child_name(strategy, "trader"),
         cycle: child_name(strategy, "cycle"),
     }
-}
-
-/// The Lease the strategy's replicas elect their leader with.
-pub fn leader_lease(strategy: &str) -> String {
-    child_name(strategy, "leader")
 }

@@ -134,7 +134,7 @@ pub fn render(
         service: service::http(
             meta.child(&names.service, Component::Trader),
             selector_labels(STRATEGY_LABEL, meta.owner(), Component::Trader),
-            "http-metrics",
+            super::names::STRATEGY_SERVICE_PORT,
         ),
         journal,
         deployment,
