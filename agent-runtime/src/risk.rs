@@ -28,6 +28,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{RiskConfig, TradingState};
 use crate::decision::{lot_size, round_down_to_lot};
+use crate::domain::risk::drawdown_from_peak;
 pub use crate::domain::risk::{Clip, Intent, RejectReason, Rejection, Trip};
 use crate::domain::{Action, Decision, Side};
 
@@ -135,10 +136,8 @@ impl RiskManager {
 
     /// Drawdown from the peak as a fraction, 0 when at the peak.
     pub fn drawdown(&self, equity: f64) -> f64 {
-        match self.peak_equity {
-            Some(peak) if peak > 0.0 && equity < peak => (peak - equity) / peak,
-            _ => 0.0,
-        }
+        self.peak_equity
+            .map_or(0.0, |peak| drawdown_from_peak(peak, equity))
     }
 
     /// Feeds the cycle's equity; returns a kill switch that tripped just now.

@@ -15,6 +15,7 @@ use super::params::{ListQuery, encode_cursor, equity_query, list_query, no_query
 use super::views::{self, CycleOutcomes};
 use super::{ApiFailure, JournalApi};
 use crate::config::TradingState;
+use crate::domain::risk::drawdown_from_peak;
 
 type Params = Query<HashMap<String, String>>;
 type Answer<T> = Result<Json<T>, ApiFailure>;
@@ -199,13 +200,9 @@ pub async fn summary(
         profit_and_loss: extremes
             .as_ref()
             .map(|e| e.latest.equity - api.pnl_baseline.unwrap_or(e.first.equity)),
-        drawdown: extremes.as_ref().map(|e| {
-            if e.peak > 0.0 {
-                (e.peak - e.latest.equity) / e.peak
-            } else {
-                0.0
-            }
-        }),
+        drawdown: extremes
+            .as_ref()
+            .map(|e| drawdown_from_peak(e.peak, e.latest.equity)),
         equity_at: extremes.as_ref().map(|e| e.latest.taken_at),
         positions: positions.into_iter().map(views::position).collect(),
         last_cycle: last_cycle.map(views::cycle),

@@ -4,6 +4,8 @@
 //! Nothing here keeps a series: returns are summarised by [`Moments`] as they arrive and
 //! trades by [`TradeTotals`], so a million-bar run needs the same memory as a hundred-bar one.
 
+use crate::domain::risk::drawdown_from_peak;
+
 /// Running totals of per-bar returns: count, mean and squared deviations (Welford), and the
 /// sum of squared negative returns (for the downside deviation).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -110,9 +112,7 @@ pub struct Drawdown {
 impl Drawdown {
     pub fn push(&mut self, equity: f64) {
         self.peak = self.peak.max(equity);
-        if self.peak > 0.0 {
-            self.max = self.max.max((self.peak - equity) / self.peak);
-        }
+        self.max = self.max.max(drawdown_from_peak(self.peak, equity));
     }
 }
 

@@ -5,6 +5,17 @@
 
 use chrono::NaiveDate;
 
+/// How far `equity` stands below `peak`, as a fraction of the peak; 0 at or above it (or
+/// with no positive peak). The one definition the kill switch, the journal API's summary and
+/// a backtest's maximum drawdown all use.
+pub fn drawdown_from_peak(peak: f64, equity: f64) -> f64 {
+    if peak > 0.0 && equity < peak {
+        (peak - equity) / peak
+    } else {
+        0.0
+    }
+}
+
 /// Why the risk manager refused or cut an order. `as_str` is a stable metric label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
