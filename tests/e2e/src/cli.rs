@@ -77,6 +77,11 @@ pub async fn runtime_binary() -> anyhow::Result<PathBuf> {
     workspace_binary("agent-runtime").await
 }
 
+/// The kubectl plugin's binary, as `cargo test --workspace` builds it.
+pub async fn plugin_binary() -> anyhow::Result<PathBuf> {
+    workspace_binary("kubectl-tradeplane").await
+}
+
 /// The binary `name` of the workspace, as `cargo test --workspace` builds it.
 ///
 /// The e2e crate cannot name another package's binary through `CARGO_BIN_EXE_*`, so it asks

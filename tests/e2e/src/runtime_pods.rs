@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Api;
 use tokio::process::{Child, Command};
 
@@ -28,10 +28,13 @@ const JOURNAL_DIR: &str = "/var/lib/tradeplane";
 /// One runtime process in place of pod `name`.
 pub struct RuntimePod {
     pub name: String,
-    /// Where `/healthz`, `/readyz` and `/metrics` answer.
+    /// Where `/healthz`, `/readyz` and `/metrics` answer: `host:port`.
+    pub host: String,
     pub port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// The pod's IP, put on `lo` for this process and taken off again on drop.
+    _pod_address: Option<PodAddress>,
 }
 
 /// What every pod of one strategy shares.
@@ -46,8 +49,51 @@ pub struct StrategyPods {
 }
 
 impl StrategyPods {
-    /// Starts the process for pod `name`.
+    /// Starts the process for pod `name` on a free loopback port.
     pub async fn start(&self, client: &kube::Client, name: &str) -> anyhow::Result<RuntimePod> {
+        let listen = ("127.0.0.1".to_string(), free_port()?);
+        self.start_listening(client, name, listen, None).await
+    }
+
+    /// Starts the process for pod `name` where the pod's Endpoints say it is: the pod IP kwok
+    /// gave it (added to `lo`; root needed) and the container's port. The API server's service
+    /// proxy then reaches it through the strategy's Service, as it reaches a real pod; it
+    /// refuses loopback addresses and any address that is not a Pod's IP.
+    pub async fn start_on_pod_ip(
+        &self,
+        client: &kube::Client,
+        name: &str,
+    ) -> anyhow::Result<RuntimePod> {
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &self.namespace);
+        let pod = pods
+            .get(name)
+            .await
+            .with_context(|| format!("Pod {name}"))?;
+        let ip = pod
+            .status
+            .and_then(|status| status.pod_ip)
+            .with_context(|| format!("Pod {name} has no IP yet"))?;
+        let port = pod
+            .spec
+            .into_iter()
+            .flat_map(|spec| spec.containers)
+            .flat_map(|container| container.ports.unwrap_or_default())
+            .map(|port| port.container_port)
+            .next()
+            .and_then(|port| u16::try_from(port).ok())
+            .with_context(|| format!("Pod {name} declares no container port"))?;
+        let address = PodAddress::add(&ip)?;
+        self.start_listening(client, name, (ip, port), Some(address))
+            .await
+    }
+
+    async fn start_listening(
+        &self,
+        client: &kube::Client,
+        name: &str,
+        (host, port): (String, u16),
+        pod_address: Option<PodAddress>,
+    ) -> anyhow::Result<RuntimePod> {
         let dir = self.root.join(name);
         std::fs::create_dir_all(dir.join("credentials"))?;
         std::fs::create_dir_all(dir.join("journal"))?;
@@ -60,8 +106,7 @@ impl StrategyPods {
         let text = config
             .get("config.yaml")
             .context("the config Secret has no config.yaml")?;
-        let port = free_port()?;
-        let config = adapt_config(std::str::from_utf8(text)?, &dir, port)?;
+        let config = adapt_config(std::str::from_utf8(text)?, &dir, &host, port)?;
         let config_path = dir.join("config.yaml");
         std::fs::write(&config_path, config)?;
         let token = cli::run_ok(
@@ -85,9 +130,11 @@ impl StrategyPods {
         )?;
         let mut pod = RuntimePod {
             name: name.to_string(),
+            host,
             port,
             dir,
             child: None,
+            _pod_address: pod_address,
         };
         pod.spawn(&self.binary, &config_path, &kubeconfig)?;
         Ok(pod)
@@ -158,7 +205,7 @@ impl RuntimePod {
 
     /// A metric's value from `/metrics`, summed over matching label sets; 0 when absent.
     pub async fn metric(&self, name: &str, labels: &str) -> f64 {
-        let url = format!("http://127.0.0.1:{}/metrics", self.port);
+        let url = format!("http://{}:{}/metrics", self.host, self.port);
         let Ok(response) = http::client().get(&url).send().await else {
             return 0.0;
         };
@@ -184,7 +231,7 @@ impl RuntimePod {
     }
 
     fn readyz_url(&self) -> String {
-        format!("http://127.0.0.1:{}/readyz", self.port)
+        format!("http://{}:{}/readyz", self.host, self.port)
     }
 }
 
@@ -205,12 +252,12 @@ async fn secret_data(
 }
 
 /// The rendered config with the pod's mount points moved into `dir` and the server on
-/// `127.0.0.1:port` (every process shares the host's network).
-pub fn adapt_config(text: &str, dir: &Path, port: u16) -> anyhow::Result<String> {
+/// `host:port` (every process shares the host's network).
+pub fn adapt_config(text: &str, dir: &Path, host: &str, port: u16) -> anyhow::Result<String> {
     let mut config: serde_yaml::Value = serde_yaml::from_str(text)?;
     relocate(&mut config, CREDENTIALS_DIR, &dir.join("credentials"));
     relocate(&mut config, JOURNAL_DIR, &dir.join("journal"));
-    config["server"]["listen"] = serde_yaml::Value::String(format!("127.0.0.1:{port}"));
+    config["server"]["listen"] = serde_yaml::Value::String(format!("{host}:{port}"));
     Ok(serde_yaml::to_string(&config)?)
 }
 
@@ -222,5 +269,49 @@ fn relocate(value: &mut serde_yaml::Value, from: &str, to: &Path) {
         serde_yaml::Value::Mapping(map) => map.values_mut().for_each(|v| relocate(v, from, to)),
         serde_yaml::Value::Sequence(items) => items.iter_mut().for_each(|v| relocate(v, from, to)),
         _ => {}
+    }
+}
+
+/// A pod IP on the host's `lo`, removed again when dropped (unless it was there before).
+pub struct PodAddress {
+    ip: String,
+    added: bool,
+}
+
+impl PodAddress {
+    /// Puts `ip` on `lo` (root needed).
+    pub fn add(ip: &str) -> anyhow::Result<Self> {
+        let cidr = format!("{ip}/32");
+        let shown = std::process::Command::new("ip")
+            .args(["-o", "addr", "show", "dev", "lo"])
+            .output()
+            .context("running `ip addr show`")?;
+        if String::from_utf8_lossy(&shown.stdout).contains(&format!(" {cidr} ")) {
+            return Ok(Self {
+                ip: ip.to_string(),
+                added: false,
+            });
+        }
+        let added = std::process::Command::new("ip")
+            .args(["addr", "add", &cidr, "dev", "lo"])
+            .status()
+            .context("running `ip addr add`")?;
+        if !added.success() {
+            bail!("could not add {cidr} to lo (the test needs root)");
+        }
+        Ok(Self {
+            ip: ip.to_string(),
+            added: true,
+        })
+    }
+}
+
+impl Drop for PodAddress {
+    fn drop(&mut self) {
+        if self.added {
+            let _ = std::process::Command::new("ip")
+                .args(["addr", "del", &format!("{}/32", self.ip), "dev", "lo"])
+                .status();
+        }
     }
 }

@@ -747,7 +747,11 @@ async fn a_real_backup_fills_the_status_and_a_strategy_restored_from_it_trades_o
     let config = namespace.api::<Secret>().get("dst-config").await.unwrap();
     let text = String::from_utf8(config.data.unwrap()["config.yaml"].0.clone()).unwrap();
     let dst_config = staging.join("config.yaml");
-    std::fs::write(&dst_config, adapt_config(&text, &staging, 0).unwrap()).unwrap();
+    std::fs::write(
+        &dst_config,
+        adapt_config(&text, &staging, "127.0.0.1", 0).unwrap(),
+    )
+    .unwrap();
     let mounts = Mounts {
         config: &dst_config,
         backups: &backups,
