@@ -47,13 +47,17 @@ argocd-cm:
 ## `agent-runtime backtest` bars/s and peak RSS at TRADEPLANE_BENCH_BACKTEST_BARS=50000,1000000
 ## and its ratio against backtesting.py (installed into a venv under $(TRADEPLANE_CACHE)), then the
 ## operator's reconcile throughput, no-op writes and memory on a private control plane
-## (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes), then failover
+## (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes), then
+## `kubectl tradeplane status` end to end over the service proxy at 1,000,000 journal rows, then failover
 ## after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second
 ## (TRADEPLANE_BENCH_KILLS=100 by default, about a quarter of an hour), then on a real node:
 ## start-up, apply → first order, RSS, failover over 20 (tests/node/bench.sh)
 bench:
 	cargo bench -p tradeplane-agent-runtime
 	cargo bench -p tradeplane-operator --bench reconcile
+	cargo build --release -p kubectl-tradeplane
+	PATH="$$(tests/cluster/build.sh):$$PATH" TRADEPLANE_PLUGIN_BIN=$${CARGO_TARGET_DIR:-target}/release/kubectl-tradeplane \
+	  cargo bench -p e2e --bench plugin_status
 	PATH="$$(tests/cluster/build.sh):$$PATH" cargo bench -p e2e --bench failover
 	tests/node/bench.sh
 

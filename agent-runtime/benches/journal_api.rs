@@ -9,9 +9,8 @@
 //! 2. the process's resident memory before the server starts and after it has served every
 //!    request (goal: + ≤ 10 MiB).
 //!
-//! The rows are written in bulk with SQL (the journal's write API would spend minutes on a
-//! million transactions); their times are spelled as the journal spells them, so the pages
-//! read them exactly as they read a trader's.
+//! The rows are written in bulk with SQL (`journal::synthetic`), so the pages read them
+//! exactly as they read a trader's.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,59 +19,14 @@ use std::time::{Duration, Instant};
 use agent_runtime::api::JournalApi;
 use agent_runtime::config::Identity;
 use agent_runtime::journal::Journal;
+use agent_runtime::journal::synthetic::{self, START};
 use agent_runtime::metrics::Metrics;
 use agent_runtime::server::{Health, router_with_api};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
 
 const ROWS: u64 = 1_000_000;
 const REQUESTS: usize = 300;
-/// Unix time of the first row; one row a minute after it.
-const START: u64 = 1_700_000_000;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
-
-/// `INSERT INTO <table> SELECT ... FROM` a counter of `ROWS`; `{t}` is the row's time.
-fn bulk(insert: &str, select: &str) -> String {
-    let time = format!("strftime('%Y-%m-%dT%H:%M:%S+00:00', {START} + i * 60, 'unixepoch')");
-    format!(
-        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
-         {insert} SELECT {} FROM n",
-        ROWS - 1,
-        select.replace("{t}", &time)
-    )
-}
-
-async fn fill(path: &PathBuf) -> BenchResult<()> {
-    Journal::open_sqlite(path).await?.close().await;
-    let mut db = SqliteConnectOptions::new().filename(path).connect().await?;
-    let statements = [
-        bulk(
-            "INSERT INTO cycles (cycle_id, started_at, finished_at, status, summary)",
-            "printf('c%09d', i), {t}, {t}, 'completed', '2 decisions, 1 orders, 0 rejections'",
-        ),
-        bulk(
-            "INSERT INTO orders (client_order_id, cycle_id, symbol, side, quantity, \
-             reference_price, status, created_at, updated_at)",
-            "printf('o%09d', i), printf('c%09d', i), CASE i % 2 WHEN 0 THEN 'AAPL' ELSE 'MSFT' \
-             END, 'buy', 10.0, 100.0, 'filled', {t}, {t}",
-        ),
-        bulk(
-            "INSERT INTO fills (fill_id, client_order_id, symbol, side, quantity, price, \
-             commission, filled_at)",
-            "printf('f%09d', i), printf('o%09d', i), 'AAPL', 'buy', 10.0, 100.0, 0.1, {t}",
-        ),
-        bulk(
-            "INSERT INTO equity_snapshots (taken_at, cash, equity)",
-            "{t}, 50000.0, 100000.0 + (i % 977)",
-        ),
-    ];
-    for sql in statements {
-        sqlx::query(&sql).execute(&mut db).await?;
-    }
-    db.close().await?;
-    Ok(())
-}
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -123,7 +77,7 @@ async fn main() -> BenchResult<()> {
     };
     let path = dir.join(format!("tp-bench-journal-api-{}.db", std::process::id()));
     let started = Instant::now();
-    fill(&path).await?;
+    synthetic::fill_sqlite(&path, ROWS).await?;
     println!(
         "journal API: {ROWS} cycles, orders, fills and equity snapshots written in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -149,7 +103,7 @@ async fn main() -> BenchResult<()> {
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
     let client = reqwest::Client::new();
-    let middle = chrono::DateTime::from_timestamp((START + ROWS / 2 * 60) as i64, 0)
+    let middle = chrono::DateTime::from_timestamp(START + (ROWS / 2 * 60) as i64, 0)
         .unwrap_or_default()
         .to_rfc3339();
     let deep = format!("&until={}", middle.replace('+', "%2B"));

@@ -28,6 +28,7 @@ mod pages;
 mod paper_state;
 pub mod portable;
 mod records;
+pub mod synthetic;
 
 pub use pages::{EquityExtremes, MAX_POSITIONS, PageRequest, PositionRow, SpendRow};
 pub use records::{
