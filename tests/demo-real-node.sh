@@ -4,8 +4,9 @@
 #
 # Builds what is missing (control plane, node binaries, images), starts a cluster with one real
 # node beside kwok's, installs the operator with the Helm chart, applies examples/quickstart/
-# as a user would, waits until both strategies have traded, prints `kubectl get ts,ba,ap` and
-# journal lines (each analyst's signal and rationale, the decision, the order and its fill),
+# as a user would, waits until both strategies have traded, prints `kubectl get ts,ba,ap`, and
+# ends with `kubectl tradeplane status` of each strategy and `explain` of index-trend's first
+# order's cycle (each analyst's report, the decision, the risk check, the order and its fill),
 # then stops everything it started. TRADEPLANE_DEMO_KEEP=1 leaves the cluster running.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,13 +77,20 @@ step "what kubectl shows"
 show kubectl get ts -n "$namespace" -o wide
 show kubectl get ba,ap -n "$namespace"
 
-step "the journal of each strategy (SQLite on its volume): analysts' signals, the decision, the order, the fill"
-for strategy in index-trend tech-momentum; do
-  volume=$(kubectl get pvc "$strategy-journal" -n "$namespace" -o jsonpath='{.spec.volumeName}')
-  tests/node/journal.py "$(kubectl get pv "$volume" -o jsonpath='{.spec.hostPath.path}')/journal.db" "$strategy"
-done
-
 step "kubectl logs: the runtime's JSON lines"
 show kubectl logs -n "$namespace" deploy/index-trend-trader --tail 3
+
+step "kubectl tradeplane: each strategy on one screen, then one decision in full"
+echo "(the plugin reads each runtime's journal through the API server's service proxy, as you)"
+cargo build -q --locked -p kubectl-tradeplane
+plugin_dir=$(mktemp -d)
+ln -s "${CARGO_TARGET_DIR:-$repo/target}/debug/kubectl-tradeplane" "$plugin_dir/kubectl-tradeplane"
+export PATH="$plugin_dir:$PATH"
+for strategy in index-trend tech-momentum; do
+  show kubectl tradeplane status "$strategy" -n "$namespace"
+done
+cycle=$(kubectl tradeplane journal index-trend -n "$namespace" --kind orders -o json | jq -r '.[0].item.cycleId')
+show kubectl tradeplane explain index-trend "$cycle" -n "$namespace"
+rm -rf "$plugin_dir"
 echo
 echo "demo on a real node done in $((SECONDS - started)) s"

@@ -13,7 +13,9 @@ so they are made here, at admission, and the product's manifests stay as they ar
 * a port of its own per container port: on the host's network two pods cannot both listen
   on 8080. The port is chosen free (from N upwards, below the kernel's ephemeral range) and
   never handed out twice; containerPort and hostPort become that port (named probe ports
-  follow), the runtime is told with TRADEPLANE_LISTEN and a `--listen=` argument is rewritten;
+  follow), the runtime is told with TRADEPLANE_LISTEN and a `--listen=` argument is rewritten,
+  both to all of the host's addresses: the kubelet's probes and the API server's service
+  proxy come to the pod IP (the node's IP, see up.sh), the local Service proxy to 127.0.0.1;
 * imagePullPolicy: Never: images are imported into the node, nothing is ever fetched;
 * the annotation local.tradeplane.io/ports records which port replaced which, for the local
   Service proxy (services.py).
@@ -82,7 +84,7 @@ def mutate(pod):
                     {"name": "KUBERNETES_SERVICE_PORT", "value": str(ARGS.api_port)}]
             if mapping:
                 env.append({"name": "TRADEPLANE_LISTEN",
-                            "value": f"127.0.0.1:{next(iter(mapping.values()))}"})
+                            "value": f"0.0.0.0:{next(iter(mapping.values()))}"})
             patch.append({"op": "add", "path": f"{base}/env", "value": env})
             args = container.get("args")
             if args:
@@ -91,7 +93,7 @@ def mutate(pod):
                     if arg.startswith("--listen=") and ":" in arg:
                         old = int(arg.rsplit(":", 1)[1])
                         if old in mapping:
-                            arg = f"--listen=127.0.0.1:{mapping[old]}"
+                            arg = f"--listen=0.0.0.0:{mapping[old]}"
                     new_args.append(arg)
                 patch.append({"op": "replace", "path": f"{base}/args", "value": new_args})
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):

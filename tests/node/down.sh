@@ -87,7 +87,12 @@ rmdir /var/lib/kubelet 2>/dev/null
 find /var/log/containers -maxdepth 1 -xtype l -delete 2>/dev/null
 rmdir /var/log/containers 2>/dev/null
 
-# 6. Kernel settings, as they were before the kubelet started.
+# 6. The node's IP on lo, when tests/node/up.sh put it there.
+if [ -f "$node/added-address" ]; then
+  ip addr del "$(cat "$node/added-address")/32" dev lo 2>/dev/null || log "the node's IP stayed on lo"
+fi
+
+# 7. Kernel settings, as they were before the kubelet started.
 [ -f "$node/sysctl.saved" ] && { "$here/restore-sysctl.sh" "$node/sysctl.saved" || log "kernel settings not restored"; }
 rm -rf "$node"
 rm -f "$lock.owner"

@@ -12,7 +12,9 @@
 #     `kubectl logs` of its trader is JSON lines, journal entries among them;
 #   * tech-momentum's analyses come from the AgentPool's worker pod, through the pool's
 #     Service (the local Service proxy): its status fills in too;
-#   * index-trend opens a position in its first cycle; a patch to one-second cycles rolls out on
+#   * index-trend opens a position in its first cycle; `kubectl tradeplane status`, `journal`
+#     and `explain` read its journal from the real pod through the API server's service proxy
+#     (tests/node/plugin.sh); a patch to one-second cycles rolls out on
 #     the real pods;
 #   * `suspend: true` halts trading: the phase turns Halted and no order follows;
 #   * index-trend gets backups to a volume, every minute and a `backupNowAt`: the on-demand
@@ -144,6 +146,9 @@ for _ in $(seq 240); do
 done
 [ -n "$positions" ] && [ "$positions" -gt 0 ] || fail "index-trend holds no position 120 s after kubectl apply"
 say "index-trend: $positions open position(s) $(elapsed) s after kubectl apply; decision: $(kubectl get ts index-trend -n "$ns" -o jsonpath='{.status.lastDecision.summary}')"
+
+say "kubectl tradeplane: status, journal and explain through the API server's service proxy"
+tests/node/plugin.sh "$ns" index-trend
 
 # One-second cycles for the halt check below: a config change, so a rollout on the real pods.
 say "index-trend at one cycle a second: the rollout"

@@ -4,8 +4,12 @@
 #
 #   tests/node/up.sh STATE_DIR API_SERVER_PORT
 #
-# The node is named 127.0.0.1 (its InternalIP; the API server reaches the kubelet there for
-# logs and exec). Pods on it run for real but only on the host's network: the machine allows
+# The node is named 127.0.0.1 (its Hostname address; the API server reaches the kubelet there
+# for logs and exec). Its InternalIP, and so the IP of every pod on it, is $TP_NODE_IP
+# (default 10.249.16.1), an address this script puts on `lo`: the EndpointSlice API and the
+# API server's service proxy refuse loopback addresses, and a pod IP outside 127.0.0.0/8 lets
+# a Service's Endpoints list the node's pods, so `kubectl tradeplane` reaches a runtime through
+# the API server as in any cluster. Pods on it run for real but only on the host's network: the machine allows
 # no pod network, so a pod that is not hostNetwork fails to start, on purpose (a "no pod
 # network" CNI config). The cluster's admission webhook (tests/node/admission.py) adapts pods.
 #
@@ -42,6 +46,11 @@ echo "$state" > "$lock.owner"
 
 rm -rf "$node" "$run"
 mkdir -p "$node"/{containerd,kubelet,pods-logs,cni,opt,pki} "$run" "$state/pids" "$state/logs"
+node_ip=${TP_NODE_IP:-10.249.16.1}
+if ! ip -o addr show dev lo | grep -q " $node_ip/32 "; then
+  ip addr add "$node_ip/32" dev lo || fail "cannot put the node's IP $node_ip on lo"
+  echo "$node_ip" > "$node/added-address" # tests/node/down.sh takes it off again
+fi
 pki=$state/pki
 
 start() {
@@ -203,7 +212,7 @@ sed -i "s/^port: 0/port: $kubelet_port/; s/^healthzPort: 0/healthzPort: $healthz
 started_kubelet=$SECONDS
 mark kubelet-start
 start kubelet "$bin/kubelet" --config "$node/kubelet.yaml" --kubeconfig "$node/kubelet.kubeconfig" \
-  --root-dir "$node/kubelet" --cert-dir "$node/pki" --hostname-override 127.0.0.1 \
+  --root-dir "$node/kubelet" --cert-dir "$node/pki" --hostname-override 127.0.0.1 --node-ip "$node_ip" \
   --node-labels tradeplane.io/real-node=true --v 1
 wait_for kubelet 60 "$state/pids/kubelet.pid" curl -sf "http://127.0.0.1:$healthz_port/healthz"
 echo "$healthz_port" > "$node/healthz.port"
