@@ -53,6 +53,11 @@ pub enum Command {
     /// Hand the leadership to a standby (spec.switchoverAt); waits for
     /// status.lastSwitchoverAt.
     Switchover(ActionArgs),
+    /// Take a backup now (spec.backup.backupNowAt); waits for it and prints its name, size,
+    /// rows and checksum.
+    Backup(ActionArgs),
+    /// Print (or with --apply create) a new strategy restoring a backup of another.
+    Restore(RestoreArgs),
     /// The plugin's version, and the operator's and runtimes' in the cluster.
     Version(VersionArgs),
     /// A shell completion script, e.g. `kubectl tradeplane completion bash`.
@@ -130,6 +135,29 @@ pub struct ActionArgs {
     /// How long to wait for the operator to confirm, e.g. `2m`.
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The new TradingStrategy.
+    pub name: String,
+    /// The strategy whose backup to restore (its spec is copied).
+    #[arg(long)]
+    pub from: String,
+    /// The backup's name, as `backup` or the old strategy's status.lastBackup shows it.
+    /// Default: the newest.
+    #[arg(long)]
+    pub backup: Option<String>,
+    /// Create the strategy and wait until the operator reports the restore, instead of
+    /// printing its manifest.
+    #[arg(long)]
+    pub apply: bool,
+    /// How long --apply waits, e.g. `10m`.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The manifest's format. Default: yaml.
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]

@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 use tradeplane_operator::api::TradingStrategy;
 use tradeplane_operator::controllers::trading_strategy;
 
-use kubectl_tradeplane::cli::{ActionArgs, JournalArgs};
+use kubectl_tradeplane::cli::{ActionArgs, JournalArgs, RestoreArgs};
 use kubectl_tradeplane::cluster::Target;
 use kubectl_tradeplane::render::status::RuntimeSection;
-use kubectl_tradeplane::{Error, actions, journal, status};
+use kubectl_tradeplane::{Error, actions, backup, journal, restore, status};
 
 const READERS: &str = "momo-journal-readers";
 
@@ -297,10 +297,7 @@ async fn the_journal_readers_role_lets_listed_viewers_read_and_nobody_else() {
     assert!(matches!(&view.runtime, RuntimeSection::Unavailable(why) if *why == expected));
 
     // A viewer cannot act: suspend is a patch of the spec.
-    let suspend = ActionArgs {
-        name: "momo".into(),
-        timeout: Duration::from_secs(5),
-    };
+    let suspend = action("momo", 5);
     let refused = actions::run(
         &Target::new(bob, &ns),
         actions::Action::Suspend,
@@ -381,5 +378,210 @@ async fn the_journal_readers_role_lets_listed_viewers_read_and_nobody_else() {
     e2e::wait_deleted(&bindings, READERS, "the readers RoleBinding gone", wait)
         .await
         .unwrap();
+    namespace.delete().await.unwrap();
+}
+
+/// Plays the operator and the backup process for `name`: a new `backupNowAt` is taken in
+/// (`lastBackupNowAt`), and a second later the backup's report appears; a strategy created
+/// with `spec.restore` gets its restore report.
+fn play_backups(api: Api<TradingStrategy>, name: &str) -> tokio::task::JoinHandle<()> {
+    let name = name.to_string();
+    tokio::spawn(async move {
+        loop {
+            if let Ok(strategy) = api.get(&name).await {
+                let asked = strategy
+                    .spec
+                    .backup
+                    .as_ref()
+                    .and_then(|b| b.backup_now_at.clone());
+                let handled = strategy
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.last_backup_now_at.clone());
+                if asked.is_some() && asked != handled {
+                    let status = json!({"status": {"lastBackupNowAt": asked}});
+                    let _ = api
+                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                        .await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                    let report = json!({"status": {"backupReport": {
+                        "outcome": "Succeeded", "name": format!("{name}-20300101T000000Z"),
+                        "startTime": now, "completionTime": now, "sizeBytes": 4096,
+                        "rows": 321, "checksum": "sha256:0f1e", "runtimeVersion": "test"}}});
+                    let _ = api
+                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&report))
+                        .await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+}
+
+fn play_restore(api: Api<TradingStrategy>, name: &str) -> tokio::task::JoinHandle<()> {
+    let name = name.to_string();
+    tokio::spawn(async move {
+        loop {
+            if let Ok(strategy) = api.get(&name).await
+                && let Some(restore) = &strategy.spec.restore
+            {
+                let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let report = json!({"status": {"restoreReport": {
+                    "outcome": "Succeeded", "backup": restore.backup, "completionTime": now,
+                    "rows": 321}}});
+                let _ = api
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&report))
+                    .await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+}
+
+fn action(name: &str, timeout: u64) -> ActionArgs {
+    ActionArgs {
+        name: name.into(),
+        timeout: Duration::from_secs(timeout),
+    }
+}
+
+fn restore_args(name: &str, apply: bool) -> RestoreArgs {
+    RestoreArgs {
+        name: name.into(),
+        from: "keeper".into(),
+        backup: Some("keeper-20300101T000000Z".into()),
+        apply,
+        timeout: Duration::from_secs(30),
+        output: None,
+    }
+}
+
+/// `backup` waits for the backup process's report and prints what it recorded; `restore`
+/// prints a manifest the API server accepts, and with `--apply` creates it and waits for the
+/// restore's report. The test plays the operator's and the backup process's status writes.
+#[tokio::test]
+async fn backup_prints_the_new_backup_and_restore_makes_a_strategy_from_it() {
+    let cluster = PrivateCluster::start("etcd,apiserver,controller-manager").unwrap();
+    let admin = cluster.client().await.unwrap();
+    install_crds(&admin).await.unwrap();
+    let namespace = TestNamespace::create(&admin, "plugin-backup")
+        .await
+        .unwrap();
+    let ns = namespace.name.clone();
+    let target = Target::new(admin.clone(), &ns);
+    let strategies = namespace.api::<TradingStrategy>();
+    for (name, backup) in [
+        ("keeper", json!({"destination": {"volume": {}}})),
+        ("bare", Value::Null),
+    ] {
+        create(&strategies, json!({
+            "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
+            "metadata": {"name": name},
+            "spec": {"symbols": ["AAPL"], "brokerAccountRef": {"name": "paper"}, "backup": backup},
+        }))
+        .await;
+    }
+
+    // Refused up front without spec.backup; a timeout when nobody takes the backup.
+    let refused = backup::run(&target, &action("bare", 5), &mut Vec::new())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        refused
+            .to_string()
+            .contains("set spec.backup.destination first"),
+        "{refused}"
+    );
+    let timeout = backup::run(&target, &action("keeper", 2), &mut Vec::new())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(timeout, Error::Timeout { .. }), "{timeout}");
+
+    let player = play_backups(strategies.clone(), "keeper");
+    let mut out = Vec::new();
+    backup::run(&target, &action("keeper", 30), &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    println!("--- kubectl tradeplane backup keeper\n{text}");
+    for expected in [
+        "backup of 'keeper' succeeded",
+        "name      keeper-20300101T000000Z",
+        "size      4096 bytes",
+        "rows      321",
+        "checksum  sha256:0f1e",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?}:\n{text}");
+    }
+    player.abort();
+    let keeper = strategies.get("keeper").await.unwrap();
+    let asked = keeper.spec.backup.unwrap().backup_now_at;
+    assert!(asked.is_some(), "backup wrote spec.backup.backupNowAt");
+
+    // The printed manifest is one the API server takes as it is.
+    let mut out = Vec::new();
+    restore::run(&target, &restore_args("keeper-2", false), &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    println!(
+        "--- kubectl tradeplane restore keeper-2 --from keeper --backup keeper-20300101T000000Z\n{text}"
+    );
+    let manifest: Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(
+        manifest["spec"]["restore"],
+        json!({"fromStrategy": "keeper", "backup": "keeper-20300101T000000Z",
+               "source": {"volume": {}}})
+    );
+    assert!(
+        manifest["spec"]["backup"].get("backupNowAt").is_none(),
+        "{text}"
+    );
+    let applied = e2e::apply_strict(&admin, &ns, &manifest).await.unwrap();
+    assert!(applied.is_ok(), "{applied:?}");
+    assert!(
+        strategies
+            .get("keeper-2")
+            .await
+            .unwrap()
+            .spec
+            .restore
+            .is_some()
+    );
+
+    // --apply creates it and reports once the restore is reported.
+    let player = play_restore(strategies.clone(), "keeper-3");
+    let mut out = Vec::new();
+    restore::run(&target, &restore_args("keeper-3", true), &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    println!(
+        "--- kubectl tradeplane restore keeper-3 --from keeper --backup keeper-20300101T000000Z --apply\n{text}"
+    );
+    assert!(
+        text.starts_with("strategy 'keeper-3' created and restored from 'keeper' backup keeper-20300101T000000Z, 321 rows"),
+        "{text}"
+    );
+    player.abort();
+    let unknown = restore::run(
+        &target,
+        &RestoreArgs {
+            from: "nope".into(),
+            ..restore_args("x", false)
+        },
+        &mut Vec::new(),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        unknown.to_string().contains("no strategy 'nope'"),
+        "{unknown}"
+    );
     namespace.delete().await.unwrap();
 }
