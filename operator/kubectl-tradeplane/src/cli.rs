@@ -58,6 +58,8 @@ pub enum Command {
     Backup(ActionArgs),
     /// Print (or with --apply create) a new strategy restoring a backup of another.
     Restore(RestoreArgs),
+    /// The leader's logs (or every replica's), JSON lines made readable.
+    Logs(LogsArgs),
     /// The plugin's version, and the operator's and runtimes' in the cluster.
     Version(VersionArgs),
     /// A shell completion script, e.g. `kubectl tradeplane completion bash`.
@@ -158,6 +160,24 @@ pub struct RestoreArgs {
     /// The manifest's format. Default: yaml.
     #[arg(short = 'o', long, value_enum)]
     pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The TradingStrategy.
+    pub name: String,
+    /// Every replica's logs, each line prefixed with its pod. Default: the leader's only.
+    #[arg(long)]
+    pub all: bool,
+    /// Keep printing new lines until interrupted.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only lines younger than this, e.g. `10m`.
+    #[arg(long, value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// Only the last N lines of each pod.
+    #[arg(long)]
+    pub tail: Option<i64>,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@ pub mod completion;
 pub mod error;
 pub mod explain;
 pub mod journal;
+pub mod logs;
 pub mod names;
 pub mod output;
 pub mod proxy;
@@ -52,6 +53,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         }
         Command::Backup(args) => backup::run(&target, &args, out).await,
         Command::Restore(args) => restore::run(&target, &args, out).await,
+        Command::Logs(args) => logs::run(&target, &args, out).await,
         Command::Version(args) => version::run(&target, &args, out).await,
         Command::Completion(_) => Ok(()),
     }

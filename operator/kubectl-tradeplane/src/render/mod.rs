@@ -4,6 +4,7 @@
 
 pub mod explain;
 pub mod journal;
+pub mod logs;
 pub mod status;
 
 use chrono::{DateTime, Utc};
