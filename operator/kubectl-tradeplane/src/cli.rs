@@ -60,6 +60,9 @@ pub enum Command {
     Restore(RestoreArgs),
     /// The leader's logs (or every replica's), JSON lines made readable.
     Logs(LogsArgs),
+    /// A support bundle (zip): the strategy, its account and pool, children, Events, logs
+    /// and journal summary, every Secret value redacted.
+    Report(ReportArgs),
     /// The plugin's version, and the operator's and runtimes' in the cluster.
     Version(VersionArgs),
     /// A shell completion script, e.g. `kubectl tradeplane completion bash`.
@@ -178,6 +181,15 @@ pub struct LogsArgs {
     /// Only the last N lines of each pod.
     #[arg(long)]
     pub tail: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The TradingStrategy.
+    pub name: String,
+    /// The zip file to write. Default: `report-NAME.zip`.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

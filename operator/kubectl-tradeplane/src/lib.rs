@@ -25,9 +25,11 @@ pub mod names;
 pub mod output;
 pub mod proxy;
 pub mod render;
+pub mod report;
 pub mod restore;
 pub mod status;
 pub mod version;
+pub mod zip;
 
 use std::io::Write;
 
@@ -54,6 +56,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Backup(args) => backup::run(&target, &args, out).await,
         Command::Restore(args) => restore::run(&target, &args, out).await,
         Command::Logs(args) => logs::run(&target, &args, out).await,
+        Command::Report(args) => report::run(&target, &args, out).await,
         Command::Version(args) => version::run(&target, &args, out).await,
         Command::Completion(_) => Ok(()),
     }

@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 use tradeplane_operator::api::TradingStrategy;
 use tradeplane_operator::controllers::trading_strategy;
 
-use kubectl_tradeplane::cli::{ActionArgs, JournalArgs, RestoreArgs};
+use kubectl_tradeplane::cli::{ActionArgs, JournalArgs, ReportArgs, RestoreArgs};
 use kubectl_tradeplane::cluster::Target;
 use kubectl_tradeplane::render::status::RuntimeSection;
-use kubectl_tradeplane::{Error, actions, backup, journal, restore, status};
+use kubectl_tradeplane::{Error, actions, backup, journal, report, restore, status};
 
 const READERS: &str = "momo-journal-readers";
 
@@ -35,6 +35,15 @@ async fn as_user(cluster: &PrivateCluster, user: &str, groups: &[&str]) -> Clien
             .unwrap();
     config.auth_info.impersonate = Some(user.to_string());
     config.auth_info.impersonate_groups = Some(groups.iter().map(|g| (*g).to_string()).collect());
+    kubectl_tradeplane::cluster::client(config).unwrap()
+}
+
+/// The admin's client as the plugin builds one (no retry of the proxy's 503s).
+async fn plugin_client(cluster: &PrivateCluster) -> Client {
+    let kubeconfig = Kubeconfig::read_from(cluster.kubeconfig()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
     kubectl_tradeplane::cluster::client(config).unwrap()
 }
 
@@ -583,5 +592,194 @@ async fn backup_prints_the_new_backup_and_restore_makes_a_strategy_from_it() {
         unknown.to_string().contains("no strategy 'nope'"),
         "{unknown}"
     );
+    namespace.delete().await.unwrap();
+}
+
+const PLANTED_ID: &str = "PKPLANTED7731";
+const PLANTED_SECRET: &str = "planted-secret-9f3e2a";
+
+/// The support bundle of a strategy the operator (in this process) has rendered: the expected
+/// files are there, and the planted credential values are nowhere in it — not in the user's
+/// Secret, its last-applied annotation, the credentials Secret the operator copied them into,
+/// nor an Event that quotes one.
+#[tokio::test]
+async fn the_report_bundle_holds_the_children_and_none_of_the_planted_secrets() {
+    let cluster = PrivateCluster::start("etcd,apiserver,controller-manager").unwrap();
+    let admin = cluster.client().await.unwrap();
+    install_crds(&admin).await.unwrap();
+    let namespace = TestNamespace::create(&admin, "plugin-report")
+        .await
+        .unwrap();
+    let ns = namespace.name.clone();
+    let keys = json!({"APCA_API_KEY_ID": PLANTED_ID, "APCA_API_SECRET_KEY": PLANTED_SECRET});
+    let applied = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "alpaca-keys", "namespace": ns}, "stringData": keys});
+    create(
+        &namespace.api::<k8s_openapi::api::core::v1::Secret>(),
+        json!({
+            "metadata": {"name": "alpaca-keys", "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": applied.to_string()}},
+            "stringData": keys,
+        }),
+    )
+    .await;
+    create(
+        &namespace.api::<tradeplane_operator::api::BrokerAccount>(),
+        json!({
+            "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
+            "metadata": {"name": "alpaca"},
+            "spec": {"broker": "Alpaca", "endpoint": "http://127.0.0.1:9",
+                     "credentialsSecretRef": {"name": "alpaca-keys"}},
+        }),
+    )
+    .await;
+    let strategies = namespace.api::<TradingStrategy>();
+    create(
+        &strategies,
+        json!({
+            "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
+            "metadata": {"name": "desk"},
+            "spec": {"symbols": ["AAPL"], "brokerAccountRef": {"name": "alpaca"},
+                     "journalReaders": {"groups": ["desk-readers"]}},
+        }),
+    )
+    .await;
+    let operator = InProcessController::start(&admin, &ns, |context, ns, shutdown| async move {
+        trading_strategy::run(context, Some(&ns), shutdown).await
+    })
+    .unwrap();
+    let secrets = namespace.api::<k8s_openapi::api::core::v1::Secret>();
+    wait_for(
+        &secrets,
+        "desk-credentials",
+        "the copied credentials",
+        Duration::from_secs(60),
+        |_: Option<&k8s_openapi::api::core::v1::Secret>| true,
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &namespace.api::<k8s_openapi::api::apps::v1::Deployment>(),
+        "desk-trader",
+        "the trader Deployment",
+        Duration::from_secs(60),
+        |_: Option<&k8s_openapi::api::apps::v1::Deployment>| true,
+    )
+    .await
+    .unwrap();
+    operator.stop().await.unwrap();
+    create(
+        &namespace.api::<k8s_openapi::api::core::v1::Event>(),
+        json!({
+            "metadata": {"name": "desk.leak"},
+            "involvedObject": {"kind": "TradingStrategy", "name": "desk", "namespace": ns},
+            "reason": "Oops", "type": "Warning",
+            "message": format!("login failed for {PLANTED_ID}"),
+        }),
+    )
+    .await;
+
+    let dir = std::env::temp_dir().join(format!("plugin-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let zip = dir.join("bundle.zip");
+    let mut out = Vec::new();
+    let args = ReportArgs {
+        name: "desk".into(),
+        output: Some(zip.clone()),
+    };
+    let plugin = plugin_client(&cluster).await;
+    report::run(&Target::new(plugin, &ns), &args, &mut out)
+        .await
+        .unwrap();
+    println!(
+        "--- kubectl tradeplane report desk -o bundle.zip\n{}",
+        String::from_utf8_lossy(&out)
+    );
+    let unzipped = dir.join("unzipped");
+    let status = std::process::Command::new("unzip")
+        .arg("-q")
+        .arg(&zip)
+        .arg("-d")
+        .arg(&unzipped)
+        .status()
+        .unwrap();
+    assert!(status.success(), "unzip could not read the bundle");
+    let listing = std::process::Command::new("unzip")
+        .arg("-l")
+        .arg(&zip)
+        .output()
+        .unwrap();
+    println!(
+        "--- unzip -l bundle.zip\n{}",
+        String::from_utf8_lossy(&listing.stdout)
+    );
+
+    let mut files = Vec::new();
+    let mut pending = vec![unzipped.clone()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path)
+            } else {
+                files.push(path)
+            }
+        }
+    }
+    let relative: Vec<String> = files
+        .iter()
+        .map(|p| {
+            p.strip_prefix(&unzipped)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    for expected in [
+        "tradingstrategies/desk.yaml",
+        "brokeraccounts/alpaca.yaml",
+        "secrets/alpaca-keys.yaml",
+        "children/secrets/desk-credentials.yaml",
+        "children/deployments/desk-trader.yaml",
+        "children/services/desk-metrics.yaml",
+        "children/roles/desk-journal-readers.yaml",
+        "children/rolebindings/desk-runtime.yaml",
+        "children/leases/desk-leader.yaml",
+        "events.yaml",
+        "journal/error.txt",
+    ] {
+        assert!(
+            relative.iter().any(|f| f == expected),
+            "no {expected} in {relative:?}"
+        );
+    }
+    let encoded =
+        |v: &str| serde_json::to_value(k8s_openapi::ByteString(v.as_bytes().to_vec())).unwrap();
+    let planted: Vec<String> = [PLANTED_ID, PLANTED_SECRET]
+        .iter()
+        .flat_map(|v| [v.to_string(), encoded(v).as_str().unwrap().to_string()])
+        .collect();
+    for file in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
+        for value in &planted {
+            assert!(
+                !text.contains(value.as_str()),
+                "{value} in {}:\n{text}",
+                file.display()
+            );
+        }
+    }
+    let user_secret = std::fs::read_to_string(unzipped.join("secrets/alpaca-keys.yaml")).unwrap();
+    assert!(
+        user_secret.contains("APCA_API_SECRET_KEY: REDACTED"),
+        "{user_secret}"
+    );
+    assert!(
+        user_secret.contains("last-applied-configuration: REDACTED"),
+        "{user_secret}"
+    );
+    let events = std::fs::read_to_string(unzipped.join("events.yaml")).unwrap();
+    assert!(events.contains("login failed for REDACTED"), "{events}");
+    std::fs::remove_dir_all(&dir).unwrap();
     namespace.delete().await.unwrap();
 }

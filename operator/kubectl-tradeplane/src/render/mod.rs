@@ -5,6 +5,7 @@
 pub mod explain;
 pub mod journal;
 pub mod logs;
+pub mod redact;
 pub mod status;
 
 use chrono::{DateTime, Utc};
