@@ -130,8 +130,7 @@ async fn journal_error(client: &Client, ns: &str) -> Error {
     let target = Target::new(client.clone(), ns);
     journal::run(&target, &journal_args(), &mut Vec::new())
         .await
-        .err()
-        .expect("the journal cannot answer: the Service has no endpoint")
+        .expect_err("the journal cannot answer: the Service has no endpoint")
 }
 
 /// The operator (in this process, as a user holding exactly the chart's rules) keeps the
