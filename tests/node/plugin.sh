@@ -10,7 +10,8 @@
 #     part) and the strategy's open position;
 #   * `journal --kind orders` lists the orders the runtime journalled, and `explain` of the
 #     first one's cycle shows that cycle's decision, each analyst's report, the risk check and
-#     the order itself.
+#     the order itself;
+#   * `logs` prints the leader's JSON log lines as readable `time level message key=value`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -52,3 +53,11 @@ for role in $(jq -r '.decisions[].analysts[].role' <<<"$detail" | sort -u); do
   grep -q -- "$role" <<<"$explained" || fail "explain $cycle does not show the report of $role"
 done
 say "journal: $count orders; explain $cycle: $(wc -l <<<"$explained") lines, order $order"
+
+# logs: the leader's JSON lines as `time level message key=value`, no JSON left.
+logs=$(kubectl tradeplane logs "$strategy" -n "$ns" --tail 50)
+grep -Eq '^[0-9T:.-]+Z INFO  cycle complete .*cycle_id=' <<<"$logs" || fail "logs shows no readable completed cycle:
+$logs"
+! grep -q '^{' <<<"$logs" || fail "logs left JSON lines as they were:
+$logs"
+say "logs: $(wc -l <<<"$logs") readable lines from the leader"

@@ -21,7 +21,7 @@ use crate::error::Error;
 
 /// The field manager of the plugin's patches, so `managedFields` shows who asked.
 pub const FIELD_MANAGER: &str = "kubectl-tradeplane";
-const POLL_EVERY: Duration = Duration::from_secs(1);
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {

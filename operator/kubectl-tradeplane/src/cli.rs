@@ -53,6 +53,16 @@ pub enum Command {
     /// Hand the leadership to a standby (spec.switchoverAt); waits for
     /// status.lastSwitchoverAt.
     Switchover(ActionArgs),
+    /// Take a backup now (spec.backup.backupNowAt); waits for it and prints its name, size,
+    /// rows and checksum.
+    Backup(ActionArgs),
+    /// Print (or with --apply create) a new strategy restoring a backup of another.
+    Restore(RestoreArgs),
+    /// The leader's logs (or every replica's), JSON lines made readable.
+    Logs(LogsArgs),
+    /// A support bundle (zip): the strategy, its account and pool, children, Events, logs
+    /// and journal summary, every Secret value redacted.
+    Report(ReportArgs),
     /// The plugin's version, and the operator's and runtimes' in the cluster.
     Version(VersionArgs),
     /// A shell completion script, e.g. `kubectl tradeplane completion bash`.
@@ -130,6 +140,56 @@ pub struct ActionArgs {
     /// How long to wait for the operator to confirm, e.g. `2m`.
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The new TradingStrategy.
+    pub name: String,
+    /// The strategy whose backup to restore (its spec is copied).
+    #[arg(long)]
+    pub from: String,
+    /// The backup's name, as `backup` or the old strategy's status.lastBackup shows it.
+    /// Default: the newest.
+    #[arg(long)]
+    pub backup: Option<String>,
+    /// Create the strategy and wait until the operator reports the restore, instead of
+    /// printing its manifest.
+    #[arg(long)]
+    pub apply: bool,
+    /// How long --apply waits, e.g. `10m`.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The manifest's format. Default: yaml.
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The TradingStrategy.
+    pub name: String,
+    /// Every replica's logs, each line prefixed with its pod. Default: the leader's only.
+    #[arg(long)]
+    pub all: bool,
+    /// Keep printing new lines until interrupted.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only lines younger than this, e.g. `10m`.
+    #[arg(long, value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// Only the last N lines of each pod.
+    #[arg(long)]
+    pub tail: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The TradingStrategy.
+    pub name: String,
+    /// The zip file to write. Default: `report-NAME.zip`.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

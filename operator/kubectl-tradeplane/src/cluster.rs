@@ -48,8 +48,10 @@ impl Target {
             .namespace
             .clone()
             .unwrap_or_else(|| config.default_namespace.clone());
-        let client = Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        Ok(Self { client, namespace })
+        Ok(Self {
+            client: client(config)?,
+            namespace,
+        })
     }
 
     /// A target for a client the caller built (tests).
@@ -133,6 +135,15 @@ impl Target {
         events.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
         Ok(events)
     }
+}
+
+/// The plugin's client for `config`. Without kube's default retry: it retries a 503 up to 15
+/// times with a backoff growing to minutes, and the service proxy answers 503 whenever a
+/// strategy has no ready pod, so `status` would hang for minutes instead of saying so.
+/// A person at a terminal retries by running the command again.
+pub fn client(mut config: Config) -> Result<Client, Error> {
+    config.default_retry = false;
+    Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
 }
 
 /// When an Event last happened, whichever of its times is set.

@@ -18,7 +18,10 @@ pub enum Error {
         available: Vec<String>,
     },
 
-    #[error("forbidden: you need {verb} on {resource} in {namespace} — see docs/plugin.md (RBAC)")]
+    #[error(
+        "forbidden: you need {verb} on {resource} in {namespace} — {}; see docs/plugin.md (RBAC)",
+        advice(.verb, .resource, .namespace)
+    )]
     Forbidden {
         verb: &'static str,
         resource: &'static str,
@@ -96,6 +99,23 @@ fn list_hint(available: &[String]) -> String {
     }
 }
 
+/// What to ask for, per permission: the role (or the strategy's field) that grants it.
+fn advice(verb: &str, resource: &str, namespace: &str) -> String {
+    match (verb, resource) {
+        (_, "services/proxy") => format!(
+            "reading the journal needs a place in the strategy's spec.journalReaders (or \
+             Kubernetes' edit role in {namespace})"
+        ),
+        ("patch", "tradingstrategies") => format!(
+            "an action changes the strategy's spec: ask for Kubernetes' edit role in {namespace}"
+        ),
+        ("get" | "list" | "watch", _) => {
+            format!("reading it needs Kubernetes' view role in {namespace}")
+        }
+        _ => format!("ask for a role in {namespace} that grants it"),
+    }
+}
+
 impl Error {
     /// A failed API call: a 403 names the permission the user lacks, anything else says what
     /// was being done.
@@ -161,7 +181,29 @@ mod tests {
         );
         assert_eq!(
             error.to_string(),
-            "forbidden: you need patch on tradingstrategies in desk — see docs/plugin.md (RBAC)"
+            "forbidden: you need patch on tradingstrategies in desk — an action changes the \
+             strategy's spec: ask for Kubernetes' edit role in desk; see docs/plugin.md (RBAC)"
+        );
+        let proxy = Error::Forbidden {
+            verb: "get",
+            resource: "services/proxy",
+            namespace: "desk".into(),
+        };
+        assert_eq!(
+            proxy.to_string(),
+            "forbidden: you need get on services/proxy in desk — reading the journal needs a \
+             place in the strategy's spec.journalReaders (or Kubernetes' edit role in desk); \
+             see docs/plugin.md (RBAC)"
+        );
+        let read = Error::Forbidden {
+            verb: "get",
+            resource: "tradingstrategies",
+            namespace: "desk".into(),
+        };
+        assert!(
+            read.to_string()
+                .contains("reading it needs Kubernetes' view role in desk"),
+            "{read}"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! The `kubectl tradeplane` plugin: what a user asks of a TradingStrategy from a terminal —
 //! its status on one screen, its journal, one decision explained, and the actions the spec
-//! offers (suspend, resume, restart, switchover).
+//! offers (suspend, resume, restart, switchover, backup, restore).
 //!
 //! It acts only as the user: the kubeconfig's credentials, the user's RBAC, and the API
 //! server's service proxy to reach the runtime's read-only journal API. It never holds the
@@ -13,18 +13,23 @@
 //! runtime client; [`cluster`] the Kubernetes reads and the errors they turn into.
 
 pub mod actions;
+pub mod backup;
 pub mod cli;
 pub mod cluster;
 pub mod completion;
 pub mod error;
 pub mod explain;
 pub mod journal;
+pub mod logs;
 pub mod names;
 pub mod output;
 pub mod proxy;
 pub mod render;
+pub mod report;
+pub mod restore;
 pub mod status;
 pub mod version;
+pub mod zip;
 
 use std::io::Write;
 
@@ -48,6 +53,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Switchover(args) => {
             actions::run(&target, actions::Action::Switchover, &args, out).await
         }
+        Command::Backup(args) => backup::run(&target, &args, out).await,
+        Command::Restore(args) => restore::run(&target, &args, out).await,
+        Command::Logs(args) => logs::run(&target, &args, out).await,
+        Command::Report(args) => report::run(&target, &args, out).await,
         Command::Version(args) => version::run(&target, &args, out).await,
         Command::Completion(_) => Ok(()),
     }

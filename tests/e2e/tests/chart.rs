@@ -159,6 +159,8 @@ yes patch   services                                W  child
 yes patch   serviceaccounts                         W  each runtime's identity
 yes create  roles.rbac.authorization.k8s.io         W  each runtime's Role
 yes patch   rolebindings.rbac.authorization.k8s.io  W  child
+yes delete  rolebindings.rbac.authorization.k8s.io  W  journal readers no longer listed
+yes get     services:proxy                          W  held to write the journal readers' Role
 yes update  leases.coordination.k8s.io              W  granted to each runtime's Role
 yes watch   leases.coordination.k8s.io              W  granted to each runtime's Role
 yes create  events.events.k8s.io                    W  condition transitions, failures

@@ -2,10 +2,12 @@
 //! risk limits, and how it is run, upgraded, backed up and watched.
 
 mod operations;
+mod readers;
 mod status;
 
 pub use crate::alerting::AlertingSpec;
 pub use operations::*;
+pub use readers::*;
 pub use status::*;
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
@@ -209,6 +211,14 @@ pub struct TradingStrategySpec {
     /// pods (a PodMonitor), where the cluster serves those kinds. Default: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerting: Option<AlertingSpec>,
+    /// Who may read this strategy's journal API (`kubectl tradeplane status|journal|explain`).
+    /// The operator keeps a Role `<name>-journal-readers` granting `get` on `services/proxy`
+    /// for the one resource name `<name>-metrics:http-metrics` (this strategy's runtime port,
+    /// read-only: journal API, probes, metrics), bound to the subjects listed; both are
+    /// deleted when every list is empty. Reading the strategy itself still needs `view`.
+    /// Default: nobody beyond those the cluster's own roles allow (e.g. `edit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_readers: Option<JournalReaders>,
     /// A new value restarts the runtime pods (e.g. an RFC 3339 time); within the upgrade
     /// policy's windows when Supervised. status.lastRestartAt records the last one handled.
     /// Default: none (no restart asked for).

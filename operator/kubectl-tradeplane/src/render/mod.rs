@@ -4,6 +4,8 @@
 
 pub mod explain;
 pub mod journal;
+pub mod logs;
+pub mod redact;
 pub mod status;
 
 use chrono::{DateTime, Utc};

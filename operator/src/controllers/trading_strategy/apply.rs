@@ -4,6 +4,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -90,6 +91,8 @@ pub async fn apply(
         mut deployment,
         disruption_budget,
         cycle,
+        reader_role,
+        reader_binding,
         backups,
     } = rendered;
     let pending = match deployment.as_mut() {
@@ -114,9 +117,11 @@ pub async fn apply(
         apply.optional(journal, &names.journal),
     )?
     .into();
+    let readers = apply_readers(&apply, &names, reader_role, reader_binding).await?;
     let mut writes = [role_changed]
         .into_iter()
         .chain(first)
+        .chain(readers)
         .filter(|changed| *changed)
         .count();
     let backup_now_at = strategy
@@ -182,6 +187,22 @@ async fn apply_workload(
     Ok((workload, applied_revision, writes))
 }
 
+/// The journal readers' Role, then its RoleBinding (the API server refuses a binding to a
+/// Role it cannot find); when nobody is listed any more, neither exists.
+async fn apply_readers(
+    apply: &Apply<'_>,
+    names: &Names,
+    role: Option<Role>,
+    binding: Option<RoleBinding>,
+) -> Result<[bool; 2], Error> {
+    if binding.is_none() {
+        let unbound = apply.absent::<RoleBinding>(&names.readers).await?;
+        return Ok([unbound, apply.absent::<Role>(&names.readers).await?]);
+    }
+    let role = apply.optional(role, &names.readers).await?;
+    Ok([role, apply.optional(binding, &names.readers).await?])
+}
+
 /// Applies the backup and restore children (after the config Secret their pods mount);
 /// returns how many it wrote. A backup volume and an on-demand Job not rendered are left
 /// alone: the one holds backups, the other is finishing a backup already asked for; so is the
@@ -202,8 +223,8 @@ async fn apply_backups(
         restore,
     } = backups;
     let restoring = restore.is_some();
-    // The backup identity once made stays until the strategy goes (garbage collection): the
-    // operator never deletes ServiceAccounts or Roles, so it holds no right to.
+    // The backup identity once made stays until the strategy goes (garbage collection): a
+    // backup Job still running may need it after backups were switched off.
     let identity = futures::try_join!(apply.some(service_account), apply.some(role))?;
     // The binding after its Role: the API server refuses (404) a binding to a Role it cannot
     // find, and side by side that refusal would drop the Role's own apply mid-flight, every

@@ -13,6 +13,8 @@ pub struct Names {
     pub journal: String,
     pub deployment: String,
     pub cycle: String,
+    /// The journal readers' Role and RoleBinding (`spec.journalReaders`).
+    pub readers: String,
 }
 
 pub fn names(strategy: &str) -> Names {
@@ -24,5 +26,6 @@ pub fn names(strategy: &str) -> Names {
         journal: child_name(strategy, "journal"),
         deployment: child_name(strategy, "trader"),
         cycle: child_name(strategy, "cycle"),
+        readers: child_name(strategy, "journal-readers"),
     }
 }

@@ -5,12 +5,13 @@
 //! One builder per child kind: [`rbac`] (the runtime's ServiceAccount, Role, RoleBinding and
 //! the Lease it may write), [`journal`] (the SQLite volume), [`trader`] (the pod template, the
 //! Deployment and its disruption budget), [`cycle`] (the CronJob of cron-scheduled
-//! strategies); the Secrets and the Service come from the shared `controllers::resources`.
+//! strategies), [`readers`] (who may read the journal through the service proxy); the Secrets and the Service come from the shared `controllers::resources`.
 
 pub mod alerts;
 pub mod cycle;
 pub mod journal;
 pub mod rbac;
+pub mod readers;
 pub mod trader;
 
 use std::collections::BTreeMap;
@@ -56,6 +57,9 @@ pub struct Children {
     pub deployment: Option<Deployment>,
     pub disruption_budget: Option<PodDisruptionBudget>,
     pub cycle: Option<CronJob>,
+    /// Who may read the journal through the service proxy (`spec.journalReaders`).
+    pub reader_role: Option<Role>,
+    pub reader_binding: Option<RoleBinding>,
     /// Backups and restore (`trading_strategy::backup`).
     pub backups: BackupChildren,
 }
@@ -121,6 +125,7 @@ pub fn render(
     }
     .render();
     let rbac = rbac::Rbac::new(&meta, &names);
+    let (reader_role, reader_binding) = readers::readers(strategy, &meta, &names).unzip();
     Ok(Children {
         config: file.secret(meta.child(&names.config, Component::Trader)),
         credentials: opaque(
@@ -140,6 +145,8 @@ pub fn render(
         deployment,
         disruption_budget,
         cycle,
+        reader_role,
+        reader_binding,
         backups,
     })
 }
