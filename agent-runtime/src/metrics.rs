@@ -118,10 +118,8 @@ impl Hot {
             Action::Sell => 1,
             Action::Hold => 2,
         };
-        self.decisions[index].get_or_init(|| {
-            self.decisions_vec
-                .with_label_values(&[action.as_str()])
-        })
+        self.decisions[index]
+            .get_or_init(|| self.decisions_vec.with_label_values(&[action.as_str()]))
     }
 }
 

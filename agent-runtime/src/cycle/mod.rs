@@ -220,7 +220,13 @@ impl CycleRunner {
         let snapshots: Cow<'_, [Snapshot]> = if windows.iter().all(|w| !w.bars.is_empty()) {
             Cow::Borrowed(windows)
         } else {
-            Cow::Owned(windows.iter().filter(|w| !w.bars.is_empty()).cloned().collect())
+            Cow::Owned(
+                windows
+                    .iter()
+                    .filter(|w| !w.bars.is_empty())
+                    .cloned()
+                    .collect(),
+            )
         };
         if let Some(trip) = self.risk.observe_equity(now, account.equity) {
             tracing::error!(cycle_id, ?trip, "kill switch tripped: trading halted");
@@ -407,14 +413,17 @@ impl CycleRunner {
             None => (local.await, None),
         };
         // After the analyses: a seat with rolling state reads its indicators off it.
-        let window = windowed.then(|| DataWindow::of(snapshot)).flatten().map(|mut window| {
-            window.indicators = self
-                .analysts
-                .iter()
-                .map(|a| (a.role().to_string(), a.indicators(snapshot)))
-                .collect();
-            window
-        });
+        let window = windowed
+            .then(|| DataWindow::of(snapshot))
+            .flatten()
+            .map(|mut window| {
+                window.indicators = self
+                    .analysts
+                    .iter()
+                    .map(|a| (a.role().to_string(), a.indicators(snapshot)))
+                    .collect();
+                window
+            });
         let mut reports = Vec::with_capacity(local.len());
         let mut events = Vec::new();
         for analysis in local {

@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use super::CycleRunner;
 use super::ports::{Debate, Execution, Recorder};
-use crate::agents::{Analyst, Snapshot};
 use crate::agents::quant::MIN_HISTORY;
+use crate::agents::{Analyst, Snapshot};
 use crate::config::{Identity, TradingStateWatch};
 use crate::decision::PortfolioManager;
 use crate::leadership::Leadership;
