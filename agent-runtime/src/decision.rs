@@ -48,6 +48,8 @@ pub struct DecisionInput<'a> {
 pub struct PortfolioManager {
     config: DecisionConfig,
     weights: HashMap<String, f64>,
+    /// Whether decisions carry their rationale (see [`quiet`](Self::quiet)).
+    explain: bool,
 }
 
 impl PortfolioManager {
@@ -59,23 +61,38 @@ impl PortfolioManager {
         Self {
             config: config.clone(),
             weights,
+            explain: true,
         }
+    }
+
+    /// A manager whose decisions carry no rationale: for a runner whose journal keeps no
+    /// decisions (a backtest's), which would format one per symbol and bar and drop it. The
+    /// actions, quantities and confidences are the same.
+    pub fn quiet(mut self) -> Self {
+        self.explain = false;
+        self
     }
 
     pub fn decide(&self, input: &DecisionInput<'_>) -> Decision {
         let mut reports = input.reports.to_vec();
-        if let Some(debate) = input.debate {
-            reports.push(debate.clone());
-        }
+        reports.extend(input.debate.cloned());
+        self.judge(input).into_decision(input.symbol, reports)
+    }
+
+    /// The decision without its reports, for a caller that owns them and is done with them:
+    /// [`Verdict::into_decision`] moves them in rather than copying them.
+    pub fn judge(&self, input: &DecisionInput<'_>) -> Verdict {
         let view = self.weigh(input.reports, input.debate);
         let (action, target_quantity, why) = self.size(input, &view);
-        Decision {
-            symbol: input.symbol.to_string(),
+        let rationale = match &view.summary {
+            Some(summary) => format!("{summary}: {why}"),
+            None => String::new(),
+        };
+        Verdict {
             action,
             target_quantity,
             confidence: view.confidence,
-            rationale: format!("{}: {why}", view.summary),
-            reports,
+            rationale,
         }
     }
 
@@ -83,12 +100,14 @@ impl PortfolioManager {
         let mut net = 0.0;
         let mut spoken = 0.0;
         let mut sides = [(0.0_f64, 0.0_f64); 2]; // (Σ w·c, Σ w) for bullish, bearish
-        let mut calm = Vec::new();
+        // Σ and count of the volatility reports' calm.
+        let mut calm = (0.0_f64, 0_usize);
         let mut parts = Vec::new();
         for report in reports {
             let confidence = sanitize(report.confidence);
             if report.source == VOLATILITY_SOURCE {
-                calm.push(confidence);
+                calm.0 += confidence;
+                calm.1 += 1;
                 continue;
             }
             let weight = self
@@ -97,10 +116,12 @@ impl PortfolioManager {
                 .copied()
                 .unwrap_or(1.0)
                 .max(0.0);
-            parts.push(
-                format!("{} {} {confidence:.2}", report.role, report.signal.as_str())
-                    .to_lowercase(),
-            );
+            if self.explain {
+                parts.push(
+                    format!("{} {} {confidence:.2}", report.role, report.signal.as_str())
+                        .to_lowercase(),
+                );
+            }
             net += weight * confidence * report.signal.direction();
             spoken += weight * confidence;
             match report.signal {
@@ -117,12 +138,14 @@ impl PortfolioManager {
             let confidence = sanitize(debate.confidence);
             agreement = (1.0 - DEBATE_SHARE) * agreement + DEBATE_SHARE * debate.signal.direction();
             strength = (1.0 - DEBATE_SHARE) * strength + DEBATE_SHARE * confidence;
-            parts.push(format!("debate {} {confidence:.2}", debate.signal.as_str()));
+            if self.explain {
+                parts.push(format!("debate {} {confidence:.2}", debate.signal.as_str()));
+            }
         }
-        let scale = if calm.is_empty() {
+        let scale = if calm.1 == 0 {
             1.0
         } else {
-            0.5 + 0.5 * calm.iter().sum::<f64>() / calm.len() as f64
+            0.5 + 0.5 * calm.0 / calm.1 as f64
         };
         let confidence = (agreement.abs() * strength * scale).clamp(0.0, 1.0);
         let signal = if agreement > 0.0 && confidence > 0.0 {
@@ -132,11 +155,13 @@ impl PortfolioManager {
         } else {
             Signal::Neutral
         };
-        let summary = format!(
-            "{} {confidence:.2} ({}; volatility ×{scale:.2})",
-            signal.as_str(),
-            parts.join(", ")
-        );
+        let summary = self.explain.then(|| {
+            format!(
+                "{} {confidence:.2} ({}; volatility ×{scale:.2})",
+                signal.as_str(),
+                parts.join(", ")
+            )
+        });
         View {
             signal,
             confidence,
@@ -144,39 +169,80 @@ impl PortfolioManager {
         }
     }
 
-    fn size(&self, input: &DecisionInput<'_>, view: &View) -> (Action, f64, String) {
+    fn size(&self, input: &DecisionInput<'_>, view: &View) -> (Action, f64, Sizing) {
         let held = input.position_quantity;
-        let hold = |why: String| (Action::Hold, held, why);
+        let hold = |why: Sizing| (Action::Hold, held, why);
         if !(input.price.is_finite() && input.price > 0.0) {
-            return hold(format!("hold: no usable price ({})", input.price));
+            return hold(Sizing::NoPrice(input.price));
         }
         if view.signal == Signal::Neutral || view.confidence < self.config.min_confidence {
-            return hold(format!(
-                "hold: below minimum confidence {:.2}",
-                self.config.min_confidence
-            ));
+            return hold(Sizing::BelowMinimum(self.config.min_confidence));
         }
         match view.signal {
-            Signal::Bearish if held > 0.0 => {
-                (Action::Sell, 0.0, format!("sell: close {held} units"))
-            }
-            Signal::Bearish => hold("hold: bearish but nothing to sell (long only)".to_string()),
+            Signal::Bearish if held > 0.0 => (Action::Sell, 0.0, Sizing::Close(held)),
+            Signal::Bearish => hold(Sizing::NothingToSell),
             _ => {
                 let notional =
                     self.config.target_position_fraction * input.equity.max(0.0) * view.confidence;
                 let target = round_down_to_lot(notional / input.price, lot_size(input.symbol));
                 if target <= 0.0 {
-                    hold("hold: target below one lot".to_string())
+                    hold(Sizing::BelowLot)
                 } else if held >= target * (1.0 - REBALANCE_BAND) {
-                    hold(format!("hold: {held} units already near target {target}"))
+                    hold(Sizing::NearTarget { held, target })
                 } else {
-                    (
-                        Action::Buy,
-                        target,
-                        format!("buy: to {target} units from {held}"),
-                    )
+                    (Action::Buy, target, Sizing::Buy { held, target })
                 }
             }
+        }
+    }
+}
+
+/// Why the sizing came out as it did, written out only for a decision that is explained.
+enum Sizing {
+    NoPrice(f64),
+    BelowMinimum(f64),
+    Close(f64),
+    NothingToSell,
+    BelowLot,
+    NearTarget { held: f64, target: f64 },
+    Buy { held: f64, target: f64 },
+}
+
+impl std::fmt::Display for Sizing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoPrice(price) => write!(f, "hold: no usable price ({price})"),
+            Self::BelowMinimum(min) => write!(f, "hold: below minimum confidence {min:.2}"),
+            Self::Close(held) => write!(f, "sell: close {held} units"),
+            Self::NothingToSell => f.write_str("hold: bearish but nothing to sell (long only)"),
+            Self::BelowLot => f.write_str("hold: target below one lot"),
+            Self::NearTarget { held, target } => {
+                write!(f, "hold: {held} units already near target {target}")
+            }
+            Self::Buy { held, target } => write!(f, "buy: to {target} units from {held}"),
+        }
+    }
+}
+
+/// A [`Decision`] before its reports join it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub action: Action,
+    pub target_quantity: f64,
+    pub confidence: f64,
+    pub rationale: String,
+}
+
+impl Verdict {
+    /// The decision for `symbol` from the `reports` it was judged on (the debate's last).
+    pub fn into_decision(self, symbol: &str, reports: Vec<AnalystReport>) -> Decision {
+        Decision {
+            symbol: symbol.to_string(),
+            action: self.action,
+            target_quantity: self.target_quantity,
+            confidence: self.confidence,
+            rationale: self.rationale,
+            reports,
         }
     }
 }
@@ -184,7 +250,8 @@ impl PortfolioManager {
 struct View {
     signal: Signal,
     confidence: f64,
-    summary: String,
+    /// `None` when the manager does not explain its decisions.
+    summary: Option<String>,
 }
 
 fn add(side: &mut (f64, f64), weight: f64, confidence: f64) {

@@ -4,10 +4,14 @@
 //! runtimes as they like without "duplicate metric" errors. Names are the contract with the
 //! operator's PrometheusRule and the dashboards: change them only together.
 
+use std::sync::{Arc, OnceLock};
+
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
     Opts, Registry, TextEncoder,
 };
+
+use crate::domain::Action;
 
 /// The kill switches, as `kill_switch_tripped{switch}` names them (`risk::Trip::as_str`).
 pub const KILL_SWITCHES: [&str; 2] = ["max_drawdown", "max_daily_loss"];
@@ -59,6 +63,64 @@ pub struct Metrics {
     pub last_cycle_timestamp: Gauge,
     /// Market data fetches that failed, by kind.
     pub market_data_errors: IntCounterVec,
+    /// The labelled series every cycle touches, looked up once.
+    pub hot: Hot,
+}
+
+/// Series of the vectors above that every cycle updates, resolved once: a label lookup
+/// hashes the labels and takes a lock, several times per cycle, which a backtest of a
+/// million bars pays a million times. The same series, so `/metrics` shows the same.
+#[derive(Clone)]
+pub struct Hot {
+    cycles_ok: IntCounter,
+    cycles_error: IntCounter,
+    /// `decisions_total` by action, resolved at its first use so a series appears only
+    /// once a decision of that action was made, as before.
+    decisions: Arc<[OnceLock<IntCounter>; 3]>,
+    decisions_vec: IntCounterVec,
+    pub fills_placement: IntCounter,
+    pub fills_follow_up: IntCounter,
+    /// `kill_switch_tripped`, in [`KILL_SWITCHES`] order.
+    pub kill_switches: [IntGauge; 2],
+}
+
+impl Hot {
+    fn new(
+        cycles: &IntCounterVec,
+        decisions: &IntCounterVec,
+        fills: &IntCounterVec,
+        kill_switch: &IntGaugeVec,
+    ) -> Self {
+        Self {
+            cycles_ok: cycles.with_label_values(&["ok"]),
+            cycles_error: cycles.with_label_values(&["error"]),
+            decisions: Arc::new(Default::default()),
+            decisions_vec: decisions.clone(),
+            fills_placement: fills.with_label_values(&["placement"]),
+            fills_follow_up: fills.with_label_values(&["follow_up"]),
+            kill_switches: KILL_SWITCHES.map(|s| kill_switch.with_label_values(&[s])),
+        }
+    }
+
+    /// `cycles_total{outcome="ok"}` or `{outcome="error"}`.
+    pub fn cycle(&self, ok: bool) -> &IntCounter {
+        if ok {
+            &self.cycles_ok
+        } else {
+            &self.cycles_error
+        }
+    }
+
+    /// `decisions_total{action}`.
+    pub fn decision(&self, action: Action) -> &IntCounter {
+        let index = match action {
+            Action::Buy => 0,
+            Action::Sell => 1,
+            Action::Hold => 2,
+        };
+        self.decisions[index]
+            .get_or_init(|| self.decisions_vec.with_label_values(&[action.as_str()]))
+    }
 }
 
 impl Metrics {
@@ -93,16 +155,34 @@ impl Metrics {
             ]),
         )?;
         registry.register(Box::new(cycle_duration.clone()))?;
+        let cycles = counter_vec("cycles_total", "Cycles finished, by outcome", "outcome")?;
+        let decisions = counter_vec("decisions_total", "Decisions, by action", "action")?;
+        let fills = counter_vec(
+            "fills_total",
+            "Fills journalled, by when they were learnt of",
+            "learnt",
+        )?;
+        let kill_switch = {
+            let metric = IntGaugeVec::new(
+                Opts::new(
+                    "kill_switch_tripped",
+                    "1 while the kill switch (max_drawdown, max_daily_loss) holds trading halted",
+                ),
+                &["switch"],
+            )?;
+            registry.register(Box::new(metric.clone()))?;
+            for switch in KILL_SWITCHES {
+                metric.with_label_values(&[switch]).set(0);
+            }
+            metric
+        };
+        let hot = Hot::new(&cycles, &decisions, &fills, &kill_switch);
         let metrics = Self {
-            cycles: counter_vec("cycles_total", "Cycles finished, by outcome", "outcome")?,
+            cycles,
             cycle_duration,
-            decisions: counter_vec("decisions_total", "Decisions, by action", "action")?,
+            decisions,
             orders: counter_vec("orders_total", "Orders, by outcome", "outcome")?,
-            fills: counter_vec(
-                "fills_total",
-                "Fills journalled, by when they were learnt of",
-                "learnt",
-            )?,
+            fills,
             position_corrections: counter_vec(
                 "position_corrections_total",
                 "Journal positions corrected to the broker's, by symbol",
@@ -120,20 +200,7 @@ impl Metrics {
                 "daily_pnl_usd",
                 "Equity minus the first equity seen this UTC day, in US dollars",
             )?,
-            kill_switch: {
-                let metric = IntGaugeVec::new(
-                    Opts::new(
-                        "kill_switch_tripped",
-                        "1 while the kill switch (max_drawdown, max_daily_loss) holds trading halted",
-                    ),
-                    &["switch"],
-                )?;
-                registry.register(Box::new(metric.clone()))?;
-                for switch in KILL_SWITCHES {
-                    metric.with_label_values(&[switch]).set(0);
-                }
-                metric
-            },
+            kill_switch,
             broker_up: int_gauge("broker_up", "1 when the broker answered the last call")?,
             broker_errors: {
                 let metric = counter_vec(
@@ -169,6 +236,7 @@ impl Metrics {
                 "kind",
             )?,
             registry,
+            hot,
         };
         // Shown at zero from the start, so rules on a ratio or a rate() have both sides.
         for outcome in ["ok", "error"] {

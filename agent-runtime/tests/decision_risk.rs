@@ -384,3 +384,29 @@ fn daily_loss_halts_until_the_next_day() {
         "measured from the new day's first equity"
     );
 }
+
+#[test]
+fn a_quiet_manager_decides_the_same_without_the_text() {
+    // A backtest's manager is quiet: every number and the action are the explaining one's.
+    let bull = report("trend", Signal::Bullish, 0.8);
+    let bear = report("momentum", Signal::Bearish, 0.9);
+    let cases: [(Vec<AnalystReport>, f64, Option<&AnalystReport>); 5] = [
+        (vec![bull.clone(), calm(0.6)], 0.0, None),
+        (vec![bull.clone()], 400.0, None),
+        (vec![bear.clone()], 30.0, None),
+        (vec![bear.clone()], 0.0, Some(&bull)),
+        (vec![report("trend", Signal::Neutral, 0.1)], 0.0, None),
+    ];
+    for (reports, held, debate) in cases {
+        let said = decide(&manager(0.3), &reports, held, debate);
+        let kept = decide(&manager(0.3).quiet(), &reports, held, debate);
+        assert!(!said.rationale.is_empty());
+        assert_eq!(
+            kept,
+            Decision {
+                rationale: String::new(),
+                ..said
+            }
+        );
+    }
+}

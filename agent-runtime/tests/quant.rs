@@ -1,7 +1,7 @@
 //! Quant analysts on series whose right answer is obvious by construction.
 
 use agent_runtime::agents::Snapshot;
-use agent_runtime::agents::quant::{analyze, quant_analyst};
+use agent_runtime::agents::quant::{analyze, quant_analyst, quiet_quant_analyst};
 use agent_runtime::config::QuantMethod;
 use agent_runtime::domain::{Bar, Signal};
 use chrono::{Duration, TimeZone, Utc};
@@ -185,6 +185,51 @@ async fn a_seat_fed_bar_by_bar_reports_what_a_fresh_analysis_of_the_window_does(
             assert!(
                 (incremental.confidence - fresh.confidence).abs() < 1e-9,
                 "{method:?} at {end}: {incremental:?} vs {fresh:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_quiet_seat_reports_the_same_signal_and_confidence_without_the_text() {
+    // A backtest's seats are quiet (their journal keeps no decisions): only the rationale
+    // may differ, bar by bar, from a seat that explains itself.
+    let closes: Vec<f64> = (0..200)
+        .map(|i| 100.0 + 12.0 * ((i as f64) * 0.09).sin() + 0.02 * i as f64)
+        .collect();
+    let all = bars(&closes, 0.7);
+    for method in [
+        QuantMethod::Trend,
+        QuantMethod::Momentum,
+        QuantMethod::MeanReversion,
+        QuantMethod::Volatility,
+    ] {
+        let (loud, quiet) = (
+            quant_analyst("seat", method),
+            quiet_quant_analyst("seat", method, Default::default()),
+        );
+        for end in 1..=all.bars.len() {
+            let window = Snapshot {
+                bars: all.bars[end.saturating_sub(60)..end].to_vec(),
+                ..all.clone()
+            };
+            let (said, kept) = (loud.analyze(&window).await, quiet.analyze(&window).await);
+            assert!(!said.rationale.is_empty(), "{method:?} at {end}");
+            assert_eq!(kept.rationale, "", "{method:?} at {end}");
+            assert_eq!(
+                (
+                    kept.role,
+                    kept.source,
+                    kept.signal,
+                    kept.confidence.to_bits()
+                ),
+                (
+                    said.role,
+                    said.source,
+                    said.signal,
+                    said.confidence.to_bits()
+                ),
+                "{method:?} at {end}"
             );
         }
     }

@@ -54,6 +54,24 @@ pub fn quant_analyst_with(
         role: role.into(),
         method,
         params,
+        explain: true,
+        symbols: Mutex::new(HashMap::new()),
+    })
+}
+
+/// [`quant_analyst_with`] whose reports carry no rationale: for a runner whose journal keeps
+/// no decisions (a backtest's), which would format one per bar and drop it. Signal and
+/// confidence are the same.
+pub fn quiet_quant_analyst(
+    role: impl Into<String>,
+    method: QuantMethod,
+    params: QuantParams,
+) -> Box<dyn Analyst> {
+    Box::new(QuantAnalyst {
+        role: role.into(),
+        method,
+        params,
+        explain: false,
         symbols: Mutex::new(HashMap::new()),
     })
 }
@@ -73,7 +91,7 @@ pub fn analyze_with(
 ) -> AnalystReport {
     let mut tracked = Tracked::new(method, params);
     tracked.feed(&snapshot.bars);
-    tracked.report(role, method, params)
+    tracked.report(role, method, params, true)
 }
 
 pub fn source_of(method: QuantMethod) -> &'static str {
@@ -89,6 +107,8 @@ struct QuantAnalyst {
     role: String,
     method: QuantMethod,
     params: QuantParams,
+    /// Whether reports carry their rationale (see [`quiet_quant_analyst`]).
+    explain: bool,
     /// Rolling state per symbol.
     symbols: Mutex<HashMap<String, Tracked>>,
 }
@@ -125,14 +145,25 @@ impl Tracked {
         (after > 0 && bars[after - 1].time == last).then_some(after)
     }
 
-    fn report(&self, role: &str, method: QuantMethod, params: &QuantParams) -> AnalystReport {
-        let (signal, confidence, rationale) = self.state.view(params).unwrap_or_else(|| {
-            (
+    /// The report on what was seen; its rationale written out only when `explain`.
+    fn report(
+        &self,
+        role: &str,
+        method: QuantMethod,
+        params: &QuantParams,
+        explain: bool,
+    ) -> AnalystReport {
+        let (signal, confidence, rationale) = match self.state.view(params) {
+            Some((signal, confidence, why)) => {
+                (signal, confidence, explain.then(|| why.text(params)))
+            }
+            None => (
                 Signal::Neutral,
                 0.0,
-                format!("not enough history ({} bars)", self.bars_seen),
-            )
-        });
+                explain.then(|| format!("not enough history ({} bars)", self.bars_seen)),
+            ),
+        };
+        let rationale = rationale.unwrap_or_default();
         AnalystReport {
             role: role.to_string(),
             source: source_of(method).to_string(),
@@ -159,7 +190,7 @@ impl QuantAnalyst {
                 tracked.feed(&snapshot.bars);
             }
         }
-        tracked.report(&self.role, self.method, &self.params)
+        tracked.report(&self.role, self.method, &self.params, self.explain)
     }
 }
 

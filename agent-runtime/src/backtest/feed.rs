@@ -74,7 +74,43 @@ impl MarketData for WindowFeed {
         futures::future::ready(Ok(bars)).boxed()
     }
 
+    fn latest_bars_into<'a>(
+        &'a self,
+        symbol: &'a str,
+        limit: usize,
+        into: &'a mut Vec<Bar>,
+    ) -> BoxFuture<'a, Result<(), MarketDataError>> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match state.bars.get(symbol) {
+            Some(ring) => {
+                let skip = ring.len().saturating_sub(limit);
+                let (front, back) = ring.as_slices();
+                let (front, back) = match front.len().checked_sub(skip) {
+                    Some(_) => (&front[skip..], back),
+                    None => (&front[..0], &back[skip - front.len()..]),
+                };
+                copy_window(into, front, back);
+            }
+            None => into.clear(),
+        }
+        futures::future::ready(Ok(())).boxed()
+    }
+
     fn clock(&self) -> Option<DateTime<Utc>> {
         self.state.lock().ok()?.now
     }
+}
+
+/// Makes `into` the bars of `front` then `back`, reusing `into`'s bars and their symbols'
+/// buffers (`Bar::clone_from`).
+fn copy_window(into: &mut Vec<Bar>, front: &[Bar], back: &[Bar]) {
+    into.truncate(front.len() + back.len());
+    let mut source = front.iter().chain(back);
+    for (to, from) in into.iter_mut().zip(&mut source) {
+        to.clone_from(from);
+    }
+    into.extend(source.cloned());
 }

@@ -14,7 +14,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::stats::{Drawdown, Moments, TradeTotals};
-use crate::cycle::ports::{JournalEntry, PortError, Recorder};
+use crate::cycle::ports::{JournalEntry, PortError, Recorder, Routine};
 use crate::domain::{Fill, LlmCall, Side, SpendLedger};
 
 /// The equity curve and trades, as totals.
@@ -131,6 +131,12 @@ impl Recorder for RunRecorder {
             totals.equity(*time, account.equity, holding);
         }
         futures::future::ready(Ok(())).boxed()
+    }
+
+    /// Only the equity curve (and the rare entries, which are always built): a backtest's
+    /// statistics read nothing else, so the cycle need not build them.
+    fn keeps(&self, _routine: Routine) -> bool {
+        false
     }
 
     fn spend_ledger(&self) -> Option<Arc<dyn SpendLedger>> {

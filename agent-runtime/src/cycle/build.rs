@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::CycleRunner;
-use super::ports::{Debate, Execution, Recorder};
+use super::ports::{Debate, Execution, Recorder, Routine};
 use super::runner::{CycleRunnerBuilder, Ports, RunnerError};
 use crate::agents::Analyst;
 use crate::agents::llm::{
     self, LlmBuildError, LlmDebate, LlmMetrics, ProviderPool, RetryPolicy, SpendLedger,
 };
-use crate::agents::quant::{MIN_HISTORY, history_needed, quant_analyst_with};
+use crate::agents::quant::{MIN_HISTORY, history_needed, quant_analyst_with, quiet_quant_analyst};
 use crate::config::{AnalystKind, BrokerConfig, MarketDataConfig, RuntimeConfig};
 use crate::decision::PortfolioManager;
 use crate::leadership::Leadership;
@@ -133,10 +133,12 @@ pub enum BuildError {
 
 /// The in-process analyst seats, in config order, and the debate when `debateRounds` > 0 and
 /// a seat is an LLM. Providers' key files are read now, so a missing Secret fails the start.
+/// Quant seats write out their rationales only when `explain` (the journal keeps them).
 pub fn analysts(
     config: &RuntimeConfig,
     metrics: &Metrics,
     ledger: Option<Arc<dyn SpendLedger>>,
+    explain: bool,
 ) -> Result<Seats, BuildError> {
     let needs_llm = config
         .analysts
@@ -147,7 +149,12 @@ pub fn analysts(
             .analysts
             .iter()
             .filter_map(|seat| match &seat.kind {
-                AnalystKind::Quant { method, params } => Some(quant_analyst_with(
+                AnalystKind::Quant { method, params } if explain => Some(quant_analyst_with(
+                    seat.role.clone(),
+                    *method,
+                    params.clone(),
+                )),
+                AnalystKind::Quant { method, params } => Some(quiet_quant_analyst(
                     seat.role.clone(),
                     *method,
                     params.clone(),
@@ -206,12 +213,18 @@ pub fn builder(
     ports: Ports,
     metrics: Metrics,
 ) -> Result<CycleRunnerBuilder, BuildError> {
-    let (analysts, debate) = analysts(config, &metrics, ports.journal.spend_ledger())?;
+    // A journal that keeps no decisions reads no rationale: none is written out.
+    let explain = ports.journal.keeps(Routine::Decision);
+    let (analysts, debate) = analysts(config, &metrics, ports.journal.spend_ledger(), explain)?;
     let strategy = format!("{}/{}", config.identity.namespace, config.identity.name);
+    let mut manager = PortfolioManager::new(&config.decision, &config.analysts);
+    if !explain {
+        manager = manager.quiet();
+    }
     let mut builder = CycleRunner::builder(
         config.identity.clone(),
         config.symbols.clone(),
-        PortfolioManager::new(&config.decision, &config.analysts),
+        manager,
         RiskManager::new(&config.risk, config.trading_state),
         ports,
         metrics,

@@ -18,6 +18,7 @@ pub mod ports;
 pub mod recorder;
 pub mod runner;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -36,7 +37,9 @@ use crate::market::MarketData;
 use crate::metrics::Metrics;
 use crate::risk::{ApprovedOrder, Exposure, RiskManager, RiskOutcome};
 use crate::worker::PoolClient;
-use ports::{AccountState, CyclePhase, Debate, Execution, JournalEntry, PortError, Recorder};
+use ports::{
+    AccountState, CyclePhase, Debate, Execution, JournalEntry, PortError, Recorder, Routine,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
@@ -80,8 +83,6 @@ pub struct CycleReport {
 pub struct CycleRunner {
     /// The strategy: names its client order ids.
     identity: Identity,
-    /// Non-empty, each once.
-    symbols: Vec<String>,
     /// Empty only when `pool` is set.
     analysts: Vec<Box<dyn Analyst>>,
     /// The debate and its rounds (at least one).
@@ -101,6 +102,9 @@ pub struct CycleRunner {
     /// The mounted config file, re-read for a new `tradingState` before each cycle and each
     /// order (see [`TradingStateWatch`]); `None` where there is no file to watch.
     state_watch: Option<TradingStateWatch>,
+    /// Each symbol's snapshot of the last cycle, in config order (non-empty, each symbol
+    /// once), read over by the next so a cycle allocates no window.
+    windows: Vec<Snapshot>,
 }
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id.
@@ -117,6 +121,32 @@ pub fn cycle_id(time: DateTime<Utc>) -> String {
         time.minute(),
         time.second()
     )
+}
+
+/// The `Cycle` entry that ends a cycle at `now` with `result`.
+fn cycle_end(
+    cycle_id: String,
+    now: DateTime<Utc>,
+    result: &Result<CycleReport, CycleError>,
+) -> JournalEntry {
+    let (phase, summary) = match result {
+        Ok(report) => (
+            CyclePhase::Completed,
+            format!(
+                "{} decisions, {} orders, {} rejections",
+                report.decisions.len(),
+                report.orders_sent,
+                report.rejections
+            ),
+        ),
+        Err(err) => (CyclePhase::Failed, err.to_string()),
+    };
+    JournalEntry::Cycle {
+        cycle_id,
+        time: now,
+        phase,
+        summary: Some(summary),
+    }
 }
 
 fn exposure_of(snapshot: &Snapshot, account: &AccountState) -> Exposure {
@@ -138,59 +168,66 @@ impl CycleRunner {
     pub async fn run(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
         let timer = self.metrics.cycle_duration.start_timer();
         let cycle_id = cycle_id(now);
-        let started = JournalEntry::Cycle {
+        let started = self.record_routine(Routine::Cycle, || JournalEntry::Cycle {
             cycle_id: cycle_id.clone(),
             time: now,
             phase: CyclePhase::Running,
             summary: None,
-        };
-        let result = match self.record(started).await {
+        });
+        let result = match started.await {
             Ok(()) => self.run_inner(now, cycle_id.clone()).await,
             Err(err) => Err(err),
         };
-        let (phase, summary) = match &result {
-            Ok(report) => (
-                CyclePhase::Completed,
-                format!(
-                    "{} decisions, {} orders, {} rejections",
-                    report.decisions.len(),
-                    report.orders_sent,
-                    report.rejections
-                ),
-            ),
-            Err(err) => (CyclePhase::Failed, err.to_string()),
-        };
-        let finished = JournalEntry::Cycle {
-            cycle_id,
-            time: now,
-            phase,
-            summary: Some(summary),
-        };
-        if let Err(err) = self.record(finished).await {
+        let finished = self.record_routine(Routine::Cycle, || cycle_end(cycle_id, now, &result));
+        if let Err(err) = finished.await {
             tracing::warn!(%err, "cannot journal the end of the cycle");
         }
         timer.observe_duration();
-        let outcome = if result.is_ok() { "ok" } else { "error" };
-        self.metrics.cycles.with_label_values(&[outcome]).inc();
+        self.metrics.hot.cycle(result.is_ok()).inc();
         result
     }
 
+    /// [`run_in`](Self::run_in) with last cycle's windows, kept for the next.
     async fn run_inner(
         &mut self,
         now: DateTime<Utc>,
         cycle_id: String,
     ) -> Result<CycleReport, CycleError> {
+        let mut windows = std::mem::take(&mut self.windows);
+        let result = self.run_in(now, cycle_id, &mut windows).await;
+        self.windows = windows;
+        result
+    }
+
+    async fn run_in(
+        &mut self,
+        now: DateTime<Utc>,
+        cycle_id: String,
+        windows: &mut [Snapshot],
+    ) -> Result<CycleReport, CycleError> {
         self.refresh_trading_state(&cycle_id, now).await?;
         let settlement = self.settle(&cycle_id).await?;
-        let mut snapshots = self.snapshots().await;
-        let marks: BTreeMap<String, f64> = snapshots
+        self.read_windows(windows).await;
+        let marks: BTreeMap<String, f64> = windows
             .iter()
             .filter_map(|s| Some((s.symbol.clone(), s.last_price()?)))
             .collect();
         let mut account = self.account(&marks).await?;
-        for snapshot in &mut snapshots {
-            snapshot.position = account.position(&snapshot.symbol).cloned();
+        for window in windows.iter_mut() {
+            window.position = account.position(&window.symbol).cloned();
         }
+        // The symbols with bars, in config order: all of them, unless a source failed.
+        let snapshots: Cow<'_, [Snapshot]> = if windows.iter().all(|w| !w.bars.is_empty()) {
+            Cow::Borrowed(windows)
+        } else {
+            Cow::Owned(
+                windows
+                    .iter()
+                    .filter(|w| !w.bars.is_empty())
+                    .cloned()
+                    .collect(),
+            )
+        };
         if let Some(trip) = self.risk.observe_equity(now, account.equity) {
             tracing::error!(cycle_id, ?trip, "kill switch tripped: trading halted");
             self.publish_risk_state();
@@ -208,9 +245,10 @@ impl CycleRunner {
             corrections: settlement.corrections.clone(),
             ..CycleReport::default()
         };
-        let proposals = self
-            .decide_all(&cycle_id, now, &snapshots, &account, &mut report)
+        let decisions = self
+            .decide_all(&cycle_id, now, &snapshots, &account)
             .await?;
+        let proposals = snapshots.iter().zip(&decisions).collect();
         self.place_all(
             &cycle_id,
             now,
@@ -220,26 +258,26 @@ impl CycleRunner {
             &mut report,
         )
         .await?;
+        report.decisions = decisions;
         self.close(cycle_id, now, marks, report).await
     }
 
-    /// Every symbol's decision, journalled with the LLM events on the way to it.
-    async fn decide_all<'s>(
+    /// Every symbol's decision, in `snapshots`' order, journalled with the LLM events on the
+    /// way to it.
+    async fn decide_all(
         &self,
         cycle_id: &str,
         now: DateTime<Utc>,
-        snapshots: &'s [Snapshot],
+        snapshots: &[Snapshot],
         account: &AccountState,
-        report: &mut CycleReport,
-    ) -> Result<Vec<(&'s Snapshot, Decision)>, CycleError> {
+    ) -> Result<Vec<Decision>, CycleError> {
+        let windowed = self.journal.keeps(Routine::Decision);
         let analyses =
-            futures::future::join_all(snapshots.iter().map(|s| self.analyze(s, account))).await;
-        let mut proposals = Vec::new();
+            futures::future::join_all(snapshots.iter().map(|s| self.analyze(s, account, windowed)))
+                .await;
+        let mut decisions = Vec::with_capacity(analyses.len());
         for (snapshot, (decision, events, window)) in snapshots.iter().zip(analyses) {
-            self.metrics
-                .decisions
-                .with_label_values(&[decision.action.as_str()])
-                .inc();
+            self.metrics.hot.decision(decision.action).inc();
             for event in events {
                 self.record(JournalEntry::Llm {
                     cycle_id: cycle_id.to_string(),
@@ -249,17 +287,16 @@ impl CycleRunner {
                 })
                 .await?;
             }
-            self.record(JournalEntry::Decision {
+            self.record_routine(Routine::Decision, || JournalEntry::Decision {
                 cycle_id: cycle_id.to_string(),
                 time: now,
                 decision: decision.clone(),
                 window,
             })
             .await?;
-            proposals.push((snapshot, decision.clone()));
-            report.decisions.push(decision);
+            decisions.push(decision);
         }
-        Ok(proposals)
+        Ok(decisions)
     }
 
     /// Places the decided orders, sells first; none for a symbol whose earlier order still
@@ -268,7 +305,7 @@ impl CycleRunner {
         &mut self,
         cycle_id: &str,
         now: DateTime<Utc>,
-        mut proposals: Vec<(&Snapshot, Decision)>,
+        mut proposals: Vec<(&Snapshot, &Decision)>,
         settlement: &ports::Settlement,
         account: &mut AccountState,
         report: &mut CycleReport,
@@ -286,7 +323,7 @@ impl CycleRunner {
                 // (filled, expired, or canceled by `orders.cancelAfterSeconds`) first.
                 let exposure = exposure_of(snapshot, account);
                 if decision.action != Action::Hold || self.risk.stop_loss_hit(&exposure).is_some() {
-                    self.record(JournalEntry::OrderWorking {
+                    self.record_routine(Routine::Order, || JournalEntry::OrderWorking {
                         cycle_id: cycle_id.to_string(),
                         time: now,
                         symbol: snapshot.symbol.clone(),
@@ -295,7 +332,7 @@ impl CycleRunner {
                 }
                 continue;
             }
-            self.execute(now, cycle_id, snapshot, &decision, account, report)
+            self.execute(now, cycle_id, snapshot, decision, account, report)
                 .await?;
         }
         Ok(())
@@ -322,39 +359,38 @@ impl CycleRunner {
         self.metrics
             .last_cycle_timestamp
             .set(now.timestamp() as f64);
-        self.record(JournalEntry::Equity {
+        let entry = JournalEntry::Equity {
             cycle_id,
             time: now,
-            account: account.clone(),
+            account,
             marks,
-        })
-        .await?;
-        report.account = account;
+        };
+        self.record_ref(&entry).await?;
+        if let JournalEntry::Equity { account, .. } = entry {
+            report.account = account;
+        }
         report.drawdown = drawdown;
         Ok(report)
     }
 
-    async fn snapshots(&self) -> Vec<Snapshot> {
+    /// Reads each symbol's latest bars into its window (last cycle's, whose buffers are
+    /// reused); a symbol without bars this cycle is left with none.
+    async fn read_windows(&self, windows: &mut [Snapshot]) {
         let history = self.window();
-        let fetches = self.symbols.iter().map(|symbol| async move {
-            match self.market.latest_bars(symbol, history).await {
-                Ok(bars) if !bars.is_empty() => Some(Snapshot { symbol: symbol.clone(), bars, position: None }),
-                Ok(_) => {
-                    tracing::warn!(symbol, "no bars yet; skipping the symbol this cycle");
-                    None
-                }
+        let fetches = windows.iter_mut().map(|window| async move {
+            let symbol = window.symbol.as_str();
+            let read = self.market.latest_bars_into(symbol, history, &mut window.bars).await;
+            match read {
+                Ok(()) if !window.bars.is_empty() => {}
+                Ok(()) => tracing::warn!(symbol, "no bars yet; skipping the symbol this cycle"),
                 Err(err) => {
+                    window.bars.clear();
                     self.metrics.market_data_errors.with_label_values(&[err.kind()]).inc();
                     tracing::warn!(symbol, %err, "market data unavailable; skipping the symbol this cycle");
-                    None
                 }
             }
         });
-        futures::future::join_all(fetches)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
+        futures::future::join_all(fetches).await;
     }
 
     /// The decision for one symbol, the LLM events on the way to it (in-process seats, the
@@ -364,6 +400,7 @@ impl CycleRunner {
         &self,
         snapshot: &Snapshot,
         account: &AccountState,
+        windowed: bool,
     ) -> (Decision, Vec<LlmEvent>, Option<DataWindow>) {
         let local =
             futures::future::join_all(self.analysts.iter().map(|a| a.analyze_detailed(snapshot)));
@@ -376,14 +413,17 @@ impl CycleRunner {
             None => (local.await, None),
         };
         // After the analyses: a seat with rolling state reads its indicators off it.
-        let window = DataWindow::of(snapshot).map(|mut window| {
-            window.indicators = self
-                .analysts
-                .iter()
-                .map(|a| (a.role().to_string(), a.indicators(snapshot)))
-                .collect();
-            window
-        });
+        let window = windowed
+            .then(|| DataWindow::of(snapshot))
+            .flatten()
+            .map(|mut window| {
+                window.indicators = self
+                    .analysts
+                    .iter()
+                    .map(|a| (a.role().to_string(), a.indicators(snapshot)))
+                    .collect();
+                window
+            });
         let mut reports = Vec::with_capacity(local.len());
         let mut events = Vec::new();
         for analysis in local {
@@ -404,7 +444,7 @@ impl CycleRunner {
             None => None,
         };
         let position_quantity = snapshot.position.as_ref().map_or(0.0, |p| p.quantity);
-        let decision = self.manager.decide(&DecisionInput {
+        let verdict = self.manager.judge(&DecisionInput {
             symbol: &snapshot.symbol,
             price: snapshot.last_price().unwrap_or(0.0),
             equity: account.equity,
@@ -412,6 +452,8 @@ impl CycleRunner {
             reports: &reports,
             debate: debate.as_ref(),
         });
+        reports.extend(debate);
+        let decision = verdict.into_decision(&snapshot.symbol, reports);
         (decision, events, window)
     }
 
@@ -444,7 +486,7 @@ impl CycleRunner {
             reference_price: approved.reference_price,
             lease_epoch: self.leadership.epoch(),
         };
-        self.record(JournalEntry::Order {
+        self.record_routine(Routine::Order, || JournalEntry::Order {
             cycle_id: cycle_id.into(),
             time: now,
             order: order.clone(),
@@ -530,8 +572,8 @@ impl CycleRunner {
             .with_label_values(&[outcome.status.as_str()])
             .inc();
         self.metrics
-            .fills
-            .with_label_values(&["placement"])
+            .hot
+            .fills_placement
             .inc_by(outcome.fills.len() as u64);
         for fill in &outcome.fills {
             let notional = fill.quantity * fill.price;
@@ -543,7 +585,7 @@ impl CycleRunner {
         if !outcome.fills.is_empty() {
             report.orders_filled += 1;
         }
-        self.record(JournalEntry::OrderResult {
+        self.record_routine(Routine::Order, || JournalEntry::OrderResult {
             cycle_id: cycle_id.into(),
             time: now,
             client_order_id: order.client_order_id,
@@ -614,8 +656,8 @@ impl CycleRunner {
         self.metrics.broker_answered("settle", settled.is_ok());
         let settlement = settled.map_err(CycleError::Broker)?;
         self.metrics
-            .fills
-            .with_label_values(&["follow_up"])
+            .hot
+            .fills_follow_up
             .inc_by(settlement.fills.len() as u64);
         for correction in &settlement.corrections {
             tracing::warn!(cycle_id, %correction, "the journal's position differed from the broker's");
@@ -637,18 +679,35 @@ impl CycleRunner {
     /// The trading state and each kill switch, as gauges.
     fn publish_risk_state(&self) {
         self.metrics.trading_state.set(self.risk.state() as i64);
-        for switch in crate::metrics::KILL_SWITCHES {
-            self.metrics
-                .kill_switch
-                .with_label_values(&[switch])
-                .set(i64::from(self.risk.tripped(switch)));
+        for (switch, gauge) in crate::metrics::KILL_SWITCHES
+            .iter()
+            .zip(&self.metrics.hot.kill_switches)
+        {
+            gauge.set(i64::from(self.risk.tripped(switch)));
         }
     }
 
     async fn record(&self, entry: JournalEntry) -> Result<(), CycleError> {
+        self.record_ref(&entry).await
+    }
+
+    async fn record_ref(&self, entry: &JournalEntry) -> Result<(), CycleError> {
         self.journal
-            .record(&entry)
+            .record(entry)
             .await
             .map_err(CycleError::Journal)
+    }
+
+    /// Records the entry `build` makes, when the journal keeps `routine` entries; otherwise
+    /// builds nothing (see [`Recorder::keeps`]).
+    async fn record_routine(
+        &self,
+        routine: Routine,
+        build: impl FnOnce() -> JournalEntry,
+    ) -> Result<(), CycleError> {
+        if !self.journal.keeps(routine) {
+            return Ok(());
+        }
+        self.record(build()).await
     }
 }

@@ -200,9 +200,29 @@ pub enum CyclePhase {
     Failed,
 }
 
+/// The entries a cycle writes on every run, whatever happens: the ones a recorder may say it
+/// does not keep (see [`Recorder::keeps`]). Rare entries (a kill switch, a rejection, an
+/// abandoned order, a trading-state change, LLM events) are always built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routine {
+    /// `Cycle` at the start and the end, with its summary.
+    Cycle,
+    /// `Decision`, with its data window and each seat's indicators.
+    Decision,
+    /// `Order`, `OrderResult` and `OrderWorking`.
+    Order,
+}
+
 /// The journal, as the cycle uses it.
 pub trait Recorder: Send + Sync {
     fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>>;
+
+    /// Whether this recorder keeps `routine` entries. The cycle does not build the ones it
+    /// does not keep: a backtest keeps only the equity curve, and building, formatting and
+    /// dropping the others cost more than the rest of its cycle. A journal keeps everything.
+    fn keeps(&self, _routine: Routine) -> bool {
+        true
+    }
 
     /// The time of the newest cycle journalled (run, failed or missed): where a new leader
     /// resumes. `None` when nothing was journalled, or the journal keeps no history.

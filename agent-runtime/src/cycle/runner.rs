@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use super::CycleRunner;
 use super::ports::{Debate, Execution, Recorder};
-use crate::agents::Analyst;
 use crate::agents::quant::MIN_HISTORY;
+use crate::agents::{Analyst, Snapshot};
 use crate::config::{Identity, TradingStateWatch};
 use crate::decision::PortfolioManager;
 use crate::leadership::Leadership;
@@ -184,9 +184,18 @@ impl CycleRunnerBuilder {
             journal,
             leadership,
         } = self.ports;
+        let windows = self
+            .symbols
+            .iter()
+            .map(|symbol| Snapshot {
+                symbol: symbol.clone(),
+                bars: Vec::new(),
+                position: None,
+            })
+            .collect();
         Ok(CycleRunner {
             identity: self.identity,
-            symbols: self.symbols,
+            windows,
             analysts: self.analysts,
             debate: self.debate,
             manager: self.manager,

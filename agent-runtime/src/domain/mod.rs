@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One OHLCV bar.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bar {
     pub symbol: String,
     /// Start of the bar's interval.
@@ -32,6 +32,27 @@ pub struct Bar {
     pub low: f64,
     pub close: f64,
     pub volume: f64,
+}
+
+/// By hand for `clone_from`, which reuses the symbol's buffer: a window copied into last
+/// cycle's window (`Vec::clone_from`) then allocates nothing.
+impl Clone for Bar {
+    fn clone(&self) -> Self {
+        Self {
+            symbol: self.symbol.clone(),
+            ..*self
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.symbol.clone_from(&source.symbol);
+        self.time = source.time;
+        self.open = source.open;
+        self.high = source.high;
+        self.low = source.low;
+        self.close = source.close;
+        self.volume = source.volume;
+    }
 }
 
 /// What an analyst thinks the price will do.

@@ -12,6 +12,7 @@ pub mod stream;
 pub mod synthetic;
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use crate::domain::Bar;
@@ -61,6 +62,22 @@ pub trait MarketData: Send + Sync {
         symbol: &'a str,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<Bar>, MarketDataError>>;
+
+    /// [`latest_bars`](Self::latest_bars) written over `into` (last cycle's bars). A source
+    /// that holds its bars in memory copies them into `into`'s buffers, so a cycle allocates
+    /// no window; the others replace it.
+    fn latest_bars_into<'a>(
+        &'a self,
+        symbol: &'a str,
+        limit: usize,
+        into: &'a mut Vec<Bar>,
+    ) -> BoxFuture<'a, Result<(), MarketDataError>> {
+        async move {
+            *into = self.latest_bars(symbol, limit).await?;
+            Ok(())
+        }
+        .boxed()
+    }
 
     /// The source's notion of now: the latest bar time for a replay, `None` for live sources
     /// (which use the wall clock).

@@ -12,7 +12,97 @@ use crate::indicators::rolling::{Atr, MacdState, RollingStats, Rsi, Sma, Trailin
 use crate::indicators::{Bands, Macd};
 
 /// A signal, a confidence (not yet clamped) and why; `None` until enough history.
-pub type View = Option<(Signal, f64, String)>;
+pub type View = Option<(Signal, f64, Why)>;
+
+/// The figures behind a view, written out as its rationale only when someone reads it
+/// ([`Why::text`]): a backtest that journals no decisions would format four sentences a bar
+/// and drop them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Why {
+    Trend {
+        fast: f64,
+        slow: f64,
+        spread: f64,
+        /// The spread is inside `neutralBand`.
+        too_close: bool,
+        crossed: bool,
+    },
+    Momentum {
+        rsi: f64,
+        histogram: f64,
+    },
+    MeanReversion {
+        z: f64,
+        bands: Bands,
+    },
+    Volatility {
+        /// ATR as a fraction of price, and that over its baseline.
+        current: f64,
+        ratio: f64,
+        baseline_bars: usize,
+    },
+}
+
+impl Why {
+    /// The rationale, as the report carries it.
+    pub fn text(&self, params: &QuantParams) -> String {
+        match *self {
+            Self::Trend {
+                fast: f,
+                slow: s,
+                spread,
+                too_close,
+                crossed,
+            } => {
+                let (fast, slow) = (params.fast_period, params.slow_period);
+                let figures = format!(
+                    "SMA{fast} {f:.2} vs SMA{slow} {s:.2} ({:+.2}%)",
+                    spread * 100.0
+                );
+                match (too_close, crossed) {
+                    (true, _) => figures + ": averages too close to call",
+                    (false, true) => figures + ": fresh crossover",
+                    (false, false) => figures,
+                }
+            }
+            Self::Momentum { rsi: r, histogram } => {
+                let figures = format!(
+                    "RSI{} {r:.1}, MACD histogram {histogram:+.3}",
+                    params.rsi_period
+                );
+                if (params.oversold..=params.overbought).contains(&r) {
+                    figures
+                } else if r > params.overbought {
+                    figures + ": overbought"
+                } else {
+                    figures + ": oversold"
+                }
+            }
+            Self::MeanReversion { z, bands } => format!(
+                "z-score {z:+.2}; bands {:.2} / {:.2} / {:.2}",
+                bands.lower, bands.middle, bands.upper
+            ),
+            Self::Volatility {
+                current,
+                ratio,
+                baseline_bars,
+            } => {
+                let regime = if ratio > 1.5 {
+                    "turbulent"
+                } else if ratio > 1.0 {
+                    "elevated"
+                } else {
+                    "calm"
+                };
+                format!(
+                    "ATR{} {:.2}% of price, {ratio:.2}× its {baseline_bars}-bar average: {regime}",
+                    params.atr_period,
+                    current * 100.0,
+                )
+            }
+        }
+    }
+}
 
 /// Bars a method needs before it says anything but neutral.
 pub fn history_needed(method: QuantMethod, params: &QuantParams) -> usize {
@@ -132,7 +222,7 @@ impl MethodState {
                 s.stats.bands(params.band_width)?,
                 params,
             ),
-            Self::Volatility(s) => s.view(params),
+            Self::Volatility(s) => s.view(),
         }
     }
 }
@@ -165,14 +255,16 @@ impl Trend {
         let crossed = self
             .before
             .is_some_and(|(pf, ps)| (pf - ps).signum() != (f - s).signum());
-        let (fast, slow) = (params.fast_period, params.slow_period);
-        let mut rationale = format!(
-            "SMA{fast} {f:.2} vs SMA{slow} {s:.2} ({:+.2}%)",
-            spread * 100.0
-        );
-        if spread.abs() < params.neutral_band {
-            rationale.push_str(": averages too close to call");
-            return Some((Signal::Neutral, 0.2, rationale));
+        let too_close = spread.abs() < params.neutral_band;
+        let why = Why::Trend {
+            fast: f,
+            slow: s,
+            spread,
+            too_close,
+            crossed,
+        };
+        if too_close {
+            return Some((Signal::Neutral, 0.2, why));
         }
         let signal = if spread > 0.0 {
             Signal::Bullish
@@ -182,9 +274,8 @@ impl Trend {
         let mut confidence = params.base_confidence + spread.abs() * params.spread_gain;
         if crossed {
             confidence += params.crossover_bonus;
-            rationale.push_str(": fresh crossover");
         }
-        Some((signal, confidence, rationale))
+        Some((signal, confidence, why))
     }
 }
 
@@ -208,17 +299,8 @@ fn momentum_view(m: Macd, r: f64, params: &QuantParams) -> View {
     };
     let rsi_part = ((r - 50.0) / 20.0).clamp(-1.0, 1.0);
     let mut score = 0.5 * macd_part + 0.5 * rsi_part;
-    let mut rationale = format!(
-        "RSI{} {r:.1}, MACD histogram {:+.3}",
-        params.rsi_period, m.histogram
-    );
     if !(params.oversold..=params.overbought).contains(&r) {
         score *= 0.5;
-        rationale.push_str(if r > params.overbought {
-            ": overbought"
-        } else {
-            ": oversold"
-        });
     }
     let signal = if score >= 0.2 {
         Signal::Bullish
@@ -227,7 +309,11 @@ fn momentum_view(m: Macd, r: f64, params: &QuantParams) -> View {
     } else {
         Signal::Neutral
     };
-    Some((signal, score.abs(), rationale))
+    let why = Why::Momentum {
+        rsi: r,
+        histogram: m.histogram,
+    };
+    Some((signal, score.abs(), why))
 }
 
 #[derive(Clone, Debug)]
@@ -250,12 +336,9 @@ fn mean_reversion_view(
     } else {
         (close - mean) / std
     };
-    let rationale = format!(
-        "z-score {z:+.2}; bands {:.2} / {:.2} / {:.2}",
-        bands.lower, bands.middle, bands.upper
-    );
+    let why = Why::MeanReversion { z, bands };
     if z.abs() < params.entry_z {
-        return Some((Signal::Neutral, 0.0, rationale));
+        return Some((Signal::Neutral, 0.0, why));
     }
     let signal = if z < 0.0 {
         Signal::Bullish
@@ -265,7 +348,7 @@ fn mean_reversion_view(
     Some((
         signal,
         (z.abs() - params.entry_z) / (params.full_z - params.entry_z),
-        rationale,
+        why,
     ))
 }
 
@@ -292,7 +375,7 @@ impl Volatility {
     /// ATR as a fraction of price against its own average over the last `atrBaseline` bars:
     /// at or below the average the market is calm (confidence 1); at twice the average or
     /// more, turbulent (0).
-    fn view(&self, params: &QuantParams) -> View {
+    fn view(&self) -> View {
         let (current, baseline) = self.latest?;
         let ratio = if baseline > 0.0 {
             current / baseline
@@ -300,19 +383,11 @@ impl Volatility {
             1.0
         };
         let calm = 1.0 - (ratio - 1.0);
-        let regime = if ratio > 1.5 {
-            "turbulent"
-        } else if ratio > 1.0 {
-            "elevated"
-        } else {
-            "calm"
+        let why = Why::Volatility {
+            current,
+            ratio,
+            baseline_bars: self.baseline.len(),
         };
-        let rationale = format!(
-            "ATR{} {:.2}% of price, {ratio:.2}× its {}-bar average: {regime}",
-            params.atr_period,
-            current * 100.0,
-            self.baseline.len()
-        );
-        Some((Signal::Neutral, calm, rationale))
+        Some((Signal::Neutral, calm, why))
     }
 }
