@@ -15,6 +15,7 @@ fn report(role: &str, signal: Signal, confidence: f64) -> AnalystReport {
         signal,
         confidence,
         rationale: String::new(),
+        usage: None,
     }
 }
 

@@ -23,7 +23,7 @@ use agent_runtime::broker;
 use agent_runtime::config::RuntimeConfig;
 use agent_runtime::cycle::adapters::{BrokerExecution, JournalRecorder};
 use agent_runtime::cycle::build::runner;
-use agent_runtime::domain::{Action, AnalystReport, Decision, LlmCall, Signal};
+use agent_runtime::domain::{Action, AnalystReport, Decision, LlmCall, ReportUsage, Signal};
 use agent_runtime::journal::{CycleRecord, CycleStatus, Journal, RejectionRecord};
 use agent_runtime::leadership::AlwaysLeader;
 use agent_runtime::market::{ReplayFeed, synthetic};
@@ -105,6 +105,11 @@ async fn journal_a_rejection(journal: &Journal) {
         signal: Signal::Bullish,
         confidence: 0.8,
         rationale: format!("{role} says up"),
+        usage: source.starts_with("llm:").then_some(ReportUsage {
+            prompt_tokens: 1200,
+            completion_tokens: 80,
+            cost_usd: 0.00024,
+        }),
     };
     let decision = Decision {
         symbol: "AAPL".into(),
@@ -418,7 +423,13 @@ async fn check_cycle_detail(base: &str, journal: &Journal) {
         (news.provider.as_deref(), news.model.as_deref()),
         (Some("openai"), Some("gpt-4o-mini"))
     );
+    assert_eq!(
+        (news.prompt_tokens, news.completion_tokens, news.cost_usd),
+        (Some(1200), Some(80), Some(0.00024)),
+        "the report's own billed usage"
+    );
     let debate = decision.debate.as_ref().unwrap();
+    assert_eq!(debate.cost_usd, None, "nothing billed, nothing shown");
     assert_eq!(
         (debate.role.as_str(), debate.model.as_deref()),
         ("debate", Some("gpt-4o"))

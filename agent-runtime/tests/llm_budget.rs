@@ -161,6 +161,7 @@ fn report(role: &str, signal: Signal, confidence: f64) -> AnalystReport {
         signal,
         confidence,
         rationale: format!("{role} rationale"),
+        usage: None,
     }
 }
 

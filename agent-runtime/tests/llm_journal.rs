@@ -107,6 +107,11 @@ async fn budget_exhaustion_and_fallbacks_are_journalled_and_counted() {
     let first = journal.decisions(&cycles[0]).await.unwrap();
     let news = first[0].decision.reports.iter().find(|r| r.role == "news");
     assert_eq!(news.unwrap().source, "llm:metered/test-model");
+    // The report carries what its call was billed (the 429 was not): 200 tokens in at $5 and
+    // 100 out at $10 per million.
+    let usage = news.unwrap().usage.expect("the billed call's usage");
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (200, 100));
+    assert!((usage.cost_usd - 0.002).abs() < 1e-12, "{usage:?}");
 
     // Cycles 2 and 3: budget spent → the quant fallback, and the journal says so.
     let spent = journal.events(Some("llm_budget_exhausted")).await.unwrap();
@@ -129,6 +134,11 @@ async fn budget_exhaustion_and_fallbacks_are_journalled_and_counted() {
             .iter()
             .find(|r| r.role == "news");
         assert_eq!(news.unwrap().source, "fallback:quant:momentum");
+        assert_eq!(
+            news.unwrap().usage,
+            None,
+            "no call was billed for a spent budget"
+        );
     }
 
     // …and the metrics the trader serves say so too.

@@ -44,6 +44,7 @@ impl Analyst for Gate {
                 signal: Signal::Bullish,
                 confidence: 0.5,
                 rationale: format!("{} bars", snapshot.bars.len()),
+                usage: None,
             }
         }
         .boxed()

@@ -170,6 +170,7 @@ impl Tracked {
             signal,
             confidence: clamp01(confidence),
             rationale,
+            usage: None,
         }
     }
 }

@@ -114,9 +114,9 @@ pub fn report(report: AnalystReport) -> AnalystReportView {
         source: report.source,
         provider,
         model,
-        prompt_tokens: None,
-        completion_tokens: None,
-        cost_usd: None,
+        prompt_tokens: report.usage.map(|u| u.prompt_tokens),
+        completion_tokens: report.usage.map(|u| u.completion_tokens),
+        cost_usd: report.usage.map(|u| u.cost_usd),
     }
 }
 

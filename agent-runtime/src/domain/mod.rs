@@ -95,6 +95,34 @@ pub struct AnalystReport {
     /// 0–1.
     pub confidence: f64,
     pub rationale: String,
+    /// What the LLM calls behind this report were billed; `None` when no call was billed (a
+    /// quant report, a fallback before any answer, a report journalled before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<ReportUsage>,
+}
+
+/// Tokens and cost of every billed completion a report took: retries after a malformed
+/// answer and answers from a provider tried before the one that counted are included, since
+/// they were paid for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportUsage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+}
+
+impl ReportUsage {
+    pub fn add(&mut self, other: ReportUsage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.cost_usd += other.cost_usd;
+    }
+
+    /// `Some` only when something was billed.
+    pub fn billed(self) -> Option<ReportUsage> {
+        (self.prompt_tokens + self.completion_tokens > 0 || self.cost_usd > 0.0).then_some(self)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

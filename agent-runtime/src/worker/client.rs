@@ -148,6 +148,7 @@ impl PoolClient {
                         signal: Signal::Neutral,
                         confidence: 0.0,
                         rationale: format!("the agent pool could not answer ({err}); holding"),
+                        usage: None,
                     }],
                     events: vec![LlmEvent::Fallback {
                         role: "agent-pool".into(),

@@ -11,7 +11,8 @@ use agent_runtime::broker::paper::{PaperBroker, PaperSettings};
 use agent_runtime::broker::{Broker, BrokerOrder};
 use agent_runtime::config::JournalConfig;
 use agent_runtime::domain::{
-    Action, AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position, Side, Signal,
+    Action, AnalystReport, Decision, Fill, OrderRequest, OrderStatus, Position, ReportUsage, Side,
+    Signal,
 };
 use agent_runtime::journal::portable::{
     DumpSource, ImportOptions, Item, PortableError, RestoreMarker,
@@ -321,13 +322,20 @@ pub async fn exercise(journal: &Journal) {
                 signal: Signal::Bullish,
                 confidence: 0.8,
                 rationale: "SMA20 > SMA50".into(),
+                usage: None,
             },
+            // Billed malformed answers before the fallback: the usage is kept with the report.
             AnalystReport {
                 role: "news".into(),
                 source: "fallback:hold".into(),
                 signal: Signal::Neutral,
                 confidence: 0.0,
                 rationale: "LLM budget exhausted — \"fell back\"".into(),
+                usage: Some(ReportUsage {
+                    prompt_tokens: 120,
+                    completion_tokens: 40,
+                    cost_usd: 0.0009,
+                }),
             },
         ],
     };

@@ -21,8 +21,8 @@ use super::provider::{
 use crate::agents::quant::{self, quant_analyst_with};
 use crate::agents::{Analyst, Snapshot};
 use crate::config::{AnalystConfig, AnalystKind, LlmFallback, RuntimeConfig};
-use crate::domain::LlmEvent;
 use crate::domain::{AnalystReport, Signal};
+use crate::domain::{LlmEvent, ReportUsage};
 
 /// A report and the events that led to it.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,12 +90,14 @@ impl LlmAnalyst {
             analyst_user_prompt(&self.role, snapshot),
         );
         let mut events = Vec::new();
-        let report = match ask_in_order(
+        let mut usage = ReportUsage::default();
+        let mut report = match ask_in_order(
             &self.providers,
             &self.role,
             &request,
             &self.metrics,
             &mut events,
+            &mut usage,
         )
         .await
         {
@@ -105,6 +107,7 @@ impl LlmAnalyst {
                 signal: answer.verdict.signal,
                 confidence: answer.verdict.confidence,
                 rationale: answer.verdict.rationale,
+                usage: None,
             },
             Err(failures) => {
                 let reason = describe(&failures);
@@ -123,6 +126,8 @@ impl LlmAnalyst {
                 report
             }
         };
+        // Malformed answers before a fallback were billed too.
+        report.usage = usage.billed();
         if let Some(tx) = &self.events {
             for event in &events {
                 let _ = tx.send(event.clone());
@@ -165,6 +170,7 @@ impl LlmAnalyst {
                 signal: Signal::Neutral,
                 confidence: 0.0,
                 rationale: format!("no LLM answer ({reason}); holding"),
+                usage: None,
             },
             LlmFallback::Quant { method } => {
                 let quant = quant::analyze(&self.role, method, snapshot);

@@ -22,8 +22,8 @@ use super::prompts::{builtin_system_prompt, debate_user_prompt};
 use super::provider::{LlmBuildError, Provider, ProviderPool, ask_in_order, verdict_request};
 use crate::agents::Snapshot;
 use crate::config::{AnalystKind, RuntimeConfig};
-use crate::domain::LlmEvent;
 use crate::domain::{AnalystReport, Signal};
+use crate::domain::{LlmEvent, ReportUsage};
 
 /// Rounds beyond this are not run: each round is two paid calls, and arguments repeat.
 pub const MAX_ROUNDS: u32 = 5;
@@ -138,6 +138,7 @@ impl LlmDebate {
         let rounds = rounds.min(MAX_ROUNDS);
         let mut transcript: Vec<DebateTurn> = Vec::new();
         let mut events = Vec::new();
+        let mut usage = ReportUsage::default();
         for round in 1..=rounds {
             for side in [DebateSide::Bull, DebateSide::Bear] {
                 let role = side.name();
@@ -155,8 +156,15 @@ impl LlmDebate {
                     &builtin_system_prompt(role),
                     user,
                 );
-                let answer =
-                    ask_in_order(&self.providers, role, &request, &self.metrics, &mut events).await;
+                let answer = ask_in_order(
+                    &self.providers,
+                    role,
+                    &request,
+                    &self.metrics,
+                    &mut events,
+                    &mut usage,
+                )
+                .await;
                 transcript.push(match answer {
                     Ok(answer) => DebateTurn {
                         round,
@@ -182,8 +190,12 @@ impl LlmDebate {
                 let _ = tx.send(event.clone());
             }
         }
+        let conclusion = conclude(&self.model, &transcript).map(|report| AnalystReport {
+            usage: usage.billed(),
+            ..report
+        });
         DebateOutcome {
-            conclusion: conclude(&self.model, &transcript),
+            conclusion,
             transcript,
             events,
         }
@@ -239,6 +251,7 @@ pub fn conclude(model: &str, transcript: &[DebateTurn]) -> Option<AnalystReport>
         signal,
         confidence: net.abs().min(1.0),
         rationale,
+        usage: None,
     })
 }
 

@@ -24,7 +24,7 @@ use super::metrics::LlmMetrics;
 use super::ratelimit::{Gate, GateClosed};
 use super::verdict::{Verdict, VerdictError, parse_verdict};
 use crate::config::ProviderConfig;
-use crate::domain::LlmEvent;
+use crate::domain::{LlmEvent, ReportUsage};
 
 /// How long to wait between attempts.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -174,6 +174,7 @@ impl Provider {
     }
 
     /// One verdict from this provider, with retries, by `deadline`; see the module docs.
+    /// Every billed completion, answered or malformed, is added to `usage`.
     pub async fn ask(
         &self,
         role: &str,
@@ -181,6 +182,7 @@ impl Provider {
         deadline: TokioInstant,
         metrics: &LlmMetrics,
         events: &mut Vec<LlmEvent>,
+        usage: &mut ReportUsage,
     ) -> Result<Verdict, ProviderFailure> {
         let mut retries = 0;
         let mut malformed = 0;
@@ -195,7 +197,7 @@ impl Provider {
             let error = match result {
                 Ok(completion) => {
                     self.gate.answered();
-                    self.charge(metrics, role, &completion).await;
+                    usage.add(self.charge(metrics, role, &completion).await);
                     match parse_verdict(&completion.content) {
                         Ok(verdict) => {
                             self.count(metrics, role, "ok");
@@ -431,7 +433,13 @@ impl Provider {
             .inc();
     }
 
-    async fn charge(&self, metrics: &LlmMetrics, role: &str, completion: &Completion) {
+    /// Charges the completion to every budget and ledger; what it was billed.
+    async fn charge(
+        &self,
+        metrics: &LlmMetrics,
+        role: &str,
+        completion: &Completion,
+    ) -> ReportUsage {
         let usage = completion.usage;
         let cost = self.pricing.cost(usage);
         let now = Utc::now();
@@ -468,6 +476,11 @@ impl Provider {
             .with_label_values(&[&self.name, role])
             .inc_by(cost.max(0.0));
         self.publish_budget(metrics, now);
+        ReportUsage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cost_usd: cost.max(0.0),
+        }
     }
 
     fn publish_budget(&self, metrics: &LlmMetrics, now: chrono::DateTime<Utc>) {
@@ -575,13 +588,15 @@ pub struct Answer {
     pub verdict: Verdict,
 }
 
-/// Asks each provider in turn until one answers; `Err` lists why each one did not.
+/// Asks each provider in turn until one answers; `Err` lists why each one did not. What
+/// every provider billed on the way is added to `usage`, whichever way it ends.
 pub async fn ask_in_order(
     providers: &[Arc<Provider>],
     role: &str,
     request: &ChatRequest,
     metrics: &LlmMetrics,
     events: &mut Vec<LlmEvent>,
+    usage: &mut ReportUsage,
 ) -> Result<Answer, Vec<(String, ProviderFailure)>> {
     let mut failures = Vec::new();
     let deadline = TokioInstant::now()
@@ -589,7 +604,10 @@ pub async fn ask_in_order(
             .first()
             .map_or(Duration::ZERO, |provider| provider.policy.deadline);
     for provider in providers {
-        match provider.ask(role, request, deadline, metrics, events).await {
+        match provider
+            .ask(role, request, deadline, metrics, events, usage)
+            .await
+        {
             Ok(verdict) => {
                 return Ok(Answer {
                     provider: provider.name.clone(),
