@@ -59,6 +59,7 @@ leftovers() {
   awk -v s="$state_dir/" 'index($5, s) == 1 || $5 ~ /tradeplane-node/ || $5 ~ /^\/run\/mount/ {print "mount " $5}' /proc/self/mountinfo
   ls -d /sys/fs/cgroup/*/tradeplane-node 2>/dev/null | sed 's/^/cgroup /'
   ls -d /var/lib/kubelet /run/mount /run/tradeplane-node 2>/dev/null | sed 's/^/path /'
+  ip -o addr show dev lo | grep -q " ${TP_NODE_IP:-10.249.16.1}/32 " && echo "the node's IP ${TP_NODE_IP:-10.249.16.1} on lo"
   local now
   now=$(cat /proc/sys/kernel/panic /proc/sys/kernel/panic_on_oops /proc/sys/vm/overcommit_memory | paste -sd' ')
   [ "$now" = "$before_sysctl" ] || echo "kernel settings panic/panic_on_oops/overcommit_memory are '$now', were '$before_sysctl'"
