@@ -13,18 +13,12 @@
 #     the order itself;
 #   * `logs` prints the leader's JSON log lines as readable `time level message key=value`.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 ns=$1 strategy=$2
 say() { printf 'real-node plugin: %s\n' "$*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 
-cargo build -q --locked -p kubectl-tradeplane --manifest-path "$repo/Cargo.toml"
-plugin_dir=$(mktemp -d)
-trap 'rm -rf "$plugin_dir"' EXIT
-ln -s "${CARGO_TARGET_DIR:-$repo/target}/debug/kubectl-tradeplane" "$plugin_dir/kubectl-tradeplane"
-export PATH=$plugin_dir:$PATH
-kubectl plugin list 2>/dev/null | grep -q "$plugin_dir/kubectl-tradeplane" ||
+command -v kubectl-tradeplane >/dev/null || fail "kubectl-tradeplane is not on PATH (test.sh puts it there)"
+kubectl plugin list 2>/dev/null | grep -q "kubectl-tradeplane" ||
   fail "kubectl does not find kubectl-tradeplane on PATH"
 
 status=$(kubectl tradeplane status "$strategy" -n "$ns")

@@ -16,7 +16,8 @@
 #     and `explain` read its journal from the real pod through the API server's service proxy
 #     (tests/node/plugin.sh); a patch to one-second cycles rolls out on
 #     the real pods;
-#   * `suspend: true` halts trading: the phase turns Halted and no order follows;
+#   * `kubectl tradeplane suspend` halts trading: it returns once the operator reports Halted,
+#     and no order follows;
 #   * index-trend gets backups to a volume, every minute and a `backupNowAt`: the on-demand
 #     Job's pod and, after the failover part, the CronJob's run the real `agent-runtime
 #     backup`; the backups are in status.lastBackup and on the volume (tests/node/backup.sh);
@@ -148,7 +149,11 @@ done
 [ -n "$positions" ] && [ "$positions" -gt 0 ] || fail "index-trend holds no position 120 s after kubectl apply"
 say "index-trend: $positions open position(s) $(elapsed) s after kubectl apply; decision: $(kubectl get ts index-trend -n "$ns" -o jsonpath='{.status.lastDecision.summary}')"
 
-say "kubectl tradeplane: status, journal and explain through the API server's service proxy"
+say "kubectl tradeplane: status, journal, explain and logs through the API server"
+cargo build -q --locked -p kubectl-tradeplane
+mkdir -p "$state_dir/plugin"
+ln -sf "${CARGO_TARGET_DIR:-$repo/target}/debug/kubectl-tradeplane" "$state_dir/plugin/kubectl-tradeplane"
+PATH=$state_dir/plugin:$PATH
 tests/node/plugin.sh "$ns" index-trend
 
 # One-second cycles for the halt check below: a config change, so a rollout on the real pods.
@@ -166,9 +171,14 @@ done
   fail "index-trend's rollout to one-second cycles did not finish in 90 s (revision $before → $current, desired $desired)"
 say "index-trend: rolled to one-second cycles $(elapsed "$patched") s after the patch"
 
-say "suspend: true halts trading: the operator's phase, then the runtime's own trading state"
+say "kubectl tradeplane suspend halts trading: the operator's phase, then the runtime's own trading state"
 suspended=$(date +%s.%N)
-kubectl patch ts index-trend -n "$ns" --type merge -p '{"spec":{"suspend":true}}' >/dev/null
+# The plugin writes spec.suspend and returns only once the real operator reports Halted.
+said=$(kubectl tradeplane suspend index-trend -n "$ns" --timeout 90s) ||
+  fail "kubectl tradeplane suspend did not see the operator confirm: $said"
+grep -q "suspended" <<<"$said" || fail "kubectl tradeplane suspend said: $said"
+[ "$(kubectl get ts index-trend -n "$ns" -o jsonpath='{.spec.suspend}/{.status.phase}')" = true/Halted ] ||
+  fail "suspend returned before the operator reported Halted"
 seen=""
 for _ in $(seq 120); do
   seen=$(kubectl get ts index-trend -n "$ns" -o jsonpath='{.status.phase}/{.status.tradingState}')
