@@ -277,3 +277,98 @@ async fn the_answer_store_on_sqlite_and_postgres() {
     exercise_store(&postgres).await;
     postgres.close().await;
 }
+
+/// A live strategy with `llm.record: true`: real cycles (paper broker, SQLite journal)
+/// store each answer the provider gave, under the key of the question it was asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_strategy_records_its_answers_when_the_config_says_so() {
+    use agent_runtime::broker;
+    use agent_runtime::cycle::adapters::{BrokerExecution, JournalRecorder};
+    use agent_runtime::cycle::build::runner;
+    use agent_runtime::leadership::AlwaysLeader;
+    use agent_runtime::market::{ReplayFeed, synthetic};
+    use agent_runtime::metrics::Metrics;
+    use std::sync::Arc;
+
+    let llm = OpenAiStandin::start().await.unwrap();
+    let dir = TempDir::new("live-llm-record");
+    let yaml = format!(
+        "apiVersion: runtime.tradeplane.io/v1alpha1
+identity: {{namespace: demo, name: recorded}}
+symbols: [AAPL]
+analysts: [{{role: news, kind: llm, providers: [local], model: test-model}}]
+providers: [{{name: local, baseUrl: \"{}\", timeoutSeconds: 5}}]
+llm: {{record: true}}
+journal: {{backend: sqlite, path: \"{}\"}}
+",
+        llm.base_url(),
+        dir.0.join("journal.db").display()
+    );
+    let config = RuntimeConfig::parse(&yaml, Path::new("recorded.yaml")).unwrap();
+    config.validate().unwrap();
+    let journal = Journal::open(&config.journal).await.unwrap();
+    let paper = broker::connect(&config.broker, &journal).await.unwrap();
+    let feed = Arc::new(ReplayFeed::new(
+        synthetic::generate(&config.symbols, synthetic::default_start(), 63),
+        60,
+    ));
+    let mut runner = runner(
+        &config,
+        feed.clone(),
+        Arc::new(BrokerExecution::new(paper, journal.clone())),
+        Arc::new(JournalRecorder::new(journal.clone()).recording_answers(config.llm.record)),
+        Arc::new(AlwaysLeader),
+        Metrics::new().unwrap(),
+    )
+    .unwrap();
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    agent_runtime::replay::run(
+        &mut runner,
+        &feed,
+        1,
+        Some(3),
+        std::time::Duration::ZERO,
+        stop,
+    )
+    .await
+    .unwrap();
+
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(journal.llm_answer_count().await.unwrap(), 3);
+    for request in &requests {
+        let asked = verdict_request(
+            "test-model",
+            request.body["temperature"].as_f64().unwrap(),
+            request.system_prompt().unwrap(),
+            request.user_prompt().unwrap().to_string(),
+        );
+        let stored = journal
+            .llm_answer(&AnswerKey::new("local", &asked))
+            .await
+            .unwrap()
+            .expect("the answer to each question asked is stored");
+        assert!(stored.content.contains("stand-in verdict"), "{stored:?}");
+    }
+}
+
+#[test]
+fn llm_record_without_an_llm_seat_is_refused_naming_the_field() {
+    let yaml = "apiVersion: runtime.tradeplane.io/v1alpha1
+identity: {namespace: demo, name: quant}
+symbols: [AAPL]
+analysts: [{role: trend, kind: quant, method: trend}]
+llm: {record: true}
+";
+    let config = RuntimeConfig::parse(yaml, Path::new("quant.yaml")).unwrap();
+    let errors = config.validate().unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "llm.record");
+    let unknown = "apiVersion: runtime.tradeplane.io/v1alpha1
+identity: {namespace: demo, name: quant}
+symbols: [AAPL]
+llm: {recrod: true}
+";
+    let err = RuntimeConfig::parse(unknown, Path::new("typo.yaml")).unwrap_err();
+    assert!(err.to_string().contains("llm"), "{err}");
+}
