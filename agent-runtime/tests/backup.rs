@@ -70,6 +70,19 @@ async fn fill_llm_call(journal: &Journal) {
         })
         .await
         .unwrap();
+    use agent_runtime::agents::llm::{AnswerKey, Completion, Usage, verdict_request};
+    let asked = verdict_request("gpt-test", 0.2, "system", "Symbol: AAPL".into());
+    let answer = Completion {
+        content: r#"{"signal":"bullish","confidence":0.7,"rationale":"r"}"#.into(),
+        usage: Usage {
+            prompt_tokens: 1200,
+            completion_tokens: 180,
+        },
+    };
+    journal
+        .record_llm_answer(&AnswerKey::new("openai", &asked), &answer)
+        .await
+        .unwrap();
 }
 
 async fn digest_of(db: &std::path::Path) -> Vec<agent_runtime::backup::format::TableDigest> {

@@ -292,7 +292,7 @@ async fn check_positions_and_summary(base: &str, journal: &Journal) {
     assert_eq!(summary.api_version, "v1");
     assert_eq!(summary.strategy, "momentum-demo");
     assert_eq!(summary.journal_backend, journal.backend_name());
-    assert_eq!(summary.journal_schema_version, 7);
+    assert_eq!(summary.journal_schema_version, 8);
     assert_eq!(serde_json::to_value(summary.role).unwrap(), "leader");
     assert_eq!(summary.trading_state, "Active");
     assert_eq!(summary.equity, Some(latest.equity));

@@ -109,6 +109,18 @@ pub enum FillModel {
     Close,
 }
 
+/// What a backtest's LLM seats do with the providers and the journal's answer store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LlmMode {
+    /// Call the providers as a trader does; store nothing.
+    #[default]
+    Off,
+    /// Call the providers (within `--max-cost-usd`) and store every answer in the journal.
+    Record,
+    /// Answer only from the journal's store: no provider is called, nothing is spent.
+    Replay,
+}
+
 /// `agent-runtime backtest`: the execution settings default to the config's paper broker.
 #[derive(Args, Debug)]
 pub struct BacktestArgs {
@@ -135,6 +147,14 @@ pub struct BacktestArgs {
     /// Also write the JSON summary to this file.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// LLM answers: `off` (call the providers), `record` (call and store them in the
+    /// journal), `replay` (answer only from the journal's store).
+    #[arg(long, value_enum, default_value_t = LlmMode::Off)]
+    pub llm: LlmMode,
+    /// The most the run may spend on LLM calls, in US dollars; required by `--llm record`.
+    /// Once a call could pass it, no further call is made and the seat falls back.
+    #[arg(long, value_name = "USD")]
+    pub max_cost_usd: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]

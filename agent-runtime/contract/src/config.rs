@@ -57,6 +57,9 @@ pub struct RuntimeConfig {
     /// LLM providers the analysts may call, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
+    /// What becomes of the in-process LLM seats' answers.
+    #[serde(default, skip_serializing_if = "LlmSettings::is_default")]
+    pub llm: LlmSettings,
     /// In `worker` mode: the pool-wide ledger every replica publishes its LLM spend to and
     /// reads the others' from, so `dailyBudgetUsd` holds for the whole pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,6 +83,24 @@ pub struct RuntimeConfig {
     pub leader_election: Option<LeaderElectionConfig>,
     #[serde(default)]
     pub server: ServerConfig,
+}
+
+/// What becomes of the in-process LLM seats' answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LlmSettings {
+    /// Store every provider answer in the journal (`llm_answers`), keyed by provider, model,
+    /// temperature and the exact messages, so any decision can be replayed later with
+    /// `agent-runtime backtest --llm replay` at no cost. The calls, budgets and fallbacks are
+    /// unchanged; the journal grows by one row per distinct question.
+    #[serde(default)]
+    pub record: bool,
+}
+
+impl LlmSettings {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

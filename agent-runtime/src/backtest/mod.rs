@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+use crate::agents::llm::{AnswerBook, AnswerStore, LlmMode};
 use crate::config::RuntimeConfig;
 use crate::cycle::backtest::BacktestBroker;
 use crate::cycle::build::{self, BuildError};
@@ -37,7 +38,7 @@ use crate::metrics::Metrics;
 pub use feed::WindowFeed;
 pub use recorder::RunRecorder;
 pub use settings::{Execution, Overrides, SettingsError};
-pub use summary::Summary;
+pub use summary::{LlmTotals, Summary};
 
 /// Why a backtest could not run or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,8 @@ pub enum BacktestError {
     },
     #[error("symbols: no bars for {0:?} in the data")]
     NoBars(Vec<String>),
+    #[error("--llm: cannot open the answer store (the config's journal): {0}")]
+    AnswerStore(#[source] crate::journal::JournalError),
 }
 
 /// The parts of one run, wired: the runner and the typed ends the driver feeds.
@@ -69,7 +72,11 @@ struct Rig {
     recorder: Arc<RunRecorder>,
 }
 
-fn rig(config: &RuntimeConfig, execution: &Execution) -> Result<Rig, BacktestError> {
+fn rig(
+    config: &RuntimeConfig,
+    execution: &Execution,
+    answers: Arc<AnswerBook>,
+) -> Result<Rig, BacktestError> {
     let feed = Arc::new(WindowFeed::new(build::history_window(config)));
     let broker = Arc::new(
         BacktestBroker::new(
@@ -79,7 +86,7 @@ fn rig(config: &RuntimeConfig, execution: &Execution) -> Result<Rig, BacktestErr
         )
         .with_fill(execution.fill),
     );
-    let recorder = Arc::new(RunRecorder::new(execution.cash));
+    let recorder = Arc::new(RunRecorder::new(execution.cash).with_answers(answers));
     let runner = build::runner(
         config,
         feed.clone(),
@@ -110,7 +117,8 @@ pub async fn run_observed(
 ) -> Result<Summary, BacktestError> {
     let execution = settings::resolve(config, overrides)?;
     let mut steps = BarSteps::open(&execution.data, &config.symbols, execution.allow_gaps)?;
-    let mut rig = rig(config, &execution)?;
+    let book = answer_book(config, &execution).await?;
+    let mut rig = rig(config, &execution, book.clone())?;
     let started = Instant::now();
     let mut closes = BuyAndHold::default();
     let mut bars = Vec::with_capacity(config.symbols.len());
@@ -133,14 +141,54 @@ pub async fn run_observed(
         return Err(BacktestError::NoBars(missing));
     }
     let elapsed = started.elapsed();
-    Ok(Summary::new(
+    let mut summary = Summary::new(
         &execution,
         &rig.recorder.totals(),
         closes.return_(),
         rig.recorder.llm_cost_usd(),
         bar_count,
         elapsed,
-    ))
+    );
+    summary.llm = llm_totals(&execution, &book);
+    Ok(summary)
+}
+
+/// The run's answer book: the config's journal as the store when recording or replaying,
+/// and the `--max-cost-usd` cap on whatever goes out.
+async fn answer_book(
+    config: &RuntimeConfig,
+    execution: &Execution,
+) -> Result<Arc<AnswerBook>, BacktestError> {
+    let store = match execution.llm {
+        LlmMode::Off => None,
+        LlmMode::Record | LlmMode::Replay => {
+            let journal = crate::journal::Journal::open(&config.journal)
+                .await
+                .map_err(BacktestError::AnswerStore)?;
+            Some(Arc::new(journal) as Arc<dyn AnswerStore>)
+        }
+    };
+    Ok(Arc::new(AnswerBook::new(
+        execution.llm,
+        store,
+        execution.max_cost_usd,
+    )))
+}
+
+fn llm_totals(execution: &Execution, book: &AnswerBook) -> LlmTotals {
+    let counts = book.counts();
+    LlmTotals {
+        llm_mode: match execution.llm {
+            LlmMode::Off => "off",
+            LlmMode::Record => "record",
+            LlmMode::Replay => "replay",
+        },
+        max_cost_usd: execution.max_cost_usd,
+        llm_calls: counts.calls,
+        llm_replayed: counts.replayed,
+        llm_replay_misses: counts.replay_misses,
+        llm_cap_refusals: counts.cap_refusals,
+    }
 }
 
 /// Each symbol's first and latest close, for the buy-and-hold return.

@@ -14,6 +14,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::stats::{Drawdown, Moments, TradeTotals};
+use crate::agents::llm::AnswerBook;
 use crate::cycle::ports::{JournalEntry, PortError, Recorder, Routine};
 use crate::domain::{Fill, LlmCall, Side, SpendLedger};
 
@@ -92,6 +93,7 @@ impl Totals {
 pub struct RunRecorder {
     totals: Mutex<Totals>,
     spend: Arc<CostLedger>,
+    answers: Option<Arc<AnswerBook>>,
 }
 
 impl RunRecorder {
@@ -99,7 +101,14 @@ impl RunRecorder {
         Self {
             totals: Mutex::new(Totals::new(starting_equity)),
             spend: Arc::new(CostLedger::default()),
+            answers: None,
         }
+    }
+
+    /// The LLM providers record, replay and keep the run's cap through `book`.
+    pub fn with_answers(mut self, book: Arc<AnswerBook>) -> Self {
+        self.answers = Some(book);
+        self
     }
 
     pub fn fills(&self, fills: &[Fill]) {
@@ -141,6 +150,10 @@ impl Recorder for RunRecorder {
 
     fn spend_ledger(&self) -> Option<Arc<dyn SpendLedger>> {
         Some(self.spend.clone())
+    }
+
+    fn answer_book(&self) -> Option<Arc<AnswerBook>> {
+        self.answers.clone()
     }
 }
 

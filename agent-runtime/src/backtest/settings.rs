@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 
+use crate::agents::llm::LlmMode;
 use crate::config::{BrokerConfig, MarketDataConfig, RuntimeConfig};
 pub use crate::cycle::backtest::FillModel;
 
@@ -20,6 +21,8 @@ pub struct Execution {
     pub slippage_bps: f64,
     pub fill: FillModel,
     pub allow_gaps: bool,
+    pub llm: LlmMode,
+    pub max_cost_usd: Option<f64>,
 }
 
 /// The command line's part: each `None` takes the config's value.
@@ -31,6 +34,10 @@ pub struct Overrides {
     pub slippage_bps: Option<f64>,
     pub fill: FillModel,
     pub allow_gaps: bool,
+    /// What the LLM seats do: call out, record, or replay (`--llm`).
+    pub llm: LlmMode,
+    /// The most the run's LLM calls may spend (`--max-cost-usd`); required to record.
+    pub max_cost_usd: Option<f64>,
 }
 
 /// A setting that cannot run, naming the field (config path or flag).
@@ -77,6 +84,8 @@ pub fn resolve(config: &RuntimeConfig, overrides: &Overrides) -> Result<Executio
         slippage_bps: overrides.slippage_bps.unwrap_or(*slippage_bps),
         fill: overrides.fill,
         allow_gaps: overrides.allow_gaps,
+        llm: overrides.llm,
+        max_cost_usd: overrides.max_cost_usd,
     };
     check(&execution, overrides)?;
     Ok(execution)
@@ -117,5 +126,22 @@ fn check(execution: &Execution, overrides: &Overrides) -> Result<(), SettingsErr
             });
         }
     }
-    Ok(())
+    check_llm(execution)
+}
+
+/// A backtest never spends without a cap: recording calls the providers, so it needs one.
+fn check_llm(execution: &Execution) -> Result<(), SettingsError> {
+    match execution.max_cost_usd {
+        Some(cap) if !(cap.is_finite() && cap >= 0.0) => Err(SettingsError::Invalid {
+            field: "--max-cost-usd",
+            message: format!("must be a number of US dollars, 0 or more, got {cap}"),
+        }),
+        None if execution.llm == LlmMode::Record => Err(SettingsError::Invalid {
+            field: "--max-cost-usd",
+            message: "--llm record calls the LLM providers and spends money; give the most \
+                      the run may spend (e.g. --max-cost-usd 5)"
+                .into(),
+        }),
+        _ => Ok(()),
+    }
 }

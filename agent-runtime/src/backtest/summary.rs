@@ -37,6 +37,9 @@ pub struct Summary {
     pub fills: u64,
     pub buy_and_hold_return: Option<f64>,
     pub llm_cost_usd: f64,
+    /// What the LLM seats did (`--llm`), filled in by the run.
+    #[serde(flatten)]
+    pub llm: LlmTotals,
     pub elapsed_seconds: f64,
     pub bars_per_second: f64,
     /// The process's peak resident memory (Linux `VmHWM`), when known.
@@ -86,11 +89,29 @@ impl Summary {
             fills: totals.fills,
             buy_and_hold_return,
             llm_cost_usd,
+            llm: LlmTotals::default(),
             elapsed_seconds: elapsed.as_secs_f64(),
             bars_per_second: bars as f64 / elapsed.as_secs_f64().max(1e-9),
             peak_rss_bytes: peak_rss_bytes(),
         }
     }
+}
+
+/// The LLM side of a run: its mode, cap, and what the answer book counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LlmTotals {
+    /// `off`, `record` or `replay`.
+    pub llm_mode: &'static str,
+    pub max_cost_usd: Option<f64>,
+    /// Requests a provider answered.
+    pub llm_calls: u64,
+    /// Answers served from the journal's store.
+    pub llm_replayed: u64,
+    /// Replay questions with no stored answer: the seat fell back.
+    pub llm_replay_misses: u64,
+    /// Calls not made because they could have passed `--max-cost-usd`: the seat fell back.
+    pub llm_cap_refusals: u64,
 }
 
 /// `VmHWM` from `/proc/self/status`, in bytes.

@@ -12,7 +12,7 @@ use super::ports::{Debate, Execution, Recorder, Routine};
 use super::runner::{CycleRunnerBuilder, Ports, RunnerError};
 use crate::agents::Analyst;
 use crate::agents::llm::{
-    self, LlmBuildError, LlmDebate, LlmMetrics, ProviderPool, RetryPolicy, SpendLedger,
+    self, AnswerBook, LlmBuildError, LlmDebate, LlmMetrics, ProviderPool, RetryPolicy, SpendLedger,
 };
 use crate::agents::quant::{MIN_HISTORY, history_needed, quant_analyst_with, quiet_quant_analyst};
 use crate::config::{AnalystKind, BrokerConfig, MarketDataConfig, RuntimeConfig};
@@ -138,6 +138,7 @@ pub fn analysts(
     config: &RuntimeConfig,
     metrics: &Metrics,
     ledger: Option<Arc<dyn SpendLedger>>,
+    answers: Option<Arc<AnswerBook>>,
     explain: bool,
 ) -> Result<Seats, BuildError> {
     let needs_llm = config
@@ -172,6 +173,9 @@ pub fn analysts(
     )?;
     let llm_metrics = LlmMetrics::register(metrics.registry())?;
     pool.publish_budgets(&llm_metrics);
+    if let Some(book) = &answers {
+        pool.attach_answers(book);
+    }
     let seats = llm::seats(config, &pool, &llm_metrics, None)?
         .into_iter()
         .map(llm::Seat::into_analyst)
@@ -215,7 +219,13 @@ pub fn builder(
 ) -> Result<CycleRunnerBuilder, BuildError> {
     // A journal that keeps no decisions reads no rationale: none is written out.
     let explain = ports.journal.keeps(Routine::Decision);
-    let (analysts, debate) = analysts(config, &metrics, ports.journal.spend_ledger(), explain)?;
+    let (analysts, debate) = analysts(
+        config,
+        &metrics,
+        ports.journal.spend_ledger(),
+        ports.journal.answer_book(),
+        explain,
+    )?;
     let strategy = format!("{}/{}", config.identity.namespace, config.identity.name);
     let mut manager = PortfolioManager::new(&config.decision, &config.analysts);
     if !explain {

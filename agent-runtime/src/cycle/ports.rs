@@ -235,6 +235,12 @@ pub trait Recorder: Send + Sync {
     fn spend_ledger(&self) -> Option<Arc<dyn SpendLedger>> {
         None
     }
+
+    /// The book the in-process LLM providers record answers in, replay them from, and keep
+    /// their spending cap with; `None`: they call out as configured and store nothing.
+    fn answer_book(&self) -> Option<Arc<crate::agents::llm::AnswerBook>> {
+        None
+    }
 }
 
 /// Keeps entries in memory: for tests, benches and the `replay` summary.

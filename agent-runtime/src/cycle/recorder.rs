@@ -13,6 +13,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::ports::{CyclePhase, JournalEntry, PortError, Recorder};
+use crate::agents::llm::{AnswerBook, AnswerStore, LlmMode};
 use crate::domain::{LlmEvent, SpendLedger};
 use crate::journal::{
     CycleRecord, CycleStatus, EventRecord, Journal, JournalError, RejectionRecord,
@@ -21,11 +22,26 @@ use crate::journal::{
 /// Writes the cycle's entries to the journal database.
 pub struct JournalRecorder {
     journal: Journal,
+    answers: Option<Arc<AnswerBook>>,
 }
 
 impl JournalRecorder {
     pub fn new(journal: Journal) -> Self {
-        Self { journal }
+        Self {
+            journal,
+            answers: None,
+        }
+    }
+
+    /// When `record` (`llm.record`), the in-process providers store every answer in this
+    /// journal, so a backtest can replay the decisions later; calls go out as before, with
+    /// no cap beyond the providers' and the strategy's daily budgets.
+    pub fn recording_answers(mut self, record: bool) -> Self {
+        self.answers = record.then(|| {
+            let store = Arc::new(self.journal.clone()) as Arc<dyn AnswerStore>;
+            Arc::new(AnswerBook::new(LlmMode::Record, Some(store), None))
+        });
+        self
     }
 }
 
@@ -40,6 +56,10 @@ impl Recorder for JournalRecorder {
 
     fn spend_ledger(&self) -> Option<Arc<dyn SpendLedger>> {
         Some(Arc::new(self.journal.clone()))
+    }
+
+    fn answer_book(&self) -> Option<Arc<AnswerBook>> {
+        self.answers.clone()
     }
 }
 

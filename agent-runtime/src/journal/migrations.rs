@@ -51,6 +51,11 @@ const SQLITE: Embedded = &[
         "journal_api",
         include_str!("migrations/sqlite/0007_journal_api.sql"),
     ),
+    (
+        8,
+        "llm_answers",
+        include_str!("migrations/sqlite/0008_llm_answers.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -88,6 +93,11 @@ const POSTGRES: Embedded = &[
         7,
         "journal_api",
         include_str!("migrations/postgres/0007_journal_api.sql"),
+    ),
+    (
+        8,
+        "llm_answers",
+        include_str!("migrations/postgres/0008_llm_answers.sql"),
     ),
 ];
 

@@ -22,6 +22,7 @@
 //! A journal belongs to one strategy: share a PostgreSQL server between strategies with one
 //! database each.
 
+mod llm_answers;
 mod llm_calls;
 mod migrations;
 mod pages;

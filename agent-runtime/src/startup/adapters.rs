@@ -39,7 +39,9 @@ impl Journalled {
             Arc::new(BrokerExecution::new(broker, journal.clone()).with_policy(&config.orders));
         Ok(Self {
             execution,
-            recorder: Arc::new(JournalRecorder::new(journal.clone())),
+            recorder: Arc::new(
+                JournalRecorder::new(journal.clone()).recording_answers(config.llm.record),
+            ),
             baseline,
             journal,
         })

@@ -18,6 +18,8 @@ pub fn overrides(args: &BacktestArgs) -> Overrides {
         slippage_bps: args.slippage_bps,
         fill: args.fill,
         allow_gaps: args.allow_gaps,
+        llm: args.llm,
+        max_cost_usd: args.max_cost_usd,
     }
 }
 

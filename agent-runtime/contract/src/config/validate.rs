@@ -72,6 +72,7 @@ impl RuntimeConfig {
         self.check_market_data(&mut v);
         self.check_analysts(&mut v, purpose);
         self.check_providers(&mut v);
+        self.check_llm_record(&mut v);
         self.check_decision(&mut v);
         self.check_risk(&mut v);
         self.check_broker(&mut v);
@@ -84,6 +85,30 @@ impl RuntimeConfig {
         self.check_journal(&mut v);
         self.check_server(&mut v);
         v.finish()
+    }
+
+    /// Recording keeps the in-process seats' answers: without one there is nothing to keep,
+    /// and with an agent pool the answers are the pool's, not this process's.
+    fn check_llm_record(&self, v: &mut Validator) {
+        if !self.llm.record {
+            return;
+        }
+        if self.agent_pool.is_some() {
+            v.error(
+                "llm.record",
+                "the analyses run in the agent pool, so this process has no LLM answers to \
+                 record; leave it out",
+            );
+        } else if !self
+            .analysts
+            .iter()
+            .any(|a| matches!(a.kind, AnalystKind::Llm { .. }))
+        {
+            v.error(
+                "llm.record",
+                "no analyst is an LLM seat, so there are no answers to record; leave it out",
+            );
+        }
     }
 
     fn check_symbols(&self, v: &mut Validator, purpose: ConfigPurpose) {

@@ -147,6 +147,12 @@ pub enum CallError {
     Refused { status: u16, message: String },
     #[error("the response is not a chat completion: {0}")]
     Decode(String),
+    /// Replaying: the answer store has no answer to this question (nothing was sent).
+    #[error("replay: {0}")]
+    NotRecorded(String),
+    /// The run's spending cap could be passed by this call, so it was not made.
+    #[error("not called: the next call could pass the run's LLM spending cap of ${cap_usd}")]
+    OverCap { cap_usd: f64 },
 }
 
 impl CallError {
@@ -177,6 +183,8 @@ impl CallError {
             Self::Transport(_) => "transport_error",
             Self::Refused { .. } => "refused",
             Self::Decode(_) => "bad_response",
+            Self::NotRecorded(_) => "replay_miss",
+            Self::OverCap { .. } => "cost_cap",
         }
     }
 }

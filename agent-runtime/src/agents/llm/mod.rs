@@ -17,6 +17,7 @@
 //! failover), then `analyst` and `debate`.
 
 mod analyst;
+mod answers;
 mod budget;
 mod client;
 mod debate;
@@ -28,6 +29,7 @@ mod verdict;
 
 pub use crate::domain::LlmEvent;
 pub use analyst::{Analysis, LlmAnalyst, Seat, seats};
+pub use answers::{AnswerBook, AnswerKey, AnswerStore, BookCounts, LlmMode};
 pub use budget::{DailyBudget, LlmCall, Pricing, SpendLedger, tally_cost};
 pub use client::{ApiKey, CallError, ChatClient, ChatRequest, Completion, Message, Usage};
 pub use debate::{DebateOutcome, DebateSide, DebateTurn, LlmDebate, MAX_ROUNDS, conclude};

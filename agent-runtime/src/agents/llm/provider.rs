@@ -18,6 +18,7 @@ use tokio::time::Instant as TokioInstant;
 
 use chrono::{DateTime, Utc};
 
+use super::answers::{AnswerBook, LlmMode};
 use super::budget::{DailyBudget, LlmCall, Pricing, SpendLedger, tally};
 use super::client::{ApiKey, CallError, ChatClient, ChatRequest, Completion};
 use super::metrics::LlmMetrics;
@@ -114,6 +115,8 @@ pub struct Provider {
     strategy: Option<Arc<DailyBudget>>,
     /// The UTC day whose spend was restored from the ledger (none yet: restore first).
     restored: tokio::sync::Mutex<Option<chrono::NaiveDate>>,
+    /// Record/replay and the run's spending cap, when set (see `answers.rs`).
+    answers: std::sync::OnceLock<Arc<AnswerBook>>,
 }
 
 impl Provider {
@@ -157,6 +160,7 @@ impl Provider {
             ledger,
             strategy,
             restored: tokio::sync::Mutex::new(None),
+            answers: std::sync::OnceLock::new(),
         })
     }
 
@@ -187,9 +191,12 @@ impl Provider {
         let mut retries = 0;
         let mut malformed = 0;
         loop {
-            self.admit(role, deadline, metrics, events).await?;
+            // A replayed answer sends nothing and costs nothing: no budget or gate to pass.
+            if !self.replaying() {
+                self.admit(role, deadline, metrics, events).await?;
+            }
             let started = Instant::now();
-            let result = self.client.complete(request).await;
+            let result = self.complete(request).await;
             metrics
                 .latency
                 .with_label_values(&[&self.name, role])
@@ -235,6 +242,25 @@ impl Provider {
                 tokio::time::sleep(retry.wait).await;
             }
         }
+    }
+
+    /// One exchange: through the answer book when one is set, else straight to the client.
+    async fn complete(&self, request: &ChatRequest) -> Result<Completion, CallError> {
+        match self.answers.get() {
+            Some(book) => {
+                book.answer(&self.name, &self.pricing, request, || {
+                    self.client.complete(request)
+                })
+                .await
+            }
+            None => self.client.complete(request).await,
+        }
+    }
+
+    fn replaying(&self) -> bool {
+        self.answers
+            .get()
+            .is_some_and(|book| book.mode() == LlmMode::Replay)
     }
 
     /// Whether a call may go out now: the spend restored and synced, neither this provider's
@@ -543,6 +569,16 @@ impl ProviderPool {
             })
             .collect::<Result<_, LlmBuildError>>()?;
         Ok(Self { providers })
+    }
+
+    /// Puts every provider's exchanges through `book` (record, replay, spending cap). Set
+    /// once, before the first call; a second book is refused and said so.
+    pub fn attach_answers(&self, book: &Arc<AnswerBook>) {
+        for provider in self.providers.values() {
+            if provider.answers.set(book.clone()).is_err() {
+                tracing::warn!(provider = provider.name, "an answer book is already set");
+            }
+        }
     }
 
     /// Sets each budgeted provider's remaining-budget gauge, so it shows before any call.

@@ -211,6 +211,22 @@ pub const TABLES: &[Table] = &[
         ],
         identity: true,
     },
+    // Recorded LLM answers are part of the record: what a restored strategy replays.
+    Table {
+        name: "llm_answers",
+        columns: &[
+            ("key_hash", Text),
+            ("key_text", Text),
+            ("provider", Text),
+            ("model", Text),
+            ("temperature", Real),
+            ("content", Text),
+            ("prompt_tokens", Int8),
+            ("completion_tokens", Int8),
+            ("recorded_at", Time),
+        ],
+        identity: false,
+    },
 ];
 
 pub fn table(name: &str) -> Option<&'static Table> {

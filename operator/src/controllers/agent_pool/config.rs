@@ -85,6 +85,7 @@ pub fn render(
         llm_daily_budget_usd: None,
         analysts,
         providers,
+        llm: runtime::LlmSettings::default(),
         agent_pool: None,
         decision: runtime::DecisionConfig::default(),
         risk: runtime::RiskConfig::default(),

@@ -147,6 +147,7 @@ fn render_unchecked(
         market_data,
         analysts,
         providers,
+        llm: runtime::LlmSettings::default(),
         agent_pool,
         spend_ledger: None,
         llm_daily_budget_usd: spec.llm_daily_budget_usd,
