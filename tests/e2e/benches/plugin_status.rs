@@ -1,11 +1,11 @@
 //! `kubectl tradeplane status` end to end on a strategy whose journal holds a million rows;
 //! printed, not asserted (goal: ≤ 300 ms on this machine).
 //!
-//! A private control plane (API server, etcd, the controller manager for the Endpoints) holds
-//! a TradingStrategy, its metrics Service and one trader Pod whose IP is put on `lo`. The
-//! runtime's own HTTP server (`server::router_with_api`, the journal API a trader serves)
-//! listens there on a SQLite journal of [`ROWS`] cycles, orders, fills and equity snapshots
-//! (`journal::synthetic`). The plugin binary is then run `RUNS` times as a user runs it, with
+//! A private control plane (API server, etcd, the controller manager for the Endpoints, the
+//! scheduler and one kwok node) holds a TradingStrategy, its metrics Service and one trader
+//! Pod; the IP kwok gives the pod is put on `lo`, and the runtime's own HTTP server
+//! (`server::router_with_api`, the journal API a trader serves) listens there on a SQLite
+//! journal of [`ROWS`] cycles, orders, fills and equity snapshots (`journal::synthetic`). The plugin binary is then run `RUNS` times as a user runs it, with
 //! the cluster's kubeconfig: every run reads the strategy, its pods, Lease and Events from the
 //! API server and the journal through the API server's service proxy. A run whose screen does
 //! not show the journal's newest cycle stops the bench.
@@ -34,19 +34,18 @@ use tradeplane_operator::api::names::{STRATEGY_LABEL, STRATEGY_SERVICE_PORT, str
 const ROWS: u64 = 1_000_000;
 const RUNS: usize = 30;
 const STRATEGY: &str = "bench";
-/// The trader pod's IP: not loopback, which the service proxy refuses.
-const POD_IP: &str = "10.249.17.2";
 const PORT: u16 = 8080;
 
 #[tokio::main]
 async fn main() {
-    let cluster = PrivateCluster::start("etcd,apiserver,controller-manager").unwrap();
+    let cluster =
+        PrivateCluster::start_with_nodes("etcd,apiserver,controller-manager,scheduler,kwok", 1)
+            .unwrap();
     let client = cluster.client().await.unwrap();
     install_crds(&client).await.unwrap();
     let namespace = TestNamespace::create(&client, "plugin-bench")
         .await
         .unwrap();
-    let _address = PodAddress::add(POD_IP).unwrap();
 
     let path = shm_dir().join(format!("tp-bench-plugin-status-{}.db", std::process::id()));
     let started = Instant::now();
@@ -56,8 +55,10 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
     let journal = Journal::open_sqlite(&path).await.unwrap();
-    serve(journal.clone(), &namespace.name).await;
-    create_strategy_and_pod(&client, &namespace).await;
+    let pod_ip = create_strategy_and_pod(&client, &namespace).await;
+    let _address = PodAddress::add(&pod_ip).unwrap();
+    serve(journal.clone(), &namespace.name, &pod_ip).await;
+    wait_for_endpoints(&namespace).await;
 
     let binary = match std::env::var_os("TRADEPLANE_PLUGIN_BIN") {
         Some(path) => PathBuf::from(path),
@@ -104,7 +105,7 @@ fn shm_dir() -> PathBuf {
 }
 
 /// The journal API as a trader serves it, on the pod's address.
-async fn serve(journal: Journal, namespace: &str) {
+async fn serve(journal: Journal, namespace: &str, pod_ip: &str) {
     let metrics = Metrics::new().unwrap();
     let api = JournalApi {
         journal,
@@ -115,7 +116,7 @@ async fn serve(journal: Journal, namespace: &str) {
         metrics: metrics.clone(),
         pnl_baseline: None,
     };
-    let listener = tokio::net::TcpListener::bind((POD_IP, PORT)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind((pod_ip, PORT)).await.unwrap();
     let app = router_with_api(
         Arc::new(Health::new(Duration::from_secs(60))),
         metrics,
@@ -124,17 +125,17 @@ async fn serve(journal: Journal, namespace: &str) {
     tokio::spawn(async move { axum::serve(listener, app).await });
 }
 
-/// The strategy, its metrics Service and a Ready trader Pod at [`POD_IP`], as the operator
-/// and a kubelet would leave them; then waits for the controller manager's Endpoints.
-async fn create_strategy_and_pod(client: &kube::Client, namespace: &TestNamespace) {
-    let service = strategy_service(STRATEGY);
-    let labels = json!({ STRATEGY_LABEL: STRATEGY });
+/// The strategy, its metrics Service (as the operator renders them) and a trader Pod on the
+/// kwok node, which kwok runs and marks Ready; the pod's IP.
+async fn create_strategy_and_pod(client: &kube::Client, namespace: &TestNamespace) -> String {
+    let mut labels = serde_json::Map::new();
+    labels.insert(STRATEGY_LABEL.to_string(), json!(STRATEGY));
     for object in [
         json!({"apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
                "metadata": {"name": STRATEGY},
                "spec": {"symbols": ["AAPL", "MSFT"], "brokerAccountRef": {"name": "paper"},
                         "journal": {"backend": "Sqlite"}}}),
-        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": service},
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": strategy_service(STRATEGY)},
                "spec": {"selector": labels,
                         "ports": [{"name": STRATEGY_SERVICE_PORT, "port": PORT, "targetPort": "http"}]}}),
         json!({"apiVersion": "v1", "kind": "Pod",
@@ -145,21 +146,25 @@ async fn create_strategy_and_pod(client: &kube::Client, namespace: &TestNamespac
         apply(client, &namespace.name, object).await;
     }
     let pods: Api<Pod> = namespace.api();
-    let now = chrono::Utc::now().to_rfc3339();
-    let status = json!({"status": {
-        "phase": "Running", "podIP": POD_IP, "podIPs": [{"ip": POD_IP}],
-        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
-        "containerStatuses": [{"name": "agent-runtime", "ready": true, "restartCount": 0,
-                               "image": "agent-runtime:bench", "imageID": "",
-                               "started": true, "state": {"running": {"startedAt": now}}}],
-    }});
-    pods.patch_status(
+    let has_ip = |found: Option<&Pod>| {
+        found
+            .and_then(|p| p.status.as_ref())
+            .is_some_and(|s| s.pod_ip.is_some())
+    };
+    let pod = wait_for(
+        &pods,
         &format!("{STRATEGY}-trader-0"),
-        &PatchParams::default(),
-        &Patch::Merge(&status),
+        "an IP from kwok",
+        Duration::from_secs(60),
+        has_ip,
     )
     .await
     .unwrap();
+    pod.status.and_then(|s| s.pod_ip).unwrap()
+}
+
+/// Waits until the controller manager has put the pod into the Service's Endpoints.
+async fn wait_for_endpoints(namespace: &TestNamespace) {
     let endpoints: Api<Endpoints> = namespace.api();
     let has_address = |found: Option<&Endpoints>| {
         found
@@ -168,7 +173,7 @@ async fn create_strategy_and_pod(client: &kube::Client, namespace: &TestNamespac
     };
     wait_for(
         &endpoints,
-        &service,
+        &strategy_service(STRATEGY),
         "an address in the Service's Endpoints",
         Duration::from_secs(60),
         has_address,
