@@ -197,6 +197,7 @@ fn names_categories_and_subresources_are_as_documented() {
         ("TradingStrategy", "tradingstrategies", "ts", false),
         ("BrokerAccount", "brokeraccounts", "ba", false),
         ("AgentPool", "agentpools", "ap", true),
+        ("Backtest", "backtests", "bt", false),
     ];
     let crds = crd::all();
     assert_eq!(crds.len(), expected.len());

@@ -1,0 +1,115 @@
+//! A Backtest's run pods: where each run finds its config and bars, how the operator writes
+//! its command line, and what a run reports into the Backtest's status.
+//!
+//! One Indexed Job runs every run of a Backtest; the pod of index *i* reads
+//! [`RUNS_DIR`]`/run-<i>.yaml`. The index comes from `JOB_COMPLETION_INDEX`, which the Job
+//! controller sets in every pod of an Indexed Job; the operator writes it into the
+//! container's arguments as `$(JOB_COMPLETION_INDEX)`, which the kubelet expands.
+
+use std::path::{Path, PathBuf};
+
+/// Where the runs' configs (one ConfigMap, a key per run) are mounted.
+pub const RUNS_DIR: &str = "/etc/tradeplane/runs";
+/// Where the bars (a ConfigMap key or a volume) are mounted.
+pub const DATA_DIR: &str = "/var/lib/tradeplane-data";
+/// The variable the Job controller sets to a pod's index.
+pub const INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
+/// The variable naming the Backtest a run reports to; without it a backtest reports nothing.
+pub const BACKTEST_ENV: &str = "TRADEPLANE_BACKTEST";
+/// The field manager of run `index`'s status entry: one per run, so runs never conflict.
+pub fn field_manager(index: u32) -> String {
+    format!("tradeplane-backtest-run-{index}")
+}
+
+/// The key of run `index`'s config in the runs ConfigMap.
+pub fn run_key(index: u32) -> String {
+    format!("run-{index}.yaml")
+}
+
+/// The execution settings of every run, as `agent-runtime backtest` flags.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunSettings {
+    /// The bars, relative to [`DATA_DIR`]; empty for the directory itself.
+    pub data: String,
+    pub cash: Option<f64>,
+    pub commission_bps: Option<f64>,
+    pub slippage_bps: Option<f64>,
+    /// `next-open` or `close`.
+    pub fill: &'static str,
+    pub allow_gaps: bool,
+    /// `off`, `record` or `replay`, when the Backtest sets it.
+    pub llm: Option<&'static str>,
+    pub max_cost_usd: Option<f64>,
+}
+
+impl RunSettings {
+    /// The container's arguments; the config path holds `$(JOB_COMPLETION_INDEX)`.
+    pub fn args(&self) -> Vec<String> {
+        let data = if self.data.is_empty() {
+            PathBuf::from(DATA_DIR)
+        } else {
+            Path::new(DATA_DIR).join(&self.data)
+        };
+        let mut args = vec![
+            "backtest".to_string(),
+            "--config".to_string(),
+            format!("{RUNS_DIR}/run-$({INDEX_ENV}).yaml"),
+            "--data".to_string(),
+            data.display().to_string(),
+            "--fill".to_string(),
+            self.fill.to_string(),
+        ];
+        let numbers = [
+            ("--cash", self.cash),
+            ("--commission-bps", self.commission_bps),
+            ("--slippage-bps", self.slippage_bps),
+        ];
+        for (flag, value) in numbers {
+            if let Some(value) = value {
+                args.extend([flag.to_string(), value.to_string()]);
+            }
+        }
+        if self.allow_gaps {
+            args.push("--allow-gaps".to_string());
+        }
+        if let Some(llm) = self.llm {
+            args.extend(["--llm".to_string(), llm.to_string()]);
+        }
+        if let Some(cost) = self.max_cost_usd {
+            args.extend(["--max-cost-usd".to_string(), cost.to_string()]);
+        }
+        args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_path_is_expanded_by_the_kubelet_and_numbers_are_flags() {
+        let settings = RunSettings {
+            data: "bars.csv".to_string(),
+            cash: Some(5000.0),
+            slippage_bps: Some(2.5),
+            fill: "close",
+            ..RunSettings::default()
+        };
+        assert_eq!(
+            settings.args(),
+            [
+                "backtest",
+                "--config",
+                "/etc/tradeplane/runs/run-$(JOB_COMPLETION_INDEX).yaml",
+                "--data",
+                "/var/lib/tradeplane-data/bars.csv",
+                "--fill",
+                "close",
+                "--cash",
+                "5000",
+                "--slippage-bps",
+                "2.5",
+            ]
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! `Backtest`: a strategy's own pipeline run over recorded bars, once or as a parameter sweep,
+//! by Jobs of the runtime image against the simulated broker.
+
+mod status;
+
+pub use status::*;
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    IMAGE_MESSAGE, IMAGE_NAME_LENGTH_MESSAGE, IMAGE_NAME_LENGTH_RULE, IMAGE_RULE,
+    LocalObjectReference, NAME_PATTERN, PodPlacement,
+};
+use super::trading_strategy::TradingStrategySpec;
+
+/// The most runs one Backtest may expand to (the product of its sweep's axes): each run is an
+/// index of one Job and an entry of the status.
+pub const MAX_RUNS: i64 = 256;
+
+/// A backtest of a TradingStrategy (an existing one, or a template) over recorded bars. The
+/// operator renders one runtime config per run — the strategy's own config, with the sweep
+/// point's values applied and the broker forced to the simulated one — and runs them as one
+/// Indexed Job of `agent-runtime backtest`. Each run reports its statistics into the status.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "tradeplane.io",
+    version = "v1alpha1",
+    kind = "Backtest",
+    namespaced,
+    status = "BacktestStatus",
+    shortname = "bt",
+    category = "trading",
+    category = "tradeplane",
+    doc = "A backtest of a TradingStrategy's own pipeline over recorded bars against the simulated broker, optionally swept over parameter values as an Indexed Job.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(
+        name = "Progress",
+        type_ = "string",
+        json_path = ".status.progress",
+        description = "Runs finished / runs"
+    ),
+    printcolumn(
+        name = "Return",
+        type_ = "string",
+        json_path = ".status.totalReturn",
+        description = "Total return of the best run"
+    ),
+    printcolumn(
+        name = "Sharpe",
+        type_ = "string",
+        json_path = ".status.sharpe",
+        description = "Sharpe ratio of the best run"
+    ),
+    printcolumn(
+        name = "Max DD",
+        type_ = "string",
+        json_path = ".status.maxDrawdown",
+        description = "Largest drawdown of the best run"
+    ),
+    printcolumn(
+        name = "Trades",
+        type_ = "integer",
+        json_path = ".status.trades",
+        description = "Closed round trips of the best run"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.strategyRef) != has(self.template)").message("exactly one of strategyRef and template must be set").reason(Reason::FieldValueInvalid).field_path(".strategyRef"),
+    validation = Rule::new("self == oldSelf").message("a Backtest's spec is immutable: create a new Backtest to run another").reason(Reason::FieldValueForbidden),
+)]
+pub struct BacktestSpec {
+    /// A TradingStrategy in this namespace whose spec is tested as it is (its broker account is
+    /// not used: every run trades the simulated broker). Exactly one of `strategyRef` and
+    /// `template`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_ref: Option<LocalObjectReference>,
+    /// A TradingStrategy spec written inline, as in a TradingStrategy (`brokerAccountRef` is
+    /// required by its schema but not used: every run trades the simulated broker). Exactly one
+    /// of `strategyRef` and `template`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<Box<TradingStrategySpec>>,
+    /// The bars the runs read.
+    pub data: BacktestData,
+    /// The simulated broker's settings. Default: 100000 cash, no commission, no slippage,
+    /// fills at the next bar's open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<ExecutionSpec>,
+    /// Parameter values to sweep: one run per point of the axes' cross product. Default: one
+    /// run of the strategy as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSpec>,
+    /// LLM answers during the runs. Default: `Off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmSpec>,
+    /// Overrides the agent-runtime image. Default: the image the operator was released with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    #[x_kube(
+        validation = Rule::new(IMAGE_RULE).message(IMAGE_MESSAGE).reason(Reason::FieldValueInvalid),
+        validation = Rule::new(IMAGE_NAME_LENGTH_RULE).message(IMAGE_NAME_LENGTH_MESSAGE).reason(Reason::FieldValueInvalid),
+    )]
+    pub image: Option<String>,
+    /// Where the run pods may run. Default: anywhere the scheduler likes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<PodPlacement>,
+}
+
+/// Where the bars come from: exactly one source. The CSV layouts are the runtime's
+/// (`docs/backtest.md`): one file per symbol named `SYMBOL.csv`, or a long file with a
+/// `symbol` column.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("[has(self.configMap), has(self.volume)].filter(x, x).size() == 1").message("exactly one of data.configMap and data.volume must be set").reason(Reason::FieldValueInvalid),
+)]
+pub struct BacktestData {
+    /// A CSV file held in a key of a ConfigMap in this namespace (a ConfigMap holds at most
+    /// 1 MiB: a few thousand daily bars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<ConfigMapData>,
+    /// A CSV file or a directory of them on a PersistentVolumeClaim in this namespace,
+    /// mounted read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeData>,
+    /// Accept daily bars with missing days. Default false: a gap of more than 4 calendar days
+    /// between two daily bars of a symbol fails the run naming the line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_gaps: Option<bool>,
+}
+
+/// A key of a ConfigMap.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapData {
+    /// Name of the ConfigMap, in this namespace.
+    #[schemars(length(min = 1, max = 253), pattern(NAME_PATTERN))]
+    pub name: String,
+    /// The key holding the CSV, e.g. `AAPL.csv` (the file name the runtime sees: a long file
+    /// with a `symbol` column, or `SYMBOL.csv`).
+    #[schemars(length(min = 1, max = 253), pattern(r"^[-._a-zA-Z0-9]+$"))]
+    pub key: String,
+}
+
+/// A path on a PersistentVolumeClaim.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeData {
+    /// Name of the PersistentVolumeClaim, in this namespace.
+    #[schemars(length(min = 1, max = 253), pattern(NAME_PATTERN))]
+    pub claim_name: String,
+    /// A CSV file or directory, relative to the volume's root, e.g. `bars/daily`. Default: the
+    /// volume's root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    #[x_kube(
+        validation = Rule::new("!self.startsWith('/') && !self.split('/').exists(s, s == '..')").message("path must be relative to the volume's root, without '..'").reason(Reason::FieldValueInvalid),
+    )]
+    pub path: Option<String>,
+}
+
+/// The simulated broker of every run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionSpec {
+    /// Starting cash. Default 100000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.01, max = 1.0e12))]
+    pub cash: Option<f64>,
+    /// Commission in basis points of each fill's notional, 0–1000. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1000.0))]
+    pub commission_bps: Option<f64>,
+    /// Slippage in basis points against the trader, 0–1000. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1000.0))]
+    pub slippage_bps: Option<f64>,
+    /// When an order decided at a bar's close fills: `NextOpen` (the next bar's open,
+    /// default) or `Close` (the deciding bar's close).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<FillModel>,
+}
+
+// When an order fills. (A plain comment: kube copies an enum's doc over the field's.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum FillModel {
+    /// At the next bar's open.
+    #[default]
+    NextOpen,
+    /// At the deciding bar's close.
+    Close,
+}
+
+/// A parameter sweep: the runs are the cross product of the axes' values.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepSpec {
+    /// The axes: each a field path into the strategy spec and the values it takes. At most
+    /// 256 runs in all.
+    #[schemars(length(min = 1, max = 8))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["path".into()]))]
+    pub axes: Vec<SweepAxis>,
+    /// Runs at once (the Job's `parallelism`). Default 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 256))]
+    pub parallelism: Option<i32>,
+    /// The statistic the runs are ranked by, best first. Default `Sharpe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank_by: Option<RankBy>,
+    /// How many of the best runs `status.bestRuns` keeps, 1–50. Default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 50))]
+    pub keep_best: Option<i32>,
+}
+
+/// One axis of a sweep.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepAxis {
+    /// A field path into the strategy spec, e.g. `analysts[0].params.fastPeriod` or
+    /// `risk.positionSizePercent`: field names as in the TradingStrategy, list items by index.
+    /// A path the strategy spec does not have is refused naming it.
+    #[schemars(
+        length(min = 1, max = 256),
+        pattern(r"^[a-zA-Z][a-zA-Z0-9]*(\[[0-9]+\])*(\.[a-zA-Z][a-zA-Z0-9]*(\[[0-9]+\])*)*$")
+    )]
+    pub path: String,
+    /// The values the field takes, one run each (times the other axes' values).
+    #[schemars(length(min = 1, max = 256))]
+    pub values: Vec<f64>,
+}
+
+// The statistic runs are ranked by. (A plain comment: kube copies an enum's doc over the
+// field's.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RankBy {
+    /// Highest Sharpe ratio first.
+    #[default]
+    Sharpe,
+    /// Highest Sortino ratio first.
+    Sortino,
+    /// Highest total return first.
+    TotalReturn,
+    /// Highest compound annual growth first.
+    Cagr,
+    /// Smallest maximum drawdown first.
+    MaxDrawdown,
+    /// Highest profit factor first.
+    ProfitFactor,
+}
+
+/// LLM answers during the runs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LlmSpec {
+    /// `Off` (LLM seats answer with their fallback, nothing is called; default), `Record`
+    /// (call the providers and store every answer) or `Replay` (answer from the store only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<LlmMode>,
+    /// Spend limit in US dollars for all runs' provider calls with `Record`; once spent the
+    /// runs fail closed. Default: no limit beyond the providers' own budgets.
+    #[serde(
+        rename = "maxCostUSD",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(range(min = 0.0, max = 100000.0))]
+    pub max_cost_usd: Option<f64>,
+}
+
+// How LLM seats answer. (A plain comment: kube copies an enum's doc over the field's.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum LlmMode {
+    /// No provider is called.
+    #[default]
+    Off,
+    /// Providers are called and their answers stored.
+    Record,
+    /// Answers come from the store only.
+    Replay,
+}
