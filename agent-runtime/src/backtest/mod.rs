@@ -13,6 +13,7 @@
 //! means is in `docs/backtest.md`.
 
 pub mod feed;
+pub mod job;
 pub mod recorder;
 pub mod settings;
 pub mod stats;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use tradeplane_contract::command::BacktestArgs;
 
-use crate::backtest::{self, Overrides};
+use crate::backtest::{self, Overrides, job};
 use crate::config::RuntimeConfig;
 
 /// The command line's settings as the backtest takes them.
@@ -22,7 +22,24 @@ pub fn overrides(args: &BacktestArgs) -> Overrides {
 }
 
 pub async fn command(config: RuntimeConfig, args: BacktestArgs) -> ExitCode {
-    let summary = match backtest::run(&config, &overrides(&args)).await {
+    // A run of a Backtest's Job reports into its status (`backtest::job`); others do not.
+    let target = match job::RunTarget::from_env(&config) {
+        Ok(target) => target,
+        Err(err) => {
+            eprintln!("backtest: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(target) = &target {
+        job::report(target, None, job::running(target)).await;
+    }
+    let result = backtest::run(&config, &overrides(&args)).await;
+    if let Some(target) = &target
+        && !job::report(target, None, job::finished(target, &result)).await
+    {
+        return ExitCode::FAILURE;
+    }
+    let summary = match result {
         Ok(summary) => summary,
         Err(err) => {
             tracing::error!(%err, "backtest failed");

@@ -220,6 +220,30 @@ pub struct SweepSpec {
     pub keep_best: Option<i32>,
 }
 
+impl SweepSpec {
+    /// Runs the axes make: the product of their value counts.
+    pub fn run_count(&self) -> u128 {
+        self.axes.iter().map(|a| a.values.len() as u128).product()
+    }
+
+    /// The sweep point of run `index` (each axis's path and value), the first axis varying
+    /// slowest: how the operator numbers the runs, so any reader of the spec can tell which
+    /// values a run had. `None` past the last run.
+    pub fn point(&self, index: usize) -> Option<std::collections::BTreeMap<String, f64>> {
+        if index as u128 >= self.run_count() {
+            return None;
+        }
+        let mut rest = index;
+        let mut point = std::collections::BTreeMap::new();
+        for axis in self.axes.iter().rev() {
+            let len = axis.values.len();
+            point.insert(axis.path.clone(), axis.values[rest % len]);
+            rest /= len;
+        }
+        Some(point)
+    }
+}
+
 /// One axis of a sweep.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

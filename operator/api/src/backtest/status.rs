@@ -46,14 +46,38 @@ pub struct BacktestStatus {
     /// The best run's closed round trips.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trades: Option<i64>,
-    /// The indexes of the best runs by `sweep.rankBy`, best first, at most `sweep.keepBest`.
+    /// The best runs by `sweep.rankBy`, best first, at most `sweep.keepBest`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub best_runs: Vec<i32>,
+    #[schemars(length(max = 50))]
+    pub best_runs: Vec<BestRun>,
     /// Every run's result, as its pod reported it; each entry is written by its own run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["index".into()]))]
     pub runs: Vec<RunResult>,
+}
+
+/// One of the best runs: its index, its sweep point and its headline statistics.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BestRun {
+    /// The run's index (its entry in `runs`).
+    pub index: i32,
+    /// Each sweep axis's path and the value it took in this run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, f64>,
+    /// Total return, a fraction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_return: Option<f64>,
+    /// Sharpe ratio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharpe: Option<f64>,
+    /// Maximum drawdown, a fraction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_drawdown: Option<f64>,
+    /// Closed round trips.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trades: Option<i64>,
 }
 
 /// One run's result.
@@ -67,9 +91,6 @@ pub struct RunResult {
     /// Why a failed run failed, naming the field or the data line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// The sweep point: each axis's path and the value it took in this run.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub params: BTreeMap<String, f64>,
     /// The run's statistics, once it succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<RunStats>,

@@ -162,6 +162,7 @@ async fn report(
             job: job.and_then(|j| j.status.as_ref()),
             rank_by: plan.rank_by,
             keep_best: plan.keep_best,
+            sweep: backtest.spec.sweep.as_ref(),
         },
         Timestamp::now(),
     );

@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::batch::v1::JobStatus;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::backtest::{BacktestStatus, RankBy, RunPhase, RunResult, RunStats};
+use crate::api::backtest::{
+    BacktestStatus, BestRun, RankBy, RunPhase, RunResult, RunStats, SweepSpec,
+};
 use crate::controllers::Blocker;
 use crate::controllers::conditions::{self, Observed, Warns};
 
@@ -25,6 +27,8 @@ pub struct Observation<'a> {
     pub job: Option<&'a JobStatus>,
     pub rank_by: RankBy,
     pub keep_best: usize,
+    /// The spec's sweep, which tells each run's values.
+    pub sweep: Option<&'a SweepSpec>,
 }
 
 /// The operator's fields of the status (never `runs`: those belong to the runs) and the
@@ -53,10 +57,28 @@ pub fn compute(seen: &Observation, now: Timestamp) -> (BacktestStatus, Vec<Obser
         sharpe: headline.and_then(|s| s.sharpe).map(|v| format!("{v:.2}")),
         max_drawdown: headline.and_then(|s| s.max_drawdown).map(percent),
         trades: headline.and_then(|s| s.trades),
-        best_runs: best,
+        best_runs: best
+            .iter()
+            .filter_map(|i| runs.iter().find(|r| r.index == *i))
+            .map(|run| best_run(run, seen.sweep))
+            .collect(),
         runs: Vec::new(),
     };
     (status, observed)
+}
+
+fn best_run(run: &RunResult, sweep: Option<&SweepSpec>) -> BestRun {
+    let stats = run.stats.clone().unwrap_or_default();
+    BestRun {
+        index: run.index,
+        params: sweep
+            .and_then(|s| usize::try_from(run.index).ok().and_then(|i| s.point(i)))
+            .unwrap_or_default(),
+        total_return: stats.total_return,
+        sharpe: stats.sharpe,
+        max_drawdown: stats.max_drawdown,
+        trades: stats.trades,
+    }
 }
 
 /// The status as the operator wrote it: without the runs' entries.

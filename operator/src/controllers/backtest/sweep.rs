@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use crate::api::backtest::{MAX_RUNS, SweepAxis};
+use crate::api::backtest::{MAX_RUNS, SweepAxis, SweepSpec};
 use crate::api::trading_strategy::{TradingStrategy, TradingStrategySpec};
 
 /// Why a sweep cannot run; each names the field of the Backtest at fault.
@@ -43,33 +43,19 @@ pub struct Point {
     pub values: BTreeMap<String, f64>,
 }
 
-/// Every point of the axes' cross product, the first axis varying slowest; one point without
-/// values when there are no axes.
+/// Every point of the axes' cross product, numbered as [`SweepSpec::point`] numbers them;
+/// one point without values when there are no axes.
 pub fn points(axes: &[SweepAxis]) -> Result<Vec<Point>, SweepError> {
-    let runs = axes
-        .iter()
-        .map(|a| a.values.len() as u128)
-        .product::<u128>();
+    let sweep = SweepSpec {
+        axes: axes.to_vec(),
+        ..SweepSpec::default()
+    };
+    let runs = sweep.run_count();
     if runs > MAX_RUNS as u128 {
         return Err(SweepError::TooManyRuns { runs });
     }
-    let mut points = vec![BTreeMap::new()];
-    for axis in axes {
-        points = points
-            .into_iter()
-            .flat_map(|point| {
-                axis.values.iter().map(move |value| {
-                    let mut point = point.clone();
-                    point.insert(axis.path.clone(), *value);
-                    point
-                })
-            })
-            .collect();
-    }
-    Ok(points
-        .into_iter()
-        .enumerate()
-        .map(|(index, values)| Point { index, values })
+    Ok((0..runs as usize)
+        .filter_map(|index| sweep.point(index).map(|values| Point { index, values }))
         .collect())
 }
 

@@ -316,6 +316,10 @@ fn observe(
             job,
             rank_by: RankBy::Sharpe,
             keep_best: 2,
+            sweep: Some(&crate::api::backtest::SweepSpec {
+                axes: vec![axis("risk.stopLossPercent", &[1.0, 2.0, 3.0, 4.0])],
+                ..Default::default()
+            }),
         },
         Timestamp::from_second(1_700_000_000).unwrap(),
     );
@@ -341,7 +345,12 @@ fn the_best_runs_rank_by_the_metric_and_the_headline_is_the_best() {
     let status = observe(runs, 4, None);
     assert_eq!(status.phase.as_deref(), Some("Running"));
     assert_eq!(status.progress.as_deref(), Some("3/4"));
-    assert_eq!(status.best_runs, [2, 0]);
+    let best: Vec<(i32, f64)> = status
+        .best_runs
+        .iter()
+        .map(|b| (b.index, b.params["risk.stopLossPercent"]))
+        .collect();
+    assert_eq!(best, [(2, 3.0), (0, 1.0)]);
     assert_eq!(status.total_return.as_deref(), Some("+5.00%"));
     assert_eq!(status.sharpe.as_deref(), Some("1.25"));
     assert_eq!(status.max_drawdown.as_deref(), Some("8.10%"));

@@ -7,8 +7,6 @@
 //! made up here, never the strategy's own account; `marketData.source` is forced to `Replay`
 //! (bars come from the Backtest's data). The runtime refuses any other broker again.
 
-use std::collections::BTreeMap;
-
 use kube::api::ObjectMeta;
 use tradeplane_contract::backtest_job::RunSettings;
 use tradeplane_contract::config::RuntimeConfig;
@@ -182,13 +180,4 @@ fn settings(backtest: &Backtest) -> RunSettings {
             }),
         max_cost_usd: spec.llm.as_ref().and_then(|l| l.max_cost_usd),
     }
-}
-
-/// Each run's sweep point, by index, for the status.
-pub fn points_by_index(valid: &ValidBacktest) -> BTreeMap<usize, BTreeMap<String, f64>> {
-    valid
-        .runs
-        .iter()
-        .map(|run| (run.point.index, run.point.values.clone()))
-        .collect()
 }
