@@ -308,7 +308,14 @@ async fn the_rbac_names_no_wildcard_and_is_namespaced_when_namespaces_are_listed
                 }
                 assert!(!refused_resources.contains(&resource), "{text}");
                 // The operator never writes a user's spec.
-                if ["tradingstrategies", "brokeraccounts", "agentpools"].contains(&resource) {
+                if [
+                    "tradingstrategies",
+                    "brokeraccounts",
+                    "agentpools",
+                    "backtests",
+                ]
+                .contains(&resource)
+                {
                     assert_eq!(rule["verbs"], json!(["get", "list", "watch"]), "{text}");
                 }
                 // Monitoring children are read by name, applied, and deleted when alerting is
@@ -451,7 +458,12 @@ async fn people_read_the_kinds_through_view_and_change_them_through_edit_never_t
     }
     assert_eq!(
         edit["rules"][0]["resources"],
-        json!(["tradingstrategies", "brokeraccounts", "agentpools"])
+        json!([
+            "tradingstrategies",
+            "brokeraccounts",
+            "agentpools",
+            "backtests"
+        ])
     );
     for role in &roles {
         let text = role["rules"].to_string();

@@ -79,12 +79,12 @@ pub const MAX_RUNS: i64 = 256;
 pub struct BacktestSpec {
     /// A TradingStrategy in this namespace whose spec is tested as it is (its broker account is
     /// not used: every run trades the simulated broker). Exactly one of `strategyRef` and
-    /// `template`.
+    /// `template`; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy_ref: Option<LocalObjectReference>,
     /// A TradingStrategy spec written inline, as in a TradingStrategy (`brokerAccountRef` is
     /// required by its schema but not used: every run trades the simulated broker). Exactly one
-    /// of `strategyRef` and `template`.
+    /// of `strategyRef` and `template`; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<Box<TradingStrategySpec>>,
     /// The bars the runs read.
@@ -123,11 +123,11 @@ pub struct BacktestSpec {
 )]
 pub struct BacktestData {
     /// A CSV file held in a key of a ConfigMap in this namespace (a ConfigMap holds at most
-    /// 1 MiB: a few thousand daily bars).
+    /// 1 MiB: a few thousand daily bars). Exactly one of `configMap` and `volume`; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapData>,
     /// A CSV file or a directory of them on a PersistentVolumeClaim in this namespace,
-    /// mounted read-only.
+    /// mounted read-only. Exactly one of `configMap` and `volume`; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<VolumeData>,
     /// Accept daily bars with missing days. Default false: a gap of more than 4 calendar days

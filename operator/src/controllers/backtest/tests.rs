@@ -294,7 +294,6 @@ fn run(index: i32, phase: RunPhase, sharpe: Option<f64>, total_return: f64) -> R
             trades: Some(index as i64),
             ..RunStats::default()
         }),
-        ..RunResult::default()
     }
 }
 
