@@ -372,7 +372,7 @@ async fn installed_and_upgraded_the_charts_service_account_reconciles_every_exam
     release_ns.delete().await.unwrap();
 }
 
-/// People bound to Kubernetes' `view` in a namespace read the three kinds there; bound to
+/// People bound to Kubernetes' `view` in a namespace read the four kinds there; bound to
 /// `edit`, they change them too (the plugin's actions are spec fields). The journal's
 /// `services/proxy` is never part of what the chart aggregates into `view`.
 const VIEWER: &str = "

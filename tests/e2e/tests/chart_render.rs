@@ -69,7 +69,7 @@ async fn the_charts_crds_are_the_generated_ones_annotated_to_be_kept() {
     let (source, copy) = (repo_root().join("crds"), chart_dir().join("files/crds"));
     let names = yaml_files(&source).unwrap();
     assert_eq!(names, yaml_files(&copy).unwrap(), "run `make crds`");
-    assert_eq!(names.len(), 3);
+    assert_eq!(names.len(), 4);
     for name in &names {
         let same =
             std::fs::read(source.join(name)).unwrap() == std::fs::read(copy.join(name)).unwrap();
@@ -80,7 +80,7 @@ async fn the_charts_crds_are_the_generated_ones_annotated_to_be_kept() {
     }
     let objects = rendered("{}").await;
     let crds = of_kind(&objects, "CustomResourceDefinition");
-    assert_eq!(crds.len(), 3);
+    assert_eq!(crds.len(), 4);
     for name in &names {
         let generated: Value =
             serde_yaml::from_str(&std::fs::read_to_string(source.join(name)).unwrap()).unwrap();

@@ -97,7 +97,7 @@ pub struct BacktestSpec {
     /// run of the strategy as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSpec>,
-    /// LLM answers during the runs. Default: `Off`.
+    /// LLM answers during the runs. Default: `Disabled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmSpec>,
     /// Overrides the agent-runtime image. Default: the image the operator was released with.
@@ -284,8 +284,8 @@ pub enum RankBy {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LlmSpec {
-    /// `Off` (LLM seats answer with their fallback, nothing is called; default), `Record`
-    /// (call the providers and store every answer) or `Replay` (answer from the store only).
+    /// `Disabled` (no provider is called: the runtime's `--llm off`; default), `Record` (call
+    /// the providers and store every answer) or `Replay` (answer from the store only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<LlmMode>,
     /// Spend limit in US dollars for all runs' provider calls with `Record`; once spent the
@@ -299,12 +299,14 @@ pub struct LlmSpec {
     pub max_cost_usd: Option<f64>,
 }
 
-// How LLM seats answer. (A plain comment: kube copies an enum's doc over the field's.)
+// How LLM seats answer. (A plain comment: kube copies an enum's doc over the field's.) Not
+// `Off`: YAML 1.1, which kubectl and Helm read manifests with, takes an unquoted `Off` for
+// `false`, and the manifest would be refused.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum LlmMode {
     /// No provider is called.
     #[default]
-    Off,
+    Disabled,
     /// Providers are called and their answers stored.
     Record,
     /// Answers come from the store only.

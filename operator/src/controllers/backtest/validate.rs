@@ -174,7 +174,7 @@ fn settings(backtest: &Backtest) -> RunSettings {
             .as_ref()
             .and_then(|l| l.mode)
             .map(|mode| match mode {
-                LlmMode::Off => "off",
+                LlmMode::Disabled => "off",
                 LlmMode::Record => "record",
                 LlmMode::Replay => "replay",
             }),
