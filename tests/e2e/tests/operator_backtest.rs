@@ -20,6 +20,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Container};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
+use kubectl_tradeplane::backtest::BacktestArgs;
+use kubectl_tradeplane::cluster::Target;
 use serde_json::{Value, json};
 use tradeplane_contract::backtest_job::{DATA_DIR, INDEX_ENV, RUNS_DIR};
 use tradeplane_operator::api::backtest::{Backtest, RunPhase};
@@ -288,6 +290,30 @@ async fn a_16_point_sweep_is_one_indexed_job_whose_real_runs_fill_the_status() {
     assert_eq!(first.params["analysts[0].params.fastPeriod"], fast);
     assert_eq!(status.sharpe, Some(format!("{:.2}", by_sharpe[0].0)));
     assert!(condition_message(&done, "Complete").contains("all 16 run(s) succeeded"));
+
+    // The plugin's table: the three best runs, best first, in 80 columns.
+    let target = Target::new(namespace.client().clone(), &namespace.name);
+    let mut out = Vec::new();
+    let args = BacktestArgs {
+        name: "sma-sweep".to_string(),
+        all: false,
+        output: None,
+    };
+    kubectl_tradeplane::backtest::run(&target, &args, &mut out)
+        .await
+        .unwrap();
+    let table = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0], "Backtest sma-sweep  Complete  16/16 runs",
+        "{table}"
+    );
+    assert_eq!(lines.len(), 2 + 3, "{table}");
+    assert!(
+        lines[2].starts_with(&format!("{:>4}  fastPeriod={fast} ", first.index)),
+        "{table}"
+    );
+    assert!(lines.iter().all(|l| l.chars().count() <= 80), "{table}");
 
     // The run token may write only this Backtest's status.
     create_bars(&namespace, "other-bars", bars_csv(50, None)).await;
