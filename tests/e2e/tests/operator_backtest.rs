@@ -268,6 +268,16 @@ async fn a_16_point_sweep_is_one_indexed_job_whose_real_runs_fill_the_status() {
         assert!(stats.bars_per_second.unwrap() > 0.0, "{run:?}");
         assert!(stats.buy_and_hold_return.is_some(), "{run:?}");
     }
+    let mut speeds: Vec<f64> = status
+        .runs
+        .iter()
+        .filter_map(|r| r.stats.as_ref()?.bars_per_second)
+        .collect();
+    speeds.sort_by(f64::total_cmp);
+    println!(
+        "16 runs of 400 bars: bars/s min {:.0}, median {:.0}, max {:.0} (debug build)",
+        speeds[0], speeds[8], speeds[15]
+    );
     // Different parameters, different trades: the sweep points reached the runs.
     let trades: std::collections::BTreeSet<i64> = status
         .runs
