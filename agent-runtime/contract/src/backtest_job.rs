@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub const RUNS_DIR: &str = "/etc/tradeplane/runs";
 /// Where the bars (a ConfigMap key or a volume) are mounted.
 pub const DATA_DIR: &str = "/var/lib/tradeplane-data";
+/// Where the S3 keys of a Backtest's `data.s3` are mounted (two keys of its Secret).
+pub const DATA_CREDENTIALS_DIR: &str = "/etc/tradeplane/data-credentials";
 /// The variable the Job controller sets to a pod's index.
 pub const INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
 /// The variable naming the Backtest a run reports to; without it a backtest reports nothing.
@@ -29,8 +31,12 @@ pub fn run_key(index: u32) -> String {
 /// The execution settings of every run, as `agent-runtime backtest` flags.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunSettings {
-    /// The bars, relative to [`DATA_DIR`]; empty for the directory itself.
+    /// The bars, relative to [`DATA_DIR`]; empty for the directory itself. Unused when
+    /// `s3` is set.
     pub data: String,
+    /// The bars as an object of an S3-compatible bucket, read with the keys mounted at
+    /// [`DATA_CREDENTIALS_DIR`].
+    pub s3: Option<DataObject>,
     pub cash: Option<f64>,
     pub commission_bps: Option<f64>,
     pub slippage_bps: Option<f64>,
@@ -40,6 +46,38 @@ pub struct RunSettings {
     /// `off`, `record` or `replay`, when the Backtest sets it.
     pub llm: Option<&'static str>,
     pub max_cost_usd: Option<f64>,
+}
+
+/// An S3-compatible object holding a CSV of bars.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DataObject {
+    pub bucket: String,
+    pub key: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+}
+
+impl DataObject {
+    /// `--data-s3-*` flags; the keys are files under [`DATA_CREDENTIALS_DIR`], never flags.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--data-s3-bucket".to_string(),
+            self.bucket.clone(),
+            "--data-s3-key".to_string(),
+            self.key.clone(),
+        ];
+        if let Some(endpoint) = &self.endpoint {
+            args.extend(["--data-s3-endpoint".to_string(), endpoint.clone()]);
+        }
+        if let Some(region) = &self.region {
+            args.extend(["--data-s3-region".to_string(), region.clone()]);
+        }
+        args.extend([
+            "--data-s3-credentials-dir".to_string(),
+            DATA_CREDENTIALS_DIR.to_string(),
+        ]);
+        args
+    }
 }
 
 impl RunSettings {
@@ -54,11 +92,12 @@ impl RunSettings {
             "backtest".to_string(),
             "--config".to_string(),
             format!("{RUNS_DIR}/run-$({INDEX_ENV}).yaml"),
-            "--data".to_string(),
-            data.display().to_string(),
-            "--fill".to_string(),
-            self.fill.to_string(),
         ];
+        match &self.s3 {
+            Some(object) => args.extend(object.args()),
+            None => args.extend(["--data".to_string(), data.display().to_string()]),
+        }
+        args.extend(["--fill".to_string(), self.fill.to_string()]);
         let numbers = [
             ("--cash", self.cash),
             ("--commission-bps", self.commission_bps),
@@ -85,6 +124,38 @@ impl RunSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_s3_object_replaces_the_data_path_and_names_only_the_keys_directory() {
+        let settings = RunSettings {
+            data: "ignored.csv".to_string(),
+            s3: Some(DataObject {
+                bucket: "bars".to_string(),
+                key: "daily/SPY.csv".to_string(),
+                endpoint: Some("http://minio:9000".to_string()),
+                region: None,
+            }),
+            fill: "next-open",
+            ..RunSettings::default()
+        };
+        let args = settings.args();
+        assert!(!args.iter().any(|a| a == "--data"), "{args:?}");
+        assert_eq!(
+            args[3..],
+            [
+                "--data-s3-bucket",
+                "bars",
+                "--data-s3-key",
+                "daily/SPY.csv",
+                "--data-s3-endpoint",
+                "http://minio:9000",
+                "--data-s3-credentials-dir",
+                "/etc/tradeplane/data-credentials",
+                "--fill",
+                "next-open",
+            ]
+        );
+    }
 
     #[test]
     fn the_config_path_is_expanded_by_the_kubelet_and_numbers_are_flags() {

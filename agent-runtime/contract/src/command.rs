@@ -115,8 +115,25 @@ pub struct BacktestArgs {
     #[command(flatten)]
     pub config: ConfigFile,
     /// A CSV file or directory of CSV files; defaults to `marketData.path`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "data_s3_bucket")]
     pub data: Option<PathBuf>,
+    /// Read the bars from an object of this S3-compatible bucket instead of `--data`.
+    #[arg(long, value_name = "BUCKET", requires_all = ["data_s3_key", "data_s3_credentials_dir"])]
+    pub data_s3_bucket: Option<String>,
+    /// The object's key, e.g. `bars/SPY.csv`; its last segment is the file name the CSV
+    /// reader sees (`SYMBOL.csv`, or a long file with a `symbol` column).
+    #[arg(long, value_name = "KEY", requires = "data_s3_bucket")]
+    pub data_s3_key: Option<String>,
+    /// Endpoint of the S3-compatible service. Default: AWS S3.
+    #[arg(long, value_name = "URL", requires = "data_s3_bucket")]
+    pub data_s3_endpoint: Option<String>,
+    /// Region. Default `us-east-1`.
+    #[arg(long, value_name = "REGION", requires = "data_s3_bucket")]
+    pub data_s3_region: Option<String>,
+    /// A directory holding the files `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (a
+    /// mounted Secret): keys never travel as flags.
+    #[arg(long, value_name = "DIR", requires = "data_s3_bucket")]
+    pub data_s3_credentials_dir: Option<PathBuf>,
     /// When an order fills: `next-open` or `close`.
     #[arg(long, value_enum, default_value_t = FillModel::NextOpen)]
     pub fill: FillModel,

@@ -16,6 +16,7 @@ pub mod feed;
 pub mod job;
 pub mod recorder;
 pub mod settings;
+pub mod sources;
 pub mod stats;
 mod summary;
 

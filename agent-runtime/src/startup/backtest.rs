@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use tradeplane_contract::command::BacktestArgs;
 
-use crate::backtest::{self, Overrides, job};
+use crate::backtest::sources::{ObjectSource, SourceError};
+use crate::backtest::{self, BacktestError, Overrides, Summary, job};
 use crate::config::RuntimeConfig;
 
 /// The command line's settings as the backtest takes them.
@@ -33,7 +34,7 @@ pub async fn command(config: RuntimeConfig, args: BacktestArgs) -> ExitCode {
     if let Some(target) = &target {
         job::report(target, None, job::running(target)).await;
     }
-    let result = backtest::run(&config, &overrides(&args)).await;
+    let result = run(&config, &args).await;
     if let Some(target) = &target
         && !job::report(target, None, job::finished(target, &result)).await
     {
@@ -62,4 +63,35 @@ pub async fn command(config: RuntimeConfig, args: BacktestArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Why a run failed: its bars could not be fetched, or the backtest itself failed.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Backtest(#[from] BacktestError),
+}
+
+/// Fetches the bars when they are an S3 object (into a scratch directory removed after the
+/// run), then runs the backtest over them.
+async fn run(config: &RuntimeConfig, args: &BacktestArgs) -> Result<Summary, RunError> {
+    let mut overrides = overrides(args);
+    let Some(object) = ObjectSource::from_args(args) else {
+        return Ok(backtest::run(config, &overrides).await?);
+    };
+    let dir = crate::backtest::sources::scratch_dir();
+    let fetched = object.fetch(&dir).await;
+    let result = match fetched {
+        Ok(path) => {
+            overrides.data = Some(path);
+            backtest::run(config, &overrides)
+                .await
+                .map_err(RunError::from)
+        }
+        Err(err) => Err(err.into()),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

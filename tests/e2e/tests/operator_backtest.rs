@@ -382,6 +382,20 @@ async fn bad_input_is_refused_naming_the_field_or_the_line() {
         "{refused}"
     );
 
+    // Bars from both a ConfigMap and an S3 object: the API server refuses it.
+    let mut two_sources = example();
+    two_sources["spec"]["data"]["s3"] = json!({
+        "bucket": "market-bars", "key": "daily/SPY.csv", "credentialsSecretName": "keys",
+    });
+    let refused = create(&namespace, two_sources)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("exactly one of data.configMap, data.volume and data.s3 must be set"),
+        "{refused}"
+    );
+
     // A sweep path the strategy does not have: Failed, naming the axis and the field.
     let mut unknown = example();
     unknown["metadata"]["name"] = json!("unknown-path");

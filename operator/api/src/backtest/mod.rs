@@ -119,17 +119,22 @@ pub struct BacktestSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("[has(self.configMap), has(self.volume)].filter(x, x).size() == 1").message("exactly one of data.configMap and data.volume must be set").reason(Reason::FieldValueInvalid),
+    validation = Rule::new("[has(self.configMap), has(self.volume), has(self.s3)].filter(x, x).size() == 1").message("exactly one of data.configMap, data.volume and data.s3 must be set").reason(Reason::FieldValueInvalid),
 )]
 pub struct BacktestData {
     /// A CSV file held in a key of a ConfigMap in this namespace (a ConfigMap holds at most
-    /// 1 MiB: a few thousand daily bars). Exactly one of `configMap` and `volume`; no default.
+    /// 1 MiB: a few thousand daily bars). Exactly one of `configMap`, `volume` and `s3`; no
+    /// default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapData>,
     /// A CSV file or a directory of them on a PersistentVolumeClaim in this namespace,
-    /// mounted read-only. Exactly one of `configMap` and `volume`; no default.
+    /// mounted read-only. Exactly one of `configMap`, `volume` and `s3`; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<VolumeData>,
+    /// A CSV file that is an object of an S3-compatible bucket; each run downloads it.
+    /// Exactly one of `configMap`, `volume` and `s3`; no default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Data>,
     /// Accept daily bars with missing days. Default false: a gap of more than 4 calendar days
     /// between two daily bars of a symbol fails the run naming the line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,6 +152,31 @@ pub struct ConfigMapData {
     /// with a `symbol` column, or `SYMBOL.csv`).
     #[schemars(length(min = 1, max = 253), pattern(r"^[-._a-zA-Z0-9]+$"))]
     pub key: String,
+}
+
+/// An object of an S3-compatible bucket, reached as a TradingStrategy's backup bucket is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Data {
+    /// Bucket name.
+    #[schemars(length(min = 3, max = 63), pattern(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"))]
+    pub bucket: String,
+    /// The object's key, e.g. `bars/daily/SPY.csv`. Its last segment is the file name the
+    /// runtime reads: `SYMBOL.csv`, or a long file with a `symbol` column.
+    #[schemars(length(min = 1, max = 1024), pattern(r"^[^/].*[^/]$|^[^/]$"))]
+    pub key: String,
+    /// Endpoint of an S3-compatible service (MinIO, Ceph, R2...). Default: AWS S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), pattern(crate::common::URL_PATTERN))]
+    pub endpoint: Option<String>,
+    /// Region. Default `us-east-1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub region: Option<String>,
+    /// Secret in this namespace with `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`; only
+    /// those two keys are mounted into the run pods.
+    #[schemars(length(min = 1, max = 253), pattern(NAME_PATTERN))]
+    pub credentials_secret_name: String,
 }
 
 /// A path on a PersistentVolumeClaim.

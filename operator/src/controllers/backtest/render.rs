@@ -12,11 +12,14 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, EnvVar, KeyToPath,
-    PersistentVolumeClaimVolumeSource, PodTemplateSpec, ServiceAccount, Volume,
+    PersistentVolumeClaimVolumeSource, PodTemplateSpec, ServiceAccount, Volume, VolumeMount,
 };
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use tradeplane_contract::backtest_job::{BACKTEST_ENV, DATA_DIR, RUNS_DIR, run_key};
+use tradeplane_contract::backtest_job::{
+    BACKTEST_ENV, DATA_CREDENTIALS_DIR, DATA_DIR, RUNS_DIR, run_key,
+};
+use tradeplane_contract::backup::{S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY};
 
 use super::BACKTEST_LABEL;
 use super::validate::ValidBacktest;
@@ -25,6 +28,7 @@ use crate::controllers::meta::{Component, child_name};
 use crate::controllers::resources::ChildMeta;
 use crate::controllers::resources::pod::{self, RuntimeContainer};
 use crate::controllers::resources::rbac::{Identity, rule};
+use crate::controllers::trading_strategy::backup::render::secret_items;
 
 /// A ConfigMap holds at most 1 MiB; the runs' configs must fit with room for metadata.
 pub const MAX_RUNS_CONFIG_BYTES: usize = 900 * 1024;
@@ -123,7 +127,7 @@ fn job(backtest: &Backtest, meta: &ChildMeta, names: &Names, valid: &ValidBackte
         resources: None,
         mounts: vec![
             pod::read_only_mount("runs", RUNS_DIR),
-            pod::read_only_mount("data", DATA_DIR),
+            data_mount(backtest),
             pod::scratch_mount(),
         ],
     }
@@ -189,8 +193,28 @@ fn config_map_volume(volume: &str, map: &str, key: Option<&str>) -> Volume {
     }
 }
 
+/// The bars' mount: the data at [`DATA_DIR`], or for an S3 object the keys it is read with
+/// at [`DATA_CREDENTIALS_DIR`] (the run downloads the object into its scratch `/tmp`).
+fn data_mount(backtest: &Backtest) -> VolumeMount {
+    match backtest.spec.data.s3 {
+        Some(_) => pod::read_only_mount("data", DATA_CREDENTIALS_DIR),
+        None => pod::read_only_mount("data", DATA_DIR),
+    }
+}
+
 fn data_volume(backtest: &Backtest) -> Volume {
     let data = &backtest.spec.data;
+    if let Some(s3) = &data.s3 {
+        // Only the two keys, never the rest of the user's Secret.
+        return secret_items(
+            "data",
+            &s3.credentials_secret_name,
+            &[
+                (S3_ACCESS_KEY_ID, S3_ACCESS_KEY_ID),
+                (S3_SECRET_ACCESS_KEY, S3_SECRET_ACCESS_KEY),
+            ],
+        );
+    }
     match (&data.config_map, &data.volume) {
         (Some(map), _) => config_map_volume("data", &map.name, Some(&map.key)),
         (None, Some(volume)) => Volume {

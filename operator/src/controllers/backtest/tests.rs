@@ -417,3 +417,53 @@ fn the_jobs_failed_indexes_read_as_ranges() {
         [1, 3, 4, 5, 9]
     );
 }
+
+fn s3_spec() -> serde_json::Value {
+    let mut spec = sweep_spec(&[5.0], &[30.0]);
+    spec["data"] = json!({"s3": {
+        "bucket": "market-bars", "key": "daily/AAPL.csv",
+        "endpoint": "http://minio.data:9000", "credentialsSecretName": "bars-keys",
+    }});
+    spec
+}
+
+#[test]
+fn bars_from_s3_mount_only_the_two_keys_and_the_runtime_parses_the_flags() {
+    use clap::Parser;
+    use tradeplane_contract::command::{Command, Mode};
+    let backtest = backtest(s3_spec());
+    let valid = validate(&backtest, None, "desk", IMAGE).unwrap();
+    let children = render::render(&backtest, &valid).unwrap();
+    let pod = children.job.spec.unwrap().template.spec.unwrap();
+    let volume = pod.volumes.unwrap().into_iter().find(|v| v.name == "data");
+    let secret = volume.unwrap().secret.unwrap();
+    assert_eq!(secret.secret_name.as_deref(), Some("bars-keys"));
+    let keys: Vec<String> = secret.items.unwrap().into_iter().map(|i| i.key).collect();
+    assert_eq!(keys, ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+    let container = &pod.containers[0];
+    let mounts = container.volume_mounts.as_ref().unwrap();
+    let mount = mounts.iter().find(|m| m.name == "data").unwrap();
+    assert_eq!(mount.mount_path, "/etc/tradeplane/data-credentials");
+    assert_eq!(mount.read_only, Some(true));
+
+    let mut argv = vec!["agent-runtime".to_string()];
+    let args = container.args.clone().unwrap();
+    assert!(!args.iter().any(|a| a == "--data"), "{args:?}");
+    argv.extend(
+        args.into_iter()
+            .map(|a| a.replace("$(JOB_COMPLETION_INDEX)", "0")),
+    );
+    let Mode::Backtest(parsed) = Command::try_parse_from(&argv).unwrap().mode else {
+        panic!("not a backtest: {argv:?}");
+    };
+    assert_eq!(parsed.data_s3_bucket.as_deref(), Some("market-bars"));
+    assert_eq!(parsed.data_s3_key.as_deref(), Some("daily/AAPL.csv"));
+    assert_eq!(
+        parsed.data_s3_endpoint.as_deref(),
+        Some("http://minio.data:9000")
+    );
+    assert_eq!(
+        parsed.data_s3_credentials_dir.as_deref(),
+        Some(std::path::Path::new("/etc/tradeplane/data-credentials"))
+    );
+}

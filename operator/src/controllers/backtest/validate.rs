@@ -8,7 +8,7 @@
 //! (bars come from the Backtest's data). The runtime refuses any other broker again.
 
 use kube::api::ObjectMeta;
-use tradeplane_contract::backtest_job::RunSettings;
+use tradeplane_contract::backtest_job::{DataObject, RunSettings};
 use tradeplane_contract::config::RuntimeConfig;
 
 use super::sweep::{self, Point};
@@ -161,6 +161,12 @@ fn settings(backtest: &Backtest) -> RunSettings {
     };
     RunSettings {
         data,
+        s3: spec.data.s3.as_ref().map(|s3| DataObject {
+            bucket: s3.bucket.clone(),
+            key: s3.key.clone(),
+            endpoint: s3.endpoint.clone(),
+            region: s3.region.clone(),
+        }),
         cash: execution.cash,
         commission_bps: execution.commission_bps,
         slippage_bps: execution.slippage_bps,
