@@ -37,6 +37,9 @@ pub struct RunSettings {
     /// The bars as an object of an S3-compatible bucket, read with the keys mounted at
     /// [`DATA_CREDENTIALS_DIR`].
     pub s3: Option<DataObject>,
+    /// The bars from an Alpaca-compatible market data API, read with the keys mounted at
+    /// [`DATA_CREDENTIALS_DIR`].
+    pub api: Option<DataApi>,
     pub cash: Option<f64>,
     pub commission_bps: Option<f64>,
     pub slippage_bps: Option<f64>,
@@ -80,6 +83,33 @@ impl DataObject {
     }
 }
 
+/// Bars of the config's symbols from an Alpaca-compatible market data API.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DataApi {
+    pub url: String,
+    /// RFC 3339.
+    pub start: String,
+    /// RFC 3339, after `start`.
+    pub end: String,
+    pub timeframe: String,
+}
+
+impl DataApi {
+    /// `--data-api-*` flags; the keys are files under [`DATA_CREDENTIALS_DIR`], never flags.
+    pub fn args(&self) -> Vec<String> {
+        [
+            ("--data-api-url", self.url.as_str()),
+            ("--data-api-start", self.start.as_str()),
+            ("--data-api-end", self.end.as_str()),
+            ("--data-api-timeframe", self.timeframe.as_str()),
+            ("--data-api-credentials-dir", DATA_CREDENTIALS_DIR),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_string(), value.to_string()])
+        .collect()
+    }
+}
+
 impl RunSettings {
     /// The container's arguments; the config path holds `$(JOB_COMPLETION_INDEX)`.
     pub fn args(&self) -> Vec<String> {
@@ -93,9 +123,10 @@ impl RunSettings {
             "--config".to_string(),
             format!("{RUNS_DIR}/run-$({INDEX_ENV}).yaml"),
         ];
-        match &self.s3 {
-            Some(object) => args.extend(object.args()),
-            None => args.extend(["--data".to_string(), data.display().to_string()]),
+        match (&self.s3, &self.api) {
+            (Some(object), _) => args.extend(object.args()),
+            (None, Some(api)) => args.extend(api.args()),
+            (None, None) => args.extend(["--data".to_string(), data.display().to_string()]),
         }
         args.extend(["--fill".to_string(), self.fill.to_string()]);
         let numbers = [

@@ -115,8 +115,30 @@ pub struct BacktestArgs {
     #[command(flatten)]
     pub config: ConfigFile,
     /// A CSV file or directory of CSV files; defaults to `marketData.path`.
-    #[arg(long, conflicts_with = "data_s3_bucket")]
+    #[arg(long, conflicts_with_all = ["data_s3_bucket", "data_api_url"])]
     pub data: Option<PathBuf>,
+    /// Fetch the bars of the config's symbols from this Alpaca-compatible market data API
+    /// (e.g. `https://data.alpaca.markets`) instead of `--data`.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "data_s3_bucket",
+        requires_all = ["data_api_start", "data_api_end", "data_api_credentials_dir"]
+    )]
+    pub data_api_url: Option<String>,
+    /// The first bar time to fetch (RFC 3339, e.g. `2020-01-01T00:00:00Z`).
+    #[arg(long, value_name = "TIME", requires = "data_api_url")]
+    pub data_api_start: Option<String>,
+    /// The end of the bars to fetch (RFC 3339); must be after `--data-api-start`.
+    #[arg(long, value_name = "TIME", requires = "data_api_url")]
+    pub data_api_end: Option<String>,
+    /// The bar timeframe, e.g. `1Day`, `1Hour`, `15Min`.
+    #[arg(long, value_name = "TIMEFRAME", default_value = "1Day")]
+    pub data_api_timeframe: String,
+    /// A directory holding the API key files `broker-key-id` and `broker-secret-key` (a
+    /// mounted Secret, as a trader has them): keys never travel as flags.
+    #[arg(long, value_name = "DIR", requires = "data_api_url")]
+    pub data_api_credentials_dir: Option<PathBuf>,
     /// Read the bars from an object of this S3-compatible bucket instead of `--data`.
     #[arg(long, value_name = "BUCKET", requires_all = ["data_s3_key", "data_s3_credentials_dir"])]
     pub data_s3_bucket: Option<String>,

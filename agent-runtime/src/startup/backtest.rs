@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use tradeplane_contract::command::BacktestArgs;
 
-use crate::backtest::sources::{ObjectSource, SourceError};
+use crate::backtest::sources::{ApiSource, ObjectSource, SourceError};
 use crate::backtest::{self, BacktestError, Overrides, Summary, job};
 use crate::config::RuntimeConfig;
 
@@ -74,15 +74,21 @@ enum RunError {
     Backtest(#[from] BacktestError),
 }
 
-/// Fetches the bars when they are an S3 object (into a scratch directory removed after the
-/// run), then runs the backtest over them.
+/// Fetches the bars when they are an S3 object or come from a market data API (into a scratch
+/// directory removed after the run), then runs the backtest over them.
 async fn run(config: &RuntimeConfig, args: &BacktestArgs) -> Result<Summary, RunError> {
     let mut overrides = overrides(args);
-    let Some(object) = ObjectSource::from_args(args) else {
+    let api = ApiSource::from_args(args)?;
+    let object = ObjectSource::from_args(args);
+    if api.is_none() && object.is_none() {
         return Ok(backtest::run(config, &overrides).await?);
-    };
+    }
     let dir = crate::backtest::sources::scratch_dir();
-    let fetched = object.fetch(&dir).await;
+    let fetched = match (object, api) {
+        (Some(object), _) => object.fetch(&dir).await,
+        (None, Some(api)) => api.fetch(&config.symbols, &dir).await,
+        (None, None) => Ok(dir.clone()),
+    };
     let result = match fetched {
         Ok(path) => {
             overrides.data = Some(path);

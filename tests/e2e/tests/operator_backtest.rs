@@ -392,7 +392,21 @@ async fn bad_input_is_refused_naming_the_field_or_the_line() {
         .unwrap_err()
         .to_string();
     assert!(
-        refused.contains("exactly one of data.configMap, data.volume and data.s3 must be set"),
+        refused.contains(
+            "exactly one of data.configMap, data.volume, data.s3 and data.api must be set"
+        ),
+        "{refused}"
+    );
+
+    // Bars from the market data API ending before they start: refused naming the field.
+    let mut backwards = example();
+    backwards["spec"]["data"] = json!({
+        "api": {"brokerAccountRef": {"name": "alpaca"}},
+        "start": "2024-06-01T00:00:00Z", "end": "2024-01-01T00:00:00Z",
+    });
+    let refused = create(&namespace, backwards).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("spec.data.end") && refused.contains("data.end must be after data.start"),
         "{refused}"
     );
 

@@ -119,7 +119,9 @@ pub struct BacktestSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("[has(self.configMap), has(self.volume), has(self.s3)].filter(x, x).size() == 1").message("exactly one of data.configMap, data.volume and data.s3 must be set").reason(Reason::FieldValueInvalid),
+    validation = Rule::new("[has(self.configMap), has(self.volume), has(self.s3), has(self.api)].filter(x, x).size() == 1").message("exactly one of data.configMap, data.volume, data.s3 and data.api must be set").reason(Reason::FieldValueInvalid),
+    validation = Rule::new("has(self.api) == (has(self.start) && has(self.end))").message("data.start and data.end are required with data.api, and only with it").reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!has(self.start) || !has(self.end) || timestamp(self.end) > timestamp(self.start)").field_path(".end").message("data.end must be after data.start").reason(Reason::FieldValueInvalid),
 )]
 pub struct BacktestData {
     /// A CSV file held in a key of a ConfigMap in this namespace (a ConfigMap holds at most
@@ -132,9 +134,24 @@ pub struct BacktestData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<VolumeData>,
     /// A CSV file that is an object of an S3-compatible bucket; each run downloads it.
-    /// Exactly one of `configMap`, `volume` and `s3`; no default.
+    /// Exactly one of `configMap`, `volume`, `s3` and `api`; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Data>,
+    /// The strategy's symbols' bars from the Alpaca-compatible market data API, between
+    /// `start` and `end`; each run fetches them. Exactly one of `configMap`, `volume`, `s3`
+    /// and `api`; no default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiData>,
+    /// With `api`: the first bar time to fetch, RFC 3339 (e.g. `2020-01-01T00:00:00Z`).
+    /// Required with `api`, refused without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 10, max = 64), pattern(RFC3339_PATTERN))]
+    pub start: Option<String>,
+    /// With `api`: the end of the bars to fetch, RFC 3339; must be after `start`. Required
+    /// with `api`, refused without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 10, max = 64), pattern(RFC3339_PATTERN))]
+    pub end: Option<String>,
     /// Accept daily bars with missing days. Default false: a gap of more than 4 calendar days
     /// between two daily bars of a symbol fails the run naming the line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,6 +169,24 @@ pub struct ConfigMapData {
     /// with a `symbol` column, or `SYMBOL.csv`).
     #[schemars(length(min = 1, max = 253), pattern(r"^[-._a-zA-Z0-9]+$"))]
     pub key: String,
+}
+
+/// An RFC 3339 time with a zone (`Z` or an offset), as CEL's `timestamp()` reads it.
+const RFC3339_PATTERN: &str =
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$";
+
+/// The market data API of a BrokerAccount: its `endpoint` (default Alpaca's data host) and
+/// its credentials Secret, as a trader with `marketData.source: Broker` reads them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiData {
+    /// An `Alpaca` BrokerAccount in this namespace. Only its market data is read: the runs
+    /// still trade the simulated broker, never this account.
+    pub broker_account_ref: LocalObjectReference,
+    /// Bar size: `1Min`, `5Min`, `15Min`, `1Hour` or `1Day`. Default `1Day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^(1Min|5Min|15Min|1Hour|1Day)$"))]
+    pub timeframe: Option<String>,
 }
 
 /// An object of an S3-compatible bucket, reached as a TradingStrategy's backup bucket is.

@@ -7,6 +7,7 @@
 //! report the status ([`status`], pure); [`reconcile`] runs them in order, and [`run`] (here)
 //! wires the controller's watches. The runs report their own results into the status.
 
+pub mod data_api;
 pub mod reconcile;
 pub mod render;
 pub mod status;

@@ -14,11 +14,12 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
-use super::KIND;
 use super::render::{self, Children};
 use super::status::{self, Observation};
 use super::validate::{self, ValidBacktest};
+use super::{KIND, data_api};
 use crate::api::backtest::{Backtest, RankBy};
+use crate::api::broker_account::BrokerAccount;
 use crate::api::trading_strategy::TradingStrategy;
 use crate::controllers::finish::{Report, finish};
 use crate::controllers::{Blocker, Context, Error, RESYNC, children};
@@ -99,7 +100,14 @@ async fn start(
             .map_err(|source| Error::resolve("the TradingStrategy of strategyRef", source))?,
         None => None,
     };
-    let valid = match validate::validate(
+    let account = match &backtest.spec.data.api {
+        Some(api) => Api::<BrokerAccount>::namespaced(context.client.clone(), namespace)
+            .get_opt(&api.broker_account_ref.name)
+            .await
+            .map_err(|source| Error::resolve("the BrokerAccount of data.api", source))?,
+        None => None,
+    };
+    let mut valid = match validate::validate(
         backtest,
         referenced.as_ref(),
         namespace,
@@ -108,6 +116,10 @@ async fn start(
         Ok(valid) => valid,
         Err(blocker) => return Ok(Err(blocker)),
     };
+    match data_api::check(backtest, account.as_ref()) {
+        Ok(access) => data_api::attach(&mut valid, access),
+        Err(blocker) => return Ok(Err(blocker)),
+    }
     let rendered = match render::render(backtest, &valid) {
         Ok(rendered) => rendered,
         Err(problem) => return Ok(Err(Blocker::new("InvalidSweep", problem.to_string()))),

@@ -20,6 +20,7 @@ use tradeplane_contract::backtest_job::{
     BACKTEST_ENV, DATA_CREDENTIALS_DIR, DATA_DIR, RUNS_DIR, run_key,
 };
 use tradeplane_contract::backup::{S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY};
+use tradeplane_contract::layout::{BROKER_KEY_ID, BROKER_SECRET_KEY};
 
 use super::BACKTEST_LABEL;
 use super::validate::ValidBacktest;
@@ -127,7 +128,7 @@ fn job(backtest: &Backtest, meta: &ChildMeta, names: &Names, valid: &ValidBackte
         resources: None,
         mounts: vec![
             pod::read_only_mount("runs", RUNS_DIR),
-            data_mount(backtest),
+            data_mount(backtest, valid),
             pod::scratch_mount(),
         ],
     }
@@ -146,7 +147,7 @@ fn job(backtest: &Backtest, meta: &ChildMeta, names: &Names, valid: &ValidBackte
     container.env = Some(env);
     let volumes = vec![
         config_map_volume("runs", &names.runs, None),
-        data_volume(backtest),
+        data_volume(backtest, valid),
         pod::scratch_volume(),
     ];
     let mut pod_spec = pod::runtime_pod(container, volumes, backtest.spec.placement.as_ref());
@@ -195,15 +196,27 @@ fn config_map_volume(volume: &str, map: &str, key: Option<&str>) -> Volume {
 
 /// The bars' mount: the data at [`DATA_DIR`], or for an S3 object the keys it is read with
 /// at [`DATA_CREDENTIALS_DIR`] (the run downloads the object into its scratch `/tmp`).
-fn data_mount(backtest: &Backtest) -> VolumeMount {
-    match backtest.spec.data.s3 {
-        Some(_) => pod::read_only_mount("data", DATA_CREDENTIALS_DIR),
-        None => pod::read_only_mount("data", DATA_DIR),
+fn data_mount(backtest: &Backtest, valid: &ValidBacktest) -> VolumeMount {
+    if backtest.spec.data.s3.is_some() || valid.api_access.is_some() {
+        pod::read_only_mount("data", DATA_CREDENTIALS_DIR)
+    } else {
+        pod::read_only_mount("data", DATA_DIR)
     }
 }
 
-fn data_volume(backtest: &Backtest) -> Volume {
+fn data_volume(backtest: &Backtest, valid: &ValidBacktest) -> Volume {
     let data = &backtest.spec.data;
+    if let Some(access) = &valid.api_access {
+        // Only the account's two API keys, under the file names a trader has them.
+        return secret_items(
+            "data",
+            &access.secret,
+            &[
+                (access.key_id_key.as_str(), BROKER_KEY_ID),
+                (access.secret_key_key.as_str(), BROKER_SECRET_KEY),
+            ],
+        );
+    }
     if let Some(s3) = &data.s3 {
         // Only the two keys, never the rest of the user's Secret.
         return secret_items(

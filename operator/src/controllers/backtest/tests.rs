@@ -467,3 +467,138 @@ fn bars_from_s3_mount_only_the_two_keys_and_the_runtime_parses_the_flags() {
         Some(std::path::Path::new("/etc/tradeplane/data-credentials"))
     );
 }
+
+fn api_spec(start: &str, end: &str) -> serde_json::Value {
+    let mut spec = sweep_spec(&[5.0], &[30.0]);
+    spec["data"] = json!({
+        "api": {"brokerAccountRef": {"name": "alpaca"}, "timeframe": "1Hour"},
+        "start": start, "end": end,
+    });
+    spec
+}
+
+fn account(spec: serde_json::Value) -> crate::api::broker_account::BrokerAccount {
+    serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
+        "metadata": {"name": "alpaca", "namespace": "desk"}, "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn alpaca() -> crate::api::broker_account::BrokerAccount {
+    account(json!({
+        "broker": "Alpaca", "endpoint": "http://alpaca-standin:8080",
+        "credentialsSecretRef": {"name": "alpaca-keys", "keyIdKey": "id"},
+    }))
+}
+
+#[test]
+fn an_end_not_after_the_start_is_refused_naming_the_field() {
+    use super::data_api::check;
+    for end in ["2020-01-01T00:00:00Z", "2020-01-01T01:00:00+02:00"] {
+        let blocked = check(
+            &backtest(api_spec("2020-01-01T00:00:00Z", end)),
+            Some(&alpaca()),
+        );
+        let message = blocked.unwrap_err().message;
+        assert!(message.starts_with("spec.data.end: "), "{message}");
+    }
+    let blocked = check(
+        &backtest(api_spec("2020-13-01T00:00:00Z", "2021-01-01T00:00:00Z")),
+        Some(&alpaca()),
+    );
+    assert!(
+        blocked
+            .unwrap_err()
+            .message
+            .starts_with("spec.data.start: ")
+    );
+}
+
+#[test]
+fn the_data_api_needs_an_existing_alpaca_account_with_keys() {
+    use super::data_api::check;
+    let spec = backtest(api_spec("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"));
+    let missing = check(&spec, None).unwrap_err();
+    assert_eq!(missing.reason, "BrokerAccountNotFound");
+    assert!(
+        missing
+            .message
+            .starts_with("spec.data.api.brokerAccountRef: ")
+    );
+    let paper = check(&spec, Some(&account(json!({"broker": "Paper"})))).unwrap_err();
+    assert!(paper.message.contains("Paper account"), "{}", paper.message);
+    let keyless = check(&spec, Some(&account(json!({"broker": "Alpaca"})))).unwrap_err();
+    assert!(
+        keyless.message.contains("credentialsSecretRef"),
+        "{}",
+        keyless.message
+    );
+}
+
+#[test]
+fn bars_from_the_data_api_mount_the_accounts_two_keys_and_the_runtime_parses_the_flags() {
+    use clap::Parser;
+    use tradeplane_contract::command::{Command, Mode};
+    let spec = backtest(api_spec("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"));
+    let mut valid = validate(&spec, None, "desk", IMAGE).unwrap();
+    let access = super::data_api::check(&spec, Some(&alpaca())).unwrap();
+    super::data_api::attach(&mut valid, access);
+    let children = render::render(&spec, &valid).unwrap();
+    let pod = children.job.spec.unwrap().template.spec.unwrap();
+    let volume = pod.volumes.unwrap().into_iter().find(|v| v.name == "data");
+    let secret = volume.unwrap().secret.unwrap();
+    assert_eq!(secret.secret_name.as_deref(), Some("alpaca-keys"));
+    let items: Vec<(String, String)> = secret
+        .items
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.key, i.path))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("id".to_string(), "broker-key-id".to_string()),
+            (
+                "APCA_API_SECRET_KEY".to_string(),
+                "broker-secret-key".to_string()
+            ),
+        ]
+    );
+    // The runs still trade the simulated broker, never the account.
+    let run: RuntimeConfig =
+        serde_yaml::from_str(&children.runs.data.as_ref().unwrap()["run-0.yaml"]).unwrap();
+    assert!(
+        matches!(run.broker, BrokerConfig::Paper { .. }),
+        "{:?}",
+        run.broker
+    );
+
+    let mut argv = vec!["agent-runtime".to_string()];
+    let args = pod.containers[0].args.clone().unwrap();
+    argv.extend(
+        args.into_iter()
+            .map(|a| a.replace("$(JOB_COMPLETION_INDEX)", "0")),
+    );
+    let Mode::Backtest(parsed) = Command::try_parse_from(&argv).unwrap().mode else {
+        panic!("not a backtest: {argv:?}");
+    };
+    assert_eq!(parsed.data, None);
+    assert_eq!(
+        parsed.data_api_url.as_deref(),
+        Some("http://alpaca-standin:8080")
+    );
+    assert_eq!(
+        parsed.data_api_start.as_deref(),
+        Some("2020-01-01T00:00:00+00:00")
+    );
+    assert_eq!(
+        parsed.data_api_end.as_deref(),
+        Some("2021-01-01T00:00:00+00:00")
+    );
+    assert_eq!(parsed.data_api_timeframe, "1Hour");
+    assert_eq!(
+        parsed.data_api_credentials_dir.as_deref(),
+        Some(std::path::Path::new("/etc/tradeplane/data-credentials"))
+    );
+}

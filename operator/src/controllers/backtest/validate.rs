@@ -41,6 +41,8 @@ pub struct ValidBacktest {
     pub rank_by: RankBy,
     pub keep_best: usize,
     pub settings: RunSettings,
+    /// The market data API's Secret keys, with `spec.data.api` ([`super::data_api::check`]).
+    pub api_access: Option<super::data_api::ApiAccess>,
 }
 
 /// The validated backtest, or what blocks it. `referenced` is the strategy `strategyRef`
@@ -94,6 +96,7 @@ pub fn validate(
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DEFAULT_KEEP_BEST),
         settings: settings(backtest),
+        api_access: None,
     })
 }
 
@@ -167,6 +170,8 @@ fn settings(backtest: &Backtest) -> RunSettings {
             endpoint: s3.endpoint.clone(),
             region: s3.region.clone(),
         }),
+        // Set with the checked BrokerAccount's endpoint by `data_api::check`.
+        api: None,
         cash: execution.cash,
         commission_bps: execution.commission_bps,
         slippage_bps: execution.slippage_bps,
