@@ -125,12 +125,12 @@ pub struct BacktestSpec {
 )]
 pub struct BacktestData {
     /// A CSV file held in a key of a ConfigMap in this namespace (a ConfigMap holds at most
-    /// 1 MiB: a few thousand daily bars). Exactly one of `configMap`, `volume` and `s3`; no
-    /// default.
+    /// 1 MiB: a few thousand daily bars). Exactly one of `configMap`, `volume`, `s3` and
+    /// `api`; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapData>,
     /// A CSV file or a directory of them on a PersistentVolumeClaim in this namespace,
-    /// mounted read-only. Exactly one of `configMap`, `volume` and `s3`; no default.
+    /// mounted read-only. Exactly one of `configMap`, `volume`, `s3` and `api`; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<VolumeData>,
     /// A CSV file that is an object of an S3-compatible bucket; each run downloads it.
@@ -143,12 +143,12 @@ pub struct BacktestData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiData>,
     /// With `api`: the first bar time to fetch, RFC 3339 (e.g. `2020-01-01T00:00:00Z`).
-    /// Required with `api`, refused without it.
+    /// Required with `api`, refused without it; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 10, max = 64), pattern(RFC3339_PATTERN))]
     pub start: Option<String>,
     /// With `api`: the end of the bars to fetch, RFC 3339; must be after `start`. Required
-    /// with `api`, refused without it.
+    /// with `api`, refused without it; no default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 10, max = 64), pattern(RFC3339_PATTERN))]
     pub end: Option<String>,
