@@ -160,9 +160,9 @@ impl ApiSource {
             &key(BROKER_SECRET_KEY)?,
             std::time::Duration::from_secs(60),
         )
-        .map_err(|source| SourceError::Api {
-            symbol: String::new(),
-            source,
+        .map_err(|e| SourceError::Flag {
+            flag: "--data-api-url",
+            problem: e.to_string(),
         })?;
         std::fs::create_dir_all(dir).map_err(|source| SourceError::Write {
             path: dir.to_path_buf(),
