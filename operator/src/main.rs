@@ -13,8 +13,8 @@ use clap::{Parser, ValueEnum};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tradeplane_operator::controllers::{
-    Context, DEFAULT_CONCURRENCY, DEFAULT_RUNTIME_IMAGE, Settings, agent_pool, broker_account,
-    trading_strategy,
+    Context, DEFAULT_CONCURRENCY, DEFAULT_RUNTIME_IMAGE, Settings, agent_pool, backtest,
+    broker_account, trading_strategy,
 };
 use tradeplane_operator::leader::LeaderElector;
 use tradeplane_operator::telemetry::Metrics;
@@ -225,7 +225,7 @@ fn watched(namespaces: &[String]) -> Vec<Option<String>> {
     }
 }
 
-/// The three controllers for each watched namespace. They stop on the signal, or when
+/// The four controllers for each watched namespace. They stop on the signal, or when
 /// leadership is lost.
 fn spawn_controllers(
     context: &Arc<Context>,
@@ -247,6 +247,10 @@ fn spawn_controllers(
         controllers.push(tokio::spawn({
             let (context, shutdown, namespace) = (context.clone(), shutdown(), namespace.clone());
             async move { agent_pool::run(context, namespace.as_deref(), shutdown).await }
+        }));
+        controllers.push(tokio::spawn({
+            let (context, shutdown, namespace) = (context.clone(), shutdown(), namespace.clone());
+            async move { backtest::run(context, namespace.as_deref(), shutdown).await }
         }));
     }
     controllers

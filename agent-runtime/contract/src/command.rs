@@ -127,8 +127,47 @@ pub struct BacktestArgs {
     #[command(flatten)]
     pub config: ConfigFile,
     /// A CSV file or directory of CSV files; defaults to `marketData.path`.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["data_s3_bucket", "data_api_url"])]
     pub data: Option<PathBuf>,
+    /// Fetch the bars of the config's symbols from this Alpaca-compatible market data API
+    /// (e.g. `https://data.alpaca.markets`) instead of `--data`.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "data_s3_bucket",
+        requires_all = ["data_api_start", "data_api_end", "data_api_credentials_dir"]
+    )]
+    pub data_api_url: Option<String>,
+    /// The first bar time to fetch (RFC 3339, e.g. `2020-01-01T00:00:00Z`).
+    #[arg(long, value_name = "TIME", requires = "data_api_url")]
+    pub data_api_start: Option<String>,
+    /// The end of the bars to fetch (RFC 3339); must be after `--data-api-start`.
+    #[arg(long, value_name = "TIME", requires = "data_api_url")]
+    pub data_api_end: Option<String>,
+    /// The bar timeframe, e.g. `1Day`, `1Hour`, `15Min`.
+    #[arg(long, value_name = "TIMEFRAME", default_value = "1Day")]
+    pub data_api_timeframe: String,
+    /// A directory holding the API key files `broker-key-id` and `broker-secret-key` (a
+    /// mounted Secret, as a trader has them): keys never travel as flags.
+    #[arg(long, value_name = "DIR", requires = "data_api_url")]
+    pub data_api_credentials_dir: Option<PathBuf>,
+    /// Read the bars from an object of this S3-compatible bucket instead of `--data`.
+    #[arg(long, value_name = "BUCKET", requires_all = ["data_s3_key", "data_s3_credentials_dir"])]
+    pub data_s3_bucket: Option<String>,
+    /// The object's key, e.g. `bars/SPY.csv`; its last segment is the file name the CSV
+    /// reader sees (`SYMBOL.csv`, or a long file with a `symbol` column).
+    #[arg(long, value_name = "KEY", requires = "data_s3_bucket")]
+    pub data_s3_key: Option<String>,
+    /// Endpoint of the S3-compatible service. Default: AWS S3.
+    #[arg(long, value_name = "URL", requires = "data_s3_bucket")]
+    pub data_s3_endpoint: Option<String>,
+    /// Region. Default `us-east-1`.
+    #[arg(long, value_name = "REGION", requires = "data_s3_bucket")]
+    pub data_s3_region: Option<String>,
+    /// A directory holding the files `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (a
+    /// mounted Secret): keys never travel as flags.
+    #[arg(long, value_name = "DIR", requires = "data_s3_bucket")]
+    pub data_s3_credentials_dir: Option<PathBuf>,
     /// When an order fills: `next-open` or `close`.
     #[arg(long, value_enum, default_value_t = FillModel::NextOpen)]
     pub fill: FillModel,

@@ -6,6 +6,7 @@
 //! - [`layout`]: where a pod finds its config, credentials and journal, and its port;
 //! - [`command`]: the runtime's command line, including the pod modes the operator starts
 //!   its containers in;
+//! - [`backtest_job`]: a Backtest's run pods: their files, arguments and status entry;
 //! - [`backup`]: backup destinations, retention, the backup and restore pods' arguments and
 //!   what they report in the strategy's status;
 //! - [`cron`]: how a five-field cron expression is read, by both sides;
@@ -17,6 +18,7 @@
 //! Architecture invariant: this crate does no I/O beyond reading a config file, and depends on
 //! no database, HTTP or Kubernetes crate, so the operator links it without the runtime.
 
+pub mod backtest_job;
 pub mod backup;
 pub mod command;
 pub mod config;

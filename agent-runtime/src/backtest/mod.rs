@@ -13,8 +13,10 @@
 //! means is in `docs/backtest.md`.
 
 pub mod feed;
+pub mod job;
 pub mod recorder;
 pub mod settings;
+pub mod sources;
 pub mod stats;
 mod summary;
 

@@ -27,7 +27,13 @@ pub struct AlpacaMarketData {
 struct BarsPage {
     #[serde(default)]
     bars: Option<Vec<WireBar>>,
+    /// Set when more bars follow (a history request pages through them).
+    #[serde(default)]
+    next_page_token: Option<String>,
 }
+
+/// The most bars one history page asks for (the API's own maximum).
+const HISTORY_PAGE: usize = 10_000;
 
 #[derive(Deserialize)]
 struct WireBar {
@@ -129,6 +135,75 @@ impl AlpacaMarketData {
         bars.dedup_by_key(|bar| bar.time);
         let excess = bars.len().saturating_sub(limit);
         Ok(bars.split_off(excess))
+    }
+}
+
+impl AlpacaMarketData {
+    /// Every bar of `symbol` from `start` to `end`, oldest first, page by page (a backtest's
+    /// history); each page goes to `page` as it arrives, so memory holds one page at most.
+    pub async fn history(
+        &self,
+        symbol: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        mut page: impl FnMut(Vec<Bar>) -> Result<(), MarketDataError>,
+    ) -> Result<(), MarketDataError> {
+        let url = format!("{}/v2/stocks/{}/bars", self.base_url, symbol);
+        let times = [start, end].map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("timeframe", self.timeframe.clone()),
+                ("limit", HISTORY_PAGE.to_string()),
+                ("sort", "asc".to_string()),
+                ("start", times[0].clone()),
+                ("end", times[1].clone()),
+            ];
+            if let Some(token) = &token {
+                query.push(("page_token", token.clone()));
+            }
+            let response = self
+                .client
+                .get(&url)
+                .header("APCA-API-KEY-ID", &self.key_id)
+                .header("APCA-API-SECRET-KEY", &self.secret_key)
+                .query(&query)
+                .send()
+                .await
+                .map_err(|e| MarketDataError::Http(e.to_string()))?;
+            let status = response.status();
+            if !status.is_success() {
+                let body = response.text().await.unwrap_or_default();
+                return Err(MarketDataError::Status {
+                    status: status.as_u16(),
+                    body: body.chars().take(300).collect(),
+                });
+            }
+            let answer: BarsPage = response
+                .json()
+                .await
+                .map_err(|e| MarketDataError::Http(e.to_string()))?;
+            let bars = answer.bars.unwrap_or_default();
+            page(bars.into_iter().map(|b| b.into_bar(symbol)).collect())?;
+            match answer.next_page_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+impl WireBar {
+    fn into_bar(self, symbol: &str) -> Bar {
+        Bar {
+            symbol: symbol.to_string(),
+            time: self.t,
+            open: self.o,
+            high: self.h,
+            low: self.l,
+            close: self.c,
+            volume: self.v,
+        }
     }
 }
 

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use tradeplane_contract::command::BacktestArgs;
 
-use crate::backtest::{self, Overrides};
+use crate::backtest::sources::{ApiSource, ObjectSource, SourceError};
+use crate::backtest::{self, BacktestError, Overrides, Summary, job};
 use crate::config::RuntimeConfig;
 
 /// The command line's settings as the backtest takes them.
@@ -24,7 +25,24 @@ pub fn overrides(args: &BacktestArgs) -> Overrides {
 }
 
 pub async fn command(config: RuntimeConfig, args: BacktestArgs) -> ExitCode {
-    let summary = match backtest::run(&config, &overrides(&args)).await {
+    // A run of a Backtest's Job reports into its status (`backtest::job`); others do not.
+    let target = match job::RunTarget::from_env(&config) {
+        Ok(target) => target,
+        Err(err) => {
+            eprintln!("backtest: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(target) = &target {
+        job::report(target, None, job::running(target)).await;
+    }
+    let result = run(&config, &args).await;
+    if let Some(target) = &target
+        && !job::report(target, None, job::finished(target, &result)).await
+    {
+        return ExitCode::FAILURE;
+    }
+    let summary = match result {
         Ok(summary) => summary,
         Err(err) => {
             tracing::error!(%err, "backtest failed");
@@ -47,4 +65,41 @@ pub async fn command(config: RuntimeConfig, args: BacktestArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Why a run failed: its bars could not be fetched, or the backtest itself failed.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Backtest(#[from] BacktestError),
+}
+
+/// Fetches the bars when they are an S3 object or come from a market data API (into a scratch
+/// directory removed after the run), then runs the backtest over them.
+async fn run(config: &RuntimeConfig, args: &BacktestArgs) -> Result<Summary, RunError> {
+    let mut overrides = overrides(args);
+    let api = ApiSource::from_args(args)?;
+    let object = ObjectSource::from_args(args);
+    if api.is_none() && object.is_none() {
+        return Ok(backtest::run(config, &overrides).await?);
+    }
+    let dir = crate::backtest::sources::scratch_dir();
+    let fetched = match (object, api) {
+        (Some(object), _) => object.fetch(&dir).await,
+        (None, Some(api)) => api.fetch(&config.symbols, &dir).await,
+        (None, None) => Ok(dir.clone()),
+    };
+    let result = match fetched {
+        Ok(path) => {
+            overrides.data = Some(path);
+            backtest::run(config, &overrides)
+                .await
+                .map_err(RunError::from)
+        }
+        Err(err) => Err(err.into()),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

@@ -292,6 +292,12 @@ pub struct AnalystSpec {
     /// neutral signal with zero confidence, or `Rules`, what `method` computes instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<FallbackPolicy>,
+    /// Parameters of the seat's quantitative method, by name, e.g. `fastPeriod: 10`,
+    /// `slowPeriod: 30` for `Trend` (every name and default is in `docs/backtest.md`). A name
+    /// the methods do not know, or a value they cannot use, is refused naming it. Default:
+    /// each parameter's documented default.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, f64>,
 }
 
 /// Where pods may run, as in a PodSpec.

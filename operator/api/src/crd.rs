@@ -19,7 +19,7 @@ use kube::CustomResourceExt;
 use serde_json::Value;
 
 use super::common::QUANTITY_PATTERN;
-use super::{AgentPool, BrokerAccount, TradingStrategy};
+use super::{AgentPool, Backtest, BrokerAccount, TradingStrategy};
 
 /// How upstream's `Quantity` schema describes itself; it is recognised by this.
 const UPSTREAM_QUANTITY_DESCRIPTION: &str = "Quantity is a fixed-point representation";
@@ -32,6 +32,7 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("tradingstrategies.yaml", finish(TradingStrategy::crd())),
         ("brokeraccounts.yaml", finish(BrokerAccount::crd())),
         ("agentpools.yaml", finish(AgentPool::crd())),
+        ("backtests.yaml", finish(Backtest::crd())),
     ]
 }
 

@@ -1,4 +1,4 @@
-//! The Tradeplane API: `TradingStrategy`, `BrokerAccount` and `AgentPool` in
+//! The Tradeplane API: `TradingStrategy`, `BrokerAccount`, `AgentPool` and `Backtest` in
 //! `tradeplane.io/v1alpha1`.
 //!
 //! These types are what users write by hand and what Argo CD syncs, so they follow the
@@ -12,6 +12,7 @@
 
 pub mod agent_pool;
 pub mod alerting;
+pub mod backtest;
 pub mod broker_account;
 pub mod common;
 pub mod crd;
@@ -19,6 +20,7 @@ pub mod names;
 pub mod trading_strategy;
 
 pub use agent_pool::{AgentPool, AgentPoolSpec, AgentPoolStatus};
+pub use backtest::{Backtest, BacktestSpec, BacktestStatus};
 pub use broker_account::{BrokerAccount, BrokerAccountSpec, BrokerAccountStatus};
 pub use trading_strategy::{TradingStrategy, TradingStrategySpec, TradingStrategyStatus};
 

@@ -197,6 +197,7 @@ fn names_categories_and_subresources_are_as_documented() {
         ("TradingStrategy", "tradingstrategies", "ts", false),
         ("BrokerAccount", "brokeraccounts", "ba", false),
         ("AgentPool", "agentpools", "ap", true),
+        ("Backtest", "backtests", "bt", false),
     ];
     let crds = crd::all();
     assert_eq!(crds.len(), expected.len());
@@ -518,7 +519,10 @@ fn every_image_field_is_checked_as_an_image_reference() {
             );
         }
     }
-    assert_eq!(found, 2, "spec.image of TradingStrategy and AgentPool");
+    assert_eq!(
+        found, 4,
+        "spec.image of TradingStrategy, AgentPool, Backtest and a Backtest's template"
+    );
 }
 
 /// A pattern that also admits the empty string, as the chart's optional values are written.

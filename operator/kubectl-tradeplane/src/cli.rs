@@ -67,6 +67,8 @@ pub enum Command {
     Version(VersionArgs),
     /// A shell completion script, e.g. `kubectl tradeplane completion bash`.
     Completion(CompletionArgs),
+    /// A Backtest's result table: its best runs (or every run with --all).
+    Backtest(crate::backtest::BacktestArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -13,6 +13,7 @@
 //! runtime client; [`cluster`] the Kubernetes reads and the errors they turn into.
 
 pub mod actions;
+pub mod backtest;
 pub mod backup;
 pub mod cli;
 pub mod cluster;
@@ -58,6 +59,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Logs(args) => logs::run(&target, &args, out).await,
         Command::Report(args) => report::run(&target, &args, out).await,
         Command::Version(args) => version::run(&target, &args, out).await,
+        Command::Backtest(args) => backtest::run(&target, &args, out).await,
         Command::Completion(_) => Ok(()),
     }
 }

@@ -37,6 +37,7 @@ pub enum Component {
     Backup,
     Restore,
     Worker,
+    Backtest,
 }
 
 impl Component {
@@ -47,6 +48,7 @@ impl Component {
             Self::Backup => "backup",
             Self::Restore => "restore",
             Self::Worker => "worker",
+            Self::Backtest => "backtest",
         }
     }
 }

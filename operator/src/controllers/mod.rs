@@ -10,6 +10,7 @@
 //! transition times ([`conditions`]), and labels and content hashes ([`meta`]).
 
 pub mod agent_pool;
+pub mod backtest;
 pub mod broker_account;
 pub mod child_cache;
 pub mod children;

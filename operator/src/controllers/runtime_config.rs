@@ -41,6 +41,8 @@ pub enum ConfigProblem {
     BrokerMarketDataOnPaper { account: String },
     /// The rendered config fails the runtime's own validation: the runtime would refuse to
     /// start, so nothing is rolled out. Paths name fields of the runtime config.
+    #[error("analysts[{role}].params: {problem}")]
+    BadParams { role: String, problem: String },
     #[error("the runtime would refuse this config: {}", describe(errors))]
     Invalid { errors: Vec<runtime::ConfigError> },
 }
@@ -136,7 +138,7 @@ fn render_seat(
             })?;
         runtime::AnalystKind::Quant {
             method: quant_method(method),
-            params: Default::default(),
+            params: quant_params(seat)?,
         }
     } else {
         llm_analyst(seat, llm_providers)?
@@ -199,5 +201,32 @@ fn quant_method(method: QuantMethod) -> runtime::QuantMethod {
         QuantMethod::Momentum => runtime::QuantMethod::Momentum,
         QuantMethod::MeanReversion => runtime::QuantMethod::MeanReversion,
         QuantMethod::Volatility => runtime::QuantMethod::Volatility,
+    }
+}
+
+/// A seat's `params` as the runtime's [`runtime::QuantParams`]: the contract's own type reads
+/// them, so an unknown name or a fraction where a period is counted in bars is refused naming
+/// it. Whole numbers are written as integers first: the schema holds every value as a number,
+/// and a period is an integer in the runtime config.
+fn quant_params(seat: &AnalystSpec) -> Result<runtime::QuantParams, ConfigProblem> {
+    let object: serde_json::Map<String, serde_json::Value> = seat
+        .params
+        .iter()
+        .map(|(name, value)| (name.clone(), param_value(*value)))
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(object)).map_err(|err| {
+        ConfigProblem::BadParams {
+            role: seat.role.clone(),
+            problem: err.to_string(),
+        }
+    })
+}
+
+fn param_value(value: f64) -> serde_json::Value {
+    // Exact for every whole number a parameter can hold (periods are at most 10 000).
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        serde_json::Value::from(value as i64)
+    } else {
+        serde_json::Value::from(value)
     }
 }

@@ -17,7 +17,7 @@ use e2e::{repo_root, yaml_documents};
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
-use tradeplane_operator::api::{AgentPool, BrokerAccount, TradingStrategy};
+use tradeplane_operator::api::{AgentPool, Backtest, BrokerAccount, TradingStrategy};
 
 /// The instant the expected outputs of actions were written for: 2026-01-05T14:30:00Z.
 const PINNED: i64 = 1_767_623_400;
@@ -69,6 +69,7 @@ fn customizations() -> Vec<Customization> {
         kinds,
         [
             "tradeplane.io_AgentPool",
+            "tradeplane.io_Backtest",
             "tradeplane.io_BrokerAccount",
             "tradeplane.io_TradingStrategy"
         ],
@@ -106,6 +107,7 @@ fn fixture(customization: &Customization, path: &Path) -> Value {
         "TradingStrategy" => serde_json::from_value::<TradingStrategy>(object.clone()).err(),
         "BrokerAccount" => serde_json::from_value::<BrokerAccount>(object.clone()).err(),
         "AgentPool" => serde_json::from_value::<AgentPool>(object.clone()).err(),
+        "Backtest" => serde_json::from_value::<Backtest>(object.clone()).err(),
         other => panic!("unknown kind {other}"),
     };
     assert!(typed.is_none(), "{}: {typed:?}", path.display());
@@ -150,11 +152,11 @@ fn every_health_fixture_gets_its_status_and_message() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    // Each kind is tested in every state its script can give (an account has nothing to
-    // suspend).
-    for kind in ["TradingStrategy", "BrokerAccount", "AgentPool"] {
+    // Each kind is tested in every state its script can give (an account and a backtest have
+    // nothing to suspend).
+    for kind in ["TradingStrategy", "BrokerAccount", "AgentPool", "Backtest"] {
         for status in ["Healthy", "Progressing", "Degraded", "Suspended"] {
-            if kind == "BrokerAccount" && status == "Suspended" {
+            if ["BrokerAccount", "Backtest"].contains(&kind) && status == "Suspended" {
                 continue;
             }
             assert!(

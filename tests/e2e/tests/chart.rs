@@ -142,6 +142,10 @@ yes patch   tradingstrategies.tradeplane.io:status  W  writes status
 yes get     tradingstrategies.tradeplane.io:status  W  granted to each runtime's Role
 yes patch   brokeraccounts.tradeplane.io:status     W  writes status
 yes patch   agentpools.tradeplane.io:status         W  writes status
+yes watch   backtests.tradeplane.io                 W  reads the spec
+yes patch   backtests.tradeplane.io:status          W  writes status
+yes get     backtests.tradeplane.io:status          W  granted to each backtest run's Role
+no  patch   backtests.tradeplane.io                 W  never writes a user's spec
 yes get     secrets                                 W  reads the credential Secrets resources name
 yes watch   secrets                                 W  a rotated key rolls the pods
 yes create  secrets                                 W  writes the child Secrets
@@ -370,13 +374,14 @@ async fn installed_and_upgraded_the_charts_service_account_reconciles_every_exam
     release_ns.delete().await.unwrap();
 }
 
-/// People bound to Kubernetes' `view` in a namespace read the three kinds there; bound to
+/// People bound to Kubernetes' `view` in a namespace read the four kinds there; bound to
 /// `edit`, they change them too (the plugin's actions are spec fields). The journal's
 /// `services/proxy` is never part of what the chart aggregates into `view`.
 const VIEWER: &str = "
 yes get     tradingstrategies.tradeplane.io         W  view reads strategies
 yes list    brokeraccounts.tradeplane.io            W  view reads accounts
 yes watch   agentpools.tradeplane.io                W  view reads pools
+yes list    backtests.tradeplane.io                 W  view reads backtests
 yes get     tradingstrategies.tradeplane.io:status  W  view reads status
 no  patch   tradingstrategies.tradeplane.io         W  an action changes the spec: edit only
 no  get     services:proxy                          W  the journal is not part of view
@@ -386,6 +391,8 @@ const EDITOR: &str = "
 yes patch   tradingstrategies.tradeplane.io         W  suspend, resume, restart, switchover
 yes create  brokeraccounts.tradeplane.io            W  edit creates the kinds
 yes delete  agentpools.tradeplane.io                W  edit deletes the kinds
+yes create  backtests.tradeplane.io                 W  edit starts backtests
+no  patch   backtests.tradeplane.io:status          W  the status belongs to the operator and the runs
 no  patch   tradingstrategies.tradeplane.io:status  W  the status belongs to the operator and runtime
 yes get     services:proxy                          W  Kubernetes' own edit holds it (charts/tradeplane/README.md)
 no  patch   tradingstrategies.tradeplane.io         R  bound in one namespace only

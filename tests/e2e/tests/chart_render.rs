@@ -69,7 +69,7 @@ async fn the_charts_crds_are_the_generated_ones_annotated_to_be_kept() {
     let (source, copy) = (repo_root().join("crds"), chart_dir().join("files/crds"));
     let names = yaml_files(&source).unwrap();
     assert_eq!(names, yaml_files(&copy).unwrap(), "run `make crds`");
-    assert_eq!(names.len(), 3);
+    assert_eq!(names.len(), 4);
     for name in &names {
         let same =
             std::fs::read(source.join(name)).unwrap() == std::fs::read(copy.join(name)).unwrap();
@@ -80,7 +80,7 @@ async fn the_charts_crds_are_the_generated_ones_annotated_to_be_kept() {
     }
     let objects = rendered("{}").await;
     let crds = of_kind(&objects, "CustomResourceDefinition");
-    assert_eq!(crds.len(), 3);
+    assert_eq!(crds.len(), 4);
     for name in &names {
         let generated: Value =
             serde_yaml::from_str(&std::fs::read_to_string(source.join(name)).unwrap()).unwrap();
@@ -308,7 +308,14 @@ async fn the_rbac_names_no_wildcard_and_is_namespaced_when_namespaces_are_listed
                 }
                 assert!(!refused_resources.contains(&resource), "{text}");
                 // The operator never writes a user's spec.
-                if ["tradingstrategies", "brokeraccounts", "agentpools"].contains(&resource) {
+                if [
+                    "tradingstrategies",
+                    "brokeraccounts",
+                    "agentpools",
+                    "backtests",
+                ]
+                .contains(&resource)
+                {
                     assert_eq!(rule["verbs"], json!(["get", "list", "watch"]), "{text}");
                 }
                 // Monitoring children are read by name, applied, and deleted when alerting is
@@ -451,7 +458,12 @@ async fn people_read_the_kinds_through_view_and_change_them_through_edit_never_t
     }
     assert_eq!(
         edit["rules"][0]["resources"],
-        json!(["tradingstrategies", "brokeraccounts", "agentpools"])
+        json!([
+            "tradingstrategies",
+            "brokeraccounts",
+            "agentpools",
+            "backtests"
+        ])
     );
     for role in &roles {
         let text = role["rules"].to_string();

@@ -470,7 +470,7 @@ fn destination_volumes(
 }
 
 /// A volume of only the `items` (key, file) of Secret `secret`, readable by the pod's user.
-fn secret_items(name: &str, secret: &str, items: &[(&str, &str)]) -> Volume {
+pub(crate) fn secret_items(name: &str, secret: &str, items: &[(&str, &str)]) -> Volume {
     let mut volume = pod::secret_volume(name, secret);
     if let Some(source) = volume.secret.as_mut() {
         *source = SecretVolumeSource {
