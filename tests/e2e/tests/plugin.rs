@@ -11,7 +11,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kubectl_tradeplane::cli::ActionArgs;
 use kubectl_tradeplane::cluster::Target;
 use kubectl_tradeplane::{Error, actions, status};
-use serde_json::{Value, json};
+use serde_json::json;
 use tradeplane_operator::api::TradingStrategy;
 
 async fn create_strategy(namespace: &TestNamespace, name: &str, replicas: i32) {
