@@ -7,7 +7,6 @@
 use chrono::{DateTime, Utc};
 use tradeplane_contract::backtest_job::DataApi;
 
-use super::validate::ValidBacktest;
 use crate::api::backtest::Backtest;
 use crate::api::broker_account::{Broker, BrokerAccount, CredentialsSecretReference};
 use crate::controllers::Blocker;
@@ -82,12 +81,6 @@ pub fn check(
             .clone()
             .unwrap_or_else(|| CredentialsSecretReference::DEFAULT_SECRET_KEY_KEY.to_string()),
     }))
-}
-
-/// Gives the validated backtest its market data API: the runs' flags and the Secret to mount.
-pub fn attach(valid: &mut ValidBacktest, access: Option<ApiAccess>) {
-    valid.settings.api = access.as_ref().map(|a| a.settings.clone());
-    valid.api_access = access;
 }
 
 fn time(field: &str, text: Option<&str>) -> Result<DateTime<Utc>, Blocker> {

@@ -117,7 +117,7 @@ async fn start(
         Err(blocker) => return Ok(Err(blocker)),
     };
     match data_api::check(backtest, account.as_ref()) {
-        Ok(access) => data_api::attach(&mut valid, access),
+        Ok(access) => valid.attach_api(access),
         Err(blocker) => return Ok(Err(blocker)),
     }
     let rendered = match render::render(backtest, &valid) {

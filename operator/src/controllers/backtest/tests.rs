@@ -543,7 +543,7 @@ fn bars_from_the_data_api_mount_the_accounts_two_keys_and_the_runtime_parses_the
     let spec = backtest(api_spec("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"));
     let mut valid = validate(&spec, None, "desk", IMAGE).unwrap();
     let access = super::data_api::check(&spec, Some(&alpaca())).unwrap();
-    super::data_api::attach(&mut valid, access);
+    valid.attach_api(access);
     let children = render::render(&spec, &valid).unwrap();
     let pod = children.job.spec.unwrap().template.spec.unwrap();
     let volume = pod.volumes.unwrap().into_iter().find(|v| v.name == "data");

@@ -45,6 +45,15 @@ pub struct ValidBacktest {
     pub api_access: Option<super::data_api::ApiAccess>,
 }
 
+impl ValidBacktest {
+    /// Gives the validated backtest its market data API (from [`super::data_api::check`]):
+    /// the runs' flags and the Secret to mount.
+    pub fn attach_api(&mut self, access: Option<super::data_api::ApiAccess>) {
+        self.settings.api = access.as_ref().map(|a| a.settings.clone());
+        self.api_access = access;
+    }
+}
+
 /// The validated backtest, or what blocks it. `referenced` is the strategy `strategyRef`
 /// names, as the resolve step read it.
 pub fn validate(
