@@ -86,11 +86,15 @@ done
 # still write and read kwok-stages.yaml, with the volume stages, in the same cache.)
 stages=$bin/../kwok-node-pod-stages.yaml
 src=$(GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+# A temporary file of this run's own: tests start private clusters side by side, and two
+# runs sharing one name raced (the second `mv` found the file gone).
+tmp=$(mktemp "$stages.XXXXXX")
 for s in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
   pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
   cat "$src/kustomize/stage/$s.yaml"
   echo "---"
-done > "$stages.tmp"
-mv "$stages.tmp" "$stages"
+done > "$tmp"
+chmod 644 "$tmp"
+mv "$tmp" "$stages"
 [ $n -gt 0 ] && log "done in $((SECONDS - started_all))s"
 echo "$bin"
