@@ -358,9 +358,11 @@ fn backups(view: &StatusView, now: DateTime<Utc>, lines: &mut Vec<String>) {
 
 /// Conditions in a state that needs attention: `Stalled`/`Reconciling`/`UpgradePending`
 /// when True, the others when False or Unknown.
+/// Whether a condition is worth a line: most say something good when True; these say
+/// something is going on (or wrong) when True, and are fine when False.
 fn not_fine(type_: &str, status: &str) -> bool {
     match type_ {
-        "Stalled" | "Reconciling" | "UpgradePending" => status == "True",
+        "Stalled" | "Reconciling" | "UpgradePending" | "FailingOver" => status == "True",
         _ => status != "True",
     }
 }

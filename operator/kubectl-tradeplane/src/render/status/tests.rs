@@ -94,3 +94,15 @@ fn the_json_view_carries_the_strategy_and_the_journal() {
     assert_eq!(json["runtime"]["answered"]["summary"]["strategy"], "momo");
     assert_eq!(json["replicas"][0]["leader"], true);
 }
+
+#[test]
+fn conditions_that_warn_when_true_are_listed_only_then() {
+    assert!(
+        !not_fine("FailingOver", "False"),
+        "no failover going on is fine"
+    );
+    assert!(not_fine("FailingOver", "True"));
+    assert!(!not_fine("UpgradePending", "False"));
+    assert!(not_fine("BrokerReady", "False"));
+    assert!(!not_fine("Ready", "True"));
+}
