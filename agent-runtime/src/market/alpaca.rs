@@ -91,17 +91,41 @@ impl AlpacaMarketData {
         let url = format!("{}/v2/stocks/{}/bars", self.base_url, symbol);
         let start =
             (Utc::now() - self.lookback(limit)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let limit_text = limit.to_string();
+        let query = [
+            ("timeframe", self.timeframe.as_str()),
+            ("limit", limit_text.as_str()),
+            ("sort", "desc"),
+            ("start", start.as_str()),
+        ];
+        let page = self.page(&url, &query).await?;
+        let mut bars: Vec<Bar> = page
+            .bars
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| b.into_bar(symbol))
+            .collect();
+        bars.sort_by_key(|bar| bar.time);
+        bars.dedup_by_key(|bar| bar.time);
+        let excess = bars.len().saturating_sub(limit);
+        Ok(bars.split_off(excess))
+    }
+}
+
+impl AlpacaMarketData {
+    /// One page of the bars endpoint: the request with the account's keys, a non-2xx answer
+    /// as `Status` with the start of its body.
+    async fn page<Q: serde::Serialize + ?Sized>(
+        &self,
+        url: &str,
+        query: &Q,
+    ) -> Result<BarsPage, MarketDataError> {
         let response = self
             .client
-            .get(&url)
+            .get(url)
             .header("APCA-API-KEY-ID", &self.key_id)
             .header("APCA-API-SECRET-KEY", &self.secret_key)
-            .query(&[
-                ("timeframe", self.timeframe.as_str()),
-                ("limit", &limit.to_string()),
-                ("sort", "desc"),
-                ("start", &start),
-            ])
+            .query(query)
             .send()
             .await
             .map_err(|e| MarketDataError::Http(e.to_string()))?;
@@ -113,32 +137,12 @@ impl AlpacaMarketData {
                 body: body.chars().take(300).collect(),
             });
         }
-        let page: BarsPage = response
+        response
             .json()
             .await
-            .map_err(|e| MarketDataError::Http(e.to_string()))?;
-        let mut bars: Vec<Bar> = page
-            .bars
-            .unwrap_or_default()
-            .into_iter()
-            .map(|b| Bar {
-                symbol: symbol.to_string(),
-                time: b.t,
-                open: b.o,
-                high: b.h,
-                low: b.l,
-                close: b.c,
-                volume: b.v,
-            })
-            .collect();
-        bars.sort_by_key(|bar| bar.time);
-        bars.dedup_by_key(|bar| bar.time);
-        let excess = bars.len().saturating_sub(limit);
-        Ok(bars.split_off(excess))
+            .map_err(|e| MarketDataError::Http(e.to_string()))
     }
-}
 
-impl AlpacaMarketData {
     /// Every bar of `symbol` from `start` to `end`, oldest first, page by page (a backtest's
     /// history); each page goes to `page` as it arrives, so memory holds one page at most.
     pub async fn history(
@@ -162,27 +166,7 @@ impl AlpacaMarketData {
             if let Some(token) = &token {
                 query.push(("page_token", token.clone()));
             }
-            let response = self
-                .client
-                .get(&url)
-                .header("APCA-API-KEY-ID", &self.key_id)
-                .header("APCA-API-SECRET-KEY", &self.secret_key)
-                .query(&query)
-                .send()
-                .await
-                .map_err(|e| MarketDataError::Http(e.to_string()))?;
-            let status = response.status();
-            if !status.is_success() {
-                let body = response.text().await.unwrap_or_default();
-                return Err(MarketDataError::Status {
-                    status: status.as_u16(),
-                    body: body.chars().take(300).collect(),
-                });
-            }
-            let answer: BarsPage = response
-                .json()
-                .await
-                .map_err(|e| MarketDataError::Http(e.to_string()))?;
+            let answer = self.page(&url, &query).await?;
             let bars = answer.bars.unwrap_or_default();
             page(bars.into_iter().map(|b| b.into_bar(symbol)).collect())?;
             match answer.next_page_token {
