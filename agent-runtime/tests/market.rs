@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use agent_runtime::market::csv::{BarSet, load, parse_into, write_long};
+use agent_runtime::market::csv::{BarSet, load, parse_into, parse_time, write_long};
 use agent_runtime::market::{AlpacaMarketData, MarketData, MarketDataError, ReplayFeed, synthetic};
 use chrono::Utc;
 use standins::alpaca::{AlpacaStandin, StandinBar};
@@ -305,4 +305,56 @@ async fn alpaca_client_reads_the_latest_bars_from_the_standin() {
         Err(MarketDataError::Status { status, .. }) => assert_eq!(status, 401),
         other => panic!("expected a 401, got {other:?}"),
     }
+}
+
+/// chrono's own reading of the layouts `parse_time` accepts, tried the slow way.
+fn chrono_time(text: &str) -> Option<chrono::DateTime<Utc>> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(time) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(time.and_utc());
+        }
+    }
+    Some(
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)?
+            .and_utc(),
+    )
+}
+
+#[test]
+fn times_read_the_fast_way_match_chrono() {
+    let texts = [
+        "2024-01-02",
+        "1000-01-01",
+        "2024-02-29",
+        "2023-02-29",
+        "2024-13-01",
+        "2024-00-10",
+        "2024-1-02",
+        "2024/01/02",
+        "2024-01-02T09:30:00",
+        "2024-01-02 09:30:00",
+        "2024-01-02T09:30:00Z",
+        "2024-01-02 23:59:59Z",
+        "2024-01-02T24:00:00",
+        "2024-01-02T09:60:00",
+        "2024-01-02T09:30:00.250",
+        "2024-01-02T09:30:00+02:00",
+        "2024-01-02x09:30:00",
+        "2024-01-02T09-30-00",
+        "2024-01-02T09:30:0a",
+        "+024-01-02",
+        "",
+        "yesterday",
+    ];
+    for text in texts {
+        assert_eq!(parse_time(text), chrono_time(text), "{text:?}");
+    }
+    assert!(parse_time("2024-01-02T09:30:00Z").is_some());
+    assert!(parse_time("2023-02-29").is_none());
 }
