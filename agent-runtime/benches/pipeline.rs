@@ -173,7 +173,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_default();
     let snapshot = Snapshot {
         symbol: "AAPL".into(),
-        bars,
+        bars: bars.into(),
         position: None,
     };
     let iterations = 20_000;

@@ -22,7 +22,7 @@ fn metrics() -> LlmMetrics {
 fn snapshot_of(symbol: &str) -> Snapshot {
     let mut snapshot = snapshot();
     snapshot.symbol = symbol.into();
-    for bar in &mut snapshot.bars {
+    for bar in snapshot.bars.iter_mut() {
         bar.symbol = symbol.into();
     }
     snapshot.position = None;

@@ -172,12 +172,12 @@ async fn a_seat_fed_bar_by_bar_reports_what_a_fresh_analysis_of_the_window_does(
         let seat = quant_analyst("seat", method);
         for end in 1..=all.bars.len() {
             let window = Snapshot {
-                bars: all.bars[end.saturating_sub(60)..end].to_vec(),
+                bars: all.bars[end.saturating_sub(60)..end].to_vec().into(),
                 ..all.clone()
             };
             let incremental = seat.analyze(&window).await;
             let from_start = Snapshot {
-                bars: all.bars[..end].to_vec(),
+                bars: all.bars[..end].to_vec().into(),
                 ..all.clone()
             };
             let fresh = analyze("seat", method, &from_start);
@@ -210,7 +210,7 @@ async fn a_quiet_seat_reports_the_same_signal_and_confidence_without_the_text() 
         );
         for end in 1..=all.bars.len() {
             let window = Snapshot {
-                bars: all.bars[end.saturating_sub(60)..end].to_vec(),
+                bars: all.bars[end.saturating_sub(60)..end].to_vec().into(),
                 ..all.clone()
             };
             let (said, kept) = (loud.analyze(&window).await, quiet.analyze(&window).await);

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use crate::domain::Bar;
+use crate::domain::{Bar, BarWindow};
 use crate::market::{MarketData, MarketDataError};
 
 pub struct WindowFeed {
@@ -78,7 +78,7 @@ impl MarketData for WindowFeed {
         &'a self,
         symbol: &'a str,
         limit: usize,
-        into: &'a mut Vec<Bar>,
+        into: &'a mut BarWindow,
     ) -> BoxFuture<'a, Result<(), MarketDataError>> {
         let state = self
             .state
@@ -86,13 +86,8 @@ impl MarketData for WindowFeed {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match state.bars.get(symbol) {
             Some(ring) => {
-                let skip = ring.len().saturating_sub(limit);
                 let (front, back) = ring.as_slices();
-                let (front, back) = match front.len().checked_sub(skip) {
-                    Some(_) => (&front[skip..], back),
-                    None => (&front[..0], &back[skip - front.len()..]),
-                };
-                copy_window(into, front, back);
+                into.follow(front, back, limit);
             }
             None => into.clear(),
         }
@@ -102,15 +97,4 @@ impl MarketData for WindowFeed {
     fn clock(&self) -> Option<DateTime<Utc>> {
         self.state.lock().ok()?.now
     }
-}
-
-/// Makes `into` the bars of `front` then `back`, reusing `into`'s bars and their symbols'
-/// buffers (`Bar::clone_from`).
-fn copy_window(into: &mut Vec<Bar>, front: &[Bar], back: &[Bar]) {
-    into.truncate(front.len() + back.len());
-    let mut source = front.iter().chain(back);
-    for (to, from) in into.iter_mut().zip(&mut source) {
-        to.clone_from(from);
-    }
-    into.extend(source.cloned());
 }

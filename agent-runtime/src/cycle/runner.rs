@@ -28,6 +28,7 @@ use crate::agents::quant::MIN_HISTORY;
 use crate::agents::{Analyst, Snapshot};
 use crate::config::{Identity, TradingStateWatch};
 use crate::decision::PortfolioManager;
+use crate::domain::BarWindow;
 use crate::leadership::Leadership;
 use crate::market::MarketData;
 use crate::metrics::Metrics;
@@ -189,7 +190,7 @@ impl CycleRunnerBuilder {
             .iter()
             .map(|symbol| Snapshot {
                 symbol: symbol.clone(),
-                bars: Vec::new(),
+                bars: BarWindow::default(),
                 position: None,
             })
             .collect();

@@ -14,7 +14,7 @@ mod spend;
 mod window;
 
 pub use llm_event::LlmEvent;
-pub use snapshot::Snapshot;
+pub use snapshot::{BarWindow, Snapshot};
 pub use spend::{LlmCall, SpendLedger};
 pub use window::DataWindow;
 

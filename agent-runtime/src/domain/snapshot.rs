@@ -1,6 +1,8 @@
 //! What an analyst sees of one symbol at decision time: the input of every analyst, of the
 //! debate and of the cycle's ports, so it lives with the other domain types.
 
+use std::ops::{Deref, DerefMut};
+
 use super::{Bar, Position};
 
 /// What an analyst sees of one symbol at decision time.
@@ -8,7 +10,7 @@ use super::{Bar, Position};
 pub struct Snapshot {
     pub symbol: String,
     /// Oldest first; the last bar is the latest price.
-    pub bars: Vec<Bar>,
+    pub bars: BarWindow,
     /// The strategy's current position in the symbol, if any.
     pub position: Option<Position>,
 }
@@ -17,5 +19,199 @@ impl Snapshot {
     /// Close of the latest bar.
     pub fn last_price(&self) -> Option<f64> {
         self.bars.last().map(|bar| bar.close)
+    }
+}
+
+/// The latest bars of one symbol, oldest first, read as a slice.
+///
+/// A cycle's window moves forward by a bar or two while it keeps tens of them. Copying the
+/// whole window each cycle costs more than everything else a backtest does per bar, so the
+/// window slides instead: a new bar is appended, the oldest is only marked gone, and the
+/// gone ones are dropped in one move once they are as many as the live ones — each bar is
+/// moved at most once more, however long the run.
+#[derive(Clone, Debug, Default)]
+pub struct BarWindow {
+    buffer: Vec<Bar>,
+    /// Bars before this index have left the window.
+    start: usize,
+}
+
+impl Deref for BarWindow {
+    type Target = [Bar];
+
+    fn deref(&self) -> &[Bar] {
+        &self.buffer[self.start..]
+    }
+}
+
+impl DerefMut for BarWindow {
+    fn deref_mut(&mut self) -> &mut [Bar] {
+        &mut self.buffer[self.start..]
+    }
+}
+
+impl PartialEq for BarWindow {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl From<Vec<Bar>> for BarWindow {
+    fn from(buffer: Vec<Bar>) -> Self {
+        Self { buffer, start: 0 }
+    }
+}
+
+impl FromIterator<Bar> for BarWindow {
+    fn from_iter<I: IntoIterator<Item = Bar>>(bars: I) -> Self {
+        Vec::from_iter(bars).into()
+    }
+}
+
+impl BarWindow {
+    pub fn clear(&mut self) {
+        self.buffer.clear();
+        self.start = 0;
+    }
+
+    /// Appends `bar`, the oldest bar leaving when the window already holds `limit`.
+    pub fn push(&mut self, bar: Bar, limit: usize) {
+        let limit = limit.max(1);
+        self.start += (self.len() + 1).saturating_sub(limit);
+        if self.start >= limit {
+            self.buffer.drain(..self.start);
+            self.start = 0;
+        }
+        self.buffer.push(bar);
+    }
+
+    /// Makes the window the last `limit` bars of `front` followed by `back` (a ring's two
+    /// halves, oldest first). When the window already ends with a bar of theirs and holds
+    /// all it can of what comes before, only the bars after it are copied; otherwise the
+    /// window is rebuilt from them.
+    pub fn follow(&mut self, front: &[Bar], back: &[Bar], limit: usize) {
+        let total = front.len() + back.len();
+        let unseen = self.unseen_in(front, back);
+        // Everything before the window's last bar that fits must be in the window already.
+        match unseen {
+            Some(unseen) if self.len() >= limit.min(total - unseen) => {
+                let skip = total - unseen;
+                let source = front.iter().chain(back).skip(skip);
+                for bar in source {
+                    self.push(bar.clone(), limit);
+                }
+                // The last `limit` bars, or all of them when they are fewer.
+                self.start += self.len().saturating_sub(limit.min(total));
+            }
+            _ => {
+                self.clear();
+                let skip = total.saturating_sub(limit);
+                self.buffer
+                    .extend(front.iter().chain(back).skip(skip).cloned());
+            }
+        }
+    }
+
+    /// How many bars of `front` then `back` come after the window's last bar, when that bar
+    /// is one of theirs (same time); `None` when it is not, or the window is empty.
+    fn unseen_in(&self, front: &[Bar], back: &[Bar]) -> Option<usize> {
+        let last = self.last()?.time;
+        // The halves are one sorted run, so the bars at or before `last` are a prefix of it.
+        let seen = front.partition_point(|bar| bar.time <= last)
+            + back.partition_point(|bar| bar.time <= last);
+        let at = match seen.checked_sub(1)? {
+            i if i < front.len() => &front[i],
+            i => &back[i - front.len()],
+        };
+        (at.time == last).then(|| front.len() + back.len() - seen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+
+    fn bar(day: i64) -> Bar {
+        Bar {
+            symbol: "SPY".into(),
+            time: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + Duration::days(day),
+            open: day as f64,
+            high: day as f64,
+            low: day as f64,
+            close: day as f64,
+            volume: 0.0,
+        }
+    }
+
+    fn last_of(ring: &VecDeque<Bar>, limit: usize) -> Vec<Bar> {
+        ring.iter()
+            .skip(ring.len().saturating_sub(limit))
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn following_a_ring_gives_its_latest_bars_and_keeps_the_buffer_bounded() {
+        for (ring_size, limit, step) in [(5, 5, 1), (8, 5, 1), (5, 8, 2), (30, 30, 3), (3, 1, 1)] {
+            let mut ring = VecDeque::with_capacity(ring_size);
+            let mut window = BarWindow::default();
+            for day in 0..200 {
+                if ring.len() == ring_size {
+                    ring.pop_front();
+                }
+                ring.push_back(bar(day));
+                if day % step != 0 {
+                    continue;
+                }
+                let (front, back) = ring.as_slices();
+                window.follow(front, back, limit);
+                assert_eq!(
+                    *window,
+                    *last_of(&ring, limit),
+                    "ring {ring_size} limit {limit} day {day}"
+                );
+                assert!(
+                    window.buffer.len() <= 2 * limit + step as usize,
+                    "{}",
+                    window.buffer.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_source_that_does_not_continue_the_window_replaces_it() {
+        let mut window: BarWindow = (10..15).map(bar).collect();
+        let earlier: Vec<Bar> = (0..4).map(bar).collect();
+        window.follow(&earlier, &[], 3);
+        assert_eq!(*window, earlier[1..]);
+        // A bar the window does not hold (day 2.5 does not exist in it) at the same place.
+        let mut odd = bar(3);
+        odd.time += Duration::hours(1);
+        let other = vec![bar(1), bar(2), odd, bar(4)];
+        window.follow(&other, &[], 3);
+        assert_eq!(*window, other[1..]);
+    }
+
+    #[test]
+    fn a_short_window_is_filled_from_the_bars_before_its_last() {
+        let mut window: BarWindow = vec![bar(4)].into();
+        let source: Vec<Bar> = (0..6).map(bar).collect();
+        window.follow(&source, &[], 4);
+        assert_eq!(*window, source[2..]);
+    }
+
+    #[test]
+    fn push_drops_the_oldest_at_the_limit() {
+        let mut window = BarWindow::default();
+        for day in 0..10 {
+            window.push(bar(day), 3);
+        }
+        assert_eq!(*window, (7..10).map(bar).collect::<Vec<_>>());
+        assert!(window.buffer.len() <= 7);
     }
 }

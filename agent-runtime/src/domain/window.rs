@@ -105,7 +105,7 @@ mod tests {
         );
         let empty = Snapshot {
             symbol: "AAPL".into(),
-            bars: Vec::new(),
+            bars: Default::default(),
             position: None,
         };
         assert!(DataWindow::of(&empty).is_none());

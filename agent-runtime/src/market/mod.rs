@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use crate::domain::Bar;
+use crate::domain::{Bar, BarWindow};
 
 pub use alpaca::AlpacaMarketData;
 pub use replay::ReplayFeed;
@@ -64,16 +64,16 @@ pub trait MarketData: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<Bar>, MarketDataError>>;
 
     /// [`latest_bars`](Self::latest_bars) written over `into` (last cycle's bars). A source
-    /// that holds its bars in memory copies them into `into`'s buffers, so a cycle allocates
-    /// no window; the others replace it.
+    /// that holds its bars in memory slides `into` forward by the bars it lacks
+    /// ([`BarWindow::follow`]), so a cycle copies no window; the others replace it.
     fn latest_bars_into<'a>(
         &'a self,
         symbol: &'a str,
         limit: usize,
-        into: &'a mut Vec<Bar>,
+        into: &'a mut BarWindow,
     ) -> BoxFuture<'a, Result<(), MarketDataError>> {
         async move {
-            *into = self.latest_bars(symbol, limit).await?;
+            *into = self.latest_bars(symbol, limit).await?.into();
             Ok(())
         }
         .boxed()

@@ -87,7 +87,7 @@ impl PoolClient {
             strategy: self.strategy.clone(),
             strategy_budget_usd: self.budget_usd,
             symbol: snapshot.symbol.clone(),
-            bars: snapshot.bars.clone(),
+            bars: snapshot.bars.to_vec(),
             position: snapshot.position.clone(),
         };
         let deadline = Instant::now() + self.timeout;

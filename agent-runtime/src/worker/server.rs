@@ -143,7 +143,7 @@ impl Worker {
     async fn analyze(&self, request: AnalysisRequest) -> AnalysisResponse {
         let snapshot = Snapshot {
             symbol: request.symbol,
-            bars: request.bars,
+            bars: request.bars.into(),
             position: request.position,
         };
         let day = chrono::Utc::now().date_naive();

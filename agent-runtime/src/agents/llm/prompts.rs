@@ -230,7 +230,7 @@ mod tests {
     fn an_empty_snapshot_still_makes_a_prompt() {
         let snapshot = Snapshot {
             symbol: "BTC/USD".into(),
-            bars: vec![],
+            bars: Default::default(),
             position: None,
         };
         let prompt = analyst_user_prompt("x", &snapshot);
