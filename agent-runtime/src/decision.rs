@@ -18,7 +18,6 @@
 //! bearish closes the position. Trimming on weaker bullish conviction is left to the risk
 //! limits and the stop loss.
 
-use std::collections::HashMap;
 
 use crate::agents::quant::VOLATILITY_SOURCE;
 use crate::config::{AnalystConfig, DecisionConfig};
@@ -47,7 +46,9 @@ pub struct DecisionInput<'a> {
 #[derive(Clone, Debug)]
 pub struct PortfolioManager {
     config: DecisionConfig,
-    weights: HashMap<String, f64>,
+    /// Each seat's weight by role. A list: a strategy has a handful of seats, and a scan
+    /// of them is cheaper than hashing the role once per report per bar.
+    weights: Vec<(String, f64)>,
     /// Whether decisions carry their rationale (see [`quiet`](Self::quiet)).
     explain: bool,
 }
@@ -112,9 +113,10 @@ impl PortfolioManager {
             }
             let weight = self
                 .weights
-                .get(&report.role)
-                .copied()
-                .unwrap_or(1.0)
+                .iter()
+                .rev() // as a map built from the list would: the last entry of a role counts
+                .find(|(role, _)| *role == report.role)
+                .map_or(1.0, |(_, weight)| *weight)
                 .max(0.0);
             if self.explain {
                 parts.push(

@@ -30,6 +30,19 @@ pub trait Analyst: Send + Sync {
     /// Reads the snapshot and reports; never fails (see the module docs).
     fn analyze<'a>(&'a self, snapshot: &'a Snapshot) -> BoxFuture<'a, AnalystReport>;
 
+    /// The report at once, for a seat that computes it in-process without waiting on
+    /// anything (the quant seats); `None` for the others, which the cycle awaits. A backtest
+    /// runs one cycle per bar, and building and polling a future per seat per bar cost more
+    /// than the quant seats' arithmetic.
+    fn analyze_at_once(&self, _snapshot: &Snapshot) -> Option<AnalystReport> {
+        None
+    }
+
+    /// Whether [`analyze_at_once`](Self::analyze_at_once) always answers.
+    fn answers_at_once(&self) -> bool {
+        false
+    }
+
     /// The report and what happened on the way to it ([`LlmEvent`]s: retries, budgets,
     /// fallbacks), for the journal. Analysts that call nothing have no events.
     fn analyze_detailed<'a>(&'a self, snapshot: &'a Snapshot) -> BoxFuture<'a, Analysis> {

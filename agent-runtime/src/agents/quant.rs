@@ -208,6 +208,14 @@ impl Analyst for QuantAnalyst {
         futures::future::ready(self.analyze_now(snapshot)).boxed()
     }
 
+    fn analyze_at_once(&self, snapshot: &Snapshot) -> Option<AnalystReport> {
+        Some(self.analyze_now(snapshot))
+    }
+
+    fn answers_at_once(&self) -> bool {
+        true
+    }
+
     /// Read from the symbol's rolling state when it has seen exactly this snapshot (the
     /// cycle asks right after the analysis); otherwise computed from the snapshot alone.
     fn indicators(&self, snapshot: &Snapshot) -> BTreeMap<String, f64> {

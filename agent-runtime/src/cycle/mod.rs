@@ -30,7 +30,7 @@ use crate::broker::order_id::client_order_id;
 use crate::config::{Identity, TradingStateWatch};
 use crate::decision::{DecisionInput, PortfolioManager};
 use crate::domain::{
-    Action, DataWindow, Decision, OrderRequest, OrderStatus, PositionCorrection, Side,
+    Action, AnalystReport, DataWindow, Decision, OrderRequest, OrderStatus, PositionCorrection, Side,
 };
 use crate::leadership::Leadership;
 use crate::market::MarketData;
@@ -107,20 +107,28 @@ pub struct CycleRunner {
     windows: Vec<Snapshot>,
 }
 
-/// The cycle id for a cycle at `time`: the same slot always gets the same id.
+/// The cycle id for a cycle at `time`: the same slot always gets the same id,
+/// `%Y%m%dT%H%M%SZ` (years 0–9999).
 pub fn cycle_id(time: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
-    // `%Y%m%dT%H%M%SZ`, written directly: a backtest makes one per bar, and chrono's
-    // formatter parses its pattern every time.
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        time.year(),
-        time.month(),
-        time.day(),
-        time.hour(),
-        time.minute(),
-        time.second()
-    )
+    // Written digit by digit: a backtest makes one per bar, and the formatting machinery
+    // (chrono's or `format!`'s) cost more than the string.
+    fn push_digits(id: &mut String, value: u32, width: u32) {
+        for place in (0..width).rev() {
+            let digit = value / 10u32.pow(place) % 10;
+            id.push(char::from(b'0' + digit as u8));
+        }
+    }
+    let mut id = String::with_capacity(16);
+    push_digits(&mut id, time.year().clamp(0, 9999) as u32, 4);
+    push_digits(&mut id, time.month(), 2);
+    push_digits(&mut id, time.day(), 2);
+    id.push('T');
+    push_digits(&mut id, time.hour(), 2);
+    push_digits(&mut id, time.minute(), 2);
+    push_digits(&mut id, time.second(), 2);
+    id.push('Z');
+    id
 }
 
 /// The `Cycle` entry that ends a cycle at `now` with `result`.
@@ -272,9 +280,18 @@ impl CycleRunner {
         account: &AccountState,
     ) -> Result<Vec<Decision>, CycleError> {
         let windowed = self.journal.keeps(Routine::Decision);
-        let analyses =
+        let analyses = if self.analysis_waits() {
             futures::future::join_all(snapshots.iter().map(|s| self.analyze(s, account, windowed)))
-                .await;
+                .await
+        } else {
+            // Nothing to overlap: one symbol after the other, without holding every symbol's
+            // analysis future side by side.
+            let mut analyses = Vec::with_capacity(snapshots.len());
+            for snapshot in snapshots {
+                analyses.push(self.analyze(snapshot, account, windowed).await);
+            }
+            analyses
+        };
         let mut decisions = Vec::with_capacity(analyses.len());
         for (snapshot, (decision, events, window)) in snapshots.iter().zip(analyses) {
             self.metrics.hot.decision(decision.action).inc();
@@ -377,6 +394,7 @@ impl CycleRunner {
     /// reused); a symbol without bars this cycle is left with none.
     async fn read_windows(&self, windows: &mut [Snapshot]) {
         let history = self.window();
+        let symbols = windows.len();
         let fetches = windows.iter_mut().map(|window| async move {
             let symbol = window.symbol.as_str();
             let read = self.market.latest_bars_into(symbol, history, &mut window.bars).await;
@@ -390,7 +408,17 @@ impl CycleRunner {
                 }
             }
         });
-        futures::future::join_all(fetches).await;
+        match symbols {
+            // One symbol: nothing to overlap, so no list of futures to build.
+            1 => {
+                for fetch in fetches {
+                    fetch.await;
+                }
+            }
+            _ => {
+                futures::future::join_all(fetches).await;
+            }
+        }
     }
 
     /// The decision for one symbol, the LLM events on the way to it (in-process seats, the
@@ -402,9 +430,8 @@ impl CycleRunner {
         account: &AccountState,
         windowed: bool,
     ) -> (Decision, Vec<LlmEvent>, Option<DataWindow>) {
-        let local =
-            futures::future::join_all(self.analysts.iter().map(|a| a.analyze_detailed(snapshot)));
-        let (local, pooled) = match &self.pool {
+        let local = self.seat_reports(snapshot);
+        let ((mut reports, mut events), pooled) = match &self.pool {
             Some(pool) => {
                 let (local, pooled) =
                     futures::future::join(local, pool.reports_or_hold(snapshot)).await;
@@ -424,12 +451,6 @@ impl CycleRunner {
                     .collect();
                 window
             });
-        let mut reports = Vec::with_capacity(local.len());
-        let mut events = Vec::new();
-        for analysis in local {
-            reports.push(analysis.report);
-            events.extend(analysis.events);
-        }
         if let Some(pooled) = pooled {
             reports.extend(pooled.reports);
             events.extend(pooled.events);
@@ -455,6 +476,41 @@ impl CycleRunner {
         reports.extend(debate);
         let decision = verdict.into_decision(&snapshot.symbol, reports);
         (decision, events, window)
+    }
+
+    /// Whether an analysis may wait on something (a provider, the pool, a debate), so the
+    /// symbols' analyses are worth running concurrently.
+    fn analysis_waits(&self) -> bool {
+        self.pool.is_some()
+            || self.debate.is_some()
+            || self.analysts.iter().any(|analyst| !analyst.answers_at_once())
+    }
+
+    /// The in-process seats' reports in config order, and their LLM events: the seats that
+    /// answer at once first (no future is built for them), then the others, awaited together.
+    async fn seat_reports(&self, snapshot: &Snapshot) -> (Vec<AnalystReport>, Vec<LlmEvent>) {
+        // Room for the pool's reports is not known; the debate's conclusion is one more.
+        let mut reports = Vec::with_capacity(self.analysts.len() + 1);
+        let mut waiting = Vec::new();
+        for (seat, analyst) in self.analysts.iter().enumerate() {
+            match analyst.analyze_at_once(snapshot) {
+                Some(report) => reports.push(report),
+                None => waiting.push(seat),
+            }
+        }
+        let mut events = Vec::new();
+        if waiting.is_empty() {
+            return (reports, events);
+        }
+        let analyses =
+            futures::future::join_all(waiting.iter().map(|&i| self.analysts[i].analyze_detailed(snapshot)))
+                .await;
+        // Ascending seats: each lands where config order puts it.
+        for (seat, analysis) in waiting.into_iter().zip(analyses) {
+            reports.insert(seat, analysis.report);
+            events.extend(analysis.events);
+        }
+        (reports, events)
     }
 
     async fn execute(
@@ -709,5 +765,19 @@ impl CycleRunner {
             return Ok(());
         }
         self.record(build()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn cycle_ids_read_as_chrono_writes_them() {
+        let start = Utc.with_ymd_and_hms(999, 12, 31, 23, 59, 59).unwrap();
+        for step in [0, 1, 59, 3_599, 86_399, 86_400 * 400 + 7, 86_400 * 365 * 1100] {
+            let time = start + Duration::seconds(step);
+            assert_eq!(super::cycle_id(time), time.format("%Y%m%dT%H%M%SZ").to_string());
+        }
     }
 }

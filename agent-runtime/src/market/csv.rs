@@ -147,28 +147,37 @@ impl Columns {
         record: &::csv::StringRecord,
         default_symbol: Option<&str>,
     ) -> Result<Bar, String> {
-        let field = |i: usize| record.get(i).unwrap_or("");
+        self.bar_of(|i| Ok(record.get(i).unwrap_or("")), default_symbol)
+    }
+
+    /// [`bar`](Self::bar) of a row whose field `i` is `field(i)` (an empty one when the row
+    /// has none), for readers that keep rows as raw bytes.
+    pub(super) fn bar_of<'r>(
+        &self,
+        field: impl Fn(usize) -> Result<&'r str, String>,
+        default_symbol: Option<&str>,
+    ) -> Result<Bar, String> {
         let number = |i: usize, name: &str| -> Result<f64, String> {
-            field(i)
-                .parse::<f64>()
+            let text = field(i)?;
+            text.parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite())
-                .ok_or_else(|| format!("{name} {:?} is not a number", field(i)))
+                .ok_or_else(|| format!("{name} {text:?} is not a number"))
         };
         let symbol = match self.symbol {
-            Some(i) => field(i).to_string(),
+            Some(i) => field(i)?.to_string(),
             None => default_symbol.unwrap_or_default().to_string(),
         };
+        let time = field(self.time.index)?;
         let bar = Bar {
             symbol,
-            time: parse_time(field(self.time.index))
-                .ok_or_else(|| self.time.not_a_time(field(self.time.index)))?,
+            time: parse_time(time).ok_or_else(|| self.time.not_a_time(time))?,
             open: number(self.open, "open")?,
             high: number(self.high, "high")?,
             low: number(self.low, "low")?,
             close: number(self.close, "close")?,
             volume: match self.volume {
-                Some(i) if !field(i).is_empty() => number(i, "volume")?,
+                Some(i) if !field(i)?.is_empty() => number(i, "volume")?,
                 _ => 0.0,
             },
         };

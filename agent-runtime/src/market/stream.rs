@@ -30,7 +30,8 @@ struct FileStream {
     reader: ::csv::Reader<BufReader<File>>,
     columns: Columns,
     default_symbol: Option<String>,
-    record: ::csv::StringRecord,
+    /// Raw: fields are trimmed and checked as UTF-8 only when read (see `Columns::bar_of`).
+    record: ::csv::ByteRecord,
     /// The row read ahead: the next bar this file gives.
     head: Option<Bar>,
     /// The time of the file's previous row, so time never goes backwards within a file.
@@ -42,7 +43,7 @@ impl FileStream {
         let origin = path.display().to_string();
         let file = File::open(path).map_err(|e| read_error(&origin, e))?;
         let mut reader = ::csv::ReaderBuilder::new()
-            .trim(::csv::Trim::All)
+            .trim(::csv::Trim::Headers)
             .from_reader(BufReader::new(file));
         let mut headers = reader
             .headers()
@@ -61,7 +62,7 @@ impl FileStream {
             reader,
             columns,
             default_symbol,
-            record: ::csv::StringRecord::new(),
+            record: ::csv::ByteRecord::new(),
             head: None,
             previous: None,
         })
@@ -70,7 +71,7 @@ impl FileStream {
     /// Reads the next row into `head` (none at the end), with its line; an error names it.
     fn advance(&mut self) -> Result<Option<u64>, MarketDataError> {
         self.head = None;
-        let more = self.reader.read_record(&mut self.record).map_err(|e| {
+        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
             parse_error(&self.origin, line, e.to_string())
         })?;
@@ -80,7 +81,7 @@ impl FileStream {
         let line = self.record.position().map_or(0, |p| p.line());
         let bar = self
             .columns
-            .bar(&self.record, self.default_symbol.as_deref())
+            .bar_of(|i| text_field(&self.record, i), self.default_symbol.as_deref())
             .map_err(|message| parse_error(&self.origin, line, message))?;
         if let Some(previous) = self.previous.filter(|p| bar.time < *p) {
             let message = format!("time {} is before the previous row's {previous}", bar.time);
@@ -90,6 +91,13 @@ impl FileStream {
         self.head = Some(bar);
         Ok(Some(line))
     }
+}
+
+/// Field `i` of a raw row, trimmed as the other readers trim theirs; a missing field is
+/// empty, and one that is not UTF-8 is an error naming its column.
+fn text_field(record: &::csv::ByteRecord, i: usize) -> Result<&str, String> {
+    let bytes = record.get(i).unwrap_or_default().trim_ascii();
+    std::str::from_utf8(bytes).map_err(|_| format!("column {} is not UTF-8 text", i + 1))
 }
 
 /// Where a symbol's series got to, for the per-symbol checks.
