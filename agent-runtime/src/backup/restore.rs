@@ -238,6 +238,12 @@ impl Download {
             decoder.hash_only(&chunk);
         }
         let (sha256, size) = decoder.file_figures();
+        self.compared(problem, &sha256, size)
+    }
+
+    /// A decoding `problem` of a file whose bytes hash to `sha256`: a checksum error first
+    /// when the file is not the one the manifest describes.
+    fn compared(&self, problem: String, sha256: &str, size: u64) -> String {
         if sha256 != self.expected.sha256 {
             format!(
                 "the data's checksum is sha256:{sha256}, the manifest says sha256:{} \
@@ -294,7 +300,12 @@ impl DumpSource for Download {
                     let Some(decoder) = self.decoder.take() else {
                         return Ok(None);
                     };
-                    let (rest, found) = decoder.finish().map_err(|p| self.integrity(p))?;
+                    // A flipped byte can surface as gzip's own check failing at the end;
+                    // whether the file is the manifest's comes first there too.
+                    let (sha256, size) = decoder.file_figures();
+                    let (rest, found) = decoder
+                        .finish()
+                        .map_err(|problem| self.integrity(self.compared(problem, &sha256, size)))?;
                     self.pending = rest;
                     self.verdict = Some(differences(&self.expected, &found).into_iter().next());
                 }
