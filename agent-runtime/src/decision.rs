@@ -18,7 +18,6 @@
 //! bearish closes the position. Trimming on weaker bullish conviction is left to the risk
 //! limits and the stop loss.
 
-
 use crate::agents::quant::VOLATILITY_SOURCE;
 use crate::config::{AnalystConfig, DecisionConfig};
 use crate::domain::{Action, AnalystReport, Decision, Signal};
@@ -106,7 +105,7 @@ impl PortfolioManager {
         let mut parts = Vec::new();
         for report in reports {
             let confidence = sanitize(report.confidence);
-            if report.source == VOLATILITY_SOURCE {
+            if &*report.source == VOLATILITY_SOURCE {
                 calm.0 += confidence;
                 calm.1 += 1;
                 continue;
@@ -115,7 +114,7 @@ impl PortfolioManager {
                 .weights
                 .iter()
                 .rev() // as a map built from the list would: the last entry of a role counts
-                .find(|(role, _)| *role == report.role)
+                .find(|(role, _)| **role == *report.role)
                 .map_or(1.0, |(_, weight)| *weight)
                 .max(0.0);
             if self.explain {

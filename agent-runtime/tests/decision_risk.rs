@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeZone, Utc};
 fn report(role: &str, signal: Signal, confidence: f64) -> AnalystReport {
     AnalystReport {
         role: role.into(),
-        source: format!("quant:{role}"),
+        source: format!("quant:{role}").into(),
         signal,
         confidence,
         rationale: String::new(),

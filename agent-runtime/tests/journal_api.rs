@@ -374,7 +374,7 @@ async fn check_cycle_detail(base: &str, journal: &Journal) {
         .iter()
         .find(|d| d.symbol == order.request.symbol)
         .unwrap();
-    let roles: Vec<&str> = decision.analysts.iter().map(|a| a.role.as_str()).collect();
+    let roles: Vec<&str> = decision.analysts.iter().map(|a| a.role.as_ref()).collect();
     assert_eq!(roles, ["trend", "momentum", "meanReversion", "volatility"]);
     assert!(
         decision
@@ -431,7 +431,7 @@ async fn check_cycle_detail(base: &str, journal: &Journal) {
     let debate = decision.debate.as_ref().unwrap();
     assert_eq!(debate.cost_usd, None, "nothing billed, nothing shown");
     assert_eq!(
-        (debate.role.as_str(), debate.model.as_deref()),
+        (debate.role.as_ref(), debate.model.as_deref()),
         ("debate", Some("gpt-4o"))
     );
 }

@@ -169,8 +169,8 @@ async fn a_hold_past_the_deadline_falls_back_at_once_without_a_call() {
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(llm.requests().len(), 1);
     assert_eq!(llm.calls_during_hold(), 0);
-    assert_eq!(first.report.source, "fallback:hold");
-    assert_eq!(second.report.source, "fallback:hold");
+    assert_eq!(first.report.source, "fallback:hold".into());
+    assert_eq!(second.report.source, "fallback:hold".into());
     assert!(
         matches!(
             second.events.as_slice(),

@@ -40,7 +40,7 @@ async fn a_spent_budget_skips_the_provider_and_the_seat_reports_its_quant_fallba
     let snapshot = snapshot();
 
     let first = analyst.analyze_detailed(&snapshot).await;
-    assert_eq!(first.report.source, format!("llm:metered/{MODEL}"));
+    assert_eq!(first.report.source, format!("llm:metered/{MODEL}").into());
     assert_eq!(remaining.get(), 0.0, "$0.002 spent of $0.001");
     let cost = metrics
         .cost_usd
@@ -53,7 +53,7 @@ async fn a_spent_budget_skips_the_provider_and_the_seat_reports_its_quant_fallba
     assert_eq!(llm.requests().len(), 1, "no call once the budget is spent");
     let quant = quant::analyze("technical", QuantMethod::Trend, &snapshot);
     let report = &second.report;
-    assert_eq!(report.source, "fallback:quant:trend");
+    assert_eq!(report.source, "fallback:quant:trend".into());
     assert_eq!(
         (report.signal, report.confidence),
         (quant.signal, quant.confidence)
@@ -110,7 +110,7 @@ async fn a_spent_budget_fails_over_to_the_next_provider() {
 
     let analysis = analyst.analyze_detailed(&snapshot()).await;
 
-    assert_eq!(analysis.report.source, format!("llm:spare/{MODEL}"));
+    assert_eq!(analysis.report.source, format!("llm:spare/{MODEL}").into());
     assert!(metered.requests().is_empty());
     assert_eq!(spare.requests().len(), 1);
 }
@@ -212,7 +212,7 @@ async fn the_debate_alternates_personas_and_concludes_from_the_last_round() {
     use agent_runtime::agents::llm::DebateSide::{Bear, Bull};
     assert_eq!(sides, vec![(1, Bull), (1, Bear), (2, Bull), (2, Bear)]);
     let conclusion = outcome.conclusion.unwrap();
-    assert_eq!(conclusion.role, "debate");
+    assert_eq!(conclusion.role, "debate".into());
     assert_eq!(conclusion.signal, Signal::Bullish); // (0.8 + 0) / 2
     assert!((conclusion.confidence - 0.4).abs() < 1e-12);
     assert!(

@@ -45,8 +45,8 @@ async fn sends_the_prompts_and_key_and_reads_the_verdict() {
     let analysis = analyst.analyze_detailed(&snapshot()).await;
 
     let report = analysis.report;
-    assert_eq!(report.source, format!("llm:primary/{MODEL}"));
-    assert_eq!(report.role, "technical");
+    assert_eq!(report.source, format!("llm:primary/{MODEL}").into());
+    assert_eq!(report.role, "technical".into());
     assert_eq!(report.signal, Signal::Bullish);
     assert_eq!(report.confidence, 0.8);
     assert_eq!(report.rationale, "higher highs on rising volume");
@@ -174,7 +174,7 @@ async fn malformed_twice_reports_the_hold_fallback_and_says_why() {
     let analysis = analyst.analyze_detailed(&snapshot()).await;
 
     let report = &analysis.report;
-    assert_eq!(report.source, "fallback:hold");
+    assert_eq!(report.source, "fallback:hold".into());
     assert_eq!((report.signal, report.confidence), (Signal::Neutral, 0.0));
     assert!(
         report.rationale.contains("outside the schema"),
@@ -217,7 +217,7 @@ async fn a_429_waits_for_retry_after_then_succeeds() {
 
     let analysis = analyst.analyze_detailed(&snapshot()).await;
 
-    assert_eq!(analysis.report.source, format!("llm:p/{MODEL}"));
+    assert_eq!(analysis.report.source, format!("llm:p/{MODEL}").into());
     let requests = llm.requests();
     assert_eq!(requests.len(), 2);
     let waited = requests[1].at.duration_since(requests[0].at);
@@ -300,7 +300,7 @@ async fn timeouts_are_retried_then_the_next_provider_answers() {
 
     let analysis = analyst.analyze_detailed(&snapshot()).await;
 
-    assert_eq!(analysis.report.source, format!("llm:backup/{MODEL}"));
+    assert_eq!(analysis.report.source, format!("llm:backup/{MODEL}").into());
     assert_eq!(analysis.report.rationale, "from the backup");
     assert_eq!(slow.requests().len(), 2, "one attempt and one retry");
     assert_eq!(backup.requests().len(), 1);
@@ -333,7 +333,7 @@ async fn a_refusal_is_not_retried() {
 
     let report = analyst.analyze_detailed(&snapshot()).await.report;
 
-    assert_eq!(report.source, "fallback:hold");
+    assert_eq!(report.source, "fallback:hold".into());
     assert!(
         report.rationale.contains("Incorrect API key"),
         "{}",

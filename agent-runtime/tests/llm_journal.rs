@@ -105,8 +105,12 @@ async fn budget_exhaustion_and_fallbacks_are_journalled_and_counted() {
     assert_eq!(details["provider"], "metered");
     assert_eq!(details["waitMs"], 1000);
     let first = journal.decisions(&cycles[0]).await.unwrap();
-    let news = first[0].decision.reports.iter().find(|r| r.role == "news");
-    assert_eq!(news.unwrap().source, "llm:metered/test-model");
+    let news = first[0]
+        .decision
+        .reports
+        .iter()
+        .find(|r| r.role == "news".into());
+    assert_eq!(news.unwrap().source, "llm:metered/test-model".into());
     // The report carries what its call was billed (the 429 was not): 200 tokens in at $5 and
     // 100 out at $10 per million.
     let usage = news.unwrap().usage.expect("the billed call's usage");
@@ -132,8 +136,8 @@ async fn budget_exhaustion_and_fallbacks_are_journalled_and_counted() {
             .decision
             .reports
             .iter()
-            .find(|r| r.role == "news");
-        assert_eq!(news.unwrap().source, "fallback:quant:momentum");
+            .find(|r| r.role == "news".into());
+        assert_eq!(news.unwrap().source, "fallback:quant:momentum".into());
         assert_eq!(
             news.unwrap().usage,
             None,

@@ -58,7 +58,7 @@ async fn the_strategy_budget_spans_its_providers_and_survives_a_restart() {
     assert!(answered.report.source.starts_with("llm:first/"));
     // Neither provider has a budget of its own; the strategy's is spent for both.
     let refused = analyst.analyze_detailed(&snapshot()).await;
-    assert_eq!(refused.report.source, "fallback:hold");
+    assert_eq!(refused.report.source, "fallback:hold".into());
     assert!(
         matches!(
             refused.events.as_slice(),
@@ -78,7 +78,7 @@ async fn the_strategy_budget_spans_its_providers_and_survives_a_restart() {
         ProviderPool::with_ledger(&providers, fast_retries(), Some(ledger), Some(0.002)).unwrap();
     let analyst = LlmAnalyst::from_seat(&seat, &pool, &metrics).unwrap();
     let after_restart = analyst.analyze_detailed(&snapshot()).await;
-    assert_eq!(after_restart.report.source, "fallback:hold");
+    assert_eq!(after_restart.report.source, "fallback:hold".into());
     assert_eq!(first.requests().len(), 1);
     assert_eq!(second.requests().len(), 0);
     journal.close().await;
@@ -123,7 +123,7 @@ async fn a_pool_stops_calling_for_a_strategy_past_its_share_and_serves_the_other
         "$0.002 < $0.003: still served"
     );
     let three = thrifty.analyze(&snapshot()).await.unwrap();
-    assert_eq!(sources(&three), "fallback:hold");
+    assert_eq!(sources(&three), "fallback:hold".into());
     assert_eq!(three.cost_usd, 0.0);
     assert!(matches!(
         three.events.as_slice(),

@@ -80,7 +80,7 @@ async fn analyse_until_refused(base: String, bars: Vec<agent_runtime::domain::Ba
             if body.reports[0].source.starts_with("llm:") {
                 answered += 1;
             } else {
-                assert_eq!(body.reports[0].source, "fallback:hold", "{body:?}");
+                assert_eq!(body.reports[0].source, "fallback:hold".into(), "{body:?}");
                 refused = true;
             }
         }

@@ -44,7 +44,7 @@ fn trend_follows_the_moving_averages() {
     // SMA20 of the last 20 = 100 + .5 × 69.5 = 134.75; SMA50 = 100 + .5 × 54.5 = 127.25;
     // spread 5.9% → 0.4 + 20 × 0.059 > 1 → capped at 1.
     assert_eq!(up.confidence, 1.0);
-    assert_eq!(up.source, "quant:trend");
+    assert_eq!(up.source, "quant:trend".into());
     let down = analyze(
         "trend",
         QuantMethod::Trend,
@@ -149,7 +149,7 @@ async fn the_boxed_analyst_reports_under_its_seat() {
     assert_eq!(analyst.role(), "technical");
     let report = analyst.analyze(&bars(&ramp(100.0, 0.5, 80), 0.5)).await;
     assert_eq!(
-        (report.role.as_str(), report.signal),
+        (report.role.as_ref(), report.signal),
         ("technical", Signal::Bullish)
     );
 }

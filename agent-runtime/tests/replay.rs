@@ -192,8 +192,12 @@ providers:
     assert_eq!(summary.decisions, 3);
     for entry in journal.entries() {
         if let JournalEntry::Decision { decision, .. } = entry {
-            let news = decision.reports.iter().find(|r| r.role == "news").unwrap();
-            assert_eq!(news.source, "fallback:quant:momentum", "{news:?}");
+            let news = decision
+                .reports
+                .iter()
+                .find(|r| r.role == "news".into())
+                .unwrap();
+            assert_eq!(news.source, "fallback:quant:momentum".into(), "{news:?}");
         }
     }
     assert!(
@@ -252,7 +256,7 @@ async fn a_strategy_with_an_agent_pool_decides_on_the_pool_reports() {
         .collect();
     assert_eq!(decisions.len(), 2);
     for decision in decisions {
-        let roles: Vec<_> = decision.reports.iter().map(|r| r.role.as_str()).collect();
+        let roles: Vec<_> = decision.reports.iter().map(|r| r.role.as_ref()).collect();
         assert_eq!(roles, ["pool-trend", "pool-momentum"]);
     }
 }

@@ -191,7 +191,7 @@ async fn the_pool_client_retries_a_busy_replica() {
 
     assert!(first.await.unwrap().is_ok());
     let second = second.await.unwrap().unwrap();
-    assert_eq!(second.reports[0].source, "test:gate");
+    assert_eq!(second.reports[0].source, "test:gate".into());
 }
 
 #[tokio::test]
@@ -206,7 +206,7 @@ async fn a_pool_that_cannot_answer_yields_a_hold_report() {
 
     assert_eq!(analysis.reports.len(), 1);
     let report = &analysis.reports[0];
-    assert_eq!(report.source, POOL_FALLBACK_SOURCE);
+    assert_eq!(report.source, POOL_FALLBACK_SOURCE.into());
     assert_eq!((report.signal, report.confidence), (Signal::Neutral, 0.0));
 }
 
@@ -252,7 +252,7 @@ async fn a_worker_from_config_serves_llm_and_quant_reports_with_events() {
     let roles: Vec<_> = analysis
         .reports
         .iter()
-        .map(|r| (r.role.as_str(), r.source.as_str()))
+        .map(|r| (r.role.as_ref(), r.source.as_ref()))
         .collect();
     let llm_source = format!("llm:local/{MODEL}");
     assert_eq!(

@@ -19,8 +19,10 @@
 
 mod methods;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, PoisonError};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
@@ -51,11 +53,11 @@ pub fn quant_analyst_with(
     params: QuantParams,
 ) -> Box<dyn Analyst> {
     Box::new(QuantAnalyst {
-        role: role.into(),
+        names: Names::new(&role.into(), method),
         method,
         params,
         explain: true,
-        symbols: Mutex::new(HashMap::new()),
+        symbols: Mutex::new(FxHashMap::default()),
     })
 }
 
@@ -68,11 +70,11 @@ pub fn quiet_quant_analyst(
     params: QuantParams,
 ) -> Box<dyn Analyst> {
     Box::new(QuantAnalyst {
-        role: role.into(),
+        names: Names::new(&role.into(), method),
         method,
         params,
         explain: false,
-        symbols: Mutex::new(HashMap::new()),
+        symbols: Mutex::new(FxHashMap::default()),
     })
 }
 
@@ -91,7 +93,7 @@ pub fn analyze_with(
 ) -> AnalystReport {
     let mut tracked = Tracked::new(method, params);
     tracked.feed(&snapshot.bars);
-    tracked.report(role, method, params, true)
+    tracked.report(&Names::new(role, method), params, true)
 }
 
 pub fn source_of(method: QuantMethod) -> &'static str {
@@ -103,14 +105,29 @@ pub fn source_of(method: QuantMethod) -> &'static str {
     }
 }
 
+/// A seat's role and its reports' source, made once and shared by every report.
+struct Names {
+    role: Arc<str>,
+    source: Arc<str>,
+}
+
+impl Names {
+    fn new(role: &str, method: QuantMethod) -> Self {
+        Self {
+            role: role.into(),
+            source: source_of(method).into(),
+        }
+    }
+}
+
 struct QuantAnalyst {
-    role: String,
+    names: Names,
     method: QuantMethod,
     params: QuantParams,
     /// Whether reports carry their rationale (see [`quiet_quant_analyst`]).
     explain: bool,
     /// Rolling state per symbol.
-    symbols: Mutex<HashMap<String, Tracked>>,
+    symbols: Mutex<FxHashMap<String, Tracked>>,
 }
 
 /// One symbol's state and how far into its history it got.
@@ -146,13 +163,7 @@ impl Tracked {
     }
 
     /// The report on what was seen; its rationale written out only when `explain`.
-    fn report(
-        &self,
-        role: &str,
-        method: QuantMethod,
-        params: &QuantParams,
-        explain: bool,
-    ) -> AnalystReport {
+    fn report(&self, names: &Names, params: &QuantParams, explain: bool) -> AnalystReport {
         let (signal, confidence, rationale) = match self.state.view(params) {
             Some((signal, confidence, why)) => {
                 (signal, confidence, explain.then(|| why.text(params)))
@@ -165,8 +176,8 @@ impl Tracked {
         };
         let rationale = rationale.unwrap_or_default();
         AnalystReport {
-            role: role.to_string(),
-            source: source_of(method).to_string(),
+            role: names.role.clone(),
+            source: names.source.clone(),
             signal,
             confidence: clamp01(confidence),
             rationale,
@@ -191,13 +202,13 @@ impl QuantAnalyst {
                 tracked.feed(&snapshot.bars);
             }
         }
-        tracked.report(&self.role, self.method, &self.params, self.explain)
+        tracked.report(&self.names, &self.params, self.explain)
     }
 }
 
 impl Analyst for QuantAnalyst {
     fn role(&self) -> &str {
-        &self.role
+        &self.names.role
     }
 
     fn history_needed(&self) -> usize {

@@ -107,11 +107,11 @@ pub fn report(report: AnalystReport) -> AnalystReportView {
         _ => (None, None),
     };
     AnalystReportView {
-        role: report.role,
+        role: report.role.to_string(),
         signal: report.signal.as_str().to_string(),
         confidence: report.confidence,
         rationale: report.rationale,
-        source: report.source,
+        source: report.source.to_string(),
         provider,
         model,
         prompt_tokens: report.usage.map(|u| u.prompt_tokens),
@@ -152,7 +152,7 @@ pub fn decision(record: DecisionRecord, outcomes: &CycleOutcomes<'_>) -> Decisio
         .decision
         .reports
         .into_iter()
-        .partition(|r| r.role == "debate");
+        .partition(|r| &*r.role == "debate");
     let orders: Vec<OrderView> = outcomes
         .orders
         .iter()

@@ -1,7 +1,9 @@
 //! The market data a backtest's cycles read: the latest `window` bars of each symbol, kept
 //! in a ring as the driver releases them, so memory is bounded by the window.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -18,7 +20,7 @@ pub struct WindowFeed {
 
 #[derive(Default)]
 struct Released {
-    bars: HashMap<String, VecDeque<Bar>>,
+    bars: FxHashMap<String, VecDeque<Bar>>,
     now: Option<DateTime<Utc>>,
 }
 

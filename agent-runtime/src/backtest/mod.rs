@@ -20,7 +20,7 @@ pub mod sources;
 pub mod stats;
 mod summary;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -196,7 +196,7 @@ fn llm_totals(execution: &Execution, book: &AnswerBook) -> LlmTotals {
 /// Each symbol's first and latest close, for the buy-and-hold return.
 #[derive(Default)]
 struct BuyAndHold {
-    closes: HashMap<String, (f64, f64)>,
+    closes: FxHashMap<String, (f64, f64)>,
 }
 
 impl BuyAndHold {

@@ -6,7 +6,9 @@
 //! broker reports into the round trips; LLM spend arrives through the spend ledger the
 //! providers write to. Memory stays flat however many bars run.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -33,7 +35,7 @@ pub struct Totals {
     pub trades: TradeTotals,
     pub fills: u64,
     /// Per symbol with a position: the cash that went out (negative) and came back so far.
-    open_trades: HashMap<String, (f64, f64)>,
+    open_trades: FxHashMap<String, (f64, f64)>,
 }
 
 impl Totals {

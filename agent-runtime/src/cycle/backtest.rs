@@ -21,7 +21,9 @@
 //!
 //! [`take_fills`]: BacktestBroker::take_fills
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -44,12 +46,12 @@ struct State {
     cash: f64,
     positions: BTreeMap<String, Position>,
     /// Outcomes of the current cycle's orders, by client order id.
-    seen: HashMap<String, OrderOutcome>,
+    seen: FxHashMap<String, OrderOutcome>,
     seen_cycle: String,
     /// Orders waiting for their symbol's next bar (next-open fills).
     waiting: Vec<(OrderRequest, DateTime<Utc>)>,
     /// The open of each symbol's latest released bar, and its time.
-    opens: HashMap<String, (DateTime<Utc>, f64)>,
+    opens: FxHashMap<String, (DateTime<Utc>, f64)>,
     /// Fills not yet collected by [`BacktestBroker::take_fills`].
     fills: Vec<Fill>,
 }

@@ -30,7 +30,8 @@ use crate::broker::order_id::client_order_id;
 use crate::config::{Identity, TradingStateWatch};
 use crate::decision::{DecisionInput, PortfolioManager};
 use crate::domain::{
-    Action, AnalystReport, DataWindow, Decision, OrderRequest, OrderStatus, PositionCorrection, Side,
+    Action, AnalystReport, DataWindow, Decision, OrderRequest, OrderStatus, PositionCorrection,
+    Side,
 };
 use crate::leadership::Leadership;
 use crate::market::MarketData;
@@ -483,7 +484,10 @@ impl CycleRunner {
     fn analysis_waits(&self) -> bool {
         self.pool.is_some()
             || self.debate.is_some()
-            || self.analysts.iter().any(|analyst| !analyst.answers_at_once())
+            || self
+                .analysts
+                .iter()
+                .any(|analyst| !analyst.answers_at_once())
     }
 
     /// The in-process seats' reports in config order, and their LLM events: the seats that
@@ -502,9 +506,12 @@ impl CycleRunner {
         if waiting.is_empty() {
             return (reports, events);
         }
-        let analyses =
-            futures::future::join_all(waiting.iter().map(|&i| self.analysts[i].analyze_detailed(snapshot)))
-                .await;
+        let analyses = futures::future::join_all(
+            waiting
+                .iter()
+                .map(|&i| self.analysts[i].analyze_detailed(snapshot)),
+        )
+        .await;
         // Ascending seats: each lands where config order puts it.
         for (seat, analysis) in waiting.into_iter().zip(analyses) {
             reports.insert(seat, analysis.report);
@@ -775,9 +782,20 @@ mod tests {
     #[test]
     fn cycle_ids_read_as_chrono_writes_them() {
         let start = Utc.with_ymd_and_hms(999, 12, 31, 23, 59, 59).unwrap();
-        for step in [0, 1, 59, 3_599, 86_399, 86_400 * 400 + 7, 86_400 * 365 * 1100] {
+        for step in [
+            0,
+            1,
+            59,
+            3_599,
+            86_399,
+            86_400 * 400 + 7,
+            86_400 * 365 * 1100,
+        ] {
             let time = start + Duration::seconds(step);
-            assert_eq!(super::cycle_id(time), time.format("%Y%m%dT%H%M%SZ").to_string());
+            assert_eq!(
+                super::cycle_id(time),
+                time.format("%Y%m%dT%H%M%SZ").to_string()
+            );
         }
     }
 }

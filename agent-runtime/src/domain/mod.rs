@@ -18,6 +18,8 @@ pub use snapshot::{BarWindow, Snapshot};
 pub use spend::{LlmCall, SpendLedger};
 pub use window::DataWindow;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -87,10 +89,11 @@ impl Signal {
 /// One analyst's view of one symbol in one cycle.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AnalystReport {
-    /// The seat, e.g. `technical`.
-    pub role: String,
+    /// The seat, e.g. `technical`. Shared rather than owned (as `source` is): a backtest
+    /// makes a report per seat per bar, and copying the two names was most of their cost.
+    pub role: Arc<str>,
     /// What produced it: `quant:trend`, `llm:<provider>/<model>`, `fallback:hold`, ...
-    pub source: String,
+    pub source: Arc<str>,
     pub signal: Signal,
     /// 0–1.
     pub confidence: f64,

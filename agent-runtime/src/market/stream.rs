@@ -71,17 +71,23 @@ impl FileStream {
     /// Reads the next row into `head` (none at the end), with its line; an error names it.
     fn advance(&mut self) -> Result<Option<u64>, MarketDataError> {
         self.head = None;
-        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            parse_error(&self.origin, line, e.to_string())
-        })?;
+        let more = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line());
+                parse_error(&self.origin, line, e.to_string())
+            })?;
         if !more {
             return Ok(None);
         }
         let line = self.record.position().map_or(0, |p| p.line());
         let bar = self
             .columns
-            .bar_of(|i| text_field(&self.record, i), self.default_symbol.as_deref())
+            .bar_of(
+                |i| text_field(&self.record, i),
+                self.default_symbol.as_deref(),
+            )
             .map_err(|message| parse_error(&self.origin, line, message))?;
         if let Some(previous) = self.previous.filter(|p| bar.time < *p) {
             let message = format!("time {} is before the previous row's {previous}", bar.time);

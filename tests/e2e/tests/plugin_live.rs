@@ -139,7 +139,7 @@ async fn status_journal_and_explain_show_what_the_runtimes_journalled() {
     let explained_words = words(&explained);
     for report in &decision.decision.reports {
         assert!(
-            explained_words.contains(&report.role)
+            explained_words.contains(&*report.role)
                 && explained_words.contains(&words(&report.rationale)),
             "report of {}:\n{explained}",
             report.role

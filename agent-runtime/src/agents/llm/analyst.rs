@@ -102,8 +102,8 @@ impl LlmAnalyst {
         .await
         {
             Ok(answer) => AnalystReport {
-                role: self.role.clone(),
-                source: format!("llm:{}/{}", answer.provider, self.model),
+                role: self.role.clone().into(),
+                source: format!("llm:{}/{}", answer.provider, self.model).into(),
                 signal: answer.verdict.signal,
                 confidence: answer.verdict.confidence,
                 rationale: answer.verdict.rationale,
@@ -165,7 +165,7 @@ impl LlmAnalyst {
     fn fallback_report(&self, snapshot: &Snapshot, reason: &str) -> AnalystReport {
         match self.fallback {
             LlmFallback::Hold => AnalystReport {
-                role: self.role.clone(),
+                role: self.role.clone().into(),
                 source: "fallback:hold".into(),
                 signal: Signal::Neutral,
                 confidence: 0.0,
@@ -175,7 +175,7 @@ impl LlmAnalyst {
             LlmFallback::Quant { method } => {
                 let quant = quant::analyze(&self.role, method, snapshot);
                 AnalystReport {
-                    source: format!("fallback:{}", quant::source_of(method)),
+                    source: format!("fallback:{}", quant::source_of(method)).into(),
                     rationale: format!(
                         "no LLM answer ({reason}); {} says: {}",
                         quant::source_of(method),

@@ -247,7 +247,7 @@ pub fn conclude(model: &str, transcript: &[DebateTurn]) -> Option<AnalystReport>
         .join(" | ");
     Some(AnalystReport {
         role: "debate".into(),
-        source: format!("debate:llm/{model}"),
+        source: format!("debate:llm/{model}").into(),
         signal,
         confidence: net.abs().min(1.0),
         rationale,
@@ -281,7 +281,10 @@ mod tests {
         let report = conclude("m", &transcript);
         assert_eq!(report.as_ref().map(|r| r.signal), Some(Signal::Bullish));
         assert_eq!(report.as_ref().map(|r| r.confidence), Some(0.4));
-        assert_eq!(report.map(|r| r.role), Some("debate".to_string()));
+        assert_eq!(
+            report.map(|r| r.role.to_string()),
+            Some("debate".to_string())
+        );
     }
 
     #[test]
