@@ -38,14 +38,16 @@ kubectl create namespace "$ns" >/dev/null
 kubectl create configmap aapl-daily -n "$ns" --from-file="$tmp/AAPL.csv" >/dev/null
 applied=$(now)
 kubectl apply -n "$ns" -f "$repo/examples/backtest/sweep.yaml" >/dev/null
-if ! kubectl wait -n "$ns" "bt/$name" --for=condition=Complete --timeout=120s >/dev/null; then
+# kubectl wait's own log lines (a watch it restarts) go to a file, shown only on failure.
+if ! kubectl wait -n "$ns" "bt/$name" --for=condition=Complete --timeout=120s >/dev/null 2>"$tmp/wait.log"; then
+  cat "$tmp/wait.log" >&2
   kubectl get bt,job,pods -n "$ns" -o wide >&2
   fail "bt/$name not Complete 120 s after kubectl apply: $(kubectl get bt "$name" -n "$ns" -o jsonpath='{.status.conditions}')"
 fi
 complete=$(since "$applied")
 # A run reports Succeeded just before its process exits: the Job completes a moment later.
-kubectl wait -n "$ns" "job/$name-backtest" --for=condition=Complete --timeout=60s >/dev/null ||
-  fail "job/$name-backtest not Complete 60 s after bt/$name: $(kubectl get job "$name-backtest" -n "$ns" -o jsonpath='{.status}')"
+kubectl wait -n "$ns" "job/$name-backtest" --for=condition=Complete --timeout=60s >/dev/null 2>"$tmp/wait.log" ||
+  fail "job/$name-backtest not Complete 60 s after bt/$name: $(kubectl get job "$name-backtest" -n "$ns" -o jsonpath='{.status}') $(cat "$tmp/wait.log")"
 say "bt/$name: 16 runs of $bars bars Complete $complete s after kubectl apply, its Job $(since "$applied") s"
 
 bt=$(kubectl get bt "$name" -n "$ns" -o json)

@@ -46,20 +46,22 @@ sweep() {
   manifest "$name" "$parallelism" >"$tmp/$name.json"
   created=$(now)
   kubectl create -n "$ns" -f "$tmp/$name.json" >/dev/null
-  kubectl wait -n "$ns" "bt/$name" --for=condition=Complete --timeout=900s >/dev/null ||
-    fail "bt/$name not Complete in 900 s: $(kubectl get bt "$name" -n "$ns" -o jsonpath='{.status.progress} {.status.conditions}')"
+  # kubectl wait's own log lines (a watch it restarts) go to a file, shown only on failure.
+  kubectl wait -n "$ns" "bt/$name" --for=condition=Complete --timeout=900s >/dev/null 2>"$tmp/wait.log" ||
+    fail "bt/$name not Complete in 900 s: $(kubectl get bt "$name" -n "$ns" -o jsonpath='{.status.progress} {.status.conditions}') $(cat "$tmp/wait.log")"
   wall=$(echo "$(now) - $created" | bc)
   local bt pods
   bt=$(kubectl get bt "$name" -n "$ns" -o json)
   [ "$(jq '[.status.runs[] | select(.phase == "Succeeded")] | length' <<<"$bt")" = 64 ] ||
     fail "bt/$name: not all 64 runs Succeeded"
-  kubectl wait -n "$ns" "job/$name-backtest" --for=condition=Complete --timeout=60s >/dev/null
+  kubectl wait -n "$ns" "job/$name-backtest" --for=condition=Complete --timeout=60s >/dev/null 2>"$tmp/wait.log" ||
+    fail "job/$name-backtest not Complete 60 s after bt/$name: $(cat "$tmp/wait.log")"
   pods=$(kubectl get pods -n "$ns" -l batch.kubernetes.io/job-name="$name-backtest" -o json)
   local pod_median engine_median
   pod_median=$(jq "$median"' [.items[] | (.status.containerStatuses[0].state.terminated.finishedAt | fromdateiso8601)
     - (.metadata.creationTimestamp | fromdateiso8601)] | median' <<<"$pods")
   engine_median=$(jq "$median"' [.status.runs[].stats | .bars / .barsPerSecond] | median' <<<"$bt")
-  say "$(printf '64 points, parallelism %s: %.1f s from kubectl create to Complete (%.2f s a point); per run: median pod time %.1f s (created → container finished, 1 s resolution), median backtest time in the pod %.3f s' \
+  say "$(printf '64 points, parallelism %s: %.1f s from kubectl create to Complete (%.2f s a point); per run: median pod time %.1f s (created → container finished, 1 s resolution), median backtest time in the pod %.3f s (its barsPerSecond: start-up excluded)' \
     "$parallelism" "$wall" "$(echo "$wall / 64" | bc -l)" "$pod_median" "$engine_median")"
   kubectl delete bt "$name" -n "$ns" --wait=true >/dev/null
   kubectl wait -n "$ns" pods -l batch.kubernetes.io/job-name="$name-backtest" --for=delete --timeout=120s >/dev/null 2>&1 || true
