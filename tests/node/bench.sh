@@ -3,6 +3,8 @@
 # only that each step worked. Skipped, with the reason, where no real node can run.
 #
 #   * node start-up: containerd ready, kubelet /healthz, node Ready (tests/node/up.sh's timings);
+#   * a 64-point Backtest sweep of real pods at parallelism 1 and 2: wall time, per-run pod
+#     time, the ratio (tests/node/bench-backtest.sh; first, while the node runs nothing else);
 #   * `kubectl apply` of the quick start, as it is → index-trend's first cycle, and → its first
 #     paper order (a replay runs its first cycle as soon as it leads, and the quick start's
 #     index-trend buys in that cycle);
@@ -29,6 +31,7 @@ since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
 TP_REAL_NODES=1 TP_NODES=1 tests/cluster/up.sh "$state" 2>/dev/null
 say "node start-up (s from start): $(paste -sd' ' "$state/node/timings")"
 helm install tradeplane charts/tradeplane --namespace tradeplane --create-namespace --wait --timeout 180s >/dev/null
+tests/node/bench-backtest.sh tradeplane-bench-backtest
 kubectl create namespace "$ns" >/dev/null
 applied=$(now)
 kubectl apply --server-side -n "$ns" -f examples/quickstart/ >/dev/null

@@ -4,7 +4,9 @@
 #   tests/node/test.sh
 #
 # Starts a private cluster with one real node (TP_REAL_NODES=1), installs the operator with the
-# Helm chart (its image, imported into the node, runs as two leader-elected pods), applies
+# Helm chart (its image, imported into the node, runs as two leader-elected pods), runs
+# examples/backtest/sweep.yaml's 16-point sweep as an Indexed Job of real pods and checks its
+# status, pods, run identity and deletion (tests/node/backtest.sh), then applies
 # examples/quickstart/ unchanged, and checks on the real pods:
 #   * the operator's pods and the strategies' trader pods run the project's images on the real
 #     node and their readiness probes pass;
@@ -89,6 +91,9 @@ images=$(kubectl get pods -n tradeplane -o jsonpath='{range .items[*]}{.spec.nod
 say "operator pods (node, image, ready): $(paste -sd';' <<<"$images")"
 [ "$(grep -c '^127.0.0.1 ghcr.io/tradeplane/operator:[^ ]* true$' <<<"$images")" = 2 ] ||
   fail "expected two ready operator pods on the real node"
+
+say "a 16-point Backtest sweep as an Indexed Job on the real node (tests/node/backtest.sh)"
+tests/node/backtest.sh tradeplane-backtest
 
 kubectl create namespace "$ns" >/dev/null
 applied=$(date +%s.%N)
