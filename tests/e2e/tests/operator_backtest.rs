@@ -310,11 +310,14 @@ async fn a_16_point_sweep_is_one_indexed_job_whose_real_runs_fill_the_status() {
         name: "sma-sweep".to_string(),
         all: false,
         output: None,
+        run: None,
     };
     kubectl_tradeplane::backtest::run(&target, &args, &mut out)
         .await
         .unwrap();
-    let table = String::from_utf8(out).unwrap();
+    let screen = String::from_utf8(out).unwrap();
+    println!("{screen}");
+    let (table, curve) = screen.split_once("\n\n").unwrap();
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
         lines[0], "Backtest sma-sweep  Complete  16/16 runs",
@@ -326,6 +329,37 @@ async fn a_16_point_sweep_is_one_indexed_job_whose_real_runs_fill_the_status() {
         "{table}"
     );
     assert!(lines.iter().all(|l| l.chars().count() <= 80), "{table}");
+    // Then the best run's equity curve from its ConfigMap, read as the user: 12 plot rows
+    // between the heading and the time axis, both glyphs, 80 columns.
+    let curve: Vec<&str> = curve.lines().collect();
+    assert_eq!(
+        curve[0],
+        format!("Equity of run {}", first.index),
+        "{screen}"
+    );
+    assert!(curve[13].trim_start().starts_with("+---"), "{screen}");
+    assert!(curve[1..13].iter().any(|l| l.contains('*')), "{screen}");
+    assert!(curve[1..13].iter().any(|l| l.contains('.')), "{screen}");
+    assert!(curve[14].contains("2020-01-01"), "{screen}");
+    assert!(curve.iter().all(|l| l.chars().count() <= 80), "{screen}");
+    // `-o json`: the status and that run's artifact.
+    let mut out = Vec::new();
+    let args = BacktestArgs {
+        output: Some(kubectl_tradeplane::cli::OutputFormat::Json),
+        ..args
+    };
+    kubectl_tradeplane::backtest::run(&target, &args, &mut out)
+        .await
+        .unwrap();
+    let document: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(document["run"], first.index);
+    assert_eq!(document["status"]["progress"], "16/16");
+    let best = status.runs.iter().find(|r| r.index == first.index).unwrap();
+    assert_eq!(
+        document["results"]["finalEquity"].as_f64(),
+        best.stats.as_ref().unwrap().final_equity
+    );
+    assert_eq!(document["results"]["equity"].as_array().unwrap().len(), 400);
 
     // The run token may write only this Backtest's status.
     create_bars(&namespace, "other-bars", bars_csv(50, None)).await;
