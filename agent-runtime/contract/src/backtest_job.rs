@@ -59,8 +59,9 @@ pub enum ResultsPlace {
     /// Nowhere (a run outside a Backtest, or a test).
     #[default]
     None,
-    /// Run *i* patches the ConfigMap `<backtest>-run-<i>` (created empty by the operator).
-    ConfigMaps { backtest: String },
+    /// Run *i* patches the ConfigMap `<stem>-<i>` (created empty by the operator; the stem
+    /// is `<backtest>-run`, shortened for a long name).
+    ConfigMaps { stem: String },
     /// Run *i* uploads `<prefix>/run-<i>.json` with the keys mounted at
     /// [`RESULTS_CREDENTIALS_DIR`].
     S3 {
@@ -81,9 +82,9 @@ impl ResultsPlace {
         let index = format!("$({INDEX_ENV})");
         match self {
             ResultsPlace::None => Vec::new(),
-            ResultsPlace::ConfigMaps { backtest } => vec![
+            ResultsPlace::ConfigMaps { stem } => vec![
                 "--results-config-map".to_string(),
-                format!("{backtest}-run-{index}"),
+                format!("{stem}-{index}"),
             ],
             ResultsPlace::S3 {
                 bucket,
@@ -285,7 +286,7 @@ mod tests {
     #[test]
     fn each_run_writes_the_config_map_or_object_of_its_own_index() {
         let maps = ResultsPlace::ConfigMaps {
-            backtest: "sma".to_string(),
+            stem: "sma-run".to_string(),
         };
         assert_eq!(
             maps.args(),
@@ -294,7 +295,7 @@ mod tests {
         // The kubelet's expansion gives the name the operator created for that index.
         assert_eq!(
             maps.args()[1].replace("$(JOB_COMPLETION_INDEX)", "7"),
-            crate::backtest_results::results_config_map("sma", 7)
+            crate::backtest_results::results_config_map("sma-run", 7)
         );
         let s3 = ResultsPlace::S3 {
             bucket: "res".to_string(),

@@ -16,10 +16,11 @@ pub const MAX_FILLS: usize = 2000;
 /// The key of a run's ConfigMap that holds its artifact.
 pub const RESULTS_KEY: &str = "results.json";
 
-/// The ConfigMap of run `index` of Backtest `backtest`: created empty (and owned) by the
-/// operator, written by the run.
-pub fn results_config_map(backtest: &str, index: u32) -> String {
-    format!("{backtest}-run-{index}")
+/// The ConfigMap of run `index`, `<stem>-<index>`: created empty (and owned) by the
+/// operator, written by the run. The stem is `<backtest>-run`, shortened by the operator's
+/// child-name rule when a long name would pass 63 characters.
+pub fn results_config_map(stem: &str, index: u32) -> String {
+    format!("{stem}-{index}")
 }
 
 /// One run's results.

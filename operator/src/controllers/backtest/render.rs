@@ -141,7 +141,7 @@ fn runs_config_map(
 }
 
 fn results_config_maps(meta: &ChildMeta, valid: &ValidBacktest) -> Vec<ConfigMap> {
-    let ResultsPlace::ConfigMaps { backtest } = &valid.settings.results else {
+    let ResultsPlace::ConfigMaps { stem } = &valid.settings.results else {
         return Vec::new();
     };
     valid
@@ -150,7 +150,7 @@ fn results_config_maps(meta: &ChildMeta, valid: &ValidBacktest) -> Vec<ConfigMap
         .map(|run| {
             let index = u32::try_from(run.point.index).unwrap_or(u32::MAX);
             ConfigMap {
-                metadata: meta.child(&results_config_map(backtest, index), Component::Backtest),
+                metadata: meta.child(&results_config_map(stem, index), Component::Backtest),
                 ..ConfigMap::default()
             }
         })

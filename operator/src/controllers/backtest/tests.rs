@@ -367,6 +367,17 @@ fn results_to_s3_go_under_the_backtests_name_and_uid_with_only_the_two_keys() {
 }
 
 #[test]
+fn a_long_backtest_name_gives_results_config_maps_within_63_characters() {
+    use super::validate::results_stem;
+    assert_eq!(results_stem("sma"), "sma-run");
+    let long = "a".repeat(70);
+    let stem = results_stem(&long);
+    assert!(stem.ends_with("-run") && stem.starts_with("aaaa"), "{stem}");
+    assert!(format!("{stem}-255").len() <= 63, "{stem}");
+    assert_ne!(results_stem(&"a".repeat(71)), stem);
+}
+
+#[test]
 fn the_runtime_parses_the_rendered_arguments() {
     use clap::Parser;
     let valid = valid(sweep_spec(&[5.0], &[30.0]));

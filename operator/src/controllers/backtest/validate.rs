@@ -19,6 +19,7 @@ use crate::api::trading_strategy::{
     MarketDataSource, MarketDataSpec, TradingStrategy, TradingStrategySpec,
 };
 use crate::controllers::Blocker;
+use crate::controllers::meta::child_name;
 use crate::controllers::trading_strategy::config;
 
 /// Runs at once when `sweep.parallelism` is unset.
@@ -204,6 +205,17 @@ fn settings(backtest: &Backtest) -> RunSettings {
     }
 }
 
+/// `<backtest>-run`, the stem of the runs' results ConfigMaps, shortened by the child-name
+/// rule so that `<stem>-<index>` stays within 63 characters for every index a sweep can have
+/// (at most 3 digits).
+pub fn results_stem(backtest: &str) -> String {
+    let longest = child_name(backtest, "run-000");
+    longest
+        .strip_suffix("-000")
+        .unwrap_or(longest.as_str())
+        .to_string()
+}
+
 /// `results.s3` under `<prefix>/<backtest>/<uid>/` (the uid keeps a recreated Backtest of the
 /// same name from overwriting the last one's), else the run ConfigMaps.
 fn results_place(backtest: &Backtest) -> ResultsPlace {
@@ -223,6 +235,8 @@ fn results_place(backtest: &Backtest) -> ResultsPlace {
                 region: s3.region.clone(),
             }
         }
-        None => ResultsPlace::ConfigMaps { backtest: name },
+        None => ResultsPlace::ConfigMaps {
+            stem: results_stem(&name),
+        },
     }
 }
