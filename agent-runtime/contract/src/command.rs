@@ -76,7 +76,7 @@ pub enum Mode {
     /// Backtest the configured strategy over recorded bars: the trader's own pipeline
     /// (analysts, debate, decision, risk, orders) against a simulated broker; prints a JSON
     /// summary of the run's statistics. Refuses any broker but the simulated (paper) one.
-    Backtest(BacktestArgs),
+    Backtest(Box<BacktestArgs>),
     /// Validate a config and print every problem, naming the field; starts nothing.
     CheckConfig {
         /// The file to check (the same as `--config`).

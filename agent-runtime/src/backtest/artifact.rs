@@ -146,7 +146,7 @@ mod tests {
         let argv = ["agent-runtime", "backtest", "--config", "c.yaml"];
         let cli = Command::try_parse_from(argv.iter().chain(extra)).unwrap();
         match cli.mode {
-            Mode::Backtest(args) => args,
+            Mode::Backtest(args) => *args,
             _ => panic!("not a backtest"),
         }
     }

@@ -189,7 +189,11 @@ mod tests {
             fill_id: format!("o{i}@1"),
             client_order_id: format!("c{i}"),
             symbol: "SPY".into(),
-            side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+            side: if i.is_multiple_of(2) {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
             quantity: 1.0,
             price: 100.0 + f64::from(i),
             commission: 0.1,
