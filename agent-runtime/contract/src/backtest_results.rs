@@ -11,7 +11,7 @@ pub const RESULTS_VERSION: u32 = 1;
 /// The most equity points an artifact holds (the first and the last always among them).
 pub const MAX_CURVE_POINTS: usize = 1000;
 /// The most fills an artifact lists; later ones are only counted (`fillsOmitted`). With the
-/// curve this keeps an artifact well under a ConfigMap's 1 MiB (about 350 KiB at most).
+/// curve this keeps an artifact well under a ConfigMap's 1 MiB (about 450 KiB at most).
 pub const MAX_FILLS: usize = 2000;
 /// The key of a run's ConfigMap that holds its artifact.
 pub const RESULTS_KEY: &str = "results.json";

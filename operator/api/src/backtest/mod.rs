@@ -102,8 +102,8 @@ pub struct BacktestSpec {
     pub llm: Option<LlmSpec>,
     /// Where each run keeps its results artifact (the sampled equity curve beside
     /// buy-and-hold, and the fills, as JSON; `docs/backtest.md`). Default: a ConfigMap
-    /// `<name>-run-<index>` per run (key `results.json`, at most about 350 KiB), owned by the
-    /// Backtest.
+    /// `<name>-run-<index>` per run (key `results.json`, at most about 450 KiB; a long name
+    /// is shortened, and `status.runs[].artifact` names each), owned by the Backtest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<ResultsSpec>,
     /// Overrides the agent-runtime image. Default: the image the operator was released with.
