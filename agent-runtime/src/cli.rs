@@ -121,7 +121,7 @@ async fn run(mode: Mode, kubeconfig: Option<&Path>, listen: Option<String>) -> E
             };
             startup::replay::command(config, shutdown, options).await
         }
-        Mode::Backtest(args) => startup::backtest::command(config, args).await,
+        Mode::Backtest(args) => startup::backtest::command(config, *args).await,
         Mode::Worker(_) => {
             let mut stop = shutdown;
             let drained = async move {

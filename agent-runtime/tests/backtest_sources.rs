@@ -2,7 +2,8 @@
 //! (versitygw, as the backup tests run it) or from the Alpaca-compatible market data API (its
 //! stand-in) between two times: the same summary as the same bars read from disk, a bad row
 //! refused naming the object's line, a missing object or an end before the start refused
-//! naming it — and the keys never printed.
+//! naming it — and the keys never printed. And the results artifact (`--results FILE`,
+//! `--results-s3-*`) written to both a file and an object of that server, identically.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
@@ -15,6 +16,7 @@ use agent_runtime::backup::store;
 use backup_support::{S3Server, Scratch, binary};
 use chrono::{Duration, NaiveDate};
 use serde_json::Value;
+use tradeplane_contract::backtest_results::{MAX_CURVE_POINTS, RunResults};
 use tradeplane_contract::backup::{Destination, S3Location};
 
 const KEY: &str = "bars/daily/SPY.csv";
@@ -288,4 +290,94 @@ async fn bars_from_the_market_data_api_between_start_and_end_page_through_and_ma
         !stderr.contains("secret-key-xyz"),
         "the secret key was printed"
     );
+}
+
+async fn get(server: &S3Server, key: &str) -> Vec<u8> {
+    let location = S3Location {
+        bucket: server.bucket.clone(),
+        prefix: String::new(),
+        endpoint: Some(server.endpoint.clone()),
+        region: Some("us-east-1".into()),
+        credentials_dir: server.credentials.clone(),
+    };
+    let bucket = store::open(&Destination::S3(location), false).unwrap();
+    let path = object_store::path::Path::from(key);
+    let object = bucket.get(&path).await.unwrap();
+    object.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn the_results_artifact_goes_to_a_file_and_an_object_and_agrees_with_the_summary() {
+    let server = S3Server::start();
+    let dir = Scratch::new("bt-results");
+    let config = config(&dir.0);
+    // More bars than the curve keeps points: the sample must stride and keep the ends.
+    let bars = 3000;
+    let local = dir.path("SPY.csv");
+    let csv = bars_csv(bars);
+    std::fs::write(&local, &csv).unwrap();
+    let file = dir.path("results.json");
+    let key = "backtests/sma/uid-1/run-0.json";
+    let mut flags = vec![
+        "--data".to_string(),
+        local.display().to_string(),
+        "--results".to_string(),
+        file.display().to_string(),
+        "--results-s3-bucket".to_string(),
+        server.bucket.clone(),
+        "--results-s3-key".to_string(),
+        key.to_string(),
+        "--results-s3-endpoint".to_string(),
+        server.endpoint.clone(),
+        "--results-s3-credentials-dir".to_string(),
+    ];
+    flags.push(server.credentials.display().to_string());
+    let output = backtest(&config, &flags);
+    let summary = summary(&output);
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains(&server.secret()),
+        "the secret key was printed"
+    );
+
+    let written = std::fs::read(&file).unwrap();
+    let uploaded = get(&server, key).await;
+    assert_eq!(
+        String::from_utf8_lossy(&written).trim_end(),
+        String::from_utf8_lossy(&uploaded).trim_end()
+    );
+    let results: RunResults = serde_json::from_slice(&written).unwrap();
+    assert_eq!(
+        results.final_equity,
+        summary["finalEquity"].as_f64().unwrap()
+    );
+    assert_eq!(results.trades, summary["trades"].as_u64().unwrap());
+    assert_eq!(results.fill_count(), summary["fills"].as_u64().unwrap());
+    assert!(results.trades > 0, "{summary}");
+    assert_eq!(results.cycles, bars as u64);
+    assert!(results.equity.len() <= MAX_CURVE_POINTS);
+    assert!(results.equity.len() > MAX_CURVE_POINTS / 4);
+    assert!(results.equity_every > 1);
+    let first = results.equity.first().unwrap();
+    let last = results.equity.last().unwrap();
+    assert_eq!(serde_json::json!(first.time), summary["firstBar"]);
+    assert_eq!(serde_json::json!(last.time), summary["lastBar"]);
+    assert_eq!(last.equity, results.final_equity);
+    assert_eq!(first.buy_and_hold, results.starting_equity);
+    // Buy-and-hold at the last bar is the summary's buy-and-hold return on the cash.
+    let hold = summary["buyAndHoldReturn"].as_f64().unwrap();
+    let expected = results.starting_equity * (1.0 + hold);
+    assert!(
+        (last.buy_and_hold - expected).abs() < 1e-6 * expected,
+        "{} vs {expected}",
+        last.buy_and_hold
+    );
+    // The fills are the broker's, in time order, each priced.
+    assert!(results.fills.windows(2).all(|w| w[0].time <= w[1].time));
+    assert!(
+        results
+            .fills
+            .iter()
+            .all(|f| f.price > 0.0 && f.quantity > 0.0)
+    );
+    assert_eq!(results.fills[0].side, "buy");
 }

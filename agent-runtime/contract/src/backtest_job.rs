@@ -49,6 +49,73 @@ pub struct RunSettings {
     /// `off`, `record` or `replay`, when the Backtest sets it.
     pub llm: Option<&'static str>,
     pub max_cost_usd: Option<f64>,
+    /// Where each run writes its results artifact.
+    pub results: ResultsPlace,
+}
+
+/// Where the runs write their results artifacts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ResultsPlace {
+    /// Nowhere (a run outside a Backtest, or a test).
+    #[default]
+    None,
+    /// Run *i* patches the ConfigMap `<stem>-<i>` (created empty by the operator; the stem
+    /// is `<backtest>-run`, shortened for a long name).
+    ConfigMaps { stem: String },
+    /// Run *i* uploads `<prefix>/run-<i>.json` with the keys mounted at
+    /// [`RESULTS_CREDENTIALS_DIR`].
+    S3 {
+        bucket: String,
+        /// Without a trailing `/`; may be empty.
+        prefix: String,
+        endpoint: Option<String>,
+        region: Option<String>,
+    },
+}
+
+/// Where the S3 keys of a Backtest's `results.s3` are mounted (two keys of its Secret).
+pub const RESULTS_CREDENTIALS_DIR: &str = "/etc/tradeplane/results-credentials";
+
+impl ResultsPlace {
+    /// `--results-*` flags, the run's index as `$(JOB_COMPLETION_INDEX)` for the kubelet.
+    pub fn args(&self) -> Vec<String> {
+        let index = format!("$({INDEX_ENV})");
+        match self {
+            ResultsPlace::None => Vec::new(),
+            ResultsPlace::ConfigMaps { stem } => vec![
+                "--results-config-map".to_string(),
+                format!("{stem}-{index}"),
+            ],
+            ResultsPlace::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+            } => {
+                let key = match prefix.as_str() {
+                    "" => format!("run-{index}.json"),
+                    prefix => format!("{prefix}/run-{index}.json"),
+                };
+                let mut args = vec![
+                    "--results-s3-bucket".to_string(),
+                    bucket.clone(),
+                    "--results-s3-key".to_string(),
+                    key,
+                ];
+                if let Some(endpoint) = endpoint {
+                    args.extend(["--results-s3-endpoint".to_string(), endpoint.clone()]);
+                }
+                if let Some(region) = region {
+                    args.extend(["--results-s3-region".to_string(), region.clone()]);
+                }
+                args.extend([
+                    "--results-s3-credentials-dir".to_string(),
+                    RESULTS_CREDENTIALS_DIR.to_string(),
+                ]);
+                args
+            }
+        }
+    }
 }
 
 /// An S3-compatible object holding a CSV of bars.
@@ -148,6 +215,7 @@ impl RunSettings {
         if let Some(cost) = self.max_cost_usd {
             args.extend(["--max-cost-usd".to_string(), cost.to_string()]);
         }
+        args.extend(self.results.args());
         args
     }
 }
@@ -211,6 +279,41 @@ mod tests {
                 "5000",
                 "--slippage-bps",
                 "2.5",
+            ]
+        );
+    }
+
+    #[test]
+    fn each_run_writes_the_config_map_or_object_of_its_own_index() {
+        let maps = ResultsPlace::ConfigMaps {
+            stem: "sma-run".to_string(),
+        };
+        assert_eq!(
+            maps.args(),
+            ["--results-config-map", "sma-run-$(JOB_COMPLETION_INDEX)"]
+        );
+        // The kubelet's expansion gives the name the operator created for that index.
+        assert_eq!(
+            maps.args()[1].replace("$(JOB_COMPLETION_INDEX)", "7"),
+            crate::backtest_results::results_config_map("sma-run", 7)
+        );
+        let s3 = ResultsPlace::S3 {
+            bucket: "res".to_string(),
+            prefix: "backtests/sma/u-1".to_string(),
+            endpoint: None,
+            region: Some("eu-west-1".to_string()),
+        };
+        assert_eq!(
+            s3.args(),
+            [
+                "--results-s3-bucket",
+                "res",
+                "--results-s3-key",
+                "backtests/sma/u-1/run-$(JOB_COMPLETION_INDEX).json",
+                "--results-s3-region",
+                "eu-west-1",
+                "--results-s3-credentials-dir",
+                "/etc/tradeplane/results-credentials",
             ]
         );
     }

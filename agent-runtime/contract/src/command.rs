@@ -76,7 +76,7 @@ pub enum Mode {
     /// Backtest the configured strategy over recorded bars: the trader's own pipeline
     /// (analysts, debate, decision, risk, orders) against a simulated broker; prints a JSON
     /// summary of the run's statistics. Refuses any broker but the simulated (paper) one.
-    Backtest(BacktestArgs),
+    Backtest(Box<BacktestArgs>),
     /// Validate a config and print every problem, naming the field; starts nothing.
     CheckConfig {
         /// The file to check (the same as `--config`).
@@ -194,6 +194,30 @@ pub struct BacktestArgs {
     /// Once a call could pass it, no further call is made and the seat falls back.
     #[arg(long, value_name = "USD")]
     pub max_cost_usd: Option<f64>,
+    /// Write the results artifact (the sampled equity curve beside buy-and-hold, and the
+    /// fills; `docs/backtest.md`) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Write the results artifact into this ConfigMap of the config's namespace (key
+    /// `results.json`), with the pod's token: how a Backtest's run keeps it by default.
+    #[arg(long, value_name = "NAME", conflicts_with = "results_s3_bucket")]
+    pub results_config_map: Option<String>,
+    /// Upload the results artifact to this S3-compatible bucket.
+    #[arg(long, value_name = "BUCKET", requires_all = ["results_s3_key", "results_s3_credentials_dir"])]
+    pub results_s3_bucket: Option<String>,
+    /// The artifact's object key, e.g. `backtests/sma/<uid>/run-3.json`.
+    #[arg(long, value_name = "KEY", requires = "results_s3_bucket")]
+    pub results_s3_key: Option<String>,
+    /// Endpoint of the S3-compatible service. Default: AWS S3.
+    #[arg(long, value_name = "URL", requires = "results_s3_bucket")]
+    pub results_s3_endpoint: Option<String>,
+    /// Region. Default `us-east-1`.
+    #[arg(long, value_name = "REGION", requires = "results_s3_bucket")]
+    pub results_s3_region: Option<String>,
+    /// A directory holding the files `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (a
+    /// mounted Secret): keys never travel as flags.
+    #[arg(long, value_name = "DIR", requires = "results_s3_bucket")]
+    pub results_s3_credentials_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

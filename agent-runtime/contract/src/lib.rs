@@ -19,6 +19,7 @@
 //! no database, HTTP or Kubernetes crate, so the operator links it without the runtime.
 
 pub mod backtest_job;
+pub mod backtest_results;
 pub mod backup;
 pub mod command;
 pub mod config;

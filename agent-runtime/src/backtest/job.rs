@@ -56,15 +56,33 @@ pub fn running(target: &RunTarget) -> Value {
     json!({"index": target.index, "phase": "Running"})
 }
 
-/// The entry of a run that finished: its statistics, or why it failed.
-pub fn finished<E: std::fmt::Display>(target: &RunTarget, result: &Result<Summary, E>) -> Value {
-    match result {
-        Ok(summary) => json!({
+/// The entry of a run that finished: its statistics and where its results artifact is, or
+/// why it failed. A run whose artifact could not be written failed (its statistics are still
+/// reported): what a sweep keeps of it is incomplete.
+pub fn finished<E: std::fmt::Display>(
+    target: &RunTarget,
+    result: &Result<Summary, E>,
+    artifact: &Result<Option<Value>, String>,
+) -> Value {
+    match (result, artifact) {
+        (Ok(summary), Ok(place)) => {
+            let mut entry = json!({
+                "index": target.index,
+                "phase": "Succeeded",
+                "stats": stats(summary),
+            });
+            if let Some(place) = place {
+                entry["artifact"] = place.clone();
+            }
+            entry
+        }
+        (Ok(summary), Err(problem)) => json!({
             "index": target.index,
-            "phase": "Succeeded",
+            "phase": "Failed",
+            "message": format!("the results artifact was not written: {problem}"),
             "stats": stats(summary),
         }),
-        Err(error) => json!({
+        (Err(error), _) => json!({
             "index": target.index,
             "phase": "Failed",
             "message": error.to_string(),
@@ -199,7 +217,7 @@ mod tests {
         };
         let result: Result<Summary, String> = Err("bars: AAPL.csv line 9: low above high".into());
         assert_eq!(
-            finished(&target, &result),
+            finished(&target, &result, &Ok(None)),
             json!({"index": 3, "phase": "Failed", "message": "bars: AAPL.csv line 9: low above high"})
         );
     }

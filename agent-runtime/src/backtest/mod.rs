@@ -12,9 +12,11 @@
 //! keep rolling state, and the statistics are totals (`stats.rs`). What each statistic
 //! means is in `docs/backtest.md`.
 
+pub mod artifact;
 pub mod feed;
 pub mod job;
 pub mod recorder;
+pub mod results;
 pub mod settings;
 pub mod sources;
 pub mod stats;
@@ -128,6 +130,7 @@ pub async fn run_observed(
     while let Some(time) = steps.next_step(&mut bars)? {
         bar_count += bars.len() as u64;
         closes.observe(&bars);
+        rig.recorder.buy_and_hold(closes.multiple());
         rig.broker.open_bars(&bars)?;
         rig.feed.release(time, &mut bars);
         rig.runner
@@ -193,22 +196,36 @@ fn llm_totals(execution: &Execution, book: &AnswerBook) -> LlmTotals {
     }
 }
 
-/// Each symbol's first and latest close, for the buy-and-hold return.
+/// Each symbol's first and latest close, for the buy-and-hold return; and the running sum
+/// of latest / first over symbols, so the equity curve's buy-and-hold costs O(1) a bar.
 #[derive(Default)]
 struct BuyAndHold {
     closes: FxHashMap<String, (f64, f64)>,
+    multiples: f64,
 }
 
 impl BuyAndHold {
     fn observe(&mut self, bars: &[Bar]) {
         for bar in bars {
             match self.closes.get_mut(bar.symbol.as_str()) {
-                Some((_, last)) => *last = bar.close,
+                Some((first, last)) => {
+                    self.multiples += (bar.close - *last) / *first;
+                    *last = bar.close;
+                }
                 None => {
+                    self.multiples += 1.0;
                     self.closes
                         .insert(bar.symbol.clone(), (bar.close, bar.close));
                 }
             }
+        }
+    }
+
+    /// The mean over the symbols seen so far of latest close / first close (1 before any).
+    fn multiple(&self) -> f64 {
+        match self.closes.len() {
+            0 => 1.0,
+            n => self.multiples / n as f64,
         }
     }
 

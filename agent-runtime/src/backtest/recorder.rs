@@ -7,14 +7,15 @@
 //! providers write to. Memory stays flat however many bars run.
 
 use std::collections::BTreeMap;
-
-use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use rustc_hash::FxHashMap;
 
+use super::results::Collector;
 use super::stats::{Drawdown, Moments, TradeTotals};
 use crate::agents::llm::AnswerBook;
 use crate::cycle::ports::{JournalEntry, PortError, Recorder, Routine};
@@ -34,6 +35,8 @@ pub struct Totals {
     pub cycles: u64,
     pub trades: TradeTotals,
     pub fills: u64,
+    /// The sampled equity curve and the fills, for the results artifact.
+    pub collected: Collector,
     /// Per symbol with a position: the cash that went out (negative) and came back so far.
     open_trades: FxHashMap<String, (f64, f64)>,
 }
@@ -51,7 +54,11 @@ impl Totals {
         }
     }
 
-    fn equity(&mut self, time: DateTime<Utc>, equity: f64, holding: bool) {
+    /// `buy_and_hold` is what the starting equity held in the symbols would be worth now,
+    /// as a multiple of it.
+    fn equity(&mut self, time: DateTime<Utc>, equity: f64, holding: bool, buy_and_hold: f64) {
+        self.collected
+            .equity(time, equity, self.starting_equity * buy_and_hold);
         if self.final_equity > 0.0 {
             self.returns.push(equity / self.final_equity - 1.0);
         }
@@ -67,6 +74,7 @@ impl Totals {
     /// cash that came back less the cash that went out, commissions included.
     pub fn fill(&mut self, fill: &Fill) {
         self.fills += 1;
+        self.collected.fill(fill);
         let notional = fill.quantity * fill.price;
         let entry = self
             .open_trades
@@ -96,6 +104,10 @@ pub struct RunRecorder {
     totals: Mutex<Totals>,
     spend: Arc<CostLedger>,
     answers: Option<Arc<AnswerBook>>,
+    /// The buy-and-hold multiple at the bars of the cycle under way (`f64` bits): set by the
+    /// driver before each cycle, read when the cycle's equity arrives. An atomic, not the
+    /// totals' lock, because it is written every bar.
+    buy_and_hold: AtomicU64,
 }
 
 impl RunRecorder {
@@ -104,7 +116,15 @@ impl RunRecorder {
             totals: Mutex::new(Totals::new(starting_equity)),
             spend: Arc::new(CostLedger::default()),
             answers: None,
+            buy_and_hold: AtomicU64::new(1f64.to_bits()),
         }
+    }
+
+    /// The buy-and-hold multiple (mean over symbols of close / first close) at the bars the
+    /// next cycle sees; the equity curve carries it beside the strategy's equity.
+    pub fn buy_and_hold(&self, multiple: f64) {
+        self.buy_and_hold
+            .store(multiple.to_bits(), Ordering::Relaxed);
     }
 
     /// The LLM providers record, replay and keep the run's cap through `book`.
@@ -138,8 +158,9 @@ impl Recorder for RunRecorder {
     fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
         if let JournalEntry::Equity { time, account, .. } = entry {
             let holding = account.positions.iter().any(|p| p.quantity > 0.0);
+            let buy_and_hold = f64::from_bits(self.buy_and_hold.load(Ordering::Relaxed));
             let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
-            totals.equity(*time, account.equity, holding);
+            totals.equity(*time, account.equity, holding, buy_and_hold);
         }
         futures::future::ready(Ok(())).boxed()
     }

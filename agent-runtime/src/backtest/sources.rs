@@ -276,7 +276,7 @@ mod tests {
             "/keys",
         ];
         match tradeplane_contract::command::Command::try_parse_from(argv).map(|c| c.mode) {
-            Ok(tradeplane_contract::command::Mode::Backtest(args)) => args,
+            Ok(tradeplane_contract::command::Mode::Backtest(args)) => *args,
             other => panic!("not a backtest: {other:?}"),
         }
     }

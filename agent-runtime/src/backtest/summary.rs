@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tradeplane_contract::backtest_results::RunResults;
 
 use super::recorder::Totals;
 use super::settings::Execution;
@@ -44,6 +45,9 @@ pub struct Summary {
     pub bars_per_second: f64,
     /// The process's peak resident memory (Linux `VmHWM`), when known.
     pub peak_rss_bytes: Option<u64>,
+    /// The equity curve and fills (`--results`), not part of the printed summary.
+    #[serde(skip)]
+    pub results: RunResults,
 }
 
 impl Summary {
@@ -93,6 +97,11 @@ impl Summary {
             elapsed_seconds: elapsed.as_secs_f64(),
             bars_per_second: bars as f64 / elapsed.as_secs_f64().max(1e-9),
             peak_rss_bytes: peak_rss_bytes(),
+            results: totals.collected.results(
+                totals.starting_equity,
+                totals.final_equity,
+                totals.trades.closed,
+            ),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use tradeplane_contract::command::BacktestArgs;
 
 use crate::backtest::sources::{ApiSource, ObjectSource, SourceError};
-use crate::backtest::{self, BacktestError, Overrides, Summary, job};
+use crate::backtest::{self, BacktestError, Overrides, Summary, artifact, job};
 use crate::config::RuntimeConfig;
 
 /// The command line's settings as the backtest takes them.
@@ -37,9 +37,18 @@ pub async fn command(config: RuntimeConfig, args: BacktestArgs) -> ExitCode {
         job::report(target, None, job::running(target)).await;
     }
     let result = run(&config, &args).await;
+    let artifact = match &result {
+        Ok(summary) => keep_results(&config, &args, summary).await,
+        Err(_) => Ok(None),
+    };
     if let Some(target) = &target
-        && !job::report(target, None, job::finished(target, &result)).await
+        && !job::report(target, None, job::finished(target, &result, &artifact)).await
     {
+        return ExitCode::FAILURE;
+    }
+    if let Err(problem) = &artifact {
+        tracing::error!(%problem, "cannot write the results artifact");
+        eprintln!("backtest: {problem}");
         return ExitCode::FAILURE;
     }
     let summary = match result {
@@ -65,6 +74,24 @@ pub async fn command(config: RuntimeConfig, args: BacktestArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Writes the results artifact wherever the flags say; the cluster place the status should
+/// name (`None` without one), or the first failure.
+async fn keep_results(
+    config: &RuntimeConfig,
+    args: &BacktestArgs,
+    summary: &Summary,
+) -> Result<Option<serde_json::Value>, String> {
+    let mut place = None;
+    for target in artifact::targets(args, &config.identity.namespace) {
+        target
+            .write(&summary.results)
+            .await
+            .map_err(|e| e.to_string())?;
+        place = place.or(target.status());
+    }
+    Ok(place)
 }
 
 /// Why a run failed: its bars could not be fetched, or the backtest itself failed.

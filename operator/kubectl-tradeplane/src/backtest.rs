@@ -1,17 +1,23 @@
 //! `backtest NAME`: a Backtest's result table — its best runs (or every run with `--all`),
-//! each with its sweep point and headline statistics — from the Backtest's status. Pure
-//! rendering in [`render`], tested without a cluster; 80 columns.
+//! each with its sweep point and headline statistics — from the Backtest's status, then the
+//! equity curve of the best run (or `--run i`) against buy-and-hold, drawn from the run's
+//! results artifact (its ConfigMap, read with the user's own credentials). Pure rendering in
+//! [`render`] and [`crate::render::equity`], tested without a cluster; 80 columns.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use clap::Args;
-use tradeplane_api::backtest::{Backtest, BacktestStatus, RunPhase, RunResult};
+use k8s_openapi::api::core::v1::ConfigMap;
+use serde::Serialize;
+use tradeplane_api::backtest::{Backtest, BacktestStatus, RunArtifact, RunPhase, RunResult};
+use tradeplane_contract::backtest_results::{RESULTS_KEY, RunResults};
 
 use crate::cli::OutputFormat;
 use crate::cluster::Target;
 use crate::error::Error;
 use crate::output::write_as;
+use crate::render::equity::chart;
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
@@ -20,10 +26,17 @@ pub struct BacktestArgs {
     /// Every run, by index, instead of the best ones.
     #[arg(long)]
     pub all: bool,
-    /// Print the Backtest's status instead of the table.
+    /// Print the Backtest's status and the chosen run's results artifact instead of the
+    /// table and the curve.
     #[arg(short = 'o', long, value_enum)]
     pub output: Option<OutputFormat>,
+    /// Draw (or with `-o`, print) this run's results instead of the best run's.
+    #[arg(long, value_name = "INDEX")]
+    pub run: Option<i32>,
 }
+
+/// Plot rows of the equity curve.
+const CHART_HEIGHT: usize = 12;
 
 pub async fn run(target: &Target, args: &BacktestArgs, out: &mut dyn Write) -> Result<(), Error> {
     let backtest = target
@@ -31,10 +44,107 @@ pub async fn run(target: &Target, args: &BacktestArgs, out: &mut dyn Write) -> R
         .get(&args.name)
         .await
         .map_err(|e| Error::from_kube(e, "get", "backtests", &target.namespace))?;
+    let status = backtest.status.clone().unwrap_or_default();
+    let index = chosen_run(&status, args.run);
+    let results = match index {
+        Some(index) => Some(load_results(target, &status, index).await),
+        None => None,
+    };
     match args.output {
-        Some(format) => write_as(out, format, &backtest.status),
-        None => Ok(out.write_all(render(&backtest, args.all).as_bytes())?),
+        Some(format) => write_as(
+            out,
+            format,
+            &Document {
+                status: backtest.status.as_ref(),
+                run: index,
+                results: results.as_ref().and_then(|r| r.as_ref().ok()),
+                results_error: results.as_ref().and_then(|r| r.as_ref().err()),
+            },
+        ),
+        None => {
+            out.write_all(render(&backtest, args.all).as_bytes())?;
+            if let (Some(index), Some(results)) = (index, &results) {
+                out.write_all(curve(index, results).as_bytes())?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// `-o json|yaml`: the status, and the results artifact of the run the curve would show.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Document<'a> {
+    status: Option<&'a BacktestStatus>,
+    /// The run whose results follow: `--run`, else the best run.
+    run: Option<i32>,
+    results: Option<&'a RunResults>,
+    /// Why `results` is missing, when a run was chosen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    results_error: Option<&'a String>,
+}
+
+/// The run whose curve is drawn: `--run`, else the best run, else the only run.
+fn chosen_run(status: &BacktestStatus, run: Option<i32>) -> Option<i32> {
+    run.or_else(|| status.best_runs.first().map(|b| b.index))
+        .or_else(|| (status.runs.len() == 1).then(|| status.runs[0].index))
+}
+
+/// The heading and the equity chart, or the heading and why there is none.
+fn curve(index: i32, results: &Result<RunResults, String>) -> String {
+    let heading = format!("\nEquity of run {index}\n");
+    match results {
+        Ok(results) => format!("{heading}{}", chart(results, WIDTH, CHART_HEIGHT)),
+        Err(problem) => format!("{heading}{problem}\n"),
+    }
+}
+
+/// Run `index`'s results artifact, read with the user's own credentials, or why it cannot
+/// be shown (reading it may fail on its own without losing the table).
+async fn load_results(
+    target: &Target,
+    status: &BacktestStatus,
+    index: i32,
+) -> Result<RunResults, String> {
+    let artifact = status
+        .runs
+        .iter()
+        .find(|r| r.index == index)
+        .and_then(|r| r.artifact.clone());
+    match artifact {
+        None => Err(format!("no results artifact for run {index} yet")),
+        Some(RunArtifact {
+            s3: Some(object), ..
+        }) => Err(format!(
+            "results in s3://{}/{}{} (the plugin does not read buckets)",
+            object.bucket,
+            object.key,
+            object
+                .endpoint
+                .map(|e| format!(" at {e}"))
+                .unwrap_or_default()
+        )),
+        Some(RunArtifact {
+            config_map: Some(name),
+            key,
+            ..
+        }) => read_artifact(target, &name, key.as_deref().unwrap_or(RESULTS_KEY)).await,
+        Some(_) => Err(format!("run {index}'s artifact names no place")),
+    }
+}
+
+async fn read_artifact(target: &Target, name: &str, key: &str) -> Result<RunResults, String> {
+    let map = target
+        .api::<ConfigMap>()
+        .get(name)
+        .await
+        .map_err(|e| Error::from_kube(e, "get", "configmaps", &target.namespace).to_string())?;
+    let text = map
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .ok_or_else(|| format!("ConfigMap {name} has no key {key} yet"))?;
+    serde_json::from_str(text).map_err(|e| format!("ConfigMap {name} key {key}: {e}"))
 }
 
 const WIDTH: usize = 80;
@@ -209,5 +319,22 @@ mod tests {
             "{text}"
         );
         assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+    }
+
+    #[test]
+    fn the_curve_is_the_best_runs_unless_a_run_is_asked_for() {
+        let status = backtest().status.unwrap();
+        assert_eq!(chosen_run(&status, None), Some(2));
+        assert_eq!(chosen_run(&status, Some(3)), Some(3));
+        assert_eq!(chosen_run(&BacktestStatus::default(), None), None);
+    }
+
+    #[test]
+    fn a_run_without_a_readable_artifact_says_why_under_its_heading() {
+        let text = curve(4, &Err("no results artifact for run 4 yet".to_string()));
+        assert_eq!(
+            text,
+            "\nEquity of run 4\nno results artifact for run 4 yet\n"
+        );
     }
 }

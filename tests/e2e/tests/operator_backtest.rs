@@ -24,7 +24,8 @@ use kubectl_tradeplane::backtest::BacktestArgs;
 use kubectl_tradeplane::cluster::Target;
 use serde_json::{Value, json};
 use tradeplane_contract::backtest_job::{DATA_DIR, INDEX_ENV, RUNS_DIR};
-use tradeplane_operator::api::backtest::{Backtest, RunPhase};
+use tradeplane_contract::backtest_results::{RESULTS_KEY, RunResults};
+use tradeplane_operator::api::backtest::{Backtest, BacktestStatus, RunPhase};
 use tradeplane_operator::controllers::backtest;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -300,6 +301,7 @@ async fn a_16_point_sweep_is_one_indexed_job_whose_real_runs_fill_the_status() {
     assert_eq!(first.params["analysts[0].params.fastPeriod"], fast);
     assert_eq!(status.sharpe, Some(format!("{:.2}", by_sharpe[0].0)));
     assert!(condition_message(&done, "Complete").contains("all 16 run(s) succeeded"));
+    check_artifacts(&namespace, &status).await;
 
     // The plugin's table: the three best runs, best first, in 80 columns.
     let target = Target::new(namespace.client().clone(), &namespace.name);
@@ -308,11 +310,14 @@ async fn a_16_point_sweep_is_one_indexed_job_whose_real_runs_fill_the_status() {
         name: "sma-sweep".to_string(),
         all: false,
         output: None,
+        run: None,
     };
     kubectl_tradeplane::backtest::run(&target, &args, &mut out)
         .await
         .unwrap();
-    let table = String::from_utf8(out).unwrap();
+    let screen = String::from_utf8(out).unwrap();
+    println!("{screen}");
+    let (table, curve) = screen.split_once("\n\n").unwrap();
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
         lines[0], "Backtest sma-sweep  Complete  16/16 runs",
@@ -324,6 +329,37 @@ async fn a_16_point_sweep_is_one_indexed_job_whose_real_runs_fill_the_status() {
         "{table}"
     );
     assert!(lines.iter().all(|l| l.chars().count() <= 80), "{table}");
+    // Then the best run's equity curve from its ConfigMap, read as the user: 12 plot rows
+    // between the heading and the time axis, both glyphs, 80 columns.
+    let curve: Vec<&str> = curve.lines().collect();
+    assert_eq!(
+        curve[0],
+        format!("Equity of run {}", first.index),
+        "{screen}"
+    );
+    assert!(curve[13].trim_start().starts_with("+---"), "{screen}");
+    assert!(curve[1..13].iter().any(|l| l.contains('*')), "{screen}");
+    assert!(curve[1..13].iter().any(|l| l.contains('.')), "{screen}");
+    assert!(curve[14].contains("2020-01-01"), "{screen}");
+    assert!(curve.iter().all(|l| l.chars().count() <= 80), "{screen}");
+    // `-o json`: the status and that run's artifact.
+    let mut out = Vec::new();
+    let args = BacktestArgs {
+        output: Some(kubectl_tradeplane::cli::OutputFormat::Json),
+        ..args
+    };
+    kubectl_tradeplane::backtest::run(&target, &args, &mut out)
+        .await
+        .unwrap();
+    let document: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(document["run"], first.index);
+    assert_eq!(document["status"]["progress"], "16/16");
+    let best = status.runs.iter().find(|r| r.index == first.index).unwrap();
+    assert_eq!(
+        document["results"]["finalEquity"].as_f64(),
+        best.stats.as_ref().unwrap().final_equity
+    );
+    assert_eq!(document["results"]["equity"].as_array().unwrap().len(), 400);
 
     // The run token may write only this Backtest's status.
     create_bars(&namespace, "other-bars", bars_csv(50, None)).await;
@@ -346,8 +382,44 @@ async fn a_16_point_sweep_is_one_indexed_job_whose_real_runs_fill_the_status() {
         matches!(&refused, kube::Error::Api(s) if s.code == 403),
         "{refused:?}"
     );
+    // Nor write another Backtest's results, nor read or create any ConfigMap.
+    let maps =
+        Api::<ConfigMap>::namespaced(run_client_maps(&namespace, &dir).await, &namespace.name);
+    wait_for(
+        &namespace.api::<ConfigMap>(),
+        "other-run-0",
+        "the other Backtest's results ConfigMap",
+        WAIT,
+        |m: Option<&ConfigMap>| m.is_some(),
+    )
+    .await
+    .unwrap();
+    let write = json!({"data": {"results.json": "{}"}});
+    let denied = [
+        maps.patch(
+            "other-run-0",
+            &PatchParams::default(),
+            &Patch::Merge(&write),
+        )
+        .await
+        .map(|_| ()),
+        maps.get("sma-sweep-run-0").await.map(|_| ()),
+        maps.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "mine"}})).unwrap(),
+        )
+        .await
+        .map(|_| ()),
+    ];
+    for result in denied {
+        let error = result.unwrap_err();
+        assert!(
+            matches!(&error, kube::Error::Api(s) if s.code == 403),
+            "{error:?}"
+        );
+    }
 
-    // Deleting the Backtest deletes its Job.
+    // Deleting the Backtest deletes its Job and its results.
     api.delete("sma-sweep", &DeleteParams::foreground())
         .await
         .unwrap();
@@ -359,8 +431,76 @@ async fn a_16_point_sweep_is_one_indexed_job_whose_real_runs_fill_the_status() {
     )
     .await
     .unwrap();
+    wait_deleted(
+        &namespace.api::<ConfigMap>(),
+        "sma-sweep-run-0",
+        "a results ConfigMap",
+        WAIT,
+    )
+    .await
+    .unwrap();
     controller.stop().await.unwrap();
     namespace.delete().await.unwrap();
+}
+
+/// A client with the sweep's run token.
+async fn run_client_maps(namespace: &TestNamespace, dir: &Path) -> Client {
+    run_identity(&namespace.name, "sma-sweep-run", dir).await.1
+}
+
+/// Every run's artifact is in its own ConfigMap, where its status entry says, and agrees
+/// with the statistics the run reported.
+async fn check_artifacts(namespace: &TestNamespace, status: &BacktestStatus) {
+    let maps = namespace.api::<ConfigMap>();
+    for run in &status.runs {
+        let artifact = run.artifact.as_ref().unwrap();
+        let name = format!("sma-sweep-run-{}", run.index);
+        assert_eq!(
+            artifact.config_map.as_deref(),
+            Some(name.as_str()),
+            "{run:?}"
+        );
+        assert_eq!(artifact.key.as_deref(), Some(RESULTS_KEY));
+        let map = maps.get(&name).await.unwrap();
+        let owner = &map.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str()),
+            ("Backtest", "sma-sweep")
+        );
+        let text = &map.data.as_ref().unwrap()[RESULTS_KEY];
+        assert!(text.len() < 512 * 1024, "{}", text.len());
+        let results: RunResults = serde_json::from_str(text).unwrap();
+        let stats = run.stats.as_ref().unwrap();
+        assert_eq!(
+            Some(results.final_equity),
+            stats.final_equity,
+            "run {}",
+            run.index
+        );
+        assert_eq!(
+            Some(results.trades as i64),
+            stats.trades,
+            "run {}",
+            run.index
+        );
+        // 400 bars, under the curve's cap: every cycle is a point.
+        assert_eq!(results.equity.len(), 400, "run {}", run.index);
+        assert_eq!(results.equity_every, 1);
+        assert_eq!(results.equity.last().unwrap().equity, results.final_equity);
+        let hold = stats.buy_and_hold_return.unwrap();
+        let last_hold = results.equity.last().unwrap().buy_and_hold;
+        let expected = results.starting_equity * (1.0 + hold);
+        assert!(
+            (last_hold - expected).abs() < 1e-6 * expected,
+            "run {}",
+            run.index
+        );
+        assert!(
+            results.fill_count() >= 2 * results.trades,
+            "run {}",
+            run.index
+        );
+    }
 }
 
 #[tokio::test]

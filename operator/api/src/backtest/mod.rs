@@ -100,6 +100,12 @@ pub struct BacktestSpec {
     /// LLM answers during the runs. Default: `Disabled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmSpec>,
+    /// Where each run keeps its results artifact (the sampled equity curve beside
+    /// buy-and-hold, and the fills, as JSON; `docs/backtest.md`). Default: a ConfigMap
+    /// `<name>-run-<index>` per run (key `results.json`, at most about 450 KiB; a long name
+    /// is shortened, and `status.runs[].artifact` names each), owned by the Backtest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<ResultsSpec>,
     /// Overrides the agent-runtime image. Default: the image the operator was released with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
@@ -200,6 +206,42 @@ pub struct S3Data {
     /// runtime reads: `SYMBOL.csv`, or a long file with a `symbol` column.
     #[schemars(length(min = 1, max = 1024), pattern(r"^[^/].*[^/]$|^[^/]$"))]
     pub key: String,
+    /// Endpoint of an S3-compatible service (MinIO, Ceph, R2...). Default: AWS S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), pattern(crate::common::URL_PATTERN))]
+    pub endpoint: Option<String>,
+    /// Region. Default `us-east-1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub region: Option<String>,
+    /// Secret in this namespace with `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`; only
+    /// those two keys are mounted into the run pods.
+    #[schemars(length(min = 1, max = 253), pattern(NAME_PATTERN))]
+    pub credentials_secret_name: String,
+}
+
+/// Where the runs' results artifacts go.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultsSpec {
+    /// An S3-compatible bucket instead of the ConfigMaps: run *i* uploads
+    /// `<prefix>/<backtest>/<uid>/run-<i>.json`. Default: unset (ConfigMaps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Results>,
+}
+
+/// A bucket prefix for the results, reached as a TradingStrategy's backup bucket is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Results {
+    /// Bucket name.
+    #[schemars(length(min = 3, max = 63), pattern(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"))]
+    pub bucket: String,
+    /// Key prefix, without leading or trailing `/`, e.g. `backtests`. Default: the bucket's
+    /// root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512), pattern(r"^[^/](.*[^/])?$"))]
+    pub prefix: Option<String>,
     /// Endpoint of an S3-compatible service (MinIO, Ceph, R2...). Default: AWS S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), pattern(crate::common::URL_PATTERN))]

@@ -91,9 +91,41 @@ pub struct RunResult {
     /// Why a failed run failed, naming the field or the data line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// The run's statistics, once it succeeded.
+    /// The run's statistics, once it succeeded (and with a `Failed` phase when only its
+    /// results artifact could not be written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<RunStats>,
+    /// Where the run's results artifact is, once written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<RunArtifact>,
+}
+
+/// Where a run's results artifact is: a ConfigMap of the Backtest's namespace, or an object.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunArtifact {
+    /// The ConfigMap holding it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<String>,
+    /// The ConfigMap's key holding it (`results.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The S3 object holding it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<ArtifactObject>,
+}
+
+/// An object of an S3-compatible bucket.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactObject {
+    /// Bucket name.
+    pub bucket: String,
+    /// The object's key.
+    pub key: String,
+    /// The service's endpoint; absent for AWS S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 // A run's state. (A plain comment: kube copies an enum's doc over the field's.)

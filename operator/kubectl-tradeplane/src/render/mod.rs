@@ -2,6 +2,7 @@
 //! argument), no terminal query (colour is an argument). So every screen is unit-tested with
 //! fixed inputs, for its content and for the 80 columns it must fit.
 
+pub mod equity;
 pub mod explain;
 pub mod journal;
 pub mod logs;

@@ -133,10 +133,14 @@ async fn start(
     }
 }
 
-/// The runs' configs and identity first, so the pods find what they mount and use.
+/// The runs' configs, results ConfigMaps and identity first, so the pods find what they
+/// mount, write and use.
 async fn apply(context: &Context, namespace: &str, rendered: Children) -> Result<Job, Error> {
     let (client, cache) = (&context.client, &context.children);
     children::ensure_known(client, cache, KIND, namespace, rendered.runs).await?;
+    for map in rendered.results {
+        children::ensure_known(client, cache, KIND, namespace, map).await?;
+    }
     children::ensure_known(client, cache, KIND, namespace, rendered.service_account).await?;
     children::ensure_known(client, cache, KIND, namespace, rendered.role).await?;
     children::ensure_known(client, cache, KIND, namespace, rendered.role_binding).await?;

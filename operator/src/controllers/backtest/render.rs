@@ -1,8 +1,10 @@
 //! The children of a backtest, rendered from its validated spec. Pure.
 //!
 //! - the runs ConfigMap: one key per run (`run-<i>.yaml`), its runtime config;
+//! - one empty ConfigMap per run, `<name>-run-<i>`, that the run fills with its results
+//!   artifact (unless `results.s3` sends them to a bucket);
 //! - the run identity: a ServiceAccount whose Role may only `get` and `patch` this Backtest's
-//!   status, the one thing a run writes;
+//!   status and `patch` those ConfigMaps by name, the only things a run writes;
 //! - one Indexed Job of `agent-runtime backtest`: `completions` = runs, index *i* reads
 //!   `run-<i>.yaml`, each index failing on its own (`backoffLimitPerIndex: 0`: a bad data
 //!   line fails the same way on a retry) — with the trader's hardened pod.
@@ -17,8 +19,10 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tradeplane_contract::backtest_job::{
-    BACKTEST_ENV, DATA_CREDENTIALS_DIR, DATA_DIR, RUNS_DIR, run_key,
+    BACKTEST_ENV, DATA_CREDENTIALS_DIR, DATA_DIR, RESULTS_CREDENTIALS_DIR, RUNS_DIR, ResultsPlace,
+    run_key,
 };
+use tradeplane_contract::backtest_results::results_config_map;
 use tradeplane_contract::backup::{S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY};
 use tradeplane_contract::layout::{BROKER_KEY_ID, BROKER_SECRET_KEY};
 
@@ -67,6 +71,8 @@ pub fn names(backtest: &str) -> Names {
 #[derive(Clone, Debug)]
 pub struct Children {
     pub runs: ConfigMap,
+    /// The runs' results ConfigMaps, created empty; none when the results go to a bucket.
+    pub results: Vec<ConfigMap>,
     pub service_account: ServiceAccount,
     pub role: Role,
     pub role_binding: RoleBinding,
@@ -88,10 +94,24 @@ pub fn render(backtest: &Backtest, valid: &ValidBacktest) -> Result<Children, Re
         Some(&name),
         &["get", "patch"],
     );
+    let results = results_config_maps(&meta, valid);
+    let mut rules = vec![status_rule];
+    if !results.is_empty() {
+        // Patch only, by name: a run writes its artifact into the map the operator made and
+        // can neither read another's nor create, list or delete any.
+        let names: Vec<String> = results
+            .iter()
+            .filter_map(|map| map.metadata.name.clone())
+            .collect();
+        let mut maps = rule("", "configmaps", None, &["patch"]);
+        maps.resource_names = Some(names);
+        rules.push(maps);
+    }
     Ok(Children {
         runs: runs_config_map(&meta, &names, valid)?,
+        results,
         service_account: identity.service_account(),
-        role: identity.role(vec![status_rule]),
+        role: identity.role(rules),
         role_binding: identity.role_binding(),
         job: job(backtest, &meta, &names, valid),
     })
@@ -120,6 +140,23 @@ fn runs_config_map(
     })
 }
 
+fn results_config_maps(meta: &ChildMeta, valid: &ValidBacktest) -> Vec<ConfigMap> {
+    let ResultsPlace::ConfigMaps { stem } = &valid.settings.results else {
+        return Vec::new();
+    };
+    valid
+        .runs
+        .iter()
+        .map(|run| {
+            let index = u32::try_from(run.point.index).unwrap_or(u32::MAX);
+            ConfigMap {
+                metadata: meta.child(&results_config_map(stem, index), Component::Backtest),
+                ..ConfigMap::default()
+            }
+        })
+        .collect()
+}
+
 fn job(backtest: &Backtest, meta: &ChildMeta, names: &Names, valid: &ValidBacktest) -> Job {
     let runs = i32::try_from(valid.runs.len()).unwrap_or(i32::MAX);
     let mut container = RuntimeContainer {
@@ -145,11 +182,27 @@ fn job(backtest: &Backtest, meta: &ChildMeta, names: &Names, valid: &ValidBackte
         ..EnvVar::default()
     });
     container.env = Some(env);
-    let volumes = vec![
+    let mut volumes = vec![
         config_map_volume("runs", &names.runs, None),
         data_volume(backtest, valid),
         pod::scratch_volume(),
     ];
+    if let Some(s3) = backtest.spec.results.as_ref().and_then(|r| r.s3.as_ref()) {
+        // Only the two keys, never the rest of the user's Secret.
+        volumes.push(secret_items(
+            "results-credentials",
+            &s3.credentials_secret_name,
+            &[
+                (S3_ACCESS_KEY_ID, S3_ACCESS_KEY_ID),
+                (S3_SECRET_ACCESS_KEY, S3_SECRET_ACCESS_KEY),
+            ],
+        ));
+        let mounts = container.volume_mounts.get_or_insert_with(Vec::new);
+        mounts.push(pod::read_only_mount(
+            "results-credentials",
+            RESULTS_CREDENTIALS_DIR,
+        ));
+    }
     let mut pod_spec = pod::runtime_pod(container, volumes, backtest.spec.placement.as_ref());
     pod_spec.service_account_name = Some(names.account.clone());
     pod_spec.restart_policy = Some("Never".to_string());

@@ -253,7 +253,7 @@ fn a_sweep_becomes_one_indexed_job_of_hardened_pods_that_may_only_patch_this_sta
     );
 
     let rules = children.role.rules.as_ref().unwrap();
-    assert_eq!(rules.len(), 1);
+    assert_eq!(rules.len(), 2);
     assert_eq!(
         rules[0].resources.as_deref(),
         Some(&["backtests/status".to_string()][..])
@@ -263,6 +263,118 @@ fn a_sweep_becomes_one_indexed_job_of_hardened_pods_that_may_only_patch_this_sta
         Some(&["sma".to_string()][..])
     );
     assert_eq!(rules[0].verbs, ["get", "patch"]);
+    // And its runs' results ConfigMaps, by name, patch only.
+    let maps: Vec<String> = (0..16).map(|i| format!("sma-run-{i}")).collect();
+    assert_eq!(
+        rules[1].resources.as_deref(),
+        Some(&["configmaps".to_string()][..])
+    );
+    assert_eq!(rules[1].resource_names.as_deref(), Some(&maps[..]));
+    assert_eq!(rules[1].verbs, ["patch"]);
+}
+
+#[test]
+fn each_run_gets_an_empty_owned_results_config_map_and_writes_its_own() {
+    use clap::Parser;
+    use tradeplane_contract::command::{Command, Mode};
+    let backtest = backtest(sweep_spec(&[5.0, 10.0], &[30.0, 40.0]));
+    let valid = validate(&backtest, None, "desk", IMAGE).unwrap();
+    let children = render::render(&backtest, &valid).unwrap();
+    let names: Vec<&str> = children
+        .results
+        .iter()
+        .map(|m| m.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["sma-run-0", "sma-run-1", "sma-run-2", "sma-run-3"]);
+    for map in &children.results {
+        assert_eq!(map.data, None);
+        let owner = &map.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("Backtest", "u-1")
+        );
+    }
+    let args = children.job.spec.unwrap().template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap();
+    let mut argv = vec!["agent-runtime".to_string()];
+    argv.extend(
+        args.iter()
+            .map(|a| a.replace("$(JOB_COMPLETION_INDEX)", "2")),
+    );
+    let Mode::Backtest(parsed) = Command::try_parse_from(&argv).unwrap().mode else {
+        panic!("not a backtest: {argv:?}");
+    };
+    assert_eq!(parsed.results_config_map.as_deref(), Some("sma-run-2"));
+    assert_eq!(parsed.results_s3_bucket, None);
+}
+
+#[test]
+fn results_to_s3_go_under_the_backtests_name_and_uid_with_only_the_two_keys() {
+    use clap::Parser;
+    use tradeplane_contract::command::{Command, Mode};
+    let mut spec = sweep_spec(&[5.0], &[30.0]);
+    spec["results"] = json!({"s3": {
+        "bucket": "results", "prefix": "backtests", "endpoint": "http://minio.data:9000",
+        "credentialsSecretName": "results-keys",
+    }});
+    let backtest = backtest(spec);
+    let valid = validate(&backtest, None, "desk", IMAGE).unwrap();
+    let children = render::render(&backtest, &valid).unwrap();
+    assert!(children.results.is_empty());
+    // No ConfigMap to write: the Role is the status rule alone.
+    assert_eq!(children.role.rules.as_ref().unwrap().len(), 1);
+    let pod = children.job.spec.unwrap().template.spec.unwrap();
+    let volume = pod
+        .volumes
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == "results-credentials")
+        .unwrap();
+    let secret = volume.secret.unwrap();
+    assert_eq!(secret.secret_name.as_deref(), Some("results-keys"));
+    let keys: Vec<String> = secret.items.unwrap().into_iter().map(|i| i.key).collect();
+    assert_eq!(keys, ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+    let container = &pod.containers[0];
+    let mount = container
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.name == "results-credentials")
+        .unwrap();
+    assert_eq!(mount.mount_path, "/etc/tradeplane/results-credentials");
+    assert_eq!(mount.read_only, Some(true));
+    let mut argv = vec!["agent-runtime".to_string()];
+    argv.extend(
+        container
+            .args
+            .clone()
+            .unwrap()
+            .iter()
+            .map(|a| a.replace("$(JOB_COMPLETION_INDEX)", "0")),
+    );
+    let Mode::Backtest(parsed) = Command::try_parse_from(&argv).unwrap().mode else {
+        panic!("not a backtest: {argv:?}");
+    };
+    assert_eq!(parsed.results_s3_bucket.as_deref(), Some("results"));
+    assert_eq!(
+        parsed.results_s3_key.as_deref(),
+        Some("backtests/sma/u-1/run-0.json")
+    );
+    assert_eq!(parsed.results_config_map, None);
+}
+
+#[test]
+fn a_long_backtest_name_gives_results_config_maps_within_63_characters() {
+    use super::validate::results_stem;
+    assert_eq!(results_stem("sma"), "sma-run");
+    let long = "a".repeat(70);
+    let stem = results_stem(&long);
+    assert!(stem.ends_with("-run") && stem.starts_with("aaaa"), "{stem}");
+    assert!(format!("{stem}-255").len() <= 63, "{stem}");
+    assert_ne!(results_stem(&"a".repeat(71)), stem);
 }
 
 #[test]
@@ -294,6 +406,7 @@ fn run(index: i32, phase: RunPhase, sharpe: Option<f64>, total_return: f64) -> R
             trades: Some(index as i64),
             ..RunStats::default()
         }),
+        artifact: None,
     }
 }
 

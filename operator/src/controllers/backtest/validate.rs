@@ -7,8 +7,9 @@
 //! made up here, never the strategy's own account; `marketData.source` is forced to `Replay`
 //! (bars come from the Backtest's data). The runtime refuses any other broker again.
 
+use kube::ResourceExt;
 use kube::api::ObjectMeta;
-use tradeplane_contract::backtest_job::{DataObject, RunSettings};
+use tradeplane_contract::backtest_job::{DataObject, ResultsPlace, RunSettings};
 use tradeplane_contract::config::RuntimeConfig;
 
 use super::sweep::{self, Point};
@@ -18,6 +19,7 @@ use crate::api::trading_strategy::{
     MarketDataSource, MarketDataSpec, TradingStrategy, TradingStrategySpec,
 };
 use crate::controllers::Blocker;
+use crate::controllers::meta::child_name;
 use crate::controllers::trading_strategy::config;
 
 /// Runs at once when `sweep.parallelism` is unset.
@@ -199,5 +201,42 @@ fn settings(backtest: &Backtest) -> RunSettings {
                 LlmMode::Replay => "replay",
             }),
         max_cost_usd: spec.llm.as_ref().and_then(|l| l.max_cost_usd),
+        results: results_place(backtest),
+    }
+}
+
+/// `<backtest>-run`, the stem of the runs' results ConfigMaps, shortened by the child-name
+/// rule so that `<stem>-<index>` stays within 63 characters for every index a sweep can have
+/// (at most 3 digits).
+pub fn results_stem(backtest: &str) -> String {
+    let longest = child_name(backtest, "run-000");
+    longest
+        .strip_suffix("-000")
+        .unwrap_or(longest.as_str())
+        .to_string()
+}
+
+/// `results.s3` under `<prefix>/<backtest>/<uid>/` (the uid keeps a recreated Backtest of the
+/// same name from overwriting the last one's), else the run ConfigMaps.
+fn results_place(backtest: &Backtest) -> ResultsPlace {
+    let name = backtest.name_any();
+    match backtest.spec.results.as_ref().and_then(|r| r.s3.as_ref()) {
+        Some(s3) => {
+            let uid = backtest.metadata.uid.clone().unwrap_or_default();
+            let prefix = [s3.prefix.as_deref().unwrap_or(""), &name, &uid]
+                .into_iter()
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join("/");
+            ResultsPlace::S3 {
+                bucket: s3.bucket.clone(),
+                prefix,
+                endpoint: s3.endpoint.clone(),
+                region: s3.region.clone(),
+            }
+        }
+        None => ResultsPlace::ConfigMaps {
+            stem: results_stem(&name),
+        },
     }
 }
