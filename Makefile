@@ -6,7 +6,7 @@ SHELL := bash
 export TRADEPLANE_CACHE ?= $(HOME)/.cache/tradeplane
 STATE ?= $(TRADEPLANE_CACHE)/clusters/default
 
-.PHONY: demo test cluster-build cluster-up cluster-down lint crds argocd-cm bench image plugin
+.PHONY: demo test cluster-build cluster-up cluster-down lint crds argocd-cm bench image plugin ui-vendor
 
 ## demo: start a local control plane, show the product working, stop everything again
 demo:
@@ -28,8 +28,13 @@ cluster-up:
 cluster-down:
 	tests/cluster/down.sh "$(STATE)"
 
+## ui-vendor: fetch the dashboard's charting library (pinned version and sha512) into the cache;
+## kubectl-tradeplane's build.rs embeds it from there (docs/dashboard.md)
+ui-vendor:
+	scripts/ui-vendor.sh >/dev/null
+
 ## lint: formatting and clippy, as the tests check them
-lint:
+lint: ui-vendor
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
@@ -52,7 +57,7 @@ argocd-cm:
 ## after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second
 ## (TRADEPLANE_BENCH_KILLS=100 by default, about a quarter of an hour), then on a real node:
 ## start-up, apply → first order, RSS, failover over 20 (tests/node/bench.sh)
-bench:
+bench: ui-vendor
 	cargo bench -p tradeplane-agent-runtime
 	cargo bench -p tradeplane-operator --bench reconcile
 	cargo build --release -p kubectl-tradeplane
@@ -68,7 +73,7 @@ image:
 
 # The kubectl plugin: the release binary, packed as build/plugin/kubectl-tradeplane-<version>-<target>.tar.gz
 # with its sha256 beside it (the values krew/tradeplane.yaml's placeholders take).
-plugin:
+plugin: ui-vendor
 	cargo build --release -p kubectl-tradeplane
 	mkdir -p build/plugin
 	version=$$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="kubectl-tradeplane"))'); \

@@ -21,7 +21,9 @@ fn main() {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/tradeplane")));
     let Some(file) = cache.map(|c| c.join(VENDORED)) else {
-        println!("cargo::warning=no HOME or TRADEPLANE_CACHE: the dashboard is built without charts");
+        println!(
+            "cargo::warning=no HOME or TRADEPLANE_CACHE: the dashboard is built without charts"
+        );
         return;
     };
     // Watch the file even while it is missing, so running `make ui-vendor` later rebuilds.

@@ -32,7 +32,7 @@ export function showStrategy(main, namespace, name, { ask }) {
     controls.replaceChildren(
       row.suspended ? button('resume', 'Resume') : button('suspend', 'Suspend', 'danger'),
       button('switchover', 'Switchover'), button('restart', 'Restart'),
-      row.hasBackup ? button('backup', 'Back up now') : null,
+      ...(row.hasBackup ? [button('backup', 'Back up now')] : []),
     );
   };
   const stop = onStrategy((kind, r) => {
@@ -177,7 +177,8 @@ async function drawTimeline(node, namespace, name) {
 }
 
 function decision(d) {
-  const risk = d.risk.limits.length ? `${d.risk.outcome} (${d.risk.limits.join(', ')})` : d.risk.outcome;
+  const limits = d.risk.limits || []; // absent when empty (the contract skips it)
+  const risk = limits.length ? `${d.risk.outcome} (${limits.join(', ')})` : d.risk.outcome;
   const analyst = (a) => el('li', { class: 'analyst', 'data-role': a.role },
     el('strong', { text: a.role }), ` ${a.signal} · confidence ${a.confidence.toFixed(2)} · ${a.source}`,
     a.costUsd !== undefined ? ` · $${a.costUsd.toFixed(4)}` : '',
@@ -194,7 +195,7 @@ function decision(d) {
     el('p', {}, el('strong', { text: 'Risk: ' }), risk),
     d.orders.length ? table('Orders of the decision', ['Order', 'Side', 'Quantity', 'Status', 'Fills'],
       d.orders.map((o) => [o.clientOrderId, o.side, String(o.quantity), o.status,
-        o.fills.map((f) => `${f.quantity} @ ${money(f.price)}`).join(', ') || 'none'])) : null);
+        (o.fills || []).map((f) => `${f.quantity} @ ${money(f.price)}`).join(', ') || 'none'])) : null);
 }
 
 function events(list) {
@@ -215,8 +216,8 @@ async function drawCharts(node, namespace, name) {
   }
   try {
     const [equity, cycles] = await Promise.all([journal(namespace, name, 'equity?points=500'),
-      journal(namespace, name, 'cycles?limit=60')]);
-    const details = await inBatches(cycles.items, 6, (c) =>
+      journal(namespace, name, 'cycles?limit=200')]);
+    const details = await inBatches(cycles.items, 8, (c) =>
       journal(namespace, name, `cycles/${encodeURIComponent(c.id)}`));
     node.replaceChildren(title, equityChart(equity.points), ...priceCharts(details));
   } catch (error) {
@@ -266,7 +267,7 @@ function priceCharts(details) {
       const time = seconds(d.dataWindow.lastBarAt);
       entry.closes.push({ time, value: d.dataWindow.lastClose });
       for (const o of d.orders) {
-        for (const f of o.fills) entry.trades.push({ time, side: f.side, quantity: f.quantity, price: f.price, order: o.clientOrderId });
+        for (const f of o.fills || []) entry.trades.push({ time, side: f.side, quantity: f.quantity, price: f.price, order: o.clientOrderId });
       }
       bySymbol.set(d.symbol, entry);
     }

@@ -22,9 +22,15 @@ async fn start() -> (SocketAddr, String) {
 }
 
 /// One HTTP/1.1 request; the status code and the body.
-async fn ask(at: SocketAddr, method: &str, path: &str, headers: &[(&str, String)]) -> (u16, String) {
+async fn ask(
+    at: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+) -> (u16, String) {
     let mut stream = TcpStream::connect(at).await.unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n");
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n");
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -33,7 +39,10 @@ async fn ask(at: SocketAddr, method: &str, path: &str, headers: &[(&str, String)
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
     let status = answer[9..12].parse().unwrap();
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -58,7 +67,13 @@ async fn actions_need_the_pages_token_and_origin() {
 
     let ours = ("X-Tradeplane-Token", token.clone());
     let elsewhere = ("Origin", "http://evil.example".to_string());
-    let (status, body) = ask(at, "POST", suspend, &[host.clone(), elsewhere, ours.clone()]).await;
+    let (status, body) = ask(
+        at,
+        "POST",
+        suspend,
+        &[host.clone(), elsewhere, ours.clone()],
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
 
     // Token and origin right: the guard lets it through to the (absent) API server.
@@ -69,11 +84,29 @@ async fn actions_need_the_pages_token_and_origin() {
 #[tokio::test]
 async fn only_requests_addressed_to_the_console_are_answered() {
     let (at, _) = start().await;
-    let (status, _) = ask(at, "GET", "/", &[("Host", format!("rebound.example:{}", at.port()))]).await;
+    let (status, _) = ask(
+        at,
+        "GET",
+        "/",
+        &[("Host", format!("rebound.example:{}", at.port()))],
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, _) = ask(at, "GET", "/", &[("Host", format!("localhost:{}", at.port()))]).await;
+    let (status, _) = ask(
+        at,
+        "GET",
+        "/",
+        &[("Host", format!("localhost:{}", at.port()))],
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, body) = ask(at, "GET", "/api/v1/strategies/other/x", &[("Host", at.to_string())]).await;
+    let (status, body) = ask(
+        at,
+        "GET",
+        "/api/v1/strategies/other/x",
+        &[("Host", at.to_string())],
+    )
+    .await;
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("-n other or -A"), "{body}");
 }

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod argocd;
 pub mod backup_pods;
+pub mod browser;
 pub mod children;
 pub mod cli;
 pub mod cluster;

@@ -12,11 +12,31 @@ use super::Console;
 
 const INDEX: &str = include_str!("../../assets/index.html");
 const FILES: [(&str, &str, &str); 5] = [
-    ("app.js", "text/javascript", include_str!("../../assets/app.js")),
-    ("api.js", "text/javascript", include_str!("../../assets/api.js")),
-    ("overview.js", "text/javascript", include_str!("../../assets/overview.js")),
-    ("strategy.js", "text/javascript", include_str!("../../assets/strategy.js")),
-    ("style.css", "text/css", include_str!("../../assets/style.css")),
+    (
+        "app.js",
+        "text/javascript",
+        include_str!("../../assets/app.js"),
+    ),
+    (
+        "api.js",
+        "text/javascript",
+        include_str!("../../assets/api.js"),
+    ),
+    (
+        "overview.js",
+        "text/javascript",
+        include_str!("../../assets/overview.js"),
+    ),
+    (
+        "strategy.js",
+        "text/javascript",
+        include_str!("../../assets/strategy.js"),
+    ),
+    (
+        "style.css",
+        "text/css",
+        include_str!("../../assets/style.css"),
+    ),
 ];
 
 /// The charting library (lightweight-charts, Apache-2.0), when the build found it
@@ -95,7 +115,9 @@ mod tests {
         let page = page("t");
         for (name, _, _) in FILES {
             let named = page.contains(&format!("/assets/{name}"))
-                || FILES.iter().any(|(_, _, body)| body.contains(&format!("./{name}")));
+                || FILES
+                    .iter()
+                    .any(|(_, _, body)| body.contains(&format!("./{name}")));
             assert!(named, "{name} is embedded but nothing loads it");
         }
     }

@@ -75,7 +75,11 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// The middleware: every request must name this console as its Host; every request that is
 /// not a GET or HEAD must pass [`action_refusal`].
-pub async fn check(State(console): State<std::sync::Arc<Console>>, request: Request, next: Next) -> Response {
+pub async fn check(
+    State(console): State<std::sync::Arc<Console>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if !host_allowed(request.headers(), &console.hosts) {
         return ApiFailure::new(
             StatusCode::FORBIDDEN,
@@ -100,7 +104,10 @@ mod tests {
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (k, v) in pairs {
-            map.insert(*k, HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")));
+            map.insert(
+                *k,
+                HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")),
+            );
         }
         map
     }
@@ -121,25 +128,55 @@ mod tests {
 
     #[test]
     fn only_our_host_is_answered() {
-        let hosts = allowed_hosts("127.0.0.1:9898".parse().unwrap_or(SocketAddr::from(([0; 4], 0))));
-        assert!(host_allowed(&headers(&[("host", "127.0.0.1:9898")]), &hosts));
-        assert!(host_allowed(&headers(&[("host", "localhost:9898")]), &hosts));
-        assert!(!host_allowed(&headers(&[("host", "evil.example:9898")]), &hosts));
-        assert!(!host_allowed(&headers(&[("host", "127.0.0.1:9899")]), &hosts));
+        let hosts = allowed_hosts(
+            "127.0.0.1:9898"
+                .parse()
+                .unwrap_or(SocketAddr::from(([0; 4], 0))),
+        );
+        assert!(host_allowed(
+            &headers(&[("host", "127.0.0.1:9898")]),
+            &hosts
+        ));
+        assert!(host_allowed(
+            &headers(&[("host", "localhost:9898")]),
+            &hosts
+        ));
+        assert!(!host_allowed(
+            &headers(&[("host", "evil.example:9898")]),
+            &hosts
+        ));
+        assert!(!host_allowed(
+            &headers(&[("host", "127.0.0.1:9899")]),
+            &hosts
+        ));
         assert!(!host_allowed(&HeaderMap::new(), &hosts));
     }
 
     #[test]
     fn an_action_needs_the_token_and_our_origin() {
         let hosts = vec!["127.0.0.1:9898".to_string()];
-        let good = [("x-tradeplane-token", "abc"), ("origin", "http://127.0.0.1:9898")];
+        let good = [
+            ("x-tradeplane-token", "abc"),
+            ("origin", "http://127.0.0.1:9898"),
+        ];
         assert_eq!(action_refusal(&headers(&good), "abc", &hosts), None);
         let no_token = [("origin", "http://127.0.0.1:9898")];
-        assert!(action_refusal(&headers(&no_token), "abc", &hosts).is_some_and(|w| w.contains("token")));
-        let wrong = [("x-tradeplane-token", "abd"), ("origin", "http://127.0.0.1:9898")];
+        assert!(
+            action_refusal(&headers(&no_token), "abc", &hosts).is_some_and(|w| w.contains("token"))
+        );
+        let wrong = [
+            ("x-tradeplane-token", "abd"),
+            ("origin", "http://127.0.0.1:9898"),
+        ];
         assert!(action_refusal(&headers(&wrong), "abc", &hosts).is_some());
-        let other_site = [("x-tradeplane-token", "abc"), ("origin", "http://evil.example")];
-        assert!(action_refusal(&headers(&other_site), "abc", &hosts).is_some_and(|w| w.contains("page")));
+        let other_site = [
+            ("x-tradeplane-token", "abc"),
+            ("origin", "http://evil.example"),
+        ];
+        assert!(
+            action_refusal(&headers(&other_site), "abc", &hosts)
+                .is_some_and(|w| w.contains("page"))
+        );
         let no_origin = [("x-tradeplane-token", "abc")];
         assert!(action_refusal(&headers(&no_origin), "abc", &hosts).is_some());
     }

@@ -15,9 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::{Stream, StreamExt};
+use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::Api;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tradeplane_api::TradingStrategy;
@@ -71,7 +71,9 @@ fn in_scope(console: &Console, namespace: &str) -> Result<(), ApiFailure> {
     }
     Err(ApiFailure::new(
         StatusCode::NOT_FOUND,
-        format!("namespace {namespace} is not shown by this console; start it with -n {namespace} or -A"),
+        format!(
+            "namespace {namespace} is not shown by this console; start it with -n {namespace} or -A"
+        ),
     ))
 }
 
@@ -212,7 +214,9 @@ async fn act(
     let Some(wanted) = request(&action) else {
         return Err(ApiFailure::new(
             StatusCode::NOT_FOUND,
-            format!("no action '{action}'; the actions are suspend, resume, restart, switchover, backup"),
+            format!(
+                "no action '{action}'; the actions are suspend, resume, restart, switchover, backup"
+            ),
         ));
     };
     let target = console.target(&namespace);

@@ -94,14 +94,12 @@ pub fn router(console: Arc<Console>) -> Router {
 /// Binds, prints the address to open, and serves until Ctrl-C.
 pub async fn run(target: &Target, args: &DashboardArgs, out: &mut dyn Write) -> Result<(), Error> {
     let address = guard::listen_address(args.address);
-    let listener = TcpListener::bind((address, args.port))
-        .await
-        .map_err(|e| {
-            Error::NotApplicable(format!(
-                "cannot listen on {address}:{}: {e}; pick another port with --port",
-                args.port
-            ))
-        })?;
+    let listener = TcpListener::bind((address, args.port)).await.map_err(|e| {
+        Error::NotApplicable(format!(
+            "cannot listen on {address}:{}: {e}; pick another port with --port",
+            args.port
+        ))
+    })?;
     let bound = listener.local_addr()?;
     let scope = if args.all_namespaces {
         Scope::All

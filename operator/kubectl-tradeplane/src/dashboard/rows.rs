@@ -53,7 +53,13 @@ pub fn row(strategy: &TradingStrategy) -> OverviewRow {
     let suspended = strategy.spec.suspend.unwrap_or(false);
     let ready = status.ready_replicas.unwrap_or(0);
     let desired = status.desired_replicas.unwrap_or(0);
-    let health = health(status.phase.as_deref(), status.trading_state, suspended, ready, desired);
+    let health = health(
+        status.phase.as_deref(),
+        status.trading_state,
+        suspended,
+        ready,
+        desired,
+    );
     OverviewRow {
         namespace: strategy.metadata.namespace.clone().unwrap_or_default(),
         name: strategy.metadata.name.clone().unwrap_or_default(),
@@ -91,9 +97,7 @@ fn health(
         // Halted without the user asking: a kill-switch limit tripped.
         Some("Halted") if !suspended => Health::Bad,
         Some("Trading") if state == Some(TradingState::Halted) && !suspended => Health::Bad,
-        Some("Trading") if state != Some(TradingState::Reducing) && ready >= desired => {
-            Health::Ok
-        }
+        Some("Trading") if state != Some(TradingState::Reducing) && ready >= desired => Health::Ok,
         _ => Health::Warn,
     }
 }
@@ -124,7 +128,10 @@ mod tests {
         assert_eq!(health(Some("Halted"), active, true, 2, 2), Health::Warn);
         assert_eq!(health(Some("Halted"), active, false, 2, 2), Health::Bad);
         assert_eq!(health(Some("Failed"), active, false, 2, 2), Health::Bad);
-        assert_eq!(health(Some("Trading"), Some(TradingState::Reducing), false, 2, 2), Health::Warn);
+        assert_eq!(
+            health(Some("Trading"), Some(TradingState::Reducing), false, 2, 2),
+            Health::Warn
+        );
         assert_eq!(health(None, None, false, 0, 0), Health::Warn);
     }
 }
