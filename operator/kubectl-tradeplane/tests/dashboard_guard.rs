@@ -53,7 +53,7 @@ async fn actions_need_the_pages_token_and_origin() {
     let origin = ("Origin", format!("http://{at}"));
     let suspend = "/api/v1/strategies/desk/momo/actions/suspend";
 
-    let (status, page) = ask(at, "GET", "/", &[host.clone()]).await;
+    let (status, page) = ask(at, "GET", "/", std::slice::from_ref(&host)).await;
     assert_eq!(status, 200);
     assert!(page.contains(&format!("content=\"{token}\"")), "{page}");
 

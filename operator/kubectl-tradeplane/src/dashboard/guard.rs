@@ -88,10 +88,8 @@ pub async fn check(
         .into_response();
     }
     let reads = request.method() == Method::GET || request.method() == Method::HEAD;
-    if !reads {
-        if let Some(why) = action_refusal(request.headers(), &console.token, &console.hosts) {
-            return ApiFailure::new(StatusCode::FORBIDDEN, why).into_response();
-        }
+    if !reads && let Some(why) = action_refusal(request.headers(), &console.token, &console.hosts) {
+        return ApiFailure::new(StatusCode::FORBIDDEN, why).into_response();
     }
     next.run(request).await
 }
