@@ -53,7 +53,9 @@ argocd-cm:
 ## and its ratio against backtesting.py (installed into a venv under $(TRADEPLANE_CACHE)), then the
 ## operator's reconcile throughput, no-op writes and memory on a private control plane
 ## (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes), then
-## `kubectl tradeplane status` end to end over the service proxy at 1,000,000 journal rows, then failover
+## `kubectl tradeplane status` end to end over the service proxy at 1,000,000 journal rows, then
+## `kubectl tradeplane dashboard` in headless Chromium (overview of 100 strategies, a strategy page
+## at 100,000 journal rows, bytes on first load, the console's RSS), then failover
 ## after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second
 ## (TRADEPLANE_BENCH_KILLS=100 by default, about a quarter of an hour), then on a real node:
 ## start-up, apply → first order, RSS, failover over 20 (tests/node/bench.sh)
@@ -63,6 +65,9 @@ bench: ui-vendor
 	cargo build --release -p kubectl-tradeplane
 	PATH="$$(tests/cluster/build.sh):$$PATH" TRADEPLANE_PLUGIN_BIN=$${CARGO_TARGET_DIR:-target}/release/kubectl-tradeplane \
 	  cargo bench -p e2e --bench plugin_status
+	tests/browser/install.sh >/dev/null
+	PATH="$$(tests/cluster/build.sh):$$PATH" TRADEPLANE_PLUGIN_BIN=$${CARGO_TARGET_DIR:-target}/release/kubectl-tradeplane \
+	  cargo bench -p e2e --bench dashboard
 	PATH="$$(tests/cluster/build.sh):$$PATH" cargo bench -p e2e --bench failover
 	tests/node/bench.sh
 

@@ -52,6 +52,10 @@ export function showOverview(main, { ask }) {
     const focused = document.activeElement?.closest?.('tr[data-strategy]');
     const where = focused && document.activeElement.className;
     body.replaceChildren(...sorted.map((row) => line(row, drawdowns, ask)));
+    // The first useful paint, for `make bench` (benches/dashboard.rs).
+    if (sorted.length && !performance.getEntriesByName('tp-overview-rows').length) {
+      performance.mark('tp-overview-rows', { detail: sorted.length });
+    }
     if (focused) {
       const again = body.querySelector(`tr[data-strategy="${CSS.escape(focused.dataset.strategy)}"]`);
       const target = again && [...again.querySelectorAll('a, button')].find((n) => n.className === where);

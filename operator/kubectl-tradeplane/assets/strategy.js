@@ -174,6 +174,7 @@ async function drawTimeline(node, namespace, name) {
   });
   node.replaceChildren(node.firstChild, items.length ? el('div', { class: 'timeline' }, ...items)
     : el('p', { class: 'empty', text: 'No cycles yet.' }));
+  performance.mark('tp-strategy-timeline'); // for `make bench` (benches/dashboard.rs)
 }
 
 function decision(d) {
@@ -220,6 +221,7 @@ async function drawCharts(node, namespace, name) {
     const details = await inBatches(cycles.items, 8, (c) =>
       journal(namespace, name, `cycles/${encodeURIComponent(c.id)}`));
     node.replaceChildren(title, equityChart(equity.points), ...priceCharts(details));
+    performance.mark('tp-strategy-charts'); // for `make bench` (benches/dashboard.rs)
   } catch (error) {
     node.replaceChildren(title, el('p', { class: 'error', text: error.message }));
   }
