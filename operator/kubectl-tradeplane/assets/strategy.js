@@ -218,7 +218,7 @@ async function drawCharts(node, namespace, name) {
   try {
     const [equity, cycles] = await Promise.all([journal(namespace, name, 'equity?points=500'),
       journal(namespace, name, 'cycles?limit=200')]);
-    const details = await inBatches(cycles.items, 8, (c) =>
+    const details = await inBatches(cycles.items, 16, (c) =>
       journal(namespace, name, `cycles/${encodeURIComponent(c.id)}`));
     node.replaceChildren(title, equityChart(equity.points), ...priceCharts(details));
     performance.mark('tp-strategy-charts'); // for `make bench` (benches/dashboard.rs)
