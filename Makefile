@@ -6,7 +6,7 @@ SHELL := bash
 export TRADEPLANE_CACHE ?= $(HOME)/.cache/tradeplane
 STATE ?= $(TRADEPLANE_CACHE)/clusters/default
 
-.PHONY: demo test cluster-build cluster-up cluster-down lint crds argocd-cm bench image plugin
+.PHONY: demo test cluster-build cluster-up cluster-down lint crds argocd-cm bench image plugin ui-vendor
 
 ## demo: start a local control plane, show the product working, stop everything again
 demo:
@@ -28,8 +28,13 @@ cluster-up:
 cluster-down:
 	tests/cluster/down.sh "$(STATE)"
 
+## ui-vendor: fetch the dashboard's charting library (pinned version and sha512) into the cache;
+## kubectl-tradeplane's build.rs embeds it from there (docs/dashboard.md)
+ui-vendor:
+	scripts/ui-vendor.sh >/dev/null
+
 ## lint: formatting and clippy, as the tests check them
-lint:
+lint: ui-vendor
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
@@ -48,16 +53,21 @@ argocd-cm:
 ## and its ratio against backtesting.py (installed into a venv under $(TRADEPLANE_CACHE)), then the
 ## operator's reconcile throughput, no-op writes and memory on a private control plane
 ## (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes), then
-## `kubectl tradeplane status` end to end over the service proxy at 1,000,000 journal rows, then failover
+## `kubectl tradeplane status` end to end over the service proxy at 1,000,000 journal rows, then
+## `kubectl tradeplane dashboard` in headless Chromium (overview of 100 strategies, a strategy page
+## at 100,000 journal rows, bytes on first load, the console's RSS), then failover
 ## after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second
 ## (TRADEPLANE_BENCH_KILLS=100 by default, about a quarter of an hour), then on a real node:
 ## start-up, apply → first order, RSS, failover over 20 (tests/node/bench.sh)
-bench:
+bench: ui-vendor
 	cargo bench -p tradeplane-agent-runtime
 	cargo bench -p tradeplane-operator --bench reconcile
 	cargo build --release -p kubectl-tradeplane
 	PATH="$$(tests/cluster/build.sh):$$PATH" TRADEPLANE_PLUGIN_BIN=$${CARGO_TARGET_DIR:-target}/release/kubectl-tradeplane \
 	  cargo bench -p e2e --bench plugin_status
+	tests/browser/install.sh >/dev/null
+	PATH="$$(tests/cluster/build.sh):$$PATH" TRADEPLANE_PLUGIN_BIN=$${CARGO_TARGET_DIR:-target}/release/kubectl-tradeplane \
+	  cargo bench -p e2e --bench dashboard
 	PATH="$$(tests/cluster/build.sh):$$PATH" cargo bench -p e2e --bench failover
 	tests/node/bench.sh
 
@@ -68,7 +78,7 @@ image:
 
 # The kubectl plugin: the release binary, packed as build/plugin/kubectl-tradeplane-<version>-<target>.tar.gz
 # with its sha256 beside it (the values krew/tradeplane.yaml's placeholders take).
-plugin:
+plugin: ui-vendor
 	cargo build --release -p kubectl-tradeplane
 	mkdir -p build/plugin
 	version=$$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="kubectl-tradeplane"))'); \

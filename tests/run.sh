@@ -11,6 +11,10 @@ cache=${TRADEPLANE_CACHE:-$HOME/.cache/tradeplane}
 step() { printf '\n== %s\n' "$*" >&2; }
 
 started=$SECONDS
+# First, so clippy and the tests build the plugin with its charts embedded (build.rs).
+step "the dashboard's charting library (scripts/ui-vendor.sh: fetched once, cached under $cache)"
+scripts/ui-vendor.sh >/dev/null
+
 step "lint: cargo fmt --check, cargo clippy -D warnings"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -26,6 +30,9 @@ tests/s3/build.sh >/dev/null
 
 step "promtool, prometheus and amtool (Debian packages, installed once when missing)"
 tests/prometheus/install.sh >/dev/null
+
+step "chromium for the dashboard's browser tests (Debian package, installed once when missing)"
+tests/browser/install.sh >/dev/null
 
 step "compile the tests"
 cargo test --workspace --locked --no-run

@@ -69,6 +69,9 @@ pub enum Command {
     Completion(CompletionArgs),
     /// A Backtest's result table: its best runs (or every run with --all).
     Backtest(crate::backtest::BacktestArgs),
+    /// A web console on this machine (http://127.0.0.1:9898/): every strategy live, charts,
+    /// the decision timeline and the actions, all as you.
+    Dashboard(crate::dashboard::DashboardArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

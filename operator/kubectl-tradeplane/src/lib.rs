@@ -18,6 +18,7 @@ pub mod backup;
 pub mod cli;
 pub mod cluster;
 pub mod completion;
+pub mod dashboard;
 pub mod error;
 pub mod explain;
 pub mod journal;
@@ -60,6 +61,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Report(args) => report::run(&target, &args, out).await,
         Command::Version(args) => version::run(&target, &args, out).await,
         Command::Backtest(args) => backtest::run(&target, &args, out).await,
+        Command::Dashboard(args) => dashboard::run(&target, &args, out).await,
         Command::Completion(_) => Ok(()),
     }
 }

@@ -15,26 +15,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops loudly on a broken set-up
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agent_runtime::api::JournalApi;
-use agent_runtime::config::Identity;
 use agent_runtime::journal::{Journal, synthetic};
-use agent_runtime::metrics::Metrics;
-use agent_runtime::server::{Health, router_with_api};
+use e2e::journal_pod::{create_strategy_and_pod, serve, shm_dir, wait_for_endpoints};
 use e2e::runtime_pods::PodAddress;
-use e2e::{PrivateCluster, TestNamespace, cli, install_crds, wait_for};
-use k8s_openapi::api::core::v1::{Endpoints, Pod};
-use kube::Api;
-use kube::api::{Patch, PatchParams};
-use serde_json::{Value, json};
-use tradeplane_operator::api::names::{STRATEGY_LABEL, STRATEGY_SERVICE_PORT, strategy_service};
+use e2e::{PrivateCluster, TestNamespace, cli, install_crds};
 
 const ROWS: u64 = 1_000_000;
 const RUNS: usize = 30;
 const STRATEGY: &str = "bench";
-const PORT: u16 = 8080;
 
 #[tokio::main]
 async fn main() {
@@ -55,10 +45,10 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
     let journal = Journal::open_sqlite(&path).await.unwrap();
-    let pod_ip = create_strategy_and_pod(&client, &namespace).await;
+    let pod_ip = create_strategy_and_pod(&client, &namespace, STRATEGY).await;
     let _address = PodAddress::add(&pod_ip).unwrap();
-    serve(journal.clone(), &namespace.name, &pod_ip).await;
-    wait_for_endpoints(&namespace).await;
+    serve(journal.clone(), &namespace.name, STRATEGY, &pod_ip).await;
+    wait_for_endpoints(&namespace, STRATEGY).await;
 
     let binary = match std::env::var_os("TRADEPLANE_PLUGIN_BIN") {
         Some(path) => PathBuf::from(path),
@@ -94,105 +84,4 @@ async fn main() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-}
-
-fn shm_dir() -> PathBuf {
-    if std::path::Path::new("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    }
-}
-
-/// The journal API as a trader serves it, on the pod's address.
-async fn serve(journal: Journal, namespace: &str, pod_ip: &str) {
-    let metrics = Metrics::new().unwrap();
-    let api = JournalApi {
-        journal,
-        identity: Identity {
-            namespace: namespace.into(),
-            name: STRATEGY.into(),
-        },
-        metrics: metrics.clone(),
-        pnl_baseline: None,
-    };
-    let listener = tokio::net::TcpListener::bind((pod_ip, PORT)).await.unwrap();
-    let app = router_with_api(
-        Arc::new(Health::new(Duration::from_secs(60))),
-        metrics,
-        Some(api),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-}
-
-/// The strategy, its metrics Service (as the operator renders them) and a trader Pod on the
-/// kwok node, which kwok runs and marks Ready; the pod's IP.
-async fn create_strategy_and_pod(client: &kube::Client, namespace: &TestNamespace) -> String {
-    let mut labels = serde_json::Map::new();
-    labels.insert(STRATEGY_LABEL.to_string(), json!(STRATEGY));
-    for object in [
-        json!({"apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
-               "metadata": {"name": STRATEGY},
-               "spec": {"symbols": ["AAPL", "MSFT"], "brokerAccountRef": {"name": "paper"},
-                        "journal": {"backend": "Sqlite"}}}),
-        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": strategy_service(STRATEGY)},
-               "spec": {"selector": labels,
-                        "ports": [{"name": STRATEGY_SERVICE_PORT, "port": PORT, "targetPort": "http"}]}}),
-        json!({"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": format!("{STRATEGY}-trader-0"), "labels": labels},
-               "spec": {"containers": [{"name": "agent-runtime", "image": "agent-runtime:bench",
-                                        "ports": [{"name": "http", "containerPort": PORT}]}]}}),
-    ] {
-        apply(client, &namespace.name, object).await;
-    }
-    let pods: Api<Pod> = namespace.api();
-    let has_ip = |found: Option<&Pod>| {
-        found
-            .and_then(|p| p.status.as_ref())
-            .is_some_and(|s| s.pod_ip.is_some())
-    };
-    let pod = wait_for(
-        &pods,
-        &format!("{STRATEGY}-trader-0"),
-        "an IP from kwok",
-        Duration::from_secs(60),
-        has_ip,
-    )
-    .await
-    .unwrap();
-    pod.status.and_then(|s| s.pod_ip).unwrap()
-}
-
-/// Waits until the controller manager has put the pod into the Service's Endpoints.
-async fn wait_for_endpoints(namespace: &TestNamespace) {
-    let endpoints: Api<Endpoints> = namespace.api();
-    let has_address = |found: Option<&Endpoints>| {
-        found
-            .and_then(|e| e.subsets.as_ref())
-            .is_some_and(|subsets| subsets.iter().any(|s| s.addresses.is_some()))
-    };
-    wait_for(
-        &endpoints,
-        &strategy_service(STRATEGY),
-        "an address in the Service's Endpoints",
-        Duration::from_secs(60),
-        has_address,
-    )
-    .await
-    .unwrap();
-}
-
-async fn apply(client: &kube::Client, namespace: &str, value: Value) {
-    let object: kube::api::DynamicObject = serde_json::from_value(value).unwrap();
-    let gvk = kube::api::GroupVersionKind::try_from(object.types.as_ref().unwrap()).unwrap();
-    let (resource, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
-    let api: Api<kube::api::DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &resource);
-    api.patch(
-        object.metadata.name.as_deref().unwrap(),
-        &PatchParams::apply("plugin-bench").force(),
-        &Patch::Apply(&object),
-    )
-    .await
-    .unwrap();
 }

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod argocd;
 pub mod backup_pods;
+pub mod browser;
 pub mod children;
 pub mod cli;
 pub mod cluster;
@@ -18,6 +19,7 @@ pub mod failover_rig;
 pub mod fixtures;
 pub mod helm;
 pub mod http;
+pub mod journal_pod;
 pub mod metrics_table;
 pub mod namespace;
 pub mod operator_process;

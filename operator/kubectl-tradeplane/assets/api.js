@@ -1,0 +1,63 @@
+// The console's own API: reads, the live feed, and actions (which carry the page's token).
+
+const token = document.querySelector('meta[name="tradeplane-token"]').content;
+export const chartsBuilt = document.querySelector('meta[name="tradeplane-charts"]').content === 'yes';
+
+// A failure's sentence: the console answers {message}, with the API server's own words
+// when it refused.
+async function failure(response) {
+  try {
+    const body = await response.json();
+    return new Error(body.message || `${response.status} ${response.statusText}`);
+  } catch {
+    return new Error(`${response.status} ${response.statusText}`);
+  }
+}
+
+export async function get(path) {
+  const response = await fetch(path, { headers: { Accept: 'application/json' } });
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
+export async function act(namespace, name, action) {
+  const path = `/api/v1/strategies/${enc(namespace)}/${enc(name)}/actions/${action}`;
+  const response = await fetch(path, {
+    method: 'POST',
+    headers: { 'X-Tradeplane-Token': token, Accept: 'application/json' },
+  });
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
+export function journal(namespace, name, endpoint) {
+  return get(`/api/v1/strategies/${enc(namespace)}/${enc(name)}/journal/${endpoint}`);
+}
+
+export const enc = encodeURIComponent;
+
+// One EventSource for the page; listeners get every strategy row the watch pushes.
+const listeners = new Set();
+let source;
+export function onStrategy(listener) {
+  listeners.add(listener);
+  if (!source) open();
+  return () => listeners.delete(listener);
+}
+
+function open() {
+  const feed = document.getElementById('feed');
+  source = new EventSource('/api/v1/events');
+  source.onopen = () => { feed.textContent = 'live'; feed.dataset.state = 'live'; };
+  source.onerror = () => { feed.textContent = 'reconnecting…'; feed.dataset.state = 'down'; };
+  for (const kind of ['strategy', 'deleted']) {
+    source.addEventListener(kind, (event) => {
+      const row = JSON.parse(event.data);
+      for (const listener of listeners) listener(kind, row);
+    });
+  }
+  source.addEventListener('failure', (event) => {
+    feed.textContent = JSON.parse(event.data).message;
+    feed.dataset.state = 'down';
+  });
+}
