@@ -118,6 +118,7 @@ use super::common::{
     validation = Rule::new("!has(self.replicas) || self.replicas <= 1 || (has(self.journal) && self.journal.backend == 'Postgres')").message("replicas greater than 1 (hot standby) requires journal.backend Postgres: a SQLite journal lives on one pod's volume").reason(Reason::FieldValueInvalid).field_path(".journal.backend"),
     validation = Rule::new("!has(self.agentPoolRef) || !has(self.analysts) || size(self.analysts) == 0").message("analysts must be empty when agentPoolRef is set: the pool's agents do the analysis").reason(Reason::FieldValueForbidden).field_path(".analysts"),
     validation = Rule::new("!has(self.analysts) || self.analysts.all(a, a.providers.all(p, has(self.providers) && self.providers.exists(q, q.name == p)))").message("every name in analysts[].providers must be defined in providers").reason(Reason::FieldValueInvalid).field_path(".analysts"),
+    validation = Rule::new("!has(self.recordLLMAnswers) || !self.recordLLMAnswers || (has(self.analysts) && has(self.providers) && self.analysts.exists(a, a.providers.exists(p, self.providers.exists(q, q.name == p && q.kind == 'OpenAICompatible'))))").message("recordLLMAnswers needs an in-process LLM seat (an analyst with an OpenAICompatible provider): there are no answers to record otherwise, and an agent pool's answers are the pool's").reason(Reason::FieldValueInvalid).field_path(".recordLLMAnswers"),
     validation = Rule::new("!has(self.risk) || !has(self.risk.allowedSymbols) || self.risk.allowedSymbols.all(s, s in self.symbols)").message("every risk.allowedSymbols entry must be one of symbols").reason(Reason::FieldValueInvalid).field_path(".risk.allowedSymbols"),
 )]
 pub struct TradingStrategySpec {
@@ -143,6 +144,18 @@ pub struct TradingStrategySpec {
     )]
     #[schemars(range(min = 0.0, max = 1000000.0))]
     pub llm_daily_budget_usd: Option<f64>,
+    /// Keep every answer the in-process LLM seats get, in the journal, keyed by provider,
+    /// model, temperature and the exact messages, so any decision can be replayed later at
+    /// no cost (a Backtest or `agent-runtime backtest` with `llm: Replay` on this journal).
+    /// The calls, budgets and fallbacks are unchanged; the journal grows by one row per
+    /// distinct question. Needs an LLM seat (an analyst with an OpenAICompatible provider).
+    /// A Backtest ignores it: its own `llm` says whether it records or replays. Default: false.
+    #[serde(
+        rename = "recordLLMAnswers",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub record_llm_answers: Option<bool>,
     /// In-process analyst seats. Default (when empty and no agentPoolRef): the four
     /// quantitative analysts — trend, momentum, mean reversion, volatility.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

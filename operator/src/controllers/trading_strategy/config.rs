@@ -147,7 +147,9 @@ fn render_unchecked(
         market_data,
         analysts,
         providers,
-        llm: runtime::LlmSettings::default(),
+        llm: runtime::LlmSettings {
+            record: spec.record_llm_answers.unwrap_or(false),
+        },
         agent_pool,
         spend_ledger: None,
         llm_daily_budget_usd: spec.llm_daily_budget_usd,

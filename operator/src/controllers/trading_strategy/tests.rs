@@ -231,6 +231,20 @@ fn llm_seats_name_key_files_never_keys_and_fall_back_as_asked() {
 }
 
 #[test]
+fn recording_llm_answers_reaches_the_runtime_config_and_its_validation() {
+    let mut spec = base_spec();
+    spec["providers"] = json!([{"name": "openai", "kind": "OpenAICompatible", "baseURL": "https://api.openai.com/v1"}]);
+    spec["analysts"] = json!([{"role": "news", "providers": ["openai"], "model": "gpt-4o-mini"}]);
+    let config = config::render(&strategy(spec.clone()), &paper_account(), "desk").unwrap();
+    assert!(!config.llm.record, "off unless asked");
+    spec["recordLLMAnswers"] = json!(true);
+    let config = config::render(&strategy(spec), &paper_account(), "desk").unwrap();
+    assert!(config.llm.record);
+    // The runtime accepts what was rendered: the seat is an LLM seat.
+    assert!(config.validate().is_ok(), "{:?}", config.validate());
+}
+
+#[test]
 fn a_strategy_using_an_agent_pool_calls_its_service_and_runs_no_seats_itself() {
     let mut spec = base_spec();
     spec["agentPoolRef"] = json!({"name": "research"});
