@@ -1,8 +1,10 @@
-// The console: a hash router between the overview and a strategy's page, and the actions,
-// each behind a confirmation that names the strategy and whether it trades real money.
+// The console: a hash router between the overview, a strategy's page and a Backtest's page,
+// and the actions, each behind a confirmation that names the strategy and whether it trades
+// real money.
 import { act } from './api.js';
 import { showOverview } from './overview.js';
 import { showStrategy } from './strategy.js';
+import { showBacktest } from './backtest.js';
 
 const main = document.getElementById('main');
 let leave = () => {};
@@ -13,6 +15,8 @@ function route() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   if (parts[0] === 's' && parts.length === 3) {
     leave = showStrategy(main, parts[1], parts[2], { ask });
+  } else if (parts[0] === 'b' && (parts.length === 3 || parts.length === 4)) {
+    leave = showBacktest(main, parts[1], parts[2], parts[3]);
   } else {
     leave = showOverview(main, { ask });
   }

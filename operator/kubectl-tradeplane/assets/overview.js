@@ -69,6 +69,7 @@ export function showOverview(main, { ask }) {
     if (!known) loadDrawdown(row, drawdowns, render);
     render();
   };
+  main.append(backtests());
   get('/api/v1/strategies').then((list) => list.forEach(upsert)).catch((error) => {
     empty.hidden = false;
     empty.textContent = `The strategies could not be listed: ${error.message}`;
@@ -104,4 +105,25 @@ function line(row, drawdowns, ask) {
   ];
   return el('tr', { 'data-strategy': key, 'data-phase': row.phase || '' },
     ...cells.map((cell, i) => el('td', { 'data-label': columns[i] }, cell)));
+}
+
+// The Backtests in reach, as `kubectl get bt` lists them; each opens to its runs and curve.
+function backtests() {
+  const headers = ['Backtest', 'Phase', 'Progress', 'Return', 'Sharpe', 'Max DD', 'Trades'];
+  const body = el('tbody');
+  const note = el('p', { class: 'empty', text: 'Loading backtests…' });
+  const section = el('section', { 'aria-label': 'Backtests' }, el('h2', { text: 'Backtests' }), note,
+    el('table', { class: 'overview backtests', 'aria-label': 'Backtests' },
+      el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', { scope: 'col', text: h })))), body));
+  get('/api/v1/backtests').then((list) => {
+    note.hidden = list.length > 0;
+    note.textContent = 'No backtests in reach.';
+    body.replaceChildren(...list.map((b) => {
+      const link = el('a', { href: `#/b/${enc(b.namespace)}/${enc(b.name)}`, text: b.name });
+      const cells = [link, b.phase, b.progress, b.totalReturn, b.sharpe, b.maxDrawdown, b.trades];
+      return el('tr', { 'data-backtest': `${b.namespace}/${b.name}` },
+        ...cells.map((c, i) => el('td', { 'data-label': headers[i] }, c ?? '—')));
+    }));
+  }).catch((error) => { note.textContent = `The backtests could not be listed: ${error.message}`; });
+  return section;
 }

@@ -39,49 +39,66 @@ pub struct BacktestArgs {
 const CHART_HEIGHT: usize = 12;
 
 pub async fn run(target: &Target, args: &BacktestArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let backtest = target
-        .api::<Backtest>()
-        .get(&args.name)
-        .await
-        .map_err(|e| Error::from_kube(e, "get", "backtests", &target.namespace))?;
-    let status = backtest.status.clone().unwrap_or_default();
-    let index = chosen_run(&status, args.run);
-    let results = match index {
-        Some(index) => Some(load_results(target, &status, index).await),
-        None => None,
-    };
+    let (backtest, document) = load(target, &args.name, args.run).await?;
     match args.output {
-        Some(format) => write_as(
-            out,
-            format,
-            &Document {
-                status: backtest.status.as_ref(),
-                run: index,
-                results: results.as_ref().and_then(|r| r.as_ref().ok()),
-                results_error: results.as_ref().and_then(|r| r.as_ref().err()),
-            },
-        ),
+        Some(format) => write_as(out, format, &document),
         None => {
             out.write_all(render(&backtest, args.all).as_bytes())?;
-            if let (Some(index), Some(results)) = (index, &results) {
-                out.write_all(curve(index, results).as_bytes())?;
+            if let Some(index) = document.run {
+                let results = match (document.results, document.results_error) {
+                    (Some(results), _) => Ok(results),
+                    (None, problem) => Err(problem.unwrap_or_default()),
+                };
+                out.write_all(curve(index, &results).as_bytes())?;
             }
             Ok(())
         }
     }
 }
 
-/// `-o json|yaml`: the status, and the results artifact of the run the curve would show.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Document<'a> {
-    status: Option<&'a BacktestStatus>,
-    /// The run whose results follow: `--run`, else the best run.
+/// The Backtest `name`, read as the user, and its [`Document`] for run `run` (else the best
+/// run): what `-o json` prints and the console's Backtest page shows.
+pub async fn load(
+    target: &Target,
+    name: &str,
     run: Option<i32>,
-    results: Option<&'a RunResults>,
+) -> Result<(Backtest, Document), Error> {
+    let backtest = target
+        .api::<Backtest>()
+        .get(name)
+        .await
+        .map_err(|e| Error::from_kube(e, "get", "backtests", &target.namespace))?;
+    let status = backtest.status.clone().unwrap_or_default();
+    let index = chosen_run(&status, run);
+    let results = match index {
+        Some(index) => Some(load_results(target, &status, index).await),
+        None => None,
+    };
+    let (results, results_error) = match results {
+        Some(Ok(results)) => (Some(results), None),
+        Some(Err(problem)) => (None, Some(problem)),
+        None => (None, None),
+    };
+    let document = Document {
+        status: backtest.status.clone(),
+        run: index,
+        results,
+        results_error,
+    };
+    Ok((backtest, document))
+}
+
+/// `-o json|yaml`: the status, and the results artifact of the run the curve would show.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document {
+    pub status: Option<BacktestStatus>,
+    /// The run whose results follow: `--run`, else the best run.
+    pub run: Option<i32>,
+    pub results: Option<RunResults>,
     /// Why `results` is missing, when a run was chosen.
     #[serde(skip_serializing_if = "Option::is_none")]
-    results_error: Option<&'a String>,
+    pub results_error: Option<String>,
 }
 
 /// The run whose curve is drawn: `--run`, else the best run, else the only run.

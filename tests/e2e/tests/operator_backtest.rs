@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use e2e::browser::Browser;
 use e2e::cli;
 use e2e::fixtures::controller_in_namespace;
 use e2e::runtime_process::temp_dir;
@@ -22,6 +23,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use kubectl_tradeplane::backtest::BacktestArgs;
 use kubectl_tradeplane::cluster::Target;
+use kubectl_tradeplane::dashboard::{Console, Scope, router};
 use serde_json::{Value, json};
 use tradeplane_contract::backtest_job::{DATA_DIR, INDEX_ENV, RUNS_DIR};
 use tradeplane_contract::backtest_results::{RESULTS_KEY, RunResults};
@@ -75,6 +77,87 @@ async fn create(namespace: &TestNamespace, manifest: Value) -> Result<Backtest, 
         .api::<Backtest>()
         .create(&PostParams::default(), &backtest)
         .await
+}
+
+/// The dashboard, in a real headless Chromium: the overview lists the Backtest with its
+/// `kubectl get bt` figures, and its page lists every run and plots the best run's equity
+/// against buy-and-hold from the artifact the run wrote (`document`, read by the plugin).
+async fn the_console_plots_the_runs(
+    namespace: &TestNamespace,
+    status: &BacktestStatus,
+    document: &Value,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bound = listener.local_addr().unwrap();
+    let scope = Scope::Namespace(namespace.name.clone());
+    let console = Console::new(namespace.client().clone(), scope, bound);
+    tokio::spawn(async move { axum::serve(listener, router(console)).await });
+    let mut browser = Browser::start().await.unwrap();
+    browser.navigate(&format!("http://{bound}/")).await.unwrap();
+    let row = format!(
+        "document.querySelector('tr[data-backtest=\"{}/sma-sweep\"]')",
+        namespace.name
+    );
+    let text = browser
+        .wait_for(
+            &format!("{row} && {row}.innerText"),
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    let text = text.as_str().unwrap_or_default();
+    for figure in [
+        &status.progress,
+        &status.total_return,
+        &status.sharpe,
+        &status.max_drawdown,
+    ] {
+        let figure = figure.as_deref().unwrap();
+        assert!(
+            text.contains(figure),
+            "{figure} not in the overview's row: {text}"
+        );
+    }
+    browser
+        .eval(&format!("{row}.querySelector('a').click(); true"))
+        .await
+        .unwrap();
+    let points = document["results"]["equity"].as_array().unwrap().len();
+    let shown = browser
+        .wait_for(
+            "document.getElementById('backtest-chart')?.dataset.points",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!(points.to_string()));
+    let final_equity = browser
+        .eval("Number(document.getElementById('backtest-chart').dataset.finalEquity)")
+        .await
+        .unwrap();
+    assert_eq!(
+        final_equity.as_f64(),
+        document["results"]["finalEquity"].as_f64()
+    );
+    let rows = browser
+        .eval("document.querySelectorAll('table.runs tbody tr').length")
+        .await
+        .unwrap();
+    assert_eq!(rows, json!(status.runs.len()));
+    let current = browser
+        .eval("document.querySelector('table.runs tr[aria-current=\"true\"]')?.dataset.run")
+        .await
+        .unwrap();
+    assert_eq!(current, json!(document["run"].to_string()));
+    // Both lines drawn: the chart's canvas has pixels.
+    let painted = browser
+        .wait_for(
+            "[...document.querySelectorAll('#backtest-chart canvas')].some(c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; for (let i = 3; i < d.length; i += 4) if (d[i]) return true; return false; }) || null",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(painted.is_ok(), "the equity chart is blank");
+    browser.close().await.unwrap();
 }
 
 /// A kubeconfig holding a token of the run ServiceAccount `account`.
@@ -360,6 +443,7 @@ async fn a_16_point_sweep_is_one_indexed_job_whose_real_runs_fill_the_status() {
         best.stats.as_ref().unwrap().final_equity
     );
     assert_eq!(document["results"]["equity"].as_array().unwrap().len(), 400);
+    the_console_plots_the_runs(&namespace, &status, &document).await;
 
     // The run token may write only this Backtest's status.
     create_bars(&namespace, "other-bars", bars_csv(50, None)).await;

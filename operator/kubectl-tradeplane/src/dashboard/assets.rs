@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::Console;
 
 const INDEX: &str = include_str!("../../assets/index.html");
-const FILES: [(&str, &str, &str); 5] = [
+const FILES: [(&str, &str, &str); 6] = [
     (
         "app.js",
         "text/javascript",
@@ -31,6 +31,11 @@ const FILES: [(&str, &str, &str); 5] = [
         "strategy.js",
         "text/javascript",
         include_str!("../../assets/strategy.js"),
+    ),
+    (
+        "backtest.js",
+        "text/javascript",
+        include_str!("../../assets/backtest.js"),
     ),
     (
         "style.css",

@@ -28,7 +28,7 @@ use tradeplane_contract::journal_api::{
 
 use super::error::ApiFailure;
 use super::rows::{OverviewRow, row};
-use super::{Console, Scope, assets};
+use super::{Console, Scope, assets, backtests};
 use crate::actions::{self, Action, FIELD_MANAGER, POLL_EVERY};
 use crate::backup::{self, Progress};
 use crate::proxy::{RuntimeProxy, query};
@@ -48,6 +48,11 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/api/v1/strategies", get(list))
         .route("/api/v1/events", get(events))
         .route("/api/v1/strategies/{namespace}/{name}", get(detail))
+        .route("/api/v1/backtests", get(backtests::list))
+        .route(
+            "/api/v1/backtests/{namespace}/{name}",
+            get(backtests::detail),
+        )
         .route(
             "/api/v1/strategies/{namespace}/{name}/journal/{*endpoint}",
             get(journal),
@@ -65,7 +70,7 @@ fn strategies(console: &Console) -> Api<TradingStrategy> {
     }
 }
 
-fn in_scope(console: &Console, namespace: &str) -> Result<(), ApiFailure> {
+pub(super) fn in_scope(console: &Console, namespace: &str) -> Result<(), ApiFailure> {
     if console.scope.covers(namespace) {
         return Ok(());
     }

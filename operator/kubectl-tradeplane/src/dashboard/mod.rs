@@ -5,9 +5,11 @@
 //!
 //! Layout: [`guard`] who may ask (Host, token, Origin); [`handlers`] the JSON endpoints, the
 //! live feed and the actions, each a thin call into the plugin's own functions; [`rows`] the
-//! overview's row (pure); [`assets`] the page, embedded in the binary.
+//! overview's row (pure); [`backtests`] the Backtests' rows and results; [`assets`] the
+//! page, embedded in the binary.
 
 pub mod assets;
+pub mod backtests;
 pub mod error;
 pub mod guard;
 pub mod handlers;
