@@ -92,5 +92,16 @@ done
 cycle=$(kubectl tradeplane journal index-trend -n "$namespace" --kind orders -o json | jq -r '.[0].item.cycleId')
 show kubectl tradeplane explain index-trend "$cycle" -n "$namespace"
 rm -rf "$plugin_dir"
+
+# The console is a long-running server, so the demo only prints how to start it; on a kept
+# cluster the operator and the runtimes go on running in it, so every page has its journal.
+step "the web console (docs/dashboard.md)"
+console="KUBECONFIG=$state/kubeconfig ${CARGO_TARGET_DIR:-$repo/target}/debug/kubectl-tradeplane dashboard -n $namespace"
+if [ "${TRADEPLANE_DEMO_KEEP:-}" = 1 ]; then
+  echo "open it with (it prints http://127.0.0.1:9898/ and serves until Ctrl-C):"
+else
+  echo "this demo stops its cluster now; run it with TRADEPLANE_DEMO_KEEP=1, then open the console with:"
+fi
+echo "  $console"
 echo
 echo "demo on a real node done in $((SECONDS - started)) s"

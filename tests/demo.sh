@@ -45,10 +45,11 @@ stop_operator() {
   operator_pid=
 }
 
-step "build the operator, the runtime and the stand-in for its pods"
+step "build the operator, the runtime, the stand-in for its pods and the kubectl plugin"
 cargo build --locked -q -p tradeplane-operator --bin tradeplane-operator
 cargo build --locked -q -p tradeplane-agent-runtime --bin agent-runtime
 cargo build --locked -q -p e2e --bin runtime-pods
+cargo build --locked -q -p kubectl-tradeplane --bin kubectl-tradeplane
 operator_bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/tradeplane-operator
 
 if [ "${TRADEPLANE_DEMO_KEEP:-}" = 1 ]; then
@@ -128,3 +129,16 @@ step "what kubectl shows (tech-momentum's analyses come from the AgentPool, whos
 show kubectl get ts,ba,ap -n "$namespace"
 show kubectl get ts -n "$namespace" -o wide
 show kubectl explain tradingstrategy.spec.journal.backend
+
+# The console is a long-running server, so the demo only prints how to start it. It reads the
+# cluster with the kubeconfig given; the operator and the runtime's stand-in stop with the demo,
+# so on a kept cluster it shows the objects and their last status, and says the journal is
+# unreachable.
+step "the web console (docs/dashboard.md)"
+console="KUBECONFIG=$KUBECONFIG $target_dir/kubectl-tradeplane dashboard -n $namespace"
+if [ "${TRADEPLANE_DEMO_KEEP:-}" = 1 ]; then
+  echo "open it with (it prints http://127.0.0.1:9898/ and serves until Ctrl-C):"
+else
+  echo "this demo stops its cluster now; run it with TRADEPLANE_DEMO_KEEP=1, then open the console with:"
+fi
+echo "  $console"

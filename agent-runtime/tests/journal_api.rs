@@ -34,8 +34,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use journal_support::{Postgres, TempDir};
 use serde_json::Value;
 use tradeplane_contract::journal_api::{
-    CycleDetail, CycleView, EquitySeries, FillView, LlmSpendView, OrderView, Page, PositionView,
-    StrategySummary,
+    ChartSeries, CycleDetail, CycleView, EquitySeries, FillView, LlmSpendView, OrderView, Page,
+    PositionView, StrategySummary,
 };
 
 const BARS: usize = 100;
@@ -436,6 +436,59 @@ async fn check_cycle_detail(base: &str, journal: &Journal) {
     );
 }
 
+/// `/chart` holds, in one answer, exactly the closes and trades the newest cycles' details
+/// show one request per cycle, and nothing of older cycles.
+async fn check_chart(base: &str, journal: &Journal) {
+    const CYCLES: usize = 20;
+    let chart: ChartSeries = ok(base, &format!("/chart?cycles={CYCLES}")).await;
+    assert_eq!(chart.cycles, CYCLES as u32);
+    let newest: Page<CycleView> = ok(base, &format!("/cycles?limit={CYCLES}")).await;
+    let mut closes = Vec::new();
+    let mut trades = Vec::new();
+    for cycle in &newest.items {
+        let detail: CycleDetail = ok(base, &format!("/cycles/{}", cycle.id)).await;
+        for decision in detail.decisions {
+            let Some(window) = decision.data_window else {
+                continue;
+            };
+            closes.push((decision.symbol, window.last_bar_at, window.last_close));
+            for order in decision.orders {
+                for fill in order.fills {
+                    trades.push((fill.fill_id, Some(window.last_bar_at)));
+                }
+            }
+        }
+    }
+    let mut got: Vec<_> = chart
+        .closes
+        .iter()
+        .map(|c| (c.symbol.clone(), c.bar_at, c.close))
+        .collect();
+    let key = |a: &(String, DateTime<Utc>, f64), b: &(String, DateTime<Utc>, f64)| {
+        (&a.0, a.1).cmp(&(&b.0, b.1))
+    };
+    got.sort_by(key);
+    closes.sort_by(key);
+    assert_eq!(got, closes);
+    assert!(closes.len() >= CYCLES, "the replay decides on every bar");
+    let mut got: Vec<_> = chart
+        .trades
+        .iter()
+        .map(|t| (t.fill.fill_id.clone(), t.bar_at))
+        .collect();
+    got.sort();
+    trades.sort();
+    assert_eq!(got, trades);
+    assert!(!trades.is_empty(), "the newest cycles traded");
+    let every: ChartSeries = ok(base, "/chart?cycles=1000").await;
+    assert!(
+        every.closes.len() > closes.len(),
+        "older cycles are left out"
+    );
+    let fills = journal.fills().await.unwrap();
+    assert_eq!(every.trades.len(), fills.len(), "every fill, once");
+}
+
 /// Bad input is a 400 naming the parameter; unknown things are JSON 404s.
 async fn check_refusals(base: &str) {
     for (path, parameter) in [
@@ -448,6 +501,8 @@ async fn check_refusals(base: &str) {
         ("/orders?symbol=aapl%3Bdrop", "symbol"),
         ("/cycles?symbol=AAPL", "symbol"),
         ("/equity?points=1001", "points"),
+        ("/chart?cycles=0", "cycles"),
+        ("/chart?limit=5", "limit"),
         ("/positions?since=2024-01-01T00:00:00Z", "since"),
         ("/summary?verbose=1", "verbose"),
     ] {
@@ -473,6 +528,7 @@ async fn check_every_endpoint(base: &str, journal: &Journal) {
     check_equity(base, journal).await;
     check_llm_spend(base).await;
     check_cycle_detail(base, journal).await;
+    check_chart(base, journal).await;
     check_refusals(base).await;
 }
 

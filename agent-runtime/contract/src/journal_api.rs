@@ -21,6 +21,10 @@ pub const MAX_PAGE_LIMIT: u32 = 1000;
 pub const DEFAULT_EQUITY_POINTS: u32 = 200;
 /// The most points an equity series holds.
 pub const MAX_EQUITY_POINTS: u32 = 1000;
+/// Cycles a price chart covers when `cycles` is not given.
+pub const DEFAULT_CHART_CYCLES: u32 = 200;
+/// The most cycles a price chart covers.
+pub const MAX_CHART_CYCLES: u32 = 1000;
 
 /// One page of a list, newest first. `nextCursor`, when present, is passed back as `cursor`
 /// for the page after; absent, this was the last page. Cursors are opaque.
@@ -281,6 +285,34 @@ pub struct EquityPoint {
     pub at: DateTime<Utc>,
     pub equity: f64,
     pub cash: f64,
+}
+
+/// `GET /api/v1/chart`: what a price chart with buy/sell markers needs over the newest
+/// `cycles` cycles, in one answer: the close each decision saw (its symbol's last bar) and
+/// every fill of those cycles' orders, placed at the bar its decision saw. Oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartSeries {
+    pub cycles: u32,
+    pub closes: Vec<ChartClose>,
+    pub trades: Vec<ChartTrade>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartClose {
+    pub symbol: String,
+    pub bar_at: DateTime<Utc>,
+    pub close: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartTrade {
+    /// The last bar the fill's decision saw; absent when that decision kept no data window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bar_at: Option<DateTime<Utc>>,
+    pub fill: FillView,
 }
 
 /// `GET /api/v1/llm-spend`: one provider's billed calls on one UTC day.

@@ -7,11 +7,11 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::DateTime;
 use tradeplane_contract::journal_api::{
-    API_VERSION, CycleDetail, CycleView, EquitySeries, FillView, LlmSpendView, OrderView, Page,
-    PositionView, ReplicaRole, StrategySummary,
+    API_VERSION, ChartClose, ChartSeries, ChartTrade, CycleDetail, CycleView, EquitySeries,
+    FillView, LlmSpendView, OrderView, Page, PositionView, ReplicaRole, StrategySummary,
 };
 
-use super::params::{ListQuery, encode_cursor, equity_query, list_query, no_query};
+use super::params::{ListQuery, chart_query, encode_cursor, equity_query, list_query, no_query};
 use super::views::{self, CycleOutcomes};
 use super::{ApiFailure, JournalApi};
 use crate::config::TradingState;
@@ -97,6 +97,30 @@ pub async fn equity(State(api): State<JournalApi>, Query(params): Params) -> Ans
     Ok(Json(EquitySeries {
         max_points,
         points: points.into_iter().map(views::equity_point).collect(),
+    }))
+}
+
+/// The price charts' closes and trades over the newest cycles, in one bounded answer.
+pub async fn chart(State(api): State<JournalApi>, Query(params): Params) -> Answer<ChartSeries> {
+    let cycles = chart_query(&params)?;
+    let (closes, trades) = api.journal.chart(cycles).await?;
+    Ok(Json(ChartSeries {
+        cycles,
+        closes: closes
+            .into_iter()
+            .map(|c| ChartClose {
+                symbol: c.symbol,
+                bar_at: c.bar_at,
+                close: c.close,
+            })
+            .collect(),
+        trades: trades
+            .into_iter()
+            .map(|t| ChartTrade {
+                bar_at: t.bar_at,
+                fill: views::fill(t.fill),
+            })
+            .collect(),
     }))
 }
 

@@ -47,6 +47,7 @@ pub fn routes(api: JournalApi) -> Router {
         .route("/fills", get(handlers::fills))
         .route("/positions", get(handlers::positions))
         .route("/equity", get(handlers::equity))
+        .route("/chart", get(handlers::chart))
         .route("/llm-spend", get(handlers::llm_spend))
         .fallback(handlers::unknown_endpoint)
         .with_state(api);

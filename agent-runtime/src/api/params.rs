@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use tradeplane_contract::journal_api::{
-    DEFAULT_EQUITY_POINTS, DEFAULT_PAGE_LIMIT, MAX_EQUITY_POINTS, MAX_PAGE_LIMIT,
+    DEFAULT_CHART_CYCLES, DEFAULT_EQUITY_POINTS, DEFAULT_PAGE_LIMIT, MAX_CHART_CYCLES,
+    MAX_EQUITY_POINTS, MAX_PAGE_LIMIT,
 };
 
 use super::ApiFailure;
@@ -62,6 +63,12 @@ pub fn equity_query(params: &HashMap<String, String>) -> Result<(TimeRange, u32)
     let range = time_range(params)?;
     let points = bounded(params, "points", DEFAULT_EQUITY_POINTS, MAX_EQUITY_POINTS)?;
     Ok((range, points))
+}
+
+/// A chart request: `cycles`, the newest cycles it covers.
+pub fn chart_query(params: &HashMap<String, String>) -> Result<u32, ApiFailure> {
+    refuse_unknown(params, &["cycles"])?;
+    bounded(params, "cycles", DEFAULT_CHART_CYCLES, MAX_CHART_CYCLES)
 }
 
 /// Refuses every parameter of a request that takes none.

@@ -22,6 +22,7 @@
 //! A journal belongs to one strategy: share a PostgreSQL server between strategies with one
 //! database each.
 
+mod chart;
 mod llm_answers;
 mod llm_calls;
 mod migrations;
@@ -31,6 +32,7 @@ pub mod portable;
 mod records;
 pub mod synthetic;
 
+pub use chart::{ChartClose, ChartTrade};
 pub use pages::{EquityExtremes, MAX_POSITIONS, PageRequest, PositionRow, SpendRow};
 pub use records::{
     CycleRecord, CycleStatus, DecisionRecord, EquitySnapshot, EventRecord, OrderRecord,

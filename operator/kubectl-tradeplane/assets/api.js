@@ -45,6 +45,18 @@ export function onStrategy(listener) {
   return () => listeners.delete(listener);
 }
 
+// A browser allows six connections to the console, and the stream holds one for as long as
+// the page lives, including while the page sits in the back/forward cache after the user
+// (or a test) navigated away: five such pages starved every later page's requests until the
+// browser evicted them, about a minute. So the stream is closed when the page is hidden and
+// opened again if it comes back.
+window.addEventListener('pagehide', () => {
+  if (source) { source.close(); source = null; }
+});
+window.addEventListener('pageshow', (event) => {
+  if (event.persisted && listeners.size && !source) open();
+});
+
 function open() {
   const feed = document.getElementById('feed');
   source = new EventSource('/api/v1/events');

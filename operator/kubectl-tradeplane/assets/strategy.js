@@ -216,23 +216,15 @@ async function drawCharts(node, namespace, name) {
     return;
   }
   try {
-    const [equity, cycles] = await Promise.all([journal(namespace, name, 'equity?points=500'),
-      journal(namespace, name, 'cycles?limit=200')]);
-    const details = await inBatches(cycles.items, 16, (c) =>
-      journal(namespace, name, `cycles/${encodeURIComponent(c.id)}`));
-    node.replaceChildren(title, equityChart(equity.points), ...priceCharts(details));
+    // One request each: the journal API's `chart` answers every close and trade of the
+    // newest 200 cycles (it replaced one cycle-detail request per cycle).
+    const [equity, marks] = await Promise.all([journal(namespace, name, 'equity?points=500'),
+      journal(namespace, name, 'chart?cycles=200')]);
+    node.replaceChildren(title, equityChart(equity.points), ...priceCharts(marks));
     performance.mark('tp-strategy-charts'); // for `make bench` (benches/dashboard.rs)
   } catch (error) {
     node.replaceChildren(title, el('p', { class: 'error', text: error.message }));
   }
-}
-
-async function inBatches(items, size, fetchOne) {
-  const out = [];
-  for (let i = 0; i < items.length; i += size) {
-    out.push(...await Promise.all(items.slice(i, i + size).map(fetchOne)));
-  }
-  return out;
 }
 
 // lightweight-charts needs strictly increasing times: sort, and keep the last per second.
@@ -260,21 +252,20 @@ function equityChart(points) {
   return figure;
 }
 
-function priceCharts(details) {
+function priceCharts({ closes, trades }) {
   const bySymbol = new Map();
-  for (const detail of details) {
-    for (const d of detail.decisions) {
-      if (!d.dataWindow) continue;
-      const entry = bySymbol.get(d.symbol) || { closes: [], trades: [] };
-      const time = seconds(d.dataWindow.lastBarAt);
-      entry.closes.push({ time, value: d.dataWindow.lastClose });
-      for (const o of d.orders) {
-        for (const f of o.fills || []) entry.trades.push({ time, side: f.side, quantity: f.quantity, price: f.price, order: o.clientOrderId });
-      }
-      bySymbol.set(d.symbol, entry);
-    }
+  const entry = (symbol) => {
+    if (!bySymbol.has(symbol)) bySymbol.set(symbol, { closes: [], trades: [] });
+    return bySymbol.get(symbol);
+  };
+  for (const c of closes) entry(c.symbol).closes.push({ time: seconds(c.barAt), value: c.close });
+  for (const t of trades) {
+    if (!t.barAt) continue; // its decision kept no bar to mark it at
+    const f = t.fill;
+    entry(f.symbol).trades.push({ time: seconds(t.barAt), side: f.side, quantity: f.quantity,
+      price: f.price, order: f.clientOrderId });
   }
-  return [...bySymbol.entries()].sort().map(([symbol, entry]) => priceChart(symbol, entry));
+  return [...bySymbol.entries()].sort().map(([symbol, e]) => priceChart(symbol, e));
 }
 
 function priceChart(symbol, { closes, trades }) {

@@ -22,8 +22,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tradeplane_api::TradingStrategy;
 use tradeplane_contract::journal_api::{
-    CycleDetail, CycleView, EquitySeries, FillView, LlmSpendView, OrderView, Page, PositionView,
-    StrategySummary,
+    ChartSeries, CycleDetail, CycleView, EquitySeries, FillView, LlmSpendView, OrderView, Page,
+    PositionView, StrategySummary,
 };
 
 use super::error::ApiFailure;
@@ -39,7 +39,9 @@ type Shared = State<Arc<Console>>;
 /// How long an action waits for the operator, as the plugin's `--timeout` default.
 const CONFIRM_WITHIN: Duration = Duration::from_secs(120);
 /// The journal API's query parameters the console passes on; others are dropped.
-const PASSED_ON: [&str; 6] = ["limit", "cursor", "since", "until", "symbol", "points"];
+const PASSED_ON: [&str; 7] = [
+    "limit", "cursor", "since", "until", "symbol", "points", "cycles",
+];
 
 pub fn routes() -> Router<Arc<Console>> {
     Router::new()
@@ -152,6 +154,7 @@ async fn journal(
         "fills" => relay::<Page<FillView>>(&proxy, &path).await,
         "positions" => relay::<Page<PositionView>>(&proxy, &path).await,
         "equity" => relay::<EquitySeries>(&proxy, &path).await,
+        "chart" => relay::<ChartSeries>(&proxy, &path).await,
         "llm-spend" => relay::<Page<LlmSpendView>>(&proxy, &path).await,
         other => match other.strip_prefix("cycles/") {
             Some(id) if cycle_id_ok(id) => relay::<CycleDetail>(&proxy, &path).await,
