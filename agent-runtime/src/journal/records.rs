@@ -674,10 +674,18 @@ impl Journal {
         &self,
         cycle_id: Option<&str>,
     ) -> Result<Vec<RejectionRecord>, JournalError> {
-        let sql = "SELECT cycle_id, symbol, reason, detail, rejected_at FROM risk_rejections \
-                   WHERE $1 IS NULL OR cycle_id = $1 ORDER BY id";
-        let rows: Vec<(String, String, String, String, DateTime<Utc>)> = with_pool!(self, pool =>
-            sqlx::query_as(sql).bind(cycle_id).fetch_all(pool).await)?;
+        // Two statements, not `$1 IS NULL OR cycle_id = $1`: a planner cannot use the
+        // cycle_id index for that form, and a cycle's detail page asks for one cycle's.
+        const ALL: &str = "SELECT cycle_id, symbol, reason, detail, rejected_at \
+                           FROM risk_rejections ORDER BY id";
+        const ONE: &str = "SELECT cycle_id, symbol, reason, detail, rejected_at \
+                           FROM risk_rejections WHERE cycle_id = $1 ORDER BY id";
+        let rows: Vec<(String, String, String, String, DateTime<Utc>)> = match cycle_id {
+            Some(id) => {
+                with_pool!(self, pool => sqlx::query_as(ONE).bind(id).fetch_all(pool).await)?
+            }
+            None => with_pool!(self, pool => sqlx::query_as(ALL).fetch_all(pool).await)?,
+        };
         Ok(rows
             .into_iter()
             .map(
