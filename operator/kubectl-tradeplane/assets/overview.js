@@ -112,11 +112,12 @@ function backtests() {
   const headers = ['Backtest', 'Phase', 'Progress', 'Return', 'Sharpe', 'Max DD', 'Trades'];
   const body = el('tbody');
   const note = el('p', { class: 'empty', text: 'Loading backtests…' });
-  const section = el('section', { 'aria-label': 'Backtests' }, el('h2', { text: 'Backtests' }), note,
-    el('table', { class: 'overview backtests', 'aria-label': 'Backtests' },
-      el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', { scope: 'col', text: h })))), body));
+  const table = el('table', { class: 'overview backtests', 'aria-label': 'Backtests', hidden: true },
+    el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', { scope: 'col', text: h })))), body);
+  const section = el('section', { 'aria-label': 'Backtests' }, el('h2', { text: 'Backtests' }), note, table);
   get('/api/v1/backtests').then((list) => {
     note.hidden = list.length > 0;
+    table.hidden = list.length === 0;
     note.textContent = 'No backtests in reach.';
     body.replaceChildren(...list.map((b) => {
       const link = el('a', { href: `#/b/${enc(b.namespace)}/${enc(b.name)}`, text: b.name });
