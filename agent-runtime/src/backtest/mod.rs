@@ -196,8 +196,9 @@ fn llm_totals(execution: &Execution, book: &AnswerBook) -> LlmTotals {
     }
 }
 
-/// Each symbol's first and latest close, for the buy-and-hold return; and the running sum
-/// of latest / first over symbols, so the equity curve's buy-and-hold costs O(1) a bar.
+/// Each symbol's first and latest close, and the running sum of latest / first over
+/// symbols, so the equity curve's buy-and-hold costs O(1) a bar; the run's buy-and-hold
+/// return is the same sum at the end.
 #[derive(Default)]
 struct BuyAndHold {
     closes: FxHashMap<String, (f64, f64)>,
@@ -229,13 +230,9 @@ impl BuyAndHold {
         }
     }
 
-    /// The mean over symbols of last close / first close − 1 (an equal-weight holding).
+    /// The mean over symbols of last close / first close − 1 (an equal-weight holding): the
+    /// curve's last buy-and-hold point, so the summary and the artifact say the same.
     fn return_(&self) -> Option<f64> {
-        let returns: Vec<f64> = self
-            .closes
-            .values()
-            .map(|(first, last)| last / first - 1.0)
-            .collect();
-        (!returns.is_empty()).then(|| returns.iter().sum::<f64>() / returns.len() as f64)
+        (!self.closes.is_empty()).then(|| self.multiple() - 1.0)
     }
 }
