@@ -297,6 +297,8 @@ async fn check_positions_and_summary(base: &str, journal: &Journal) {
     assert_eq!(summary.trading_state, "Active");
     assert_eq!(summary.equity, Some(latest.equity));
     assert_eq!(summary.profit_and_loss, Some(latest.equity - 100_000.0));
+    // The replay's snapshots are stamped with its history's times, none of them today.
+    assert_eq!(summary.profit_and_loss_today, None);
     let peak = curve.iter().map(|s| s.equity).fold(f64::MIN, f64::max);
     let drawdown = summary.drawdown.unwrap();
     assert!((drawdown - (peak - latest.equity) / peak).abs() < 1e-12);
@@ -577,6 +579,29 @@ async fn journal_api_on_sqlite() {
     let (status, body) = get(&base, "/summary").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"], "journal_unavailable");
+}
+
+/// P&L today is measured from the day's first snapshot, as the risk manager's daily loss is;
+/// yesterday's snapshots count only for the total.
+#[tokio::test]
+async fn summary_pnl_today_starts_at_the_days_first_snapshot() {
+    let dir = TempDir::new("journal-api-today");
+    let journal = Journal::open_sqlite(&dir.0.join("today.db")).await.unwrap();
+    let now = Utc::now();
+    let midnight = now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+    let latest = now.max(midnight + chrono::Duration::seconds(2));
+    for (at, equity) in [
+        (midnight - chrono::Duration::hours(1), 100_000.0),
+        (midnight, 100_200.0),
+        (latest, 100_500.0),
+    ] {
+        journal.record_equity(at, equity, equity).await.unwrap();
+    }
+    let base = serve(&journal).await;
+    let summary: StrategySummary = ok(&base, "/summary").await;
+    assert_eq!(summary.profit_and_loss_today, Some(300.0));
+    assert_eq!(summary.profit_and_loss, Some(500.0));
+    journal.close().await;
 }
 
 /// A standby's view: the shared PostgreSQL journal, read by a second process's pool while

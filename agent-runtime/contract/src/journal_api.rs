@@ -81,6 +81,10 @@ pub struct StrategySummary {
     /// Equity now less equity at the first snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profit_and_loss: Option<f64>,
+    /// Equity now less the first snapshot of the current UTC day: the figure the risk
+    /// manager's `maxDailyLoss` is held against. Absent when no snapshot was taken today.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profit_and_loss_today: Option<f64>,
     /// How far equity is below its highest snapshot, as a fraction (0.05 = 5%).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drawdown: Option<f64>,

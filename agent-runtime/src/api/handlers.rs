@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use tradeplane_contract::journal_api::{
     API_VERSION, ChartClose, ChartSeries, ChartTrade, CycleDetail, CycleView, EquitySeries,
     FillView, LlmSpendView, OrderView, Page, PositionView, ReplicaRole, StrategySummary,
@@ -201,6 +201,10 @@ pub async fn summary(
         .await?
         .into_iter()
         .next();
+    let day_open = match &extremes {
+        Some(e) => day_open(journal, e.latest.taken_at, Utc::now()).await?,
+        None => None,
+    };
     let role = if api.metrics.leader.get() == 1 {
         ReplicaRole::Leader
     } else {
@@ -224,6 +228,10 @@ pub async fn summary(
         profit_and_loss: extremes
             .as_ref()
             .map(|e| e.latest.equity - api.pnl_baseline.unwrap_or(e.first.equity)),
+        profit_and_loss_today: extremes
+            .as_ref()
+            .zip(day_open)
+            .map(|(e, open)| e.latest.equity - open.equity),
         drawdown: extremes
             .as_ref()
             .map(|e| drawdown_from_peak(e.peak, e.latest.equity)),
@@ -231,6 +239,20 @@ pub async fn summary(
         positions: positions.into_iter().map(views::position).collect(),
         last_cycle: last_cycle.map(views::cycle),
     }))
+}
+
+/// The first snapshot of `now`'s UTC day, when the newest snapshot (`latest`) is of that day
+/// too; else there is no P&L today to speak of.
+async fn day_open(
+    journal: &crate::journal::Journal,
+    latest: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::journal::EquitySnapshot>, ApiFailure> {
+    if latest.date_naive() != now.date_naive() {
+        return Ok(None);
+    }
+    let midnight = now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+    Ok(journal.first_equity_since(midnight).await?)
 }
 
 pub async fn unknown_endpoint() -> ApiFailure {

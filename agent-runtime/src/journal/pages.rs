@@ -274,6 +274,14 @@ impl Journal {
         }))
     }
 
+    /// The first equity snapshot at or after `since`, e.g. the day's opening equity.
+    pub async fn first_equity_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Option<EquitySnapshot>, JournalError> {
+        self.equity_edge(Some(since), None, "ASC").await
+    }
+
     /// At most `max_points` equity snapshots in [since, until), spread evenly over the time
     /// they span: the range is cut into equal slices and each slice's first snapshot is
     /// kept, and the range's last snapshot always ends the series.
