@@ -36,13 +36,22 @@ export function journal(namespace, name, endpoint) {
 
 export const enc = encodeURIComponent;
 
-// One EventSource for the page; listeners get every strategy row the watch pushes.
+// One EventSource for the page. Strategy listeners get every strategy row the watch pushes;
+// a pool or account listener gets its kind's events as ('changed' | 'deleted' | 'synced' |
+// 'failure', data).
 const listeners = new Set();
+const resourceListeners = { pool: new Set(), account: new Set() };
 let source;
 export function onStrategy(listener) {
   listeners.add(listener);
   if (!source) open();
   return () => listeners.delete(listener);
+}
+
+export function onResource(kind, listener) {
+  resourceListeners[kind].add(listener);
+  if (!source) open();
+  return () => resourceListeners[kind].delete(listener);
 }
 
 // A browser allows six connections to the console, and the stream holds one for as long as
@@ -54,7 +63,8 @@ window.addEventListener('pagehide', () => {
   if (source) { source.close(); source = null; }
 });
 window.addEventListener('pageshow', (event) => {
-  if (event.persisted && listeners.size && !source) open();
+  const any = listeners.size || Object.values(resourceListeners).some((set) => set.size);
+  if (event.persisted && any && !source) open();
 });
 
 function open() {
@@ -67,6 +77,14 @@ function open() {
       const row = JSON.parse(event.data);
       for (const listener of listeners) listener(kind, row);
     });
+  }
+  for (const [kind, set] of Object.entries(resourceListeners)) {
+    for (const [suffix, what] of [['', 'changed'], ['-deleted', 'deleted'], ['-synced', 'synced'], ['-failure', 'failure']]) {
+      source.addEventListener(`${kind}${suffix}`, (event) => {
+        const data = JSON.parse(event.data);
+        for (const listener of set) listener(what, data);
+      });
+    }
   }
   source.addEventListener('failure', (event) => {
     feed.textContent = JSON.parse(event.data).message;

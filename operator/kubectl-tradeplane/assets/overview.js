@@ -1,5 +1,6 @@
 // The overview: every strategy in reach, one row each, kept live by the watch.
 import { get, journal, onStrategy, enc } from './api.js';
+import { pools, accounts } from './resources.js';
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -27,12 +28,16 @@ export function percent(fraction) {
   return fraction === null || fraction === undefined ? '—' : `${(fraction * 100).toFixed(2)}%`;
 }
 
-const columns = ['Strategy', 'Mode', 'Phase', 'Trading', 'Leader', 'Replicas', 'P&L',
-  'Drawdown', 'Last decision', 'Health', 'Kill switch'];
+const columns = ['Strategy', 'Mode', 'Phase', 'Trading', 'Leader', 'Replicas', 'Equity',
+  'P&L today', 'P&L', 'Drawdown', 'Last decision', 'Health', 'Kill switch'];
+
+// How often a row's journal figures (drawdown, P&L today, the sparkline) are asked for again
+// while its status keeps changing: each ask is two requests through the API server.
+const JOURNAL_EVERY_MS = 30000;
 
 export function showOverview(main, { ask }) {
   const rows = new Map();
-  const drawdowns = new Map();
+  const figures = new Map();
   const body = el('tbody');
   const empty = el('p', { class: 'empty', text: 'Loading strategies…' });
   main.append(
@@ -51,7 +56,7 @@ export function showOverview(main, { ask }) {
     // Rows are drawn again on every update; keep the keyboard's place.
     const focused = document.activeElement?.closest?.('tr[data-strategy]');
     const where = focused && document.activeElement.className;
-    body.replaceChildren(...sorted.map((row) => line(row, drawdowns, ask)));
+    body.replaceChildren(...sorted.map((row) => line(row, figures, ask)));
     // The first useful paint, for `make bench` (benches/dashboard.rs).
     if (sorted.length && !performance.getEntriesByName('tp-overview-rows').length) {
       performance.mark('tp-overview-rows', { detail: sorted.length });
@@ -64,12 +69,12 @@ export function showOverview(main, { ask }) {
   };
   const upsert = (row) => {
     const key = `${row.namespace}/${row.name}`;
-    const known = rows.has(key);
     rows.set(key, row);
-    if (!known) loadDrawdown(row, drawdowns, render);
+    const asked = figures.get(key)?.askedAt ?? -Infinity;
+    if (performance.now() - asked > JOURNAL_EVERY_MS) loadFigures(row, figures, render);
     render();
   };
-  main.append(backtests());
+  main.append(pools(), accounts(), backtests());
   get('/api/v1/strategies').then((list) => list.forEach(upsert)).catch((error) => {
     empty.hidden = false;
     empty.textContent = `The strategies could not be listed: ${error.message}`;
@@ -80,18 +85,57 @@ export function showOverview(main, { ask }) {
   });
 }
 
-// Drawdown is the journal's (the status does not carry it); a runtime that does not answer
-// leaves the cell saying so.
-function loadDrawdown(row, drawdowns, render) {
+// Drawdown, P&L today and the equity sparkline are the journal's (the status carries none
+// of them); a runtime that does not answer leaves the cells saying so.
+function loadFigures(row, figures, render) {
   const key = `${row.namespace}/${row.name}`;
-  journal(row.namespace, row.name, 'summary')
-    .then((summary) => drawdowns.set(key, percent(summary.drawdown)))
-    .catch(() => drawdowns.set(key, 'n/a'))
-    .finally(render);
+  const known = figures.get(key) || {};
+  figures.set(key, { ...known, askedAt: performance.now() });
+  Promise.allSettled([
+    journal(row.namespace, row.name, 'summary'),
+    journal(row.namespace, row.name, 'equity?points=48'),
+  ]).then(([summary, equity]) => {
+    const ok = summary.status === 'fulfilled';
+    figures.set(key, {
+      askedAt: performance.now(),
+      drawdown: ok ? percent(summary.value.drawdown) : 'n/a',
+      today: ok ? signed(summary.value.profitAndLossToday) : 'n/a',
+      points: equity.status === 'fulfilled' ? equity.value.points.map((p) => p.equity) : null,
+    });
+    render();
+  });
 }
 
-function line(row, drawdowns, ask) {
+function signed(value) {
+  if (value === null || value === undefined) return '—';
+  return `${value >= 0 ? '+' : ''}${value.toFixed(2)}`;
+}
+
+// A small equity line, green when it ends at or above where it began.
+export function sparkline(values) {
+  if (!values) return el('span', { class: 'muted', text: 'n/a' });
+  if (values.length < 2) return el('span', { class: 'muted', text: '—' });
+  const [w, h] = [96, 24];
+  const low = Math.min(...values);
+  const span = Math.max(...values) - low || 1;
+  const points = values.map((v, i) =>
+    `${((i / (values.length - 1)) * w).toFixed(1)},${(h - 1 - ((v - low) / span) * (h - 2)).toFixed(1)}`);
+  const rising = values[values.length - 1] >= values[0];
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.setAttribute('class', `spark ${rising ? 'up' : 'down'}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `equity ${rising ? 'up' : 'down'} over ${values.length} points`);
+  svg.dataset.points = String(values.length);
+  const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+  line.setAttribute('points', points.join(' '));
+  svg.append(line);
+  return svg;
+}
+
+function line(row, figures, ask) {
   const key = `${row.namespace}/${row.name}`;
+  const journalled = figures.get(key) || {};
   const href = `#/s/${enc(row.namespace)}/${enc(row.name)}`;
   const control = row.suspended
     ? el('button', { type: 'button', class: 'resume', onclick: () => ask(row, 'resume'), text: 'Resume' })
@@ -99,8 +143,9 @@ function line(row, drawdowns, ask) {
   control.setAttribute('aria-label', `${control.textContent} ${row.name}`);
   const cells = [
     el('a', { href, text: row.name }), modeBadge(row), row.phase || '—', row.tradingState || '—',
-    row.leader || 'none', `${row.readyReplicas}/${row.desiredReplicas}`, row.profitAndLoss || '—',
-    drawdowns.get(key) || '…',
+    row.leader || 'none', `${row.readyReplicas}/${row.desiredReplicas}`,
+    'points' in journalled ? sparkline(journalled.points) : '…', journalled.today || '…',
+    row.profitAndLoss || '—', journalled.drawdown || '…',
     row.lastDecision ? `${row.lastDecision}` : '—', healthDot(row.health), control,
   ];
   return el('tr', { 'data-strategy': key, 'data-phase': row.phase || '' },

@@ -89,6 +89,7 @@ function table(caption, headers, rows) {
 
 function figures(s) {
   const items = [['Equity', money(s.equity)], ['Cash', money(s.cash)], ['P&L', money(s.profitAndLoss)],
+    ['P&L today', money(s.profitAndLossToday)],
     ['Drawdown', percent(s.drawdown)], ['Trading state', s.tradingState], ['Answered by', s.role],
     ['Journal', `${s.journalBackend} v${s.journalSchemaVersion}`], ['Equity at', when(s.equityAt)]];
   return section('Figures', el('dl', { class: 'figures', id: 'figures' },

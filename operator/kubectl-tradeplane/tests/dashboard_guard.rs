@@ -110,3 +110,66 @@ async fn only_requests_addressed_to_the_console_are_answered() {
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("-n other or -A"), "{body}");
 }
+
+/// The head of an answer (lower-cased) and its body; with `head_only`, what arrived with the
+/// head (the event stream never ends).
+async fn ask_raw(
+    at: SocketAddr,
+    path: &str,
+    headers: &[(&str, String)],
+    head_only: bool,
+) -> (String, Vec<u8>) {
+    let mut stream = TcpStream::connect(at).await.unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let head_end = |answer: &[u8]| answer.windows(4).position(|w| w == b"\r\n\r\n");
+    loop {
+        let read = stream.read(&mut chunk).await.unwrap();
+        answer.extend_from_slice(&chunk[..read]);
+        if read == 0 || (head_only && head_end(&answer).is_some()) {
+            break;
+        }
+    }
+    let split = head_end(&answer).unwrap();
+    let head = String::from_utf8_lossy(&answer[..split]).to_lowercase();
+    (head, answer[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn answers_are_gzipped_for_a_browser_that_takes_it_but_not_the_event_stream() {
+    let (at, _) = start().await;
+    let host = ("Host", at.to_string());
+    let gzip = ("Accept-Encoding", "gzip, deflate, br".to_string());
+    let (plain_head, plain) = ask_raw(
+        at,
+        "/assets/strategy.js",
+        std::slice::from_ref(&host),
+        false,
+    )
+    .await;
+    assert!(!plain_head.contains("content-encoding"), "{plain_head}");
+    let (head, packed) = ask_raw(
+        at,
+        "/assets/strategy.js",
+        &[host.clone(), gzip.clone()],
+        false,
+    )
+    .await;
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    // Chunked framing aside, the gzipped answer is far smaller than the file.
+    assert!(
+        packed.len() < plain.len() / 2,
+        "{} of {}",
+        packed.len(),
+        plain.len()
+    );
+    let (events, _) = ask_raw(at, "/api/v1/events", &[host, gzip], true).await;
+    assert!(events.contains("text/event-stream"), "{events}");
+    assert!(!events.contains("content-encoding"), "{events}");
+}

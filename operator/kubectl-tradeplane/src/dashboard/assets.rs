@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::Console;
 
 const INDEX: &str = include_str!("../../assets/index.html");
-const FILES: [(&str, &str, &str); 6] = [
+const FILES: [(&str, &str, &str); 7] = [
     (
         "app.js",
         "text/javascript",
@@ -26,6 +26,11 @@ const FILES: [(&str, &str, &str); 6] = [
         "overview.js",
         "text/javascript",
         include_str!("../../assets/overview.js"),
+    ),
+    (
+        "resources.js",
+        "text/javascript",
+        include_str!("../../assets/resources.js"),
     ),
     (
         "strategy.js",

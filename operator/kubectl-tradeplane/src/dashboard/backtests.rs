@@ -11,8 +11,8 @@ use kube::api::ListParams;
 use serde::{Deserialize, Serialize};
 use tradeplane_api::backtest::Backtest;
 
+use super::Console;
 use super::error::ApiFailure;
-use super::{Console, Scope};
 use crate::backtest::{self, Document};
 
 type Shared = State<Arc<Console>>;
@@ -47,10 +47,7 @@ pub fn row(backtest: &Backtest) -> BacktestRow {
 
 /// `GET /api/v1/backtests`: a row per Backtest in reach, by namespace and name.
 pub async fn list(State(console): Shared) -> Result<Json<Vec<BacktestRow>>, ApiFailure> {
-    let api: Api<Backtest> = match &console.scope {
-        Scope::All => Api::all(console.client.clone()),
-        Scope::Namespace(n) => Api::namespaced(console.client.clone(), n),
-    };
+    let api: Api<Backtest> = super::handlers::scoped(&console);
     let list = api
         .list(&ListParams::default())
         .await

@@ -28,7 +28,7 @@ use tradeplane_contract::journal_api::{
 
 use super::error::ApiFailure;
 use super::rows::{OverviewRow, row};
-use super::{Console, Scope, assets, backtests};
+use super::{Console, Scope, assets, backtests, resources};
 use crate::actions::{self, Action, FIELD_MANAGER, POLL_EVERY};
 use crate::backup::{self, Progress};
 use crate::proxy::{RuntimeProxy, query};
@@ -66,6 +66,15 @@ pub fn routes() -> Router<Arc<Console>> {
 }
 
 fn strategies(console: &Console) -> Api<TradingStrategy> {
+    scoped(console)
+}
+
+/// The console's reach for a namespaced kind: one namespace, or all of them with `-A`.
+pub(super) fn scoped<K>(console: &Console) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
     match &console.scope {
         Scope::All => Api::all(console.client.clone()),
         Scope::Namespace(n) => Api::namespaced(console.client.clone(), n),
@@ -95,31 +104,85 @@ async fn list(State(console): Shared) -> Result<Json<Vec<OverviewRow>>, ApiFailu
     Ok(Json(rows))
 }
 
-/// `GET /api/v1/events`: server-sent events from a watch on TradingStrategies: `strategy`
-/// with a row when one is added or changed, `deleted` with its row when it goes, `failure`
-/// with a sentence when the watch is refused or breaks (it is retried with a backoff).
+/// `GET /api/v1/events`: server-sent events from watches, made as the user, on
+/// TradingStrategies, AgentPools and BrokerAccounts. Each kind has its [`FeedNames`]: a row
+/// when one is added or changed, its row again when it goes, a mark once the first list is
+/// in, and a sentence when the watch is refused or breaks (it is retried with a backoff).
 async fn events(State(console): Shared) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let stream = watcher(strategies(&console), watcher::Config::default())
+    let feeds = [
+        feed(strategies(&console), &STRATEGY_FEED, row).boxed(),
+        feed(scoped(&console), &POOL_FEED, resources::pool_row).boxed(),
+        feed(scoped(&console), &ACCOUNT_FEED, resources::account_row).boxed(),
+    ];
+    Sse::new(futures::stream::select_all(feeds)).keep_alive(KeepAlive::default())
+}
+
+/// The event names of one kind's feed on the console's stream.
+struct FeedNames {
+    changed: &'static str,
+    deleted: &'static str,
+    synced: &'static str,
+    failure: &'static str,
+    /// The resource, as a refusal names it.
+    resource: &'static str,
+}
+
+const STRATEGY_FEED: FeedNames = FeedNames {
+    changed: "strategy",
+    deleted: "deleted",
+    synced: "synced",
+    failure: "failure",
+    resource: "tradingstrategies",
+};
+const POOL_FEED: FeedNames = FeedNames {
+    changed: "pool",
+    deleted: "pool-deleted",
+    synced: "pool-synced",
+    failure: "pool-failure",
+    resource: "agentpools",
+};
+const ACCOUNT_FEED: FeedNames = FeedNames {
+    changed: "account",
+    deleted: "account-deleted",
+    synced: "account-synced",
+    failure: "account-failure",
+    resource: "brokeraccounts",
+};
+
+/// One kind's watch as server-sent events of its rows.
+fn feed<K, R>(
+    api: Api<K>,
+    names: &'static FeedNames,
+    to_row: fn(&K) -> R,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default,
+    R: Serialize + 'static,
+{
+    watcher(api, watcher::Config::default())
         .default_backoff()
-        .filter_map(|event| async move {
+        .filter_map(move |event| async move {
             let (name, data) = match event {
-                Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
-                    ("strategy", serde_json::to_string(&row(&s)))
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                    (names.changed, serde_json::to_string(&to_row(&o)))
                 }
-                Ok(watcher::Event::Delete(s)) => ("deleted", serde_json::to_string(&row(&s))),
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => return None,
+                Ok(watcher::Event::Delete(o)) => {
+                    (names.deleted, serde_json::to_string(&to_row(&o)))
+                }
+                Ok(watcher::Event::InitDone) => (names.synced, Ok("{}".to_string())),
+                Ok(watcher::Event::Init) => return None,
                 Err(error) => (
-                    "failure",
+                    names.failure,
                     serde_json::to_string(&ApiFailure::new(
                         StatusCode::BAD_GATEWAY,
-                        format!("the watch on tradingstrategies failed: {error}"),
+                        format!("the watch on {} failed: {error}", names.resource),
                     )),
                 ),
             };
             let data = data.unwrap_or_else(|e| format!("{{\"message\":\"{e}\"}}"));
             Some(Ok(SseEvent::default().event(name).data(data)))
-        });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+        })
 }
 
 /// `GET /api/v1/strategies/{ns}/{name}`: what `kubectl tradeplane status -o json` prints.

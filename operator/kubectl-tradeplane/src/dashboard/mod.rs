@@ -13,6 +13,7 @@ pub mod backtests;
 pub mod error;
 pub mod guard;
 pub mod handlers;
+pub mod resources;
 pub mod rows;
 
 use std::io::Write;
@@ -83,13 +84,16 @@ impl Console {
     }
 }
 
-/// The console's routes behind its guard.
+/// The console's routes behind its guard. Answers are gzipped for a browser that takes it;
+/// the layer's default predicate leaves the event stream alone (a compressor would hold its
+/// events back until a block fills).
 pub fn router(console: Arc<Console>) -> Router {
     handlers::routes()
         .layer(axum::middleware::from_fn_with_state(
             console.clone(),
             guard::check,
         ))
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(console)
 }
 
