@@ -16,7 +16,9 @@
 #     Service (the local Service proxy): its status fills in too;
 #   * index-trend opens a position in its first cycle; `kubectl tradeplane status`, `journal`
 #     and `explain` read its journal from the real pod through the API server's service proxy
-#     (tests/node/plugin.sh); a patch to one-second cycles rolls out on
+#     (tests/node/plugin.sh); `kubectl tradeplane dashboard`'s pages in headless Chromium
+#     show both strategies' P&L, the pool, the account and index-trend's fills
+#     (tests/e2e/tests/dashboard_quickstart.rs); a patch to one-second cycles rolls out on
 #     the real pods;
 #   * `kubectl tradeplane suspend` halts trading: it returns once the operator reports Halted,
 #     and no order follows;
@@ -160,6 +162,11 @@ mkdir -p "$state_dir/plugin"
 ln -sf "${CARGO_TARGET_DIR:-$repo/target}/debug/kubectl-tradeplane" "$state_dir/plugin/kubectl-tradeplane"
 PATH=$state_dir/plugin:$PATH
 tests/node/plugin.sh "$ns" index-trend
+
+say "kubectl tradeplane dashboard: the quick start in headless Chromium (tests/e2e/tests/dashboard_quickstart.rs)"
+tests/browser/install.sh >/dev/null
+TRADEPLANE_QUICKSTART_NAMESPACE=$ns cargo test -q --locked -p e2e --test dashboard_quickstart -- --ignored ||
+  fail "the console did not show the quick start as its strategies, pool, account and journal say"
 
 # One-second cycles for the halt check below: a config change, so a rollout on the real pods.
 say "index-trend at one cycle a second: the rollout"

@@ -105,7 +105,7 @@ async fn main() {
         strategy[RUNS - 1]
     );
     println!(
-        "dashboard: bytes transferred on first load of the overview: {:.0} KB, uncompressed (goal ≤ 500 KB compressed)",
+        "dashboard: bytes transferred on first load of the overview: {:.0} KB, gzipped (goal ≤ 500 KB compressed)",
         bytes / 1000.0
     );
     println!(

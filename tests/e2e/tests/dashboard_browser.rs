@@ -10,42 +10,20 @@
 //! Screenshots go to target/screenshots/ (or $TRADEPLANE_SCREENSHOTS).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
-use std::collections::BTreeSet;
+mod console_pages;
+
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use console_pages::{overview_shows_the_pnl, screenshots, serve, strategy_page_draws_the_journal};
 use e2e::browser::Browser;
 use e2e::failover_rig::{FailoverRig, Feed, STRATEGY, SYMBOLS};
 use e2e::shared_client;
 use kube::Api;
-use kubectl_tradeplane::dashboard::{Console, Scope, router};
 use kubectl_tradeplane::proxy::RuntimeProxy;
 use serde_json::{Value, json};
 use tradeplane_api::TradingStrategy;
-use tradeplane_contract::journal_api::{
-    CycleDetail, CycleView, EquitySeries, FillView, OrderView, Page,
-};
-
-fn screenshots() -> PathBuf {
-    std::env::var_os("TRADEPLANE_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| e2e::repo_root().join("target"));
-            target.join("screenshots")
-        })
-}
-
-/// Serves a console for `namespace` with `client`'s identity; its URL.
-async fn serve(client: kube::Client, namespace: &str) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bound = listener.local_addr().unwrap();
-    let console: Arc<Console> = Console::new(client, Scope::Namespace(namespace.into()), bound);
-    tokio::spawn(async move { axum::serve(listener, router(console)).await });
-    format!("http://{bound}/")
-}
+use tradeplane_contract::journal_api::{CycleDetail, CycleView, Page};
 
 #[tokio::test]
 async fn the_console_shows_the_journal_and_suspends_as_the_user() {
@@ -63,16 +41,22 @@ async fn the_console_shows_the_journal_and_suspends_as_the_user() {
     let proxy = RuntimeProxy::new(client.clone(), &ns, STRATEGY);
     eprintln!("waiting for the replay to finish, so the journal holds still");
     let cycles = replay_finished(&proxy).await;
-    let url = serve(client.clone(), &ns).await;
+    let url = serve(client.clone(), &ns).await.unwrap();
     let shots = screenshots();
     let mut browser = Browser::start().await.unwrap();
 
-    overview_shows_the_pnl(&mut browser, &client, &ns, &url).await;
+    browser.navigate(&url).await.unwrap();
+    overview_shows_the_pnl(&mut browser, &client, &ns, STRATEGY)
+        .await
+        .unwrap();
     browser
         .screenshot(&shots.join("overview.png"))
         .await
         .unwrap();
-    strategy_page_draws_the_journal(&mut browser, &proxy, &ns, &url).await;
+    let page = format!("{url}#/s/{ns}/{STRATEGY}");
+    strategy_page_draws_the_journal(&mut browser, &proxy, &page, &SYMBOLS)
+        .await
+        .unwrap();
     browser
         .screenshot(&shots.join("strategy.png"))
         .await
@@ -123,131 +107,6 @@ async fn replay_finished(proxy: &RuntimeProxy) -> Vec<CycleView> {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-async fn overview_shows_the_pnl(browser: &mut Browser, client: &kube::Client, ns: &str, url: &str) {
-    browser.navigate(url).await.unwrap();
-    let row = format!("document.querySelector('tr[data-strategy=\"{ns}/{STRATEGY}\"]')");
-    browser
-        .wait_for(
-            &format!("{row} && {row}.cells.length"),
-            Duration::from_secs(20),
-        )
-        .await
-        .unwrap();
-    let strategies: Api<TradingStrategy> = Api::namespaced(client.clone(), ns);
-    let status = strategies
-        .get(STRATEGY)
-        .await
-        .unwrap()
-        .status
-        .unwrap_or_default();
-    let pnl = status.profit_and_loss.expect("the status carries the P&L");
-    let shown = browser
-        .wait_for(
-            &format!("{row}.querySelector('td[data-label=\"P&L\"]').textContent === {pnl:?} && {row}.innerText"),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-    let text = shown.as_str().unwrap_or_default().to_string();
-    assert!(text.contains("paper"), "mode not shown: {text}");
-    assert!(
-        text.contains(status.phase.as_deref().unwrap_or("?")),
-        "{text}"
-    );
-    // The drawdown cell is the journal API's summary's.
-    browser
-        .wait_for(
-            &format!(
-                "!/…|n\\/a/.test({row}.querySelector('td[data-label=\"Drawdown\"]').textContent)"
-            ),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-}
-
-async fn strategy_page_draws_the_journal(
-    browser: &mut Browser,
-    proxy: &RuntimeProxy,
-    ns: &str,
-    url: &str,
-) {
-    browser
-        .navigate(&format!("{url}#/s/{ns}/{STRATEGY}"))
-        .await
-        .unwrap();
-    browser
-        .wait_for("document.querySelectorAll('.price-chart canvas').length && document.querySelector('#equity-chart canvas')", Duration::from_secs(60))
-        .await
-        .unwrap();
-    // The equity chart holds the journal API's series (one point a second at most).
-    let equity: EquitySeries = proxy.get("equity?points=500").await.unwrap();
-    let seconds: BTreeSet<i64> = equity.points.iter().map(|p| p.at.timestamp()).collect();
-    let drawn = browser
-        .eval("document.getElementById('equity-chart').dataset.points")
-        .await
-        .unwrap();
-    assert_eq!(drawn, json!(seconds.len().to_string()), "equity points");
-    assert!(
-        painted(browser, "#equity-chart").await,
-        "the equity chart is blank"
-    );
-    // Each symbol's chart marks exactly the journal's fills of that symbol in the cycles it
-    // draws (the newest 200: every cycle of the replay).
-    let cycles: Page<CycleView> = proxy.get("cycles?limit=200").await.unwrap();
-    let drawn_cycles: BTreeSet<String> = cycles.items.iter().map(|c| c.id.clone()).collect();
-    let orders: Page<OrderView> = proxy.get("orders?limit=1000").await.unwrap();
-    let in_window: BTreeSet<&str> = orders
-        .items
-        .iter()
-        .filter(|o| {
-            o.cycle_id
-                .as_ref()
-                .is_some_and(|c| drawn_cycles.contains(c))
-        })
-        .map(|o| o.client_order_id.as_str())
-        .collect();
-    let fills: Page<FillView> = proxy.get("fills?limit=1000").await.unwrap();
-    let fills: Vec<&FillView> = fills
-        .items
-        .iter()
-        .filter(|f| in_window.contains(f.client_order_id.as_str()))
-        .collect();
-    assert!(!fills.is_empty(), "the replay filled nothing");
-    for symbol in SYMBOLS {
-        let chart = format!("document.querySelector('.price-chart[data-symbol=\"{symbol}\"]')");
-        let expected: BTreeSet<String> = fills
-            .iter()
-            .filter(|f| f.symbol == symbol)
-            .map(|f| f.client_order_id.clone())
-            .collect();
-        let count = fills.iter().filter(|f| f.symbol == symbol).count();
-        let marks = browser
-            .eval(&format!("{chart}.dataset.markers"))
-            .await
-            .unwrap();
-        assert_eq!(marks, json!(count.to_string()), "{symbol} trade marks");
-        let listed = browser
-            .eval(&format!("[...{chart}.closest('figure').querySelectorAll('tbody tr')].map(r => r.cells[4].textContent)"))
-            .await
-            .unwrap();
-        let listed: BTreeSet<String> = serde_json::from_value(listed).unwrap_or_default();
-        assert_eq!(listed, expected, "{symbol}: the orders marked");
-        assert!(
-            painted(browser, &format!(".price-chart[data-symbol=\"{symbol}\"]")).await,
-            "{symbol} chart blank"
-        );
-    }
-}
-
-/// Whether any canvas under `selector` has a pixel drawn.
-async fn painted(browser: &mut Browser, selector: &str) -> bool {
-    let js = format!(
-        "[...document.querySelectorAll('{selector} canvas')].some(c => {{ const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; for (let i = 3; i < d.length; i += 4) if (d[i]) return true; return false; }})"
-    );
-    browser.eval(&js).await.unwrap() == json!(true)
 }
 
 async fn a_decision_opens_to_the_analysts(
@@ -364,7 +223,7 @@ async fn a_viewer_is_refused_in_the_api_servers_words(
     let mut config = kube::Config::infer().await.unwrap();
     config.auth_info.impersonate = Some("dashboard-viewer".into());
     let viewer = kube::Client::try_from(config).unwrap();
-    let url = serve(viewer, ns).await;
+    let url = serve(viewer, ns).await.unwrap();
     browser.navigate(&url).await.unwrap();
     let button =
         format!("document.querySelector('tr[data-strategy=\"{ns}/{STRATEGY}\"] button.suspend')");
