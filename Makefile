@@ -52,7 +52,8 @@ argocd-cm:
 ## `agent-runtime backtest` bars/s and peak RSS at TRADEPLANE_BENCH_BACKTEST_BARS=50000,1000000
 ## and its ratio against backtesting.py (installed into a venv under $(TRADEPLANE_CACHE)), then the
 ## operator's reconcile throughput, no-op writes and memory on a private control plane
-## (TRADEPLANE_BENCH_SIZES=100,1000 by default; 1000 takes several minutes), then
+## (TRADEPLANE_BENCH_SIZES=100,1000,5000 by default; 1000 took 25 minutes on a busy 2-core machine,
+## 5000 takes hours there; docs/scale-operator.md), then
 ## `kubectl tradeplane status` end to end over the service proxy at 1,000,000 journal rows, then
 ## `kubectl tradeplane dashboard` in headless Chromium (overview of 100 strategies, a strategy page
 ## at 100,000 journal rows, bytes on first load, the console's RSS), then failover

@@ -1,13 +1,17 @@
 //! Operator benchmarks on private local control planes; figures printed, nothing asserted.
 //!
-//! For each N (default 100 and 1000; `TRADEPLANE_BENCH_SIZES=100,1000` overrides):
+//! For each N (default 100, 1000 and 5000; `TRADEPLANE_BENCH_SIZES=100,1000` overrides):
 //! - the time for N TradingStrategies to reach Ready through the operator, next to the time a
 //!   plain client takes to create the same children (rendered by the same pure functions) and
 //!   see their Deployments available, each on a fresh control plane of the same size; the
-//!   plain client runs before and after the operator, and the mean of the two is compared;
+//!   plain client runs before and after the operator, and the mean of the two is compared
+//!   (above N = 1000 only before; `TRADEPLANE_BENCH_PLAIN_RUNS=0|1|2` overrides);
 //! - the writes and API requests of a full no-op resync (a restarted operator reconciling N
 //!   strategies that need nothing), per reconcile;
-//! - the operator's resident memory (peak and now) with N strategies.
+//! - the operator's resident memory (peak and now) with N strategies, and per strategy over
+//!   its memory with none; the time a restarted operator takes to converge again;
+//! - where that memory goes: each cache the operator keeps, weighed in this process by the heap
+//!   bytes it holds (`memory`), beside the full-object caches it does not keep.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops loudly on a broken set-up
 
 use std::collections::BTreeMap;
@@ -24,6 +28,9 @@ use serde_json::json;
 use tradeplane_operator::api::{BrokerAccount, TradingStrategy};
 use tradeplane_operator::controllers::trading_strategy::render;
 use tradeplane_operator::controllers::trading_strategy::validate::validate;
+
+#[path = "reconcile_parts/memory.rs"]
+mod memory;
 
 const CONCURRENCY: usize = 16;
 const BINARY: &str = env!("CARGO_BIN_EXE_tradeplane-operator");
@@ -307,7 +314,15 @@ struct OperatorRun {
     warm_reconciles: f64,
     warm_gets: f64,
     warm_writes: f64,
+    /// RSS (KiB) of the operator leading with no strategies yet, its watches listed.
+    baseline_kib: u64,
+    /// Peak and current RSS (KiB) after creating N strategies and reaching Ready.
     memory: (u64, u64),
+    /// RSS (KiB) of the restarted operator once it converged.
+    resync_kib: u64,
+    /// From the restarted operator's start to every strategy reconciled and nothing queued.
+    restart_to_converged: Duration,
+    weights: memory::Weights,
 }
 
 async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> OperatorRun {
@@ -326,6 +341,9 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
         })
         .await
         .unwrap();
+    // Its watches list an empty namespace in well under this.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let baseline_kib = operator.memory_kib().map_or(0, |(_, now)| now);
 
     let strategies: Api<TradingStrategy> = Api::namespaced(client.clone(), ns);
     let started = Instant::now();
@@ -372,6 +390,7 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
     drop(operator);
 
     let server_writes_before = server_writes(client).await;
+    let restarted = Instant::now();
     let resync =
         OperatorProcess::start(Path::new(BINARY), Some(kubeconfig), ns, "bench-resync").unwrap();
     resync
@@ -381,6 +400,8 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
         .await
         .unwrap();
     wait_idle(&resync, n as f64).await;
+    let restart_to_converged = restarted.elapsed();
+    let resync_kib = resync.memory_kib().map_or(0, |(_, now)| now);
     let resync_writes = resync
         .metric("tradeplane_operator_child_writes_total")
         .await;
@@ -430,6 +451,7 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
         .await
         - writes_before;
     resync.terminate().await.unwrap();
+    let weights = memory::weigh_caches(client, ns, n).await;
     OperatorRun {
         ready_reconciles,
         ready_requests,
@@ -441,18 +463,23 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
         warm_reconciles,
         warm_gets,
         warm_writes,
+        baseline_kib,
         memory,
+        resync_kib,
+        restart_to_converged,
+        weights,
     }
 }
 
 #[tokio::main]
 async fn main() {
     let sizes: Vec<usize> = std::env::var("TRADEPLANE_BENCH_SIZES")
-        .unwrap_or_else(|_| "100,1000".to_string())
+        .unwrap_or_else(|_| "100,1000,5000".to_string())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     for n in sizes {
+        let bench_started = Instant::now();
         // Each side gets a control plane of its own, fresh, so that neither inherits the
         // other's leftovers (volumes still being deleted, a larger etcd, busy controllers).
         let fresh_cluster = || async {
@@ -481,13 +508,21 @@ async fn main() {
                 raw
             }
         };
-        let raw_before = plain_run("before the operator").await;
+        let runs = plain_runs(n);
+        let raw_before = if runs >= 1 {
+            Some(plain_run("before the operator").await)
+        } else {
+            None
+        };
         eprintln!("== N = {n}: the operator, on a fresh control plane");
         let (cluster, client) = fresh_cluster().await;
         let run = through_operator(&client, &cluster.kubeconfig(), n).await;
         drop(cluster);
-        let raw_after = plain_run("after the operator").await;
-        let raw = (raw_before + raw_after) / 2;
+        let raw_after = if runs >= 2 {
+            Some(plain_run("after the operator").await)
+        } else {
+            None
+        };
         println!("N = {n}");
         println!(
             "  time to Ready (operator)          {:>8.1?}  ({:.1} strategies/s)",
@@ -499,14 +534,7 @@ async fn main() {
             run.ready_reconciles / n as f64,
             run.ready_requests / n as f64
         );
-        println!(
-            "  same children, plain client       {:>8.1?}  (mean of {:.1?} before and {:.1?} after)",
-            raw, raw_before, raw_after
-        );
-        println!(
-            "  operator rate / plain-client rate {:>8.2}   (goal ≥ 0.8)",
-            raw.as_secs_f64() / run.to_ready.as_secs_f64()
-        );
+        print_rate(&run, raw_before, raw_after);
         println!(
             "  writes in a no-op resync          {:>8}    over {} reconciles (goal 0)",
             run.resync_writes + 0.0,
@@ -534,10 +562,93 @@ async fn main() {
             run.warm_writes,
             run.warm_reconciles
         );
-        println!(
-            "  operator memory peak / now        {:>5} / {} MiB (goal ≤ 64)",
-            run.memory.0 / 1024,
-            run.memory.1 / 1024
-        );
+        print_memory(n, &run);
+        eprintln!("== N = {n}: done in {:.0?}", bench_started.elapsed());
     }
+}
+
+/// How many times the plain client runs for N: `TRADEPLANE_BENCH_PLAIN_RUNS` (0, 1 or 2), by
+/// default twice (before and after the operator) up to 1000 strategies and once (before)
+/// above, where each run takes the better part of an hour on a small machine.
+fn plain_runs(n: usize) -> usize {
+    std::env::var("TRADEPLANE_BENCH_PLAIN_RUNS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(if n <= 1000 { 2 } else { 1 })
+}
+
+fn print_rate(run: &OperatorRun, before: Option<Duration>, after: Option<Duration>) {
+    let (raw, how) = match (before, after) {
+        (Some(b), Some(a)) => (
+            (b + a) / 2,
+            format!("mean of {b:.1?} before and {a:.1?} after"),
+        ),
+        (Some(b), None) => (b, "one run, before the operator".to_string()),
+        _ => {
+            println!("  same children, plain client       not run (TRADEPLANE_BENCH_PLAIN_RUNS=0)");
+            return;
+        }
+    };
+    println!("  same children, plain client       {raw:>8.1?}  ({how})");
+    println!(
+        "  operator rate / plain-client rate {:>8.2}   (goal ≥ 0.95)",
+        raw.as_secs_f64() / run.to_ready.as_secs_f64()
+    );
+}
+
+fn print_memory(n: usize, run: &OperatorRun) {
+    let per_strategy = |kib: u64| (kib.saturating_sub(run.baseline_kib)) as f64 / n as f64;
+    println!(
+        "  restart → converged again         {:>8.1?}  ({:.0} strategies/s)",
+        run.restart_to_converged,
+        n as f64 / run.restart_to_converged.as_secs_f64()
+    );
+    println!(
+        "  operator RSS: no strategies {} MiB; after creating N peak {} / now {} MiB; restarted {} MiB",
+        run.baseline_kib / 1024,
+        run.memory.0 / 1024,
+        run.memory.1 / 1024,
+        run.resync_kib / 1024
+    );
+    println!(
+        "  RSS per strategy                  {:>8.1} KiB after creating N, {:.1} KiB restarted (goal ≤ 24)",
+        per_strategy(run.memory.1),
+        per_strategy(run.resync_kib)
+    );
+    let kib = |bytes: i64| bytes as f64 / 1024.0 / n as f64;
+    println!(
+        "  where it goes, KiB per strategy (heap bytes each cache holds, weighed in the bench):"
+    );
+    for row in &run.weights.kept {
+        println!("    {:<52} {:>6.2}", row.what, kib(row.bytes));
+    }
+    let kept: i64 = run.weights.kept.iter().map(|r| r.bytes).sum();
+    let restarted = per_strategy(run.resync_kib);
+    println!("    {:<52} {:>6.2}", "caches in all", kib(kept));
+    println!(
+        "    (a TradingStrategy value is {} bytes before any heap it points to)",
+        std::mem::size_of::<TradingStrategy>()
+    );
+    println!(
+        "    {:<52} {:>6.2}",
+        "the rest of the restarted RSS (allocator, queues, runtime)",
+        restarted - kib(kept)
+    );
+    let total = |rows: &[memory::Row]| rows.iter().map(|r| r.bytes).sum::<i64>();
+    let listed = |rows: &[memory::Row]| {
+        rows.iter()
+            .map(|r| format!("{} {:.2}", r.what, kib(r.bytes)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "  not kept: full child objects, as Controller::owns would cache them: {:.2} KiB per strategy ({})",
+        kib(total(&run.weights.full_children)),
+        listed(&run.weights.full_children)
+    );
+    println!(
+        "  not kept: metadata-only child stores: {:.2} KiB per strategy ({})",
+        kib(total(&run.weights.metadata_children)),
+        listed(&run.weights.metadata_children)
+    );
 }

@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use futures::TryStreamExt;
+use futures::{Stream, TryStreamExt};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Resource};
@@ -33,32 +33,45 @@ pub fn controller<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
 {
-    let (store, writer) = reflector::store::<K>();
+    let (store, watch) = cached(api);
     let wakeups = Wakeups::new(kind, store.clone(), context.metrics.clone());
     let tap = wakeups.clone();
-    // The cache keeps every object for the life of the process; the field-ownership records
-    // are often the larger part of an object and nothing here reads them.
-    let watch = watcher(api, watcher::Config::default())
-        .modify(|object: &mut K| object.meta_mut().managed_fields = None);
     // Only changes the reconcile acts on wake it: the spec (the generation), labels,
     // annotations and deletion. The controller's own status writes come back through this
     // watch and would otherwise cost another full reconcile each.
-    let changes = relevant_changes(
-        reflector::reflector(writer, watch).default_backoff(),
-        |object: &K| {
-            let meta = object.meta();
-            (
-                meta.generation,
-                meta.labels.clone(),
-                meta.annotations.clone(),
-                meta.deletion_timestamp.is_some(),
-            )
-        },
-    );
+    let changes = relevant_changes(watch.default_backoff(), |object: &K| {
+        let meta = object.meta();
+        (
+            meta.generation,
+            meta.labels.clone(),
+            meta.annotations.clone(),
+            meta.deletion_timestamp.is_some(),
+        )
+    });
     let trigger = changes.inspect_ok(move |object| tap.touched(ObjectRef::from_obj(object)));
     let controller =
         Controller::for_stream(trigger, store).with_config(context.settings.controller_config());
     (controller, wakeups)
+}
+
+/// The cache of every `K` in `api` a controller reads its objects from, and the watch that
+/// fills it (to be polled for the cache to fill). The cache keeps every object for the life of
+/// the process; the field-ownership records are often the larger part of an object and
+/// nothing here reads them, so they are dropped on arrival. Public for the reconcile
+/// benchmark, which weighs this very cache.
+pub fn cached<K>(
+    api: Api<K>,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
+{
+    let (store, writer) = reflector::store::<K>();
+    let watch = watcher(api, watcher::Config::default())
+        .modify(|object: &mut K| object.meta_mut().managed_fields = None);
+    (store, reflector::reflector(writer, watch))
 }
 
 pub struct Wakeups<K>

@@ -79,14 +79,10 @@ where
         owner_kind: &'static str,
         wakeups: &Arc<Wakeups<K>>,
     ) -> Self {
-        let selector = watcher::Config::default().labels(&format!(
-            "app.kubernetes.io/managed-by={},{owner_label}",
-            super::meta::MANAGED_BY
-        ));
         Self {
             context: context.clone(),
             scope: scope.clone(),
-            selector,
+            selector: children_selector(owner_label),
             owner_kind,
             wakeups: wakeups.clone(),
         }
@@ -114,6 +110,15 @@ where
         let wakeups = self.wakeups.clone();
         controller.owns_stream(changes.inspect_ok(move |child| wakeups.touched_owners_of(child)))
     }
+}
+
+/// The watch configuration that finds the children of one owner kind: labelled
+/// `app.kubernetes.io/managed-by=tradeplane-operator` and carrying `owner_label`.
+pub fn children_selector(owner_label: &str) -> watcher::Config {
+    watcher::Config::default().labels(&format!(
+        "app.kubernetes.io/managed-by={},{owner_label}",
+        super::meta::MANAGED_BY
+    ))
 }
 
 /// Every change of the metadata of `C` objects in `scope`: for kinds whose resources refer to

@@ -232,8 +232,10 @@ fn account_changes(
 
 /// The strategies' Leases in `scope`, as a store and a stream of new holders, each event also
 /// remembered in `history`. The leader renews the Lease every second: only a new holder (or a
-/// transition count) is news.
-fn lease_changes(
+/// transition count) is news. The store keeps one Lease per strategy for the life of the
+/// process, without the field-ownership records nothing reads. Public for the reconcile
+/// benchmark, which weighs this store.
+pub fn lease_changes(
     client: &kube::Client,
     scope: &Scope,
     history: &LeaseHistory,
@@ -249,7 +251,8 @@ fn lease_changes(
             watcher(
                 scope.api::<Lease>(client),
                 watcher::Config::default().labels(STRATEGY_LABEL),
-            ),
+            )
+            .modify(|lease: &mut Lease| lease.metadata.managed_fields = None),
         )
         .default_backoff()
         .inspect(move |event| {
