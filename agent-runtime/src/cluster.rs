@@ -45,9 +45,7 @@ pub async fn connect(kubeconfig: Option<&Path>) -> Result<kube::Client, ClusterE
 /// The same identity as [`connect`], for watches: reads may wait up to
 /// [`WATCH_READ_TIMEOUT`] (with [`REQUEST_TIMEOUT`]'s a watch on a Lease nobody writes for
 /// five seconds would be cut and opened again, a request each time).
-pub async fn connect_for_watches(
-    kubeconfig: Option<&Path>,
-) -> Result<kube::Client, ClusterError> {
+pub async fn connect_for_watches(kubeconfig: Option<&Path>) -> Result<kube::Client, ClusterError> {
     let mut config = configure(kubeconfig).await?;
     bound(&mut config);
     config.read_timeout = Some(WATCH_READ_TIMEOUT);

@@ -312,7 +312,11 @@ mod tests {
 
     #[test]
     fn a_status_that_only_ages_is_written_at_most_every_refresh_period() {
-        let at = |time: &str| DateTime::parse_from_rfc3339(time).unwrap().with_timezone(&Utc);
+        let at = |time: &str| {
+            DateTime::parse_from_rfc3339(time)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
         let cycle = |equity: f64| report(vec![], equity, vec![]);
         let first = runtime_status(
             &cycle(100.0),
@@ -333,10 +337,7 @@ mod tests {
             None,
         );
         assert!(!write_due(Some((&first, second)), &aged));
-        assert!(!write_due(
-            Some((&first, STATUS_REFRESH - second)),
-            &aged
-        ));
+        assert!(!write_due(Some((&first, STATUS_REFRESH - second)), &aged));
         assert!(write_due(Some((&first, STATUS_REFRESH)), &aged));
         // A decision, a position opened or closed, or a new trading state: at once.
         let decided = DecisionSummary {

@@ -498,7 +498,12 @@ impl LeaseLeadership {
                         }
                     }
                 }
-                Err(error) => tracing::debug!(%error, "cannot watch the Lease"),
+                Err(error) => {
+                    if matches!(&error, kube::Error::Api(status) if status.code == 410) {
+                        version = "0".into();
+                    }
+                    tracing::debug!(%error, "cannot watch the Lease");
+                }
             }
             // A watch that failed straight away waits a retry period before the next.
             if opened.elapsed() < Duration::from_secs(1) {

@@ -514,7 +514,10 @@ async fn flow_control_gives_the_runtimes_and_the_operator_levels_of_their_own_an
     // The operator is matched first, by its own ServiceAccount.
     let precedence = |s: &Value| s["spec"]["matchingPrecedence"].as_i64().unwrap();
     assert!(precedence(operator) < precedence(runtimes));
-    assert!(precedence(runtimes) < 9000, "after the built-in service-accounts schema");
+    assert!(
+        precedence(runtimes) < 9000,
+        "after the built-in service-accounts schema"
+    );
     assert_eq!(
         operator["spec"]["rules"][0]["subjects"],
         json!([{"kind": "ServiceAccount",
@@ -535,7 +538,12 @@ async fn flow_control_gives_the_runtimes_and_the_operator_levels_of_their_own_an
         .collect();
     assert_eq!(
         resources,
-        ["leases", "tradingstrategies/status", "backtests/status", "events"]
+        [
+            "leases",
+            "tradingstrategies/status",
+            "backtests/status",
+            "events"
+        ]
     );
     // Watched namespaces listed: only their ServiceAccounts.
     let restricted = rendered("namespaces: [desk-a, desk-b]").await;

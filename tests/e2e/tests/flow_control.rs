@@ -89,7 +89,8 @@ async fn wait_active(client: &Client, names: &[&str]) {
 
 /// The runtime's Role: its own Lease, as the operator grants it.
 async fn lease_for_runtime(namespace: &TestNamespace, account: &str) {
-    let lease: Lease = serde_json::from_value(json!({"metadata": {"name": "flow-leader"}})).unwrap();
+    let lease: Lease =
+        serde_json::from_value(json!({"metadata": {"name": "flow-leader"}})).unwrap();
     namespace
         .api::<Lease>()
         .create(&PostParams::default(), &lease)
