@@ -10,7 +10,8 @@
 //! step, over `TRADEPLANE_BENCH_RATE_SECONDS` (default 60) of steady trading:
 //! - API requests per second by verb and resource, from the API server's own
 //!   `apiserver_request_total` for Leases and strategy status, less the same interval before
-//!   any runtime ran; in all and per strategy;
+//!   any runtime ran; in all and per strategy (Events are left out: the in-process operator's
+//!   event recorder writes them too; the runtimes' flow below has the runtimes' own);
 //! - every request of the runtimes' ServiceAccounts, from
 //!   `apiserver_flowcontrol_dispatched_requests_total` of the runtimes' FlowSchema;
 //! - the API server's CPU (user + system time of the kube-apiserver process from /proc).
@@ -92,7 +93,6 @@ async fn read(client: &Client, apiserver: i32) -> Reading {
                 ("tradingstrategies", "status") => {
                     format!("{} tradingstrategies/status", get("verb"))
                 }
-                ("events", "") => format!("{} events", get("verb")),
                 _ => continue,
             };
             *reading.requests.entry(key).or_insert(0.0) += value;
