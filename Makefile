@@ -57,8 +57,10 @@ argocd-cm:
 ## `kubectl tradeplane status` end to end over the service proxy at 1,000,000 journal rows, then
 ## `kubectl tradeplane dashboard` in headless Chromium (overview of 100 strategies, a strategy page
 ## at 100,000 journal rows, bytes on first load, the console's RSS), then failover
-## after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second
-## (TRADEPLANE_BENCH_KILLS=100 by default, about a quarter of an hour), then on a real node:
+## after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second at the
+## default Lease and at 15 s (TRADEPLANE_BENCH_KILLS=100 by default, about a quarter of an
+## hour), then 10/25/50 runtime processes on one API server: requests/s by verb, the runtimes'
+## flow, kube-apiserver CPU, extrapolated to 1,000 and 10,000 (TRADEPLANE_BENCH_FLEET), then on a real node:
 ## start-up, apply → first order, RSS, failover over 20 (tests/node/bench.sh)
 bench: ui-vendor
 	cargo bench -p tradeplane-agent-runtime
@@ -70,6 +72,7 @@ bench: ui-vendor
 	PATH="$$(tests/cluster/build.sh):$$PATH" TRADEPLANE_PLUGIN_BIN=$${CARGO_TARGET_DIR:-target}/release/kubectl-tradeplane \
 	  cargo bench -p e2e --bench dashboard
 	PATH="$$(tests/cluster/build.sh):$$PATH" cargo bench -p e2e --bench failover
+	PATH="$$(tests/cluster/build.sh):$$PATH" cargo bench -p e2e --bench fleet_runtime
 	tests/node/bench.sh
 
 ## image: both images (Dockerfile targets operator, agent-runtime) as OCI archives in

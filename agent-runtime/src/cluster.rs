@@ -16,6 +16,12 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 /// How long one request to the API server may take, connecting included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a watch may go without a byte from the API server: longer than the server's own
+/// watch timeout (the Lease watch asks for 290 s), so a quiet Lease — one renewal every few
+/// seconds, or none while nobody leads — keeps its watch open; a connection that died is still
+/// noticed, and a standby acting on a stale view meanwhile is refused by resourceVersion.
+pub const WATCH_READ_TIMEOUT: Duration = Duration::from_secs(300);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error("cannot read the kubeconfig {path}: {message}")]
@@ -31,7 +37,23 @@ pub enum ClusterError {
 /// A client from `kubeconfig` when given, otherwise from the pod's service account (or the
 /// `KUBECONFIG` environment variable, as `kubectl` reads it).
 pub async fn connect(kubeconfig: Option<&Path>) -> Result<kube::Client, ClusterError> {
-    let mut config = match kubeconfig {
+    let mut config = configure(kubeconfig).await?;
+    bound(&mut config);
+    kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+}
+
+/// The same identity as [`connect`], for watches: reads may wait up to
+/// [`WATCH_READ_TIMEOUT`] (with [`REQUEST_TIMEOUT`]'s a watch on a Lease nobody writes for
+/// five seconds would be cut and opened again, a request each time).
+pub async fn connect_for_watches(kubeconfig: Option<&Path>) -> Result<kube::Client, ClusterError> {
+    let mut config = configure(kubeconfig).await?;
+    bound(&mut config);
+    config.read_timeout = Some(WATCH_READ_TIMEOUT);
+    kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+}
+
+async fn configure(kubeconfig: Option<&Path>) -> Result<kube::Config, ClusterError> {
+    let config = match kubeconfig {
         Some(path) => {
             let failed = |message: String| ClusterError::Kubeconfig {
                 path: path.display().to_string(),
@@ -46,8 +68,7 @@ pub async fn connect(kubeconfig: Option<&Path>) -> Result<kube::Client, ClusterE
             .await
             .map_err(|e| ClusterError::NoIdentity(e.to_string()))?,
     };
-    bound(&mut config);
-    kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+    Ok(config)
 }
 
 /// Bounds every phase of a request by [`REQUEST_TIMEOUT`].

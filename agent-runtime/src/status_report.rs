@@ -6,8 +6,18 @@
 //! these never touch the operator's. At most once per cycle, and only when a value changed;
 //! only the leader calls it. A failed write is logged and tried again after the next cycle:
 //! the status is a view, the journal is the record.
+//!
+//! What a person acts on — the last decision, the open positions, the trading state — is
+//! written in the cycle it changes. What changes in nearly every cycle — `lastCycleTime` at
+//! one-second cycles, equity and P&L on a live feed — is refreshed at most every
+//! [`STATUS_REFRESH`]: written each cycle, it alone would be one request per second per
+//! strategy (a fleet of thousands would spend most of its API server on it). So `kubectl get`'s
+//! Last Cycle column reads up to [`STATUS_REFRESH`] plus a cycle on a healthy strategy; a
+//! stalled one ages past that. Liveness that alerts rely on comes from the runtime's metrics
+//! (`tradeplane_last_completed_cycle_timestamp_seconds`), not from the status.
 
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -21,14 +31,19 @@ use tradeplane_contract::status::{DecisionSummary, RUNTIME_FIELD_MANAGER, Runtim
 use crate::cycle::CycleReport;
 use crate::domain::Action;
 
+/// How often, at most, a status whose only changes are `lastCycleTime`, equity and P&L is
+/// written.
+pub const STATUS_REFRESH: Duration = Duration::from_secs(30);
+
 /// Writes one strategy's runtime status, and the Warning Events the runtime raises about it.
 pub struct StatusReporter {
     api: Api<DynamicObject>,
     events: Api<Event>,
     namespace: String,
     name: String,
-    /// What was last written (or seen written), so an unchanged status is not sent again.
-    last: Mutex<Option<RuntimeStatus>>,
+    /// What was last written, and when, so an unchanged status is not sent again and one
+    /// that only ages is sent at most every [`STATUS_REFRESH`].
+    last: Mutex<Option<(RuntimeStatus, Instant)>>,
     /// The last decision that was not a hold, kept across cycles that only hold.
     last_decision: Mutex<Option<DecisionSummary>>,
 }
@@ -62,7 +77,13 @@ impl StatusReporter {
             kept.clone()
         };
         let status = runtime_status(report, finished, baseline, state, decision);
-        if lock(&self.last).as_ref() == Some(&status) {
+        let now = Instant::now();
+        let due = {
+            let last = lock(&self.last);
+            let last = last.as_ref().map(|(s, at)| (s, now.duration_since(*at)));
+            write_due(last, &status)
+        };
+        if !due {
             return;
         }
         let patch = serde_json::json!({
@@ -77,7 +98,7 @@ impl StatusReporter {
             .patch_status(&self.name, &params, &Patch::Apply(&patch))
             .await
         {
-            Ok(_) => *lock(&self.last) = Some(status),
+            Ok(_) => *lock(&self.last) = Some((status, now)),
             Err(error) => {
                 tracing::warn!(%error, "cannot write the runtime's status; trying again after the next cycle")
             }
@@ -160,6 +181,20 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether `next` is to be written, given the status last written and how long ago. Pure.
+pub fn write_due(last: Option<(&RuntimeStatus, Duration)>, next: &RuntimeStatus) -> bool {
+    let Some((last, age)) = last else {
+        return true;
+    };
+    if last == next {
+        return false;
+    }
+    let acted_on = last.last_decision != next.last_decision
+        || last.open_positions != next.open_positions
+        || last.trading_state != next.trading_state;
+    acted_on || age >= STATUS_REFRESH
 }
 
 /// The status a cycle reports. Pure.
@@ -273,6 +308,51 @@ mod tests {
         // The API server refuses longer notes.
         let long = warning_event("t", "m", "R", &"x".repeat(5000), Timestamp::UNIX_EPOCH);
         assert_eq!(long.note.unwrap().len(), 1000);
+    }
+
+    #[test]
+    fn a_status_that_only_ages_is_written_at_most_every_refresh_period() {
+        let at = |time: &str| {
+            DateTime::parse_from_rfc3339(time)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let cycle = |equity: f64| report(vec![], equity, vec![]);
+        let first = runtime_status(
+            &cycle(100.0),
+            at("2026-12-01T14:30:00Z"),
+            100.0,
+            TradingState::Active,
+            None,
+        );
+        assert!(write_due(None, &first), "the first status is written");
+        let second = Duration::from_secs(1);
+        assert!(!write_due(Some((&first, second)), &first), "unchanged");
+        // The next cycle: a new time and equity, nothing acted on.
+        let aged = runtime_status(
+            &cycle(101.0),
+            at("2026-12-01T14:30:01Z"),
+            100.0,
+            TradingState::Active,
+            None,
+        );
+        assert!(!write_due(Some((&first, second)), &aged));
+        assert!(!write_due(Some((&first, STATUS_REFRESH - second)), &aged));
+        assert!(write_due(Some((&first, STATUS_REFRESH)), &aged));
+        // A decision, a position opened or closed, or a new trading state: at once.
+        let decided = DecisionSummary {
+            summary: "BUY AAPL to 3 @ 0.70".into(),
+            time: "2026-12-01T14:30:01Z".into(),
+        };
+        let mut acted = aged.clone();
+        acted.last_decision = Some(decided);
+        assert!(write_due(Some((&first, second)), &acted));
+        let mut acted = aged.clone();
+        acted.open_positions = Some(1);
+        assert!(write_due(Some((&first, second)), &acted));
+        let mut acted = aged;
+        acted.trading_state = Some(TradingState::Halted);
+        assert!(write_due(Some((&first, second)), &acted));
     }
 
     #[test]

@@ -1,23 +1,30 @@
 //! Leader election through the strategy's `coordination.k8s.io` Lease.
 //!
-//! One loop per process ([`LeaseLeadership::run`]) looks at the Lease every retry period: the
-//! holder renews it, a standby watches it, and a ready standby takes it once the holder has not
-//! renewed for a whole lease duration, or at once when the holder released it (a watch on the
-//! Lease wakes the loop for that, so a graceful handover does not wait a retry period).
-//! Optimistic concurrency arbitrates: every write carries the resourceVersion just read, and a
-//! 409 means another replica won.
+//! One loop per process ([`LeaseLeadership::run`]): the holder renews the Lease every retry
+//! period; a standby sends nothing at all while the holder is alive. It holds a watch on the
+//! one Lease (a field selector on its name) and learns every renewal, release and switchover
+//! request from it; a ready standby takes the Lease once the holder has not renewed for a
+//! whole lease duration, or at once when the holder released it. Optimistic concurrency
+//! arbitrates: every write carries the resourceVersion last seen, and a 409 means someone
+//! else wrote first — the writer then reads the Lease once to learn what changed.
+//!
+//! So a strategy costs the API server its leader's renewals (one PUT per retry period), its
+//! status writes ([`crate::status_report`]), and one watch request per replica every few
+//! minutes — whatever its replica count.
 //!
 //! Fencing, by this process's monotonic clock alone (never by timestamps in the Lease, which
 //! come from other machines' clocks):
 //! - a leader may place an order only until `renew deadline` after it *sent* its last
 //!   successful renewal;
 //! - a standby may take over only after it has seen the Lease unchanged for `lease duration`,
-//!   counted from when it *read* the last renewal.
+//!   counted from when it *observed* the last renewal (the watch event's arrival, or the read).
 //!
-//! A renewal is read after it was sent, and the renew deadline is shorter than the lease
+//! A renewal is observed after it was sent, and the renew deadline is shorter than the lease
 //! duration, so the old leader has stopped before the new one starts — even if it was frozen
 //! (SIGSTOP, a long GC pause, a suspended VM) and wakes up later: its first check then finds
-//! the deadline passed, and it steps down.
+//! the deadline passed, and it steps down. A watch that lags or broke only delays what the
+//! standby observes, which delays a takeover, never hastens one; and a standby acting on a
+//! stale view writes with a stale resourceVersion, which the API server refuses.
 //!
 //! A switchover: the operator writes `spec.switchoverAt` onto the Lease as an annotation; the
 //! leader, seeing a value it has not handled, releases the Lease and stays out of it for a
@@ -40,7 +47,7 @@ use tradeplane_contract::status::{RUNTIME_FIELD_MANAGER, SWITCHOVER_ANNOTATION};
 use super::Leadership;
 
 /// The server ends a Lease watch after this long (the API server's ceiling is 295 s); it is
-/// then opened again.
+/// then opened again from the last resourceVersion seen.
 const WATCH_TIMEOUT_SECONDS: u32 = 290;
 
 /// The three durations of the protocol (see the module docs).
@@ -71,13 +78,25 @@ pub enum Role {
     },
 }
 
+/// The Lease as last seen, and when — by this process's clock — its holder or renew time
+/// last changed.
+#[derive(Debug)]
+struct Observed {
+    lease: Lease,
+    holder: Option<String>,
+    renewed: Option<String>,
+    changed_at: Instant,
+}
+
 #[derive(Debug, Default)]
 struct State {
     /// When the last successful renewal (or acquisition) was sent, while leading.
     renewed_at: Option<Instant>,
     epoch: Option<i32>,
-    /// The holder and renew time last read, and when (by this clock) they last changed.
-    observed: Option<(Option<String>, Option<String>, Instant)>,
+    observed: Option<Observed>,
+    /// When the Lease was last read because nothing had been observed of it (no watch event
+    /// yet: the Lease does not exist, or the watch cannot be opened).
+    read_at: Option<Instant>,
     /// The switchover annotation's value already handled: the one seen first, the one found on
     /// acquiring the Lease, or the one acted on.
     switchover_seen: Option<Option<String>>,
@@ -87,6 +106,8 @@ struct State {
 
 pub struct LeaseLeadership {
     api: Api<Lease>,
+    /// For the watch only: a client whose reads may stay silent for as long as the Lease does.
+    watch_api: Api<Lease>,
     name: String,
     identity: String,
     timings: LeaseTimings,
@@ -94,20 +115,24 @@ pub struct LeaseLeadership {
     ready: AtomicBool,
     state: Mutex<State>,
     role: watch::Sender<Role>,
-    /// Makes the loop look at the Lease now rather than at the end of its retry period: this
-    /// replica became ready, or a watch showed the Lease released or a switchover requested.
+    /// Makes the loop look at the Lease now rather than at its next timer: this replica became
+    /// ready, or the watch showed the Lease released or a switchover requested.
     wake: Arc<Notify>,
 }
 
 impl LeaseLeadership {
+    /// `client` bounds every request (renewals must fail fast); `watch_client` must let a
+    /// watch stay quiet for minutes ([`crate::cluster::connect_for_watches`]).
     pub fn new(
         client: kube::Client,
+        watch_client: kube::Client,
         namespace: &str,
         config: &LeaderElectionConfig,
         identity: &str,
     ) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
+            watch_api: Api::namespaced(watch_client, namespace),
             name: config.lease_name.clone(),
             identity: identity.to_string(),
             timings: LeaseTimings::from_config(config),
@@ -140,84 +165,128 @@ impl LeaseLeadership {
         self.role.subscribe()
     }
 
-    /// Looks at the Lease every retry period until `stop` — and at once when this replica
-    /// becomes ready, or when a watch shows the Lease released or a switchover requested, so
-    /// a graceful handover or a switchover is taken over in the time a watch event takes
-    /// rather than up to a retry period.
+    /// Watches the Lease and takes part in the election until `stop`.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) {
-        let watching = AbortOnDrop(tokio::spawn(watch_lease(
-            self.api.clone(),
-            self.name.clone(),
-            self.timings.retry,
-            self.wake.clone(),
-        )));
-        loop {
-            self.tick().await;
-            tokio::select! {
-                _ = tokio::time::sleep(self.timings.retry) => {}
-                _ = self.wake.notified() => {}
-                _ = stop.wait_for(|stop| *stop) => break,
-            }
-        }
-        drop(watching);
-    }
-
-    /// One look at the Lease: renew, hand over, take over, or watch.
-    pub async fn tick(&self) {
-        let started = Instant::now();
-        let lease = match self.api.get_opt(&self.name).await {
-            Ok(Some(lease)) => lease,
-            Ok(None) => {
-                tracing::warn!(lease = %self.name, "the Lease does not exist (the operator creates it); standing by");
-                return self.enforce_deadline();
-            }
-            Err(error) => {
-                tracing::warn!(lease = %self.name, %error, "cannot read the Lease");
-                return self.enforce_deadline();
+        let electing = async {
+            loop {
+                self.tick().await;
+                let next = self.next_look(Instant::now());
+                tokio::select! {
+                    _ = tokio::time::sleep(next) => {}
+                    _ = self.wake.notified() => {}
+                    _ = stop.wait_for(|stop| *stop) => break,
+                }
             }
         };
-        let spec = lease.spec.clone().unwrap_or_default();
+        tokio::select! {
+            _ = self.watch_lease() => {}
+            _ = electing => {}
+        }
+    }
+
+    /// How long until the next look: a retry period, or less when a standby's view of the
+    /// Lease runs out sooner (a takeover should not wait for a timer that is not due).
+    fn next_look(&self, now: Instant) -> Duration {
+        let state = self.lock();
+        if state.renewed_at.is_some() {
+            return self.timings.retry;
+        }
+        let expires = state.observed.as_ref().map(|o| {
+            (o.changed_at + self.timings.duration).saturating_duration_since(now)
+                + Duration::from_millis(10)
+        });
+        expires.map_or(self.timings.retry, |e| e.min(self.timings.retry))
+    }
+
+    /// One look at the Lease as last observed: renew, hand over, take over, or wait. Sends
+    /// nothing unless this process leads or takes over.
+    pub async fn tick(&self) {
+        let started = Instant::now();
+        let Some((lease, expired)) = self.current(started).await else {
+            return self.enforce_deadline();
+        };
         let holder = holder(&lease).map(str::to_string);
-        let expired = self.observe(&holder, &spec, &lease, started);
         let ours = holder.as_deref() == Some(self.identity.as_str());
         if ours && self.holding() {
             if self.switchover_requested(&lease) {
                 self.hand_over().await;
             } else {
-                self.write(lease, started, false).await;
+                self.renew(lease, started).await;
             }
         } else if (holder.is_none() || expired || ours) && self.may_acquire(started) {
             // `ours` but not held here: this process restarted under the same name, or
             // stepped down; it takes the Lease again as a new epoch.
-            self.write(lease, started, true).await;
+            self.acquire(lease, started).await;
         }
     }
 
-    /// Records what the Lease says; returns whether its holder has not renewed for a lease
-    /// duration by this process's clock.
-    fn observe(
-        &self,
-        holder: &Option<String>,
-        spec: &LeaseSpec,
-        lease: &Lease,
-        now: Instant,
-    ) -> bool {
-        let renewed = spec.renew_time.as_ref().map(|t| t.0.to_string());
+    /// The Lease as last observed and whether its holder has not renewed for a lease
+    /// duration by this clock. Read from the API server only while nothing has been observed
+    /// (at most once a lease duration): the watch keeps the view current.
+    async fn current(&self, now: Instant) -> Option<(Lease, bool)> {
+        let due = {
+            let state = self.lock();
+            state.observed.is_none()
+                && state
+                    .read_at
+                    .is_none_or(|at| now.duration_since(at) >= self.timings.duration)
+        };
+        if due {
+            self.lock().read_at = Some(now);
+            self.read().await;
+        }
+        let state = self.lock();
+        let observed = state.observed.as_ref()?;
+        let expired = now.duration_since(observed.changed_at) >= self.timings.duration;
+        Some((observed.lease.clone(), expired))
+    }
+
+    /// Reads the Lease and records it; `None` when it cannot be read or does not exist.
+    async fn read(&self) -> Option<Lease> {
+        match self.api.get_opt(&self.name).await {
+            Ok(Some(lease)) => {
+                self.observe(&lease, Instant::now());
+                Some(lease)
+            }
+            Ok(None) => {
+                tracing::warn!(lease = %self.name, "the Lease does not exist (the operator creates it); standing by");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(lease = %self.name, %error, "cannot read the Lease");
+                None
+            }
+        }
+    }
+
+    /// Records a version of the Lease seen at `now` (from the watch, a read or a write's
+    /// response), unless a newer one was already seen.
+    fn observe(&self, lease: &Lease, now: Instant) {
+        let holder = holder(lease).map(str::to_string);
+        let renewed = lease
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.renew_time.as_ref())
+            .map(|t| t.0.to_string());
         let mut state = self.lock();
         if state.switchover_seen.is_none() {
             state.switchover_seen = Some(switchover_value(lease));
         }
-        let changed = match &state.observed {
-            Some((h, r, _)) => h != holder || *r != renewed,
-            None => true,
-        };
-        if changed {
-            state.observed = Some((holder.clone(), renewed, now));
+        if let Some(seen) = &state.observed
+            && !newer_or_same(lease, &seen.lease)
+        {
+            return;
         }
-        state
-            .observed
-            .as_ref()
-            .is_some_and(|(_, _, at)| now.duration_since(*at) >= self.timings.duration)
+        let changed_at = match &state.observed {
+            Some(seen) if seen.holder == holder && seen.renewed == renewed => seen.changed_at,
+            _ => now,
+        };
+        state.observed = Some(Observed {
+            lease: lease.clone(),
+            holder,
+            renewed,
+            changed_at,
+        });
     }
 
     fn may_acquire(&self, now: Instant) -> bool {
@@ -225,8 +294,57 @@ impl LeaseLeadership {
         self.ready.load(Ordering::SeqCst) && !held_off
     }
 
-    /// Renews the Lease (`acquire: false`) or takes it (`true`).
-    async fn write(&self, mut lease: Lease, started: Instant, acquire: bool) {
+    /// Renews the Lease this process holds. A 409 may be a write that did not change the
+    /// holder (the operator's switchover annotation): the Lease is read again and, if still
+    /// held here, the renewal is sent once more on the fresh version.
+    async fn renew(&self, lease: Lease, started: Instant) {
+        let mut lease = lease;
+        for attempt in 0..2 {
+            let (body, _, _) = self.stamped(lease, false);
+            match self.put(&body).await {
+                Ok(written) => {
+                    self.lock().renewed_at = Some(started);
+                    self.observe(&written, started);
+                    return;
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 && attempt == 0 => {
+                    match self.read().await {
+                        Some(fresh) if holder(&fresh) == Some(self.identity.as_str()) => {
+                            lease = fresh;
+                        }
+                        _ => break,
+                    }
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => break,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot renew the Lease");
+                    return self.enforce_deadline();
+                }
+            }
+        }
+        tracing::error!("another replica took the Lease; stepping down");
+        self.step_down();
+    }
+
+    /// Takes the Lease. A 409 means the view was stale (or another standby won): the Lease
+    /// is read once, so the next look starts from what it really is.
+    async fn acquire(&self, lease: Lease, started: Instant) {
+        let (body, epoch, previous) = self.stamped(lease, true);
+        match self.put(&body).await {
+            Ok(written) => {
+                self.observe(&written, started);
+                self.became_leader(started, epoch, previous, switchover_value(&written));
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                self.read().await;
+            }
+            Err(error) => tracing::warn!(%error, "cannot take the Lease"),
+        }
+    }
+
+    /// `lease` with this process's renewal (and, when acquiring, its holding) written in;
+    /// with the epoch it would lead in and the previous holder.
+    fn stamped(&self, mut lease: Lease, acquire: bool) -> (Lease, i32, Option<String>) {
         let now = MicroTime(Timestamp::now());
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
         let previous = spec.holder_identity.clone().filter(|h| !h.is_empty());
@@ -241,26 +359,16 @@ impl LeaseLeadership {
         spec.lease_duration_seconds =
             Some(i32::try_from(self.timings.duration.as_secs()).unwrap_or(i32::MAX));
         let epoch = spec.lease_transitions.unwrap_or(0);
+        (lease, epoch, previous)
+    }
+
+    /// Writes `lease` whole, on the resourceVersion it carries.
+    async fn put(&self, lease: &Lease) -> Result<Lease, kube::Error> {
         let params = PostParams {
             field_manager: Some(RUNTIME_FIELD_MANAGER.to_string()),
             ..PostParams::default()
         };
-        match self.api.replace(&self.name, &params, &lease).await {
-            Ok(written) if acquire => {
-                self.became_leader(started, epoch, previous, switchover_value(&written))
-            }
-            Ok(_) => self.lock().renewed_at = Some(started),
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                if !acquire {
-                    tracing::error!("another replica took the Lease; stepping down");
-                    self.step_down();
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, acquire, "cannot write the Lease");
-                self.enforce_deadline();
-            }
-        }
+        self.api.replace(&self.name, &params, lease).await
     }
 
     /// `switchover` is the annotation's value now: a switchover requested before this
@@ -330,14 +438,76 @@ impl LeaseLeadership {
         }
         spec.holder_identity = None;
         spec.renew_time = None;
-        let params = PostParams {
-            field_manager: Some(RUNTIME_FIELD_MANAGER.to_string()),
-            ..PostParams::default()
-        };
-        match self.api.replace(&self.name, &params, &lease).await {
-            Ok(_) => tracing::info!("released the Lease"),
+        match self.put(&lease).await {
+            Ok(written) => {
+                self.observe(&written, Instant::now());
+                tracing::info!("released the Lease");
+            }
             Err(error) => {
                 tracing::warn!(%error, "could not release the Lease; a standby takes it when it expires")
+            }
+        }
+    }
+
+    /// Keeps the view of the Lease current from a watch on it alone, and wakes the election
+    /// loop when the Lease shows no holder or a switchover value not shown before. A watch
+    /// that ends (the server's timeout, a dropped connection) is opened again from the last
+    /// resourceVersion seen, so nothing is listed again; only when the server no longer has
+    /// that version (410 Gone) does it start over from the current object.
+    async fn watch_lease(&self) {
+        let params = WatchParams::default()
+            .fields(&format!("metadata.name={}", self.name))
+            .timeout(WATCH_TIMEOUT_SECONDS);
+        let mut version = "0".to_string();
+        let mut switchover: Option<Option<String>> = None;
+        loop {
+            let opened = Instant::now();
+            match self.watch_api.watch(&params, &version).await {
+                Ok(events) => {
+                    let mut events = std::pin::pin!(events);
+                    while let Some(event) = events.next().await {
+                        match event {
+                            Ok(WatchEvent::Added(lease) | WatchEvent::Modified(lease)) => {
+                                remember_version(&mut version, &lease);
+                                self.observe(&lease, Instant::now());
+                                let requested = Some(switchover_value(&lease));
+                                let new_request = switchover.is_some() && switchover != requested;
+                                switchover = requested;
+                                if holder(&lease).is_none() || new_request {
+                                    self.wake.notify_one();
+                                }
+                            }
+                            Ok(WatchEvent::Deleted(lease)) => {
+                                remember_version(&mut version, &lease);
+                                self.lock().observed = None;
+                            }
+                            Ok(WatchEvent::Bookmark(bookmark)) => {
+                                version = bookmark.metadata.resource_version;
+                            }
+                            Ok(WatchEvent::Error(status)) => {
+                                if status.code == 410 {
+                                    version = "0".into();
+                                }
+                                tracing::debug!(message = %status.message, "the Lease watch ended");
+                                break;
+                            }
+                            Err(error) => {
+                                tracing::debug!(%error, "the Lease watch ended");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    if matches!(&error, kube::Error::Api(status) if status.code == 410) {
+                        version = "0".into();
+                    }
+                    tracing::debug!(%error, "cannot watch the Lease");
+                }
+            }
+            // A watch that failed straight away waits a retry period before the next.
+            if opened.elapsed() < Duration::from_secs(1) {
+                tokio::time::sleep(self.timings.retry).await;
             }
         }
     }
@@ -349,49 +519,27 @@ impl LeaseLeadership {
     }
 }
 
-/// Wakes the election loop whenever a watch on the Lease shows it without a holder, or with
-/// a switchover value it has not shown before. The periodic looks carry on whatever the
-/// watch does, so it only ever makes a takeover sooner.
-async fn watch_lease(api: Api<Lease>, name: String, retry: Duration, wake: Arc<Notify>) {
-    let params = WatchParams::default()
-        .fields(&format!("metadata.name={name}"))
-        .timeout(WATCH_TIMEOUT_SECONDS);
-    let mut switchover: Option<Option<String>> = None;
-    loop {
-        let opened = Instant::now();
-        match api.watch(&params, "0").await {
-            Ok(events) => {
-                let mut events = std::pin::pin!(events);
-                while let Some(event) = events.next().await {
-                    match event {
-                        Ok(WatchEvent::Added(lease) | WatchEvent::Modified(lease)) => {
-                            let requested = Some(switchover_value(&lease));
-                            let new_request = switchover.is_some() && switchover != requested;
-                            switchover = requested;
-                            if holder(&lease).is_none() || new_request {
-                                wake.notify_one();
-                            }
-                        }
-                        Ok(WatchEvent::Error(status)) => {
-                            tracing::debug!(message = %status.message, "the Lease watch ended");
-                            break;
-                        }
-                        Err(error) => {
-                            tracing::debug!(%error, "the Lease watch ended");
-                            break;
-                        }
-                        Ok(_) => {}
-                    }
-                }
-            }
-            Err(error) => tracing::debug!(%error, "cannot watch the Lease"),
-        }
-        // A watch that ran a while ended normally (the client's read timeout ends one on a
-        // Lease nobody writes for a few seconds): open the next at once — it starts with the
-        // Lease as it is, so nothing in between is missed. One that failed straight away waits.
-        if opened.elapsed() < Duration::from_secs(1) {
-            tokio::time::sleep(retry).await;
-        }
+fn remember_version(version: &mut String, lease: &Lease) {
+    if let Some(seen) = &lease.metadata.resource_version {
+        version.clone_from(seen);
+    }
+}
+
+/// Whether `candidate` is the same version as `seen` or a later one. resourceVersions are
+/// opaque by contract, but every API server issues them as etcd revisions (increasing
+/// integers); should one not parse, the later arrival is taken — a stale view then costs a
+/// refused write, never a wrong one.
+fn newer_or_same(candidate: &Lease, seen: &Lease) -> bool {
+    let version = |lease: &Lease| {
+        lease
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    match (version(candidate), version(seen)) {
+        (Some(candidate), Some(seen)) => candidate >= seen,
+        _ => true,
     }
 }
 
@@ -402,15 +550,6 @@ fn holder(lease: &Lease) -> Option<&str> {
         .as_ref()
         .and_then(|spec| spec.holder_identity.as_deref())
         .filter(|h| !h.is_empty())
-}
-
-/// The watch task lives only as long as the election loop that reads its wake-ups.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl Leadership for LeaseLeadership {
@@ -453,4 +592,30 @@ fn switchover_value(lease: &Lease) -> Option<String> {
         .annotations
         .as_ref()
         .and_then(|a| a.get(SWITCHOVER_ANNOTATION).cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn at_version(version: &str) -> Lease {
+        Lease {
+            metadata: ObjectMeta {
+                resource_version: Some(version.into()),
+                ..ObjectMeta::default()
+            },
+            ..Lease::default()
+        }
+    }
+
+    #[test]
+    fn an_older_version_never_replaces_a_newer_view() {
+        assert!(newer_or_same(&at_version("12"), &at_version("9")));
+        assert!(newer_or_same(&at_version("9"), &at_version("9")));
+        // Compared as numbers, not as text ("9" > "12" as text).
+        assert!(!newer_or_same(&at_version("9"), &at_version("12")));
+        // Opaque versions: the later arrival wins.
+        assert!(newer_or_same(&at_version("abc"), &at_version("12")));
+    }
 }

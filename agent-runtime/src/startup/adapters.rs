@@ -84,11 +84,13 @@ impl ClusterParts {
             .filter(|name| !name.is_empty())
             .ok_or(StartError::NoPodName)?;
         let client = cluster::connect(kubeconfig).await?;
+        let watch_client = cluster::connect_for_watches(kubeconfig).await?;
         let namespace = &config.identity.namespace;
         tracing::info!(lease = election.lease_name, %identity, "taking part in leader election");
         Ok(Self {
             election: Some(Arc::new(LeaseLeadership::new(
                 client.clone(),
+                watch_client,
                 namespace,
                 election,
                 &identity,

@@ -163,6 +163,16 @@ async fn a_bad_value_is_refused_with_a_message_naming_it() {
             "replicas: 2\nleaderElection: {enabled: false}",
             "leaderElection",
         ),
+        ("apiPriorityAndFairness: {enabled: 'no'}", "enabled"),
+        (
+            "apiPriorityAndFairness: {runtimes: {concurrencyShares: 0}}",
+            "concurrencyShares",
+        ),
+        (
+            "apiPriorityAndFairness: {operator: {matchingPrecedence: 10000}}",
+            "matchingPrecedence",
+        ),
+        ("apiPriorityAndFairness: {runtime: {}}", "runtime"),
     ];
     for (values, named) in cases {
         let error = render(values).await.unwrap().err();
@@ -478,4 +488,73 @@ async fn people_read_the_kinds_through_view_and_change_them_through_edit_never_t
         !off.iter().any(aggregated),
         "aggregateToDefaultRoles: false renders none"
     );
+}
+
+/// The FlowSchema of `objects` whose name ends in `suffix`.
+fn flow_schema<'a>(objects: &'a [Value], suffix: &str) -> &'a Value {
+    of_kind(objects, "FlowSchema")
+        .into_iter()
+        .find(|o| o["metadata"]["name"].as_str().unwrap().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no FlowSchema *{suffix}"))
+}
+
+#[tokio::test]
+async fn flow_control_gives_the_runtimes_and_the_operator_levels_of_their_own_and_can_be_off() {
+    let objects = rendered("{}").await;
+    let levels = of_kind(&objects, "PriorityLevelConfiguration");
+    assert_eq!(levels.len(), 2);
+    let operator = flow_schema(&objects, "-operator");
+    let runtimes = flow_schema(&objects, "-runtimes");
+    for schema in [operator, runtimes] {
+        // Each in its own level, named as the schema.
+        let level = &schema["spec"]["priorityLevelConfiguration"]["name"];
+        assert_eq!(level, &schema["metadata"]["name"]);
+        assert!(levels.iter().any(|l| &l["metadata"]["name"] == level));
+    }
+    // The operator is matched first, by its own ServiceAccount.
+    let precedence = |s: &Value| s["spec"]["matchingPrecedence"].as_i64().unwrap();
+    assert!(precedence(operator) < precedence(runtimes));
+    assert!(
+        precedence(runtimes) < 9000,
+        "after the built-in service-accounts schema"
+    );
+    assert_eq!(
+        operator["spec"]["rules"][0]["subjects"],
+        json!([{"kind": "ServiceAccount",
+                "serviceAccount": {"namespace": "tradeplane", "name": "tp-tradeplane"}}])
+    );
+    // Runtimes: any ServiceAccount, on the runtime's own resources only.
+    let rule = &runtimes["spec"]["rules"][0];
+    assert_eq!(
+        rule["subjects"],
+        json!([{"kind": "Group", "group": {"name": "system:serviceaccounts"}}])
+    );
+    let resources: Vec<&str> = rule["resourceRules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["resources"].as_array().unwrap())
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            "leases",
+            "tradingstrategies/status",
+            "backtests/status",
+            "events"
+        ]
+    );
+    // Watched namespaces listed: only their ServiceAccounts.
+    let restricted = rendered("namespaces: [desk-a, desk-b]").await;
+    assert_eq!(
+        flow_schema(&restricted, "-runtimes")["spec"]["rules"][0]["subjects"],
+        json!([
+            {"kind": "ServiceAccount", "serviceAccount": {"namespace": "desk-a", "name": "*"}},
+            {"kind": "ServiceAccount", "serviceAccount": {"namespace": "desk-b", "name": "*"}},
+        ])
+    );
+    let off = rendered("apiPriorityAndFairness: {enabled: false}").await;
+    assert!(of_kind(&off, "FlowSchema").is_empty());
+    assert!(of_kind(&off, "PriorityLevelConfiguration").is_empty());
 }

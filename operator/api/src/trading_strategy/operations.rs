@@ -68,7 +68,9 @@ pub struct PostgresJournal {
 /// The Lease timings of the replicas' leader election. A standby takes over once the
 /// leader has not renewed for `leaseDurationSeconds`; the leader stops placing orders
 /// `renewDeadlineSeconds` after its last renewal, so it has stopped before anyone takes over;
-/// everyone looks at the Lease every `retryPeriodSeconds`.
+/// the leader renews every `retryPeriodSeconds` (standbys only watch the Lease). Unset, the
+/// deadline and the retry period follow the lease duration (two thirds and a third of it), so
+/// `leaseDurationSeconds: 15` alone means a renewal every 5 s.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
@@ -81,12 +83,13 @@ pub struct FailoverSpec {
     #[schemars(range(min = 2, max = 120))]
     pub lease_duration_seconds: Option<i32>,
     /// Seconds after its last renewal at which a leader stops trading and steps down, 1–119;
-    /// less than `leaseDurationSeconds`. Default 3.
+    /// less than `leaseDurationSeconds`. Default: two thirds of `leaseDurationSeconds`, at
+    /// least 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 119))]
     pub renew_deadline_seconds: Option<i32>,
-    /// Seconds between renewals and between a standby's looks at the Lease, 1–60; less than
-    /// `renewDeadlineSeconds`. Default 1.
+    /// Seconds between the leader's renewals, 1–60; less than `renewDeadlineSeconds`.
+    /// Default: a third of `leaseDurationSeconds`, at least 1 (and less than the deadline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 60))]
     pub retry_period_seconds: Option<i32>,

@@ -169,32 +169,21 @@ fn render_unchecked(
     })
 }
 
-/// The leader election settings: `spec.failover`'s timings, each defaulting to the runtime's.
+/// The leader election settings: `spec.failover`'s timings, those not set derived from the
+/// lease duration as the runtime's contract says.
 fn leader_election(
     strategy: &str,
     failover: Option<&crate::api::trading_strategy::FailoverSpec>,
 ) -> runtime::LeaderElectionConfig {
-    type Defaults = runtime::LeaderElectionConfig;
-    // The schema bounds every timing to 1..=120, so the conversion cannot fail; the default
-    // covers the impossible case rather than a panic.
-    let seconds = |value: Option<i32>, default: u32| {
-        value.and_then(|v| u32::try_from(v).ok()).unwrap_or(default)
-    };
-    runtime::LeaderElectionConfig {
-        lease_name: leader_lease(strategy),
-        lease_duration_seconds: seconds(
-            failover.and_then(|f| f.lease_duration_seconds),
-            Defaults::DEFAULT_LEASE_SECONDS,
-        ),
-        renew_deadline_seconds: seconds(
-            failover.and_then(|f| f.renew_deadline_seconds),
-            Defaults::DEFAULT_RENEW_DEADLINE_SECONDS,
-        ),
-        retry_period_seconds: seconds(
-            failover.and_then(|f| f.retry_period_seconds),
-            Defaults::DEFAULT_RETRY_PERIOD_SECONDS,
-        ),
-    }
+    // The schema bounds every timing to 1..=120, so the conversion cannot fail; an impossible
+    // value is treated as unset rather than a panic.
+    let seconds = |value: Option<i32>| value.and_then(|v| u32::try_from(v).ok());
+    runtime::LeaderElectionConfig::derived(
+        leader_lease(strategy),
+        seconds(failover.and_then(|f| f.lease_duration_seconds)),
+        seconds(failover.and_then(|f| f.renew_deadline_seconds)),
+        seconds(failover.and_then(|f| f.retry_period_seconds)),
+    )
 }
 
 fn render_broker(account: &BrokerAccount, orders: Option<&OrdersSpec>) -> runtime::BrokerConfig {

@@ -456,7 +456,22 @@ fn failover_timings_reach_the_runtime_and_default_to_its_own() {
             set.renew_deadline_seconds,
             set.retry_period_seconds
         ),
-        (10, 7, 1)
+        (10, 7, 3)
+    );
+    // A longer lease alone is renewed less often in proportion: a fifth of the requests.
+    let mut spec = base_spec();
+    spec["failover"] = json!({"leaseDurationSeconds": 15});
+    let long = config::render(&strategy(spec), &paper_account(), "desk")
+        .unwrap()
+        .leader_election
+        .unwrap();
+    assert_eq!(
+        (
+            long.lease_duration_seconds,
+            long.renew_deadline_seconds,
+            long.retry_period_seconds
+        ),
+        (15, 10, 5)
     );
 }
 
