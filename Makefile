@@ -53,7 +53,7 @@ argocd-cm:
 ## and its ratio against backtesting.py (installed into a venv under $(TRADEPLANE_CACHE)), then the
 ## operator's reconcile throughput, no-op writes and memory on a private control plane
 ## (TRADEPLANE_BENCH_SIZES=100,1000,5000 by default; 1000 took 25 minutes on a busy 2-core machine,
-## 5000 takes hours there; docs/scale-operator.md), then
+## 5000 takes hours there; docs/scale.md), then
 ## `kubectl tradeplane status` end to end over the service proxy at 1,000,000 journal rows, then
 ## `kubectl tradeplane dashboard` in headless Chromium (overview of 100 strategies, a strategy page
 ## at 100,000 journal rows, bytes on first load, the console's RSS), then failover
