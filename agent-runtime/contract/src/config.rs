@@ -578,6 +578,13 @@ pub struct ShadowConfig {
     /// the book the live pods hold rather than on an empty one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seed_positions: Vec<SeedPosition>,
+    /// The time of the live pods' last cycle when the shadow started. A replay's cycle is
+    /// named by its bar time, so a shadow of a replay resumes the feed after this bar, as the
+    /// live pods do after their last cycle: both then run the same bars under the same cycle
+    /// ids. A live schedule's slots line up by themselves; there it is not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub resume_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One position of the live book a shadow's paper account opens with.
