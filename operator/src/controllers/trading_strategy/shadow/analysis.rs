@@ -108,7 +108,7 @@ pub fn judge(thresholds: &Thresholds, tally: &Tally) -> Judgement {
         && tally.llm_cost_usd > limit
     {
         return failed(format!(
-            "LLM spend ${:.2} is above maxLLMSpendUsd ${limit:.2}",
+            "LLM spend ${:.2} is above maxLLMSpendUSD ${limit:.2}",
             tally.llm_cost_usd
         ));
     }

@@ -158,7 +158,7 @@ fn drawdown_spend_and_errors_each_fail_the_shadow_naming_the_limit() {
     };
     assert_eq!(
         judge(&thresholds(), &costly).reason,
-        "LLM spend $5.50 is above maxLLMSpendUsd $5.00"
+        "LLM spend $5.50 is above maxLLMSpendUSD $5.00"
     );
     let unlimited = Thresholds {
         max_llm_spend_usd: None,
