@@ -22,10 +22,9 @@ use super::shadow::{
 };
 use super::status::Workload;
 use super::upgrade::{self, Pending};
-use crate::api::trading_strategy::{TradingStrategy, TradingStrategyStatus, UpgradePolicy};
+use crate::api::trading_strategy::{TradingStrategy, UpgradePolicy};
 use crate::controllers::children::{self, Outcome};
 use crate::controllers::{Context, Error};
-use k8s_openapi::api::core::v1::PodTemplateSpec;
 
 /// How the trader's rollout stands after the apply.
 pub struct Rollout {
@@ -102,7 +101,10 @@ fn hold(
     let pending = match (&gate, live_template) {
         (Gate::Shadow | Gate::Refused, Some(live)) => {
             spec.template = live.clone();
-            Some(shadow_pending(&gate, &rendered, status))
+            // As the last status says; the reconcile restates it once this one's comparison
+            // is read.
+            let previous = status.and_then(|s| s.rollout.clone()).unwrap_or_default();
+            gate::pending(revision(&rendered).unwrap_or_default(), &previous)
         }
         _ => {
             let decision = upgrade::decide(
@@ -131,41 +133,6 @@ fn hold(
         }
     }
     (pending, gate, applied)
-}
-
-/// `UpgradePending` while the rendered revision is in (or refused by) its shadow analysis.
-fn shadow_pending(
-    gate: &Gate,
-    rendered: &PodTemplateSpec,
-    status: Option<&TradingStrategyStatus>,
-) -> Pending {
-    let revision = revision(rendered).unwrap_or_default().to_string();
-    let why = status
-        .and_then(|s| s.rollout.as_ref())
-        .and_then(|r| r.reason.clone())
-        .unwrap_or_else(|| "starting".to_string());
-    let (reason, message) = match gate {
-        Gate::Refused => (
-            "ShadowRefused",
-            format!(
-                "revision {revision} is refused by its shadow analysis ({why}); the live pods keep \
-                 theirs until the spec changes again"
-            ),
-        ),
-        _ => (
-            "ShadowAnalysis",
-            format!(
-                "revision {revision} waits while its shadow decides beside the live pods ({why}); \
-                 see status.rollout"
-            ),
-        ),
-    };
-    Pending {
-        revision,
-        until: None,
-        message,
-        reason,
-    }
 }
 
 /// Applies every rendered child that differs from the live one and deletes the ones that must

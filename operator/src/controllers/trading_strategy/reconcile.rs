@@ -24,7 +24,7 @@ use super::render::{self, Children, Inputs};
 use super::report::{Progress, report};
 use super::resolve::{Resolved, resolve};
 use super::shadow::apply::ShadowPlan;
-use super::shadow::gate;
+use super::shadow::gate::{self, Gate};
 use super::shadow::revision::decision_revision;
 use super::status::{self, Workload};
 use super::upgrade::Pending;
@@ -85,8 +85,8 @@ pub async fn reconcile(
     .await;
     let alerts = apply_alerts(&strategy, &context).await?;
     let mut wake_at = next_wake(progress.pending.as_ref(), now);
-    if let Some((rollout, _)) = &progress.shadow {
-        wake_at = wake_at.min(gate::recheck(rollout));
+    if let Some((rollout, on_success)) = &progress.shadow {
+        wake_at = wake_at.min(gate::recheck(&progress.shadow_gate, rollout, *on_success));
     }
     if !marked {
         wake_at = wake_at.min(MARK_RETRY);
@@ -237,11 +237,20 @@ async fn render_and_apply(
                 );
                 (status, policy.on_success)
             });
+            // A revision held for its shadow waits as this reconcile's comparison says.
+            let pending = match (&rollout.shadow.gate, &shadow, &desired_revision) {
+                (Gate::Shadow | Gate::Refused, Some((status, _)), Some(revision)) => {
+                    gate::pending(revision, status)
+                }
+                _ => rollout.pending,
+            };
+            let gate = rollout.shadow.gate;
             let progress = Progress {
                 workload: rollout.workload,
                 desired_revision,
                 applied_revision: rollout.applied_revision,
-                pending: rollout.pending,
+                pending,
+                shadow_gate: gate,
                 backup_now_at: rollout.backup_now_at,
                 shadow,
                 ..progress

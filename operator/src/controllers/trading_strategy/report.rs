@@ -14,6 +14,7 @@ use super::backup::{
     report::{self, RestoreStage},
 };
 use super::leadership::{self, Leadership};
+use super::shadow::gate::Gate;
 use super::status::{self, BackupView, Observation, Workload};
 use super::upgrade::Pending;
 use super::watched::Watched;
@@ -39,6 +40,8 @@ pub struct Progress {
     pub restore: Option<RestoreStage>,
     /// A Shadow strategy's `status.rollout` after this reconcile, and its `onSuccess`.
     pub shadow: Option<(RolloutStatus, OnSuccess)>,
+    /// What became of the rendered revision (see `shadow::gate`).
+    pub shadow_gate: Gate,
 }
 
 impl Progress {

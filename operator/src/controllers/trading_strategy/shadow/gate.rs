@@ -7,6 +7,7 @@ use crate::api::trading_strategy::condition_types::{
 };
 use crate::api::trading_strategy::{OnSuccess, RolloutStatus};
 use crate::controllers::conditions::{Observed, Warns};
+use crate::controllers::trading_strategy::upgrade::Pending;
 use crate::controllers::trading_strategy::validate::ShadowPolicy;
 
 /// `status.rollout.verdict` values beyond the analysis' own.
@@ -14,10 +15,11 @@ pub const SEEDING: &str = "Seeding";
 pub const PROMOTED: &str = "Promoted";
 
 /// What becomes of the rendered revision.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Gate {
     /// It rolls (as the upgrade policy decides): `Direct`, the first rollout, no change of
     /// the decision revision, or a shadow of it that passed and is promoted.
+    #[default]
     Roll,
     /// The live pods keep their template; a shadow of the revision decides beside them.
     Shadow,
@@ -134,7 +136,8 @@ pub fn rollout_status(
             drawdown: Some(format!("{:.4}", tally.drawdown)),
             shadow_cycles: Some(count(tally.shadow_cycles)),
             errors: Some(count(tally.shadow_errors)),
-            llm_cost_usd: Some(format!("{:.2}", tally.llm_cost_usd)),
+            // `+ 0.0` turns a sum of nothing (-0.0) into 0.00, not -0.00.
+            llm_cost_usd: Some(format!("{:.2}", tally.llm_cost_usd + 0.0)),
             last_cycle,
             first_disagreement: tally.first_disagreement,
             ..RolloutStatus::default()
@@ -260,15 +263,57 @@ pub fn event(
     }
 }
 
-/// How soon to read the journals again: no watch reports a cycle journalled, so while a
-/// shadow is seeded or analysed the reconcile comes back on its own; a verdict that calls
-/// for a promote is acted on at once.
-pub fn recheck(status: &RolloutStatus) -> std::time::Duration {
-    match status.verdict.as_deref() {
-        Some(SEEDING | "Running") => ANALYSIS_RECHECK,
-        Some("Succeeded") => std::time::Duration::from_secs(1),
+/// How soon to look again: no watch reports a cycle journalled, so while a shadow is seeded
+/// or analysed the reconcile comes back on its own; a verdict this reconcile came to is
+/// acted on at once (the shadow removed, or promoted).
+pub fn recheck(gate: &Gate, status: &RolloutStatus, on_success: OnSuccess) -> std::time::Duration {
+    let at_once = std::time::Duration::from_secs(1);
+    match (gate, status.verdict.as_deref()) {
+        (_, Some(SEEDING | "Running")) => ANALYSIS_RECHECK,
+        (Gate::Shadow, Some("Failed")) => at_once,
+        (Gate::Shadow, Some("Succeeded")) if on_success == OnSuccess::Promote => at_once,
         _ => crate::controllers::RESYNC,
     }
+}
+
+/// `UpgradePending` for the rendered pod template `revision` while its decision revision is
+/// analysed in a shadow, or once that analysis refused it; `None` once it passed (the
+/// upgrade policy decides from there).
+pub fn pending(revision: &str, status: &RolloutStatus) -> Option<Pending> {
+    let why = status
+        .reason
+        .clone()
+        .unwrap_or_else(|| "starting".to_string());
+    let (reason, message) = match status.verdict.as_deref() {
+        Some("Failed") => (
+            "ShadowRefused",
+            format!(
+                "revision {revision} is refused by its shadow analysis ({why}); the live pods \
+                 keep theirs until the spec changes again"
+            ),
+        ),
+        Some("Succeeded") => (
+            "ShadowAwaitingPromotion",
+            format!(
+                "revision {revision} passed its shadow analysis ({why}); annotate \
+                 tradeplane.io/promote-shadow={} to promote it",
+                status.shadow_revision.as_deref().unwrap_or("")
+            ),
+        ),
+        _ => (
+            "ShadowAnalysis",
+            format!(
+                "revision {revision} waits while its shadow decides beside the live pods \
+                 ({why}); see status.rollout"
+            ),
+        ),
+    };
+    Some(Pending {
+        revision: revision.to_string(),
+        until: None,
+        message,
+        reason,
+    })
 }
 
 /// How often a running analysis reads the journals.
