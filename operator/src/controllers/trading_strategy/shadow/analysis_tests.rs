@@ -3,9 +3,11 @@ use tradeplane_contract::journal_api::CycleDetail;
 
 use super::analysis::{Tally, Thresholds, Verdict, cycles_agree, judge};
 
-/// One cycle's detail as the journal API serves it: `(symbol, action, order)` per
-/// decision, the order being `(side, quantity)`.
-fn cycle(id: &str, decisions: &[(&str, &str, Option<(&str, f64)>)]) -> CycleDetail {
+/// An order: `(side, quantity)`.
+type Order<'a> = Option<(&'a str, f64)>;
+
+/// One cycle's detail as the journal API serves it: `(symbol, action, order)` per decision.
+fn cycle(id: &str, decisions: &[(&str, &str, Order<'_>)]) -> CycleDetail {
     let decisions: Vec<_> = decisions
         .iter()
         .enumerate()
