@@ -86,7 +86,6 @@ pub async fn report(
     let shadow_event = progress.shadow.as_ref().and_then(|(rollout, _)| {
         super::shadow::gate::event(previous.and_then(|s| s.rollout.as_ref()), rollout)
     });
-    publish_agreement(context, strategy, progress.shadow.as_ref().map(|(r, _)| r));
     let (status, observed) = status::compute(
         &Observation {
             generation: strategy.metadata.generation,
@@ -121,6 +120,7 @@ pub async fn report(
         },
         now,
     );
+    publish_agreement(context, strategy, status.rollout.as_ref());
     let previous_conditions = previous
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
@@ -147,7 +147,8 @@ pub async fn report(
     Ok(())
 }
 
-/// The agreement of the analysis in progress as a gauge; none without one.
+/// The agreement of the analysis the status shows (as this reconcile left it: a blocked one
+/// keeps the last) as a gauge; none without one.
 fn publish_agreement(
     context: &Context,
     strategy: &TradingStrategy,
