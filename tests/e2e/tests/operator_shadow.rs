@@ -4,10 +4,11 @@
 //! shadow's own `agent-runtime trader`, each listening on its pod's IP so the operator reads
 //! both journals through the API server's service proxy as it would in a cluster.
 //!
-//! A benign change (a minimum confidence a hair higher) agrees with the live pods and is
-//! promoted with one handover and no order sent twice; a change that flips decisions fails
-//! its analysis, and the stand-in's ledger holds only the live revision's orders. Neither
-//! shadow ever holds the live Lease.
+//! A benign change (a minimum confidence a hair higher) agrees with the live pods — its
+//! shadow killed and restarted mid-analysis without the live pods noticing — and is promoted
+//! with one handover and no order sent twice; a change that flips decisions fails its
+//! analysis, and the stand-in's ledger holds only the live revision's orders. Neither shadow
+//! ever holds the live Lease.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test set-up: a failure should stop the test loudly
 
 use std::collections::BTreeMap;
@@ -304,7 +305,7 @@ async fn promote_an_agreeing_change(
         json!({"decision": {"minConfidence": 0.2001}, "rollout": rollout("Promote")}),
     )
     .await;
-    let shadow = start_shadow(rig, client).await;
+    let mut shadow = start_shadow(rig, client).await;
     let running = wait_verdict(&strategies, "Running", WITHIN).await;
     assert_eq!(
         live_template(&deployments).await,
@@ -317,6 +318,24 @@ async fn promote_an_agreeing_change(
         (pending.as_str(), reason.as_str()),
         ("True", "ShadowAnalysis")
     );
+
+    // Killing the shadow changes nothing for the live pods: the same leader goes on cycling.
+    // Restarted, as the kubelet would, the shadow goes on from its own journal and book.
+    let leader = rig.holder().await;
+    shadow.signal("KILL").unwrap();
+    shadow.wait().await.unwrap();
+    for _ in 0..2 {
+        let last = e2e::failover_rig::last_run(journal)
+            .await
+            .unwrap()
+            .map(|c| c.cycle_id);
+        e2e::failover_rig::next_run(journal, last.as_deref(), WITHIN)
+            .await
+            .unwrap();
+    }
+    assert_eq!(rig.holder().await, leader, "the live leader changed");
+    assert_eq!(live_template(&deployments).await, before);
+    shadow.restart(&rig.binary).unwrap();
 
     let transitions = lease_transitions(&leases).await;
     let (passed, holders) =
@@ -360,8 +379,11 @@ async fn promote_an_agreeing_change(
     );
     let after = lease_transitions(&leases).await;
     assert_eq!(after - transitions, 1, "one handover, through {holders:?}");
-    assert_eq!(holders.first(), Some(&old_leader), "{holders:?}");
-    assert_eq!(holders.last(), Some(&new_leader), "{holders:?}");
+    // Sampled every 50 ms: no one held the Lease between the old leader and the new one.
+    assert!(
+        holders.iter().all(|h| h == &old_leader || h == &new_leader),
+        "{holders:?}"
+    );
     let last = e2e::failover_rig::last_run(journal)
         .await
         .unwrap()
