@@ -18,7 +18,7 @@ use super::shadow::{
     self,
     apply::ShadowPlan,
     gate::{self, Comparison, Gate},
-    names::{DECISION_REVISION_ANNOTATION, PROMOTE_ANNOTATION},
+    names::{ABORT_ANNOTATION, DECISION_REVISION_ANNOTATION, PROMOTE_ANNOTATION},
 };
 use super::status::Workload;
 use super::upgrade::{self, Pending};
@@ -81,16 +81,24 @@ fn hold(
         live.and_then(|d| d.annotations().get(DECISION_REVISION_ANNOTATION).cloned());
     let live_template = live.and_then(|d| d.spec.as_ref()).map(|s| &s.template);
     let status = strategy.status.as_ref();
+    let annotation = |key: &str| strategy.annotations().get(key).map(String::as_str);
     let gate = match live_template {
+        Some(_)
+            if plan.policy.is_some()
+                && gate::aborted(
+                    live_decision.as_deref(),
+                    &plan.decision_revision,
+                    annotation(ABORT_ANNOTATION),
+                ) =>
+        {
+            Gate::Refused
+        }
         Some(_) => gate::decide(
             plan.policy.as_ref(),
             live_decision.as_deref(),
             &plan.decision_revision,
             status.and_then(|s| s.rollout.as_ref()),
-            strategy
-                .annotations()
-                .get(PROMOTE_ANNOTATION)
-                .map(String::as_str),
+            annotation(PROMOTE_ANNOTATION),
         ),
         None => Gate::Roll,
     };

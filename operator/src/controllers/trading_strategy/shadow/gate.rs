@@ -13,6 +13,8 @@ use crate::controllers::trading_strategy::validate::ShadowPolicy;
 /// `status.rollout.verdict` values beyond the analysis' own.
 pub const SEEDING: &str = "Seeding";
 pub const PROMOTED: &str = "Promoted";
+/// The start of `status.rollout.reason` for a shadow a user aborted.
+pub const ABORTED_BY_USER: &str = "aborted by the user";
 
 /// What becomes of the rendered revision.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,6 +59,13 @@ pub fn decide(
         }
         _ => Gate::Shadow,
     }
+}
+
+/// Whether the abort annotation (`abort`) names the rendered revision while the live pods
+/// run another: then that revision is refused whatever its analysis says (checked before
+/// [`decide`], so an abort wins over a promote of the same revision).
+pub fn aborted(live: Option<&str>, rendered: &str, abort: Option<&str>) -> bool {
+    live.is_some_and(|live| live != rendered) && abort == Some(rendered)
 }
 
 /// What the comparison step found this reconcile.
@@ -154,6 +163,19 @@ pub fn rollout_status(
             Some(p) => p,
             None => RolloutStatus::default(),
         },
+        // Refused without a failed analysis: only an abort does that (see `aborted`).
+        (Gate::Refused, Comparison::Skipped)
+            if same.as_ref().and_then(|p| p.verdict.as_deref())
+                != Some(Verdict::Failed.as_str()) =>
+        {
+            RolloutStatus {
+                verdict: Some(Verdict::Failed.as_str().into()),
+                reason: Some(format!(
+                    "{ABORTED_BY_USER} (annotation tradeplane.io/abort-shadow={rendered})"
+                )),
+                ..same.unwrap_or_default()
+            }
+        }
         (_, Comparison::Skipped) => same.unwrap_or_default(),
     };
     // A status without a verdict analyses nothing: the live pods run what the spec asks for.
@@ -193,6 +215,11 @@ pub fn conditions(status: &RolloutStatus, on_success: OnSuccess) -> [Observed; 3
     };
     let succeeded = matches!(verdict, "Succeeded" | PROMOTED);
     let failed = verdict == "Failed";
+    let failed_reason = if reason.starts_with(ABORTED_BY_USER) {
+        "AbortedByUser"
+    } else {
+        "AnalysisFailed"
+    };
     [
         running.warns(Warns::Never),
         Observed::new(
@@ -213,11 +240,7 @@ pub fn conditions(status: &RolloutStatus, on_success: OnSuccess) -> [Observed; 3
         Observed::new(
             SHADOW_FAILED,
             failed,
-            if failed {
-                "AnalysisFailed"
-            } else {
-                "NotFailed"
-            },
+            if failed { failed_reason } else { "NotFailed" },
             if failed {
                 format!("revision {revision} refused, the live pods keep theirs: {reason}")
             } else {

@@ -1,5 +1,7 @@
 use super::analysis::{Judgement, Tally, Thresholds, Verdict};
-use super::gate::{Comparison, Gate, PROMOTED, conditions, decide, event, rollout_status};
+use super::gate::{
+    ABORTED_BY_USER, Comparison, Gate, PROMOTED, aborted, conditions, decide, event, rollout_status,
+};
 use crate::api::trading_strategy::{OnSuccess, RolloutStatus};
 use crate::controllers::trading_strategy::validate::ShadowPolicy;
 
@@ -183,4 +185,48 @@ fn conditions_and_events_follow_the_verdict() {
         event(Some(&passed), &promoted).map(|e| e.1),
         Some("ShadowPromoted")
     );
+}
+
+#[test]
+fn an_abort_refuses_only_the_revision_it_names_and_says_so() {
+    assert!(aborted(Some("old"), "new", Some("new")));
+    assert!(
+        !aborted(Some("old"), "newer", Some("new")),
+        "an abort of one revision does not refuse a later one"
+    );
+    assert!(
+        !aborted(Some("new"), "new", Some("new")),
+        "nothing to abort"
+    );
+    assert!(!aborted(Some("old"), "new", None));
+
+    let passed = analysed("new", "Succeeded");
+    let status = rollout_status(
+        Some(&passed),
+        &Gate::Refused,
+        Some("old"),
+        "new",
+        Comparison::Skipped,
+    );
+    assert_eq!(status.verdict.as_deref(), Some("Failed"));
+    assert_eq!(status.live_revision.as_deref(), Some("old"));
+    assert_eq!(status.shadow_revision.as_deref(), Some("new"));
+    let reason = status.reason.clone().unwrap_or_default();
+    assert!(reason.starts_with(ABORTED_BY_USER), "{reason}");
+    let [running, _, failed] = conditions(&status, OnSuccess::Wait);
+    assert!(!running.status);
+    assert!(failed.status && failed.reason == "AbortedByUser");
+    let (warning, reason, note) = event(Some(&passed), &status).expect("an Event");
+    assert!(warning && reason == "ShadowFailed" && note.contains(ABORTED_BY_USER));
+
+    // A failed analysis keeps its own reason when the gate restates the refusal.
+    let failed = analysed("new", "Failed");
+    let kept = rollout_status(
+        Some(&failed),
+        &Gate::Refused,
+        Some("old"),
+        "new",
+        Comparison::Skipped,
+    );
+    assert_eq!(kept.reason.as_deref(), Some("why"));
 }

@@ -7,6 +7,12 @@ use crate::controllers::meta::child_name;
 /// so a promote meant for one revision never promotes a later one.
 pub const PROMOTE_ANNOTATION: &str = "tradeplane.io/promote-shadow";
 
+/// Annotation on the TradingStrategy: a user's manual abort of the shadow of a revision
+/// (running or passed). Its value is that revision, as for the promote: the shadow is
+/// removed, the live pods keep theirs, and the revision stays refused until the spec asks
+/// for another.
+pub const ABORT_ANNOTATION: &str = "tradeplane.io/abort-shadow";
+
 /// Annotation on the trader Deployment (not its pod template, so adding it rolls no pod):
 /// the decision revision its pods run (see `revision::decision_revision`).
 pub const DECISION_REVISION_ANNOTATION: &str = "tradeplane.io/decision-revision";
