@@ -166,7 +166,10 @@ pub async fn act(
             let r = rollout_of(&current).unwrap_or_default();
             return Err(Error::Timeout {
                 strategy: args.name.clone(),
-                what: format!("the {action:?} of revision {revision}").to_lowercase(),
+                what: match action {
+                    ShadowAction::Promote => format!("the promotion of revision {revision}"),
+                    ShadowAction::Abort => format!("the abort of revision {revision}'s shadow"),
+                },
                 waited: args.timeout,
                 last_seen: format!(
                     "verdict {}, live revision {}",

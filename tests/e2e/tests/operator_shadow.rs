@@ -523,3 +523,136 @@ async fn a_change_that_flips_decisions_fails_and_never_reaches_the_live_account(
 fn shadow_dir(rig: &FailoverRig, shadow: &RuntimePod) -> PathBuf {
     rig.pods.root.join("shadow").join(&shadow.name)
 }
+
+/// `kubectl tradeplane rollout`, `promote` and `abort`, through the plugin's own code as the
+/// user (here the admin's kubeconfig): while the shadow runs, `rollout` shows the analysis and
+/// the decisions of both journals, `promote` is refused (nothing passed yet), and `abort`
+/// removes the shadow, leaves the live pods on their revision and is reported as
+/// ShadowFailed / AbortedByUser with an Event.
+#[tokio::test]
+async fn a_shadow_aborted_by_the_user_goes_and_the_live_pods_keep_theirs() {
+    use kubectl_tradeplane::cluster::Target;
+    use kubectl_tradeplane::rollout::{
+        self as plugin, RolloutArgs, ShadowAction, ShadowActionArgs,
+    };
+
+    let (rig, client, processes, journal) = trading_rig("shadow-abort").await;
+    let strategies: Api<TradingStrategy> = rig.namespace.api();
+    let deployments: Api<Deployment> = rig.namespace.api();
+    let before = live_template(&deployments).await;
+    // More cycles than the test runs: the shadow stays Running until it is aborted.
+    let analysis = json!({"strategy": "Shadow",
+                          "analysis": {"minCycles": 1000, "minAgreement": 0.8, "onSuccess": "Wait"}});
+    patch_spec(
+        &strategies,
+        json!({"decision": {"minConfidence": 0.2001}, "rollout": analysis}),
+    )
+    .await;
+    let shadow = start_shadow(&rig, &client).await;
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let rollout = strategies
+            .get(STRATEGY)
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.rollout)
+            .unwrap_or_default();
+        if rollout.verdict.as_deref() == Some("Running")
+            && rollout.cycles_compared.unwrap_or(0) >= 2
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no two cycles compared: {rollout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let target = Target::new(client.clone(), &rig.namespace.name);
+    let mut out = Vec::new();
+    let args = RolloutArgs {
+        name: STRATEGY.into(),
+        cycles: 20,
+        output: None,
+    };
+    plugin::show(&target, &args, &mut out).await.unwrap();
+    let screen = String::from_utf8(out).unwrap();
+    eprintln!("kubectl tradeplane rollout {STRATEGY}:\n{screen}");
+    assert!(screen.contains("verdict   Running"), "{screen}");
+    assert!(
+        screen.contains("newest cycles both completed"),
+        "both journals were read: {screen}"
+    );
+
+    let action = |timeout| ShadowActionArgs {
+        name: STRATEGY.into(),
+        timeout: Duration::from_secs(timeout),
+    };
+    let refused = plugin::act(&target, ShadowAction::Promote, &action(5), &mut Vec::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("has not passed yet"), "{refused}");
+
+    let mut out = Vec::new();
+    plugin::act(&target, ShadowAction::Abort, &action(60), &mut out)
+        .await
+        .unwrap();
+    let said = String::from_utf8(out).unwrap();
+    eprintln!("kubectl tradeplane abort {STRATEGY}: {said}");
+    assert!(said.contains("aborted, the live pods keep"), "{said}");
+    let aborted = strategies.get(STRATEGY).await.unwrap();
+    let (status, reason, message) = condition(&aborted, "ShadowFailed");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "AbortedByUser"),
+        "{message}"
+    );
+    assert_eq!(condition(&aborted, "UpgradePending").1, "ShadowRefused");
+    let deadline = Instant::now() + WITHIN;
+    while deployments
+        .get_opt(&format!("{STRATEGY}-shadow"))
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(Instant::now() < deadline, "the shadow was not removed");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let events: Api<k8s_openapi::api::core::v1::Event> = rig.namespace.api();
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let listed = events
+            .list(&ListParams::default().fields(&format!("involvedObject.name={STRATEGY}")))
+            .await
+            .unwrap();
+        let found = listed.items.iter().any(|e| {
+            e.reason.as_deref() == Some("ShadowFailed")
+                && e.message
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("aborted by the user")
+        });
+        if found {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ShadowFailed Event of the abort"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The live pods go on trading on their revision.
+    let last = e2e::failover_rig::last_run(&journal)
+        .await
+        .unwrap()
+        .map(|c| c.cycle_id);
+    e2e::failover_rig::next_run(&journal, last.as_deref(), WITHIN)
+        .await
+        .unwrap();
+    assert_eq!(live_template(&deployments).await, before);
+    assert_eq!(rig.sent_twice(), BTreeMap::new(), "an order sent twice");
+    drop(shadow);
+    rig.teardown(processes).await.unwrap();
+}
