@@ -48,6 +48,9 @@ pub struct Trader {
     /// The equity P&L is measured from (the paper broker's starting cash, or the first
     /// equity the journal recorded).
     pub baseline: Option<f64>,
+    /// A shadow's `resumeAfter`: with a journal of its own that is still empty, the replay
+    /// driver resumes after the live pods' last cycle rather than at the feed's start.
+    pub resume_after: Option<DateTime<Utc>>,
 }
 
 impl Trader {
@@ -159,6 +162,7 @@ impl Trader {
                 bars_per_cycle,
             } => {
                 let (feed, bars_per_cycle) = (feed.clone(), *bars_per_cycle);
+                let last = last.or(self.resume_after);
                 resume_replay(&feed, bars_per_cycle, last);
                 self.drive_replay(&feed, bars_per_cycle, last, shutdown)
                     .await

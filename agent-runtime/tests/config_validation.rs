@@ -242,3 +242,82 @@ fn lease_timings_must_let_a_leader_stop_before_a_standby_starts() {
     config.leader_election = Some(timings(4, 3, 1));
     assert!(errors_of(&config).is_empty());
 }
+
+/// A shadow decides on paper only: a config that names a live (or any Alpaca) broker, or the
+/// live strategy's Lease, is refused, each at its field; a paper shadow with its seed passes.
+#[test]
+fn a_shadow_config_naming_a_live_broker_or_the_lease_is_refused() {
+    let shadow = |broker: &str, lease: &str| {
+        format!(
+            r#"
+apiVersion: runtime.tradeplane.io/v1alpha1
+identity: {{namespace: a, name: b}}
+symbols: [AAPL, MSFT]
+analysts: [{{role: t, kind: quant, method: trend}}]
+broker: {broker}
+{lease}
+shadow:
+  liveRevision: rev-1
+  seedPositions: [{{symbol: AAPL, quantity: 3, averagePrice: 100}}]
+"#
+        )
+    };
+    let live = r#"{kind: alpaca, baseUrl: "https://api.alpaca.markets", live: true, keyIdFile: /k, secretKeyFile: /s}"#;
+    let lease = "leaderElection: {leaseName: b-leader}";
+    let config = RuntimeConfig::parse(&shadow(live, lease), Path::new("x.yaml")).unwrap();
+    let errors = errors_of(&config);
+    assert!(
+        errors.iter().any(
+            |e| e.starts_with("broker.kind: a shadow trades on a paper account")
+                && e.contains("never on a live broker account")
+        ),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.starts_with("leaderElection: ")),
+        "{errors:?}"
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    // An Alpaca paper account is still a real account the shadow must not reach.
+    let alpaca_paper = r#"{kind: alpaca, baseUrl: "https://paper-api.alpaca.markets", keyIdFile: /k, secretKeyFile: /s}"#;
+    let config = RuntimeConfig::parse(&shadow(alpaca_paper, ""), Path::new("x.yaml")).unwrap();
+    assert_eq!(
+        errors_of(&config),
+        [
+            "broker.kind: a shadow trades on a paper account of its own (kind Paper), never on an Alpaca broker account"
+        ]
+    );
+    let paper = "{kind: paper, startingCash: 1000}";
+    let config = RuntimeConfig::parse(&shadow(paper, ""), Path::new("x.yaml")).unwrap();
+    assert_eq!(errors_of(&config), Vec::<String>::new());
+    // The same config without `shadow` may trade live: the rule is the shadow's alone.
+    let mut live_trader = RuntimeConfig::parse(&shadow(live, lease), Path::new("x.yaml")).unwrap();
+    live_trader.shadow = None;
+    assert_eq!(errors_of(&live_trader), Vec::<String>::new());
+}
+
+#[test]
+fn a_shadows_seed_names_the_strategys_symbols_once_with_positive_amounts() {
+    let yaml = r#"
+apiVersion: runtime.tradeplane.io/v1alpha1
+identity: {namespace: a, name: b}
+symbols: [AAPL]
+analysts: [{role: t, kind: quant, method: trend}]
+shadow:
+  liveRevision: " "
+  seedPositions:
+    - {symbol: AAPL, quantity: 1, averagePrice: 10}
+    - {symbol: AAPL, quantity: 1, averagePrice: 10}
+    - {symbol: TSLA, quantity: -1, averagePrice: 0}
+"#;
+    let config = RuntimeConfig::parse(yaml, Path::new("x.yaml")).unwrap();
+    let errors = errors_of(&config);
+    let expected = [
+        "shadow.liveRevision: must not be empty",
+        "shadow.seedPositions[1].symbol: \"AAPL\" is listed twice",
+        "shadow.seedPositions[2].symbol: \"TSLA\" is not one of the strategy's symbols",
+        "shadow.seedPositions[2].quantity: must be above 0, got -1",
+        "shadow.seedPositions[2].averagePrice: must be above 0, got 0",
+    ];
+    assert_eq!(errors, expected);
+}

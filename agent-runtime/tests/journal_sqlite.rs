@@ -44,6 +44,15 @@ async fn paper_broker_survives_a_restart_on_sqlite() {
 }
 
 #[tokio::test]
+async fn a_shadows_paper_account_opens_seeded_once_on_sqlite() {
+    let dir = TempDir::new("paper-seeded-sqlite");
+    let config = JournalConfig::Sqlite {
+        path: dir.0.join("journal.db"),
+    };
+    journal_support::paper_opens_seeded_once(&config).await;
+}
+
+#[tokio::test]
 async fn an_older_backup_without_fill_ids_loads_on_sqlite() {
     let dir = TempDir::new("journal-sqlite-older-dump");
     let journal = Journal::open_sqlite(&dir.0.join("journal.db"))

@@ -14,6 +14,7 @@ pub struct Metrics {
     traffic: ApiTraffic,
     leader: IntGauge,
     last_backup: GaugeVec,
+    shadow_agreement: GaugeVec,
 }
 
 /// How the reconcile loops run, per kind: reconciles started, failed, timed, running now,
@@ -136,9 +137,17 @@ impl Metrics {
             ),
             &["strategy_namespace", "strategy"],
         )?;
+        let shadow_agreement = GaugeVec::new(
+            Opts::new(
+                "tradeplane_operator_shadow_agreement_ratio",
+                "Fraction of compared cycles in which a strategy's shadow decided as its live pods (its status.rollout.agreement), per strategy_namespace and strategy; no series without a shadow analysis.",
+            ),
+            &["strategy_namespace", "strategy"],
+        )?;
         Ok(Self {
             leader: registered(&registry, leader)?,
             last_backup: registered(&registry, last_backup)?,
+            shadow_agreement: registered(&registry, shadow_agreement)?,
             registry,
             reconciles,
             traffic,
@@ -191,6 +200,21 @@ impl Metrics {
                 .set(at),
             None => {
                 let _ = self.last_backup.remove_label_values(&[namespace, strategy]);
+            }
+        }
+    }
+
+    /// Records the agreement of a strategy's shadow analysis (`None`: no analysis).
+    pub fn set_shadow_agreement(&self, namespace: &str, strategy: &str, agreement: Option<f64>) {
+        match agreement {
+            Some(agreement) => self
+                .shadow_agreement
+                .with_label_values(&[namespace, strategy])
+                .set(agreement),
+            None => {
+                let _ = self
+                    .shadow_agreement
+                    .remove_label_values(&[namespace, strategy]);
             }
         }
     }

@@ -81,6 +81,12 @@ pub struct RuntimeConfig {
     /// Present when several replicas run: only the holder of this Lease places orders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_election: Option<LeaderElectionConfig>,
+    /// Present when this process is the shadow of a live strategy (`spec.rollout.strategy:
+    /// Shadow`): it decides beside the live pods on the same data, on a paper account of its
+    /// own, and never reaches the live account or its Lease. Validation refuses a shadow with
+    /// any other broker than `Paper`, or with `leaderElection`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowConfig>,
     #[serde(default)]
     pub server: ServerConfig,
 }
@@ -555,6 +561,41 @@ impl Default for JournalConfig {
             path: PathBuf::from("/var/lib/tradeplane/journal.db"),
         }
     }
+}
+
+/// What makes a process a shadow: which live revision it shadows, and the live book its
+/// paper account starts from.
+///
+/// Its cycle ids are the live strategy's: a cycle id derives from the schedule's slot, and a
+/// shadow runs the same schedule, so each of its decisions names the live cycle it shadows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShadowConfig {
+    /// The pod template revision of the live pods this shadow is compared with.
+    pub live_revision: String,
+    /// The live account's positions when the shadow started; the paper account opens with
+    /// them (and `broker.startingCash` as its cash) the first time, so the shadow decides on
+    /// the book the live pods hold rather than on an empty one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seed_positions: Vec<SeedPosition>,
+    /// The time of the live pods' last cycle when the shadow started. A replay's cycle is
+    /// named by its bar time, so a shadow of a replay resumes the feed after this bar, as the
+    /// live pods do after their last cycle: both then run the same bars under the same cycle
+    /// ids. A live schedule's slots line up by themselves; there it is not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub resume_after: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One position of the live book a shadow's paper account opens with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SeedPosition {
+    pub symbol: String,
+    /// Shares (or units) held; above 0 (the paper account is long-only).
+    pub quantity: f64,
+    /// The average price paid; above 0.
+    pub average_price: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -129,6 +129,17 @@ pub async fn connect(
     config: &BrokerConfig,
     journal: &Journal,
 ) -> Result<Box<dyn Broker>, BrokerError> {
+    connect_seeded(config, &[], journal).await
+}
+
+/// [`connect`], a paper account opening with the positions `seed` the first time (a
+/// shadow's copy of the live book; see `ShadowConfig`). A real broker holds its own book, so
+/// there the seed is not used — and the config's validation refuses a shadow on one.
+pub async fn connect_seeded(
+    config: &BrokerConfig,
+    seed: &[Position],
+    journal: &Journal,
+) -> Result<Box<dyn Broker>, BrokerError> {
     match config {
         BrokerConfig::Paper {
             starting_cash,
@@ -142,7 +153,7 @@ pub async fn connect(
                 allow_short: false,
             };
             Ok(Box::new(
-                paper::PaperBroker::open(journal.clone(), settings).await?,
+                paper::PaperBroker::open_seeded(journal.clone(), settings, seed).await?,
             ))
         }
         BrokerConfig::Alpaca {

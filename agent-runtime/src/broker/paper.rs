@@ -45,6 +45,16 @@ impl PaperBroker {
         store: impl PaperStore + 'static,
         settings: PaperSettings,
     ) -> Result<Self, BrokerError> {
+        Self::open_seeded(store, settings, &[]).await
+    }
+
+    /// [`Self::open`], with `seed` the positions the account holds the first time (a shadow
+    /// starts from the live book).
+    pub async fn open_seeded(
+        store: impl PaperStore + 'static,
+        settings: PaperSettings,
+        seed: &[Position],
+    ) -> Result<Self, BrokerError> {
         if !(settings.starting_cash.is_finite() && settings.starting_cash >= 0.0) {
             return Err(BrokerError::Config {
                 message: format!(
@@ -53,7 +63,7 @@ impl PaperBroker {
                 ),
             });
         }
-        store.open(settings.starting_cash, Utc::now()).await?;
+        store.open(settings.starting_cash, seed, Utc::now()).await?;
         Ok(Self {
             store: Box::new(store),
             settings,

@@ -17,12 +17,14 @@ use crate::journal::Journal;
 
 /// The paper broker's books: what a real broker would hold on its servers.
 pub trait PaperStore: Send + Sync {
-    /// The account, opened with `starting_cash` the first time and as it was left after.
-    fn open(
-        &self,
+    /// The account, opened with `starting_cash` and the positions `seed` the first time and
+    /// as it was left after.
+    fn open<'a>(
+        &'a self,
         starting_cash: f64,
+        seed: &'a [Position],
         at: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<PaperBook, BrokerError>>;
+    ) -> BoxFuture<'a, Result<PaperBook, BrokerError>>;
 
     /// Cash, positions and marks.
     fn book(&self) -> BoxFuture<'_, Result<PaperBook, BrokerError>>;
@@ -54,12 +56,13 @@ pub trait PaperStore: Send + Sync {
 }
 
 impl PaperStore for Journal {
-    fn open(
-        &self,
+    fn open<'a>(
+        &'a self,
         starting_cash: f64,
+        seed: &'a [Position],
         at: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<PaperBook, BrokerError>> {
-        async move { Ok(self.paper_open(starting_cash, at).await?) }.boxed()
+    ) -> BoxFuture<'a, Result<PaperBook, BrokerError>> {
+        async move { Ok(self.paper_open_seeded(starting_cash, seed, at).await?) }.boxed()
     }
 
     fn book(&self) -> BoxFuture<'_, Result<PaperBook, BrokerError>> {

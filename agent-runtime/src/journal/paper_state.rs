@@ -58,9 +58,41 @@ impl Journal {
         starting_cash: f64,
         at: DateTime<Utc>,
     ) -> Result<PaperBook, JournalError> {
+        self.paper_open_seeded(starting_cash, &[], at).await
+    }
+
+    /// [`Self::paper_open`], with `seed` the positions the account holds when it is opened the
+    /// first time (a shadow's copy of the live book), each marked at its average price until
+    /// the first cycle marks it. The account and its seed are written in one transaction, so
+    /// a shadow that dies mid-way opens again with both or neither; once opened, the seed is
+    /// never applied again (the book is then the shadow's own).
+    pub async fn paper_open_seeded(
+        &self,
+        starting_cash: f64,
+        seed: &[Position],
+        at: DateTime<Utc>,
+    ) -> Result<PaperBook, JournalError> {
         let sql = "INSERT INTO paper_account (id, cash, updated_at) VALUES (1, $1, $2) \
                    ON CONFLICT (id) DO NOTHING";
-        with_pool!(self, pool => sqlx::query(sql).bind(starting_cash).bind(at).execute(pool).await.map(|r| r.rows_affected()))?;
+        in_transaction!(self, tx => {
+            let opened = sqlx::query(sql)
+                .bind(starting_cash)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            for position in seed.iter().filter(|_| opened == 1) {
+                sqlx::query(
+                    "INSERT INTO paper_positions (symbol, quantity, average_price, mark_price) \
+                     VALUES ($1, $2, $3, $3)",
+                )
+                .bind(&position.symbol)
+                .bind(position.quantity)
+                .bind(position.average_price)
+                .execute(&mut *tx)
+                .await?;
+            }
+        });
         self.paper_book().await
     }
 

@@ -10,6 +10,7 @@ use crate::cluster;
 use crate::config::{BrokerConfig, RuntimeConfig};
 use crate::cycle::adapters::{BrokerExecution, JournalRecorder};
 use crate::cycle::ports::{Execution, Recorder};
+use crate::domain::Position;
 use crate::journal::Journal;
 use crate::leadership::LeaseLeadership;
 use crate::status_report::StatusReporter;
@@ -28,7 +29,7 @@ pub struct Journalled {
 impl Journalled {
     pub async fn open(config: &RuntimeConfig) -> Result<Self, StartError> {
         let journal = Journal::open(&config.journal).await?;
-        let broker = broker::connect(&config.broker, &journal).await?;
+        let broker = broker::connect_seeded(&config.broker, &shadow_seed(config), &journal).await?;
         tracing::info!(
             journal = journal.backend_name(),
             broker = broker.kind(),
@@ -48,6 +49,20 @@ impl Journalled {
     }
 }
 
+/// The live book a shadow's paper account opens with; nothing for any other process.
+fn shadow_seed(config: &RuntimeConfig) -> Vec<Position> {
+    config
+        .shadow
+        .iter()
+        .flat_map(|shadow| &shadow.seed_positions)
+        .map(|seed| Position {
+            symbol: seed.symbol.clone(),
+            quantity: seed.quantity,
+            average_price: seed.average_price,
+        })
+        .collect()
+}
+
 /// The equity P&L is measured from: the paper broker's starting cash, or the first equity the
 /// journal recorded (a new journal: the first the trader records).
 async fn pnl_baseline(
@@ -55,7 +70,12 @@ async fn pnl_baseline(
     journal: &Journal,
 ) -> Result<Option<f64>, StartError> {
     if let BrokerConfig::Paper { starting_cash, .. } = &config.broker {
-        return Ok(Some(*starting_cash));
+        // A shadow's account opens holding the live book: its P&L counts from that equity.
+        let seeded: f64 = shadow_seed(config)
+            .iter()
+            .map(|p| p.quantity * p.average_price)
+            .sum();
+        return Ok(Some(*starting_cash + seeded));
     }
     let curve = journal.equity_curve(None).await?;
     Ok(curve.first().map(|snapshot| snapshot.equity))

@@ -98,6 +98,7 @@ pub async fn assemble(
             election: cluster.election,
             status: cluster.status,
             baseline: journalled.baseline,
+            resume_after: config.shadow.as_ref().and_then(|s| s.resume_after),
         },
         metrics,
         listen,

@@ -735,3 +735,51 @@ pub async fn paper_survives_restart(config: &JournalConfig) {
     assert!(broker.clock().await.unwrap().is_none());
     journal.close().await;
 }
+
+/// A shadow's paper account opens holding the live book it was seeded with, values it at
+/// the seed's prices, and trades from it (it may sell what the live pods hold); reopened, it
+/// is its own book: the seed is never applied twice.
+pub async fn paper_opens_seeded_once(config: &JournalConfig) {
+    let settings = PaperSettings {
+        starting_cash: 5_000.0,
+        commission_bps: 0.0,
+        slippage_bps: 0.0,
+        allow_short: false,
+    };
+    let seed = [Position {
+        symbol: "AAPL".into(),
+        quantity: 20.0,
+        average_price: 150.0,
+    }];
+    let journal = Journal::open(config).await.unwrap();
+    let broker = PaperBroker::open_seeded(journal.clone(), settings, &seed)
+        .await
+        .unwrap();
+    assert_eq!(broker.positions().await.unwrap(), seed.to_vec());
+    let account = broker.account().await.unwrap();
+    assert!(
+        (account.equity - (5_000.0 + 20.0 * 150.0)).abs() < 1e-9,
+        "{account:?}"
+    );
+    // Long-only, yet it may sell the seeded shares: they are the paper account's own.
+    broker
+        .submit_order(&order("s1", "AAPL", Side::Sell, 5.0, 160.0))
+        .await
+        .unwrap();
+    journal.close().await;
+    drop(broker);
+
+    let journal = Journal::open(config).await.unwrap();
+    let broker = PaperBroker::open_seeded(journal.clone(), settings, &seed)
+        .await
+        .unwrap();
+    let positions = broker.positions().await.unwrap();
+    assert_eq!(positions.len(), 1);
+    assert_eq!(
+        positions[0].quantity, 15.0,
+        "the seed applied again: {positions:?}"
+    );
+    let cash = broker.account().await.unwrap().cash;
+    assert!((cash - (5_000.0 + 5.0 * 160.0)).abs() < 1e-9, "{cash}");
+    journal.close().await;
+}

@@ -67,6 +67,15 @@ pub enum Command {
     Version(VersionArgs),
     /// A shell completion script, e.g. `kubectl tradeplane completion bash`.
     Completion(CompletionArgs),
+    /// A Shadow strategy's analysis (status.rollout) and the live and shadow decisions side
+    /// by side where they differ.
+    Rollout(crate::rollout::RolloutArgs),
+    /// Promote a shadow that passed (annotation tradeplane.io/promote-shadow); waits until the
+    /// live pods run its revision.
+    Promote(crate::rollout::ShadowActionArgs),
+    /// Abort a shadow (annotation tradeplane.io/abort-shadow): it is removed, the live pods
+    /// keep their revision; waits for the operator to report it.
+    Abort(crate::rollout::ShadowActionArgs),
     /// A Backtest's result table: its best runs (or every run with --all).
     Backtest(crate::backtest::BacktestArgs),
     /// A web console on this machine (http://127.0.0.1:9898/): every strategy live, charts,

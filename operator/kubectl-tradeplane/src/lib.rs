@@ -29,6 +29,7 @@ pub mod proxy;
 pub mod render;
 pub mod report;
 pub mod restore;
+pub mod rollout;
 pub mod status;
 pub mod version;
 pub mod zip;
@@ -60,6 +61,13 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
         Command::Logs(args) => logs::run(&target, &args, out).await,
         Command::Report(args) => report::run(&target, &args, out).await,
         Command::Version(args) => version::run(&target, &args, out).await,
+        Command::Rollout(args) => rollout::show(&target, &args, out).await,
+        Command::Promote(args) => {
+            rollout::act(&target, rollout::ShadowAction::Promote, &args, out).await
+        }
+        Command::Abort(args) => {
+            rollout::act(&target, rollout::ShadowAction::Abort, &args, out).await
+        }
         Command::Backtest(args) => backtest::run(&target, &args, out).await,
         Command::Dashboard(args) => dashboard::run(&target, &args, out).await,
         Command::Completion(_) => Ok(()),

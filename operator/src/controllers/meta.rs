@@ -38,6 +38,8 @@ pub enum Component {
     Restore,
     Worker,
     Backtest,
+    /// A strategy's shadow: a new revision deciding on paper beside the live pods.
+    Shadow,
 }
 
 impl Component {
@@ -49,6 +51,7 @@ impl Component {
             Self::Restore => "restore",
             Self::Worker => "worker",
             Self::Backtest => "backtest",
+            Self::Shadow => "shadow",
         }
     }
 }

@@ -166,6 +166,14 @@ fn cases() -> Vec<Case> {
         bad("LLM provider without a URL", Strategy, json!({"spec": {"providers": [{"name": "openai", "kind": "OpenAICompatible"}]}}), "spec.providers[0].baseURL", "baseURL is required"),
         bad("rules provider with a URL", Strategy, json!({"spec": {"providers": [{"name": "rules", "kind": "Rules", "baseURL": "https://x.example"}]}}), "spec.providers[0].baseURL", "apply only to kind OpenAICompatible"),
         bad("provider URL not http", Strategy, json!({"spec": {"providers": [{"name": "openai", "kind": "OpenAICompatible", "baseURL": "ftp://x.example"}]}}), "spec.providers[0].baseURL", PATTERN),
+        // Shadow rollouts: an analysis needs Shadow, Shadow needs a Deployment and replayed bars.
+        bad("analysis of a Direct rollout", Strategy, json!({"spec": {"rollout": {"analysis": {"minCycles": 5}}}}), "spec.rollout.analysis", "analysis applies only to strategy Shadow"),
+        bad("unknown rollout strategy", Strategy, json!({"spec": {"rollout": {"strategy": "Canary"}}}), "spec.rollout.strategy", ENUM),
+        bad("agreement above 1", Strategy, json!({"spec": {"rollout": {"strategy": "Shadow", "analysis": {"minAgreement": 1.5}}}}), "spec.rollout.analysis.minAgreement", AT_MOST),
+        bad("zero analysis cycles", Strategy, json!({"spec": {"rollout": {"strategy": "Shadow", "analysis": {"minCycles": 0}}}}), "spec.rollout.analysis.minCycles", AT_LEAST),
+        bad("promote on failure", Strategy, json!({"spec": {"rollout": {"strategy": "Shadow", "analysis": {"onFailure": "Promote"}}}}), "spec.rollout.analysis.onFailure", ENUM),
+        bad("shadow of cron cycles", Strategy, json!({"spec": {"schedule": {"cron": "*/5 * * * *"}, "rollout": {"strategy": "Shadow"}}}), "spec.rollout.strategy", "cycles on a cron schedule cannot be shadowed"),
+        bad("shadow of the broker's bars", Strategy, json!({"spec": {"marketData": {"source": "Broker"}, "rollout": {"strategy": "Shadow"}}}), "spec.rollout.strategy", "needs marketData.source Replay"),
         // Upgrades, backups, restore, nonces, alerting.
         // Failover timings: bounds, and retry < renew deadline < lease duration, defaults counted.
         bad("lease of one second", Strategy, json!({"spec": {"failover": {"leaseDurationSeconds": 1}}}), "spec.failover.leaseDurationSeconds", AT_LEAST),

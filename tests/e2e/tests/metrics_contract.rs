@@ -135,7 +135,37 @@ async fn backed_up_strategy(namespace: &TestNamespace) {
         .unwrap();
     let nudge = json!({"metadata": {"annotations": {"e2e.tradeplane.io/nudge": "1"}}});
     strategies
-        .patch("backed-up", &PatchParams::default(), &Patch::Merge(nudge))
+        .patch(
+            "backed-up",
+            &PatchParams::default(),
+            &Patch::Merge(nudge.clone()),
+        )
+        .await
+        .unwrap();
+    // A Shadow strategy whose analysis the status shows; its account is missing, so each
+    // reconcile is blocked and keeps that analysis as it stands.
+    let shadowed: TradingStrategy = serde_json::from_value(json!({
+        "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
+        "metadata": {"name": "shadowed"},
+        "spec": {"symbols": ["AAPL"], "brokerAccountRef": {"name": "missing"},
+                 "rollout": {"strategy": "Shadow"}},
+    }))
+    .unwrap();
+    strategies
+        .create(&PostParams::default(), &shadowed)
+        .await
+        .unwrap();
+    let rollout = json!({"shadowRevision": "r2", "verdict": "Running", "agreement": "0.75"});
+    strategies
+        .patch_status(
+            "shadowed",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"rollout": rollout}})),
+        )
+        .await
+        .unwrap();
+    strategies
+        .patch("shadowed", &PatchParams::default(), &Patch::Merge(nudge))
         .await
         .unwrap();
 }
@@ -197,6 +227,12 @@ async fn scrape() -> Exported {
             WAIT,
             |v| v == BACKED_UP_AT as f64,
         )
+        .await
+        .unwrap();
+    operator
+        .wait_metric("tradeplane_operator_shadow_agreement_ratio", WAIT, |v| {
+            v == 0.75
+        })
         .await
         .unwrap();
 

@@ -84,7 +84,49 @@ impl RuntimeConfig {
         }
         self.check_journal(&mut v);
         self.check_server(&mut v);
+        self.check_shadow(&mut v);
         v.finish()
+    }
+
+    /// A shadow decides on paper beside the live pods: a broker other than its own paper
+    /// account would let it place orders on the live (or any real) account, and the Lease
+    /// would let it take the live strategy's place. Both are refused, naming the field.
+    fn check_shadow(&self, v: &mut Validator) {
+        let Some(shadow) = &self.shadow else { return };
+        v.non_empty("shadow.liveRevision", &shadow.live_revision);
+        if let BrokerConfig::Alpaca { live, .. } = &self.broker {
+            let account = if *live { "a live" } else { "an Alpaca" };
+            v.error(
+                "broker.kind",
+                format!(
+                    "a shadow trades on a paper account of its own (kind Paper), never on {account} \
+                     broker account"
+                ),
+            );
+        }
+        if self.leader_election.is_some() {
+            v.error(
+                "leaderElection",
+                "a shadow never takes part in the live strategy's leader election; leave it out",
+            );
+        }
+        let mut seen = HashSet::new();
+        for (i, seed) in shadow.seed_positions.iter().enumerate() {
+            let path = format!("shadow.seedPositions[{i}]");
+            if !self.symbols.contains(&seed.symbol) {
+                v.error(
+                    &format!("{path}.symbol"),
+                    format!("{:?} is not one of the strategy's symbols", seed.symbol),
+                );
+            } else if !seen.insert(seed.symbol.as_str()) {
+                v.error(
+                    &format!("{path}.symbol"),
+                    format!("{:?} is listed twice", seed.symbol),
+                );
+            }
+            v.positive(&format!("{path}.quantity"), seed.quantity);
+            v.positive(&format!("{path}.averagePrice"), seed.average_price);
+        }
     }
 
     /// Recording keeps the in-process seats' answers: without one there is nothing to keep,

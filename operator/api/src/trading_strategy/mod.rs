@@ -3,11 +3,13 @@
 
 mod operations;
 mod readers;
+mod rollout;
 mod status;
 
 pub use crate::alerting::AlertingSpec;
 pub use operations::*;
 pub use readers::*;
+pub use rollout::*;
 pub use status::*;
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
@@ -104,6 +106,12 @@ use super::common::{
         priority = 1
     ),
     printcolumn(
+        name = "Shadow",
+        type_ = "string",
+        json_path = ".status.rollout.verdict",
+        description = "The shadow analysis of a new revision: Seeding, Running, Succeeded, Failed or Promoted"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -119,6 +127,8 @@ use super::common::{
     validation = Rule::new("!has(self.agentPoolRef) || !has(self.analysts) || size(self.analysts) == 0").message("analysts must be empty when agentPoolRef is set: the pool's agents do the analysis").reason(Reason::FieldValueForbidden).field_path(".analysts"),
     validation = Rule::new("!has(self.analysts) || self.analysts.all(a, a.providers.all(p, has(self.providers) && self.providers.exists(q, q.name == p)))").message("every name in analysts[].providers must be defined in providers").reason(Reason::FieldValueInvalid).field_path(".analysts"),
     validation = Rule::new("!has(self.recordLLMAnswers) || !self.recordLLMAnswers || (has(self.analysts) && has(self.providers) && self.analysts.exists(a, a.providers.exists(p, self.providers.exists(q, q.name == p && q.kind == 'OpenAICompatible'))))").message("recordLLMAnswers needs an in-process LLM seat (an analyst with an OpenAICompatible provider): there are no answers to record otherwise, and an agent pool's answers are the pool's").reason(Reason::FieldValueInvalid).field_path(".recordLLMAnswers"),
+    validation = Rule::new("!has(self.rollout) || !has(self.rollout.strategy) || self.rollout.strategy != 'Shadow' || !has(self.schedule) || !has(self.schedule.cron)").message("rollout.strategy Shadow needs a trader Deployment: cycles on a cron schedule cannot be shadowed").reason(Reason::FieldValueForbidden).field_path(".rollout.strategy"),
+    validation = Rule::new("!has(self.rollout) || !has(self.rollout.strategy) || self.rollout.strategy != 'Shadow' || !has(self.marketData) || self.marketData.source == 'Replay'").message("rollout.strategy Shadow needs marketData.source Replay: market data from the broker is read with the broker's keys, which a shadow never gets").reason(Reason::FieldValueForbidden).field_path(".rollout.strategy"),
     validation = Rule::new("!has(self.risk) || !has(self.risk.allowedSymbols) || self.risk.allowedSymbols.all(s, s in self.symbols)").message("every risk.allowedSymbols entry must be one of symbols").reason(Reason::FieldValueInvalid).field_path(".risk.allowedSymbols"),
 )]
 pub struct TradingStrategySpec {
@@ -213,6 +223,11 @@ pub struct TradingStrategySpec {
     /// How new revisions of the runtime are rolled out. Default: `Unsupervised`, at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeSpec>,
+    /// Whether a new decision-relevant revision first decides in a shadow beside the live
+    /// pods (`Shadow`) or rolls onto them (`Direct`, default). Needs a trader Deployment
+    /// (no cron schedule) and replay market data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutSpec>,
     /// Scheduled and on-demand backups of the journal. Default: no backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,

@@ -99,6 +99,9 @@ pub struct TradingStrategyStatus {
     /// The last spec.upgrade.forceAt handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_forced_upgrade_at: Option<String>,
+    /// The shadow analysis of a new decision-relevant revision (`spec.rollout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<super::RolloutStatus>,
 }
 
 /// A decision in one line, with when it was made.
@@ -233,4 +236,11 @@ pub mod condition_types {
     pub const RESTORED: &str = "Restored";
     /// The PrometheusRule and PodMonitor exist (or alerting is off).
     pub const ALERTS_CONFIGURED: &str = "AlertsConfigured";
+    /// True while a shadow of a new revision decides beside the live pods.
+    pub const SHADOW_RUNNING: &str = "ShadowRunning";
+    /// True once the shadow of the revision the spec asks for passed its analysis.
+    pub const SHADOW_SUCCEEDED: &str = "ShadowSucceeded";
+    /// True when the shadow of the revision the spec asks for failed it: that revision is
+    /// refused and the live pods keep theirs.
+    pub const SHADOW_FAILED: &str = "ShadowFailed";
 }

@@ -7,6 +7,7 @@ pub mod explain;
 pub mod journal;
 pub mod logs;
 pub mod redact;
+pub mod rollout;
 pub mod status;
 
 use chrono::{DateTime, Utc};

@@ -92,6 +92,7 @@ pub fn render(
         broker: runtime::BrokerConfig::default(),
         journal: runtime::JournalConfig::default(),
         leader_election: None,
+        shadow: None,
         server: runtime::ServerConfig {
             listen: format!("0.0.0.0:{HTTP_PORT}"),
             max_in_flight,

@@ -14,6 +14,12 @@ use super::backup::{self, render::BackupChildren};
 use super::names::Names;
 use super::pods::revision;
 use super::render::Children;
+use super::shadow::{
+    self,
+    apply::ShadowPlan,
+    gate::{self, Comparison, Gate},
+    names::{ABORT_ANNOTATION, DECISION_REVISION_ANNOTATION, PROMOTE_ANNOTATION},
+};
 use super::status::Workload;
 use super::upgrade::{self, Pending};
 use crate::api::trading_strategy::{TradingStrategy, UpgradePolicy};
@@ -28,42 +34,113 @@ pub struct Rollout {
     pub pending: Option<Pending>,
     /// The `backupNowAt` value whose Job was applied.
     pub backup_now_at: Option<String>,
+    pub shadow: ShadowReport,
 }
 
-/// For a Supervised strategy, puts into `deployment` the pod template [`upgrade::decide`]
-/// picks from the live Deployment's and the rendered one; returns the revision that waits.
-/// The live Deployment is read from etcd, not a cache: an out-of-date copy could pass an old
+/// How a new decision revision stands against the live pods (see `shadow`).
+pub struct ShadowReport {
+    pub gate: Gate,
+    /// The decision revision the live Deployment was left on.
+    pub live_decision: Option<String>,
+    pub comparison: Comparison,
+}
+
+/// The live trader Deployment, when the pod template to apply depends on it (a Supervised or
+/// a Shadow strategy). Read from etcd, not a cache: an out-of-date copy could pass an old
 /// template for the running one.
-async fn supervise(
+async fn live_deployment(
     context: &Context,
     namespace: &str,
     strategy: &TradingStrategy,
-    deployment: &mut Deployment,
-    now: Timestamp,
-) -> Result<Option<Pending>, Error> {
+    plan: &ShadowPlan,
+    deployment: &Deployment,
+) -> Result<Option<Deployment>, Error> {
     let policy = strategy.spec.upgrade.as_ref().and_then(|u| u.policy);
-    let (Some(UpgradePolicy::Supervised), Some(spec)) = (policy, deployment.spec.as_mut()) else {
+    if policy != Some(UpgradePolicy::Supervised) && plan.policy.is_none() {
         return Ok(None);
-    };
+    }
     let name = deployment.metadata.name.clone().unwrap_or_default();
-    let live = Api::<Deployment>::namespaced(context.client.clone(), namespace)
+    Api::<Deployment>::namespaced(context.client.clone(), namespace)
         .get_opt(&name)
         .await
-        .map_err(|source| Error::resolve(format!("Deployment {name}"), source))?;
-    let decision = upgrade::decide(
-        strategy.spec.upgrade.as_ref(),
-        strategy
-            .status
-            .as_ref()
-            .and_then(|s| s.last_forced_upgrade_at.as_deref()),
-        live.as_ref()
-            .and_then(|d| d.spec.as_ref())
-            .map(|s| &s.template),
-        spec.template.clone(),
-        upgrade::to_chrono(now),
-    );
-    spec.template = decision.template;
-    Ok(decision.pending)
+        .map_err(|source| Error::resolve(format!("Deployment {name}"), source))
+}
+
+/// Which pod template `deployment` gets: the live one while a shadow analyses (or refused)
+/// the rendered revision, else what [`upgrade::decide`] picks for a Supervised strategy.
+/// Marks the Deployment with the decision revision its template runs; returns the revision
+/// that waits, the shadow gate and that decision revision.
+fn hold(
+    strategy: &TradingStrategy,
+    plan: &ShadowPlan,
+    deployment: &mut Deployment,
+    live: Option<&Deployment>,
+    now: Timestamp,
+) -> (Option<Pending>, Gate, Option<String>) {
+    let live_decision =
+        live.and_then(|d| d.annotations().get(DECISION_REVISION_ANNOTATION).cloned());
+    let live_template = live.and_then(|d| d.spec.as_ref()).map(|s| &s.template);
+    let status = strategy.status.as_ref();
+    let annotation = |key: &str| strategy.annotations().get(key).map(String::as_str);
+    let gate = match live_template {
+        Some(_)
+            if plan.policy.is_some()
+                && gate::aborted(
+                    live_decision.as_deref(),
+                    &plan.decision_revision,
+                    annotation(ABORT_ANNOTATION),
+                ) =>
+        {
+            Gate::Refused
+        }
+        Some(_) => gate::decide(
+            plan.policy.as_ref(),
+            live_decision.as_deref(),
+            &plan.decision_revision,
+            status.and_then(|s| s.rollout.as_ref()),
+            annotation(PROMOTE_ANNOTATION),
+        ),
+        None => Gate::Roll,
+    };
+    let Some(spec) = deployment.spec.as_mut() else {
+        return (None, gate, None);
+    };
+    let rendered = spec.template.clone();
+    let pending = match (&gate, live_template) {
+        (Gate::Shadow | Gate::Refused, Some(live)) => {
+            spec.template = live.clone();
+            // As the last status says; the reconcile restates it once this one's comparison
+            // is read.
+            let previous = status.and_then(|s| s.rollout.clone()).unwrap_or_default();
+            gate::pending(revision(&rendered).unwrap_or_default(), &previous)
+        }
+        _ => {
+            let decision = upgrade::decide(
+                strategy.spec.upgrade.as_ref(),
+                status.and_then(|s| s.last_forced_upgrade_at.as_deref()),
+                live_template,
+                rendered.clone(),
+                upgrade::to_chrono(now),
+            );
+            spec.template = decision.template;
+            decision.pending
+        }
+    };
+    let applied = if spec.template == rendered {
+        Some(plan.decision_revision.clone())
+    } else {
+        live_decision
+    };
+    let annotations = deployment.metadata.annotations.get_or_insert_default();
+    match &applied {
+        Some(revision) => {
+            annotations.insert(DECISION_REVISION_ANNOTATION.to_string(), revision.clone());
+        }
+        None => {
+            annotations.remove(DECISION_REVISION_ANNOTATION);
+        }
+    }
+    (pending, gate, applied)
 }
 
 /// Applies every rendered child that differs from the live one and deletes the ones that must
@@ -75,6 +152,7 @@ pub async fn apply(
     namespace: &str,
     strategy: &TradingStrategy,
     rendered: Children,
+    plan: &ShadowPlan,
     now: Timestamp,
 ) -> Result<Rollout, Error> {
     let names = super::names::names(&strategy.name_any());
@@ -95,10 +173,20 @@ pub async fn apply(
         reader_binding,
         backups,
     } = rendered;
-    let pending = match deployment.as_mut() {
-        Some(deployment) => supervise(context, namespace, strategy, deployment, now).await?,
+    let live = match deployment.as_ref() {
+        Some(rendered) => live_deployment(context, namespace, strategy, plan, rendered).await?,
         None => None,
     };
+    let (pending, gate, live_decision) = match deployment.as_mut() {
+        Some(deployment) => hold(strategy, plan, deployment, live.as_ref(), now),
+        None => (None, Gate::Roll, None),
+    };
+    let live_revision = live
+        .as_ref()
+        .and_then(|d| d.spec.as_ref())
+        .and_then(|s| revision(&s.template))
+        .unwrap_or_default()
+        .to_string();
     // While a revision waits, so do the Secrets its pods read: a pod that restarts in the
     // meantime (a crash, a drain) must find the config and keys of the template it runs.
     let held = pending.is_some();
@@ -137,6 +225,16 @@ pub async fn apply(
         apply_workload(&apply, strategy, &names, deployment, cycle).await?;
     writes += workload_writes;
     writes += usize::from(apply.optional(disruption_budget, &names.deployment).await?);
+    let (comparison, shadow_writes) = Box::pin(shadow::apply::apply(
+        context,
+        namespace,
+        strategy,
+        plan,
+        &gate,
+        &live_revision,
+    ))
+    .await?;
+    writes += shadow_writes;
     for _ in 0..writes {
         context.metrics.write(KIND, "child");
     }
@@ -145,6 +243,11 @@ pub async fn apply(
         applied_revision,
         pending,
         backup_now_at,
+        shadow: ShadowReport {
+            gate,
+            live_decision,
+            comparison,
+        },
     })
 }
 

@@ -165,6 +165,7 @@ fn render_unchecked(
         },
         journal,
         leader_election: Some(leader_election(&name, spec.failover.as_ref())),
+        shadow: None,
         server: runtime::ServerConfig::default(),
     })
 }

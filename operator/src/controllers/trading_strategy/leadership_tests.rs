@@ -150,6 +150,7 @@ fn a_waiting_revision_is_upgrade_pending_and_keeps_restart_and_force_unhandled()
                 revision: "new".into(),
                 until: None,
                 message: "revision new waits".into(),
+                reason: super::upgrade::OUTSIDE_WINDOW,
             }),
             restart_at: Some("r1".into()),
             force_at: Some("f0".into()),

@@ -19,6 +19,7 @@ pub mod reconcile;
 pub mod render;
 pub mod report;
 pub mod resolve;
+pub mod shadow;
 pub mod status;
 pub mod upgrade;
 pub mod validate;

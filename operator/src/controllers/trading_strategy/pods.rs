@@ -117,7 +117,7 @@ impl Pods<'_> {
 }
 
 /// `template` with its own revision (the hash of everything else in it) as an annotation.
-fn with_revision(mut template: PodTemplateSpec) -> PodTemplateSpec {
+pub fn with_revision(mut template: PodTemplateSpec) -> PodTemplateSpec {
     // Serializing a PodTemplateSpec cannot fail (string keys, no non-finite floats).
     let bytes = serde_json::to_vec(&template).unwrap_or_default();
     let revision = content_hash(&[&bytes]);

@@ -23,6 +23,9 @@ use super::leadership::{self, Leadership};
 use super::render::{self, Children, Inputs};
 use super::report::{Progress, report};
 use super::resolve::{Resolved, resolve};
+use super::shadow::apply::ShadowPlan;
+use super::shadow::gate::{self, Gate};
+use super::shadow::revision::decision_revision;
 use super::status::{self, Workload};
 use super::upgrade::Pending;
 use super::validate::validate;
@@ -49,6 +52,9 @@ pub async fn reconcile(
     if strategy.metadata.deletion_timestamp.is_some() {
         // Owner references take the children with it.
         context.metrics.set_last_backup(&namespace, &name, None);
+        context
+            .metrics
+            .set_shadow_agreement(&namespace, &name, None);
         watched.marks.forget(&namespace, &name);
         return Ok(Action::await_change());
     }
@@ -79,6 +85,9 @@ pub async fn reconcile(
     .await;
     let alerts = apply_alerts(&strategy, &context).await?;
     let mut wake_at = next_wake(progress.pending.as_ref(), now);
+    if let Some((rollout, on_success)) = &progress.shadow {
+        wake_at = wake_at.min(gate::recheck(&progress.shadow_gate, rollout, *on_success));
+    }
     if !marked {
         wake_at = wake_at.min(MARK_RETRY);
     }
@@ -208,14 +217,42 @@ async fn render_and_apply(
         source,
     })?;
     let desired_revision = trader_revision(&rendered);
-    match Box::pin(apply(context, namespace, strategy, rendered, now)).await {
+    let plan = ShadowPlan {
+        policy: valid.shadow.clone(),
+        decision_revision: decision_revision(&valid.image, &valid.runtime_config),
+        config: valid.runtime_config.clone(),
+        image: valid.image.clone(),
+        credentials: inputs.credentials,
+    };
+    match Box::pin(apply(context, namespace, strategy, rendered, &plan, now)).await {
         Ok(rollout) => {
+            let shadow = plan.policy.as_ref().map(|policy| {
+                let previous = strategy.status.as_ref().and_then(|s| s.rollout.as_ref());
+                let status = gate::rollout_status(
+                    previous,
+                    &rollout.shadow.gate,
+                    rollout.shadow.live_decision.as_deref(),
+                    &plan.decision_revision,
+                    rollout.shadow.comparison,
+                );
+                (status, policy.on_success)
+            });
+            // A revision held for its shadow waits as this reconcile's comparison says.
+            let pending = match (&rollout.shadow.gate, &shadow, &desired_revision) {
+                (Gate::Shadow | Gate::Refused, Some((status, _)), Some(revision)) => {
+                    gate::pending(revision, status)
+                }
+                _ => rollout.pending,
+            };
+            let gate = rollout.shadow.gate;
             let progress = Progress {
                 workload: rollout.workload,
                 desired_revision,
                 applied_revision: rollout.applied_revision,
-                pending: rollout.pending,
+                pending,
+                shadow_gate: gate,
                 backup_now_at: rollout.backup_now_at,
+                shadow,
                 ..progress
             };
             Ok(restore_progress(strategy, watched, namespace, progress))

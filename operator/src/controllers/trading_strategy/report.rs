@@ -14,10 +14,11 @@ use super::backup::{
     report::{self, RestoreStage},
 };
 use super::leadership::{self, Leadership};
+use super::shadow::gate::Gate;
 use super::status::{self, BackupView, Observation, Workload};
 use super::upgrade::Pending;
 use super::watched::Watched;
-use crate::api::trading_strategy::TradingStrategy;
+use crate::api::trading_strategy::{OnSuccess, RolloutStatus, TradingStrategy};
 use crate::controllers::conditions::Observed;
 use crate::controllers::finish::{Report, finish};
 use crate::controllers::meta::Component;
@@ -37,6 +38,10 @@ pub struct Progress {
     pub backup_now_at: Option<String>,
     /// Where a restore stands, once the apply got that far.
     pub restore: Option<RestoreStage>,
+    /// A Shadow strategy's `status.rollout` after this reconcile, and its `onSuccess`.
+    pub shadow: Option<(RolloutStatus, OnSuccess)>,
+    /// What became of the rendered revision (see `shadow::gate`).
+    pub shadow_gate: Gate,
 }
 
 impl Progress {
@@ -78,6 +83,9 @@ pub async fn report(
     );
     let backup_events = backup_report.events.clone();
     let change = leader_change(strategy, watched, leadership.as_ref());
+    let shadow_event = progress.shadow.as_ref().and_then(|(rollout, _)| {
+        super::shadow::gate::event(previous.and_then(|s| s.rollout.as_ref()), rollout)
+    });
     let (status, observed) = status::compute(
         &Observation {
             generation: strategy.metadata.generation,
@@ -108,9 +116,11 @@ pub async fn report(
                     .or_else(|| previous.and_then(|s| s.last_backup_now_at.clone())),
             },
             alerts,
+            shadow: progress.shadow,
         },
         now,
     );
+    publish_agreement(context, strategy, status.rollout.as_ref());
     let previous_conditions = previous
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
@@ -128,7 +138,31 @@ pub async fn report(
     )
     .await?;
     publish_events(context, strategy, backup_events, change).await;
+    if let Some((warning, reason, note)) = shadow_event {
+        let regarding = strategy.object_ref(&());
+        context
+            .publish(&regarding, warning, reason, "ShadowAnalysis", note)
+            .await;
+    }
     Ok(())
+}
+
+/// The agreement of the analysis the status shows (as this reconcile left it: a blocked one
+/// keeps the last) as a gauge; none without one.
+fn publish_agreement(
+    context: &Context,
+    strategy: &TradingStrategy,
+    rollout: Option<&RolloutStatus>,
+) {
+    let agreement = rollout
+        .filter(|r| r.verdict.is_some())
+        .and_then(|r| r.agreement.as_deref())
+        .and_then(|a| a.parse::<f64>().ok());
+    context.metrics.set_shadow_agreement(
+        &strategy.namespace().unwrap_or_default(),
+        &strategy.name_any(),
+        agreement,
+    );
 }
 
 /// How the leader changed since the status last named one, when a trader runs.

@@ -9,7 +9,7 @@ use super::backup::report::BackupFields;
 use super::leadership::Leadership;
 use super::upgrade::Pending;
 use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
-use crate::api::trading_strategy::TradingStrategyStatus;
+use crate::api::trading_strategy::{OnSuccess, RolloutStatus, TradingStrategyStatus};
 use crate::controllers::conditions::{Observed, Warns, settle};
 use crate::controllers::rollout::{self, PodWords, Rollout};
 
@@ -19,7 +19,7 @@ pub const FAILING_OVER: &str = "FailingOver";
 pub use crate::api::trading_strategy::condition_types::UPGRADE_PENDING;
 
 /// The conditions the operator writes; the runtime writes others under its own manager.
-const OPERATOR_CONDITIONS: [&str; 9] = [
+const OPERATOR_CONDITIONS: [&str; 12] = [
     READY,
     RECONCILING,
     STALLED,
@@ -29,10 +29,13 @@ const OPERATOR_CONDITIONS: [&str; 9] = [
     FAILING_OVER,
     UPGRADE_PENDING,
     ALERTS_CONFIGURED,
+    SHADOW_RUNNING,
+    SHADOW_SUCCEEDED,
+    SHADOW_FAILED,
 ];
 
 pub use crate::api::trading_strategy::condition_types::{
-    ALERTS_CONFIGURED, BACKUP_SUCCEEDED, RESTORED,
+    ALERTS_CONFIGURED, BACKUP_SUCCEEDED, RESTORED, SHADOW_FAILED, SHADOW_RUNNING, SHADOW_SUCCEEDED,
 };
 pub use crate::controllers::error::Blocker;
 
@@ -102,6 +105,10 @@ pub struct Observation<'a> {
     pub backups: BackupView,
     /// `AlertsConfigured`, when alerting was ever asked for (see `controllers::monitoring`).
     pub alerts: Option<Observed>,
+    /// A Shadow strategy's `status.rollout` as this reconcile left it, and its `onSuccess`;
+    /// `None` when the reconcile did not get to it (the previous one stands) or the strategy
+    /// is `Direct`.
+    pub shadow: Option<(RolloutStatus, OnSuccess)>,
 }
 
 /// Whether the status carries `AlertsConfigured`: then it is kept up to date even after
@@ -152,10 +159,24 @@ pub fn compute(
         leader: leader(observation, &previous),
         last_switchover_at: last_switchover_at(observation, &previous),
         last_backup_now_at: observation.backups.last_backup_now_at.clone(),
+        rollout: rollout(observation, &previous),
         ..TradingStrategyStatus::default()
     };
     observation.backups.fields.clone().fill(&mut status);
     (status, observed)
+}
+
+/// `status.rollout`: as this reconcile left it; kept as it was when the reconcile was blocked
+/// before the apply; none once a blocked-free reconcile finds the strategy `Direct`.
+fn rollout(
+    observation: &Observation<'_>,
+    previous: &TradingStrategyStatus,
+) -> Option<RolloutStatus> {
+    match (&observation.shadow, &observation.blocker) {
+        (Some((rollout, _)), _) => Some(rollout.clone()),
+        (None, Some(_)) => previous.rollout.clone(),
+        (None, None) => None,
+    }
 }
 
 /// The operator's conditions as this reconcile observed them, and the phase they add up to.
@@ -175,6 +196,9 @@ fn observed_conditions(observation: &Observation<'_>) -> (Vec<Observed>, &'stati
     observed.extend(backups.restored.iter().cloned());
     observed.extend(observation.alerts.clone());
     observed.extend(trader_conditions(observation));
+    if let Some((rollout, on_success)) = &observation.shadow {
+        observed.extend(super::shadow::gate::conditions(rollout, *on_success));
+    }
     (observed, phase)
 }
 
@@ -283,7 +307,7 @@ fn trader_conditions(observation: &Observation<'_>) -> Vec<Observed> {
             Some(pending) => Observed::new(
                 UPGRADE_PENDING,
                 true,
-                "OutsideMaintenanceWindow",
+                pending.reason,
                 pending.message.clone(),
             ),
             None => Observed::new(UPGRADE_PENDING, false, "UpToDate", "no revision waits"),
@@ -403,6 +427,7 @@ pub fn operator_view(status: &TradingStrategyStatus) -> TradingStrategyStatus {
         last_switchover_at: status.last_switchover_at.clone(),
         leader: status.leader.clone(),
         last_backup_now_at: status.last_backup_now_at.clone(),
+        rollout: status.rollout.clone(),
         last_backup: status.last_backup.clone(),
         last_schedule_time: status.last_schedule_time.clone(),
         next_schedule_time: status.next_schedule_time.clone(),

@@ -31,9 +31,13 @@ pub struct Pending {
     /// When the next window opens; `None` when none ever will (a time zone the operator does
     /// not know — the API server refuses those, so only a stale object has one).
     pub until: Option<DateTime<Utc>>,
-    /// The sentence for the `UpgradePending` condition.
+    /// The sentence for the `UpgradePending` condition, and its reason.
     pub message: String,
+    pub reason: &'static str,
 }
+
+/// `UpgradePending`'s reason while a revision waits for a maintenance window.
+pub const OUTSIDE_WINDOW: &str = "OutsideMaintenanceWindow";
 
 /// Decides as the module docs say. `last_forced` is `status.lastForcedUpgradeAt`; a
 /// `forceAt` other than it rolls now. A strategy with no live Deployment yet is created from
@@ -71,6 +75,7 @@ pub fn decide(
             ),
             revision: wanted,
             until: None,
+            reason: OUTSIDE_WINDOW,
         },
         Ok(tz) if within_window(&upgrade.maintenance_windows, tz, now) => return roll,
         Ok(tz) => {
@@ -85,6 +90,7 @@ pub fn decide(
                 ),
                 revision: wanted,
                 until,
+                reason: OUTSIDE_WINDOW,
             }
         }
     };

@@ -7,9 +7,10 @@
 
 use tradeplane_contract::config::RuntimeConfig;
 
+use super::shadow::analysis::Thresholds;
 use super::{backup, config};
 use crate::api::broker_account::BrokerAccount;
-use crate::api::trading_strategy::TradingStrategy;
+use crate::api::trading_strategy::{OnSuccess, RolloutSpec, RolloutStrategy, TradingStrategy};
 use crate::controllers::Blocker;
 
 /// Trader pods when `spec.replicas` is unset: one, without a standby.
@@ -25,6 +26,35 @@ pub struct ValidStrategy {
     pub image: String,
     /// The runtime config, rendered and checked.
     pub runtime_config: RuntimeConfig,
+    /// `spec.rollout` with its defaults applied: `None` for `Direct`.
+    pub shadow: Option<ShadowPolicy>,
+}
+
+/// How a Shadow strategy analyses a new revision, its defaults applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShadowPolicy {
+    pub thresholds: Thresholds,
+    pub on_success: OnSuccess,
+}
+
+/// `spec.rollout` as the pipeline reads it: the analysis' defaults are applied here only.
+pub fn shadow_policy(rollout: Option<&RolloutSpec>) -> Option<ShadowPolicy> {
+    let rollout = rollout.filter(|r| r.strategy == Some(RolloutStrategy::Shadow))?;
+    let analysis = rollout.analysis.clone().unwrap_or_default();
+    Some(ShadowPolicy {
+        thresholds: Thresholds {
+            min_cycles: analysis
+                .min_cycles
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(10)
+                .max(1),
+            min_agreement: analysis.min_agreement.unwrap_or(0.9),
+            max_drawdown: analysis.max_drawdown.unwrap_or(0.1),
+            max_error_rate: analysis.max_error_rate.unwrap_or(0.1),
+            max_llm_spend_usd: analysis.max_llm_spend_usd,
+        },
+        on_success: analysis.on_success.unwrap_or_default(),
+    })
 }
 
 /// The validated strategy, or what blocks it.
@@ -45,5 +75,6 @@ pub fn validate(
             .clone()
             .unwrap_or_else(|| default_image.to_string()),
         runtime_config,
+        shadow: shadow_policy(spec.rollout.as_ref()),
     })
 }
