@@ -23,7 +23,7 @@ use kube::Api;
 use kubectl_tradeplane::proxy::RuntimeProxy;
 use serde_json::{Value, json};
 use tradeplane_api::TradingStrategy;
-use tradeplane_contract::journal_api::{CycleDetail, CycleView, Page};
+use tradeplane_contract::journal_api::{CycleDetail, CycleView, EquitySeries, Page};
 
 #[tokio::test]
 async fn the_console_shows_the_journal_and_suspends_as_the_user() {
@@ -49,6 +49,7 @@ async fn the_console_shows_the_journal_and_suspends_as_the_user() {
     overview_shows_the_pnl(&mut browser, &client, &ns, STRATEGY)
         .await
         .unwrap();
+    sparkline_is_the_journals(&mut browser, &proxy, &ns).await;
     browser
         .screenshot(&shots.join("overview.png"))
         .await
@@ -107,6 +108,30 @@ async fn replay_finished(proxy: &RuntimeProxy) -> Vec<CycleView> {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The overview's equity sparkline draws the journal API's 48-point series.
+async fn sparkline_is_the_journals(browser: &mut Browser, proxy: &RuntimeProxy, ns: &str) {
+    let series: EquitySeries = proxy.get("equity?points=48").await.unwrap();
+    assert!(
+        series.points.len() >= 2,
+        "the replay journalled {} equity points",
+        series.points.len()
+    );
+    let spark =
+        format!("document.querySelector('tr[data-strategy=\"{ns}/{STRATEGY}\"] svg.spark')");
+    let drawn = browser
+        .wait_for(
+            &format!("{spark} && {spark}.dataset.points"),
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        drawn,
+        json!(series.points.len().to_string()),
+        "sparkline points"
+    );
 }
 
 async fn a_decision_opens_to_the_analysts(
