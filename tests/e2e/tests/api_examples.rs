@@ -265,7 +265,8 @@ async fn kubectl_get_shows_the_printer_columns() {
                 "phase": "Trading", "mode": "Paper", "leader": "tech-momentum-7d9f-x2",
                 "profitAndLoss": "+1520.40 (+1.52%)", "lastCycleTime": "2026-01-05T15:04:05Z",
                 "readyReplicas": 1, "desiredReplicas": 1, "tradingState": "Active",
-                "equity": "101520.40", "openPositions": 2
+                "equity": "101520.40", "openPositions": 2,
+                "rollout": {"verdict": "Running", "shadowRevision": "7c9e1f"}
             }})),
         )
         .await
@@ -283,6 +284,7 @@ async fn kubectl_get_shows_the_printer_columns() {
             "Last Cycle",
             "Ready",
             "Desired",
+            "Shadow",
             "Age"
         ]
     );
@@ -297,8 +299,11 @@ async fn kubectl_get_shows_the_printer_columns() {
     assert_eq!(cells[4], "+1520.40 (+1.52%)");
     assert_eq!(cells[6], 1);
     assert_eq!(cells[7], 1);
-
+    // A row has a cell for every column, -o wide's too, in the definitions' order.
     let (wide, _) = table(&client, &ns.name, "tradingstrategies", true).await;
+    let shadow = wide.iter().position(|c| c == "Shadow").unwrap();
+    assert_eq!(cells[shadow], "Running");
+
     for column in ["Broker", "State", "Equity", "Positions", "Last Decision"] {
         assert!(
             wide.iter().any(|c| c == column),
