@@ -331,6 +331,20 @@ pub struct LlmSpendView {
     pub cost_usd: f64,
 }
 
+/// Percent-encodes a query parameter's value for the journal API (a time carries `:` and
+/// `+`): what the plugin, the console and the operator put in their requests.
+pub fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use http::Request;
 use kube::Client;
 use kube::client::Body;
 use serde::de::DeserializeOwned;
-use tradeplane_contract::journal_api::{API_PREFIX, ApiError};
+use tradeplane_contract::journal_api::{API_PREFIX, ApiError, encode_query_value};
 
 use crate::error::Error;
 use crate::names;
@@ -117,25 +117,17 @@ impl RuntimeProxy {
 pub fn query(pairs: &[(&str, Option<String>)]) -> String {
     let parts: Vec<String> = pairs
         .iter()
-        .filter_map(|(key, value)| value.as_ref().map(|v| format!("{key}={}", encode(v))))
+        .filter_map(|(key, value)| {
+            value
+                .as_ref()
+                .map(|v| format!("{key}={}", encode_query_value(v)))
+        })
         .collect();
     if parts.is_empty() {
         String::new()
     } else {
         format!("?{}", parts.join("&"))
     }
-}
-
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -26,11 +26,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use e2e::failover_rig::daily_bars;
 use e2e::runtime_pods::{RuntimePod, StrategyPods};
 use e2e::{InProcessController, PrivateCluster, TestNamespace, apply_strict, cli};
 use kube::Client;
 use serde_json::json;
-use standins::alpaca::{AlpacaStandin, StandinBar};
+use standins::alpaca::AlpacaStandin;
 use tradeplane_operator::controllers::trading_strategy;
 
 /// The chart's release name: the FlowSchemas are `fleet-tradeplane-operator` and `-runtimes`.
@@ -139,26 +140,6 @@ async fn measure(client: &Client, apiserver: i32, seconds: u64) -> Rates {
     let before = read(client, apiserver).await;
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     rates(&before, &read(client, apiserver).await)
-}
-
-/// Rising daily bars, the newest from yesterday.
-fn daily_bars(days: u32) -> Vec<StandinBar> {
-    let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
-    (0..days)
-        .filter_map(|age| {
-            let day = yesterday.checked_sub_days(chrono::Days::new(u64::from(age)))?;
-            let close = 130.0 - f64::from(age) * 0.5;
-            Some(StandinBar {
-                time: day.and_hms_opt(5, 0, 0)?.and_utc(),
-                open: close - 0.2,
-                high: close + 0.6,
-                low: close - 0.6,
-                close,
-                volume: 10_000.0,
-            })
-        })
-        .rev()
-        .collect()
 }
 
 /// The chart's FlowSchemas and priority levels, as `helm template` renders them.
@@ -280,7 +261,7 @@ async fn main() {
     let broker = AlpacaStandin::start("key-id", "secret-key").await.unwrap();
     for symbol in ["AAPL", "MSFT"] {
         broker.set_price(symbol, 100.0);
-        broker.set_bars(symbol, daily_bars(120));
+        broker.set_bars(symbol, daily_bars(120, true));
     }
     let controller = InProcessController::start(&client, &ns, |context, ns, shutdown| async move {
         trading_strategy::run(context, Some(&ns), shutdown).await

@@ -373,7 +373,7 @@ pub fn by_name<'a>(pods: &'a mut [RuntimePod], name: &str) -> anyhow::Result<&'a
 
 /// Daily bars rising (or falling) by half a point a day, the newest from yesterday (so the
 /// runtime's look-back from now takes them in).
-fn daily_bars(days: u32, rising: bool) -> Vec<StandinBar> {
+pub fn daily_bars(days: u32, rising: bool) -> Vec<StandinBar> {
     let yesterday = Utc::now().date_naive() - chrono::Days::new(1);
     let step = if rising { -0.5 } else { 0.5 };
     (0..days)

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use tradeplane_contract::config::SeedPosition;
 use tradeplane_contract::journal_api::{
     API_PREFIX, CycleDetail, CycleView, LlmSpendView, MAX_PAGE_LIMIT, Page, StrategySummary,
+    encode_query_value,
 };
 
 use super::analysis::Tally;
@@ -139,7 +140,7 @@ pub async fn compare(
         .map(|t| {
             format!(
                 "&since={}",
-                encode(&(t + chrono::Duration::seconds(1)).to_rfc3339())
+                encode_query_value(&(t + chrono::Duration::seconds(1)).to_rfc3339())
             )
         })
         .unwrap_or_default();
@@ -203,17 +204,4 @@ pub fn cycle_time(id: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(id, "%Y%m%dT%H%M%SZ")
         .ok()
         .map(|t| t.and_utc())
-}
-
-/// Percent-encodes a query value (a time carries `:` and `+`).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
