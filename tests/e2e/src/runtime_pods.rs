@@ -25,6 +25,28 @@ use crate::http::{self, free_port};
 const CREDENTIALS_DIR: &str = "/etc/tradeplane/credentials";
 const JOURNAL_DIR: &str = "/var/lib/tradeplane";
 
+/// How long a pod may go without an IP before the test gives up on it: kwok addresses a
+/// pod within a second or two, far longer only on a machine busy building.
+pub const POD_IP_WITHIN: Duration = Duration::from_secs(60);
+
+/// Pod `name` once it has an IP, with that IP.
+async fn addressed_pod(pods: &Api<Pod>, name: &str) -> anyhow::Result<(Pod, String)> {
+    let deadline = tokio::time::Instant::now() + POD_IP_WITHIN;
+    loop {
+        let pod = pods
+            .get(name)
+            .await
+            .with_context(|| format!("Pod {name}"))?;
+        if let Some(ip) = pod.status.as_ref().and_then(|status| status.pod_ip.clone()) {
+            return Ok((pod, ip));
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("Pod {name} has no IP after {POD_IP_WITHIN:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// One runtime process in place of pod `name`.
 pub struct RuntimePod {
     pub name: String,
@@ -58,21 +80,15 @@ impl StrategyPods {
     /// Starts the process for pod `name` where the pod's Endpoints say it is: the pod IP kwok
     /// gave it (added to `lo`; root needed) and the container's port. The API server's service
     /// proxy then reaches it through the strategy's Service, as it reaches a real pod; it
-    /// refuses loopback addresses and any address that is not a Pod's IP.
+    /// refuses loopback addresses and any address that is not a Pod's IP. A pod just created
+    /// has no IP until kwok "starts" it, so this waits up to [`POD_IP_WITHIN`] for one.
     pub async fn start_on_pod_ip(
         &self,
         client: &kube::Client,
         name: &str,
     ) -> anyhow::Result<RuntimePod> {
         let pods: Api<Pod> = Api::namespaced(client.clone(), &self.namespace);
-        let pod = pods
-            .get(name)
-            .await
-            .with_context(|| format!("Pod {name}"))?;
-        let ip = pod
-            .status
-            .and_then(|status| status.pod_ip)
-            .with_context(|| format!("Pod {name} has no IP yet"))?;
+        let (pod, ip) = addressed_pod(&pods, name).await?;
         let port = pod
             .spec
             .into_iter()
