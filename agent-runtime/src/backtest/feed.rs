@@ -55,6 +55,23 @@ impl WindowFeed {
     }
 }
 
+impl WindowFeed {
+    /// Slides `into` forward to the latest `limit` bars of `symbol` released so far.
+    fn follow(&self, symbol: &str, limit: usize, into: &mut BarWindow) {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match state.bars.get(symbol) {
+            Some(ring) => {
+                let (front, back) = ring.as_slices();
+                into.follow(front, back, limit);
+            }
+            None => into.clear(),
+        }
+    }
+}
+
 impl MarketData for WindowFeed {
     fn latest_bars<'a>(
         &'a self,
@@ -82,18 +99,18 @@ impl MarketData for WindowFeed {
         limit: usize,
         into: &'a mut BarWindow,
     ) -> BoxFuture<'a, Result<(), MarketDataError>> {
-        let state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match state.bars.get(symbol) {
-            Some(ring) => {
-                let (front, back) = ring.as_slices();
-                into.follow(front, back, limit);
-            }
-            None => into.clear(),
-        }
+        self.follow(symbol, limit, into);
         futures::future::ready(Ok(())).boxed()
+    }
+
+    fn latest_bars_into_at_once(
+        &self,
+        symbol: &str,
+        limit: usize,
+        into: &mut BarWindow,
+    ) -> Option<Result<(), MarketDataError>> {
+        self.follow(symbol, limit, into);
+        Some(Ok(()))
     }
 
     fn clock(&self) -> Option<DateTime<Utc>> {

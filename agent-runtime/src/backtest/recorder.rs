@@ -154,15 +154,27 @@ impl RunRecorder {
     }
 }
 
-impl Recorder for RunRecorder {
-    fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
+impl RunRecorder {
+    /// Adds an `Equity` entry to the run's totals; the others carry nothing they count.
+    fn add_up(&self, entry: &JournalEntry) {
         if let JournalEntry::Equity { time, account, .. } = entry {
             let holding = account.positions.iter().any(|p| p.quantity > 0.0);
             let buy_and_hold = f64::from_bits(self.buy_and_hold.load(Ordering::Relaxed));
             let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
             totals.equity(*time, account.equity, holding, buy_and_hold);
         }
+    }
+}
+
+impl Recorder for RunRecorder {
+    fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
+        self.add_up(entry);
         futures::future::ready(Ok(())).boxed()
+    }
+
+    fn record_at_once(&self, entry: &JournalEntry) -> Option<Result<(), PortError>> {
+        self.add_up(entry);
+        Some(Ok(()))
     }
 
     /// Only the equity curve (and the rare entries, which are always built): a backtest's

@@ -182,12 +182,10 @@ fn apply_fill(state: &mut State, order: &OrderRequest, notional: f64, commission
     }
 }
 
-impl Execution for BacktestBroker {
-    fn account<'a>(
-        &'a self,
-        marks: &'a BTreeMap<String, f64>,
-    ) -> BoxFuture<'a, Result<AccountState, PortError>> {
-        let account = self.lock().map(|state| {
+impl BacktestBroker {
+    /// The account, positions marked at `marks` (their average price where unmarked).
+    fn account_now(&self, marks: &BTreeMap<String, f64>) -> Result<AccountState, PortError> {
+        self.lock().map(|state| {
             let positions: Vec<Position> = state
                 .positions
                 .values()
@@ -203,13 +201,12 @@ impl Execution for BacktestBroker {
                 equity: state.cash + value,
                 positions,
             }
-        });
-        futures::future::ready(account).boxed()
+        })
     }
 
     /// Fills the waiting orders whose symbol has a bar newer than the order, at its open.
-    fn settle<'a>(&'a self, _cycle_id: &'a str) -> BoxFuture<'a, Result<Settlement, PortError>> {
-        let settled = self.lock().map(|mut state| {
+    fn settle_now(&self) -> Result<Settlement, PortError> {
+        self.lock().map(|mut state| {
             let mut settlement = Settlement::default();
             for (order, placed) in std::mem::take(&mut state.waiting) {
                 match state.opens.get(&order.symbol).copied() {
@@ -224,8 +221,31 @@ impl Execution for BacktestBroker {
                 }
             }
             settlement
-        });
-        futures::future::ready(settled).boxed()
+        })
+    }
+}
+
+impl Execution for BacktestBroker {
+    fn account<'a>(
+        &'a self,
+        marks: &'a BTreeMap<String, f64>,
+    ) -> BoxFuture<'a, Result<AccountState, PortError>> {
+        futures::future::ready(self.account_now(marks)).boxed()
+    }
+
+    fn account_at_once(
+        &self,
+        marks: &BTreeMap<String, f64>,
+    ) -> Option<Result<AccountState, PortError>> {
+        Some(self.account_now(marks))
+    }
+
+    fn settle<'a>(&'a self, _cycle_id: &'a str) -> BoxFuture<'a, Result<Settlement, PortError>> {
+        futures::future::ready(self.settle_now()).boxed()
+    }
+
+    fn settle_at_once(&self, _cycle_id: &str) -> Option<Result<Settlement, PortError>> {
+        Some(self.settle_now())
     }
 
     fn submit<'a>(

@@ -159,15 +159,16 @@ fn cycle_end(
 }
 
 fn exposure_of(snapshot: &Snapshot, account: &AccountState) -> Exposure {
-    let position = account
+    // Read in place: the cycle asks for every symbol, and a copy of the position (its
+    // symbol included) cost more than the two numbers.
+    let (quantity, average_price) = account
         .position(&snapshot.symbol)
-        .cloned()
-        .unwrap_or_default();
+        .map_or((0.0, 0.0), |p| (p.quantity, p.average_price));
     Exposure {
         price: snapshot.last_price().unwrap_or(0.0),
         cash: account.cash,
-        quantity: position.quantity,
-        average_price: position.average_price,
+        quantity,
+        average_price,
     }
 }
 
@@ -398,7 +399,10 @@ impl CycleRunner {
         let symbols = windows.len();
         let fetches = windows.iter_mut().map(|window| async move {
             let symbol = window.symbol.as_str();
-            let read = self.market.latest_bars_into(symbol, history, &mut window.bars).await;
+            let read = match self.market.latest_bars_into_at_once(symbol, history, &mut window.bars) {
+                Some(read) => read,
+                None => self.market.latest_bars_into(symbol, history, &mut window.bars).await,
+            };
             match read {
                 Ok(()) if !window.bars.is_empty() => {}
                 Ok(()) => tracing::warn!(symbol, "no bars yet; skipping the symbol this cycle"),
@@ -715,7 +719,10 @@ impl CycleRunner {
     /// Follows the orders still open and holds the journal's positions to the broker's,
     /// counting what was found in the metrics.
     async fn settle(&self, cycle_id: &str) -> Result<ports::Settlement, CycleError> {
-        let settled = self.broker.settle(cycle_id).await;
+        let settled = match self.broker.settle_at_once(cycle_id) {
+            Some(settled) => settled,
+            None => self.broker.settle(cycle_id).await,
+        };
         self.metrics.broker_answered("settle", settled.is_ok());
         let settlement = settled.map_err(CycleError::Broker)?;
         self.metrics
@@ -734,7 +741,10 @@ impl CycleRunner {
 
     /// The account at `marks`, the broker's answer counted in the broker metrics.
     async fn account(&self, marks: &BTreeMap<String, f64>) -> Result<AccountState, CycleError> {
-        let account = self.broker.account(marks).await;
+        let account = match self.broker.account_at_once(marks) {
+            Some(account) => account,
+            None => self.broker.account(marks).await,
+        };
         self.metrics.broker_answered("account", account.is_ok());
         account.map_err(CycleError::Broker)
     }
@@ -755,10 +765,11 @@ impl CycleRunner {
     }
 
     async fn record_ref(&self, entry: &JournalEntry) -> Result<(), CycleError> {
-        self.journal
-            .record(entry)
-            .await
-            .map_err(CycleError::Journal)
+        let recorded = match self.journal.record_at_once(entry) {
+            Some(recorded) => recorded,
+            None => self.journal.record(entry).await,
+        };
+        recorded.map_err(CycleError::Journal)
     }
 
     /// Records the entry `build` makes, when the journal keeps `routine` entries; otherwise

@@ -70,6 +70,16 @@ pub trait Execution: Send + Sync {
         marks: &'a BTreeMap<String, f64>,
     ) -> BoxFuture<'a, Result<AccountState, PortError>>;
 
+    /// [`account`](Self::account) at once, for a broker that answers in-process without
+    /// waiting on anything (the backtest's); `None` for the others, which the cycle awaits.
+    /// A backtest asks twice per bar, and a boxed future per ask cost more than the answer.
+    fn account_at_once(
+        &self,
+        _marks: &BTreeMap<String, f64>,
+    ) -> Option<Result<AccountState, PortError>> {
+        None
+    }
+
     /// Brings local state in line with the broker after a start (open orders with unknown
     /// outcomes looked up by client order id). The trader is not ready until this succeeded.
     fn reconcile(&self) -> BoxFuture<'_, Result<(), PortError>> {
@@ -88,6 +98,11 @@ pub trait Execution: Send + Sync {
     /// settle.
     fn settle<'a>(&'a self, _cycle_id: &'a str) -> BoxFuture<'a, Result<Settlement, PortError>> {
         futures::future::ready(Ok(Settlement::default())).boxed()
+    }
+
+    /// [`settle`](Self::settle) at once, as [`account_at_once`](Self::account_at_once).
+    fn settle_at_once(&self, _cycle_id: &str) -> Option<Result<Settlement, PortError>> {
+        None
     }
 
     /// The broker's market clock, for `marketHoursOnly`; `None` where the broker has none
@@ -217,6 +232,12 @@ pub enum Routine {
 pub trait Recorder: Send + Sync {
     fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>>;
 
+    /// [`record`](Self::record) at once, for a recorder that keeps entries in memory and
+    /// waits on nothing; `None` for the others (a database), which the cycle awaits.
+    fn record_at_once(&self, _entry: &JournalEntry) -> Option<Result<(), PortError>> {
+        None
+    }
+
     /// Whether this recorder keeps `routine` entries. The cycle does not build the ones it
     /// does not keep: a backtest keeps only the equity curve, and building, formatting and
     /// dropping the others cost more than the rest of its cycle. A journal keeps everything.
@@ -255,9 +276,9 @@ impl MemoryJournal {
     }
 }
 
-impl Recorder for MemoryJournal {
-    fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
-        let result = match self.entries.lock() {
+impl MemoryJournal {
+    fn keep(&self, entry: &JournalEntry) -> Result<(), PortError> {
+        match self.entries.lock() {
             Ok(mut entries) => {
                 entries.push(entry.clone());
                 Ok(())
@@ -266,8 +287,17 @@ impl Recorder for MemoryJournal {
                 kind: "storage",
                 message: "journal lock poisoned".into(),
             }),
-        };
-        futures::future::ready(result).boxed()
+        }
+    }
+}
+
+impl Recorder for MemoryJournal {
+    fn record<'a>(&'a self, entry: &'a JournalEntry) -> BoxFuture<'a, Result<(), PortError>> {
+        futures::future::ready(self.keep(entry)).boxed()
+    }
+
+    fn record_at_once(&self, entry: &JournalEntry) -> Option<Result<(), PortError>> {
+        Some(self.keep(entry))
     }
 }
 

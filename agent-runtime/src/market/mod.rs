@@ -79,6 +79,19 @@ pub trait MarketData: Send + Sync {
         .boxed()
     }
 
+    /// [`latest_bars_into`](Self::latest_bars_into) at once, for a source that holds its
+    /// bars in memory (a backtest's feed); `None` for the others, which the cycle awaits. A
+    /// backtest reads once per symbol per bar, and a boxed future per read cost more than
+    /// the read.
+    fn latest_bars_into_at_once(
+        &self,
+        _symbol: &str,
+        _limit: usize,
+        _into: &mut BarWindow,
+    ) -> Option<Result<(), MarketDataError>> {
+        None
+    }
+
     /// The source's notion of now: the latest bar time for a replay, `None` for live sources
     /// (which use the wall clock).
     fn clock(&self) -> Option<DateTime<Utc>> {

@@ -10,7 +10,7 @@
 //! between two bars is a gap, refused unless gaps are allowed. A weekend plus a holiday is
 //! four days; a week missing is not an accident a backtest should average over.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -116,7 +116,7 @@ pub struct BarSteps {
     files: Vec<FileStream>,
     /// The symbols wanted; rows of others are skipped.
     symbols: Vec<String>,
-    cursors: HashMap<String, SymbolCursor>,
+    cursors: FxHashMap<String, SymbolCursor>,
     allow_gaps: bool,
     /// Line of each file's head row.
     lines: Vec<u64>,
@@ -139,7 +139,7 @@ impl BarSteps {
         Ok(Self {
             files,
             symbols: symbols.to_vec(),
-            cursors: HashMap::new(),
+            cursors: FxHashMap::default(),
             allow_gaps,
             lines,
         })
@@ -195,7 +195,7 @@ impl BarSteps {
 
 /// The per-symbol rules: strictly increasing times, no gap in daily bars (unless allowed).
 fn check(
-    cursors: &mut HashMap<String, SymbolCursor>,
+    cursors: &mut FxHashMap<String, SymbolCursor>,
     allow_gaps: bool,
     bar: &Bar,
     origin: &str,
