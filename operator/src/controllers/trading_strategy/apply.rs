@@ -56,7 +56,7 @@ async fn live_deployment(
     deployment: &Deployment,
 ) -> Result<Option<Deployment>, Error> {
     let policy = strategy.spec.upgrade.as_ref().and_then(|u| u.policy);
-    if policy != Some(UpgradePolicy::Supervised) && plan.policy.is_none() {
+    if policy != Some(UpgradePolicy::Supervised) && plan.policy.is_none() && !plan.gates_hold {
         return Ok(None);
     }
     let name = deployment.metadata.name.clone().unwrap_or_default();
@@ -107,6 +107,19 @@ fn hold(
     };
     let rendered = spec.template.clone();
     let pending = match (&gate, live_template) {
+        (_, Some(live)) if plan.gates_hold => {
+            spec.template = live.clone();
+            Some(Pending {
+                revision: revision(&rendered).unwrap_or_default().to_string(),
+                until: None,
+                message: format!(
+                    "decision revision {} waits for its promotion gates (status.gates); the \
+                     live pods keep theirs",
+                    plan.decision_revision
+                ),
+                reason: "PromotionGates",
+            })
+        }
         (Gate::Shadow | Gate::Refused, Some(live)) => {
             spec.template = live.clone();
             // As the last status says; the reconcile restates it once this one's comparison
