@@ -70,7 +70,7 @@ async fn live_deployment(
 /// the rendered revision, else what [`upgrade::decide`] picks for a Supervised strategy.
 /// Marks the Deployment with the decision revision its template runs; returns the revision
 /// that waits, the shadow gate and that decision revision.
-fn hold(
+pub(super) fn hold(
     strategy: &TradingStrategy,
     plan: &ShadowPlan,
     deployment: &mut Deployment,

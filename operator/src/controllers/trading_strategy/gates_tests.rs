@@ -356,3 +356,76 @@ fn a_backtest_records_the_same_decision_revision_the_strategy_rolls() {
         "another image is another revision"
     );
 }
+
+/// The trader Deployment `strategy` renders, marked as running `decision`.
+fn rendered_deployment(
+    strategy: &TradingStrategy,
+    account: &BrokerAccount,
+) -> (
+    k8s_openapi::api::apps::v1::Deployment,
+    super::shadow::apply::ShadowPlan,
+) {
+    let valid = validate(strategy, account, "desk", "runtime:1").expect("valid");
+    let inputs = super::render::Inputs {
+        valid: &valid,
+        credentials: Default::default(),
+    };
+    let children = super::render::render(strategy, &inputs).expect("rendered");
+    let plan = super::shadow::apply::ShadowPlan {
+        policy: valid.shadow.clone(),
+        decision_revision: decision_revision(&valid.image, &valid.runtime_config),
+        config: valid.runtime_config.clone(),
+        image: valid.image.clone(),
+        credentials: Default::default(),
+        gates_hold: false,
+    };
+    (children.deployment.expect("a trader Deployment"), plan)
+}
+
+#[test]
+fn a_revision_the_gates_hold_leaves_the_live_pods_on_their_template() {
+    let account = live_account();
+    let old = strategy("alpaca");
+    let (mut live, old_plan) = rendered_deployment(&old, &account);
+    live.metadata.annotations.get_or_insert_default().insert(
+        super::shadow::names::DECISION_REVISION_ANNOTATION.into(),
+        old_plan.decision_revision.clone(),
+    );
+    let mut new = old.clone();
+    new.spec.risk = Some(serde_json::from_value(json!({"positionSizePercent": 3})).expect("risk"));
+    let (mut deployment, mut plan) = rendered_deployment(&new, &account);
+    assert_ne!(plan.decision_revision, old_plan.decision_revision);
+    let live_template = live.spec.as_ref().expect("spec").template.clone();
+    assert_ne!(
+        deployment.spec.as_ref().expect("spec").template,
+        live_template
+    );
+
+    plan.gates_hold = true;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let (pending, _, applied) = super::apply::hold(&new, &plan, &mut deployment, Some(&live), now);
+    assert_eq!(
+        deployment.spec.as_ref().expect("spec").template,
+        live_template
+    );
+    let pending = pending.expect("the revision waits");
+    assert_eq!(pending.reason, "PromotionGates");
+    assert!(
+        pending.message.contains(&plan.decision_revision),
+        "{}",
+        pending.message
+    );
+    assert_eq!(
+        applied.as_deref(),
+        Some(old_plan.decision_revision.as_str())
+    );
+
+    // Admitted, the same change rolls.
+    let (mut deployment, mut plan) = rendered_deployment(&new, &account);
+    plan.gates_hold = false;
+    let rendered = deployment.spec.as_ref().expect("spec").template.clone();
+    let (pending, _, applied) = super::apply::hold(&new, &plan, &mut deployment, Some(&live), now);
+    assert_eq!(pending, None);
+    assert_eq!(deployment.spec.as_ref().expect("spec").template, rendered);
+    assert_eq!(applied.as_deref(), Some(plan.decision_revision.as_str()));
+}
