@@ -183,11 +183,19 @@ async fn a_live_strategy_stays_stalled_until_a_backtest_of_its_revision_passes_t
             .unwrap()
             .is_none()
     );
-    let reasons = event_reasons(&namespace, STRATEGY).await;
-    assert!(
-        reasons.iter().any(|r| r == "BacktestGateNotMet"),
-        "{reasons:?}"
-    );
+    // The Events follow the status write, one per condition that changed.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let reasons = event_reasons(&namespace, STRATEGY).await;
+        if reasons.iter().any(|r| r == "BacktestGateNotMet") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no BacktestGateNotMet Event: {reasons:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 
     // The Backtest of the strategy as it stands: it records the revision it tested.
     let bars: ConfigMap = serde_json::from_value(
