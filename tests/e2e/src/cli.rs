@@ -74,6 +74,10 @@ pub async fn operator_binary() -> anyhow::Result<PathBuf> {
 
 /// The runtime binary, as `cargo test --workspace` builds it.
 pub async fn runtime_binary() -> anyhow::Result<PathBuf> {
+    // A bench (or a run of one test file, without the workspace build) names the binary.
+    if let Some(path) = std::env::var_os("TRADEPLANE_RUNTIME_BIN") {
+        return Ok(PathBuf::from(path));
+    }
     workspace_binary("agent-runtime").await
 }
 

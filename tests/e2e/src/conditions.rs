@@ -1,8 +1,8 @@
-//! Reading the conditions of the three Tradeplane kinds, the way the tests wait for them and
+//! Reading the conditions of the Tradeplane kinds, the way the tests wait for them and
 //! check them: one definition for every test, whichever kind it looks at.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use tradeplane_operator::api::{AgentPool, BrokerAccount, TradingStrategy};
+use tradeplane_operator::api::{AgentPool, Backtest, BrokerAccount, TradingStrategy};
 
 /// A kind whose status carries a list of conditions.
 pub trait Conditioned {
@@ -11,6 +11,12 @@ pub trait Conditioned {
 }
 
 impl Conditioned for TradingStrategy {
+    fn conditions(&self) -> &[Condition] {
+        self.status.as_ref().map_or(&[], |s| &s.conditions)
+    }
+}
+
+impl Conditioned for Backtest {
     fn conditions(&self) -> &[Condition] {
         self.status.as_ref().map_or(&[], |s| &s.conditions)
     }

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod argocd;
+pub mod backtest_pods;
 pub mod backup_pods;
 pub mod browser;
 pub mod children;

@@ -174,6 +174,10 @@ fn cases() -> Vec<Case> {
         bad("promote on failure", Strategy, json!({"spec": {"rollout": {"strategy": "Shadow", "analysis": {"onFailure": "Promote"}}}}), "spec.rollout.analysis.onFailure", ENUM),
         bad("shadow of cron cycles", Strategy, json!({"spec": {"schedule": {"cron": "*/5 * * * *"}, "rollout": {"strategy": "Shadow"}}}), "spec.rollout.strategy", "cycles on a cron schedule cannot be shadowed"),
         bad("shadow of the broker's bars", Strategy, json!({"spec": {"marketData": {"source": "Broker"}, "rollout": {"strategy": "Shadow"}}}), "spec.rollout.strategy", "needs marketData.source Replay"),
+        // Promotion gates: a shadow gate needs Shadow rollouts; a gate block needs a gate.
+        bad("shadow gate of a Direct rollout", Strategy, json!({"spec": {"promotionGates": {"shadow": {"minCycles": 5}}}}), "spec.promotionGates.shadow", "promotionGates.shadow needs rollout.strategy Shadow"),
+        bad("empty promotion gates", Strategy, json!({"spec": {"promotionGates": {}}}), "spec.promotionGates", "promotionGates needs backtest or shadow"),
+        bad("gate drawdown above 1", Strategy, json!({"spec": {"promotionGates": {"backtest": {"maxDrawdown": 1.5}}}}), "spec.promotionGates.backtest.maxDrawdown", AT_MOST),
         // Upgrades, backups, restore, nonces, alerting.
         // Failover timings: bounds, and retry < renew deadline < lease duration, defaults counted.
         bad("lease of one second", Strategy, json!({"spec": {"failover": {"leaseDurationSeconds": 1}}}), "spec.failover.leaseDurationSeconds", AT_LEAST),

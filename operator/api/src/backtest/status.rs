@@ -16,6 +16,13 @@ pub struct BacktestStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The decision revision of the TradingStrategy `strategyRef` names, as its spec stood
+    /// when the runs started (the revision its `rollout` and `promotionGates` speak of);
+    /// set only without a `sweep`. It is computed with the image the runs use, so a
+    /// Backtest whose `image` differs from the strategy's tested another revision. A
+    /// `promotionGates.backtest` counts this Backtest for that revision only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_revision: Option<String>,
     /// `Complete` (every run succeeded) or `Failed` (a run failed, or the spec cannot run),
     /// and the kstatus pair `Reconciling` / `Stalled`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -1,12 +1,14 @@
 //! `TradingStrategy`: one trading system — what it trades, with which analysts, under which
 //! risk limits, and how it is run, upgraded, backed up and watched.
 
+mod gates;
 mod operations;
 mod readers;
 mod rollout;
 mod status;
 
 pub use crate::alerting::AlertingSpec;
+pub use gates::*;
 pub use operations::*;
 pub use readers::*;
 pub use rollout::*;
@@ -129,6 +131,7 @@ use super::common::{
     validation = Rule::new("!has(self.recordLLMAnswers) || !self.recordLLMAnswers || (has(self.analysts) && has(self.providers) && self.analysts.exists(a, a.providers.exists(p, self.providers.exists(q, q.name == p && q.kind == 'OpenAICompatible'))))").message("recordLLMAnswers needs an in-process LLM seat (an analyst with an OpenAICompatible provider): there are no answers to record otherwise, and an agent pool's answers are the pool's").reason(Reason::FieldValueInvalid).field_path(".recordLLMAnswers"),
     validation = Rule::new("!has(self.rollout) || !has(self.rollout.strategy) || self.rollout.strategy != 'Shadow' || !has(self.schedule) || !has(self.schedule.cron)").message("rollout.strategy Shadow needs a trader Deployment: cycles on a cron schedule cannot be shadowed").reason(Reason::FieldValueForbidden).field_path(".rollout.strategy"),
     validation = Rule::new("!has(self.rollout) || !has(self.rollout.strategy) || self.rollout.strategy != 'Shadow' || !has(self.marketData) || self.marketData.source == 'Replay'").message("rollout.strategy Shadow needs marketData.source Replay: market data from the broker is read with the broker's keys, which a shadow never gets").reason(Reason::FieldValueForbidden).field_path(".rollout.strategy"),
+    validation = Rule::new("!has(self.promotionGates) || !has(self.promotionGates.shadow) || (has(self.rollout) && has(self.rollout.strategy) && self.rollout.strategy == 'Shadow')").message("promotionGates.shadow needs rollout.strategy Shadow: a gated revision change is analysed in a shadow").reason(Reason::FieldValueInvalid).field_path(".promotionGates.shadow"),
     validation = Rule::new("!has(self.risk) || !has(self.risk.allowedSymbols) || self.risk.allowedSymbols.all(s, s in self.symbols)").message("every risk.allowedSymbols entry must be one of symbols").reason(Reason::FieldValueInvalid).field_path(".risk.allowedSymbols"),
 )]
 pub struct TradingStrategySpec {
@@ -228,6 +231,10 @@ pub struct TradingStrategySpec {
     /// (no cron schedule) and replay market data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutSpec>,
+    /// What a decision-relevant revision must have passed (a Backtest, a shadow analysis)
+    /// before it is rendered onto a `Live` BrokerAccount; ignored for `Paper`. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_gates: Option<PromotionGates>,
     /// Scheduled and on-demand backups of the journal. Default: no backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,

@@ -22,8 +22,9 @@ pub struct TradingStrategyStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "crate::common::conditions_schema")]
     pub conditions: Vec<Condition>,
-    /// For display only: `Pending`, `Trading`, `Halted`, `Upgrading`, `Degraded` or `Failed`.
-    /// Use conditions in automation.
+    /// For display only: `Pending`, `Trading`, `Halted`, `Upgrading`, `Degraded`, `Gated`
+    /// (a promotion gate holds the revision: see `gates` and the `Stalled` condition) or
+    /// `Failed`. Use conditions in automation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
     /// `Paper` or `Live`, from the BrokerAccount.
@@ -102,6 +103,9 @@ pub struct TradingStrategyStatus {
     /// The shadow analysis of a new decision-relevant revision (`spec.rollout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<super::RolloutStatus>,
+    /// The promotion gates of a strategy on a Live account (`spec.promotionGates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates: Option<super::GatesStatus>,
 }
 
 /// A decision in one line, with when it was made.

@@ -46,8 +46,9 @@ pub async fn reconcile(backtest: Arc<Backtest>, context: Arc<Context>) -> Result
     let mut plan = Plan::of(&backtest);
     if job.is_none() {
         match start(&backtest, &context, &namespace).await? {
-            Ok((valid, started)) => {
+            Ok((valid, started, revision)) => {
                 plan = Plan::from_valid(&valid);
+                plan.strategy_revision = revision;
                 job = Some(started);
             }
             Err(found) => blocker = Some(found),
@@ -61,6 +62,8 @@ pub async fn reconcile(backtest: Arc<Backtest>, context: Arc<Context>) -> Result
 /// started (the count from the Job).
 struct Plan {
     total_runs: Option<usize>,
+    /// The referenced strategy's decision revision, when this reconcile started the runs.
+    strategy_revision: Option<String>,
     rank_by: RankBy,
     keep_best: usize,
 }
@@ -70,6 +73,7 @@ impl Plan {
         let sweep = backtest.spec.sweep.clone().unwrap_or_default();
         Self {
             total_runs: None,
+            strategy_revision: None,
             rank_by: sweep.rank_by.unwrap_or_default(),
             keep_best: sweep
                 .keep_best
@@ -81,18 +85,20 @@ impl Plan {
     fn from_valid(valid: &ValidBacktest) -> Self {
         Self {
             total_runs: Some(valid.runs.len()),
+            strategy_revision: None,
             rank_by: valid.rank_by,
             keep_best: valid.keep_best,
         }
     }
 }
 
-/// Resolves, validates, renders and applies; the Job as created, or what blocks it.
+/// Resolves, validates, renders and applies; the Job as created with the tested strategy
+/// revision ([`strategy_revision`]), or what blocks it.
 async fn start(
     backtest: &Backtest,
     context: &Context,
     namespace: &str,
-) -> Result<Result<(ValidBacktest, Job), Blocker>, Error> {
+) -> Result<Result<(ValidBacktest, Job, Option<String>), Blocker>, Error> {
     let referenced = match &backtest.spec.strategy_ref {
         Some(reference) => Api::<TradingStrategy>::namespaced(context.client.clone(), namespace)
             .get_opt(&reference.name)
@@ -124,13 +130,35 @@ async fn start(
         Ok(rendered) => rendered,
         Err(problem) => return Ok(Err(Blocker::new("InvalidSweep", problem.to_string()))),
     };
+    let revision = match &referenced {
+        Some(strategy) if backtest.spec.sweep.is_none() => {
+            strategy_revision(context, namespace, strategy, &valid.image).await?
+        }
+        _ => None,
+    };
     match apply(context, namespace, rendered).await {
-        Ok(job) => Ok(Ok((valid, job))),
+        Ok(job) => Ok(Ok((valid, job, revision))),
         Err(error) => match error.as_blocker() {
             Some(blocker) => Ok(Err(blocker)),
             None => Err(error),
         },
     }
+}
+
+/// The decision revision `strategy`'s spec has as it stands, run with `image`
+/// ([`validate::tested_revision`]); `None` when its BrokerAccount is missing.
+async fn strategy_revision(
+    context: &Context,
+    namespace: &str,
+    strategy: &TradingStrategy,
+    image: &str,
+) -> Result<Option<String>, Error> {
+    let account_name = &strategy.spec.broker_account_ref.name;
+    let account = Api::<BrokerAccount>::namespaced(context.client.clone(), namespace)
+        .get_opt(account_name)
+        .await
+        .map_err(|source| Error::resolve("the BrokerAccount of the strategyRef", source))?;
+    Ok(account.and_then(|account| validate::tested_revision(strategy, &account, namespace, image)))
 }
 
 /// The runs' configs, results ConfigMaps and identity first, so the pods find what they
@@ -173,6 +201,7 @@ async fn report(
         &Observation {
             generation: backtest.metadata.generation,
             previous,
+            strategy_revision: plan.strategy_revision.clone(),
             blocker,
             total_runs,
             job: job.and_then(|j| j.status.as_ref()),

@@ -22,6 +22,9 @@ pub const FAILED: &str = "Failed";
 pub struct Observation<'a> {
     pub generation: Option<i64>,
     pub previous: Option<&'a BacktestStatus>,
+    /// The tested strategy revision, when this reconcile started the runs; else the one the
+    /// status records stands.
+    pub strategy_revision: Option<String>,
     pub blocker: Option<Blocker>,
     pub total_runs: usize,
     pub job: Option<&'a JobStatus>,
@@ -48,6 +51,10 @@ pub fn compute(seen: &Observation, now: Timestamp) -> (BacktestStatus, Vec<Obser
     let finished = finished(runs, seen.job).len();
     let status = BacktestStatus {
         observed_generation: seen.generation,
+        strategy_revision: seen
+            .strategy_revision
+            .clone()
+            .or_else(|| seen.previous.and_then(|s| s.strategy_revision.clone())),
         conditions: conditions::settle(previous_conditions, &observed, seen.generation, now),
         phase: Some(phase(seen, &observed).to_string()),
         total_runs: i32::try_from(seen.total_runs).ok(),

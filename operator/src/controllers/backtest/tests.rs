@@ -423,6 +423,7 @@ fn observe(
         &Observation {
             generation: Some(1),
             previous: Some(&previous),
+            strategy_revision: None,
             blocker: None,
             total_runs: total,
             job,

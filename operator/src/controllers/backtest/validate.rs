@@ -21,6 +21,7 @@ use crate::api::trading_strategy::{
 use crate::controllers::Blocker;
 use crate::controllers::meta::child_name;
 use crate::controllers::trading_strategy::config;
+use crate::controllers::trading_strategy::shadow::revision::decision_revision;
 
 /// Runs at once when `sweep.parallelism` is unset.
 pub const DEFAULT_PARALLELISM: i32 = 4;
@@ -109,6 +110,20 @@ pub fn validate(
         settings: settings(backtest),
         api_access: None,
     })
+}
+
+/// The decision revision (`shadow::revision`, the one a strategy's rollout and promotion
+/// gates speak of) of `strategy`'s spec run with `image`: its runtime config rendered against
+/// its own BrokerAccount, exactly as its own reconcile renders it, so the two agree. `None`
+/// when the config does not render (the strategy is blocked then anyway).
+pub fn tested_revision(
+    strategy: &TradingStrategy,
+    account: &BrokerAccount,
+    namespace: &str,
+    image: &str,
+) -> Option<String> {
+    let config = config::render(strategy, account, namespace).ok()?;
+    Some(decision_revision(image, &config))
 }
 
 /// One run's config: the swept spec as a strategy named after the backtest, rendered against

@@ -56,7 +56,7 @@ async fn live_deployment(
     deployment: &Deployment,
 ) -> Result<Option<Deployment>, Error> {
     let policy = strategy.spec.upgrade.as_ref().and_then(|u| u.policy);
-    if policy != Some(UpgradePolicy::Supervised) && plan.policy.is_none() {
+    if policy != Some(UpgradePolicy::Supervised) && plan.policy.is_none() && !plan.gates_hold {
         return Ok(None);
     }
     let name = deployment.metadata.name.clone().unwrap_or_default();
@@ -70,7 +70,7 @@ async fn live_deployment(
 /// the rendered revision, else what [`upgrade::decide`] picks for a Supervised strategy.
 /// Marks the Deployment with the decision revision its template runs; returns the revision
 /// that waits, the shadow gate and that decision revision.
-fn hold(
+pub(super) fn hold(
     strategy: &TradingStrategy,
     plan: &ShadowPlan,
     deployment: &mut Deployment,
@@ -107,6 +107,19 @@ fn hold(
     };
     let rendered = spec.template.clone();
     let pending = match (&gate, live_template) {
+        (_, Some(live)) if plan.gates_hold => {
+            spec.template = live.clone();
+            Some(Pending {
+                revision: revision(&rendered).unwrap_or_default().to_string(),
+                until: None,
+                message: format!(
+                    "decision revision {} waits for its promotion gates (status.gates); the \
+                     live pods keep theirs",
+                    plan.decision_revision
+                ),
+                reason: "PromotionGates",
+            })
+        }
         (Gate::Shadow | Gate::Refused, Some(live)) => {
             spec.template = live.clone();
             // As the last status says; the reconcile restates it once this one's comparison

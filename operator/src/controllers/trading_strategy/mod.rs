@@ -11,6 +11,7 @@
 pub mod apply;
 pub mod backup;
 pub mod config;
+pub mod gates;
 pub mod leader_pod;
 pub mod leadership;
 pub mod names;
@@ -25,6 +26,8 @@ pub mod upgrade;
 pub mod validate;
 pub mod watched;
 
+#[cfg(test)]
+mod gates_tests;
 #[cfg(test)]
 mod leadership_tests;
 #[cfg(test)]
@@ -53,6 +56,7 @@ use super::scope::Scope;
 use super::watches::{OwnedChildren, Wake, metadata_changes};
 use super::{Context, requeue_after_error, wakeups};
 use crate::api::agent_pool::AgentPool;
+use crate::api::backtest::Backtest;
 use crate::api::broker_account::BrokerAccount;
 use crate::api::common::condition_types::READY;
 use crate::api::trading_strategy::TradingStrategy;
@@ -89,11 +93,13 @@ pub async fn run(
     let history = LeaseHistory::default();
     let (leases, lease_events) = lease_changes(client, &scope, &history);
     let (jobs, job_events) = backup::jobs(client, &scope);
+    let (backtests, backtest_events) = backtest_changes(client, &scope);
     let watched = watched::Watched {
         accounts: accounts.clone(),
         leases,
         history,
         jobs,
+        backtests,
         marks: leader_pod::LeaderMarks::default(),
     };
 
@@ -123,6 +129,15 @@ pub async fn run(
                 wakeups.matching(strategy.namespace(), |s| {
                     s.name_any() == strategy.name_any()
                 })
+            }
+        })
+        // A Backtest of a strategy that completes (or records the revision it tested) may
+        // meet its promotion gate.
+        .watches_stream(backtest_events, {
+            let wakeups = wakeups.clone();
+            move |backtest: Backtest| {
+                let target = backtest.spec.strategy_ref.as_ref().map(|r| r.name.clone());
+                wakeups.matching(backtest.namespace(), |s| Some(s.name_any()) == target)
             }
         })
         .watches_stream(account_events, {
@@ -196,6 +211,38 @@ fn secret_names(strategy: &TradingStrategy, accounts: &[Arc<BrokerAccount>]) -> 
         names.push(reference.name.clone());
     }
     names
+}
+
+/// The Backtests in `scope`, as a store and a stream of the changes a promotion gate reads:
+/// the revision tested, the conditions and the runs' phases.
+fn backtest_changes(
+    client: &kube::Client,
+    scope: &Scope,
+) -> (
+    Store<Backtest>,
+    impl futures::Stream<Item = Result<Backtest, watcher::Error>> + Send + 'static,
+) {
+    let (backtests, writer) = reflector::store::<Backtest>();
+    let events = relevant_changes(
+        reflect(
+            writer,
+            watcher(scope.api::<Backtest>(client), watcher::Config::default())
+                .modify(|b: &mut Backtest| b.metadata.managed_fields = None),
+        )
+        .default_backoff(),
+        |backtest: &Backtest| {
+            backtest.status.as_ref().map(|s| {
+                (
+                    s.strategy_revision.clone(),
+                    s.conditions
+                        .iter()
+                        .map(|c| (c.type_.clone(), c.status.clone()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+        },
+    );
+    (backtests, events)
 }
 
 /// The BrokerAccounts in `scope`, as a store and a stream of the changes a strategy reads: an

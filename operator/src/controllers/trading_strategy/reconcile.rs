@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -18,6 +19,7 @@ use super::backup::{
     self,
     report::{self, RestoreStage},
 };
+use super::gates;
 use super::leader_pod;
 use super::leadership::{self, Leadership};
 use super::render::{self, Children, Inputs};
@@ -28,8 +30,9 @@ use super::shadow::gate::{self, Gate};
 use super::shadow::revision::decision_revision;
 use super::status::{self, Workload};
 use super::upgrade::Pending;
-use super::validate::validate;
+use super::validate::{ValidStrategy, validate};
 use super::watched::Watched;
+use crate::api::backtest::Backtest;
 use crate::api::broker_account::BrokerAccount;
 use crate::api::common::condition_types::READY;
 use crate::api::trading_strategy::TradingStrategy;
@@ -208,6 +211,20 @@ async fn render_and_apply(
         Ok(valid) => valid,
         Err(blocker) => return Ok(progress.blocked(blocker)),
     };
+    let revision = decision_revision(&valid.image, &valid.runtime_config);
+    let gates = evaluate_gates(strategy, watched, namespace, &progress, &valid, &revision);
+    let progress = Progress {
+        gates: gates.as_ref().map(|g| g.status.clone()),
+        ..progress
+    };
+    let gate_blocker = gates.and_then(|g| g.blocker);
+    if let Some(blocker) = &gate_blocker
+        && !trader_exists(context, namespace, strategy).await?
+    {
+        // A first rollout (or a strategy run by CronJobs): nothing is rendered, so nothing
+        // can reach the live account before the gates admit the revision.
+        return Ok(progress.blocked(blocker.clone()));
+    }
     let inputs = Inputs {
         valid: &valid,
         credentials: resolved.credentials,
@@ -219,10 +236,11 @@ async fn render_and_apply(
     let desired_revision = trader_revision(&rendered);
     let plan = ShadowPlan {
         policy: valid.shadow.clone(),
-        decision_revision: decision_revision(&valid.image, &valid.runtime_config),
+        decision_revision: revision,
         config: valid.runtime_config.clone(),
         image: valid.image.clone(),
         credentials: inputs.credentials,
+        gates_hold: gate_blocker.is_some(),
     };
     match Box::pin(apply(context, namespace, strategy, rendered, &plan, now)).await {
         Ok(rollout) => {
@@ -255,6 +273,10 @@ async fn render_and_apply(
                 shadow,
                 ..progress
             };
+            let progress = match gate_blocker {
+                Some(blocker) => progress.blocked(blocker),
+                None => progress,
+            };
             Ok(restore_progress(strategy, watched, namespace, progress))
         }
         Err(error) => match error.as_blocker() {
@@ -262,6 +284,52 @@ async fn render_and_apply(
             None => Err(error),
         },
     }
+}
+
+/// The promotion gates of a strategy on a Live account (`gates`), against the Backtests of
+/// its namespace and its last shadow analysis.
+fn evaluate_gates(
+    strategy: &TradingStrategy,
+    watched: &Watched,
+    namespace: &str,
+    progress: &Progress,
+    valid: &ValidStrategy,
+    revision: &str,
+) -> Option<gates::Evaluation> {
+    let backtests: Vec<Arc<Backtest>> = watched
+        .backtests
+        .state()
+        .into_iter()
+        .filter(|b| b.namespace().as_deref() == Some(namespace))
+        .collect();
+    let backtests: Vec<&Backtest> = backtests.iter().map(Arc::as_ref).collect();
+    let status = strategy.status.as_ref();
+    let name = strategy.name_any();
+    gates::evaluate(&gates::Inputs {
+        gates: strategy.spec.promotion_gates.as_ref(),
+        live: progress.live,
+        strategy: &name,
+        revision,
+        backtests: &backtests,
+        rollout: status.and_then(|s| s.rollout.as_ref()),
+        analysis: valid.shadow.as_ref().map(|p| &p.thresholds),
+        previous: status.and_then(|s| s.gates.as_ref()),
+    })
+}
+
+/// Whether the strategy's trader Deployment exists, read from etcd: a revision the gates hold
+/// is either kept off a live Deployment's template or, with none, not rendered at all.
+async fn trader_exists(
+    context: &Context,
+    namespace: &str,
+    strategy: &TradingStrategy,
+) -> Result<bool, Error> {
+    let name = super::names::names(&strategy.name_any()).deployment;
+    let found = Api::<Deployment>::namespaced(context.client.clone(), namespace)
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::resolve(format!("Deployment {name}"), source))?;
+    Ok(found.is_some())
 }
 
 /// A strategy created with `spec.restore`: a restore that failed, or completed without

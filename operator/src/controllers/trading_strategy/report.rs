@@ -42,6 +42,8 @@ pub struct Progress {
     pub shadow: Option<(RolloutStatus, OnSuccess)>,
     /// What became of the rendered revision (see `shadow::gate`).
     pub shadow_gate: Gate,
+    /// `status.gates`, for a Live strategy with promotion gates (see `gates`).
+    pub gates: Option<crate::api::trading_strategy::GatesStatus>,
 }
 
 impl Progress {
@@ -117,6 +119,7 @@ pub async fn report(
             },
             alerts,
             shadow: progress.shadow,
+            gates: progress.gates,
         },
         now,
     );

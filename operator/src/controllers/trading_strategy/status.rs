@@ -9,7 +9,7 @@ use super::backup::report::BackupFields;
 use super::leadership::Leadership;
 use super::upgrade::Pending;
 use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
-use crate::api::trading_strategy::{OnSuccess, RolloutStatus, TradingStrategyStatus};
+use crate::api::trading_strategy::{GatesStatus, OnSuccess, RolloutStatus, TradingStrategyStatus};
 use crate::controllers::conditions::{Observed, Warns, settle};
 use crate::controllers::rollout::{self, PodWords, Rollout};
 
@@ -109,6 +109,9 @@ pub struct Observation<'a> {
     /// `None` when the reconcile did not get to it (the previous one stands) or the strategy
     /// is `Direct`.
     pub shadow: Option<(RolloutStatus, OnSuccess)>,
+    /// `status.gates` as this reconcile evaluated them; `None` when it did not get to them
+    /// (blocked before: the previous ones stand) or the strategy has none on a Live account.
+    pub gates: Option<GatesStatus>,
 }
 
 /// Whether the status carries `AlertsConfigured`: then it is kept up to date even after
@@ -160,6 +163,11 @@ pub fn compute(
         last_switchover_at: last_switchover_at(observation, &previous),
         last_backup_now_at: observation.backups.last_backup_now_at.clone(),
         rollout: rollout(observation, &previous),
+        gates: match (&observation.gates, &observation.blocker) {
+            (Some(gates), _) => Some(gates.clone()),
+            (None, Some(_)) => previous.gates.clone(),
+            (None, None) => None,
+        },
         ..TradingStrategyStatus::default()
     };
     observation.backups.fields.clone().fill(&mut status);
@@ -352,6 +360,8 @@ const TRADER_PODS: PodWords = PodWords {
 /// workload stands.
 fn readiness(observation: &Observation<'_>) -> ([Observed; 3], &'static str) {
     match (&observation.blocker, &observation.workload) {
+        // Held by a promotion gate is not failed: it waits for a Backtest or a shadow.
+        (Some(blocker), _) if super::gates::holds(blocker) => (rollout::blocked(blocker), "Gated"),
         (Some(blocker), _) => (rollout::blocked(blocker), "Failed"),
         (None, Workload::Unknown) => (rollout::rendering(), "Pending"),
         (None, Workload::Restoring) => (
@@ -428,6 +438,7 @@ pub fn operator_view(status: &TradingStrategyStatus) -> TradingStrategyStatus {
         leader: status.leader.clone(),
         last_backup_now_at: status.last_backup_now_at.clone(),
         rollout: status.rollout.clone(),
+        gates: status.gates.clone(),
         last_backup: status.last_backup.clone(),
         last_schedule_time: status.last_schedule_time.clone(),
         next_schedule_time: status.next_schedule_time.clone(),

@@ -10,7 +10,9 @@ use tradeplane_contract::config::RuntimeConfig;
 use super::shadow::analysis::Thresholds;
 use super::{backup, config};
 use crate::api::broker_account::BrokerAccount;
-use crate::api::trading_strategy::{OnSuccess, RolloutSpec, RolloutStrategy, TradingStrategy};
+use crate::api::trading_strategy::{
+    OnSuccess, RolloutSpec, RolloutStrategy, ShadowGate, TradingStrategy,
+};
 use crate::controllers::Blocker;
 
 /// Trader pods when `spec.replicas` is unset: one, without a standby.
@@ -75,6 +77,24 @@ pub fn validate(
             .clone()
             .unwrap_or_else(|| default_image.to_string()),
         runtime_config,
-        shadow: shadow_policy(spec.rollout.as_ref()),
+        shadow: shadow_policy(spec.rollout.as_ref()).map(|policy| {
+            let gate = spec
+                .promotion_gates
+                .as_ref()
+                .and_then(|g| g.shadow.as_ref());
+            match gate.filter(|_| crate::controllers::runtime_config::is_live(account)) {
+                Some(gate) => raised(policy, gate),
+                None => policy,
+            }
+        }),
     })
+}
+
+/// `policy` with its thresholds raised to a live strategy's shadow gate, where that is
+/// stricter: an analysis that passes then also meets the gate.
+pub fn raised(mut policy: ShadowPolicy, gate: &ShadowGate) -> ShadowPolicy {
+    let (cycles, agreement) = super::gates::shadow_thresholds(gate, Some(&policy.thresholds));
+    policy.thresholds.min_cycles = policy.thresholds.min_cycles.max(cycles);
+    policy.thresholds.min_agreement = policy.thresholds.min_agreement.max(agreement);
+    policy
 }

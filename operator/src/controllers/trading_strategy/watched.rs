@@ -7,6 +7,7 @@ use kube::runtime::reflector::Store;
 
 use super::leader_pod::LeaderMarks;
 use super::leadership::LeaseHistory;
+use crate::api::backtest::Backtest;
 use crate::api::broker_account::BrokerAccount;
 
 /// What the reconcile reads beside the strategy: the watched BrokerAccounts and Leases, and
@@ -18,6 +19,8 @@ pub struct Watched {
     pub history: LeaseHistory,
     /// The strategies' backup and restore Jobs (`backup::jobs`).
     pub jobs: Store<Job>,
+    /// The Backtests, for `spec.promotionGates.backtest` (`gates`).
+    pub backtests: Store<Backtest>,
     /// Which pod carries each strategy's leader mark (`leader_pod`).
     pub marks: LeaderMarks,
 }

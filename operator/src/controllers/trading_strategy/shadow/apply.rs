@@ -30,6 +30,9 @@ pub struct ShadowPlan {
     pub config: RuntimeConfig,
     pub image: String,
     pub credentials: BTreeMap<String, Vec<u8>>,
+    /// The promotion gates do not admit `decision_revision` (`gates`): the live pods keep
+    /// the template they run, whatever the shadow says.
+    pub gates_hold: bool,
 }
 
 /// Makes the shadow exist as `gate` says and reads the comparison; returns it and how many
