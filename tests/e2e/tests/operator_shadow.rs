@@ -414,6 +414,26 @@ async fn a_change_that_flips_decisions_fails_and_never_reaches_the_live_account(
     rig.teardown(processes).await.unwrap();
 }
 
+/// A listed journal reader reads the shadow's journal as well as the live one (the readers'
+/// Role of a Shadow strategy names both Services); someone not listed reads neither.
+async fn assert_journal_readers_read_both(namespace: &str) {
+    let admin = PathBuf::from(std::env::var("KUBECONFIG").unwrap());
+    for (user, listed) in [("ann@example.com", true), ("eve@example.com", false)] {
+        let config = e2e::rbac::impersonating(&admin, user, &["system:authenticated"])
+            .await
+            .unwrap();
+        let as_user = kube::Client::try_from(config).unwrap();
+        for service in [format!("{STRATEGY}-metrics"), format!("{STRATEGY}-shadow")] {
+            let path = format!(
+                "/api/v1/namespaces/{namespace}/services/{service}:http-metrics/proxy/api/v1/cycles?limit=1"
+            );
+            let request = http::Request::get(path).body(Vec::new()).unwrap();
+            let read = as_user.request_text(request).await;
+            assert_eq!(read.is_ok(), listed, "{user} reading {service}: {read:?}");
+        }
+    }
+}
+
 fn shadow_dir(rig: &FailoverRig, shadow: &RuntimePod) -> PathBuf {
     rig.pods.root.join("shadow").join(&shadow.name)
 }
@@ -437,9 +457,11 @@ async fn a_shadow_aborted_by_the_user_goes_and_the_live_pods_keep_theirs() {
     // More cycles than the test runs: the shadow stays Running until it is aborted.
     let analysis = json!({"strategy": "Shadow",
                           "analysis": {"minCycles": 1000, "minAgreement": 0.8, "onSuccess": "Wait"}});
+    let readers = json!({"users": ["ann@example.com"]});
     patch_spec(
         &strategies,
-        json!({"decision": {"minConfidence": 0.2001}, "rollout": analysis}),
+        json!({"decision": {"minConfidence": 0.2001}, "rollout": analysis,
+               "journalReaders": readers}),
     )
     .await
     .unwrap();
@@ -464,6 +486,7 @@ async fn a_shadow_aborted_by_the_user_goes_and_the_live_pods_keep_theirs() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    assert_journal_readers_read_both(&rig.namespace.name).await;
     let target = Target::new(client.clone(), &rig.namespace.name);
     let mut out = Vec::new();
     let args = RolloutArgs {
