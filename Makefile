@@ -60,7 +60,9 @@ argocd-cm:
 ## after SIGKILL and SIGTERM, duplicates and Lease/status API requests per second at the
 ## default Lease and at 15 s (TRADEPLANE_BENCH_KILLS=100 by default, about a quarter of an
 ## hour), then 10/25/50 runtime processes on one API server: requests/s by verb, the runtimes'
-## flow, kube-apiserver CPU, extrapolated to 1,000 and 10,000 (TRADEPLANE_BENCH_FLEET), then on a real node:
+## flow, kube-apiserver CPU, extrapolated to 1,000 and 10,000 (TRADEPLANE_BENCH_FLEET), then what
+## a shadow revision costs: API requests/s by user and verb from the audit log, its runtime's RSS,
+## spec change → verdict at a 1-s cycle (TRADEPLANE_BENCH_SHADOW_CHANGES=3), then on a real node:
 ## start-up, apply → first order, RSS, failover over 20 (tests/node/bench.sh)
 bench: ui-vendor
 	cargo bench -p tradeplane-agent-runtime
@@ -73,6 +75,9 @@ bench: ui-vendor
 	  cargo bench -p e2e --bench dashboard
 	PATH="$$(tests/cluster/build.sh):$$PATH" cargo bench -p e2e --bench failover
 	PATH="$$(tests/cluster/build.sh):$$PATH" cargo bench -p e2e --bench fleet_runtime
+	cargo build --release -p tradeplane-agent-runtime --bin agent-runtime
+	PATH="$$(tests/cluster/build.sh):$$PATH" TRADEPLANE_RUNTIME_BIN=$${CARGO_TARGET_DIR:-target}/release/agent-runtime \
+	  cargo bench -p e2e --bench shadow
 	tests/node/bench.sh
 
 ## image: both images (Dockerfile targets operator, agent-runtime) as OCI archives in

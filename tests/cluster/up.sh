@@ -16,6 +16,10 @@
 #   TP_NODES        number of kwok nodes (default 2)
 #   TP_REAL_NODES=1 also start one real node (containerd + kubelet, tests/node/up.sh) beside
 #                   kwok's; kwok's nodes are then tainted so pods go to the real one
+#   TP_AUDIT_LOG=1  the API server writes every request's metadata (user, user agent, verb,
+#                   resource; no bodies) to STATE_DIR/logs/audit.log, one JSON event a line:
+#                   what a bench counts requests per user by (the API server's own metrics
+#                   have no user label)
 #   TRADEPLANE_USE_EXISTING_CLUSTER=1 with KUBECONFIG set: start nothing, point STATE_DIR at
 #                   that cluster instead (it must already be reachable)
 set -euo pipefail
@@ -132,6 +136,14 @@ openssl x509 -req -in "$state/pki/kubelet-client.csr" -CA "$state/pki/ca.crt" -C
 chmod 600 "$state/pki/ca.key" "$state/pki/kubelet-client.key"
 
 if wants apiserver; then
+  audit=()
+  if [ "${TP_AUDIT_LOG:-0}" = 1 ]; then
+    # Metadata of each request once it completed (and once a watch or proxy started).
+    printf '%s\n' 'apiVersion: audit.k8s.io/v1' 'kind: Policy' 'omitStages: [RequestReceived]' \
+      'rules:' '- level: Metadata' > "$state/audit-policy.yaml"
+    audit=(--audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/logs/audit.log"
+      --audit-log-format json)
+  fi
   # --endpoint-reconciler-type=none: the default reconciler publishes the advertise address as
   # the endpoint of the `kubernetes` Service; a loopback address fails validation and the
   # reconciler then retries forever. Nothing here reaches the API through that Service.
@@ -149,6 +161,7 @@ if wants apiserver; then
     --client-ca-file "$state/pki/ca.crt" \
     --kubelet-client-certificate "$state/pki/kubelet-client.crt" \
     --kubelet-client-key "$state/pki/kubelet-client.key" \
+    "${audit[@]}" \
     --v 1
   wait_ready apiserver 60 curl -sfk -H "Authorization: Bearer $token" "https://127.0.0.1:$apiserver_port/readyz"
 fi

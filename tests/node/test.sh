@@ -29,6 +29,9 @@
 #     trades, no order twice, the Event names both pods; an image change brings a new pod up
 #     first and replaces the standby before the leader, whose pod the operator marked
 #     (tests/node/failover.sh);
+#   * a Shadow strategy: a changed quant parameter runs as `<name>-shadow`'s real pod while
+#     the live pod keeps its revision and the Lease, passes its analysis, and the promote
+#     annotation rolls the live Deployment to it and removes the shadow (tests/node/shadow.sh);
 # then stops the cluster and checks that the node left nothing behind: no process, mount or
 # cgroup, the kubelet's host paths gone, the kernel settings as they were before.
 # Prints the time from `kubectl apply` to the first paper order. Skipped, with the reason,
@@ -232,6 +235,9 @@ tests/node/failover.sh "$ns" 1
 
 say "the backup CronJob's pod (its minute has come during the failover part)"
 tests/node/backup.sh "$ns" index-trend scheduled
+
+say "a shadow revision: analysed beside the live pod, then promoted (tests/node/shadow.sh)"
+tests/node/shadow.sh "$ns"
 
 say "stopping the cluster; then nothing of the node may be left"
 trap - EXIT

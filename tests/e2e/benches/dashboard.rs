@@ -172,10 +172,5 @@ async fn create_others(client: &kube::Client, namespace: &TestNamespace) {
 }
 
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    e2e::procfs::memory_kib(pid).map_or(0, |(_, rss)| rss)
 }

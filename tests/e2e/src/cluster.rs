@@ -42,12 +42,23 @@ impl PrivateCluster {
 
     /// Starts the given components with `nodes` kwok nodes (110 pods each).
     pub fn start_with_nodes(components: &str, nodes: usize) -> anyhow::Result<Self> {
+        Self::start_up(components, nodes, false)
+    }
+
+    /// Starts the given components (two kwok nodes) with the API server writing an audit
+    /// log ([`Self::audit_log`]): who sent which request, for a bench to count by user.
+    pub fn start_audited(components: &str) -> anyhow::Result<Self> {
+        Self::start_up(components, 2, true)
+    }
+
+    fn start_up(components: &str, nodes: usize, audited: bool) -> anyhow::Result<Self> {
         let dir = TempDir::new("tradeplane-private-cluster")?;
         let state = dir.path.join("state");
         let status = Command::new(repo_root().join("tests/cluster/up.sh"))
             .arg(&state)
             .env("TP_COMPONENTS", components)
             .env("TP_NODES", nodes.to_string())
+            .env("TP_AUDIT_LOG", if audited { "1" } else { "0" })
             .env_remove("TRADEPLANE_USE_EXISTING_CLUSTER")
             .status()
             .context("running tests/cluster/up.sh")?;
@@ -67,6 +78,12 @@ impl PrivateCluster {
     /// The admin kubeconfig file, for processes the test starts.
     pub fn kubeconfig(&self) -> PathBuf {
         self.state.join("kubeconfig")
+    }
+
+    /// The API server's audit log (a cluster from [`Self::start_audited`]; see
+    /// [`crate::audit`]).
+    pub fn audit_log(&self) -> PathBuf {
+        self.state.join("logs/audit.log")
     }
 
     /// The pid of a component's process (`apiserver`, `etcd`, ...).

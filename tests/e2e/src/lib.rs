@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod argocd;
+pub mod audit;
 pub mod backtest_pods;
 pub mod backup_pods;
 pub mod browser;
@@ -25,10 +26,12 @@ pub mod metrics_table;
 pub mod namespace;
 pub mod operator_process;
 pub mod postgres;
+pub mod procfs;
 pub mod prometheus;
 pub mod rbac;
 pub mod runtime_pods;
 pub mod runtime_process;
+pub mod shadow_rig;
 pub mod wait;
 
 pub use apply::{FIELD_MANAGER, apply_strict, yaml_documents};

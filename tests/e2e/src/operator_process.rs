@@ -120,17 +120,7 @@ impl OperatorProcess {
 
     /// Peak and current resident memory in KiB, from /proc (Linux).
     pub fn memory_kib(&self) -> Option<(u64, u64)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
-        let field = |name: &str| -> Option<u64> {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        };
-        Some((field("VmHWM:")?, field("VmRSS:")?))
+        crate::procfs::memory_kib(self.pid()?)
     }
 
     /// SIGTERM: the graceful path (the leader releases its Lease).

@@ -1,11 +1,28 @@
 //! A table of `kubectl auth can-i` questions about one subject, each with the answer it must
-//! get: what the API server's own authorizer says, for the allowed rows and the denied ones.
+//! get: what the API server's own authorizer says, for the allowed rows and the denied ones;
+//! and clients acting as other people ([`impersonating`]).
 
 use std::path::Path;
 
 use anyhow::bail;
+use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::cli;
+
+/// The config of the admin kubeconfig at `kubeconfig` acting as `user` in `groups`
+/// (`Impersonate-User`/`-Group`): the API server's own RBAC decides what it may do.
+pub async fn impersonating(
+    kubeconfig: &Path,
+    user: &str,
+    groups: &[&str],
+) -> anyhow::Result<kube::Config> {
+    let file = Kubeconfig::read_from(kubeconfig)?;
+    let mut config =
+        kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?;
+    config.auth_info.impersonate = Some(user.to_string());
+    config.auth_info.impersonate_groups = Some(groups.iter().map(|g| (*g).to_string()).collect());
+    Ok(config)
+}
 
 /// One question: may the subject `verb` `resource` (with `subresource`) in `namespace`
 /// (`None`: cluster-wide, or across all namespaces for a namespaced kind)?

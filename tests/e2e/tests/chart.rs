@@ -175,7 +175,9 @@ no  update  tradingstrategies.tradeplane.io         W  never writes a user's spe
 no  patch   tradingstrategies.tradeplane.io         W  never writes a user's spec
 no  delete  tradingstrategies.tradeplane.io         W  never deletes users' objects
 no  create  brokeraccounts.tradeplane.io            W  never creates users' objects
-no  delete  secrets                                 W  child Secrets go by garbage collection
+yes delete  secrets                                 W  a shadow's Secrets once it is promoted or refused
+yes delete  services                                W  a shadow's Service once it is promoted or refused
+yes delete  serviceaccounts                         W  a shadow's ServiceAccount once it is promoted or refused
 no  create  pods:exec                               W  no exec into anything
 no  get     pods                                    W  reads Deployments, not pods
 yes patch   pods                                    W  marks the leader's pod to go last

@@ -16,89 +16,25 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use agent_runtime::journal::Journal;
-use e2e::failover_rig::{FailoverRig, Feed, STRATEGY};
-use e2e::runtime_pods::{RuntimePod, StrategyPods};
+use e2e::failover_rig::{FailoverRig, STRATEGY};
+use e2e::runtime_pods::RuntimePod;
+use e2e::shadow_rig::{
+    self, WITHIN, patch_spec, pods_of, start_shadow, start_when_addressed, track_replay_prices,
+    wait_verdict,
+};
 use e2e::shared_client;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use serde_json::json;
 use tradeplane_operator::api::TradingStrategy;
-
-const WITHIN: Duration = Duration::from_secs(60);
 
 /// The analysis both tests ask for: five cycles, 80% agreement.
 fn rollout(on_success: &str) -> serde_json::Value {
     json!({"strategy": "Shadow",
            "analysis": {"minCycles": 5, "minAgreement": 0.8, "onSuccess": on_success}})
-}
-
-async fn patch_spec(strategies: &Api<TradingStrategy>, spec: serde_json::Value) {
-    strategies
-        .patch(
-            STRATEGY,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": spec})),
-        )
-        .await
-        .unwrap();
-}
-
-/// The pods of one component of the strategy (`trader` or `shadow`), by name.
-async fn pods_of(pods: &Api<Pod>, component: &str) -> Vec<String> {
-    let selector =
-        format!("tradeplane.io/strategy={STRATEGY},app.kubernetes.io/component={component}");
-    pods.list(&ListParams::default().labels(&selector))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter_map(|p| p.metadata.name)
-        .collect()
-}
-
-/// Starts the shadow's runtime once its pod exists and has an IP.
-async fn start_shadow(rig: &FailoverRig, client: &kube::Client) -> RuntimePod {
-    let shadow = StrategyPods {
-        namespace: rig.namespace.name.clone(),
-        strategy: format!("{STRATEGY}-shadow"),
-        admin_kubeconfig: rig.pods.admin_kubeconfig.clone(),
-        binary: rig.binary.clone(),
-        root: rig.pods.root.join("shadow"),
-    };
-    let pods: Api<Pod> = rig.namespace.api();
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        if let Some(name) = pods_of(&pods, "shadow").await.into_iter().next() {
-            return start_when_addressed(&shadow, client, &name).await;
-        }
-        assert!(Instant::now() < deadline, "no shadow pod within {WITHIN:?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Waits until `status.rollout.verdict` is `verdict`; the strategy then.
-async fn wait_verdict(
-    strategies: &Api<TradingStrategy>,
-    verdict: &str,
-    within: Duration,
-) -> TradingStrategy {
-    let deadline = Instant::now() + within;
-    loop {
-        let strategy = strategies.get(STRATEGY).await.unwrap();
-        let rollout = strategy.status.as_ref().and_then(|s| s.rollout.clone());
-        if rollout.as_ref().and_then(|r| r.verdict.as_deref()) == Some(verdict) {
-            return strategy;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no verdict {verdict} within {within:?}: {rollout:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 fn condition(strategy: &TradingStrategy, type_: &str) -> (String, String, String) {
@@ -162,11 +98,11 @@ async fn follow_roll(
     let deadline = Instant::now() + WITHIN;
     let old: Vec<String> = processes.iter().map(|p| p.name.clone()).collect();
     loop {
-        let names = pods_of(&pods, "trader").await;
+        let names = pods_of(&pods, "trader").await.unwrap();
         for name in &names {
             if !processes.iter().any(|p| &p.name == name) {
                 eprintln!("starting the runtime of the new pod {name}");
-                processes.push(start_when_addressed(&rig.pods, client, name).await);
+                processes.push(start_when_addressed(&rig.pods, client, name).await.unwrap());
             }
         }
         // Every pod gone is stopped at once, as kubelets stop them, before any is waited for:
@@ -213,59 +149,14 @@ async fn lease_transitions(leases: &Api<Lease>) -> i32 {
         .unwrap_or(0)
 }
 
-/// Starts the runtime of pod `name` once kwok gave the pod its IP.
-async fn start_when_addressed(
-    pods: &StrategyPods,
-    client: &kube::Client,
-    name: &str,
-) -> RuntimePod {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        match pods.start_on_pod_ip(client, name).await {
-            Ok(pod) => return pod,
-            Err(error) if Instant::now() < deadline => {
-                eprintln!("pod {name}: {error}; trying again");
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(error) => panic!("pod {name}: {error}"),
-        }
-    }
-}
-
 /// The rig with its two live runtimes on their pod IPs, leading and having run a cycle.
 async fn trading_rig(prefix: &str) -> (FailoverRig, kube::Client, Vec<RuntimePod>, Journal) {
     let client = shared_client().await.unwrap();
     let admin = PathBuf::from(std::env::var("KUBECONFIG").unwrap());
-    let rig = FailoverRig::start(&client, &admin, prefix, Feed::Replay)
-        .await
-        .unwrap();
-    let mut pods = Vec::new();
-    for name in rig.pod_names().await.unwrap() {
-        pods.push(start_when_addressed(&rig.pods, &client, &name).await);
-    }
-    let journal = rig.journal().await.unwrap();
-    rig.new_holder(None, WITHIN).await.unwrap();
-    e2e::failover_rig::next_run(&journal, None, WITHIN)
+    let (rig, pods, journal) = shadow_rig::trading_rig(&client, &admin, prefix)
         .await
         .unwrap();
     (rig, client, pods, journal)
-}
-
-/// Keeps the stand-in's fill prices at the closes the live pods last decided on. The stand-in
-/// fills at a price of its own; left at one far from the replayed bars, every live fill would
-/// be a gain or loss the shadow's paper fills (at the bars' prices) never see, and sizes,
-/// which follow equity, would drift apart for no reason of the revision's.
-async fn track_replay_prices(rig: &FailoverRig, journal: &Journal) {
-    loop {
-        if let Ok(Some(last)) = e2e::failover_rig::last_run(journal).await {
-            for decision in journal.decisions(&last.cycle_id).await.unwrap_or_default() {
-                if let Some(window) = decision.window {
-                    rig.broker.set_price(&window.symbol, window.last_close);
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 #[tokio::test]
@@ -304,9 +195,10 @@ async fn promote_an_agreeing_change(
         &strategies,
         json!({"decision": {"minConfidence": 0.2001}, "rollout": rollout("Promote")}),
     )
-    .await;
-    let mut shadow = start_shadow(rig, client).await;
-    let running = wait_verdict(&strategies, "Running", WITHIN).await;
+    .await
+    .unwrap();
+    let mut shadow = start_shadow(rig, client, None).await.unwrap();
+    let running = wait_verdict(&strategies, "Running", WITHIN).await.unwrap();
     assert_eq!(
         live_template(&deployments).await,
         before,
@@ -340,6 +232,7 @@ async fn promote_an_agreeing_change(
     let transitions = lease_transitions(&leases).await;
     let (passed, holders) =
         holders_while(&leases, wait_verdict(&strategies, "Succeeded", WITHIN)).await;
+    let passed = passed.unwrap();
     let rollout = passed.status.as_ref().unwrap().rollout.clone().unwrap();
     eprintln!("the shadow passed: {rollout:#?}");
     assert!(rollout.cycles_compared.unwrap() >= 5, "{rollout:?}");
@@ -368,7 +261,7 @@ async fn promote_an_agreeing_change(
         processes.iter().any(|p| p.name == new_leader),
         "{new_leader} is no pod of the new revision"
     );
-    let promoted = wait_verdict(&strategies, "Promoted", WITHIN).await;
+    let promoted = wait_verdict(&strategies, "Promoted", WITHIN).await.unwrap();
     assert_eq!(condition(&promoted, "ShadowSucceeded").0, "True");
     assert!(
         deployments
@@ -423,13 +316,14 @@ async fn a_change_that_flips_decisions_fails_and_never_reaches_the_live_account(
         "rollout": {"strategy": "Shadow",
                     "analysis": {"minCycles": 10, "minAgreement": 0.95, "onSuccess": "Promote"}},
     });
-    patch_spec(&strategies, flip).await;
-    let shadow = start_shadow(&rig, &client).await;
+    patch_spec(&strategies, flip).await.unwrap();
+    let shadow = start_shadow(&rig, &client, None).await.unwrap();
     let (failed, holders) = holders_while(
         &leases,
         wait_verdict(&strategies, "Failed", Duration::from_secs(75)),
     )
     .await;
+    let failed = failed.unwrap();
     let rollout = failed.status.as_ref().unwrap().rollout.clone().unwrap();
     eprintln!("the shadow failed: {rollout:#?}");
     assert!(
@@ -520,6 +414,26 @@ async fn a_change_that_flips_decisions_fails_and_never_reaches_the_live_account(
     rig.teardown(processes).await.unwrap();
 }
 
+/// A listed journal reader reads the shadow's journal as well as the live one (the readers'
+/// Role of a Shadow strategy names both Services); someone not listed reads neither.
+async fn assert_journal_readers_read_both(namespace: &str) {
+    let admin = PathBuf::from(std::env::var("KUBECONFIG").unwrap());
+    for (user, listed) in [("ann@example.com", true), ("eve@example.com", false)] {
+        let config = e2e::rbac::impersonating(&admin, user, &["system:authenticated"])
+            .await
+            .unwrap();
+        let as_user = kube::Client::try_from(config).unwrap();
+        for service in [format!("{STRATEGY}-metrics"), format!("{STRATEGY}-shadow")] {
+            let path = format!(
+                "/api/v1/namespaces/{namespace}/services/{service}:http-metrics/proxy/api/v1/cycles?limit=1"
+            );
+            let request = http::Request::get(path).body(Vec::new()).unwrap();
+            let read = as_user.request_text(request).await;
+            assert_eq!(read.is_ok(), listed, "{user} reading {service}: {read:?}");
+        }
+    }
+}
+
 fn shadow_dir(rig: &FailoverRig, shadow: &RuntimePod) -> PathBuf {
     rig.pods.root.join("shadow").join(&shadow.name)
 }
@@ -543,12 +457,15 @@ async fn a_shadow_aborted_by_the_user_goes_and_the_live_pods_keep_theirs() {
     // More cycles than the test runs: the shadow stays Running until it is aborted.
     let analysis = json!({"strategy": "Shadow",
                           "analysis": {"minCycles": 1000, "minAgreement": 0.8, "onSuccess": "Wait"}});
+    let readers = json!({"users": ["ann@example.com"]});
     patch_spec(
         &strategies,
-        json!({"decision": {"minConfidence": 0.2001}, "rollout": analysis}),
+        json!({"decision": {"minConfidence": 0.2001}, "rollout": analysis,
+               "journalReaders": readers}),
     )
-    .await;
-    let shadow = start_shadow(&rig, &client).await;
+    .await
+    .unwrap();
+    let shadow = start_shadow(&rig, &client, None).await.unwrap();
     let deadline = Instant::now() + WITHIN;
     loop {
         let rollout = strategies
@@ -569,6 +486,7 @@ async fn a_shadow_aborted_by_the_user_goes_and_the_live_pods_keep_theirs() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    assert_journal_readers_read_both(&rig.namespace.name).await;
     let target = Target::new(client.clone(), &rig.namespace.name);
     let mut out = Vec::new();
     let args = RolloutArgs {

@@ -28,13 +28,9 @@ const READERS: &str = "momo-journal-readers";
 
 /// A client of the private cluster acting as `user` in `groups`.
 async fn as_user(cluster: &PrivateCluster, user: &str, groups: &[&str]) -> Client {
-    let kubeconfig = Kubeconfig::read_from(cluster.kubeconfig()).unwrap();
-    let mut config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .unwrap();
-    config.auth_info.impersonate = Some(user.to_string());
-    config.auth_info.impersonate_groups = Some(groups.iter().map(|g| (*g).to_string()).collect());
+    let config = e2e::rbac::impersonating(&cluster.kubeconfig(), user, groups)
+        .await
+        .unwrap();
     kubectl_tradeplane::cluster::client(config).unwrap()
 }
 

@@ -249,7 +249,8 @@ pub struct TradingStrategySpec {
     /// Who may read this strategy's journal API (`kubectl tradeplane status|journal|explain`).
     /// The operator keeps a Role `<name>-journal-readers` granting `get` on `services/proxy`
     /// for the one resource name `<name>-metrics:http-metrics` (this strategy's runtime port,
-    /// read-only: journal API, probes, metrics), bound to the subjects listed; both are
+    /// read-only: journal API, probes, metrics) — and `<name>-shadow:http-metrics`, the
+    /// shadow's, when `rollout.strategy` is `Shadow` — bound to the subjects listed; both are
     /// deleted when every list is empty. Reading the strategy itself still needs `view`.
     /// Default: nobody beyond those the cluster's own roles allow (e.g. `edit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

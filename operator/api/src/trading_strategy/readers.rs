@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 /// Subjects allowed to read this strategy's journal (`kubectl tradeplane status`, `journal`,
 /// `explain`). The operator keeps a Role granting `get` on `services/proxy` for exactly one
 /// resource name, `<strategy>-metrics:http-metrics` (the runtime's HTTP port of this
-/// strategy's Service, the path the plugin uses), and a RoleBinding of it to these subjects.
-/// That port also serves the runtime's probes and metrics; it accepts reads only. Both go
+/// strategy's Service, the path the plugin uses) — and, when `rollout.strategy` is `Shadow`,
+/// `<strategy>-shadow:http-metrics` too, the shadow's journal that `kubectl tradeplane rollout`
+/// shows beside the live one — and a RoleBinding of it to these subjects. That port also serves the runtime's probes and metrics; it accepts reads only. Both go
 /// with the strategy, and are removed when every list is empty. Reading the TradingStrategy
 /// itself still needs `view` (or more) in the namespace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

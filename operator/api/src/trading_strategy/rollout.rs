@@ -71,11 +71,17 @@ pub struct ShadowAnalysis {
     /// `Wait` (default): a shadow that passed waits for a manual promote — the annotation
     /// `tradeplane.io/promote-shadow: <status.rollout.shadowRevision>` on the strategy.
     /// `Promote`: the operator promotes it at once (within the upgrade policy's windows).
+    /// Either way, the annotation `tradeplane.io/abort-shadow: <status.rollout.shadowRevision>`
+    /// refuses a running or passed (not yet promoted) shadow instead, as `onFailure` says;
+    /// `kubectl tradeplane promote|abort NAME` and the Argo CD actions `promote-shadow` and
+    /// `abort-shadow` write these annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_success: Option<OnSuccess>,
     /// `Abort` (the only choice, and the default): the shadow is removed, the live pods keep
-    /// their revision, and status.rollout says which revision was refused and why. A later
-    /// change of the decision-relevant spec starts a new analysis.
+    /// their revision, and status.rollout says which revision was refused and why. A user's
+    /// abort — the annotation `tradeplane.io/abort-shadow: <status.rollout.shadowRevision>` on
+    /// the strategy — does the same to a running or passed shadow (reason `AbortedByUser`). A
+    /// later change of the decision-relevant spec starts a new analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailure>,
 }

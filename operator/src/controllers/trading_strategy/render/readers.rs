@@ -7,14 +7,19 @@
 //! `momo-metrics` (the Service's first port) nor `https:momo-metrics:…` (another scheme).
 //! Measured with a real API server (tests/e2e/tests/plugin_ops.rs); `services/proxy`
 //! without a name would reach every Service in the namespace, so it is never granted here.
+//!
+//! A strategy whose rollout is `Shadow` also has `<name>-shadow` while an analysis runs, whose
+//! journal `kubectl tradeplane rollout` shows beside the live one; its port is granted too,
+//! but only to such a strategy: a Direct one never has a shadow to read.
 
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding, RoleRef, Subject};
 
-use crate::api::trading_strategy::{JournalReaders, TradingStrategy};
+use crate::api::trading_strategy::{JournalReaders, RolloutStrategy, TradingStrategy};
 use crate::controllers::meta::Component;
 use crate::controllers::resources::ChildMeta;
 use crate::controllers::resources::rbac::rule;
 use crate::controllers::trading_strategy::names::{Names, STRATEGY_SERVICE_PORT};
+use crate::controllers::trading_strategy::shadow::names::ShadowNames;
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
@@ -37,14 +42,22 @@ pub fn readers(
         .filter(|r| !r.is_empty())?;
     let metadata = meta.child(&names.readers, Component::Trader);
     let namespace = metadata.namespace.clone();
+    let mut proxy = rule(
+        "",
+        "services/proxy",
+        Some(&proxy_resource_name(&names.service)),
+        &["get"],
+    );
+    if shadowed(strategy) {
+        let shadow = ShadowNames::of(meta.owner());
+        proxy
+            .resource_names
+            .get_or_insert_default()
+            .push(proxy_resource_name(&shadow.service));
+    }
     let role = Role {
         metadata: metadata.clone(),
-        rules: Some(vec![rule(
-            "",
-            "services/proxy",
-            Some(&proxy_resource_name(&names.service)),
-            &["get"],
-        )]),
+        rules: Some(vec![proxy]),
     };
     let binding = RoleBinding {
         metadata,
@@ -56,6 +69,17 @@ pub fn readers(
         subjects: Some(subjects(readers, namespace)),
     };
     Some((role, binding))
+}
+
+/// Whether the strategy's new revisions are analysed in a shadow (`spec.rollout.strategy:
+/// Shadow`).
+fn shadowed(strategy: &TradingStrategy) -> bool {
+    strategy
+        .spec
+        .rollout
+        .as_ref()
+        .and_then(|r| r.strategy)
+        .is_some_and(|s| s == RolloutStrategy::Shadow)
 }
 
 /// Groups, then users, then ServiceAccounts of the strategy's namespace, each in the order
@@ -84,20 +108,46 @@ mod tests {
     use crate::controllers::trading_strategy::names::{STRATEGY_LABEL, names};
     use serde_json::json;
 
-    fn strategy(readers: serde_json::Value) -> TradingStrategy {
+    fn strategy(readers: serde_json::Value, rollout: serde_json::Value) -> TradingStrategy {
         serde_json::from_value(json!({
             "apiVersion": "tradeplane.io/v1alpha1", "kind": "TradingStrategy",
             "metadata": {"name": "momo", "namespace": "desk", "uid": "u-1"},
             "spec": {"symbols": ["AAPL"], "brokerAccountRef": {"name": "paper"},
-                     "journalReaders": readers},
+                     "journalReaders": readers, "rollout": rollout},
         }))
         .unwrap()
     }
 
-    fn render(listed: serde_json::Value) -> Option<(Role, RoleBinding)> {
-        let strategy = strategy(listed);
+    fn render_with(
+        listed: serde_json::Value,
+        rollout: serde_json::Value,
+    ) -> Option<(Role, RoleBinding)> {
+        let strategy = strategy(listed, rollout);
         let meta = ChildMeta::new(&strategy, STRATEGY_LABEL);
         readers(&strategy, &meta, &names("momo"))
+    }
+
+    fn render(listed: serde_json::Value) -> Option<(Role, RoleBinding)> {
+        render_with(listed, json!(null))
+    }
+
+    fn proxied(role: Role) -> Vec<String> {
+        role.rules.unwrap()[0].resource_names.clone().unwrap()
+    }
+
+    #[test]
+    fn a_shadowed_strategys_readers_also_reach_the_shadows_runtime_port() {
+        let listed = json!({"users": ["ann@example.com"]});
+        let (role, _) = render_with(listed.clone(), json!({"strategy": "Shadow"})).unwrap();
+        assert_eq!(
+            proxied(role),
+            ["momo-metrics:http-metrics", "momo-shadow:http-metrics"]
+        );
+        // Direct, said or by default: there is never a shadow, so nothing of it is granted.
+        for rollout in [json!({"strategy": "Direct"}), json!({}), json!(null)] {
+            let (role, _) = render_with(listed.clone(), rollout.clone()).unwrap();
+            assert_eq!(proxied(role), ["momo-metrics:http-metrics"], "{rollout}");
+        }
     }
 
     #[test]
