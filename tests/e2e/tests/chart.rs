@@ -454,7 +454,7 @@ yes create  leases.coordination.k8s.io              R  its own leader Lease
 no  *       *                                       D  no wildcard anywhere
 no  *       *                                       -  no wildcard anywhere
 no  update  tradingstrategies.tradeplane.io         D  never writes a user's spec
-no  delete  secrets                                 D  child Secrets go by garbage collection
+yes delete  secrets                                 D  a shadow's Secrets once it is promoted or refused
 no  create  pods:exec                               D  no exec into anything
 no  create  serviceaccounts:token                   D  must not mint tokens
 no  escalate roles.rbac.authorization.k8s.io        D  Roles only within its own rights
