@@ -53,9 +53,7 @@ impl WindowFeed {
             ring.push_back(bar);
         }
     }
-}
 
-impl WindowFeed {
     /// Slides `into` forward to the latest `limit` bars of `symbol` released so far.
     fn follow(&self, symbol: &str, limit: usize, into: &mut BarWindow) {
         let state = self
