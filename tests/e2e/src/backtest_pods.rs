@@ -12,39 +12,15 @@ use std::process::Stdio;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Container};
 use kube::Client;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use tradeplane_contract::backtest_job::{DATA_DIR, INDEX_ENV, RUNS_DIR};
 
 use crate::{TestNamespace, cli};
 
 /// A kubeconfig holding a token of the run ServiceAccount `account`.
 pub async fn run_identity(namespace: &str, account: &str, dir: &Path) -> (PathBuf, Client) {
-    let admin = PathBuf::from(std::env::var("KUBECONFIG").unwrap());
-    let token = cli::run_ok(
-        "kubectl",
-        &[
-            "--kubeconfig",
-            &admin.to_string_lossy(),
-            "-n",
-            namespace,
-            "create",
-            "token",
-            account,
-        ],
-        None,
-    )
-    .await
-    .unwrap();
-    let text = cli::token_kubeconfig(&admin, token.trim()).unwrap();
-    let path = dir.join("run-kubeconfig");
-    std::fs::write(&path, &text).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(
-        Kubeconfig::from_yaml(&text).unwrap(),
-        &KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap();
-    (path, Client::try_from(config).unwrap())
+    cli::service_account_client(namespace, account, dir, "run-kubeconfig")
+        .await
+        .unwrap()
 }
 
 /// What the kubelet would start for the Job's pods, moved onto the host.

@@ -12,7 +12,6 @@ use std::process::Stdio;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::batch::v1::Job;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::cli;
 
@@ -31,32 +30,10 @@ impl BackupIdentity {
     /// Requests a token for `<strategy>-backup` in `namespace` and writes its kubeconfig
     /// into `dir`.
     pub async fn new(namespace: &str, strategy: &str, dir: &Path) -> anyhow::Result<Self> {
-        let admin = PathBuf::from(std::env::var("KUBECONFIG").context("KUBECONFIG")?);
-        let token = cli::run_ok(
-            "kubectl",
-            &[
-                "--kubeconfig",
-                &admin.to_string_lossy(),
-                "-n",
-                namespace,
-                "create",
-                "token",
-                &format!("{strategy}-backup"),
-            ],
-            None,
-        )
-        .await?;
-        let text = cli::token_kubeconfig(&admin, token.trim())?;
-        std::fs::create_dir_all(dir)?;
-        let kubeconfig = dir.join("backup-kubeconfig");
-        std::fs::write(&kubeconfig, &text)?;
-        let parsed = Kubeconfig::from_yaml(&text)?;
-        let config =
-            kube::Config::from_custom_kubeconfig(parsed, &KubeConfigOptions::default()).await?;
-        Ok(Self {
-            kubeconfig,
-            client: kube::Client::try_from(config)?,
-        })
+        let account = format!("{strategy}-backup");
+        let (kubeconfig, client) =
+            cli::service_account_client(namespace, &account, dir, "backup-kubeconfig").await?;
+        Ok(Self { kubeconfig, client })
     }
 }
 

@@ -186,3 +186,34 @@ pub fn token_kubeconfig(admin_kubeconfig: &Path, token: &str) -> anyhow::Result<
     });
     Ok(serde_yaml::to_string(&config)?)
 }
+
+/// A token of ServiceAccount `account` in `namespace` (from the TokenRequest API, through
+/// the admin's kubectl), written as kubeconfig `dir/file`: its path and a client acting as
+/// the account, so a test exercises exactly the Role the operator rendered for it.
+pub async fn service_account_client(
+    namespace: &str,
+    account: &str,
+    dir: &Path,
+    file: &str,
+) -> anyhow::Result<(PathBuf, kube::Client)> {
+    let admin = PathBuf::from(std::env::var("KUBECONFIG").context("KUBECONFIG")?);
+    let admin_path = admin.to_string_lossy();
+    let args = [
+        "--kubeconfig",
+        &admin_path,
+        "-n",
+        namespace,
+        "create",
+        "token",
+        account,
+    ];
+    let token = run_ok("kubectl", &args, None).await?;
+    let text = token_kubeconfig(&admin, token.trim())?;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(file);
+    std::fs::write(&path, &text)?;
+    let parsed = kube::config::Kubeconfig::from_yaml(&text)?;
+    let options = kube::config::KubeConfigOptions::default();
+    let config = kube::Config::from_custom_kubeconfig(parsed, &options).await?;
+    Ok((path, kube::Client::try_from(config)?))
+}

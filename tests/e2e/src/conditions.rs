@@ -70,3 +70,20 @@ pub fn message<'a, K: Conditioned>(object: &'a K, type_: &str) -> &'a str {
         None => panic!("no {type_} condition in {:?}", object.conditions()),
     }
 }
+
+/// The core/v1 Events in `namespace` about the object `name`, as `kubectl describe` lists
+/// them: where the controllers' condition transitions and warnings are read back.
+pub async fn events_about(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<k8s_openapi::api::core::v1::Event>, kube::Error> {
+    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(client.clone(), namespace);
+    let listed = events.list(&kube::api::ListParams::default()).await?;
+    Ok(listed
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(name))
+        .collect())
+}

@@ -12,7 +12,7 @@ use e2e::conditions::{self, has_condition};
 use e2e::fixtures::{account_controller, apply_as_user};
 use e2e::{InProcessController, TestNamespace, wait_for};
 use k8s_openapi::api::core::v1::{Event, Secret};
-use kube::api::{DeleteParams, ListParams};
+use kube::api::DeleteParams;
 use kube::{Api, Client};
 use serde_json::json;
 use standins::alpaca::AlpacaStandin;
@@ -64,15 +64,9 @@ async fn setup(prefix: &str) -> (Client, TestNamespace, InProcessController) {
 }
 
 async fn events_about(client: &Client, namespace: &str, name: &str) -> Vec<Event> {
-    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
-    events
-        .list(&ListParams::default())
+    conditions::events_about(client, namespace, name)
         .await
         .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some(name))
-        .collect()
 }
 
 /// Waits until an Event with `reason` about `name` exists; Events are written after the

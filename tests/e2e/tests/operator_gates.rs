@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use e2e::backtest_pods::PlayedPod;
-use e2e::conditions::{condition, has_condition};
+use e2e::conditions::{condition, events_about, has_condition};
 use e2e::runtime_pods::StrategyPods;
 use e2e::runtime_process::temp_dir;
 use e2e::{
@@ -21,7 +21,7 @@ use e2e::{
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::ListParams;
 use serde_json::json;
 use standins::alpaca::AlpacaStandin;
@@ -83,14 +83,10 @@ async fn create_live_strategy(client: &kube::Client, ns: &str, broker: &AlpacaSt
 }
 
 async fn event_reasons(namespace: &TestNamespace, name: &str) -> Vec<String> {
-    namespace
-        .api::<Event>()
-        .list(&ListParams::default())
+    events_about(namespace.client(), &namespace.name, name)
         .await
         .unwrap()
-        .items
         .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some(name))
         .filter_map(|e| e.reason)
         .collect()
 }

@@ -23,6 +23,7 @@ use e2e::shadow_rig::{
     wait_verdict,
 };
 use e2e::shared_client;
+use e2e::wait::wait_deleted;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
@@ -355,16 +356,15 @@ async fn a_change_that_flips_decisions_fails_and_never_reaches_the_live_account(
         before,
         "the live pods keep their revision"
     );
-    let deadline = Instant::now() + WITHIN;
-    while deployments
-        .get_opt(&format!("{STRATEGY}-shadow"))
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(Instant::now() < deadline, "the shadow was not removed");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let shadow_deployment = format!("{STRATEGY}-shadow");
+    wait_deleted(
+        &deployments,
+        &shadow_deployment,
+        "the shadow's Deployment",
+        WITHIN,
+    )
+    .await
+    .unwrap();
 
     // Everything the stand-in was sent is the live journal's: the shadow placed its orders
     // on its own paper account only.
@@ -528,16 +528,15 @@ async fn a_shadow_aborted_by_the_user_goes_and_the_live_pods_keep_theirs() {
         "{message}"
     );
     assert_eq!(condition(&aborted, "UpgradePending").1, "ShadowRefused");
-    let deadline = Instant::now() + WITHIN;
-    while deployments
-        .get_opt(&format!("{STRATEGY}-shadow"))
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(Instant::now() < deadline, "the shadow was not removed");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let shadow_deployment = format!("{STRATEGY}-shadow");
+    wait_deleted(
+        &deployments,
+        &shadow_deployment,
+        "the shadow's Deployment",
+        WITHIN,
+    )
+    .await
+    .unwrap();
     let events: Api<k8s_openapi::api::core::v1::Event> = rig.namespace.api();
     let deadline = Instant::now() + WITHIN;
     loop {
