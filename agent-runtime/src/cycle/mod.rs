@@ -106,30 +106,60 @@ pub struct CycleRunner {
     /// Each symbol's snapshot of the last cycle, in config order (non-empty, each symbol
     /// once), read over by the next so a cycle allocates no window.
     windows: Vec<Snapshot>,
+    /// Last cycle's price of each symbol, updated in place by the next (see
+    /// [`update_marks`]).
+    marks: BTreeMap<String, f64>,
 }
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id,
 /// `%Y%m%dT%H%M%SZ` (years 0–9999).
 pub fn cycle_id(time: DateTime<Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    // Written digit by digit: a backtest makes one per bar, and the formatting machinery
-    // (chrono's or `format!`'s) cost more than the string.
+    // Written digit by digit from the timestamp: a backtest makes one per bar, and chrono's
+    // field accessors (each converts the whole date again) or a format string cost more
+    // than the string.
     fn push_digits(id: &mut String, value: u32, width: u32) {
         for place in (0..width).rev() {
             let digit = value / 10u32.pow(place) % 10;
             id.push(char::from(b'0' + digit as u8));
         }
     }
+    let seconds = time.timestamp();
+    let (days, of_day) = (
+        seconds.div_euclid(86_400),
+        seconds.rem_euclid(86_400) as u32,
+    );
+    let (year, month, day) = civil_date(days);
     let mut id = String::with_capacity(16);
-    push_digits(&mut id, time.year().clamp(0, 9999) as u32, 4);
-    push_digits(&mut id, time.month(), 2);
-    push_digits(&mut id, time.day(), 2);
+    push_digits(&mut id, year.clamp(0, 9999) as u32, 4);
+    push_digits(&mut id, month, 2);
+    push_digits(&mut id, day, 2);
     id.push('T');
-    push_digits(&mut id, time.hour(), 2);
-    push_digits(&mut id, time.minute(), 2);
-    push_digits(&mut id, time.second(), 2);
+    push_digits(&mut id, of_day / 3_600, 2);
+    push_digits(&mut id, of_day / 60 % 60, 2);
+    push_digits(&mut id, of_day % 60, 2);
     id.push('Z');
     id
+}
+
+/// The proleptic Gregorian (year, month, day) of `days` since 1970-01-01: the calendar's
+/// 400-year eras counted directly (the well-known "civil from days" arithmetic).
+fn civil_date(days: i64) -> (i64, u32, u32) {
+    // Days since 0000-03-01, so a leap day falls at the end of its (March-based) year.
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// The `Cycle` entry that ends a cycle at `now` with `result`.
@@ -155,6 +185,32 @@ fn cycle_end(
         time: now,
         phase,
         summary: Some(summary),
+    }
+}
+
+/// Sets `marks` to each symbol's last price this cycle, in place: the map (and its keys) are
+/// last cycle's, so a cycle in which no symbol came or went allocates nothing for it. A symbol
+/// without a price this cycle has no mark.
+fn update_marks(marks: &mut BTreeMap<String, f64>, windows: &[Snapshot]) {
+    let mut priced = 0;
+    for window in windows {
+        let Some(price) = window.last_price() else {
+            continue;
+        };
+        priced += 1;
+        match marks.get_mut(&window.symbol) {
+            Some(mark) => *mark = price,
+            None => {
+                marks.insert(window.symbol.clone(), price);
+            }
+        }
+    }
+    if marks.len() != priced {
+        marks.retain(|symbol, _| {
+            windows
+                .iter()
+                .any(|w| w.symbol == *symbol && w.last_price().is_some())
+        });
     }
 }
 
@@ -204,8 +260,10 @@ impl CycleRunner {
         cycle_id: String,
     ) -> Result<CycleReport, CycleError> {
         let mut windows = std::mem::take(&mut self.windows);
-        let result = self.run_in(now, cycle_id, &mut windows).await;
+        let mut marks = std::mem::take(&mut self.marks);
+        let result = self.run_in(now, cycle_id, &mut windows, &mut marks).await;
         self.windows = windows;
+        self.marks = marks;
         result
     }
 
@@ -214,15 +272,13 @@ impl CycleRunner {
         now: DateTime<Utc>,
         cycle_id: String,
         windows: &mut [Snapshot],
+        marks: &mut BTreeMap<String, f64>,
     ) -> Result<CycleReport, CycleError> {
         self.refresh_trading_state(&cycle_id, now).await?;
         let settlement = self.settle(&cycle_id).await?;
         self.read_windows(windows).await;
-        let marks: BTreeMap<String, f64> = windows
-            .iter()
-            .filter_map(|s| Some((s.symbol.clone(), s.last_price()?)))
-            .collect();
-        let mut account = self.account(&marks).await?;
+        update_marks(marks, windows);
+        let mut account = self.account(marks).await?;
         for window in windows.iter_mut() {
             window.position = account.position(&window.symbol).cloned();
         }
@@ -363,10 +419,10 @@ impl CycleRunner {
         &self,
         cycle_id: String,
         now: DateTime<Utc>,
-        marks: BTreeMap<String, f64>,
+        marks: &mut BTreeMap<String, f64>,
         mut report: CycleReport,
     ) -> Result<CycleReport, CycleError> {
-        let account = self.account(&marks).await?;
+        let account = self.account(marks).await?;
         let drawdown = self.risk.drawdown(account.equity);
         self.metrics.equity.set(account.equity);
         self.metrics.cash.set(account.cash);
@@ -378,16 +434,24 @@ impl CycleRunner {
         self.metrics
             .last_cycle_timestamp
             .set(now.timestamp() as f64);
+        // The marks are lent to the entry and taken back for the next cycle.
         let entry = JournalEntry::Equity {
             cycle_id,
             time: now,
             account,
-            marks,
+            marks: std::mem::take(marks),
         };
-        self.record_ref(&entry).await?;
-        if let JournalEntry::Equity { account, .. } = entry {
+        let recorded = self.record_ref(&entry).await;
+        if let JournalEntry::Equity {
+            account,
+            marks: lent,
+            ..
+        } = entry
+        {
             report.account = account;
+            *marks = lent;
         }
+        recorded?;
         report.drawdown = drawdown;
         Ok(report)
     }
@@ -808,5 +872,70 @@ mod tests {
                 time.format("%Y%m%dT%H%M%SZ").to_string()
             );
         }
+    }
+
+    fn snapshot(symbol: &str, close: Option<f64>) -> crate::agents::Snapshot {
+        let bars = close.map(|close| crate::domain::Bar {
+            symbol: symbol.into(),
+            time: Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap(),
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: 1.0,
+        });
+        crate::agents::Snapshot {
+            symbol: symbol.into(),
+            bars: bars.into_iter().collect(),
+            position: None,
+        }
+    }
+
+    /// The marks kept from cycle to cycle are the ones a fresh map would hold: a price
+    /// moves, a symbol without bars loses its mark, and one that comes back gets it again.
+    #[test]
+    fn marks_follow_the_windows_from_cycle_to_cycle() {
+        let mut marks = std::collections::BTreeMap::new();
+        let cycles = [
+            [("SPY", Some(1.0)), ("QQQ", Some(2.0))],
+            [("SPY", Some(1.5)), ("QQQ", None)],
+            [("SPY", None), ("QQQ", Some(3.0))],
+            [("SPY", Some(4.0)), ("QQQ", Some(5.0))],
+        ];
+        for cycle in cycles {
+            let windows: Vec<_> = cycle.iter().map(|(s, c)| snapshot(s, *c)).collect();
+            super::update_marks(&mut marks, &windows);
+            let fresh: std::collections::BTreeMap<String, f64> = cycle
+                .iter()
+                .filter_map(|(s, c)| Some((s.to_string(), (*c)?)))
+                .collect();
+            assert_eq!(marks, fresh);
+        }
+    }
+
+    /// Every day from year 0 to 9999 (leap days, century and 400-year rules included)
+    /// against chrono's calendar, and every 97th one's whole id at a time of day that moves
+    /// through the hours, minutes and seconds.
+    #[test]
+    fn cycle_ids_match_chrono_on_every_day_of_ten_millennia() {
+        use chrono::Datelike;
+        let first = Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap();
+        let last = Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).unwrap();
+        let first_day = first.timestamp().div_euclid(86_400);
+        let (mut day, mut date) = (0_i64, first.date_naive());
+        while date <= last.date_naive() {
+            let expected = (i64::from(date.year()), date.month(), date.day());
+            assert_eq!(super::civil_date(first_day + day), expected, "{date}");
+            if day % 97 == 0 {
+                let moment = first + Duration::seconds(day * 86_400 + day * 7_919 % 86_400);
+                assert_eq!(
+                    super::cycle_id(moment),
+                    moment.format("%Y%m%dT%H%M%SZ").to_string()
+                );
+            }
+            day += 1;
+            date = date.succ_opt().unwrap();
+        }
+        assert!(day > 3_650_000, "walked {day} days");
     }
 }

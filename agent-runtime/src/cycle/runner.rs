@@ -197,6 +197,7 @@ impl CycleRunnerBuilder {
         Ok(CycleRunner {
             identity: self.identity,
             windows,
+            marks: Default::default(),
             analysts: self.analysts,
             debate: self.debate,
             manager: self.manager,
