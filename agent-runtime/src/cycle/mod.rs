@@ -109,6 +109,8 @@ pub struct CycleRunner {
     /// Last cycle's price of each symbol, updated in place by the next (see
     /// [`update_marks`]).
     marks: BTreeMap<String, f64>,
+    /// The order in which the last cycle placed its symbols' orders; a buffer.
+    placement_order: Vec<usize>,
 }
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id,
@@ -163,11 +165,11 @@ fn civil_date(days: i64) -> (i64, u32, u32) {
 }
 
 /// The `Cycle` entry that ends a cycle at `now` with `result`.
-fn cycle_end(
-    cycle_id: String,
-    now: DateTime<Utc>,
-    result: &Result<CycleReport, CycleError>,
-) -> JournalEntry {
+fn cycle_end(now: DateTime<Utc>, result: &Result<CycleReport, CycleError>) -> JournalEntry {
+    let cycle_id = match result {
+        Ok(report) => report.cycle_id.clone(),
+        Err(_) => cycle_id(now),
+    };
     let (phase, summary) = match result {
         Ok(report) => (
             CyclePhase::Completed,
@@ -240,11 +242,13 @@ impl CycleRunner {
             phase: CyclePhase::Running,
             summary: None,
         });
+        // The id travels with the cycle and comes back in its report (it is the same pure
+        // function of `now` should the cycle fail).
         let result = match started.await {
-            Ok(()) => self.run_inner(now, cycle_id.clone()).await,
+            Ok(()) => self.run_inner(now, cycle_id).await,
             Err(err) => Err(err),
         };
-        let finished = self.record_routine(Routine::Cycle, || cycle_end(cycle_id, now, &result));
+        let finished = self.record_routine(Routine::Cycle, || cycle_end(now, &result));
         if let Err(err) = finished.await {
             tracing::warn!(%err, "cannot journal the end of the cycle");
         }
@@ -280,7 +284,11 @@ impl CycleRunner {
         update_marks(marks, windows);
         let mut account = self.account(marks).await?;
         for window in windows.iter_mut() {
-            window.position = account.position(&window.symbol).cloned();
+            // Into last cycle's position where there was one: it keeps its buffers.
+            match (window.position.as_mut(), account.position(&window.symbol)) {
+                (Some(kept), Some(position)) => kept.clone_from(position),
+                (_, position) => window.position = position.cloned(),
+            }
         }
         // The symbols with bars, in config order: all of them, unless a source failed.
         let snapshots: Cow<'_, [Snapshot]> = if windows.iter().all(|w| !w.bars.is_empty()) {
@@ -305,8 +313,8 @@ impl CycleRunner {
             .await?;
         }
 
+        // The id joins the report at the close, back from the equity entry that carried it.
         let mut report = CycleReport {
-            cycle_id: cycle_id.clone(),
             fills_followed_up: settlement.fills.len(),
             corrections: settlement.corrections.clone(),
             ..CycleReport::default()
@@ -314,11 +322,10 @@ impl CycleRunner {
         let decisions = self
             .decide_all(&cycle_id, now, &snapshots, &account)
             .await?;
-        let proposals = snapshots.iter().zip(&decisions).collect();
         self.place_all(
             &cycle_id,
             now,
-            proposals,
+            (&snapshots, &decisions),
             &settlement,
             &mut account,
             &mut report,
@@ -338,40 +345,58 @@ impl CycleRunner {
         account: &AccountState,
     ) -> Result<Vec<Decision>, CycleError> {
         let windowed = self.journal.keeps(Routine::Decision);
-        let analyses = if self.analysis_waits() {
-            futures::future::join_all(snapshots.iter().map(|s| self.analyze(s, account, windowed)))
-                .await
+        let mut decisions = Vec::with_capacity(snapshots.len());
+        if self.analysis_waits() {
+            let analyses = futures::future::join_all(
+                snapshots.iter().map(|s| self.analyze(s, account, windowed)),
+            )
+            .await;
+            for (snapshot, analysis) in snapshots.iter().zip(analyses) {
+                decisions.push(
+                    self.journal_analysis(cycle_id, now, snapshot, analysis)
+                        .await?,
+                );
+            }
         } else {
-            // Nothing to overlap: one symbol after the other, without holding every symbol's
-            // analysis future side by side.
-            let mut analyses = Vec::with_capacity(snapshots.len());
+            // Nothing to overlap: one symbol after the other, each journalled as it is
+            // decided, without holding every symbol's analysis side by side.
             for snapshot in snapshots {
-                analyses.push(self.analyze(snapshot, account, windowed).await);
+                let analysis = self.analyze(snapshot, account, windowed).await;
+                decisions.push(
+                    self.journal_analysis(cycle_id, now, snapshot, analysis)
+                        .await?,
+                );
             }
-            analyses
-        };
-        let mut decisions = Vec::with_capacity(analyses.len());
-        for (snapshot, (decision, events, window)) in snapshots.iter().zip(analyses) {
-            self.metrics.hot.decision(decision.action).inc();
-            for event in events {
-                self.record(JournalEntry::Llm {
-                    cycle_id: cycle_id.to_string(),
-                    time: now,
-                    symbol: snapshot.symbol.clone(),
-                    event,
-                })
-                .await?;
-            }
-            self.record_routine(Routine::Decision, || JournalEntry::Decision {
-                cycle_id: cycle_id.to_string(),
-                time: now,
-                decision: decision.clone(),
-                window,
-            })
-            .await?;
-            decisions.push(decision);
         }
         Ok(decisions)
+    }
+
+    /// Journals one symbol's analysis (its LLM events, then its decision); the decision.
+    async fn journal_analysis(
+        &self,
+        cycle_id: &str,
+        now: DateTime<Utc>,
+        snapshot: &Snapshot,
+        (decision, events, window): (Decision, Vec<LlmEvent>, Option<DataWindow>),
+    ) -> Result<Decision, CycleError> {
+        self.metrics.hot.decision(decision.action).inc();
+        for event in events {
+            self.record(JournalEntry::Llm {
+                cycle_id: cycle_id.to_string(),
+                time: now,
+                symbol: snapshot.symbol.clone(),
+                event,
+            })
+            .await?;
+        }
+        self.record_routine(Routine::Decision, || JournalEntry::Decision {
+            cycle_id: cycle_id.to_string(),
+            time: now,
+            decision: decision.clone(),
+            window,
+        })
+        .await?;
+        Ok(decision)
     }
 
     /// Places the decided orders, sells first; none for a symbol whose earlier order still
@@ -380,37 +405,49 @@ impl CycleRunner {
         &mut self,
         cycle_id: &str,
         now: DateTime<Utc>,
-        mut proposals: Vec<(&Snapshot, &Decision)>,
+        (snapshots, decisions): (&[Snapshot], &[Decision]),
         settlement: &ports::Settlement,
         account: &mut AccountState,
         report: &mut CycleReport,
     ) -> Result<(), CycleError> {
-        // Sells first: they free cash the buys may need. Stable sort keeps symbol order.
-        proposals.sort_by_key(|(snapshot, decision)| {
-            let exposure = exposure_of(snapshot, account);
-            !(decision.action == Action::Sell || self.risk.stop_loss_hit(&exposure).is_some())
+        // Sells first: they free cash the buys may need. Stable sort keeps symbol order. The
+        // order is last cycle's buffer, taken for the loop (which needs `self`) and returned.
+        let mut order = std::mem::take(&mut self.placement_order);
+        order.clear();
+        order.extend(0..snapshots.len().min(decisions.len()));
+        order.sort_by_key(|&i| {
+            let exposure = exposure_of(&snapshots[i], account);
+            !(decisions[i].action == Action::Sell || self.risk.stop_loss_hit(&exposure).is_some())
         });
-        for (snapshot, decision) in proposals {
-            if settlement.open_symbols.contains(&snapshot.symbol) {
-                // The position the decision sized from does not count what that order may
-                // still fill: a second order on top could overshoot the target. So one order
-                // works per symbol at a time — a stop loss included: the working order ends
-                // (filled, expired, or canceled by `orders.cancelAfterSeconds`) first.
-                let exposure = exposure_of(snapshot, account);
-                if decision.action != Action::Hold || self.risk.stop_loss_hit(&exposure).is_some() {
-                    self.record_routine(Routine::Order, || JournalEntry::OrderWorking {
-                        cycle_id: cycle_id.to_string(),
-                        time: now,
-                        symbol: snapshot.symbol.clone(),
-                    })
-                    .await?;
+        let placed = async {
+            for &i in &order {
+                let (snapshot, decision) = (&snapshots[i], &decisions[i]);
+                if settlement.open_symbols.contains(&snapshot.symbol) {
+                    // The position the decision sized from does not count what that order may
+                    // still fill: a second order on top could overshoot the target. So one order
+                    // works per symbol at a time — a stop loss included: the working order ends
+                    // (filled, expired, or canceled by `orders.cancelAfterSeconds`) first.
+                    let exposure = exposure_of(snapshot, account);
+                    if decision.action != Action::Hold
+                        || self.risk.stop_loss_hit(&exposure).is_some()
+                    {
+                        self.record_routine(Routine::Order, || JournalEntry::OrderWorking {
+                            cycle_id: cycle_id.to_string(),
+                            time: now,
+                            symbol: snapshot.symbol.clone(),
+                        })
+                        .await?;
+                    }
+                    continue;
                 }
-                continue;
+                self.execute(now, cycle_id, snapshot, decision, account, report)
+                    .await?;
             }
-            self.execute(now, cycle_id, snapshot, decision, account, report)
-                .await?;
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.placement_order = order;
+        placed
     }
 
     /// Ends the cycle: the account read again after the orders, the equity and risk gauges,
@@ -443,11 +480,13 @@ impl CycleRunner {
         };
         let recorded = self.record_ref(&entry).await;
         if let JournalEntry::Equity {
+            cycle_id,
             account,
             marks: lent,
             ..
         } = entry
         {
+            report.cycle_id = cycle_id;
             report.account = account;
             *marks = lent;
         }

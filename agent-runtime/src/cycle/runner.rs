@@ -198,6 +198,7 @@ impl CycleRunnerBuilder {
             identity: self.identity,
             windows,
             marks: Default::default(),
+            placement_order: Vec::new(),
             analysts: self.analysts,
             debate: self.debate,
             manager: self.manager,

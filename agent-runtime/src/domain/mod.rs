@@ -265,13 +265,30 @@ impl std::fmt::Display for PositionCorrection {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Position {
     pub symbol: String,
     /// Units held (negative = short).
     pub quantity: f64,
     /// Average entry price.
     pub average_price: f64,
+}
+
+/// By hand for `clone_from`, which reuses the symbol's buffer: each cycle copies the
+/// account's positions into its snapshots, and then allocates nothing.
+impl Clone for Position {
+    fn clone(&self) -> Self {
+        Self {
+            symbol: self.symbol.clone(),
+            ..*self
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.symbol.clone_from(&source.symbol);
+        self.quantity = source.quantity;
+        self.average_price = source.average_price;
+    }
 }
 
 #[cfg(test)]

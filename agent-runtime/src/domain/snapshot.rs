@@ -26,27 +26,31 @@ impl Snapshot {
 ///
 /// A cycle's window moves forward by a bar or two while it keeps tens of them. Copying the
 /// whole window each cycle costs more than everything else a backtest does per bar, so the
-/// window slides instead: a new bar is appended, the oldest is only marked gone, and the
-/// gone ones are dropped in one move once they are as many as the live ones — each bar is
-/// moved at most once more, however long the run.
+/// window slides instead: a new bar is appended, the oldest is only marked gone, and once the
+/// gone ones are as many as the live ones the live ones move to the front in one rotation —
+/// each bar is moved at most once more, however long the run. The gone bars are kept after
+/// the live ones and written over by the next bars copied in, so their buffers (the symbol's
+/// string) are reused rather than freed and allocated again.
 #[derive(Clone, Debug, Default)]
 pub struct BarWindow {
     buffer: Vec<Bar>,
     /// Bars before this index have left the window.
     start: usize,
+    /// Bars from this index on are spares: gone, kept for their buffers.
+    end: usize,
 }
 
 impl Deref for BarWindow {
     type Target = [Bar];
 
     fn deref(&self) -> &[Bar] {
-        &self.buffer[self.start..]
+        &self.buffer[self.start..self.end]
     }
 }
 
 impl DerefMut for BarWindow {
     fn deref_mut(&mut self) -> &mut [Bar] {
-        &mut self.buffer[self.start..]
+        &mut self.buffer[self.start..self.end]
     }
 }
 
@@ -58,7 +62,12 @@ impl PartialEq for BarWindow {
 
 impl From<Vec<Bar>> for BarWindow {
     fn from(buffer: Vec<Bar>) -> Self {
-        Self { buffer, start: 0 }
+        let end = buffer.len();
+        Self {
+            buffer,
+            start: 0,
+            end,
+        }
     }
 }
 
@@ -69,20 +78,42 @@ impl FromIterator<Bar> for BarWindow {
 }
 
 impl BarWindow {
+    /// Empties the window; its bars stay as spares.
     pub fn clear(&mut self) {
-        self.buffer.clear();
         self.start = 0;
+        self.end = 0;
     }
 
     /// Appends `bar`, the oldest bar leaving when the window already holds `limit`.
     pub fn push(&mut self, bar: Bar, limit: usize) {
+        self.make_room(limit);
+        match self.buffer.get_mut(self.end) {
+            Some(spare) => *spare = bar,
+            None => self.buffer.push(bar),
+        }
+        self.end += 1;
+    }
+
+    /// [`push`](Self::push) of a copy of `bar`, written over a spare when there is one.
+    fn push_copy(&mut self, bar: &Bar, limit: usize) {
+        self.make_room(limit);
+        match self.buffer.get_mut(self.end) {
+            Some(spare) => spare.clone_from(bar),
+            None => self.buffer.push(bar.clone()),
+        }
+        self.end += 1;
+    }
+
+    /// Marks the oldest bar gone when one more would exceed `limit`, and moves the live bars
+    /// to the front once the gone ones are as many.
+    fn make_room(&mut self, limit: usize) {
         let limit = limit.max(1);
         self.start += (self.len() + 1).saturating_sub(limit);
         if self.start >= limit {
-            self.buffer.drain(..self.start);
+            self.buffer[..self.end].rotate_left(self.start);
+            self.end -= self.start;
             self.start = 0;
         }
-        self.buffer.push(bar);
     }
 
     /// Makes the window the last `limit` bars of `front` followed by `back` (a ring's two
@@ -98,7 +129,7 @@ impl BarWindow {
                 let skip = total - unseen;
                 let source = front.iter().chain(back).skip(skip);
                 for bar in source {
-                    self.push(bar.clone(), limit);
+                    self.push_copy(bar, limit);
                 }
                 // The last `limit` bars, or all of them when they are fewer.
                 self.start += self.len().saturating_sub(limit.min(total));
@@ -106,8 +137,9 @@ impl BarWindow {
             _ => {
                 self.clear();
                 let skip = total.saturating_sub(limit);
-                self.buffer
-                    .extend(front.iter().chain(back).skip(skip).cloned());
+                for bar in front.iter().chain(back).skip(skip) {
+                    self.push_copy(bar, limit);
+                }
             }
         }
     }
