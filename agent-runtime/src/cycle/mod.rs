@@ -243,31 +243,22 @@ impl CycleRunner {
             summary: None,
         });
         // The id travels with the cycle and comes back in its report (it is the same pure
-        // function of `now` should the cycle fail).
+        // function of `now` should the cycle fail). Last cycle's windows and marks are lent
+        // to this one and kept for the next.
+        let mut windows = std::mem::take(&mut self.windows);
+        let mut marks = std::mem::take(&mut self.marks);
         let result = match started.await {
-            Ok(()) => self.run_inner(now, cycle_id).await,
+            Ok(()) => self.run_in(now, cycle_id, &mut windows, &mut marks).await,
             Err(err) => Err(err),
         };
+        self.windows = windows;
+        self.marks = marks;
         let finished = self.record_routine(Routine::Cycle, || cycle_end(now, &result));
         if let Err(err) = finished.await {
             tracing::warn!(%err, "cannot journal the end of the cycle");
         }
         timer.observe_duration();
         self.metrics.hot.cycle(result.is_ok()).inc();
-        result
-    }
-
-    /// [`run_in`](Self::run_in) with last cycle's windows, kept for the next.
-    async fn run_inner(
-        &mut self,
-        now: DateTime<Utc>,
-        cycle_id: String,
-    ) -> Result<CycleReport, CycleError> {
-        let mut windows = std::mem::take(&mut self.windows);
-        let mut marks = std::mem::take(&mut self.marks);
-        let result = self.run_in(now, cycle_id, &mut windows, &mut marks).await;
-        self.windows = windows;
-        self.marks = marks;
         result
     }
 
