@@ -12,13 +12,13 @@
 
 use rustc_hash::FxHashMap;
 use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 
 use super::MarketDataError;
 use super::csv::Columns;
+use super::rows::RowReader;
 use crate::domain::Bar;
 
 /// The most calendar days allowed between two daily bars of a symbol unless gaps are allowed.
@@ -27,13 +27,13 @@ pub const MAX_DAILY_GAP_DAYS: i64 = 4;
 /// One CSV file read row by row.
 struct FileStream {
     origin: String,
-    reader: ::csv::Reader<BufReader<File>>,
+    rows: RowReader<File>,
     columns: Columns,
     default_symbol: Option<String>,
-    /// Raw: fields are trimmed and checked as UTF-8 only when read (see `Columns::bar_of`).
-    record: ::csv::ByteRecord,
-    /// The row read ahead: the next bar this file gives.
-    head: Option<Bar>,
+    /// The row read ahead, when `ready`: the next bar this file gives. Every row is read
+    /// into this one bar, so reading a row allocates nothing (not even its symbol).
+    head: Bar,
+    ready: bool,
     /// The time of the file's previous row, so time never goes backwards within a file.
     previous: Option<DateTime<Utc>>,
 }
@@ -42,13 +42,8 @@ impl FileStream {
     fn open(path: &Path) -> Result<Self, MarketDataError> {
         let origin = path.display().to_string();
         let file = File::open(path).map_err(|e| read_error(&origin, e))?;
-        let mut reader = ::csv::ReaderBuilder::new()
-            .trim(::csv::Trim::Headers)
-            .from_reader(BufReader::new(file));
-        let mut headers = reader
-            .headers()
-            .map_err(|e| parse_error(&origin, 1, e.to_string()))?
-            .clone();
+        let (rows, mut headers) =
+            RowReader::open(file).map_err(|message| parse_error(&origin, 1, message))?;
         if let Some(first) = headers.get(0).and_then(|h| h.strip_prefix('\u{feff}')) {
             let first = first.to_string();
             let rest: Vec<String> = headers.iter().skip(1).map(str::to_string).collect();
@@ -59,51 +54,55 @@ impl FileStream {
             .map_err(|message| parse_error(&origin, 1, message))?;
         Ok(Self {
             origin,
-            reader,
+            rows,
             columns,
             default_symbol,
-            record: ::csv::ByteRecord::new(),
-            head: None,
+            head: Bar {
+                symbol: String::new(),
+                time: DateTime::UNIX_EPOCH,
+                open: 0.0,
+                high: 0.0,
+                low: 0.0,
+                close: 0.0,
+                volume: 0.0,
+            },
+            ready: false,
             previous: None,
         })
     }
 
+    /// The next bar this file gives, if any.
+    fn head(&self) -> Option<&Bar> {
+        self.ready.then_some(&self.head)
+    }
+
     /// Reads the next row into `head` (none at the end), with its line; an error names it.
     fn advance(&mut self) -> Result<Option<u64>, MarketDataError> {
-        self.head = None;
-        let more = self
-            .reader
-            .read_byte_record(&mut self.record)
-            .map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line());
-                parse_error(&self.origin, line, e.to_string())
-            })?;
-        if !more {
+        self.ready = false;
+        let row = self
+            .rows
+            .next_row()
+            .map_err(|e| parse_error(&self.origin, e.line, e.message))?;
+        let Some(row) = row else {
             return Ok(None);
-        }
-        let line = self.record.position().map_or(0, |p| p.line());
-        let bar = self
-            .columns
-            .bar_of(
-                |i| text_field(&self.record, i),
+        };
+        let line = row.line;
+        self.columns
+            .read_into(
+                |i| row.field(i),
                 self.default_symbol.as_deref(),
+                &mut self.head,
             )
             .map_err(|message| parse_error(&self.origin, line, message))?;
-        if let Some(previous) = self.previous.filter(|p| bar.time < *p) {
-            let message = format!("time {} is before the previous row's {previous}", bar.time);
+        let time = self.head.time;
+        if let Some(previous) = self.previous.filter(|p| time < *p) {
+            let message = format!("time {time} is before the previous row's {previous}");
             return Err(parse_error(&self.origin, line, message));
         }
-        self.previous = Some(bar.time);
-        self.head = Some(bar);
+        self.previous = Some(time);
+        self.ready = true;
         Ok(Some(line))
     }
-}
-
-/// Field `i` of a raw row, trimmed as the other readers trim theirs; a missing field is
-/// empty, and one that is not UTF-8 is an error naming its column.
-fn text_field(record: &::csv::ByteRecord, i: usize) -> Result<&str, String> {
-    let bytes = record.get(i).unwrap_or_default().trim_ascii();
-    std::str::from_utf8(bytes).map_err(|_| format!("column {} is not UTF-8 text", i + 1))
 }
 
 /// Where a symbol's series got to, for the per-symbol checks.
@@ -145,41 +144,42 @@ impl BarSteps {
         })
     }
 
-    /// The next step's time, its bars in `out` (cleared first); `None` after the last.
+    /// The next step's time, its bars in `out`; `None` after the last. The bars are
+    /// written over `out`'s (the last step's), reusing their symbols' buffers, so a step
+    /// allocates nothing.
     pub fn next_step(
         &mut self,
         out: &mut Vec<Bar>,
     ) -> Result<Option<DateTime<Utc>>, MarketDataError> {
-        out.clear();
         let Some(time) = self
             .files
             .iter()
-            .filter_map(|f| f.head.as_ref())
+            .filter_map(FileStream::head)
             .map(|b| b.time)
             .min()
         else {
+            out.clear();
             return Ok(None);
         };
-        for i in 0..self.files.len() {
-            while self.files[i]
-                .head
-                .as_ref()
-                .is_some_and(|bar| bar.time == time)
-            {
-                let line = self.lines[i];
-                if let Some(bar) = self.files[i].head.take() {
-                    check(
-                        &mut self.cursors,
-                        self.allow_gaps,
-                        &bar,
-                        &self.files[i].origin,
-                        line,
-                    )?;
-                    out.push(bar);
+        let mut taken = 0;
+        for (file, line) in self.files.iter_mut().zip(&mut self.lines) {
+            while file.head().is_some_and(|bar| bar.time == time) {
+                check(
+                    &mut self.cursors,
+                    self.allow_gaps,
+                    &file.head,
+                    &file.origin,
+                    *line,
+                )?;
+                match out.get_mut(taken) {
+                    Some(bar) => bar.clone_from(&file.head),
+                    None => out.push(file.head.clone()),
                 }
-                self.lines[i] = skip_unwanted(&mut self.files[i], &self.symbols)?.unwrap_or(0);
+                taken += 1;
+                *line = skip_unwanted(file, &self.symbols)?.unwrap_or(0);
             }
         }
+        out.truncate(taken);
         Ok(Some(time))
     }
 
@@ -209,8 +209,9 @@ fn check(
         let message = format!("{} has a second bar at {}", bar.symbol, bar.time);
         return Err(parse_error(origin, line, message));
     }
-    let days = (bar.time - cursor.last).num_days();
-    if !allow_gaps && is_daily(cursor.last) && is_daily(bar.time) && days > MAX_DAILY_GAP_DAYS {
+    let gap = || (bar.time - cursor.last).num_days();
+    if !allow_gaps && is_daily(cursor.last) && is_daily(bar.time) && gap() > MAX_DAILY_GAP_DAYS {
+        let days = gap();
         let message = format!(
             "gap in {}'s daily bars: {} follows {} ({days} days; at most {MAX_DAILY_GAP_DAYS} \
                  are allowed, or pass --allow-gaps)",
@@ -231,16 +232,18 @@ fn skip_unwanted(
 ) -> Result<Option<u64>, MarketDataError> {
     loop {
         let line = stream.advance()?;
-        match &stream.head {
+        match stream.head() {
             Some(bar) if !symbols.contains(&bar.symbol) => continue,
             _ => return Ok(line),
         }
     }
 }
 
-/// A daily bar is stamped at midnight UTC (how dates without a time are read).
+/// A daily bar is stamped at midnight UTC (how dates without a time are read). Read from
+/// the UTC clock time as stored: `DateTime::time` would first add the (zero) offset, which
+/// cost more than the rest of the check.
 fn is_daily(time: DateTime<Utc>) -> bool {
-    time.num_seconds_from_midnight() == 0 && time.nanosecond() == 0
+    time.naive_utc().time() == NaiveTime::MIN
 }
 
 fn csv_files(path: &Path) -> Result<Vec<PathBuf>, MarketDataError> {
