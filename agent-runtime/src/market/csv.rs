@@ -16,6 +16,8 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::MarketDataError;
+use super::decimal;
+use super::rows::Field;
 use crate::domain::Bar;
 
 /// Bars by symbol, each series sorted by time without duplicates.
@@ -156,11 +158,8 @@ impl Columns {
             close: 0.0,
             volume: 0.0,
         };
-        self.read_into(
-            |i| record.get(i).unwrap_or("").as_bytes(),
-            default_symbol,
-            &mut bar,
-        )?;
+        let field = |i| Field::alone(record.get(i).unwrap_or("").as_bytes());
+        self.read_into(field, default_symbol, &mut bar)?;
         Ok(bar)
     }
 
@@ -170,23 +169,23 @@ impl Columns {
     /// the order symbol, time, open, high, low, close, volume; the first wrong one is named.
     pub(super) fn read_into<'r>(
         &self,
-        field: impl Fn(usize) -> &'r [u8],
+        field: impl Fn(usize) -> Field<'r>,
         default_symbol: Option<&str>,
         bar: &mut Bar,
     ) -> Result<(), String> {
         let number = |i: usize, name: &str| number(field(i), i, name);
         bar.symbol.clear();
         match self.symbol {
-            Some(i) => bar.symbol.push_str(text(field(i), i)?),
+            Some(i) => bar.symbol.push_str(text(field(i).bytes(), i)?),
             None => bar.symbol.push_str(default_symbol.unwrap_or_default()),
         }
-        bar.time = self.time(field(self.time.index))?;
+        bar.time = self.time(field(self.time.index).bytes())?;
         bar.open = number(self.open, "open")?;
         bar.high = number(self.high, "high")?;
         bar.low = number(self.low, "low")?;
         bar.close = number(self.close, "close")?;
         bar.volume = match self.volume {
-            Some(i) if !field(i).trim_ascii().is_empty() => number(i, "volume")?,
+            Some(i) if !field(i).bytes().trim_ascii().is_empty() => number(i, "volume")?,
             _ => 0.0,
         };
         if bar.low > bar.high || bar.close <= 0.0 {
@@ -217,8 +216,17 @@ fn text(raw: &[u8], i: usize) -> Result<&str, String> {
 /// Field `i` as a finite number: a plain decimal straight from the bytes (the same value,
 /// see [`decimal`](super::decimal)), anything else through `str::parse`.
 #[inline]
-fn number(raw: &[u8], i: usize, name: &str) -> Result<f64, String> {
-    if let Some(value) = super::decimal::plain(raw) {
+fn number(field: Field<'_>, i: usize, name: &str) -> Result<f64, String> {
+    match decimal::plain_words(field.tail, field.len) {
+        Some(value) => Ok(value),
+        None => any_number(field.bytes(), i, name),
+    }
+}
+
+/// [`number`] of a field that is not a short plain decimal (or ends its buffer).
+#[cold]
+fn any_number(raw: &[u8], i: usize, name: &str) -> Result<f64, String> {
+    if let Some(value) = decimal::plain(raw) {
         return Ok(value);
     }
     let text = text(raw, i)?;

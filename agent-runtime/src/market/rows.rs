@@ -26,17 +26,44 @@ pub(super) struct RowError {
 /// One row: where it was read, and its fields.
 pub(super) struct Row<'a> {
     pub line: u64,
+    /// The row and whatever the block holds after it.
     text: &'a [u8],
     bounds: &'a [(usize, usize)],
 }
 
+/// A field as it is in the file (untrimmed): `tail[..len]`, where `tail` goes on past the
+/// field to the end of what is buffered, so a number can be read eight bytes at a time
+/// (see [`decimal::plain_words`](super::decimal::plain_words)).
+#[derive(Clone, Copy)]
+pub(super) struct Field<'a> {
+    pub tail: &'a [u8],
+    pub len: usize,
+}
+
+impl<'a> Field<'a> {
+    /// A field with nothing buffered after it.
+    pub fn alone(bytes: &'a [u8]) -> Self {
+        Self {
+            tail: bytes,
+            len: bytes.len(),
+        }
+    }
+
+    pub fn bytes(self) -> &'a [u8] {
+        self.tail.get(..self.len).unwrap_or_default()
+    }
+}
+
 impl<'a> Row<'a> {
-    /// Field `i` as it is in the file (untrimmed); empty past the last.
-    pub fn field(&self, i: usize) -> &'a [u8] {
-        self.bounds
-            .get(i)
-            .and_then(|&(start, end)| self.text.get(start..end))
-            .unwrap_or_default()
+    /// Field `i`; empty past the last.
+    pub fn field(&self, i: usize) -> Field<'a> {
+        match self.bounds.get(i) {
+            Some(&(start, end)) => Field {
+                tail: self.text.get(start..).unwrap_or_default(),
+                len: end - start,
+            },
+            None => Field::alone(&[]),
+        }
     }
 
     /// How many fields the row has.
@@ -99,8 +126,8 @@ pub(super) struct RowReader<R> {
 /// Where a row's fields are.
 #[derive(Clone, Copy)]
 enum Text {
-    /// `block[start..start + len]`.
-    Block { start: usize, len: usize },
+    /// From `block[start]` (the row, then the rest of the block).
+    Block { start: usize },
     /// `unquoted`.
     Unquoted,
 }
@@ -205,7 +232,7 @@ impl<R: Read> RowReader<R> {
         self.next.record += 1;
         self.check_width(at)?;
         let text = match self.text {
-            Text::Block { start, len } => &self.block[start..start + len],
+            Text::Block { start } => &self.block[start..self.end],
             Text::Unquoted => &self.unquoted[..],
         };
         Ok(Some(Row {
@@ -254,7 +281,7 @@ impl<R: Read> RowReader<R> {
     /// as the state machine does: a `\r\n`'s `\n` is skipped before the next row).
     fn take_row(&mut self, skip: usize, len: usize, newlines: u64, terminated: bool) {
         let start = self.start + skip;
-        self.text = Text::Block { start, len };
+        self.text = Text::Block { start };
         let newline = terminated && self.block[start + len] == b'\n';
         let consumed = skip + len + usize::from(terminated);
         self.start += consumed;
@@ -360,12 +387,26 @@ enum RowEnd {
 }
 
 /// Each byte of `word` equal to `byte`, as its top bit.
-fn matches(word: u64, byte: u8) -> u64 {
+pub(super) fn matches(word: u64, byte: u8) -> u64 {
     const LOW7: u64 = u64::from_le_bytes([0x7f; 8]);
     let x = word ^ u64::from_le_bytes([byte; 8]);
     // A byte's top bit ends up set exactly when the byte of `x` is not zero (no carries
     // between bytes: 0x7f + 0x7f fits one), so the complement marks the equal bytes.
     !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// Each line end or quote in `word`, as its top bit. All three are below `#`, as nearly
+/// no byte of a row is (a space is), so one comparison finds the words that have one.
+fn stops(word: u64) -> u64 {
+    const LOW7: u64 = u64::from_le_bytes([0x7f; 8]);
+    const BELOW: u64 = u64::from_le_bytes([0x80 - b'#'; 8]);
+    // Top bit set for a byte below `#`: adding 0x80 - 0x23 to its low seven bits leaves
+    // its top bit clear (no carry between bytes), and its own top bit is clear too.
+    let low = !(((word & LOW7).wrapping_add(BELOW)) | word | LOW7);
+    if low == 0 {
+        return 0;
+    }
+    matches(word, b'\n') | matches(word, b'\r') | matches(word, b'"')
 }
 
 /// The row at the start of `bytes`: its fields (the ranges between its commas) into
@@ -378,7 +419,7 @@ fn split(bytes: &[u8], bounds: &mut Vec<(usize, usize)>) -> RowEnd {
     let mut words = bytes.chunks_exact(8);
     for word in &mut words {
         let word = u64::from_le_bytes(<[u8; 8]>::try_from(word).unwrap_or([0; 8]));
-        let stops = matches(word, b'\n') | matches(word, b'\r') | matches(word, b'"');
+        let stops = stops(word);
         let mut commas = matches(word, b',');
         if stops != 0 {
             // Only the commas before the first stop are this row's.
@@ -488,7 +529,9 @@ mod tests {
         loop {
             match reader.next_row() {
                 Ok(Some(row)) => {
-                    let fields = (0..row.len()).map(|i| row.field(i).to_vec()).collect();
+                    let fields = (0..row.len())
+                        .map(|i| row.field(i).bytes().to_vec())
+                        .collect();
                     reading.rows.push((row.line, fields));
                 }
                 Ok(None) => {
@@ -608,7 +651,7 @@ mod tests {
         let (mut reader, _) = RowReader::with_block(&input[..], 4096).unwrap();
         let mut count = 0;
         while let Some(row) = reader.next_row().unwrap() {
-            assert_eq!(row.field(1), format!("{count}.5").as_bytes());
+            assert_eq!(row.field(1).bytes(), format!("{count}.5").as_bytes());
             count += 1;
         }
         assert_eq!(count, 5_000);

@@ -278,3 +278,121 @@ fn parse_error(origin: &str, line: u64, message: String) -> MarketDataError {
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::BarSteps;
+    use crate::domain::Bar;
+
+    /// `files` (name, contents) in a fresh directory; its path.
+    fn data(test: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("tp-stream-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, contents) in files {
+            std::fs::write(dir.join(name), contents).unwrap();
+        }
+        dir
+    }
+
+    /// Every step's bars as (symbol, date, close), or the error.
+    fn read(dir: &std::path::Path, symbols: &[&str]) -> Result<Vec<(String, String, f64)>, String> {
+        let symbols: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
+        let mut steps = BarSteps::open(dir, &symbols, false).map_err(|e| e.to_string())?;
+        let mut bars: Vec<Bar> = Vec::new();
+        let mut seen = Vec::new();
+        while steps
+            .next_step(&mut bars)
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            for bar in &bars {
+                let day = bar.time.date_naive().to_string();
+                seen.push((bar.symbol.clone(), day, bar.close));
+            }
+        }
+        Ok(seen)
+    }
+
+    const PLAIN: &str = "date,open,high,low,close,volume\n\
+        2024-01-02,10,11,9,10.5,100\n\
+        2024-01-03,10.5,12,10,11.25,200\n\
+        2024-01-04,11.25,12,11,11.5,\n";
+
+    #[test]
+    fn line_ends_blank_lines_and_quotes_read_the_same_bars() {
+        let expected = read(&data("plain", &[("SPY.csv", PLAIN)]), &["SPY"]).unwrap();
+        assert_eq!(expected.len(), 3);
+        assert_eq!(expected[1], ("SPY".into(), "2024-01-03".into(), 11.25));
+        let variants = [
+            PLAIN.replace('\n', "\r\n"),
+            PLAIN.trim_end().to_string(),
+            PLAIN.replace("\n2024-01-03", "\n\n\n2024-01-03"),
+            PLAIN
+                .replace("10.5,100", "\"10.5\",\"100\"")
+                .replace("2024-01-04", "\"2024-01-04\""),
+            format!("\u{feff}{}", PLAIN.replace('\n', "\r\n")),
+        ];
+        for (i, variant) in variants.iter().enumerate() {
+            let dir = data(&format!("variant{i}"), &[("SPY.csv", variant)]);
+            assert_eq!(read(&dir, &["SPY"]).unwrap(), expected, "{variant:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_file_with_a_symbol_column_gives_each_symbol_its_bars() {
+        let long = "symbol,time,open,high,low,close\n\
+            SPY,2024-01-02T00:00:00Z,1,2,1,1.5\n\
+            QQQ,2024-01-02T00:00:00Z,3,4,3,3.5\n\
+            \"IWM\",2024-01-02T00:00:00Z,5,6,5,5.5\n\
+            SPY,2024-01-03T00:00:00Z,1.5,2,1,1.75\n";
+        let seen = read(&data("long", &[("bars.csv", long)]), &["SPY", "IWM"]).unwrap();
+        let expected = [
+            ("SPY", "2024-01-02", 1.5),
+            ("IWM", "2024-01-02", 5.5),
+            ("SPY", "2024-01-03", 1.75),
+        ];
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(s, d, c)| (s.to_string(), d.to_string(), *c))
+            .collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn bad_rows_are_refused_naming_their_line() {
+        let bad_close = PLAIN.replace("11.25,200", "1x.25,200");
+        let err = read(&data("bad-close", &[("SPY.csv", &bad_close)]), &["SPY"]).unwrap_err();
+        assert!(
+            err.ends_with("SPY.csv line 3: close \"1x.25\" is not a number"),
+            "{err}"
+        );
+        let quoted = PLAIN.replace("11.25,200", "\"oops\",200");
+        let err = read(&data("bad-quoted", &[("SPY.csv", &quoted)]), &["SPY"]).unwrap_err();
+        assert!(
+            err.ends_with("SPY.csv line 3: close \"oops\" is not a number"),
+            "{err}"
+        );
+        let short = PLAIN.replace("11.25,200", "11.25");
+        let err = read(&data("short", &[("SPY.csv", &short)]), &["SPY"]).unwrap_err();
+        assert!(err.contains("SPY.csv line 3: "), "{err}");
+        assert!(
+            err.contains("found record with 5 fields, but the previous record has 6"),
+            "{err}"
+        );
+        let not_utf8 = PLAIN
+            .replace("2024-01-03", "2024-01-0\u{e9}")
+            .replace('\u{e9}', "\u{80}");
+        let mut bytes = not_utf8.into_bytes();
+        // Leave a lone continuation byte in the date: not UTF-8.
+        let at = bytes.windows(2).position(|w| w == [0xc2, 0x80]).unwrap();
+        bytes.remove(at);
+        let dir = data("not-utf8", &[]);
+        std::fs::write(dir.join("SPY.csv"), bytes).unwrap();
+        let err = read(&dir, &["SPY"]).unwrap_err();
+        assert!(
+            err.ends_with("SPY.csv line 3: column 1 is not UTF-8 text"),
+            "{err}"
+        );
+    }
+}
