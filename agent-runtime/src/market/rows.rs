@@ -178,7 +178,7 @@ impl<R: Read> RowReader<R> {
                 .from_reader(&self.block[..self.end]);
             // Read before judging: a block that ends inside the header (or its byte order
             // mark) reads differently, so only a header that ends before the block counts.
-            let headers = csv.headers().map(Clone::clone).map_err(|e| e.to_string());
+            let headers = csv.headers().cloned().map_err(|e| e.to_string());
             let after = csv.position();
             let consumed = usize::try_from(after.byte()).unwrap_or(usize::MAX);
             if consumed < self.end || self.eof {
