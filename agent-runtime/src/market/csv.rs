@@ -215,7 +215,7 @@ fn text(raw: &[u8], i: usize) -> Result<&str, String> {
 
 /// Field `i` as a finite number: a plain decimal straight from the bytes (the same value,
 /// see [`decimal`](super::decimal)), anything else through `str::parse`.
-#[inline]
+#[inline(always)]
 fn number(field: Field<'_>, i: usize, name: &str) -> Result<f64, String> {
     match decimal::plain_words(field.tail, field.len) {
         Some(value) => Ok(value),

@@ -37,7 +37,7 @@ const INTEGER_POWERS: [u64; 9] = [
 /// says `None` or the shape is not one handled here), eight digits at a time: the bytes
 /// after the field (the rest of its row) let whole words be loaded. Handles up to eight
 /// digits on each side of the point, which is nearly every price; [`plain`] the rest.
-#[inline]
+#[inline(always)]
 pub(super) fn plain_words(tail: &[u8], len: usize) -> Option<f64> {
     let (negative, start) = match tail.first() {
         Some(b'-') => (true, 1),

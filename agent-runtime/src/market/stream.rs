@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveTime, Utc};
 
 use super::MarketDataError;
 use super::csv::Columns;
@@ -209,7 +209,7 @@ fn check(
         let message = format!("{} has a second bar at {}", bar.symbol, bar.time);
         return Err(parse_error(origin, line, message));
     }
-    let gap = || (bar.time - cursor.last).num_days();
+    let gap = || days_apart(cursor.last, bar.time);
     if !allow_gaps && is_daily(cursor.last) && is_daily(bar.time) && gap() > MAX_DAILY_GAP_DAYS {
         let days = gap();
         let message = format!(
@@ -236,6 +236,19 @@ fn skip_unwanted(
             Some(bar) if !symbols.contains(&bar.symbol) => continue,
             _ => return Ok(line),
         }
+    }
+}
+
+/// Whole days from `earlier` to `later`, both at midnight UTC. Within a year (nearly every
+/// pair of consecutive bars) that is the difference of their days of the year, read from
+/// the dates as stored; chrono's date arithmetic, which counts from year 0, cost more than
+/// the rest of a bar's checks.
+fn days_apart(earlier: DateTime<Utc>, later: DateTime<Utc>) -> i64 {
+    let (from, to) = (earlier.naive_utc().date(), later.naive_utc().date());
+    if from.year() == to.year() {
+        i64::from(to.ordinal()) - i64::from(from.ordinal())
+    } else {
+        (later - earlier).num_days()
     }
 }
 
@@ -357,6 +370,24 @@ mod tests {
             .map(|(s, d, c)| (s.to_string(), d.to_string(), *c))
             .collect();
         assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn days_apart_are_chronos_whole_days() {
+        let start = chrono::NaiveDate::from_ymd_opt(1999, 12, 20).unwrap();
+        for first in 0..800 {
+            let earlier = (start + chrono::Days::new(first))
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc();
+            for gap in [1, 2, 3, 4, 5, 11, 40, 366] {
+                let later = earlier + chrono::Duration::days(gap);
+                assert_eq!(
+                    super::days_apart(earlier, later),
+                    (later - earlier).num_days()
+                );
+            }
+        }
     }
 
     #[test]
