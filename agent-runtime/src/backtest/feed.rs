@@ -32,14 +32,16 @@ impl WindowFeed {
         }
     }
 
-    /// Makes `bars` (one step, at `time`) the latest; the clock moves to `time`.
-    pub fn release(&self, time: DateTime<Utc>, bars: &mut Vec<Bar>) {
+    /// Makes `bars` (one step, at `time`) the latest; the clock moves to `time`. A full
+    /// ring's oldest bar is overwritten with the new one (its symbol's buffer reused), so
+    /// releasing a step allocates nothing once the window is full.
+    pub fn release(&self, time: DateTime<Utc>, bars: &[Bar]) {
         let mut state = self
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.now = Some(time);
-        for bar in bars.drain(..) {
+        for bar in bars {
             let ring = match state.bars.get_mut(bar.symbol.as_str()) {
                 Some(ring) => ring,
                 None => state
@@ -47,10 +49,16 @@ impl WindowFeed {
                     .entry(bar.symbol.clone())
                     .or_insert_with(|| VecDeque::with_capacity(self.window + 1)),
             };
-            if ring.len() == self.window {
-                ring.pop_front();
+            let oldest = (ring.len() == self.window)
+                .then(|| ring.pop_front())
+                .flatten();
+            match oldest {
+                Some(mut reused) => {
+                    reused.clone_from(bar);
+                    ring.push_back(reused);
+                }
+                None => ring.push_back(bar.clone()),
             }
-            ring.push_back(bar);
         }
     }
 

@@ -132,7 +132,7 @@ pub async fn run_observed(
         closes.observe(&bars);
         rig.recorder.buy_and_hold(closes.multiple());
         rig.broker.open_bars(&bars)?;
-        rig.feed.release(time, &mut bars);
+        rig.feed.release(time, &bars);
         rig.runner
             .run(time)
             .await

@@ -16,6 +16,8 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::MarketDataError;
+use super::decimal;
+use super::rows::Field;
 use crate::domain::Bar;
 
 /// Bars by symbol, each series sorted by time without duplicates.
@@ -147,39 +149,44 @@ impl Columns {
         record: &::csv::StringRecord,
         default_symbol: Option<&str>,
     ) -> Result<Bar, String> {
-        self.bar_of(|i| Ok(record.get(i).unwrap_or("")), default_symbol)
+        let mut bar = Bar {
+            symbol: String::new(),
+            time: DateTime::UNIX_EPOCH,
+            open: 0.0,
+            high: 0.0,
+            low: 0.0,
+            close: 0.0,
+            volume: 0.0,
+        };
+        let field = |i| Field::alone(record.get(i).unwrap_or("").as_bytes());
+        self.read_into(field, default_symbol, &mut bar)?;
+        Ok(bar)
     }
 
-    /// [`bar`](Self::bar) of a row whose field `i` is `field(i)` (an empty one when the row
-    /// has none), for readers that keep rows as raw bytes.
-    pub(super) fn bar_of<'r>(
+    /// [`bar`](Self::bar) of a row whose field `i` is `field(i)` (raw bytes, trimmed here;
+    /// empty when the row has none), written over `bar`: a backtest reads every row of a
+    /// file into the same bar, whose symbol's buffer is then reused. Fields are checked in
+    /// the order symbol, time, open, high, low, close, volume; the first wrong one is named.
+    pub(super) fn read_into<'r>(
         &self,
-        field: impl Fn(usize) -> Result<&'r str, String>,
+        field: impl Fn(usize) -> Field<'r>,
         default_symbol: Option<&str>,
-    ) -> Result<Bar, String> {
-        let number = |i: usize, name: &str| -> Result<f64, String> {
-            let text = field(i)?;
-            text.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| format!("{name} {text:?} is not a number"))
-        };
-        let symbol = match self.symbol {
-            Some(i) => field(i)?.to_string(),
-            None => default_symbol.unwrap_or_default().to_string(),
-        };
-        let time = field(self.time.index)?;
-        let bar = Bar {
-            symbol,
-            time: parse_time(time).ok_or_else(|| self.time.not_a_time(time))?,
-            open: number(self.open, "open")?,
-            high: number(self.high, "high")?,
-            low: number(self.low, "low")?,
-            close: number(self.close, "close")?,
-            volume: match self.volume {
-                Some(i) if !field(i)?.is_empty() => number(i, "volume")?,
-                _ => 0.0,
-            },
+        bar: &mut Bar,
+    ) -> Result<(), String> {
+        let number = |i: usize, name: &str| number(field(i), i, name);
+        bar.symbol.clear();
+        match self.symbol {
+            Some(i) => bar.symbol.push_str(text(field(i).bytes(), i)?),
+            None => bar.symbol.push_str(default_symbol.unwrap_or_default()),
+        }
+        bar.time = self.time(field(self.time.index).bytes())?;
+        bar.open = number(self.open, "open")?;
+        bar.high = number(self.high, "high")?;
+        bar.low = number(self.low, "low")?;
+        bar.close = number(self.close, "close")?;
+        bar.volume = match self.volume {
+            Some(i) if !field(i).bytes().trim_ascii().is_empty() => number(i, "volume")?,
+            _ => 0.0,
         };
         if bar.low > bar.high || bar.close <= 0.0 {
             return Err(format!(
@@ -187,8 +194,46 @@ impl Columns {
                 bar.low, bar.high, bar.close
             ));
         }
-        Ok(bar)
+        Ok(())
     }
+
+    /// The time in `raw`: the usual layouts straight from the bytes, others the general way.
+    fn time(&self, raw: &[u8]) -> Result<DateTime<Utc>, String> {
+        if let Some(time) = parse_plain_utc(raw) {
+            return Ok(time);
+        }
+        let text = text(raw, self.time.index)?;
+        parse_time(text).ok_or_else(|| self.time.not_a_time(text))
+    }
+}
+
+/// Field `i` trimmed of ASCII whitespace, as text; one that is not UTF-8 is an error
+/// naming its column.
+fn text(raw: &[u8], i: usize) -> Result<&str, String> {
+    std::str::from_utf8(raw.trim_ascii()).map_err(|_| format!("column {} is not UTF-8 text", i + 1))
+}
+
+/// Field `i` as a finite number: a plain decimal straight from the bytes (the same value,
+/// see [`decimal`](super::decimal)), anything else through `str::parse`.
+#[inline(always)]
+fn number(field: Field<'_>, i: usize, name: &str) -> Result<f64, String> {
+    match decimal::plain_words(field.tail, field.len) {
+        Some(value) => Ok(value),
+        None => any_number(field.bytes(), i, name),
+    }
+}
+
+/// [`number`] of a field that is not a short plain decimal (or ends its buffer).
+#[cold]
+fn any_number(raw: &[u8], i: usize, name: &str) -> Result<f64, String> {
+    if let Some(value) = decimal::plain(raw) {
+        return Ok(value);
+    }
+    let text = text(raw, i)?;
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("{name} {text:?} is not a number"))
 }
 
 /// Header names taken as the time column.

@@ -7,7 +7,9 @@
 
 pub mod alpaca;
 pub mod csv;
+mod decimal;
 pub mod replay;
+mod rows;
 pub mod stream;
 pub mod synthetic;
 

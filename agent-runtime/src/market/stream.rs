@@ -12,13 +12,13 @@
 
 use rustc_hash::FxHashMap;
 use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveTime, Utc};
 
 use super::MarketDataError;
 use super::csv::Columns;
+use super::rows::RowReader;
 use crate::domain::Bar;
 
 /// The most calendar days allowed between two daily bars of a symbol unless gaps are allowed.
@@ -27,13 +27,13 @@ pub const MAX_DAILY_GAP_DAYS: i64 = 4;
 /// One CSV file read row by row.
 struct FileStream {
     origin: String,
-    reader: ::csv::Reader<BufReader<File>>,
+    rows: RowReader<File>,
     columns: Columns,
     default_symbol: Option<String>,
-    /// Raw: fields are trimmed and checked as UTF-8 only when read (see `Columns::bar_of`).
-    record: ::csv::ByteRecord,
-    /// The row read ahead: the next bar this file gives.
-    head: Option<Bar>,
+    /// The row read ahead, when `ready`: the next bar this file gives. Every row is read
+    /// into this one bar, so reading a row allocates nothing (not even its symbol).
+    head: Bar,
+    ready: bool,
     /// The time of the file's previous row, so time never goes backwards within a file.
     previous: Option<DateTime<Utc>>,
 }
@@ -42,13 +42,8 @@ impl FileStream {
     fn open(path: &Path) -> Result<Self, MarketDataError> {
         let origin = path.display().to_string();
         let file = File::open(path).map_err(|e| read_error(&origin, e))?;
-        let mut reader = ::csv::ReaderBuilder::new()
-            .trim(::csv::Trim::Headers)
-            .from_reader(BufReader::new(file));
-        let mut headers = reader
-            .headers()
-            .map_err(|e| parse_error(&origin, 1, e.to_string()))?
-            .clone();
+        let (rows, mut headers) =
+            RowReader::open(file).map_err(|message| parse_error(&origin, 1, message))?;
         if let Some(first) = headers.get(0).and_then(|h| h.strip_prefix('\u{feff}')) {
             let first = first.to_string();
             let rest: Vec<String> = headers.iter().skip(1).map(str::to_string).collect();
@@ -59,51 +54,55 @@ impl FileStream {
             .map_err(|message| parse_error(&origin, 1, message))?;
         Ok(Self {
             origin,
-            reader,
+            rows,
             columns,
             default_symbol,
-            record: ::csv::ByteRecord::new(),
-            head: None,
+            head: Bar {
+                symbol: String::new(),
+                time: DateTime::UNIX_EPOCH,
+                open: 0.0,
+                high: 0.0,
+                low: 0.0,
+                close: 0.0,
+                volume: 0.0,
+            },
+            ready: false,
             previous: None,
         })
     }
 
+    /// The next bar this file gives, if any.
+    fn head(&self) -> Option<&Bar> {
+        self.ready.then_some(&self.head)
+    }
+
     /// Reads the next row into `head` (none at the end), with its line; an error names it.
     fn advance(&mut self) -> Result<Option<u64>, MarketDataError> {
-        self.head = None;
-        let more = self
-            .reader
-            .read_byte_record(&mut self.record)
-            .map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line());
-                parse_error(&self.origin, line, e.to_string())
-            })?;
-        if !more {
+        self.ready = false;
+        let row = self
+            .rows
+            .next_row()
+            .map_err(|e| parse_error(&self.origin, e.line, e.message))?;
+        let Some(row) = row else {
             return Ok(None);
-        }
-        let line = self.record.position().map_or(0, |p| p.line());
-        let bar = self
-            .columns
-            .bar_of(
-                |i| text_field(&self.record, i),
+        };
+        let line = row.line;
+        self.columns
+            .read_into(
+                |i| row.field(i),
                 self.default_symbol.as_deref(),
+                &mut self.head,
             )
             .map_err(|message| parse_error(&self.origin, line, message))?;
-        if let Some(previous) = self.previous.filter(|p| bar.time < *p) {
-            let message = format!("time {} is before the previous row's {previous}", bar.time);
+        let time = self.head.time;
+        if let Some(previous) = self.previous.filter(|p| time < *p) {
+            let message = format!("time {time} is before the previous row's {previous}");
             return Err(parse_error(&self.origin, line, message));
         }
-        self.previous = Some(bar.time);
-        self.head = Some(bar);
+        self.previous = Some(time);
+        self.ready = true;
         Ok(Some(line))
     }
-}
-
-/// Field `i` of a raw row, trimmed as the other readers trim theirs; a missing field is
-/// empty, and one that is not UTF-8 is an error naming its column.
-fn text_field(record: &::csv::ByteRecord, i: usize) -> Result<&str, String> {
-    let bytes = record.get(i).unwrap_or_default().trim_ascii();
-    std::str::from_utf8(bytes).map_err(|_| format!("column {} is not UTF-8 text", i + 1))
 }
 
 /// Where a symbol's series got to, for the per-symbol checks.
@@ -145,41 +144,42 @@ impl BarSteps {
         })
     }
 
-    /// The next step's time, its bars in `out` (cleared first); `None` after the last.
+    /// The next step's time, its bars in `out`; `None` after the last. The bars are
+    /// written over `out`'s (the last step's), reusing their symbols' buffers, so a step
+    /// allocates nothing.
     pub fn next_step(
         &mut self,
         out: &mut Vec<Bar>,
     ) -> Result<Option<DateTime<Utc>>, MarketDataError> {
-        out.clear();
         let Some(time) = self
             .files
             .iter()
-            .filter_map(|f| f.head.as_ref())
+            .filter_map(FileStream::head)
             .map(|b| b.time)
             .min()
         else {
+            out.clear();
             return Ok(None);
         };
-        for i in 0..self.files.len() {
-            while self.files[i]
-                .head
-                .as_ref()
-                .is_some_and(|bar| bar.time == time)
-            {
-                let line = self.lines[i];
-                if let Some(bar) = self.files[i].head.take() {
-                    check(
-                        &mut self.cursors,
-                        self.allow_gaps,
-                        &bar,
-                        &self.files[i].origin,
-                        line,
-                    )?;
-                    out.push(bar);
+        let mut taken = 0;
+        for (file, line) in self.files.iter_mut().zip(&mut self.lines) {
+            while file.head().is_some_and(|bar| bar.time == time) {
+                check(
+                    &mut self.cursors,
+                    self.allow_gaps,
+                    &file.head,
+                    &file.origin,
+                    *line,
+                )?;
+                match out.get_mut(taken) {
+                    Some(bar) => bar.clone_from(&file.head),
+                    None => out.push(file.head.clone()),
                 }
-                self.lines[i] = skip_unwanted(&mut self.files[i], &self.symbols)?.unwrap_or(0);
+                taken += 1;
+                *line = skip_unwanted(file, &self.symbols)?.unwrap_or(0);
             }
         }
+        out.truncate(taken);
         Ok(Some(time))
     }
 
@@ -209,8 +209,9 @@ fn check(
         let message = format!("{} has a second bar at {}", bar.symbol, bar.time);
         return Err(parse_error(origin, line, message));
     }
-    let days = (bar.time - cursor.last).num_days();
-    if !allow_gaps && is_daily(cursor.last) && is_daily(bar.time) && days > MAX_DAILY_GAP_DAYS {
+    let gap = || days_apart(cursor.last, bar.time);
+    if !allow_gaps && is_daily(cursor.last) && is_daily(bar.time) && gap() > MAX_DAILY_GAP_DAYS {
+        let days = gap();
         let message = format!(
             "gap in {}'s daily bars: {} follows {} ({days} days; at most {MAX_DAILY_GAP_DAYS} \
                  are allowed, or pass --allow-gaps)",
@@ -231,16 +232,31 @@ fn skip_unwanted(
 ) -> Result<Option<u64>, MarketDataError> {
     loop {
         let line = stream.advance()?;
-        match &stream.head {
+        match stream.head() {
             Some(bar) if !symbols.contains(&bar.symbol) => continue,
             _ => return Ok(line),
         }
     }
 }
 
-/// A daily bar is stamped at midnight UTC (how dates without a time are read).
+/// Whole days from `earlier` to `later`, both at midnight UTC. Within a year (nearly every
+/// pair of consecutive bars) that is the difference of their days of the year, read from
+/// the dates as stored; chrono's date arithmetic, which counts from year 0, cost more than
+/// the rest of a bar's checks.
+fn days_apart(earlier: DateTime<Utc>, later: DateTime<Utc>) -> i64 {
+    let (from, to) = (earlier.naive_utc().date(), later.naive_utc().date());
+    if from.year() == to.year() {
+        i64::from(to.ordinal()) - i64::from(from.ordinal())
+    } else {
+        (later - earlier).num_days()
+    }
+}
+
+/// A daily bar is stamped at midnight UTC (how dates without a time are read). Read from
+/// the UTC clock time as stored: `DateTime::time` would first add the (zero) offset, which
+/// cost more than the rest of the check.
 fn is_daily(time: DateTime<Utc>) -> bool {
-    time.num_seconds_from_midnight() == 0 && time.nanosecond() == 0
+    time.naive_utc().time() == NaiveTime::MIN
 }
 
 fn csv_files(path: &Path) -> Result<Vec<PathBuf>, MarketDataError> {
@@ -273,5 +289,141 @@ fn parse_error(origin: &str, line: u64, message: String) -> MarketDataError {
         path: origin.to_string(),
         line,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BarSteps;
+    use crate::domain::Bar;
+
+    /// `files` (name, contents) in a fresh directory; its path.
+    fn data(test: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("tp-stream-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, contents) in files {
+            std::fs::write(dir.join(name), contents).unwrap();
+        }
+        dir
+    }
+
+    /// Every step's bars as (symbol, date, close), or the error.
+    fn read(dir: &std::path::Path, symbols: &[&str]) -> Result<Vec<(String, String, f64)>, String> {
+        let symbols: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
+        let mut steps = BarSteps::open(dir, &symbols, false).map_err(|e| e.to_string())?;
+        let mut bars: Vec<Bar> = Vec::new();
+        let mut seen = Vec::new();
+        while steps
+            .next_step(&mut bars)
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            for bar in &bars {
+                let day = bar.time.date_naive().to_string();
+                seen.push((bar.symbol.clone(), day, bar.close));
+            }
+        }
+        Ok(seen)
+    }
+
+    const PLAIN: &str = "date,open,high,low,close,volume\n\
+        2024-01-02,10,11,9,10.5,100\n\
+        2024-01-03,10.5,12,10,11.25,200\n\
+        2024-01-04,11.25,12,11,11.5,\n";
+
+    #[test]
+    fn line_ends_blank_lines_and_quotes_read_the_same_bars() {
+        let expected = read(&data("plain", &[("SPY.csv", PLAIN)]), &["SPY"]).unwrap();
+        assert_eq!(expected.len(), 3);
+        assert_eq!(expected[1], ("SPY".into(), "2024-01-03".into(), 11.25));
+        let variants = [
+            PLAIN.replace('\n', "\r\n"),
+            PLAIN.trim_end().to_string(),
+            PLAIN.replace("\n2024-01-03", "\n\n\n2024-01-03"),
+            PLAIN
+                .replace("10.5,100", "\"10.5\",\"100\"")
+                .replace("2024-01-04", "\"2024-01-04\""),
+            format!("\u{feff}{}", PLAIN.replace('\n', "\r\n")),
+        ];
+        for (i, variant) in variants.iter().enumerate() {
+            let dir = data(&format!("variant{i}"), &[("SPY.csv", variant)]);
+            assert_eq!(read(&dir, &["SPY"]).unwrap(), expected, "{variant:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_file_with_a_symbol_column_gives_each_symbol_its_bars() {
+        let long = "symbol,time,open,high,low,close\n\
+            SPY,2024-01-02T00:00:00Z,1,2,1,1.5\n\
+            QQQ,2024-01-02T00:00:00Z,3,4,3,3.5\n\
+            \"IWM\",2024-01-02T00:00:00Z,5,6,5,5.5\n\
+            SPY,2024-01-03T00:00:00Z,1.5,2,1,1.75\n";
+        let seen = read(&data("long", &[("bars.csv", long)]), &["SPY", "IWM"]).unwrap();
+        let expected = [
+            ("SPY", "2024-01-02", 1.5),
+            ("IWM", "2024-01-02", 5.5),
+            ("SPY", "2024-01-03", 1.75),
+        ];
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(s, d, c)| (s.to_string(), d.to_string(), *c))
+            .collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn days_apart_are_chronos_whole_days() {
+        let start = chrono::NaiveDate::from_ymd_opt(1999, 12, 20).unwrap();
+        for first in 0..800 {
+            let earlier = (start + chrono::Days::new(first))
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc();
+            for gap in [1, 2, 3, 4, 5, 11, 40, 366] {
+                let later = earlier + chrono::Duration::days(gap);
+                assert_eq!(
+                    super::days_apart(earlier, later),
+                    (later - earlier).num_days()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_rows_are_refused_naming_their_line() {
+        let bad_close = PLAIN.replace("11.25,200", "1x.25,200");
+        let err = read(&data("bad-close", &[("SPY.csv", &bad_close)]), &["SPY"]).unwrap_err();
+        assert!(
+            err.ends_with("SPY.csv line 3: close \"1x.25\" is not a number"),
+            "{err}"
+        );
+        let quoted = PLAIN.replace("11.25,200", "\"oops\",200");
+        let err = read(&data("bad-quoted", &[("SPY.csv", &quoted)]), &["SPY"]).unwrap_err();
+        assert!(
+            err.ends_with("SPY.csv line 3: close \"oops\" is not a number"),
+            "{err}"
+        );
+        let short = PLAIN.replace("11.25,200", "11.25");
+        let err = read(&data("short", &[("SPY.csv", &short)]), &["SPY"]).unwrap_err();
+        assert!(err.contains("SPY.csv line 3: "), "{err}");
+        assert!(
+            err.contains("found record with 5 fields, but the previous record has 6"),
+            "{err}"
+        );
+        let not_utf8 = PLAIN
+            .replace("2024-01-03", "2024-01-0\u{e9}")
+            .replace('\u{e9}', "\u{80}");
+        let mut bytes = not_utf8.into_bytes();
+        // Leave a lone continuation byte in the date: not UTF-8.
+        let at = bytes.windows(2).position(|w| w == [0xc2, 0x80]).unwrap();
+        bytes.remove(at);
+        let dir = data("not-utf8", &[]);
+        std::fs::write(dir.join("SPY.csv"), bytes).unwrap();
+        let err = read(&dir, &["SPY"]).unwrap_err();
+        assert!(
+            err.ends_with("SPY.csv line 3: column 1 is not UTF-8 text"),
+            "{err}"
+        );
     }
 }
