@@ -245,14 +245,17 @@ impl CycleRunner {
         // The id travels with the cycle and comes back in its report (it is the same pure
         // function of `now` should the cycle fail). Last cycle's windows and marks are lent
         // to this one and kept for the next.
-        let mut windows = std::mem::take(&mut self.windows);
-        let mut marks = std::mem::take(&mut self.marks);
         let result = match started.await {
-            Ok(()) => self.run_in(now, cycle_id, &mut windows, &mut marks).await,
+            Ok(()) => {
+                let mut windows = std::mem::take(&mut self.windows);
+                let mut marks = std::mem::take(&mut self.marks);
+                let result = self.run_in(now, cycle_id, &mut windows, &mut marks).await;
+                self.windows = windows;
+                self.marks = marks;
+                result
+            }
             Err(err) => Err(err),
         };
-        self.windows = windows;
-        self.marks = marks;
         let finished = self.record_routine(Routine::Cycle, || cycle_end(now, &result));
         if let Err(err) = finished.await {
             tracing::warn!(%err, "cannot journal the end of the cycle");
