@@ -65,17 +65,18 @@ where
     (controller, wakeups)
 }
 
-/// Only changes the reconcile acts on wake it: the spec (the generation), labels, annotations
-/// and deletion. The controller's own status writes come back through its watch and would
-/// otherwise cost another full reconcile each.
-fn wakes<K: Resource>(
-    object: &K,
-) -> (
+/// What of an object wakes its reconcile: generation, labels, annotations, being deleted.
+type Wakes = (
     Option<i64>,
     Option<std::collections::BTreeMap<String, String>>,
     Option<std::collections::BTreeMap<String, String>>,
     bool,
-) {
+);
+
+/// Only changes the reconcile acts on wake it: the spec (the generation), labels, annotations
+/// and deletion. The controller's own status writes come back through its watch and would
+/// otherwise cost another full reconcile each.
+fn wakes<K: Resource>(object: &K) -> Wakes {
     let meta = object.meta();
     (
         meta.generation,
