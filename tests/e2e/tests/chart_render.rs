@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn empty_glibc_tunables_leave_the_allocator_at_glibc_defaults() {
     let objects = rendered("glibcTunables: \"\"").await;
-    let env = operator_container(&objects)["env"].as_array().unwrap().clone();
+    let env = operator_container(&objects)["env"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert!(env.iter().all(|e| e["name"] != "GLIBC_TUNABLES"));
     assert!(env.iter().any(|e| e["name"] == "POD_NAME"));
 }
