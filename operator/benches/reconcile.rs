@@ -12,6 +12,10 @@
 //!   its memory with none; the time a restarted operator takes to converge again;
 //! - where that memory goes: each cache the operator keeps, weighed in this process by the heap
 //!   bytes it holds (`memory`), beside the full-object caches it does not keep.
+//!
+//! The operator processes inherit `GLIBC_TUNABLES`: `make bench` sets the chart's
+//! (`glibcTunables`), so the figures are those of the operator as deployed; the value is
+//! printed with them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops loudly on a broken set-up
 
 use std::collections::BTreeMap;
@@ -524,6 +528,10 @@ async fn main() {
             None
         };
         println!("N = {n}");
+        println!(
+            "  operator's GLIBC_TUNABLES          {}",
+            std::env::var("GLIBC_TUNABLES").unwrap_or_else(|_| "unset (glibc's defaults)".into())
+        );
         println!(
             "  time to Ready (operator)          {:>8.1?}  ({:.1} strategies/s)",
             run.to_ready,

@@ -20,6 +20,7 @@ use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
 use super::Context;
+use super::feed::Feed;
 use super::relevant::relevant_changes;
 use crate::telemetry::Metrics;
 
@@ -36,22 +37,53 @@ where
     let (store, watch) = cached(api);
     let wakeups = Wakeups::new(kind, store.clone(), context.metrics.clone());
     let tap = wakeups.clone();
-    // Only changes the reconcile acts on wake it: the spec (the generation), labels,
-    // annotations and deletion. The controller's own status writes come back through this
-    // watch and would otherwise cost another full reconcile each.
-    let changes = relevant_changes(watch.default_backoff(), |object: &K| {
-        let meta = object.meta();
-        (
-            meta.generation,
-            meta.labels.clone(),
-            meta.annotations.clone(),
-            meta.deletion_timestamp.is_some(),
-        )
-    });
+    let changes = relevant_changes(watch.default_backoff(), wakes);
     let trigger = changes.inspect_ok(move |object| tap.touched(ObjectRef::from_obj(object)));
     let controller =
         Controller::for_stream(trigger, store).with_config(context.settings.controller_config());
     (controller, wakeups)
+}
+
+/// [`controller`] on a watch other controllers follow too: its cache and triggers come from
+/// `feed`.
+pub fn controller_on<K>(
+    kind: &'static str,
+    feed: &Feed<K>,
+    context: &Context,
+) -> (Controller<K>, Arc<Wakeups<K>>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
+{
+    let store = feed.store();
+    let wakeups = Wakeups::new(kind, store.clone(), context.metrics.clone());
+    let tap = wakeups.clone();
+    let trigger = feed
+        .subscribe(wakes)
+        .inspect_ok(move |object| tap.touched(ObjectRef::from_obj(object)));
+    let controller =
+        Controller::for_stream(trigger, store).with_config(context.settings.controller_config());
+    (controller, wakeups)
+}
+
+/// What of an object wakes its reconcile: generation, labels, annotations, being deleted.
+type Wakes = (
+    Option<i64>,
+    Option<std::collections::BTreeMap<String, String>>,
+    Option<std::collections::BTreeMap<String, String>>,
+    bool,
+);
+
+/// Only changes the reconcile acts on wake it: the spec (the generation), labels, annotations
+/// and deletion. The controller's own status writes come back through its watch and would
+/// otherwise cost another full reconcile each.
+fn wakes<K: Resource>(object: &K) -> Wakes {
+    let meta = object.meta();
+    (
+        meta.generation,
+        meta.labels.clone(),
+        meta.annotations.clone(),
+        meta.deletion_timestamp.is_some(),
+    )
 }
 
 /// The cache of every `K` in `api` a controller reads its objects from, and the watch that
