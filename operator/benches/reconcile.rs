@@ -39,6 +39,12 @@ mod memory;
 const CONCURRENCY: usize = 16;
 const BINARY: &str = env!("CARGO_BIN_EXE_tradeplane-operator");
 
+/// The operator binary the bench runs: this build's, or `TRADEPLANE_BENCH_OPERATOR` (another
+/// build's, to compare two versions of the operator under the same bench and load).
+fn operator_binary() -> std::path::PathBuf {
+    std::env::var_os("TRADEPLANE_BENCH_OPERATOR").map_or_else(|| BINARY.into(), Into::into)
+}
+
 fn account() -> BrokerAccount {
     serde_json::from_value(json!({
         "apiVersion": "tradeplane.io/v1alpha1", "kind": "BrokerAccount",
@@ -310,6 +316,8 @@ async fn wait_idle(operator: &OperatorProcess, reconciles: f64) {
 struct OperatorRun {
     ready_reconciles: f64,
     ready_requests: f64,
+    /// The same requests per HTTP method.
+    ready_by_method: Vec<(&'static str, f64)>,
     server_writes: BTreeMap<String, f64>,
     to_ready: Duration,
     resync_writes: f64,
@@ -338,7 +346,7 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
         .await
         .unwrap();
     let operator =
-        OperatorProcess::start(Path::new(BINARY), Some(kubeconfig), ns, "bench").unwrap();
+        OperatorProcess::start(&operator_binary(), Some(kubeconfig), ns, "bench").unwrap();
     operator
         .wait_metric("tradeplane_operator_leader", Duration::from_secs(60), |v| {
             v == 1.0
@@ -387,6 +395,14 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
     let ready_requests = operator
         .metric("tradeplane_operator_api_requests_total")
         .await;
+    let mut ready_by_method = Vec::new();
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        let label = format!("method=\"{method}\"");
+        let count = operator
+            .metric_where("tradeplane_operator_api_requests_total", &label)
+            .await;
+        ready_by_method.push((method, count));
+    }
     // Let the status echoes settle, then measure memory and restart for a clean resync.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let memory = operator.memory_kib().unwrap_or((0, 0));
@@ -396,7 +412,7 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
     let server_writes_before = server_writes(client).await;
     let restarted = Instant::now();
     let resync =
-        OperatorProcess::start(Path::new(BINARY), Some(kubeconfig), ns, "bench-resync").unwrap();
+        OperatorProcess::start(&operator_binary(), Some(kubeconfig), ns, "bench-resync").unwrap();
     resync
         .wait_metric("tradeplane_operator_leader", Duration::from_secs(60), |v| {
             v == 1.0
@@ -459,6 +475,7 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
     OperatorRun {
         ready_reconciles,
         ready_requests,
+        ready_by_method,
         server_writes,
         to_ready,
         resync_writes,
@@ -541,6 +558,14 @@ async fn main() {
             "  on the way: {:.1} reconciles and {:.1} API requests per strategy (the plain client: 10 creates)",
             run.ready_reconciles / n as f64,
             run.ready_requests / n as f64
+        );
+        println!(
+            "    API requests per strategy by method: {}",
+            run.ready_by_method
+                .iter()
+                .map(|(method, count)| format!("{method} {:.1}", count / n as f64))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         print_rate(&run, raw_before, raw_after);
         println!(
