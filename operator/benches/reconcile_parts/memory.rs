@@ -193,7 +193,8 @@ async fn children_kept(client: &Client, ns: &str) -> impl Send {
     let cache = Arc::new(ChildCache::default());
     let kept = (
         child_watch::<Secret>(client, ns, &cache, false).await,
-        child_watch::<Deployment>(client, ns, &cache, false).await,
+        // The operator watches Deployments whole, keeping a fingerprint of each as here.
+        child_watch::<Deployment>(client, ns, &cache, true).await,
         child_watch::<Service>(client, ns, &cache, false).await,
         child_watch::<PersistentVolumeClaim>(client, ns, &cache, true).await,
         child_watch::<CronJob>(client, ns, &cache, true).await,

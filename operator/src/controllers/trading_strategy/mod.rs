@@ -38,7 +38,6 @@ mod upgrade_tests;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service, ServiceAccount};
@@ -89,7 +88,8 @@ pub async fn run_on(
     let (controller, wakeups) = wakeups::controller_on(KIND, feed, &context);
     let children = OwnedChildren::new(&context, &scope, STRATEGY_LABEL, KIND, &wakeups);
     let controller = children.own::<Secret>(controller, Wake::OnAnyChange);
-    let controller = children.own::<Deployment>(controller, Wake::OnAnyChange);
+    // The trader's rollout, not every status write of the Deployment controller.
+    let controller = children.own_deployments(controller);
     let controller = children.own::<Service>(controller, Wake::OnAnyChange);
     // The volume, CronJob and disruption controllers write these children's status, which
     // nothing here reads: only changes to what the operator renders wake the owner.
