@@ -66,7 +66,9 @@ argocd-cm:
 ## start-up, apply → first order, RSS, failover over 20 (tests/node/bench.sh)
 bench: ui-vendor
 	cargo bench -p tradeplane-agent-runtime
-	cargo bench -p tradeplane-operator --bench reconcile
+	# The operator with the allocator settings the chart gives it (values.yaml glibcTunables).
+	GLIBC_TUNABLES="$$(sed -n 's/^glibcTunables: "\(.*\)"$$/\1/p' charts/tradeplane/values.yaml)" \
+	  cargo bench -p tradeplane-operator --bench reconcile
 	cargo build --release -p kubectl-tradeplane
 	PATH="$$(tests/cluster/build.sh):$$PATH" TRADEPLANE_PLUGIN_BIN=$${CARGO_TARGET_DIR:-target}/release/kubectl-tradeplane \
 	  cargo bench -p e2e --bench plugin_status

@@ -12,6 +12,10 @@
 //!   its memory with none; the time a restarted operator takes to converge again;
 //! - where that memory goes: each cache the operator keeps, weighed in this process by the heap
 //!   bytes it holds (`memory`), beside the full-object caches it does not keep.
+//!
+//! The operator processes inherit `GLIBC_TUNABLES`: `make bench` sets the chart's
+//! (`glibcTunables`), so the figures are those of the operator as deployed; the value is
+//! printed with them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops loudly on a broken set-up
 
 use std::collections::BTreeMap;
@@ -34,6 +38,12 @@ mod memory;
 
 const CONCURRENCY: usize = 16;
 const BINARY: &str = env!("CARGO_BIN_EXE_tradeplane-operator");
+
+/// The operator binary the bench runs: this build's, or `TRADEPLANE_BENCH_OPERATOR` (another
+/// build's, to compare two versions of the operator under the same bench and load).
+fn operator_binary() -> std::path::PathBuf {
+    std::env::var_os("TRADEPLANE_BENCH_OPERATOR").map_or_else(|| BINARY.into(), Into::into)
+}
 
 fn account() -> BrokerAccount {
     serde_json::from_value(json!({
@@ -306,6 +316,8 @@ async fn wait_idle(operator: &OperatorProcess, reconciles: f64) {
 struct OperatorRun {
     ready_reconciles: f64,
     ready_requests: f64,
+    /// The same requests per HTTP method.
+    ready_by_method: Vec<(&'static str, f64)>,
     server_writes: BTreeMap<String, f64>,
     to_ready: Duration,
     resync_writes: f64,
@@ -334,7 +346,7 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
         .await
         .unwrap();
     let operator =
-        OperatorProcess::start(Path::new(BINARY), Some(kubeconfig), ns, "bench").unwrap();
+        OperatorProcess::start(&operator_binary(), Some(kubeconfig), ns, "bench").unwrap();
     operator
         .wait_metric("tradeplane_operator_leader", Duration::from_secs(60), |v| {
             v == 1.0
@@ -383,6 +395,14 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
     let ready_requests = operator
         .metric("tradeplane_operator_api_requests_total")
         .await;
+    let mut ready_by_method = Vec::new();
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        let label = format!("method=\"{method}\"");
+        let count = operator
+            .metric_where("tradeplane_operator_api_requests_total", &label)
+            .await;
+        ready_by_method.push((method, count));
+    }
     // Let the status echoes settle, then measure memory and restart for a clean resync.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let memory = operator.memory_kib().unwrap_or((0, 0));
@@ -392,7 +412,7 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
     let server_writes_before = server_writes(client).await;
     let restarted = Instant::now();
     let resync =
-        OperatorProcess::start(Path::new(BINARY), Some(kubeconfig), ns, "bench-resync").unwrap();
+        OperatorProcess::start(&operator_binary(), Some(kubeconfig), ns, "bench-resync").unwrap();
     resync
         .wait_metric("tradeplane_operator_leader", Duration::from_secs(60), |v| {
             v == 1.0
@@ -455,6 +475,7 @@ async fn through_operator(client: &Client, kubeconfig: &Path, n: usize) -> Opera
     OperatorRun {
         ready_reconciles,
         ready_requests,
+        ready_by_method,
         server_writes,
         to_ready,
         resync_writes,
@@ -525,6 +546,10 @@ async fn main() {
         };
         println!("N = {n}");
         println!(
+            "  operator's GLIBC_TUNABLES          {}",
+            std::env::var("GLIBC_TUNABLES").unwrap_or_else(|_| "unset (glibc's defaults)".into())
+        );
+        println!(
             "  time to Ready (operator)          {:>8.1?}  ({:.1} strategies/s)",
             run.to_ready,
             n as f64 / run.to_ready.as_secs_f64()
@@ -533,6 +558,14 @@ async fn main() {
             "  on the way: {:.1} reconciles and {:.1} API requests per strategy (the plain client: 10 creates)",
             run.ready_reconciles / n as f64,
             run.ready_requests / n as f64
+        );
+        println!(
+            "    API requests per strategy by method: {}",
+            run.ready_by_method
+                .iter()
+                .map(|(method, count)| format!("{method} {:.1}", count / n as f64))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         print_rate(&run, raw_before, raw_after);
         println!(

@@ -12,6 +12,9 @@ use axum::routing::get;
 use clap::{Parser, ValueEnum};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tradeplane_operator::api::TradingStrategy;
+use tradeplane_operator::controllers::feed::Feed;
+use tradeplane_operator::controllers::scope::Scope;
 use tradeplane_operator::controllers::{
     Context, DEFAULT_CONCURRENCY, DEFAULT_RUNTIME_IMAGE, Settings, agent_pool, backtest,
     broker_account, trading_strategy,
@@ -236,13 +239,21 @@ fn spawn_controllers(
     let shutdown = || stopped(stop.clone(), lost.clone());
     let mut controllers = Vec::new();
     for namespace in namespaces {
+        // One watch of the strategies for both controllers that follow them.
+        let strategies: std::sync::Arc<Feed<TradingStrategy>> =
+            Feed::start(Scope::new(namespace.as_deref()).api(&context.client));
         controllers.push(tokio::spawn({
             let (context, shutdown, namespace) = (context.clone(), shutdown(), namespace.clone());
-            async move { trading_strategy::run(context, namespace.as_deref(), shutdown).await }
+            let strategies = strategies.clone();
+            async move {
+                trading_strategy::run_on(context, namespace.as_deref(), &strategies, shutdown).await
+            }
         }));
         controllers.push(tokio::spawn({
             let (context, shutdown, namespace) = (context.clone(), shutdown(), namespace.clone());
-            async move { broker_account::run(context, namespace.as_deref(), shutdown).await }
+            async move {
+                broker_account::run_on(context, namespace.as_deref(), &strategies, shutdown).await
+            }
         }));
         controllers.push(tokio::spawn({
             let (context, shutdown, namespace) = (context.clone(), shutdown(), namespace.clone());

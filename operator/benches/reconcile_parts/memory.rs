@@ -26,13 +26,14 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tokio::sync::Notify;
 use tradeplane_operator::api::TradingStrategy;
 use tradeplane_operator::controllers::child_cache::{Child, ChildCache};
+use tradeplane_operator::controllers::feed::Feed;
 use tradeplane_operator::controllers::meta::content_hash;
-use tradeplane_operator::controllers::relevant::{relevant_changes, rendered_changes};
+use tradeplane_operator::controllers::relevant::rendered_changes;
 use tradeplane_operator::controllers::scope::Scope;
+use tradeplane_operator::controllers::trading_strategy::backup::report_changes;
 use tradeplane_operator::controllers::trading_strategy::leadership::LeaseHistory;
 use tradeplane_operator::controllers::trading_strategy::lease_changes;
 use tradeplane_operator::controllers::trading_strategy::names::STRATEGY_LABEL;
-use tradeplane_operator::controllers::wakeups::cached;
 use tradeplane_operator::controllers::watches::children_selector;
 
 #[global_allocator]
@@ -90,26 +91,31 @@ async fn weigh<T>(build: impl Future<Output = T>) -> (T, i64) {
     (kept, live_heap() - before)
 }
 
-/// The TradingStrategy controller's own cache (managedFields dropped).
-async fn strategy_store(api: Api<TradingStrategy>) -> Store<TradingStrategy> {
-    let listed = Arc::new(Notify::new());
-    let (store, events) = cached(api);
-    let _ = until_listed(pin!(noting_listed(events, listed.clone())), &listed).await;
-    store
+/// The one watch and cache of strategies the controllers share (managedFields dropped), once
+/// it listed them all.
+async fn strategy_feed(api: Api<TradingStrategy>) -> Arc<Feed<TradingStrategy>> {
+    let feed = Feed::start(api);
+    feed.store().wait_until_ready().await.unwrap();
+    feed
 }
 
-/// One fingerprint map over every strategy, as each of the three strategy watches that filter
-/// changes (the controller's own, the backup reports', the BrokerAccount controller's) keeps.
-async fn strategy_fingerprints(
-    api: Api<TradingStrategy>,
-) -> impl Stream<Item = Result<TradingStrategy, watcher::Error>> {
-    let listed = Arc::new(Notify::new());
-    let events = noting_listed(
-        watcher::watcher(api, watcher::Config::default()),
-        listed.clone(),
-    );
-    let changes = relevant_changes(events, |s: &TradingStrategy| s.metadata.generation).boxed();
-    until_listed(changes, &listed).await
+/// The three consumers' fingerprints of every strategy (the controller's own triggers, the
+/// backup reports', the BrokerAccount controller's), each subscription drained of the objects
+/// it was handed as the operator's controllers drain theirs.
+async fn strategy_subscriptions(feed: &Feed<TradingStrategy>, n: usize) -> impl Send + use<> {
+    let mut subscriptions = vec![
+        feed.subscribe(|s: &TradingStrategy| s.metadata.generation)
+            .boxed(),
+        report_changes(feed).boxed(),
+        feed.subscribe(|s: &TradingStrategy| s.spec.broker_account_ref.name.clone())
+            .boxed(),
+    ];
+    for subscription in &mut subscriptions {
+        for _ in 0..n {
+            subscription.next().await;
+        }
+    }
+    subscriptions
 }
 
 /// The Lease store with its holder fingerprints and history, built by the operator's function.
@@ -187,7 +193,8 @@ async fn children_kept(client: &Client, ns: &str) -> impl Send {
     let cache = Arc::new(ChildCache::default());
     let kept = (
         child_watch::<Secret>(client, ns, &cache, false).await,
-        child_watch::<Deployment>(client, ns, &cache, false).await,
+        // The operator watches Deployments whole, keeping a fingerprint of each as here.
+        child_watch::<Deployment>(client, ns, &cache, true).await,
         child_watch::<Service>(client, ns, &cache, false).await,
         child_watch::<PersistentVolumeClaim>(client, ns, &cache, true).await,
         child_watch::<CronJob>(client, ns, &cache, true).await,
@@ -255,14 +262,17 @@ pub async fn weigh_caches(client: &Client, ns: &str, n: usize) -> Weights {
             bytes,
         })
     };
-    let (store, bytes) = weigh(strategy_store(strategies())).await;
-    drop(store);
-    kept("TradingStrategy store (managedFields dropped)", bytes);
-    let (fingerprints, bytes) = weigh(strategy_fingerprints(strategies())).await;
-    drop(fingerprints);
+    let (feed, bytes) = weigh(strategy_feed(strategies())).await;
     kept(
-        "TradingStrategy change fingerprints, x 3 watches",
-        3 * bytes,
+        "TradingStrategy watch and store, one for 3 consumers (managedFields dropped)",
+        bytes,
+    );
+    let (subscriptions, bytes) = weigh(strategy_subscriptions(&feed, n)).await;
+    drop(subscriptions);
+    drop(feed);
+    kept(
+        "TradingStrategy change fingerprints of the 3 consumers",
+        bytes,
     );
     let (leases, bytes) = weigh(lease_store(client, &scope, n)).await;
     drop(leases);

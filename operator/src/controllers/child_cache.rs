@@ -140,6 +140,36 @@ impl ChildCache {
         })
     }
 
+    /// Whether a watch event of `object`, a child of an `owner_kind` object, is news to its
+    /// owner: not when it reports the very resourceVersion a reconcile of the owner last
+    /// verified, i.e. the echo of the operator's own apply or a version a reconcile already
+    /// read. A new strategy's ten creations come back as ten such echoes, and each woke the
+    /// strategy for a reconcile that found nothing to do. Call it after [`Self::observe`] took
+    /// the event; an echo that overtakes the apply's response is news (a reconcile too many,
+    /// never one too few).
+    pub fn news<K: Resource<DynamicType = ()>>(
+        &self,
+        owner_kind: &'static str,
+        object: &K,
+    ) -> bool {
+        let meta = object.meta();
+        let key = ChildKey {
+            owner_kind,
+            kind: K::kind(&()).into_owned(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+        };
+        let state = self.lock();
+        let verified = state
+            .entries
+            .get(&key)
+            .and_then(|entry| entry.verified.as_ref())
+            .map(|(version, _)| version);
+        meta.deletion_timestamp.is_some()
+            || meta.resource_version.is_none()
+            || verified != meta.resource_version.as_ref()
+    }
+
     /// The resourceVersion the child's watch reported last, if it has seen the child.
     pub fn watched(&self, child: &Child<'_>) -> Option<String> {
         self.lock()
@@ -247,6 +277,37 @@ mod tests {
             &Ok(Event::Apply(secret("a", "5"))),
         );
         assert!(cache.unchanged_since_verified(&child("a"), "h"));
+    }
+
+    #[test]
+    fn the_echo_of_a_verified_version_is_no_news_and_any_other_version_is() {
+        let cache = ChildCache::default();
+        listed(&cache, &[]);
+        let event = |object: PartialObjectMeta<Secret>| {
+            cache.observe(
+                "TradingStrategy",
+                Some("ns"),
+                &Ok(Event::Apply(object.clone())),
+            );
+            cache.news("TradingStrategy", &object)
+        };
+        // Created by a reconcile at resourceVersion 5: the watch's report of 5 is its echo.
+        cache.verified(&child("a"), Some("5".into()), "h".into());
+        assert!(!event(secret("a", "5")));
+        // Written since by someone else.
+        assert!(event(secret("a", "6")));
+        // Never verified at all (made by someone else, or the echo overtook the response).
+        assert!(event(secret("b", "7")));
+        // The same child for another owner kind's watch is that owner's news.
+        let theirs = secret("a", "5");
+        assert!(cache.news("AgentPool", &theirs));
+        // Being deleted is always news, whatever the version.
+        let mut deleting = secret("a", "5");
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ));
+        assert!(cache.news("TradingStrategy", &deleting));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! Shared here: the context every reconcile gets and the error policy, and the pieces all three
 //! controllers use — the scope of their `Api`s ([`scope`]), what wakes them ([`wakeups`],
-//! [`watches`], [`relevant`]), typed errors and blockers ([`error`]), reading a Secret key
+//! [`watches`], [`relevant`], and the one strategy watch several follow, [`feed`]), typed errors and blockers ([`error`]), reading a Secret key
 //! ([`secrets`]), shared builders of children ([`resources`]), applying children only when they differ
 //! ([`children`], [`child_cache`]), the last step ([`finish`]), conditions that keep their
 //! transition times ([`conditions`]), and labels and content hashes ([`meta`]).
@@ -16,6 +16,7 @@ pub mod child_cache;
 pub mod children;
 pub mod conditions;
 pub mod error;
+pub mod feed;
 pub mod finish;
 pub mod meta;
 pub mod monitoring;

@@ -5,10 +5,11 @@
 //! across: N strategies binding to one account became N² reconciles. Deletions always pass
 //! (the fingerprint of a deleted object often equals its last one, yet its absence matters).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use futures::{Stream, StreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kube::runtime::watcher;
 
@@ -61,29 +62,41 @@ where
     K: Resource + Send + 'static,
     S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
 {
-    relevant_changes(events, |child: &K| {
-        let meta = child.meta();
-        let owners: Vec<String> = meta
-            .owner_references
-            .iter()
-            .flatten()
-            .map(|owner| owner.uid.clone())
-            .collect();
-        let own_annotations: Vec<(String, String)> = meta
-            .annotations
-            .iter()
-            .flatten()
-            .filter(|(key, _)| key.starts_with(OWN_ANNOTATION_PREFIX))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
-        (
-            meta.generation,
-            meta.labels.clone(),
-            own_annotations,
-            owners,
-            meta.deletion_timestamp.is_some(),
-        )
-    })
+    relevant_changes(events, |child: &K| rendered(child.meta()))
+}
+
+/// What [`rendered_changes`] compares of a child's metadata.
+pub type Rendered = (
+    Option<i64>,
+    Option<BTreeMap<String, String>>,
+    Vec<(String, String)>,
+    Vec<String>,
+    bool,
+);
+
+/// The part of a child's metadata the operator renders or acts on: the generation (its spec),
+/// labels, its own `tradeplane.io/` annotations, owners and whether it is being deleted.
+pub fn rendered(meta: &ObjectMeta) -> Rendered {
+    let owners: Vec<String> = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .map(|owner| owner.uid.clone())
+        .collect();
+    let own_annotations: Vec<(String, String)> = meta
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(key, _)| key.starts_with(OWN_ANNOTATION_PREFIX))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    (
+        meta.generation,
+        meta.labels.clone(),
+        own_annotations,
+        owners,
+        meta.deletion_timestamp.is_some(),
+    )
 }
 
 #[cfg(test)]

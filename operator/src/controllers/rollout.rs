@@ -9,7 +9,7 @@ use super::error::Blocker;
 use crate::api::common::condition_types::{READY, RECONCILING, STALLED};
 
 /// How a Deployment's rollout stands.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Rollout {
     /// The Deployment's replica count (set by the operator, or by an autoscaler).
     pub desired: i32,

@@ -20,6 +20,7 @@ use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
 use super::Context;
+use super::feed::Feed;
 use super::relevant::relevant_changes;
 use crate::telemetry::Metrics;
 
@@ -36,28 +37,60 @@ where
     let (store, watch) = cached(api);
     let wakeups = Wakeups::new(kind, store.clone(), context.metrics.clone());
     let tap = wakeups.clone();
-    // Only changes the reconcile acts on wake it: the spec (the generation), labels,
-    // annotations and deletion. The controller's own status writes come back through this
-    // watch and would otherwise cost another full reconcile each.
-    let changes = relevant_changes(watch.default_backoff(), |object: &K| {
-        let meta = object.meta();
-        (
-            meta.generation,
-            meta.labels.clone(),
-            meta.annotations.clone(),
-            meta.deletion_timestamp.is_some(),
-        )
-    });
+    let changes = relevant_changes(watch.default_backoff(), wakes);
     let trigger = changes.inspect_ok(move |object| tap.touched(ObjectRef::from_obj(object)));
     let controller =
         Controller::for_stream(trigger, store).with_config(context.settings.controller_config());
     (controller, wakeups)
 }
 
+/// [`controller`] on a watch other controllers follow too: its cache and triggers come from
+/// `feed`.
+pub fn controller_on<K>(
+    kind: &'static str,
+    feed: &Feed<K>,
+    context: &Context,
+) -> (Controller<K>, Arc<Wakeups<K>>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
+{
+    let store = feed.store();
+    let wakeups = Wakeups::new(kind, store.clone(), context.metrics.clone());
+    let tap = wakeups.clone();
+    let trigger = feed
+        .subscribe(wakes)
+        .inspect_ok(move |object| tap.touched(ObjectRef::from_obj(object)));
+    let controller =
+        Controller::for_stream(trigger, store).with_config(context.settings.controller_config());
+    (controller, wakeups)
+}
+
+/// What of an object wakes its reconcile: generation, labels, annotations, being deleted.
+type Wakes = (
+    Option<i64>,
+    Option<std::collections::BTreeMap<String, String>>,
+    Option<std::collections::BTreeMap<String, String>>,
+    bool,
+);
+
+/// Only changes the reconcile acts on wake it: the spec (the generation), labels, annotations
+/// and deletion. The controller's own status writes come back through its watch and would
+/// otherwise cost another full reconcile each.
+fn wakes<K: Resource>(object: &K) -> Wakes {
+    let meta = object.meta();
+    (
+        meta.generation,
+        meta.labels.clone(),
+        meta.annotations.clone(),
+        meta.deletion_timestamp.is_some(),
+    )
+}
+
 /// The cache of every `K` in `api` a controller reads its objects from, and the watch that
 /// fills it (to be polled for the cache to fill). The cache keeps every object for the life of
 /// the process; the field-ownership records are often the larger part of an object and
-/// nothing here reads them, so they are dropped on arrival. Public for the reconcile
+/// nothing here reads them, so they are dropped on arrival, and so is the copy of the whole
+/// object a client-side `kubectl apply` leaves in an annotation. Public for the reconcile
 /// benchmark, which weighs this very cache.
 pub fn cached<K>(
     api: Api<K>,
@@ -69,10 +102,18 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
 {
     let (store, writer) = reflector::store::<K>();
-    let watch = watcher(api, watcher::Config::default())
-        .modify(|object: &mut K| object.meta_mut().managed_fields = None);
+    let watch = watcher(api, watcher::Config::default()).modify(|object: &mut K| {
+        let meta = object.meta_mut();
+        meta.managed_fields = None;
+        if let Some(annotations) = meta.annotations.as_mut() {
+            annotations.remove(LAST_APPLIED);
+        }
+    });
     (store, reflector::reflector(writer, watch))
 }
+
+/// The annotation in which a client-side `kubectl apply` keeps the whole object as applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 pub struct Wakeups<K>
 where

@@ -11,13 +11,15 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::NamespaceResourceScope;
-use kube::Resource;
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::core::PartialObjectMeta;
 use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
 use super::Context;
-use super::relevant::rendered_changes;
+use super::relevant::{relevant_changes, rendered, rendered_changes};
+use super::rollout::Rollout;
 use super::scope::Scope;
 use super::wakeups::Wakeups;
 
@@ -90,25 +92,63 @@ where
 
     /// `controller`, also woken by changes of its children of kind `C`.
     pub fn own<C: WatchedKind>(&self, controller: Controller<K>, wake: Wake) -> Controller<K> {
-        let api = self.scope.api::<PartialObjectMeta<C>>(&self.context.client);
+        let events = self.observed(self.scope.api::<PartialObjectMeta<C>>(&self.context.client));
+        let changes = match wake {
+            Wake::OnAnyChange => events.touched_objects().boxed(),
+            Wake::OnRenderedChange => rendered_changes(events).boxed(),
+        };
+        self.woken_by(controller, changes)
+    }
+
+    /// `controller`, also woken by its Deployments, but only when what its reconcile reports
+    /// of one changes: what the operator renders into it, or its rollout ([`Rollout`]). The
+    /// Deployment controller writes a Deployment's status and its own revision annotation
+    /// three or four times while it rolls out, and each write woke the owner; most change
+    /// nothing the owner reports. The rollout is in the status, which a metadata watch does
+    /// not carry, so Deployments are watched whole here — and not kept: only a fingerprint of
+    /// each is.
+    pub fn own_deployments(&self, controller: Controller<K>) -> Controller<K> {
+        let events = self.observed(self.scope.api::<Deployment>(&self.context.client));
+        let changes = relevant_changes(events, |deployment: &Deployment| {
+            (rendered(&deployment.metadata), Rollout::of(deployment))
+        });
+        self.woken_by(controller, changes)
+    }
+
+    /// The watch of this owner kind's children in `api`, each event shown to the child cache
+    /// first (so an unchanged child is not read again).
+    fn observed<C: WatchedKind>(
+        &self,
+        api: Api<C>,
+    ) -> impl Stream<Item = Result<watcher::Event<C>, watcher::Error>> + Send + 'static {
         let (context, namespace, owner_kind) = (
             self.context.clone(),
             self.scope.namespace().map(str::to_string),
             self.owner_kind,
         );
-        let events = watcher(api, self.selector.clone())
+        watcher(api, self.selector.clone())
             .default_backoff()
             .inspect(move |event| {
                 context
                     .children
                     .observe(owner_kind, namespace.as_deref(), event)
-            });
-        let changes = match wake {
-            Wake::OnAnyChange => events.touched_objects().boxed(),
-            Wake::OnRenderedChange => rendered_changes(events).boxed(),
-        };
+            })
+    }
+
+    /// `controller`, also queued (and its queue depth counted) for the owners of each child in
+    /// `changes` — but not for the echoes of its own applies, nor for versions of a child a
+    /// reconcile already read ([`ChildCache::news`](super::child_cache::ChildCache::news)).
+    fn woken_by<C: WatchedKind>(
+        &self,
+        controller: Controller<K>,
+        changes: impl Stream<Item = Result<C, watcher::Error>> + Send + 'static,
+    ) -> Controller<K> {
+        let (context, owner_kind) = (self.context.clone(), self.owner_kind);
+        let news = changes.try_filter(move |child| {
+            futures::future::ready(context.children.news(owner_kind, child))
+        });
         let wakeups = self.wakeups.clone();
-        controller.owns_stream(changes.inspect_ok(move |child| wakeups.touched_owners_of(child)))
+        controller.owns_stream(news.inspect_ok(move |child| wakeups.touched_owners_of(child)))
     }
 }
 

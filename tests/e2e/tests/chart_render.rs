@@ -9,6 +9,17 @@ use e2e::helm::{app_version, chart, chart_dir, of_kind, render, yaml_files};
 use e2e::repo_root;
 use serde_json::{Value, json};
 
+#[tokio::test]
+async fn empty_glibc_tunables_leave_the_allocator_at_glibc_defaults() {
+    let objects = rendered("glibcTunables: \"\"").await;
+    let env = operator_container(&objects)["env"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(env.iter().all(|e| e["name"] != "GLIBC_TUNABLES"));
+    assert!(env.iter().any(|e| e["name"] == "POD_NAME"));
+}
+
 async fn rendered(values: &str) -> Vec<Value> {
     render(values).await.unwrap().unwrap()
 }
@@ -215,6 +226,14 @@ async fn the_deployment_is_hardened_and_the_runtime_image_reaches_the_operator()
     for name in ["POD_NAMESPACE", "POD_NAME"] {
         assert!(env.iter().any(|e| e["name"] == name), "{name} missing");
     }
+    let tunables = env.iter().find(|e| e["name"] == "GLIBC_TUNABLES");
+    assert_eq!(
+        tunables.map(|e| e["value"].clone()),
+        Some(json!(
+            "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072"
+        )),
+        "the operator runs with the chart's allocator settings by default"
+    );
     assert!(of_kind(&objects, "ServiceMonitor").is_empty());
     assert!(of_kind(&objects, "PrometheusRule").is_empty());
     assert_eq!(

@@ -27,10 +27,9 @@ use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
 
 use self::verify::Verification;
-use super::relevant::relevant_changes;
+use super::feed::Feed;
 use super::scope::Scope;
 use super::watches::metadata_changes;
 use super::{Context, Error, requeue_after_error, wakeups};
@@ -90,10 +89,22 @@ impl AccountContext {
     }
 }
 
-/// Runs the controller (one namespace or all) until shutdown.
+/// Runs the controller (one namespace or all) until shutdown, on a strategy watch of its own.
 pub async fn run(
     context: Arc<Context>,
     namespace: Option<&str>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let feed = Feed::start(Scope::new(namespace).api::<TradingStrategy>(&context.client));
+    run_on(context, namespace, &feed, shutdown).await;
+}
+
+/// Runs the controller (one namespace or all) until shutdown, following the strategies in
+/// `namespace` through `feed`, the watch the TradingStrategy controller runs on.
+pub async fn run_on(
+    context: Arc<Context>,
+    namespace: Option<&str>,
+    feed: &Feed<TradingStrategy>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let scope = Scope::new(namespace);
@@ -102,7 +113,6 @@ pub async fn run(
     let wakeups_for_secrets = wakeups.clone();
     let wakeups_for_strategies = wakeups.clone();
     let secret_changes = metadata_changes::<Secret>(&context, &scope);
-    let strategies_api = scope.api::<TradingStrategy>(&context.client);
     let accounts = controller.store();
     let account_context = Arc::new(AccountContext::new(context, Some(accounts)));
 
@@ -123,13 +133,10 @@ pub async fn run(
         // of the account it names now and of the one that lists it from before; a change of
         // its reported equity changes the equity of a Paper account it is bound to.
         .watches_stream(
-            relevant_changes(
-                watcher(strategies_api, watcher::Config::default()).default_backoff(),
-                |s: &TradingStrategy| {
-                    let equity = s.status.as_ref().and_then(|s| s.equity.clone());
-                    (s.spec.broker_account_ref.name.clone(), equity)
-                },
-            ),
+            feed.subscribe(|s: &TradingStrategy| {
+                let equity = s.status.as_ref().and_then(|s| s.equity.clone());
+                (s.spec.broker_account_ref.name.clone(), equity)
+            }),
             move |strategy: TradingStrategy| {
                 let name = strategy.name_any();
                 let account = strategy.spec.broker_account_ref.name.clone();

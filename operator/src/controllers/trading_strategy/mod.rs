@@ -38,7 +38,6 @@ mod upgrade_tests;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret, Service, ServiceAccount};
@@ -51,6 +50,7 @@ use kube::runtime::{WatchStreamExt, reflector as reflect, watcher};
 
 use self::leadership::LeaseHistory;
 use self::names::STRATEGY_LABEL;
+use super::feed::Feed;
 use super::relevant::relevant_changes;
 use super::scope::Scope;
 use super::watches::{OwnedChildren, Wake, metadata_changes};
@@ -63,21 +63,33 @@ use crate::api::trading_strategy::TradingStrategy;
 
 const KIND: &str = "TradingStrategy";
 
-/// Runs the controller (one namespace or all) until shutdown.
+/// Runs the controller (one namespace or all) until shutdown, on a strategy watch of its own.
 pub async fn run(
     context: Arc<Context>,
     namespace: Option<&str>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let feed = Feed::start(Scope::new(namespace).api::<TradingStrategy>(&context.client));
+    run_on(context, namespace, &feed, shutdown).await;
+}
+
+/// Runs the controller (one namespace or all) until shutdown, on `feed`: the one watch of the
+/// strategies in `namespace` the operator shares with the BrokerAccount controller.
+pub async fn run_on(
+    context: Arc<Context>,
+    namespace: Option<&str>,
+    feed: &Feed<TradingStrategy>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let scope = Scope::new(namespace);
     let client = &context.client;
     let (accounts, account_events) = account_changes(client, &scope);
 
-    let (controller, wakeups) =
-        wakeups::controller(KIND, scope.api::<TradingStrategy>(client), &context);
+    let (controller, wakeups) = wakeups::controller_on(KIND, feed, &context);
     let children = OwnedChildren::new(&context, &scope, STRATEGY_LABEL, KIND, &wakeups);
     let controller = children.own::<Secret>(controller, Wake::OnAnyChange);
-    let controller = children.own::<Deployment>(controller, Wake::OnAnyChange);
+    // The trader's rollout, not every status write of the Deployment controller.
+    let controller = children.own_deployments(controller);
     let controller = children.own::<Service>(controller, Wake::OnAnyChange);
     // The volume, CronJob and disruption controllers write these children's status, which
     // nothing here reads: only changes to what the operator renders wake the owner.
@@ -123,7 +135,7 @@ pub async fn run(
                 wakeups.matching(job.namespace(), |s| Some(s.name_any()) == owner)
             }
         })
-        .watches_stream(backup::report_changes(client, &scope), {
+        .watches_stream(backup::report_changes(feed), {
             let wakeups = wakeups.clone();
             move |strategy: TradingStrategy| {
                 wakeups.matching(strategy.namespace(), |s| {

@@ -18,7 +18,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use kube::runtime::reflector::{self, Store};
@@ -29,8 +29,8 @@ use super::names::STRATEGY_LABEL;
 use crate::api::trading_strategy::condition_types::RESTORED;
 use crate::api::trading_strategy::{BackupSpec, TradingStrategy};
 use crate::controllers::error::Blocker;
+use crate::controllers::feed::Feed;
 use crate::controllers::meta::{Component, MANAGED_BY};
-use crate::controllers::relevant::relevant_changes;
 use crate::controllers::scope::Scope;
 
 /// Whether the strategy's journal is ready for the trader: it asks for no restore, or the
@@ -138,26 +138,17 @@ pub fn jobs_of(
 /// ignores status writes, but these are news the operator acts on (a report can also arrive
 /// after its Job's completion, which is watched, was seen).
 pub fn report_changes(
-    client: &kube::Client,
-    scope: &Scope,
+    feed: &Feed<TradingStrategy>,
 ) -> impl Stream<Item = Result<TradingStrategy, watcher::Error>> + Send + 'static {
-    relevant_changes(
-        watcher(
-            scope.api::<TradingStrategy>(client),
-            watcher::Config::default(),
+    feed.subscribe(|strategy: &TradingStrategy| {
+        let status = strategy.status.as_ref();
+        (
+            status
+                .and_then(|s| s.backup_report.as_ref())
+                .map(|r| serde_json::to_string(r).unwrap_or_default()),
+            status
+                .and_then(|s| s.restore_report.as_ref())
+                .map(|r| serde_json::to_string(r).unwrap_or_default()),
         )
-        .default_backoff(),
-        |strategy: &TradingStrategy| {
-            let status = strategy.status.as_ref();
-            (
-                status
-                    .and_then(|s| s.backup_report.as_ref())
-                    .map(|r| serde_json::to_string(r).unwrap_or_default()),
-                status
-                    .and_then(|s| s.restore_report.as_ref())
-                    .map(|r| serde_json::to_string(r).unwrap_or_default()),
-            )
-        },
-    )
-    .boxed()
+    })
 }
