@@ -23,8 +23,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// One OHLCV bar.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
+/// One OHLCV bar. The default is a blank one (no symbol, at the Unix epoch, all zeros), for
+/// a reader to write rows over.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bar {
     pub symbol: String,
     /// Start of the bar's interval.

@@ -149,15 +149,7 @@ impl Columns {
         record: &::csv::StringRecord,
         default_symbol: Option<&str>,
     ) -> Result<Bar, String> {
-        let mut bar = Bar {
-            symbol: String::new(),
-            time: DateTime::UNIX_EPOCH,
-            open: 0.0,
-            high: 0.0,
-            low: 0.0,
-            close: 0.0,
-            volume: 0.0,
-        };
+        let mut bar = Bar::default();
         let field = |i| Field::alone(record.get(i).unwrap_or("").as_bytes());
         self.read_into(field, default_symbol, &mut bar)?;
         Ok(bar)

@@ -57,15 +57,7 @@ impl FileStream {
             rows,
             columns,
             default_symbol,
-            head: Bar {
-                symbol: String::new(),
-                time: DateTime::UNIX_EPOCH,
-                open: 0.0,
-                high: 0.0,
-                low: 0.0,
-                close: 0.0,
-                volume: 0.0,
-            },
+            head: Bar::default(),
             ready: false,
             previous: None,
         })
