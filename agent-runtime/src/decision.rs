@@ -76,7 +76,8 @@ impl PortfolioManager {
     pub fn decide(&self, input: &DecisionInput<'_>) -> Decision {
         let mut reports = input.reports.to_vec();
         reports.extend(input.debate.cloned());
-        self.judge(input).into_decision(input.symbol, reports)
+        self.judge(input)
+            .into_decision(input.symbol.to_string(), reports)
     }
 
     /// The decision without its reports, for a caller that owns them and is done with them:
@@ -236,9 +237,9 @@ pub struct Verdict {
 
 impl Verdict {
     /// The decision for `symbol` from the `reports` it was judged on (the debate's last).
-    pub fn into_decision(self, symbol: &str, reports: Vec<AnalystReport>) -> Decision {
+    pub fn into_decision(self, symbol: String, reports: Vec<AnalystReport>) -> Decision {
         Decision {
-            symbol: symbol.to_string(),
+            symbol,
             action: self.action,
             target_quantity: self.target_quantity,
             confidence: self.confidence,

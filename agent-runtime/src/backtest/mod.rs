@@ -133,10 +133,12 @@ pub async fn run_observed(
         rig.recorder.buy_and_hold(closes.multiple());
         rig.broker.open_bars(&bars)?;
         rig.feed.release(time, &bars);
-        rig.runner
+        let report = rig
+            .runner
             .run(time)
             .await
             .map_err(|source| BacktestError::Cycle { time, source })?;
+        rig.runner.recycle(report);
         let fills = rig.broker.take_fills()?;
         fills.iter().for_each(&mut *observe);
         rig.recorder.fills(&fills);

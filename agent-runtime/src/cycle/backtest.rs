@@ -183,25 +183,29 @@ fn apply_fill(state: &mut State, order: &OrderRequest, notional: f64, commission
 }
 
 impl BacktestBroker {
-    /// The account, positions marked at `marks` (their average price where unmarked).
-    fn account_now(&self, marks: &BTreeMap<String, f64>) -> Result<AccountState, PortError> {
-        self.lock().map(|state| {
-            let positions: Vec<Position> = state
-                .positions
-                .values()
-                .filter(|p| p.quantity > 0.0)
-                .cloned()
-                .collect();
-            let value: f64 = positions
-                .iter()
-                .map(|p| p.quantity * marks.get(&p.symbol).copied().unwrap_or(p.average_price))
-                .sum();
-            AccountState {
-                cash: state.cash,
-                equity: state.cash + value,
-                positions,
+    /// The account, positions marked at `marks` (their average price where unmarked),
+    /// written over `account`: its positions are last read's, copied over in place.
+    fn account_into(
+        &self,
+        marks: &BTreeMap<String, f64>,
+        account: &mut AccountState,
+    ) -> Result<(), PortError> {
+        let state = self.lock()?;
+        let mut held = 0;
+        let mut value = 0.0;
+        for position in state.positions.values().filter(|p| p.quantity > 0.0) {
+            match account.positions.get_mut(held) {
+                Some(kept) => kept.clone_from(position),
+                None => account.positions.push(position.clone()),
             }
-        })
+            held += 1;
+            let mark = marks.get(&position.symbol).copied();
+            value += position.quantity * mark.unwrap_or(position.average_price);
+        }
+        account.positions.truncate(held);
+        account.cash = state.cash;
+        account.equity = state.cash + value;
+        Ok(())
     }
 
     /// Fills the waiting orders whose symbol has a bar newer than the order, at its open.
@@ -230,14 +234,17 @@ impl Execution for BacktestBroker {
         &'a self,
         marks: &'a BTreeMap<String, f64>,
     ) -> BoxFuture<'a, Result<AccountState, PortError>> {
-        futures::future::ready(self.account_now(marks)).boxed()
+        let mut account = AccountState::default();
+        let read = self.account_into(marks, &mut account).map(|()| account);
+        futures::future::ready(read).boxed()
     }
 
-    fn account_at_once(
+    fn account_into_at_once(
         &self,
         marks: &BTreeMap<String, f64>,
-    ) -> Option<Result<AccountState, PortError>> {
-        Some(self.account_now(marks))
+        account: &mut AccountState,
+    ) -> Option<Result<(), PortError>> {
+        Some(self.account_into(marks, account))
     }
 
     fn settle<'a>(&'a self, _cycle_id: &'a str) -> BoxFuture<'a, Result<Settlement, PortError>> {

@@ -22,12 +22,12 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use crate::agents::llm::LlmEvent;
 use crate::agents::{Analyst, Snapshot};
 use crate::broker::order_id::client_order_id;
-use crate::config::{Identity, TradingStateWatch};
+use crate::config::{Identity, TradingState, TradingStateWatch};
 use crate::decision::{DecisionInput, PortfolioManager};
 use crate::domain::{
     Action, AnalystReport, DataWindow, Decision, OrderRequest, OrderStatus, PositionCorrection,
@@ -79,6 +79,20 @@ pub struct CycleReport {
     pub corrections: Vec<PositionCorrection>,
 }
 
+/// One symbol's analysis: the decision, the LLM events on the way to it, and the data window
+/// the seats saw (when the journal keeps decisions).
+type Analysis = (Decision, Vec<LlmEvent>, Option<DataWindow>);
+
+/// What [`CycleRunner::run`] lends the cycle it runs: its id, last cycle's windows and
+/// marks (returned to the runner after), and a recycled report whose buffers the new one
+/// takes.
+struct Lent<'a> {
+    cycle_id: String,
+    windows: &'a mut [Snapshot],
+    marks: &'a mut BTreeMap<String, f64>,
+    spare: CycleReport,
+}
+
 /// Everything a cycle needs, built once per process through [`CycleRunner::builder`], which
 /// checks the rules the pipeline relies on (see [`runner`]).
 pub struct CycleRunner {
@@ -111,57 +125,45 @@ pub struct CycleRunner {
     marks: BTreeMap<String, f64>,
     /// The order in which the last cycle placed its symbols' orders; a buffer.
     placement_order: Vec<usize>,
+    /// A report given back by [`CycleRunner::recycle`]: the next cycle's report is written
+    /// over it, reusing its buffers (the id, the decisions and their report lists, the
+    /// account's positions).
+    spare: CycleReport,
 }
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id,
 /// `%Y%m%dT%H%M%SZ` (years 0–9999).
 pub fn cycle_id(time: DateTime<Utc>) -> String {
-    // Written digit by digit from the timestamp: a backtest makes one per bar, and chrono's
-    // field accessors (each converts the whole date again) or a format string cost more
-    // than the string.
-    fn push_digits(id: &mut String, value: u32, width: u32) {
-        for place in (0..width).rev() {
-            let digit = value / 10u32.pow(place) % 10;
-            id.push(char::from(b'0' + digit as u8));
-        }
-    }
-    let seconds = time.timestamp();
-    let (days, of_day) = (
-        seconds.div_euclid(86_400),
-        seconds.rem_euclid(86_400) as u32,
-    );
-    let (year, month, day) = civil_date(days);
     let mut id = String::with_capacity(16);
-    push_digits(&mut id, year.clamp(0, 9999) as u32, 4);
-    push_digits(&mut id, month, 2);
-    push_digits(&mut id, day, 2);
-    id.push('T');
-    push_digits(&mut id, of_day / 3_600, 2);
-    push_digits(&mut id, of_day / 60 % 60, 2);
-    push_digits(&mut id, of_day % 60, 2);
-    id.push('Z');
+    write_cycle_id(&mut id, time);
     id
 }
 
-/// The proleptic Gregorian (year, month, day) of `days` since 1970-01-01: the calendar's
-/// 400-year eras counted directly (the well-known "civil from days" arithmetic).
-fn civil_date(days: i64) -> (i64, u32, u32) {
-    // Days since 0000-03-01, so a leap day falls at the end of its (March-based) year.
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// [`cycle_id`] written over `id`, whose buffer a backtest reuses from cycle to cycle.
+fn write_cycle_id(id: &mut String, time: DateTime<Utc>) {
+    // Written digit by digit from the date's and the clock's fields as chrono stores them
+    // (a year and a day of the year; seconds since midnight): a backtest makes one per bar,
+    // and counting days from an epoch and back, or a format string, cost more than the id.
+    fn push_digits(id: &mut String, value: u32, width: usize) {
+        let mut digits = [b'0'; 4];
+        let mut rest = value;
+        for digit in digits[..width].iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        digits[..width].iter().for_each(|&d| id.push(char::from(d)));
+    }
+    let (date, clock) = (time.naive_utc().date(), time.naive_utc().time());
+    let of_day = clock.num_seconds_from_midnight();
+    id.clear();
+    push_digits(id, date.year().clamp(0, 9999) as u32, 4);
+    push_digits(id, date.month(), 2);
+    push_digits(id, date.day(), 2);
+    id.push('T');
+    push_digits(id, of_day / 3_600, 2);
+    push_digits(id, of_day / 60 % 60, 2);
+    push_digits(id, of_day % 60, 2);
+    id.push('Z');
 }
 
 /// The `Cycle` entry that ends a cycle at `now` with `result`.
@@ -235,7 +237,9 @@ impl CycleRunner {
     /// journalled stays); a symbol without data is skipped.
     pub async fn run(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
         let timer = self.metrics.cycle_duration.start_timer();
-        let cycle_id = cycle_id(now);
+        let mut spare = std::mem::take(&mut self.spare);
+        let mut cycle_id = std::mem::take(&mut spare.cycle_id);
+        write_cycle_id(&mut cycle_id, now);
         let started = self.record_routine(Routine::Cycle, || JournalEntry::Cycle {
             cycle_id: cycle_id.clone(),
             time: now,
@@ -249,7 +253,13 @@ impl CycleRunner {
             Ok(()) => {
                 let mut windows = std::mem::take(&mut self.windows);
                 let mut marks = std::mem::take(&mut self.marks);
-                let result = self.run_in(now, cycle_id, &mut windows, &mut marks).await;
+                let lent = Lent {
+                    cycle_id,
+                    windows: &mut windows,
+                    marks: &mut marks,
+                    spare,
+                };
+                let result = self.run_in(now, lent).await;
                 self.windows = windows;
                 self.marks = marks;
                 result
@@ -265,18 +275,37 @@ impl CycleRunner {
         result
     }
 
+    /// Gives a cycle's report back once the caller is done with it: the next cycle writes
+    /// its report over this one's buffers instead of allocating its own. A backtest, which
+    /// runs a cycle per bar, does; a trader need not.
+    pub fn recycle(&mut self, report: CycleReport) {
+        self.spare = report;
+    }
+
     async fn run_in(
         &mut self,
         now: DateTime<Utc>,
-        cycle_id: String,
-        windows: &mut [Snapshot],
-        marks: &mut BTreeMap<String, f64>,
+        lent: Lent<'_>,
     ) -> Result<CycleReport, CycleError> {
-        self.refresh_trading_state(&cycle_id, now).await?;
+        let Lent {
+            cycle_id,
+            windows,
+            marks,
+            spare,
+        } = lent;
+        let CycleReport {
+            mut decisions,
+            mut corrections,
+            mut account,
+            ..
+        } = spare;
+        if let Some(state) = self.trading_state_change() {
+            self.apply_trading_state(&cycle_id, now, state).await?;
+        }
         let settlement = self.settle(&cycle_id).await?;
         self.read_windows(windows).await;
         update_marks(marks, windows);
-        let mut account = self.account(marks).await?;
+        self.account_into(marks, &mut account).await?;
         for window in windows.iter_mut() {
             // Into last cycle's position where there was one: it keeps its buffers.
             match (window.position.as_mut(), account.position(&window.symbol)) {
@@ -308,13 +337,13 @@ impl CycleRunner {
         }
 
         // The id joins the report at the close, back from the equity entry that carried it.
+        corrections.clone_from(&settlement.corrections);
         let mut report = CycleReport {
             fills_followed_up: settlement.fills.len(),
-            corrections: settlement.corrections.clone(),
+            corrections,
             ..CycleReport::default()
         };
-        let decisions = self
-            .decide_all(&cycle_id, now, &snapshots, &account)
+        self.decide_all(&cycle_id, now, &snapshots, &account, &mut decisions)
             .await?;
         self.place_all(
             &cycle_id,
@@ -326,43 +355,79 @@ impl CycleRunner {
         )
         .await?;
         report.decisions = decisions;
-        self.close(cycle_id, now, marks, report).await
+        self.close(cycle_id, now, (marks, account), report).await
     }
 
     /// Every symbol's decision, in `snapshots`' order, journalled with the LLM events on the
-    /// way to it.
+    /// way to it, written over `decisions` (last cycle's, whose symbols and report lists the
+    /// new ones reuse).
     async fn decide_all(
         &self,
         cycle_id: &str,
         now: DateTime<Utc>,
         snapshots: &[Snapshot],
         account: &AccountState,
-    ) -> Result<Vec<Decision>, CycleError> {
+        decisions: &mut Vec<Decision>,
+    ) -> Result<(), CycleError> {
         let windowed = self.journal.keeps(Routine::Decision);
-        let mut decisions = Vec::with_capacity(snapshots.len());
         if self.analysis_waits() {
-            let analyses = futures::future::join_all(
-                snapshots.iter().map(|s| self.analyze(s, account, windowed)),
-            )
+            let analyses = futures::future::join_all(snapshots.iter().map(|snapshot| {
+                let mut reports = Vec::with_capacity(self.analysts.len() + 1);
+                let waiting = self.reports_at_once(snapshot, &mut reports);
+                self.analyze_waiting(
+                    snapshot,
+                    account,
+                    windowed,
+                    (reports, waiting),
+                    String::new(),
+                )
+            }))
             .await;
+            decisions.clear();
             for (snapshot, analysis) in snapshots.iter().zip(analyses) {
                 decisions.push(
                     self.journal_analysis(cycle_id, now, snapshot, analysis)
                         .await?,
                 );
             }
-        } else {
-            // Nothing to overlap: one symbol after the other, each journalled as it is
-            // decided, without holding every symbol's analysis side by side.
-            for snapshot in snapshots {
-                let analysis = self.analyze(snapshot, account, windowed).await;
-                decisions.push(
-                    self.journal_analysis(cycle_id, now, snapshot, analysis)
-                        .await?,
-                );
+            return Ok(());
+        }
+        // Nothing to overlap: one symbol after the other, each journalled as it is decided,
+        // without holding every symbol's analysis side by side, and without a future where
+        // every seat has answered at once.
+        for (i, snapshot) in snapshots.iter().enumerate() {
+            let (symbol, mut reports) = decisions.get_mut(i).map_or_else(Default::default, |d| {
+                (
+                    std::mem::take(&mut d.symbol),
+                    std::mem::take(&mut d.reports),
+                )
+            });
+            reports.clear();
+            let waiting = self.reports_at_once(snapshot, &mut reports);
+            let analysis = match waiting.is_empty() {
+                true => self.conclude(snapshot, account, windowed, reports, None, symbol),
+                // Boxed, as the journal's writes are (see `journal_analysis`).
+                false => {
+                    let waits = self.analyze_waiting(
+                        snapshot,
+                        account,
+                        windowed,
+                        (reports, waiting),
+                        symbol,
+                    );
+                    Box::pin(waits).await
+                }
+            };
+            let decision = self
+                .journal_analysis(cycle_id, now, snapshot, analysis)
+                .await?;
+            match decisions.get_mut(i) {
+                Some(kept) => *kept = decision,
+                None => decisions.push(decision),
             }
         }
-        Ok(decisions)
+        decisions.truncate(snapshots.len());
+        Ok(())
     }
 
     /// Journals one symbol's analysis (its LLM events, then its decision); the decision.
@@ -371,9 +436,25 @@ impl CycleRunner {
         cycle_id: &str,
         now: DateTime<Utc>,
         snapshot: &Snapshot,
-        (decision, events, window): (Decision, Vec<LlmEvent>, Option<DataWindow>),
+        (decision, events, window): Analysis,
     ) -> Result<Decision, CycleError> {
         self.metrics.hot.decision(decision.action).inc();
+        if events.is_empty() && !self.journal.keeps(Routine::Decision) {
+            return Ok(decision);
+        }
+        // Boxed: a future that may wait on the journal, kept out of the cycle's own (which
+        // every backtest bar moves) where there is nothing to write.
+        Box::pin(self.write_analysis(cycle_id, now, snapshot, (decision, events, window))).await
+    }
+
+    /// [`journal_analysis`](Self::journal_analysis)'s writes.
+    async fn write_analysis(
+        &self,
+        cycle_id: &str,
+        now: DateTime<Utc>,
+        snapshot: &Snapshot,
+        (decision, events, window): Analysis,
+    ) -> Result<Decision, CycleError> {
         for event in events {
             self.record(JournalEntry::Llm {
                 cycle_id: cycle_id.to_string(),
@@ -434,8 +515,18 @@ impl CycleRunner {
                     }
                     continue;
                 }
-                self.execute(now, cycle_id, snapshot, decision, account, report)
-                    .await?;
+                // Just before the risk review, so `suspend` stops the very next order.
+                if let Some(state) = self.trading_state_change() {
+                    self.apply_trading_state(cycle_id, now, state).await?;
+                }
+                let exposure = exposure_of(snapshot, account);
+                let review = self.risk.review(now, decision, &exposure);
+                if !matches!(review, RiskOutcome::NoOrder) {
+                    // Boxed: most cycles place nothing, and the order's path, inline, would
+                    // size (and have every backtest bar move) the cycle's own future.
+                    let symbol = snapshot.symbol.as_str();
+                    Box::pin(self.execute(now, cycle_id, symbol, review, account, report)).await?;
+                }
             }
             Ok(())
         }
@@ -444,16 +535,16 @@ impl CycleRunner {
         placed
     }
 
-    /// Ends the cycle: the account read again after the orders, the equity and risk gauges,
-    /// and the equity journalled.
+    /// Ends the cycle: the account read again after the orders (over the cycle's first
+    /// read, whose buffers it reuses), the equity and risk gauges, and the equity journalled.
     async fn close(
         &self,
         cycle_id: String,
         now: DateTime<Utc>,
-        marks: &mut BTreeMap<String, f64>,
+        (marks, mut account): (&mut BTreeMap<String, f64>, AccountState),
         mut report: CycleReport,
     ) -> Result<CycleReport, CycleError> {
-        let account = self.account(marks).await?;
+        self.account_into(marks, &mut account).await?;
         let drawdown = self.risk.drawdown(account.equity);
         self.metrics.equity.set(account.equity);
         self.metrics.cash.set(account.cash);
@@ -523,16 +614,20 @@ impl CycleRunner {
         }
     }
 
-    /// The decision for one symbol, the LLM events on the way to it (in-process seats, the
-    /// pool's, the debate's) so the journal can say why a seat said what it said, and the
-    /// data window the seats saw.
-    async fn analyze(
+    /// The decision for one symbol whose analysis waits on something (a seat that is not
+    /// answered at once, the pool, a debate), from the `reports` answered at once and the
+    /// seats still `waiting`; the LLM events on the way to it (the seats', the pool's, the
+    /// debate's) so the journal can say why a seat said what it said, and the data window
+    /// the seats saw.
+    async fn analyze_waiting(
         &self,
         snapshot: &Snapshot,
         account: &AccountState,
         windowed: bool,
-    ) -> (Decision, Vec<LlmEvent>, Option<DataWindow>) {
-        let local = self.seat_reports(snapshot);
+        (reports, waiting): (Vec<AnalystReport>, Vec<usize>),
+        symbol: String,
+    ) -> Analysis {
+        let local = self.waiting_reports(snapshot, reports, waiting);
         let ((mut reports, mut events), pooled) = match &self.pool {
             Some(pool) => {
                 let (local, pooled) =
@@ -542,17 +637,7 @@ impl CycleRunner {
             None => (local.await, None),
         };
         // After the analyses: a seat with rolling state reads its indicators off it.
-        let window = windowed
-            .then(|| DataWindow::of(snapshot))
-            .flatten()
-            .map(|mut window| {
-                window.indicators = self
-                    .analysts
-                    .iter()
-                    .map(|a| (a.role().to_string(), a.indicators(snapshot)))
-                    .collect();
-                window
-            });
+        let window = self.data_window(snapshot, windowed);
         if let Some(pooled) = pooled {
             reports.extend(pooled.reports);
             events.extend(pooled.events);
@@ -566,6 +651,23 @@ impl CycleRunner {
             }
             None => None,
         };
+        let (decision, _, _) = self.conclude(snapshot, account, false, reports, debate, symbol);
+        (decision, events, window)
+    }
+
+    /// The decision for one symbol once every report is in (and the debate's conclusion, if
+    /// any), named by `symbol` (a buffer, overwritten); with no LLM events and the data window
+    /// when `windowed`. What an analysis that waits on nothing is, whole.
+    fn conclude(
+        &self,
+        snapshot: &Snapshot,
+        account: &AccountState,
+        windowed: bool,
+        mut reports: Vec<AnalystReport>,
+        debate: Option<AnalystReport>,
+        mut symbol: String,
+    ) -> Analysis {
+        let window = self.data_window(snapshot, windowed);
         let position_quantity = snapshot.position.as_ref().map_or(0.0, |p| p.quantity);
         let verdict = self.manager.judge(&DecisionInput {
             symbol: &snapshot.symbol,
@@ -576,8 +678,24 @@ impl CycleRunner {
             debate: debate.as_ref(),
         });
         reports.extend(debate);
-        let decision = verdict.into_decision(&snapshot.symbol, reports);
-        (decision, events, window)
+        symbol.clear();
+        symbol.push_str(&snapshot.symbol);
+        (verdict.into_decision(symbol, reports), Vec::new(), window)
+    }
+
+    /// The window the seats saw, with each seat's indicators, for a journal that keeps
+    /// decisions (`windowed`).
+    fn data_window(&self, snapshot: &Snapshot, windowed: bool) -> Option<DataWindow> {
+        if !windowed {
+            return None;
+        }
+        let mut window = DataWindow::of(snapshot)?;
+        window.indicators = self
+            .analysts
+            .iter()
+            .map(|a| (a.role().to_string(), a.indicators(snapshot)))
+            .collect();
+        Some(window)
     }
 
     /// Whether an analysis may wait on something (a provider, the pool, a debate), so the
@@ -591,11 +709,13 @@ impl CycleRunner {
                 .any(|analyst| !analyst.answers_at_once())
     }
 
-    /// The in-process seats' reports in config order, and their LLM events: the seats that
-    /// answer at once first (no future is built for them), then the others, awaited together.
-    async fn seat_reports(&self, snapshot: &Snapshot) -> (Vec<AnalystReport>, Vec<LlmEvent>) {
+    /// The in-process seats that answer at once, their reports pushed onto `reports` in
+    /// config order (no future is built for them); the seats left waiting, ascending, none
+    /// when the pool and the debate are not there either. A seat that breaks its word to
+    /// answer at once is waited for like the others.
+    fn reports_at_once(&self, snapshot: &Snapshot, reports: &mut Vec<AnalystReport>) -> Vec<usize> {
         // Room for the pool's reports is not known; the debate's conclusion is one more.
-        let mut reports = Vec::with_capacity(self.analysts.len() + 1);
+        reports.reserve(self.analysts.len() + 1);
         let mut waiting = Vec::new();
         for (seat, analyst) in self.analysts.iter().enumerate() {
             match analyst.analyze_at_once(snapshot) {
@@ -603,6 +723,17 @@ impl CycleRunner {
                 None => waiting.push(seat),
             }
         }
+        waiting
+    }
+
+    /// `reports` with the `waiting` seats' reports, awaited together, each where config
+    /// order puts it; their LLM events.
+    async fn waiting_reports(
+        &self,
+        snapshot: &Snapshot,
+        mut reports: Vec<AnalystReport>,
+        waiting: Vec<usize>,
+    ) -> (Vec<AnalystReport>, Vec<LlmEvent>) {
         let mut events = Vec::new();
         if waiting.is_empty() {
             return (reports, events);
@@ -621,23 +752,18 @@ impl CycleRunner {
         (reports, events)
     }
 
+    /// Acts on risk's review of one decision: a rejection counted and journalled, or the
+    /// approved order journalled, fenced by the lease and placed.
     async fn execute(
         &mut self,
         now: DateTime<Utc>,
         cycle_id: &str,
-        snapshot: &Snapshot,
-        decision: &Decision,
+        symbol: &str,
+        review: RiskOutcome,
         account: &mut AccountState,
         report: &mut CycleReport,
     ) -> Result<(), CycleError> {
-        let symbol = snapshot.symbol.as_str();
-        let exposure = exposure_of(snapshot, account);
-        // Just before the risk review, so `suspend` stops the very next order.
-        self.refresh_trading_state(cycle_id, now).await?;
-        let Some(approved) = self
-            .approve(now, cycle_id, symbol, decision, &exposure, report)
-            .await?
-        else {
+        let Some(approved) = self.approve(now, cycle_id, symbol, review, report).await? else {
             return Ok(());
         };
         let order = OrderRequest {
@@ -666,18 +792,17 @@ impl CycleRunner {
         self.place(now, cycle_id, order, account, report).await
     }
 
-    /// Risk's review of one decision: an order to place, or nothing (no order needed, or a
-    /// rejection, counted and journalled).
+    /// What risk's `review` of one decision leads to: an order to place, or nothing (no order
+    /// needed, or a rejection, counted and journalled).
     async fn approve(
         &mut self,
         now: DateTime<Utc>,
         cycle_id: &str,
         symbol: &str,
-        decision: &Decision,
-        exposure: &Exposure,
+        review: RiskOutcome,
         report: &mut CycleReport,
     ) -> Result<Option<ApprovedOrder>, CycleError> {
-        let approved = match self.risk.review(now, decision, exposure) {
+        let approved = match review {
             RiskOutcome::NoOrder => return Ok(None),
             RiskOutcome::Rejected(rejection) => {
                 self.metrics
@@ -783,19 +908,23 @@ impl CycleRunner {
         .await
     }
 
+    /// The `tradingState` the config file asks for, when it is not the one in force.
+    fn trading_state_change(&self) -> Option<TradingState> {
+        let state = self
+            .state_watch
+            .as_ref()
+            .and_then(TradingStateWatch::poll)?;
+        (state != self.risk.configured_state()).then_some(state)
+    }
+
     /// Applies a `tradingState` changed in the config file, journalling the change.
-    async fn refresh_trading_state(
+    async fn apply_trading_state(
         &mut self,
         cycle_id: &str,
         now: DateTime<Utc>,
+        state: TradingState,
     ) -> Result<(), CycleError> {
-        let Some(state) = self.state_watch.as_ref().and_then(TradingStateWatch::poll) else {
-            return Ok(());
-        };
         let from = self.risk.configured_state();
-        if state == from {
-            return Ok(());
-        }
         self.risk.set_configured_state(state);
         self.publish_risk_state();
         tracing::warn!(
@@ -836,14 +965,23 @@ impl CycleRunner {
         Ok(settlement)
     }
 
-    /// The account at `marks`, the broker's answer counted in the broker metrics.
-    async fn account(&self, marks: &BTreeMap<String, f64>) -> Result<AccountState, CycleError> {
-        let account = match self.broker.account_at_once(marks) {
-            Some(account) => account,
-            None => self.broker.account(marks).await,
+    /// The account at `marks`, written over `account`; the broker's answer counted in the
+    /// broker metrics.
+    async fn account_into(
+        &self,
+        marks: &BTreeMap<String, f64>,
+        account: &mut AccountState,
+    ) -> Result<(), CycleError> {
+        let read = match self.broker.account_into_at_once(marks, account) {
+            Some(read) => read,
+            None => self
+                .broker
+                .account(marks)
+                .await
+                .map(|fresh| *account = fresh),
         };
-        self.metrics.broker_answered("account", account.is_ok());
-        account.map_err(CycleError::Broker)
+        self.metrics.broker_answered("account", read.is_ok());
+        read.map_err(CycleError::Broker)
     }
 
     /// The trading state and each kill switch, as gauges.
@@ -946,29 +1084,24 @@ mod tests {
         }
     }
 
-    /// Every day from year 0 to 9999 (leap days, century and 400-year rules included)
-    /// against chrono's calendar, and every 97th one's whole id at a time of day that moves
-    /// through the hours, minutes and seconds.
+    /// Every 7th day from year 0 to 9999 (leap days, century and 400-year rules included)
+    /// against chrono's format, at a time of day that moves through the hours, minutes and
+    /// seconds.
     #[test]
-    fn cycle_ids_match_chrono_on_every_day_of_ten_millennia() {
-        use chrono::Datelike;
+    fn cycle_ids_match_chrono_across_ten_millennia() {
         let first = Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap();
-        let last = Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).unwrap();
-        let first_day = first.timestamp().div_euclid(86_400);
-        let (mut day, mut date) = (0_i64, first.date_naive());
-        while date <= last.date_naive() {
-            let expected = (i64::from(date.year()), date.month(), date.day());
-            assert_eq!(super::civil_date(first_day + day), expected, "{date}");
-            if day % 97 == 0 {
-                let moment = first + Duration::seconds(day * 86_400 + day * 7_919 % 86_400);
-                assert_eq!(
-                    super::cycle_id(moment),
-                    moment.format("%Y%m%dT%H%M%SZ").to_string()
-                );
+        let last = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap();
+        let mut days = 0_i64;
+        let mut id = String::new();
+        loop {
+            let moment = first + Duration::seconds(days * 86_400 + days * 7_919 % 86_400);
+            if moment > last {
+                break;
             }
-            day += 1;
-            date = date.succ_opt().unwrap();
+            super::write_cycle_id(&mut id, moment);
+            assert_eq!(id, moment.format("%Y%m%dT%H%M%SZ").to_string());
+            days += 7;
         }
-        assert!(day > 3_650_000, "walked {day} days");
+        assert!(days > 3_650_000, "walked {days} days");
     }
 }

@@ -70,13 +70,15 @@ pub trait Execution: Send + Sync {
         marks: &'a BTreeMap<String, f64>,
     ) -> BoxFuture<'a, Result<AccountState, PortError>>;
 
-    /// [`account`](Self::account) at once, for a broker that answers in-process without
-    /// waiting on anything (the backtest's); `None` for the others, which the cycle awaits.
-    /// A backtest asks twice per bar, and a boxed future per ask cost more than the answer.
-    fn account_at_once(
+    /// [`account`](Self::account) at once, written over `account` (whose list of positions
+    /// and their symbols it reuses), for a broker that answers in-process without waiting on
+    /// anything (the backtest's); `None` for the others, which the cycle awaits. A backtest
+    /// asks twice per bar, and a boxed future and a new list per ask cost more than the answer.
+    fn account_into_at_once(
         &self,
         _marks: &BTreeMap<String, f64>,
-    ) -> Option<Result<AccountState, PortError>> {
+        _account: &mut AccountState,
+    ) -> Option<Result<(), PortError>> {
         None
     }
 
