@@ -262,13 +262,14 @@ impl QuantAnalyst {
     fn analyze_now(&self, snapshot: &Snapshot) -> AnalystReport {
         let mut symbols = self.symbols.lock().unwrap_or_else(PoisonError::into_inner);
         let tracked = symbols.entry(&snapshot.symbol, || Tracked::new(self.method, &self.params));
-        match tracked.continues_at(&snapshot.bars) {
-            Some(start) => tracked.feed(&snapshot.bars[start..]),
+        let unseen = match tracked.continues_at(&snapshot.bars) {
+            Some(start) => start,
             None => {
                 *tracked = Tracked::new(self.method, &self.params);
-                tracked.feed(&snapshot.bars);
+                0
             }
-        }
+        };
+        tracked.feed(&snapshot.bars[unseen..]);
         tracked.report(&self.names, &self.params, self.explain)
     }
 }
@@ -317,5 +318,95 @@ fn clamp01(value: f64) -> f64 {
         value.clamp(0.0, 1.0)
     } else {
         0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::{QuantMethod, QuantParams, Snapshot, analyze_with, quiet_quant_analyst};
+    use crate::domain::Bar;
+
+    fn bars(symbol: &str, count: usize, drift: f64) -> Vec<Bar> {
+        (0..count)
+            .map(|i| {
+                let close = 100.0 + drift * i as f64 + (i as f64 * 0.7).sin() * 3.0;
+                Bar {
+                    symbol: symbol.into(),
+                    time: Utc
+                        .timestamp_opt(1_700_000_000 + 86_400 * i as i64, 0)
+                        .unwrap(),
+                    open: close - 0.5,
+                    high: close + 1.0,
+                    low: close - 1.5,
+                    close,
+                    volume: 1_000.0,
+                }
+            })
+            .collect()
+    }
+
+    /// However the symbols come — in turn, one of them twice in a row, out of order, a new
+    /// one joining late, one leaving and coming back — each report is what the symbol's bars
+    /// alone give, as when the state was found by hashing the symbol.
+    #[test]
+    fn each_symbol_keeps_its_own_state_whatever_the_order() {
+        let histories = [
+            ("AAA", bars("AAA", 80, 0.4)),
+            ("BBB", bars("BBB", 80, -0.3)),
+            ("CCC", bars("CCC", 80, 0.1)),
+        ];
+        let order: Vec<usize> = (0..60)
+            .map(|step| match step % 7 {
+                0 | 1 => 0,
+                2 => 1,
+                3 => 1,
+                4 if step > 20 => 2,
+                5 => 2,
+                _ => 1,
+            })
+            .collect();
+        for method in [
+            QuantMethod::Trend,
+            QuantMethod::Momentum,
+            QuantMethod::MeanReversion,
+            QuantMethod::Volatility,
+        ] {
+            let params = QuantParams::default();
+            let seat = quiet_quant_analyst("seat", method, params.clone());
+            let mut seen = [0_usize; 3];
+            for (step, &which) in order.iter().enumerate() {
+                let (symbol, history) = &histories[which];
+                seen[which] += 1;
+                let end = (seen[which] + 10).min(history.len());
+                let start = end.saturating_sub(40);
+                let snapshot = Snapshot {
+                    symbol: (*symbol).to_string(),
+                    bars: history[start..end].iter().cloned().collect(),
+                    position: None,
+                };
+                let Some(report) = seat.analyze_at_once(&snapshot) else {
+                    panic!("a quant seat answers at once");
+                };
+                let alone = Snapshot {
+                    bars: history[..end].iter().cloned().collect(),
+                    ..snapshot.clone()
+                };
+                let expected = analyze_with("seat", method, &params, &alone);
+                assert_eq!(report.signal, expected.signal, "{method:?} step {step}");
+                assert_eq!(
+                    report.confidence.to_bits(),
+                    expected.confidence.to_bits(),
+                    "{method:?} step {step}"
+                );
+                let fresh = quiet_quant_analyst("seat", method, params.clone());
+                assert_eq!(
+                    seat.indicators(&snapshot),
+                    fresh.indicators(&alone),
+                    "{method:?} step {step}"
+                );
+            }
+        }
     }
 }
