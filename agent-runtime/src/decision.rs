@@ -45,8 +45,10 @@ pub struct DecisionInput<'a> {
 #[derive(Clone, Debug)]
 pub struct PortfolioManager {
     config: DecisionConfig,
-    /// Each seat's weight by role. A list: a strategy has a handful of seats, and a scan
-    /// of them is cheaper than hashing the role once per report per bar.
+    /// Each seat's (role, weight) in config order. A list: a strategy has a handful of
+    /// seats, and a scan of them is cheaper than hashing the role once per report per bar.
+    /// The weight is the one the role's last seat gives (as a map built from the list would
+    /// have it), so whichever seat of a role is found answers for the role.
     weights: Vec<(String, f64)>,
     /// Whether decisions carry their rationale (see [`quiet`](Self::quiet)).
     explain: bool,
@@ -54,13 +56,9 @@ pub struct PortfolioManager {
 
 impl PortfolioManager {
     pub fn new(config: &DecisionConfig, analysts: &[AnalystConfig]) -> Self {
-        let weights = analysts
-            .iter()
-            .map(|a| (a.role.clone(), a.weight))
-            .collect();
         Self {
             config: config.clone(),
-            weights,
+            weights: seat_weights(analysts),
             explain: true,
         }
     }
@@ -104,20 +102,14 @@ impl PortfolioManager {
         // Σ and count of the volatility reports' calm.
         let mut calm = (0.0_f64, 0_usize);
         let mut parts = Vec::new();
-        for report in reports {
+        for (position, report) in reports.iter().enumerate() {
             let confidence = sanitize(report.confidence);
             if &*report.source == VOLATILITY_SOURCE {
                 calm.0 += confidence;
                 calm.1 += 1;
                 continue;
             }
-            let weight = self
-                .weights
-                .iter()
-                .rev() // as a map built from the list would: the last entry of a role counts
-                .find(|(role, _)| **role == *report.role)
-                .map_or(1.0, |(_, weight)| *weight)
-                .max(0.0);
+            let weight = self.weight_of(position, &report.role);
             if self.explain {
                 parts.push(
                     format!("{} {} {confidence:.2}", report.role, report.signal.as_str())
@@ -169,6 +161,17 @@ impl PortfolioManager {
             confidence,
             summary,
         }
+    }
+
+    /// The weight of the report at `position` among the reports, from a seat seated as
+    /// `role` (unknown seats weigh 1). The seats report in config order, so the seat at the
+    /// same position is asked first and the others only when it is not the one.
+    fn weight_of(&self, position: usize, role: &str) -> f64 {
+        let seat = match self.weights.get(position) {
+            Some(seat) if seat.0 == role => Some(seat),
+            _ => self.weights.iter().find(|seat| seat.0 == role),
+        };
+        seat.map_or(1.0, |(_, weight)| *weight).max(0.0)
     }
 
     fn size(&self, input: &DecisionInput<'_>, view: &View) -> (Action, f64, Sizing) {
@@ -256,6 +259,22 @@ struct View {
     summary: Option<String>,
 }
 
+/// Each seat's (role, weight) in config order, the weight being the last one given for the
+/// role: a role seated twice weighs what its last seat says, wherever it is found.
+fn seat_weights(analysts: &[AnalystConfig]) -> Vec<(String, f64)> {
+    analysts
+        .iter()
+        .map(|seat| {
+            let last = analysts
+                .iter()
+                .rev()
+                .find(|other| other.role == seat.role)
+                .map_or(seat.weight, |other| other.weight);
+            (seat.role.clone(), last)
+        })
+        .collect()
+}
+
 fn add(side: &mut (f64, f64), weight: f64, confidence: f64) {
     side.0 += weight * confidence;
     side.1 += weight;
@@ -280,8 +299,84 @@ pub fn round_down_to_lot(quantity: f64, lot: f64) -> f64 {
         return 0.0;
     }
     let lots = (quantity / lot + 1e-9).floor();
+    if lot == 1.0 {
+        // Whole units (every stock): `lots` is already what the rounding below gives back,
+        // without its logarithm and power.
+        return lots;
+    }
     // Multiplying back can reintroduce dust (3 × 0.0001); round to the lot's decimals.
     let decimals = (-lot.log10()).ceil().max(0.0) as i32;
     let scale = 10f64.powi(decimals);
     (lots * lot * scale).round() / scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PortfolioManager, round_down_to_lot};
+    use crate::config::{AnalystConfig, AnalystKind, DecisionConfig, QuantMethod};
+
+    fn seat(role: &str, weight: f64) -> AnalystConfig {
+        AnalystConfig {
+            role: role.into(),
+            kind: AnalystKind::Quant {
+                method: QuantMethod::Trend,
+                params: Default::default(),
+            },
+            weight,
+        }
+    }
+
+    /// A report's weight is its role's, wherever the report stands: at its seat's position,
+    /// elsewhere (a pooled seat's report comes after the in-process ones), for a role seated
+    /// twice (the last seat's weight, as a map built from the list gave), for an unknown
+    /// role (1), and never below 0.
+    #[test]
+    fn a_reports_weight_is_its_roles_wherever_it_stands() {
+        let config = DecisionConfig {
+            debate_rounds: 0,
+            min_confidence: 0.3,
+            target_position_fraction: 0.5,
+        };
+        let seats = [
+            seat("trend", 2.0),
+            seat("momentum", 0.5),
+            seat("trend", 3.0),
+            seat("negative", -1.0),
+        ];
+        let manager = PortfolioManager::new(&config, &seats);
+        for position in 0..6 {
+            assert_eq!(manager.weight_of(position, "trend"), 3.0, "at {position}");
+            assert_eq!(
+                manager.weight_of(position, "momentum"),
+                0.5,
+                "at {position}"
+            );
+            assert_eq!(
+                manager.weight_of(position, "negative"),
+                0.0,
+                "at {position}"
+            );
+            assert_eq!(manager.weight_of(position, "unknown"), 1.0, "at {position}");
+        }
+    }
+
+    /// The rounding as written before whole units skipped it.
+    fn rounded_the_long_way(quantity: f64, lot: f64) -> f64 {
+        let lots = (quantity / lot + 1e-9).floor();
+        let decimals = (-lot.log10()).ceil().max(0.0) as i32;
+        let scale = 10f64.powi(decimals);
+        (lots * lot * scale).round() / scale
+    }
+
+    #[test]
+    fn whole_units_round_as_the_long_way_does() {
+        let quantities = (1..20_000).map(|i| f64::from(i) * 0.37 + 1e-10 * f64::from(i % 7));
+        for quantity in quantities.chain([0.999_999_999_5, 1.0, 7.0 - 1e-10, 1e15 + 0.5]) {
+            assert_eq!(
+                round_down_to_lot(quantity, 1.0).to_bits(),
+                rounded_the_long_way(quantity, 1.0).to_bits(),
+                "{quantity}"
+            );
+        }
+    }
 }

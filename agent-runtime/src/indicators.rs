@@ -76,6 +76,7 @@ pub fn rsi(closes: &[f64], period: usize) -> Vec<Option<f64>> {
     out
 }
 
+#[inline]
 fn rsi_from(avg_gain: f64, avg_loss: f64) -> f64 {
     if avg_loss == 0.0 {
         if avg_gain == 0.0 { 50.0 } else { 100.0 }

@@ -57,7 +57,7 @@ pub fn quant_analyst_with(
         method,
         params,
         explain: true,
-        symbols: Mutex::new(FxHashMap::default()),
+        symbols: Mutex::new(Symbols::default()),
     })
 }
 
@@ -74,7 +74,7 @@ pub fn quiet_quant_analyst(
         method,
         params,
         explain: false,
-        symbols: Mutex::new(FxHashMap::default()),
+        symbols: Mutex::new(Symbols::default()),
     })
 }
 
@@ -127,7 +127,69 @@ struct QuantAnalyst {
     /// Whether reports carry their rationale (see [`quiet_quant_analyst`]).
     explain: bool,
     /// Rolling state per symbol.
-    symbols: Mutex<FxHashMap<String, Tracked>>,
+    symbols: Mutex<Symbols>,
+}
+
+/// Each symbol's rolling state, found without hashing the symbol on the common path.
+///
+/// A cycle analyses its symbols in the same order every bar, so the symbol a seat is asked
+/// about is nearly always the one it was asked about last (a single symbol) or the one seen
+/// right after it (several, in turn). Those two slots are tried first; the map, by symbol,
+/// answers the rest (a new symbol, another order) and is the only way a slot is found for a
+/// symbol not yet seen. Slots are never reused, so a symbol that leaves and comes back finds
+/// its state where it left it, as it did in the map alone.
+#[derive(Default)]
+struct Symbols {
+    /// (symbol, its state), in the order first seen.
+    tracked: Vec<(String, Tracked)>,
+    /// The slot of each symbol in `tracked`.
+    slots: FxHashMap<String, usize>,
+    /// The slot of the symbol asked about last.
+    last: usize,
+}
+
+impl Symbols {
+    /// `symbol`'s state, made by `new` when the symbol was not seen before.
+    fn entry(&mut self, symbol: &str, new: impl FnOnce() -> Tracked) -> &mut Tracked {
+        let slot = match self.recent_slot(symbol) {
+            Some(slot) => slot,
+            None => self.slot_or_insert(symbol, new),
+        };
+        self.last = slot;
+        &mut self.tracked[slot].1
+    }
+
+    /// `symbol`'s state, if it was seen.
+    fn get(&self, symbol: &str) -> Option<&Tracked> {
+        let slot = self
+            .recent_slot(symbol)
+            .or_else(|| self.slots.get(symbol).copied())?;
+        self.tracked.get(slot).map(|(_, tracked)| tracked)
+    }
+
+    /// The last symbol's slot or the one after it (round to the first), if it holds `symbol`.
+    fn recent_slot(&self, symbol: &str) -> Option<usize> {
+        let after = if self.last + 1 < self.tracked.len() {
+            self.last + 1
+        } else {
+            0
+        };
+        [self.last, after].into_iter().find(|&slot| {
+            self.tracked
+                .get(slot)
+                .is_some_and(|(name, _)| name == symbol)
+        })
+    }
+
+    fn slot_or_insert(&mut self, symbol: &str, new: impl FnOnce() -> Tracked) -> usize {
+        if let Some(&slot) = self.slots.get(symbol) {
+            return slot;
+        }
+        let slot = self.tracked.len();
+        self.tracked.push((symbol.to_string(), new()));
+        self.slots.insert(symbol.to_string(), slot);
+        slot
+    }
 }
 
 /// One symbol's state and how far into its history it got.
@@ -158,11 +220,20 @@ impl Tracked {
     /// was seen (the state must then be rebuilt from `bars`).
     fn continues_at(&self, bars: &[Bar]) -> Option<usize> {
         let last = self.last_time?;
+        // The common case, one new bar after the last one seen, without a binary search: in
+        // bars in time order this is the very index the search would find.
+        if let [.., seen, new] = bars
+            && seen.time == last
+            && new.time > last
+        {
+            return Some(bars.len() - 1);
+        }
         let after = bars.partition_point(|bar| bar.time <= last);
         (after > 0 && bars[after - 1].time == last).then_some(after)
     }
 
     /// The report on what was seen; its rationale written out only when `explain`.
+    #[inline]
     fn report(&self, names: &Names, params: &QuantParams, explain: bool) -> AnalystReport {
         let (signal, confidence, rationale) = match self.state.view(params) {
             Some((signal, confidence, why)) => {
@@ -187,21 +258,18 @@ impl Tracked {
 }
 
 impl QuantAnalyst {
+    #[inline]
     fn analyze_now(&self, snapshot: &Snapshot) -> AnalystReport {
         let mut symbols = self.symbols.lock().unwrap_or_else(PoisonError::into_inner);
-        let tracked = match symbols.get_mut(&snapshot.symbol) {
-            Some(tracked) => tracked,
-            None => symbols
-                .entry(snapshot.symbol.clone())
-                .or_insert_with(|| Tracked::new(self.method, &self.params)),
-        };
-        match tracked.continues_at(&snapshot.bars) {
-            Some(start) => tracked.feed(&snapshot.bars[start..]),
+        let tracked = symbols.entry(&snapshot.symbol, || Tracked::new(self.method, &self.params));
+        let unseen = match tracked.continues_at(&snapshot.bars) {
+            Some(start) => start,
             None => {
                 *tracked = Tracked::new(self.method, &self.params);
-                tracked.feed(&snapshot.bars);
+                0
             }
-        }
+        };
+        tracked.feed(&snapshot.bars[unseen..]);
         tracked.report(&self.names, &self.params, self.explain)
     }
 }
@@ -250,5 +318,95 @@ fn clamp01(value: f64) -> f64 {
         value.clamp(0.0, 1.0)
     } else {
         0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::{QuantMethod, QuantParams, Snapshot, analyze_with, quiet_quant_analyst};
+    use crate::domain::Bar;
+
+    fn bars(symbol: &str, count: usize, drift: f64) -> Vec<Bar> {
+        (0..count)
+            .map(|i| {
+                let close = 100.0 + drift * i as f64 + (i as f64 * 0.7).sin() * 3.0;
+                Bar {
+                    symbol: symbol.into(),
+                    time: Utc
+                        .timestamp_opt(1_700_000_000 + 86_400 * i as i64, 0)
+                        .unwrap(),
+                    open: close - 0.5,
+                    high: close + 1.0,
+                    low: close - 1.5,
+                    close,
+                    volume: 1_000.0,
+                }
+            })
+            .collect()
+    }
+
+    /// However the symbols come — in turn, one of them twice in a row, out of order, a new
+    /// one joining late, one leaving and coming back — each report is what the symbol's bars
+    /// alone give, as when the state was found by hashing the symbol.
+    #[test]
+    fn each_symbol_keeps_its_own_state_whatever_the_order() {
+        let histories = [
+            ("AAA", bars("AAA", 80, 0.4)),
+            ("BBB", bars("BBB", 80, -0.3)),
+            ("CCC", bars("CCC", 80, 0.1)),
+        ];
+        let order: Vec<usize> = (0..60)
+            .map(|step| match step % 7 {
+                0 | 1 => 0,
+                2 => 1,
+                3 => 1,
+                4 if step > 20 => 2,
+                5 => 2,
+                _ => 1,
+            })
+            .collect();
+        for method in [
+            QuantMethod::Trend,
+            QuantMethod::Momentum,
+            QuantMethod::MeanReversion,
+            QuantMethod::Volatility,
+        ] {
+            let params = QuantParams::default();
+            let seat = quiet_quant_analyst("seat", method, params.clone());
+            let mut seen = [0_usize; 3];
+            for (step, &which) in order.iter().enumerate() {
+                let (symbol, history) = &histories[which];
+                seen[which] += 1;
+                let end = (seen[which] + 10).min(history.len());
+                let start = end.saturating_sub(40);
+                let snapshot = Snapshot {
+                    symbol: (*symbol).to_string(),
+                    bars: history[start..end].iter().cloned().collect(),
+                    position: None,
+                };
+                let Some(report) = seat.analyze_at_once(&snapshot) else {
+                    panic!("a quant seat answers at once");
+                };
+                let alone = Snapshot {
+                    bars: history[..end].iter().cloned().collect(),
+                    ..snapshot.clone()
+                };
+                let expected = analyze_with("seat", method, &params, &alone);
+                assert_eq!(report.signal, expected.signal, "{method:?} step {step}");
+                assert_eq!(
+                    report.confidence.to_bits(),
+                    expected.confidence.to_bits(),
+                    "{method:?} step {step}"
+                );
+                let fresh = quiet_quant_analyst("seat", method, params.clone());
+                assert_eq!(
+                    seat.indicators(&snapshot),
+                    fresh.indicators(&alone),
+                    "{method:?} step {step}"
+                );
+            }
+        }
     }
 }

@@ -8,38 +8,78 @@
 //! order, so SMA, EMA, Wilder, RSI, MACD and ATR agree with them exactly. The rolling
 //! standard deviation keeps shifted sums (re-centred once per window, so rounding cannot
 //! build up) and agrees to within rounding.
-
-use std::collections::VecDeque;
+//!
+//! The per-value updates are `#[inline]`: each seat calls a few of them per bar from another
+//! module, and a call costs about what the update does.
 
 use super::{Bands, Macd};
 
 /// The latest `capacity` values, oldest first.
+///
+/// A fixed buffer written round: once full, a push overwrites the oldest value in place, so
+/// an update is a store and an index step (a `VecDeque` would check for growth and move its
+/// head on every push and pop, for every indicator of every seat on every bar).
 #[derive(Clone, Debug)]
 struct Ring {
-    values: VecDeque<f64>,
-    capacity: usize,
+    /// The first `len` slots hold values; once full, the oldest is at `next`.
+    values: Box<[f64]>,
+    len: usize,
+    /// Where the next value goes once the ring is full.
+    next: usize,
+    /// The capacity as a float, which the averages divide by: converting a `usize` costs
+    /// about what the division does, on every update.
+    size: f64,
 }
 
 impl Ring {
     fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         Self {
-            values: VecDeque::with_capacity(capacity.max(1)),
-            capacity: capacity.max(1),
+            values: vec![0.0; capacity].into_boxed_slice(),
+            len: 0,
+            next: 0,
+            size: capacity as f64,
         }
+    }
+
+    fn capacity(&self) -> usize {
+        self.values.len()
+    }
+
+    /// [`capacity`](Self::capacity) as a float.
+    fn size(&self) -> f64 {
+        self.size
     }
 
     /// Adds `value`; returns the value that fell out of the window, if one did.
+    #[inline]
     fn push(&mut self, value: f64) -> Option<f64> {
-        self.values.push_back(value);
-        if self.values.len() > self.capacity {
-            self.values.pop_front()
-        } else {
-            None
+        if self.len < self.values.len() {
+            self.values[self.len] = value;
+            self.len += 1;
+            return None;
         }
+        let slot = self.values.get_mut(self.next)?;
+        let old = std::mem::replace(slot, value);
+        self.next += 1;
+        if self.next == self.values.len() {
+            self.next = 0;
+        }
+        Some(old)
     }
 
     fn is_full(&self) -> bool {
-        self.values.len() == self.capacity
+        self.len == self.values.len()
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The values, oldest first.
+    fn iter(&self) -> impl Iterator<Item = &f64> {
+        let (newest, oldest) = self.values[..self.len].split_at(self.next);
+        oldest.iter().chain(newest)
     }
 }
 
@@ -58,6 +98,7 @@ impl Sma {
         }
     }
 
+    #[inline]
     pub fn update(&mut self, value: f64) -> Option<f64> {
         self.sum += value;
         if let Some(old) = self.ring.push(value) {
@@ -66,10 +107,9 @@ impl Sma {
         self.value()
     }
 
+    #[inline]
     pub fn value(&self) -> Option<f64> {
-        self.ring
-            .is_full()
-            .then(|| self.sum / self.ring.capacity as f64)
+        self.ring.is_full().then(|| self.sum / self.ring.size())
     }
 }
 
@@ -103,6 +143,7 @@ impl Smoothed {
         }
     }
 
+    #[inline]
     pub fn update(&mut self, value: f64) -> Option<f64> {
         match &mut self.current {
             Some(current) => *current += self.alpha * (value - *current),
@@ -117,6 +158,7 @@ impl Smoothed {
         self.current
     }
 
+    #[inline]
     pub fn value(&self) -> Option<f64> {
         self.current
     }
@@ -139,6 +181,7 @@ impl Rsi {
         }
     }
 
+    #[inline]
     pub fn update(&mut self, close: f64) -> Option<f64> {
         let previous = self.previous.replace(close)?;
         let change = close - previous;
@@ -165,6 +208,7 @@ impl MacdState {
         }
     }
 
+    #[inline]
     pub fn update(&mut self, close: f64) -> Option<Macd> {
         let (fast, slow) = (self.fast.update(close), self.slow.update(close));
         let line = fast? - slow?;
@@ -202,6 +246,14 @@ impl RollingStats {
 
     /// Adds `value`; returns (mean, standard deviation) once the window is full.
     pub fn update(&mut self, value: f64) -> Option<(f64, f64)> {
+        self.push(value);
+        self.value()
+    }
+
+    /// [`update`](Self::update) without working out the mean and deviation, for a caller
+    /// that reads them later, if at all (a square root and three divisions saved per value).
+    #[inline]
+    pub fn push(&mut self, value: f64) {
         let d = value - self.shift;
         self.sum += d;
         self.sum_squares += d * d;
@@ -215,28 +267,23 @@ impl RollingStats {
         } else {
             self.until_recentre -= 1;
         }
-        self.value()
     }
 
     /// Sums recomputed around the window's mean: O(period) once per `period` updates.
     fn recentre(&mut self) {
-        let n = self.ring.values.len() as f64;
-        self.shift = self.ring.values.iter().sum::<f64>() / n;
-        self.sum = self.ring.values.iter().map(|v| v - self.shift).sum();
-        self.sum_squares = self
-            .ring
-            .values
-            .iter()
-            .map(|v| (v - self.shift).powi(2))
-            .sum();
-        self.until_recentre = self.ring.capacity;
+        let n = self.ring.len() as f64;
+        self.shift = self.ring.iter().sum::<f64>() / n;
+        self.sum = self.ring.iter().map(|v| v - self.shift).sum();
+        self.sum_squares = self.ring.iter().map(|v| (v - self.shift).powi(2)).sum();
+        self.until_recentre = self.ring.capacity();
     }
 
+    #[inline]
     pub fn value(&self) -> Option<(f64, f64)> {
         if !self.ring.is_full() {
             return None;
         }
-        let n = self.ring.capacity as f64;
+        let n = self.ring.size();
         let mean_d = self.sum / n;
         let variance = (self.sum_squares / n - mean_d * mean_d).max(0.0);
         let mean = self.shift + mean_d;
@@ -252,12 +299,17 @@ impl RollingStats {
 
     /// Bollinger bands at `width` standard deviations.
     pub fn bands(&self, width: f64) -> Option<Bands> {
-        let (mean, std) = self.value()?;
-        Some(Bands {
-            lower: mean - width * std,
-            middle: mean,
-            upper: mean + width * std,
-        })
+        Some(bands_around(self.value()?, width))
+    }
+}
+
+/// Bollinger bands at `width` standard deviations around a (mean, standard deviation), for
+/// a caller that already has them from [`RollingStats::value`] and need not take them again.
+pub fn bands_around((mean, std): (f64, f64), width: f64) -> Bands {
+    Bands {
+        lower: mean - width * std,
+        middle: mean,
+        upper: mean + width * std,
     }
 }
 
@@ -276,6 +328,7 @@ impl Atr {
         }
     }
 
+    #[inline]
     pub fn update(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         let range = high - low;
         let true_range = match self.previous_close.replace(close) {
@@ -301,19 +354,61 @@ impl TrailingMean {
         }
     }
 
+    #[inline]
     pub fn update(&mut self, value: f64) -> f64 {
         self.sum += value;
         if let Some(old) = self.ring.push(value) {
             self.sum -= old;
         }
-        self.sum / self.ring.values.len() as f64
+        self.sum / self.ring.len() as f64
     }
 
     pub fn len(&self) -> usize {
-        self.ring.values.len()
+        self.ring.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ring.values.is_empty()
+        self.ring.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::Ring;
+
+    /// The ring written round gives what a queue of the last `capacity` values gives: the
+    /// same value falling out of each push and the same values, oldest first.
+    #[test]
+    fn ring_matches_a_bounded_queue() {
+        for capacity in [1, 2, 3, 7] {
+            let mut ring = Ring::new(capacity);
+            let mut queue = VecDeque::new();
+            for i in 0..25 {
+                let value = f64::from(i) * 1.5 - 4.0;
+                queue.push_back(value);
+                let expected = (queue.len() > capacity)
+                    .then(|| queue.pop_front())
+                    .flatten();
+                assert_eq!(ring.push(value), expected, "capacity {capacity}, push {i}");
+                assert_eq!(ring.len(), queue.len());
+                assert_eq!(ring.is_full(), queue.len() == capacity);
+                let values: Vec<f64> = ring.iter().copied().collect();
+                assert_eq!(
+                    values,
+                    Vec::from(queue.clone()),
+                    "capacity {capacity}, push {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_zero_capacity_ring_keeps_one_value() {
+        let mut ring = Ring::new(0);
+        assert_eq!(ring.push(1.0), None);
+        assert_eq!(ring.push(2.0), Some(1.0));
+        assert_eq!(ring.iter().copied().collect::<Vec<_>>(), [2.0]);
     }
 }

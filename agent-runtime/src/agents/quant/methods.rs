@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use crate::config::{QuantMethod, QuantParams};
 use crate::domain::{Bar, Signal};
-use crate::indicators::rolling::{Atr, MacdState, RollingStats, Rsi, Sma, TrailingMean};
+use crate::indicators::rolling::{
+    Atr, MacdState, RollingStats, Rsi, Sma, TrailingMean, bands_around,
+};
 use crate::indicators::{Bands, Macd};
 
 /// A signal, a confidence (not yet clamped) and why; `None` until enough history.
@@ -157,12 +159,13 @@ impl MethodState {
         }
     }
 
+    #[inline]
     pub fn update(&mut self, bar: &Bar) {
         match self {
             Self::Trend(s) => s.update(bar.close),
             Self::Momentum(s) => s.latest = (s.macd.update(bar.close), s.rsi.update(bar.close)),
             Self::MeanReversion(s) => {
-                s.stats.update(bar.close);
+                s.stats.push(bar.close);
                 s.close = bar.close;
             }
             Self::Volatility(s) => s.update(bar),
@@ -212,16 +215,16 @@ impl MethodState {
         values
     }
 
+    #[inline]
     pub fn view(&self, params: &QuantParams) -> View {
         match self {
             Self::Trend(s) => s.view(params),
             Self::Momentum(s) => momentum_view(s.latest.0?, s.latest.1?, params),
-            Self::MeanReversion(s) => mean_reversion_view(
-                s.close,
-                s.stats.value()?,
-                s.stats.bands(params.band_width)?,
-                params,
-            ),
+            Self::MeanReversion(s) => {
+                let stats = s.stats.value()?;
+                let bands = bands_around(stats, params.band_width);
+                mean_reversion_view(s.close, stats, bands, params)
+            }
             Self::Volatility(s) => s.view(),
         }
     }
