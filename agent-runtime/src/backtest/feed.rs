@@ -53,6 +53,7 @@ impl Released {
             bars: Vec::with_capacity(window),
             oldest: 0,
         });
+        // The ring after the last is the first, as `find` counts.
         self.next = 0;
         let last = self.rings.len() - 1;
         &mut self.rings[last]
@@ -219,11 +220,7 @@ mod tests {
         for window in [1, 2, 5, 7] {
             let feed = WindowFeed::new(window);
             let mut released: Vec<Vec<Bar>> = vec![Vec::new(); 3];
-            let mut windows = vec![
-                BarWindow::default(),
-                BarWindow::default(),
-                BarWindow::default(),
-            ];
+            let mut windows: [BarWindow; 3] = Default::default();
             let symbols = ["SPY", "QQQ", "IWM"];
             for day in 0..40 {
                 // QQQ misses every third day, IWM starts late; the order varies.

@@ -335,13 +335,11 @@ fn parse_plain_utc(text: &[u8]) -> Option<DateTime<Utc>> {
     )?;
     let time = match clock {
         None => NaiveTime::MIN,
-        Some(&[sep, h1, h2, b':', m1, m2, b':', s1, s2]) if matches!(sep, b'T' | b' ') => {
-            NaiveTime::from_hms_opt(
-                two_digits(h1, h2)?,
-                two_digits(m1, m2)?,
-                two_digits(s1, s2)?,
-            )?
-        }
+        Some(&[b'T' | b' ', h1, h2, b':', m1, m2, b':', s1, s2]) => NaiveTime::from_hms_opt(
+            two_digits(h1, h2)?,
+            two_digits(m1, m2)?,
+            two_digits(s1, s2)?,
+        )?,
         Some(_) => return None,
     };
     Some(day.and_time(time).and_utc())
