@@ -98,20 +98,29 @@ impl BarWindow {
     fn push_copy(&mut self, bar: &Bar, limit: usize) {
         self.make_room(limit);
         match self.buffer.get_mut(self.end) {
-            Some(spare) => spare.clone_from(bar),
+            Some(spare) => overwrite(spare, bar),
             None => self.buffer.push(bar.clone()),
         }
         self.end += 1;
     }
 
     /// Marks the oldest bar gone when one more would exceed `limit`, and moves the live bars
-    /// to the front once the gone ones are as many.
+    /// to the front once the gone ones are at least as many. Then the live bars and as many
+    /// gone ones before them do not overlap, and trading places is one swap of two runs (a
+    /// general rotation cost several times more).
     fn make_room(&mut self, limit: usize) {
         let limit = limit.max(1);
         self.start += (self.len() + 1).saturating_sub(limit);
         if self.start >= limit {
-            self.buffer[..self.end].rotate_left(self.start);
-            self.end -= self.start;
+            let live = self.len();
+            match self.buffer.split_at_mut(self.start) {
+                // Always so: at most `limit - 1` bars are live here.
+                (gone, rest) if gone.len() >= live => {
+                    gone[..live].swap_with_slice(&mut rest[..live]);
+                }
+                _ => self.buffer[..self.end].rotate_left(self.start),
+            }
+            self.end = live;
             self.start = 0;
         }
     }
@@ -126,9 +135,13 @@ impl BarWindow {
         // Everything before the window's last bar that fits must be in the window already.
         match unseen {
             Some(unseen) if self.len() >= limit.min(total - unseen) => {
-                let skip = total - unseen;
-                let source = front.iter().chain(back).skip(skip);
-                for bar in source {
+                // The unseen bars end the run: the last of `front` (if any) then of `back`.
+                let from_back = unseen.min(back.len());
+                let from_front = unseen - from_back;
+                for bar in front[front.len() - from_front..]
+                    .iter()
+                    .chain(&back[back.len() - from_back..])
+                {
                     self.push_copy(bar, limit);
                 }
                 // The last `limit` bars, or all of them when they are fewer.
@@ -148,15 +161,33 @@ impl BarWindow {
     /// is one of theirs (same time); `None` when it is not, or the window is empty.
     fn unseen_in(&self, front: &[Bar], back: &[Bar]) -> Option<usize> {
         let last = self.last()?.time;
-        // The halves are one sorted run, so the bars at or before `last` are a prefix of it.
-        let seen = front.partition_point(|bar| bar.time <= last)
-            + back.partition_point(|bar| bar.time <= last);
-        let at = match seen.checked_sub(1)? {
-            i if i < front.len() => &front[i],
-            i => &back[i - front.len()],
+        // The halves are one sorted run, so the bars after `last` are a suffix of it. A
+        // window that keeps up with its source is a bar or two behind, so the suffix is
+        // looked for from the newest bar back: a comparison or two, not a search of the run.
+        let (unseen, at) = match back.iter().rposition(|bar| bar.time <= last) {
+            Some(i) => (back.len() - 1 - i, &back[i]),
+            None => {
+                let i = front.iter().rposition(|bar| bar.time <= last)?;
+                (back.len() + front.len() - 1 - i, &front[i])
+            }
         };
-        (at.time == last).then(|| front.len() + back.len() - seen)
+        (at.time == last).then_some(unseen)
     }
+}
+
+/// Writes `from` over `into`, the symbol only when it differs: a window (or a feed's ring)
+/// holds one symbol's bars, so the bar written over nearly always has it already, and
+/// comparing it costs less than copying it.
+fn overwrite(into: &mut Bar, from: &Bar) {
+    if into.symbol != from.symbol {
+        into.symbol.clone_from(&from.symbol);
+    }
+    into.time = from.time;
+    into.open = from.open;
+    into.high = from.high;
+    into.low = from.low;
+    into.close = from.close;
+    into.volume = from.volume;
 }
 
 #[cfg(test)]

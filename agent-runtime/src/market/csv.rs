@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
 use super::MarketDataError;
 use super::decimal;
@@ -143,6 +143,11 @@ impl Columns {
         Ok(columns)
     }
 
+    /// Whether rows name their symbol; without, every row is the file name's.
+    pub(super) fn has_symbol_column(&self) -> bool {
+        self.symbol.is_some()
+    }
+
     /// One row as a bar; an error says which field is wrong.
     pub(super) fn bar(
         &self,
@@ -157,8 +162,9 @@ impl Columns {
 
     /// [`bar`](Self::bar) of a row whose field `i` is `field(i)` (raw bytes, trimmed here;
     /// empty when the row has none), written over `bar`: a backtest reads every row of a
-    /// file into the same bar, whose symbol's buffer is then reused. Fields are checked in
-    /// the order symbol, time, open, high, low, close, volume; the first wrong one is named.
+    /// file into the same few bars, whose symbol's buffer is then reused (and, in a file of
+    /// one symbol, already holds it). Fields are checked in the order symbol, time, open,
+    /// high, low, close, volume; the first wrong one is named.
     pub(super) fn read_into<'r>(
         &self,
         field: impl Fn(usize) -> Field<'r>,
@@ -166,10 +172,13 @@ impl Columns {
         bar: &mut Bar,
     ) -> Result<(), String> {
         let number = |i: usize, name: &str| number(field(i), i, name);
-        bar.symbol.clear();
-        match self.symbol {
-            Some(i) => bar.symbol.push_str(text(field(i).bytes(), i)?),
-            None => bar.symbol.push_str(default_symbol.unwrap_or_default()),
+        let symbol = match self.symbol {
+            Some(i) => text(field(i).bytes(), i)?,
+            None => default_symbol.unwrap_or_default(),
+        };
+        if bar.symbol != symbol {
+            bar.symbol.clear();
+            bar.symbol.push_str(symbol);
         }
         bar.time = self.time(field(self.time.index).bytes())?;
         bar.open = number(self.open, "open")?;
@@ -177,8 +186,8 @@ impl Columns {
         bar.low = number(self.low, "low")?;
         bar.close = number(self.close, "close")?;
         bar.volume = match self.volume {
-            Some(i) if !field(i).bytes().trim_ascii().is_empty() => number(i, "volume")?,
-            _ => 0.0,
+            Some(i) => volume(field(i), i)?,
+            None => 0.0,
         };
         if bar.low > bar.high || bar.close <= 0.0 {
             return Err(format!(
@@ -212,6 +221,17 @@ fn number(field: Field<'_>, i: usize, name: &str) -> Result<f64, String> {
     match decimal::plain_words(field.tail, field.len) {
         Some(value) => Ok(value),
         None => any_number(field.bytes(), i, name),
+    }
+}
+
+/// Field `i` as the volume: [`number`], or zero when the field is blank. A plain decimal,
+/// nearly every volume, is read before the field is looked at for blanks.
+#[inline(always)]
+fn volume(field: Field<'_>, i: usize) -> Result<f64, String> {
+    match decimal::plain_words(field.tail, field.len) {
+        Some(value) => Ok(value),
+        None if field.bytes().trim_ascii().is_empty() => Ok(0.0),
+        None => any_number(field.bytes(), i, "volume"),
     }
 }
 
@@ -292,36 +312,43 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 /// backtest parses one time per bar, and trying the general formats in turn cost more than
 /// the rest of the row): `YYYY-MM-DD` and `YYYY-MM-DD[T ]HH:MM:SS` with an optional `Z`.
 /// Anything else (fractions, offsets, odd widths) is `None` and goes the general way, which
-/// reads these layouts the same (tested against it).
+/// reads these layouts the same (tested against it). The date's digits are read a word at
+/// a time, as prices are.
 fn parse_plain_utc(text: &[u8]) -> Option<DateTime<Utc>> {
-    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-        text.get(range)?.iter().try_fold(0u32, |value, &byte| {
-            byte.is_ascii_digit()
-                .then(|| value * 10 + u32::from(byte - b'0'))
-        })
-    };
     let (date, clock) = match text.len() {
         10 => (text, None),
         19 => (&text[..10], Some(&text[10..])),
         20 if text[19] == b'Z' => (&text[..10], Some(&text[10..19])),
         _ => return None,
     };
+    // `YYYY-MM-` as one word, its first byte the lowest.
+    let word = u64::from_le_bytes(<[u8; 8]>::try_from(&date[..8]).ok()?);
     if date[4] != b'-' || date[7] != b'-' {
         return None;
     }
+    let year = decimal::eight(word, 4)?;
+    let month = decimal::eight(word >> 40, 2)?;
     let day = NaiveDate::from_ymd_opt(
-        i32::try_from(digits(0..4)?).ok()?,
-        digits(5..7)?,
-        digits(8..10)?,
+        i32::try_from(year).ok()?,
+        u32::try_from(month).ok()?,
+        two_digits(date[8], date[9])?,
     )?;
-    let (hour, minute, second) = match clock {
-        None => (0, 0, 0),
-        Some(clock) if matches!(clock[0], b'T' | b' ') && clock[3] == b':' && clock[6] == b':' => {
-            (digits(11..13)?, digits(14..16)?, digits(17..19)?)
-        }
+    let time = match clock {
+        None => NaiveTime::MIN,
+        Some(&[b'T' | b' ', h1, h2, b':', m1, m2, b':', s1, s2]) => NaiveTime::from_hms_opt(
+            two_digits(h1, h2)?,
+            two_digits(m1, m2)?,
+            two_digits(s1, s2)?,
+        )?,
         Some(_) => return None,
     };
-    Some(day.and_hms_opt(hour, minute, second)?.and_utc())
+    Some(day.and_time(time).and_utc())
+}
+
+/// Two ASCII digits as a number.
+fn two_digits(tens: u8, ones: u8) -> Option<u32> {
+    let (tens, ones) = (tens.wrapping_sub(b'0'), ones.wrapping_sub(b'0'));
+    (tens < 10 && ones < 10).then(|| u32::from(tens) * 10 + u32::from(ones))
 }
 
 /// Writes bars as a long CSV (with a `symbol` column) that [`load`] reads back.
@@ -343,4 +370,79 @@ pub fn write_long(set: &BarSet, out: impl std::io::Write) -> Result<(), ::csv::E
     }
     writer.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+
+    use super::parse_plain_utc;
+
+    /// The general way, as `parse_time` read every time before the plain layouts had their
+    /// own reader.
+    fn chrono_reads(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+            return Some(time.with_timezone(&chrono::Utc));
+        }
+        for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+            if let Ok(time) = NaiveDateTime::parse_from_str(text, format) {
+                return Some(time.and_utc());
+            }
+        }
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+    }
+
+    /// Every time the plain reader reads is the one chrono reads.
+    #[test]
+    fn plain_times_are_read_as_chrono_reads_them() {
+        let mut day = NaiveDate::from_ymd_opt(999, 12, 25).unwrap();
+        let mut texts = Vec::new();
+        while day.year() < 1002 {
+            texts.push(day.format("%Y-%m-%d").to_string());
+            day += Duration::days(1);
+        }
+        for day in ["2024-02-29", "2023-12-31", "9999-12-31", "0001-01-01"] {
+            for clock in ["", "T00:00:00", " 23:59:59", "T12:34:56Z", " 01:02:03Z"] {
+                texts.push(format!("{day}{clock}"));
+            }
+        }
+        for text in &texts {
+            assert_eq!(
+                parse_plain_utc(text.as_bytes()),
+                chrono_reads(text),
+                "{text}"
+            );
+            assert!(parse_plain_utc(text.as_bytes()).is_some(), "{text}");
+        }
+        // Not dates, or not these layouts: `None` here, whatever chrono makes of them.
+        for text in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-01-32",
+            "2024-01-00",
+            "2024/01/02",
+            "2024-1-02x",
+            "20a4-01-02",
+            "2024-01-0a",
+            "2024-01-02T24:00:00",
+            "2024-01-02T23:60:00",
+            "2024-01-02T23:59:60",
+            "2024-01-02X10:00:00",
+            "2024-01-02T10-00-00",
+            "2024-01-02T10:00:00X",
+            "2024-01-02T1a:00:00",
+            "2024-01-02T10:00:00.5",
+            "2024-01-02T10:00:00+01:00",
+            "+2024-01-02",
+            "2024-01-02 ",
+            "",
+        ] {
+            let plain = parse_plain_utc(text.as_bytes());
+            assert!(plain.is_none() || plain == chrono_reads(text), "{text}");
+        }
+    }
 }

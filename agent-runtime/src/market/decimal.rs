@@ -76,10 +76,8 @@ fn word(bytes: &[u8], at: usize) -> Option<u64> {
 
 /// The points among the first `len` (at most eight) bytes of `word`, as top bits.
 fn points(word: u64, len: usize) -> u64 {
-    let mask = match len {
-        8 => u64::MAX,
-        len => (1u64 << (8 * len)) - 1,
-    };
+    // The low `len` bytes' bits; none when `len` is 0 (a shift by 64 is none).
+    let mask = u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0);
     super::rows::matches(word, b'.') & mask
 }
 
@@ -87,7 +85,7 @@ fn points(word: u64, len: usize) -> u64 {
 /// one is not a digit. The digits are moved to the top of the word (the bytes before them
 /// become leading zeros) and combined in pairs, fours and eights by three multiplications.
 #[inline(always)]
-fn eight(word: u64, count: usize) -> Option<u64> {
+pub(super) fn eight(word: u64, count: usize) -> Option<u64> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const TOPS: u64 = u64::from_le_bytes([0x80; 8]);
     const LOW7: u64 = u64::from_le_bytes([0x7f; 8]);

@@ -10,7 +10,6 @@
 //! between two bars is a gap, refused unless gaps are allowed. A weekend plus a holiday is
 //! four days; a week missing is not an accident a backtest should average over.
 
-use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -30,16 +29,23 @@ struct FileStream {
     rows: RowReader<File>,
     columns: Columns,
     default_symbol: Option<String>,
+    /// Without a symbol column, every row is the file name's symbol: whether it is wanted
+    /// (and which it is) is known once for the file, not looked up again for every row.
+    fixed: Option<Option<usize>>,
     /// The row read ahead, when `ready`: the next bar this file gives. Every row is read
-    /// into this one bar, so reading a row allocates nothing (not even its symbol).
+    /// into this one bar (or the one it was swapped for), so reading a row allocates nothing.
     head: Bar,
     ready: bool,
+    /// Which of the wanted symbols `head` is, when `ready` and wanted.
+    wanted: Option<usize>,
+    /// The line of the head's row (0 at the end), for the errors of the per-symbol checks.
+    line: u64,
     /// The time of the file's previous row, so time never goes backwards within a file.
     previous: Option<DateTime<Utc>>,
 }
 
 impl FileStream {
-    fn open(path: &Path) -> Result<Self, MarketDataError> {
+    fn open(path: &Path, symbols: &[String]) -> Result<Self, MarketDataError> {
         let origin = path.display().to_string();
         let file = File::open(path).map_err(|e| read_error(&origin, e))?;
         let (rows, mut headers) =
@@ -52,13 +58,20 @@ impl FileStream {
         let default_symbol = path.file_stem().map(|s| s.to_string_lossy().to_string());
         let columns = Columns::find(&headers, default_symbol.is_some())
             .map_err(|message| parse_error(&origin, 1, message))?;
+        let fixed = match columns.has_symbol_column() {
+            true => None,
+            false => Some(default_symbol.as_deref().and_then(|s| position(symbols, s))),
+        };
         Ok(Self {
             origin,
             rows,
             columns,
             default_symbol,
+            fixed,
             head: Bar::default(),
             ready: false,
+            wanted: None,
+            line: 0,
             previous: None,
         })
     }
@@ -66,6 +79,19 @@ impl FileStream {
     /// The next bar this file gives, if any.
     fn head(&self) -> Option<&Bar> {
         self.ready.then_some(&self.head)
+    }
+
+    /// Which wanted symbol the head is, when it is at `time`.
+    fn wanted_at(&self, time: DateTime<Utc>) -> Option<usize> {
+        self.wanted.filter(|_| self.ready && self.head.time == time)
+    }
+
+    /// Which of `symbols` the row just read is, if any.
+    fn which(&self, symbols: &[String]) -> Option<usize> {
+        match self.fixed {
+            Some(wanted) => wanted,
+            None => position(symbols, &self.head.symbol),
+        }
     }
 
     /// Reads the next row into `head` (none at the end), with its line; an error names it.
@@ -100,6 +126,17 @@ impl FileStream {
 /// Where a symbol's series got to, for the per-symbol checks.
 struct SymbolCursor {
     last: DateTime<Utc>,
+    /// Whether `last` is a daily bar's time, kept rather than worked out again next bar.
+    daily: bool,
+}
+
+impl SymbolCursor {
+    fn at(time: DateTime<Utc>) -> Self {
+        Self {
+            last: time,
+            daily: is_daily(time),
+        }
+    }
 }
 
 /// Bars of every file merged into time steps, each step every symbol's bar at one time.
@@ -107,10 +144,10 @@ pub struct BarSteps {
     files: Vec<FileStream>,
     /// The symbols wanted; rows of others are skipped.
     symbols: Vec<String>,
-    cursors: FxHashMap<String, SymbolCursor>,
+    /// Each wanted symbol's cursor, by its place in `symbols` (a list index, not a hash
+    /// lookup per bar); `None` before its first bar.
+    cursors: Vec<Option<SymbolCursor>>,
     allow_gaps: bool,
-    /// Line of each file's head row.
-    lines: Vec<u64>,
 }
 
 impl BarSteps {
@@ -121,24 +158,22 @@ impl BarSteps {
         allow_gaps: bool,
     ) -> Result<Self, MarketDataError> {
         let mut files = Vec::new();
-        let mut lines = Vec::new();
         for file in csv_files(path)? {
-            let mut stream = FileStream::open(&file)?;
-            lines.push(skip_unwanted(&mut stream, symbols)?.unwrap_or(0));
+            let mut stream = FileStream::open(&file, symbols)?;
+            skip_unwanted(&mut stream, symbols)?;
             files.push(stream);
         }
         Ok(Self {
             files,
             symbols: symbols.to_vec(),
-            cursors: FxHashMap::default(),
+            cursors: symbols.iter().map(|_| None).collect(),
             allow_gaps,
-            lines,
         })
     }
 
-    /// The next step's time, its bars in `out`; `None` after the last. The bars are
-    /// written over `out`'s (the last step's), reusing their symbols' buffers, so a step
-    /// allocates nothing.
+    /// The next step's time, its bars in `out`; `None` after the last. Each bar is swapped
+    /// with one of `out`'s (the last step's), whose buffers the file's next row is then read
+    /// into, so a step neither allocates nor copies a bar.
     pub fn next_step(
         &mut self,
         out: &mut Vec<Bar>,
@@ -154,21 +189,16 @@ impl BarSteps {
             return Ok(None);
         };
         let mut taken = 0;
-        for (file, line) in self.files.iter_mut().zip(&mut self.lines) {
-            while file.head().is_some_and(|bar| bar.time == time) {
-                check(
-                    &mut self.cursors,
-                    self.allow_gaps,
-                    &file.head,
-                    &file.origin,
-                    *line,
-                )?;
+        for file in &mut self.files {
+            while let Some(symbol) = file.wanted_at(time) {
+                let cursor = &mut self.cursors[symbol];
+                check(cursor, self.allow_gaps, &file.head, &file.origin, file.line)?;
                 match out.get_mut(taken) {
-                    Some(bar) => bar.clone_from(&file.head),
-                    None => out.push(file.head.clone()),
+                    Some(bar) => std::mem::swap(bar, &mut file.head),
+                    None => out.push(std::mem::take(&mut file.head)),
                 }
                 taken += 1;
-                *line = skip_unwanted(file, &self.symbols)?.unwrap_or(0);
+                skip_unwanted(file, &self.symbols)?;
             }
         }
         out.truncate(taken);
@@ -179,30 +209,36 @@ impl BarSteps {
     pub fn symbols_without_bars(&self) -> Vec<String> {
         self.symbols
             .iter()
-            .filter(|s| !self.cursors.contains_key(*s))
+            .filter(|s| position(&self.symbols, s).is_none_or(|i| self.cursors[i].is_none()))
             .cloned()
             .collect()
     }
 }
 
+/// Where `symbol` is in `symbols` (its first place: a symbol listed twice is one series).
+fn position(symbols: &[String], symbol: &str) -> Option<usize> {
+    symbols.iter().position(|s| s == symbol)
+}
+
 /// The per-symbol rules: strictly increasing times, no gap in daily bars (unless allowed).
 fn check(
-    cursors: &mut FxHashMap<String, SymbolCursor>,
+    slot: &mut Option<SymbolCursor>,
     allow_gaps: bool,
     bar: &Bar,
     origin: &str,
     line: u64,
 ) -> Result<(), MarketDataError> {
-    let Some(cursor) = cursors.get_mut(&bar.symbol) else {
-        cursors.insert(bar.symbol.clone(), SymbolCursor { last: bar.time });
+    let Some(cursor) = slot else {
+        *slot = Some(SymbolCursor::at(bar.time));
         return Ok(());
     };
     if bar.time <= cursor.last {
         let message = format!("{} has a second bar at {}", bar.symbol, bar.time);
         return Err(parse_error(origin, line, message));
     }
+    let daily = is_daily(bar.time);
     let gap = || days_apart(cursor.last, bar.time);
-    if !allow_gaps && is_daily(cursor.last) && is_daily(bar.time) && gap() > MAX_DAILY_GAP_DAYS {
+    if !allow_gaps && cursor.daily && daily && gap() > MAX_DAILY_GAP_DAYS {
         let days = gap();
         let message = format!(
             "gap in {}'s daily bars: {} follows {} ({days} days; at most {MAX_DAILY_GAP_DAYS} \
@@ -214,19 +250,21 @@ fn check(
         return Err(parse_error(origin, line, message));
     }
     cursor.last = bar.time;
+    cursor.daily = daily;
     Ok(())
 }
 
-/// Advances `stream` past rows of symbols not wanted; the line of the row it stops at.
-fn skip_unwanted(
-    stream: &mut FileStream,
-    symbols: &[String],
-) -> Result<Option<u64>, MarketDataError> {
+/// Advances `stream` past rows of symbols not wanted, to the next wanted row or the end.
+/// Rows of unwanted symbols are still read, so a bad one is refused as before.
+fn skip_unwanted(stream: &mut FileStream, symbols: &[String]) -> Result<(), MarketDataError> {
     loop {
-        let line = stream.advance()?;
-        match stream.head() {
-            Some(bar) if !symbols.contains(&bar.symbol) => continue,
-            _ => return Ok(line),
+        stream.line = stream.advance()?.unwrap_or(0);
+        if !stream.ready {
+            return Ok(());
+        }
+        stream.wanted = stream.which(symbols);
+        if stream.wanted.is_some() {
+            return Ok(());
         }
     }
 }
@@ -417,5 +455,52 @@ mod tests {
             err.ends_with("SPY.csv line 3: column 1 is not UTF-8 text"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn files_of_one_symbol_merge_into_steps_and_unwanted_ones_are_still_checked() {
+        let spy = PLAIN;
+        let qqq = "date,open,high,low,close\n\
+            2024-01-03,1,2,1,1.5\n\
+            2024-01-05,1,2,1,1.75\n";
+        let dir = data("merge", &[("SPY.csv", spy), ("QQQ.csv", qqq)]);
+        let seen = read(&dir, &["SPY", "QQQ"]).unwrap();
+        let expected = [
+            ("SPY", "2024-01-02", 10.5),
+            ("QQQ", "2024-01-03", 1.5),
+            ("SPY", "2024-01-03", 11.25),
+            ("SPY", "2024-01-04", 11.5),
+            ("QQQ", "2024-01-05", 1.75),
+        ];
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(s, d, c)| (s.to_string(), d.to_string(), *c))
+            .collect();
+        assert_eq!(seen, expected);
+        // Listed twice, a symbol is one series; one not wanted is left out.
+        assert_eq!(read(&dir, &["QQQ", "SPY", "QQQ"]).unwrap(), expected);
+        let only_spy: Vec<_> = expected.iter().filter(|b| b.0 == "SPY").cloned().collect();
+        assert_eq!(read(&dir, &["SPY"]).unwrap(), only_spy);
+        // A bad row of a file not wanted still fails the load, naming its line.
+        let bad = qqq.replace("1.75", "x");
+        let dir = data("merge-bad", &[("SPY.csv", spy), ("QQQ.csv", &bad)]);
+        let err = read(&dir, &["SPY"]).unwrap_err();
+        assert!(
+            err.ends_with("QQQ.csv line 3: close \"x\" is not a number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn symbols_without_bars_are_named_once_per_listing() {
+        let dir = data("missing", &[("SPY.csv", PLAIN)]);
+        let symbols: Vec<String> = ["SPY", "IWM", "SPY"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut steps = BarSteps::open(&dir, &symbols, false).unwrap();
+        let mut bars = Vec::new();
+        while steps.next_step(&mut bars).unwrap().is_some() {}
+        assert_eq!(steps.symbols_without_bars(), vec!["IWM".to_string()]);
     }
 }
