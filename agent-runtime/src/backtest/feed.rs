@@ -80,12 +80,7 @@ impl Ring {
             return;
         };
         debug_assert_eq!(slot.symbol, bar.symbol);
-        slot.time = bar.time;
-        slot.open = bar.open;
-        slot.high = bar.high;
-        slot.low = bar.low;
-        slot.close = bar.close;
-        slot.volume = bar.volume;
+        slot.copy_values_from(bar);
         self.oldest = if self.oldest + 1 == self.bars.len() {
             0
         } else {

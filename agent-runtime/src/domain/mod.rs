@@ -49,6 +49,14 @@ impl Clone for Bar {
 
     fn clone_from(&mut self, source: &Self) {
         self.symbol.clone_from(&source.symbol);
+        self.copy_values_from(source);
+    }
+}
+
+impl Bar {
+    /// Copies `source`'s time, prices and volume over this bar's, leaving its symbol: for a
+    /// buffer of one symbol's bars, written over from bar to bar.
+    pub fn copy_values_from(&mut self, source: &Bar) {
         self.time = source.time;
         self.open = source.open;
         self.high = source.high;

@@ -182,12 +182,7 @@ fn overwrite(into: &mut Bar, from: &Bar) {
     if into.symbol != from.symbol {
         into.symbol.clone_from(&from.symbol);
     }
-    into.time = from.time;
-    into.open = from.open;
-    into.high = from.high;
-    into.low = from.low;
-    into.close = from.close;
-    into.volume = from.volume;
+    into.copy_values_from(from);
 }
 
 #[cfg(test)]

@@ -291,9 +291,12 @@ fn time_column(headers: &::csv::StringRecord) -> Result<TimeColumn, &'static str
 
 /// RFC 3339, `YYYY-MM-DD HH:MM:SS[.fff]` or `YYYY-MM-DD`, all read as UTC.
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    if let Some(time) = parse_plain_utc(text.as_bytes()) {
-        return Some(time);
-    }
+    parse_plain_utc(text.as_bytes()).or_else(|| parse_any_time(text))
+}
+
+/// [`parse_time`] the general way, through chrono's parsers: what every time was read with
+/// before the plain layouts had their own reader, and what that reader is tested against.
+fn parse_any_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Some(time.with_timezone(&Utc));
     }
@@ -374,26 +377,9 @@ pub fn write_long(set: &BarSet, out: impl std::io::Write) -> Result<(), ::csv::E
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+    use chrono::{Datelike, Duration, NaiveDate};
 
     use super::parse_plain_utc;
-
-    /// The general way, as `parse_time` read every time before the plain layouts had their
-    /// own reader.
-    fn chrono_reads(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-        if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
-            return Some(time.with_timezone(&chrono::Utc));
-        }
-        for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
-            if let Ok(time) = NaiveDateTime::parse_from_str(text, format) {
-                return Some(time.and_utc());
-            }
-        }
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()?
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc())
-    }
 
     /// Every time the plain reader reads is the one chrono reads.
     #[test]
@@ -412,7 +398,7 @@ mod tests {
         for text in &texts {
             assert_eq!(
                 parse_plain_utc(text.as_bytes()),
-                chrono_reads(text),
+                super::parse_any_time(text),
                 "{text}"
             );
             assert!(parse_plain_utc(text.as_bytes()).is_some(), "{text}");
@@ -442,7 +428,10 @@ mod tests {
             "",
         ] {
             let plain = parse_plain_utc(text.as_bytes());
-            assert!(plain.is_none() || plain == chrono_reads(text), "{text}");
+            assert!(
+                plain.is_none() || plain == super::parse_any_time(text),
+                "{text}"
+            );
         }
     }
 }
