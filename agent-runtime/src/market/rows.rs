@@ -7,9 +7,11 @@
 //! bytes at a time: a row's commas and its end in one pass over it. A row with a quote
 //! (RFC 4180: `"a,b"`, `""`, line breaks inside quotes) is read by the `csv` crate's own
 //! state machine (`csv_core`), so quoting works exactly as before, and the header by the
-//! `csv` crate itself. Positions are counted as the `csv` crate counts them — a row's line
-//! is where its reader stood after the row before, so blank lines before a row and `\r\n`
-//! line ends count as they always did — and its errors are worded the same.
+//! `csv` crate itself. Errors are worded as the `csv` crate words them, but a row's position
+//! is where the row itself starts — its line is one more than the `\n`s before its first
+//! byte — where the `csv` crate gives where its reader stood after the row before: before
+//! the blank lines ahead of the row, and before the `\n` of a `\r\n` line end, so every row
+//! of a file with Windows line ends was named a line early.
 
 use std::io::Read;
 
@@ -91,8 +93,9 @@ enum Scan {
         newlines: u64,
         terminated: bool,
     },
-    /// A row with a quote: the state machine reads it.
-    Quoted,
+    /// A row with a quote after `skip` bytes of blank lines (`newlines` of them `\n`): the
+    /// state machine reads it.
+    Quoted { skip: usize, newlines: u64 },
     /// Nothing but blank lines to the end of the file.
     End { newlines: u64 },
     /// The block ends before the row does.
@@ -201,7 +204,7 @@ impl<R: Read> RowReader<R> {
         if self.done {
             return Ok(None);
         }
-        let at = self.next;
+        let mut at = self.next;
         loop {
             match self.scan() {
                 Scan::Row {
@@ -210,10 +213,17 @@ impl<R: Read> RowReader<R> {
                     newlines,
                     terminated,
                 } => {
+                    // The row's own position, past the line ends ahead of it.
+                    at.line += newlines;
+                    at.byte += skip as u64;
                     self.take_row(skip, len, newlines, terminated);
                     break;
                 }
-                Scan::Quoted => {
+                Scan::Quoted { skip, newlines } => {
+                    self.start += skip;
+                    self.next.byte += skip as u64;
+                    self.next.line += newlines;
+                    at = self.next;
                     if !self.read_quoted()? {
                         return Ok(None);
                     }
@@ -260,7 +270,7 @@ impl<R: Read> RowReader<R> {
             };
         }
         match split(&unread[skip..], &mut self.bounds) {
-            RowEnd::Quote => Scan::Quoted,
+            RowEnd::Quote => Scan::Quoted { skip, newlines },
             RowEnd::At(len) => Scan::Row {
                 skip,
                 len,
@@ -293,7 +303,6 @@ impl<R: Read> RowReader<R> {
     /// at the end of the file.
     fn read_quoted(&mut self) -> Result<bool, RowError> {
         use csv_core::ReadRecordResult;
-        self.core.set_line(self.next.line);
         let (mut wrote, mut ended) = (0, 0);
         loop {
             let (result, read, out, ends) = self.core.read_record(
@@ -301,9 +310,11 @@ impl<R: Read> RowReader<R> {
                 &mut self.unquoted[wrote..],
                 &mut self.ends[ended..],
             );
+            // Lines counted here, as the unquoted rows' are: a quoted field may hold some.
+            let consumed = &self.block[self.start..self.start + read];
+            self.next.line += consumed.iter().filter(|&&b| b == b'\n').count() as u64;
             self.start += read;
             self.next.byte += read as u64;
-            self.next.line = self.core.line();
             wrote += out;
             ended += ends;
             match result {
@@ -473,7 +484,21 @@ mod tests {
         error: Option<RowError>,
     }
 
-    /// The `csv` crate's reading, configured as the stream configured it.
+    /// Where the row the `csv` crate placed at `position` starts: past the line ends its
+    /// reader stood before; its line (one more than the `\n`s before it) and byte.
+    fn row_start(input: &[u8], position: &::csv::Position) -> (u64, u64) {
+        let from = usize::try_from(position.byte()).unwrap();
+        let first = from
+            + input[from..]
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+        let newlines = input[..first].iter().filter(|&&b| b == b'\n').count();
+        (newlines as u64 + 1, first as u64)
+    }
+
+    /// The `csv` crate's reading, configured as the stream configured it, with each row's
+    /// position where the row starts (see the module's docs).
     fn csv_crate(input: &[u8]) -> Reading {
         let mut reader = ::csv::ReaderBuilder::new()
             .trim(::csv::Trim::Headers)
@@ -494,14 +519,23 @@ mod tests {
         loop {
             match reader.read_byte_record(&mut record) {
                 Ok(true) => {
-                    let line = record.position().map_or(0, |p| p.line());
+                    let line = record.position().map_or(0, |p| row_start(input, p).0);
                     let fields = record.iter().map(<[u8]>::to_vec).collect();
                     reading.rows.push((line, fields));
                 }
                 Ok(false) => return reading,
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    let message = e.to_string();
+                    let (line, message) = match e.position() {
+                        Some(p) => {
+                            let (line, byte) = row_start(input, p);
+                            let (was, is) = (
+                                format!("(line: {}, byte: {})", p.line(), p.byte()),
+                                format!("(line: {line}, byte: {byte})"),
+                            );
+                            (line, e.to_string().replace(&was, &is))
+                        }
+                        None => (0, e.to_string()),
+                    };
                     reading.error = Some(RowError { line, message });
                     return reading;
                 }
@@ -636,6 +670,23 @@ mod tests {
             }
             seed = seed.wrapping_add(0x9e37_79b9);
             same_as_the_csv_crate(&input);
+        }
+    }
+
+    /// A row is named by the line it starts on, whatever the line ends and blank lines
+    /// before it: the `csv` crate named every row after a `\r\n` line end, and the first
+    /// after blank lines, a line early.
+    #[test]
+    fn rows_are_named_by_the_line_they_start_on() {
+        // 1 header, 2 `1,2`, 3 and 4 blank, 5 `3,4`, 6 quoted, 7 blank, 8 `7,8`.
+        let input = b"a,b\r\n1,2\r\n\r\n\n3,4\r\n\"5\",6\n\n7,8";
+        for block in [1, 3, 64] {
+            let (mut reader, _) = RowReader::with_block(&input[..], block).unwrap();
+            let mut lines = Vec::new();
+            while let Some(row) = reader.next_row().unwrap() {
+                lines.push(row.line);
+            }
+            assert_eq!(lines, [2, 5, 6, 8], "block {block}");
         }
     }
 
