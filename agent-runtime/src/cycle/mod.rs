@@ -83,16 +83,6 @@ pub struct CycleReport {
 /// the seats saw (when the journal keeps decisions).
 type Analysis = (Decision, Vec<LlmEvent>, Option<DataWindow>);
 
-/// What [`CycleRunner::run`] lends the cycle it runs: its id, last cycle's windows and
-/// marks (returned to the runner after), and a recycled report whose buffers the new one
-/// takes.
-struct Lent<'a> {
-    cycle_id: String,
-    windows: &'a mut [Snapshot],
-    marks: &'a mut BTreeMap<String, f64>,
-    spare: CycleReport,
-}
-
 /// Everything a cycle needs, built once per process through [`CycleRunner::builder`], which
 /// checks the rules the pipeline relies on (see [`runner`]).
 pub struct CycleRunner {
@@ -253,13 +243,9 @@ impl CycleRunner {
             Ok(()) => {
                 let mut windows = std::mem::take(&mut self.windows);
                 let mut marks = std::mem::take(&mut self.marks);
-                let lent = Lent {
-                    cycle_id,
-                    windows: &mut windows,
-                    marks: &mut marks,
-                    spare,
-                };
-                let result = self.run_in(now, lent).await;
+                let result = self
+                    .run_in(now, cycle_id, (&mut windows, &mut marks), spare)
+                    .await;
                 self.windows = windows;
                 self.marks = marks;
                 result
@@ -282,17 +268,15 @@ impl CycleRunner {
         self.spare = report;
     }
 
+    /// The cycle proper, on last cycle's `windows` and `marks` (lent, and kept by the runner
+    /// for the next) and a `spare` report whose buffers the new one takes.
     async fn run_in(
         &mut self,
         now: DateTime<Utc>,
-        lent: Lent<'_>,
+        cycle_id: String,
+        (windows, marks): (&mut [Snapshot], &mut BTreeMap<String, f64>),
+        spare: CycleReport,
     ) -> Result<CycleReport, CycleError> {
-        let Lent {
-            cycle_id,
-            windows,
-            marks,
-            spare,
-        } = lent;
         let CycleReport {
             mut decisions,
             mut corrections,
@@ -405,7 +389,11 @@ impl CycleRunner {
             reports.clear();
             let waiting = self.reports_at_once(snapshot, &mut reports);
             let analysis = match waiting.is_empty() {
-                true => self.conclude(snapshot, account, windowed, reports, None, symbol),
+                true => (
+                    self.decision(snapshot, account, reports, None, symbol),
+                    Vec::new(),
+                    self.data_window(snapshot, windowed),
+                ),
                 // Boxed, as the journal's writes are (see `journal_analysis`).
                 false => {
                     let waits = self.analyze_waiting(
@@ -651,23 +639,20 @@ impl CycleRunner {
             }
             None => None,
         };
-        let (decision, _, _) = self.conclude(snapshot, account, false, reports, debate, symbol);
+        let decision = self.decision(snapshot, account, reports, debate, symbol);
         (decision, events, window)
     }
 
     /// The decision for one symbol once every report is in (and the debate's conclusion, if
-    /// any), named by `symbol` (a buffer, overwritten); with no LLM events and the data window
-    /// when `windowed`. What an analysis that waits on nothing is, whole.
-    fn conclude(
+    /// any), named by `symbol` (a buffer, overwritten).
+    fn decision(
         &self,
         snapshot: &Snapshot,
         account: &AccountState,
-        windowed: bool,
         mut reports: Vec<AnalystReport>,
         debate: Option<AnalystReport>,
         mut symbol: String,
-    ) -> Analysis {
-        let window = self.data_window(snapshot, windowed);
+    ) -> Decision {
         let position_quantity = snapshot.position.as_ref().map_or(0.0, |p| p.quantity);
         let verdict = self.manager.judge(&DecisionInput {
             symbol: &snapshot.symbol,
@@ -680,7 +665,7 @@ impl CycleRunner {
         reports.extend(debate);
         symbol.clear();
         symbol.push_str(&snapshot.symbol);
-        (verdict.into_decision(symbol, reports), Vec::new(), window)
+        verdict.into_decision(symbol, reports)
     }
 
     /// The window the seats saw, with each seat's indicators, for a journal that keeps
