@@ -33,7 +33,7 @@ use crate::config::RuntimeConfig;
 use crate::cycle::backtest::BacktestBroker;
 use crate::cycle::build::{self, BuildError};
 use crate::cycle::ports::PortError;
-use crate::cycle::{CycleError, CycleRunner};
+use crate::cycle::{CycleError, CycleReport, CycleRunner};
 use crate::domain::{Bar, Fill};
 use crate::leadership::AlwaysLeader;
 use crate::market::MarketDataError;
@@ -127,18 +127,19 @@ pub async fn run_observed(
     let mut closes = BuyAndHold::default();
     let mut bars = Vec::with_capacity(config.symbols.len());
     let mut bar_count = 0u64;
+    // Each cycle's report is written over the last one's: the run reads its figures from the
+    // recorder, and a fresh report per bar would allocate its buffers again.
+    let mut report = CycleReport::default();
     while let Some(time) = steps.next_step(&mut bars)? {
         bar_count += bars.len() as u64;
         closes.observe(&bars);
         rig.recorder.buy_and_hold(closes.multiple());
         rig.broker.open_bars(&bars)?;
         rig.feed.release(time, &bars);
-        let report = rig
-            .runner
-            .run(time)
+        rig.runner
+            .run_into(time, &mut report)
             .await
             .map_err(|source| BacktestError::Cycle { time, source })?;
-        rig.runner.recycle(report);
         let fills = rig.broker.take_fills()?;
         fills.iter().for_each(&mut *observe);
         rig.recorder.fills(&fills);

@@ -212,6 +212,10 @@ impl BacktestBroker {
     fn settle_now(&self) -> Result<Settlement, PortError> {
         self.lock().map(|mut state| {
             let mut settlement = Settlement::default();
+            // Most bars nothing waits: no list to take apart and rebuild.
+            if state.waiting.is_empty() {
+                return settlement;
+            }
             for (order, placed) in std::mem::take(&mut state.waiting) {
                 match state.opens.get(&order.symbol).copied() {
                     Some((time, open)) if time > placed => {

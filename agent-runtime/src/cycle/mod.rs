@@ -17,6 +17,7 @@ mod debate;
 pub mod ports;
 pub mod recorder;
 pub mod runner;
+mod soon;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -41,6 +42,7 @@ use crate::worker::PoolClient;
 use ports::{
     AccountState, CyclePhase, Debate, Execution, JournalEntry, PortError, Recorder, Routine,
 };
+use soon::Soon;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
@@ -115,10 +117,6 @@ pub struct CycleRunner {
     marks: BTreeMap<String, f64>,
     /// The order in which the last cycle placed its symbols' orders; a buffer.
     placement_order: Vec<usize>,
-    /// A report given back by [`CycleRunner::recycle`]: the next cycle's report is written
-    /// over it, reusing its buffers (the id, the decisions and their report lists, the
-    /// account's positions).
-    spare: CycleReport,
 }
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id,
@@ -131,39 +129,48 @@ pub fn cycle_id(time: DateTime<Utc>) -> String {
 
 /// [`cycle_id`] written over `id`, whose buffer a backtest reuses from cycle to cycle.
 fn write_cycle_id(id: &mut String, time: DateTime<Utc>) {
-    // Written digit by digit from the date's and the clock's fields as chrono stores them
-    // (a year and a day of the year; seconds since midnight): a backtest makes one per bar,
-    // and counting days from an epoch and back, or a format string, cost more than the id.
-    fn push_digits(id: &mut String, value: u32, width: usize) {
-        let mut digits = [b'0'; 4];
-        let mut rest = value;
-        for digit in digits[..width].iter_mut().rev() {
-            *digit = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        digits[..width].iter().for_each(|&d| id.push(char::from(d)));
-    }
+    // Written two digits at a time from the date's and the clock's fields as chrono stores
+    // them (a year and a day of the year; seconds since midnight): a backtest makes one per
+    // bar, and counting days from an epoch and back, or a format string, cost more than the
+    // id.
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let (date, clock) = (time.naive_utc().date(), time.naive_utc().time());
     let of_day = clock.num_seconds_from_midnight();
+    let year = date.year().clamp(0, 9999) as u32;
+    let mut text = *b"00000000T000000Z";
+    let fields = [
+        year / 100,
+        year % 100,
+        date.month(),
+        date.day(),
+        of_day / 3_600,
+        of_day / 60 % 60,
+        of_day % 60,
+    ];
+    // Where each field's two digits go: the date's four, then the clock's three after `T`.
+    let places = [0, 2, 4, 6, 9, 11, 13];
+    for (value, at) in fields.into_iter().zip(places) {
+        let pair = value as usize % 100 * 2;
+        text[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
     id.clear();
-    push_digits(id, date.year().clamp(0, 9999) as u32, 4);
-    push_digits(id, date.month(), 2);
-    push_digits(id, date.day(), 2);
-    id.push('T');
-    push_digits(id, of_day / 3_600, 2);
-    push_digits(id, of_day / 60 % 60, 2);
-    push_digits(id, of_day % 60, 2);
-    id.push('Z');
+    if let Ok(text) = std::str::from_utf8(&text) {
+        id.push_str(text);
+    }
 }
 
-/// The `Cycle` entry that ends a cycle at `now` with `result`.
-fn cycle_end(now: DateTime<Utc>, result: &Result<CycleReport, CycleError>) -> JournalEntry {
-    let cycle_id = match result {
-        Ok(report) => report.cycle_id.clone(),
-        Err(_) => cycle_id(now),
-    };
+/// The `Cycle` entry that ends cycle `cycle_id` at `now` with `result`, which `report` tells.
+fn cycle_end(
+    cycle_id: &str,
+    now: DateTime<Utc>,
+    (report, result): (&CycleReport, &Result<(), CycleError>),
+) -> JournalEntry {
     let (phase, summary) = match result {
-        Ok(report) => (
+        Ok(()) => (
             CyclePhase::Completed,
             format!(
                 "{} decisions, {} orders, {} rejections",
@@ -175,7 +182,7 @@ fn cycle_end(now: DateTime<Utc>, result: &Result<CycleReport, CycleError>) -> Jo
         Err(err) => (CyclePhase::Failed, err.to_string()),
     };
     JournalEntry::Cycle {
-        cycle_id,
+        cycle_id: cycle_id.to_string(),
         time: now,
         phase,
         summary: Some(summary),
@@ -223,12 +230,25 @@ fn exposure_of(snapshot: &Snapshot, account: &AccountState) -> Exposure {
 }
 
 impl CycleRunner {
-    /// Runs one cycle at `now`. A broker or journal failure ends the cycle early (what was
-    /// journalled stays); a symbol without data is skipped.
+    /// Runs one cycle at `now`; its report. A broker or journal failure ends the cycle early
+    /// (what was journalled stays); a symbol without data is skipped.
     pub async fn run(&mut self, now: DateTime<Utc>) -> Result<CycleReport, CycleError> {
+        let mut report = CycleReport::default();
+        self.run_into(now, &mut report).await.map(|()| report)
+    }
+
+    /// [`run`](Self::run), the report written over `report`: last cycle's, whose buffers
+    /// (the id, the decisions and their report lists, the account's positions) the new one
+    /// reuses. A backtest runs a cycle per bar this way, so that it neither allocates a
+    /// report nor moves one around; after a failure `report` holds what the cycle got to.
+    pub async fn run_into(
+        &mut self,
+        now: DateTime<Utc>,
+        report: &mut CycleReport,
+    ) -> Result<(), CycleError> {
         let timer = self.metrics.cycle_duration.start_timer();
-        let mut spare = std::mem::take(&mut self.spare);
-        let mut cycle_id = std::mem::take(&mut spare.cycle_id);
+        // The id is a pure function of `now`, the same should the cycle fail.
+        let mut cycle_id = std::mem::take(&mut report.cycle_id);
         write_cycle_id(&mut cycle_id, now);
         let started = self.record_routine(Routine::Cycle, || JournalEntry::Cycle {
             cycle_id: cycle_id.clone(),
@@ -236,57 +256,47 @@ impl CycleRunner {
             phase: CyclePhase::Running,
             summary: None,
         });
-        // The id travels with the cycle and comes back in its report (it is the same pure
-        // function of `now` should the cycle fail). Last cycle's windows and marks are lent
-        // to this one and kept for the next.
+        // Last cycle's windows and marks are lent to this one and kept for the next.
         let result = match started.await {
             Ok(()) => {
                 let mut windows = std::mem::take(&mut self.windows);
                 let mut marks = std::mem::take(&mut self.marks);
-                let result = self
-                    .run_in(now, cycle_id, (&mut windows, &mut marks), spare)
-                    .await;
+                let lent = (windows.as_mut_slice(), &mut marks);
+                let result = self.run_in(now, &mut cycle_id, lent, report).await;
                 self.windows = windows;
                 self.marks = marks;
                 result
             }
             Err(err) => Err(err),
         };
-        let finished = self.record_routine(Routine::Cycle, || cycle_end(now, &result));
+        let finished = self.record_routine(Routine::Cycle, || {
+            cycle_end(&cycle_id, now, (report, &result))
+        });
         if let Err(err) = finished.await {
             tracing::warn!(%err, "cannot journal the end of the cycle");
         }
         timer.observe_duration();
         self.metrics.hot.cycle(result.is_ok()).inc();
+        report.cycle_id = cycle_id;
         result
     }
 
-    /// Gives a cycle's report back once the caller is done with it: the next cycle writes
-    /// its report over this one's buffers instead of allocating its own. A backtest, which
-    /// runs a cycle per bar, does; a trader need not.
-    pub fn recycle(&mut self, report: CycleReport) {
-        self.spare = report;
-    }
-
-    /// The cycle proper, on last cycle's `windows` and `marks` (lent, and kept by the runner
-    /// for the next) and a `spare` report whose buffers the new one takes.
+    /// The cycle proper, written over `report` (last cycle's, whose buffers it reuses), on
+    /// last cycle's `windows` and `marks` (lent, and kept by the runner for the next).
     async fn run_in(
         &mut self,
         now: DateTime<Utc>,
-        cycle_id: String,
+        cycle_id: &mut String,
         (windows, marks): (&mut [Snapshot], &mut BTreeMap<String, f64>),
-        spare: CycleReport,
-    ) -> Result<CycleReport, CycleError> {
-        let CycleReport {
-            mut decisions,
-            mut corrections,
-            mut account,
-            ..
-        } = spare;
+        report: &mut CycleReport,
+    ) -> Result<(), CycleError> {
+        // Taken for the steps that read them while `report` is written; put back by `close`.
+        let mut decisions = std::mem::take(&mut report.decisions);
+        let mut account = std::mem::take(&mut report.account);
         if let Some(state) = self.trading_state_change() {
-            self.apply_trading_state(&cycle_id, now, state).await?;
+            self.apply_trading_state(cycle_id, now, state).await?;
         }
-        let settlement = self.settle(&cycle_id).await?;
+        let settlement = self.settle(cycle_id).await?;
         self.read_windows(windows).await;
         update_marks(marks, windows);
         self.account_into(marks, &mut account).await?;
@@ -310,32 +320,34 @@ impl CycleRunner {
             )
         };
         if let Some(trip) = self.risk.observe_equity(now, account.equity) {
-            tracing::error!(cycle_id, ?trip, "kill switch tripped: trading halted");
+            tracing::error!(
+                cycle_id = cycle_id.as_str(),
+                ?trip,
+                "kill switch tripped: trading halted"
+            );
             self.publish_risk_state();
             self.record(JournalEntry::KillSwitch {
-                cycle_id: cycle_id.clone(),
+                cycle_id: cycle_id.to_string(),
                 time: now,
                 trip,
             })
             .await?;
         }
 
-        // The id joins the report at the close, back from the equity entry that carried it.
-        corrections.clone_from(&settlement.corrections);
-        let mut report = CycleReport {
-            fills_followed_up: settlement.fills.len(),
-            corrections,
-            ..CycleReport::default()
-        };
-        self.decide_all(&cycle_id, now, &snapshots, &account, &mut decisions)
+        report.fills_followed_up = settlement.fills.len();
+        report.corrections.clone_from(&settlement.corrections);
+        report.orders_sent = 0;
+        report.orders_filled = 0;
+        report.rejections = 0;
+        self.decide_all(cycle_id, now, &snapshots, &account, &mut decisions)
             .await?;
         self.place_all(
-            &cycle_id,
+            cycle_id,
             now,
             (&snapshots, &decisions),
             &settlement,
             &mut account,
-            &mut report,
+            report,
         )
         .await?;
         report.decisions = decisions;
@@ -419,20 +431,18 @@ impl CycleRunner {
     }
 
     /// Journals one symbol's analysis (its LLM events, then its decision); the decision.
-    async fn journal_analysis(
-        &self,
-        cycle_id: &str,
+    fn journal_analysis<'a>(
+        &'a self,
+        cycle_id: &'a str,
         now: DateTime<Utc>,
-        snapshot: &Snapshot,
+        snapshot: &'a Snapshot,
         (decision, events, window): Analysis,
-    ) -> Result<Decision, CycleError> {
+    ) -> Soon<'a, Result<Decision, CycleError>> {
         self.metrics.hot.decision(decision.action).inc();
         if events.is_empty() && !self.journal.keeps(Routine::Decision) {
-            return Ok(decision);
+            return Soon::now(Ok(decision));
         }
-        // Boxed: a future that may wait on the journal, kept out of the cycle's own (which
-        // every backtest bar moves) where there is nothing to write.
-        Box::pin(self.write_analysis(cycle_id, now, snapshot, (decision, events, window))).await
+        Soon::later(self.write_analysis(cycle_id, now, snapshot, (decision, events, window)))
     }
 
     /// [`journal_analysis`](Self::journal_analysis)'s writes.
@@ -524,14 +534,15 @@ impl CycleRunner {
     }
 
     /// Ends the cycle: the account read again after the orders (over the cycle's first
-    /// read, whose buffers it reuses), the equity and risk gauges, and the equity journalled.
+    /// read, whose buffers it reuses) and put in `report`, the equity and risk gauges, and
+    /// the equity journalled.
     async fn close(
         &self,
-        cycle_id: String,
+        cycle_id: &mut String,
         now: DateTime<Utc>,
         (marks, mut account): (&mut BTreeMap<String, f64>, AccountState),
-        mut report: CycleReport,
-    ) -> Result<CycleReport, CycleError> {
+        report: &mut CycleReport,
+    ) -> Result<(), CycleError> {
         self.account_into(marks, &mut account).await?;
         let drawdown = self.risk.drawdown(account.equity);
         self.metrics.equity.set(account.equity);
@@ -544,60 +555,78 @@ impl CycleRunner {
         self.metrics
             .last_cycle_timestamp
             .set(now.timestamp() as f64);
-        // The marks are lent to the entry and taken back for the next cycle.
+        report.drawdown = drawdown;
+        // The id, the account and the marks are lent to the entry and taken back.
         let entry = JournalEntry::Equity {
-            cycle_id,
+            cycle_id: std::mem::take(cycle_id),
             time: now,
             account,
             marks: std::mem::take(marks),
         };
         let recorded = self.record_ref(&entry).await;
         if let JournalEntry::Equity {
-            cycle_id,
+            cycle_id: id,
             account,
             marks: lent,
             ..
         } = entry
         {
-            report.cycle_id = cycle_id;
+            *cycle_id = id;
             report.account = account;
             *marks = lent;
         }
-        recorded?;
-        report.drawdown = drawdown;
-        Ok(report)
+        recorded
     }
 
     /// Reads each symbol's latest bars into its window (last cycle's, whose buffers are
-    /// reused); a symbol without bars this cycle is left with none.
-    async fn read_windows(&self, windows: &mut [Snapshot]) {
+    /// reused); a symbol without bars this cycle is left with none. The windows a feed fills
+    /// at once are read first, one after the other; the others are awaited together.
+    fn read_windows<'a>(&'a self, windows: &'a mut [Snapshot]) -> Soon<'a, ()> {
         let history = self.window();
-        let symbols = windows.len();
-        let fetches = windows.iter_mut().map(|window| async move {
+        let mut waiting = Vec::new();
+        for (i, window) in windows.iter_mut().enumerate() {
             let symbol = window.symbol.as_str();
-            let read = match self.market.latest_bars_into_at_once(symbol, history, &mut window.bars) {
-                Some(read) => read,
-                None => self.market.latest_bars_into(symbol, history, &mut window.bars).await,
-            };
-            match read {
-                Ok(()) if !window.bars.is_empty() => {}
-                Ok(()) => tracing::warn!(symbol, "no bars yet; skipping the symbol this cycle"),
-                Err(err) => {
-                    window.bars.clear();
-                    self.metrics.market_data_errors.with_label_values(&[err.kind()]).inc();
-                    tracing::warn!(symbol, %err, "market data unavailable; skipping the symbol this cycle");
-                }
+            match self
+                .market
+                .latest_bars_into_at_once(symbol, history, &mut window.bars)
+            {
+                Some(read) => self.window_read(window, read),
+                None => waiting.push(i),
             }
-        });
-        match symbols {
-            // One symbol: nothing to overlap, so no list of futures to build.
-            1 => {
-                for fetch in fetches {
-                    fetch.await;
-                }
-            }
-            _ => {
-                futures::future::join_all(fetches).await;
+        }
+        if waiting.is_empty() {
+            return Soon::now(());
+        }
+        Soon::later(async move {
+            let fetches = windows
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| waiting.contains(i))
+                .map(|(_, window)| async move {
+                    let symbol = window.symbol.as_str();
+                    let read = self
+                        .market
+                        .latest_bars_into(symbol, history, &mut window.bars)
+                        .await;
+                    self.window_read(window, read);
+                });
+            futures::future::join_all(fetches).await;
+        })
+    }
+
+    /// Leaves `window` empty, and says why, when its read failed or found no bars.
+    fn window_read(&self, window: &mut Snapshot, read: Result<(), crate::market::MarketDataError>) {
+        let symbol = window.symbol.as_str();
+        match read {
+            Ok(()) if !window.bars.is_empty() => {}
+            Ok(()) => tracing::warn!(symbol, "no bars yet; skipping the symbol this cycle"),
+            Err(err) => {
+                window.bars.clear();
+                self.metrics
+                    .market_data_errors
+                    .with_label_values(&[err.kind()])
+                    .inc();
+                tracing::warn!(symbol, %err, "market data unavailable; skipping the symbol this cycle");
             }
         }
     }
@@ -929,11 +958,22 @@ impl CycleRunner {
 
     /// Follows the orders still open and holds the journal's positions to the broker's,
     /// counting what was found in the metrics.
-    async fn settle(&self, cycle_id: &str) -> Result<ports::Settlement, CycleError> {
-        let settled = match self.broker.settle_at_once(cycle_id) {
-            Some(settled) => settled,
-            None => self.broker.settle(cycle_id).await,
-        };
+    fn settle<'a>(&'a self, cycle_id: &'a str) -> Soon<'a, Result<ports::Settlement, CycleError>> {
+        match self.broker.settle_at_once(cycle_id) {
+            Some(settled) => Soon::now(self.settled(cycle_id, settled)),
+            None => Soon::later(async move {
+                let settled = self.broker.settle(cycle_id).await;
+                self.settled(cycle_id, settled)
+            }),
+        }
+    }
+
+    /// What [`settle`](Self::settle) found, counted.
+    fn settled(
+        &self,
+        cycle_id: &str,
+        settled: Result<ports::Settlement, PortError>,
+    ) -> Result<ports::Settlement, CycleError> {
         self.metrics.broker_answered("settle", settled.is_ok());
         let settlement = settled.map_err(CycleError::Broker)?;
         self.metrics
@@ -952,21 +992,22 @@ impl CycleRunner {
 
     /// The account at `marks`, written over `account`; the broker's answer counted in the
     /// broker metrics.
-    async fn account_into(
-        &self,
-        marks: &BTreeMap<String, f64>,
-        account: &mut AccountState,
-    ) -> Result<(), CycleError> {
-        let read = match self.broker.account_into_at_once(marks, account) {
-            Some(read) => read,
-            None => self
-                .broker
-                .account(marks)
-                .await
-                .map(|fresh| *account = fresh),
+    fn account_into<'a>(
+        &'a self,
+        marks: &'a BTreeMap<String, f64>,
+        account: &'a mut AccountState,
+    ) -> Soon<'a, Result<(), CycleError>> {
+        let counted = |read: Result<(), PortError>| {
+            self.metrics.broker_answered("account", read.is_ok());
+            read.map_err(CycleError::Broker)
         };
-        self.metrics.broker_answered("account", read.is_ok());
-        read.map_err(CycleError::Broker)
+        match self.broker.account_into_at_once(marks, account) {
+            Some(read) => Soon::now(counted(read)),
+            None => Soon::later(async move {
+                let read = self.broker.account(marks).await;
+                counted(read.map(|fresh| *account = fresh))
+            }),
+        }
     }
 
     /// The trading state and each kill switch, as gauges.
@@ -980,29 +1021,37 @@ impl CycleRunner {
         }
     }
 
-    async fn record(&self, entry: JournalEntry) -> Result<(), CycleError> {
-        self.record_ref(&entry).await
+    fn record(&self, entry: JournalEntry) -> Soon<'_, Result<(), CycleError>> {
+        match self.journal.record_at_once(&entry) {
+            Some(recorded) => Soon::now(recorded.map_err(CycleError::Journal)),
+            None => Soon::later(async move {
+                let recorded = self.journal.record(&entry).await;
+                recorded.map_err(CycleError::Journal)
+            }),
+        }
     }
 
-    async fn record_ref(&self, entry: &JournalEntry) -> Result<(), CycleError> {
-        let recorded = match self.journal.record_at_once(entry) {
-            Some(recorded) => recorded,
-            None => self.journal.record(entry).await,
-        };
-        recorded.map_err(CycleError::Journal)
+    fn record_ref<'a>(&'a self, entry: &'a JournalEntry) -> Soon<'a, Result<(), CycleError>> {
+        match self.journal.record_at_once(entry) {
+            Some(recorded) => Soon::now(recorded.map_err(CycleError::Journal)),
+            None => Soon::later(async move {
+                let recorded = self.journal.record(entry).await;
+                recorded.map_err(CycleError::Journal)
+            }),
+        }
     }
 
     /// Records the entry `build` makes, when the journal keeps `routine` entries; otherwise
     /// builds nothing (see [`Recorder::keeps`]).
-    async fn record_routine(
+    fn record_routine(
         &self,
         routine: Routine,
         build: impl FnOnce() -> JournalEntry,
-    ) -> Result<(), CycleError> {
+    ) -> Soon<'_, Result<(), CycleError>> {
         if !self.journal.keeps(routine) {
-            return Ok(());
+            return Soon::now(Ok(()));
         }
-        self.record(build()).await
+        self.record(build())
     }
 }
 

@@ -22,8 +22,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::CycleRunner;
 use super::ports::{Debate, Execution, Recorder};
-use super::{CycleReport, CycleRunner};
 use crate::agents::quant::MIN_HISTORY;
 use crate::agents::{Analyst, Snapshot};
 use crate::config::{Identity, TradingStateWatch};
@@ -199,7 +199,6 @@ impl CycleRunnerBuilder {
             windows,
             marks: Default::default(),
             placement_order: Vec::new(),
-            spare: CycleReport::default(),
             analysts: self.analysts,
             debate: self.debate,
             manager: self.manager,
