@@ -5,20 +5,26 @@
 // Test code: a panic is how a failure is reported.
 #![allow(clippy::unwrap_used)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use agent_runtime::config::RuntimeConfig;
-use agent_runtime::cycle::backtest::BacktestBroker;
+use agent_runtime::cycle::backtest::{BacktestBroker, FillModel};
 use agent_runtime::cycle::build::runner;
-use agent_runtime::cycle::ports::{JournalEntry, MemoryJournal};
-use agent_runtime::domain::{OrderStatus, Side};
+use agent_runtime::cycle::ports::{
+    AccountState, Execution, JournalEntry, MemoryJournal, OrderOutcome, PortError, Settlement,
+};
+use agent_runtime::domain::{OrderRequest, OrderStatus, Side};
 use agent_runtime::leadership::AlwaysLeader;
 use agent_runtime::market::ReplayFeed;
 use agent_runtime::market::synthetic;
 use agent_runtime::metrics::Metrics;
 use agent_runtime::replay::{self, ReplaySummary};
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 
 const STARTING_CASH: f64 = 100_000.0;
 const BARS: usize = 252;
@@ -258,5 +264,118 @@ async fn a_strategy_with_an_agent_pool_decides_on_the_pool_reports() {
     for decision in decisions {
         let roles: Vec<_> = decision.reports.iter().map(|r| r.role.as_ref()).collect();
         assert_eq!(roles, ["pool-trend", "pool-momentum"]);
+    }
+}
+
+/// The simulated broker, counting the cycle's account reads, and saying (or not) that only
+/// the cycle's orders move its account.
+struct CountingBroker {
+    inner: BacktestBroker,
+    moves_only_with_orders: bool,
+    reads: AtomicUsize,
+}
+
+impl Execution for CountingBroker {
+    fn account<'a>(
+        &'a self,
+        marks: &'a BTreeMap<String, f64>,
+    ) -> BoxFuture<'a, Result<AccountState, PortError>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.account(marks)
+    }
+
+    fn account_into_at_once(
+        &self,
+        marks: &BTreeMap<String, f64>,
+        account: &mut AccountState,
+    ) -> Option<Result<(), PortError>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.account_into_at_once(marks, account)
+    }
+
+    fn account_moves_only_with_orders(&self) -> bool {
+        self.moves_only_with_orders
+    }
+
+    fn settle<'a>(&'a self, cycle_id: &'a str) -> BoxFuture<'a, Result<Settlement, PortError>> {
+        self.inner.settle(cycle_id)
+    }
+
+    fn settle_at_once(&self, cycle_id: &str) -> Option<Result<Settlement, PortError>> {
+        self.inner.settle_at_once(cycle_id)
+    }
+
+    fn submit<'a>(
+        &'a self,
+        cycle_id: &'a str,
+        order: &'a OrderRequest,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<OrderOutcome, PortError>> {
+        self.inner.submit(cycle_id, order, at)
+    }
+}
+
+/// Replays the demo with `broker`'s fill model; the journal, and the account reads made.
+async fn replay_counting(
+    fill: FillModel,
+    moves_only_with_orders: bool,
+) -> (Vec<JournalEntry>, usize) {
+    let config = config();
+    let bars = synthetic::generate(&config.symbols, synthetic::default_start(), BARS);
+    let feed = Arc::new(ReplayFeed::new(bars, WARMUP));
+    let journal = Arc::new(MemoryJournal::default());
+    let broker = Arc::new(CountingBroker {
+        inner: BacktestBroker::new(STARTING_CASH, 1.0, 2.0).with_fill(fill),
+        moves_only_with_orders,
+        reads: AtomicUsize::new(0),
+    });
+    let mut runner = runner(
+        &config,
+        feed.clone(),
+        broker.clone(),
+        journal.clone(),
+        Arc::new(AlwaysLeader),
+        Metrics::new().unwrap(),
+    )
+    .unwrap();
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    replay::run(&mut runner, &feed, 1, None, Duration::ZERO, stop)
+        .await
+        .unwrap();
+    // The replay reads the opening account once before its first cycle.
+    let reads = broker.reads.load(Ordering::SeqCst) - 1;
+    (journal.entries(), reads)
+}
+
+/// A broker whose account only the cycle's orders move is read once in a cycle that placed
+/// no order and twice in one that did, and the journal is the same as when it is read twice
+/// every cycle: the second read would have said nothing new.
+#[tokio::test]
+async fn the_account_is_read_again_only_where_the_orders_may_have_moved_it() {
+    for fill in [FillModel::Close, FillModel::NextOpen] {
+        let (every_cycle, reads_every_cycle) = replay_counting(fill, false).await;
+        let (only_after_orders, reads_after_orders) = replay_counting(fill, true).await;
+        let cycles = BARS - WARMUP + 1;
+        assert_eq!(reads_every_cycle, 2 * cycles, "{fill:?}");
+        let cycles_with_orders: BTreeSet<_> = every_cycle
+            .iter()
+            .filter_map(|e| match e {
+                JournalEntry::Order { cycle_id, .. } => Some(cycle_id),
+                _ => None,
+            })
+            .collect();
+        // A replay releases no next bar's open to the broker: there a next-open order is
+        // placed and then waits, which is enough to read the account again after it.
+        assert!(!cycles_with_orders.is_empty(), "{fill:?}: the demo trades");
+        assert_eq!(
+            reads_after_orders,
+            cycles + cycles_with_orders.len(),
+            "{fill:?}"
+        );
+        assert_eq!(
+            serde_json::to_string(&every_cycle).unwrap(),
+            serde_json::to_string(&only_after_orders).unwrap(),
+            "{fill:?}"
+        );
     }
 }

@@ -134,6 +134,10 @@ impl RunRecorder {
     }
 
     pub fn fills(&self, fills: &[Fill]) {
+        // Most bars fill nothing: no lock to take.
+        if fills.is_empty() {
+            return;
+        }
         let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
         fills.iter().for_each(|fill| totals.fill(fill));
     }

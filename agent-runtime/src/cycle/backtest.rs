@@ -80,6 +80,11 @@ impl BacktestBroker {
     /// cycle settles.
     pub fn open_bars(&self, bars: &[Bar]) -> Result<(), PortError> {
         let mut state = self.lock()?;
+        // Only a waiting order reads an open, and only one newer than the order: an open
+        // released while nothing waits is older than any order still to come.
+        if state.waiting.is_empty() {
+            return Ok(());
+        }
         for bar in bars {
             match state.opens.get_mut(bar.symbol.as_str()) {
                 Some(open) => *open = (bar.time, bar.open),
@@ -249,6 +254,12 @@ impl Execution for BacktestBroker {
         account: &mut AccountState,
     ) -> Option<Result<(), PortError>> {
         Some(self.account_into(marks, account))
+    }
+
+    /// Its account moves only by the fills of the orders the cycle submits, at once or when
+    /// a later cycle settles them.
+    fn account_moves_only_with_orders(&self) -> bool {
+        true
     }
 
     fn settle<'a>(&'a self, _cycle_id: &'a str) -> BoxFuture<'a, Result<Settlement, PortError>> {

@@ -533,8 +533,8 @@ impl CycleRunner {
         placed
     }
 
-    /// Ends the cycle: the account read again after the orders (over the cycle's first
-    /// read, whose buffers it reuses) and put in `report`, the equity and risk gauges, and
+    /// Ends the cycle: the account read again after the orders where they may have moved
+    /// it (over the cycle's first read, whose buffers it reuses) and put in `report`, the equity and risk gauges, and
     /// the equity journalled.
     async fn close(
         &self,
@@ -543,7 +543,11 @@ impl CycleRunner {
         (marks, mut account): (&mut BTreeMap<String, f64>, AccountState),
         report: &mut CycleReport,
     ) -> Result<(), CycleError> {
-        self.account_into(marks, &mut account).await?;
+        // Read again only where the orders may have moved it (see
+        // `Execution::account_moves_only_with_orders`).
+        if report.orders_sent > 0 || !self.broker.account_moves_only_with_orders() {
+            self.account_into(marks, &mut account).await?;
+        }
         let drawdown = self.risk.drawdown(account.equity);
         self.metrics.equity.set(account.equity);
         self.metrics.cash.set(account.cash);

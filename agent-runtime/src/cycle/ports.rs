@@ -82,6 +82,18 @@ pub trait Execution: Send + Sync {
         None
     }
 
+    /// Whether the account changes only through the cycle's own orders and [`settle`]:
+    /// true for an in-process simulation, which nothing else touches; false (the default)
+    /// for a real broker, where fills of earlier orders, deposits and corporate actions
+    /// arrive at any time. The cycle reads the account again after its orders to journal the
+    /// equity; where this holds and it placed none, that read would return the first one's
+    /// answer, and a backtest (which places none on most bars) skips it.
+    ///
+    /// [`settle`]: Self::settle
+    fn account_moves_only_with_orders(&self) -> bool {
+        false
+    }
+
     /// Brings local state in line with the broker after a start (open orders with unknown
     /// outcomes looked up by client order id). The trader is not ready until this succeeded.
     fn reconcile(&self) -> BoxFuture<'_, Result<(), PortError>> {
