@@ -301,8 +301,12 @@ impl Execution for CountingBroker {
         self.inner.settle(cycle_id)
     }
 
-    fn settle_at_once(&self, cycle_id: &str) -> Option<Result<Settlement, PortError>> {
-        self.inner.settle_at_once(cycle_id)
+    fn settle_at_once(
+        &self,
+        cycle_id: &str,
+        into: &mut Settlement,
+    ) -> Option<Result<(), PortError>> {
+        self.inner.settle_at_once(cycle_id, into)
     }
 
     fn submit<'a>(

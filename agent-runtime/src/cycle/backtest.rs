@@ -213,13 +213,18 @@ impl BacktestBroker {
         Ok(())
     }
 
-    /// Fills the waiting orders whose symbol has a bar newer than the order, at its open.
-    fn settle_now(&self) -> Result<Settlement, PortError> {
+    /// Fills the waiting orders whose symbol has a bar newer than the order, at its open;
+    /// what it did written over `settlement`.
+    fn settle_now(&self, settlement: &mut Settlement) -> Result<(), PortError> {
         self.lock().map(|mut state| {
-            let mut settlement = Settlement::default();
+            settlement.fills.clear();
+            settlement.corrections.clear();
+            if !settlement.open_symbols.is_empty() {
+                settlement.open_symbols.clear();
+            }
             // Most bars nothing waits: no list to take apart and rebuild.
             if state.waiting.is_empty() {
-                return settlement;
+                return;
             }
             for (order, placed) in std::mem::take(&mut state.waiting) {
                 match state.opens.get(&order.symbol).copied() {
@@ -233,7 +238,6 @@ impl BacktestBroker {
                     }
                 }
             }
-            settlement
         })
     }
 }
@@ -263,11 +267,17 @@ impl Execution for BacktestBroker {
     }
 
     fn settle<'a>(&'a self, _cycle_id: &'a str) -> BoxFuture<'a, Result<Settlement, PortError>> {
-        futures::future::ready(self.settle_now()).boxed()
+        let mut settlement = Settlement::default();
+        let settled = self.settle_now(&mut settlement).map(|()| settlement);
+        futures::future::ready(settled).boxed()
     }
 
-    fn settle_at_once(&self, _cycle_id: &str) -> Option<Result<Settlement, PortError>> {
-        Some(self.settle_now())
+    fn settle_at_once(
+        &self,
+        _cycle_id: &str,
+        into: &mut Settlement,
+    ) -> Option<Result<(), PortError>> {
+        Some(self.settle_now(into))
     }
 
     fn submit<'a>(

@@ -117,6 +117,9 @@ pub struct CycleRunner {
     marks: BTreeMap<String, f64>,
     /// The order in which the last cycle placed its symbols' orders; a buffer.
     placement_order: Vec<usize>,
+    /// What the last cycle's settling found, kept for the next to write over: an `Option`,
+    /// so that taking it out for a cycle leaves nothing behind that would have to be dropped.
+    settlement: Option<ports::Settlement>,
 }
 
 /// The cycle id for a cycle at `time`: the same slot always gets the same id,
@@ -296,7 +299,8 @@ impl CycleRunner {
         if let Some(state) = self.trading_state_change() {
             self.apply_trading_state(cycle_id, now, state).await?;
         }
-        let settlement = self.settle(cycle_id).await?;
+        let mut settlement = self.settlement.take().unwrap_or_default();
+        self.settle(cycle_id, &mut settlement).await?;
         self.read_windows(windows).await;
         update_marks(marks, windows);
         self.account_into(marks, &mut account).await?;
@@ -350,6 +354,7 @@ impl CycleRunner {
             report,
         )
         .await?;
+        self.settlement = Some(settlement);
         report.decisions = decisions;
         self.close(cycle_id, now, (marks, account), report).await
     }
@@ -960,14 +965,19 @@ impl CycleRunner {
         .await
     }
 
-    /// Follows the orders still open and holds the journal's positions to the broker's,
-    /// counting what was found in the metrics.
-    fn settle<'a>(&'a self, cycle_id: &'a str) -> Soon<'a, Result<ports::Settlement, CycleError>> {
-        match self.broker.settle_at_once(cycle_id) {
-            Some(settled) => Soon::now(self.settled(cycle_id, settled)),
+    /// Follows the orders still open and holds the journal's positions to the broker's, what
+    /// was found written over `settlement` (last cycle's) and counted in the metrics.
+    fn settle<'a>(
+        &'a self,
+        cycle_id: &'a str,
+        settlement: &'a mut ports::Settlement,
+    ) -> Soon<'a, Result<(), CycleError>> {
+        match self.broker.settle_at_once(cycle_id, settlement) {
+            Some(settled) => Soon::now(self.settled(cycle_id, settled, settlement)),
             None => Soon::later(async move {
                 let settled = self.broker.settle(cycle_id).await;
-                self.settled(cycle_id, settled)
+                let settled = settled.map(|found| *settlement = found);
+                self.settled(cycle_id, settled, settlement)
             }),
         }
     }
@@ -976,10 +986,11 @@ impl CycleRunner {
     fn settled(
         &self,
         cycle_id: &str,
-        settled: Result<ports::Settlement, PortError>,
-    ) -> Result<ports::Settlement, CycleError> {
+        settled: Result<(), PortError>,
+        settlement: &ports::Settlement,
+    ) -> Result<(), CycleError> {
         self.metrics.broker_answered("settle", settled.is_ok());
-        let settlement = settled.map_err(CycleError::Broker)?;
+        settled.map_err(CycleError::Broker)?;
         self.metrics
             .hot
             .fills_follow_up
@@ -991,7 +1002,7 @@ impl CycleRunner {
                 .with_label_values(&[&correction.symbol])
                 .inc();
         }
-        Ok(settlement)
+        Ok(())
     }
 
     /// The account at `marks`, written over `account`; the broker's answer counted in the

@@ -114,8 +114,13 @@ pub trait Execution: Send + Sync {
         futures::future::ready(Ok(Settlement::default())).boxed()
     }
 
-    /// [`settle`](Self::settle) at once, as [`account_at_once`](Self::account_at_once).
-    fn settle_at_once(&self, _cycle_id: &str) -> Option<Result<Settlement, PortError>> {
+    /// [`settle`](Self::settle) at once, written over `into` (last cycle's, whose lists it
+    /// reuses), as [`account_into_at_once`](Self::account_into_at_once).
+    fn settle_at_once(
+        &self,
+        _cycle_id: &str,
+        _into: &mut Settlement,
+    ) -> Option<Result<(), PortError>> {
         None
     }
 

@@ -199,6 +199,7 @@ impl CycleRunnerBuilder {
             windows,
             marks: Default::default(),
             placement_order: Vec::new(),
+            settlement: None,
             analysts: self.analysts,
             debate: self.debate,
             manager: self.manager,
