@@ -7,8 +7,8 @@
 use std::sync::{Arc, OnceLock};
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramTimer, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::domain::Action;
@@ -23,6 +23,8 @@ pub const BROKER_OPERATIONS: [&str; 5] = ["reconcile", "settle", "clock", "accou
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
+    /// Whether cycles are timed into `cycle_duration` (see [`Metrics::unserved`]).
+    times_cycles: bool,
     /// Cycles finished, by outcome (`ok`, `error`, `skipped`).
     pub cycles: IntCounterVec,
     /// Seconds one cycle took, all symbols.
@@ -236,6 +238,7 @@ impl Metrics {
                 "kind",
             )?,
             registry,
+            times_cycles: true,
             hot,
         };
         // Shown at zero from the start, so rules on a ratio or a rate() have both sides.
@@ -257,6 +260,21 @@ impl Metrics {
             metrics.market_data_errors.with_label_values(&[kind]);
         }
         Ok(metrics)
+    }
+
+    /// These metrics for a registry nobody scrapes — a backtest's, whose figures come from
+    /// its equity curve and fills. Every metric is kept as live but the cycle duration: the
+    /// one that reads the clock, twice a cycle, which is about a twelfth of a backtest bar's
+    /// time on a virtual machine's clock, for a histogram nobody would see.
+    pub fn unserved(mut self) -> Self {
+        self.times_cycles = false;
+        self
+    }
+
+    /// A timer for one cycle, to observe into `cycle_duration` when it ends; `None` for
+    /// [`unserved`](Self::unserved) metrics.
+    pub fn cycle_timer(&self) -> Option<HistogramTimer> {
+        self.times_cycles.then(|| self.cycle_duration.start_timer())
     }
 
     /// Text exposition format for `/metrics`.
@@ -283,5 +301,31 @@ impl Metrics {
     /// A counter that starts at zero but is visible, so alerts on `rate()` work from the start.
     pub fn touch(counter: &IntCounterVec, labels: &[&str]) -> IntCounter {
         counter.with_label_values(labels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    /// Served metrics time every cycle; unserved ones time none and keep the rest.
+    #[test]
+    fn only_served_metrics_time_cycles() -> Result<(), prometheus::Error> {
+        let served = Metrics::new()?;
+        if let Some(timer) = served.cycle_timer() {
+            timer.observe_duration();
+        }
+        assert_eq!(served.cycle_duration.get_sample_count(), 1);
+
+        let unserved = Metrics::new()?.unserved();
+        assert!(unserved.cycle_timer().is_none());
+        assert_eq!(unserved.cycle_duration.get_sample_count(), 0);
+        unserved.hot.cycle(true).inc();
+        assert!(
+            unserved
+                .render()
+                .contains("tradeplane_cycles_total{outcome=\"ok\"} 1")
+        );
+        Ok(())
     }
 }

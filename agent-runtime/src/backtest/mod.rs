@@ -97,7 +97,8 @@ fn rig(
         broker.clone(),
         recorder.clone(),
         Arc::new(AlwaysLeader),
-        Metrics::new()?,
+        // Nothing serves a backtest's metrics: its figures are the recorder's.
+        Metrics::new()?.unserved(),
     )?;
     Ok(Rig {
         runner,

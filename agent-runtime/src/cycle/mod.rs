@@ -249,7 +249,7 @@ impl CycleRunner {
         now: DateTime<Utc>,
         report: &mut CycleReport,
     ) -> Result<(), CycleError> {
-        let timer = self.metrics.cycle_duration.start_timer();
+        let timer = self.metrics.cycle_timer();
         // The id is a pure function of `now`, the same should the cycle fail.
         let mut cycle_id = std::mem::take(&mut report.cycle_id);
         write_cycle_id(&mut cycle_id, now);
@@ -278,7 +278,9 @@ impl CycleRunner {
         if let Err(err) = finished.await {
             tracing::warn!(%err, "cannot journal the end of the cycle");
         }
-        timer.observe_duration();
+        if let Some(timer) = timer {
+            timer.observe_duration();
+        }
         self.metrics.hot.cycle(result.is_ok()).inc();
         report.cycle_id = cycle_id;
         result
