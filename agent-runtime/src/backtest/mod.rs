@@ -141,10 +141,12 @@ pub async fn run_observed(
             .run_into(time, &mut report)
             .await
             .map_err(|source| BacktestError::Cycle { time, source })?;
-        let fills = rig.broker.take_fills()?;
-        fills.iter().for_each(&mut *observe);
-        rig.recorder.fills(&fills);
+        // The cycle's report counts the fills it made; most bars make none.
+        if report.orders_filled + report.fills_followed_up > 0 {
+            collect_fills(&rig, observe)?;
+        }
     }
+    collect_fills(&rig, observe)?;
     let missing = steps.symbols_without_bars();
     if !missing.is_empty() {
         return Err(BacktestError::NoBars(missing));
@@ -160,6 +162,14 @@ pub async fn run_observed(
     );
     summary.llm = llm_totals(&execution, &book);
     Ok(summary)
+}
+
+/// Hands the broker's fills since the last call to `observe` and the recorder.
+fn collect_fills(rig: &Rig, observe: &mut dyn FnMut(&Fill)) -> Result<(), BacktestError> {
+    let fills = rig.broker.take_fills()?;
+    fills.iter().for_each(&mut *observe);
+    rig.recorder.fills(&fills);
+    Ok(())
 }
 
 /// The run's answer book: the config's journal as the store when recording or replaying,
