@@ -361,6 +361,33 @@ impl<M: Method> Tracked<M> {
         }
     }
 
+    /// [`report`](Self::report) written over `report`: the seat's names are kept when they
+    /// are already the seat's (the same shared strings, so no count goes up or down), the
+    /// rationale's buffer is reused.
+    #[inline(always)]
+    fn report_into(
+        &self,
+        names: &Names,
+        params: &QuantParams,
+        explain: bool,
+        report: &mut AnalystReport,
+    ) {
+        let (signal, confidence) = self.reading(params);
+        if !Arc::ptr_eq(&report.role, &names.role) {
+            report.role = names.role.clone();
+        }
+        if !Arc::ptr_eq(&report.source, &names.source) {
+            report.source = names.source.clone();
+        }
+        report.signal = signal;
+        report.confidence = confidence;
+        report.rationale.clear();
+        if explain {
+            report.rationale.push_str(&self.rationale(params));
+        }
+        report.usage = None;
+    }
+
     /// The report on what was seen; its rationale written out only when `explain`.
     #[inline(always)]
     fn report(&self, names: &Names, params: &QuantParams, explain: bool) -> AnalystReport {
@@ -387,6 +414,15 @@ impl<M: Method> QuantAnalyst<M> {
         tracked.catch_up(&snapshot.bars, &self.params);
         tracked.report(&self.names, &self.params, self.explain)
     }
+
+    /// [`analyze_now`](Self::analyze_now) written over `report`.
+    #[inline(always)]
+    fn analyze_now_into(&self, snapshot: &Snapshot, report: &mut AnalystReport) {
+        let mut symbols = self.symbols.lock().unwrap_or_else(PoisonError::into_inner);
+        let tracked = symbols.entry(&snapshot.symbol, || Tracked::new(&self.params));
+        tracked.catch_up(&snapshot.bars, &self.params);
+        tracked.report_into(&self.names, &self.params, self.explain, report);
+    }
 }
 
 impl<M: Method> Analyst for QuantAnalyst<M> {
@@ -404,6 +440,11 @@ impl<M: Method> Analyst for QuantAnalyst<M> {
 
     fn analyze_at_once(&self, snapshot: &Snapshot) -> Option<AnalystReport> {
         Some(self.analyze_now(snapshot))
+    }
+
+    fn analyze_at_once_into(&self, snapshot: &Snapshot, report: &mut AnalystReport) -> bool {
+        self.analyze_now_into(snapshot, report);
+        true
     }
 
     fn answers_at_once(&self) -> bool {
@@ -441,7 +482,58 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::{QuantMethod, QuantParams, Snapshot, analyze_with, quiet_quant_analyst, same_name};
-    use crate::domain::Bar;
+    use crate::domain::{AnalystReport, Bar, ReportUsage, Signal};
+
+    /// A report written over another — the seat's own from the bar before, or one from
+    /// elsewhere with other names, a rationale and a bill — is the report the seat returns,
+    /// explained or quiet, bar after bar.
+    #[test]
+    fn a_report_written_in_place_is_the_report_returned() {
+        let history = bars("AAA", 90, 0.3);
+        for method in [
+            QuantMethod::Trend,
+            QuantMethod::Momentum,
+            QuantMethod::MeanReversion,
+            QuantMethod::Volatility,
+        ] {
+            let params = QuantParams::default();
+            let seats = |explain: bool| match explain {
+                true => super::quant_analyst_with("seat", method, params.clone()),
+                false => quiet_quant_analyst("seat", method, params.clone()),
+            };
+            for explain in [true, false] {
+                let (returning, writing) = (seats(explain), seats(explain));
+                let mut kept = AnalystReport {
+                    role: "other".into(),
+                    source: "llm:x/y".into(),
+                    signal: Signal::Bearish,
+                    confidence: 0.7,
+                    rationale: "a different story".into(),
+                    usage: Some(ReportUsage {
+                        prompt_tokens: 1,
+                        completion_tokens: 2,
+                        cost_usd: 0.5,
+                    }),
+                };
+                for end in 1..=history.len() {
+                    let snapshot = Snapshot {
+                        symbol: "AAA".into(),
+                        bars: history[end.saturating_sub(60)..end]
+                            .iter()
+                            .cloned()
+                            .collect(),
+                        position: None,
+                    };
+                    let Some(returned) = returning.analyze_at_once(&snapshot) else {
+                        panic!("a quant seat answers at once");
+                    };
+                    assert!(writing.analyze_at_once_into(&snapshot, &mut kept));
+                    assert_eq!(kept, returned, "{method:?} explained {explain} at {end}");
+                    assert_eq!(kept.confidence.to_bits(), returned.confidence.to_bits());
+                }
+            }
+        }
+    }
 
     /// The comparison in place answers what `==` does, for names of every length it loads
     /// differently (1–3, 4–8, 9–16 bytes, longer), differing anywhere or not at all.
