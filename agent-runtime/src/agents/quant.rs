@@ -224,24 +224,39 @@ impl<M> Symbols<M> {
     /// `symbol`'s state, made by `new` when the symbol was not seen before.
     #[inline(always)]
     fn entry(&mut self, symbol: &str, new: impl FnOnce() -> Tracked<M>) -> &mut Tracked<M> {
-        let last = self.last;
-        let slot = match self.tracked.get(last) {
-            Some((name, _)) if same_name(name, symbol) => last,
-            _ => self.other_slot(symbol, new),
+        let slot = match self.holds(self.last, symbol) {
+            true => self.last,
+            false => self.slot_elsewhere(symbol, new),
         };
         &mut self.tracked[slot].1
     }
 
-    /// The slot of `symbol` when it is not the last one asked about (made, when the symbol
-    /// was not seen before), remembered as the last.
-    #[cold]
-    fn other_slot(&mut self, symbol: &str, new: impl FnOnce() -> Tracked<M>) -> usize {
-        let slot = match self.recent_slot(symbol) {
-            Some(slot) => slot,
-            None => self.slot_or_insert(symbol, new),
+    /// Whether `slot` holds `symbol`'s state.
+    #[inline(always)]
+    fn holds(&self, slot: usize, symbol: &str) -> bool {
+        self.tracked
+            .get(slot)
+            .is_some_and(|(name, _)| same_name(name, symbol))
+    }
+
+    /// The slot of `symbol` when it is not the last one asked about: the next one (several
+    /// symbols asked in turn), else found in the map or made; remembered as the last.
+    fn slot_elsewhere(&mut self, symbol: &str, new: impl FnOnce() -> Tracked<M>) -> usize {
+        let slot = match self.holds(self.next_slot(), symbol) {
+            true => self.next_slot(),
+            false => self.slot_or_insert(symbol, new),
         };
         self.last = slot;
         slot
+    }
+
+    /// The slot after the last one asked about, round to the first.
+    fn next_slot(&self) -> usize {
+        if self.last + 1 < self.tracked.len() {
+            self.last + 1
+        } else {
+            0
+        }
     }
 
     /// `symbol`'s state, if it was seen.
@@ -254,16 +269,9 @@ impl<M> Symbols<M> {
 
     /// The last symbol's slot or the one after it (round to the first), if it holds `symbol`.
     fn recent_slot(&self, symbol: &str) -> Option<usize> {
-        let after = if self.last + 1 < self.tracked.len() {
-            self.last + 1
-        } else {
-            0
-        };
-        [self.last, after].into_iter().find(|&slot| {
-            self.tracked
-                .get(slot)
-                .is_some_and(|(name, _)| same_name(name, symbol))
-        })
+        [self.last, self.next_slot()]
+            .into_iter()
+            .find(|&slot| self.holds(slot, symbol))
     }
 
     fn slot_or_insert(&mut self, symbol: &str, new: impl FnOnce() -> Tracked<M>) -> usize {
