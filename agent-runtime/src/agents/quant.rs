@@ -551,7 +551,7 @@ mod tests {
         let mut names: Vec<String> = (0..=base.len()).map(|n| base[..n].to_string()).collect();
         for n in 1..=base.len() {
             for at in 0..n {
-                let mut name = base[..n].as_bytes().to_vec();
+                let mut name = base.as_bytes()[..n].to_vec();
                 name[at] = b'z';
                 names.push(String::from_utf8(name).unwrap());
             }
