@@ -18,7 +18,7 @@
 //! bearish closes the position. Trimming on weaker bullish conviction is left to the risk
 //! limits and the stop loss.
 
-use crate::agents::quant::VOLATILITY_SOURCE;
+use crate::agents::quant::{VOLATILITY_SOURCE, same_name};
 use crate::config::{AnalystConfig, DecisionConfig};
 use crate::domain::{Action, AnalystReport, Decision, Signal};
 
@@ -46,9 +46,10 @@ pub struct DecisionInput<'a> {
 pub struct PortfolioManager {
     config: DecisionConfig,
     /// Each seat's (role, weight) in config order. A list: a strategy has a handful of
-    /// seats, and a scan of them is cheaper than hashing the role once per report per bar.
-    /// The weight is the one the role's last seat gives (as a map built from the list would
-    /// have it), so whichever seat of a role is found answers for the role.
+    /// seats, and the report at a seat's position is nearly always that seat's, so its role
+    /// is compared once rather than hashed. The weight is the one the role's last seat gives
+    /// (as a map built from the list would have it), so whichever seat of a role is found
+    /// answers for the role.
     weights: Vec<(String, f64)>,
     /// Whether decisions carry their rationale (see [`quiet`](Self::quiet)).
     explain: bool,
@@ -81,41 +82,64 @@ impl PortfolioManager {
     /// The decision without its reports, for a caller that owns them and is done with them:
     /// [`Verdict::into_decision`] moves them in rather than copying them.
     pub fn judge(&self, input: &DecisionInput<'_>) -> Verdict {
-        let view = self.weigh(input.reports, input.debate);
-        let (action, target_quantity, why) = self.size(input, &view);
-        let rationale = match &view.summary {
-            Some(summary) => format!("{summary}: {why}"),
-            None => String::new(),
-        };
+        if self.explain {
+            return self.judge_explained(input);
+        }
+        let view = self.weigh(input.reports, input.debate, &mut ());
+        let (action, target_quantity, _) = self.size(input, &view);
         Verdict {
             action,
             target_quantity,
             confidence: view.confidence,
-            rationale,
+            rationale: String::new(),
         }
     }
 
-    fn weigh(&self, reports: &[AnalystReport], debate: Option<&AnalystReport>) -> View {
+    /// [`judge`](Self::judge) with the rationale written out: the same weighing, noting each
+    /// vote on the way.
+    #[inline(never)]
+    fn judge_explained(&self, input: &DecisionInput<'_>) -> Verdict {
+        let mut votes = Vec::new();
+        let view = self.weigh(input.reports, input.debate, &mut votes);
+        let (action, target_quantity, why) = self.size(input, &view);
+        let summary = format!(
+            "{} {:.2} ({}; volatility ×{:.2})",
+            view.signal.as_str(),
+            view.confidence,
+            votes.join(", "),
+            view.scale,
+        );
+        Verdict {
+            action,
+            target_quantity,
+            confidence: view.confidence,
+            rationale: format!("{summary}: {why}"),
+        }
+    }
+
+    /// The reports (and the debate's conclusion) weighed into one view, each vote noted in
+    /// `votes`. Generic over the notes so that a quiet manager's weighing carries no trace of
+    /// them, not even a check per report.
+    fn weigh(
+        &self,
+        reports: &[AnalystReport],
+        debate: Option<&AnalystReport>,
+        votes: &mut impl Votes,
+    ) -> View {
         let mut net = 0.0;
         let mut spoken = 0.0;
         let mut sides = [(0.0_f64, 0.0_f64); 2]; // (Σ w·c, Σ w) for bullish, bearish
         // Σ and count of the volatility reports' calm.
         let mut calm = (0.0_f64, 0_usize);
-        let mut parts = Vec::new();
         for (position, report) in reports.iter().enumerate() {
             let confidence = sanitize(report.confidence);
-            if &*report.source == VOLATILITY_SOURCE {
+            if same_name(&report.source, VOLATILITY_SOURCE) {
                 calm.0 += confidence;
                 calm.1 += 1;
                 continue;
             }
             let weight = self.weight_of(position, &report.role);
-            if self.explain {
-                parts.push(
-                    format!("{} {} {confidence:.2}", report.role, report.signal.as_str())
-                        .to_lowercase(),
-                );
-            }
+            votes.vote(&report.role, report.signal, confidence);
             net += weight * confidence * report.signal.direction();
             spoken += weight * confidence;
             match report.signal {
@@ -132,9 +156,7 @@ impl PortfolioManager {
             let confidence = sanitize(debate.confidence);
             agreement = (1.0 - DEBATE_SHARE) * agreement + DEBATE_SHARE * debate.signal.direction();
             strength = (1.0 - DEBATE_SHARE) * strength + DEBATE_SHARE * confidence;
-            if self.explain {
-                parts.push(format!("debate {} {confidence:.2}", debate.signal.as_str()));
-            }
+            votes.debate(debate.signal, confidence);
         }
         let scale = if calm.1 == 0 {
             1.0
@@ -149,31 +171,34 @@ impl PortfolioManager {
         } else {
             Signal::Neutral
         };
-        let summary = self.explain.then(|| {
-            format!(
-                "{} {confidence:.2} ({}; volatility ×{scale:.2})",
-                signal.as_str(),
-                parts.join(", ")
-            )
-        });
         View {
             signal,
             confidence,
-            summary,
+            scale,
         }
     }
 
     /// The weight of the report at `position` among the reports, from a seat seated as
     /// `role` (unknown seats weigh 1). The seats report in config order, so the seat at the
     /// same position is asked first and the others only when it is not the one.
+    #[inline]
     fn weight_of(&self, position: usize, role: &str) -> f64 {
-        let seat = match self.weights.get(position) {
-            Some(seat) if seat.0 == role => Some(seat),
-            _ => self.weights.iter().find(|seat| seat.0 == role),
-        };
-        seat.map_or(1.0, |(_, weight)| *weight).max(0.0)
+        match self.weights.get(position) {
+            Some((seat, weight)) if same_name(seat, role) => *weight,
+            _ => self.weight_elsewhere(role),
+        }
     }
 
+    /// [`weight_of`](Self::weight_of) for a report not at its seat's position.
+    #[cold]
+    fn weight_elsewhere(&self, role: &str) -> f64 {
+        self.weights
+            .iter()
+            .find(|(seat, _)| same_name(seat, role))
+            .map_or(1.0, |(_, weight)| *weight)
+    }
+
+    #[inline(always)]
     fn size(&self, input: &DecisionInput<'_>, view: &View) -> (Action, f64, Sizing) {
         let held = input.position_quantity;
         let hold = |why: Sizing| (Action::Hold, held, why);
@@ -255,12 +280,41 @@ impl Verdict {
 struct View {
     signal: Signal,
     confidence: f64,
-    /// `None` when the manager does not explain its decisions.
-    summary: Option<String>,
+    /// What the volatility reports scaled conviction by.
+    scale: f64,
+}
+
+/// Where [`PortfolioManager::weigh`] notes each vote it counts, for a rationale.
+trait Votes {
+    /// A seat's report.
+    fn vote(&mut self, role: &str, signal: Signal, confidence: f64);
+    /// The debate's conclusion.
+    fn debate(&mut self, signal: Signal, confidence: f64);
+}
+
+/// A quiet manager's: nowhere.
+impl Votes for () {
+    #[inline]
+    fn vote(&mut self, _role: &str, _signal: Signal, _confidence: f64) {}
+
+    #[inline]
+    fn debate(&mut self, _signal: Signal, _confidence: f64) {}
+}
+
+/// An explained decision's: each vote as the rationale lists it.
+impl Votes for Vec<String> {
+    fn vote(&mut self, role: &str, signal: Signal, confidence: f64) {
+        self.push(format!("{role} {} {confidence:.2}", signal.as_str()).to_lowercase());
+    }
+
+    fn debate(&mut self, signal: Signal, confidence: f64) {
+        self.push(format!("debate {} {confidence:.2}", signal.as_str()));
+    }
 }
 
 /// Each seat's (role, weight) in config order, the weight being the last one given for the
-/// role: a role seated twice weighs what its last seat says, wherever it is found.
+/// role: a role seated twice weighs what its last seat says, wherever it is found. A
+/// negative weight counts as 0, so the weighing takes the weights as they are.
 fn seat_weights(analysts: &[AnalystConfig]) -> Vec<(String, f64)> {
     analysts
         .iter()
@@ -270,7 +324,7 @@ fn seat_weights(analysts: &[AnalystConfig]) -> Vec<(String, f64)> {
                 .rev()
                 .find(|other| other.role == seat.role)
                 .map_or(seat.weight, |other| other.weight);
-            (seat.role.clone(), last)
+            (seat.role.clone(), last.max(0.0))
         })
         .collect()
 }

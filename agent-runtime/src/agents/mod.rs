@@ -38,6 +38,21 @@ pub trait Analyst: Send + Sync {
         None
     }
 
+    /// [`analyze_at_once`](Self::analyze_at_once) written over `report` (the seat's report
+    /// on the previous bar, say) rather than returned; `false`, leaving `report` as it was,
+    /// for a seat that does not answer at once. A seat that knows what stays the same from
+    /// one report to the next (its role and source) rewrites only the rest, sparing a
+    /// caller that keeps its reports a new one to build, move in and drop on every bar.
+    fn analyze_at_once_into(&self, snapshot: &Snapshot, report: &mut AnalystReport) -> bool {
+        match self.analyze_at_once(snapshot) {
+            Some(answer) => {
+                *report = answer;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Whether [`analyze_at_once`](Self::analyze_at_once) always answers.
     fn answers_at_once(&self) -> bool {
         false

@@ -31,8 +31,8 @@ use futures::future::BoxFuture;
 use super::{Analyst, Snapshot};
 use crate::config::{QuantMethod, QuantParams};
 use crate::domain::{AnalystReport, Bar, Signal};
-use methods::MethodState;
 pub use methods::history_needed;
+use methods::{MeanReversion, Method, Momentum, Trend, Volatility, indicators_of};
 
 /// Bars the quant analysts need with their default parameters (the trend analyst's slow
 /// average and one bar before it); the cycle fetches at least this many.
@@ -52,13 +52,7 @@ pub fn quant_analyst_with(
     method: QuantMethod,
     params: QuantParams,
 ) -> Box<dyn Analyst> {
-    Box::new(QuantAnalyst {
-        names: Names::new(&role.into(), method),
-        method,
-        params,
-        explain: true,
-        symbols: Mutex::new(Symbols::default()),
-    })
+    seat(&role.into(), method, params, true)
 }
 
 /// [`quant_analyst_with`] whose reports carry no rationale: for a runner whose journal keeps
@@ -69,13 +63,23 @@ pub fn quiet_quant_analyst(
     method: QuantMethod,
     params: QuantParams,
 ) -> Box<dyn Analyst> {
-    Box::new(QuantAnalyst {
-        names: Names::new(&role.into(), method),
-        method,
-        params,
-        explain: false,
-        symbols: Mutex::new(Symbols::default()),
-    })
+    seat(&role.into(), method, params, false)
+}
+
+/// A seat running `method`: the method is chosen here, once, and not on every bar.
+fn seat(role: &str, method: QuantMethod, params: QuantParams, explain: bool) -> Box<dyn Analyst> {
+    match method {
+        QuantMethod::Trend => Box::new(QuantAnalyst::<Trend>::new(role, method, params, explain)),
+        QuantMethod::Momentum => {
+            Box::new(QuantAnalyst::<Momentum>::new(role, method, params, explain))
+        }
+        QuantMethod::MeanReversion => Box::new(QuantAnalyst::<MeanReversion>::new(
+            role, method, params, explain,
+        )),
+        QuantMethod::Volatility => Box::new(QuantAnalyst::<Volatility>::new(
+            role, method, params, explain,
+        )),
+    }
 }
 
 /// The analysis of `snapshot`'s bars alone, with the default parameters, for callers that
@@ -91,9 +95,23 @@ pub fn analyze_with(
     params: &QuantParams,
     snapshot: &Snapshot,
 ) -> AnalystReport {
-    let mut tracked = Tracked::new(method, params);
+    let names = Names::new(role, method);
+    match method {
+        QuantMethod::Trend => analyze_as::<Trend>(&names, params, snapshot),
+        QuantMethod::Momentum => analyze_as::<Momentum>(&names, params, snapshot),
+        QuantMethod::MeanReversion => analyze_as::<MeanReversion>(&names, params, snapshot),
+        QuantMethod::Volatility => analyze_as::<Volatility>(&names, params, snapshot),
+    }
+}
+
+fn analyze_as<M: Method>(
+    names: &Names,
+    params: &QuantParams,
+    snapshot: &Snapshot,
+) -> AnalystReport {
+    let mut tracked = Tracked::<M>::new(params);
     tracked.feed(&snapshot.bars);
-    tracked.report(&Names::new(role, method), params, true)
+    tracked.report(names, params, true)
 }
 
 pub fn source_of(method: QuantMethod) -> &'static str {
@@ -103,6 +121,38 @@ pub fn source_of(method: QuantMethod) -> &'static str {
         QuantMethod::MeanReversion => "quant:meanReversion",
         QuantMethod::Volatility => VOLATILITY_SOURCE,
     }
+}
+
+/// Whether two names (a symbol, a role: a few bytes each) are the same.
+///
+/// `==` on strings calls `memcmp`, which for a name this short costs several times the
+/// comparison itself, and the seats and the decision compare a name per report per bar. Two
+/// overlapping loads of 1, 4 or 8 bytes from each end cover any name up to 16 bytes, so the
+/// comparison stays in place; longer names are left to `==`.
+#[inline]
+pub fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=8 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        9..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        _ => a == b,
+    }
+}
+
+/// The `N` bytes of `bytes` from `at`; zeros where they run past its end, which
+/// [`same_name`] never asks for.
+#[inline]
+fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    bytes
+        .get(at..at + N)
+        .and_then(|word| word.try_into().ok())
+        .unwrap_or([0; N])
 }
 
 /// A seat's role and its reports' source, made once and shared by every report.
@@ -120,47 +170,97 @@ impl Names {
     }
 }
 
-struct QuantAnalyst {
+/// A quant seat running the method `M`.
+struct QuantAnalyst<M> {
     names: Names,
     method: QuantMethod,
     params: QuantParams,
     /// Whether reports carry their rationale (see [`quiet_quant_analyst`]).
     explain: bool,
     /// Rolling state per symbol.
-    symbols: Mutex<Symbols>,
+    symbols: Mutex<Symbols<M>>,
+}
+
+impl<M: Method> QuantAnalyst<M> {
+    fn new(role: &str, method: QuantMethod, params: QuantParams, explain: bool) -> Self {
+        Self {
+            names: Names::new(role, method),
+            method,
+            params,
+            explain,
+            symbols: Mutex::new(Symbols::default()),
+        }
+    }
 }
 
 /// Each symbol's rolling state, found without hashing the symbol on the common path.
 ///
 /// A cycle analyses its symbols in the same order every bar, so the symbol a seat is asked
 /// about is nearly always the one it was asked about last (a single symbol) or the one seen
-/// right after it (several, in turn). Those two slots are tried first; the map, by symbol,
-/// answers the rest (a new symbol, another order) and is the only way a slot is found for a
-/// symbol not yet seen. Slots are never reused, so a symbol that leaves and comes back finds
-/// its state where it left it, as it did in the map alone.
-#[derive(Default)]
-struct Symbols {
+/// right after it (several, in turn). Those two slots are tried first, by [`same_name`]; the
+/// map, by symbol, answers the rest (a new symbol, another order) and is the only way a slot
+/// is found for a symbol not yet seen. Slots are never reused, so a symbol that leaves and
+/// comes back finds its state where it left it, as it did in the map alone.
+struct Symbols<M> {
     /// (symbol, its state), in the order first seen.
-    tracked: Vec<(String, Tracked)>,
+    tracked: Vec<(String, Tracked<M>)>,
     /// The slot of each symbol in `tracked`.
     slots: FxHashMap<String, usize>,
     /// The slot of the symbol asked about last.
     last: usize,
 }
 
-impl Symbols {
+impl<M> Default for Symbols<M> {
+    fn default() -> Self {
+        Self {
+            tracked: Vec::new(),
+            slots: FxHashMap::default(),
+            last: 0,
+        }
+    }
+}
+
+impl<M> Symbols<M> {
     /// `symbol`'s state, made by `new` when the symbol was not seen before.
-    fn entry(&mut self, symbol: &str, new: impl FnOnce() -> Tracked) -> &mut Tracked {
-        let slot = match self.recent_slot(symbol) {
-            Some(slot) => slot,
-            None => self.slot_or_insert(symbol, new),
+    #[inline(always)]
+    fn entry(&mut self, symbol: &str, new: impl FnOnce() -> Tracked<M>) -> &mut Tracked<M> {
+        let slot = match self.holds(self.last, symbol) {
+            true => self.last,
+            false => self.slot_elsewhere(symbol, new),
         };
-        self.last = slot;
         &mut self.tracked[slot].1
     }
 
+    /// Whether `slot` holds `symbol`'s state.
+    #[inline(always)]
+    fn holds(&self, slot: usize, symbol: &str) -> bool {
+        self.tracked
+            .get(slot)
+            .is_some_and(|(name, _)| same_name(name, symbol))
+    }
+
+    /// The slot of `symbol` when it is not the last one asked about: the next one (several
+    /// symbols asked in turn), else found in the map or made; remembered as the last.
+    fn slot_elsewhere(&mut self, symbol: &str, new: impl FnOnce() -> Tracked<M>) -> usize {
+        let slot = match self.holds(self.next_slot(), symbol) {
+            true => self.next_slot(),
+            false => self.slot_or_insert(symbol, new),
+        };
+        self.last = slot;
+        slot
+    }
+
+    /// The slot after the last one asked about, round to the first.
+    fn next_slot(&self) -> usize {
+        if self.last + 1 < self.tracked.len() {
+            self.last + 1
+        } else {
+            0
+        }
+    }
+
     /// `symbol`'s state, if it was seen.
-    fn get(&self, symbol: &str) -> Option<&Tracked> {
+    fn get(&self, symbol: &str) -> Option<&Tracked<M>> {
         let slot = self
             .recent_slot(symbol)
             .or_else(|| self.slots.get(symbol).copied())?;
@@ -169,19 +269,12 @@ impl Symbols {
 
     /// The last symbol's slot or the one after it (round to the first), if it holds `symbol`.
     fn recent_slot(&self, symbol: &str) -> Option<usize> {
-        let after = if self.last + 1 < self.tracked.len() {
-            self.last + 1
-        } else {
-            0
-        };
-        [self.last, after].into_iter().find(|&slot| {
-            self.tracked
-                .get(slot)
-                .is_some_and(|(name, _)| name == symbol)
-        })
+        [self.last, self.next_slot()]
+            .into_iter()
+            .find(|&slot| self.holds(slot, symbol))
     }
 
-    fn slot_or_insert(&mut self, symbol: &str, new: impl FnOnce() -> Tracked) -> usize {
+    fn slot_or_insert(&mut self, symbol: &str, new: impl FnOnce() -> Tracked<M>) -> usize {
         if let Some(&slot) = self.slots.get(symbol) {
             return slot;
         }
@@ -193,16 +286,16 @@ impl Symbols {
 }
 
 /// One symbol's state and how far into its history it got.
-struct Tracked {
-    state: MethodState,
+struct Tracked<M> {
+    state: M,
     last_time: Option<DateTime<Utc>>,
     bars_seen: usize,
 }
 
-impl Tracked {
-    fn new(method: QuantMethod, params: &QuantParams) -> Self {
+impl<M: Method> Tracked<M> {
+    fn new(params: &QuantParams) -> Self {
         Self {
-            state: MethodState::new(method, params),
+            state: M::new(params),
             last_time: None,
             bars_seen: 0,
         }
@@ -211,8 +304,41 @@ impl Tracked {
     fn feed(&mut self, bars: &[Bar]) {
         for bar in bars {
             self.state.update(bar);
+        }
+        if let Some(bar) = bars.last() {
             self.last_time = Some(bar.time);
+        }
+        self.bars_seen += bars.len();
+    }
+
+    /// Takes in the bars of `bars` not seen yet; rebuilt from `bars` alone when they do not
+    /// continue what was seen.
+    ///
+    /// The common case, one new bar right after the last one seen, is tried first: in bars
+    /// in time order it is what [`continues_at`](Self::continues_at) would find, without
+    /// its binary search or a loop.
+    #[inline(always)]
+    fn catch_up(&mut self, bars: &[Bar], params: &QuantParams) {
+        if let (Some(last), [.., seen, new]) = (self.last_time, bars)
+            && seen.time == last
+            && new.time > last
+        {
+            self.state.update(new);
+            self.last_time = Some(new.time);
             self.bars_seen += 1;
+            return;
+        }
+        self.catch_up_otherwise(bars, params);
+    }
+
+    #[cold]
+    fn catch_up_otherwise(&mut self, bars: &[Bar], params: &QuantParams) {
+        match self.continues_at(bars) {
+            Some(unseen) => self.feed(&bars[unseen..]),
+            None => {
+                *self = Self::new(params);
+                self.feed(bars);
+            }
         }
     }
 
@@ -220,61 +346,94 @@ impl Tracked {
     /// was seen (the state must then be rebuilt from `bars`).
     fn continues_at(&self, bars: &[Bar]) -> Option<usize> {
         let last = self.last_time?;
-        // The common case, one new bar after the last one seen, without a binary search: in
-        // bars in time order this is the very index the search would find.
-        if let [.., seen, new] = bars
-            && seen.time == last
-            && new.time > last
-        {
-            return Some(bars.len() - 1);
-        }
         let after = bars.partition_point(|bar| bar.time <= last);
         (after > 0 && bars[after - 1].time == last).then_some(after)
     }
 
+    /// The signal and the (clamped) confidence of what was seen; neutral with zero
+    /// confidence until enough history.
+    #[inline(always)]
+    fn reading(&self, params: &QuantParams) -> (Signal, f64) {
+        match self.state.view(params) {
+            Some((signal, confidence, _)) => (signal, clamp01(confidence)),
+            None => (Signal::Neutral, 0.0),
+        }
+    }
+
+    /// Why [`reading`](Self::reading) reads as it does, written out.
+    #[inline(never)]
+    fn rationale(&self, params: &QuantParams) -> String {
+        match self.state.view(params) {
+            Some((_, _, why)) => why.text(params),
+            None => format!("not enough history ({} bars)", self.bars_seen),
+        }
+    }
+
+    /// [`report`](Self::report) written over `report`: the seat's names are kept when they
+    /// are already the seat's (the same shared strings, so no count goes up or down), the
+    /// rationale's buffer is reused.
+    #[inline(always)]
+    fn report_into(
+        &self,
+        names: &Names,
+        params: &QuantParams,
+        explain: bool,
+        report: &mut AnalystReport,
+    ) {
+        let (signal, confidence) = self.reading(params);
+        if !Arc::ptr_eq(&report.role, &names.role) {
+            report.role = names.role.clone();
+        }
+        if !Arc::ptr_eq(&report.source, &names.source) {
+            report.source = names.source.clone();
+        }
+        report.signal = signal;
+        report.confidence = confidence;
+        report.rationale.clear();
+        if explain {
+            report.rationale.push_str(&self.rationale(params));
+        }
+        report.usage = None;
+    }
+
     /// The report on what was seen; its rationale written out only when `explain`.
-    #[inline]
+    #[inline(always)]
     fn report(&self, names: &Names, params: &QuantParams, explain: bool) -> AnalystReport {
-        let (signal, confidence, rationale) = match self.state.view(params) {
-            Some((signal, confidence, why)) => {
-                (signal, confidence, explain.then(|| why.text(params)))
-            }
-            None => (
-                Signal::Neutral,
-                0.0,
-                explain.then(|| format!("not enough history ({} bars)", self.bars_seen)),
-            ),
-        };
-        let rationale = rationale.unwrap_or_default();
+        let (signal, confidence) = self.reading(params);
         AnalystReport {
             role: names.role.clone(),
             source: names.source.clone(),
             signal,
-            confidence: clamp01(confidence),
-            rationale,
+            confidence,
+            rationale: match explain {
+                true => self.rationale(params),
+                false => String::new(),
+            },
             usage: None,
         }
     }
 }
 
-impl QuantAnalyst {
-    #[inline]
+impl<M: Method> QuantAnalyst<M> {
+    #[inline(always)]
     fn analyze_now(&self, snapshot: &Snapshot) -> AnalystReport {
         let mut symbols = self.symbols.lock().unwrap_or_else(PoisonError::into_inner);
-        let tracked = symbols.entry(&snapshot.symbol, || Tracked::new(self.method, &self.params));
-        let unseen = match tracked.continues_at(&snapshot.bars) {
-            Some(start) => start,
-            None => {
-                *tracked = Tracked::new(self.method, &self.params);
-                0
-            }
-        };
-        tracked.feed(&snapshot.bars[unseen..]);
+        let tracked = symbols.entry(&snapshot.symbol, || Tracked::new(&self.params));
+        tracked.catch_up(&snapshot.bars, &self.params);
         tracked.report(&self.names, &self.params, self.explain)
+    }
+
+    /// [`analyze_now`](Self::analyze_now) written over `report`.
+    #[inline(always)]
+    fn analyze_now_into(&self, snapshot: &Snapshot, report: &mut AnalystReport) {
+        let mut symbols = self.symbols.lock().unwrap_or_else(PoisonError::into_inner);
+        let tracked = symbols.entry(&snapshot.symbol, || Tracked::new(&self.params));
+        tracked.catch_up(&snapshot.bars, &self.params);
+        tracked.report_into(&self.names, &self.params, self.explain, report);
     }
 }
 
-impl Analyst for QuantAnalyst {
+impl<M: Method> Analyst for QuantAnalyst<M> {
     fn role(&self) -> &str {
         &self.names.role
     }
@@ -291,6 +450,11 @@ impl Analyst for QuantAnalyst {
         Some(self.analyze_now(snapshot))
     }
 
+    fn analyze_at_once_into(&self, snapshot: &Snapshot, report: &mut AnalystReport) -> bool {
+        self.analyze_now_into(snapshot, report);
+        true
+    }
+
     fn answers_at_once(&self) -> bool {
         true
     }
@@ -302,12 +466,12 @@ impl Analyst for QuantAnalyst {
         let symbols = self.symbols.lock().unwrap_or_else(PoisonError::into_inner);
         match symbols.get(&snapshot.symbol) {
             Some(tracked) if latest.is_some() && tracked.last_time == latest => {
-                tracked.state.indicators(&self.params)
+                indicators_of(&tracked.state, &self.params)
             }
             _ => {
-                let mut tracked = Tracked::new(self.method, &self.params);
+                let mut tracked = Tracked::<M>::new(&self.params);
                 tracked.feed(&snapshot.bars);
-                tracked.state.indicators(&self.params)
+                indicators_of(&tracked.state, &self.params)
             }
         }
     }
@@ -325,8 +489,90 @@ fn clamp01(value: f64) -> f64 {
 mod tests {
     use chrono::{TimeZone, Utc};
 
-    use super::{QuantMethod, QuantParams, Snapshot, analyze_with, quiet_quant_analyst};
-    use crate::domain::Bar;
+    use super::{QuantMethod, QuantParams, Snapshot, analyze_with, quiet_quant_analyst, same_name};
+    use crate::domain::{AnalystReport, Bar, ReportUsage, Signal};
+
+    /// A report written over another — the seat's own from the bar before, or one from
+    /// elsewhere with other names, a rationale and a bill — is the report the seat returns,
+    /// explained or quiet, bar after bar.
+    #[test]
+    fn a_report_written_in_place_is_the_report_returned() {
+        let history = bars("AAA", 90, 0.3);
+        for method in [
+            QuantMethod::Trend,
+            QuantMethod::Momentum,
+            QuantMethod::MeanReversion,
+            QuantMethod::Volatility,
+        ] {
+            let params = QuantParams::default();
+            let seats = |explain: bool| match explain {
+                true => super::quant_analyst_with("seat", method, params.clone()),
+                false => quiet_quant_analyst("seat", method, params.clone()),
+            };
+            for explain in [true, false] {
+                let (returning, writing) = (seats(explain), seats(explain));
+                let mut kept = AnalystReport {
+                    role: "other".into(),
+                    source: "llm:x/y".into(),
+                    signal: Signal::Bearish,
+                    confidence: 0.7,
+                    rationale: "a different story".into(),
+                    usage: Some(ReportUsage {
+                        prompt_tokens: 1,
+                        completion_tokens: 2,
+                        cost_usd: 0.5,
+                    }),
+                };
+                for end in 1..=history.len() {
+                    let snapshot = Snapshot {
+                        symbol: "AAA".into(),
+                        bars: history[end.saturating_sub(60)..end]
+                            .iter()
+                            .cloned()
+                            .collect(),
+                        position: None,
+                    };
+                    let Some(returned) = returning.analyze_at_once(&snapshot) else {
+                        panic!("a quant seat answers at once");
+                    };
+                    assert!(writing.analyze_at_once_into(&snapshot, &mut kept));
+                    assert_eq!(kept, returned, "{method:?} explained {explain} at {end}");
+                    assert_eq!(kept.confidence.to_bits(), returned.confidence.to_bits());
+                }
+            }
+        }
+    }
+
+    /// The comparison in place answers what `==` does, for names of every length it loads
+    /// differently (1–3, 4–8, 9–16 bytes, longer), differing anywhere or not at all.
+    #[test]
+    fn same_name_is_string_equality() {
+        let base = "ABCDEFGHIJKLMNOPQRSTUVWXY";
+        let mut names: Vec<String> = (0..=base.len()).map(|n| base[..n].to_string()).collect();
+        for n in 1..=base.len() {
+            for at in 0..n {
+                let mut name = base.as_bytes()[..n].to_vec();
+                name[at] = b'z';
+                names.push(String::from_utf8(name).unwrap());
+            }
+        }
+        names.extend(
+            [
+                "SPY",
+                "QQQ",
+                "BTC/USD",
+                "trend",
+                "momentum",
+                "quant:volatility",
+            ]
+            .map(String::from),
+        );
+        for a in &names {
+            for b in &names {
+                assert_eq!(same_name(a, b), a == b, "{a:?} vs {b:?}");
+            }
+        }
+    }
 
     fn bars(symbol: &str, count: usize, drift: f64) -> Vec<Bar> {
         (0..count)

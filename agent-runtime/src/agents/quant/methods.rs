@@ -1,8 +1,8 @@
 //! The four methods as rolling state over bars, and the view each takes of its state.
 //!
-//! A [`MethodState`] is fed one bar at a time (O(1), memory bounded by the longest period it
-//! was given) and reads out a [`View`] — signal, confidence, rationale — whenever asked. The
-//! rules each view applies are documented on it; the numbers come from [`QuantParams`].
+//! A [`Method`]'s state is fed one bar at a time (O(1), memory bounded by the longest period
+//! it was given) and reads out a [`View`] — signal, confidence, rationale — whenever asked.
+//! The rules each view applies are documented on it; the numbers come from [`QuantParams`].
 
 use std::collections::BTreeMap;
 
@@ -119,114 +119,167 @@ pub fn history_needed(method: QuantMethod, params: &QuantParams) -> usize {
     }
 }
 
-/// One symbol's rolling state for one method.
-#[derive(Clone, Debug)]
-pub enum MethodState {
-    Trend(Trend),
-    Momentum(Momentum),
-    MeanReversion(MeanReversion),
-    Volatility(Volatility),
-}
+/// One method's rolling state over one symbol's bars: fed a bar at a time, read whenever
+/// asked.
+///
+/// A seat is generic over its method rather than holding one of four states in an enum:
+/// each seat runs one method for good, so choosing it once, when the seat is made, leaves
+/// its per-bar path one function with the method's arithmetic inlined, not a dispatch on the
+/// method to update and another to read out, on every bar of every seat.
+pub trait Method: Send + 'static {
+    fn new(params: &QuantParams) -> Self;
 
-impl MethodState {
-    pub fn new(method: QuantMethod, params: &QuantParams) -> Self {
-        let p = |v: u32| v as usize;
-        match method {
-            QuantMethod::Trend => Self::Trend(Trend {
-                fast: Sma::new(p(params.fast_period)),
-                slow: Sma::new(p(params.slow_period)),
-                now: None,
-                before: None,
-            }),
-            QuantMethod::Momentum => Self::Momentum(Momentum {
-                macd: MacdState::new(
-                    p(params.macd_fast),
-                    p(params.macd_slow),
-                    p(params.macd_signal),
-                ),
-                rsi: Rsi::new(p(params.rsi_period)),
-                latest: (None, None),
-            }),
-            QuantMethod::MeanReversion => Self::MeanReversion(MeanReversion {
-                stats: RollingStats::new(p(params.band_period)),
-                close: 0.0,
-            }),
-            QuantMethod::Volatility => Self::Volatility(Volatility {
-                atr: Atr::new(p(params.atr_period)),
-                baseline: TrailingMean::new(p(params.atr_baseline)),
-                latest: None,
-            }),
-        }
-    }
+    /// Takes in the next bar.
+    fn update(&mut self, bar: &Bar);
 
-    #[inline]
-    pub fn update(&mut self, bar: &Bar) {
-        match self {
-            Self::Trend(s) => s.update(bar.close),
-            Self::Momentum(s) => s.latest = (s.macd.update(bar.close), s.rsi.update(bar.close)),
-            Self::MeanReversion(s) => {
-                s.stats.push(bar.close);
-                s.close = bar.close;
-            }
-            Self::Volatility(s) => s.update(bar),
-        }
-    }
+    /// The view of the bars taken in; `None` until enough history.
+    fn view(&self, params: &QuantParams) -> View;
 
     /// The latest value of each indicator the method reads, named with its period (`sma20`,
-    /// `rsi14`): what the seat saw, for the journal. One without enough history yet is left
-    /// out.
-    pub fn indicators(&self, params: &QuantParams) -> BTreeMap<String, f64> {
-        let mut values = BTreeMap::new();
-        let mut put = |name: String, value: Option<f64>| {
-            if let Some(value) = value.filter(|v| v.is_finite()) {
-                values.insert(name, value);
-            }
-        };
-        match self {
-            Self::Trend(s) => {
-                put(format!("sma{}", params.fast_period), s.now.map(|n| n.0));
-                put(format!("sma{}", params.slow_period), s.now.map(|n| n.1));
-            }
-            Self::Momentum(s) => {
-                put(format!("rsi{}", params.rsi_period), s.latest.1);
-                put("macdHistogram".into(), s.latest.0.map(|m| m.histogram));
-                put("macdSignal".into(), s.latest.0.map(|m| m.signal));
-            }
-            Self::MeanReversion(s) => {
-                let z = s.stats.value().map(|(mean, std)| match std {
-                    0.0 => 0.0,
-                    std => (s.close - mean) / std,
-                });
-                put(format!("zScore{}", params.band_period), z);
-                let bands = s.stats.bands(params.band_width);
-                put("bollingerLower".into(), bands.map(|b| b.lower));
-                put("bollingerMiddle".into(), bands.map(|b| b.middle));
-                put("bollingerUpper".into(), bands.map(|b| b.upper));
-            }
-            Self::Volatility(s) => {
-                // Relative to price, as the view reads them.
-                put(
-                    format!("atr{}Relative", params.atr_period),
-                    s.latest.map(|l| l.0),
-                );
-                put("atrBaselineRelative".into(), s.latest.map(|l| l.1));
-            }
+    /// `rsi14`), put into `put`: what the seat saw, for the journal.
+    fn indicators(&self, params: &QuantParams, put: &mut dyn FnMut(String, Option<f64>));
+}
+
+/// [`Method::indicators`] as a map; one without enough history yet (or not finite) is left
+/// out.
+pub fn indicators_of(state: &impl Method, params: &QuantParams) -> BTreeMap<String, f64> {
+    let mut values = BTreeMap::new();
+    state.indicators(params, &mut |name, value| {
+        if let Some(value) = value.filter(|v| v.is_finite()) {
+            values.insert(name, value);
         }
-        values
+    });
+    values
+}
+
+fn period(value: u32) -> usize {
+    value as usize
+}
+
+impl Method for Trend {
+    fn new(params: &QuantParams) -> Self {
+        Self {
+            fast: Sma::new(period(params.fast_period)),
+            slow: Sma::new(period(params.slow_period)),
+            now: None,
+            before: None,
+        }
     }
 
-    #[inline]
-    pub fn view(&self, params: &QuantParams) -> View {
-        match self {
-            Self::Trend(s) => s.view(params),
-            Self::Momentum(s) => momentum_view(s.latest.0?, s.latest.1?, params),
-            Self::MeanReversion(s) => {
-                let stats = s.stats.value()?;
-                let bands = bands_around(stats, params.band_width);
-                mean_reversion_view(s.close, stats, bands, params)
-            }
-            Self::Volatility(s) => s.view(),
+    #[inline(always)]
+    fn update(&mut self, bar: &Bar) {
+        let (fast, slow) = (self.fast.update(bar.close), self.slow.update(bar.close));
+        self.before = self.now;
+        self.now = fast.zip(slow);
+    }
+
+    #[inline(always)]
+    fn view(&self, params: &QuantParams) -> View {
+        trend_view(self.now?, self.before, params)
+    }
+
+    fn indicators(&self, params: &QuantParams, put: &mut dyn FnMut(String, Option<f64>)) {
+        put(format!("sma{}", params.fast_period), self.now.map(|n| n.0));
+        put(format!("sma{}", params.slow_period), self.now.map(|n| n.1));
+    }
+}
+
+impl Method for Momentum {
+    fn new(params: &QuantParams) -> Self {
+        Self {
+            macd: MacdState::new(
+                period(params.macd_fast),
+                period(params.macd_slow),
+                period(params.macd_signal),
+            ),
+            rsi: Rsi::new(period(params.rsi_period)),
+            latest: (None, None),
         }
+    }
+
+    #[inline(always)]
+    fn update(&mut self, bar: &Bar) {
+        self.latest = (self.macd.update(bar.close), self.rsi.update(bar.close));
+    }
+
+    #[inline(always)]
+    fn view(&self, params: &QuantParams) -> View {
+        momentum_view(self.latest.0?, self.latest.1?, params)
+    }
+
+    fn indicators(&self, params: &QuantParams, put: &mut dyn FnMut(String, Option<f64>)) {
+        put(format!("rsi{}", params.rsi_period), self.latest.1);
+        put("macdHistogram".into(), self.latest.0.map(|m| m.histogram));
+        put("macdSignal".into(), self.latest.0.map(|m| m.signal));
+    }
+}
+
+impl Method for MeanReversion {
+    fn new(params: &QuantParams) -> Self {
+        Self {
+            stats: RollingStats::new(period(params.band_period)),
+            close: 0.0,
+        }
+    }
+
+    #[inline(always)]
+    fn update(&mut self, bar: &Bar) {
+        self.stats.push(bar.close);
+        self.close = bar.close;
+    }
+
+    #[inline(always)]
+    fn view(&self, params: &QuantParams) -> View {
+        let stats = self.stats.value()?;
+        let bands = bands_around(stats, params.band_width);
+        mean_reversion_view(self.close, stats, bands, params)
+    }
+
+    fn indicators(&self, params: &QuantParams, put: &mut dyn FnMut(String, Option<f64>)) {
+        let z = self.stats.value().map(|(mean, std)| match std {
+            0.0 => 0.0,
+            std => (self.close - mean) / std,
+        });
+        put(format!("zScore{}", params.band_period), z);
+        let bands = self.stats.bands(params.band_width);
+        put("bollingerLower".into(), bands.map(|b| b.lower));
+        put("bollingerMiddle".into(), bands.map(|b| b.middle));
+        put("bollingerUpper".into(), bands.map(|b| b.upper));
+    }
+}
+
+impl Method for Volatility {
+    fn new(params: &QuantParams) -> Self {
+        Self {
+            atr: Atr::new(period(params.atr_period)),
+            baseline: TrailingMean::new(period(params.atr_baseline)),
+            latest: None,
+        }
+    }
+
+    #[inline(always)]
+    fn update(&mut self, bar: &Bar) {
+        let Some(atr) = self.atr.update(bar.high, bar.low, bar.close) else {
+            return;
+        };
+        if bar.close > 0.0 {
+            let relative = atr / bar.close;
+            self.latest = Some((relative, self.baseline.update(relative)));
+        }
+    }
+
+    #[inline(always)]
+    fn view(&self, _params: &QuantParams) -> View {
+        volatility_view(self.latest?, self.baseline.len())
+    }
+
+    fn indicators(&self, params: &QuantParams, put: &mut dyn FnMut(String, Option<f64>)) {
+        // Relative to price, as the view reads them.
+        put(
+            format!("atr{}Relative", params.atr_period),
+            self.latest.map(|l| l.0),
+        );
+        put("atrBaselineRelative".into(), self.latest.map(|l| l.1));
     }
 }
 
@@ -239,47 +292,38 @@ pub struct Trend {
     before: Option<(f64, f64)>,
 }
 
-impl Trend {
-    fn update(&mut self, close: f64) {
-        let (fast, slow) = (self.fast.update(close), self.slow.update(close));
-        self.before = self.now;
-        self.now = fast.zip(slow);
+/// Fast SMA against slow SMA (`(f, s)` now, and at the bar before): the side is the fast
+/// average's; confidence `baseConfidence` plus `spreadGain` × the relative spread, plus
+/// `crossoverBonus` on the bar of a fresh crossover. Spreads under `neutralBand` are too
+/// close to call.
+#[inline]
+fn trend_view((f, s): (f64, f64), before: Option<(f64, f64)>, params: &QuantParams) -> View {
+    if s <= 0.0 {
+        return None;
     }
-
-    /// Fast SMA against slow SMA: the side is the fast average's; confidence
-    /// `baseConfidence` plus `spreadGain` × the relative spread, plus `crossoverBonus` on the
-    /// bar of a fresh crossover. Spreads under `neutralBand` are too close to call.
-    fn view(&self, params: &QuantParams) -> View {
-        let (f, s) = self.now?;
-        if s <= 0.0 {
-            return None;
-        }
-        let spread = (f - s) / s;
-        let crossed = self
-            .before
-            .is_some_and(|(pf, ps)| (pf - ps).signum() != (f - s).signum());
-        let too_close = spread.abs() < params.neutral_band;
-        let why = Why::Trend {
-            fast: f,
-            slow: s,
-            spread,
-            too_close,
-            crossed,
-        };
-        if too_close {
-            return Some((Signal::Neutral, 0.2, why));
-        }
-        let signal = if spread > 0.0 {
-            Signal::Bullish
-        } else {
-            Signal::Bearish
-        };
-        let mut confidence = params.base_confidence + spread.abs() * params.spread_gain;
-        if crossed {
-            confidence += params.crossover_bonus;
-        }
-        Some((signal, confidence, why))
+    let spread = (f - s) / s;
+    let crossed = before.is_some_and(|(pf, ps)| (pf - ps).signum() != (f - s).signum());
+    let too_close = spread.abs() < params.neutral_band;
+    let why = Why::Trend {
+        fast: f,
+        slow: s,
+        spread,
+        too_close,
+        crossed,
+    };
+    if too_close {
+        return Some((Signal::Neutral, 0.2, why));
     }
+    let signal = if spread > 0.0 {
+        Signal::Bullish
+    } else {
+        Signal::Bearish
+    };
+    let mut confidence = params.base_confidence + spread.abs() * params.spread_gain;
+    if crossed {
+        confidence += params.crossover_bonus;
+    }
+    Some((signal, confidence, why))
 }
 
 #[derive(Clone, Debug)]
@@ -292,6 +336,7 @@ pub struct Momentum {
 /// MACD histogram sign (half the score) and RSI distance from 50 in units of 20 points (the
 /// other half). An RSI beyond `overbought`/`oversold` means the move is stretched: the score
 /// is halved. Scores under 0.2 in size are neutral; confidence is the score's size.
+#[inline]
 fn momentum_view(m: Macd, r: f64, params: &QuantParams) -> View {
     let macd_part = if m.histogram > 0.0 {
         1.0
@@ -328,6 +373,7 @@ pub struct MeanReversion {
 /// Price against Bollinger bands: far below the mean is a buy, far above a sell. Within
 /// `entryZ` standard deviations nothing is stretched (neutral); confidence grows from 0 at
 /// |z| = `entryZ` to 1 at |z| = `fullZ`. A flat window has z = 0.
+#[inline]
 fn mean_reversion_view(
     close: f64,
     (mean, std): (f64, f64),
@@ -364,33 +410,21 @@ pub struct Volatility {
     latest: Option<(f64, f64)>,
 }
 
-impl Volatility {
-    fn update(&mut self, bar: &Bar) {
-        let Some(atr) = self.atr.update(bar.high, bar.low, bar.close) else {
-            return;
-        };
-        if bar.close > 0.0 {
-            let relative = atr / bar.close;
-            self.latest = Some((relative, self.baseline.update(relative)));
-        }
-    }
-
-    /// ATR as a fraction of price against its own average over the last `atrBaseline` bars:
-    /// at or below the average the market is calm (confidence 1); at twice the average or
-    /// more, turbulent (0).
-    fn view(&self) -> View {
-        let (current, baseline) = self.latest?;
-        let ratio = if baseline > 0.0 {
-            current / baseline
-        } else {
-            1.0
-        };
-        let calm = 1.0 - (ratio - 1.0);
-        let why = Why::Volatility {
-            current,
-            ratio,
-            baseline_bars: self.baseline.len(),
-        };
-        Some((Signal::Neutral, calm, why))
-    }
+/// ATR as a fraction of price against its own average over the last `atrBaseline` bars
+/// (`baseline_bars` of them so far): at or below the average the market is calm
+/// (confidence 1); at twice the average or more, turbulent (0).
+#[inline]
+fn volatility_view((current, baseline): (f64, f64), baseline_bars: usize) -> View {
+    let ratio = if baseline > 0.0 {
+        current / baseline
+    } else {
+        1.0
+    };
+    let calm = 1.0 - (ratio - 1.0);
+    let why = Why::Volatility {
+        current,
+        ratio,
+        baseline_bars,
+    };
+    Some((Signal::Neutral, calm, why))
 }
