@@ -405,7 +405,6 @@ impl CycleRunner {
                     std::mem::take(&mut d.reports),
                 )
             });
-            reports.clear();
             let waiting = self.reports_at_once(snapshot, &mut reports);
             let analysis = match waiting.is_empty() {
                 true => (
@@ -734,20 +733,34 @@ impl CycleRunner {
                 .any(|analyst| !analyst.answers_at_once())
     }
 
-    /// The in-process seats that answer at once, their reports pushed onto `reports` in
-    /// config order (no future is built for them); the seats left waiting, ascending, none
-    /// when the pool and the debate are not there either. A seat that breaks its word to
-    /// answer at once is waited for like the others.
+    /// The in-process seats that answer at once, their reports written over `reports` in
+    /// config order (last bar's reports, which each seat rewrites in place, or an empty list;
+    /// no future is built for them); the seats left waiting, ascending, none when the pool and
+    /// the debate are not there either. A seat that breaks its word to answer at once is
+    /// waited for like the others.
     fn reports_at_once(&self, snapshot: &Snapshot, reports: &mut Vec<AnalystReport>) -> Vec<usize> {
-        // Room for the pool's reports is not known; the debate's conclusion is one more.
-        reports.reserve(self.analysts.len() + 1);
+        // Last bar's debate and pool reports go; room for the debate's conclusion, one more.
+        reports.truncate(self.analysts.len());
+        reports.reserve(self.analysts.len() + 1 - reports.len());
+        let mut answered = 0;
         let mut waiting = Vec::new();
         for (seat, analyst) in self.analysts.iter().enumerate() {
-            match analyst.analyze_at_once(snapshot) {
-                Some(report) => reports.push(report),
-                None => waiting.push(seat),
+            let answers = match reports.get_mut(answered) {
+                Some(kept) => analyst.analyze_at_once_into(snapshot, kept),
+                None => match analyst.analyze_at_once(snapshot) {
+                    Some(report) => {
+                        reports.push(report);
+                        true
+                    }
+                    None => false,
+                },
+            };
+            match answers {
+                true => answered += 1,
+                false => waiting.push(seat),
             }
         }
+        reports.truncate(answered);
         waiting
     }
 
