@@ -17,6 +17,7 @@ use chrono::{DateTime, Datelike, NaiveTime, Utc};
 
 use super::MarketDataError;
 use super::csv::Columns;
+use super::layout::Layout;
 use super::rows::RowReader;
 use crate::domain::Bar;
 
@@ -28,20 +29,24 @@ struct FileStream {
     origin: String,
     rows: RowReader<File>,
     columns: Columns,
+    /// The columns' layout, for reading plain rows in one pass (see [`Layout`]).
+    layout: Option<Layout>,
     default_symbol: Option<String>,
     /// Without a symbol column, every row is the file name's symbol: whether it is wanted
     /// (and which it is) is known once for the file, not looked up again for every row.
     fixed: Option<Option<usize>>,
     /// The row read ahead, when `ready`: the next bar this file gives. Every row is read
-    /// into this one bar (or the one it was swapped for), so reading a row allocates nothing.
+    /// into this one bar, so reading a row allocates nothing, and in a file without a symbol
+    /// column its symbol is the file's from the start, never looked at again.
     head: Bar,
     ready: bool,
     /// Which of the wanted symbols `head` is, when `ready` and wanted.
     wanted: Option<usize>,
     /// The line of the head's row (0 at the end), for the errors of the per-symbol checks.
     line: u64,
-    /// The time of the file's previous row, so time never goes backwards within a file.
-    previous: Option<DateTime<Utc>>,
+    /// The time of the file's previous row (the earliest time before the first), so time
+    /// never goes backwards within a file.
+    previous: DateTime<Utc>,
 }
 
 impl FileStream {
@@ -58,21 +63,30 @@ impl FileStream {
         let default_symbol = path.file_stem().map(|s| s.to_string_lossy().to_string());
         let columns = Columns::find(&headers, default_symbol.is_some())
             .map_err(|message| parse_error(&origin, 1, message))?;
+        let layout = columns.layout(headers.len());
         let fixed = match columns.has_symbol_column() {
             true => None,
             false => Some(default_symbol.as_deref().and_then(|s| position(symbols, s))),
+        };
+        let head = Bar {
+            symbol: match fixed {
+                Some(_) => default_symbol.clone().unwrap_or_default(),
+                None => String::new(),
+            },
+            ..Bar::default()
         };
         Ok(Self {
             origin,
             rows,
             columns,
+            layout,
             default_symbol,
             fixed,
-            head: Bar::default(),
+            head,
             ready: false,
             wanted: None,
             line: 0,
-            previous: None,
+            previous: DateTime::<Utc>::MIN_UTC,
         })
     }
 
@@ -97,6 +111,38 @@ impl FileStream {
     /// Reads the next row into `head` (none at the end), with its line; an error names it.
     fn advance(&mut self) -> Result<Option<u64>, MarketDataError> {
         self.ready = false;
+        let line = match self.read_plain() {
+            Some(line) => line,
+            None => match self.read_any()? {
+                Some(line) => line,
+                None => return Ok(None),
+            },
+        };
+        let time = self.head.time;
+        if time < self.previous {
+            let message = format!("time {time} is before the previous row's {}", self.previous);
+            return Err(parse_error(&self.origin, line, message));
+        }
+        self.previous = time;
+        self.ready = true;
+        Ok(Some(line))
+    }
+}
+
+impl FileStream {
+    /// Reads the next row into `head` in one pass when it is plain (nearly every row is);
+    /// its line. `None` leaves the row to [`read_any`](Self::read_any).
+    #[inline(always)]
+    fn read_plain(&mut self) -> Option<u64> {
+        let layout = self.layout.as_mut()?;
+        let taken = layout.read(self.rows.upcoming()?, &mut self.head)?;
+        Some(self.rows.take_row_read(taken))
+    }
+
+    /// Reads the next row into `head` the general way, whatever it holds (none at the
+    /// end); its line. A bad row is an error naming its file and line.
+    #[cold]
+    fn read_any(&mut self) -> Result<Option<u64>, MarketDataError> {
         let row = self
             .rows
             .next_row()
@@ -112,13 +158,6 @@ impl FileStream {
                 &mut self.head,
             )
             .map_err(|message| parse_error(&self.origin, line, message))?;
-        let time = self.head.time;
-        if let Some(previous) = self.previous.filter(|p| time < *p) {
-            let message = format!("time {time} is before the previous row's {previous}");
-            return Err(parse_error(&self.origin, line, message));
-        }
-        self.previous = Some(time);
-        self.ready = true;
         Ok(Some(line))
     }
 }
@@ -171,20 +210,14 @@ impl BarSteps {
         })
     }
 
-    /// The next step's time, its bars in `out`; `None` after the last. Each bar is swapped
-    /// with one of `out`'s (the last step's), whose buffers the file's next row is then read
-    /// into, so a step neither allocates nor copies a bar.
+    /// The next step's time, its bars in `out`; `None` after the last. Each bar is copied
+    /// over one of `out`'s (the last step's), which nearly always has its symbol already, so
+    /// a step allocates nothing.
     pub fn next_step(
         &mut self,
         out: &mut Vec<Bar>,
     ) -> Result<Option<DateTime<Utc>>, MarketDataError> {
-        let Some(time) = self
-            .files
-            .iter()
-            .filter_map(FileStream::head)
-            .map(|b| b.time)
-            .min()
-        else {
+        let Some(time) = self.earliest() else {
             out.clear();
             return Ok(None);
         };
@@ -194,8 +227,8 @@ impl BarSteps {
                 let cursor = &mut self.cursors[symbol];
                 check(cursor, self.allow_gaps, &file.head, &file.origin, file.line)?;
                 match out.get_mut(taken) {
-                    Some(bar) => std::mem::swap(bar, &mut file.head),
-                    None => out.push(std::mem::take(&mut file.head)),
+                    Some(bar) => copy_bar(&file.head, bar),
+                    None => out.push(file.head.clone()),
                 }
                 taken += 1;
                 skip_unwanted(file, &self.symbols)?;
@@ -203,6 +236,20 @@ impl BarSteps {
         }
         out.truncate(taken);
         Ok(Some(time))
+    }
+
+    /// The earliest time among the files' next bars; `None` when every file has ended.
+    fn earliest(&self) -> Option<DateTime<Utc>> {
+        let mut earliest = None;
+        for file in &self.files {
+            if let Some(head) = file.head() {
+                earliest = match earliest {
+                    Some(time) if time <= head.time => Some(time),
+                    _ => Some(head.time),
+                };
+            }
+        }
+        earliest
     }
 
     /// Symbols wanted that no row was seen for yet.
@@ -213,6 +260,15 @@ impl BarSteps {
             .cloned()
             .collect()
     }
+}
+
+/// Writes `from` over `into`, the symbol only when it differs: `into` is the bar this
+/// place of a step had last time, nearly always the same symbol's.
+fn copy_bar(from: &Bar, into: &mut Bar) {
+    if into.symbol != from.symbol {
+        into.symbol.clone_from(&from.symbol);
+    }
+    into.copy_values_from(from);
 }
 
 /// Where `symbol` is in `symbols` (its first place: a symbol listed twice is one series).
