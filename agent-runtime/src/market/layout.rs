@@ -82,7 +82,7 @@ struct Month {
 }
 
 impl Month {
-    /// No month yet: a word no date has (its bytes are not digits), so the first date reads
+    /// No month yet: no day is in it (and its word is no date's), so the first date reads
     /// its month.
     const NONE: Self = Self {
         word: 0,
@@ -155,16 +155,20 @@ impl Layout {
             _ => None,
         }
     }
-
 }
 
 /// Where a row's fields are read into: the bar (its time and symbol), its numbers, and the
 /// month of the last date read.
-type Into<'a> = (&'a mut Bar, &'a mut [f64; VALUES], &'a mut Month);
+type Targets<'a> = (&'a mut Bar, &'a mut [f64; VALUES], &'a mut Month);
 
 /// Reads the field of `column` at `at`; where it ends.
 #[inline(always)]
-fn field(column: Column, unread: &[u8], at: usize, (bar, values, month): Into<'_>) -> Option<usize> {
+fn field(
+    column: Column,
+    unread: &[u8],
+    at: usize,
+    (bar, values, month): Targets<'_>,
+) -> Option<usize> {
     match column {
         Column::Number(slot) => {
             let value = values.get_mut(slot)?;
@@ -346,7 +350,9 @@ fn time_at(bytes: &[u8], at: usize, month: &mut Month) -> Option<(DateTime<Utc>,
     if day == 0 || day > month.days {
         return None;
     }
-    let date = month.first.checked_add_days(Days::new(u64::from(day - 1)))?;
+    let date = month
+        .first
+        .checked_add_days(Days::new(u64::from(day - 1)))?;
     let end = at + 10;
     let (clock, end) = match (tail >> 16) as u8 {
         b'T' | b' ' => clock_at(bytes, end + 1)?,
@@ -396,7 +402,13 @@ mod tests {
             texts.push(day.format("%Y-%m-%d").to_string());
             day += Duration::days(1);
         }
-        for day in ["2024-02-29", "2023-12-31", "9999-12-31", "0001-01-01", "1970-01-01"] {
+        for day in [
+            "2024-02-29",
+            "2023-12-31",
+            "9999-12-31",
+            "0001-01-01",
+            "1970-01-01",
+        ] {
             for clock in ["", "T00:00:00", " 23:59:59", "T12:34:56Z", " 01:02:03Z"] {
                 texts.push(format!("{day}{clock}"));
             }
@@ -450,7 +462,8 @@ mod tests {
                 let _ = super::time_at(format!("2024-01-01,{PAD}").as_bytes(), 0, &mut known);
                 let _ = super::time_at(format!("2023-02-01,{PAD}").as_bytes(), 0, &mut known);
                 if row.len() >= 8 {
-                    let _ = super::time_at(format!("{}01,{PAD}", &row[..8]).as_bytes(), 0, &mut known);
+                    let _ =
+                        super::time_at(format!("{}01,{PAD}", &row[..8]).as_bytes(), 0, &mut known);
                 }
                 let mut fresh = Month::NONE;
                 for month in [&mut known, &mut fresh] {
@@ -472,9 +485,29 @@ mod tests {
     #[test]
     fn numbers_are_read_as_str_parse_reads_them() {
         let mut texts: Vec<String> = [
-            "0", "00", "007.50", "1", "-2.5", "-0", "-0.0", "101.7950", "99.473", "1000",
-            "9999999.9999999", "1234567", "12345678", "123456789012345", "12345678.1234567",
-            "87654321", "100000000", "99999999.5", "0.1", "0.3", "2.675", "100.0050", "1.0000001",
+            "0",
+            "00",
+            "007.50",
+            "1",
+            "-2.5",
+            "-0",
+            "-0.0",
+            "101.7950",
+            "99.473",
+            "1000",
+            "9999999.9999999",
+            "1234567",
+            "12345678",
+            "123456789012345",
+            "12345678.1234567",
+            "87654321",
+            "100000000",
+            "99999999.5",
+            "0.1",
+            "0.3",
+            "2.675",
+            "100.0050",
+            "1.0000001",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -502,8 +535,23 @@ mod tests {
         // The prices a data file writes (four or two decimals) are read here, not given up on.
         assert!(read >= 2 * 20_000 * AFTER.len(), "{read}");
         for text in [
-            "", "-", ".", "1.", ".5", "+1", "1e5", "1E-3", " 1", "--1", "inf", "NaN", "0x10",
-            "1.12345678", "1234567890123456", "12345678.12345678", "123456789.1234567",
+            "",
+            "-",
+            ".",
+            "1.",
+            ".5",
+            "+1",
+            "1e5",
+            "1E-3",
+            " 1",
+            "--1",
+            "inf",
+            "NaN",
+            "0x10",
+            "1.12345678",
+            "1234567890123456",
+            "12345678.12345678",
+            "123456789.1234567",
             "\"1\"",
         ] {
             for after in AFTER {
@@ -595,7 +643,10 @@ mod tests {
         let mut layout = Layout::new(7, &placed).unwrap();
         let mut bar = Bar::default();
         let row = format!("SPY,x y,2024-01-02T10:00:00Z,1,2,1,1.5\r\n{PAD}");
-        assert_eq!(layout.read(row.as_bytes(), &mut bar), Some(row.len() - PAD.len()));
+        assert_eq!(
+            layout.read(row.as_bytes(), &mut bar),
+            Some(row.len() - PAD.len())
+        );
         assert_eq!(bar.symbol, "SPY");
         assert_eq!(bar.time, parse_time("2024-01-02T10:00:00Z").unwrap());
         assert_eq!(bar.volume, 0.0);

@@ -127,9 +127,7 @@ impl FileStream {
         self.ready = true;
         Ok(Some(line))
     }
-}
 
-impl FileStream {
     /// Reads the next row into `head` in one pass when it is plain (nearly every row is);
     /// its line. `None` leaves the row to [`read_any`](Self::read_any).
     #[inline(always)]
@@ -435,6 +433,89 @@ mod tests {
         for (i, variant) in variants.iter().enumerate() {
             let dir = data(&format!("variant{i}"), &[("SPY.csv", variant)]);
             assert_eq!(read(&dir, &["SPY"]).unwrap(), expected, "{variant:?}");
+        }
+    }
+
+    /// A price written one of the ways data files write them: plain decimals (read in one
+    /// pass) and others (read the general way).
+    fn written(value: f64, way: u64) -> String {
+        match way % 9 {
+            0 | 1 => format!("{value:.4}"),
+            2 => format!("{value:.2}"),
+            3 => value.to_string(),
+            4 => format!("{value:e}"),
+            5 => format!(" {value:.3} "),
+            6 => format!("\"{value:.4}\""),
+            7 => format!("{:.0}", value.round()),
+            _ => format!("{value:.7}"),
+        }
+    }
+
+    /// The bars a file gives, read as a backtest reads them (plain rows in one pass) and as
+    /// [`csv::load`](crate::market::csv::load) reads them (every row the general way), are
+    /// the same to the bit, whatever the rows' shapes.
+    #[test]
+    fn rows_read_in_one_pass_are_the_rows_the_general_reader_reads() {
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let start = chrono::NaiveDate::from_ymd_opt(2023, 12, 30).unwrap();
+        let mut one = String::from("time,open,high,low,close,volume\n");
+        let mut long = String::from("symbol,note,time,open,high,low,close,volume\r\n");
+        let mut price = 100.0_f64;
+        for hour in 0..3_000i64 {
+            let time = start.and_hms_opt(0, 0, 0).unwrap() + chrono::Duration::hours(hour);
+            let time = match next() % 6 {
+                0 => time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                1 => time.format("%Y-%m-%d %H:%M:%S").to_string(),
+                2 => time.format("%Y-%m-%dT%H:%M:%S%.3f").to_string(),
+                3 => time.format("\"%Y-%m-%dT%H:%M:%S\"").to_string(),
+                4 => time.format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+                _ => time.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            };
+            price *= 1.0 + (next() % 1000) as f64 / 50_000.0 - 0.01;
+            let (high, low) = (price * 1.01, price * 0.99);
+            let volume = match next() % 5 {
+                0 => String::new(),
+                1 => "123456789012".to_string(),
+                2 => format!("{}.5", next() % 1000),
+                _ => (next() % 100_000).to_string(),
+            };
+            let prices = [price, high, low, price]
+                .map(|p| written(p, next()))
+                .join(",");
+            let end = if next() % 4 == 0 { "\r\n" } else { "\n" };
+            let blank = if next() % 50 == 0 { "\n" } else { "" };
+            one.push_str(&format!("{blank}{time},{prices},{volume}{end}"));
+            for symbol in ["SPY", "QQQ"] {
+                let note = ["", "x", "a b", "\"q\""][(next() % 4) as usize];
+                long.push_str(&format!("{symbol},{note},{time},{prices},{volume}{end}"));
+            }
+        }
+        let dir = data("one-pass", &[("IWM.csv", &one), ("long.csv", &long)]);
+        let symbols: Vec<String> = ["IWM", "SPY", "QQQ"].map(String::from).to_vec();
+        let mut steps = BarSteps::open(&dir, &symbols, false).unwrap();
+        let mut streamed: std::collections::BTreeMap<String, Vec<Bar>> = Default::default();
+        let mut bars = Vec::new();
+        while steps.next_step(&mut bars).unwrap().is_some() {
+            for bar in &bars {
+                streamed.entry(bar.symbol.clone()).or_default().push(bar.clone());
+            }
+        }
+        let loaded = crate::market::csv::load(&dir).unwrap();
+        assert_eq!(streamed.len(), 3);
+        for (symbol, bars) in &loaded {
+            let read = &streamed[symbol];
+            assert_eq!(read.len(), 3_000, "{symbol}");
+            for (got, expected) in read.iter().zip(bars) {
+                assert_eq!(got.time, expected.time, "{symbol}");
+                let bits = |b: &Bar| [b.open, b.high, b.low, b.close, b.volume].map(f64::to_bits);
+                assert_eq!(bits(got), bits(expected), "{symbol} at {}", got.time);
+            }
         }
     }
 
