@@ -96,6 +96,7 @@ impl BarWindow {
     }
 
     /// [`push`](Self::push) of a copy of `bar`, written over a spare when there is one.
+    #[inline]
     fn push_copy(&mut self, bar: &Bar, limit: usize) {
         self.make_room(limit);
         match self.buffer.get_mut(self.end) {
@@ -109,6 +110,7 @@ impl BarWindow {
     /// to the front once the gone ones are [`GONE_RUNS`] windows' worth. Then the live bars
     /// and as many gone ones before them do not overlap, and trading places is one swap of
     /// two runs (a general rotation cost several times more).
+    #[inline]
     fn make_room(&mut self, limit: usize) {
         let limit = limit.max(1);
         // The live bars counted from the bounds, not the slice (which checks them).

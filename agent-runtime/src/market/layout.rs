@@ -132,6 +132,7 @@ impl Layout {
     /// time, prices and volume. Returns how many bytes the row took, its line end (`\n` or
     /// `\r\n`) included; `None` when the row is not plain, or its bar is not consistent,
     /// and then the row is the general reader's (which writes the whole bar again).
+    #[inline]
     pub(super) fn read(&mut self, unread: &[u8], bar: &mut Bar) -> Option<usize> {
         let mut at = 0;
         let mut values = [0.0; VALUES];

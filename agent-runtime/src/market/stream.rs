@@ -310,6 +310,7 @@ fn check(
 
 /// Advances `stream` past rows of symbols not wanted, to the next wanted row or the end.
 /// Rows of unwanted symbols are still read, so a bad one is refused as before.
+#[inline]
 fn skip_unwanted(stream: &mut FileStream, symbols: &[String]) -> Result<(), MarketDataError> {
     loop {
         stream.line = stream.advance()?.unwrap_or(0);
