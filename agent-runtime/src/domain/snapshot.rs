@@ -27,8 +27,9 @@ impl Snapshot {
 /// A cycle's window moves forward by a bar or two while it keeps tens of them. Copying the
 /// whole window each cycle costs more than everything else a backtest does per bar, so the
 /// window slides instead: a new bar is appended, the oldest is only marked gone, and once the
-/// gone ones are as many as the live ones the live ones move to the front in one rotation —
-/// each bar is moved at most once more, however long the run. The gone bars are kept after
+/// gone ones are [`GONE_RUNS`] times as many as the window holds the live ones move to the
+/// front in one swap — each bar is moved at most a third of a time more, however long the
+/// run. The gone bars are kept after
 /// the live ones and written over by the next bars copied in, so their buffers (the symbol's
 /// string) are reused rather than freed and allocated again.
 #[derive(Clone, Debug, Default)]
@@ -95,6 +96,7 @@ impl BarWindow {
     }
 
     /// [`push`](Self::push) of a copy of `bar`, written over a spare when there is one.
+    #[inline]
     fn push_copy(&mut self, bar: &Bar, limit: usize) {
         self.make_room(limit);
         match self.buffer.get_mut(self.end) {
@@ -105,14 +107,16 @@ impl BarWindow {
     }
 
     /// Marks the oldest bar gone when one more would exceed `limit`, and moves the live bars
-    /// to the front once the gone ones are at least as many. Then the live bars and as many
-    /// gone ones before them do not overlap, and trading places is one swap of two runs (a
-    /// general rotation cost several times more).
+    /// to the front once the gone ones are [`GONE_RUNS`] windows' worth. Then the live bars
+    /// and as many gone ones before them do not overlap, and trading places is one swap of
+    /// two runs (a general rotation cost several times more).
+    #[inline]
     fn make_room(&mut self, limit: usize) {
         let limit = limit.max(1);
-        self.start += (self.len() + 1).saturating_sub(limit);
-        if self.start >= limit {
-            let live = self.len();
+        // The live bars counted from the bounds, not the slice (which checks them).
+        self.start += (self.end - self.start + 1).saturating_sub(limit);
+        if self.start >= GONE_RUNS * limit {
+            let live = self.end - self.start;
             match self.buffer.split_at_mut(self.start) {
                 // Always so: at most `limit - 1` bars are live here.
                 (gone, rest) if gone.len() >= live => {
@@ -130,6 +134,9 @@ impl BarWindow {
     /// all it can of what comes before, only the bars after it are copied; otherwise the
     /// window is rebuilt from them.
     pub fn follow(&mut self, front: &[Bar], back: &[Bar], limit: usize) {
+        if self.follow_one(front, back, limit) {
+            return;
+        }
         let total = front.len() + back.len();
         let unseen = self.unseen_in(front, back);
         // Everything before the window's last bar that fits must be in the window already.
@@ -157,6 +164,36 @@ impl BarWindow {
         }
     }
 
+    /// [`follow`](Self::follow) in the usual case, a cycle a bar: the run's newest bar is
+    /// the only one after the window's last, and the window holds all it can of the rest.
+    /// Appends it and says so; anything else is left to the general way, which would do
+    /// the same here (it finds one unseen bar and copies it) with more looking.
+    #[inline]
+    fn follow_one(&mut self, front: &[Bar], back: &[Bar], limit: usize) -> bool {
+        let (before, newest) = match (front, back) {
+            (_, [.., before, newest]) | ([.., before], [newest]) | ([.., before, newest], []) => {
+                (before, newest)
+            }
+            _ => return false,
+        };
+        let last = match self.end.checked_sub(1) {
+            Some(i) if i >= self.start => self.buffer.get(i),
+            _ => None,
+        };
+        let Some(last) = last else {
+            return false;
+        };
+        let held = self.end - self.start;
+        let total = front.len() + back.len();
+        if before.time != last.time || newest.time <= last.time || held < limit.min(total - 1) {
+            return false;
+        }
+        self.push_copy(newest, limit);
+        // The last `limit` bars, or all of them when they are fewer.
+        self.start += (self.end - self.start).saturating_sub(limit.min(total));
+        true
+    }
+
     /// How many bars of `front` then `back` come after the window's last bar, when that bar
     /// is one of theirs (same time); `None` when it is not, or the window is empty.
     fn unseen_in(&self, front: &[Bar], back: &[Bar]) -> Option<usize> {
@@ -174,6 +211,12 @@ impl BarWindow {
         (at.time == last).then_some(unseen)
     }
 }
+
+/// How many windows' worth of gone bars a [`BarWindow`] keeps before moving its live bars
+/// to the front: the more, the rarer the move (each bar moves `1 / GONE_RUNS` of a time on
+/// average) and the larger the buffer (`GONE_RUNS + 1` windows at most). A backtest moves
+/// a window every bar, so a third of the moves is worth a few windows of bars.
+const GONE_RUNS: usize = 3;
 
 /// Writes `from` over `into`, the symbol only when it differs: a window (or a feed's ring)
 /// holds one symbol's bars, so the bar written over nearly always has it already, and
@@ -233,7 +276,7 @@ mod tests {
                     "ring {ring_size} limit {limit} day {day}"
                 );
                 assert!(
-                    window.buffer.len() <= 2 * limit + step as usize,
+                    window.buffer.len() <= (GONE_RUNS + 1) * limit + step as usize,
                     "{}",
                     window.buffer.len()
                 );
@@ -270,6 +313,6 @@ mod tests {
             window.push(bar(day), 3);
         }
         assert_eq!(*window, (7..10).map(bar).collect::<Vec<_>>());
-        assert!(window.buffer.len() <= 7);
+        assert!(window.buffer.len() <= (GONE_RUNS + 1) * 3);
     }
 }

@@ -17,6 +17,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
 use super::MarketDataError;
 use super::decimal;
+use super::layout::{Layout, Role};
 use super::rows::Field;
 use crate::domain::Bar;
 
@@ -141,6 +142,21 @@ impl Columns {
             return Err("no symbol column and no file name to take it from".into());
         }
         Ok(columns)
+    }
+
+    /// The layout of a file `width` columns wide with these columns, for reading its
+    /// rows in one pass; `None` when the columns do not fit it (see [`Layout::new`]).
+    pub(super) fn layout(&self, width: usize) -> Option<Layout> {
+        let mut placed = vec![
+            (Role::Time, self.time.index),
+            (Role::Open, self.open),
+            (Role::High, self.high),
+            (Role::Low, self.low),
+            (Role::Close, self.close),
+        ];
+        placed.extend(self.volume.map(|i| (Role::Volume, i)));
+        placed.extend(self.symbol.map(|i| (Role::Symbol, i)));
+        Layout::new(width, &placed)
     }
 
     /// Whether rows name their symbol; without, every row is the file name's.

@@ -9,7 +9,7 @@
 //! Anything else is `None`, for the caller to read the general way.
 
 /// Powers of ten exactly representable as f64.
-const POWERS_OF_TEN: [f64; 23] = [
+pub(super) const POWERS_OF_TEN: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
@@ -21,7 +21,7 @@ const MAX_EXACT: u64 = 1 << 53;
 const MAX_DIGITS: usize = 19;
 
 /// Powers of ten as integers, for joining a number's whole and fraction digits.
-const INTEGER_POWERS: [u64; 9] = [
+pub(super) const INTEGER_POWERS: [u64; 9] = [
     1,
     10,
     100,
@@ -98,11 +98,19 @@ pub(super) fn eight(word: u64, count: usize) -> Option<u64> {
     if (((x & LOW7).wrapping_add(ONES * 0x76)) | x) & TOPS != 0 {
         return None;
     }
+    Some(combine(x))
+}
+
+/// The number whose decimal digits are the bytes of `x` (each 0 to 9), the lowest byte the
+/// leading digit and the highest the ones: combined in pairs, fours and eights by three
+/// multiplications.
+#[inline(always)]
+pub(super) fn combine(x: u64) -> u64 {
     let pairs = x.wrapping_mul(10).wrapping_add(x >> 8);
     const PAIRS: u64 = 0x0000_00ff_0000_00ff;
     let high = (pairs & PAIRS).wrapping_mul(100 + (1_000_000 << 32));
     let low = ((pairs >> 16) & PAIRS).wrapping_mul(1 + (10_000 << 32));
-    Some((high.wrapping_add(low) >> 32) & 0xffff_ffff)
+    (high.wrapping_add(low) >> 32) & 0xffff_ffff
 }
 
 /// `text` read as `str::parse::<f64>` would, when it is exactly `-?DIGITS(.DIGITS)?` and

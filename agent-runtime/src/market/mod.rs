@@ -8,6 +8,7 @@
 pub mod alpaca;
 pub mod csv;
 mod decimal;
+mod layout;
 pub mod replay;
 mod rows;
 pub mod stream;

@@ -252,6 +252,33 @@ impl<R: Read> RowReader<R> {
         }))
     }
 
+    /// The unread bytes, when a row starts right at them (not a blank line, not the end of
+    /// what is buffered), for a caller that reads plain rows itself: it gives the bytes it
+    /// read to [`take_row_read`](Self::take_row_read), or leaves the row to
+    /// [`next_row`](Self::next_row). Only once the header has said how wide rows are.
+    #[inline(always)]
+    pub fn upcoming(&self) -> Option<&[u8]> {
+        let unread = self.block.get(self.start..self.end)?;
+        match unread.first() {
+            Some(b'\n' | b'\r') | None => None,
+            Some(_) => (!self.done && self.width.is_some()).then_some(unread),
+        }
+    }
+
+    /// Consumes a row of [`upcoming`](Self::upcoming) that the caller read: `len` bytes,
+    /// the row (exactly as wide as the header) and its line end, `\n` or `\r\n`. The row's
+    /// line, where [`next_row`](Self::next_row) would have placed it (no blank lines came
+    /// first, and a line end is one line).
+    #[inline(always)]
+    pub fn take_row_read(&mut self, len: usize) -> u64 {
+        let line = self.next.line;
+        self.start += len;
+        self.next.byte += len as u64;
+        self.next.line += 1;
+        self.next.record += 1;
+        line
+    }
+
     /// What the unread bytes start with; an unquoted row's fields are in `bounds`.
     fn scan(&mut self) -> Scan {
         let unread = &self.block[self.start..self.end];

@@ -17,6 +17,7 @@ use chrono::{DateTime, Datelike, NaiveTime, Utc};
 
 use super::MarketDataError;
 use super::csv::Columns;
+use super::layout::Layout;
 use super::rows::RowReader;
 use crate::domain::Bar;
 
@@ -28,20 +29,24 @@ struct FileStream {
     origin: String,
     rows: RowReader<File>,
     columns: Columns,
+    /// The columns' layout, for reading plain rows in one pass (see [`Layout`]).
+    layout: Option<Layout>,
     default_symbol: Option<String>,
     /// Without a symbol column, every row is the file name's symbol: whether it is wanted
     /// (and which it is) is known once for the file, not looked up again for every row.
     fixed: Option<Option<usize>>,
     /// The row read ahead, when `ready`: the next bar this file gives. Every row is read
-    /// into this one bar (or the one it was swapped for), so reading a row allocates nothing.
+    /// into this one bar, so reading a row allocates nothing, and in a file without a symbol
+    /// column its symbol is the file's from the start, never looked at again.
     head: Bar,
     ready: bool,
     /// Which of the wanted symbols `head` is, when `ready` and wanted.
     wanted: Option<usize>,
     /// The line of the head's row (0 at the end), for the errors of the per-symbol checks.
     line: u64,
-    /// The time of the file's previous row, so time never goes backwards within a file.
-    previous: Option<DateTime<Utc>>,
+    /// The time of the file's previous row (the earliest time before the first), so time
+    /// never goes backwards within a file.
+    previous: DateTime<Utc>,
 }
 
 impl FileStream {
@@ -58,21 +63,30 @@ impl FileStream {
         let default_symbol = path.file_stem().map(|s| s.to_string_lossy().to_string());
         let columns = Columns::find(&headers, default_symbol.is_some())
             .map_err(|message| parse_error(&origin, 1, message))?;
+        let layout = columns.layout(headers.len());
         let fixed = match columns.has_symbol_column() {
             true => None,
             false => Some(default_symbol.as_deref().and_then(|s| position(symbols, s))),
+        };
+        let head = Bar {
+            symbol: match fixed {
+                Some(_) => default_symbol.clone().unwrap_or_default(),
+                None => String::new(),
+            },
+            ..Bar::default()
         };
         Ok(Self {
             origin,
             rows,
             columns,
+            layout,
             default_symbol,
             fixed,
-            head: Bar::default(),
+            head,
             ready: false,
             wanted: None,
             line: 0,
-            previous: None,
+            previous: DateTime::<Utc>::MIN_UTC,
         })
     }
 
@@ -97,6 +111,36 @@ impl FileStream {
     /// Reads the next row into `head` (none at the end), with its line; an error names it.
     fn advance(&mut self) -> Result<Option<u64>, MarketDataError> {
         self.ready = false;
+        let line = match self.read_plain() {
+            Some(line) => line,
+            None => match self.read_any()? {
+                Some(line) => line,
+                None => return Ok(None),
+            },
+        };
+        let time = self.head.time;
+        if time < self.previous {
+            let message = format!("time {time} is before the previous row's {}", self.previous);
+            return Err(parse_error(&self.origin, line, message));
+        }
+        self.previous = time;
+        self.ready = true;
+        Ok(Some(line))
+    }
+
+    /// Reads the next row into `head` in one pass when it is plain (nearly every row is);
+    /// its line. `None` leaves the row to [`read_any`](Self::read_any).
+    #[inline(always)]
+    fn read_plain(&mut self) -> Option<u64> {
+        let layout = self.layout.as_mut()?;
+        let taken = layout.read(self.rows.upcoming()?, &mut self.head)?;
+        Some(self.rows.take_row_read(taken))
+    }
+
+    /// Reads the next row into `head` the general way, whatever it holds (none at the
+    /// end); its line. A bad row is an error naming its file and line.
+    #[cold]
+    fn read_any(&mut self) -> Result<Option<u64>, MarketDataError> {
         let row = self
             .rows
             .next_row()
@@ -112,13 +156,6 @@ impl FileStream {
                 &mut self.head,
             )
             .map_err(|message| parse_error(&self.origin, line, message))?;
-        let time = self.head.time;
-        if let Some(previous) = self.previous.filter(|p| time < *p) {
-            let message = format!("time {time} is before the previous row's {previous}");
-            return Err(parse_error(&self.origin, line, message));
-        }
-        self.previous = Some(time);
-        self.ready = true;
         Ok(Some(line))
     }
 }
@@ -171,20 +208,14 @@ impl BarSteps {
         })
     }
 
-    /// The next step's time, its bars in `out`; `None` after the last. Each bar is swapped
-    /// with one of `out`'s (the last step's), whose buffers the file's next row is then read
-    /// into, so a step neither allocates nor copies a bar.
+    /// The next step's time, its bars in `out`; `None` after the last. Each bar is copied
+    /// over one of `out`'s (the last step's), which nearly always has its symbol already, so
+    /// a step allocates nothing.
     pub fn next_step(
         &mut self,
         out: &mut Vec<Bar>,
     ) -> Result<Option<DateTime<Utc>>, MarketDataError> {
-        let Some(time) = self
-            .files
-            .iter()
-            .filter_map(FileStream::head)
-            .map(|b| b.time)
-            .min()
-        else {
+        let Some(time) = self.earliest() else {
             out.clear();
             return Ok(None);
         };
@@ -194,8 +225,8 @@ impl BarSteps {
                 let cursor = &mut self.cursors[symbol];
                 check(cursor, self.allow_gaps, &file.head, &file.origin, file.line)?;
                 match out.get_mut(taken) {
-                    Some(bar) => std::mem::swap(bar, &mut file.head),
-                    None => out.push(std::mem::take(&mut file.head)),
+                    Some(bar) => copy_bar(&file.head, bar),
+                    None => out.push(file.head.clone()),
                 }
                 taken += 1;
                 skip_unwanted(file, &self.symbols)?;
@@ -203,6 +234,20 @@ impl BarSteps {
         }
         out.truncate(taken);
         Ok(Some(time))
+    }
+
+    /// The earliest time among the files' next bars; `None` when every file has ended.
+    fn earliest(&self) -> Option<DateTime<Utc>> {
+        let mut earliest = None;
+        for file in &self.files {
+            if let Some(head) = file.head() {
+                earliest = match earliest {
+                    Some(time) if time <= head.time => Some(time),
+                    _ => Some(head.time),
+                };
+            }
+        }
+        earliest
     }
 
     /// Symbols wanted that no row was seen for yet.
@@ -213,6 +258,15 @@ impl BarSteps {
             .cloned()
             .collect()
     }
+}
+
+/// Writes `from` over `into`, the symbol only when it differs: `into` is the bar this
+/// place of a step had last time, nearly always the same symbol's.
+fn copy_bar(from: &Bar, into: &mut Bar) {
+    if into.symbol != from.symbol {
+        into.symbol.clone_from(&from.symbol);
+    }
+    into.copy_values_from(from);
 }
 
 /// Where `symbol` is in `symbols` (its first place: a symbol listed twice is one series).
@@ -256,6 +310,7 @@ fn check(
 
 /// Advances `stream` past rows of symbols not wanted, to the next wanted row or the end.
 /// Rows of unwanted symbols are still read, so a bad one is refused as before.
+#[inline]
 fn skip_unwanted(stream: &mut FileStream, symbols: &[String]) -> Result<(), MarketDataError> {
     loop {
         stream.line = stream.advance()?.unwrap_or(0);
@@ -379,6 +434,89 @@ mod tests {
         for (i, variant) in variants.iter().enumerate() {
             let dir = data(&format!("variant{i}"), &[("SPY.csv", variant)]);
             assert_eq!(read(&dir, &["SPY"]).unwrap(), expected, "{variant:?}");
+        }
+    }
+
+    /// A price written one of the ways data files write them: plain decimals (read in one
+    /// pass) and others (read the general way).
+    fn written(value: f64, way: u64) -> String {
+        match way % 9 {
+            0 | 1 => format!("{value:.4}"),
+            2 => format!("{value:.2}"),
+            3 => value.to_string(),
+            4 => format!("{value:e}"),
+            5 => format!(" {value:.3} "),
+            6 => format!("\"{value:.4}\""),
+            7 => format!("{:.0}", value.round()),
+            _ => format!("{value:.7}"),
+        }
+    }
+
+    /// The bars a file gives, read as a backtest reads them (plain rows in one pass) and as
+    /// [`csv::load`](crate::market::csv::load) reads them (every row the general way), are
+    /// the same to the bit, whatever the rows' shapes.
+    #[test]
+    fn rows_read_in_one_pass_are_the_rows_the_general_reader_reads() {
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let start = chrono::NaiveDate::from_ymd_opt(2023, 12, 30).unwrap();
+        let mut one = String::from("time,open,high,low,close,volume\n");
+        let mut long = String::from("symbol,note,time,open,high,low,close,volume\r\n");
+        let mut price = 100.0_f64;
+        for hour in 0..3_000i64 {
+            let time = start.and_hms_opt(0, 0, 0).unwrap() + chrono::Duration::hours(hour);
+            let time = match next() % 6 {
+                0 => time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                1 => time.format("%Y-%m-%d %H:%M:%S").to_string(),
+                2 => time.format("%Y-%m-%dT%H:%M:%S%.3f").to_string(),
+                3 => time.format("\"%Y-%m-%dT%H:%M:%S\"").to_string(),
+                4 => time.format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+                _ => time.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            };
+            price *= 1.0 + (next() % 1000) as f64 / 50_000.0 - 0.01;
+            let (high, low) = (price * 1.01, price * 0.99);
+            let volume = match next() % 5 {
+                0 => String::new(),
+                1 => "123456789012".to_string(),
+                2 => format!("{}.5", next() % 1000),
+                _ => (next() % 100_000).to_string(),
+            };
+            let prices = [price, high, low, price]
+                .map(|p| written(p, next()))
+                .join(",");
+            let end = if next() % 4 == 0 { "\r\n" } else { "\n" };
+            let blank = if next() % 50 == 0 { "\n" } else { "" };
+            one.push_str(&format!("{blank}{time},{prices},{volume}{end}"));
+            for symbol in ["SPY", "QQQ"] {
+                let note = ["", "x", "a b", "\"q\""][(next() % 4) as usize];
+                long.push_str(&format!("{symbol},{note},{time},{prices},{volume}{end}"));
+            }
+        }
+        let dir = data("one-pass", &[("IWM.csv", &one), ("long.csv", &long)]);
+        let symbols: Vec<String> = ["IWM", "SPY", "QQQ"].map(String::from).to_vec();
+        let mut steps = BarSteps::open(&dir, &symbols, false).unwrap();
+        let mut streamed: std::collections::BTreeMap<String, Vec<Bar>> = Default::default();
+        let mut bars = Vec::new();
+        while steps.next_step(&mut bars).unwrap().is_some() {
+            for bar in &bars {
+                streamed.entry(bar.symbol.clone()).or_default().push(bar.clone());
+            }
+        }
+        let loaded = crate::market::csv::load(&dir).unwrap();
+        assert_eq!(streamed.len(), 3);
+        for (symbol, bars) in &loaded {
+            let read = &streamed[symbol];
+            assert_eq!(read.len(), 3_000, "{symbol}");
+            for (got, expected) in read.iter().zip(bars) {
+                assert_eq!(got.time, expected.time, "{symbol}");
+                let bits = |b: &Bar| [b.open, b.high, b.low, b.close, b.volume].map(f64::to_bits);
+                assert_eq!(bits(got), bits(expected), "{symbol} at {}", got.time);
+            }
         }
     }
 
