@@ -540,8 +540,8 @@ impl CycleRunner {
     }
 
     /// Ends the cycle: the account read again after the orders where they may have moved
-    /// it (over the cycle's first read, whose buffers it reuses) and put in `report`, the equity and risk gauges, and
-    /// the equity journalled.
+    /// it (over the cycle's first read, whose buffers it reuses) and put in `report`, the
+    /// equity and risk gauges, and the equity journalled.
     async fn close(
         &self,
         cycle_id: &mut String,
@@ -611,7 +611,7 @@ impl CycleRunner {
             let fetches = windows
                 .iter_mut()
                 .enumerate()
-                .filter(|(i, _)| waiting.contains(i))
+                .filter(|(i, _)| waiting.binary_search(i).is_ok())
                 .map(|(_, window)| async move {
                     let symbol = window.symbol.as_str();
                     let read = self

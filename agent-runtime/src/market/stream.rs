@@ -504,7 +504,10 @@ mod tests {
         let mut bars = Vec::new();
         while steps.next_step(&mut bars).unwrap().is_some() {
             for bar in &bars {
-                streamed.entry(bar.symbol.clone()).or_default().push(bar.clone());
+                streamed
+                    .entry(bar.symbol.clone())
+                    .or_default()
+                    .push(bar.clone());
             }
         }
         let loaded = crate::market::csv::load(&dir).unwrap();
