@@ -18,9 +18,9 @@
 //! bearish closes the position. Trimming on weaker bullish conviction is left to the risk
 //! limits and the stop loss.
 
-use crate::agents::quant::{VOLATILITY_SOURCE, same_name};
+use crate::agents::quant::VOLATILITY_SOURCE;
 use crate::config::{AnalystConfig, DecisionConfig};
-use crate::domain::{Action, AnalystReport, Decision, Signal};
+use crate::domain::{Action, AnalystReport, Decision, Signal, same_name};
 
 /// A bullish target is bought only when the position is below `target × (1 − band)`.
 pub const REBALANCE_BAND: f64 = 0.2;

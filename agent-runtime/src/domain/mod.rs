@@ -6,6 +6,7 @@
 //! then depend on nothing but this, and no two modules import each other.
 
 mod llm_event;
+mod names;
 pub mod orders;
 pub mod paper;
 pub mod risk;
@@ -14,6 +15,7 @@ mod spend;
 mod window;
 
 pub use llm_event::LlmEvent;
+pub use names::same_name;
 pub use snapshot::{BarWindow, Snapshot};
 pub use spend::{LlmCall, SpendLedger};
 pub use window::DataWindow;

@@ -27,7 +27,7 @@ impl Snapshot {
 /// A cycle's window moves forward by a bar or two while it keeps tens of them. Copying the
 /// whole window each cycle costs more than everything else a backtest does per bar, so the
 /// window slides instead: a new bar is appended, the oldest is only marked gone, and once the
-/// gone ones are [`GONE_RUNS`] times as many as the window holds the live ones move to the
+/// gone ones are `GONE_RUNS` times as many as the window holds the live ones move to the
 /// front in one swap — each bar is moved at most a third of a time more, however long the
 /// run. The gone bars are kept after
 /// the live ones and written over by the next bars copied in, so their buffers (the symbol's
@@ -107,7 +107,7 @@ impl BarWindow {
     }
 
     /// Marks the oldest bar gone when one more would exceed `limit`, and moves the live bars
-    /// to the front once the gone ones are [`GONE_RUNS`] windows' worth. Then the live bars
+    /// to the front once the gone ones are `GONE_RUNS` windows' worth. Then the live bars
     /// and as many gone ones before them do not overlap, and trading places is one swap of
     /// two runs (a general rotation cost several times more).
     #[inline]
